@@ -1,0 +1,261 @@
+//! Topic administration on any cluster: create, describe, list, delete.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication,
+};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::metadata::Metadata;
+use rdkafka::ClientConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::client_props::ClientProps;
+use crate::error::{HarnessError, Result};
+
+/// A topic to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
+}
+
+impl TopicSpec {
+    pub fn new(name: impl Into<String>, partitions: i32, replication_factor: i32) -> TopicSpec {
+        TopicSpec {
+            name: name.into(),
+            partitions,
+            replication_factor,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.configs.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// One partition as the cluster's metadata describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionState {
+    pub partition: i32,
+    pub leader: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+}
+
+/// A topic as described by the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicDescription {
+    pub name: String,
+    pub partitions: Vec<PartitionState>,
+}
+
+/// Admin operations against one cluster.
+pub struct Admin {
+    cluster: String,
+    admin: AdminClient<DefaultClientContext>,
+    metadata: Arc<BaseConsumer>,
+    timeout: Duration,
+}
+
+impl Admin {
+    /// Connects (lazily, as librdkafka does) with the cluster's client properties.
+    pub fn new(cluster: &str, props: &ClientProps) -> Result<Admin> {
+        let mut config: ClientConfig = props.to_rdkafka()?;
+        config.set("client.id", format!("cutover-admin-{cluster}"));
+        let err = |e: rdkafka::error::KafkaError| HarnessError::Kafka {
+            cluster: cluster.to_string(),
+            operation: "creating an admin client".into(),
+            detail: e.to_string(),
+        };
+        let admin = config.create().map_err(err)?;
+        let metadata = Arc::new(config.create().map_err(err)?);
+        Ok(Admin {
+            cluster: cluster.to_string(),
+            admin,
+            metadata,
+            timeout: Duration::from_secs(30),
+        })
+    }
+
+    fn error(&self, operation: impl Into<String>, detail: impl std::fmt::Display) -> HarnessError {
+        HarnessError::Kafka {
+            cluster: self.cluster.clone(),
+            operation: operation.into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    fn options(&self) -> AdminOptions {
+        AdminOptions::new().operation_timeout(Some(self.timeout))
+    }
+
+    /// Creates a topic; fails if it exists.
+    pub async fn create_topic(&self, topic: &TopicSpec) -> Result<()> {
+        let mut new = NewTopic::new(
+            &topic.name,
+            topic.partitions,
+            TopicReplication::Fixed(topic.replication_factor),
+        );
+        for (k, v) in &topic.configs {
+            new = new.set(k, v);
+        }
+        let op = format!("creating topic {}", topic.name);
+        let results = self
+            .admin
+            .create_topics([&new], &self.options())
+            .await
+            .map_err(|e| self.error(&op, e))?;
+        for result in results {
+            result.map_err(|(name, code)| self.error(&op, format!("{name}: {code}")))?;
+        }
+        self.wait_for_topic(&topic.name, topic.partitions).await
+    }
+
+    /// Waits until the metadata shows the topic with `partitions` partitions, all with leaders.
+    async fn wait_for_topic(&self, name: &str, partitions: i32) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            if let Ok(desc) = self.describe_topic(name).await {
+                if desc.partitions.len() == partitions as usize
+                    && desc.partitions.iter().all(|p| p.leader >= 0)
+                {
+                    return Ok(());
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(self.error(
+                    format!("waiting for topic {name}"),
+                    "its partitions got no leader in time",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Adds partitions to a topic (total count `new_total`).
+    pub async fn add_partitions(&self, name: &str, new_total: usize) -> Result<()> {
+        let op = format!("adding partitions to {name}");
+        let results = self
+            .admin
+            .create_partitions([&NewPartitions::new(name, new_total)], &self.options())
+            .await
+            .map_err(|e| self.error(&op, e))?;
+        for result in results {
+            result.map_err(|(name, code)| self.error(&op, format!("{name}: {code}")))?;
+        }
+        self.wait_for_topic(name, new_total as i32).await
+    }
+
+    /// Deletes a topic.
+    pub async fn delete_topic(&self, name: &str) -> Result<()> {
+        let op = format!("deleting topic {name}");
+        let results = self
+            .admin
+            .delete_topics(&[name], &self.options())
+            .await
+            .map_err(|e| self.error(&op, e))?;
+        for result in results {
+            result.map_err(|(name, code)| self.error(&op, format!("{name}: {code}")))?;
+        }
+        Ok(())
+    }
+
+    /// Sets topic configs (incremental semantics are not available in librdkafka's
+    /// AlterConfigs: pass every non-default config you want kept).
+    pub async fn alter_topic_configs(
+        &self,
+        name: &str,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let op = format!("altering configs of {name}");
+        let mut alter = AlterConfig::new(ResourceSpecifier::Topic(name));
+        for (k, v) in configs {
+            alter = alter.set(k, v);
+        }
+        let results = self
+            .admin
+            .alter_configs([&alter], &self.options())
+            .await
+            .map_err(|e| self.error(&op, e))?;
+        for result in results {
+            result.map_err(|(_, code)| self.error(&op, code))?;
+        }
+        Ok(())
+    }
+
+    /// Describes a topic's partitions, leaders and ISR from fresh metadata.
+    pub async fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
+        let op = format!("describing topic {name}");
+        let all = self.fetch_metadata(Some(name)).await?;
+        let topic = all
+            .into_iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| self.error(&op, "no such topic"))?;
+        if topic.partitions.is_empty() {
+            return Err(self.error(&op, "no such topic"));
+        }
+        Ok(topic)
+    }
+
+    /// Lists topic names (internal `__` topics included).
+    pub async fn list_topics(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .fetch_metadata(None)
+            .await?
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The node ids of the brokers the metadata lists.
+    pub async fn broker_ids(&self) -> Result<Vec<i32>> {
+        let meta = self.raw_metadata(None).await?;
+        let mut ids: Vec<i32> = meta.brokers().iter().map(|b| b.id()).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn raw_metadata(&self, topic: Option<&str>) -> Result<Metadata> {
+        let consumer = Arc::clone(&self.metadata);
+        let timeout = self.timeout;
+        let topic = topic.map(str::to_string);
+        tokio::task::spawn_blocking(move || consumer.fetch_metadata(topic.as_deref(), timeout))
+            .await
+            .map_err(|e| self.error("fetching metadata", e))?
+            .map_err(|e| self.error("fetching metadata", e))
+    }
+
+    async fn fetch_metadata(&self, topic: Option<&str>) -> Result<Vec<TopicDescription>> {
+        let meta = self.raw_metadata(topic).await?;
+        Ok(meta
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| TopicDescription {
+                name: t.name().to_string(),
+                partitions: t
+                    .partitions()
+                    .iter()
+                    .map(|p| PartitionState {
+                        partition: p.id(),
+                        leader: p.leader(),
+                        replicas: p.replicas().to_vec(),
+                        isr: p.isr().to_vec(),
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,317 @@
+//! Java-client-style properties (`bootstrap.servers`, `security.protocol`, `sasl.jaas.config`,
+//! `ssl.*`) as users already have them, translated to librdkafka settings.
+//!
+//! Users paste the client config of their Java applications; every cutover client (checker,
+//! workload, replicator) is configured from the same [`ClientProps`]. Secrets never leave this
+//! type in clear: `Debug` and [`ClientProps::redacted`] mask them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rdkafka::ClientConfig;
+
+use crate::error::{HarnessError, Result};
+
+/// Ordered Java-client properties.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ClientProps {
+    props: BTreeMap<String, String>,
+}
+
+const REDACTED: &str = "[redacted]";
+
+/// True for keys whose value must never be printed.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.contains("password")
+        || k.contains("jaas")
+        || k.contains("secret")
+        || k.contains("token")
+        || k.ends_with(".key")
+        || k.contains("private")
+        || k.contains("credential")
+        || k.ends_with("keystore.key")
+}
+
+impl std::fmt::Debug for ClientProps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.redacted()).finish()
+    }
+}
+
+impl ClientProps {
+    pub fn new() -> ClientProps {
+        ClientProps::default()
+    }
+
+    /// Properties with only `bootstrap.servers` set.
+    pub fn bootstrap(servers: impl Into<String>) -> ClientProps {
+        let mut props = ClientProps::new();
+        props.set("bootstrap.servers", servers);
+        props
+    }
+
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.props.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.props.get(key).map(String::as_str)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.props.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn bootstrap_servers(&self) -> Option<&str> {
+        self.get("bootstrap.servers")
+    }
+
+    /// The properties with secret values replaced, safe to log or report.
+    pub fn redacted(&self) -> BTreeMap<String, String> {
+        self.props
+            .iter()
+            .map(|(k, v)| {
+                let shown = if is_secret_key(k) {
+                    REDACTED.to_string()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), shown)
+            })
+            .collect()
+    }
+
+    /// Reads a Java `.properties` file.
+    pub fn from_file(path: &Path) -> Result<ClientProps> {
+        let text = std::fs::read_to_string(path).map_err(HarnessError::io(format!(
+            "reading client properties {}",
+            path.display()
+        )))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses Java `.properties` text: `key=value`, `key: value`, `key value`, `#`/`!`
+    /// comments, backslash line continuations and escapes. `origin` names the source in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<ClientProps> {
+        let mut props = ClientProps::new();
+        let mut lines = text.lines().enumerate().peekable();
+        while let Some((index, raw)) = lines.next() {
+            let line_no = index + 1;
+            let mut logical = raw.trim_start().to_string();
+            if logical.is_empty() || logical.starts_with('#') || logical.starts_with('!') {
+                continue;
+            }
+            while ends_with_continuation(&logical) {
+                logical.pop();
+                match lines.next() {
+                    Some((_, next)) => logical.push_str(next.trim_start()),
+                    None => break,
+                }
+            }
+            let (key, value) = split_key_value(&logical);
+            let key = unescape(key);
+            if key.is_empty() {
+                return Err(HarnessError::ClientProperties {
+                    file: origin.to_string(),
+                    line: line_no,
+                    reason: "a value without a key".into(),
+                });
+            }
+            props.set(key, unescape(value));
+        }
+        Ok(props)
+    }
+
+    /// Translates to a librdkafka configuration. Keys librdkafka shares with the Java client
+    /// pass through; Java-only ones are mapped or rejected with the key named.
+    pub fn to_rdkafka(&self) -> Result<ClientConfig> {
+        let mut config = ClientConfig::new();
+        let reject = |key: &str, reason: String| HarnessError::ClientProperties {
+            file: "client properties".into(),
+            line: 0,
+            reason: format!("`{key}`: {reason}"),
+        };
+        for (key, value) in &self.props {
+            match key.as_str() {
+                "sasl.mechanism" => {
+                    config.set("sasl.mechanisms", value);
+                }
+                "sasl.jaas.config" => {
+                    let (user, pass) = parse_jaas(value).ok_or_else(|| {
+                        reject(
+                            key,
+                            "expected `...LoginModule required username=\"…\" password=\"…\";` \
+                             (PLAIN or SCRAM); other login modules are not supported"
+                                .into(),
+                        )
+                    })?;
+                    config.set("sasl.username", user);
+                    config.set("sasl.password", pass);
+                }
+                "ssl.truststore.location" => {
+                    let kind = self
+                        .get("ssl.truststore.type")
+                        .unwrap_or("JKS")
+                        .to_ascii_uppercase();
+                    if kind != "PEM" {
+                        return Err(reject(
+                            key,
+                            format!(
+                                "a {kind} truststore cannot be read by librdkafka; export the CA as PEM \
+                                 (`keytool -exportcert -rfc -keystore … -alias …`) and set \
+                                 ssl.truststore.type=PEM, or give ssl.ca.location"
+                            ),
+                        ));
+                    }
+                    config.set("ssl.ca.location", value);
+                }
+                "ssl.truststore.type" | "ssl.truststore.password" | "ssl.keystore.type" => {}
+                "ssl.keystore.location" => {
+                    config.set("ssl.keystore.location", value);
+                }
+                "ssl.key.password" => {
+                    config.set("ssl.key.password", value);
+                }
+                "ssl.endpoint.identification.algorithm" => {
+                    let v = if value.is_empty() { "none" } else { value };
+                    config.set("ssl.endpoint.identification.algorithm", v);
+                }
+                "ssl.truststore.certificates" => {
+                    config.set("ssl.ca.pem", value);
+                }
+                "client.dns.lookup"
+                | "key.serializer"
+                | "value.serializer"
+                | "key.deserializer"
+                | "value.deserializer"
+                | "sasl.login.callback.handler.class"
+                | "sasl.client.callback.handler.class" => {}
+                "request.timeout.ms" => {
+                    config.set("socket.timeout.ms", value);
+                }
+                _ => {
+                    config.set(key, value);
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+fn ends_with_continuation(line: &str) -> bool {
+    let trailing = line.chars().rev().take_while(|c| *c == '\\').count();
+    trailing % 2 == 1
+}
+
+fn split_key_value(line: &str) -> (&str, &str) {
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '=' | ':' | ' ' | '\t' => {
+                let key = &line[..i];
+                let mut rest = line[i..].trim_start_matches([' ', '\t']);
+                if (c == ' ' || c == '\t') && (rest.starts_with('=') || rest.starts_with(':')) {
+                    rest = &rest[1..];
+                } else if c == '=' || c == ':' {
+                    rest = &rest[1..];
+                }
+                return (key, rest.trim_start_matches([' ', '\t']));
+            }
+            _ => {}
+        }
+    }
+    (line, "")
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let code: String = chars.by_ref().take(4).collect();
+                if let Some(ch) = u32::from_str_radix(&code, 16).ok().and_then(char::from_u32) {
+                    out.push(ch);
+                }
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+/// Extracts username and password from a PLAIN/SCRAM JAAS line.
+fn parse_jaas(jaas: &str) -> Option<(String, String)> {
+    let field = |name: &str| -> Option<String> {
+        let pattern = format!("{name}=");
+        let start = jaas.find(&pattern)? + pattern.len();
+        let rest = &jaas[start..];
+        if let Some(stripped) = rest.strip_prefix('"') {
+            let end = stripped.find('"')?;
+            Some(stripped[..end].to_string())
+        } else {
+            let end = rest.find([' ', ';']).unwrap_or(rest.len());
+            Some(rest[..end].to_string())
+        }
+    };
+    if !(jaas.contains("PlainLoginModule") || jaas.contains("ScramLoginModule")) {
+        return None;
+    }
+    Some((field("username")?, field("password")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_java_properties_syntax() {
+        let text = "# comment\n! also comment\nbootstrap.servers = a:9092,\\\n    b:9092\nsecurity.protocol:SASL_SSL\nclient.id my\\ app\n";
+        let props = ClientProps::parse(text, "t.properties").unwrap();
+        assert_eq!(props.get("bootstrap.servers"), Some("a:9092,b:9092"));
+        assert_eq!(props.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(props.get("client.id"), Some("my app"));
+    }
+
+    #[test]
+    fn maps_jaas_to_username_and_password_and_redacts_them() {
+        let mut props = ClientProps::bootstrap("x:1");
+        props.set("sasl.mechanism", "SCRAM-SHA-512");
+        props.set(
+            "sasl.jaas.config",
+            "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"s3cr3t-value\";",
+        );
+        let config = props.to_rdkafka().unwrap();
+        assert_eq!(config.get("sasl.username"), Some("alice"));
+        assert_eq!(config.get("sasl.password"), Some("s3cr3t-value"));
+        assert_eq!(config.get("sasl.mechanisms"), Some("SCRAM-SHA-512"));
+        let shown = format!("{props:?}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn jks_truststore_is_rejected_with_a_fix() {
+        let mut props = ClientProps::bootstrap("x:1");
+        props.set("ssl.truststore.location", "/etc/ts.jks");
+        let err = props.to_rdkafka().unwrap_err().to_string();
+        assert!(err.contains("ssl.truststore.location"), "{err}");
+        assert!(err.contains("PEM"), "{err}");
+    }
+}

@@ -1,0 +1,91 @@
+//! The [`Cluster`] trait that every backend implements, and [`start`], which picks the backend.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::admin::Admin;
+use crate::client_props::ClientProps;
+use crate::error::{HarnessError, Result};
+use crate::spec::{BackendKind, ClusterSpec};
+
+/// One broker of an owned cluster.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BrokerInfo {
+    pub node_id: u32,
+    /// Client listener (`127.0.0.1:port`).
+    pub address: String,
+    pub port: u16,
+    pub controller_port: u16,
+    /// OS pid of the broker JVM (process backend) while it runs.
+    pub pid: Option<u32>,
+    pub running: bool,
+    /// The broker's log file.
+    pub log: Option<PathBuf>,
+}
+
+/// A running (or reachable) Kafka cluster. Owned clusters (process, container) can also
+/// stop, kill and restart single brokers; the external backend refuses those with
+/// [`HarnessError::NotOwned`].
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// The spec's name.
+    fn name(&self) -> &str;
+    fn backend(&self) -> BackendKind;
+    /// The Kafka version of an owned cluster.
+    fn kafka_version(&self) -> Option<String>;
+    /// `host:port,host:port`.
+    fn bootstrap_servers(&self) -> String;
+    /// Java-client-style properties for clients of this cluster.
+    fn client_props(&self) -> ClientProps;
+    /// The brokers of an owned cluster (empty for external).
+    fn brokers(&self) -> Vec<BrokerInfo>;
+    /// Where this cluster keeps its files (process backend).
+    fn work_dir(&self) -> Option<PathBuf> {
+        None
+    }
+
+    /// Graceful stop of one broker (SIGTERM, controlled shutdown).
+    async fn stop_broker(&self, node_id: u32) -> Result<()>;
+    /// kill -9 of one broker.
+    async fn kill_broker(&self, node_id: u32) -> Result<()>;
+    /// Starts a stopped or killed broker again and waits until it serves.
+    async fn start_broker(&self, node_id: u32) -> Result<()>;
+    /// Stops every broker and removes the temp dir (unless kept). Idempotent; Drop does the
+    /// same without waiting.
+    async fn shutdown(&self) -> Result<()>;
+
+    /// An admin client for this cluster.
+    fn admin(&self) -> Result<Admin> {
+        Admin::new(self.name(), &self.client_props())
+    }
+}
+
+/// Starts (or reaches) the cluster `spec` describes; returns when it is ready.
+pub async fn start(spec: &ClusterSpec) -> Result<Box<dyn Cluster>> {
+    spec.validate()?;
+    match spec.backend {
+        BackendKind::Process => Ok(Box::new(
+            crate::process::ProcessCluster::start(spec.clone()).await?,
+        )),
+        BackendKind::Container => Ok(Box::new(
+            crate::container::ContainerCluster::start(spec.clone()).await?,
+        )),
+        BackendKind::External => Ok(Box::new(
+            crate::external::ExternalCluster::connect(spec.clone()).await?,
+        )),
+    }
+}
+
+pub(crate) fn not_owned(
+    cluster: &str,
+    backend: BackendKind,
+    operation: &'static str,
+) -> HarnessError {
+    HarnessError::NotOwned {
+        cluster: cluster.to_string(),
+        backend: backend.as_str(),
+        operation,
+    }
+}

@@ -1,0 +1,715 @@
+//! The `process` backend: real broker JVMs from the cached Apache Kafka jars.
+//!
+//! Each node is a combined KRaft broker+controller with a static quorum
+//! (`controller.quorum.voters`), storage formatted by Kafka's own `StorageTool`, free ports
+//! picked outside the kernel's ephemeral range, one temp dir per cluster and the broker log in
+//! `<dir>/node-<id>/logs/server.log`. JVMs are spawned through [`crate::supervisor`], so they
+//! die with the harness.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+
+use crate::client_props::ClientProps;
+use crate::cluster::{BrokerInfo, Cluster};
+use crate::dist::{FetchEvent, KafkaDist};
+use crate::error::{HarnessError, Result};
+use crate::java::JavaRuntime;
+use crate::ports::{self, PortReservation};
+use crate::readiness::{self, NotReady};
+use crate::spec::{BackendKind, ClusterSpec};
+use crate::supervisor;
+use crate::workdir::WorkDir;
+
+/// JVM flags for a broker, chosen so that four brokers share 2 cores without starving:
+/// G1 as Kafka's scripts use it, but with GC and JIT thread counts capped, and a heap that is
+/// a fraction of the 1 GiB default (`heap_mb`, 512 MiB unless the spec says otherwise).
+pub fn broker_jvm_flags(heap_mb: u32) -> Vec<String> {
+    let initial = heap_mb.min(256);
+    vec![
+        format!("-Xms{initial}m"),
+        format!("-Xmx{heap_mb}m"),
+        "-XX:+UseG1GC".into(),
+        "-XX:MaxGCPauseMillis=20".into(),
+        "-XX:InitiatingHeapOccupancyPercent=35".into(),
+        "-XX:+ExplicitGCInvokesConcurrent".into(),
+        "-XX:ParallelGCThreads=2".into(),
+        "-XX:ConcGCThreads=1".into(),
+        "-XX:CICompilerCount=2".into(),
+        "-XX:+ExitOnOutOfMemoryError".into(),
+        "-XX:-UsePerfData".into(),
+        "-Xss512k".into(),
+        "-Djava.awt.headless=true".into(),
+    ]
+}
+
+/// JVM flags for short-lived tools (storage format): small heap, C1 only, fast start.
+fn tool_jvm_flags() -> Vec<String> {
+    vec![
+        "-Xmx256m".into(),
+        "-XX:TieredStopAtLevel=1".into(),
+        "-XX:+UseSerialGC".into(),
+        "-XX:-UsePerfData".into(),
+        "-Djava.awt.headless=true".into(),
+    ]
+}
+
+struct Node {
+    node_id: u32,
+    port: u16,
+    controller_port: u16,
+    dir: PathBuf,
+    config: PathBuf,
+    child: Mutex<Option<Child>>,
+}
+
+impl Node {
+    fn log_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
+    fn server_log(&self) -> PathBuf {
+        self.log_dir().join("server.log")
+    }
+
+    fn jvm_out(&self) -> PathBuf {
+        self.log_dir().join("jvm.out")
+    }
+
+    fn pid(&self) -> Option<u32> {
+        let mut guard = self.child.lock().ok()?;
+        let child = guard.as_mut()?;
+        match child.try_wait() {
+            Ok(None) => Some(child.id()),
+            _ => None,
+        }
+    }
+
+    /// Takes the child out (if any) and kills it.
+    fn kill(&self) {
+        let child = self.child.lock().ok().and_then(|mut g| g.take());
+        if let Some(mut child) = child {
+            supervisor::kill_and_reap(&mut child);
+        }
+    }
+
+    /// Returns the exit description when the JVM has exited.
+    fn exited(&self) -> Option<String> {
+        let mut guard = self.child.lock().ok()?;
+        let child = guard.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(status)) => Some(describe_exit(status)),
+            _ => None,
+        }
+    }
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("the broker JVM exited with status {code}"),
+        (None, Some(sig)) => format!("the broker JVM was killed by signal {sig}"),
+        _ => "the broker JVM exited".into(),
+    }
+}
+
+/// A cluster of broker JVMs owned by this process.
+pub struct ProcessCluster {
+    spec: ClusterSpec,
+    dist: KafkaDist,
+    java: JavaRuntime,
+    workdir: WorkDir,
+    nodes: Vec<Node>,
+    cluster_id: String,
+    shut_down: AtomicBool,
+}
+
+impl ProcessCluster {
+    /// Fetches the jars if needed, formats storage, starts every node and waits until ready.
+    pub async fn start(spec: ClusterSpec) -> Result<ProcessCluster> {
+        spec.validate()?;
+        let java = tokio::task::spawn_blocking(JavaRuntime::locate)
+            .await
+            .map_err(|e| HarnessError::io("locating Java")(std::io::Error::other(e)))??;
+        let name = spec.name.clone();
+        let dist = KafkaDist::ensure(&spec.kafka_version, move |event| {
+            if let FetchEvent::Resolving { version } = &event {
+                tracing::info!(cluster = %name, %version, "fetching Kafka jars (first use)");
+            }
+        })
+        .await?;
+        // Random ports can, rarely, be taken between the check and the JVM's bind: retry once
+        // with fresh ports. Explicit ports are the user's choice and are not retried.
+        let attempts = if spec.ports.is_empty() { 2 } else { 1 };
+        let mut last_err = None;
+        for attempt in 1..=attempts {
+            match Self::start_once(&spec, &dist, &java).await {
+                Ok(cluster) => return Ok(cluster),
+                Err(err) if attempt < attempts && is_port_race(&err) => {
+                    tracing::warn!(cluster = %spec.name, "a port was taken during start, retrying with fresh ports");
+                    last_err = Some(err);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| HarnessError::InvalidSpec {
+            field: spec.name.clone(),
+            reason: "no start attempt was made".into(),
+        }))
+    }
+
+    async fn start_once(
+        spec: &ClusterSpec,
+        dist: &KafkaDist,
+        java: &JavaRuntime,
+    ) -> Result<ProcessCluster> {
+        let started = Instant::now();
+        let workdir = WorkDir::create(&spec.name, spec.keep)?;
+        let n = spec.brokers as usize;
+        let reservation: PortReservation = if spec.ports.is_empty() {
+            ports::reserve(n * 2)?
+        } else {
+            let mut wanted = spec.ports.clone();
+            wanted.extend(ports::reserve(n)?.ports());
+            ports::reserve_explicit(&wanted, &spec.name)?
+        };
+        let all_ports = reservation.ports();
+        let cluster_id = random_cluster_id()?;
+        let voters: Vec<String> = (0..n)
+            .map(|i| format!("{}@127.0.0.1:{}", i + 1, all_ports[n + i]))
+            .collect();
+        let voters = voters.join(",");
+
+        let mut nodes = Vec::with_capacity(n);
+        for i in 0..n {
+            let node_id = (i + 1) as u32;
+            let dir = workdir.path().join(format!("node-{node_id}"));
+            fs::create_dir_all(dir.join("logs"))
+                .and_then(|_| fs::create_dir_all(dir.join("data")))
+                .map_err(HarnessError::io(format!("creating {}", dir.display())))?;
+            let config = dir.join("server.properties");
+            let props =
+                broker_properties(spec, node_id, all_ports[i], all_ports[n + i], &voters, &dir);
+            fs::write(&config, render_properties(&props))
+                .map_err(HarnessError::io(format!("writing {}", config.display())))?;
+            nodes.push(Node {
+                node_id,
+                port: all_ports[i],
+                controller_port: all_ports[n + i],
+                dir,
+                config,
+                child: Mutex::new(None),
+            });
+        }
+
+        let cluster = ProcessCluster {
+            spec: spec.clone(),
+            dist: dist.clone(),
+            java: java.clone(),
+            workdir,
+            nodes,
+            cluster_id,
+            shut_down: AtomicBool::new(false),
+        };
+        cluster.format_storage().await?;
+        // Release the reserved ports just before the JVMs bind them.
+        drop(reservation);
+        for node in &cluster.nodes {
+            cluster.spawn_node(node)?;
+        }
+        cluster
+            .wait_ready(Instant::now() + spec.ready_timeout())
+            .await?;
+        tracing::info!(
+            cluster = %spec.name,
+            brokers = n,
+            version = %spec.kafka_version,
+            bootstrap = %cluster.bootstrap_servers(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "cluster ready"
+        );
+        Ok(cluster)
+    }
+
+    fn java_command(&self, flags: Vec<String>) -> Command {
+        let mut cmd = Command::new(&self.java.path);
+        cmd.args(flags)
+            .arg("-cp")
+            .arg(self.dist.classpath())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    async fn format_storage(&self) -> Result<()> {
+        let mut children = Vec::new();
+        for node in &self.nodes {
+            let mut cmd = self.java_command(tool_jvm_flags());
+            cmd.arg(format!(
+                "-Dlog4j2.configurationFile={}",
+                self.dist.dir.join("log4j2.properties").display()
+            ))
+            .arg(format!("-Dkafka.logs.dir={}", node.log_dir().display()))
+            .arg("kafka.tools.StorageTool")
+            .args(["format", "-t", &self.cluster_id, "-c"])
+            .arg(&node.config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+            let child = supervisor::spawn(cmd).map_err(|e| HarnessError::FormatFailed {
+                cluster: self.spec.name.clone(),
+                node_id: node.node_id,
+                detail: format!("cannot start {}: {e}", self.java.path.display()),
+            })?;
+            children.push((node.node_id, child));
+        }
+        let cluster = self.spec.name.clone();
+        tokio::task::spawn_blocking(move || {
+            for (node_id, child) in children {
+                let out = child
+                    .wait_with_output()
+                    .map_err(HarnessError::io("waiting for the storage tool"))?;
+                if !out.status.success() {
+                    let text = format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    return Err(HarnessError::FormatFailed {
+                        cluster: cluster.clone(),
+                        node_id,
+                        detail: last_lines(&text, 20),
+                    });
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| HarnessError::io("the storage format task")(std::io::Error::other(e)))?
+    }
+
+    fn spawn_node(&self, node: &Node) -> Result<()> {
+        let out = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node.jvm_out())
+            .map_err(HarnessError::io(format!(
+                "opening {}",
+                node.jvm_out().display()
+            )))?;
+        let err = out
+            .try_clone()
+            .map_err(HarnessError::io("duplicating the jvm.out handle"))?;
+        let mut cmd = self.java_command(broker_jvm_flags(self.spec.heap_mb));
+        cmd.arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            self.dist.dir.join("log4j2.properties").display()
+        ))
+        .arg(format!("-Dkafka.logs.dir={}", node.log_dir().display()))
+        .arg("kafka.Kafka")
+        .arg(&node.config)
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err));
+        let child = supervisor::spawn(cmd).map_err(|e| HarnessError::BrokerStartFailed {
+            cluster: self.spec.name.clone(),
+            node_id: node.node_id,
+            cause: format!("cannot start {}: {e}", self.java.path.display()),
+            log: node.jvm_out(),
+            tail: String::new(),
+        })?;
+        let mut guard = node.child.lock().map_err(|_| HarnessError::InvalidSpec {
+            field: self.spec.name.clone(),
+            reason: "broker state lock poisoned".into(),
+        })?;
+        *guard = Some(child);
+        Ok(())
+    }
+
+    fn node(&self, node_id: u32) -> Result<&Node> {
+        self.nodes
+            .iter()
+            .find(|n| n.node_id == node_id)
+            .ok_or_else(|| HarnessError::NoSuchBroker {
+                cluster: self.spec.name.clone(),
+                node_id,
+                known: self.nodes.iter().map(|n| n.node_id).collect(),
+            })
+    }
+
+    /// The first broker whose JVM exited, as a start failure quoting its log.
+    fn dead_node_error(&self) -> Option<HarnessError> {
+        self.nodes.iter().find_map(|node| {
+            node.exited()
+                .map(|exit| start_failure(&self.spec.name, node, exit))
+        })
+    }
+
+    async fn wait_ready(&self, deadline: Instant) -> Result<()> {
+        let props = self.client_props();
+        let check = || self.dead_node_error();
+        match readiness::wait_ready(&self.spec.name, &props, self.nodes.len(), deadline, &check)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(NotReady::Died(err)) => Err(err),
+            Err(NotReady::TimedOut(cause)) => {
+                let node = &self.nodes[0];
+                Err(HarnessError::NotReady {
+                    cluster: self.spec.name.clone(),
+                    seconds: self.spec.ready_timeout_secs,
+                    cause,
+                    log_hint: format!(
+                        "\n--- last lines of {} ---\n{}",
+                        node.server_log().display(),
+                        tail_of_logs(node)
+                    ),
+                })
+            }
+        }
+    }
+
+    /// The cluster id the storage was formatted with.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    /// The JVM flags used for brokers.
+    pub fn jvm_flags(&self) -> Vec<String> {
+        broker_jvm_flags(self.spec.heap_mb)
+    }
+
+    fn kill_all(&self) {
+        for node in &self.nodes {
+            node.kill();
+        }
+    }
+}
+
+fn is_port_race(err: &HarnessError) -> bool {
+    match err {
+        HarnessError::BrokerStartFailed { tail, cause, .. } => {
+            tail.contains("Address already in use") || cause.contains("Address already in use")
+        }
+        _ => false,
+    }
+}
+
+fn start_failure(cluster: &str, node: &Node, exit: String) -> HarnessError {
+    let tail = tail_of_logs(node);
+    let cause = find_cause(&tail).map_or(exit.clone(), |c| format!("{exit}: {c}"));
+    HarnessError::BrokerStartFailed {
+        cluster: cluster.to_string(),
+        node_id: node.node_id,
+        cause,
+        log: node.server_log(),
+        tail,
+    }
+}
+
+/// The most telling line of a broker log: a known failure, else the first ERROR.
+fn find_cause(log: &str) -> Option<String> {
+    const KNOWN: &[(&str, &str)] = &[
+        (
+            "Address already in use",
+            "a listener port is already in use",
+        ),
+        (
+            "No readable meta.properties",
+            "the storage directory is not formatted",
+        ),
+        ("ConfigException", "a broker config value is invalid"),
+        (
+            "UnsupportedClassVersionError",
+            "the Java runtime is too old for these jars",
+        ),
+        (
+            "OutOfMemoryError",
+            "the broker ran out of heap (raise heap_mb)",
+        ),
+        ("ClassNotFoundException", "the jar cache is incomplete"),
+    ];
+    for (needle, meaning) in KNOWN {
+        if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+            return Some(format!("{meaning} ({})", line.trim()));
+        }
+    }
+    log.lines()
+        .find(|l| l.contains(" ERROR ") || l.contains("Exception"))
+        .map(|l| l.trim().to_string())
+}
+
+fn tail_of_logs(node: &Node) -> String {
+    let mut out = String::new();
+    for path in [node.server_log(), node.jvm_out()] {
+        if let Ok(text) = fs::read_to_string(&path) {
+            if !text.trim().is_empty() {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                out.push_str(&format!("[{name}]\n{}\n", last_lines(&text, 25)));
+            }
+        }
+    }
+    if out.is_empty() {
+        "(the broker wrote no log)".into()
+    } else {
+        out
+    }
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+pub(crate) fn random_cluster_id() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    let mut file =
+        fs::File::open("/dev/urandom").map_err(HarnessError::io("opening /dev/urandom"))?;
+    std::io::Read::read_exact(&mut file, &mut bytes)
+        .map_err(HarnessError::io("reading /dev/urandom"))?;
+    Ok(base64url(&bytes))
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The full `server.properties` of one node: harness defaults, then the spec's overrides.
+pub(crate) fn broker_properties(
+    spec: &ClusterSpec,
+    node_id: u32,
+    port: u16,
+    controller_port: u16,
+    voters: &str,
+    dir: &Path,
+) -> BTreeMap<String, String> {
+    let n = spec.brokers;
+    let rf = n.min(3).to_string();
+    let min_isr = n.min(2).to_string();
+    let mut p = BTreeMap::new();
+    let mut set = |k: &str, v: String| {
+        p.insert(k.to_string(), v);
+    };
+    set("process.roles", "broker,controller".into());
+    set("node.id", node_id.to_string());
+    set("controller.quorum.voters", voters.to_string());
+    set(
+        "listeners",
+        format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"),
+    );
+    set(
+        "advertised.listeners",
+        format!("PLAINTEXT://127.0.0.1:{port}"),
+    );
+    set("controller.listener.names", "CONTROLLER".into());
+    set("inter.broker.listener.name", "PLAINTEXT".into());
+    set(
+        "listener.security.protocol.map",
+        "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT".into(),
+    );
+    set("log.dirs", dir.join("data").display().to_string());
+    // Migrations must create target topics deliberately; auto-creation hides mistakes.
+    set("auto.create.topics.enable", "false".into());
+    set("num.partitions", "1".into());
+    set("default.replication.factor", rf.clone());
+    set("min.insync.replicas", "1".into());
+    set("offsets.topic.replication.factor", rf.clone());
+    set("offsets.topic.num.partitions", "10".into());
+    set("transaction.state.log.replication.factor", rf.clone());
+    set("transaction.state.log.min.isr", min_isr.clone());
+    set("transaction.state.log.num.partitions", "10".into());
+    set("share.coordinator.state.topic.replication.factor", rf);
+    set("share.coordinator.state.topic.min.isr", min_isr);
+    set("group.initial.rebalance.delay.ms", "0".into());
+    // Fewer threads than the defaults: four brokers share two cores.
+    set("num.network.threads", "2".into());
+    set("num.io.threads", "4".into());
+    set("num.recovery.threads.per.data.dir", "1".into());
+    set("log.cleaner.threads", "1".into());
+    set("background.threads", "4".into());
+    for (k, v) in &spec.broker_config {
+        p.insert(k.clone(), v.clone());
+    }
+    p
+}
+
+fn render_properties(props: &BTreeMap<String, String>) -> String {
+    let mut out = String::from("# written by cutover\n");
+    for (k, v) in props {
+        out.push_str(&format!("{k}={v}\n"));
+    }
+    out
+}
+
+#[async_trait]
+impl Cluster for ProcessCluster {
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    fn backend(&self) -> BackendKind {
+        BackendKind::Process
+    }
+
+    fn kafka_version(&self) -> Option<String> {
+        Some(self.spec.kafka_version.to_string())
+    }
+
+    fn bootstrap_servers(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn client_props(&self) -> ClientProps {
+        ClientProps::bootstrap(self.bootstrap_servers())
+    }
+
+    fn brokers(&self) -> Vec<BrokerInfo> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let pid = n.pid();
+                BrokerInfo {
+                    node_id: n.node_id,
+                    address: format!("127.0.0.1:{}", n.port),
+                    port: n.port,
+                    controller_port: n.controller_port,
+                    pid,
+                    running: pid.is_some(),
+                    log: Some(n.server_log()),
+                }
+            })
+            .collect()
+    }
+
+    fn work_dir(&self) -> Option<PathBuf> {
+        Some(self.workdir.path().to_path_buf())
+    }
+
+    async fn stop_broker(&self, node_id: u32) -> Result<()> {
+        let node = self.node(node_id)?;
+        let child = node.child.lock().ok().and_then(|mut g| g.take());
+        if let Some(mut child) = child {
+            tokio::task::spawn_blocking(move || {
+                // Controlled shutdown moves leadership away first; 30 s is generous.
+                supervisor::terminate(&mut child, Duration::from_secs(30));
+            })
+            .await
+            .map_err(|e| HarnessError::io("stopping a broker")(std::io::Error::other(e)))?;
+        }
+        Ok(())
+    }
+
+    async fn kill_broker(&self, node_id: u32) -> Result<()> {
+        let node = self.node(node_id)?;
+        node.kill();
+        Ok(())
+    }
+
+    async fn start_broker(&self, node_id: u32) -> Result<()> {
+        let node = self.node(node_id)?;
+        if node.pid().is_some() {
+            return Ok(());
+        }
+        node.kill(); // reap an exited child, if any
+        self.spawn_node(node)?;
+        let deadline = Instant::now() + self.spec.ready_timeout();
+        let admin = self.admin()?;
+        loop {
+            if let Some(exit) = node.exited() {
+                return Err(start_failure(&self.spec.name, node, exit));
+            }
+            if let Ok(ids) = admin.broker_ids().await {
+                if ids.contains(&(node_id as i32)) {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(HarnessError::NotReady {
+                    cluster: self.spec.name.clone(),
+                    seconds: self.spec.ready_timeout_secs,
+                    cause: format!("broker {node_id} did not re-register after restart"),
+                    log_hint: format!("\n{}", tail_of_logs(node)),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        if self.shut_down.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        // Disposable data: kill -9 is the fastest teardown and cannot hang on a lost quorum.
+        self.kill_all();
+        self.workdir.remove();
+        Ok(())
+    }
+}
+
+impl Drop for ProcessCluster {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ids_are_22_char_base64url() {
+        let id = random_cluster_id().unwrap();
+        assert_eq!(id.len(), 22);
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn three_node_properties_use_rf3_and_min_isr2_and_overrides_win() {
+        let spec = ClusterSpec::new("s")
+            .brokers(3)
+            .broker_config("num.partitions", "6");
+        let p = broker_properties(&spec, 2, 1000, 2000, "1@a:1,2@a:2,3@a:3", Path::new("/d"));
+        assert_eq!(p["node.id"], "2");
+        assert_eq!(p["transaction.state.log.replication.factor"], "3");
+        assert_eq!(p["transaction.state.log.min.isr"], "2");
+        assert_eq!(p["num.partitions"], "6");
+        assert_eq!(
+            p["listeners"],
+            "PLAINTEXT://127.0.0.1:1000,CONTROLLER://127.0.0.1:2000"
+        );
+    }
+
+    #[test]
+    fn causes_are_found_in_broker_logs() {
+        let log = "[x] INFO starting\n[y] ERROR Exiting Kafka due to fatal exception java.net.BindException: Address already in use\n";
+        assert!(find_cause(log).unwrap().contains("port is already in use"));
+    }
+}

@@ -1,0 +1,249 @@
+//! What a cluster should be: [`ClusterSpec`], serde-ready so scenario files can hold it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dist::KafkaVersion;
+use crate::error::{HarnessError, Result};
+
+/// Which backend runs (or reaches) the cluster.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Broker JVMs started from the cached Apache Kafka jars (default).
+    #[default]
+    Process,
+    /// Containers through testcontainers and a Docker engine.
+    Container,
+    /// An existing cluster given by bootstrap servers and client properties.
+    External,
+}
+
+impl BackendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Process => "process",
+            BackendKind::Container => "container",
+            BackendKind::External => "external",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The most brokers an owned cluster may have (every node is broker and controller).
+pub const MAX_BROKERS: u32 = 5;
+
+/// A cluster to start (process, container) or reach (external).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// Name used in logs, temp dirs and errors (e.g. `source`, `target`).
+    pub name: String,
+    /// Backend; `process` by default.
+    #[serde(default)]
+    pub backend: BackendKind,
+    /// Apache Kafka version for owned clusters.
+    #[serde(default)]
+    pub kafka_version: KafkaVersion,
+    /// Number of combined broker+controller nodes (1 or 3 are the usual; at most 5).
+    #[serde(default = "default_brokers")]
+    pub brokers: u32,
+    /// Broker config overrides (`server.properties` keys), applied last.
+    #[serde(default)]
+    pub broker_config: BTreeMap<String, String>,
+    /// Explicit client ports, one per broker; free random ports when empty.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// Maximum heap per broker JVM, in MiB.
+    #[serde(default = "default_heap_mb")]
+    pub heap_mb: u32,
+    /// Seconds to wait for the cluster to be ready.
+    #[serde(default = "default_ready_timeout_secs")]
+    pub ready_timeout_secs: u64,
+    /// Container image (`container` backend); a locally built `cutover/kafka:<version>` when unset.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Bootstrap servers (`external` backend).
+    #[serde(default)]
+    pub bootstrap_servers: Option<String>,
+    /// Java-client properties (`external` backend; secrets are redacted in every output).
+    #[serde(default)]
+    pub client_properties: BTreeMap<String, String>,
+    /// Keep the cluster's temp dir after teardown (logs, data) for inspection.
+    #[serde(default)]
+    pub keep: bool,
+}
+
+fn default_brokers() -> u32 {
+    1
+}
+
+fn default_heap_mb() -> u32 {
+    512
+}
+
+fn default_ready_timeout_secs() -> u64 {
+    90
+}
+
+impl ClusterSpec {
+    /// A 1-broker cluster of the default version on the process backend.
+    pub fn new(name: impl Into<String>) -> ClusterSpec {
+        ClusterSpec {
+            name: name.into(),
+            backend: BackendKind::Process,
+            kafka_version: KafkaVersion::default(),
+            brokers: default_brokers(),
+            broker_config: BTreeMap::new(),
+            ports: Vec::new(),
+            heap_mb: default_heap_mb(),
+            ready_timeout_secs: default_ready_timeout_secs(),
+            image: None,
+            bootstrap_servers: None,
+            client_properties: BTreeMap::new(),
+            keep: false,
+        }
+    }
+
+    pub fn brokers(mut self, n: u32) -> Self {
+        self.brokers = n;
+        self
+    }
+
+    pub fn version(mut self, version: KafkaVersion) -> Self {
+        self.kafka_version = version;
+        self
+    }
+
+    pub fn backend(mut self, backend: BackendKind) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    pub fn broker_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.broker_config.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn ready_timeout(&self) -> Duration {
+        Duration::from_secs(self.ready_timeout_secs)
+    }
+
+    /// Checks the fields that do not depend on the machine.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &str, reason: String| HarnessError::InvalidSpec {
+            field: format!("{}.{field}", self.name),
+            reason,
+        };
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(bad(
+                "name",
+                format!(
+                    "`{}`: use letters, digits, `-` and `_` only (it names temp dirs)",
+                    self.name
+                ),
+            ));
+        }
+        match self.backend {
+            BackendKind::External => {
+                if self.bootstrap_servers.as_deref().unwrap_or("").is_empty()
+                    && !self.client_properties.contains_key("bootstrap.servers")
+                {
+                    return Err(bad(
+                        "bootstrap_servers",
+                        "the external backend needs bootstrap servers".into(),
+                    ));
+                }
+            }
+            BackendKind::Process | BackendKind::Container => {
+                if self.brokers == 0 || self.brokers > MAX_BROKERS {
+                    return Err(bad(
+                        "brokers",
+                        format!("{}: expected 1 to {MAX_BROKERS}", self.brokers),
+                    ));
+                }
+                if !self.ports.is_empty() && self.ports.len() != self.brokers as usize {
+                    return Err(bad(
+                        "ports",
+                        format!(
+                            "{} ports for {} brokers: give one per broker or none",
+                            self.ports.len(),
+                            self.brokers
+                        ),
+                    ));
+                }
+                if self.heap_mb < 128 {
+                    return Err(bad(
+                        "heap_mb",
+                        format!("{}: a broker needs at least 128 MiB", self.heap_mb),
+                    ));
+                }
+                for key in RESERVED_BROKER_KEYS {
+                    if self.broker_config.contains_key(*key) {
+                        return Err(bad(
+                            &format!("broker_config.{key}"),
+                            "set by the harness (ports, node ids and directories are per node)"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Broker settings the harness owns and users cannot override.
+pub const RESERVED_BROKER_KEYS: &[&str] = &[
+    "node.id",
+    "process.roles",
+    "listeners",
+    "advertised.listeners",
+    "controller.quorum.voters",
+    "controller.quorum.bootstrap.servers",
+    "log.dirs",
+    "controller.listener.names",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_round_trips_through_toml_like_serde_and_rejects_unknown_fields() {
+        let json = r#"{"name":"source","brokers":3,"kafka_version":"4.0.2"}"#;
+        let spec: ClusterSpec = serde_json::from_str(json).unwrap();
+        assert_eq!(spec.brokers, 3);
+        assert_eq!(spec.kafka_version.to_string(), "4.0.2");
+        assert!(serde_json::from_str::<ClusterSpec>(r#"{"name":"x","brokerz":3}"#).is_err());
+        let err = serde_json::from_str::<ClusterSpec>(r#"{"name":"x","kafka_version":"2.8.0"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("4.x"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let err = ClusterSpec::new("s").brokers(0).validate().unwrap_err();
+        assert!(err.to_string().contains("s.brokers"), "{err}");
+        let err = ClusterSpec::new("s")
+            .broker_config("log.dirs", "/x")
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("broker_config.log.dirs"), "{err}");
+        let err = ClusterSpec::new("bad name").validate().unwrap_err();
+        assert!(err.to_string().contains("name"), "{err}");
+    }
+}

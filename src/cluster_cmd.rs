@@ -1,0 +1,204 @@
+//! `cutover cluster up`: start clusters, print how to reach them, tear down on Ctrl-C/SIGTERM.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use harness::{BackendKind, Cluster, ClusterSpec, KafkaVersion};
+
+use crate::exit_code;
+
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// Starts a cluster (or a source+target pair), prints its bootstrap servers and stays up
+    /// until Ctrl-C or SIGTERM, then removes everything it started.
+    Up(UpArgs),
+}
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Brokers per cluster (each a combined KRaft broker+controller).
+    #[arg(long, default_value_t = 1)]
+    brokers: u32,
+    /// Apache Kafka version (4.x).
+    #[arg(long, default_value = harness::DEFAULT_KAFKA_VERSION)]
+    kafka_version: KafkaVersion,
+    /// Backend that runs the brokers.
+    #[arg(long, value_enum, default_value = "process")]
+    backend: Backend,
+    /// Cluster name (temp dirs, logs).
+    #[arg(long, default_value = "cluster")]
+    name: String,
+    /// Client port of the first broker (the next brokers take the next ports); free ports
+    /// are picked when unset.
+    #[arg(long)]
+    port: Option<u16>,
+    /// Broker config override, `key=value`, repeatable.
+    #[arg(long = "broker-config", value_parser = parse_kv)]
+    broker_config: Vec<(String, String)>,
+    /// Start a `source` and a `target` cluster side by side instead of one.
+    #[arg(long)]
+    pair: bool,
+    /// Kafka version of the target when `--pair` (defaults to --kafka-version).
+    #[arg(long, requires = "pair")]
+    target_version: Option<KafkaVersion>,
+    /// Container image (container backend).
+    #[arg(long)]
+    image: Option<String>,
+    /// Keep the temp dirs (logs, data) after teardown.
+    #[arg(long)]
+    keep: bool,
+    /// Seconds to wait for readiness.
+    #[arg(long, default_value_t = 90)]
+    ready_timeout: u64,
+    /// Start, report, and tear down at once (for scripts and timing).
+    #[arg(long)]
+    exit_when_ready: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Backend {
+    Process,
+    Container,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected key=value, got `{s}`"))
+}
+
+pub async fn run(command: ClusterCommand) -> Result<u8> {
+    match command {
+        ClusterCommand::Up(args) => up(args).await,
+    }
+}
+
+fn spec_for(args: &UpArgs, name: &str, version: KafkaVersion) -> ClusterSpec {
+    let mut spec = ClusterSpec::new(name)
+        .brokers(args.brokers)
+        .version(version)
+        .backend(match args.backend {
+            Backend::Process => BackendKind::Process,
+            Backend::Container => BackendKind::Container,
+        });
+    for (k, v) in &args.broker_config {
+        spec.broker_config.insert(k.clone(), v.clone());
+    }
+    spec.image = args.image.clone();
+    spec.keep = args.keep;
+    spec.ready_timeout_secs = args.ready_timeout;
+    spec
+}
+
+async fn up(args: UpArgs) -> Result<u8> {
+    let mut specs = Vec::new();
+    if args.pair {
+        let mut source = spec_for(&args, "source", args.kafka_version.clone());
+        let mut target = spec_for(
+            &args,
+            "target",
+            args.target_version
+                .clone()
+                .unwrap_or(args.kafka_version.clone()),
+        );
+        if let Some(port) = args.port {
+            source.ports = (0..args.brokers).map(|i| port + i as u16).collect();
+            target.ports = (0..args.brokers)
+                .map(|i| port + (args.brokers + i) as u16)
+                .collect();
+        }
+        specs.push(source);
+        specs.push(target);
+    } else {
+        let mut spec = spec_for(&args, &args.name, args.kafka_version.clone());
+        if let Some(port) = args.port {
+            spec.ports = (0..args.brokers).map(|i| port + i as u16).collect();
+        }
+        specs.push(spec);
+    }
+
+    let started = Instant::now();
+    let starting = start_all(specs.iter());
+    let clusters = tokio::select! {
+        result = starting => result?,
+        _ = shutdown_signal() => {
+            eprintln!("interrupted while starting; everything started so far is torn down");
+            return Ok(exit_code::ERROR);
+        }
+    };
+    let elapsed = started.elapsed();
+    for cluster in &clusters {
+        println!(
+            "{}: bootstrap.servers={}  (Kafka {}, {} backend)",
+            cluster.name(),
+            cluster.bootstrap_servers(),
+            cluster.kafka_version().unwrap_or_default(),
+            cluster.backend()
+        );
+        for broker in cluster.brokers() {
+            println!(
+                "  broker {} at {} pid={} log={}",
+                broker.node_id,
+                broker.address,
+                broker.pid.map_or("-".into(), |p| p.to_string()),
+                broker.log.map_or("-".into(), |p| p.display().to_string())
+            );
+        }
+        if let Some(dir) = cluster.work_dir() {
+            println!(
+                "  dir {}{}",
+                dir.display(),
+                if args.keep { " (kept)" } else { "" }
+            );
+        }
+    }
+    println!("ready in {:.1} s", elapsed.as_secs_f64());
+    if !args.exit_when_ready {
+        println!("press Ctrl-C to stop");
+        shutdown_signal().await;
+        eprintln!("stopping");
+    }
+    for cluster in &clusters {
+        cluster
+            .shutdown()
+            .await
+            .with_context(|| format!("stopping cluster {}", cluster.name()))?;
+    }
+    Ok(exit_code::OK)
+}
+
+/// Starts every spec concurrently; on the first failure the others are dropped (torn down).
+async fn start_all<'a>(
+    specs: impl Iterator<Item = &'a ClusterSpec>,
+) -> Result<Vec<Box<dyn Cluster>>> {
+    let mut set = tokio::task::JoinSet::new();
+    for (index, spec) in specs.enumerate() {
+        let spec = spec.clone();
+        set.spawn(async move { (index, harness::start(&spec).await) });
+    }
+    let mut clusters: Vec<(usize, Box<dyn Cluster>)> = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        let (index, result) = joined.context("a cluster start task failed")?;
+        let cluster = result?;
+        clusters.push((index, cluster));
+    }
+    clusters.sort_by_key(|(i, _)| *i);
+    Ok(clusters.into_iter().map(|(_, c)| c).collect())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,84 @@
+//! `cutover`: the command-line edge. A thin clap layer over the library crates; errors become
+//! messages and the exit codes in [`exit_code`].
+
+mod cluster_cmd;
+mod doctor_cmd;
+mod fetch_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes, stable for CI gating.
+pub mod exit_code {
+    /// Success (a verdict passed, a command did what it was asked).
+    pub const OK: u8 = 0;
+    /// The system under test failed (anomalies found, never caught up); `doctor`: not ready.
+    pub const FAILED: u8 = 1;
+    /// cutover could not decide: bad input, a cluster that failed to start, an internal error.
+    pub const ERROR: u8 = 2;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "Verification and test harness for Kafka cluster migrations"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Disposable Kafka clusters.
+    Cluster {
+        #[command(subcommand)]
+        command: cluster_cmd::ClusterCommand,
+    },
+    /// Checks Java, the jar cache, Maven, Docker, disk and ports; says how to fix what is missing.
+    Doctor(doctor_cmd::DoctorArgs),
+    /// Fills the Kafka jar cache ahead of time.
+    FetchKafka(fetch_cmd::FetchArgs),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit_code::ERROR);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Cluster { command } => cluster_cmd::run(command).await,
+            Command::Doctor(args) => doctor_cmd::run(args),
+            Command::FetchKafka(args) => fetch_cmd::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit_code::ERROR)
+        }
+    }
+}
