@@ -87,6 +87,12 @@ impl Admin {
         })
     }
 
+    /// Sets the timeout of each admin request and metadata fetch (default 30 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Admin {
+        self.timeout = timeout;
+        self
+    }
+
     fn error(&self, operation: impl Into<String>, detail: impl std::fmt::Display) -> HarnessError {
         HarnessError::Kafka {
             cluster: self.cluster.clone(),

@@ -215,13 +215,10 @@ fn split_key_value(line: &str) -> (&str, &str) {
         match c {
             '\\' => escaped = true,
             '=' | ':' | ' ' | '\t' => {
+                // The separator is `=` or `:`, optionally surrounded by blanks, or blanks alone.
                 let key = &line[..i];
-                let mut rest = line[i..].trim_start_matches([' ', '\t']);
-                if (c == ' ' || c == '\t') && (rest.starts_with('=') || rest.starts_with(':')) {
-                    rest = &rest[1..];
-                } else if c == '=' || c == ':' {
-                    rest = &rest[1..];
-                }
+                let rest = line[i..].trim_start_matches([' ', '\t']);
+                let rest = rest.strip_prefix(['=', ':']).unwrap_or(rest);
                 return (key, rest.trim_start_matches([' ', '\t']));
             }
             _ => {}

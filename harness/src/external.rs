@@ -30,7 +30,9 @@ impl ExternalCluster {
         // Fail on untranslatable properties before any connection attempt.
         props.to_rdkafka()?;
         let cluster = ExternalCluster { spec, props };
-        let admin = cluster.admin()?;
+        let admin = cluster
+            .admin()?
+            .with_timeout(std::time::Duration::from_secs(2));
         let deadline = Instant::now() + cluster.spec.ready_timeout();
         let mut last;
         loop {

@@ -280,10 +280,11 @@ impl ProcessCluster {
                         String::from_utf8_lossy(&out.stdout),
                         String::from_utf8_lossy(&out.stderr)
                     );
+                    let cause = find_cause(&text).unwrap_or_default();
                     return Err(HarnessError::FormatFailed {
                         cluster: cluster.clone(),
                         node_id,
-                        detail: last_lines(&text, 20),
+                        detail: format!("{cause}\n{}", last_lines(&text, 12)),
                     });
                 }
             }
@@ -638,7 +639,7 @@ impl Cluster for ProcessCluster {
         node.kill(); // reap an exited child, if any
         self.spawn_node(node)?;
         let deadline = Instant::now() + self.spec.ready_timeout();
-        let admin = self.admin()?;
+        let admin = self.admin()?.with_timeout(Duration::from_secs(2));
         loop {
             if let Some(exit) = node.exited() {
                 return Err(start_failure(&self.spec.name, node, exit));

@@ -34,7 +34,10 @@ pub async fn wait_ready(
     deadline: Instant,
     check_alive: &(dyn Fn() -> Option<HarnessError> + Send + Sync),
 ) -> Result<(), NotReady> {
-    let admin = Admin::new(cluster, props).map_err(NotReady::Died)?;
+    // Short requests: each attempt must return well before the deadline.
+    let admin = Admin::new(cluster, props)
+        .map_err(NotReady::Died)?
+        .with_timeout(Duration::from_secs(2));
     let mut last;
     loop {
         if let Some(err) = check_alive() {
@@ -56,6 +59,7 @@ pub async fn wait_ready(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    let admin = admin.with_timeout(Duration::from_secs(10));
     let topic = format!("{READY_TOPIC_PREFIX}_{}", std::process::id());
     let rf = expected_brokers.min(3) as i32;
     loop {
