@@ -67,6 +67,37 @@ pub fn engine_available() -> std::result::Result<(), String> {
     }
 }
 
+/// Removes containers left by cutover processes that no longer exist (a SIGKILLed run cannot
+/// stop its containers; its brokers would otherwise hold their host ports). Best effort.
+pub fn sweep_stale_containers() -> usize {
+    let Ok(out) = Command::new("docker")
+        .args(["ps", "-a", "--filter", &format!("label={OWNER_LABEL}")])
+        .arg(format!(
+            "--format={{{{.ID}}}} {{{{.Label \"{OWNER_LABEL}\"}}}}"
+        ))
+        .output()
+    else {
+        return 0;
+    };
+    let mut removed = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut parts = line.split_whitespace();
+        let (Some(id), Some(pid)) = (
+            parts.next(),
+            parts.next().and_then(|p| p.parse::<u32>().ok()),
+        ) else {
+            continue;
+        };
+        if pid != std::process::id() && !crate::supervisor::is_alive(pid) {
+            let rm = Command::new("docker").args(["rm", "-f", id]).output();
+            if rm.is_ok_and(|o| o.status.success()) {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 struct ContainerNode {
     node_id: u32,
     port: u16,
@@ -91,6 +122,12 @@ impl ContainerCluster {
     pub async fn start(spec: ClusterSpec) -> Result<ContainerCluster> {
         spec.validate()?;
         engine_available().map_err(|detail| HarnessError::DockerUnavailable { detail })?;
+        let swept = tokio::task::spawn_blocking(sweep_stale_containers)
+            .await
+            .unwrap_or(0);
+        if swept > 0 {
+            tracing::info!(swept, "removed containers left by dead cutover runs");
+        }
         let image = match &spec.image {
             Some(image) => image.clone(),
             None => {
