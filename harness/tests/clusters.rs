@@ -47,8 +47,14 @@ async fn one_broker_cluster_round_trips_records() {
 
     admin.delete_topic("orders").await.unwrap();
     let dir = cluster.work_dir().unwrap();
+    assert_eq!(broker_jvms_matching(&dir.display().to_string()).len(), 1);
     cluster.shutdown().await.unwrap();
     assert!(!dir.exists(), "temp dir removed on shutdown");
+    let left = broker_jvms_matching(&dir.display().to_string());
+    assert!(
+        left.is_empty(),
+        "process table still lists broker JVMs {left:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
