@@ -1,0 +1,22 @@
+//! Errors of the checker.
+
+/// Why a verification could not decide.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("spilling sorted runs to a temp file failed: {0} (check free space in $TMPDIR)")]
+    Spill(std::io::Error),
+    #[error("cluster `{cluster}`: {detail}")]
+    Kafka { cluster: String, detail: String },
+    #[error("topic `{topic}` does not exist on the {side} cluster")]
+    MissingTopic { topic: String, side: &'static str },
+    #[error("invalid option {option}: {reason}")]
+    InvalidOption { option: String, reason: String },
+    #[error(transparent)]
+    Harness(#[from] harness::HarnessError),
+}
+
+impl VerifyError {
+    pub(crate) fn spill(e: std::io::Error) -> VerifyError {
+        VerifyError::Spill(e)
+    }
+}

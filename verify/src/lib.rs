@@ -1,0 +1,26 @@
+//! # verify — the exact checker behind cutover's verdicts
+//!
+//! Compares what the source cluster holds with what the target holds, message by message,
+//! and names every difference: lost, duplicated, leaked-aborted, phantom, corrupted,
+//! reordered, moved-partition, offset-mismatch and compaction-divergent records, each counted
+//! exactly with examples, with upstream ("normal") duplicates counted apart.
+//!
+//! Records are identified by a SHA-256 [`fingerprint`](fingerprint::fingerprint) over a
+//! documented canonical encoding. Partitions are checked independently; memory per partition is
+//! fixed by the matcher's run capacity (48 bytes a record in flight), the rest spills to disk as
+//! sorted runs, so the verdict stays exact at any volume. It never writes to a cluster and never
+//! commits offsets.
+
+pub mod error;
+pub mod fingerprint;
+pub mod matcher;
+pub mod reader;
+pub mod runs;
+pub mod topic;
+pub mod verdict;
+
+pub use error::VerifyError;
+pub use fingerprint::{fingerprint, FingerprintOptions, RecordView, WORKLOAD_ID_HEADER};
+pub use matcher::{MatchOptions, PartitionMatcher, Retention};
+pub use reader::{verify, Rename, VerifyOptions, VerifyProgress};
+pub use verdict::{AnomalyClass, Counts, Promises, Status, Verdict};

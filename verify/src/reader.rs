@@ -1,0 +1,654 @@
+//! Reading the ledgers from real clusters and running the matcher over every partition.
+//!
+//! Read-only on both clusters: consumers are assigned partitions explicitly, never subscribe,
+//! never commit. Each partition is read between bounds captured when verification starts (the
+//! high watermark, capped at the last stable offset on the committed side, or `--until`), so a
+//! verification of live clusters ends.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use harness::{Admin, ClientProps};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+use crate::error::VerifyError;
+use crate::fingerprint::{fingerprint, identity, FingerprintOptions, RecordView};
+use crate::matcher::{MatchOptions, PartitionMatcher, PartitionOutcome, Retention};
+use crate::topic::combine;
+use crate::verdict::{AnomalyClass, Promises, TopicVerdict, Verdict};
+
+/// How source topic names map to target topic names.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Rename {
+    pub prefix: String,
+    pub suffix: String,
+    /// Explicit names win over prefix/suffix.
+    pub map: BTreeMap<String, String>,
+}
+
+impl Rename {
+    pub fn target_of(&self, source: &str) -> String {
+        self.map
+            .get(source)
+            .cloned()
+            .unwrap_or_else(|| format!("{}{source}{}", self.prefix, self.suffix))
+    }
+}
+
+/// Everything a verification needs besides the clusters.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Source topics to verify (regex, anchored).
+    pub topics: String,
+    pub rename: Rename,
+    /// Verify records up to this timestamp (ms) instead of the high watermark.
+    pub until_ms: Option<i64>,
+    pub fingerprint: FingerprintOptions,
+    pub promises: Promises,
+    /// Records the target's retention removed are expected (not lost).
+    pub allow_expiry: bool,
+    pub matching: MatchOptions,
+    /// Partitions verified in parallel.
+    pub workers: usize,
+    /// How long a read may see no progress before it fails.
+    pub idle_timeout: Duration,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            topics: ".*".into(),
+            rename: Rename::default(),
+            until_ms: None,
+            fingerprint: FingerprintOptions::default(),
+            promises: Promises::default(),
+            allow_expiry: false,
+            matching: MatchOptions::default(),
+            workers: 2,
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Progress of a verification.
+#[derive(Debug, Clone)]
+pub enum VerifyProgress {
+    Planned {
+        partitions: usize,
+    },
+    PartitionDone {
+        topic: String,
+        partition: i32,
+        records: u64,
+    },
+}
+
+/// True for internal topics that are never verified (Kafka's, MirrorMaker 2's, cutover's).
+pub fn is_internal_topic(name: &str) -> bool {
+    name.starts_with("__")
+        || name.starts_with("mm2-")
+        || name.ends_with(".internal")
+        || name == "heartbeats"
+        || name.ends_with(".heartbeats")
+        || name.starts_with("connect-")
+}
+
+struct Job {
+    source_topic: String,
+    target_topic: String,
+    partition: i32,
+    compacted: bool,
+}
+
+/// Verifies every selected topic; the verdict says pass/fail with exact counts.
+pub async fn verify(
+    source: &ClientProps,
+    target: &ClientProps,
+    options: &VerifyOptions,
+    progress: Arc<dyn Fn(VerifyProgress) + Send + Sync>,
+) -> Result<Verdict, VerifyError> {
+    let started = Instant::now();
+    let pattern = Regex::new(&format!("^(?:{})$", options.topics)).map_err(|e| {
+        VerifyError::InvalidOption {
+            option: "--topics".into(),
+            reason: format!("`{}` is not a valid regex: {e}", options.topics),
+        }
+    })?;
+    let source_admin = Admin::new("source", source)?;
+    let target_admin = Admin::new("target", target)?;
+    let source_topics: Vec<String> = source_admin
+        .list_topics()
+        .await?
+        .into_iter()
+        .filter(|t| !is_internal_topic(t) && pattern.is_match(t))
+        .collect();
+    if source_topics.is_empty() {
+        return Err(VerifyError::InvalidOption {
+            option: "--topics".into(),
+            reason: format!(
+                "`{}` matches no topic on the source cluster",
+                options.topics
+            ),
+        });
+    }
+    let target_topics = target_admin.list_topics().await?;
+    let mut jobs = VecDeque::new();
+    let mut per_topic: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let mut warnings: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for topic in &source_topics {
+        let target_topic = options.rename.target_of(topic);
+        if !target_topics.contains(&target_topic) {
+            return Err(VerifyError::MissingTopic {
+                topic: target_topic,
+                side: "target",
+            });
+        }
+        let sdesc = source_admin.describe_topic(topic).await?;
+        let tdesc = target_admin.describe_topic(&target_topic).await?;
+        if sdesc.partitions.len() != tdesc.partitions.len() {
+            warnings.entry(topic.clone()).or_default().push(format!(
+                "{topic} has {} partitions, {target_topic} has {}: partition numbers cannot be preserved",
+                sdesc.partitions.len(),
+                tdesc.partitions.len()
+            ));
+        }
+        let configs = source_admin.topic_configs(topic).await.unwrap_or_default();
+        let compacted = configs
+            .get("cleanup.policy")
+            .is_some_and(|p| p.contains("compact"));
+        if compacted {
+            warnings.entry(topic.clone()).or_default().push(format!(
+                "{topic} is compacted: record-level counts are shown but not conclusive; the latest value per key is compared"
+            ));
+        }
+        per_topic.insert(
+            topic.clone(),
+            (target_topic.clone(), sdesc.partitions.len()),
+        );
+        for p in &sdesc.partitions {
+            jobs.push_back(Job {
+                source_topic: topic.clone(),
+                target_topic: target_topic.clone(),
+                partition: p.partition,
+                compacted,
+            });
+        }
+    }
+    progress(VerifyProgress::Planned {
+        partitions: jobs.len(),
+    });
+
+    let jobs = Arc::new(Mutex::new(jobs));
+    type Done = (String, i32, PartitionOutcome, Vec<String>, u64);
+    let results: Arc<Mutex<Vec<Done>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut workers = Vec::new();
+    for _ in 0..options.workers.max(1) {
+        let (jobs, results, progress) = (jobs.clone(), results.clone(), progress.clone());
+        let (source, target, options) = (source.clone(), target.clone(), options.clone());
+        workers.push(tokio::task::spawn_blocking(
+            move || -> Result<(), VerifyError> {
+                let mut reader = Reader::new(&source, &target, &options)?;
+                loop {
+                    let job = match jobs.lock() {
+                        Ok(mut q) => q.pop_front(),
+                        Err(_) => None,
+                    };
+                    let Some(job) = job else { return Ok(()) };
+                    let (outcome, warns, divergent) = reader.partition(&job)?;
+                    progress(VerifyProgress::PartitionDone {
+                        topic: job.source_topic.clone(),
+                        partition: job.partition,
+                        records: outcome.tally.source_records + outcome.tally.target_records,
+                    });
+                    if let Ok(mut r) = results.lock() {
+                        r.push((job.source_topic, job.partition, outcome, warns, divergent));
+                    }
+                }
+            },
+        ));
+    }
+    for w in workers {
+        w.await.map_err(|e| VerifyError::Kafka {
+            cluster: "source".into(),
+            detail: format!("a verification worker failed: {e}"),
+        })??;
+    }
+    let results = std::mem::take(&mut *results.lock().map_err(|_| VerifyError::Kafka {
+        cluster: "source".into(),
+        detail: "results lock poisoned".into(),
+    })?);
+
+    let mut grouped: BTreeMap<String, Vec<(i32, PartitionOutcome)>> = BTreeMap::new();
+    let mut divergent: BTreeMap<String, u64> = BTreeMap::new();
+    for (topic, p, outcome, warns, div) in results {
+        warnings.entry(topic.clone()).or_default().extend(warns);
+        *divergent.entry(topic.clone()).or_default() += div;
+        grouped.entry(topic).or_default().push((p, outcome));
+    }
+    let mut topics: Vec<TopicVerdict> = Vec::new();
+    let previewer = Previewer::new(source, target)?;
+    for (topic, outcomes) in grouped {
+        let (target_topic, _) = per_topic.get(&topic).cloned().unwrap_or_default();
+        let mut verdict = combine(
+            &topic,
+            &target_topic,
+            outcomes,
+            options.promises.partitions,
+            options.matching.examples_per_class,
+        );
+        verdict.counts.add(
+            AnomalyClass::CompactionDivergent,
+            divergent.get(&topic).copied().unwrap_or(0),
+        );
+        verdict
+            .warnings
+            .extend(warnings.remove(&topic).unwrap_or_default());
+        for example in &mut verdict.examples {
+            example.key_preview = match (&example.source, example.target.first()) {
+                (Some(s), _) if example.class != AnomalyClass::LeakedAborted => previewer.source(s),
+                (_, Some(t)) => previewer.target(t),
+                (Some(s), None) => previewer.source(s),
+                (None, None) => None,
+            };
+        }
+        topics.push(verdict);
+    }
+    Ok(Verdict::from_topics(
+        topics,
+        options.promises.clone(),
+        started.elapsed().as_millis() as u64,
+    ))
+}
+
+fn consumer(
+    props: &ClientProps,
+    isolation: &str,
+    cluster: &str,
+) -> Result<BaseConsumer, VerifyError> {
+    let mut config = props.to_rdkafka()?;
+    config
+        .set("group.id", "cutover-verify")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", isolation)
+        .set("fetch.max.bytes", "52428800")
+        .set("queued.max.messages.kbytes", "65536");
+    config.create().map_err(|e| VerifyError::Kafka {
+        cluster: cluster.into(),
+        detail: format!("creating a consumer: {e}"),
+    })
+}
+
+/// One fingerprinted record.
+struct Seen {
+    offset: i64,
+    fp: [u8; 32],
+    ident: u64,
+    bytes: u64,
+    /// (key digest, value present) for compacted topics.
+    key: Option<([u8; 16], bool)>,
+}
+
+struct Reader {
+    source_committed: BaseConsumer,
+    source_uncommitted: BaseConsumer,
+    target: BaseConsumer,
+    options: VerifyOptions,
+}
+
+impl Reader {
+    fn new(
+        source: &ClientProps,
+        target: &ClientProps,
+        options: &VerifyOptions,
+    ) -> Result<Reader, VerifyError> {
+        Ok(Reader {
+            source_committed: consumer(source, "read_committed", "source")?,
+            source_uncommitted: consumer(source, "read_uncommitted", "source")?,
+            target: consumer(target, "read_committed", "target")?,
+            options: options.clone(),
+        })
+    }
+
+    fn partition(
+        &mut self,
+        job: &Job,
+    ) -> Result<(PartitionOutcome, Vec<String>, u64), VerifyError> {
+        let t = Duration::from_secs(10);
+        let kerr = |cluster: &str, what: String| {
+            let cluster = cluster.to_string();
+            move |e: KafkaError| VerifyError::Kafka {
+                cluster,
+                detail: format!("{what}: {e}"),
+            }
+        };
+        let (st, tt, p) = (&job.source_topic, &job.target_topic, job.partition);
+        let mut warnings = Vec::new();
+        let (s_low, s_high) = self
+            .source_uncommitted
+            .fetch_watermarks(st, p, t)
+            .map_err(kerr("source", format!("watermarks of {st}-{p}")))?;
+        let (_, s_stable) = self
+            .source_committed
+            .fetch_watermarks(st, p, t)
+            .map_err(kerr("source", format!("last stable offset of {st}-{p}")))?;
+        let (t_low, t_high) = self
+            .target
+            .fetch_watermarks(tt, p, t)
+            .map_err(kerr("target", format!("watermarks of {tt}-{p}")))?;
+        let mut s_end = s_high;
+        let mut t_end = t_high;
+        if let Some(until) = self.options.until_ms {
+            s_end = s_end
+                .min(offset_for_time(&self.source_uncommitted, st, p, until)?.unwrap_or(s_end));
+            t_end = t_end.min(offset_for_time(&self.target, tt, p, until)?.unwrap_or(t_end));
+        }
+        if s_stable < s_end {
+            warnings.push(format!(
+                "{st}-{p}: an open transaction holds the last stable offset at {s_stable} (high watermark {s_high}); records from {s_stable} on are not verified"
+            ));
+            s_end = s_stable;
+        }
+
+        let fp_opts = self.options.fingerprint.clone();
+        let mut matcher = PartitionMatcher::new(self.options.matching.clone());
+        let mut src_latest: HashMap<[u8; 16], [u8; 32]> = HashMap::new();
+        let mut tgt_latest: HashMap<[u8; 16], [u8; 32]> = HashMap::new();
+        let compacted = job.compacted;
+        let idle = self.options.idle_timeout;
+
+        // Source: the committed view, merged by offset with the uncommitted one.
+        let mut committed =
+            Stream::open(&self.source_committed, st, p, s_low, s_end, idle, "source")?;
+        let mut uncommitted = Stream::open(
+            &self.source_uncommitted,
+            st,
+            p,
+            s_low,
+            s_end,
+            idle,
+            "source",
+        )?;
+        let mut next_committed = committed.next(&fp_opts, compacted)?;
+        while let Some(u) = uncommitted.next(&fp_opts, compacted)? {
+            while next_committed.as_ref().is_some_and(|c| c.offset < u.offset) {
+                next_committed = committed.next(&fp_opts, compacted)?;
+            }
+            if next_committed
+                .as_ref()
+                .is_some_and(|c| c.offset == u.offset)
+            {
+                matcher.push_source(u.offset, u.fp, u.ident, u.bytes)?;
+                if let Some((k, present)) = u.key {
+                    latest(&mut src_latest, k, present, u.fp);
+                }
+                next_committed = committed.next(&fp_opts, compacted)?;
+            } else {
+                matcher.push_aborted(u.offset, u.fp, u.ident)?;
+            }
+        }
+        let mut target = Stream::open(&self.target, tt, p, t_low, t_end, idle, "target")?;
+        while let Some(r) = target.next(&fp_opts, compacted)? {
+            matcher.push_target(r.offset, r.fp, r.ident, r.bytes)?;
+            if let Some((k, present)) = r.key {
+                latest(&mut tgt_latest, k, present, r.fp);
+            }
+        }
+        let (s_low_after, _) = self
+            .source_uncommitted
+            .fetch_watermarks(st, p, t)
+            .map_err(kerr("source", format!("watermarks of {st}-{p}")))?;
+        if s_low_after > s_low {
+            warnings.push(format!(
+                "{st}-{p}: the source log start moved from {s_low} to {s_low_after} during verification (retention or deletion); MirrorMaker 2 has been known to skip data silently here"
+            ));
+        }
+        let outcome = matcher.finish(Retention {
+            source_log_start: s_low,
+            target_log_start: t_low,
+            allow_expiry: self.options.allow_expiry,
+        })?;
+        let divergent = if compacted {
+            let mut keys: Vec<&[u8; 16]> = src_latest.keys().chain(tgt_latest.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.iter()
+                .filter(|k| src_latest.get(**k) != tgt_latest.get(**k))
+                .count() as u64
+        } else {
+            0
+        };
+        Ok((outcome, warnings, divergent))
+    }
+}
+
+fn latest(map: &mut HashMap<[u8; 16], [u8; 32]>, key: [u8; 16], present: bool, fp: [u8; 32]) {
+    if present {
+        map.insert(key, fp);
+    } else {
+        // A tombstone and an absent key are the same after compaction.
+        map.remove(&key);
+    }
+}
+
+fn offset_for_time(
+    c: &BaseConsumer,
+    topic: &str,
+    p: i32,
+    ms: i64,
+) -> Result<Option<i64>, VerifyError> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, p, Offset::Offset(ms))
+        .map_err(|e| VerifyError::Kafka {
+            cluster: topic.into(),
+            detail: e.to_string(),
+        })?;
+    let found = c
+        .offsets_for_times(tpl, Duration::from_secs(10))
+        .map_err(|e| VerifyError::Kafka {
+            cluster: topic.into(),
+            detail: format!("offsets for time {ms}: {e}"),
+        })?;
+    Ok(found.elements().first().and_then(|e| match e.offset() {
+        Offset::Offset(o) => Some(o),
+        _ => None,
+    }))
+}
+
+/// One partition read in offset order between two bounds.
+struct Stream<'a> {
+    consumer: &'a BaseConsumer,
+    end: i64,
+    done: bool,
+    idle: Duration,
+    cluster: &'static str,
+    label: String,
+}
+
+impl<'a> Stream<'a> {
+    fn open(
+        consumer: &'a BaseConsumer,
+        topic: &str,
+        p: i32,
+        start: i64,
+        end: i64,
+        idle: Duration,
+        cluster: &'static str,
+    ) -> Result<Stream<'a>, VerifyError> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, p, Offset::Offset(start))
+            .map_err(|e| VerifyError::Kafka {
+                cluster: cluster.into(),
+                detail: e.to_string(),
+            })?;
+        consumer.assign(&tpl).map_err(|e| VerifyError::Kafka {
+            cluster: cluster.into(),
+            detail: format!("assigning {topic}-{p}: {e}"),
+        })?;
+        Ok(Stream {
+            consumer,
+            end,
+            done: start >= end,
+            idle,
+            cluster,
+            label: format!("{topic}-{p}"),
+        })
+    }
+
+    fn next(
+        &mut self,
+        fp_opts: &FingerprintOptions,
+        keys: bool,
+    ) -> Result<Option<Seen>, VerifyError> {
+        let mut last_progress = Instant::now();
+        while !self.done {
+            match self.consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    if m.offset() >= self.end {
+                        self.done = true;
+                        break;
+                    }
+                    if m.offset() + 1 >= self.end {
+                        self.done = true;
+                    }
+                    let mut headers: Vec<(&str, Option<&[u8]>)> = Vec::new();
+                    if let Some(h) = m.headers() {
+                        for header in h.iter() {
+                            headers.push((header.key, header.value));
+                        }
+                    }
+                    let timestamp = match m.timestamp() {
+                        rdkafka::Timestamp::CreateTime(t) => Some((0u8, t)),
+                        rdkafka::Timestamp::LogAppendTime(t) => Some((1u8, t)),
+                        rdkafka::Timestamp::NotAvailable => None,
+                    };
+                    let view = RecordView {
+                        key: m.key(),
+                        value: m.payload(),
+                        headers: &headers,
+                        timestamp,
+                    };
+                    let bytes = m.key().map_or(0, <[u8]>::len)
+                        + m.payload().map_or(0, <[u8]>::len)
+                        + headers
+                            .iter()
+                            .map(|(k, v)| k.len() + v.map_or(0, <[u8]>::len))
+                            .sum::<usize>();
+                    let key = keys.then(|| {
+                        let digest = Sha256::digest(m.key().unwrap_or_default());
+                        let mut k = [0u8; 16];
+                        k.copy_from_slice(&digest[..16]);
+                        (k, m.payload().is_some())
+                    });
+                    return Ok(Some(Seen {
+                        offset: m.offset(),
+                        fp: fingerprint(&view, fp_opts),
+                        ident: identity(&headers),
+                        bytes: bytes as u64,
+                        key,
+                    }));
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) => {
+                    // The end of the log (or, read_committed, the last stable offset): the
+                    // records up to the bound that were not delivered are aborted or control.
+                    self.done = true;
+                }
+                Some(Err(e)) => {
+                    return Err(VerifyError::Kafka {
+                        cluster: self.cluster.into(),
+                        detail: format!("reading {}: {e}", self.label),
+                    })
+                }
+                None => {
+                    if last_progress.elapsed() > self.idle {
+                        return Err(VerifyError::Kafka {
+                            cluster: self.cluster.into(),
+                            detail: format!(
+                                "reading {} made no progress for {} s (bound {})",
+                                self.label,
+                                self.idle.as_secs(),
+                                self.end
+                            ),
+                        });
+                    }
+                    continue;
+                }
+            }
+            last_progress = Instant::now();
+        }
+        Ok(None)
+    }
+}
+
+/// Fetches keys of example records, for the report.
+struct Previewer {
+    source: BaseConsumer,
+    target: BaseConsumer,
+}
+
+impl Previewer {
+    fn new(source: &ClientProps, target: &ClientProps) -> Result<Previewer, VerifyError> {
+        Ok(Previewer {
+            source: consumer(source, "read_uncommitted", "source")?,
+            target: consumer(target, "read_uncommitted", "target")?,
+        })
+    }
+
+    fn source(&self, pos: &crate::verdict::Position) -> Option<String> {
+        key_at(&self.source, pos)
+    }
+
+    fn target(&self, pos: &crate::verdict::Position) -> Option<String> {
+        key_at(&self.target, pos)
+    }
+}
+
+fn key_at(c: &BaseConsumer, pos: &crate::verdict::Position) -> Option<String> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&pos.topic, pos.partition, Offset::Offset(pos.offset))
+        .ok()?;
+    c.assign(&tpl).ok()?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match c.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) if m.offset() == pos.offset => return Some(preview(m.key())),
+            Some(Ok(m)) if m.offset() > pos.offset => return None,
+            Some(Err(KafkaError::PartitionEOF(_))) => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A short, printable form of a key: text as is (cut at 40 chars), binary as hex.
+pub fn preview(key: Option<&[u8]>) -> String {
+    match key {
+        None => "(null)".into(),
+        Some(k) => match std::str::from_utf8(k) {
+            Ok(s) if s.chars().all(|c| !c.is_control()) => {
+                let cut: String = s.chars().take(40).collect();
+                if cut.len() < s.len() {
+                    format!("{cut}…")
+                } else {
+                    cut
+                }
+            }
+            _ => {
+                let hex = crate::fingerprint::hex(&k[..k.len().min(20)]);
+                if k.len() > 20 {
+                    format!("0x{hex}…")
+                } else {
+                    format!("0x{hex}")
+                }
+            }
+        },
+    }
+}

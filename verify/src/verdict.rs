@@ -1,0 +1,257 @@
+//! The verdict model: named anomaly classes with exact counts and examples (serde, versioned
+//! by the reports that embed it).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Classes of anomaly, each counted exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnomalyClass {
+    /// Committed in the source, missing in the target.
+    Lost,
+    /// More copies in the target than in the source (upstream duplicates excluded).
+    Duplicated,
+    /// In the target, matching a record the source aborted.
+    LeakedAborted,
+    /// In the target, matching nothing in the source.
+    Phantom,
+    /// Same workload identity as a source record, different content.
+    Corrupted,
+    /// Follows, in the target partition, a record that came later in the source partition.
+    Reordered,
+    /// Found in another partition number although partitions are to be preserved.
+    MovedPartition,
+    /// Target offset differs from the source offset although offsets are to be preserved.
+    OffsetMismatch,
+    /// Compacted topic: the latest value of a key differs between source and target.
+    CompactionDivergent,
+}
+
+impl AnomalyClass {
+    pub const ALL: [AnomalyClass; 9] = [
+        AnomalyClass::Lost,
+        AnomalyClass::Duplicated,
+        AnomalyClass::LeakedAborted,
+        AnomalyClass::Phantom,
+        AnomalyClass::Corrupted,
+        AnomalyClass::Reordered,
+        AnomalyClass::MovedPartition,
+        AnomalyClass::OffsetMismatch,
+        AnomalyClass::CompactionDivergent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnomalyClass::Lost => "lost",
+            AnomalyClass::Duplicated => "duplicated",
+            AnomalyClass::LeakedAborted => "leaked-aborted",
+            AnomalyClass::Phantom => "phantom",
+            AnomalyClass::Corrupted => "corrupted",
+            AnomalyClass::Reordered => "reordered",
+            AnomalyClass::MovedPartition => "moved-partition",
+            AnomalyClass::OffsetMismatch => "offset-mismatch",
+            AnomalyClass::CompactionDivergent => "compaction-divergent",
+        }
+    }
+}
+
+impl std::fmt::Display for AnomalyClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Exact counts per class (absent classes are zero).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts(pub BTreeMap<AnomalyClass, u64>);
+
+impl Counts {
+    pub fn add(&mut self, class: AnomalyClass, n: u64) {
+        if n > 0 {
+            *self.0.entry(class).or_default() += n;
+        }
+    }
+
+    pub fn get(&self, class: AnomalyClass) -> u64 {
+        self.0.get(&class).copied().unwrap_or(0)
+    }
+
+    pub fn merge(&mut self, other: &Counts) {
+        for (c, n) in &other.0 {
+            self.add(*c, *n);
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    /// Moves up to `n` from one class to another (reclassification).
+    pub(crate) fn take(&mut self, class: AnomalyClass, n: u64) -> u64 {
+        let have = self.get(class);
+        let taken = have.min(n);
+        if taken == have {
+            self.0.remove(&class);
+        } else {
+            self.0.insert(class, have - taken);
+        }
+        taken
+    }
+}
+
+/// Figures that are not anomalies but belong in the verdict.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Committed source records read.
+    pub source_records: u64,
+    /// Aborted source records (in read_uncommitted, absent from read_committed).
+    pub source_aborted: u64,
+    /// Target records read.
+    pub target_records: u64,
+    /// Source records with a target copy.
+    pub matched: u64,
+    /// Identical source records beyond the first ("normal" duplicates from producers without
+    /// exactly-once); copied faithfully they are not replication duplicates.
+    pub upstream_duplicates: u64,
+    /// Target records older than anything the source still holds (expired at source).
+    pub unverifiable_expired: u64,
+    /// Source records missing in the target because the target's retention removed them
+    /// (only when expiry is allowed).
+    pub expired_allowed: u64,
+    /// Key + value + header bytes fingerprinted, both sides.
+    pub bytes_compared: u64,
+}
+
+impl Tally {
+    pub fn merge(&mut self, o: &Tally) {
+        self.source_records += o.source_records;
+        self.source_aborted += o.source_aborted;
+        self.target_records += o.target_records;
+        self.matched += o.matched;
+        self.upstream_duplicates += o.upstream_duplicates;
+        self.unverifiable_expired += o.unverifiable_expired;
+        self.expired_allowed += o.expired_allowed;
+        self.bytes_compared += o.bytes_compared;
+    }
+}
+
+/// Where a record sits.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Position {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// One example of an anomaly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Example {
+    pub class: AnomalyClass,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Position>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub target: Vec<Position>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_preview: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The verdict of one partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionVerdict {
+    pub partition: i32,
+    pub counts: Counts,
+    pub tally: Tally,
+    /// Spilled to disk while matching (records), for the memory story.
+    pub spilled: u64,
+}
+
+/// The verdict of one topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicVerdict {
+    pub source_topic: String,
+    pub target_topic: String,
+    pub counts: Counts,
+    pub tally: Tally,
+    pub partitions: Vec<PartitionVerdict>,
+    pub examples: Vec<Example>,
+    /// Things a person must know: compacted topic (record counts not conclusive), log start
+    /// moved, topic re-created, open transaction holding the last stable offset, …
+    pub warnings: Vec<String>,
+}
+
+/// pass / fail / unknown (the run could not decide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Unknown,
+}
+
+/// The checker's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub status: Status,
+    pub counts: Counts,
+    pub tally: Tally,
+    pub topics: Vec<TopicVerdict>,
+    pub duration_ms: u64,
+    /// What the checker held the copy to.
+    pub promises: Promises,
+}
+
+/// What the setup promises to preserve; anomalies are judged against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promises {
+    pub partitions: bool,
+    pub order: bool,
+    pub offsets: bool,
+    pub timestamps: bool,
+    /// Duplicates tolerated (0 for exactly-once; a bound for at-least-once systems).
+    pub allowed_duplicates: u64,
+}
+
+impl Default for Promises {
+    fn default() -> Self {
+        Promises {
+            partitions: true,
+            order: true,
+            offsets: false,
+            timestamps: false,
+            allowed_duplicates: 0,
+        }
+    }
+}
+
+impl Verdict {
+    /// Builds the verdict from topic verdicts, judging counts against the promises.
+    pub fn from_topics(topics: Vec<TopicVerdict>, promises: Promises, duration_ms: u64) -> Verdict {
+        let mut counts = Counts::default();
+        let mut tally = Tally::default();
+        for t in &topics {
+            counts.merge(&t.counts);
+            tally.merge(&t.tally);
+        }
+        let failing = counts
+            .0
+            .iter()
+            .filter(|(c, _)| !matches!(c, AnomalyClass::CompactionDivergent))
+            .any(|(c, n)| match c {
+                AnomalyClass::Duplicated => *n > promises.allowed_duplicates,
+                _ => *n > 0,
+            })
+            || counts.get(AnomalyClass::CompactionDivergent) > 0;
+        Verdict {
+            status: if failing { Status::Fail } else { Status::Pass },
+            counts,
+            tally,
+            topics,
+            duration_ms,
+            promises,
+        }
+    }
+}

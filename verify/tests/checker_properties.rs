@@ -1,0 +1,312 @@
+//! Property: for any source (upstream duplicates, aborted records, null keys/values, headers)
+//! and any target derived from it by known mutations, the checker reports exactly the injected
+//! count of each class; a faithful copy reports nothing. Runs with a tiny in-memory capacity
+//! too, so the spill-to-disk path is held to the same answer.
+
+use proptest::prelude::*;
+use verify::fingerprint::{encode_identity, fingerprint, identity, RecordView, WORKLOAD_ID_HEADER};
+use verify::matcher::{MatchOptions, PartitionMatcher, Retention};
+use verify::topic::combine;
+use verify::{AnomalyClass, FingerprintOptions};
+
+#[derive(Debug, Clone, PartialEq)]
+struct Rec {
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Rec {
+    fn fp(&self) -> ([u8; 32], u64) {
+        let headers: Vec<(&str, Option<&[u8]>)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref()))
+            .collect();
+        let view = RecordView {
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+            headers: &headers,
+            timestamp: None,
+        };
+        (
+            fingerprint(&view, &FingerprintOptions::default()),
+            identity(&headers),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Mutation {
+    Drop,
+    Duplicate,
+    LeakAborted,
+    Phantom,
+    Corrupt,
+    Swap,
+    Move,
+}
+
+fn mutation() -> impl Strategy<Value = (Mutation, usize, usize)> {
+    (
+        prop_oneof![
+            Just(Mutation::Drop),
+            Just(Mutation::Duplicate),
+            Just(Mutation::LeakAborted),
+            Just(Mutation::Phantom),
+            Just(Mutation::Corrupt),
+            Just(Mutation::Swap),
+            Just(Mutation::Move),
+        ],
+        any::<usize>(),
+        any::<usize>(),
+    )
+}
+
+/// (key, value, header count, upstream-duplicate-of) per record, as raw choices.
+fn partition_shape() -> impl Strategy<Value = Vec<(u8, u8, u8, u8)>> {
+    prop::collection::vec((any::<u8>(), any::<u8>(), 0u8..3, any::<u8>()), 0..120)
+}
+
+struct Expected {
+    counts: std::collections::BTreeMap<AnomalyClass, u64>,
+    upstream: u64,
+}
+
+fn build(
+    shapes: &[Vec<(u8, u8, u8, u8)>],
+    aborted_per_partition: usize,
+    mutations: &[(Mutation, usize, usize)],
+) -> (Vec<Vec<Rec>>, Vec<Vec<Rec>>, Vec<Vec<Rec>>, Expected) {
+    let mut seq = 0u64;
+    let mut next_id = |producer: u16| {
+        seq += 1;
+        encode_identity(producer, seq).to_vec()
+    };
+    let mut sources = Vec::new();
+    let mut aborted = Vec::new();
+    let mut upstream = 0u64;
+    for shape in shapes {
+        let mut part: Vec<Rec> = Vec::new();
+        for &(k, v, h, dup) in shape {
+            // One record in eight re-sends an earlier one, as a producer without
+            // exactly-once does.
+            if dup % 8 == 0 && !part.is_empty() {
+                let earlier = part[(dup as usize / 8) % part.len()].clone();
+                part.push(earlier);
+                upstream += 1;
+                continue;
+            }
+            let key = match k % 4 {
+                0 => None,
+                1 => Some(Vec::new()),
+                _ => Some(vec![k; (k % 7) as usize]),
+            };
+            let value = match v % 5 {
+                0 => None,
+                1 => Some(Vec::new()),
+                _ => Some(vec![v; (v % 11) as usize + 1]),
+            };
+            let mut headers = vec![(WORKLOAD_ID_HEADER.to_string(), Some(next_id(1)))];
+            for i in 0..h {
+                headers.push((
+                    format!("h{i}"),
+                    if (k ^ i) % 3 == 0 {
+                        None
+                    } else {
+                        Some(vec![i])
+                    },
+                ));
+            }
+            part.push(Rec {
+                key,
+                value,
+                headers,
+            });
+        }
+        let abt: Vec<Rec> = (0..aborted_per_partition)
+            .map(|i| Rec {
+                key: Some(b"txn".to_vec()),
+                value: Some(vec![i as u8; 3]),
+                headers: vec![(WORKLOAD_ID_HEADER.to_string(), Some(next_id(2)))],
+            })
+            .collect();
+        sources.push(part);
+        aborted.push(abt);
+    }
+
+    // Target starts as a faithful copy; each record is touched by one mutation at most, and
+    // only records whose content is unique in the topic are touched (so the truth is plain).
+    let all: Vec<[u8; 32]> = sources.iter().flatten().map(|r| r.fp().0).collect();
+    let unique = |r: &Rec| all.iter().filter(|f| **f == r.fp().0).count() == 1;
+    let mut targets: Vec<Vec<Option<Rec>>> = sources
+        .iter()
+        .map(|p| p.iter().cloned().map(Some).collect())
+        .collect();
+    let mut used: Vec<Vec<bool>> = sources.iter().map(|p| vec![false; p.len()]).collect();
+    // Inserts are applied after index-based mutations: (partition, after index, record).
+    let mut inserts: Vec<(usize, usize, Rec)> = Vec::new();
+    let mut appended: Vec<(usize, Rec)> = Vec::new();
+    let mut counts: std::collections::BTreeMap<AnomalyClass, u64> = Default::default();
+    let mut bump = |c: AnomalyClass| *counts.entry(c).or_default() += 1;
+    let n_parts = sources.len();
+    for &(m, a, b) in mutations {
+        let p = a % n_parts;
+        let len = sources[p].len();
+        if len == 0 {
+            continue;
+        }
+        let i = b % len;
+        if used[p][i] || !unique(&sources[p][i]) {
+            continue;
+        }
+        match m {
+            Mutation::Drop => {
+                targets[p][i] = None;
+                bump(AnomalyClass::Lost);
+            }
+            Mutation::Duplicate => {
+                inserts.push((p, i, sources[p][i].clone()));
+                bump(AnomalyClass::Duplicated);
+            }
+            Mutation::Corrupt => {
+                let mut r = sources[p][i].clone();
+                r.value = Some(b"corrupted!".to_vec());
+                targets[p][i] = Some(r);
+                bump(AnomalyClass::Corrupted);
+            }
+            Mutation::Swap => {
+                // Adjacent, both untouched, and not next to another swapped pair.
+                let j = i + 1;
+                if j >= len || used[p][j] || !unique(&sources[p][j]) {
+                    continue;
+                }
+                if (i > 0 && used[p][i - 1]) || (j + 1 < len && used[p][j + 1]) {
+                    continue;
+                }
+                targets[p].swap(i, j);
+                used[p][j] = true;
+                bump(AnomalyClass::Reordered);
+            }
+            Mutation::Move => {
+                if n_parts < 2 {
+                    continue;
+                }
+                let q = (p + 1 + a / n_parts % (n_parts - 1)) % n_parts;
+                let r = targets[p][i].take().expect("untouched");
+                appended.push((q, r));
+                bump(AnomalyClass::MovedPartition);
+            }
+            Mutation::LeakAborted => {
+                if aborted[p].is_empty() {
+                    continue;
+                }
+                let k = a % aborted[p].len();
+                let r = aborted[p][k].clone();
+                // Each aborted record leaks once at most.
+                if inserts.iter().any(|(_, _, x)| *x == r) {
+                    continue;
+                }
+                inserts.push((p, i, r));
+                bump(AnomalyClass::LeakedAborted);
+            }
+            Mutation::Phantom => {
+                let r = Rec {
+                    key: Some(b"phantom".to_vec()),
+                    value: Some(vec![7; 5]),
+                    headers: vec![(WORKLOAD_ID_HEADER.to_string(), Some(next_id(3)))],
+                };
+                inserts.push((p, i, r));
+                bump(AnomalyClass::Phantom);
+            }
+        }
+        used[p][i] = true;
+    }
+    let mut out_targets: Vec<Vec<Rec>> = Vec::new();
+    for (p, part) in targets.into_iter().enumerate() {
+        let mut t = Vec::new();
+        for (i, r) in part.into_iter().enumerate() {
+            if let Some(r) = r {
+                t.push(r);
+            }
+            for (_, _, ins) in inserts.iter().filter(|(ip, ii, _)| *ip == p && *ii == i) {
+                t.push(ins.clone());
+            }
+        }
+        for (_, r) in appended.iter().filter(|(q, _)| *q == p) {
+            t.push(r.clone());
+        }
+        out_targets.push(t);
+    }
+    (sources, aborted, out_targets, Expected { counts, upstream })
+}
+
+fn check(
+    sources: &[Vec<Rec>],
+    aborted: &[Vec<Rec>],
+    targets: &[Vec<Rec>],
+    capacity: usize,
+) -> verify::verdict::TopicVerdict {
+    let mut outcomes = Vec::new();
+    for p in 0..sources.len() {
+        let mut m = PartitionMatcher::new(MatchOptions {
+            capacity,
+            ..Default::default()
+        });
+        // Offsets interleave committed and aborted records as a real log would.
+        let mut offset = 0i64;
+        for (i, r) in sources[p].iter().enumerate() {
+            let (fp, id) = r.fp();
+            m.push_source(offset, fp, id, 1).unwrap();
+            offset += 1;
+            if let Some(a) = aborted[p].get(i) {
+                let (fp, id) = a.fp();
+                m.push_aborted(offset, fp, id).unwrap();
+                offset += 1;
+            }
+        }
+        for a in aborted[p].iter().skip(sources[p].len()) {
+            let (fp, id) = a.fp();
+            m.push_aborted(offset, fp, id).unwrap();
+            offset += 1;
+        }
+        for (i, r) in targets[p].iter().enumerate() {
+            let (fp, id) = r.fp();
+            m.push_target(i as i64, fp, id, 1).unwrap();
+        }
+        outcomes.push((p as i32, m.finish(Retention::default()).unwrap()));
+    }
+    combine("src", "tgt", outcomes, true, 5)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn checker_reports_exactly_the_injected_anomalies(
+        shapes in prop::collection::vec(partition_shape(), 1..=3),
+        aborted in 0usize..4,
+        mutations in prop::collection::vec(mutation(), 0..25),
+        capacity in prop_oneof![Just(3usize), Just(1 << 16)],
+    ) {
+        let (sources, aborted, targets, expected) = build(&shapes, aborted, &mutations);
+        let verdict = check(&sources, &aborted, &targets, capacity);
+        prop_assert_eq!(&verdict.counts.0, &expected.counts, "examples: {:?}", verdict.examples);
+        prop_assert_eq!(verdict.tally.upstream_duplicates, expected.upstream);
+        let total: usize = sources.iter().map(Vec::len).sum();
+        prop_assert_eq!(verdict.tally.source_records, total as u64);
+    }
+
+    #[test]
+    fn a_faithful_copy_reports_nothing(
+        shapes in prop::collection::vec(partition_shape(), 1..=3),
+        aborted in 0usize..4,
+        capacity in prop_oneof![Just(2usize), Just(1 << 16)],
+    ) {
+        let (sources, aborted, targets, expected) = build(&shapes, aborted, &[]);
+        let verdict = check(&sources, &aborted, &targets, capacity);
+        prop_assert_eq!(verdict.counts.total(), 0, "{:?}", verdict.counts);
+        prop_assert!(verdict.examples.is_empty());
+        prop_assert_eq!(verdict.tally.upstream_duplicates, expected.upstream);
+    }
+}
