@@ -4,6 +4,7 @@
 mod cluster_cmd;
 mod doctor_cmd;
 mod fetch_cmd;
+mod verify_cmd;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,8 @@ enum Command {
     Doctor(doctor_cmd::DoctorArgs),
     /// Fills the Kafka jar cache ahead of time.
     FetchKafka(fetch_cmd::FetchArgs),
+    /// Compares source and target record by record (read-only): exit 0 clean, 1 anomalies, 2 error.
+    Verify(verify_cmd::VerifyArgs),
 }
 
 fn init_logging() {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
             Command::Cluster { command } => cluster_cmd::run(command).await,
             Command::Doctor(args) => doctor_cmd::run(args),
             Command::FetchKafka(args) => fetch_cmd::run(args).await,
+            Command::Verify(args) => verify_cmd::run(args).await,
         }
     });
     match result {

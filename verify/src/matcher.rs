@@ -362,18 +362,19 @@ impl PartitionMatcher {
 
         lost.sort_by_key(|x| x.1);
         phantom.sort_by_key(|x| x.1);
-        let mut result = PartitionOutcome::default();
-        result.truncated = lost.len() + phantom.len() > options.anomaly_memory;
-        result.lost = lost
-            .iter()
-            .take(options.anomaly_memory)
-            .map(|x| (x.0, x.1))
-            .collect();
-        result.phantom = phantom
-            .iter()
-            .take(options.anomaly_memory)
-            .map(|x| (x.0, x.1))
-            .collect();
+        let truncated = lost.len() + phantom.len() > options.anomaly_memory;
+        let keep = |v: &[(Fingerprint, i64, u64)]| -> Vec<(Fingerprint, i64)> {
+            v.iter()
+                .take(options.anomaly_memory)
+                .map(|x| (x.0, x.1))
+                .collect()
+        };
+        let mut result = PartitionOutcome {
+            truncated,
+            lost: keep(&lost),
+            phantom: keep(&phantom),
+            ..PartitionOutcome::default()
+        };
         out.counts.add(AnomalyClass::Lost, lost.len() as u64);
         out.counts.add(AnomalyClass::Phantom, phantom.len() as u64);
 

@@ -561,6 +561,21 @@ impl<'a> Stream<'a> {
                     // records up to the bound that were not delivered are aborted or control.
                     self.done = true;
                 }
+                // Lost connections and leader moves: librdkafka recovers; the idle timeout bounds it.
+                Some(Err(e)) if is_transient(&e) => {
+                    tracing::debug!(partition = %self.label, error = %e, "transient consumer error");
+                    if last_progress.elapsed() > self.idle {
+                        return Err(VerifyError::Kafka {
+                            cluster: self.cluster.into(),
+                            detail: format!(
+                                "reading {}: {e} for {} s",
+                                self.label,
+                                self.idle.as_secs()
+                            ),
+                        });
+                    }
+                    continue;
+                }
                 Some(Err(e)) => {
                     return Err(VerifyError::Kafka {
                         cluster: self.cluster.into(),
@@ -586,6 +601,19 @@ impl<'a> Stream<'a> {
         }
         Ok(None)
     }
+}
+
+fn is_transient(e: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(C::BrokerTransportFailure)
+            | Some(C::AllBrokersDown)
+            | Some(C::NotLeaderForPartition)
+            | Some(C::LeaderNotAvailable)
+            | Some(C::RequestTimedOut)
+            | Some(C::NetworkException)
+    )
 }
 
 /// Fetches keys of example records, for the report.

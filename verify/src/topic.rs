@@ -135,7 +135,7 @@ pub fn combine(
         *n += 1;
         *n <= examples_per_class
     });
-    examples.sort_by(|a, b| a.class.cmp(&b.class));
+    examples.sort_by_key(|e| e.class);
     if counts.get(AnomalyClass::Corrupted) == 0
         && counts.get(AnomalyClass::Lost) > 0
         && counts.get(AnomalyClass::Phantom) > 0

@@ -94,11 +94,25 @@ pub fn read_all(props: &ClientProps, topic: &str, isolation: &str) -> Vec<Read> 
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 done.insert(p);
             }
+            // librdkafka reports lost connections (a broker restarting) and recovers by itself.
+            Some(Err(e)) if is_transient(&e) => {}
             Some(Err(e)) => panic!("reading {topic}: {e}"),
             None => {}
         }
     }
     out
+}
+
+/// True for consumer errors librdkafka recovers from on its own.
+pub fn is_transient(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::BrokerTransportFailure)
+            | Some(RDKafkaErrorCode::AllBrokersDown)
+            | Some(RDKafkaErrorCode::NotLeaderForPartition)
+            | Some(RDKafkaErrorCode::LeaderNotAvailable)
+            | Some(RDKafkaErrorCode::RequestTimedOut)
+    )
 }
 
 /// True for errors a producer may see transiently while a broker dies.
