@@ -238,7 +238,7 @@ impl PartitionMatcher {
         let mut spilled = entries.spilled_items();
         let mut sorted = entries.finish()?;
         let mut out = Outcome::new(&options);
-        let mut pairs: RunSorter<Pair> = RunSorter::new(options.capacity.max(1) * 3);
+        let mut pairs: RunSorter<Pair> = RunSorter::new(options.capacity.max(1));
         let mut lost: Vec<(Fingerprint, i64, u64)> = Vec::new();
         let mut phantom: Vec<(Fingerprint, i64, u64)> = Vec::new();
         let mut first_matched_source = i64::MAX;
@@ -254,9 +254,10 @@ impl PartitionMatcher {
                 return Ok(());
             }
             let fp = group[0].fp;
-            let src: Vec<&Entry> = group.iter().filter(|e| e.kind() == Kind::Source).collect();
-            let abt: Vec<&Entry> = group.iter().filter(|e| e.kind() == Kind::Aborted).collect();
-            let tgt: Vec<&Entry> = group.iter().filter(|e| e.kind() == Kind::Target).collect();
+            // Sorted by (fp, kind, offset): source copies, then aborted, then target.
+            let s_end = group.partition_point(|e| e.kind() == Kind::Source);
+            let a_end = s_end + group[s_end..].partition_point(|e| e.kind() == Kind::Aborted);
+            let (src, abt, tgt) = (&group[..s_end], &group[s_end..a_end], &group[a_end..]);
             let (s, t) = (src.len(), tgt.len());
             tally.upstream_duplicates += s.saturating_sub(1) as u64;
             let m = s.min(t);

@@ -32,13 +32,19 @@ impl<T: Spill> RunSorter<T> {
         let capacity = capacity.max(1);
         RunSorter {
             capacity,
-            buffer: Vec::with_capacity(capacity.min(1 << 16)),
+            buffer: Vec::new(),
             runs: Vec::new(),
             spilled_items: 0,
         }
     }
 
     pub fn push(&mut self, item: T) -> Result<(), VerifyError> {
+        if self.buffer.len() == self.buffer.capacity() {
+            // Grow once to the full budget instead of doubling past it: the budget is the
+            // memory promise, and a doubling copy would briefly hold 1.5 times of it.
+            let target = (self.buffer.capacity() * 2).max(1024).min(self.capacity);
+            self.buffer.reserve_exact(target - self.buffer.len());
+        }
         self.buffer.push(item);
         if self.buffer.len() >= self.capacity {
             self.spill()?;

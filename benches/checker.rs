@@ -1,0 +1,197 @@
+//! `cargo bench --bench checker`: how fast the checker fingerprints and accounts, against raw
+//! SHA-256 over the same bytes measured in the same run, and how much memory it holds, for an
+//! in-order copy and a fully shuffled one.
+//!
+//! Figures first (one pass over `CUTOVER_BENCH_RECORDS` records, 10 M by default, split over
+//! two partitions checked on two threads as `cutover verify` does), then criterion statistics
+//! on a smaller stream. Peak memory is the heap high-water mark of a counting allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use criterion::{criterion_group, Criterion, Throughput};
+use sha2::{Digest, Sha256};
+use verify::fingerprint::{encode_identity, fingerprint, identity, RecordView, WORKLOAD_ID_HEADER};
+use verify::matcher::{MatchOptions, PartitionMatcher, Retention};
+use verify::FingerprintOptions;
+
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const VALUE_BYTES: usize = 100;
+const KEY_BYTES: usize = 16;
+
+/// Record `i` of partition `p`: deterministic key, value and workload id header.
+fn record(p: u16, i: u64, key: &mut [u8; KEY_BYTES], value: &mut [u8; VALUE_BYTES]) -> [u8; 8] {
+    key[..8].copy_from_slice(&i.to_be_bytes());
+    key[8..10].copy_from_slice(&p.to_be_bytes());
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(p);
+    for chunk in value.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_be_bytes()[..chunk.len()]);
+    }
+    encode_identity(p, i)
+}
+
+fn bytes_per_record() -> u64 {
+    (KEY_BYTES + VALUE_BYTES + WORKLOAD_ID_HEADER.len() + 8) as u64
+}
+
+/// A full shuffle of 0..n: an affine map with a multiplier coprime to n is a bijection.
+fn shuffled_index(t: u64, n: u64) -> u64 {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let mut a = 2_654_435_761u64 % n.max(2);
+    while gcd(a, n) != 1 {
+        a += 1;
+    }
+    ((u128::from(t) * u128::from(a) + 12_345) % u128::from(n)) as u64
+}
+
+/// Checks one partition of `n` records copied faithfully; returns records compared.
+fn check_partition(p: u16, n: u64, shuffled: bool, capacity: usize) -> u64 {
+    let opts = FingerprintOptions::default();
+    let mut m = PartitionMatcher::new(MatchOptions {
+        capacity,
+        check_order: !shuffled,
+        ..MatchOptions::default()
+    });
+    let (mut key, mut value) = ([0u8; KEY_BYTES], [0u8; VALUE_BYTES]);
+    let mut push = |side: u8, i: u64, offset: i64, m: &mut PartitionMatcher| {
+        let id = record(p, i, &mut key, &mut value);
+        let headers: [(&str, Option<&[u8]>); 1] = [(WORKLOAD_ID_HEADER, Some(&id))];
+        let view = RecordView {
+            key: Some(&key),
+            value: Some(&value),
+            headers: &headers,
+            timestamp: None,
+        };
+        let fp = fingerprint(&view, &opts);
+        let ident = identity(&headers);
+        if side == 0 {
+            m.push_source(offset, fp, ident, bytes_per_record()).expect("push");
+        } else {
+            m.push_target(offset, fp, ident, bytes_per_record()).expect("push");
+        }
+    };
+    for i in 0..n {
+        push(0, i, i as i64, &mut m);
+    }
+    for t in 0..n {
+        let i = if shuffled { shuffled_index(t, n) } else { t };
+        push(1, i, t as i64, &mut m);
+    }
+    let outcome = m.finish(Retention::default()).expect("finish");
+    assert_eq!(outcome.counts.total(), 0, "a faithful copy is clean");
+    assert_eq!(outcome.tally.matched, n);
+    2 * n
+}
+
+/// Raw SHA-256 over the same bytes (key, value, header), one thread.
+fn raw_sha(n_per_partition: u64) -> f64 {
+    let (mut key, mut value) = ([0u8; KEY_BYTES], [0u8; VALUE_BYTES]);
+    let started = Instant::now();
+    let mut sink = 0u8;
+    for side in 0..2 {
+        for p in 0..2u16 {
+            for i in 0..n_per_partition {
+                let id = record(p, i, &mut key, &mut value);
+                let mut h = Sha256::new();
+                h.update(key);
+                h.update(value);
+                h.update(WORKLOAD_ID_HEADER.as_bytes());
+                h.update(id);
+                sink ^= h.finalize()[0] ^ side;
+            }
+        }
+    }
+    std::hint::black_box(sink);
+    started.elapsed().as_secs_f64()
+}
+
+fn figures() {
+    let total: u64 = std::env::var("CUTOVER_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let per_partition = total / 2;
+    let capacity = 1 << 20;
+    let bytes = 2 * 2 * per_partition * bytes_per_record();
+    let raw = raw_sha(per_partition);
+    println!(
+        "\nchecker figures: {total} records ({} B each, source and target), 2 partitions on 2 threads, run capacity {capacity} entries",
+        bytes_per_record()
+    );
+    println!(
+        "  raw SHA-256, 1 thread:   {:>8.2} s  {:>10.0} records/s  {:>7.1} MB/s  (baseline)",
+        raw,
+        (2 * 2 * per_partition) as f64 / raw,
+        bytes as f64 / raw / 1e6
+    );
+    for shuffled in [false, true] {
+        PEAK.store(CURRENT.load(Ordering::Relaxed), Ordering::Relaxed);
+        let base = CURRENT.load(Ordering::Relaxed);
+        let started = Instant::now();
+        let handles: Vec<_> = (0..2u16)
+            .map(|p| std::thread::spawn(move || check_partition(p, per_partition, shuffled, capacity)))
+            .collect();
+        let compared: u64 = handles.into_iter().map(|h| h.join().expect("worker")).sum();
+        let secs = started.elapsed().as_secs_f64();
+        let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+        // Entries held in memory at once per worker: both sides of its partition, up to the
+        // run capacity (beyond it, sorted runs go to disk).
+        let in_flight = (2 * per_partition).min(capacity as u64) * 2;
+        println!(
+            "  checker, {:<9}        {:>8.2} s  {:>10.0} records/s  {:>7.1} MB/s  ratio to raw SHA-256 {:.2}  peak heap {:.1} MiB ({:.1} B per record in flight)",
+            if shuffled { "shuffled" } else { "in order" },
+            secs,
+            compared as f64 / secs,
+            bytes as f64 / secs / 1e6,
+            raw / secs,
+            peak as f64 / (1 << 20) as f64,
+            peak as f64 / in_flight as f64
+        );
+    }
+}
+
+fn criterion_bench(c: &mut Criterion) {
+    let n = 100_000u64;
+    let mut group = c.benchmark_group("checker");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(2 * n));
+    group.bench_function("in-order 100k", |b| b.iter(|| check_partition(0, n, false, 1 << 20)));
+    group.bench_function("shuffled 100k, spilling", |b| b.iter(|| check_partition(0, n, true, 1 << 14)));
+    group.finish();
+}
+
+criterion_group!(benches, criterion_bench);
+
+fn main() {
+    figures();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
