@@ -63,7 +63,11 @@ fn bytes_per_record() -> u64 {
 /// A full shuffle of 0..n: an affine map with a multiplier coprime to n is a bijection.
 fn shuffled_index(t: u64, n: u64) -> u64 {
     fn gcd(a: u64, b: u64) -> u64 {
-        if b == 0 { a } else { gcd(b, a % b) }
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
     }
     let mut a = 2_654_435_761u64 % n.max(2);
     while gcd(a, n) != 1 {
@@ -93,9 +97,11 @@ fn check_partition(p: u16, n: u64, shuffled: bool, capacity: usize) -> u64 {
         let fp = fingerprint(&view, &opts);
         let ident = identity(&headers);
         if side == 0 {
-            m.push_source(offset, fp, ident, bytes_per_record()).expect("push");
+            m.push_source(offset, fp, ident, bytes_per_record())
+                .expect("push");
         } else {
-            m.push_target(offset, fp, ident, bytes_per_record()).expect("push");
+            m.push_target(offset, fp, ident, bytes_per_record())
+                .expect("push");
         }
     };
     for i in 0..n {
@@ -157,7 +163,9 @@ fn figures() {
         let base = CURRENT.load(Ordering::Relaxed);
         let started = Instant::now();
         let handles: Vec<_> = (0..2u16)
-            .map(|p| std::thread::spawn(move || check_partition(p, per_partition, shuffled, capacity)))
+            .map(|p| {
+                std::thread::spawn(move || check_partition(p, per_partition, shuffled, capacity))
+            })
             .collect();
         let compared: u64 = handles.into_iter().map(|h| h.join().expect("worker")).sum();
         let secs = started.elapsed().as_secs_f64();
@@ -183,8 +191,12 @@ fn criterion_bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("checker");
     group.sample_size(10);
     group.throughput(Throughput::Elements(2 * n));
-    group.bench_function("in-order 100k", |b| b.iter(|| check_partition(0, n, false, 1 << 20)));
-    group.bench_function("shuffled 100k, spilling", |b| b.iter(|| check_partition(0, n, true, 1 << 14)));
+    group.bench_function("in-order 100k", |b| {
+        b.iter(|| check_partition(0, n, false, 1 << 20))
+    });
+    group.bench_function("shuffled 100k, spilling", |b| {
+        b.iter(|| check_partition(0, n, true, 1 << 14))
+    });
     group.finish();
 }
 

@@ -4,6 +4,7 @@
 mod cluster_cmd;
 mod doctor_cmd;
 mod fetch_cmd;
+mod produce_cmd;
 mod verify_cmd;
 
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     Doctor(doctor_cmd::DoctorArgs),
     /// Fills the Kafka jar cache ahead of time.
     FetchKafka(fetch_cmd::FetchArgs),
+    /// Runs a workload spec (TOML) against a cluster and reports what it did.
+    Produce(produce_cmd::ProduceArgs),
     /// Compares source and target record by record (read-only): exit 0 clean, 1 anomalies, 2 error.
     Verify(verify_cmd::VerifyArgs),
 }
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             Command::Doctor(args) => doctor_cmd::run(args),
             Command::FetchKafka(args) => fetch_cmd::run(args).await,
             Command::Verify(args) => verify_cmd::run(args).await,
+            Command::Produce(args) => produce_cmd::run(args).await,
         }
     });
     match result {

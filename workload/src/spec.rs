@@ -1,0 +1,533 @@
+//! [`WorkloadSpec`]: the traffic to generate, as scenario files hold it (TOML).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::WorkloadError;
+
+/// A whole workload. Every random choice comes from `seed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Makes the whole stream reproducible.
+    #[serde(default)]
+    pub seed: u64,
+    /// Stop after this many seconds (with `records`, whichever comes first).
+    #[serde(default)]
+    pub duration_secs: Option<f64>,
+    /// Stop after this many records in total (all producers).
+    #[serde(default)]
+    pub records: Option<u64>,
+    pub topics: TopicsSpec,
+    #[serde(default)]
+    pub record: RecordSpec,
+    /// Producer groups; one plain idempotent producer when empty.
+    #[serde(default, rename = "producer")]
+    pub producers: Vec<ProducerSpec>,
+}
+
+/// Which topics, and how they are created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicsSpec {
+    /// Explicit names; or `count` names from `pattern`.
+    #[serde(default)]
+    pub names: Vec<String>,
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// `{n}` is replaced by 0, 1, …
+    #[serde(default = "default_pattern")]
+    pub pattern: String,
+    #[serde(default = "one_i32")]
+    pub partitions: i32,
+    #[serde(default = "one_i32")]
+    pub replication_factor: i32,
+    /// Topic configs (`cleanup.policy`, `retention.ms`, `max.message.bytes`, `compression.type`…).
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
+    /// Create the topics before producing (skip when they exist already).
+    #[serde(default = "yes")]
+    pub create: bool,
+}
+
+fn default_pattern() -> String {
+    "cutover.{n}".into()
+}
+fn one_i32() -> i32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+impl TopicsSpec {
+    /// The topic names this spec produces to.
+    pub fn names(&self) -> Vec<String> {
+        if !self.names.is_empty() {
+            return self.names.clone();
+        }
+        (0..self.count.unwrap_or(1))
+            .map(|n| self.pattern.replace("{n}", &n.to_string()))
+            .collect()
+    }
+}
+
+/// Key distribution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum KeySpec {
+    /// Null keys.
+    None,
+    /// Uniform over `count` keys.
+    Uniform { count: u64 },
+    /// Zipf over `count` keys (hot keys), exponent `s` (1.0 to 1.5 is typical).
+    Zipf { count: u64, exponent: f64 },
+    /// 0, 1, 2, … per producer.
+    Sequential,
+}
+
+/// A size: fixed, or uniform in a range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SizeSpec {
+    Fixed(u32),
+    Range { min: u32, max: u32 },
+}
+
+impl SizeSpec {
+    pub fn max(&self) -> u32 {
+        match self {
+            SizeSpec::Fixed(n) => *n,
+            SizeSpec::Range { max, .. } => *max,
+        }
+    }
+}
+
+/// Timestamp shapes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimestampSpec {
+    /// Fraction of records with a CreateTime up to `skew_ms` in the past (out of order).
+    #[serde(default)]
+    pub out_of_order_ratio: f64,
+    #[serde(default = "default_skew")]
+    pub skew_ms: u64,
+    /// Fraction of records stamped `far_past_days` ago.
+    #[serde(default)]
+    pub far_past_ratio: f64,
+    #[serde(default = "default_far_past")]
+    pub far_past_days: u64,
+}
+
+fn default_skew() -> u64 {
+    60_000
+}
+fn default_far_past() -> u64 {
+    30
+}
+
+/// What each record looks like.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSpec {
+    #[serde(default = "default_keys")]
+    pub keys: KeySpec,
+    #[serde(default = "default_key_size")]
+    pub key_size: SizeSpec,
+    #[serde(default = "default_value_size")]
+    pub value_size: SizeSpec,
+    /// Extra headers besides the workload id.
+    #[serde(default)]
+    pub headers: u32,
+    #[serde(default = "default_header_size")]
+    pub header_value_size: u32,
+    /// Fraction of records with a null value (tombstones).
+    #[serde(default)]
+    pub tombstone_ratio: f64,
+    #[serde(default)]
+    pub timestamps: TimestampSpec,
+}
+
+fn default_keys() -> KeySpec {
+    KeySpec::Uniform { count: 1000 }
+}
+fn default_key_size() -> SizeSpec {
+    SizeSpec::Fixed(16)
+}
+fn default_value_size() -> SizeSpec {
+    SizeSpec::Fixed(100)
+}
+fn default_header_size() -> u32 {
+    8
+}
+
+impl Default for RecordSpec {
+    fn default() -> Self {
+        RecordSpec {
+            keys: default_keys(),
+            key_size: default_key_size(),
+            value_size: default_value_size(),
+            headers: 0,
+            header_value_size: default_header_size(),
+            tombstone_ratio: 0.0,
+            timestamps: TimestampSpec::default(),
+        }
+    }
+}
+
+/// Target rate of one producer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateSpec {
+    #[serde(default)]
+    pub records_per_sec: Option<f64>,
+    #[serde(default)]
+    pub mb_per_sec: Option<f64>,
+}
+
+/// Transactions of a producer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionSpec {
+    #[serde(default = "default_txn_size")]
+    pub records_per_txn: u32,
+    /// Fraction of transactions aborted.
+    #[serde(default)]
+    pub abort_ratio: f64,
+}
+
+fn default_txn_size() -> u32 {
+    10
+}
+
+/// How a hanging transaction ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HangEnd {
+    /// The producer aborts it.
+    Abort,
+    /// The producer goes silent; the broker aborts it at `transaction.timeout.ms`.
+    Timeout,
+    /// A new producer with the same transactional id fences it (and aborts it).
+    Fence,
+}
+
+/// A transaction opened, written, then held open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HangingSpec {
+    /// Seconds after start when it opens.
+    #[serde(default)]
+    pub after_secs: f64,
+    /// Seconds it stays open.
+    pub hold_secs: f64,
+    #[serde(default = "default_hang_records")]
+    pub records: u32,
+    #[serde(default = "default_hang_end")]
+    pub end: HangEnd,
+}
+
+fn default_hang_records() -> u32 {
+    5
+}
+fn default_hang_end() -> HangEnd {
+    HangEnd::Abort
+}
+
+/// One group of identical producers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProducerSpec {
+    #[serde(default = "one_u32")]
+    pub count: u32,
+    /// Unthrottled when absent.
+    #[serde(default)]
+    pub rate: Option<RateSpec>,
+    #[serde(default = "default_acks")]
+    pub acks: String,
+    #[serde(default = "yes")]
+    pub idempotent: bool,
+    /// Fraction of records deliberately sent twice (needs `idempotent = false`): the
+    /// "normal" duplicates of upstream apps without exactly-once.
+    #[serde(default)]
+    pub upstream_duplicate_ratio: f64,
+    #[serde(default)]
+    pub transactions: Option<TransactionSpec>,
+    #[serde(default)]
+    pub hanging: Option<HangingSpec>,
+    /// librdkafka compression.codec (none, gzip, snappy, lz4, zstd).
+    #[serde(default = "default_compression")]
+    pub compression: String,
+    /// Extra librdkafka producer settings.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+fn one_u32() -> u32 {
+    1
+}
+fn default_acks() -> String {
+    "all".into()
+}
+fn default_compression() -> String {
+    "none".into()
+}
+
+impl Default for ProducerSpec {
+    fn default() -> Self {
+        ProducerSpec {
+            count: 1,
+            rate: None,
+            acks: default_acks(),
+            idempotent: true,
+            upstream_duplicate_ratio: 0.0,
+            transactions: None,
+            hanging: None,
+            compression: default_compression(),
+            config: BTreeMap::new(),
+        }
+    }
+}
+
+impl WorkloadSpec {
+    /// Parses TOML; errors name the origin, line and field.
+    pub fn from_toml(text: &str, origin: &str) -> Result<WorkloadSpec, WorkloadError> {
+        let spec: WorkloadSpec = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .unwrap_or(0);
+            WorkloadError::Spec {
+                origin: origin.to_string(),
+                line,
+                field: String::new(),
+                reason: e.message().to_string(),
+            }
+        })?;
+        spec.validate().map_err(|e| match e {
+            WorkloadError::Spec { field, reason, .. } => {
+                let line = find_line(text, &field);
+                WorkloadError::Spec {
+                    origin: origin.to_string(),
+                    line,
+                    field,
+                    reason,
+                }
+            }
+            other => other,
+        })?;
+        Ok(spec)
+    }
+
+    pub fn from_file(path: &Path) -> Result<WorkloadSpec, WorkloadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| WorkloadError::Spec {
+            origin: path.display().to_string(),
+            line: 0,
+            field: String::new(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// The producer groups, or the default single producer.
+    pub fn producer_groups(&self) -> Vec<ProducerSpec> {
+        if self.producers.is_empty() {
+            vec![ProducerSpec::default()]
+        } else {
+            self.producers.clone()
+        }
+    }
+
+    /// Checks everything that does not need a cluster; the field is named in the error.
+    pub fn validate(&self) -> Result<(), WorkloadError> {
+        let bad = |field: &str, reason: String| {
+            Err(WorkloadError::Spec {
+                origin: String::new(),
+                line: 0,
+                field: field.to_string(),
+                reason,
+            })
+        };
+        if self.duration_secs.is_none() && self.records.is_none() {
+            return bad(
+                "records",
+                "give `records` or `duration_secs` (or both) so the workload ends".into(),
+            );
+        }
+        if let Some(d) = self.duration_secs {
+            if !positive(d) {
+                return bad(
+                    "duration_secs",
+                    format!("{d}: expected a positive number of seconds"),
+                );
+            }
+        }
+        let t = &self.topics;
+        if t.partitions < 1 {
+            return bad(
+                "topics.partitions",
+                format!("{}: a topic needs at least 1 partition", t.partitions),
+            );
+        }
+        if t.replication_factor < 1 {
+            return bad(
+                "topics.replication_factor",
+                format!("{}: expected at least 1", t.replication_factor),
+            );
+        }
+        if t.names.is_empty() && t.count == Some(0) {
+            return bad("topics.count", "0: expected at least one topic".into());
+        }
+        if t.names.is_empty() && t.count.unwrap_or(1) > 1 && !t.pattern.contains("{n}") {
+            return bad(
+                "topics.pattern",
+                format!(
+                    "`{}` has no {{n}}: every topic would get the same name",
+                    t.pattern
+                ),
+            );
+        }
+        let r = &self.record;
+        for (field, ratio) in [
+            ("record.tombstone_ratio", r.tombstone_ratio),
+            (
+                "record.timestamps.out_of_order_ratio",
+                r.timestamps.out_of_order_ratio,
+            ),
+            (
+                "record.timestamps.far_past_ratio",
+                r.timestamps.far_past_ratio,
+            ),
+        ] {
+            if !(0.0..=1.0).contains(&ratio) {
+                return bad(field, format!("{ratio}: a ratio is between 0 and 1"));
+            }
+        }
+        match &r.keys {
+            KeySpec::Uniform { count } | KeySpec::Zipf { count, .. } if *count == 0 => {
+                return bad("record.keys.count", "0: expected at least one key".into())
+            }
+            KeySpec::Zipf { exponent, .. } if !positive(*exponent) => {
+                return bad(
+                    "record.keys.exponent",
+                    format!("{exponent}: expected a positive exponent"),
+                )
+            }
+            _ => {}
+        }
+        for (field, size) in [
+            ("record.key_size", r.key_size),
+            ("record.value_size", r.value_size),
+        ] {
+            if let SizeSpec::Range { min, max } = size {
+                if min > max {
+                    return bad(field, format!("min {min} > max {max}"));
+                }
+            }
+        }
+        let max_message = t
+            .configs
+            .get("max.message.bytes")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(1_048_588);
+        let largest = u64::from(r.key_size.max())
+            + u64::from(r.value_size.max())
+            + u64::from(r.headers) * (u64::from(r.header_value_size) + 8)
+            + 64;
+        if largest > max_message {
+            return bad(
+                "record.value_size",
+                format!("records of up to {largest} bytes exceed max.message.bytes {max_message}"),
+            );
+        }
+        for (i, p) in self.producer_groups().iter().enumerate() {
+            let f = |name: &str| format!("producer[{i}].{name}");
+            if p.count == 0 {
+                return bad(&f("count"), "0: expected at least 1".into());
+            }
+            if !["all", "-1", "0", "1"].contains(&p.acks.as_str()) {
+                return bad(&f("acks"), format!("`{}`: expected all, 0 or 1", p.acks));
+            }
+            if !(0.0..=1.0).contains(&p.upstream_duplicate_ratio) {
+                return bad(
+                    &f("upstream_duplicate_ratio"),
+                    format!("{}: a ratio is between 0 and 1", p.upstream_duplicate_ratio),
+                );
+            }
+            if p.upstream_duplicate_ratio > 0.0 && (p.idempotent || p.transactions.is_some()) {
+                return bad(
+                    &f("upstream_duplicate_ratio"),
+                    "upstream duplicates come from producers without exactly-once: set idempotent = false and no transactions".into(),
+                );
+            }
+            if let Some(tx) = &p.transactions {
+                if !(0.0..=1.0).contains(&tx.abort_ratio) {
+                    return bad(
+                        &f("transactions.abort_ratio"),
+                        format!("{}: a ratio is between 0 and 1", tx.abort_ratio),
+                    );
+                }
+                if tx.records_per_txn == 0 {
+                    return bad(
+                        &f("transactions.records_per_txn"),
+                        "0: expected at least 1".into(),
+                    );
+                }
+            }
+            if let Some(rate) = &p.rate {
+                for (name, v) in [
+                    ("rate.records_per_sec", rate.records_per_sec),
+                    ("rate.mb_per_sec", rate.mb_per_sec),
+                ] {
+                    if let Some(v) = v {
+                        if !positive(v) {
+                            return bad(
+                                &f(name),
+                                format!(
+                                    "{v}: expected a positive rate (omit `rate` for unthrottled)"
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            if let Some(h) = &p.hanging {
+                if !positive(h.hold_secs) {
+                    return bad(
+                        &f("hanging.hold_secs"),
+                        format!("{}: expected a positive duration", h.hold_secs),
+                    );
+                }
+            }
+            if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&p.compression.as_str()) {
+                return bad(
+                    &f("compression"),
+                    format!(
+                        "`{}`: expected none, gzip, snappy, lz4 or zstd",
+                        p.compression
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The line where the last segment of a dotted field name first appears (0 if not found).
+fn find_line(text: &str, field: &str) -> usize {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let last = last.split('[').next().unwrap_or(last);
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with(last) && l[last.len()..].trim_start().starts_with('=')
+        })
+        .map_or(0, |i| i + 1)
+}
+
+/// True for a positive number (false for NaN).
+fn positive(x: f64) -> bool {
+    x > 0.0
+}
