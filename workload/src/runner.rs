@@ -476,7 +476,7 @@ impl ProducerJob {
                     }
                 }
             }
-            if let Some(size) = txn_size {
+            if txn_size.is_some() {
                 if in_txn == 0 {
                     txn += 1;
                     producer
@@ -484,7 +484,6 @@ impl ProducerJob {
                         .map_err(|e| kafka_err(&name, "begin_transaction", e))?;
                 }
                 in_txn += 1;
-                let _ = size;
             }
             let record = generator.next_record(now_ms());
             generated += 1;
