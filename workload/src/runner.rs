@@ -611,6 +611,36 @@ fn sleep_unless_cancelled(until: Instant, cancel: &AtomicBool) {
     }
 }
 
+/// Waits until partition 0 of `topic` has no open transaction (LSO == high watermark), up to
+/// `limit_ms`. True when it got there.
+fn wait_for_stable(props: &ClientProps, topic: &str, limit_ms: u64) -> bool {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let make = |isolation: &str| -> Option<BaseConsumer> {
+        let mut c = props.to_rdkafka().ok()?;
+        c.set("group.id", "cutover-lso-probe")
+            .set("isolation.level", isolation);
+        c.create().ok()
+    };
+    let (Some(committed), Some(uncommitted)) = (make("read_committed"), make("read_uncommitted"))
+    else {
+        return false;
+    };
+    let deadline = Instant::now() + Duration::from_millis(limit_ms);
+    while Instant::now() < deadline {
+        let t = Duration::from_secs(5);
+        if let (Ok((_, lso)), Ok((_, hw))) = (
+            committed.fetch_watermarks(topic, 0, t),
+            uncommitted.fetch_watermarks(topic, 0, t),
+        ) {
+            if lso >= hw {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    false
+}
+
 /// Opens a transaction, writes to one partition, holds it open, then ends it as asked.
 fn hanging_transaction(job: HangJob) -> Result<(HangWindow, IntentLedger), WorkloadError> {
     let name = format!("cutover-hanging-{}", job.id);
@@ -674,9 +704,12 @@ fn hanging_transaction(job: HangJob) -> Result<(HangWindow, IntentLedger), Workl
                 .map_err(|e| kafka_err(&name, "fencing init_transactions", e))?;
         }
         HangEnd::Timeout => {
-            // Silent: the coordinator aborts it at transaction.timeout.ms (checked every
+            // Silent: the producer stays alive but never ends the transaction; the coordinator
+            // aborts it once transaction.timeout.ms has passed (it checks every
             // transaction.abort.timed.out.transaction.cleanup.interval.ms, 10 s by default).
-            std::mem::forget(producer);
+            // The window ends when the partition's last stable offset catches up.
+            let ended = wait_for_stable(&job.props, &topic, timeout_ms + 30_000);
+            drop(producer);
             let window = HangWindow {
                 topic: topic.clone(),
                 partition: 0,
@@ -685,8 +718,10 @@ fn hanging_transaction(job: HangJob) -> Result<(HangWindow, IntentLedger), Workl
                 end: job.spec.end,
                 records: job.spec.records,
             };
-            let e = ledger.entry(&topic, 0);
-            e.aborted += u64::from(job.spec.records);
+            if !ended {
+                tracing::warn!(topic = %topic, "the broker had not aborted the timed-out transaction yet");
+            }
+            ledger.entry(&topic, 0).aborted += u64::from(job.spec.records);
             return Ok((window, ledger));
         }
     }

@@ -2,7 +2,6 @@
 //! on a real cluster the intent ledger equals what the broker holds; upstream duplicates are
 //! what was asked; a hanging transaction holds the last stable offset.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -241,22 +240,28 @@ fn watermarks(props: &ClientProps, isolation: &str) -> (i64, i64) {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hanging_transaction_holds_the_last_stable_offset_until_it_ends() {
-    let cluster = harness::start(&ClusterSpec::new("hang")).await.unwrap();
+async fn hanging_transaction_holds_the_lso(end: &str, hold_secs: u32, run_secs: u32) {
+    // The coordinator looks for timed-out transactions every second instead of every 10 s.
+    let spec = ClusterSpec::new(&format!("hang-{end}")).broker_config(
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        "1000",
+    );
+    let cluster = harness::start(&spec).await.unwrap();
     let props = cluster.client_props();
     let spec = WorkloadSpec::from_toml(
-        r#"
+        &format!(
+            r#"
         seed = 1
-        duration_secs = 9
+        duration_secs = {run_secs}
         [topics]
         names = ["held"]
         [record]
-        keys = { kind = "none" }
+        keys = {{ kind = "none" }}
         [[producer]]
-        rate = { records_per_sec = 200 }
-        hanging = { after_secs = 0.5, hold_secs = 6, records = 3, end = "abort" }
-        "#,
+        rate = {{ records_per_sec = 200 }}
+        hanging = {{ after_secs = 0.5, hold_secs = {hold_secs}, records = 3, end = "{end}" }}
+        "#
+        ),
         "hang.toml",
     )
     .unwrap();
@@ -272,28 +277,43 @@ async fn a_hanging_transaction_holds_the_last_stable_offset_until_it_ends() {
     let (_, hw2) = watermarks(&props, "read_uncommitted");
     assert!(
         lso1 < hw1,
-        "the open transaction holds the LSO below the high watermark ({lso1} vs {hw1})"
+        "{end}: the open transaction holds the LSO below the high watermark ({lso1} vs {hw1})"
     );
     assert_eq!(
         lso1, lso2,
-        "the LSO does not move while the transaction is open"
+        "{end}: the LSO does not move while the transaction is open"
     );
-    assert!(hw2 > hw1 + 100, "producing goes on ({hw1} -> {hw2})");
+    assert!(hw2 > hw1 + 100, "{end}: producing goes on ({hw1} -> {hw2})");
 
     let report = run.await.unwrap().unwrap();
     assert_eq!(report.hanging.len(), 1);
     let window = &report.hanging[0];
     assert!(
-        window.ended_at_secs - window.opened_at_secs >= 5.5,
-        "{window:?}"
+        window.ended_at_secs - window.opened_at_secs >= f64::from(hold_secs) - 0.5,
+        "{end}: {window:?}"
     );
     let (_, lso3) = watermarks(&props, "read_committed");
     let (_, hw3) = watermarks(&props, "read_uncommitted");
-    assert_eq!(lso3, hw3, "once aborted, the LSO catches up");
-    let totals = report.ledger.totals();
-    assert_eq!(totals.aborted, 3);
+    assert_eq!(lso3, hw3, "{end}: once ended, the LSO catches up");
+    assert_eq!(report.ledger.totals().aborted, 3);
     let committed = read_fps(&props, "held", 0, "read_committed").len() as u64;
-    assert_eq!(committed, report.committed);
-    let by_fate: BTreeMap<String, u64> = BTreeMap::from([("aborted".into(), totals.aborted)]);
-    assert_eq!(by_fate["aborted"], 3);
+    assert_eq!(
+        committed, report.committed,
+        "{end}: none of the hanging records is visible"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_transaction_holds_the_lso_until_aborted() {
+    hanging_transaction_holds_the_lso("abort", 6, 9).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_transaction_holds_the_lso_until_fenced() {
+    hanging_transaction_holds_the_lso("fence", 6, 9).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_transaction_holds_the_lso_until_it_times_out() {
+    hanging_transaction_holds_the_lso("timeout", 6, 9).await;
 }
