@@ -39,11 +39,18 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-const VALUE_BYTES: usize = 100;
 const KEY_BYTES: usize = 16;
 
+/// Value size: `CUTOVER_BENCH_VALUE_BYTES`, 100 by default.
+fn value_bytes() -> usize {
+    std::env::var("CUTOVER_BENCH_VALUE_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+}
+
 /// Record `i` of partition `p`: deterministic key, value and workload id header.
-fn record(p: u16, i: u64, key: &mut [u8; KEY_BYTES], value: &mut [u8; VALUE_BYTES]) -> [u8; 8] {
+fn record(p: u16, i: u64, key: &mut [u8; KEY_BYTES], value: &mut [u8]) -> [u8; 8] {
     key[..8].copy_from_slice(&i.to_be_bytes());
     key[8..10].copy_from_slice(&p.to_be_bytes());
     let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(p);
@@ -57,7 +64,7 @@ fn record(p: u16, i: u64, key: &mut [u8; KEY_BYTES], value: &mut [u8; VALUE_BYTE
 }
 
 fn bytes_per_record() -> u64 {
-    (KEY_BYTES + VALUE_BYTES + WORKLOAD_ID_HEADER.len() + 8) as u64
+    (KEY_BYTES + value_bytes() + WORKLOAD_ID_HEADER.len() + 8) as u64
 }
 
 /// A full shuffle of 0..n: an affine map with a multiplier coprime to n is a bijection.
@@ -84,23 +91,24 @@ fn check_partition(p: u16, n: u64, shuffled: bool, capacity: usize) -> u64 {
         check_order: !shuffled,
         ..MatchOptions::default()
     });
-    let (mut key, mut value) = ([0u8; KEY_BYTES], [0u8; VALUE_BYTES]);
+    let (mut key, mut value) = ([0u8; KEY_BYTES], vec![0u8; value_bytes()]);
+    let record_bytes = bytes_per_record();
     let mut push = |side: u8, i: u64, offset: i64, m: &mut PartitionMatcher| {
         let id = record(p, i, &mut key, &mut value);
         let headers: [(&str, Option<&[u8]>); 1] = [(WORKLOAD_ID_HEADER, Some(&id))];
         let view = RecordView {
             key: Some(&key),
-            value: Some(&value),
+            value: Some(&value[..]),
             headers: &headers,
             timestamp: None,
         };
         let fp = fingerprint(&view, &opts);
         let ident = identity(&headers);
         if side == 0 {
-            m.push_source(offset, fp, ident, bytes_per_record())
+            m.push_source(offset, fp, ident, record_bytes)
                 .expect("push");
         } else {
-            m.push_target(offset, fp, ident, bytes_per_record())
+            m.push_target(offset, fp, ident, record_bytes)
                 .expect("push");
         }
     };
@@ -119,7 +127,7 @@ fn check_partition(p: u16, n: u64, shuffled: bool, capacity: usize) -> u64 {
 
 /// Raw SHA-256 over the same bytes (key, value, header), one thread.
 fn raw_sha(n_per_partition: u64) -> f64 {
-    let (mut key, mut value) = ([0u8; KEY_BYTES], [0u8; VALUE_BYTES]);
+    let (mut key, mut value) = ([0u8; KEY_BYTES], vec![0u8; value_bytes()]);
     let started = Instant::now();
     let mut sink = 0u8;
     for side in 0..2 {
@@ -128,7 +136,7 @@ fn raw_sha(n_per_partition: u64) -> f64 {
                 let id = record(p, i, &mut key, &mut value);
                 let mut h = Sha256::new();
                 h.update(key);
-                h.update(value);
+                h.update(&value);
                 h.update(WORKLOAD_ID_HEADER.as_bytes());
                 h.update(id);
                 sink ^= h.finalize()[0] ^ side;

@@ -24,8 +24,8 @@ use crate::cluster::{BrokerInfo, Cluster};
 use crate::dist::KafkaDist;
 use crate::error::{HarnessError, Result};
 use crate::java::JavaRuntime;
-use crate::ports;
-use crate::process::{broker_jvm_flags, broker_properties};
+use crate::layout::{self, NodeLayout};
+use crate::process::broker_jvm_flags;
 use crate::readiness::{self, NotReady};
 use crate::spec::{BackendKind, ClusterSpec};
 use crate::workdir::WorkDir;
@@ -99,11 +99,15 @@ pub fn sweep_stale_containers() -> usize {
 }
 
 struct ContainerNode {
-    node_id: u32,
-    port: u16,
-    controller_port: u16,
-    dir: PathBuf,
+    layout: NodeLayout,
     container: Mutex<Option<ContainerAsync<GenericImage>>>,
+}
+
+impl std::ops::Deref for ContainerNode {
+    type Target = NodeLayout;
+    fn deref(&self) -> &NodeLayout {
+        &self.layout
+    }
 }
 
 /// A cluster of broker containers.
@@ -141,37 +145,17 @@ impl ContainerCluster {
         let workdir = WorkDir::create(&spec.name, spec.keep)?;
         // The container runs as root and writes into the mount; let the host user clean up.
         let n = spec.brokers as usize;
-        let reservation = if spec.ports.is_empty() {
-            ports::reserve(n * 2)?
-        } else {
-            let mut wanted = spec.ports.clone();
-            wanted.extend(ports::reserve(n)?.ports());
-            ports::reserve_explicit(&wanted, &spec.name)?
-        };
-        let all = reservation.ports();
-        let voters = (0..n)
-            .map(|i| format!("{}@127.0.0.1:{}", i + 1, all[n + i]))
-            .collect::<Vec<_>>()
-            .join(",");
+        let (reservation, layouts) = layout::lay_out(&spec, workdir.path())?;
         let cluster_id = crate::process::random_cluster_id()?;
-        let mut nodes = Vec::new();
-        for i in 0..n {
-            let node_id = (i + 1) as u32;
-            let dir = workdir.path().join(format!("node-{node_id}"));
-            std::fs::create_dir_all(dir.join("logs"))
-                .and_then(|_| std::fs::create_dir_all(dir.join("data")))
-                .map_err(HarnessError::io(format!("creating {}", dir.display())))?;
-            let props = broker_properties(&spec, node_id, all[i], all[n + i], &voters, &dir);
-            let text: String = props.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-            std::fs::write(dir.join("server.properties"), text)
-                .map_err(HarnessError::io("writing server.properties"))?;
-            std::fs::write(dir.join("log4j2.properties"), crate::dist::LOG4J2_CONFIG)
-                .map_err(HarnessError::io("writing log4j2.properties"))?;
+        let mut nodes = Vec::with_capacity(n);
+        for layout in layouts {
+            std::fs::write(
+                layout.dir.join("log4j2.properties"),
+                crate::dist::LOG4J2_CONFIG,
+            )
+            .map_err(HarnessError::io("writing log4j2.properties"))?;
             nodes.push(ContainerNode {
-                node_id,
-                port: all[i],
-                controller_port: all[n + i],
-                dir,
+                layout,
                 container: Mutex::new(None),
             });
         }
@@ -239,7 +223,7 @@ impl ContainerCluster {
     }
 
     async fn run_format(&self, node: &ContainerNode, cluster_id: &str) -> Result<()> {
-        let config = node.dir.join("server.properties").display().to_string();
+        let config = node.config().display().to_string();
         let args = Self::java_args(
             node,
             vec!["-Xmx256m".into(), "-XX:TieredStopAtLevel=1".into()],
@@ -287,7 +271,7 @@ impl ContainerCluster {
     }
 
     async fn run_broker(&self, node: &ContainerNode) -> Result<()> {
-        let config = node.dir.join("server.properties").display().to_string();
+        let config = node.config().display().to_string();
         let args = Self::java_args(
             node,
             broker_jvm_flags(self.spec.heap_mb),
@@ -440,11 +424,7 @@ impl Cluster for ContainerCluster {
     }
 
     fn bootstrap_servers(&self) -> String {
-        self.nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port))
-            .collect::<Vec<_>>()
-            .join(",")
+        layout::bootstrap_servers(self.nodes.iter().map(|n| &n.layout))
     }
 
     fn client_props(&self) -> ClientProps {

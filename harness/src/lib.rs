@@ -21,6 +21,7 @@ pub mod doctor;
 pub mod error;
 pub mod external;
 pub mod java;
+mod layout;
 pub mod ports;
 pub mod process;
 pub mod readiness;

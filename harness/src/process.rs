@@ -6,9 +6,8 @@
 //! `<dir>/node-<id>/logs/server.log`. JVMs are spawned through [`crate::supervisor`], so they
 //! die with the harness.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -22,7 +21,7 @@ use crate::cluster::{BrokerInfo, Cluster};
 use crate::dist::{FetchEvent, KafkaDist};
 use crate::error::{HarnessError, Result};
 use crate::java::JavaRuntime;
-use crate::ports::{self, PortReservation};
+use crate::layout::{self, NodeLayout};
 use crate::readiness::{self, NotReady};
 use crate::spec::{BackendKind, ClusterSpec};
 use crate::supervisor;
@@ -62,23 +61,18 @@ fn tool_jvm_flags() -> Vec<String> {
 }
 
 struct Node {
-    node_id: u32,
-    port: u16,
-    controller_port: u16,
-    dir: PathBuf,
-    config: PathBuf,
+    layout: NodeLayout,
     child: Mutex<Option<Child>>,
 }
 
+impl std::ops::Deref for Node {
+    type Target = NodeLayout;
+    fn deref(&self) -> &NodeLayout {
+        &self.layout
+    }
+}
+
 impl Node {
-    fn log_dir(&self) -> PathBuf {
-        self.dir.join("logs")
-    }
-
-    fn server_log(&self) -> PathBuf {
-        self.log_dir().join("server.log")
-    }
-
     fn jvm_out(&self) -> PathBuf {
         self.log_dir().join("jvm.out")
     }
@@ -172,43 +166,15 @@ impl ProcessCluster {
     ) -> Result<ProcessCluster> {
         let started = Instant::now();
         let workdir = WorkDir::create(&spec.name, spec.keep)?;
-        let n = spec.brokers as usize;
-        let reservation: PortReservation = if spec.ports.is_empty() {
-            ports::reserve(n * 2)?
-        } else {
-            let mut wanted = spec.ports.clone();
-            wanted.extend(ports::reserve(n)?.ports());
-            ports::reserve_explicit(&wanted, &spec.name)?
-        };
-        let all_ports = reservation.ports();
+        let (reservation, layouts) = layout::lay_out(spec, workdir.path())?;
         let cluster_id = random_cluster_id()?;
-        let voters: Vec<String> = (0..n)
-            .map(|i| format!("{}@127.0.0.1:{}", i + 1, all_ports[n + i]))
-            .collect();
-        let voters = voters.join(",");
-
-        let mut nodes = Vec::with_capacity(n);
-        for i in 0..n {
-            let node_id = (i + 1) as u32;
-            let dir = workdir.path().join(format!("node-{node_id}"));
-            fs::create_dir_all(dir.join("logs"))
-                .and_then(|_| fs::create_dir_all(dir.join("data")))
-                .map_err(HarnessError::io(format!("creating {}", dir.display())))?;
-            let config = dir.join("server.properties");
-            let props =
-                broker_properties(spec, node_id, all_ports[i], all_ports[n + i], &voters, &dir);
-            fs::write(&config, render_properties(&props))
-                .map_err(HarnessError::io(format!("writing {}", config.display())))?;
-            nodes.push(Node {
-                node_id,
-                port: all_ports[i],
-                controller_port: all_ports[n + i],
-                dir,
-                config,
+        let nodes = layouts
+            .into_iter()
+            .map(|layout| Node {
+                layout,
                 child: Mutex::new(None),
-            });
-        }
-
+            })
+            .collect();
         let cluster = ProcessCluster {
             spec: spec.clone(),
             dist: dist.clone(),
@@ -229,7 +195,7 @@ impl ProcessCluster {
             .await?;
         tracing::info!(
             cluster = %spec.name,
-            brokers = n,
+            brokers = spec.brokers,
             version = %spec.kafka_version,
             bootstrap = %cluster.bootstrap_servers(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -258,7 +224,7 @@ impl ProcessCluster {
             .arg(format!("-Dkafka.logs.dir={}", node.log_dir().display()))
             .arg("kafka.tools.StorageTool")
             .args(["format", "-t", &self.cluster_id, "-c"])
-            .arg(&node.config)
+            .arg(node.config())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
             let child = supervisor::spawn(cmd).map_err(|e| HarnessError::FormatFailed {
@@ -313,7 +279,7 @@ impl ProcessCluster {
         ))
         .arg(format!("-Dkafka.logs.dir={}", node.log_dir().display()))
         .arg("kafka.Kafka")
-        .arg(&node.config)
+        .arg(node.config())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err));
         let child = supervisor::spawn(cmd).map_err(|e| HarnessError::BrokerStartFailed {
@@ -496,73 +462,6 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
-/// The full `server.properties` of one node: harness defaults, then the spec's overrides.
-pub(crate) fn broker_properties(
-    spec: &ClusterSpec,
-    node_id: u32,
-    port: u16,
-    controller_port: u16,
-    voters: &str,
-    dir: &Path,
-) -> BTreeMap<String, String> {
-    let n = spec.brokers;
-    let rf = n.min(3).to_string();
-    let min_isr = n.min(2).to_string();
-    let mut p = BTreeMap::new();
-    let mut set = |k: &str, v: String| {
-        p.insert(k.to_string(), v);
-    };
-    set("process.roles", "broker,controller".into());
-    set("node.id", node_id.to_string());
-    set("controller.quorum.voters", voters.to_string());
-    set(
-        "listeners",
-        format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"),
-    );
-    set(
-        "advertised.listeners",
-        format!("PLAINTEXT://127.0.0.1:{port}"),
-    );
-    set("controller.listener.names", "CONTROLLER".into());
-    set("inter.broker.listener.name", "PLAINTEXT".into());
-    set(
-        "listener.security.protocol.map",
-        "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT".into(),
-    );
-    set("log.dirs", dir.join("data").display().to_string());
-    // Migrations must create target topics deliberately; auto-creation hides mistakes.
-    set("auto.create.topics.enable", "false".into());
-    set("num.partitions", "1".into());
-    set("default.replication.factor", rf.clone());
-    set("min.insync.replicas", "1".into());
-    set("offsets.topic.replication.factor", rf.clone());
-    set("offsets.topic.num.partitions", "10".into());
-    set("transaction.state.log.replication.factor", rf.clone());
-    set("transaction.state.log.min.isr", min_isr.clone());
-    set("transaction.state.log.num.partitions", "10".into());
-    set("share.coordinator.state.topic.replication.factor", rf);
-    set("share.coordinator.state.topic.min.isr", min_isr);
-    set("group.initial.rebalance.delay.ms", "0".into());
-    // Fewer threads than the defaults: four brokers share two cores.
-    set("num.network.threads", "2".into());
-    set("num.io.threads", "4".into());
-    set("num.recovery.threads.per.data.dir", "1".into());
-    set("log.cleaner.threads", "1".into());
-    set("background.threads", "4".into());
-    for (k, v) in &spec.broker_config {
-        p.insert(k.clone(), v.clone());
-    }
-    p
-}
-
-fn render_properties(props: &BTreeMap<String, String>) -> String {
-    let mut out = String::from("# written by cutover\n");
-    for (k, v) in props {
-        out.push_str(&format!("{k}={v}\n"));
-    }
-    out
-}
-
 #[async_trait]
 impl Cluster for ProcessCluster {
     fn name(&self) -> &str {
@@ -578,11 +477,7 @@ impl Cluster for ProcessCluster {
     }
 
     fn bootstrap_servers(&self) -> String {
-        self.nodes
-            .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port))
-            .collect::<Vec<_>>()
-            .join(",")
+        layout::bootstrap_servers(self.nodes.iter().map(|n| &n.layout))
     }
 
     fn client_props(&self) -> ClientProps {
@@ -690,22 +585,6 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
-    }
-
-    #[test]
-    fn three_node_properties_use_rf3_and_min_isr2_and_overrides_win() {
-        let spec = ClusterSpec::new("s")
-            .brokers(3)
-            .broker_config("num.partitions", "6");
-        let p = broker_properties(&spec, 2, 1000, 2000, "1@a:1,2@a:2,3@a:3", Path::new("/d"));
-        assert_eq!(p["node.id"], "2");
-        assert_eq!(p["transaction.state.log.replication.factor"], "3");
-        assert_eq!(p["transaction.state.log.min.isr"], "2");
-        assert_eq!(p["num.partitions"], "6");
-        assert_eq!(
-            p["listeners"],
-            "PLAINTEXT://127.0.0.1:1000,CONTROLLER://127.0.0.1:2000"
-        );
     }
 
     #[test]
