@@ -176,6 +176,35 @@ impl Admin {
         Ok(())
     }
 
+    /// Deletes the records of `topic`/`partition` below `offset` (what retention does), and
+    /// returns the new log start offset.
+    pub async fn delete_records_before(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<i64> {
+        let op = format!("deleting records of {topic}-{partition} below {offset}");
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        tpl.add_partition_offset(topic, partition, rdkafka::Offset::Offset(offset))
+            .map_err(|e| self.error(&op, e))?;
+        let result = self
+            .admin
+            .delete_records(&tpl, &self.options())
+            .await
+            .map_err(|e| self.error(&op, e))?;
+        let element = result
+            .elements()
+            .into_iter()
+            .next()
+            .ok_or_else(|| self.error(&op, "no result"))?;
+        element.error().map_err(|e| self.error(&op, e))?;
+        match element.offset() {
+            rdkafka::Offset::Offset(o) => Ok(o),
+            other => Ok(other.to_raw().unwrap_or(offset)),
+        }
+    }
+
     /// Sets topic configs (incremental semantics are not available in librdkafka's
     /// AlterConfigs: pass every non-default config you want kept).
     pub async fn alter_topic_configs(

@@ -235,10 +235,19 @@ impl PartitionMatcher {
             entries,
             mut tally,
         } = self;
-        let mut spilled = entries.spilled_items();
+        // Memory budget: `capacity` entries of 48 bytes. When the entries went to disk, their
+        // buffer is freed before the walk and the matched pairs (16 bytes) get the whole budget;
+        // when they stayed in memory, the pairs get a quarter of it on top (4 bytes per entry).
+        let entries_on_disk = entries.runs() > 0;
+        let pair_capacity = if entries_on_disk {
+            options.capacity.max(1) * 3
+        } else {
+            (options.capacity / 4).max(1)
+        };
         let mut sorted = entries.finish()?;
+        let mut spilled = sorted.spilled();
         let mut out = Outcome::new(&options);
-        let mut pairs: RunSorter<Pair> = RunSorter::new(options.capacity.max(1));
+        let mut pairs: RunSorter<Pair> = RunSorter::new(pair_capacity);
         let mut lost: Vec<(Fingerprint, i64, u64)> = Vec::new();
         let mut phantom: Vec<(Fingerprint, i64, u64)> = Vec::new();
         let mut first_matched_source = i64::MAX;

@@ -21,7 +21,7 @@ use crate::error::VerifyError;
 use crate::fingerprint::{fingerprint, identity, FingerprintOptions, RecordView};
 use crate::matcher::{MatchOptions, PartitionMatcher, PartitionOutcome, Retention};
 use crate::topic::combine;
-use crate::verdict::{AnomalyClass, Promises, TopicVerdict, Verdict};
+use crate::verdict::{AnomalyClass, Counts, Promises, TopicVerdict, Verdict};
 
 /// How source topic names map to target topic names.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -141,6 +141,7 @@ pub async fn verify(
     let mut jobs = VecDeque::new();
     let mut per_topic: BTreeMap<String, (String, usize)> = BTreeMap::new();
     let mut warnings: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut compacted_topics = std::collections::BTreeSet::new();
     for topic in &source_topics {
         let target_topic = options.rename.target_of(topic);
         if !target_topics.contains(&target_topic) {
@@ -166,6 +167,9 @@ pub async fn verify(
             warnings.entry(topic.clone()).or_default().push(format!(
                 "{topic} is compacted: record-level counts are shown but not conclusive; the latest value per key is compared"
             ));
+        }
+        if compacted {
+            compacted_topics.insert(topic.clone());
         }
         per_topic.insert(
             topic.clone(),
@@ -242,6 +246,14 @@ pub async fn verify(
             options.promises.partitions,
             options.matching.examples_per_class,
         );
+        if compacted_topics.contains(&topic) {
+            // Compaction removes older values on either side: record-level counts are shown
+            // but do not decide; the latest value per key does.
+            verdict.inconclusive = std::mem::take(&mut verdict.counts);
+            for p in &mut verdict.partitions {
+                p.counts = Counts::default();
+            }
+        }
         verdict.counts.add(
             AnomalyClass::CompactionDivergent,
             divergent.get(&topic).copied().unwrap_or(0),

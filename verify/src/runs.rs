@@ -62,6 +62,11 @@ impl<T: Spill> RunSorter<T> {
         self.runs.len()
     }
 
+    /// Items currently held in memory.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
     fn spill(&mut self) -> Result<(), VerifyError> {
         self.buffer.sort_unstable();
         let file = tempfile::tempfile().map_err(VerifyError::spill)?;
@@ -83,12 +88,22 @@ impl<T: Spill> RunSorter<T> {
 
     /// All items in ascending order.
     pub fn finish(mut self) -> Result<Sorted<T>, VerifyError> {
+        if !self.runs.is_empty() {
+            // Once anything is on disk, the last buffer goes there too and its memory is
+            // freed: the merge then holds only one read buffer per run, and whoever consumes
+            // the merged stream gets the budget back.
+            if !self.buffer.is_empty() {
+                self.spill()?;
+            }
+            self.buffer = Vec::new();
+        }
         self.buffer.sort_unstable();
         let mut readers = Vec::with_capacity(self.runs.len());
         for file in self.runs {
             readers.push(BufReader::with_capacity(1 << 15, file));
         }
         let mut sorted = Sorted {
+            spilled: self.spilled_items,
             memory: self.buffer.into_iter(),
             memory_head: None,
             readers,
@@ -106,6 +121,7 @@ impl<T: Spill> RunSorter<T> {
 
 /// The merged, ascending output of a [`RunSorter`].
 pub struct Sorted<T: Spill> {
+    spilled: u64,
     memory: std::vec::IntoIter<T>,
     memory_head: Option<T>,
     readers: Vec<BufReader<File>>,
@@ -121,6 +137,11 @@ impl<T: Spill> Sorted<T> {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
             Err(e) => self.failed = Some(e),
         }
+    }
+
+    /// Items that went through disk.
+    pub fn spilled(&self) -> u64 {
+        self.spilled
     }
 
     /// A read error met while merging, if any (the iterator stops at it).

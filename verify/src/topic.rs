@@ -150,6 +150,7 @@ pub fn combine(
         source_topic: source_topic.to_string(),
         target_topic: target_topic.to_string(),
         counts,
+        inconclusive: Counts::default(),
         tally,
         partitions,
         examples,

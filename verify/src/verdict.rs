@@ -88,6 +88,10 @@ impl Counts {
         self.0.values().sum()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Moves up to `n` from one class to another (reclassification).
     pub(crate) fn take(&mut self, class: AnomalyClass, n: u64) -> u64 {
         let have = self.get(class);
@@ -175,6 +179,11 @@ pub struct TopicVerdict {
     pub source_topic: String,
     pub target_topic: String,
     pub counts: Counts,
+    /// Record-level counts that do not decide the verdict: on a compacted topic, compaction
+    /// removes older values of a key on either side, so only the latest value per key
+    /// (`compaction-divergent`) is conclusive.
+    #[serde(default, skip_serializing_if = "Counts::is_empty")]
+    pub inconclusive: Counts,
     pub tally: Tally,
     pub partitions: Vec<PartitionVerdict>,
     pub examples: Vec<Example>,

@@ -1,0 +1,145 @@
+//! Real topics lose records on their own: records expired at the source, records the target's
+//! retention removed, compacted topics. On real brokers the checker must not call these lost or
+//! phantom, and must still catch a compacted topic whose latest value of a key differs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use harness::{ClientProps, ClusterSpec, TopicSpec};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use verify::{AnomalyClass, Rename, Status, VerifyOptions};
+
+async fn produce(props: &ClientProps, topic: &str, records: &[(String, Option<String>)]) {
+    let p: FutureProducer = props
+        .to_rdkafka()
+        .unwrap()
+        .set("acks", "all")
+        .create()
+        .unwrap();
+    for (k, v) in records {
+        let mut r = FutureRecord::to(topic).key(k.as_str());
+        if let Some(v) = v {
+            r = r.payload(v.as_str());
+        }
+        p.send(r, Duration::from_secs(30)).await.unwrap();
+    }
+}
+
+fn options(topic: &str) -> VerifyOptions {
+    VerifyOptions {
+        topics: topic.into(),
+        rename: Rename {
+            prefix: "copy.".into(),
+            ..Rename::default()
+        },
+        ..VerifyOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_records_are_not_called_phantom_or_lost() {
+    let cluster = harness::start(&ClusterSpec::new("retention"))
+        .await
+        .unwrap();
+    let props = cluster.client_props();
+    let admin = cluster.admin().unwrap();
+    for t in ["events", "copy.events"] {
+        admin.create_topic(&TopicSpec::new(t, 1, 1)).await.unwrap();
+    }
+    let records: Vec<(String, Option<String>)> = (0..50)
+        .map(|i| (format!("k{i}"), Some(format!("v{i}"))))
+        .collect();
+    produce(&props, "events", &records).await;
+    produce(&props, "copy.events", &records).await;
+    let none = Arc::new(|_| {});
+
+    // The source's retention removed its first 10 records after they were copied.
+    assert_eq!(
+        admin.delete_records_before("events", 0, 10).await.unwrap(),
+        10
+    );
+    let v = verify::verify(&props, &props, &options("events"), none.clone())
+        .await
+        .unwrap();
+    assert_eq!(v.status, Status::Pass, "{:?}", v.counts);
+    assert_eq!(v.tally.unverifiable_expired, 10);
+
+    // The target's retention removed its first 15: lost, unless expiry is allowed.
+    admin
+        .delete_records_before("copy.events", 0, 15)
+        .await
+        .unwrap();
+    let v = verify::verify(&props, &props, &options("events"), none.clone())
+        .await
+        .unwrap();
+    assert_eq!(v.counts.get(AnomalyClass::Lost), 5, "{:?}", v.counts);
+    let allowed = VerifyOptions {
+        allow_expiry: true,
+        ..options("events")
+    };
+    let v = verify::verify(&props, &props, &allowed, none)
+        .await
+        .unwrap();
+    assert_eq!(v.status, Status::Pass, "{:?}", v.counts);
+    assert_eq!(v.tally.expired_allowed, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_topics_are_judged_by_the_latest_value_per_key() {
+    let cluster = harness::start(&ClusterSpec::new("compaction"))
+        .await
+        .unwrap();
+    let props = cluster.client_props();
+    let admin = cluster.admin().unwrap();
+    for t in ["profiles", "copy.profiles", "bad", "copy.bad"] {
+        admin
+            .create_topic(&TopicSpec::new(t, 1, 1).config("cleanup.policy", "compact"))
+            .await
+            .unwrap();
+    }
+    // Three versions of each of ten keys, then a tombstone for k9.
+    let mut history: Vec<(String, Option<String>)> = Vec::new();
+    for version in 0..3 {
+        for k in 0..10 {
+            history.push((format!("k{k}"), Some(format!("v{version}"))));
+        }
+    }
+    history.push(("k9".into(), None));
+    produce(&props, "profiles", &history).await;
+    produce(&props, "bad", &history).await;
+    // A compacted copy: only the latest value of each key survives (k9's tombstone is gone).
+    let latest: Vec<(String, Option<String>)> = (0..9)
+        .map(|k| (format!("k{k}"), Some("v2".to_string())))
+        .collect();
+    produce(&props, "copy.profiles", &latest).await;
+    let mut wrong = latest.clone();
+    wrong[3].1 = Some("v1".into());
+    produce(&props, "copy.bad", &wrong).await;
+
+    let none = Arc::new(|_| {});
+    let v = verify::verify(&props, &props, &options("profiles"), none.clone())
+        .await
+        .unwrap();
+    assert_eq!(v.status, Status::Pass, "{:?}", v.counts);
+    let topic = &v.topics[0];
+    assert!(
+        topic.inconclusive.get(AnomalyClass::Lost) > 0,
+        "record-level counts are shown"
+    );
+    assert!(
+        topic.warnings.iter().any(|w| w.contains("compacted")),
+        "{:?}",
+        topic.warnings
+    );
+
+    let v = verify::verify(&props, &props, &options("bad"), none)
+        .await
+        .unwrap();
+    assert_eq!(v.status, Status::Fail);
+    assert_eq!(
+        v.counts.get(AnomalyClass::CompactionDivergent),
+        1,
+        "{:?}",
+        v.counts
+    );
+}
