@@ -414,10 +414,26 @@ impl Reader {
                 latest(&mut tgt_latest, k, present, r.fp);
             }
         }
-        let (s_low_after, _) = self
+        let (s_low_after, s_high_after) = self
             .source_uncommitted
             .fetch_watermarks(st, p, t)
             .map_err(kerr("source", format!("watermarks of {st}-{p}")))?;
+        let (_, t_high_after) = self
+            .target
+            .fetch_watermarks(tt, p, t)
+            .map_err(kerr("target", format!("watermarks of {tt}-{p}")))?;
+        // A log never shrinks at its end: a lower high watermark means the topic was deleted
+        // and re-created (or truncated) while we read it.
+        for (side, topic, before, after) in [
+            ("source", st, s_high, s_high_after),
+            ("target", tt, t_high, t_high_after),
+        ] {
+            if after < before {
+                warnings.push(format!(
+                    "{topic}-{p}: the {side} high watermark went back from {before} to {after} during verification: the topic was re-created or truncated; MirrorMaker 2 has been known to skip data silently here"
+                ));
+            }
+        }
         if s_low_after > s_low {
             warnings.push(format!(
                 "{st}-{p}: the source log start moved from {s_low} to {s_low_after} during verification (retention or deletion); MirrorMaker 2 has been known to skip data silently here"
