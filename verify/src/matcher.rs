@@ -32,8 +32,10 @@ enum Kind {
     Target = 2,
 }
 
-/// One record in flight: 48 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// One record in flight: 48 bytes. Ordered by fingerprint, then kind and offset (the first
+/// eight fingerprint bytes are compared as one integer: fingerprints are uniform, so that
+/// decides almost every comparison of the sort).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
     fp: Fingerprint,
     /// kind in the top two bits, offset below.
@@ -60,6 +62,30 @@ impl Entry {
 
     fn offset(&self) -> i64 {
         (self.pos & OFFSET_MASK) as i64
+    }
+}
+
+impl Entry {
+    fn prefix(&self) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.fp[..8]);
+        u64::from_be_bytes(b)
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.prefix()
+            .cmp(&other.prefix())
+            .then_with(|| self.fp.cmp(&other.fp))
+            .then_with(|| self.pos.cmp(&other.pos))
+            .then_with(|| self.ident.cmp(&other.ident))
+    }
+}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
