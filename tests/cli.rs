@@ -284,3 +284,26 @@ fn a_damaged_jar_cache_is_detected_and_fetched_again() {
         "jar restored"
     );
 }
+
+#[test]
+fn produce_rejects_a_bad_spec_with_file_line_and_field_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("w.toml");
+    std::fs::write(&spec, "records = 10\n[topics]\npartitions = 0\n").unwrap();
+    // Nothing listens on port 1: the spec must be rejected before any connection attempt.
+    let (code, _, err) = run(
+        &[
+            "produce",
+            "--bootstrap",
+            "127.0.0.1:1",
+            "--spec",
+            spec.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("w.toml:3") && err.contains("topics.partitions"),
+        "{err}"
+    );
+}
