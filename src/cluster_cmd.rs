@@ -93,6 +93,7 @@ fn spec_for(args: &UpArgs, name: &str, version: KafkaVersion) -> ClusterSpec {
 }
 
 async fn up(args: UpArgs) -> Result<u8> {
+    let mut signals = ShutdownSignals::new()?;
     let mut specs = Vec::new();
     if args.pair {
         let mut source = spec_for(&args, "source", args.kafka_version.clone());
@@ -123,7 +124,7 @@ async fn up(args: UpArgs) -> Result<u8> {
     let starting = start_all(specs.iter());
     let clusters = tokio::select! {
         result = starting => result?,
-        _ = shutdown_signal() => {
+        _ = signals.recv() => {
             eprintln!("interrupted while starting; everything started so far is torn down");
             return Ok(exit_code::ERROR);
         }
@@ -157,7 +158,7 @@ async fn up(args: UpArgs) -> Result<u8> {
     println!("ready in {:.1} s", elapsed.as_secs_f64());
     if !args.exit_when_ready {
         println!("press Ctrl-C to stop");
-        shutdown_signal().await;
+        signals.recv().await;
         eprintln!("stopping");
     }
     for cluster in &clusters {
@@ -188,17 +189,28 @@ async fn start_all<'a>(
     Ok(clusters.into_iter().map(|(_, c)| c).collect())
 }
 
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-pub async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// Ctrl-C (SIGINT) and SIGTERM, listened to from creation on: a signal that arrives before
+/// anybody awaits it is still seen (a listener created later would miss it), so create this
+/// before announcing anything a user or a test may answer with a signal.
+pub struct ShutdownSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    pub fn new() -> Result<ShutdownSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(ShutdownSignals {
+            interrupt: signal(SignalKind::interrupt()).context("listening for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        })
+    }
+
+    /// Resolves on the next Ctrl-C or SIGTERM (or one already received).
+    pub async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }

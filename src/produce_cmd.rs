@@ -63,11 +63,12 @@ pub async fn run(args: ProduceArgs) -> Result<u8> {
         ..RunOptions::default()
     };
     let cancel = options.cancel.clone();
+    let mut signals = crate::cluster_cmd::ShutdownSignals::new()?;
     let run = workload::run(&spec, &props, options);
     tokio::pin!(run);
     let report = tokio::select! {
         r = &mut run => r?,
-        _ = crate::cluster_cmd::shutdown_signal() => {
+        _ = signals.recv() => {
             eprintln!("stopping: finishing open transactions and flushing");
             cancel.store(true, Ordering::SeqCst);
             run.await?

@@ -93,7 +93,17 @@ fn stop_with(sig: i32) {
     assert!(up.dir.exists());
     let child = up.guard.0.as_mut().unwrap();
     signal(child.id(), sig);
-    let status = child.wait().expect("wait");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cutover ignored signal {sig} for 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     up.guard.0 = None;
     assert_eq!(status.code(), Some(0), "clean exit after signal {sig}");
     for pid in &up.broker_pids {
