@@ -15,20 +15,27 @@ use std::time::{Duration, Instant};
 
 type SpawnRequest = (Command, mpsc::Sender<io::Result<Child>>);
 
-fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
-    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+/// The spawner thread's inbox, or None when the thread could not be started (then children
+/// are spawned from the calling thread, and die with it rather than with the process).
+fn spawner() -> &'static Option<Mutex<mpsc::Sender<SpawnRequest>>> {
+    static SPAWNER: OnceLock<Option<Mutex<mpsc::Sender<SpawnRequest>>>> = OnceLock::new();
     SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        std::thread::Builder::new()
+        let started = std::thread::Builder::new()
             .name("cutover-spawner".into())
             .spawn(move || {
                 // Lives until the process exits: the channel's sender is in a static.
                 for (mut command, reply) in rx {
                     let _ = reply.send(spawn_here(&mut command));
                 }
-            })
-            .expect("the spawner thread must start");
-        Mutex::new(tx)
+            });
+        match started {
+            Ok(_) => Some(Mutex::new(tx)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no spawner thread; children die with their spawning thread");
+                None
+            }
+        }
     })
 }
 
@@ -60,10 +67,13 @@ fn spawn_here(command: &mut Command) -> io::Result<Child> {
 }
 
 /// Spawns `command` so that the child is killed when this process dies.
-pub fn spawn(command: Command) -> io::Result<Child> {
+pub fn spawn(mut command: Command) -> io::Result<Child> {
+    let Some(spawner) = spawner() else {
+        return spawn_here(&mut command);
+    };
     let (reply_tx, reply_rx) = mpsc::channel();
     {
-        let sender = spawner()
+        let sender = spawner
             .lock()
             .map_err(|_| io::Error::other("the spawner lock is poisoned"))?;
         sender
