@@ -224,8 +224,7 @@ impl PartitionMatcher {
     ) -> Result<(), VerifyError> {
         self.tally.source_records += 1;
         self.tally.bytes_compared += bytes;
-        self.entries
-            .push(Entry::new(Kind::Source, offset, fp, ident))
+        self.push(Kind::Source, offset, fp, ident)
     }
 
     /// A source record that the committed view does not show (aborted).
@@ -236,8 +235,7 @@ impl PartitionMatcher {
         ident: u64,
     ) -> Result<(), VerifyError> {
         self.tally.source_aborted += 1;
-        self.entries
-            .push(Entry::new(Kind::Aborted, offset, fp, ident))
+        self.push(Kind::Aborted, offset, fp, ident)
     }
 
     /// A target record (committed view).
@@ -250,8 +248,17 @@ impl PartitionMatcher {
     ) -> Result<(), VerifyError> {
         self.tally.target_records += 1;
         self.tally.bytes_compared += bytes;
-        self.entries
-            .push(Entry::new(Kind::Target, offset, fp, ident))
+        self.push(Kind::Target, offset, fp, ident)
+    }
+
+    fn push(
+        &mut self,
+        kind: Kind,
+        offset: i64,
+        fp: Fingerprint,
+        ident: u64,
+    ) -> Result<(), VerifyError> {
+        self.entries.push(Entry::new(kind, offset, fp, ident))
     }
 
     /// Walks the fingerprint groups and counts every anomaly.

@@ -33,6 +33,18 @@ pub struct PartitionLedger {
     pub records: Vec<(i64, [u8; 32], Fate)>,
 }
 
+impl PartitionLedger {
+    /// Adds another ledger's counts (not its records).
+    pub fn add_counts(&mut self, o: &PartitionLedger) {
+        self.sent += o.sent;
+        self.acked += o.acked;
+        self.failed += o.failed;
+        self.committed += o.committed;
+        self.aborted += o.aborted;
+        self.upstream_duplicates += o.upstream_duplicates;
+    }
+}
+
 /// The ledger of a whole workload run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntentLedger {
@@ -58,12 +70,7 @@ impl IntentLedger {
     pub fn merge(&mut self, other: IntentLedger) {
         for (k, v) in other.partitions {
             let e = self.partitions.entry(k).or_default();
-            e.sent += v.sent;
-            e.acked += v.acked;
-            e.failed += v.failed;
-            e.committed += v.committed;
-            e.aborted += v.aborted;
-            e.upstream_duplicates += v.upstream_duplicates;
+            e.add_counts(&v);
             e.records.extend(v.records);
         }
     }
@@ -72,12 +79,7 @@ impl IntentLedger {
     pub fn totals(&self) -> PartitionLedger {
         let mut t = PartitionLedger::default();
         for v in self.partitions.values() {
-            t.sent += v.sent;
-            t.acked += v.acked;
-            t.failed += v.failed;
-            t.committed += v.committed;
-            t.aborted += v.aborted;
-            t.upstream_duplicates += v.upstream_duplicates;
+            t.add_counts(v);
         }
         t
     }
