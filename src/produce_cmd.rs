@@ -79,7 +79,7 @@ pub async fn run(args: ProduceArgs) -> Result<u8> {
     } else {
         println!(
             "generated {} records; sent {} (upstream re-sends {}), acked {}, failed {}, committed {}, aborted {}",
-            report.generated, report.sent, report.upstream_duplicates, report.acked, report.failed, report.committed, report.aborted
+            report.generated, report.counts.sent, report.counts.upstream_duplicates, report.counts.acked, report.counts.failed, report.counts.committed, report.counts.aborted
         );
         println!(
             "{:.1} s, {:.0} records/s, {:.2} MB/s",
@@ -92,7 +92,7 @@ pub async fn run(args: ProduceArgs) -> Result<u8> {
             );
         }
     }
-    Ok(if report.failed == 0 {
+    Ok(if report.counts.failed == 0 {
         exit_code::OK
     } else {
         exit_code::FAILED

@@ -334,28 +334,12 @@ impl Reader {
         &mut self,
         job: &Job,
     ) -> Result<(PartitionOutcome, Vec<String>, u64), VerifyError> {
-        let t = Duration::from_secs(10);
-        let kerr = |cluster: &str, what: String| {
-            let cluster = cluster.to_string();
-            move |e: KafkaError| VerifyError::Kafka {
-                cluster,
-                detail: format!("{what}: {e}"),
-            }
-        };
         let (st, tt, p) = (&job.source_topic, &job.target_topic, job.partition);
         let mut warnings = Vec::new();
-        let (s_low, s_high) = self
-            .source_uncommitted
-            .fetch_watermarks(st, p, t)
-            .map_err(kerr("source", format!("watermarks of {st}-{p}")))?;
-        let (_, s_stable) = self
-            .source_committed
-            .fetch_watermarks(st, p, t)
-            .map_err(kerr("source", format!("last stable offset of {st}-{p}")))?;
-        let (t_low, t_high) = self
-            .target
-            .fetch_watermarks(tt, p, t)
-            .map_err(kerr("target", format!("watermarks of {tt}-{p}")))?;
+        let (s_low, s_high) = watermarks(&self.source_uncommitted, "source", st, p)?;
+        // A read_committed consumer's high watermark is the last stable offset.
+        let (_, s_stable) = watermarks(&self.source_committed, "source", st, p)?;
+        let (t_low, t_high) = watermarks(&self.target, "target", tt, p)?;
         let mut s_end = s_high;
         let mut t_end = t_high;
         if let Some(until) = self.options.until_ms {
@@ -414,14 +398,8 @@ impl Reader {
                 latest(&mut tgt_latest, k, present, r.fp);
             }
         }
-        let (s_low_after, s_high_after) = self
-            .source_uncommitted
-            .fetch_watermarks(st, p, t)
-            .map_err(kerr("source", format!("watermarks of {st}-{p}")))?;
-        let (_, t_high_after) = self
-            .target
-            .fetch_watermarks(tt, p, t)
-            .map_err(kerr("target", format!("watermarks of {tt}-{p}")))?;
+        let (s_low_after, s_high_after) = watermarks(&self.source_uncommitted, "source", st, p)?;
+        let (_, t_high_after) = watermarks(&self.target, "target", tt, p)?;
         // A log never shrinks at its end: a lower high watermark means the topic was deleted
         // and re-created (or truncated) while we read it.
         for (side, topic, before, after) in [
@@ -456,6 +434,21 @@ impl Reader {
         };
         Ok((outcome, warnings, divergent))
     }
+}
+
+/// (log start, high watermark) of a partition as `consumer` sees it.
+fn watermarks(
+    consumer: &BaseConsumer,
+    cluster: &str,
+    topic: &str,
+    p: i32,
+) -> Result<(i64, i64), VerifyError> {
+    consumer
+        .fetch_watermarks(topic, p, Duration::from_secs(10))
+        .map_err(|e| VerifyError::Kafka {
+            cluster: cluster.to_string(),
+            detail: format!("watermarks of {topic}-{p}: {e}"),
+        })
 }
 
 fn latest(map: &mut HashMap<[u8; 16], [u8; 32]>, key: [u8; 16], present: bool, fp: [u8; 32]) {

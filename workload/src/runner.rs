@@ -53,13 +53,10 @@ pub struct HangWindow {
 pub struct WorkloadReport {
     /// Records generated (upstream re-sends not included).
     pub generated: u64,
-    /// Send calls that reached the broker or failed (re-sends included).
-    pub sent: u64,
-    pub acked: u64,
-    pub failed: u64,
-    pub committed: u64,
-    pub aborted: u64,
-    pub upstream_duplicates: u64,
+    /// Totals of the ledger: sent (re-sends included), acked, failed, committed, aborted,
+    /// upstream duplicates.
+    #[serde(flatten)]
+    pub counts: crate::ledger::PartitionLedger,
     /// Key + value + header bytes sent.
     pub bytes: u64,
     pub elapsed_secs: f64,
@@ -185,15 +182,9 @@ pub async fn run(
         report.hanging.push(window);
         report.ledger.merge(ledger);
     }
-    let totals = report.ledger.totals();
-    report.sent = totals.sent;
-    report.acked = totals.acked;
-    report.failed = totals.failed;
-    report.committed = totals.committed;
-    report.aborted = totals.aborted;
-    report.upstream_duplicates = totals.upstream_duplicates;
+    report.counts = report.ledger.totals();
     report.elapsed_secs = started.elapsed().as_secs_f64();
-    report.records_per_sec = report.sent as f64 / report.elapsed_secs.max(1e-9);
+    report.records_per_sec = report.counts.sent as f64 / report.elapsed_secs.max(1e-9);
     report.mb_per_sec = report.bytes as f64 / 1e6 / report.elapsed_secs.max(1e-9);
     Ok(report)
 }

@@ -153,16 +153,16 @@ async fn the_intent_ledger_matches_what_the_broker_holds() {
     let totals = format!(
         "generated {} sent {} committed {} aborted {} upstream {} failed {}",
         report.generated,
-        report.sent,
-        report.committed,
-        report.aborted,
-        report.upstream_duplicates,
-        report.failed
+        report.counts.sent,
+        report.counts.committed,
+        report.counts.aborted,
+        report.counts.upstream_duplicates,
+        report.counts.failed
     );
     assert_eq!(report.generated, 3000, "{totals}");
-    assert_eq!(report.failed, 0, "{totals}");
+    assert_eq!(report.counts.failed, 0, "{totals}");
     assert!(
-        report.aborted > 0 && report.upstream_duplicates > 0,
+        report.counts.aborted > 0 && report.counts.upstream_duplicates > 0,
         "{totals}"
     );
 
@@ -201,11 +201,11 @@ async fn the_intent_ledger_matches_what_the_broker_holds() {
             }
         }
     }
-    assert_eq!(committed_total as u64, report.committed);
+    assert_eq!(committed_total as u64, report.counts.committed);
 
     // About a tenth of the non-idempotent producer's records are sent twice.
     let dup_producer_records = report.generated as f64 / 3.0;
-    let ratio = report.upstream_duplicates as f64 / dup_producer_records;
+    let ratio = report.counts.upstream_duplicates as f64 / dup_producer_records;
     assert!(
         (0.05..0.17).contains(&ratio),
         "upstream duplicate ratio {ratio}"
@@ -222,10 +222,10 @@ async fn the_intent_ledger_matches_what_the_broker_holds() {
     assert_eq!(verdict.counts.total(), 0, "{:?}", verdict.counts);
     assert_eq!(
         verdict.tally.upstream_duplicates,
-        report.upstream_duplicates
+        report.counts.upstream_duplicates
     );
-    assert_eq!(verdict.tally.source_aborted, report.aborted);
-    assert_eq!(verdict.tally.source_records, report.committed);
+    assert_eq!(verdict.tally.source_aborted, report.counts.aborted);
+    assert_eq!(verdict.tally.source_records, report.counts.committed);
 }
 
 fn watermarks(props: &ClientProps, isolation: &str) -> (i64, i64) {
@@ -298,7 +298,7 @@ async fn hanging_transaction_holds_the_lso(end: &str, hold_secs: u32, run_secs: 
     assert_eq!(report.ledger.totals().aborted, 3);
     let committed = read_fps(&props, "held", 0, "read_committed").len() as u64;
     assert_eq!(
-        committed, report.committed,
+        committed, report.counts.committed,
         "{end}: none of the hanging records is visible"
     );
 }
