@@ -5,6 +5,7 @@ mod cluster_cmd;
 mod doctor_cmd;
 mod fetch_cmd;
 mod produce_cmd;
+mod replicate_cmd;
 mod verify_cmd;
 
 use std::process::ExitCode;
@@ -47,6 +48,13 @@ enum Command {
     Produce(produce_cmd::ProduceArgs),
     /// Compares source and target record by record (read-only): exit 0 clean, 1 anomalies, 2 error.
     Verify(verify_cmd::VerifyArgs),
+    /// The built-in replicator (exactly-once or at-least-once) until Ctrl-C/SIGTERM.
+    Replicate(replicate_cmd::ReplicateArgs),
+    /// Consumer-group offsets across clusters.
+    Offsets {
+        #[command(subcommand)]
+        command: replicate_cmd::OffsetsCommand,
+    },
 }
 
 fn init_logging() {
@@ -80,6 +88,8 @@ fn main() -> ExitCode {
             Command::FetchKafka(args) => fetch_cmd::run(args).await,
             Command::Verify(args) => verify_cmd::run(args).await,
             Command::Produce(args) => produce_cmd::run(args).await,
+            Command::Replicate(args) => replicate_cmd::run(args).await,
+            Command::Offsets { command } => replicate_cmd::offsets(command).await,
         }
     });
     match result {

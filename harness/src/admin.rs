@@ -248,6 +248,31 @@ impl Admin {
         Ok(out)
     }
 
+    /// The configs set on the topic itself (not broker or built-in defaults): what a replicator
+    /// copies to the target.
+    pub async fn topic_configs_explicit(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        let op = format!("describing configs of {name}");
+        let results = self
+            .admin
+            .describe_configs([&ResourceSpecifier::Topic(name)], &self.options())
+            .await
+            .map_err(|e| self.error(&op, e))?;
+        let mut out = BTreeMap::new();
+        for result in results {
+            let resource = result.map_err(|e| self.error(&op, e))?;
+            for entry in resource.entries {
+                if entry.source != rdkafka::admin::ConfigSource::DynamicTopic || entry.is_sensitive
+                {
+                    continue;
+                }
+                if let Some(value) = entry.value {
+                    out.insert(entry.name, value);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Describes a topic's partitions, leaders and ISR from fresh metadata.
     pub async fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
         let op = format!("describing topic {name}");

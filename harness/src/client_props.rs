@@ -191,6 +191,39 @@ impl ClientProps {
                 "request.timeout.ms" => {
                     config.set("socket.timeout.ms", value);
                 }
+                "receive.buffer.bytes" => {
+                    config.set("socket.receive.buffer.bytes", value);
+                }
+                "send.buffer.bytes" => {
+                    config.set("socket.send.buffer.bytes", value);
+                }
+                "max.request.size" => {
+                    config.set("message.max.bytes", value);
+                }
+                "delivery.timeout.ms" => {
+                    config.set("message.timeout.ms", value);
+                }
+                "fetch.max.wait.ms" => {
+                    config.set("fetch.wait.max.ms", value);
+                }
+                "buffer.memory" => {
+                    let kb = value.parse::<u64>().map_err(|_| {
+                        reject(key, format!("expected a number of bytes, found `{value}`"))
+                    })? / 1024;
+                    config.set("queue.buffering.max.kbytes", kb.max(1).to_string());
+                }
+                "partition.assignment.strategy" => {
+                    config.set("partition.assignment.strategy", assignor_names(value));
+                }
+                // Java-only settings without a librdkafka counterpart: nothing to apply.
+                "max.poll.records"
+                | "default.api.timeout.ms"
+                | "allow.auto.create.topics"
+                | "internal.leave.group.on.close"
+                | "metric.reporters"
+                | "interceptor.classes"
+                | "auto.include.jmx.reporter"
+                | "enable.metrics.push" => {}
                 _ => {
                     config.set(key, value);
                 }
@@ -198,6 +231,147 @@ impl ClientProps {
         }
         Ok(config)
     }
+}
+
+/// Java assignor class names (or their short names) as librdkafka names them.
+fn assignor_names(value: &str) -> String {
+    value
+        .split(',')
+        .map(|a| {
+            let short = a
+                .trim()
+                .rsplit('.')
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            match short.as_str() {
+                "rangeassignor" | "range" => "range",
+                "roundrobinassignor" | "roundrobin" => "roundrobin",
+                "cooperativestickyassignor" | "cooperative-sticky" => "cooperative-sticky",
+                _ => a.trim(),
+            }
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Java client properties (common, consumer, producer, admin) that cutover understands; any
+/// other key must be a librdkafka property.
+const JAVA_KEYS: &[&str] = &[
+    "bootstrap.servers",
+    "client.id",
+    "client.rack",
+    "client.dns.lookup",
+    "security.protocol",
+    "sasl.mechanism",
+    "sasl.jaas.config",
+    "sasl.kerberos.service.name",
+    "sasl.login.callback.handler.class",
+    "sasl.client.callback.handler.class",
+    "ssl.truststore.location",
+    "ssl.truststore.password",
+    "ssl.truststore.type",
+    "ssl.truststore.certificates",
+    "ssl.keystore.location",
+    "ssl.keystore.password",
+    "ssl.keystore.type",
+    "ssl.key.password",
+    "ssl.endpoint.identification.algorithm",
+    "request.timeout.ms",
+    "receive.buffer.bytes",
+    "send.buffer.bytes",
+    "max.request.size",
+    "delivery.timeout.ms",
+    "fetch.max.wait.ms",
+    "buffer.memory",
+    "partition.assignment.strategy",
+    "max.poll.records",
+    "default.api.timeout.ms",
+    "allow.auto.create.topics",
+    "internal.leave.group.on.close",
+    "metric.reporters",
+    "interceptor.classes",
+    "auto.include.jmx.reporter",
+    "enable.metrics.push",
+    "key.serializer",
+    "value.serializer",
+    "key.deserializer",
+    "value.deserializer",
+    "group.id",
+    "group.instance.id",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "isolation.level",
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "fetch.min.bytes",
+    "fetch.max.bytes",
+    "max.partition.fetch.bytes",
+    "check.crcs",
+    "acks",
+    "linger.ms",
+    "batch.size",
+    "compression.type",
+    "retries",
+    "retry.backoff.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "max.in.flight.requests.per.connection",
+    "enable.idempotence",
+    "transactional.id",
+    "transaction.timeout.ms",
+    "metadata.max.age.ms",
+    "connections.max.idle.ms",
+    "socket.connection.setup.timeout.ms",
+];
+
+/// Checks that `key` is a Java client property cutover maps, or a librdkafka property; the
+/// error says what was expected and suggests the closest known key.
+pub fn check_key(key: &str) -> std::result::Result<(), String> {
+    if JAVA_KEYS.contains(&key) {
+        return Ok(());
+    }
+    // librdkafka tells an unknown key from a bad value.
+    let mut probe = ClientConfig::new();
+    probe.set(key, "\u{1}");
+    match probe.create_native_config() {
+        Ok(_) => return Ok(()),
+        Err(rdkafka::error::KafkaError::ClientConfig(res, ..))
+            if res != rdkafka::types::RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN =>
+        {
+            return Ok(())
+        }
+        Err(_) => {}
+    }
+    let nearest = JAVA_KEYS
+        .iter()
+        .map(|k| (edit_distance(k, key), *k))
+        .min()
+        .filter(|(d, _)| *d <= 3);
+    Err(match nearest {
+        Some((_, k)) => format!("unknown client property (did you mean `{k}`?)"),
+        None => {
+            "unknown client property: expected a Java client property or a librdkafka one".into()
+        }
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 fn ends_with_continuation(line: &str) -> bool {
@@ -301,6 +475,30 @@ mod tests {
         let shown = format!("{props:?}");
         assert!(!shown.contains("s3cr3t-value"), "{shown}");
         assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn keys_are_checked_and_java_names_mapped() {
+        assert!(check_key("bootstrap.servers").is_ok());
+        assert!(
+            check_key("socket.keepalive.enable").is_ok(),
+            "librdkafka keys pass"
+        );
+        let e = check_key("bootstrap.server").unwrap_err();
+        assert!(e.contains("bootstrap.servers"), "{e}");
+        assert!(check_key("no.such.thing").is_err());
+        let mut props = ClientProps::bootstrap("x:1");
+        props.set("receive.buffer.bytes", "65536");
+        props.set(
+            "partition.assignment.strategy",
+            "org.apache.kafka.clients.consumer.RoundRobinAssignor",
+        );
+        let config = props.to_rdkafka().unwrap();
+        assert_eq!(config.get("socket.receive.buffer.bytes"), Some("65536"));
+        assert_eq!(
+            config.get("partition.assignment.strategy"),
+            Some("roundrobin")
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use harness::{Cluster, ClusterSpec, HarnessError, KafkaVersion, TopicSpec};
+use harness::{ClusterSpec, HarnessError, KafkaVersion, TopicSpec};
 use rdkafka::producer::{FutureRecord, Producer};
 
 fn values(prefix: &str, n: usize) -> Vec<String> {
@@ -97,7 +97,7 @@ async fn read_committed_sees_only_committed_transactions() {
     );
     let t = Duration::from_secs(30);
     producer.init_transactions(t).unwrap();
-    let mut send_txn = |vals: &[&str], commit: bool| {
+    let send_txn = |vals: &[&str], commit: bool| {
         producer.begin_transaction().unwrap();
         for v in vals {
             producer

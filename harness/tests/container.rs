@@ -5,7 +5,7 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use harness::{BackendKind, Cluster, ClusterSpec, TopicSpec};
+use harness::{BackendKind, ClusterSpec, TopicSpec};
 
 fn our_containers() -> Vec<String> {
     let out = Command::new("docker")

@@ -242,7 +242,7 @@ fn watermarks(props: &ClientProps, isolation: &str) -> (i64, i64) {
 
 async fn hanging_transaction_holds_the_lso(end: &str, hold_secs: u32, run_secs: u32) {
     // The coordinator looks for timed-out transactions every second instead of every 10 s.
-    let spec = ClusterSpec::new(&format!("hang-{end}")).broker_config(
+    let spec = ClusterSpec::new(format!("hang-{end}")).broker_config(
         "transaction.abort.timed.out.transaction.cleanup.interval.ms",
         "1000",
     );

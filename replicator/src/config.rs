@@ -1,0 +1,655 @@
+//! `replicator.toml`: what to copy, how, and the two clusters' client properties verbatim.
+//!
+//! ```toml
+//! [replication]
+//! mode = "exactly-once"          # or "at-least-once"
+//! group_id = "cutover-replicator"
+//! include = ["orders\\..*"]      # anchored regexes over source topic names
+//! exclude = []
+//! rename = { prefix = "", suffix = "", map = {} }
+//!
+//! [tuning]
+//! commit_interval_ms = 200
+//!
+//! [source]                       # Java client properties, pasted as they are
+//! bootstrap.servers = "onprem:9092"
+//!
+//! [target]
+//! "bootstrap.servers" = "cloud:9092"
+//! ```
+//!
+//! Keys in `[source]`/`[target]` may be dotted (TOML then nests them) or quoted; both mean the
+//! same Java property. Unknown keys and keys that contradict the mode are rejected with the
+//! file, line and key named.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use harness::ClientProps;
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::error::{ReplicatorError, Result};
+
+/// The delivery guarantee the replicator gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// read_committed source, transactional target writes with the positions in the same
+    /// transaction; resumes from the target's checkpoints.
+    #[default]
+    ExactlyOnce,
+    /// Idempotent producer, source offsets committed to the source group after delivery.
+    AtLeastOnce,
+}
+
+/// Where a partition without a checkpoint (or committed offset) starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Start {
+    #[default]
+    Earliest,
+    Latest,
+}
+
+/// How source topic names map to target names.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub suffix: String,
+    /// Explicit names; they win over prefix and suffix.
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+}
+
+impl Rename {
+    pub fn target_of(&self, source: &str) -> String {
+        self.map
+            .get(source)
+            .cloned()
+            .unwrap_or_else(|| format!("{}{source}{}", self.prefix, self.suffix))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplication {
+    #[serde(default)]
+    mode: Mode,
+    group_id: String,
+    include: Option<OneOrMany>,
+    exclude: Option<OneOrMany>,
+    #[serde(default)]
+    rename: Rename,
+    #[serde(default)]
+    start: Start,
+    checkpoint_topic: Option<String>,
+    offset_syncs_topic: Option<String>,
+    topic_refresh_interval_ms: Option<u64>,
+    #[serde(default)]
+    allow_read_uncommitted: bool,
+    #[serde(default = "yes")]
+    sync_topic_configs: bool,
+    #[serde(default)]
+    config_exclude: Vec<String>,
+    target_replication_factor: Option<i32>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Throughput knobs. Every one maps to one client setting or one replicator behaviour; the
+/// README's table says which and what the defaults were measured with.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tuning {
+    /// A transaction (exactly-once) or an offset commit (at-least-once) at least this often.
+    pub commit_interval_ms: u64,
+    /// ... or as soon as this many records are in it.
+    pub max_records_per_commit: usize,
+    /// ... or this many bytes.
+    pub max_bytes_per_commit: usize,
+    /// Producer `linger.ms`.
+    pub linger_ms: u64,
+    /// Producer `batch.size` (bytes).
+    pub batch_size: usize,
+    /// Producer `compression.type`: none, gzip, snappy, lz4, zstd.
+    pub compression: String,
+    /// Producer `max.in.flight.requests.per.connection` (≤ 5 with idempotence).
+    pub max_in_flight: u32,
+    /// Consumer `fetch.max.bytes`.
+    pub fetch_max_bytes: usize,
+    /// Consumer `max.partition.fetch.bytes`.
+    pub max_partition_fetch_bytes: usize,
+    /// Consumer `fetch.min.bytes`.
+    pub fetch_min_bytes: usize,
+    /// `socket.send.buffer.bytes` on both clients (0 = the OS default). The seed migration
+    /// shrank TCP buffers to keep poll loops short over the WAN.
+    pub socket_send_buffer_bytes: usize,
+    /// `socket.receive.buffer.bytes` on both clients (0 = the OS default).
+    pub socket_receive_buffer_bytes: usize,
+    /// Records queued between the poll loop and one partition's worker.
+    pub partition_queue_records: usize,
+    /// Producer `transaction.timeout.ms`: how long a stalled instance's open transaction may
+    /// hold the target's last stable offset before the broker aborts it.
+    pub transaction_timeout_ms: u64,
+    /// How long a partition's new owner waits for its producer to fence the previous one.
+    pub init_timeout_ms: u64,
+    /// The offset mapping (for `offsets sync`) is recorded at least this often per partition.
+    pub offset_sync_interval_ms: u64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            commit_interval_ms: 200,
+            max_records_per_commit: 50_000,
+            max_bytes_per_commit: 32 << 20,
+            linger_ms: 5,
+            batch_size: 1_000_000,
+            compression: "none".into(),
+            max_in_flight: 5,
+            fetch_max_bytes: 52_428_800,
+            max_partition_fetch_bytes: 1_048_576,
+            fetch_min_bytes: 1,
+            socket_send_buffer_bytes: 0,
+            socket_receive_buffer_bytes: 0,
+            partition_queue_records: 20_000,
+            transaction_timeout_ms: 30_000,
+            init_timeout_ms: 60_000,
+            offset_sync_interval_ms: 1_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    replication: RawReplication,
+    #[serde(default)]
+    tuning: Tuning,
+    source: toml::Table,
+    target: toml::Table,
+}
+
+/// A validated replicator configuration.
+#[derive(Debug, Clone)]
+pub struct ReplicatorConfig {
+    pub mode: Mode,
+    pub group_id: String,
+    pub include: Vec<Regex>,
+    pub exclude: Vec<Regex>,
+    pub rename: Rename,
+    pub start: Start,
+    /// Compacted topic on the target holding each source partition's next offset.
+    pub checkpoint_topic: String,
+    /// Topic on the target holding (source offset, target offset) pairs for `offsets sync`.
+    pub offset_syncs_topic: String,
+    pub topic_refresh_interval_ms: u64,
+    pub sync_topic_configs: bool,
+    /// Topic configs never copied (regexes), MirrorMaker 2's defaults plus the user's.
+    pub config_exclude: Vec<Regex>,
+    pub target_replication_factor: Option<i32>,
+    pub tuning: Tuning,
+    pub source: ClientProps,
+    pub target: ClientProps,
+}
+
+/// Topic configs MirrorMaker 2 never copies (`DefaultConfigPropertyFilter`), plus the
+/// timestamp bounds added since: copying them would break the copy (LogAppendTime rewrites the
+/// preserved timestamps) or tie the target to the source's broker layout.
+pub const CONFIG_EXCLUDE_DEFAULT: &[&str] = &[
+    r"follower\.replication\.throttled\.replicas",
+    r"leader\.replication\.throttled\.replicas",
+    r"message\.timestamp\.difference\.max\.ms",
+    r"message\.timestamp\.before\.max\.ms",
+    r"message\.timestamp\.after\.max\.ms",
+    r"message\.timestamp\.type",
+    r"unclean\.leader\.election\.enable",
+    r"min\.insync\.replicas",
+];
+
+impl ReplicatorConfig {
+    pub fn from_file(path: &Path) -> Result<ReplicatorConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| ReplicatorError::Config {
+            origin: path.display().to_string(),
+            line: 0,
+            field: String::new(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates; errors name the origin, line and key.
+    pub fn from_toml(text: &str, origin: &str) -> Result<ReplicatorConfig> {
+        let err = |line: usize, field: &str, reason: String| ReplicatorError::Config {
+            origin: origin.to_string(),
+            line,
+            field: field.to_string(),
+            reason,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .unwrap_or(0);
+            err(line, "", e.message().to_string())
+        })?;
+        let r = raw.replication;
+        if r.group_id.trim().is_empty() {
+            return Err(err(
+                find_line(text, "replication", "group_id"),
+                "replication.group_id",
+                "must not be empty".into(),
+            ));
+        }
+        let compile = |field: &str, patterns: Vec<String>| -> Result<Vec<Regex>> {
+            patterns
+                .into_iter()
+                .map(|p| {
+                    Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                        err(
+                            find_line(
+                                text,
+                                "replication",
+                                field.rsplit('.').next().unwrap_or(field),
+                            ),
+                            field,
+                            format!("`{p}` is not a valid regex: {e}"),
+                        )
+                    })
+                })
+                .collect()
+        };
+        let include = compile(
+            "replication.include",
+            r.include
+                .map_or_else(|| vec![".*".into()], OneOrMany::into_vec),
+        )?;
+        let exclude = compile(
+            "replication.exclude",
+            r.exclude.map_or_else(Vec::new, OneOrMany::into_vec),
+        )?;
+        let mut deny: Vec<String> = CONFIG_EXCLUDE_DEFAULT
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        deny.extend(r.config_exclude);
+        let config_exclude = compile("replication.config_exclude", deny)?;
+        let t = &raw.tuning;
+        let tuning_checks: [(&str, bool, &str); 6] = [
+            (
+                "commit_interval_ms",
+                t.commit_interval_ms > 0,
+                "a positive number of milliseconds",
+            ),
+            (
+                "max_records_per_commit",
+                t.max_records_per_commit > 0,
+                "at least 1",
+            ),
+            (
+                "max_in_flight",
+                (1..=5).contains(&t.max_in_flight),
+                "1 to 5 (idempotence allows at most 5)",
+            ),
+            (
+                "partition_queue_records",
+                t.partition_queue_records > 0,
+                "at least 1",
+            ),
+            (
+                "transaction_timeout_ms",
+                t.transaction_timeout_ms >= 1000,
+                "at least 1000",
+            ),
+            (
+                "compression",
+                ["none", "gzip", "snappy", "lz4", "zstd"].contains(&t.compression.as_str()),
+                "one of none, gzip, snappy, lz4, zstd",
+            ),
+        ];
+        for (field, ok, expected) in tuning_checks {
+            if !ok {
+                return Err(err(
+                    find_line(text, "tuning", field),
+                    &format!("tuning.{field}"),
+                    format!("expected {expected}"),
+                ));
+            }
+        }
+        if let Some(rf) = r.target_replication_factor {
+            if rf < 1 && rf != -1 {
+                return Err(err(
+                    find_line(text, "replication", "target_replication_factor"),
+                    "replication.target_replication_factor",
+                    "expected a positive number, or -1 for the target's default".into(),
+                ));
+            }
+        }
+        let source = client_section(text, origin, "source", &raw.source)?;
+        let target = client_section(text, origin, "target", &raw.target)?;
+        let config = ReplicatorConfig {
+            mode: r.mode,
+            group_id: r.group_id,
+            include,
+            exclude,
+            rename: r.rename,
+            start: r.start,
+            checkpoint_topic: r
+                .checkpoint_topic
+                .unwrap_or_else(|| "cutover-checkpoints.internal".into()),
+            offset_syncs_topic: r
+                .offset_syncs_topic
+                .unwrap_or_else(|| "cutover-offset-syncs.internal".into()),
+            topic_refresh_interval_ms: r.topic_refresh_interval_ms.unwrap_or(30_000),
+            sync_topic_configs: r.sync_topic_configs,
+            config_exclude,
+            target_replication_factor: r.target_replication_factor,
+            tuning: raw.tuning,
+            source,
+            target,
+        };
+        config.check_conflicts(text, origin, r.allow_read_uncommitted)?;
+        Ok(config)
+    }
+
+    /// Keys that contradict the mode, or that the replicator must own.
+    fn check_conflicts(&self, text: &str, origin: &str, allow_uncommitted: bool) -> Result<()> {
+        let err = |section: &str, key: &str, reason: String| ReplicatorError::Config {
+            origin: origin.to_string(),
+            line: find_line(text, section, key),
+            field: format!("{section}.{key}"),
+            reason,
+        };
+        if self.source.bootstrap_servers().is_none() {
+            return Err(err("source", "bootstrap.servers", "is required".into()));
+        }
+        if self.target.bootstrap_servers().is_none() {
+            return Err(err("target", "bootstrap.servers", "is required".into()));
+        }
+        if let Some(level) = self.source.get("isolation.level") {
+            if level == "read_uncommitted" && self.mode == Mode::ExactlyOnce && !allow_uncommitted {
+                return Err(err(
+                    "source",
+                    "isolation.level",
+                    "read_uncommitted would copy aborted transactions into the target; exactly-once \
+                     reads read_committed (set replication.allow_read_uncommitted = true to insist)"
+                        .into(),
+                ));
+            }
+        }
+        if self.source.get("enable.auto.commit") == Some("true") {
+            return Err(err(
+                "source",
+                "enable.auto.commit",
+                "the replicator commits positions itself, after the records are safe on the target"
+                    .into(),
+            ));
+        }
+        if let Some(g) = self.source.get("group.id") {
+            if g != self.group_id {
+                return Err(err(
+                    "source",
+                    "group.id",
+                    format!(
+                        "conflicts with replication.group_id = \"{}\"; set it once, there",
+                        self.group_id
+                    ),
+                ));
+            }
+        }
+        if let Some(s) = self.source.get("partition.assignment.strategy") {
+            if s.to_ascii_lowercase().contains("cooperative") {
+                return Err(err(
+                    "source",
+                    "partition.assignment.strategy",
+                    "the replicator hands partitions over with eager rebalances (range, roundrobin)".into(),
+                ));
+            }
+        }
+        if self.target.get("transactional.id").is_some() {
+            return Err(err(
+                "target",
+                "transactional.id",
+                "the replicator sets one per source partition (that is how it fences zombies)"
+                    .into(),
+            ));
+        }
+        if self.target.get("enable.idempotence") == Some("false") {
+            return Err(err(
+                "target",
+                "enable.idempotence",
+                "both modes need the idempotent producer (no duplicates from producer retries)"
+                    .into(),
+            ));
+        }
+        if let Some(acks) = self.target.get("acks") {
+            if acks != "all" && acks != "-1" {
+                return Err(err(
+                    "target",
+                    "acks",
+                    "must be all (-1): idempotence needs it".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the replicator copies this source topic.
+    pub fn selects(&self, topic: &str) -> bool {
+        !is_internal_topic(topic)
+            && topic != self.checkpoint_topic
+            && topic != self.offset_syncs_topic
+            && self.include.iter().any(|r| r.is_match(topic))
+            && !self.exclude.iter().any(|r| r.is_match(topic))
+    }
+
+    /// True when a source topic config must not be copied to the target.
+    pub fn config_excluded(&self, key: &str) -> bool {
+        self.config_exclude.iter().any(|r| r.is_match(key))
+    }
+
+    /// Prefix of the transactional ids (one per source partition).
+    pub fn transactional_id(&self, topic: &str, partition: i32) -> String {
+        format!("cutover-{}-{topic}-{partition}", self.group_id)
+    }
+}
+
+/// Topics no replicator copies: Kafka's own (`__consumer_offsets`, `__transaction_state`),
+/// and the `*.internal` / `*-internal` topics of MirrorMaker 2, Connect and cutover.
+pub fn is_internal_topic(topic: &str) -> bool {
+    topic.starts_with("__")
+        || topic.ends_with(".internal")
+        || topic.ends_with("-internal")
+        || topic.ends_with(".replica")
+}
+
+/// Flattens a `[source]`/`[target]` table (dotted keys nest in TOML) into Java properties,
+/// checking each key.
+fn client_section(
+    text: &str,
+    origin: &str,
+    section: &str,
+    table: &toml::Table,
+) -> Result<ClientProps> {
+    let mut flat = Vec::new();
+    flatten("", table, &mut flat);
+    let mut props = ClientProps::new();
+    for (key, value) in flat {
+        let line = find_line(text, section, key.rsplit('.').next().unwrap_or(&key));
+        let err = |reason: String| ReplicatorError::Config {
+            origin: origin.to_string(),
+            line,
+            field: format!("{section}.{key}"),
+            reason,
+        };
+        let value = match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            other => {
+                return Err(err(format!(
+                    "expected a string, number or boolean, found {}",
+                    other.type_str()
+                )))
+            }
+        };
+        harness::client_props::check_key(&key).map_err(err)?;
+        props.set(key, value);
+    }
+    Ok(props)
+}
+
+fn flatten<'a>(prefix: &str, table: &'a toml::Table, out: &mut Vec<(String, &'a toml::Value)>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            other => out.push((key, other)),
+        }
+    }
+}
+
+/// The line of `key` inside `[section]` (0 if not found): the first line after the section
+/// header that starts with the key, bare, dotted or quoted.
+fn find_line(text: &str, section: &str, key: &str) -> usize {
+    let header = format!("[{section}]");
+    let mut in_section = false;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_start();
+        if line.starts_with('[') {
+            in_section = line.starts_with(&header);
+            continue;
+        }
+        let inline =
+            line.starts_with(&format!("{section}.")) || line.starts_with(&format!("{section} "));
+        if !(in_section || inline) {
+            continue;
+        }
+        let bare = line.trim_start_matches('"');
+        if bare.contains(key) && line.contains('=') && line.find(key) < line.find('=') {
+            return i + 1;
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[replication]
+group_id = "g1"
+include = ["orders.*", "payments"]
+exclude = "orders-tmp"
+
+[source]
+bootstrap.servers = "127.0.0.1:9092"
+"client.id" = "rep"
+
+[target]
+"bootstrap.servers" = "127.0.0.1:9093"
+compression.type = "lz4"
+"#;
+
+    #[test]
+    fn parses_dotted_and_quoted_properties_and_selection() {
+        let c = ReplicatorConfig::from_toml(MINIMAL, "r.toml").unwrap();
+        assert_eq!(c.mode, Mode::ExactlyOnce);
+        assert_eq!(c.source.get("bootstrap.servers"), Some("127.0.0.1:9092"));
+        assert_eq!(c.source.get("client.id"), Some("rep"));
+        assert_eq!(c.target.get("compression.type"), Some("lz4"));
+        assert!(c.selects("orders-eu"));
+        assert!(c.selects("payments"));
+        assert!(!c.selects("payments2"), "include is anchored");
+        assert!(!c.selects("orders-tmp"), "exclude wins");
+        assert!(!c.selects("__consumer_offsets"));
+        assert!(!c.selects("cutover-checkpoints.internal"));
+    }
+
+    #[test]
+    fn read_uncommitted_in_exactly_once_needs_an_override() {
+        let text = MINIMAL.replace(
+            "\"client.id\" = \"rep\"",
+            "isolation.level = \"read_uncommitted\"",
+        );
+        let e = ReplicatorConfig::from_toml(&text, "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("r.toml:9: `source.isolation.level`"), "{e}");
+        let text = text.replace(
+            "group_id = \"g1\"",
+            "group_id = \"g1\"\nallow_read_uncommitted = true",
+        );
+        assert!(ReplicatorConfig::from_toml(&text, "r.toml").is_ok());
+    }
+
+    #[test]
+    fn unknown_and_conflicting_keys_are_named() {
+        let text = MINIMAL.replace("\"client.id\" = \"rep\"", "bootstrap.server = \"x\"");
+        let e = ReplicatorConfig::from_toml(&text, "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`source.bootstrap.server`"), "{e}");
+        assert!(
+            e.contains("bootstrap.servers"),
+            "suggests the near key: {e}"
+        );
+        let text = MINIMAL.replace("compression.type = \"lz4\"", "transactional.id = \"t\"");
+        let e = ReplicatorConfig::from_toml(&text, "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":13: `target.transactional.id`"), "{e}");
+        let text = MINIMAL.replace(
+            "group_id = \"g1\"",
+            "group_id = \"g1\"\nmdoe = \"at-least-once\"",
+        );
+        let e = ReplicatorConfig::from_toml(&text, "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("r.toml:4") && e.contains("mdoe"), "{e}");
+        let text = MINIMAL.replace("exclude = \"orders-tmp\"", "exclude = \"(\"");
+        let e = ReplicatorConfig::from_toml(&text, "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("r.toml:5: `replication.exclude`"), "{e}");
+    }
+
+    #[test]
+    fn rename_map_wins_over_prefix() {
+        let r = Rename {
+            prefix: "dc1.".into(),
+            suffix: String::new(),
+            map: [("a".to_string(), "z".to_string())].into_iter().collect(),
+        };
+        assert_eq!(r.target_of("a"), "z");
+        assert_eq!(r.target_of("b"), "dc1.b");
+    }
+}

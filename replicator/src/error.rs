@@ -1,0 +1,61 @@
+//! Errors of the replicator.
+
+/// Why the replicator could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicatorError {
+    /// The configuration is wrong: where, which key, what was expected.
+    #[error("{}", config_message(.origin, *.line, .field, .reason))]
+    Config {
+        origin: String,
+        line: usize,
+        field: String,
+        reason: String,
+    },
+    /// A Kafka operation failed; `what` names the cluster, topic, partition and offset involved.
+    #[error("{what}: {detail}")]
+    Kafka { what: String, detail: String },
+    /// Offsets could not be translated for a consumer group.
+    #[error("offsets sync of group {group}: {reason}")]
+    OffsetsSync { group: String, reason: String },
+    #[error(transparent)]
+    Harness(#[from] harness::HarnessError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ReplicatorError {
+    pub(crate) fn kafka(
+        what: impl Into<String>,
+        detail: impl std::fmt::Display,
+    ) -> ReplicatorError {
+        ReplicatorError::Kafka {
+            what: what.into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// True when the error comes from bad input (the CLI exits 2 with it, as for any error).
+    pub fn is_config(&self) -> bool {
+        matches!(self, ReplicatorError::Config { .. })
+    }
+}
+
+fn config_message(origin: &str, line: usize, field: &str, reason: &str) -> String {
+    let at = match (origin.is_empty(), line) {
+        (true, _) => String::new(),
+        (false, 0) => format!("{origin}: "),
+        (false, l) => format!("{origin}:{l}: "),
+    };
+    let field = if field.is_empty() {
+        String::new()
+    } else {
+        format!("`{field}`: ")
+    };
+    format!("{at}{field}{reason}")
+}
+
+pub type Result<T, E = ReplicatorError> = std::result::Result<T, E>;

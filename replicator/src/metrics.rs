@@ -1,0 +1,333 @@
+//! Prometheus metrics: records and bytes copied per topic, lag per partition, transactions,
+//! rebalances, fencing and the last error, served as text on `--metrics-addr`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Debug, Default)]
+struct Inner {
+    records: BTreeMap<String, u64>,
+    bytes: BTreeMap<String, u64>,
+    /// (topic, partition) → next source offset made safe on the target.
+    position: BTreeMap<(String, i32), i64>,
+    /// (topic, partition) → source end offset (high watermark) last seen.
+    end: BTreeMap<(String, i32), i64>,
+    transactions_committed: u64,
+    transactions_aborted: u64,
+    commits: u64,
+    rebalances: u64,
+    fenced: u64,
+    errors: u64,
+    last_error: Option<(String, i64)>,
+    assigned: usize,
+}
+
+/// Counters shared by the poll loop and the partition workers (updated once per commit, not
+/// per record).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        Arc::new(Metrics::default())
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        let mut guard = match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    /// Records and bytes made safe on the target, and the partition's new position.
+    pub fn copied(&self, topic: &str, partition: i32, records: u64, bytes: u64, position: i64) {
+        self.with(|m| {
+            *m.records.entry(topic.to_string()).or_default() += records;
+            *m.bytes.entry(topic.to_string()).or_default() += bytes;
+            m.position.insert((topic.to_string(), partition), position);
+        });
+    }
+
+    /// The position a partition starts from when assigned.
+    pub fn position(&self, topic: &str, partition: i32, position: i64) {
+        self.with(|m| {
+            m.position.insert((topic.to_string(), partition), position);
+        });
+    }
+
+    pub fn end_offset(&self, topic: &str, partition: i32, end: i64) {
+        self.with(|m| {
+            m.end.insert((topic.to_string(), partition), end);
+        });
+    }
+
+    pub fn transaction(&self, committed: bool) {
+        self.with(|m| {
+            if committed {
+                m.transactions_committed += 1;
+            } else {
+                m.transactions_aborted += 1;
+            }
+        });
+    }
+
+    pub fn offset_commit(&self) {
+        self.with(|m| m.commits += 1);
+    }
+
+    pub fn rebalance(&self, assigned: usize) {
+        self.with(|m| {
+            m.rebalances += 1;
+            m.assigned = assigned;
+        });
+    }
+
+    pub fn fenced(&self) {
+        self.with(|m| m.fenced += 1);
+    }
+
+    /// An error the replicator recovered from or stopped on; the message must hold no secret.
+    pub fn error(&self, message: &str) {
+        self.with(|m| {
+            m.errors += 1;
+            m.last_error = Some((message.to_string(), crate::checkpoint::now_ms()));
+        });
+    }
+
+    /// Totals for reports and tests: (records, bytes, committed transactions, aborted, rebalances, fenced).
+    pub fn totals(&self) -> Totals {
+        self.with(|m| Totals {
+            records: m.records.values().sum(),
+            bytes: m.bytes.values().sum(),
+            transactions_committed: m.transactions_committed,
+            transactions_aborted: m.transactions_aborted,
+            rebalances: m.rebalances,
+            fenced: m.fenced,
+        })
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.with(|m| {
+            let mut out = String::new();
+            let n = family_line(
+                &mut out,
+                "cutover_replicator_records_total",
+                "counter",
+                "Records copied and committed on the target, per source topic.",
+            );
+            let mut lines = String::new();
+            for (t, v) in &m.records {
+                let _ = writeln!(lines, "{n}{{topic=\"{}\"}} {v}", escape(t));
+            }
+            out.push_str(&lines);
+            lines.clear();
+            let n = family_line(
+                &mut out,
+                "cutover_replicator_bytes_total",
+                "counter",
+                "Key, value and header bytes copied, per source topic.",
+            );
+            for (t, v) in &m.bytes {
+                let _ = writeln!(lines, "{n}{{topic=\"{}\"}} {v}", escape(t));
+            }
+            out.push_str(&lines);
+            lines.clear();
+            let n = family_line(
+                &mut out,
+                "cutover_replicator_lag_records",
+                "gauge",
+                "Source end offset minus the position committed on the target, per partition.",
+            );
+            for ((t, p), pos) in &m.position {
+                if let Some(end) = m.end.get(&(t.clone(), *p)) {
+                    let _ = writeln!(
+                        lines,
+                        "{n}{{topic=\"{}\",partition=\"{p}\"}} {}",
+                        escape(t),
+                        (end - pos).max(0)
+                    );
+                }
+            }
+            out.push_str(&lines);
+            lines.clear();
+            let n = family_line(
+                &mut out,
+                "cutover_replicator_position",
+                "gauge",
+                "Next source offset committed on the target, per partition.",
+            );
+            for ((t, p), pos) in &m.position {
+                let _ = writeln!(
+                    lines,
+                    "{n}{{topic=\"{}\",partition=\"{p}\"}} {pos}",
+                    escape(t)
+                );
+            }
+            out.push_str(&lines);
+            for (name, kind, help, value) in [
+                (
+                    "cutover_replicator_transactions_committed_total",
+                    "counter",
+                    "Target transactions committed.",
+                    m.transactions_committed,
+                ),
+                (
+                    "cutover_replicator_transactions_aborted_total",
+                    "counter",
+                    "Target transactions aborted (their records are re-copied).",
+                    m.transactions_aborted,
+                ),
+                (
+                    "cutover_replicator_offset_commits_total",
+                    "counter",
+                    "Source offset commits (at-least-once).",
+                    m.commits,
+                ),
+                (
+                    "cutover_replicator_rebalances_total",
+                    "counter",
+                    "Partition assignments received from the source consumer group.",
+                    m.rebalances,
+                ),
+                (
+                    "cutover_replicator_fenced_total",
+                    "counter",
+                    "Partition writers fenced by a newer owner (zombies stopped).",
+                    m.fenced,
+                ),
+                (
+                    "cutover_replicator_errors_total",
+                    "counter",
+                    "Errors met (recovered or not).",
+                    m.errors,
+                ),
+                (
+                    "cutover_replicator_assigned_partitions",
+                    "gauge",
+                    "Source partitions this instance owns.",
+                    m.assigned as u64,
+                ),
+            ] {
+                let n = family_line(&mut out, name, kind, help);
+                let _ = writeln!(out, "{n} {value}");
+            }
+            let n = family_line(
+                &mut out,
+                "cutover_replicator_last_error_timestamp_seconds",
+                "gauge",
+                "When the last error happened; its message is the label.",
+            );
+            if let Some((msg, at)) = &m.last_error {
+                let short: String = msg.chars().take(200).collect();
+                let _ = writeln!(
+                    out,
+                    "{n}{{message=\"{}\"}} {}",
+                    escape(&short),
+                    *at as f64 / 1000.0
+                );
+            }
+            out
+        })
+    }
+}
+
+fn family_line(out: &mut String, name: &str, kind: &str, help: &str) -> String {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    name.to_string()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    pub records: u64,
+    pub bytes: u64,
+    pub transactions_committed: u64,
+    pub transactions_aborted: u64,
+    pub rebalances: u64,
+    pub fenced: u64,
+}
+
+/// Serves `GET /metrics` (anything else: 404) until the task is dropped.
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                continue;
+            };
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = match sock.read(&mut buf).await {
+                    Ok(n) => n,
+                    Err(_) => return,
+                };
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let path = request.split_whitespace().nth(1).unwrap_or("");
+                let (status, body) = if path == "/metrics" || path.starts_with("/metrics?") {
+                    ("200 OK", metrics.render())
+                } else {
+                    ("404 Not Found", "not found: try /metrics\n".to_string())
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(response.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_lag() {
+        let m = Metrics::default();
+        m.copied("orders", 0, 10, 1000, 10);
+        m.copied("orders", 1, 5, 500, 5);
+        m.end_offset("orders", 0, 25);
+        m.transaction(true);
+        m.transaction(false);
+        m.rebalance(2);
+        m.error("orders-0 at offset 7: broken \"pipe\"");
+        let text = m.render();
+        assert!(
+            text.contains("cutover_replicator_records_total{topic=\"orders\"} 15"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cutover_replicator_bytes_total{topic=\"orders\"} 1500"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cutover_replicator_lag_records{topic=\"orders\",partition=\"0\"} 15"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cutover_replicator_transactions_aborted_total 1"),
+            "{text}"
+        );
+        assert!(text.contains("broken \\\"pipe\\\""), "{text}");
+        assert_eq!(m.totals().records, 15);
+    }
+}

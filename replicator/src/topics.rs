@@ -1,0 +1,133 @@
+//! Target topics: created with the source's partition count and topic configs (minus the
+//! deny-list) before the first record is written, grown when the source grows, and the
+//! replicator's own checkpoint and offset-sync topics.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use harness::{Admin, TopicSpec};
+
+use crate::config::ReplicatorConfig;
+use crate::error::{ReplicatorError, Result};
+
+/// Keeps target topics in step with the selected source topics.
+pub struct TopicSync {
+    config: Arc<ReplicatorConfig>,
+    source: Admin,
+    target: Admin,
+    /// Target topic → partitions known to exist.
+    known: HashMap<String, i32>,
+    target_brokers: i32,
+}
+
+impl TopicSync {
+    pub async fn new(config: Arc<ReplicatorConfig>) -> Result<TopicSync> {
+        let source = Admin::new("source", &config.source)?;
+        let target = Admin::new("target", &config.target)?;
+        let target_brokers = target.broker_ids().await?.len().max(1) as i32;
+        Ok(TopicSync {
+            config,
+            source,
+            target,
+            known: HashMap::new(),
+            target_brokers,
+        })
+    }
+
+    /// The selected source topics and their partition counts.
+    pub async fn selected_source_topics(&self) -> Result<BTreeMap<String, i32>> {
+        let mut out = BTreeMap::new();
+        for name in self.source.list_topics().await? {
+            if !self.config.selects(&name) {
+                continue;
+            }
+            match self.source.describe_topic(&name).await {
+                Ok(d) => {
+                    out.insert(name, d.partitions.len() as i32);
+                }
+                // Deleted between listing and describing.
+                Err(e) => tracing::debug!(topic = %name, error = %e, "topic vanished"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes sure the target copy of `source_topic` exists with at least `partitions`
+    /// partitions. Creation copies the source's partition count and its topic-level configs.
+    pub async fn ensure(&mut self, source_topic: &str, partitions: i32) -> Result<()> {
+        let target_topic = self.config.rename.target_of(source_topic);
+        if self
+            .known
+            .get(&target_topic)
+            .is_some_and(|n| *n >= partitions)
+        {
+            return Ok(());
+        }
+        let source = self.source.describe_topic(source_topic).await?;
+        let wanted = partitions.max(source.partitions.len() as i32);
+        match self.target.describe_topic(&target_topic).await {
+            Ok(existing) => {
+                let have = existing.partitions.len() as i32;
+                if have < wanted {
+                    tracing::info!(topic = %target_topic, from = have, to = wanted, "adding partitions to the target topic");
+                    self.target
+                        .add_partitions(&target_topic, wanted as usize)
+                        .await?;
+                }
+            }
+            Err(_) => {
+                let source_rf = source
+                    .partitions
+                    .first()
+                    .map_or(1, |p| p.replicas.len() as i32);
+                let rf = match self.config.target_replication_factor {
+                    Some(rf) => rf,
+                    None => source_rf.clamp(1, self.target_brokers),
+                };
+                let mut spec = TopicSpec::new(&target_topic, wanted, rf);
+                if self.config.sync_topic_configs {
+                    for (k, v) in self.source.topic_configs_explicit(source_topic).await? {
+                        if !self.config.config_excluded(&k) {
+                            spec = spec.config(k, v);
+                        }
+                    }
+                }
+                tracing::info!(source = %source_topic, target = %target_topic, partitions = wanted, replication_factor = rf, "creating the target topic");
+                if let Err(e) = self.target.create_topic(&spec).await {
+                    // Another instance may have created it first.
+                    if self.target.describe_topic(&target_topic).await.is_err() {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+        self.known.insert(target_topic, wanted);
+        Ok(())
+    }
+
+    /// Creates the checkpoint (compacted) and offset-sync topics on the target if missing.
+    pub async fn ensure_internal_topics(&self) -> Result<()> {
+        let rf = self.target_brokers.min(3);
+        let checkpoint = TopicSpec::new(&self.config.checkpoint_topic, 1, rf)
+            .config("cleanup.policy", "compact")
+            .config("segment.ms", "600000")
+            .config("min.cleanable.dirty.ratio", "0.1");
+        let syncs = TopicSpec::new(&self.config.offset_syncs_topic, 1, rf)
+            .config("cleanup.policy", "delete")
+            .config("retention.ms", "604800000");
+        for spec in [checkpoint, syncs] {
+            if self.target.describe_topic(&spec.name).await.is_ok() {
+                continue;
+            }
+            if let Err(e) = self.target.create_topic(&spec).await {
+                if self.target.describe_topic(&spec.name).await.is_err() {
+                    return Err(ReplicatorError::kafka(
+                        format!("target: creating {}", spec.name),
+                        e,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
