@@ -24,6 +24,7 @@ pub mod java;
 mod layout;
 pub mod ports;
 pub mod process;
+pub mod quiet;
 pub mod readiness;
 pub mod spec;
 pub mod supervisor;

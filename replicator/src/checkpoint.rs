@@ -21,6 +21,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ReplicatorError, Result};
+use harness::quiet::QuietEof;
 
 /// The key of both record kinds: `["group","topic",partition]` as JSON.
 pub fn key(group: &str, topic: &str, partition: i32) -> Vec<u8> {
@@ -69,13 +70,14 @@ pub fn read_compacted(
 ) -> Result<()> {
     let what = format!("target: reading {topic}");
     let deadline = Instant::now() + timeout;
-    let make = |level: &str| -> Result<BaseConsumer> {
+    let make = |level: &str| -> Result<BaseConsumer<QuietEof>> {
         let mut c = target.clone();
         c.set("group.id", "cutover-checkpoint-reader")
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "true")
             .set("isolation.level", level);
-        c.create().map_err(|e| ReplicatorError::kafka(&what, e))
+        c.create_with_context(QuietEof)
+            .map_err(|e| ReplicatorError::kafka(&what, e))
     };
     let uncommitted = make("read_uncommitted")?;
     let committed = make("read_committed")?;

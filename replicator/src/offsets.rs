@@ -19,6 +19,7 @@ use crate::checkpoint::{self, OffsetSync};
 use crate::config::ReplicatorConfig;
 use crate::error::{ReplicatorError, Result};
 use crate::topics::TopicSync;
+use harness::quiet::QuietEof;
 
 /// One partition's translated position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,8 +53,8 @@ pub fn sync_group(
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed");
-    let committed_reader: BaseConsumer = source_cfg
-        .create()
+    let committed_reader: BaseConsumer<QuietEof> = source_cfg
+        .create_with_context(QuietEof)
         .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
     let mut tpl = TopicPartitionList::new();
     for (t, n) in &topics {
@@ -230,7 +231,8 @@ fn scan(
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
         .set("auto.offset.reset", "earliest");
-    let consumer: BaseConsumer = c.create().map_err(|e| e.to_string())?;
+    let consumer: BaseConsumer<QuietEof> =
+        c.create_with_context(QuietEof).map_err(|e| e.to_string())?;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, p, Offset::Offset(start))
         .map_err(|e| e.to_string())?;
