@@ -145,6 +145,24 @@ impl Replicator {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits until the instance owns partitions and has committed a batch.
+    async fn wait_assigned(&self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while self
+            .metric("cutover_replicator_assigned_partitions")
+            .unwrap_or(0.0)
+            < 1.0
+            || self.metric("cutover_replicator_records_total").is_none()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no assignment in 90 s; log:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// One metric's value (sum over its label sets), if the endpoint answers.
     fn metric(&self, name: &str) -> Option<f64> {
         use std::io::{Read, Write};
@@ -482,16 +500,17 @@ async fn exactly_once_survives_repeated_kill_9() {
         .await
         .unwrap()
     });
-    // Seeded "random" moments: 1.3 to 3.6 s after each start; batches are committed every
-    // 300 ms under load, so most kills land inside an open transaction.
+    // Seeded "random" moments 0.3 to 1.8 s after the instance got its partitions: records
+    // flow all the time and a batch is committed every 300 ms, so the kills land inside open
+    // transactions (and some inside commits).
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let mut rep = Replicator::start(&config, "k0");
     for round in 1..=5 {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        let wait = 1300 + rng % 2300;
-        tokio::time::sleep(Duration::from_millis(wait)).await;
+        rep.wait_assigned().await;
+        tokio::time::sleep(Duration::from_millis(300 + rng % 1500)).await;
         rep.kill9();
         rep = Replicator::start(&config, &format!("k{round}"));
     }
@@ -628,7 +647,7 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
     }
     consumer.commit_consumer_state(CommitMode::Sync).unwrap();
     let committed = consumer.committed(Duration::from_secs(10)).unwrap();
-    drop(consumer);
+    leave(consumer);
     // What the group has not consumed yet, from the source.
     let mut expected = Vec::new();
     for e in committed.elements() {
@@ -669,8 +688,7 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    blocker.unsubscribe();
-    drop(blocker);
+    leave(blocker);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let out = Command::new(BIN)
         .args(["offsets", "sync", "--config"])
@@ -738,6 +756,22 @@ fn record_of<M: Message>(m: &M) -> Rec {
     )
 }
 
+/// Leaves the group before dropping (dropping a member mid-group blocks in librdkafka until
+/// its revocation is served by a poll).
+fn leave(consumer: BaseConsumer) {
+    consumer.unsubscribe();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline
+        && consumer
+            .assignment()
+            .map(|a| a.count() > 0)
+            .unwrap_or(false)
+    {
+        let _ = consumer.poll(Duration::from_millis(100));
+    }
+    let _ = consumer.poll(Duration::from_millis(100));
+}
+
 fn group_consumer(props: &ClientProps, group: &str) -> BaseConsumer {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", props.bootstrap_servers().unwrap())
@@ -768,5 +802,42 @@ fn read_from(props: &ClientProps, topic: &str, p: i32, from: i64) -> Vec<Rec> {
             Some(Err(KafkaError::PartitionEOF(_))) | None => return out,
             Some(Err(_)) => {}
         }
+    }
+}
+
+#[test]
+fn a_bad_config_is_refused_with_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.toml");
+    std::fs::write(
+        &path,
+        "[replication]\ngroup_id = \"g\"\n[source]\nbootstrap.servers = \"127.0.0.1:1\"\nenable.auto.commit = true\n[target]\nbootstrap.servers = \"127.0.0.1:2\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["replicate", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("r.toml:5: `source.enable.auto.commit`"),
+        "{err}"
+    );
+    for example in ["exactly-once", "at-least-once"] {
+        let out = Command::new(BIN)
+            .args(["replicate", "--check", "--config"])
+            .arg(format!(
+                "{}/examples/replicator/{example}.toml",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
