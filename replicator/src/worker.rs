@@ -387,9 +387,19 @@ impl Worker {
                 reply: reply_tx,
             })
             .map_err(|_| "the poll loop is gone".to_string())?;
-        self.generation = reply_rx
-            .recv_timeout(Duration::from_secs(60))
-            .map_err(|_| "the poll loop did not rewind the partition".to_string())?;
+        // The poll loop answers between polls; during a revocation it waits for this worker
+        // instead, so give up as soon as the worker is asked to finish.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        self.generation = loop {
+            match reply_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(generation) => break generation,
+                Err(RecvTimeoutError::Timeout)
+                    if Instant::now() < deadline && !self.finish.load(Ordering::Acquire) => {}
+                Err(_) => {
+                    return Err("the partition was not rewound (released or finishing)".into())
+                }
+            }
+        };
         self.next = offset;
         Ok(())
     }
