@@ -6,6 +6,7 @@ mod doctor_cmd;
 mod fetch_cmd;
 mod produce_cmd;
 mod replicate_cmd;
+mod run_cmd;
 mod verify_cmd;
 
 use std::process::ExitCode;
@@ -48,6 +49,10 @@ enum Command {
     Produce(produce_cmd::ProduceArgs),
     /// Compares source and target record by record (read-only): exit 0 clean, 1 anomalies, 2 error.
     Verify(verify_cmd::VerifyArgs),
+    /// Runs a scenario (or a directory of them): clusters, workload, faults, drain, verdict.
+    Run(run_cmd::RunArgs),
+    /// The scenario catalog, one line each.
+    List(run_cmd::ListArgs),
     /// The built-in replicator (exactly-once or at-least-once) until Ctrl-C/SIGTERM.
     Replicate(replicate_cmd::ReplicateArgs),
     /// Consumer-group offsets across clusters.
@@ -89,6 +94,8 @@ fn main() -> ExitCode {
             Command::Verify(args) => verify_cmd::run(args).await,
             Command::Produce(args) => produce_cmd::run(args).await,
             Command::Replicate(args) => replicate_cmd::run(args).await,
+            Command::Run(args) => run_cmd::run(args).await,
+            Command::List(args) => run_cmd::list(args),
             Command::Offsets { command } => replicate_cmd::offsets(command).await,
         }
     });

@@ -45,6 +45,7 @@ pub const MAX_BROKERS: u32 = 5;
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// Name used in logs, temp dirs and errors (e.g. `source`, `target`).
+    #[serde(default)]
     pub name: String,
     /// Backend; `process` by default.
     #[serde(default)]

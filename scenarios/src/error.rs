@@ -1,0 +1,55 @@
+//! Errors of the scenario runner.
+
+/// Why a scenario could not be run (exit 2), as opposed to a run whose system failed (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The scenario file is wrong: where, which field, what was expected.
+    #[error("{}", spec_message(.origin, *.line, .field, .reason))]
+    Spec {
+        origin: String,
+        line: usize,
+        field: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Harness(#[from] harness::HarnessError),
+    #[error(transparent)]
+    Workload(#[from] workload::WorkloadError),
+    #[error(transparent)]
+    Verify(#[from] verify::VerifyError),
+    #[error("system under test: {0}")]
+    System(String),
+    #[error("fault {name} at {at_secs} s: {reason}")]
+    Fault {
+        name: String,
+        at_secs: f64,
+        reason: String,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ScenarioError {
+    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ScenarioError {
+        let what = what.into();
+        move |source| ScenarioError::Io { what, source }
+    }
+}
+
+fn spec_message(origin: &str, line: usize, field: &str, reason: &str) -> String {
+    let at = match (origin.is_empty(), line) {
+        (true, _) => String::new(),
+        (false, 0) => format!("{origin}: "),
+        (false, l) => format!("{origin}:{l}: "),
+    };
+    let field = if field.is_empty() {
+        String::new()
+    } else {
+        format!("field `{field}`: ")
+    };
+    format!("{at}{field}{reason}")
+}

@@ -1,0 +1,771 @@
+//! A scenario run: provision → start the system under test → workload + fault schedule →
+//! stop the workload → drain → verify → report. Teardown happens on every path (success,
+//! failure, error, Ctrl-C): clusters shut down, instances stopped, and a report is written.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use harness::Cluster;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use serde::Serialize;
+use verify::verdict::{Promises, Status, Verdict};
+use verify::{FingerprintOptions, VerifyOptions};
+
+use crate::error::ScenarioError;
+use crate::spec::{FaultAction, FaultSpec, Scenario, Side, SystemSpec};
+use crate::system::{builtin_config, Instances, Launcher};
+
+/// What a run needs besides the scenario.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// The `cutover` executable (the builtin system runs `cutover replicate`).
+    pub cutover_exe: PathBuf,
+    /// Where report.json, junit.xml and the system's logs go.
+    pub report_dir: PathBuf,
+    /// The scenario file's directory (relative commands resolve there).
+    pub scenario_dir: PathBuf,
+    /// Set on Ctrl-C: tear down and write a partial report marked aborted.
+    pub cancel: Arc<AtomicBool>,
+    pub progress: Arc<dyn Fn(Progress) + Send + Sync>,
+}
+
+/// Progress for a TTY.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub phase: &'static str,
+    pub elapsed_secs: f64,
+    pub source_records: u64,
+    pub target_records: u64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Pass,
+    /// Anomalies found, or the system never caught up.
+    Fail,
+    /// Ctrl-C.
+    Aborted,
+}
+
+/// One fault as it happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultEvent {
+    pub kind: String,
+    pub detail: String,
+    pub start_secs: f64,
+    pub end_secs: f64,
+    /// Empty when the fault was applied; the error otherwise.
+    pub error: String,
+}
+
+/// A sample of the run's progress (per second).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Sample {
+    pub at_secs: f64,
+    /// Sum of the source topics' high watermarks.
+    pub source_end: i64,
+    /// Sum of the target topics' high watermarks.
+    pub target_end: i64,
+}
+
+/// Draining after the workload stopped.
+#[derive(Debug, Clone, Serialize)]
+pub struct Drain {
+    pub caught_up: bool,
+    pub secs: f64,
+    /// Time from the last source write to the target being caught up: the cutover downtime.
+    pub downtime_secs: Option<f64>,
+}
+
+/// Everything `report.json` holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub schema_version: u32,
+    pub scenario: String,
+    pub description: String,
+    pub system: String,
+    pub seed: u64,
+    pub cutover_version: String,
+    pub source_kafka: Option<String>,
+    pub target_kafka: Option<String>,
+    pub outcome: Outcome,
+    /// Why the run failed, in one line each.
+    pub failures: Vec<String>,
+    pub workload: Option<WorkloadSummary>,
+    pub faults: Vec<FaultEvent>,
+    pub series: Vec<Sample>,
+    pub drain: Option<Drain>,
+    pub verdict: Option<Verdict>,
+    pub duration_secs: f64,
+    pub logs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadSummary {
+    pub sent: u64,
+    pub committed: u64,
+    pub aborted: u64,
+    pub upstream_duplicates: u64,
+    pub records_per_sec: f64,
+    pub mb_per_sec: f64,
+}
+
+struct Shared {
+    started: Instant,
+    faults: Mutex<Vec<FaultEvent>>,
+    instances: Mutex<Instances>,
+}
+
+/// Runs a scenario to its report. Errors (exit 2) are for runs that could not be decided;
+/// a failing system under test is `Outcome::Fail` in the report.
+pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport, ScenarioError> {
+    std::fs::create_dir_all(&options.report_dir).map_err(ScenarioError::io(format!(
+        "creating {}",
+        options.report_dir.display()
+    )))?;
+    let started = Instant::now();
+    let progress = |phase: &'static str, s: u64, t: u64| {
+        (options.progress)(Progress {
+            phase,
+            elapsed_secs: started.elapsed().as_secs_f64(),
+            source_records: s,
+            target_records: t,
+        })
+    };
+    progress("provision", 0, 0);
+    let mut source_spec = scenario.source.clone();
+    let mut target_spec = scenario.target.clone();
+    source_spec.name = format!("{}-source", scenario.scenario.name);
+    target_spec.name = format!("{}-target", scenario.scenario.name);
+    if scenario.needs_proxies(Side::Source) || scenario.needs_proxies(Side::Target) {
+        return Err(ScenarioError::Spec {
+            origin: scenario.scenario.name.clone(),
+            line: 0,
+            field: "fault".into(),
+            reason: "network faults need the per-broker proxies, not available in this build"
+                .into(),
+        });
+    }
+    let (source, target) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
+    let source: Arc<dyn Cluster> = Arc::from(source?);
+    let target: Arc<dyn Cluster> = match target {
+        Ok(t) => Arc::from(t),
+        Err(e) => {
+            let _ = source.shutdown().await;
+            return Err(e.into());
+        }
+    };
+    let result = run_on(scenario, options, source.clone(), target.clone(), started).await;
+    let _ = tokio::join!(source.shutdown(), target.shutdown());
+    let mut report = result?;
+    report.duration_secs = started.elapsed().as_secs_f64();
+    report.source_kafka = source.kafka_version();
+    report.target_kafka = target.kafka_version();
+    crate::report::write(&report, &options.report_dir)?;
+    Ok(report)
+}
+
+async fn run_on(
+    scenario: &Scenario,
+    options: &RunOptions,
+    source: Arc<dyn Cluster>,
+    target: Arc<dyn Cluster>,
+    started: Instant,
+) -> Result<RunReport, ScenarioError> {
+    let topics = scenario.workload.topics.names();
+    workload::runner::create_topics(&scenario.workload, &source.client_props()).await?;
+    let config_path = match &scenario.system {
+        SystemSpec::Builtin { .. } => {
+            let text = builtin_config(
+                &scenario.system,
+                &source.bootstrap_servers(),
+                &target.bootstrap_servers(),
+                &scenario.workload,
+            )?;
+            let path = options.report_dir.join("replicator.toml");
+            std::fs::write(&path, text)
+                .map_err(ScenarioError::io(format!("writing {}", path.display())))?;
+            Some(path)
+        }
+        SystemSpec::Command { .. } => None,
+    };
+    let launcher = Launcher {
+        cutover_exe: options.cutover_exe.clone(),
+        dir: options.report_dir.clone(),
+        system: scenario.system.clone(),
+        scenario_dir: options.scenario_dir.clone(),
+        source_bootstrap: source.bootstrap_servers(),
+        target_bootstrap: target.bootstrap_servers(),
+        topics: topics.clone(),
+        config_path,
+    };
+    let shared = Arc::new(Shared {
+        started: Instant::now(),
+        faults: Mutex::new(Vec::new()),
+        instances: Mutex::new(Instances::new(launcher)),
+    });
+    {
+        let mut inst = lock(&shared.instances);
+        for _ in 0..scenario.system.instances() {
+            inst.add()?;
+        }
+    }
+    let mut report = RunReport {
+        schema_version: 1,
+        scenario: scenario.scenario.name.clone(),
+        description: scenario.scenario.description.clone(),
+        system: system_name(&scenario.system),
+        seed: scenario.workload.seed,
+        cutover_version: env!("CARGO_PKG_VERSION").into(),
+        source_kafka: None,
+        target_kafka: None,
+        outcome: Outcome::Fail,
+        failures: Vec::new(),
+        workload: None,
+        faults: Vec::new(),
+        series: Vec::new(),
+        drain: None,
+        verdict: None,
+        duration_secs: 0.0,
+        logs: Vec::new(),
+    };
+    let target_topics: Vec<String> = topics
+        .iter()
+        .map(|t| target_name(&scenario.system, t))
+        .collect();
+    let sampler = Sampler::new(
+        &source.client_props(),
+        &target.client_props(),
+        &topics,
+        &target_topics,
+    )?;
+    // Workload and faults.
+    progress_of(options, "workload", &sampler, started);
+    let wl_options = workload::RunOptions {
+        keep_records: false,
+        ..workload::RunOptions::default()
+    };
+    let wl_cancel = wl_options.cancel.clone();
+    let spec = scenario.workload.clone();
+    let props = source.client_props();
+    let mut producing = tokio::spawn(async move { workload::run(&spec, &props, wl_options).await });
+    let mut fault_tasks = Vec::new();
+    for f in &scenario.faults {
+        fault_tasks.push(tokio::spawn(apply_fault(
+            f.clone(),
+            shared.clone(),
+            source.clone(),
+            target.clone(),
+        )));
+    }
+    let run_deadline = Instant::now() + Duration::from_secs_f64(scenario.run.duration_secs);
+    let mut series = Vec::new();
+    let workload_result = loop {
+        tokio::select! {
+            r = &mut producing => break Some(r),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        series.push(sampler.sample(shared.started));
+        progress_of(options, "workload", &sampler, started);
+        if options.cancel.load(Ordering::Acquire)
+            || Instant::now() > run_deadline + Duration::from_secs(30)
+        {
+            wl_cancel.store(true, Ordering::Release);
+        }
+        if options.cancel.load(Ordering::Acquire) {
+            break None;
+        }
+        report_exits(&shared, &mut report);
+    };
+    let last_write = Instant::now();
+    match workload_result {
+        Some(r) => {
+            let wr = r.map_err(|e| ScenarioError::System(format!("workload task: {e}")))??;
+            report.workload = Some(WorkloadSummary {
+                sent: wr.counts.sent,
+                committed: wr.counts.committed,
+                aborted: wr.counts.aborted,
+                upstream_duplicates: wr.counts.upstream_duplicates,
+                records_per_sec: wr.records_per_sec,
+                mb_per_sec: wr.mb_per_sec,
+            });
+        }
+        None => {
+            let _ = producing.await;
+        }
+    }
+    // Faults still running (a stall or a stopped broker past the workload) finish first.
+    for t in fault_tasks {
+        if options.cancel.load(Ordering::Acquire) {
+            t.abort();
+        } else {
+            let _ = t.await;
+        }
+    }
+    report.faults = lock(&shared.faults).clone();
+    if options.cancel.load(Ordering::Acquire) {
+        report.outcome = Outcome::Aborted;
+        report.series = series;
+        let sh = shared.clone();
+        let _ = tokio::task::spawn_blocking(move || lock(&sh.instances).stop_all()).await;
+        report.logs = lock(&shared.instances).logs();
+        return Ok(report);
+    }
+    // Drain: the target stops growing and (builtin) every instance reports no lag.
+    progress_of(options, "drain", &sampler, started);
+    let drain_started = Instant::now();
+    let drain_deadline = drain_started + Duration::from_secs_f64(scenario.run.drain_timeout_secs);
+    let quiet = Duration::from_secs(5);
+    let mut last = sampler.sample(shared.started);
+    let mut changed_at = Instant::now();
+    let mut caught_up = false;
+    while Instant::now() < drain_deadline && !options.cancel.load(Ordering::Acquire) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let s = sampler.sample(shared.started);
+        series.push(s);
+        progress_of(options, "drain", &sampler, started);
+        if s.target_end != last.target_end {
+            changed_at = Instant::now();
+        }
+        last = s;
+        if changed_at.elapsed() >= quiet && no_lag(&shared) {
+            caught_up = true;
+            break;
+        }
+    }
+    report_exits(&shared, &mut report);
+    let downtime = caught_up.then(|| {
+        changed_at
+            .saturating_duration_since(last_write)
+            .as_secs_f64()
+    });
+    report.drain = Some(Drain {
+        caught_up,
+        secs: drain_started.elapsed().as_secs_f64(),
+        downtime_secs: downtime,
+    });
+    if !caught_up {
+        report.failures.push(format!(
+            "the system did not catch up within the drain timeout ({} s)",
+            scenario.run.drain_timeout_secs
+        ));
+    }
+    report.series = series;
+    {
+        let sh = shared.clone();
+        let _ = tokio::task::spawn_blocking(move || lock(&sh.instances).stop_all()).await;
+    }
+    report.logs = lock(&shared.instances).logs();
+    // Verify.
+    progress_of(options, "verify", &sampler, started);
+    let verify_options = VerifyOptions {
+        topics: topics
+            .iter()
+            .map(|t| regex_escape(t))
+            .collect::<Vec<_>>()
+            .join("|"),
+        rename: rename_of(&scenario.system),
+        fingerprint: FingerprintOptions {
+            include_timestamp: scenario.verify.timestamps,
+            exclude_headers: scenario.verify.ignore_headers.clone(),
+        },
+        promises: Promises {
+            partitions: scenario.verify.partitions,
+            order: scenario.verify.order,
+            offsets: scenario.verify.offsets,
+            timestamps: scenario.verify.timestamps,
+            allowed_duplicates: scenario.verify.allowed_duplicates,
+        },
+        ..VerifyOptions::default()
+    };
+    let verdict = verify::verify(
+        &source.client_props(),
+        &target.client_props(),
+        &verify_options,
+        Arc::new(|_| {}),
+    )
+    .await?;
+    if verdict.status != Status::Pass {
+        for (class, n) in &verdict.counts.0 {
+            report.failures.push(format!("{n} {}", class_name(*class)));
+        }
+    }
+    report.verdict = Some(verdict);
+    report.outcome = if report.failures.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
+    };
+    progress_of(options, "done", &sampler, started);
+    Ok(report)
+}
+
+fn class_name(c: verify::verdict::AnomalyClass) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{c:?}"))
+}
+
+fn regex_escape(s: &str) -> String {
+    regex::escape(s)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+fn system_name(s: &SystemSpec) -> String {
+    match s {
+        SystemSpec::Builtin { replication, .. } => format!(
+            "builtin ({})",
+            replication
+                .get("mode")
+                .and_then(|m| m.as_str())
+                .unwrap_or("exactly-once")
+        ),
+        SystemSpec::Command { command, .. } => format!("command ({})", command.join(" ")),
+    }
+}
+
+fn rename_of(s: &SystemSpec) -> verify::reader::Rename {
+    match s {
+        SystemSpec::Builtin { replication, .. } => {
+            let mut r = verify::reader::Rename::default();
+            if let Some(t) = replication.get("rename").and_then(|v| v.as_table()) {
+                r.prefix = t
+                    .get("prefix")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .into();
+                r.suffix = t
+                    .get("suffix")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .into();
+                if let Some(m) = t.get("map").and_then(|v| v.as_table()) {
+                    for (k, v) in m {
+                        if let Some(v) = v.as_str() {
+                            r.map.insert(k.clone(), v.to_string());
+                        }
+                    }
+                }
+            }
+            r
+        }
+        SystemSpec::Command { rename_prefix, .. } => verify::reader::Rename {
+            prefix: rename_prefix.clone(),
+            ..Default::default()
+        },
+    }
+}
+
+fn target_name(s: &SystemSpec, topic: &str) -> String {
+    rename_of(s).target_of(topic)
+}
+
+/// Instances that died on their own are a failure of the system under test.
+fn report_exits(shared: &Shared, report: &mut RunReport) {
+    for (i, status) in lock(&shared.instances).exited() {
+        report
+            .failures
+            .push(format!("instance {i} exited on its own ({status})"));
+    }
+}
+
+/// Builtin instances: every instance's lag metric is 0 (or it has none).
+fn no_lag(shared: &Shared) -> bool {
+    let inst = lock(&shared.instances);
+    inst.running.values().all(|i| match i.metrics_port {
+        Some(port) => metric_sum(port, "cutover_replicator_lag_records").is_none_or(|v| v == 0.0),
+        None => true,
+    })
+}
+
+fn metric_sum(port: u16, name: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(
+        &([127, 0, 0, 1], port).into(),
+        Duration::from_secs(2),
+    )
+    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    let values: Vec<f64> = body
+        .lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    Some(values.iter().sum())
+}
+
+fn progress_of(options: &RunOptions, phase: &'static str, sampler: &Sampler, started: Instant) {
+    let s = sampler.sample(started);
+    (options.progress)(Progress {
+        phase,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        source_records: s.source_end.max(0) as u64,
+        target_records: s.target_end.max(0) as u64,
+    });
+}
+
+/// High watermarks of the source and target topics.
+struct Sampler {
+    source: BaseConsumer,
+    target: BaseConsumer,
+    topics: Vec<String>,
+    target_topics: Vec<String>,
+}
+
+impl Sampler {
+    fn new(
+        source: &harness::ClientProps,
+        target: &harness::ClientProps,
+        topics: &[String],
+        target_topics: &[String],
+    ) -> Result<Sampler, ScenarioError> {
+        let make = |p: &harness::ClientProps| -> Result<BaseConsumer, ScenarioError> {
+            let mut c = p.to_rdkafka()?;
+            c.set("group.id", "cutover-sampler")
+                .set("enable.auto.commit", "false");
+            c.create()
+                .map_err(|e| ScenarioError::System(format!("sampler client: {e}")))
+        };
+        Ok(Sampler {
+            source: make(source)?,
+            target: make(target)?,
+            topics: topics.to_vec(),
+            target_topics: target_topics.to_vec(),
+        })
+    }
+
+    fn sum(c: &BaseConsumer, topics: &[String]) -> i64 {
+        let mut total = 0;
+        for t in topics {
+            let Ok(md) = c.fetch_metadata(Some(t), Duration::from_secs(2)) else {
+                continue;
+            };
+            let parts: Vec<i32> = md
+                .topics()
+                .iter()
+                .flat_map(|x| x.partitions().iter().map(|p| p.id()))
+                .collect();
+            for p in parts {
+                if let Ok((_, high)) = c.fetch_watermarks(t, p, Duration::from_secs(2)) {
+                    total += high;
+                }
+            }
+        }
+        total
+    }
+
+    fn sample(&self, started: Instant) -> Sample {
+        Sample {
+            at_secs: started.elapsed().as_secs_f64(),
+            source_end: Self::sum(&self.source, &self.topics),
+            target_end: Self::sum(&self.target, &self.target_topics),
+        }
+    }
+}
+
+/// Waits for the fault's time, applies it, undoes it after its duration; records the event.
+async fn apply_fault(
+    f: FaultSpec,
+    shared: Arc<Shared>,
+    source: Arc<dyn Cluster>,
+    target: Arc<dyn Cluster>,
+) {
+    let at = shared.started + Duration::from_secs_f64(f.at_secs);
+    tokio::time::sleep_until(at.into()).await;
+    let start = shared.started.elapsed().as_secs_f64();
+    let duration = f.duration_secs.map(Duration::from_secs_f64);
+    let cluster = |side: Side| {
+        if side == Side::Source {
+            source.clone()
+        } else {
+            target.clone()
+        }
+    };
+    let detail = serde_json::to_string(&f.action).unwrap_or_default();
+    tracing::info!(fault = f.action.name(), at = f.at_secs, %detail, "fault");
+    let result: Result<(), String> = async {
+        match &f.action {
+            FaultAction::AddInstance => blocking(&shared, |i| i.add().map(|_| ())).await,
+            FaultAction::RemoveInstance { instance } => {
+                let which = *instance;
+                blocking(&shared, move |i| {
+                    let idx = which.or_else(|| i.newest()).ok_or_else(|| {
+                        crate::error::ScenarioError::System("no instance to remove".into())
+                    })?;
+                    i.stop(idx)
+                })
+                .await
+            }
+            FaultAction::StallInstance { instance } => {
+                let idx = *instance;
+                blocking(&shared, move |i| i.signal(idx, libc::SIGSTOP)).await?;
+                tokio::time::sleep(duration.unwrap_or_default()).await;
+                blocking(&shared, move |i| i.signal(idx, libc::SIGCONT)).await
+            }
+            FaultAction::CrashInstance { instance } => {
+                let idx = *instance;
+                blocking(&shared, move |i| i.crash(idx)).await?;
+                tokio::time::sleep(duration.unwrap_or_default()).await;
+                blocking(&shared, move |i| i.start(idx)).await
+            }
+            FaultAction::AddPartitions { topic, partitions } => {
+                let admin = source.admin().map_err(|e| e.to_string())?;
+                admin
+                    .add_partitions(topic, *partitions as usize)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            FaultAction::KillBroker {
+                cluster: side,
+                node,
+            }
+            | FaultAction::StopBroker {
+                cluster: side,
+                node,
+            } => {
+                let c = cluster(*side);
+                if matches!(f.action, FaultAction::KillBroker { .. }) {
+                    c.kill_broker(*node).await.map_err(|e| e.to_string())?;
+                } else {
+                    c.stop_broker(*node).await.map_err(|e| e.to_string())?;
+                }
+                if let Some(d) = duration {
+                    tokio::time::sleep(d).await;
+                    c.start_broker(*node).await.map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }
+            FaultAction::BounceBrokers { cluster: side } => {
+                let c = cluster(*side);
+                for b in c.brokers() {
+                    c.stop_broker(b.node_id).await.map_err(|e| e.to_string())?;
+                    c.start_broker(b.node_id).await.map_err(|e| e.to_string())?;
+                    tokio::time::sleep(duration.unwrap_or_default()).await;
+                }
+                Ok(())
+            }
+            FaultAction::AbortedBurst {
+                topic,
+                transactions,
+                records_per_txn,
+            } => {
+                let props = source.client_props();
+                let (topic, n, m) = (topic.clone(), *transactions, *records_per_txn);
+                tokio::task::spawn_blocking(move || aborted_burst(&props, &topic, n, m))
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+            FaultAction::HangingTransaction {
+                topic,
+                partition,
+                records,
+            } => {
+                let props = source.client_props();
+                let (topic, p, n) = (topic.clone(), *partition, *records);
+                let hold = duration.unwrap_or_default();
+                tokio::task::spawn_blocking(move || hanging_transaction(&props, &topic, p, n, hold))
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+            FaultAction::Latency { .. }
+            | FaultAction::Bandwidth { .. }
+            | FaultAction::Blackhole { .. }
+            | FaultAction::Reset { .. }
+            | FaultAction::Refuse { .. } => {
+                Err("network faults need the per-broker proxies".into())
+            }
+        }
+    }
+    .await;
+    let end = shared.started.elapsed().as_secs_f64();
+    if let Err(e) = &result {
+        tracing::warn!(fault = f.action.name(), error = %e, "fault could not be applied");
+    }
+    lock(&shared.faults).push(FaultEvent {
+        kind: f.action.name().into(),
+        detail,
+        start_secs: start,
+        end_secs: end,
+        error: result.err().unwrap_or_default(),
+    });
+}
+
+async fn blocking<F>(shared: &Arc<Shared>, f: F) -> Result<(), String>
+where
+    F: FnOnce(&mut Instances) -> Result<(), ScenarioError> + Send + 'static,
+{
+    let sh = shared.clone();
+    tokio::task::spawn_blocking(move || f(&mut lock(&sh.instances)).map_err(|e| e.to_string()))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+fn txn_producer(props: &harness::ClientProps, id: &str) -> Result<BaseProducer, String> {
+    let mut c = props.to_rdkafka().map_err(|e| e.to_string())?;
+    c.set("transactional.id", id);
+    let p: BaseProducer = c.create().map_err(|e| e.to_string())?;
+    p.init_transactions(Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+fn aborted_burst(props: &harness::ClientProps, topic: &str, n: u32, m: u32) -> Result<(), String> {
+    let p = txn_producer(props, &format!("cutover-fault-burst-{topic}"))?;
+    for t in 0..n {
+        p.begin_transaction().map_err(|e| e.to_string())?;
+        for r in 0..m {
+            let value = format!("aborted burst txn {t} record {r}");
+            let _ = p.send(
+                BaseRecord::<str, str>::to(topic)
+                    .key("burst")
+                    .payload(&value),
+            );
+        }
+        p.flush(Duration::from_secs(30))
+            .map_err(|e| e.to_string())?;
+        p.abort_transaction(Duration::from_secs(30))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn hanging_transaction(
+    props: &harness::ClientProps,
+    topic: &str,
+    partition: i32,
+    n: u32,
+    hold: Duration,
+) -> Result<(), String> {
+    let p = txn_producer(props, &format!("cutover-fault-hang-{topic}-{partition}"))?;
+    p.begin_transaction().map_err(|e| e.to_string())?;
+    for r in 0..n {
+        let value = format!("hanging record {r}");
+        let _ = p.send(
+            BaseRecord::<str, str>::to(topic)
+                .partition(partition)
+                .key("hang")
+                .payload(&value),
+        );
+    }
+    p.flush(Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    std::thread::sleep(hold);
+    p.abort_transaction(Duration::from_secs(30))
+        .map_err(|e| e.to_string())
+}

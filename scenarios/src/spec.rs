@@ -1,0 +1,556 @@
+//! Scenario files: clusters, a workload, a system under test, a fault schedule, what the
+//! verification holds the copy to, and how long to run. TOML, every table closed
+//! (`deny_unknown_fields`); errors name the file, line and field.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use harness::ClusterSpec;
+use serde::{Deserialize, Serialize};
+use workload::WorkloadSpec;
+
+use crate::error::ScenarioError;
+
+/// A whole scenario file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub scenario: About,
+    #[serde(default)]
+    pub run: RunSpec,
+    #[serde(default = "source_default")]
+    pub source: ClusterSpec,
+    #[serde(default = "target_default")]
+    pub target: ClusterSpec,
+    pub workload: WorkloadSpec,
+    pub system: SystemSpec,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<FaultSpec>,
+    #[serde(default)]
+    pub verify: VerifySpec,
+}
+
+fn source_default() -> ClusterSpec {
+    ClusterSpec::new("source")
+}
+
+fn target_default() -> ClusterSpec {
+    ClusterSpec::new("target")
+}
+
+/// Name and the one line `cutover list` shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct About {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Timing of the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// The workload (and the fault schedule) runs this long at most.
+    #[serde(default = "default_duration")]
+    pub duration_secs: f64,
+    /// After the workload: how long the system may take to catch up (exceeding it fails).
+    #[serde(default = "default_drain")]
+    pub drain_timeout_secs: f64,
+    /// Overrides the workload's seed (same seed: same records, same fault times).
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+fn default_duration() -> f64 {
+    30.0
+}
+
+fn default_drain() -> f64 {
+    120.0
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        RunSpec {
+            duration_secs: default_duration(),
+            drain_timeout_secs: default_drain(),
+            seed: None,
+        }
+    }
+}
+
+/// The system under test.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SystemSpec {
+    /// cutover's replicator. `replication` and `tuning` are the tables of a replicator config
+    /// (`[source]`/`[target]` are filled in with the scenario's clusters; extra client
+    /// properties go in `source_properties`/`target_properties`).
+    Builtin {
+        #[serde(default = "one")]
+        instances: u32,
+        #[serde(default)]
+        replication: toml::Table,
+        #[serde(default)]
+        tuning: toml::Table,
+        #[serde(default)]
+        source_properties: BTreeMap<String, String>,
+        #[serde(default)]
+        target_properties: BTreeMap<String, String>,
+    },
+    /// Any program: started with `CUTOVER_SOURCE_BOOTSTRAP`, `CUTOVER_TARGET_BOOTSTRAP`,
+    /// `CUTOVER_TOPICS`, `CUTOVER_GROUP_ID`, `CUTOVER_INSTANCE`; stopped with SIGTERM, then
+    /// SIGKILL after `grace_secs`.
+    Command {
+        /// Program and arguments; a relative program is resolved against the scenario's dir.
+        command: Vec<String>,
+        #[serde(default = "one")]
+        instances: u32,
+        #[serde(default = "default_grace")]
+        grace_secs: f64,
+        #[serde(default = "default_group")]
+        group_id: String,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        /// How target topics are named (the checker needs to know).
+        #[serde(default)]
+        rename_prefix: String,
+    },
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_grace() -> f64 {
+    10.0
+}
+
+fn default_group() -> String {
+    "cutover-sut".into()
+}
+
+impl SystemSpec {
+    pub fn instances(&self) -> u32 {
+        match self {
+            SystemSpec::Builtin { instances, .. } | SystemSpec::Command { instances, .. } => {
+                *instances
+            }
+        }
+    }
+}
+
+/// Which cluster a network or broker fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Side {
+    Source,
+    Target,
+}
+
+/// Which way bytes are affected, seen from the clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Way {
+    /// Client to broker.
+    ToBroker,
+    /// Broker to client.
+    ToClient,
+    #[default]
+    Both,
+}
+
+/// One scheduled fault (unknown keys are refused by the action's kind).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultSpec {
+    /// Seconds after the workload starts.
+    pub at_secs: f64,
+    /// How long it lasts (network faults, stalls, stopped brokers); instant when absent.
+    #[serde(default)]
+    pub duration_secs: Option<f64>,
+    #[serde(flatten)]
+    pub action: FaultAction,
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FaultAction {
+    /// Added latency (and jitter) between clients and every broker of a cluster.
+    Latency {
+        cluster: Side,
+        #[serde(default)]
+        direction: Way,
+        latency_ms: u64,
+        #[serde(default)]
+        jitter_ms: u64,
+    },
+    /// A bandwidth limit per connection.
+    Bandwidth {
+        cluster: Side,
+        #[serde(default)]
+        direction: Way,
+        bytes_per_sec: u64,
+    },
+    /// Connections stay open, bytes are dropped.
+    Blackhole {
+        cluster: Side,
+        #[serde(default)]
+        direction: Way,
+    },
+    /// Every open connection to the cluster is reset.
+    Reset { cluster: Side },
+    /// New connections are refused.
+    Refuse { cluster: Side },
+    /// One more instance of the system under test.
+    AddInstance,
+    /// The newest (or the given) instance stops gracefully (SIGTERM).
+    RemoveInstance {
+        #[serde(default)]
+        instance: Option<u32>,
+    },
+    /// SIGSTOP an instance for `duration_secs` (past max.poll.interval.ms), then SIGCONT.
+    StallInstance {
+        #[serde(default)]
+        instance: u32,
+    },
+    /// kill -9 an instance, restarted after `duration_secs` (immediately when absent).
+    CrashInstance {
+        #[serde(default)]
+        instance: u32,
+    },
+    /// Grow a source topic.
+    AddPartitions { topic: String, partitions: u32 },
+    /// kill -9 a broker, restarted after `duration_secs` (never when absent).
+    KillBroker { cluster: Side, node: u32 },
+    /// Graceful stop of a broker, restarted after `duration_secs` (never when absent).
+    StopBroker { cluster: Side, node: u32 },
+    /// Every broker of the cluster stopped and restarted in turn, `duration_secs` apart.
+    BounceBrokers { cluster: Side },
+    /// Transactions written and aborted on the source.
+    AbortedBurst {
+        topic: String,
+        #[serde(default = "ten")]
+        transactions: u32,
+        #[serde(default = "ten")]
+        records_per_txn: u32,
+    },
+    /// A source transaction held open for `duration_secs`, then aborted.
+    HangingTransaction {
+        topic: String,
+        #[serde(default)]
+        partition: i32,
+        #[serde(default = "ten")]
+        records: u32,
+    },
+}
+
+fn ten() -> u32 {
+    10
+}
+
+impl FaultAction {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultAction::Latency { .. } => "latency",
+            FaultAction::Bandwidth { .. } => "bandwidth",
+            FaultAction::Blackhole { .. } => "blackhole",
+            FaultAction::Reset { .. } => "reset",
+            FaultAction::Refuse { .. } => "refuse",
+            FaultAction::AddInstance => "add-instance",
+            FaultAction::RemoveInstance { .. } => "remove-instance",
+            FaultAction::StallInstance { .. } => "stall-instance",
+            FaultAction::CrashInstance { .. } => "crash-instance",
+            FaultAction::AddPartitions { .. } => "add-partitions",
+            FaultAction::KillBroker { .. } => "kill-broker",
+            FaultAction::StopBroker { .. } => "stop-broker",
+            FaultAction::BounceBrokers { .. } => "bounce-brokers",
+            FaultAction::AbortedBurst { .. } => "aborted-burst",
+            FaultAction::HangingTransaction { .. } => "hanging-transaction",
+        }
+    }
+
+    /// True for faults that go through the per-broker proxies.
+    pub fn is_network(&self) -> bool {
+        matches!(
+            self,
+            FaultAction::Latency { .. }
+                | FaultAction::Bandwidth { .. }
+                | FaultAction::Blackhole { .. }
+                | FaultAction::Reset { .. }
+                | FaultAction::Refuse { .. }
+        )
+    }
+}
+
+/// What the copy is held to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySpec {
+    #[serde(default = "yes")]
+    pub partitions: bool,
+    #[serde(default = "yes")]
+    pub order: bool,
+    #[serde(default)]
+    pub timestamps: bool,
+    #[serde(default)]
+    pub offsets: bool,
+    /// Header names left out of fingerprints (provenance headers a replicator adds).
+    #[serde(default)]
+    pub ignore_headers: Vec<String>,
+    /// Duplicates tolerated: 0 for exactly-once; a bound for at-least-once systems.
+    #[serde(default)]
+    pub allowed_duplicates: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for VerifySpec {
+    fn default() -> Self {
+        VerifySpec {
+            partitions: true,
+            order: true,
+            timestamps: false,
+            offsets: false,
+            ignore_headers: Vec::new(),
+            allowed_duplicates: 0,
+        }
+    }
+}
+
+impl Scenario {
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Spec {
+            origin: path.display().to_string(),
+            line: 0,
+            field: String::new(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a scenario; errors name the origin, line and field.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+        let err = |line: usize, field: &str, reason: String| ScenarioError::Spec {
+            origin: origin.to_string(),
+            line,
+            field: field.to_string(),
+            reason,
+        };
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .unwrap_or(0);
+            err(line, "", e.message().trim().to_string())
+        })?;
+        if scenario.source.name.is_empty() {
+            scenario.source.name = "source".into();
+        }
+        if scenario.target.name.is_empty() {
+            scenario.target.name = "target".into();
+        }
+        if let Some(seed) = scenario.run.seed {
+            scenario.workload.seed = seed;
+        }
+        // The workload's own stop conditions are the run's: its duration bounds the workload.
+        if scenario.workload.duration_secs.is_none() && scenario.workload.records.is_none() {
+            scenario.workload.duration_secs = Some(scenario.run.duration_secs);
+        }
+        let locate = |field: &str| find_line(text, field);
+        if scenario.scenario.name.trim().is_empty() {
+            return Err(err(
+                locate("name"),
+                "scenario.name",
+                "must not be empty".into(),
+            ));
+        }
+        if !(scenario.run.duration_secs > 0.0) {
+            return Err(err(
+                locate("duration_secs"),
+                "run.duration_secs",
+                "expected a positive number of seconds".into(),
+            ));
+        }
+        if !(scenario.run.drain_timeout_secs > 0.0) {
+            return Err(err(
+                locate("drain_timeout_secs"),
+                "run.drain_timeout_secs",
+                "expected a positive number of seconds".into(),
+            ));
+        }
+        for (side, spec) in [("source", &scenario.source), ("target", &scenario.target)] {
+            spec.validate()
+                .map_err(|e| err(find_section(text, side), side, e.to_string()))?;
+        }
+        scenario.workload.validate().map_err(|e| match e {
+            workload::WorkloadError::Spec { field, reason, .. } => {
+                let full = format!("workload.{field}");
+                err(locate(&field), &full, reason)
+            }
+            other => err(0, "workload", other.to_string()),
+        })?;
+        match &scenario.system {
+            SystemSpec::Builtin { instances, .. } | SystemSpec::Command { instances, .. }
+                if *instances == 0 =>
+            {
+                return Err(err(
+                    locate("instances"),
+                    "system.instances",
+                    "expected at least 1".into(),
+                ));
+            }
+            SystemSpec::Command { command, .. } if command.is_empty() => {
+                return Err(err(
+                    locate("command"),
+                    "system.command",
+                    "expected the program and its arguments, e.g. [\"./copy.sh\"]".into(),
+                ));
+            }
+            SystemSpec::Builtin { .. } => {
+                // The replicator's own checks, on the config the run will write.
+                crate::system::builtin_config(
+                    &scenario.system,
+                    "127.0.0.1:1",
+                    "127.0.0.1:2",
+                    &scenario.workload,
+                )
+                .map_err(|e| err(find_section(text, "system"), "system", e.to_string()))?;
+            }
+            SystemSpec::Command { .. } => {}
+        }
+        let fault_lines = fault_lines(text);
+        for (i, f) in scenario.faults.iter().enumerate() {
+            let line = fault_lines.get(i).copied().unwrap_or(0);
+            let field = format!("fault[{i}]");
+            if !(f.at_secs >= 0.0) || f.at_secs > scenario.run.duration_secs {
+                return Err(err(
+                    line,
+                    &format!("{field}.at_secs"),
+                    format!(
+                        "expected 0 to run.duration_secs ({}), found {}",
+                        scenario.run.duration_secs, f.at_secs
+                    ),
+                ));
+            }
+            if let Some(d) = f.duration_secs {
+                if !(d > 0.0) {
+                    return Err(err(
+                        line,
+                        &format!("{field}.duration_secs"),
+                        "expected a positive number of seconds".into(),
+                    ));
+                }
+            }
+            let needs_duration = matches!(
+                f.action,
+                FaultAction::StallInstance { .. }
+                    | FaultAction::HangingTransaction { .. }
+                    | FaultAction::BounceBrokers { .. }
+                    | FaultAction::Latency { .. }
+                    | FaultAction::Bandwidth { .. }
+                    | FaultAction::Blackhole { .. }
+                    | FaultAction::Refuse { .. }
+            );
+            if needs_duration && f.duration_secs.is_none() {
+                return Err(err(
+                    line,
+                    &format!("{field}.duration_secs"),
+                    format!("a {} fault needs a duration", f.action.name()),
+                ));
+            }
+            match &f.action {
+                FaultAction::KillBroker { cluster, node }
+                | FaultAction::StopBroker { cluster, node } => {
+                    let spec = if *cluster == Side::Source {
+                        &scenario.source
+                    } else {
+                        &scenario.target
+                    };
+                    if *node == 0 || *node > spec.brokers {
+                        return Err(err(
+                            line,
+                            &format!("{field}.node"),
+                            format!(
+                                "expected a node id from 1 to {} (the {:?} cluster's brokers)",
+                                spec.brokers, cluster
+                            ),
+                        ));
+                    }
+                }
+                FaultAction::StallInstance { instance }
+                | FaultAction::CrashInstance { instance } => {
+                    if *instance
+                        >= scenario.system.instances()
+                            + scenario
+                                .faults
+                                .iter()
+                                .filter(|f| matches!(f.action, FaultAction::AddInstance))
+                                .count() as u32
+                    {
+                        return Err(err(
+                            line,
+                            &format!("{field}.instance"),
+                            "no such instance (instances count from 0)".into(),
+                        ));
+                    }
+                }
+                FaultAction::Bandwidth { bytes_per_sec, .. } if *bytes_per_sec == 0 => {
+                    return Err(err(
+                        line,
+                        &format!("{field}.bytes_per_sec"),
+                        "expected a positive rate".into(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(scenario)
+    }
+
+    /// True when any fault needs the per-broker proxies of `side`.
+    pub fn needs_proxies(&self, side: Side) -> bool {
+        self.faults.iter().any(|f| {
+            f.action.is_network()
+                && match &f.action {
+                    FaultAction::Latency { cluster, .. }
+                    | FaultAction::Bandwidth { cluster, .. }
+                    | FaultAction::Blackhole { cluster, .. }
+                    | FaultAction::Reset { cluster }
+                    | FaultAction::Refuse { cluster } => *cluster == side,
+                    _ => false,
+                }
+        })
+    }
+}
+
+/// The line of the first `key =` (last dotted segment) in the text, 0 if absent.
+fn find_line(text: &str, field: &str) -> usize {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let last = last.split('[').next().unwrap_or(last);
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with(last) && l[last.len()..].trim_start().starts_with('=')
+        })
+        .map_or(0, |i| i + 1)
+}
+
+fn find_section(text: &str, section: &str) -> usize {
+    let header = format!("[{section}");
+    text.lines()
+        .position(|l| l.trim_start().starts_with(&header))
+        .map_or(0, |i| i + 1)
+}
+
+/// The line of each `[[fault]]` header, in order.
+fn fault_lines(text: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with("[[fault]]"))
+        .map(|(i, _)| i + 1)
+        .collect()
+}

@@ -1,0 +1,278 @@
+//! The system under test as processes: instances started, stopped (SIGTERM, SIGKILL after a
+//! grace period), crashed (kill -9), stalled (SIGSTOP/SIGCONT). Every process is spawned
+//! through the harness supervisor, so it dies with cutover however cutover dies.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use workload::WorkloadSpec;
+
+use crate::error::ScenarioError;
+use crate::spec::SystemSpec;
+
+/// The replicator config a `builtin` system runs with, as TOML text, checked by the replicator.
+pub fn builtin_config(
+    system: &SystemSpec,
+    source: &str,
+    target: &str,
+    workload: &WorkloadSpec,
+) -> Result<String, ScenarioError> {
+    let SystemSpec::Builtin {
+        replication,
+        tuning,
+        source_properties,
+        target_properties,
+        ..
+    } = system
+    else {
+        return Err(ScenarioError::System("not a builtin system".into()));
+    };
+    let mut replication = replication.clone();
+    replication
+        .entry("group_id")
+        .or_insert_with(|| toml::Value::String("cutover-builtin".into()));
+    replication.entry("include").or_insert_with(|| {
+        toml::Value::Array(
+            workload
+                .topics
+                .names()
+                .iter()
+                .map(|t| toml::Value::String(regex::escape(t)))
+                .collect(),
+        )
+    });
+    replication
+        .entry("topic_refresh_interval_ms")
+        .or_insert(toml::Value::Integer(2000));
+    let mut doc = toml::Table::new();
+    doc.insert("replication".into(), toml::Value::Table(replication));
+    doc.insert("tuning".into(), toml::Value::Table(tuning.clone()));
+    let props = |bootstrap: &str, extra: &BTreeMap<String, String>| {
+        let mut t = toml::Table::new();
+        t.insert(
+            "bootstrap.servers".into(),
+            toml::Value::String(bootstrap.into()),
+        );
+        for (k, v) in extra {
+            t.insert(k.clone(), toml::Value::String(v.clone()));
+        }
+        toml::Value::Table(t)
+    };
+    doc.insert("source".into(), props(source, source_properties));
+    doc.insert("target".into(), props(target, target_properties));
+    let text = toml::to_string(&doc).map_err(|e| ScenarioError::System(e.to_string()))?;
+    replicator::ReplicatorConfig::from_toml(&text, "system")
+        .map_err(|e| ScenarioError::System(format!("replicator config: {e}")))?;
+    Ok(text)
+}
+
+/// How instances are launched.
+pub struct Launcher {
+    /// The `cutover` executable (builtin systems run `cutover replicate`).
+    pub cutover_exe: PathBuf,
+    pub dir: PathBuf,
+    pub system: SystemSpec,
+    pub scenario_dir: PathBuf,
+    pub source_bootstrap: String,
+    pub target_bootstrap: String,
+    pub topics: Vec<String>,
+    /// The builtin config file, written once.
+    pub config_path: Option<PathBuf>,
+}
+
+/// One running instance.
+pub struct Instance {
+    pub index: u32,
+    pub child: Child,
+    pub log: PathBuf,
+    pub metrics_port: Option<u16>,
+}
+
+/// The instances of the system under test, by index (a stopped one leaves a hole).
+pub struct Instances {
+    launcher: Launcher,
+    pub running: BTreeMap<u32, Instance>,
+    next: u32,
+}
+
+impl Instances {
+    pub fn new(launcher: Launcher) -> Instances {
+        Instances {
+            launcher,
+            running: BTreeMap::new(),
+            next: 0,
+        }
+    }
+
+    /// Starts a new instance with the next index.
+    pub fn add(&mut self) -> Result<u32, ScenarioError> {
+        let index = self.next;
+        self.next += 1;
+        self.start(index)?;
+        Ok(index)
+    }
+
+    /// (Re)starts instance `index`.
+    pub fn start(&mut self, index: u32) -> Result<(), ScenarioError> {
+        let l = &self.launcher;
+        let log = l.dir.join(format!("instance-{index}.log"));
+        let file = std::fs::File::create(&log)
+            .map_err(ScenarioError::io(format!("creating {}", log.display())))?;
+        let err_file = file.try_clone().map_err(ScenarioError::io("log file"))?;
+        let (mut command, metrics_port) = match &l.system {
+            SystemSpec::Builtin { .. } => {
+                let port = free_port()?;
+                let mut c = Command::new(&l.cutover_exe);
+                c.arg("replicate").arg("--config");
+                c.arg(
+                    l.config_path
+                        .as_ref()
+                        .ok_or_else(|| ScenarioError::System("no config written".into()))?,
+                );
+                c.args(["--metrics-addr", &format!("127.0.0.1:{port}")]);
+                c.env("CUTOVER_LOG", "info,librdkafka=error")
+                    .env("NO_COLOR", "1");
+                (c, Some(port))
+            }
+            SystemSpec::Command {
+                command,
+                group_id,
+                env,
+                ..
+            } => {
+                let program = resolve(&l.scenario_dir, &command[0]);
+                let mut c = Command::new(program);
+                c.args(&command[1..]);
+                c.current_dir(&l.scenario_dir);
+                c.envs(env);
+                c.env("CUTOVER_GROUP_ID", group_id);
+                (c, None)
+            }
+        };
+        command
+            .env("CUTOVER_SOURCE_BOOTSTRAP", &l.source_bootstrap)
+            .env("CUTOVER_TARGET_BOOTSTRAP", &l.target_bootstrap)
+            .env("CUTOVER_TOPICS", l.topics.join(","))
+            .env("CUTOVER_INSTANCE", index.to_string())
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err_file);
+        let child = harness::supervisor::spawn(command)
+            .map_err(|e| ScenarioError::System(format!("starting instance {index}: {e}")))?;
+        tracing::info!(
+            instance = index,
+            pid = child.id(),
+            "system under test started"
+        );
+        self.running.insert(
+            index,
+            Instance {
+                index,
+                child,
+                log,
+                metrics_port,
+            },
+        );
+        Ok(())
+    }
+
+    /// SIGTERM, then SIGKILL after the grace period.
+    pub fn stop(&mut self, index: u32) -> Result<(), ScenarioError> {
+        let grace = match &self.launcher.system {
+            SystemSpec::Command { grace_secs, .. } => Duration::from_secs_f64(*grace_secs),
+            SystemSpec::Builtin { .. } => Duration::from_secs(60),
+        };
+        let mut instance = self
+            .running
+            .remove(&index)
+            .ok_or_else(|| ScenarioError::System(format!("no running instance {index}")))?;
+        // A stalled process must run to handle SIGTERM.
+        let _ = harness::supervisor::signal(instance.child.id(), libc::SIGCONT);
+        if !harness::supervisor::terminate(&mut instance.child, grace) {
+            tracing::warn!(
+                instance = index,
+                "did not stop within the grace period; killed"
+            );
+        }
+        Ok(())
+    }
+
+    /// kill -9.
+    pub fn crash(&mut self, index: u32) -> Result<(), ScenarioError> {
+        let mut instance = self
+            .running
+            .remove(&index)
+            .ok_or_else(|| ScenarioError::System(format!("no running instance {index}")))?;
+        harness::supervisor::kill_and_reap(&mut instance.child);
+        Ok(())
+    }
+
+    pub fn signal(&self, index: u32, signal: i32) -> Result<(), ScenarioError> {
+        let instance = self
+            .running
+            .get(&index)
+            .ok_or_else(|| ScenarioError::System(format!("no running instance {index}")))?;
+        harness::supervisor::signal(instance.child.id(), signal)
+            .map_err(|e| ScenarioError::System(format!("signalling instance {index}: {e}")))
+    }
+
+    /// The newest running instance.
+    pub fn newest(&self) -> Option<u32> {
+        self.running.keys().next_back().copied()
+    }
+
+    /// Instances that exited on their own (a crash of the system under test), with their status.
+    pub fn exited(&mut self) -> Vec<(u32, String)> {
+        let mut out = Vec::new();
+        for (i, inst) in self.running.iter_mut() {
+            if let Ok(Some(status)) = inst.child.try_wait() {
+                out.push((*i, status.to_string()));
+            }
+        }
+        for (i, _) in &out {
+            self.running.remove(i);
+        }
+        out
+    }
+
+    /// Stops every instance (SIGTERM, grace, SIGKILL).
+    pub fn stop_all(&mut self) {
+        let all: Vec<u32> = self.running.keys().copied().collect();
+        for i in all {
+            let _ = self.stop(i);
+        }
+    }
+
+    pub fn logs(&self) -> Vec<PathBuf> {
+        (0..self.next)
+            .map(|i| self.launcher.dir.join(format!("instance-{i}.log")))
+            .filter(|p| p.exists())
+            .collect()
+    }
+}
+
+impl Drop for Instances {
+    fn drop(&mut self) {
+        for inst in self.running.values_mut() {
+            harness::supervisor::kill_and_reap(&mut inst.child);
+        }
+    }
+}
+
+fn resolve(dir: &Path, program: &str) -> PathBuf {
+    let p = Path::new(program);
+    if p.is_relative() && program.contains('/') {
+        dir.join(p)
+    } else {
+        p.to_path_buf()
+    }
+}
+
+fn free_port() -> Result<u16, ScenarioError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(ScenarioError::io("picking a metrics port"))
+}

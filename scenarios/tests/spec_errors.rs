@@ -1,0 +1,125 @@
+//! Scenario files: every catalog entry parses, and bad files fail with file, line, field and
+//! what was expected (snapshots keep the messages stable).
+
+use scenarios::Scenario;
+
+const GOOD: &str = r#"
+[scenario]
+name = "t"
+
+[run]
+duration_secs = 10
+
+[workload]
+[workload.topics]
+count = 1
+pattern = "t{n}"
+[[workload.producer]]
+rate = { records_per_sec = 100 }
+
+[system]
+kind = "builtin"
+replication = { mode = "exactly-once" }
+
+[[fault]]
+at_secs = 2
+kind = "crash-instance"
+instance = 0
+"#;
+
+fn error_of(text: &str) -> String {
+    Scenario::from_toml(text, "bad.toml")
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn the_catalog_parses() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/catalog");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let s = Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                !s.scenario.description.is_empty(),
+                "{} has no description",
+                path.display()
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 10, "catalog has {n} scenarios");
+}
+
+#[test]
+fn a_good_scenario_parses() {
+    let s = Scenario::from_toml(GOOD, "good.toml").unwrap();
+    assert_eq!(s.faults.len(), 1);
+    assert_eq!(s.source.name, "source");
+    assert_eq!(
+        s.workload.duration_secs,
+        Some(10.0),
+        "the run's duration bounds the workload"
+    );
+}
+
+#[test]
+fn bad_scenarios_name_file_line_and_field() {
+    let cases = [
+        ("unknown top-level table", GOOD.replace("[run]", "[runn]")),
+        (
+            "unknown fault kind",
+            GOOD.replace("kind = \"crash-instance\"", "kind = \"explode\""),
+        ),
+        (
+            "unknown fault field",
+            GOOD.replace("instance = 0", "instance = 0\nsevere = true"),
+        ),
+        (
+            "fault after the run",
+            GOOD.replace("at_secs = 2", "at_secs = 99"),
+        ),
+        (
+            "stall without duration",
+            GOOD.replace("crash-instance", "stall-instance"),
+        ),
+        (
+            "no such broker",
+            GOOD.replace(
+                "kind = \"crash-instance\"\ninstance = 0",
+                "kind = \"kill-broker\"\ncluster = \"source\"\nnode = 3",
+            ),
+        ),
+        (
+            "no such instance",
+            GOOD.replace("instance = 0", "instance = 4"),
+        ),
+        (
+            "bad replicator mode",
+            GOOD.replace("mode = \"exactly-once\"", "mode = \"twice\""),
+        ),
+        (
+            "bad workload rate",
+            GOOD.replace("records_per_sec = 100", "records_per_sec = -5"),
+        ),
+        (
+            "negative duration",
+            GOOD.replace("duration_secs = 10", "duration_secs = -1"),
+        ),
+        (
+            "empty command",
+            GOOD.replace(
+                "kind = \"builtin\"\nreplication = { mode = \"exactly-once\" }",
+                "kind = \"command\"\ncommand = []",
+            ),
+        ),
+    ];
+    let mut all = String::new();
+    for (what, text) in cases {
+        let e = error_of(&text);
+        assert!(e.starts_with("bad.toml"), "{what}: {e}");
+        all.push_str(&format!("{what}:\n  {e}\n"));
+    }
+    insta::assert_snapshot!(all);
+}
