@@ -62,7 +62,15 @@ impl ClientContext for Context {
         for (name, topic) in &stats.topics {
             for (p, part) in &topic.partitions {
                 if *p >= 0 && part.hi_offset >= 0 {
-                    self.shared.metrics.end_offset(name, *p, part.hi_offset);
+                    // read_committed: the end is the last stable offset.
+                    let end = if part.ls_offset >= 0 {
+                        part.ls_offset
+                    } else {
+                        part.hi_offset
+                    };
+                    self.shared
+                        .metrics
+                        .end_offset(name, *p, end, part.next_offset);
                 }
             }
         }
@@ -492,7 +500,7 @@ fn consumer_config(config: &ReplicatorConfig) -> Result<ClientConfig> {
             t.max_partition_fetch_bytes.to_string(),
         )
         .set("fetch.min.bytes", t.fetch_min_bytes.to_string())
-        .set("statistics.interval.ms", "5000");
+        .set("statistics.interval.ms", "2000");
     if c.get("partition.assignment.strategy").is_none() {
         c.set("partition.assignment.strategy", "range,roundrobin");
     }

@@ -14,8 +14,10 @@ struct Inner {
     bytes: BTreeMap<String, u64>,
     /// (topic, partition) → next source offset made safe on the target.
     position: BTreeMap<(String, i32), i64>,
-    /// (topic, partition) → source end offset (high watermark) last seen.
-    end: BTreeMap<(String, i32), i64>,
+    /// (topic, partition) → (source end offset: last stable offset, next fetch offset).
+    end: BTreeMap<(String, i32), (i64, i64)>,
+    /// (topic, partition) → the worker has no batch open and nothing queued.
+    idle: BTreeMap<(String, i32), bool>,
     transactions_committed: u64,
     transactions_aborted: u64,
     commits: u64,
@@ -62,9 +64,17 @@ impl Metrics {
         });
     }
 
-    pub fn end_offset(&self, topic: &str, partition: i32, end: i64) {
+    /// The source partition's end (last stable offset) and how far the consumer fetched.
+    pub fn end_offset(&self, topic: &str, partition: i32, end: i64, fetched: i64) {
         self.with(|m| {
-            m.end.insert((topic.to_string(), partition), end);
+            m.end.insert((topic.to_string(), partition), (end, fetched));
+        });
+    }
+
+    /// Whether a partition's worker has nothing open and nothing queued.
+    pub fn idle(&self, topic: &str, partition: i32, idle: bool) {
+        self.with(|m| {
+            m.idle.insert((topic.to_string(), partition), idle);
         });
     }
 
@@ -147,12 +157,20 @@ impl Metrics {
                 "Source end offset minus the position committed on the target, per partition.",
             );
             for ((t, p), pos) in &m.position {
-                if let Some(end) = m.end.get(&(t.clone(), *p)) {
+                let key = (t.clone(), *p);
+                if let Some((end, fetched)) = m.end.get(&key) {
+                    // Transaction markers and aborted records may follow the last copied record:
+                    // a worker idle after its consumer fetched up to the end has no lag.
+                    let idle = m.idle.get(&key).copied().unwrap_or(false);
+                    let lag = if idle && fetched >= end {
+                        0
+                    } else {
+                        (end - pos).max(0)
+                    };
                     let _ = writeln!(
                         lines,
-                        "{n}{{topic=\"{}\",partition=\"{p}\"}} {}",
-                        escape(t),
-                        (end - pos).max(0)
+                        "{n}{{topic=\"{}\",partition=\"{p}\"}} {lag}",
+                        escape(t)
                     );
                 }
             }
@@ -305,7 +323,9 @@ mod tests {
         let m = Metrics::default();
         m.copied("orders", 0, 10, 1000, 10);
         m.copied("orders", 1, 5, 500, 5);
-        m.end_offset("orders", 0, 25);
+        m.end_offset("orders", 0, 25, 20);
+        m.end_offset("orders", 1, 6, 6);
+        m.idle("orders", 1, true);
         m.transaction(true);
         m.transaction(false);
         m.rebalance(2);

@@ -173,6 +173,7 @@ pub fn spawn(
                         next: -1,
                         committed: None,
                         open: false,
+                        idle: false,
                         batch_records: 0,
                         batch_bytes: 0,
                         batch_started: Instant::now(),
@@ -244,6 +245,8 @@ struct Worker {
     /// Next source offset safe on the target.
     committed: Option<i64>,
     open: bool,
+    /// Nothing open, nothing queued (for the lag metric).
+    idle: bool,
     batch_records: u64,
     batch_bytes: u64,
     batch_started: Instant,
@@ -311,7 +314,12 @@ impl Worker {
                         }
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.batch_records == 0 && !self.idle {
+                        self.idle = true;
+                        self.metrics.idle(&self.topic, self.partition, true);
+                    }
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     self.finish.store(true, Ordering::Release);
                     continue;
@@ -409,6 +417,10 @@ impl Worker {
         let m = routed.message;
         if routed.generation != self.generation || (self.next >= 0 && m.offset() < self.next) {
             return Ok(());
+        }
+        if self.idle {
+            self.idle = false;
+            self.metrics.idle(&self.topic, self.partition, false);
         }
         if self.eos() && !self.open {
             self.producer

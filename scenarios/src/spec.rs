@@ -368,14 +368,14 @@ impl Scenario {
                 "must not be empty".into(),
             ));
         }
-        if !(scenario.run.duration_secs > 0.0) {
+        if !positive(scenario.run.duration_secs) {
             return Err(err(
                 locate("duration_secs"),
                 "run.duration_secs",
                 "expected a positive number of seconds".into(),
             ));
         }
-        if !(scenario.run.drain_timeout_secs > 0.0) {
+        if !positive(scenario.run.drain_timeout_secs) {
             return Err(err(
                 locate("drain_timeout_secs"),
                 "run.drain_timeout_secs",
@@ -418,15 +418,31 @@ impl Scenario {
                     "127.0.0.1:2",
                     &scenario.workload,
                 )
-                .map_err(|e| err(find_section(text, "system"), "system", e.to_string()))?;
+                .map_err(|e| match e {
+                    ScenarioError::Spec { field, reason, .. } => {
+                        let line = match find_line(text, &field) {
+                            0 => find_section(text, "system"),
+                            l => l,
+                        };
+                        err(line, &field, reason)
+                    }
+                    other => err(find_section(text, "system"), "system", other.to_string()),
+                })?;
             }
             SystemSpec::Command { .. } => {}
         }
         let fault_lines = fault_lines(text);
+        let added = scenario
+            .faults
+            .iter()
+            .filter(|f| matches!(f.action, FaultAction::AddInstance))
+            .count() as u32;
+        let max_instances = scenario.system.instances() + added;
         for (i, f) in scenario.faults.iter().enumerate() {
             let line = fault_lines.get(i).copied().unwrap_or(0);
             let field = format!("fault[{i}]");
-            if !(f.at_secs >= 0.0) || f.at_secs > scenario.run.duration_secs {
+            if !(positive(f.at_secs) || f.at_secs == 0.0) || f.at_secs > scenario.run.duration_secs
+            {
                 return Err(err(
                     line,
                     &format!("{field}.at_secs"),
@@ -437,7 +453,7 @@ impl Scenario {
                 ));
             }
             if let Some(d) = f.duration_secs {
-                if !(d > 0.0) {
+                if !positive(d) {
                     return Err(err(
                         line,
                         &format!("{field}.duration_secs"),
@@ -482,21 +498,14 @@ impl Scenario {
                     }
                 }
                 FaultAction::StallInstance { instance }
-                | FaultAction::CrashInstance { instance } => {
-                    if *instance
-                        >= scenario.system.instances()
-                            + scenario
-                                .faults
-                                .iter()
-                                .filter(|f| matches!(f.action, FaultAction::AddInstance))
-                                .count() as u32
-                    {
-                        return Err(err(
-                            line,
-                            &format!("{field}.instance"),
-                            "no such instance (instances count from 0)".into(),
-                        ));
-                    }
+                | FaultAction::CrashInstance { instance }
+                    if *instance >= max_instances =>
+                {
+                    return Err(err(
+                        line,
+                        &format!("{field}.instance"),
+                        "no such instance (instances count from 0)".into(),
+                    ));
                 }
                 FaultAction::Bandwidth { bytes_per_sec, .. } if *bytes_per_sec == 0 => {
                     return Err(err(
@@ -527,16 +536,27 @@ impl Scenario {
     }
 }
 
+/// True for a positive number (false for NaN).
+fn positive(x: f64) -> bool {
+    x > 0.0
+}
+
 /// The line of the first `key =` (last dotted segment) in the text, 0 if absent.
 fn find_line(text: &str, field: &str) -> usize {
     let last = field.rsplit('.').next().unwrap_or(field);
     let last = last.split('[').next().unwrap_or(last);
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.starts_with(last) && l[last.len()..].trim_start().starts_with('=')
+    let at_start = text.lines().position(|l| {
+        let l = l.trim_start();
+        l.starts_with(last) && l[last.len()..].trim_start().starts_with('=')
+    });
+    // Inline tables: `rate = { records_per_sec = 5 }`.
+    let inline = || {
+        text.lines().position(|l| {
+            l.match_indices(last)
+                .any(|(i, _)| l[i + last.len()..].trim_start().starts_with('='))
         })
-        .map_or(0, |i| i + 1)
+    };
+    at_start.or_else(inline).map_or(0, |i| i + 1)
 }
 
 fn find_section(text: &str, section: &str) -> usize {

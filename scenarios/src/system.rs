@@ -63,8 +63,19 @@ pub fn builtin_config(
     doc.insert("source".into(), props(source, source_properties));
     doc.insert("target".into(), props(target, target_properties));
     let text = toml::to_string(&doc).map_err(|e| ScenarioError::System(e.to_string()))?;
-    replicator::ReplicatorConfig::from_toml(&text, "system")
-        .map_err(|e| ScenarioError::System(format!("replicator config: {e}")))?;
+    replicator::ReplicatorConfig::from_toml(&text, "").map_err(|e| match e {
+        replicator::ReplicatorError::Config { field, reason, .. } => ScenarioError::Spec {
+            origin: String::new(),
+            line: 0,
+            field: if field.is_empty() {
+                "system".into()
+            } else {
+                format!("system.{field}")
+            },
+            reason,
+        },
+        other => ScenarioError::System(format!("replicator config: {other}")),
+    })?;
     Ok(text)
 }
 

@@ -1,0 +1,160 @@
+//! `cutover run` end to end on real clusters: the smoke scenario passes; a `command` system that
+//! drops every 1000th record is reported with exactly that many lost; the rebalance storm passes
+//! exactly-once and fails at-least-once with duplicates; the crash loop passes (the last three
+//! take minutes: `-- --ignored`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cutover");
+
+static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn catalog(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/catalog")
+        .join(format!("{name}.toml"))
+}
+
+/// Runs `cutover run` and returns (exit code, report.json, stdout).
+fn run(scenario: &Path) -> (i32, serde_json::Value, String) {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(scenario)
+        .arg("--report-dir")
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let report = std::fs::read_to_string(dir.path().join("report.json"))
+        .unwrap_or_else(|e| panic!("no report.json ({e}); stdout:\n{stdout}\nstderr:\n{stderr}"));
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("<testcase"), "{junit}");
+    let json: serde_json::Value = serde_json::from_str(&report).unwrap();
+    eprintln!("{stdout}");
+    (out.status.code().unwrap_or(-1), json, stdout + &stderr)
+}
+
+fn count(report: &serde_json::Value, class: &str) -> u64 {
+    report["verdict"]["counts"][class].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn smoke_scenario_passes_end_to_end() {
+    let (code, report, out) = run(&catalog("smoke"));
+    assert_eq!(code, 0, "{out}\n{report:#}");
+    assert_eq!(report["outcome"], "pass");
+    assert_eq!(report["schema_version"], 1);
+    assert!(
+        report["verdict"]["tally"]["matched"].as_u64().unwrap() > 1000,
+        "{report:#}"
+    );
+    assert!(
+        report["verdict"]["tally"]["source_aborted"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(
+        report["verdict"]["tally"]["upstream_duplicates"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(report["drain"]["caught_up"].as_bool().unwrap());
+    assert!(report["drain"]["downtime_secs"].as_f64().is_some());
+    assert!(report["series"].as_array().unwrap().len() >= 5);
+}
+
+fn lossy_copier() -> PathBuf {
+    // target/<profile>/deps/<this test> → target/<profile>/examples/lossy_copier
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/lossy_copier")
+}
+
+#[test]
+fn a_command_system_that_drops_records_is_reported_with_the_exact_count() {
+    let copier = lossy_copier();
+    if !copier.exists() {
+        // `cargo test` builds examples; a filtered `--test scenarios` run may not have.
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "--example", "lossy_copier"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    assert!(copier.exists(), "{}", copier.display());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lossy.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[scenario]
+name = "lossy-command"
+description = "a copier that drops every 1000th record"
+
+[run]
+duration_secs = 10
+drain_timeout_secs = 60
+
+[workload]
+records = 5500
+[workload.topics]
+count = 2
+pattern = "orders.{{n}}"
+partitions = 2
+[[workload.producer]]
+rate = {{ records_per_sec = 1000 }}
+
+[system]
+kind = "command"
+command = ["{}"]
+grace_secs = 10
+"#,
+            copier.display()
+        ),
+    )
+    .unwrap();
+    let (code, report, out) = run(&path);
+    assert_eq!(code, 1, "{out}\n{report:#}");
+    assert_eq!(report["outcome"], "fail");
+    assert_eq!(
+        count(&report, "lost"),
+        5,
+        "5500 records, every 1000th dropped: {report:#}"
+    );
+    assert_eq!(count(&report, "duplicated"), 0);
+    assert_eq!(count(&report, "phantom"), 0);
+}
+
+#[test]
+#[ignore = "long (about 2 minutes): cargo test --test scenarios -- --ignored"]
+fn rebalance_storm_passes_exactly_once_and_fails_at_least_once() {
+    let (code, report, out) = run(&catalog("rebalance-storm"));
+    assert_eq!(code, 0, "{out}\n{report:#}");
+    assert_eq!(count(&report, "lost") + count(&report, "duplicated"), 0);
+    let faults = report["faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 5);
+    assert!(faults.iter().all(|f| f["error"] == ""), "{faults:#?}");
+    let (code, report, out) = run(&catalog("rebalance-storm-alo"));
+    assert_eq!(code, 1, "{out}\n{report:#}");
+    assert_eq!(count(&report, "lost"), 0, "{report:#}");
+    assert!(count(&report, "duplicated") > 0, "{report:#}");
+}
+
+#[test]
+#[ignore = "long (about 2 minutes): cargo test --test scenarios -- --ignored"]
+fn replicator_crash_loop_passes() {
+    let (code, report, out) = run(&catalog("replicator-crash-loop"));
+    assert_eq!(code, 0, "{out}\n{report:#}");
+    assert_eq!(report["faults"].as_array().unwrap().len(), 6);
+}
