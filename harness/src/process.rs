@@ -10,7 +10,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,7 +21,8 @@ use crate::cluster::{BrokerInfo, Cluster};
 use crate::dist::{FetchEvent, KafkaDist};
 use crate::error::{HarnessError, Result};
 use crate::java::JavaRuntime;
-use crate::layout::{self, NodeLayout};
+use crate::layout::{self, NodeLayout, Proxies};
+use crate::proxy::Proxy;
 use crate::readiness::{self, NotReady};
 use crate::spec::{BackendKind, ClusterSpec};
 use crate::supervisor;
@@ -123,6 +124,8 @@ pub struct ProcessCluster {
     nodes: Vec<Node>,
     cluster_id: String,
     shut_down: AtomicBool,
+    /// One per broker when the spec is proxied; stopped on shutdown and drop.
+    proxies: Proxies,
 }
 
 impl ProcessCluster {
@@ -166,7 +169,7 @@ impl ProcessCluster {
     ) -> Result<ProcessCluster> {
         let started = Instant::now();
         let workdir = WorkDir::create(&spec.name, spec.keep)?;
-        let (reservation, layouts) = layout::lay_out(spec, workdir.path())?;
+        let (mut reservation, layouts) = layout::lay_out(spec, workdir.path())?;
         let cluster_id = random_cluster_id()?;
         let nodes = layouts
             .into_iter()
@@ -175,7 +178,7 @@ impl ProcessCluster {
                 child: Mutex::new(None),
             })
             .collect();
-        let cluster = ProcessCluster {
+        let mut cluster = ProcessCluster {
             spec: spec.clone(),
             dist: dist.clone(),
             java: java.clone(),
@@ -183,8 +186,12 @@ impl ProcessCluster {
             nodes,
             cluster_id,
             shut_down: AtomicBool::new(false),
+            proxies: Proxies::default(),
         };
         cluster.format_storage().await?;
+        // The proxies take their ports over from the reservation (no window to lose them).
+        cluster.proxies =
+            Proxies::start(&mut reservation, cluster.nodes.iter().map(|n| &n.layout))?;
         // Release the reserved ports just before the JVMs bind them.
         drop(reservation);
         for node in &cluster.nodes {
@@ -494,6 +501,7 @@ impl Cluster for ProcessCluster {
                     address: format!("127.0.0.1:{}", n.port),
                     port: n.port,
                     controller_port: n.controller_port,
+                    proxy_port: n.proxy_port,
                     pid,
                     running: pid.is_some(),
                     log: Some(n.server_log()),
@@ -504,6 +512,10 @@ impl Cluster for ProcessCluster {
 
     fn work_dir(&self) -> Option<PathBuf> {
         Some(self.workdir.path().to_path_buf())
+    }
+
+    fn proxy(&self, node_id: u32) -> Option<Arc<Proxy>> {
+        self.proxies.get(node_id)
     }
 
     async fn stop_broker(&self, node_id: u32) -> Result<()> {
@@ -562,6 +574,7 @@ impl Cluster for ProcessCluster {
         }
         // Disposable data: kill -9 is the fastest teardown and cannot hang on a lost quorum.
         self.kill_all();
+        self.proxies.shutdown().await;
         self.workdir.remove();
         Ok(())
     }
