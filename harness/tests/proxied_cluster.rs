@@ -143,3 +143,42 @@ async fn a_proxied_cluster_is_reached_through_its_proxy_which_can_blackhole_it()
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
     assert_eq!(proxy.stats().open_connections, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_of_a_proxied_cluster_bypasses_the_proxies() {
+    let cluster = harness::start(&ClusterSpec::new("proxied3").brokers(3).proxied(true))
+        .await
+        .expect("3-broker proxied cluster starts");
+    let proxies = cluster.proxies();
+    assert_eq!(proxies.len(), 3);
+    let admin = cluster.admin().unwrap();
+    admin
+        .create_topic(&TopicSpec::new("rf3", 3, 3).config("min.insync.replicas", "3"))
+        .await
+        .unwrap();
+    let before: Vec<_> = proxies.iter().map(|p| p.stats()).collect();
+    // 2 MB of values, acknowledged by all three replicas.
+    let sent: Vec<String> = (0..2000)
+        .map(|i| format!("{i:05}-{}", "r".repeat(1000)))
+        .collect();
+    produce_all(&cluster.client_props(), "rf3", &sent).await;
+    let payload: u64 = sent.iter().map(|v| 2 * v.len() as u64).sum();
+    let delta = |f: fn(&harness::ProxyStats) -> u64| -> u64 {
+        proxies
+            .iter()
+            .zip(&before)
+            .map(|(p, b)| f(&p.stats()) - f(b))
+            .sum()
+    };
+    let (to_brokers, to_clients) = (delta(|s| s.bytes_to_broker), delta(|s| s.bytes_to_client));
+    eprintln!("payload {payload} B: {to_brokers} B to brokers, {to_clients} B to clients through the proxies");
+    // The records cross the proxies once, towards their leaders ...
+    assert!(to_brokers >= payload, "{to_brokers} < {payload}");
+    assert!(to_brokers < 2 * payload, "{to_brokers}");
+    // ... and followers do not fetch them through a proxy (that would be 2 × payload).
+    assert!(to_clients < payload / 4, "{to_clients}");
+    let desc = admin.describe_topic("rf3").await.unwrap();
+    for p in &desc.partitions {
+        assert_eq!(p.isr.len(), 3, "{p:?}");
+    }
+}
