@@ -443,12 +443,24 @@ fn last_lines(text: &str, n: usize) -> String {
 }
 
 pub(crate) fn random_cluster_id() -> Result<String> {
-    let mut bytes = [0u8; 16];
     let mut file =
         fs::File::open("/dev/urandom").map_err(HarnessError::io("opening /dev/urandom"))?;
-    std::io::Read::read_exact(&mut file, &mut bytes)
-        .map_err(HarnessError::io("reading /dev/urandom"))?;
-    Ok(base64url(&bytes))
+    loop {
+        let mut bytes = [0u8; 16];
+        std::io::Read::read_exact(&mut file, &mut bytes)
+            .map_err(HarnessError::io("reading /dev/urandom"))?;
+        if let Some(id) = cluster_id_from(&bytes) {
+            return Ok(id);
+        }
+    }
+}
+
+/// The base64url cluster id of `bytes`, unless it starts with `-`: the storage tool would
+/// read `-t -xyz…` as an option and fail (1 id in 64). Kafka's own `Uuid.randomUuid` skips
+/// those too.
+fn cluster_id_from(bytes: &[u8; 16]) -> Option<String> {
+    let id = base64url(bytes);
+    (!id.starts_with('-')).then_some(id)
 }
 
 fn base64url(bytes: &[u8]) -> String {
@@ -598,6 +610,9 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+        // An id the storage tool would take for an option is never used.
+        assert_eq!(cluster_id_from(&[0xf8; 16]), None);
+        assert!(cluster_id_from(&[0x00; 16]).is_some());
     }
 
     #[test]
