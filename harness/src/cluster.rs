@@ -1,6 +1,7 @@
 //! The [`Cluster`] trait that every backend implements, and [`start`], which picks the backend.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -8,16 +9,20 @@ use serde::Serialize;
 use crate::admin::Admin;
 use crate::client_props::ClientProps;
 use crate::error::{HarnessError, Result};
+use crate::proxy::Proxy;
 use crate::spec::{BackendKind, ClusterSpec};
 
 /// One broker of an owned cluster.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct BrokerInfo {
     pub node_id: u32,
-    /// Client listener (`127.0.0.1:port`).
+    /// The broker's own client listener (`127.0.0.1:port`).
     pub address: String,
     pub port: u16,
     pub controller_port: u16,
+    /// Proxied clusters: the port of the fault proxy in front of this broker, which is what
+    /// the broker advertises to clients.
+    pub proxy_port: Option<u16>,
     /// OS pid of the broker JVM (process backend) while it runs.
     pub pid: Option<u32>,
     pub running: bool,
@@ -35,7 +40,7 @@ pub trait Cluster: Send + Sync {
     fn backend(&self) -> BackendKind;
     /// The Kafka version of an owned cluster.
     fn kafka_version(&self) -> Option<String>;
-    /// `host:port,host:port`.
+    /// `host:port,host:port` (the fault proxies' when proxied).
     fn bootstrap_servers(&self) -> String;
     /// Java-client-style properties for clients of this cluster.
     fn client_props(&self) -> ClientProps;
@@ -44,6 +49,20 @@ pub trait Cluster: Send + Sync {
     /// Where this cluster keeps its files (process backend).
     fn work_dir(&self) -> Option<PathBuf> {
         None
+    }
+
+    /// The fault proxy in front of broker `node_id` (clusters started with
+    /// [`ClusterSpec::proxied`]; `None` otherwise). It stops with the cluster.
+    fn proxy(&self, _node_id: u32) -> Option<Arc<Proxy>> {
+        None
+    }
+
+    /// Every fault proxy, in broker order (empty unless proxied).
+    fn proxies(&self) -> Vec<Arc<Proxy>> {
+        self.brokers()
+            .iter()
+            .filter_map(|b| self.proxy(b.node_id))
+            .collect()
     }
 
     /// Graceful stop of one broker (SIGTERM, controlled shutdown).

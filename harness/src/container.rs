@@ -10,6 +10,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,8 +25,9 @@ use crate::cluster::{BrokerInfo, Cluster};
 use crate::dist::KafkaDist;
 use crate::error::{HarnessError, Result};
 use crate::java::JavaRuntime;
-use crate::layout::{self, NodeLayout};
+use crate::layout::{self, NodeLayout, Proxies};
 use crate::process::broker_jvm_flags;
+use crate::proxy::Proxy;
 use crate::readiness::{self, NotReady};
 use crate::spec::{BackendKind, ClusterSpec};
 use crate::workdir::WorkDir;
@@ -116,6 +118,8 @@ pub struct ContainerCluster {
     image: String,
     workdir: WorkDir,
     nodes: Vec<ContainerNode>,
+    /// One per broker when the spec is proxied; stopped on shutdown and drop.
+    proxies: Proxies,
 }
 
 fn container_err(what: &str, e: impl std::fmt::Display) -> HarnessError {
@@ -145,7 +149,7 @@ impl ContainerCluster {
         let workdir = WorkDir::create(&spec.name, spec.keep)?;
         // The container runs as root and writes into the mount; let the host user clean up.
         let n = spec.brokers as usize;
-        let (reservation, layouts) = layout::lay_out(&spec, workdir.path())?;
+        let (mut reservation, layouts) = layout::lay_out(&spec, workdir.path())?;
         let cluster_id = crate::process::random_cluster_id()?;
         let mut nodes = Vec::with_capacity(n);
         for layout in layouts {
@@ -159,15 +163,19 @@ impl ContainerCluster {
                 container: Mutex::new(None),
             });
         }
-        let cluster = ContainerCluster {
+        let mut cluster = ContainerCluster {
             spec,
             image,
             workdir,
             nodes,
+            proxies: Proxies::default(),
         };
         for node in &cluster.nodes {
             cluster.run_format(node, &cluster_id).await?;
         }
+        // Host networking: the proxies run here and reach the brokers on 127.0.0.1.
+        cluster.proxies =
+            Proxies::start(&mut reservation, cluster.nodes.iter().map(|n| &n.layout))?;
         drop(reservation);
         for node in &cluster.nodes {
             cluster.run_broker(node).await?;
@@ -441,6 +449,7 @@ impl Cluster for ContainerCluster {
                     address: format!("127.0.0.1:{}", n.port),
                     port: n.port,
                     controller_port: n.controller_port,
+                    proxy_port: n.proxy_port,
                     pid: None,
                     running,
                     log: Some(n.dir.join("logs/server.log")),
@@ -451,6 +460,10 @@ impl Cluster for ContainerCluster {
 
     fn work_dir(&self) -> Option<PathBuf> {
         Some(self.workdir.path().to_path_buf())
+    }
+
+    fn proxy(&self, node_id: u32) -> Option<Arc<Proxy>> {
+        self.proxies.get(node_id)
     }
 
     async fn stop_broker(&self, node_id: u32) -> Result<()> {
@@ -500,6 +513,7 @@ impl Cluster for ContainerCluster {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        self.proxies.shutdown().await;
         for node in &self.nodes {
             if let Some(c) = node.container.lock().await.take() {
                 let _ = c.stop_with_timeout(Some(0)).await;

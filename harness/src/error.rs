@@ -118,6 +118,13 @@ pub enum HarnessError {
         detail: String,
     },
 
+    #[error("fault proxy {listen} -> {upstream}: {reason}")]
+    Proxy {
+        listen: String,
+        upstream: String,
+        reason: String,
+    },
+
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -1,25 +1,44 @@
 //! The on-disk and network layout of an owned cluster (process and container backends):
-//! ports, the static KRaft quorum, one directory per node with its `server.properties`.
+//! ports, the static KRaft quorum, one directory per node with its `server.properties`, and
+//! for proxied clusters the fault proxies in front of the brokers.
+//!
+//! Listeners of a node: `PLAINTEXT` (clients), `CONTROLLER` (the quorum) and, when proxied,
+//! `INTERNAL` (inter-broker replication). A proxied node advertises its `PLAINTEXT` listener
+//! at the proxy's port, so every client connection crosses the proxy, while `INTERNAL` and
+//! `CONTROLLER` are advertised as they are and never cross it.
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{HarnessError, Result};
 use crate::ports::{self, PortReservation};
+use crate::proxy::Proxy;
 use crate::spec::ClusterSpec;
 
 /// Where one node lives.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeLayout {
     pub node_id: u32,
+    /// The broker's own client listener.
     pub port: u16,
     pub controller_port: u16,
+    /// Proxied clusters: the client port advertised to clients, where the node's proxy listens.
+    pub proxy_port: Option<u16>,
+    /// Proxied clusters: the inter-broker listener, reached directly by the other brokers.
+    pub internal_port: Option<u16>,
     /// `<cluster dir>/node-<id>`, holding `server.properties`, `data/` and `logs/`.
     pub dir: PathBuf,
 }
 
 impl NodeLayout {
+    /// The port clients connect to: the proxy's when proxied, else the broker's.
+    pub fn client_port(&self) -> u16 {
+        self.proxy_port.unwrap_or(self.port)
+    }
+
     pub fn config(&self) -> PathBuf {
         self.dir.join("server.properties")
     }
@@ -40,13 +59,17 @@ pub(crate) fn lay_out(
     cluster_dir: &Path,
 ) -> Result<(PortReservation, Vec<NodeLayout>)> {
     let n = spec.brokers as usize;
+    let per_node = if spec.proxied { 4 } else { 2 };
     let reservation = if spec.ports.is_empty() {
-        ports::reserve(n * 2)?
+        ports::reserve(n * per_node)?
     } else {
         let mut wanted = spec.ports.clone();
-        wanted.extend(ports::reserve(n)?.ports());
+        wanted.extend(ports::reserve(n * (per_node - 1))?.ports());
         ports::reserve_explicit(&wanted, &spec.name)?
     };
+    // all[..n]: the ports clients bootstrap with (the explicit ones when given),
+    // all[n..2n]: controllers; proxied only: all[2n..3n] the brokers' own client listeners,
+    // all[3n..4n] inter-broker listeners.
     let all = reservation.ports();
     let voters = (0..n)
         .map(|i| format!("{}@127.0.0.1:{}", i + 1, all[n + i]))
@@ -54,23 +77,23 @@ pub(crate) fn lay_out(
         .join(",");
     let mut nodes = Vec::with_capacity(n);
     for i in 0..n {
+        let (port, proxy_port, internal_port) = if spec.proxied {
+            (all[2 * n + i], Some(all[i]), Some(all[3 * n + i]))
+        } else {
+            (all[i], None, None)
+        };
         let node = NodeLayout {
             node_id: (i + 1) as u32,
-            port: all[i],
+            port,
             controller_port: all[n + i],
+            proxy_port,
+            internal_port,
             dir: cluster_dir.join(format!("node-{}", i + 1)),
         };
         fs::create_dir_all(node.log_dir())
             .and_then(|_| fs::create_dir_all(node.dir.join("data")))
             .map_err(HarnessError::io(format!("creating {}", node.dir.display())))?;
-        let props = broker_properties(
-            spec,
-            node.node_id,
-            node.port,
-            node.controller_port,
-            &voters,
-            &node.dir,
-        );
+        let props = broker_properties(spec, &node, &voters);
         fs::write(node.config(), render_properties(&props)).map_err(HarnessError::io(format!(
             "writing {}",
             node.config().display()
@@ -80,23 +103,76 @@ pub(crate) fn lay_out(
     Ok((reservation, nodes))
 }
 
-/// `127.0.0.1:p1,127.0.0.1:p2,…`
+/// `127.0.0.1:p1,127.0.0.1:p2,…`: the ports clients use (the proxies' when proxied).
 pub(crate) fn bootstrap_servers<'a>(nodes: impl Iterator<Item = &'a NodeLayout>) -> String {
     nodes
-        .map(|n| format!("127.0.0.1:{}", n.port))
+        .map(|n| format!("127.0.0.1:{}", n.client_port()))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The fault proxies of a proxied cluster, one per node; all stop when this is dropped, even
+/// if callers still hold clones of the `Arc`s.
+#[derive(Debug, Default)]
+pub(crate) struct Proxies(Vec<(u32, Arc<Proxy>)>);
+
+impl Proxies {
+    /// Starts one proxy per proxied node on the port held in `reservation`, forwarding to the
+    /// broker's own client listener. Jitter seed: the node id.
+    pub fn start<'a>(
+        reservation: &mut PortReservation,
+        nodes: impl Iterator<Item = &'a NodeLayout>,
+    ) -> Result<Proxies> {
+        let mut proxies = Proxies::default();
+        for node in nodes {
+            let Some(proxy_port) = node.proxy_port else {
+                continue;
+            };
+            let upstream = SocketAddr::from((Ipv4Addr::LOCALHOST, node.port));
+            let listener =
+                reservation
+                    .take_listener(proxy_port)
+                    .ok_or_else(|| HarnessError::Proxy {
+                        listen: format!("127.0.0.1:{proxy_port}"),
+                        upstream: upstream.to_string(),
+                        reason: "the port is not in the cluster's reservation".into(),
+                    })?;
+            let proxy = Proxy::from_std(listener, upstream, u64::from(node.node_id))?;
+            proxies.0.push((node.node_id, Arc::new(proxy)));
+        }
+        Ok(proxies)
+    }
+
+    pub fn get(&self, node_id: u32) -> Option<Arc<Proxy>> {
+        self.0
+            .iter()
+            .find(|(id, _)| *id == node_id)
+            .map(|(_, p)| p.clone())
+    }
+
+    /// Stops every proxy and waits until their connections are gone.
+    pub async fn shutdown(&self) {
+        for (_, proxy) in &self.0 {
+            proxy.shutdown().await;
+        }
+    }
+}
+
+impl Drop for Proxies {
+    fn drop(&mut self) {
+        for (_, proxy) in &self.0 {
+            proxy.stop();
+        }
+    }
 }
 
 /// The full `server.properties` of one node: harness defaults, then the spec's overrides.
 pub(crate) fn broker_properties(
     spec: &ClusterSpec,
-    node_id: u32,
-    port: u16,
-    controller_port: u16,
+    node: &NodeLayout,
     voters: &str,
-    dir: &Path,
 ) -> BTreeMap<String, String> {
+    let (node_id, port, controller_port) = (node.node_id, node.port, node.controller_port);
     let n = spec.brokers;
     let rf = n.min(3).to_string();
     let min_isr = n.min(2).to_string();
@@ -107,21 +183,44 @@ pub(crate) fn broker_properties(
     set("process.roles", "broker,controller".into());
     set("node.id", node_id.to_string());
     set("controller.quorum.voters", voters.to_string());
-    set(
-        "listeners",
-        format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"),
-    );
-    set(
-        "advertised.listeners",
-        format!("PLAINTEXT://127.0.0.1:{port}"),
-    );
     set("controller.listener.names", "CONTROLLER".into());
-    set("inter.broker.listener.name", "PLAINTEXT".into());
-    set(
-        "listener.security.protocol.map",
-        "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT".into(),
-    );
-    set("log.dirs", dir.join("data").display().to_string());
+    match (node.proxy_port, node.internal_port) {
+        (Some(proxy_port), Some(internal_port)) => {
+            set(
+                "listeners",
+                format!(
+                    "PLAINTEXT://127.0.0.1:{port},INTERNAL://127.0.0.1:{internal_port},\
+                     CONTROLLER://127.0.0.1:{controller_port}"
+                ),
+            );
+            // Clients learn the proxy's port from metadata; brokers replicate over INTERNAL.
+            set(
+                "advertised.listeners",
+                format!("PLAINTEXT://127.0.0.1:{proxy_port},INTERNAL://127.0.0.1:{internal_port}"),
+            );
+            set("inter.broker.listener.name", "INTERNAL".into());
+            set(
+                "listener.security.protocol.map",
+                "CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,PLAINTEXT:PLAINTEXT".into(),
+            );
+        }
+        _ => {
+            set(
+                "listeners",
+                format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"),
+            );
+            set(
+                "advertised.listeners",
+                format!("PLAINTEXT://127.0.0.1:{port}"),
+            );
+            set("inter.broker.listener.name", "PLAINTEXT".into());
+            set(
+                "listener.security.protocol.map",
+                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT".into(),
+            );
+        }
+    }
+    set("log.dirs", node.dir.join("data").display().to_string());
     // Migrations must create target topics deliberately; auto-creation hides mistakes.
     set("auto.create.topics.enable", "false".into());
     set("num.partitions", "1".into());
@@ -164,7 +263,15 @@ mod tests {
         let spec = ClusterSpec::new("s")
             .brokers(3)
             .broker_config("num.partitions", "6");
-        let p = broker_properties(&spec, 2, 1000, 2000, "1@a:1,2@a:2,3@a:3", Path::new("/d"));
+        let node = NodeLayout {
+            node_id: 2,
+            port: 1000,
+            controller_port: 2000,
+            proxy_port: None,
+            internal_port: None,
+            dir: PathBuf::from("/d"),
+        };
+        let p = broker_properties(&spec, &node, "1@a:1,2@a:2,3@a:3");
         assert_eq!(p["node.id"], "2");
         assert_eq!(p["transaction.state.log.replication.factor"], "3");
         assert_eq!(p["transaction.state.log.min.isr"], "2");
@@ -173,6 +280,80 @@ mod tests {
             p["listeners"],
             "PLAINTEXT://127.0.0.1:1000,CONTROLLER://127.0.0.1:2000"
         );
+    }
+
+    #[test]
+    fn a_proxied_node_advertises_the_proxy_to_clients_and_replicates_directly() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ClusterSpec::new("p").brokers(3).proxied(true);
+        let (mut reservation, nodes) = lay_out(&spec, dir.path()).unwrap();
+        let mut ports: Vec<u16> = reservation.ports();
+        ports.sort();
+        ports.dedup();
+        assert_eq!(ports.len(), 12, "4 distinct ports per node");
+        let node = &nodes[1];
+        let (proxy, internal) = (node.proxy_port.unwrap(), node.internal_port.unwrap());
+        assert_eq!(node.client_port(), proxy);
+        let p = broker_properties(&spec, node, "v");
+        assert_eq!(
+            p["listeners"],
+            format!(
+                "PLAINTEXT://127.0.0.1:{},INTERNAL://127.0.0.1:{internal},CONTROLLER://127.0.0.1:{}",
+                node.port, node.controller_port
+            )
+        );
+        assert_eq!(
+            p["advertised.listeners"],
+            format!("PLAINTEXT://127.0.0.1:{proxy},INTERNAL://127.0.0.1:{internal}")
+        );
+        assert_eq!(p["inter.broker.listener.name"], "INTERNAL");
+        let text = std::fs::read_to_string(node.config()).unwrap();
+        assert!(
+            text.contains("inter.broker.listener.name=INTERNAL"),
+            "{text}"
+        );
+        assert_eq!(
+            bootstrap_servers(nodes.iter()),
+            nodes
+                .iter()
+                .map(|n| format!("127.0.0.1:{}", n.proxy_port.unwrap()))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        // Not proxied: unchanged.
+        let plain = ClusterSpec::new("q");
+        let (_r, plain_nodes) = lay_out(&plain, dir.path().join("q").as_path()).unwrap();
+        assert_eq!(plain_nodes[0].proxy_port, None);
+        assert_eq!(plain_nodes[0].client_port(), plain_nodes[0].port);
+        let p = broker_properties(&plain, &plain_nodes[0], "v");
+        assert_eq!(p["inter.broker.listener.name"], "PLAINTEXT");
+        assert!(!p["listeners"].contains("INTERNAL"));
+        // The proxies take their ports over from the reservation.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let proxies = Proxies::start(&mut reservation, nodes.iter()).unwrap();
+            for n in &nodes {
+                let proxy = proxies.get(n.node_id).unwrap();
+                assert_eq!(proxy.addr().port(), n.proxy_port.unwrap());
+                assert_eq!(proxy.upstream().port(), n.port);
+            }
+            assert!(!reservation.ports().contains(&proxy));
+            assert!(proxies.get(9).is_none());
+        });
+    }
+
+    #[test]
+    fn explicit_ports_of_a_proxied_cluster_are_the_proxies() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = ports::reserve(1).unwrap().ports()[0];
+        let mut spec = ClusterSpec::new("x").proxied(true);
+        spec.ports = vec![free];
+        let (_r, nodes) = lay_out(&spec, dir.path()).unwrap();
+        assert_eq!(nodes[0].proxy_port, Some(free));
+        assert_ne!(nodes[0].port, free);
     }
 
     #[test]

@@ -17,12 +17,20 @@ use crate::error::{HarnessError, Result};
 #[derive(Debug)]
 pub struct PortReservation {
     ports: Vec<u16>,
-    _listeners: Vec<TcpListener>,
+    listeners: Vec<TcpListener>,
 }
 
 impl PortReservation {
     pub fn ports(&self) -> Vec<u16> {
         self.ports.clone()
+    }
+
+    /// Hands over the listening socket holding `port`, so whoever serves on it (a fault
+    /// proxy) takes it without a window in which another process could bind it.
+    pub fn take_listener(&mut self, port: u16) -> Option<TcpListener> {
+        let i = self.ports.iter().position(|p| *p == port)?;
+        self.ports.remove(i);
+        Some(self.listeners.remove(i))
     }
 }
 
@@ -78,10 +86,7 @@ pub fn reserve(count: usize) -> Result<PortReservation> {
             listeners.push(listener);
         }
     }
-    Ok(PortReservation {
-        ports,
-        _listeners: listeners,
-    })
+    Ok(PortReservation { ports, listeners })
 }
 
 /// Reserves exactly these ports, or says which one is in use.
@@ -100,7 +105,7 @@ pub fn reserve_explicit(ports: &[u16], what: &str) -> Result<PortReservation> {
     }
     Ok(PortReservation {
         ports: ports.to_vec(),
-        _listeners: listeners,
+        listeners,
     })
 }
 
@@ -124,6 +129,19 @@ mod tests {
             TcpListener::bind(("127.0.0.1", ports[0])).is_ok(),
             "free once dropped"
         );
+    }
+
+    #[test]
+    fn a_taken_listener_keeps_its_port_held_after_the_reservation_is_dropped() {
+        let mut r = reserve(2).unwrap();
+        let ports = r.ports();
+        let held = r.take_listener(ports[1]).unwrap();
+        assert_eq!(held.local_addr().unwrap().port(), ports[1]);
+        assert_eq!(r.ports(), vec![ports[0]]);
+        assert!(r.take_listener(ports[1]).is_none());
+        drop(r);
+        assert!(TcpListener::bind(("127.0.0.1", ports[1])).is_err());
+        assert!(TcpListener::bind(("127.0.0.1", ports[0])).is_ok());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,7 +21,8 @@ use crate::cluster::{BrokerInfo, Cluster};
 use crate::dist::{FetchEvent, KafkaDist};
 use crate::error::{HarnessError, Result};
 use crate::java::JavaRuntime;
-use crate::layout::{self, NodeLayout};
+use crate::layout::{self, NodeLayout, Proxies};
+use crate::proxy::Proxy;
 use crate::readiness::{self, NotReady};
 use crate::spec::{BackendKind, ClusterSpec};
 use crate::supervisor;
@@ -123,6 +124,8 @@ pub struct ProcessCluster {
     nodes: Vec<Node>,
     cluster_id: String,
     shut_down: AtomicBool,
+    /// One per broker when the spec is proxied; stopped on shutdown and drop.
+    proxies: Proxies,
 }
 
 impl ProcessCluster {
@@ -166,7 +169,7 @@ impl ProcessCluster {
     ) -> Result<ProcessCluster> {
         let started = Instant::now();
         let workdir = WorkDir::create(&spec.name, spec.keep)?;
-        let (reservation, layouts) = layout::lay_out(spec, workdir.path())?;
+        let (mut reservation, layouts) = layout::lay_out(spec, workdir.path())?;
         let cluster_id = random_cluster_id()?;
         let nodes = layouts
             .into_iter()
@@ -175,7 +178,7 @@ impl ProcessCluster {
                 child: Mutex::new(None),
             })
             .collect();
-        let cluster = ProcessCluster {
+        let mut cluster = ProcessCluster {
             spec: spec.clone(),
             dist: dist.clone(),
             java: java.clone(),
@@ -183,8 +186,12 @@ impl ProcessCluster {
             nodes,
             cluster_id,
             shut_down: AtomicBool::new(false),
+            proxies: Proxies::default(),
         };
         cluster.format_storage().await?;
+        // The proxies take their ports over from the reservation (no window to lose them).
+        cluster.proxies =
+            Proxies::start(&mut reservation, cluster.nodes.iter().map(|n| &n.layout))?;
         // Release the reserved ports just before the JVMs bind them.
         drop(reservation);
         for node in &cluster.nodes {
@@ -436,12 +443,24 @@ fn last_lines(text: &str, n: usize) -> String {
 }
 
 pub(crate) fn random_cluster_id() -> Result<String> {
-    let mut bytes = [0u8; 16];
     let mut file =
         fs::File::open("/dev/urandom").map_err(HarnessError::io("opening /dev/urandom"))?;
-    std::io::Read::read_exact(&mut file, &mut bytes)
-        .map_err(HarnessError::io("reading /dev/urandom"))?;
-    Ok(base64url(&bytes))
+    loop {
+        let mut bytes = [0u8; 16];
+        std::io::Read::read_exact(&mut file, &mut bytes)
+            .map_err(HarnessError::io("reading /dev/urandom"))?;
+        if let Some(id) = cluster_id_from(&bytes) {
+            return Ok(id);
+        }
+    }
+}
+
+/// The base64url cluster id of `bytes`, unless it starts with `-`: the storage tool would
+/// read `-t -xyz…` as an option and fail (1 id in 64). Kafka's own `Uuid.randomUuid` skips
+/// those too.
+fn cluster_id_from(bytes: &[u8; 16]) -> Option<String> {
+    let id = base64url(bytes);
+    (!id.starts_with('-')).then_some(id)
 }
 
 fn base64url(bytes: &[u8]) -> String {
@@ -494,6 +513,7 @@ impl Cluster for ProcessCluster {
                     address: format!("127.0.0.1:{}", n.port),
                     port: n.port,
                     controller_port: n.controller_port,
+                    proxy_port: n.proxy_port,
                     pid,
                     running: pid.is_some(),
                     log: Some(n.server_log()),
@@ -504,6 +524,10 @@ impl Cluster for ProcessCluster {
 
     fn work_dir(&self) -> Option<PathBuf> {
         Some(self.workdir.path().to_path_buf())
+    }
+
+    fn proxy(&self, node_id: u32) -> Option<Arc<Proxy>> {
+        self.proxies.get(node_id)
     }
 
     async fn stop_broker(&self, node_id: u32) -> Result<()> {
@@ -562,6 +586,7 @@ impl Cluster for ProcessCluster {
         }
         // Disposable data: kill -9 is the fastest teardown and cannot hang on a lost quorum.
         self.kill_all();
+        self.proxies.shutdown().await;
         self.workdir.remove();
         Ok(())
     }
@@ -585,6 +610,9 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+        // An id the storage tool would take for an option is never used.
+        assert_eq!(cluster_id_from(&[0xf8; 16]), None);
+        assert!(cluster_id_from(&[0x00; 16]).is_some());
     }
 
     #[test]

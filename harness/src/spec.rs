@@ -80,6 +80,12 @@ pub struct ClusterSpec {
     /// Keep the cluster's temp dir after teardown (logs, data) for inspection.
     #[serde(default)]
     pub keep: bool,
+    /// Put a fault proxy ([`crate::proxy::Proxy`]) in front of every broker (owned clusters):
+    /// `advertised.listeners` names the proxy's port, so clients cannot bypass it, while
+    /// inter-broker and controller traffic goes direct on listeners of their own. Explicit
+    /// `ports` are then the proxies' ports. Off by default.
+    #[serde(default)]
+    pub proxied: bool,
 }
 
 fn default_brokers() -> u32 {
@@ -110,6 +116,7 @@ impl ClusterSpec {
             bootstrap_servers: None,
             client_properties: BTreeMap::new(),
             keep: false,
+            proxied: false,
         }
     }
 
@@ -130,6 +137,12 @@ impl ClusterSpec {
 
     pub fn broker_config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.broker_config.insert(key.into(), value.into());
+        self
+    }
+
+    /// Puts a fault proxy in front of every broker (see [`ClusterSpec::proxied`]).
+    pub fn proxied(mut self, on: bool) -> Self {
+        self.proxied = on;
         self
     }
 
@@ -167,6 +180,12 @@ impl ClusterSpec {
                         "the external backend needs bootstrap servers".into(),
                     ));
                 }
+                if self.proxied {
+                    return Err(bad(
+                        "proxied",
+                        "the external backend does not own its brokers' listeners; fault proxies need an owned cluster (process or container)".into(),
+                    ));
+                }
             }
             BackendKind::Process | BackendKind::Container => {
                 if self.brokers == 0 || self.brokers > MAX_BROKERS {
@@ -190,6 +209,16 @@ impl ClusterSpec {
                         "heap_mb",
                         format!("{}: a broker needs at least 128 MiB", self.heap_mb),
                     ));
+                }
+                if self.proxied {
+                    for key in PROXIED_RESERVED_BROKER_KEYS {
+                        if self.broker_config.contains_key(*key) {
+                            return Err(bad(
+                                &format!("broker_config.{key}"),
+                                "set by the harness for a proxied cluster (inter-broker traffic must bypass the proxies)".into(),
+                            ));
+                        }
+                    }
                 }
                 for key in RESERVED_BROKER_KEYS {
                     if self.broker_config.contains_key(*key) {
@@ -218,6 +247,12 @@ pub const RESERVED_BROKER_KEYS: &[&str] = &[
     "controller.listener.names",
 ];
 
+/// Broker settings the harness also owns when the cluster is proxied.
+pub const PROXIED_RESERVED_BROKER_KEYS: &[&str] = &[
+    "inter.broker.listener.name",
+    "listener.security.protocol.map",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +262,10 @@ mod tests {
         let json = r#"{"name":"source","brokers":3,"kafka_version":"4.0.2"}"#;
         let spec: ClusterSpec = serde_json::from_str(json).unwrap();
         assert_eq!(spec.brokers, 3);
+        assert!(!spec.proxied, "not proxied unless asked");
+        let proxied: ClusterSpec =
+            serde_json::from_str(r#"{"name":"source","proxied":true}"#).unwrap();
+        assert!(proxied.proxied);
         assert_eq!(spec.kafka_version.to_string(), "4.0.2");
         assert!(serde_json::from_str::<ClusterSpec>(r#"{"name":"x","brokerz":3}"#).is_err());
         let err = serde_json::from_str::<ClusterSpec>(r#"{"name":"x","kafka_version":"2.8.0"}"#)
@@ -244,6 +283,22 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(err.to_string().contains("broker_config.log.dirs"), "{err}");
+        let err = ClusterSpec::new("p")
+            .proxied(true)
+            .broker_config("inter.broker.listener.name", "PLAINTEXT")
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("p.broker_config.inter.broker.listener.name"),
+            "{err}"
+        );
+        let mut ext = ClusterSpec::new("e")
+            .backend(BackendKind::External)
+            .proxied(true);
+        ext.bootstrap_servers = Some("127.0.0.1:9092".into());
+        let err = ext.validate().unwrap_err();
+        assert!(err.to_string().contains("e.proxied"), "{err}");
         let err = ClusterSpec::new("bad name").validate().unwrap_err();
         assert!(err.to_string().contains("name"), "{err}");
     }

@@ -60,3 +60,38 @@ async fn container_cluster_round_trips_survives_a_broker_kill_and_leaves_nothing
     assert!(our_containers().is_empty(), "containers removed");
     assert!(!dir.exists(), "temp dir removed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxied_container_cluster_is_reached_through_its_proxy() {
+    if let Err(why) = harness::container::engine_available() {
+        eprintln!("SKIPPED proxied container test: no Docker engine ({why}); see `cutover doctor`");
+        return;
+    }
+    let spec = ClusterSpec::new("ctrp")
+        .backend(BackendKind::Container)
+        .proxied(true);
+    let cluster = harness::start(&spec)
+        .await
+        .expect("proxied container cluster starts");
+    let proxy = cluster.proxy(1).expect("broker 1 has a proxy");
+    assert_eq!(
+        cluster.bootstrap_servers(),
+        format!("127.0.0.1:{}", proxy.addr().port())
+    );
+    cluster
+        .admin()
+        .unwrap()
+        .create_topic(&TopicSpec::new("p", 1, 1))
+        .await
+        .unwrap();
+    let vals: Vec<String> = (0..50).map(|i| format!("p-{i}")).collect();
+    produce_all(&cluster.client_props(), "p", &vals).await;
+    assert_eq!(
+        read_all(&cluster.client_props(), "p", "read_committed").len(),
+        50
+    );
+    assert!(proxy.stats().bytes_to_broker > 0 && proxy.stats().bytes_to_client > 0);
+    let addr = proxy.addr();
+    cluster.shutdown().await.unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
