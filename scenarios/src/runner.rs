@@ -142,15 +142,9 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
     let mut target_spec = scenario.target.clone();
     source_spec.name = format!("{}-source", scenario.scenario.name);
     target_spec.name = format!("{}-target", scenario.scenario.name);
-    if scenario.needs_proxies(Side::Source) || scenario.needs_proxies(Side::Target) {
-        return Err(ScenarioError::Spec {
-            origin: scenario.scenario.name.clone(),
-            line: 0,
-            field: "fault".into(),
-            reason: "network faults need the per-broker proxies, not available in this build"
-                .into(),
-        });
-    }
+    // Network faults go through a proxy in front of every broker (advertised to clients).
+    source_spec.proxied = scenario.needs_proxies(Side::Source);
+    target_spec.proxied = scenario.needs_proxies(Side::Target);
     let (source, target) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
     let source: Arc<dyn Cluster> = Arc::from(source?);
     let target: Arc<dyn Cluster> = match target {
@@ -683,12 +677,63 @@ async fn apply_fault(
                     .await
                     .map_err(|e| e.to_string())?
             }
-            FaultAction::Latency { .. }
-            | FaultAction::Bandwidth { .. }
-            | FaultAction::Blackhole { .. }
-            | FaultAction::Reset { .. }
-            | FaultAction::Refuse { .. } => {
-                Err("network faults need the per-broker proxies".into())
+            FaultAction::Latency {
+                cluster: side,
+                direction,
+                latency_ms,
+                jitter_ms,
+            } => {
+                let (dir, latency, jitter) = (
+                    way(*direction),
+                    Duration::from_millis(*latency_ms),
+                    Duration::from_millis(*jitter_ms),
+                );
+                network(
+                    &cluster(*side),
+                    duration,
+                    |p| p.set_latency(dir, latency, jitter),
+                    |p| p.set_latency(dir, Duration::ZERO, Duration::ZERO),
+                )
+                .await
+            }
+            FaultAction::Bandwidth {
+                cluster: side,
+                direction,
+                bytes_per_sec,
+            } => {
+                let (dir, rate) = (way(*direction), *bytes_per_sec);
+                network(
+                    &cluster(*side),
+                    duration,
+                    |p| p.set_bandwidth(dir, Some(rate)),
+                    |p| p.set_bandwidth(dir, None),
+                )
+                .await
+            }
+            FaultAction::Blackhole {
+                cluster: side,
+                direction,
+            } => {
+                let dir = way(*direction);
+                network(
+                    &cluster(*side),
+                    duration,
+                    |p| p.set_blackhole(dir, true),
+                    |p| p.set_blackhole(dir, false),
+                )
+                .await
+            }
+            FaultAction::Reset { cluster: side } => {
+                network(&cluster(*side), None, |p| p.reset_connections(), |_| {}).await
+            }
+            FaultAction::Refuse { cluster: side } => {
+                network(
+                    &cluster(*side),
+                    duration,
+                    |p| p.refuse_new(true),
+                    |p| p.refuse_new(false),
+                )
+                .await
             }
         }
     }
@@ -704,6 +749,38 @@ async fn apply_fault(
         end_secs: end,
         error: result.err().unwrap_or_default(),
     });
+}
+
+fn way(w: crate::spec::Way) -> harness::proxy::Direction {
+    match w {
+        crate::spec::Way::ToBroker => harness::proxy::Direction::ToBroker,
+        crate::spec::Way::ToClient => harness::proxy::Direction::ToClient,
+        crate::spec::Way::Both => harness::proxy::Direction::Both,
+    }
+}
+
+/// Applies a network fault on every broker's proxy of the cluster, and undoes it after
+/// `duration` (instant faults: `duration` is None and nothing is undone).
+async fn network(
+    cluster: &Arc<dyn Cluster>,
+    duration: Option<Duration>,
+    apply: impl Fn(&harness::proxy::Proxy),
+    undo: impl Fn(&harness::proxy::Proxy),
+) -> Result<(), String> {
+    let proxies = cluster.proxies();
+    if proxies.is_empty() {
+        return Err(format!("the {} cluster has no proxies", cluster.name()));
+    }
+    for p in &proxies {
+        apply(p);
+    }
+    if let Some(d) = duration {
+        tokio::time::sleep(d).await;
+        for p in &proxies {
+            undo(p);
+        }
+    }
+    Ok(())
 }
 
 async fn blocking<F>(shared: &Arc<Shared>, f: F) -> Result<(), String>
