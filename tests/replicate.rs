@@ -240,6 +240,28 @@ rate = {{ records_per_sec = {r2} }}
     WorkloadSpec::from_toml(&text, "test workload").unwrap()
 }
 
+/// The workload in the background, while the test injects faults.
+fn spawn_workload(
+    pair: &Pair,
+    records: u64,
+    rate: u64,
+) -> tokio::task::JoinHandle<workload::WorkloadReport> {
+    let source = pair.source.client_props();
+    let spec = workload(records, rate);
+    tokio::spawn(async move {
+        workload::run(
+            &spec,
+            &source,
+            RunOptions {
+                keep_records: false,
+                ..RunOptions::default()
+            },
+        )
+        .await
+        .expect("workload")
+    })
+}
+
 async fn produce(cluster: &dyn Cluster, spec: &WorkloadSpec) -> workload::WorkloadReport {
     workload::run(
         spec,
@@ -451,20 +473,7 @@ async fn exactly_once_survives_instances_joining_and_leaving() {
     let _one = ONE_PAIR_AT_A_TIME.lock().await;
     let pair = Pair::start("scale").await;
     let config = pair.config("scale", "exactly-once", "", 100);
-    let source = pair.source.client_props();
-    let spec = workload(24_000, 1_500);
-    let producing = tokio::spawn(async move {
-        workload::run(
-            &spec,
-            &source,
-            RunOptions {
-                keep_records: false,
-                ..RunOptions::default()
-            },
-        )
-        .await
-        .unwrap()
-    });
+    let producing = spawn_workload(&pair, 24_000, 1_500);
     let mut a = Some(Replicator::start(&config, "a"));
     tokio::time::sleep(Duration::from_secs(3)).await;
     let b = Replicator::start(&config, "b");
@@ -490,20 +499,7 @@ async fn exactly_once_survives_repeated_kill_9() {
     let _one = ONE_PAIR_AT_A_TIME.lock().await;
     let pair = Pair::start("kill").await;
     let config = pair.config("kill", "exactly-once", "", 300);
-    let source = pair.source.client_props();
-    let spec = workload(30_000, 1_500);
-    let producing = tokio::spawn(async move {
-        workload::run(
-            &spec,
-            &source,
-            RunOptions {
-                keep_records: false,
-                ..RunOptions::default()
-            },
-        )
-        .await
-        .unwrap()
-    });
+    let producing = spawn_workload(&pair, 30_000, 1_500);
     // Seeded "random" moments 0.3 to 1.8 s after the instance got its partitions: records
     // flow all the time and a batch is committed every 300 ms, so the kills land inside open
     // transactions (and some inside commits).
@@ -532,20 +528,7 @@ async fn exactly_once_fences_a_zombie() {
     let _one = ONE_PAIR_AT_A_TIME.lock().await;
     let pair = Pair::start("zombie").await;
     let config = pair.config("zombie", "exactly-once", "", 200);
-    let source = pair.source.client_props();
-    let spec = workload(30_000, 1_500);
-    let producing = tokio::spawn(async move {
-        workload::run(
-            &spec,
-            &source,
-            RunOptions {
-                keep_records: false,
-                ..RunOptions::default()
-            },
-        )
-        .await
-        .unwrap()
-    });
+    let producing = spawn_workload(&pair, 30_000, 1_500);
     let zombie = Replicator::start(&config, "zombie");
     tokio::time::sleep(Duration::from_secs(4)).await;
     let healthy = Replicator::start(&config, "healthy");
@@ -580,20 +563,7 @@ async fn at_least_once_duplicates_are_counted_exactly() {
     let _one = ONE_PAIR_AT_A_TIME.lock().await;
     let pair = Pair::start("alo").await;
     let config = pair.config("alo", "at-least-once", "", 1000);
-    let source = pair.source.client_props();
-    let spec = workload(20_000, 1_500);
-    let producing = tokio::spawn(async move {
-        workload::run(
-            &spec,
-            &source,
-            RunOptions {
-                keep_records: false,
-                ..RunOptions::default()
-            },
-        )
-        .await
-        .unwrap()
-    });
+    let producing = spawn_workload(&pair, 20_000, 1_500);
     let mut rep = Replicator::start(&config, "alo0");
     for round in 1..=3 {
         tokio::time::sleep(Duration::from_millis(2500)).await;

@@ -142,3 +142,24 @@ impl HarnessError {
 
 /// Result alias used throughout the harness.
 pub type Result<T, E = HarnessError> = std::result::Result<T, E>;
+
+/// `origin:line: field `f`: reason` — how every input error (workload specs, replicator configs,
+/// scenario files) names where it is; parts that are unknown are left out.
+pub fn located_message(origin: &str, line: usize, field: &str, reason: &str) -> String {
+    let at = match (origin.is_empty(), line) {
+        (true, _) => String::new(),
+        (false, 0) => format!("{origin}: "),
+        (false, l) => format!("{origin}:{l}: "),
+    };
+    let field = if field.is_empty() {
+        String::new()
+    } else {
+        format!("field `{field}`: ")
+    };
+    format!("{at}{field}{reason}")
+}
+
+/// The 1-based line of byte `offset` in `text` (parsers report spans as byte ranges).
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}

@@ -159,6 +159,24 @@ pub struct Tuning {
     pub offset_sync_interval_ms: u64,
 }
 
+impl Tuning {
+    /// Sets the socket buffer sizes on a client (both the consumer and the producers).
+    pub fn apply_socket_buffers(&self, c: &mut rdkafka::ClientConfig) {
+        if self.socket_send_buffer_bytes > 0 {
+            c.set(
+                "socket.send.buffer.bytes",
+                self.socket_send_buffer_bytes.to_string(),
+            );
+        }
+        if self.socket_receive_buffer_bytes > 0 {
+            c.set(
+                "socket.receive.buffer.bytes",
+                self.socket_receive_buffer_bytes.to_string(),
+            );
+        }
+    }
+}
+
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
@@ -251,7 +269,7 @@ impl ReplicatorConfig {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .map(|s| harness::error::line_of(text, s.start))
                 .unwrap_or(0);
             err(line, "", e.message().to_string())
         })?;
@@ -603,7 +621,10 @@ compression.type = "lz4"
         let e = ReplicatorConfig::from_toml(&text, "r.toml")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("r.toml:9: `source.isolation.level`"), "{e}");
+        assert!(
+            e.starts_with("r.toml:9: field `source.isolation.level`"),
+            "{e}"
+        );
         let text = text.replace(
             "group_id = \"g1\"",
             "group_id = \"g1\"\nallow_read_uncommitted = true",

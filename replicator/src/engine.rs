@@ -504,18 +504,7 @@ fn consumer_config(config: &ReplicatorConfig) -> Result<ClientConfig> {
     if c.get("partition.assignment.strategy").is_none() {
         c.set("partition.assignment.strategy", "range,roundrobin");
     }
-    if t.socket_send_buffer_bytes > 0 {
-        c.set(
-            "socket.send.buffer.bytes",
-            t.socket_send_buffer_bytes.to_string(),
-        );
-    }
-    if t.socket_receive_buffer_bytes > 0 {
-        c.set(
-            "socket.receive.buffer.bytes",
-            t.socket_receive_buffer_bytes.to_string(),
-        );
-    }
+    t.apply_socket_buffers(&mut c);
     Ok(c)
 }
 

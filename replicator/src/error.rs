@@ -4,7 +4,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicatorError {
     /// The configuration is wrong: where, which key, what was expected.
-    #[error("{}", config_message(.origin, *.line, .field, .reason))]
+    #[error("{}", harness::error::located_message(.origin, *.line, .field, .reason))]
     Config {
         origin: String,
         line: usize,
@@ -42,20 +42,6 @@ impl ReplicatorError {
     pub fn is_config(&self) -> bool {
         matches!(self, ReplicatorError::Config { .. })
     }
-}
-
-fn config_message(origin: &str, line: usize, field: &str, reason: &str) -> String {
-    let at = match (origin.is_empty(), line) {
-        (true, _) => String::new(),
-        (false, 0) => format!("{origin}: "),
-        (false, l) => format!("{origin}:{l}: "),
-    };
-    let field = if field.is_empty() {
-        String::new()
-    } else {
-        format!("`{field}`: ")
-    };
-    format!("{at}{field}{reason}")
 }
 
 pub type Result<T, E = ReplicatorError> = std::result::Result<T, E>;

@@ -107,18 +107,7 @@ pub fn producer_config(config: &ReplicatorConfig) -> crate::Result<ClientConfig>
             t.transaction_timeout_ms.to_string(),
         )
         .set("message.timeout.ms", t.transaction_timeout_ms.to_string());
-    if t.socket_send_buffer_bytes > 0 {
-        c.set(
-            "socket.send.buffer.bytes",
-            t.socket_send_buffer_bytes.to_string(),
-        );
-    }
-    if t.socket_receive_buffer_bytes > 0 {
-        c.set(
-            "socket.receive.buffer.bytes",
-            t.socket_receive_buffer_bytes.to_string(),
-        );
-    }
+    t.apply_socket_buffers(&mut c);
     Ok(c)
 }
 

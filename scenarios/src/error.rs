@@ -4,7 +4,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The scenario file is wrong: where, which field, what was expected.
-    #[error("{}", spec_message(.origin, *.line, .field, .reason))]
+    #[error("{}", harness::error::located_message(.origin, *.line, .field, .reason))]
     Spec {
         origin: String,
         line: usize,
@@ -38,18 +38,4 @@ impl ScenarioError {
         let what = what.into();
         move |source| ScenarioError::Io { what, source }
     }
-}
-
-fn spec_message(origin: &str, line: usize, field: &str, reason: &str) -> String {
-    let at = match (origin.is_empty(), line) {
-        (true, _) => String::new(),
-        (false, 0) => format!("{origin}: "),
-        (false, l) => format!("{origin}:{l}: "),
-    };
-    let field = if field.is_empty() {
-        String::new()
-    } else {
-        format!("field `{field}`: ")
-    };
-    format!("{at}{field}{reason}")
 }

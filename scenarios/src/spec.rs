@@ -343,7 +343,7 @@ impl Scenario {
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .map(|s| harness::error::line_of(text, s.start))
                 .unwrap_or(0);
             err(line, "", e.message().trim().to_string())
         })?;

@@ -3,7 +3,7 @@
 /// Why a workload could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
-    #[error("{}", spec_message(.origin, *.line, .field, .reason))]
+    #[error("{}", harness::error::located_message(.origin, *.line, .field, .reason))]
     Spec {
         origin: String,
         line: usize,
@@ -14,18 +14,4 @@ pub enum WorkloadError {
     Kafka { producer: String, detail: String },
     #[error(transparent)]
     Harness(#[from] harness::HarnessError),
-}
-
-fn spec_message(origin: &str, line: usize, field: &str, reason: &str) -> String {
-    let at = match (origin.is_empty(), line) {
-        (true, _) => String::new(),
-        (false, 0) => format!("{origin}: "),
-        (false, l) => format!("{origin}:{l}: "),
-    };
-    let field = if field.is_empty() {
-        String::new()
-    } else {
-        format!("field `{field}`: ")
-    };
-    format!("{at}{field}{reason}")
 }

@@ -297,7 +297,7 @@ impl WorkloadSpec {
         let spec: WorkloadSpec = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .map(|s| harness::error::line_of(text, s.start))
                 .unwrap_or(0);
             WorkloadError::Spec {
                 origin: origin.to_string(),
