@@ -647,7 +647,7 @@ compression.type = "lz4"
         let e = ReplicatorConfig::from_toml(&text, "r.toml")
             .unwrap_err()
             .to_string();
-        assert!(e.contains(":13: `target.transactional.id`"), "{e}");
+        assert!(e.contains(":13: field `target.transactional.id`"), "{e}");
         let text = MINIMAL.replace(
             "group_id = \"g1\"",
             "group_id = \"g1\"\nmdoe = \"at-least-once\"",
@@ -660,7 +660,7 @@ compression.type = "lz4"
         let e = ReplicatorConfig::from_toml(&text, "r.toml")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("r.toml:5: `replication.exclude`"), "{e}");
+        assert!(e.contains("r.toml:5: field `replication.exclude`"), "{e}");
     }
 
     #[test]

@@ -200,6 +200,8 @@ impl Shared {
         let mut state = self.lock();
         for (tp, handle) in handles {
             let Some(offset) = positions.get(&tp).copied() else {
+                handle.finish.store(true, Ordering::Release);
+                state.orphans.insert(tp, Instant::now());
                 continue;
             };
             let _ = handle.start.send(offset);
@@ -213,6 +215,7 @@ impl Shared {
                 .insert(tp.1, handle);
             out.push((tp, offset));
         }
+        self.metrics.waiting(state.orphans.len());
         out
     }
 
@@ -303,11 +306,24 @@ impl Shared {
             }
         }
         for (t, p) in parts {
-            let (low, high) = self
-                .lookup
-                .fetch_watermarks(t, *p, Duration::from_secs(30))
-                .map_err(|e| ReplicatorError::kafka(format!("source: watermarks of {t}-{p}"), e))?;
-            match out.get(&(t.clone(), *p)).copied() {
+            let known = out.get(&(t.clone(), *p)).copied();
+            let (low, high) = match self.watermarks(t, *p) {
+                Ok(w) => w,
+                // A partition with a known position starts there even while its leader is
+                // unknown (a broker down); the retention check waits for the next assignment.
+                Err(e) if known.is_some() => {
+                    tracing::warn!(topic = %t, partition = p, error = %e, "watermarks unavailable; starting from the committed position");
+                    continue;
+                }
+                // Without a position there is nothing safe to start from: this partition waits
+                // (re-adopted later), the others go on.
+                Err(e) => {
+                    tracing::warn!(topic = %t, partition = p, error = %e, "watermarks unavailable; the partition waits");
+                    self.metrics.error(&format!("{t}-{p}: {e}"));
+                    continue;
+                }
+            };
+            match known {
                 Some(o) if o < low => {
                     tracing::warn!(topic = %t, partition = p, position = o, log_start = low, "the source deleted records before they were copied; continuing from the log start");
                     self.metrics.error(&format!(
@@ -326,6 +342,25 @@ impl Shared {
             }
         }
         Ok(out)
+    }
+
+    /// Source watermarks, retried with fresh metadata (a leader may be moving).
+    fn watermarks(&self, t: &str, p: i32) -> Result<(i64, i64)> {
+        let mut last = None;
+        for attempt in 0..5 {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(500 * attempt));
+                let _ = self.lookup.fetch_metadata(Some(t), Duration::from_secs(5));
+            }
+            match self.lookup.fetch_watermarks(t, p, Duration::from_secs(10)) {
+                Ok(w) => return Ok(w),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(ReplicatorError::kafka(
+            format!("source: watermarks of {t}-{p}"),
+            last.map_or_else(|| "unknown".to_string(), |e| e.to_string()),
+        ))
     }
 
     /// Finishes the workers of `parts` (each commits its batch) and returns their positions.
@@ -624,6 +659,7 @@ fn serve_requests(shared: &Shared, consumer: &BaseConsumer<Context>, requests: &
         state.orphans.insert(tp, Instant::now());
     }
     state.workers.retain(|_, ps| !ps.is_empty());
+    shared.metrics.waiting(state.orphans.len());
 }
 
 /// Partitions still assigned to this instance whose writer stopped: start a new writer (which
@@ -651,6 +687,7 @@ fn readopt_orphans(shared: &Shared, consumer: &BaseConsumer<Context>) {
     {
         let mut state = shared.lock();
         state.orphans.retain(|tp, _| still.contains(tp));
+        shared.metrics.waiting(state.orphans.len());
     }
     if still.is_empty() {
         return;

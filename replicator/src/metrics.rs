@@ -26,6 +26,7 @@ struct Inner {
     errors: u64,
     last_error: Option<(String, i64)>,
     assigned: usize,
+    waiting: usize,
 }
 
 /// Counters shared by the poll loop and the partition workers (updated once per commit, not
@@ -97,6 +98,11 @@ impl Metrics {
             m.rebalances += 1;
             m.assigned = assigned;
         });
+    }
+
+    /// Assigned partitions without a running writer (waiting to be re-adopted).
+    pub fn waiting(&self, n: usize) {
+        self.with(|m| m.waiting = n);
     }
 
     pub fn fenced(&self) {

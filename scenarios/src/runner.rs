@@ -479,7 +479,11 @@ fn report_exits(shared: &Shared, report: &mut RunReport) {
 fn no_lag(shared: &Shared) -> bool {
     let inst = lock(&shared.instances);
     inst.running.values().all(|i| match i.metrics_port {
-        Some(port) => metric_sum(port, "cutover_replicator_lag_records").is_none_or(|v| v == 0.0),
+        Some(port) => {
+            metric_sum(port, "cutover_replicator_lag_records").is_none_or(|v| v == 0.0)
+                && metric_sum(port, "cutover_replicator_waiting_partitions")
+                    .is_none_or(|v| v == 0.0)
+        }
         None => true,
     })
 }
