@@ -292,7 +292,10 @@ fn consumer(
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", isolation)
         .set("fetch.max.bytes", "52428800")
-        .set("queued.max.messages.kbytes", "65536");
+        .set("queued.max.messages.kbytes", "65536")
+        // Reads are bounded: an empty fetch at the end should come back at once (the default
+        // 500 ms wait, three streams per partition, made many small partitions slow).
+        .set("fetch.wait.max.ms", "10");
     config.create().map_err(|e| VerifyError::Kafka {
         cluster: cluster.into(),
         detail: format!("creating a consumer: {e}"),
