@@ -94,8 +94,19 @@ impl TopicSync {
                 }
                 tracing::info!(source = %source_topic, target = %target_topic, partitions = wanted, replication_factor = rf, "creating the target topic");
                 if let Err(e) = self.target.create_topic(&spec).await {
-                    // Another instance may have created it first.
-                    if self.target.describe_topic(&target_topic).await.is_err() {
+                    // Another instance may have created it first: wait until it is visible.
+                    if !e.to_string().contains("TopicAlreadyExists") {
+                        return Err(e.into());
+                    }
+                    let mut visible = false;
+                    for _ in 0..50 {
+                        if self.target.describe_topic(&target_topic).await.is_ok() {
+                            visible = true;
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    if !visible {
                         return Err(e.into());
                     }
                 }
@@ -120,7 +131,7 @@ impl TopicSync {
                 continue;
             }
             if let Err(e) = self.target.create_topic(&spec).await {
-                if self.target.describe_topic(&spec.name).await.is_err() {
+                if !e.to_string().contains("TopicAlreadyExists") {
                     return Err(ReplicatorError::kafka(
                         format!("target: creating {}", spec.name),
                         e,
