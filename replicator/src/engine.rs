@@ -369,6 +369,7 @@ impl Shared {
             let mut state = self.lock();
             let mut out = Vec::new();
             for (t, p) in parts {
+                self.metrics.forget(t, *p);
                 state.orphans.remove(&(t.clone(), *p));
                 state.assigned.remove(&(t.clone(), *p));
                 if let Some(h) = state.workers.get_mut(t).and_then(|ps| ps.remove(p)) {

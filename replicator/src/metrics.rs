@@ -72,6 +72,16 @@ impl Metrics {
         });
     }
 
+    /// A partition this instance no longer owns: its lag is another instance's to report.
+    pub fn forget(&self, topic: &str, partition: i32) {
+        self.with(|m| {
+            let key = (topic.to_string(), partition);
+            m.position.remove(&key);
+            m.end.remove(&key);
+            m.idle.remove(&key);
+        });
+    }
+
     /// Whether a partition's worker has nothing open and nothing queued.
     pub fn idle(&self, topic: &str, partition: i32, idle: bool) {
         self.with(|m| {
