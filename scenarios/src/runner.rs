@@ -344,9 +344,15 @@ async fn run_on(
         downtime_secs: downtime,
     });
     if !caught_up {
+        let still = lag_diagnosis(&shared);
         report.failures.push(format!(
-            "the system did not catch up within the drain timeout ({} s)",
-            scenario.run.drain_timeout_secs
+            "the system did not catch up within the drain timeout ({} s){}",
+            scenario.run.drain_timeout_secs,
+            if still.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", still.join(", "))
+            }
         ));
     }
     report.series = series;
@@ -488,7 +494,8 @@ fn no_lag(shared: &Shared) -> bool {
     })
 }
 
-fn metric_sum(port: u16, name: &str) -> Option<f64> {
+/// The samples of one metric family: (labels, value).
+fn metric_lines(port: u16, name: &str) -> Option<Vec<(String, f64)>> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect_timeout(
         &([127, 0, 0, 1], port).into(),
@@ -500,12 +507,39 @@ fn metric_sum(port: u16, name: &str) -> Option<f64> {
         .ok()?;
     let mut body = String::new();
     s.read_to_string(&mut body).ok()?;
-    let values: Vec<f64> = body
-        .lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-        .collect();
-    Some(values.iter().sum())
+    Some(
+        body.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| {
+                let (labels, value) = l[name.len()..].rsplit_once(' ')?;
+                Some((labels.to_string(), value.parse().ok()?))
+            })
+            .collect(),
+    )
+}
+
+fn metric_sum(port: u16, name: &str) -> Option<f64> {
+    metric_lines(port, name).map(|v| v.iter().map(|(_, x)| x).sum())
+}
+
+/// What each builtin instance still reports as lag or waiting partitions (for the report).
+fn lag_diagnosis(shared: &Shared) -> Vec<String> {
+    let inst = lock(&shared.instances);
+    let mut out = Vec::new();
+    for i in inst.running.values() {
+        let Some(port) = i.metrics_port else { continue };
+        for name in [
+            "cutover_replicator_lag_records",
+            "cutover_replicator_waiting_partitions",
+        ] {
+            for (labels, v) in metric_lines(port, name).unwrap_or_default() {
+                if v != 0.0 {
+                    out.push(format!("instance {}: {name}{labels} = {v}", i.index));
+                }
+            }
+        }
+    }
+    out
 }
 
 fn progress_of(options: &RunOptions, phase: &'static str, sampler: &Sampler, started: Instant) {

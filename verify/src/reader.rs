@@ -10,7 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::{Admin, ClientProps};
+use harness::quiet::QuietEof;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+
+/// Readers stop at end-of-partition events; they are not errors to log.
+type QuietConsumer = BaseConsumer<QuietEof>;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -282,7 +286,7 @@ fn consumer(
     props: &ClientProps,
     isolation: &str,
     cluster: &str,
-) -> Result<BaseConsumer, VerifyError> {
+) -> Result<QuietConsumer, VerifyError> {
     let mut config = props.to_rdkafka()?;
     config
         .set("group.id", "cutover-verify")
@@ -296,7 +300,7 @@ fn consumer(
         // Reads are bounded: an empty fetch at the end should come back at once (the default
         // 500 ms wait, three streams per partition, made many small partitions slow).
         .set("fetch.wait.max.ms", "10");
-    config.create().map_err(|e| VerifyError::Kafka {
+    config.create_with_context(QuietEof).map_err(|e| VerifyError::Kafka {
         cluster: cluster.into(),
         detail: format!("creating a consumer: {e}"),
     })
@@ -313,9 +317,9 @@ struct Seen {
 }
 
 struct Reader {
-    source_committed: BaseConsumer,
-    source_uncommitted: BaseConsumer,
-    target: BaseConsumer,
+    source_committed: QuietConsumer,
+    source_uncommitted: QuietConsumer,
+    target: QuietConsumer,
     options: VerifyOptions,
 }
 
@@ -441,7 +445,7 @@ impl Reader {
 
 /// (log start, high watermark) of a partition as `consumer` sees it.
 fn watermarks(
-    consumer: &BaseConsumer,
+    consumer: &QuietConsumer,
     cluster: &str,
     topic: &str,
     p: i32,
@@ -464,7 +468,7 @@ fn latest(map: &mut HashMap<[u8; 16], [u8; 32]>, key: [u8; 16], present: bool, f
 }
 
 fn offset_for_time(
-    c: &BaseConsumer,
+    c: &QuietConsumer,
     topic: &str,
     p: i32,
     ms: i64,
@@ -489,7 +493,7 @@ fn offset_for_time(
 
 /// One partition read in offset order between two bounds.
 struct Stream<'a> {
-    consumer: &'a BaseConsumer,
+    consumer: &'a QuietConsumer,
     end: i64,
     done: bool,
     idle: Duration,
@@ -499,7 +503,7 @@ struct Stream<'a> {
 
 impl<'a> Stream<'a> {
     fn open(
-        consumer: &'a BaseConsumer,
+        consumer: &'a QuietConsumer,
         topic: &str,
         p: i32,
         start: i64,
@@ -642,8 +646,8 @@ fn is_transient(e: &KafkaError) -> bool {
 
 /// Fetches keys of example records, for the report.
 struct Previewer {
-    source: BaseConsumer,
-    target: BaseConsumer,
+    source: QuietConsumer,
+    target: QuietConsumer,
 }
 
 impl Previewer {
@@ -663,7 +667,7 @@ impl Previewer {
     }
 }
 
-fn key_at(c: &BaseConsumer, pos: &crate::verdict::Position) -> Option<String> {
+fn key_at(c: &QuietConsumer, pos: &crate::verdict::Position) -> Option<String> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(&pos.topic, pos.partition, Offset::Offset(pos.offset))
         .ok()?;

@@ -73,11 +73,14 @@ struct Expected {
     upstream: u64,
 }
 
+/// Records per partition.
+type Partitions = Vec<Vec<Rec>>;
+
 fn build(
     shapes: &[Vec<(u8, u8, u8, u8)>],
     aborted_per_partition: usize,
     mutations: &[(Mutation, usize, usize)],
-) -> (Vec<Vec<Rec>>, Vec<Vec<Rec>>, Vec<Vec<Rec>>, Expected) {
+) -> (Partitions, Partitions, Partitions, Expected) {
     let mut seq = 0u64;
     let mut next_id = |producer: u16| {
         seq += 1;
