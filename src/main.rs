@@ -99,6 +99,9 @@ fn main() -> ExitCode {
             Command::Offsets { command } => replicate_cmd::offsets(command).await,
         }
     });
+    // A thread stuck on an unreachable cluster must not hold the exit (dropping the runtime
+    // would wait for it); everything that needs cleaning up was dropped inside `block_on`.
+    runtime.shutdown_background();
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

@@ -62,9 +62,23 @@ pub async fn run(args: ReplicateArgs) -> Result<u8> {
     let result = tokio::select! {
         r = &mut engine => r,
         _ = signals.recv() => {
-            tracing::info!("signal received: finishing the open transactions");
+            tracing::info!("signal received: finishing the open transactions (a second signal exits at once)");
             shutdown.store(true, Ordering::Release);
-            engine.await
+            // Bounded: with a cluster unreachable the batches cannot finish; what was not
+            // committed is copied again by the next owner (exactly-once: its fencing aborts
+            // the open transactions).
+            let budget = std::time::Duration::from_millis(config.tuning.transaction_timeout_ms + 20_000);
+            tokio::select! {
+                r = &mut engine => r,
+                _ = signals.recv() => {
+                    eprintln!("second signal: exiting without finishing the open batches");
+                    return Ok(exit_code::FAILED);
+                }
+                _ = tokio::time::sleep(budget) => {
+                    eprintln!("error: the open batches did not finish within {} s (is a cluster unreachable?); exiting without them", budget.as_secs());
+                    return Ok(exit_code::FAILED);
+                }
+            }
         }
     };
     let totals = result.context("the replicator thread panicked")??;

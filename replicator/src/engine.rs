@@ -382,10 +382,15 @@ impl Shared {
         for (_, h) in &handles {
             h.finish.store(true, Ordering::Release);
         }
-        let wait = Duration::from_millis(self.config.tuning.transaction_timeout_ms + 5_000);
+        // One deadline for all of them: they finish in parallel.
+        let deadline = Instant::now()
+            + Duration::from_millis(self.config.tuning.transaction_timeout_ms + 5_000);
         let mut positions = Vec::new();
         for (tp, h) in handles {
-            match h.done.recv_timeout(wait) {
+            match h
+                .done
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
                 Ok(Ended::Finished { position: Some(p) }) => positions.push((tp, p)),
                 Ok(Ended::Finished { position: None }) => {}
                 Ok(Ended::Stopped { reason, fenced }) => {

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use harness::{Admin, ClientProps};
 use harness::quiet::QuietEof;
+use harness::{Admin, ClientProps};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 /// Readers stop at end-of-partition events; they are not errors to log.
@@ -300,10 +300,12 @@ fn consumer(
         // Reads are bounded: an empty fetch at the end should come back at once (the default
         // 500 ms wait, three streams per partition, made many small partitions slow).
         .set("fetch.wait.max.ms", "10");
-    config.create_with_context(QuietEof).map_err(|e| VerifyError::Kafka {
-        cluster: cluster.into(),
-        detail: format!("creating a consumer: {e}"),
-    })
+    config
+        .create_with_context(QuietEof)
+        .map_err(|e| VerifyError::Kafka {
+            cluster: cluster.into(),
+            detail: format!("creating a consumer: {e}"),
+        })
 }
 
 /// One fingerprinted record.
