@@ -800,7 +800,7 @@ fn a_bad_config_is_refused_with_file_line_and_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("r.toml:5: `source.enable.auto.commit`"),
+        err.contains("r.toml:5: field `source.enable.auto.commit`"),
         "{err}"
     );
     for example in ["exactly-once", "at-least-once"] {
