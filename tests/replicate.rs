@@ -647,37 +647,13 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
     {
         let _ = blocker.poll(Duration::from_millis(100));
     }
-    let out = Command::new(BIN)
-        .args(["offsets", "sync", "--config"])
-        .arg(&config)
-        .args(["--group", group])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("active"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, err) = offsets_sync(&config, group);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("active"), "{err}");
     leave(blocker);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let out = Command::new(BIN)
-        .args(["offsets", "sync", "--config"])
-        .arg(&config)
-        .args(["--group", group])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, err) = offsets_sync(&config, group);
+    assert_eq!(code, Some(0), "{err}");
     // The group on the target reads exactly the rest.
     let consumer = group_consumer(&pair.target.client_props(), group);
     consumer
@@ -704,6 +680,20 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
         got == expected,
         "the target group read different records than the source group had left"
     );
+}
+
+/// `cutover offsets sync`: exit code and stderr.
+fn offsets_sync(config: &Path, group: &str) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .args(["offsets", "sync", "--config"])
+        .arg(config)
+        .args(["--group", group])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 type Rec = (
