@@ -230,27 +230,24 @@ impl Admin {
 
     /// The topic's configs as the broker reports them (defaults included).
     pub async fn topic_configs(&self, name: &str) -> Result<BTreeMap<String, String>> {
-        let op = format!("describing configs of {name}");
-        let results = self
-            .admin
-            .describe_configs([&ResourceSpecifier::Topic(name)], &self.options())
-            .await
-            .map_err(|e| self.error(&op, e))?;
-        let mut out = BTreeMap::new();
-        for result in results {
-            let resource = result.map_err(|e| self.error(&op, e))?;
-            for entry in resource.entries {
-                if let Some(value) = entry.value {
-                    out.insert(entry.name, value);
-                }
-            }
-        }
-        Ok(out)
+        self.describe_topic_configs(name, |_| true).await
     }
 
     /// The configs set on the topic itself (not broker or built-in defaults): what a replicator
     /// copies to the target.
     pub async fn topic_configs_explicit(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        self.describe_topic_configs(name, |e| {
+            e.source == rdkafka::admin::ConfigSource::DynamicTopic && !e.is_sensitive
+        })
+        .await
+    }
+
+    /// The topic's configs with a value, of the entries `keep` accepts.
+    async fn describe_topic_configs(
+        &self,
+        name: &str,
+        keep: impl Fn(&rdkafka::admin::ConfigEntry) -> bool,
+    ) -> Result<BTreeMap<String, String>> {
         let op = format!("describing configs of {name}");
         let results = self
             .admin
@@ -261,8 +258,7 @@ impl Admin {
         for result in results {
             let resource = result.map_err(|e| self.error(&op, e))?;
             for entry in resource.entries {
-                if entry.source != rdkafka::admin::ConfigSource::DynamicTopic || entry.is_sensitive
-                {
+                if !keep(&entry) {
                     continue;
                 }
                 if let Some(value) = entry.value {
