@@ -98,13 +98,14 @@ fn shuffled_index(t: u64, n: u64) -> u64 {
     ((u128::from(t) * u128::from(a) + 12_345) % u128::from(n)) as u64
 }
 
-/// Checks one partition of `n` records copied faithfully; returns records compared.
+/// Checks one partition of `n` records copied faithfully; returns records compared. Source and
+/// target are pushed side by side, one record each in turn, as the reader does when it reads the
+/// side that is behind.
 fn check_partition(p: u16, n: u64, shuffled: bool, capacity: usize) -> u64 {
     let opts = FingerprintOptions::default();
     let mut m = PartitionMatcher::new(MatchOptions {
-        capacity,
         check_order: !shuffled,
-        ..MatchOptions::default()
+        ..MatchOptions::with_capacity(capacity)
     });
     let (mut key, mut value) = ([0u8; KEY_BYTES], vec![0u8; value_bytes()]);
     let record_bytes = bytes_per_record();
@@ -127,10 +128,8 @@ fn check_partition(p: u16, n: u64, shuffled: bool, capacity: usize) -> u64 {
                 .expect("push");
         }
     };
-    for i in 0..n {
-        push(0, i, i as i64, &mut m);
-    }
     for t in 0..n {
+        push(0, t, t as i64, &mut m);
         let i = if shuffled { shuffled_index(t, n) } else { t };
         push(1, i, t as i64, &mut m);
     }
@@ -140,13 +139,13 @@ fn check_partition(p: u16, n: u64, shuffled: bool, capacity: usize) -> u64 {
     2 * n
 }
 
-/// Raw SHA-256 over the same bytes (key, value, header), one thread.
-fn raw_sha(n_per_partition: u64) -> f64 {
+/// Raw SHA-256 over the same bytes (key, value, header) as the checker fingerprints, source
+/// and target side of `partitions` partitions, on one thread.
+fn raw_sha(partitions: std::ops::Range<u16>, n_per_partition: u64) -> u8 {
     let (mut key, mut value) = ([0u8; KEY_BYTES], vec![0u8; value_bytes()]);
-    let started = Instant::now();
     let mut sink = 0u8;
     for side in 0..2 {
-        for p in 0..2u16 {
+        for p in partitions.clone() {
             for i in 0..n_per_partition {
                 let id = record(p, i, &mut key, &mut value);
                 let mut h = Sha256::new();
@@ -158,8 +157,7 @@ fn raw_sha(n_per_partition: u64) -> f64 {
             }
         }
     }
-    std::hint::black_box(sink);
-    started.elapsed().as_secs_f64()
+    sink
 }
 
 fn figures() {
@@ -170,7 +168,17 @@ fn figures() {
     let per_partition = total / 2;
     let capacity = 1 << 20;
     let bytes = 2 * 2 * per_partition * bytes_per_record();
-    let raw = raw_sha(per_partition);
+    let started = Instant::now();
+    std::hint::black_box(raw_sha(0..2, per_partition));
+    let raw = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let halves: Vec<_> = (0..2u16)
+        .map(|p| std::thread::spawn(move || raw_sha(p..p + 1, per_partition)))
+        .collect();
+    for h in halves {
+        std::hint::black_box(h.join().expect("raw worker"));
+    }
+    let raw2 = started.elapsed().as_secs_f64();
     println!(
         "\nchecker figures: {total} records ({} B each, source and target), 2 partitions on 2 threads, run capacity {capacity} entries",
         bytes_per_record()
@@ -180,6 +188,12 @@ fn figures() {
         raw,
         (2 * 2 * per_partition) as f64 / raw,
         bytes as f64 / raw / 1e6
+    );
+    println!(
+        "  raw SHA-256, 2 threads:  {:>8.2} s  {:>10.0} records/s  {:>7.1} MB/s  (for reference)",
+        raw2,
+        (2 * 2 * per_partition) as f64 / raw2,
+        bytes as f64 / raw2 / 1e6,
     );
     for shuffled in [false, true] {
         PEAK.store(CURRENT.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -193,16 +207,17 @@ fn figures() {
         let compared: u64 = handles.into_iter().map(|h| h.join().expect("worker")).sum();
         let secs = started.elapsed().as_secs_f64();
         let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
-        // Entries held in memory at once per worker: both sides of its partition, up to the
-        // run capacity (beyond it, sorted runs go to disk).
+        // Records in flight per worker: both sides of its partition, up to the capacity
+        // (beyond it, sorted runs go to disk).
         let in_flight = (2 * per_partition).min(capacity as u64) * 2;
         println!(
-            "  checker, {:<9}        {:>8.2} s  {:>10.0} records/s  {:>7.1} MB/s  ratio to raw SHA-256 {:.2}  peak heap {:.1} MiB ({:.1} B per record in flight)",
+            "  checker, {:<9}        {:>8.2} s  {:>10.0} records/s  {:>7.1} MB/s  ratio to raw SHA-256 {:.2} (to 2-thread raw {:.2})  peak heap {:.1} MiB ({:.1} B per record in flight)",
             if shuffled { "shuffled" } else { "in order" },
             secs,
             compared as f64 / secs,
             bytes as f64 / secs / 1e6,
             raw / secs,
+            raw2 / secs,
             peak as f64 / (1 << 20) as f64,
             peak as f64 / in_flight as f64
         );

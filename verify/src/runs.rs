@@ -43,13 +43,19 @@ impl<T: Spill> RunSorter<T> {
             // Grow once to the full budget instead of doubling past it: the budget is the
             // memory promise, and a doubling copy would briefly hold 1.5 times of it.
             let target = (self.buffer.capacity() * 2).max(1024).min(self.capacity);
-            self.buffer.reserve_exact(target - self.buffer.len());
+            self.buffer
+                .reserve_exact(target.saturating_sub(self.buffer.len()).max(1));
         }
         self.buffer.push(item);
         if self.buffer.len() >= self.capacity {
             self.spill()?;
         }
         Ok(())
+    }
+
+    /// Changes the in-memory budget (takes effect at the next push).
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
     }
 
     /// Items written to disk so far.
