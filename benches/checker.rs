@@ -5,6 +5,10 @@
 //! Figures first (one pass over `CUTOVER_BENCH_RECORDS` records, 10 M by default, split over
 //! two partitions checked on two threads as `cutover verify` does), then criterion statistics
 //! on a smaller stream. Peak memory is the heap high-water mark of a counting allocator.
+//!
+//! Knobs: `CUTOVER_BENCH_VALUE_BYTES` (100), `CUTOVER_BENCH_WINDOW` (the matcher's in-order
+//! window; 0 sends every record through the sorted runs), `CUTOVER_BENCH_ONLY` (`in-order` or
+//! `shuffled`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -103,10 +107,17 @@ fn shuffled_index(t: u64, n: u64) -> u64 {
 /// side that is behind.
 fn check_partition(p: u16, n: u64, shuffled: bool, capacity: usize) -> u64 {
     let opts = FingerprintOptions::default();
-    let mut m = PartitionMatcher::new(MatchOptions {
+    let mut options = MatchOptions {
         check_order: !shuffled,
         ..MatchOptions::with_capacity(capacity)
-    });
+    };
+    if let Some(window) = std::env::var("CUTOVER_BENCH_WINDOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.window = window;
+    }
+    let mut m = PartitionMatcher::new(options);
     let (mut key, mut value) = ([0u8; KEY_BYTES], vec![0u8; value_bytes()]);
     let record_bytes = bytes_per_record();
     let mut push = |side: u8, i: u64, offset: i64, m: &mut PartitionMatcher| {
@@ -195,7 +206,11 @@ fn figures() {
         (2 * 2 * per_partition) as f64 / raw2,
         bytes as f64 / raw2 / 1e6,
     );
+    let only = std::env::var("CUTOVER_BENCH_ONLY").unwrap_or_default();
     for shuffled in [false, true] {
+        if (only == "in-order" && shuffled) || (only == "shuffled" && !shuffled) {
+            continue;
+        }
         PEAK.store(CURRENT.load(Ordering::Relaxed), Ordering::Relaxed);
         let base = CURRENT.load(Ordering::Relaxed);
         let started = Instant::now();

@@ -204,12 +204,13 @@ pub struct MatchOptions {
 }
 
 impl MatchOptions {
-    /// Options for `capacity` records in flight, with the window sized from it (1/64 of the
-    /// records per side, at most 16 Ki).
+    /// Options for `capacity` records in flight, with the window sized from it (1/128 of the
+    /// records per side, at most 8 Ki: the window and its filter then take about a tenth of
+    /// the memory).
     pub fn with_capacity(capacity: usize) -> MatchOptions {
         MatchOptions {
             capacity,
-            window: (capacity / 64).clamp(16, 1 << 14),
+            window: (capacity / 128).clamp(16, 1 << 13),
             ..MatchOptions::default()
         }
     }
@@ -219,7 +220,7 @@ impl Default for MatchOptions {
     fn default() -> Self {
         MatchOptions {
             capacity: 1 << 20,
-            window: 1 << 14,
+            window: 1 << 13,
             examples_per_class: 10,
             check_offsets: false,
             check_order: true,
@@ -343,13 +344,18 @@ struct Slot {
     state: u8,
 }
 
-/// One side of the window: slots in arrival (= offset) order, pending ones chained by
-/// fingerprint, earliest first.
+/// One side of the window: slots in arrival (= offset) order.
+///
+/// Pending slots are indexed by fingerprint lazily. In lockstep (the normal case) a record's
+/// copy is the first pending slot of the other side, found by one comparison; the hash index is
+/// built only for the slots a lookup has to skip, so an in-order copy hardly ever hashes.
 struct Side {
     slots: VecDeque<Slot>,
     /// Sequence number of `slots[0]`.
     base: u64,
-    /// fingerprint → (first, last) pending slot.
+    /// Slots before this sequence number are in `chains` (when pending); from it on, not yet.
+    cursor: u64,
+    /// fingerprint → (first, last) indexed pending slot.
     chains: FpMap<(u64, u64)>,
 }
 
@@ -358,12 +364,18 @@ impl Side {
         Side {
             slots: VecDeque::with_capacity(window + 1),
             base: 0,
-            chains: FpMap::with_capacity_and_hasher(window + 1, Default::default()),
+            cursor: 0,
+            // Twice the most pending slots: with the table at most half full, the tombstones
+            // of a busy window are cleaned by rehashing in place, never by growing it.
+            chains: FpMap::with_capacity_and_hasher(map_capacity(window), Default::default()),
         }
     }
 
+    fn end(&self) -> u64 {
+        self.base + self.slots.len() as u64
+    }
+
     fn push(&mut self, fp: Fingerprint, offset: i64, ident: u64, state: u8, link: u64) {
-        let seq = self.base + self.slots.len() as u64;
         self.slots.push_back(Slot {
             fp,
             offset,
@@ -371,8 +383,17 @@ impl Side {
             link,
             state,
         });
-        if state == PENDING {
-            match self.chains.entry(fp) {
+    }
+
+    /// Indexes every pending slot from the cursor on.
+    fn index_all(&mut self) {
+        for seq in self.cursor..self.end() {
+            let i = (seq - self.base) as usize;
+            if self.slots[i].state != PENDING {
+                continue;
+            }
+            self.slots[i].link = NIL;
+            match self.chains.entry(self.slots[i].fp) {
                 MapEntry::Occupied(mut e) => {
                     let tail = (e.get().1 - self.base) as usize;
                     self.slots[tail].link = seq;
@@ -383,10 +404,40 @@ impl Side {
                 }
             }
         }
+        self.cursor = self.end();
     }
 
-    /// Unchains the earliest pending slot with `fp` and returns its index.
+    /// Finds the earliest pending slot with `fp`, takes it out of the index, and returns its
+    /// index; the caller changes its state.
     fn take(&mut self, fp: &Fingerprint) -> Option<usize> {
+        // An indexed copy is older than any unindexed one.
+        if !self.chains.is_empty() {
+            if let Some(i) = self.unchain(fp) {
+                return Some(i);
+            }
+        }
+        // Lockstep: the first unindexed pending slot.
+        while self.cursor < self.end() {
+            let i = (self.cursor - self.base) as usize;
+            let slot = &self.slots[i];
+            if slot.state != PENDING {
+                self.cursor += 1;
+                continue;
+            }
+            if slot.fp == *fp {
+                self.cursor += 1;
+                return Some(i);
+            }
+            break;
+        }
+        if self.cursor == self.end() {
+            return None;
+        }
+        self.index_all();
+        self.unchain(fp)
+    }
+
+    fn unchain(&mut self, fp: &Fingerprint) -> Option<usize> {
         match self.chains.entry(*fp) {
             MapEntry::Occupied(mut e) => {
                 let i = (e.get().0 - self.base) as usize;
@@ -402,9 +453,22 @@ impl Side {
         }
     }
 
+    /// Takes the front slot, pending, out of the index (it is the earliest pending copy of its
+    /// fingerprint, so the head of its chain when indexed).
+    fn take_front(&mut self) {
+        if let Some(front) = self.slots.front().copied() {
+            if self.base < self.cursor {
+                self.unchain(&front.fp);
+            } else {
+                self.cursor = self.base + 1;
+            }
+        }
+    }
+
     fn pop_front(&mut self) -> Option<Slot> {
         let slot = self.slots.pop_front()?;
         self.base += 1;
+        self.cursor = self.cursor.max(self.base);
         Some(slot)
     }
 }
@@ -447,9 +511,11 @@ impl Taint {
     }
 
     fn contains(&self, fp: &Fingerprint) -> bool {
-        self.probes(fp)
-            .iter()
-            .all(|bit| self.bits[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+        self.inserted > 0
+            && self
+                .probes(fp)
+                .iter()
+                .all(|bit| self.bits[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
     }
 
     fn saturated(&self) -> bool {
@@ -457,10 +523,14 @@ impl Taint {
     }
 }
 
+fn map_capacity(window: usize) -> usize {
+    2 * (window + 1)
+}
+
 /// Memory the window and its filter take, in bytes (slots and map buckets of both sides).
 fn window_bytes(window: usize, taint_bytes: usize) -> usize {
     let slots = (window + 1) * std::mem::size_of::<Slot>();
-    let buckets = ((window + 1) * 8 / 7).next_power_of_two()
+    let buckets = (map_capacity(window) * 8 / 7).next_power_of_two()
         * (std::mem::size_of::<(Fingerprint, (u64, u64))>() + 1);
     2 * (slots + buckets) + taint_bytes
 }
@@ -554,7 +624,7 @@ impl Window {
             return Ok(());
         };
         if front.state == PENDING {
-            self.tgt.take(&front.fp);
+            self.tgt.take_front();
             self.taint.insert(&front.fp);
             sink.sort(Kind::Target, front.offset, front.fp, front.ident)?;
             sink.gap();
@@ -566,8 +636,7 @@ impl Window {
     fn evict_source(&mut self, sink: &mut Sink) -> Result<(), VerifyError> {
         if let Some(front) = self.src.slots.front().copied() {
             if front.state == PENDING {
-                // The front is the earliest pending copy of its fingerprint: its chain head.
-                self.src.take(&front.fp);
+                self.src.take_front();
                 self.taint.insert(&front.fp);
                 sink.sort(Kind::Source, front.offset, front.fp, front.ident)?;
             }
