@@ -52,87 +52,38 @@ pub struct RecordView<'a> {
     pub timestamp: Option<(u8, i64)>,
 }
 
-/// Where the encoding goes: straight into the hash, or into a buffer hashed in one call (much
-/// cheaper for small records than a dozen small updates; the bytes are the same).
-trait Out {
-    fn put(&mut self, bytes: &[u8]);
-}
-
-impl Out for Sha256 {
-    fn put(&mut self, bytes: &[u8]) {
-        self.update(bytes);
-    }
-}
-
-/// Records whose encoding fits are encoded on the stack and hashed in one call.
-const SMALL: usize = 512;
-
-struct Small {
-    buf: [u8; SMALL],
-    len: usize,
-}
-
-impl Out for Small {
-    fn put(&mut self, bytes: &[u8]) {
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-}
-
-fn put_bytes(out: &mut impl Out, bytes: Option<&[u8]>) {
+fn put_bytes(h: &mut Sha256, bytes: Option<&[u8]>) {
     match bytes {
-        None => out.put(&[0u8]),
+        None => h.update([0u8]),
         Some(b) => {
-            out.put(&[1u8]);
-            out.put(&(b.len() as u32).to_be_bytes());
-            out.put(b);
+            h.update([1u8]);
+            h.update((b.len() as u32).to_be_bytes());
+            h.update(b);
         }
     }
 }
 
-fn encode(out: &mut impl Out, record: &RecordView<'_>, options: &FingerprintOptions, count: u32) {
-    out.put(b"cutover-fp-v1");
-    out.put(&[u8::from(options.include_timestamp)]);
-    put_bytes(out, record.key);
-    put_bytes(out, record.value);
-    out.put(&count.to_be_bytes());
-    for (name, value) in record.headers.iter().filter(|(n, _)| kept(options, n)) {
-        out.put(&(name.len() as u32).to_be_bytes());
-        out.put(name.as_bytes());
-        put_bytes(out, *value);
+/// Fingerprints one record.
+pub fn fingerprint(record: &RecordView<'_>, options: &FingerprintOptions) -> Fingerprint {
+    let mut h = Sha256::new();
+    h.update(b"cutover-fp-v1");
+    h.update([u8::from(options.include_timestamp)]);
+    put_bytes(&mut h, record.key);
+    put_bytes(&mut h, record.value);
+    let kept = |name: &str| !options.exclude_headers.iter().any(|x| x == name);
+    let count = record.headers.iter().filter(|(n, _)| kept(n)).count() as u32;
+    h.update(count.to_be_bytes());
+    for (name, value) in record.headers.iter().filter(|(n, _)| kept(n)) {
+        h.update((name.len() as u32).to_be_bytes());
+        h.update(name.as_bytes());
+        put_bytes(&mut h, *value);
     }
     if options.include_timestamp {
         let (kind, ms) = record.timestamp.unwrap_or((0, -1));
-        out.put(&[kind]);
-        out.put(&ms.to_be_bytes());
+        h.update([kind]);
+        h.update(ms.to_be_bytes());
     }
-}
-
-fn kept(options: &FingerprintOptions, name: &str) -> bool {
-    !options.exclude_headers.iter().any(|x| x == name)
-}
-
-/// Fingerprints one record.
-pub fn fingerprint(record: &RecordView<'_>, options: &FingerprintOptions) -> Fingerprint {
-    let field = |b: Option<&[u8]>| 1 + b.map_or(0, |b| 4 + b.len());
-    let mut count = 0u32;
-    let mut size = 13 + 1 + field(record.key) + field(record.value) + 4 + 9;
-    for (name, value) in record.headers.iter().filter(|(n, _)| kept(options, n)) {
-        count += 1;
-        size += 4 + name.len() + field(*value);
-    }
-    if size <= SMALL {
-        let mut small = Small {
-            buf: [0; SMALL],
-            len: 0,
-        };
-        encode(&mut small, record, options, count);
-        Sha256::digest(&small.buf[..small.len]).into()
-    } else {
-        let mut h = Sha256::new();
-        encode(&mut h, record, options, count);
-        h.finalize().into()
-    }
+    h.finalize().into()
 }
 
 /// The identity (producer, sequence) carried in [`WORKLOAD_ID_HEADER`], as a non-zero u64
@@ -207,25 +158,6 @@ mod tests {
         h.update([1, 0, 0, 0, 1, b'v']);
         h.update([0, 0, 0, 1, 0, 0, 0, 1, b'h', 1, 0, 0, 0, 1, b'x']);
         assert_eq!(got, hex(&h.finalize()));
-    }
-
-    #[test]
-    fn small_and_large_records_are_encoded_alike() {
-        // Around the size where the encoding stops fitting the stack buffer.
-        for len in (SMALL - 60)..(SMALL + 10) {
-            let value = vec![7u8; len];
-            let got = fp(None, Some(&value), &[("h", None)]);
-            let mut h = Sha256::new();
-            h.update(b"cutover-fp-v1");
-            h.update([0u8]);
-            h.update([0u8]);
-            h.update([1u8]);
-            h.update((len as u32).to_be_bytes());
-            h.update(&value);
-            h.update([0, 0, 0, 1, 0, 0, 0, 1, b'h', 0]);
-            let want: Fingerprint = h.finalize().into();
-            assert_eq!(got, want, "value of {len} bytes");
-        }
     }
 
     #[test]

@@ -473,49 +473,51 @@ impl Side {
     }
 }
 
-/// Fingerprints that have a copy in the sorted runs: a Bloom filter (3 probes on fingerprint
-/// bytes 8..32, independent of the prefix the window hashes on).
+/// Fingerprints that have a copy in the sorted runs: a blocked Bloom filter (three bits in one
+/// 64-bit word, one memory access; word and bits from fingerprint bytes 8..24, independent of
+/// the prefix the window hashes on).
 struct Taint {
-    bits: Vec<u64>,
+    words: Vec<u64>,
     mask: u64,
     inserted: u64,
-    /// Beyond this many insertions false positives grow past ~3 %: the window stops.
+    /// Beyond this many insertions false positives grow past a few percent: the window stops.
     limit: u64,
 }
 
 impl Taint {
     fn new(bytes: usize) -> Taint {
-        let bits = (bytes * 8).next_power_of_two().max(1 << 12);
+        let words = (bytes / 8).next_power_of_two().max(64);
         Taint {
-            bits: vec![0; bits / 64],
-            mask: bits as u64 - 1,
+            words: vec![0; words],
+            mask: words as u64 - 1,
             inserted: 0,
-            limit: bits as u64 / 8,
+            limit: 8 * words as u64,
         }
     }
 
-    fn probes(&self, fp: &Fingerprint) -> [u64; 3] {
+    fn probe(&self, fp: &Fingerprint) -> (usize, u64) {
         let word = |i: usize| {
             let mut b = [0u8; 8];
             b.copy_from_slice(&fp[i..i + 8]);
-            u64::from_le_bytes(b) & self.mask
+            u64::from_le_bytes(b)
         };
-        [word(8), word(16), word(24)]
+        let (w, h) = (word(8), word(16));
+        let bits = (1u64 << (h & 63)) | (1u64 << ((h >> 6) & 63)) | (1u64 << ((h >> 12) & 63));
+        ((w & self.mask) as usize, bits)
     }
 
     fn insert(&mut self, fp: &Fingerprint) {
-        for bit in self.probes(fp) {
-            self.bits[(bit / 64) as usize] |= 1 << (bit % 64);
-        }
+        let (w, bits) = self.probe(fp);
+        self.words[w] |= bits;
         self.inserted += 1;
     }
 
     fn contains(&self, fp: &Fingerprint) -> bool {
-        self.inserted > 0
-            && self
-                .probes(fp)
-                .iter()
-                .all(|bit| self.bits[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+        if self.inserted == 0 {
+            return false;
+        }
+        let (w, bits) = self.probe(fp);
+        self.words[w] & bits == bits
     }
 
     fn saturated(&self) -> bool {
@@ -528,6 +530,7 @@ fn map_capacity(window: usize) -> usize {
 }
 
 /// Memory the window and its filter take, in bytes (slots and map buckets of both sides).
+/// Memory the window and its filter take, in bytes (slots and map buckets of both sides).
 fn window_bytes(window: usize, taint_bytes: usize) -> usize {
     let slots = (window + 1) * std::mem::size_of::<Slot>();
     let buckets = (map_capacity(window) * 8 / 7).next_power_of_two()
@@ -538,8 +541,12 @@ fn window_bytes(window: usize, taint_bytes: usize) -> usize {
 struct Window {
     src: Side,
     tgt: Side,
-    taint: Taint,
     limit: usize,
+    /// Off: every record goes straight to the sorted runs (the copy is far from in order).
+    active: bool,
+    /// Window pairs and records sent to the runs when the current judgement period began.
+    start_matched: u64,
+    start_sorted: u64,
 }
 
 impl Window {
@@ -550,8 +557,7 @@ impl Window {
         offset: i64,
         ident: u64,
     ) -> Result<(), VerifyError> {
-        if self.taint.contains(&fp) {
-            self.taint.insert(&fp);
+        if sink.tainted(&fp) {
             return sink.sort(Kind::Source, offset, fp, ident);
         }
         if let Some(i) = self.tgt.take(&fp) {
@@ -576,8 +582,7 @@ impl Window {
         offset: i64,
         ident: u64,
     ) -> Result<(), VerifyError> {
-        if self.taint.contains(&fp) {
-            self.taint.insert(&fp);
+        if sink.tainted(&fp) {
             sink.sort(Kind::Target, offset, fp, ident)?;
             if self.tgt.slots.is_empty() {
                 sink.gap();
@@ -625,7 +630,6 @@ impl Window {
         };
         if front.state == PENDING {
             self.tgt.take_front();
-            self.taint.insert(&front.fp);
             sink.sort(Kind::Target, front.offset, front.fp, front.ident)?;
             sink.gap();
             self.tgt.pop_front();
@@ -637,7 +641,6 @@ impl Window {
         if let Some(front) = self.src.slots.front().copied() {
             if front.state == PENDING {
                 self.src.take_front();
-                self.taint.insert(&front.fp);
                 sink.sort(Kind::Source, front.offset, front.fp, front.ident)?;
             }
             self.src.pop_front();
@@ -649,8 +652,8 @@ impl Window {
     }
 
     /// Everything still in the window goes out: targets in order, pending ones to the runs.
-    fn flush(mut self, sink: &mut Sink) -> Result<(), VerifyError> {
-        while let Some(slot) = self.tgt.slots.pop_front() {
+    fn flush(&mut self, sink: &mut Sink) -> Result<(), VerifyError> {
+        while let Some(slot) = self.tgt.pop_front() {
             match slot.state {
                 MATCHED => sink.emit(slot.offset, slot.link as i64),
                 SORTED => sink.gap(),
@@ -660,11 +663,13 @@ impl Window {
                 }
             }
         }
-        for slot in self.src.slots.drain(..) {
+        while let Some(slot) = self.src.pop_front() {
             if slot.state == PENDING {
                 sink.sort(Kind::Source, slot.offset, slot.fp, slot.ident)?;
             }
         }
+        self.src.chains.clear();
+        self.tgt.chains.clear();
         Ok(())
     }
 }
@@ -672,6 +677,10 @@ impl Window {
 /// Where records leave the window: the sorted runs, and the order/offset checks of pairs.
 struct Sink {
     entries: RunSorter<Entry>,
+    /// Fingerprints with a source or target copy in the runs (while the window may still run).
+    taint: Option<Taint>,
+    /// Source and target records sent to the runs.
+    sorted: u64,
     pairs: RunSorter<Pair>,
     out: Outcome,
     check_order: bool,
@@ -695,7 +704,17 @@ impl Sink {
         fp: Fingerprint,
         ident: u64,
     ) -> Result<(), VerifyError> {
+        if matches!(kind, Kind::Source | Kind::Target) {
+            self.sorted += 1;
+            if let Some(t) = self.taint.as_mut() {
+                t.insert(&fp);
+            }
+        }
         self.entries.push(Entry::new(kind, offset, fp, ident))
+    }
+
+    fn tainted(&self, fp: &Fingerprint) -> bool {
+        self.taint.as_ref().is_none_or(|t| t.contains(fp))
     }
 
     fn paired(&mut self, fp: Fingerprint, source: i64, target: i64) -> Result<(), VerifyError> {
@@ -772,6 +791,15 @@ pub struct PartitionMatcher {
     tally: Tally,
     last_source: Option<i64>,
     last_target: Option<i64>,
+    /// Source and target records pushed.
+    pushed: u64,
+    /// While the window is off: when to try it again, and the next pause.
+    retry_at: u64,
+    backoff: u64,
+    /// Verdicts against the window in a row.
+    failures: u32,
+    /// Entries the runs may hold in memory without the window.
+    full_capacity: usize,
 }
 
 impl PartitionMatcher {
@@ -781,22 +809,22 @@ impl PartitionMatcher {
         // The order walk's pairs get 1/32 of the records while reading (16 bytes each); the
         // window and its filter (1 byte per record) come out of the same budget.
         let pair_capacity = (capacity / 32).max(1);
-        let (window, window_cost) = if options.window > 0 {
-            let taint_bytes = capacity;
-            let taint = Taint::new(taint_bytes);
-            let cost = window_bytes(options.window, taint.bits.len() * 8);
-            (
-                Some(Window {
-                    src: Side::new(options.window),
-                    tgt: Side::new(options.window),
-                    taint,
-                    limit: options.window,
-                }),
-                cost,
-            )
+        let (window, taint, window_cost) = if options.window > 0 {
+            let taint = Taint::new(capacity);
+            let cost = window_bytes(options.window, taint.words.len() * 8);
+            let window = Window {
+                src: Side::new(options.window),
+                tgt: Side::new(options.window),
+                limit: options.window,
+                active: true,
+                start_matched: 0,
+                start_sorted: 0,
+            };
+            (Some(window), Some(taint), cost)
         } else {
-            (None, 0)
+            (None, None, 0)
         };
+        let backoff = 64 * options.window as u64;
         let entry_capacity = (budget
             .saturating_sub(window_cost)
             .saturating_sub(pair_capacity * Pair::SIZE)
@@ -806,6 +834,8 @@ impl PartitionMatcher {
             window,
             sink: Sink {
                 entries: RunSorter::new(entry_capacity),
+                taint,
+                sorted: 0,
                 pairs: RunSorter::new(pair_capacity),
                 out: Outcome::new(options.examples_per_class),
                 check_order: options.check_order,
@@ -821,6 +851,11 @@ impl PartitionMatcher {
             tally: Tally::default(),
             last_source: None,
             last_target: None,
+            pushed: 0,
+            retry_at: 0,
+            backoff,
+            failures: 0,
+            full_capacity: ((budget - pair_capacity * Pair::SIZE) / Entry::SIZE).max(1),
         }
     }
 
@@ -836,8 +871,8 @@ impl PartitionMatcher {
         self.tally.source_records += 1;
         self.tally.bytes_compared += bytes;
         match self.window.as_mut() {
-            Some(w) => w.source(&mut self.sink, fp, offset, ident)?,
-            None => self.sink.sort(Kind::Source, offset, fp, ident)?,
+            Some(w) if w.active => w.source(&mut self.sink, fp, offset, ident)?,
+            _ => self.sink.sort(Kind::Source, offset, fp, ident)?,
         }
         self.check_window()
     }
@@ -865,8 +900,8 @@ impl PartitionMatcher {
         self.tally.target_records += 1;
         self.tally.bytes_compared += bytes;
         match self.window.as_mut() {
-            Some(w) => w.target(&mut self.sink, fp, offset, ident)?,
-            None => {
+            Some(w) if w.active => w.target(&mut self.sink, fp, offset, ident)?,
+            _ => {
                 self.sink.sort(Kind::Target, offset, fp, ident)?;
                 self.sink.gap();
             }
@@ -874,14 +909,56 @@ impl PartitionMatcher {
         self.check_window()
     }
 
-    /// Too many tainted fingerprints for the filter: the copy is far from in order, and the
-    /// window would only add work. Everything goes through the sorted runs from now on.
+    /// Switches the window off when it does not pay, and on again later.
+    ///
+    /// Off for a while: when, of the last `8 × window` records that fell out of it, fewer than
+    /// one in eight pairs were made meanwhile (a copy far from in order, or a stretch of it);
+    /// the taint filter keeps recording
+    /// what goes to the runs meanwhile, so the window can come back (after a pause that doubles
+    /// each time). Off for good: when the filter holds more fingerprints than it can tell apart.
     fn check_window(&mut self) -> Result<(), VerifyError> {
-        if self.window.as_ref().is_some_and(|w| w.taint.saturated()) {
-            if let Some(w) = self.window.take() {
-                w.flush(&mut self.sink)?;
-            }
+        self.pushed += 1;
+        let Some(w) = self.window.as_mut() else {
+            return Ok(());
+        };
+        if self.sink.taint.as_ref().is_none_or(Taint::saturated) {
+            return self.drop_window();
         }
+        if w.active {
+            let sorted = self.sink.sorted - w.start_sorted;
+            let matched = self.sink.window_matched - w.start_matched;
+            if sorted >= 8 * w.limit as u64 {
+                if matched * 8 < sorted {
+                    self.failures += 1;
+                    if self.failures >= 4 {
+                        return self.drop_window();
+                    }
+                    w.flush(&mut self.sink)?;
+                    w.active = false;
+                    self.retry_at = self.pushed + self.backoff;
+                    self.backoff = self.backoff.saturating_mul(2);
+                } else {
+                    // Judged over the records sent to the runs since the last verdict.
+                    self.failures = 0;
+                    w.start_sorted = self.sink.sorted;
+                    w.start_matched = self.sink.window_matched;
+                }
+            }
+        } else if self.pushed >= self.retry_at {
+            w.active = true;
+            w.start_sorted = self.sink.sorted;
+            w.start_matched = self.sink.window_matched;
+        }
+        Ok(())
+    }
+
+    /// The window and its filter go for good; their memory goes back to the sorted runs.
+    fn drop_window(&mut self) -> Result<(), VerifyError> {
+        if let Some(mut w) = self.window.take() {
+            w.flush(&mut self.sink)?;
+        }
+        self.sink.taint = None;
+        self.sink.entries.set_capacity(self.full_capacity);
         Ok(())
     }
 
@@ -890,14 +967,15 @@ impl PartitionMatcher {
         self.sink.window_matched
     }
 
-    /// Whether the in-order window is still in use.
+    /// Whether the in-order window is in use.
     pub fn window_active(&self) -> bool {
-        self.window.is_some()
+        self.window.as_ref().is_some_and(|w| w.active)
     }
 
     /// Walks the fingerprint groups and counts every anomaly.
     pub fn finish(mut self, retention: Retention) -> Result<PartitionOutcome, VerifyError> {
-        if let Some(w) = self.window.take() {
+        self.sink.taint = None;
+        if let Some(mut w) = self.window.take() {
             w.flush(&mut self.sink)?;
         }
         let PartitionMatcher {
@@ -1315,6 +1393,59 @@ mod tests {
                 "first copy and the extra one"
             );
         }
+    }
+
+    #[test]
+    fn the_window_steps_aside_for_a_shuffled_stretch_and_comes_back() {
+        let fp = |i: u32| -> Fingerprint { sha2::Sha256::digest(i.to_be_bytes()).into() };
+        // 0..2000 in order, 2000..4000 reversed, 4000..10000 in order.
+        let order = |i: u32| {
+            if (2000..4000).contains(&i) {
+                5999 - i
+            } else {
+                i
+            }
+        };
+        let run = |window: usize| {
+            let mut m = PartitionMatcher::new(MatchOptions {
+                capacity: 1 << 14,
+                window,
+                ..Default::default()
+            });
+            let mut seen_off = false;
+            for i in 0..10_000u32 {
+                m.push_source(i64::from(i), fp(i), 0, 1).unwrap();
+                m.push_target(i64::from(i), fp(order(i)), 0, 1).unwrap();
+                seen_off |= window > 0 && !m.window_active();
+            }
+            let on_at_end = m.window_active();
+            let o = m.finish(Retention::default()).unwrap();
+            (PartitionOutcome { spilled: 0, ..o }, seen_off, on_at_end)
+        };
+        let (reference, _, _) = run(0);
+        let (windowed, seen_off, on_at_end) = run(16);
+        assert!(seen_off, "the window switched off in the reversed stretch");
+        assert!(on_at_end, "and back on after it");
+        assert_eq!(windowed, reference);
+        assert_eq!(reference.counts.get(AnomalyClass::Reordered), 1999);
+        // A copy shuffled throughout loses the window for good.
+        let (_, seen_off, on_at_end) = {
+            let mut m = PartitionMatcher::new(MatchOptions {
+                capacity: 1 << 14,
+                window: 16,
+                ..Default::default()
+            });
+            let mut seen_off = false;
+            for i in 0..20_000u32 {
+                m.push_source(i64::from(i), fp(i), 0, 1).unwrap();
+                m.push_target(i64::from(i), fp(i.wrapping_mul(7_919) % 20_000), 0, 1)
+                    .unwrap();
+                seen_off |= !m.window_active();
+            }
+            let active = m.window_active();
+            (m.finish(Retention::default()).unwrap(), seen_off, active)
+        };
+        assert!(seen_off && !on_at_end);
     }
 
     #[test]

@@ -392,6 +392,8 @@ enum Edit {
     DuplicateLater(u8),
     /// Insert a record of the alphabet (phantom, duplicate or leaked, depending on content).
     Insert(u8, u8),
+    /// Reverse the next records (a stretch far out of order: the window switches off).
+    Reverse(u8),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -401,6 +403,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         2 => (1u8..4).prop_map(Edit::SwapNear),
         1 => any::<u8>().prop_map(Edit::DuplicateLater),
         1 => (0u8..24, 0u8..3).prop_map(|(c, i)| Edit::Insert(c, i)),
+        1 => (2u8..80).prop_map(Edit::Reverse),
     ]
 }
 
@@ -516,6 +519,11 @@ proptest! {
                 Edit::Insert(c, id) => {
                     target.insert(i, small_record(c, id));
                     i += 1;
+                }
+                Edit::Reverse(k) => {
+                    let j = (i + usize::from(k)).min(target.len());
+                    target[i..j].reverse();
+                    i = j;
                 }
             }
         }
