@@ -37,9 +37,15 @@
 //! sorted runs continue the pairing from `j`. Matched pairs the window checked inline are
 //! separated by *gaps* where a target record went to the sorted runs; the window pairs on both
 //! sides of each gap go to a second sorter with the pairs the runs make, and walking that in
-//! target order finds the order breaks that cross a gap. When the window stops paying (more
-//! tainted fingerprints than its filter can tell apart, as in a fully shuffled copy), it is
-//! flushed and every later record goes straight to the sorted runs.
+//! target order finds the order breaks that cross a gap.
+//!
+//! When the window stops paying (a stretch of the copy far out of order), it is flushed and
+//! records go straight to the sorted runs for a while, still tainting their fingerprints, so
+//! the window can come back; a copy shuffled throughout, or more tainted fingerprints than the
+//! filter can tell apart, drops it for good and its memory goes back to the sorted runs.
+//!
+//! Sides must be pushed in offset order each (an out-of-order push is an error, because the
+//! window's pairing relies on it); how they interleave only decides how much the window pairs.
 
 use std::collections::hash_map::Entry as MapEntry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
