@@ -213,9 +213,7 @@ fn build(
                 }
                 let r = targets[p][i].take().expect("untouched");
                 inserts.push((p, i + k, r));
-                for x in lo..=hi {
-                    used[p][x] = true;
-                }
+                used[p][lo..=hi].fill(true);
                 bump(AnomalyClass::Reordered);
             }
             Mutation::DuplicateLate => {
@@ -314,15 +312,14 @@ fn check(
             source_log.push((false, offset, a));
             offset += 1;
         }
-        let mut push_source =
-            |m: &mut PartitionMatcher, (committed, offset, r): (bool, i64, &Rec)| {
-                let (fp, id) = r.fp();
-                if committed {
-                    m.push_source(offset, fp, id, 1).unwrap();
-                } else {
-                    m.push_aborted(offset, fp, id).unwrap();
-                }
-            };
+        let push_source = |m: &mut PartitionMatcher, (committed, offset, r): (bool, i64, &Rec)| {
+            let (fp, id) = r.fp();
+            if committed {
+                m.push_source(offset, fp, id, 1).unwrap();
+            } else {
+                m.push_aborted(offset, fp, id).unwrap();
+            }
+        };
         let push_target = |m: &mut PartitionMatcher, i: usize, r: &Rec| {
             let (fp, id) = r.fp();
             m.push_target(i as i64, fp, id, 1).unwrap();
