@@ -1,7 +1,7 @@
 //! `cutover verify`: compare a source and a target cluster record by record, read-only.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use harness::ClientProps;
 use indicatif::{ProgressBar, ProgressStyle};
 use verify::verdict::{Status, Verdict};
 use verify::{
-    AnomalyClass, FingerprintOptions, MatchOptions, Promises, Rename, VerifyOptions, VerifyProgress,
+    AnomalyClass, FingerprintOptions, GroupOptions, MatchOptions, Promises, Rename, VerifyOptions,
+    VerifyProgress,
 };
 
 use crate::exit_code;
@@ -19,11 +20,11 @@ use crate::exit_code;
 #[derive(Args)]
 pub struct VerifyArgs {
     /// Java client properties of the source cluster (bootstrap.servers, security.*, sasl.*, ssl.*).
-    #[arg(long)]
-    source: PathBuf,
+    #[arg(long, required_unless_present = "merge")]
+    source: Option<PathBuf>,
     /// Java client properties of the target cluster.
-    #[arg(long)]
-    target: PathBuf,
+    #[arg(long, required_unless_present = "merge")]
+    target: Option<PathBuf>,
     /// Source topics to verify (regex, whole name). Internal topics are always left out.
     #[arg(long, default_value = ".*")]
     topics: String,
@@ -73,6 +74,24 @@ pub struct VerifyArgs {
     /// Print the verdict as JSON instead of the summary.
     #[arg(long)]
     json: bool,
+    /// Share this verification with the other `cutover verify --group ID` processes: they split
+    /// the partitions through consumer group ID on the source (never committing) and each writes
+    /// a partial verdict into --report-dir; `--merge` combines them.
+    #[arg(long, requires = "report_dir", conflicts_with = "merge")]
+    group: Option<String>,
+    /// With --group: how long the partition assignment must stay unchanged before checking
+    /// starts (a member also stays this long after checking). Start all members within it.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    group_settle: Duration,
+    /// Combine the partial verdicts of a --group verification (files, or directories holding
+    /// partial-*.json) into one verdict; exit 0 clean, 1 anomalies, 2 when a partition is covered
+    /// twice or not at all.
+    #[arg(long, num_args = 1.., conflicts_with_all = [
+        "source", "target", "topics", "rename_prefix", "rename_suffix", "renames", "until",
+        "include_timestamps", "exclude_headers", "preserve_offsets", "no_preserve_partitions",
+        "allowed_duplicates", "allow_expiry", "examples",
+    ])]
+    merge: Vec<PathBuf>,
 }
 
 fn parse_rename(s: &str) -> Result<(String, String), String> {
@@ -107,8 +126,14 @@ fn load(path: &std::path::Path, side: &str) -> Result<ClientProps> {
 }
 
 pub async fn run(args: VerifyArgs) -> Result<u8> {
-    let source = load(&args.source, "source")?;
-    let target = load(&args.target, "target")?;
+    if !args.merge.is_empty() {
+        return merge(&args);
+    }
+    let (Some(source), Some(target)) = (&args.source, &args.target) else {
+        bail!("--source and --target are required (or --merge)");
+    };
+    let source = load(source, "source")?;
+    let target = load(target, "target")?;
     let options = VerifyOptions {
         topics: args.topics.clone(),
         rename: Rename {
@@ -130,11 +155,10 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
         },
         allow_expiry: args.allow_expiry,
         matching: MatchOptions {
-            capacity: args.memory_records,
             examples_per_class: args.examples,
             check_offsets: args.preserve_offsets,
             check_order: true,
-            ..MatchOptions::default()
+            ..MatchOptions::with_capacity(args.memory_records)
         },
         workers: args.workers,
         ..VerifyOptions::default()
@@ -169,21 +193,99 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
             (None, VerifyProgress::PartitionDone { .. }) => {}
         },
     );
+    if let Some(group) = &args.group {
+        let member = member_name();
+        let group = GroupOptions {
+            id: group.clone(),
+            settle: args.group_settle,
+            join_timeout: Duration::from_secs(300).max(args.group_settle * 10),
+            member: member.clone(),
+        };
+        let partial = verify::verify_partial(&source, &target, &options, &group, progress).await?;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let dir = args
+            .report_dir
+            .as_ref()
+            .context("--group needs --report-dir")?;
+        let path = write_json(dir, &format!("partial-{member}.json"), &partial)?;
+        let total: usize = partial.topics.iter().map(|t| t.partitions.len()).sum();
+        let covered: Vec<String> = partial
+            .covered
+            .iter()
+            .map(|(t, ps)| {
+                let ps: Vec<String> = ps.iter().map(i32::to_string).collect();
+                format!("{t} [{}]", ps.join(", "))
+            })
+            .collect();
+        println!(
+            "partial verdict of group {}: {} of {total} partitions ({}) in {}; combine with `cutover verify --merge {}`",
+            partial.group,
+            partial.results.len(),
+            covered.join("; "),
+            path.display(),
+            dir.display()
+        );
+        return Ok(exit_code::OK);
+    }
     let verdict = verify::verify(&source, &target, &options, progress).await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    report(&args, &verdict)
+}
+
+/// `--merge`: one verdict from the members' partial verdicts.
+fn merge(args: &VerifyArgs) -> Result<u8> {
+    let partials = verify::load_partials(&args.merge)?;
+    let verdict = verify::merge(&partials)?;
+    eprintln!("merged {} partial verdicts", partials.len());
+    report(args, &verdict)
+}
+
+/// This process's name in a group: host and pid.
+fn member_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{host}-{}", std::process::id())
+}
+
+/// Writes `value` as pretty JSON to `dir/name`, atomically (a reader never sees half a file).
+fn write_json(dir: &Path, name: &str, value: &impl serde::Serialize) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, serde_json::to_string_pretty(value)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes verdict.json (with --report-dir), prints the verdict, and maps it to an exit code.
+fn report(args: &VerifyArgs, verdict: &Verdict) -> Result<u8> {
     if let Some(dir) = &args.report_dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join("verdict.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&verdict)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        let path = write_json(dir, "verdict.json", verdict)?;
         eprintln!("wrote {}", path.display());
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&verdict)?);
+        println!("{}", serde_json::to_string_pretty(verdict)?);
     } else {
-        print_summary(&verdict);
+        print_summary(verdict);
     }
     Ok(match verdict.status {
         Status::Pass => exit_code::OK,

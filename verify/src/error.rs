@@ -11,6 +11,16 @@ pub enum VerifyError {
     MissingTopic { topic: String, side: &'static str },
     #[error("invalid option {option}: {reason}")]
     InvalidOption { option: String, reason: String },
+    #[error("{side} records must be pushed in offset order: {offset} came after {previous}")]
+    OutOfOrder {
+        side: &'static str,
+        previous: i64,
+        offset: i64,
+    },
+    #[error("group `{group}`: {detail}")]
+    Group { group: String, detail: String },
+    #[error("merging partial verdicts: {0}")]
+    Merge(String),
     #[error(transparent)]
     Harness(#[from] harness::HarnessError),
 }

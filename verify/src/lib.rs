@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod fingerprint;
+pub mod group;
 pub mod matcher;
 pub mod reader;
 pub mod runs;
@@ -21,6 +22,7 @@ pub mod verdict;
 
 pub use error::VerifyError;
 pub use fingerprint::{fingerprint, FingerprintOptions, RecordView, WORKLOAD_ID_HEADER};
+pub use group::{load_partials, merge, verify_partial, GroupOptions, PartialVerdict};
 pub use matcher::{MatchOptions, PartitionMatcher, Retention};
 pub use reader::{verify, Rename, VerifyOptions, VerifyProgress};
 pub use verdict::{AnomalyClass, Counts, Promises, Status, Verdict};

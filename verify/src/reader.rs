@@ -25,10 +25,10 @@ use crate::error::VerifyError;
 use crate::fingerprint::{fingerprint, identity, FingerprintOptions, RecordView};
 use crate::matcher::{MatchOptions, PartitionMatcher, PartitionOutcome, Retention};
 use crate::topic::combine;
-use crate::verdict::{AnomalyClass, Counts, Promises, TopicVerdict, Verdict};
+use crate::verdict::{AnomalyClass, Counts, Position, Promises, TopicVerdict, Verdict};
 
 /// How source topic names map to target topic names.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rename {
     pub prefix: String,
     pub suffix: String,
@@ -103,11 +103,52 @@ pub fn is_internal_topic(name: &str) -> bool {
         || name.starts_with("connect-")
 }
 
-struct Job {
-    source_topic: String,
-    target_topic: String,
-    partition: i32,
-    compacted: bool,
+/// A selected topic and what verification knows of it before reading.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlannedTopic {
+    pub source_topic: String,
+    pub target_topic: String,
+    /// Source partition numbers.
+    pub partitions: Vec<i32>,
+    /// `cleanup.policy` includes `compact`.
+    pub compacted: bool,
+    /// Known before reading: partition counts differ, compacted topic.
+    pub warnings: Vec<String>,
+}
+
+/// What checking one partition found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartitionResult {
+    pub source_topic: String,
+    pub partition: i32,
+    pub outcome: PartitionOutcome,
+    pub warnings: Vec<String>,
+    /// Keys whose latest value differs (compacted topics).
+    pub divergent: u64,
+}
+
+/// One partition to check.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) source_topic: String,
+    pub(crate) target_topic: String,
+    pub(crate) partition: i32,
+    pub(crate) compacted: bool,
+}
+
+/// The jobs of the planned topics, partition by partition.
+pub(crate) fn jobs(topics: &[PlannedTopic]) -> Vec<Job> {
+    topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| Job {
+                source_topic: t.source_topic.clone(),
+                target_topic: t.target_topic.clone(),
+                partition: *p,
+                compacted: t.compacted,
+            })
+        })
+        .collect()
 }
 
 /// Verifies every selected topic; the verdict says pass/fail with exact counts.
@@ -118,6 +159,29 @@ pub async fn verify(
     progress: Arc<dyn Fn(VerifyProgress) + Send + Sync>,
 ) -> Result<Verdict, VerifyError> {
     let started = Instant::now();
+    let topics = plan(source, target, options).await?;
+    let jobs = jobs(&topics);
+    progress(VerifyProgress::Planned {
+        partitions: jobs.len(),
+    });
+    let results = check_partitions(source, target, options, jobs, progress, None).await?;
+    let previewer = Previewer::new(source, target)?;
+    Ok(assemble(
+        &topics,
+        results,
+        options,
+        &previewer,
+        started.elapsed().as_millis() as u64,
+    ))
+}
+
+/// Lists the selected topics (regex, internal topics left out) and their target names; every
+/// target topic must exist.
+pub async fn plan(
+    source: &ClientProps,
+    target: &ClientProps,
+    options: &VerifyOptions,
+) -> Result<Vec<PlannedTopic>, VerifyError> {
     let pattern = Regex::new(&format!("^(?:{})$", options.topics)).map_err(|e| {
         VerifyError::InvalidOption {
             option: "--topics".into(),
@@ -126,12 +190,13 @@ pub async fn verify(
     })?;
     let source_admin = Admin::new("source", source)?;
     let target_admin = Admin::new("target", target)?;
-    let source_topics: Vec<String> = source_admin
+    let mut source_topics: Vec<String> = source_admin
         .list_topics()
         .await?
         .into_iter()
         .filter(|t| !is_internal_topic(t) && pattern.is_match(t))
         .collect();
+    source_topics.sort();
     if source_topics.is_empty() {
         return Err(VerifyError::InvalidOption {
             option: "--topics".into(),
@@ -142,10 +207,7 @@ pub async fn verify(
         });
     }
     let target_topics = target_admin.list_topics().await?;
-    let mut jobs = VecDeque::new();
-    let mut per_topic: BTreeMap<String, (String, usize)> = BTreeMap::new();
-    let mut warnings: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut compacted_topics = std::collections::BTreeSet::new();
+    let mut planned = Vec::new();
     for topic in &source_topics {
         let target_topic = options.rename.target_of(topic);
         if !target_topics.contains(&target_topic) {
@@ -156,8 +218,9 @@ pub async fn verify(
         }
         let sdesc = source_admin.describe_topic(topic).await?;
         let tdesc = target_admin.describe_topic(&target_topic).await?;
+        let mut warnings = Vec::new();
         if sdesc.partitions.len() != tdesc.partitions.len() {
-            warnings.entry(topic.clone()).or_default().push(format!(
+            warnings.push(format!(
                 "{topic} has {} partitions, {target_topic} has {}: partition numbers cannot be preserved",
                 sdesc.partitions.len(),
                 tdesc.partitions.len()
@@ -168,37 +231,43 @@ pub async fn verify(
             .get("cleanup.policy")
             .is_some_and(|p| p.contains("compact"));
         if compacted {
-            warnings.entry(topic.clone()).or_default().push(format!(
+            warnings.push(format!(
                 "{topic} is compacted: record-level counts are shown but not conclusive; the latest value per key is compared"
             ));
         }
-        if compacted {
-            compacted_topics.insert(topic.clone());
-        }
-        per_topic.insert(
-            topic.clone(),
-            (target_topic.clone(), sdesc.partitions.len()),
-        );
-        for p in &sdesc.partitions {
-            jobs.push_back(Job {
-                source_topic: topic.clone(),
-                target_topic: target_topic.clone(),
-                partition: p.partition,
-                compacted,
-            });
-        }
+        let mut partitions: Vec<i32> = sdesc.partitions.iter().map(|p| p.partition).collect();
+        partitions.sort_unstable();
+        planned.push(PlannedTopic {
+            source_topic: topic.clone(),
+            target_topic,
+            partitions,
+            compacted,
+            warnings,
+        });
     }
-    progress(VerifyProgress::Planned {
-        partitions: jobs.len(),
-    });
+    Ok(planned)
+}
 
-    let jobs = Arc::new(Mutex::new(jobs));
-    type Done = (String, i32, PartitionOutcome, Vec<String>, u64);
-    let results: Arc<Mutex<Vec<Done>>> = Arc::new(Mutex::new(Vec::new()));
+/// Asked before a partition is checked: is it still this process's to check?
+pub(crate) type Keep = Arc<dyn Fn(&str, i32) -> bool + Send + Sync>;
+
+/// Checks `jobs` on `options.workers` threads. `keep`, asked before each job, can drop a job
+/// that is no longer this process's to check.
+pub(crate) async fn check_partitions(
+    source: &ClientProps,
+    target: &ClientProps,
+    options: &VerifyOptions,
+    jobs: Vec<Job>,
+    progress: Arc<dyn Fn(VerifyProgress) + Send + Sync>,
+    keep: Option<Keep>,
+) -> Result<Vec<PartitionResult>, VerifyError> {
+    let jobs = Arc::new(Mutex::new(VecDeque::from(jobs)));
+    let results: Arc<Mutex<Vec<PartitionResult>>> = Arc::new(Mutex::new(Vec::new()));
     let mut workers = Vec::new();
     for _ in 0..options.workers.max(1) {
         let (jobs, results, progress) = (jobs.clone(), results.clone(), progress.clone());
         let (source, target, options) = (source.clone(), target.clone(), options.clone());
+        let keep = keep.clone();
         workers.push(tokio::task::spawn_blocking(
             move || -> Result<(), VerifyError> {
                 let mut reader = Reader::new(&source, &target, &options)?;
@@ -208,14 +277,26 @@ pub async fn verify(
                         Err(_) => None,
                     };
                     let Some(job) = job else { return Ok(()) };
-                    let (outcome, warns, divergent) = reader.partition(&job)?;
+                    if keep
+                        .as_ref()
+                        .is_some_and(|k| !k(&job.source_topic, job.partition))
+                    {
+                        continue;
+                    }
+                    let (outcome, warnings, divergent) = reader.partition(&job)?;
                     progress(VerifyProgress::PartitionDone {
                         topic: job.source_topic.clone(),
                         partition: job.partition,
                         records: outcome.tally.source_records + outcome.tally.target_records,
                     });
                     if let Ok(mut r) = results.lock() {
-                        r.push((job.source_topic, job.partition, outcome, warns, divergent));
+                        r.push(PartitionResult {
+                            source_topic: job.source_topic,
+                            partition: job.partition,
+                            outcome,
+                            warnings,
+                            divergent,
+                        });
                     }
                 }
             },
@@ -227,22 +308,60 @@ pub async fn verify(
             detail: format!("a verification worker failed: {e}"),
         })??;
     }
-    let results = std::mem::take(&mut *results.lock().map_err(|_| VerifyError::Kafka {
+    let mut results = std::mem::take(&mut *results.lock().map_err(|_| VerifyError::Kafka {
         cluster: "source".into(),
         detail: "results lock poisoned".into(),
     })?);
+    results.sort_by(|a, b| (&a.source_topic, a.partition).cmp(&(&b.source_topic, b.partition)));
+    Ok(results)
+}
 
-    let mut grouped: BTreeMap<String, Vec<(i32, PartitionOutcome)>> = BTreeMap::new();
-    let mut divergent: BTreeMap<String, u64> = BTreeMap::new();
-    for (topic, p, outcome, warns, div) in results {
-        warnings.entry(topic.clone()).or_default().extend(warns);
-        *divergent.entry(topic.clone()).or_default() += div;
-        grouped.entry(topic).or_default().push((p, outcome));
+/// Where key previews of examples come from: the clusters, or previews saved with partial
+/// verdicts.
+pub trait KeyPreviews {
+    fn source(&self, pos: &Position) -> Option<String>;
+    fn target(&self, pos: &Position) -> Option<String>;
+}
+
+/// The position whose key an example shows, and whether it is on the source side.
+pub(crate) fn preview_position(
+    class: AnomalyClass,
+    source: Option<&Position>,
+    target: &[Position],
+) -> Option<(bool, Position)> {
+    match (source, target.first()) {
+        (Some(s), _) if class != AnomalyClass::LeakedAborted => Some((true, s.clone())),
+        (_, Some(t)) => Some((false, t.clone())),
+        (Some(s), None) => Some((true, s.clone())),
+        (None, None) => None,
     }
-    let mut topics: Vec<TopicVerdict> = Vec::new();
-    let previewer = Previewer::new(source, target)?;
-    for (topic, outcomes) in grouped {
-        let (target_topic, _) = per_topic.get(&topic).cloned().unwrap_or_default();
+}
+
+/// Builds the verdict from partition results: per topic, cross-partition pairing
+/// (moved-partition), compaction, warnings, key previews of the examples.
+pub fn assemble(
+    topics: &[PlannedTopic],
+    mut results: Vec<PartitionResult>,
+    options: &VerifyOptions,
+    previews: &dyn KeyPreviews,
+    duration_ms: u64,
+) -> Verdict {
+    results.sort_by(|a, b| (&a.source_topic, a.partition).cmp(&(&b.source_topic, b.partition)));
+    let mut grouped: BTreeMap<String, Vec<PartitionResult>> = BTreeMap::new();
+    for r in results {
+        grouped.entry(r.source_topic.clone()).or_default().push(r);
+    }
+    let mut verdicts: Vec<TopicVerdict> = Vec::new();
+    for (topic, results) in grouped {
+        let planned = topics.iter().find(|t| t.source_topic == topic);
+        let target_topic = planned.map(|t| t.target_topic.clone()).unwrap_or_default();
+        let divergent: u64 = results.iter().map(|r| r.divergent).sum();
+        let mut warnings: Vec<String> = planned.map(|t| t.warnings.clone()).unwrap_or_default();
+        let mut outcomes = Vec::new();
+        for r in results {
+            warnings.extend(r.warnings);
+            outcomes.push((r.partition, r.outcome));
+        }
         let mut verdict = combine(
             &topic,
             &target_topic,
@@ -250,7 +369,7 @@ pub async fn verify(
             options.promises.partitions,
             options.matching.examples_per_class,
         );
-        if compacted_topics.contains(&topic) {
+        if planned.is_some_and(|t| t.compacted) {
             // Compaction removes older values on either side: record-level counts are shown
             // but do not decide; the latest value per key does.
             verdict.inconclusive = std::mem::take(&mut verdict.counts);
@@ -258,28 +377,21 @@ pub async fn verify(
                 p.counts = Counts::default();
             }
         }
-        verdict.counts.add(
-            AnomalyClass::CompactionDivergent,
-            divergent.get(&topic).copied().unwrap_or(0),
-        );
         verdict
-            .warnings
-            .extend(warnings.remove(&topic).unwrap_or_default());
+            .counts
+            .add(AnomalyClass::CompactionDivergent, divergent);
+        verdict.warnings.extend(warnings);
         for example in &mut verdict.examples {
-            example.key_preview = match (&example.source, example.target.first()) {
-                (Some(s), _) if example.class != AnomalyClass::LeakedAborted => previewer.source(s),
-                (_, Some(t)) => previewer.target(t),
-                (Some(s), None) => previewer.source(s),
-                (None, None) => None,
-            };
+            example.key_preview =
+                match preview_position(example.class, example.source.as_ref(), &example.target) {
+                    Some((true, pos)) => previews.source(&pos),
+                    Some((false, pos)) => previews.target(&pos),
+                    None => None,
+                };
         }
-        topics.push(verdict);
+        verdicts.push(verdict);
     }
-    Ok(Verdict::from_topics(
-        topics,
-        options.promises.clone(),
-        started.elapsed().as_millis() as u64,
-    ))
+    Verdict::from_topics(verdicts, options.promises.clone(), duration_ms)
 }
 
 fn consumer(
@@ -339,7 +451,7 @@ impl Reader {
         })
     }
 
-    fn partition(
+    pub(crate) fn partition(
         &mut self,
         job: &Job,
     ) -> Result<(PartitionOutcome, Vec<String>, u64), VerifyError> {
@@ -370,7 +482,9 @@ impl Reader {
         let compacted = job.compacted;
         let idle = self.options.idle_timeout;
 
-        // Source: the committed view, merged by offset with the uncommitted one.
+        // Source and target are read side by side, so the matcher's in-order window pairs them
+        // as they come: the side that is behind (as a fraction of its offset range) reads next.
+        // The source is its committed view merged by offset with the uncommitted one.
         let mut committed =
             Stream::open(&self.source_committed, st, p, s_low, s_end, idle, "source")?;
         let mut uncommitted = Stream::open(
@@ -382,29 +496,49 @@ impl Reader {
             idle,
             "source",
         )?;
-        let mut next_committed = committed.next(&fp_opts, compacted)?;
-        while let Some(u) = uncommitted.next(&fp_opts, compacted)? {
-            while next_committed.as_ref().is_some_and(|c| c.offset < u.offset) {
-                next_committed = committed.next(&fp_opts, compacted)?;
-            }
-            if next_committed
-                .as_ref()
-                .is_some_and(|c| c.offset == u.offset)
-            {
-                matcher.push_source(u.offset, u.fp, u.ident, u.bytes)?;
-                if let Some((k, present)) = u.key {
-                    latest(&mut src_latest, k, present, u.fp);
-                }
-                next_committed = committed.next(&fp_opts, compacted)?;
-            } else {
-                matcher.push_aborted(u.offset, u.fp, u.ident)?;
-            }
-        }
         let mut target = Stream::open(&self.target, tt, p, t_low, t_end, idle, "target")?;
-        while let Some(r) = target.next(&fp_opts, compacted)? {
-            matcher.push_target(r.offset, r.fp, r.ident, r.bytes)?;
-            if let Some((k, present)) = r.key {
-                latest(&mut tgt_latest, k, present, r.fp);
+        let (s_span, t_span) = (
+            i128::from((s_end - s_low).max(1)),
+            i128::from((t_end - t_low).max(1)),
+        );
+        let (mut s_next, mut t_next) = (s_low, t_low);
+        let (mut s_done, mut t_done) = (false, false);
+        let mut next_committed = committed.next(&fp_opts, compacted)?;
+        while !(s_done && t_done) {
+            let source_behind = !s_done
+                && (t_done
+                    || i128::from(s_next - s_low) * t_span <= i128::from(t_next - t_low) * s_span);
+            if source_behind {
+                let Some(u) = uncommitted.next(&fp_opts, compacted)? else {
+                    s_done = true;
+                    continue;
+                };
+                s_next = u.offset + 1;
+                while next_committed.as_ref().is_some_and(|c| c.offset < u.offset) {
+                    next_committed = committed.next(&fp_opts, compacted)?;
+                }
+                if next_committed
+                    .as_ref()
+                    .is_some_and(|c| c.offset == u.offset)
+                {
+                    matcher.push_source(u.offset, u.fp, u.ident, u.bytes)?;
+                    if let Some((k, present)) = u.key {
+                        latest(&mut src_latest, k, present, u.fp);
+                    }
+                    next_committed = committed.next(&fp_opts, compacted)?;
+                } else {
+                    matcher.push_aborted(u.offset, u.fp, u.ident)?;
+                }
+            } else {
+                let Some(r) = target.next(&fp_opts, compacted)? else {
+                    t_done = true;
+                    continue;
+                };
+                t_next = r.offset + 1;
+                matcher.push_target(r.offset, r.fp, r.ident, r.bytes)?;
+                if let Some((k, present)) = r.key {
+                    latest(&mut tgt_latest, k, present, r.fp);
+                }
             }
         }
         let (s_low_after, s_high_after) = watermarks(&self.source_uncommitted, "source", st, p)?;
@@ -647,29 +781,91 @@ fn is_transient(e: &KafkaError) -> bool {
 }
 
 /// Fetches keys of example records, for the report.
-struct Previewer {
+pub(crate) struct Previewer {
     source: QuietConsumer,
     target: QuietConsumer,
 }
 
 impl Previewer {
-    fn new(source: &ClientProps, target: &ClientProps) -> Result<Previewer, VerifyError> {
+    pub(crate) fn new(
+        source: &ClientProps,
+        target: &ClientProps,
+    ) -> Result<Previewer, VerifyError> {
         Ok(Previewer {
             source: consumer(source, "read_uncommitted", "source")?,
             target: consumer(target, "read_uncommitted", "target")?,
         })
     }
+}
 
-    fn source(&self, pos: &crate::verdict::Position) -> Option<String> {
+impl Previewer {
+    /// Keys at several offsets of one partition, read in one pass where they are close
+    /// together (a seek where the next one is far ahead). Offsets without a record (aborted,
+    /// compacted away, beyond the end) get none.
+    pub(crate) fn keys_at(
+        &self,
+        source: bool,
+        topic: &str,
+        partition: i32,
+        offsets: &[i64],
+    ) -> Vec<(i64, String)> {
+        const FAR: i64 = 2_000;
+        let c = if source { &self.source } else { &self.target };
+        let mut wanted = offsets.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut keys = Vec::new();
+        let mut i = 0;
+        while i < wanted.len() {
+            let mut tpl = TopicPartitionList::new();
+            if tpl
+                .add_partition_offset(topic, partition, Offset::Offset(wanted[i]))
+                .is_err()
+                || c.assign(&tpl).is_err()
+            {
+                return keys;
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let first = i;
+            while i < wanted.len() && Instant::now() < deadline {
+                match c.poll(Duration::from_millis(200)) {
+                    Some(Ok(m)) => {
+                        let o = m.offset();
+                        while i < wanted.len() && wanted[i] < o {
+                            i += 1;
+                        }
+                        if i < wanted.len() && wanted[i] == o {
+                            keys.push((o, preview(m.key())));
+                            i += 1;
+                        }
+                        if i < wanted.len() && wanted[i] > o + FAR {
+                            break;
+                        }
+                    }
+                    Some(Err(KafkaError::PartitionEOF(_))) => i = wanted.len(),
+                    _ => {}
+                }
+            }
+            if i == first {
+                // Nothing came for this offset in time: no preview for it.
+                i += 1;
+            }
+        }
+        keys
+    }
+}
+
+impl KeyPreviews for Previewer {
+    fn source(&self, pos: &Position) -> Option<String> {
         key_at(&self.source, pos)
     }
 
-    fn target(&self, pos: &crate::verdict::Position) -> Option<String> {
+    fn target(&self, pos: &Position) -> Option<String> {
         key_at(&self.target, pos)
     }
 }
 
-fn key_at(c: &QuietConsumer, pos: &crate::verdict::Position) -> Option<String> {
+fn key_at(c: &QuietConsumer, pos: &Position) -> Option<String> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(&pos.topic, pos.partition, Offset::Offset(pos.offset))
         .ok()?;

@@ -7,7 +7,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{Read, Write};
 
 use crate::error::VerifyError;
 
@@ -43,13 +43,19 @@ impl<T: Spill> RunSorter<T> {
             // Grow once to the full budget instead of doubling past it: the budget is the
             // memory promise, and a doubling copy would briefly hold 1.5 times of it.
             let target = (self.buffer.capacity() * 2).max(1024).min(self.capacity);
-            self.buffer.reserve_exact(target - self.buffer.len());
+            self.buffer
+                .reserve_exact(target.saturating_sub(self.buffer.len()).max(1));
         }
         self.buffer.push(item);
         if self.buffer.len() >= self.capacity {
             self.spill()?;
         }
         Ok(())
+    }
+
+    /// Changes the in-memory budget (takes effect at the next push).
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
     }
 
     /// Items written to disk so far.
@@ -69,16 +75,17 @@ impl<T: Spill> RunSorter<T> {
 
     fn spill(&mut self) -> Result<(), VerifyError> {
         self.buffer.sort_unstable();
-        let file = tempfile::tempfile().map_err(VerifyError::spill)?;
-        let mut out = BufWriter::with_capacity(1 << 16, file);
-        let mut bytes = vec![0u8; T::SIZE];
-        for item in &self.buffer {
-            item.write_to(&mut bytes);
-            out.write_all(&bytes).map_err(VerifyError::spill)?;
+        let mut file = tempfile::tempfile().map_err(VerifyError::spill)?;
+        // Items are encoded into a chunk (fixed-size copies) written in one call.
+        let per_chunk = (CHUNK / T::SIZE).max(1);
+        let mut chunk = vec![0u8; per_chunk * T::SIZE];
+        for items in self.buffer.chunks(per_chunk) {
+            for (item, out) in items.iter().zip(chunk.chunks_exact_mut(T::SIZE)) {
+                item.write_to(out);
+            }
+            file.write_all(&chunk[..items.len() * T::SIZE])
+                .map_err(VerifyError::spill)?;
         }
-        let mut file = out
-            .into_inner()
-            .map_err(|e| VerifyError::spill(e.into_error()))?;
         std::io::Seek::rewind(&mut file).map_err(VerifyError::spill)?;
         self.spilled_items += self.buffer.len() as u64;
         self.runs.push(file);
@@ -100,7 +107,12 @@ impl<T: Spill> RunSorter<T> {
         self.buffer.sort_unstable();
         let mut readers = Vec::with_capacity(self.runs.len());
         for file in self.runs {
-            readers.push(BufReader::with_capacity(1 << 15, file));
+            readers.push(RunReader {
+                file,
+                buf: vec![0u8; CHUNK / 2],
+                start: 0,
+                end: 0,
+            });
         }
         let mut sorted = Sorted {
             spilled: self.spilled_items,
@@ -108,7 +120,6 @@ impl<T: Spill> RunSorter<T> {
             memory_head: None,
             readers,
             heap: BinaryHeap::new(),
-            scratch: vec![0u8; T::SIZE],
             failed: None,
         };
         sorted.memory_head = sorted.memory.next();
@@ -124,17 +135,60 @@ pub struct Sorted<T: Spill> {
     spilled: u64,
     memory: std::vec::IntoIter<T>,
     memory_head: Option<T>,
-    readers: Vec<BufReader<File>>,
+    readers: Vec<RunReader>,
     heap: BinaryHeap<Reverse<(T, usize)>>,
-    scratch: Vec<u8>,
     failed: Option<std::io::Error>,
+}
+
+/// Bytes written per call when spilling; half of it is each run's read buffer when merging.
+const CHUNK: usize = 1 << 16;
+
+/// Reads a run back in large chunks.
+struct RunReader {
+    file: File,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl RunReader {
+    /// The next `size` bytes of the run, or None at its end.
+    fn next(&mut self, size: usize) -> std::io::Result<Option<&[u8]>> {
+        if self.end - self.start < size {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            while self.end < self.buf.len() {
+                let n = self.file.read(&mut self.buf[self.end..])?;
+                if n == 0 {
+                    break;
+                }
+                self.end += n;
+            }
+            if self.end < size {
+                if self.end > 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "a spilled run ends in the middle of an item",
+                    ));
+                }
+                return Ok(None);
+            }
+        }
+        let item = &self.buf[self.start..self.start + size];
+        self.start += size;
+        Ok(Some(item))
+    }
 }
 
 impl<T: Spill> Sorted<T> {
     fn refill(&mut self, run: usize) {
-        match self.readers[run].read_exact(&mut self.scratch) {
-            Ok(()) => self.heap.push(Reverse((T::read_from(&self.scratch), run))),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        match self.readers[run].next(T::SIZE) {
+            Ok(Some(bytes)) => {
+                let item = T::read_from(bytes);
+                self.heap.push(Reverse((item, run)));
+            }
+            Ok(None) => {}
             Err(e) => self.failed = Some(e),
         }
     }
