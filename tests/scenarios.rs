@@ -85,10 +85,13 @@ fn a_command_system_that_drops_records_is_reported_with_the_exact_count() {
     let copier = lossy_copier();
     if !copier.exists() {
         // `cargo test` builds examples; a filtered `--test scenarios` run may not have.
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "--example", "lossy_copier"])
-            .status()
-            .unwrap();
+        // Build it in the profile this test was built in (target/<profile>/examples).
+        let profile_dir = copier.parent().unwrap().parent().unwrap();
+        let mut args = vec!["build", "--example", "lossy_copier"];
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            args.push("--release");
+        }
+        let st = Command::new(env!("CARGO")).args(&args).status().unwrap();
         assert!(st.success());
     }
     assert!(copier.exists(), "{}", copier.display());
