@@ -1,7 +1,7 @@
 //! Prometheus metrics: records and bytes copied per topic, lag per partition, transactions,
 //! rebalances, fencing and the last error, served as text on `--metrics-addr`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 struct Inner {
     records: BTreeMap<String, u64>,
     bytes: BTreeMap<String, u64>,
+    /// Partitions this instance owns. Per-partition gauges only move for these: a worker
+    /// finishing its last batch after a revocation, or a late statistics event, must not bring
+    /// back the gauges of a partition another instance now reports.
+    owned: BTreeSet<(String, i32)>,
     /// (topic, partition) → next source offset made safe on the target.
     position: BTreeMap<(String, i32), i64>,
     /// (topic, partition) → (source end offset: last stable offset, next fetch offset).
@@ -54,21 +58,29 @@ impl Metrics {
         self.with(|m| {
             *m.records.entry(topic.to_string()).or_default() += records;
             *m.bytes.entry(topic.to_string()).or_default() += bytes;
-            m.position.insert((topic.to_string(), partition), position);
+            let key = (topic.to_string(), partition);
+            if m.owned.contains(&key) {
+                m.position.insert(key, position);
+            }
         });
     }
 
-    /// The position a partition starts from when assigned.
+    /// The position a partition starts from when assigned (the partition is owned from now on).
     pub fn position(&self, topic: &str, partition: i32, position: i64) {
         self.with(|m| {
-            m.position.insert((topic.to_string(), partition), position);
+            let key = (topic.to_string(), partition);
+            m.owned.insert(key.clone());
+            m.position.insert(key, position);
         });
     }
 
     /// The source partition's end (last stable offset) and how far the consumer fetched.
     pub fn end_offset(&self, topic: &str, partition: i32, end: i64, fetched: i64) {
         self.with(|m| {
-            m.end.insert((topic.to_string(), partition), (end, fetched));
+            let key = (topic.to_string(), partition);
+            if m.owned.contains(&key) {
+                m.end.insert(key, (end, fetched));
+            }
         });
     }
 
@@ -76,6 +88,7 @@ impl Metrics {
     pub fn forget(&self, topic: &str, partition: i32) {
         self.with(|m| {
             let key = (topic.to_string(), partition);
+            m.owned.remove(&key);
             m.position.remove(&key);
             m.end.remove(&key);
             m.idle.remove(&key);
@@ -85,7 +98,10 @@ impl Metrics {
     /// Whether a partition's worker has nothing open and nothing queued.
     pub fn idle(&self, topic: &str, partition: i32, idle: bool) {
         self.with(|m| {
-            m.idle.insert((topic.to_string(), partition), idle);
+            let key = (topic.to_string(), partition);
+            if m.owned.contains(&key) {
+                m.idle.insert(key, idle);
+            }
         });
     }
 
@@ -203,6 +219,51 @@ impl Metrics {
                     lines,
                     "{n}{{topic=\"{}\",partition=\"{p}\"}} {pos}",
                     escape(t)
+                );
+            }
+            out.push_str(&lines);
+            lines.clear();
+            let n = family_line(
+                &mut out,
+                "cutover_replicator_source_end_offset",
+                "gauge",
+                "The source partition's last stable offset as the consumer last saw it.",
+            );
+            let f = "cutover_replicator_fetched_offset";
+            let mut fetched_lines = String::new();
+            for ((t, p), (end, fetched)) in &m.end {
+                let _ = writeln!(
+                    lines,
+                    "{n}{{topic=\"{}\",partition=\"{p}\"}} {end}",
+                    escape(t)
+                );
+                let _ = writeln!(
+                    fetched_lines,
+                    "{f}{{topic=\"{}\",partition=\"{p}\"}} {fetched}",
+                    escape(t)
+                );
+            }
+            out.push_str(&lines);
+            family_line(
+                &mut out,
+                f,
+                "gauge",
+                "The next source offset the consumer will fetch (past transaction markers).",
+            );
+            out.push_str(&fetched_lines);
+            lines.clear();
+            let n = family_line(
+                &mut out,
+                "cutover_replicator_partition_idle",
+                "gauge",
+                "1 when the partition's writer has no open batch and nothing queued.",
+            );
+            for ((t, p), idle) in &m.idle {
+                let _ = writeln!(
+                    lines,
+                    "{n}{{topic=\"{}\",partition=\"{p}\"}} {}",
+                    escape(t),
+                    u8::from(*idle)
                 );
             }
             out.push_str(&lines);
@@ -335,8 +396,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_revoked_partition_keeps_no_gauges_even_when_its_last_batch_lands_later() {
+        let m = Metrics::default();
+        m.position("orders", 0, 100);
+        m.end_offset("orders", 0, 120, 120);
+        m.forget("orders", 0);
+        // The worker commits its last batch after the revocation; a statistics event was queued.
+        m.copied("orders", 0, 19, 1900, 119);
+        m.end_offset("orders", 0, 120, 120);
+        m.idle("orders", 0, false);
+        let text = m.render();
+        assert!(
+            text.contains("cutover_replicator_records_total{topic=\"orders\"} 19"),
+            "{text}"
+        );
+        assert!(!text.contains("partition=\"0\""), "{text}");
+        // Assigned again: the gauges come back.
+        m.position("orders", 0, 119);
+        m.end_offset("orders", 0, 120, 119);
+        let text = m.render();
+        assert!(
+            text.contains("cutover_replicator_lag_records{topic=\"orders\",partition=\"0\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn renders_counters_and_lag() {
         let m = Metrics::default();
+        m.position("orders", 0, 0);
+        m.position("orders", 1, 0);
         m.copied("orders", 0, 10, 1000, 10);
         m.copied("orders", 1, 5, 500, 5);
         m.end_offset("orders", 0, 25, 20);

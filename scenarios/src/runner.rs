@@ -534,7 +534,24 @@ fn lag_diagnosis(shared: &Shared) -> Vec<String> {
         ] {
             for (labels, v) in metric_lines(port, name).unwrap_or_default() {
                 if v != 0.0 {
-                    out.push(format!("instance {}: {name}{labels} = {v}", i.index));
+                    // The gauges behind a lag: where the writer is, what the consumer fetched,
+                    // the end it saw and whether the writer is idle.
+                    let mut why = String::new();
+                    for (short, related) in [
+                        ("position", "cutover_replicator_position"),
+                        ("fetched", "cutover_replicator_fetched_offset"),
+                        ("end", "cutover_replicator_source_end_offset"),
+                        ("idle", "cutover_replicator_partition_idle"),
+                    ] {
+                        if let Some((_, x)) = metric_lines(port, related)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .find(|(l, _)| *l == labels)
+                        {
+                            why.push_str(&format!(" {short}={x}"));
+                        }
+                    }
+                    out.push(format!("instance {}: {name}{labels} = {v}{why}", i.index));
                 }
             }
         }
