@@ -53,7 +53,7 @@ svg polyline{fill:none;stroke-width:1.8} svg .produce{stroke:#0969da} svg .repli
 svg polygon.lag{fill:#fb8f44;fill-opacity:.28;stroke:#bc4c00;stroke-width:1}
 svg .fault rect{fill:#8250df;fill-opacity:.14;stroke:#8250df;stroke-opacity:.5} svg .fault text{fill:#6639ba;font-weight:600}
 svg .fault.failed rect{fill:#cf222e}
-svg .legend.produce rect{fill:#0969da} svg .legend.replicate rect{fill:#1a7f37} svg .legend.lag rect{fill:#fb8f44} svg .legend.fault rect{fill:#8250df;fill-opacity:.3} svg .legend text{fill:var(--ink)}
+svg .key-produce rect{fill:#0969da} svg .key-replicate rect{fill:#1a7f37} svg .key-lag rect{fill:#fb8f44} svg .key-fault rect{fill:#8250df;fill-opacity:.3} svg .legend text{fill:var(--ink)}
 svg .h0{fill:#dafbe1} svg .h1{fill:#ffcecb} svg .h2{fill:#ff8182} svg .h3{fill:#fa4549} svg .h4{fill:#cf222e} svg .h5{fill:#82071e}
 svg .bar{fill:#54aeff} svg .pct line{stroke:#bc4c00;stroke-dasharray:3 2} svg .pct text{fill:#bc4c00;font-weight:600}
 footer{margin-top:30px;color:var(--muted);font-size:12px}

@@ -45,6 +45,12 @@ pub fn redact_text(text: &str) -> String {
     FRAGMENT
         .replace_all(text, |c: &regex::Captures| {
             let value = &c["value"];
+            // `(… --password=x)`: the closing parenthesis belongs to the text around.
+            let tail = if value.ends_with(')') && !value.contains('(') {
+                ")"
+            } else {
+                ""
+            };
             let quote = if value.starts_with("\\\"") {
                 "\\\""
             } else if value.starts_with('"') {
@@ -54,7 +60,7 @@ pub fn redact_text(text: &str) -> String {
             } else {
                 ""
             };
-            format!("{}{}{quote}{REDACTED}{quote}", &c["key"], &c["eq"])
+            format!("{}{}{quote}{REDACTED}{quote}{tail}", &c["key"], &c["eq"])
         })
         .into_owned()
 }

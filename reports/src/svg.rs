@@ -236,7 +236,7 @@ pub fn timeline(points: &[RatePoint], faults: &[FaultEvent], duration_secs: f64)
     for (class, label) in items {
         let _ = write!(
             s,
-            r#"<g class="legend {class}"><rect x="{lx:.1}" y="6" width="14" height="8"/><text x="{:.1}" y="14">{label}</text></g>"#,
+            r#"<g class="legend key-{class}"><rect x="{lx:.1}" y="6" width="14" height="8"/><text x="{:.1}" y="14">{label}</text></g>"#,
             lx + 18.0
         );
         lx += 100.0;
