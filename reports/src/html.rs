@@ -50,7 +50,7 @@ code{font-size:12px}
 svg.plot{display:block;max-width:100%;height:auto;font-size:11px}
 svg .grid line{stroke:#eaeef2} svg .frame{fill:none;stroke:var(--line)} svg .axis{fill:var(--muted)} svg .axis.lag{fill:#bc4c00}
 svg polyline{fill:none;stroke-width:1.8} svg .produce{stroke:#0969da} svg .replicate{stroke:#1a7f37}
-svg polygon.lag{fill:#fb8f44;fill-opacity:.28;stroke:#bc4c00;stroke-width:1}
+svg polygon.lag{fill:#fb8f44;fill-opacity:.18;stroke:#bc4c00;stroke-width:1.2}
 svg .fault rect{fill:#8250df;fill-opacity:.14;stroke:#8250df;stroke-opacity:.5} svg .fault text{fill:#6639ba;font-weight:600}
 svg .fault.failed rect{fill:#cf222e}
 svg .key-produce rect{fill:#0969da} svg .key-replicate rect{fill:#1a7f37} svg .key-lag rect{fill:#fb8f44} svg .key-fault rect{fill:#8250df;fill-opacity:.3} svg .legend text{fill:var(--ink)}

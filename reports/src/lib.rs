@@ -102,6 +102,10 @@ pub fn render_into(
     // Redact again: a hand-edited or older report.json must not leak through a re-render.
     let mut report = report.clone();
     redact::redact_report(&mut report);
+    // A report written before the delay estimate existed still gets one.
+    if report.delay.is_none() {
+        report.delay = timeline::delay(&report.series);
+    }
     write_file(
         dir,
         JUNIT_XML,

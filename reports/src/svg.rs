@@ -285,7 +285,8 @@ pub fn heat_strip(rows: &[(String, Vec<HeatCell>)], wrap: usize) -> String {
         }
     }
     let cols = lines.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
-    let width = (label_w + cols as f64 * (cell + gap) + 8.0).max(200.0);
+    // Wide enough for the cells and for the legend below them.
+    let width = (label_w + cols as f64 * (cell + gap) + 8.0).max(label_w + 6.0 * 70.0 + 20.0);
     let height = lines.len() as f64 * (cell + gap) + 30.0;
     let mut s = String::new();
     let _ = write!(
@@ -353,7 +354,7 @@ pub fn delay_histogram(d: &DelayStats) -> String {
     let plot_w = W - LEFT - RIGHT;
     let plot_h = h - top - bottom;
     let n = d.buckets.len().max(1);
-    let bar_w = plot_w / n as f64;
+    let bar_w = (plot_w / n as f64).min(90.0);
     let c_max = d.buckets.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64;
     let c_step = nice_step(c_max, 4);
     let c_top = (c_max / c_step).ceil().max(1.0) * c_step;
@@ -424,11 +425,16 @@ pub fn delay_histogram(d: &DelayStats) -> String {
     .enumerate()
     {
         let xv = x_of(*v);
+        // Labels go left of their line when the line is near the right edge.
+        let (tx, anchor) = if xv > LEFT + plot_w - 90.0 {
+            (xv - 3.0, "end")
+        } else {
+            (xv + 3.0, "start")
+        };
         let _ = write!(
             s,
-            r#"<g class="pct"><line x1="{xv:.1}" x2="{xv:.1}" y1="{top}" y2="{:.1}"/><text x="{:.1}" y="{:.1}">{name} {}</text></g>"#,
+            r#"<g class="pct"><line x1="{xv:.1}" x2="{xv:.1}" y1="{top}" y2="{:.1}"/><text x="{tx:.1}" y="{:.1}" text-anchor="{anchor}">{name} {}</text></g>"#,
             top + plot_h,
-            xv + 3.0,
             top + 10.0 + i as f64 * 12.0,
             ms_short(*v)
         );

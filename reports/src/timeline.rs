@@ -141,9 +141,9 @@ fn buckets_of(hist: &Histogram<u64>) -> Vec<DelayBucket> {
         });
         below = upto;
     }
-    // Leading empty buckets say nothing.
+    // Many leading empty buckets say nothing; a few give the distribution a left edge.
     let first = out.iter().position(|b| b.count > 0).unwrap_or(0);
-    out.drain(..first);
+    out.drain(..first.saturating_sub(4));
     out
 }
 
