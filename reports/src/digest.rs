@@ -141,7 +141,7 @@ pub struct Figures {
 }
 
 pub fn figures(report: &RunReport) -> Figures {
-    let r = timeline::rates(&report.series);
+    let r = timeline::report_rates(report);
     let growing: Vec<f64> = r
         .iter()
         .map(|p| p.replicate_per_sec)

@@ -94,13 +94,25 @@ pub fn render(r: &RunReport) -> String {
     counts(&mut h, r);
     if r.kind == RunKind::Scenario || !r.series.is_empty() {
         h.push_str("<section id=\"timeline\"><h2>Timeline</h2>");
-        let points = timeline::downsample(&timeline::rates(&r.series), timeline::MAX_POINTS);
-        h.push_str(&svg::timeline(&points, &r.faults, r.duration_secs));
+        let points = timeline::downsample(&timeline::report_rates(r), timeline::MAX_POINTS);
+        h.push_str(&svg::timeline(&points, &r.faults));
+        let caught_up = r.drain.as_ref().is_some_and(|d| d.caught_up);
+        let scale = timeline::catch_up_scale(&r.series, caught_up);
         let _ = write!(
             h,
-            "<p class=\"muted\">Produce and replicate rates from the per-second high-watermark sums of the source and target topics ({} samples, drawn as {} points); lag = source end − target end. Shaded bands: faults, labelled with their verb.</p></section>",
+            "<p class=\"muted\">Produce and replicate rates from the per-second high-watermark sums of the source and target topics ({} samples, drawn as {} points). Lag = source end{} − target end{}. Shaded bands: faults, labelled with their verb.</p></section>",
             r.series.len(),
-            points.len()
+            points.len(),
+            if scale < 1.0 {
+                format!(" × {scale:.3}")
+            } else {
+                String::new()
+            },
+            if scale < 1.0 {
+                " (the share of the source's growth the caught-up target holds: aborted records and transaction markers are not copied)"
+            } else {
+                ""
+            }
         );
     }
     heat(&mut h, r);
@@ -287,7 +299,7 @@ fn delay(h: &mut String, r: &RunReport) {
             h.push_str(&svg::delay_histogram(d));
             let _ = write!(
                 h,
-                "<table class=\"delay\"><tr><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>positions</th></tr><tr><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{}</td></tr></table><p class=\"muted\">Method: {}. For each fraction of the run's records, the time the target's end reached it minus the time the source's end did (per-second samples, interpolated), so values under a second are estimates.</p>",
+                "<table class=\"delay\"><tr><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>positions</th></tr><tr><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{}</td></tr></table><p class=\"muted\">Method: {}. For each fraction of the run's records, the time the target's end reached it minus the time the source's end did (per-second samples, interpolated). Values under a second are interpolation: read them as \"under a second\"; positions where the target's share ran ahead of the source's within that noise count as ≤1 ms.</p>",
                 thousands(d.p50_ms),
                 thousands(d.p90_ms),
                 thousands(d.p99_ms),

@@ -75,7 +75,7 @@ const RIGHT: f64 = 72.0;
 
 /// Timeline: produce and replicate rates (left axis), lag (right axis), a shaded band per
 /// fault labelled with its verb.
-pub fn timeline(points: &[RatePoint], faults: &[FaultEvent], duration_secs: f64) -> String {
+pub fn timeline(points: &[RatePoint], faults: &[FaultEvent]) -> String {
     let h = 320.0;
     let (top, bottom) = (44.0, 36.0);
     let plot_w = W - LEFT - RIGHT;
@@ -84,7 +84,7 @@ pub fn timeline(points: &[RatePoint], faults: &[FaultEvent], duration_secs: f64)
         .iter()
         .map(|p| p.at_secs)
         .chain(faults.iter().map(|f| f.end_secs))
-        .fold(duration_secs.max(1.0), f64::max);
+        .fold(1.0, f64::max);
     let r_max = points
         .iter()
         .map(|p| p.produce_per_sec.max(p.replicate_per_sec))
@@ -267,7 +267,8 @@ fn heat_level(n: u64) -> u32 {
 
 /// Rows of cells (one row per topic when `rows` has labels, else one wrapped strip).
 pub fn heat_strip(rows: &[(String, Vec<HeatCell>)], wrap: usize) -> String {
-    let cell = 12.0;
+    let widest = rows.iter().map(|(_, c)| c.len()).max().unwrap_or(0);
+    let cell = if widest <= 30 { 16.0 } else { 12.0 };
     let gap = 2.0;
     let label_w = if rows.iter().any(|(l, _)| !l.is_empty()) {
         180.0
@@ -349,6 +350,27 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// The delay histogram with p50 / p99 / p99.9 / max marked.
 pub fn delay_histogram(d: &DelayStats) -> String {
+    // A narrow distribution (one or two buckets) gets empty 1-2-5 buckets below it, so the
+    // bars stand on an axis rather than filling the plot.
+    let mut padded = d.clone();
+    while padded.buckets.len() < 6 {
+        let Some(first) = padded.buckets.first().map(|b| b.le_ms) else {
+            break;
+        };
+        let lower = match first {
+            0 | 1 => break,
+            b if b.to_string().starts_with('5') => b * 2 / 5,
+            b => b / 2,
+        };
+        padded.buckets.insert(
+            0,
+            crate::model::DelayBucket {
+                le_ms: lower,
+                count: 0,
+            },
+        );
+    }
+    let d = &padded;
     let h = 240.0;
     let (top, bottom) = (24.0, 40.0);
     let plot_w = W - LEFT - RIGHT;

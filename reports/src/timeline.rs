@@ -24,8 +24,13 @@ pub struct RatePoint {
     pub lag: f64,
 }
 
-/// Rates between consecutive samples and the lag at each sample.
+/// Rates between consecutive samples and the lag at each sample (source end − target end).
 pub fn rates(series: &[Sample]) -> Vec<RatePoint> {
+    rates_scaled(series, 1.0)
+}
+
+/// As [`rates`], with the lag counted as `source end × scale − target end`.
+pub fn rates_scaled(series: &[Sample], scale: f64) -> Vec<RatePoint> {
     series
         .windows(2)
         .filter_map(|w| {
@@ -34,10 +39,38 @@ pub fn rates(series: &[Sample]) -> Vec<RatePoint> {
                 at_secs: w[1].at_secs,
                 produce_per_sec: (w[1].source_end - w[0].source_end).max(0) as f64 / dt,
                 replicate_per_sec: (w[1].target_end - w[0].target_end).max(0) as f64 / dt,
-                lag: (w[1].source_end - w[1].target_end).max(0) as f64,
+                lag: (w[1].source_end as f64 * scale - w[1].target_end as f64).max(0.0),
             })
         })
         .collect()
+}
+
+/// How much of the source's high-watermark growth a caught-up target holds: aborted records
+/// and each side's own transaction markers make the sums differ even when nothing is
+/// missing. 1 when the run did not catch up (then the raw difference is the honest lag) or
+/// the ratio is implausible.
+pub fn catch_up_scale(series: &[Sample], caught_up: bool) -> f64 {
+    let Some(last) = series.last() else {
+        return 1.0;
+    };
+    if !caught_up || last.source_end <= 0 {
+        return 1.0;
+    }
+    let ratio = last.target_end as f64 / last.source_end as f64;
+    if (0.5..=1.0).contains(&ratio) {
+        ratio
+    } else {
+        1.0
+    }
+}
+
+/// The timeline of a report: rates, and the lag discounted by [`catch_up_scale`].
+pub fn report_rates(report: &crate::RunReport) -> Vec<RatePoint> {
+    let caught_up = report.drain.as_ref().is_some_and(|d| d.caught_up);
+    rates_scaled(
+        &report.series,
+        catch_up_scale(&report.series, caught_up),
+    )
 }
 
 /// At most `max` points: consecutive points averaged (rates) or maxed (lag) per bucket, so
