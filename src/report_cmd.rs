@@ -1,7 +1,7 @@
 //! `cutover report DIR`: re-render summary.md, report.html and junit.xml from DIR/report.json;
 //! `cutover diff A B`: compare two runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
@@ -18,7 +18,11 @@ pub struct ReportArgs {
 }
 
 pub fn report(args: ReportArgs) -> Result<u8> {
-    let dir = if args.dir.file_name().is_some_and(|n| n == reports::REPORT_JSON) {
+    let dir = if args
+        .dir
+        .file_name()
+        .is_some_and(|n| n == reports::REPORT_JSON)
+    {
         args.dir.parent().map(PathBuf::from).unwrap_or_default()
     } else {
         args.dir.clone()
@@ -30,7 +34,11 @@ pub fn report(args: ReportArgs) -> Result<u8> {
     };
     let report = reports::rerender(&dir, options)?;
     println!("{}", reports::digest::verdict_line(&report));
-    for name in [reports::SUMMARY_MD, reports::REPORT_HTML, reports::JUNIT_XML] {
+    for name in [
+        reports::SUMMARY_MD,
+        reports::REPORT_HTML,
+        reports::JUNIT_XML,
+    ] {
         println!("  wrote {}", dir.join(name).display());
     }
     Ok(exit_code::OK)
@@ -44,11 +52,11 @@ pub struct DiffArgs {
     b: PathBuf,
 }
 
-fn report_json(p: &PathBuf) -> PathBuf {
+fn report_json(p: &Path) -> PathBuf {
     if p.is_dir() {
         p.join(reports::REPORT_JSON)
     } else {
-        p.clone()
+        p.to_path_buf()
     }
 }
 

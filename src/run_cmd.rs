@@ -142,11 +142,7 @@ pub async fn run(args: RunArgs) -> Result<u8> {
                 );
                 if junit.per_topic {
                     // The runner wrote the default junit.xml; this one adds a case per topic.
-                    reports::render_into(
-                        &report,
-                        &report_dir,
-                        reports::WriteOptions { junit },
-                    )?;
+                    reports::render_into(&report, &report_dir, reports::WriteOptions { junit })?;
                 }
                 println!(
                     "  report: {} (summary.md, report.html, junit.xml beside it)",

@@ -81,7 +81,7 @@ fn is_subcommand(path: &[String], word: &str) -> bool {
     ok && text.contains("Commands:")
         && text
             .lines()
-            .any(|l| l.trim_start().split_whitespace().next() == Some(word))
+            .any(|l| l.split_whitespace().next() == Some(word))
 }
 
 fn check_example(file: &str) -> usize {

@@ -68,7 +68,11 @@ fn diff_with_a_missing_file_exits_2() {
     write_report(dir.path(), Outcome::Pass, 100);
     let a = dir.path().join("report.json");
     let b = dir.path().join("missing/report.json");
-    let o = cutover(&["diff", a.to_str().expect("utf-8"), b.to_str().expect("utf-8")]);
+    let o = cutover(&[
+        "diff",
+        a.to_str().expect("utf-8"),
+        b.to_str().expect("utf-8"),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no such report"), "{}", stderr(&o));
 }

@@ -121,7 +121,9 @@ pub fn example_line(e: &Example) -> String {
         e.key_preview
             .as_ref()
             .map_or(String::new(), |k| format!(" key {k}")),
-        e.detail.as_ref().map_or(String::new(), |d| format!(" ({d})"))
+        e.detail
+            .as_ref()
+            .map_or(String::new(), |d| format!(" ({d})"))
     )
 }
 
@@ -189,7 +191,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

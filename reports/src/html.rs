@@ -123,9 +123,9 @@ pub fn render(r: &RunReport) -> String {
     topics(&mut h, r);
     examples(&mut h, r);
     config(&mut h, r);
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<footer>cutover {} · report.json schema {}.{}{}</footer></main></body></html>\n",
+        "<footer>cutover {} · report.json schema {}.{}{}</footer></main></body></html>",
         esc(&r.cutover_version),
         r.schema_version,
         r.schema_minor,
@@ -428,7 +428,9 @@ fn examples(h: &mut String, r: &RunReport) {
 }
 
 fn config(h: &mut String, r: &RunReport) {
-    h.push_str("<section id=\"config\"><h2>Scenario and versions</h2><table class=\"versions\"><tbody>");
+    h.push_str(
+        "<section id=\"config\"><h2>Scenario and versions</h2><table class=\"versions\"><tbody>",
+    );
     let mut rows: Vec<(&str, String)> = vec![("cutover", r.cutover_version.clone())];
     if let Some(v) = &r.source_kafka {
         rows.push(("source Kafka", v.clone()));

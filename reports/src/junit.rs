@@ -82,7 +82,10 @@ fn scenario_case(r: &RunReport, time: Duration) -> TestCase {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             let mut lines: Vec<String> = classes.iter().map(|c| c.headline()).collect();
             for f in &r.failures {
-                if !classes.iter().any(|c| f == &format!("{} {}", c.count, c.class)) {
+                if !classes
+                    .iter()
+                    .any(|c| f == &format!("{} {}", c.count, c.class))
+                {
                     lines.push(f.clone());
                 }
             }
@@ -156,11 +159,7 @@ fn topic_cases(r: &RunReport) -> Vec<TestCase> {
                     .0
                     .iter()
                     .map(|(c, n)| {
-                        let parts = t
-                            .partitions
-                            .iter()
-                            .filter(|p| p.counts.get(*c) > 0)
-                            .count();
+                        let parts = t.partitions.iter().filter(|p| p.counts.get(*c) > 0).count();
                         format!(
                             "{c}: {n} in {} [{parts} partition{}]",
                             t.source_topic,

@@ -143,7 +143,8 @@ pub fn parse(text: &str, path: &Path) -> Result<RunReport, ReportError> {
         path: path.to_path_buf(),
         reason,
     };
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
     let version = value
         .get("schema_version")
         .and_then(serde_json::Value::as_u64)

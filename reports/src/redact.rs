@@ -134,9 +134,7 @@ fn collect_secrets(v: &toml::Value, secret: bool, out: &mut Vec<String>) {
 
 fn holds_secret(v: &toml::Value, secret: bool) -> bool {
     match v {
-        toml::Value::String(s) => {
-            (secret && s != REDACTED) || (!secret && redact_text(s) != *s)
-        }
+        toml::Value::String(s) => (secret && s != REDACTED) || (!secret && redact_text(s) != *s),
         toml::Value::Table(t) => t
             .iter()
             .any(|(k, v)| holds_secret(v, secret || is_secret_key(k))),
@@ -221,7 +219,9 @@ api_token = '{SECRET}'
 
     #[test]
     fn command_lines_lose_their_passwords() {
-        let out = redact_text(&format!("command (./copy --password={SECRET} --token {SECRET})"));
+        let out = redact_text(&format!(
+            "command (./copy --password={SECRET} --token {SECRET})"
+        ));
         assert!(out.contains("--password=[redacted]"), "{out}");
         // A value after a space is not recognisable as a secret, but the key=value one is.
         let out = redact_text(&format!("sasl password: {SECRET}"));

@@ -67,10 +67,7 @@ pub fn catch_up_scale(series: &[Sample], caught_up: bool) -> f64 {
 /// The timeline of a report: rates, and the lag discounted by [`catch_up_scale`].
 pub fn report_rates(report: &crate::RunReport) -> Vec<RatePoint> {
     let caught_up = report.drain.as_ref().is_some_and(|d| d.caught_up);
-    rates_scaled(
-        &report.series,
-        catch_up_scale(&report.series, caught_up),
-    )
+    rates_scaled(&report.series, catch_up_scale(&report.series, caught_up))
 }
 
 /// At most `max` points: consecutive points averaged (rates) or maxed (lag) per bucket, so

@@ -241,8 +241,8 @@ fn summary_md_of_a_passing_run_is_stable() {
 
 #[test]
 fn junit_parses_back_with_one_case_per_scenario_and_the_failures_named() {
-    let xml = reports::junit::render(&[passing(), failing()], JunitOptions::default())
-        .expect("junit");
+    let xml =
+        reports::junit::render(&[passing(), failing()], JunitOptions::default()).expect("junit");
     let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("parse junit");
     assert_eq!(parsed.tests, 2);
     assert_eq!(parsed.failures, 1);
@@ -268,8 +268,8 @@ fn junit_parses_back_with_one_case_per_scenario_and_the_failures_named() {
 
 #[test]
 fn junit_per_topic_adds_a_case_per_topic() {
-    let xml = reports::junit::render(&[failing()], JunitOptions { per_topic: true })
-        .expect("junit");
+    let xml =
+        reports::junit::render(&[failing()], JunitOptions { per_topic: true }).expect("junit");
     let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("parse junit");
     assert_eq!(parsed.tests, 4);
     // The scenario, orders.1 and orders.3 fail; orders.2 is clean.
@@ -335,8 +335,14 @@ fn a_failing_run_names_its_classes_in_all_four_outputs() {
     assert_eq!(json.outcome, Outcome::Fail);
     for name in ["junit.xml", "summary.md", "report.html"] {
         let text = read(d, name);
-        assert!(text.contains("lost: 17 in orders.3 [3 partitions]"), "{name}");
-        assert!(text.contains("duplicated: 2 in orders.1 [1 partition]"), "{name}");
+        assert!(
+            text.contains("lost: 17 in orders.3 [3 partitions]"),
+            "{name}"
+        );
+        assert!(
+            text.contains("duplicated: 2 in orders.1 [1 partition]"),
+            "{name}"
+        );
     }
     let md = read(d, "summary.md");
     assert!(md.contains("| lost | 17 |"), "{md}");
@@ -347,7 +353,11 @@ fn a_failing_run_names_its_classes_in_all_four_outputs() {
 #[test]
 fn a_known_secret_reaches_no_output_file() {
     let (dir, r) = written(failing());
-    assert!(r.scenario_text.as_deref().unwrap_or("").contains("[redacted]"));
+    assert!(r
+        .scenario_text
+        .as_deref()
+        .unwrap_or("")
+        .contains("[redacted]"));
     let mut checked = 0;
     for entry in std::fs::read_dir(dir.path()).expect("dir") {
         let path = entry.expect("entry").path();
