@@ -6,6 +6,7 @@ mod doctor_cmd;
 mod fetch_cmd;
 mod produce_cmd;
 mod replicate_cmd;
+mod report_cmd;
 mod run_cmd;
 mod verify_cmd;
 
@@ -51,6 +52,11 @@ enum Command {
     Verify(verify_cmd::VerifyArgs),
     /// Runs a scenario (or a directory of them): clusters, workload, faults, drain, verdict.
     Run(run_cmd::RunArgs),
+    /// Re-renders summary.md, report.html and junit.xml from DIR/report.json.
+    Report(report_cmd::ReportArgs),
+    /// Compares two runs' report.json: outcome, anomaly counts, throughput ratio (exit 1 when
+    /// B is worse than A).
+    Diff(report_cmd::DiffArgs),
     /// The scenario catalog, one line each.
     List(run_cmd::ListArgs),
     /// The built-in replicator (exactly-once or at-least-once) until Ctrl-C/SIGTERM.
@@ -96,6 +102,8 @@ fn main() -> ExitCode {
             Command::Replicate(args) => replicate_cmd::run(args).await,
             Command::Run(args) => run_cmd::run(args).await,
             Command::List(args) => run_cmd::list(args),
+            Command::Report(args) => report_cmd::report(args),
+            Command::Diff(args) => report_cmd::diff(args),
             Command::Offsets { command } => replicate_cmd::offsets(command).await,
         }
     });

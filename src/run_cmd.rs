@@ -4,9 +4,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use scenarios::{Outcome, RunOptions, Scenario};
 
 use crate::exit_code;
@@ -18,9 +20,13 @@ pub struct RunArgs {
     /// Validate the scenario file(s) and exit.
     #[arg(long)]
     check: bool,
-    /// Where reports go (default `target/cutover/<scenario>-<timestamp>/`).
+    /// Where reports go (default `target/cutover/<scenario>-<timestamp>/`): report.json,
+    /// junit.xml, summary.md, report.html and the system's logs.
     #[arg(long)]
     report_dir: Option<PathBuf>,
+    /// junit.xml also gets one test case per topic.
+    #[arg(long)]
+    junit_per_topic: bool,
 }
 
 fn scenario_files(path: &Path) -> Result<Vec<PathBuf>> {
@@ -65,9 +71,22 @@ pub async fn run(args: RunArgs) -> Result<u8> {
         .to_string()
         .replace(':', "-");
     let tty = std::io::stderr().is_terminal();
+    let junit = reports::JunitOptions {
+        per_topic: args.junit_per_topic,
+    };
     let mut reports = Vec::new();
     let mut worst = exit_code::OK;
     for (file, scenario) in scenarios {
+        // A spinner per scenario on a terminal; plain phase lines otherwise (CI logs).
+        let bar = tty.then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
         let report_dir = match (&args.report_dir, files.len()) {
             (Some(d), 1) => d.clone(),
             (Some(d), _) => d.join(&scenario.scenario.name),
@@ -80,16 +99,7 @@ pub async fn run(args: RunArgs) -> Result<u8> {
             report_dir: report_dir.clone(),
             scenario_dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
             cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            progress: Arc::new(move |p: scenarios::Progress| {
-                if tty {
-                    eprint!(
-                        "\r\x1b[2K{:<9} {:>6.1} s  source {:>10}  target {:>10}",
-                        p.phase, p.elapsed_secs, p.source_records, p.target_records
-                    );
-                } else if p.phase != "workload" && p.phase != "drain" {
-                    eprintln!("{} at {:.1} s", p.phase, p.elapsed_secs);
-                }
-            }),
+            progress: phase_progress(bar.clone()),
         };
         eprintln!("scenario {} ({})", scenario.scenario.name, file.display());
         let cancel = options.cancel.clone();
@@ -103,24 +113,20 @@ pub async fn run(args: RunArgs) -> Result<u8> {
                 running.await
             }
         };
-        if tty {
-            eprintln!();
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
         }
         match result {
             Ok(report) => {
                 let code = match report.outcome {
                     Outcome::Pass => exit_code::OK,
                     Outcome::Fail => exit_code::FAILED,
-                    Outcome::Aborted => exit_code::ERROR,
+                    Outcome::Aborted | Outcome::Unknown => exit_code::ERROR,
                 };
                 println!(
                     "{}: {} in {:.0} s{}{}",
                     report.scenario,
-                    match report.outcome {
-                        Outcome::Pass => "PASS",
-                        Outcome::Fail => "FAIL",
-                        Outcome::Aborted => "ABORTED",
-                    },
+                    report.outcome.as_str(),
                     report.duration_secs,
                     report
                         .drain
@@ -134,7 +140,14 @@ pub async fn run(args: RunArgs) -> Result<u8> {
                         format!(" — {}", report.failures.join("; "))
                     }
                 );
-                println!("  report: {}", report_dir.join("report.json").display());
+                if junit.per_topic {
+                    // The runner wrote the default junit.xml; this one adds a case per topic.
+                    reports::render_into(&report, &report_dir, reports::WriteOptions { junit })?;
+                }
+                println!(
+                    "  report: {} (summary.md, report.html, junit.xml beside it)",
+                    report_dir.join("report.json").display()
+                );
                 worst = worst.max(code);
                 let aborted = report.outcome == Outcome::Aborted;
                 reports.push(report);
@@ -155,10 +168,31 @@ pub async fn run(args: RunArgs) -> Result<u8> {
             .unwrap_or_else(|| PathBuf::from("target/cutover"));
         std::fs::create_dir_all(&dir)?;
         let path = dir.join("junit.xml");
-        std::fs::write(&path, scenarios::report::junit(&reports))?;
+        std::fs::write(&path, reports::junit::render(&reports, junit)?)?;
         println!("junit: {}", path.display());
     }
     Ok(worst)
+}
+
+/// Phases on the spinner (a terminal), or one line per phase change (CI).
+fn phase_progress(bar: Option<ProgressBar>) -> Arc<dyn Fn(scenarios::Progress) + Send + Sync> {
+    let last = std::sync::Mutex::new("");
+    Arc::new(move |p: scenarios::Progress| match &bar {
+        Some(bar) => bar.set_message(format!(
+            "{:<9} source {:>10}  target {:>10}",
+            p.phase, p.source_records, p.target_records
+        )),
+        None => {
+            let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+            if *last != p.phase {
+                *last = p.phase;
+                eprintln!(
+                    "{} at {:.1} s (source {}, target {})",
+                    p.phase, p.elapsed_secs, p.source_records, p.target_records
+                );
+            }
+        }
+    })
 }
 
 #[derive(Args)]

@@ -1,5 +1,6 @@
 //! `cutover verify`: compare a source and a target cluster record by record, read-only.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,7 +42,8 @@ pub struct VerifyArgs {
     /// instead of the high watermark captured at start.
     #[arg(long, value_parser = parse_until)]
     until: Option<i64>,
-    /// Write verdict.json into this directory.
+    /// Write verdict.json and the reports (report.json, junit.xml, summary.md, report.html)
+    /// into this directory.
     #[arg(long)]
     report_dir: Option<PathBuf>,
     /// Timestamps are preserved by the copy: include them in fingerprints.
@@ -71,6 +73,9 @@ pub struct VerifyArgs {
     /// Records held in memory per partition before spilling sorted runs (48 bytes each).
     #[arg(long, default_value_t = 1 << 20)]
     memory_records: usize,
+    /// junit.xml (with --report-dir) also gets one test case per topic.
+    #[arg(long)]
+    junit_per_topic: bool,
     /// Print the verdict as JSON instead of the summary.
     #[arg(long)]
     json: bool,
@@ -233,7 +238,11 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    report(&args, &verdict)
+    let props = [("source", &source), ("target", &target)]
+        .into_iter()
+        .map(|(side, p)| (side.to_string(), p.redacted()))
+        .collect();
+    report(&args, &verdict, props)
 }
 
 /// `--merge`: one verdict from the members' partial verdicts.
@@ -241,7 +250,20 @@ fn merge(args: &VerifyArgs) -> Result<u8> {
     let partials = verify::load_partials(&args.merge)?;
     let verdict = verify::merge(&partials)?;
     eprintln!("merged {} partial verdicts", partials.len());
-    report(args, &verdict)
+    report(args, &verdict, Default::default())
+}
+
+/// The name a verify-only report goes by: the topic selection, or `merge` of partials.
+fn verify_name(args: &VerifyArgs) -> String {
+    if args.merge.is_empty() {
+        args.topics.clone()
+    } else {
+        "merge".to_string()
+    }
+}
+
+fn rdkafka_version() -> String {
+    rdkafka::util::get_rdkafka_version().1
 }
 
 /// This process's name in a group: host and pid.
@@ -276,11 +298,32 @@ fn write_json(dir: &Path, name: &str, value: &impl serde::Serialize) -> Result<P
     Ok(path)
 }
 
-/// Writes verdict.json (with --report-dir), prints the verdict, and maps it to an exit code.
-fn report(args: &VerifyArgs, verdict: &Verdict) -> Result<u8> {
+/// Writes verdict.json and the reports (with --report-dir), prints the verdict, and maps it
+/// to an exit code.
+fn report(
+    args: &VerifyArgs,
+    verdict: &Verdict,
+    client_properties: BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<u8> {
     if let Some(dir) = &args.report_dir {
         let path = write_json(dir, "verdict.json", verdict)?;
-        eprintln!("wrote {}", path.display());
+        let mut report = reports::RunReport::from_verdict(verify_name(args), verdict.clone());
+        report.description = format!("cutover verify --topics {}", args.topics);
+        report.client_properties = client_properties;
+        report.librdkafka_version = Some(rdkafka_version());
+        reports::write_all(
+            &mut report,
+            dir,
+            reports::WriteOptions {
+                junit: reports::JunitOptions {
+                    per_topic: args.junit_per_topic,
+                },
+            },
+        )?;
+        eprintln!(
+            "wrote {} and report.json, junit.xml, summary.md, report.html beside it",
+            path.display()
+        );
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(verdict)?);

@@ -17,6 +17,8 @@ pub enum ScenarioError {
     Workload(#[from] workload::WorkloadError),
     #[error(transparent)]
     Verify(#[from] verify::VerifyError),
+    #[error(transparent)]
+    Report(#[from] reports::ReportError),
     #[error("system under test: {0}")]
     System(String),
     #[error("fault {name} at {at_secs} s: {reason}")]

@@ -3,11 +3,12 @@
 //! cutover's main job: a scenario file (TOML) describes the clusters, a workload, the system
 //! under test (the built-in replicator or any command) and a schedule of faults; [`runner::run`]
 //! provisions it all, runs the workload with the faults, drains, verifies with the checker and
-//! writes `report.json` and `junit.xml`. The catalog of scenarios lives in `catalog/`.
+//! writes its report (the `reports` crate renders report.json, junit.xml, summary.md and
+//! report.html). The catalog of scenarios lives in `catalog/`.
 //!
 //! Modules: [`spec`] (the file format and its checks, errors with file:line:field), [`system`]
 //! (instances of the system under test as supervised processes), [`runner`] (phases, fault
-//! schedule, drain, time series), [`report`] (JSON and JUnit).
+//! schedule, drain, time series), [`report`] (what the scenario adds to the report).
 
 pub mod error;
 pub mod report;

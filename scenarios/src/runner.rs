@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use harness::Cluster;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use serde::Serialize;
-use verify::verdict::{Promises, Status, Verdict};
+use verify::verdict::{Promises, Status};
 use verify::{FingerprintOptions, VerifyOptions};
 
 use crate::error::ScenarioError;
 use crate::spec::{FaultAction, FaultSpec, Scenario, Side, SystemSpec};
 use crate::system::{builtin_config, Instances, Launcher};
+
+pub use reports::{Drain, FaultEvent, Outcome, RunReport, Sample, WorkloadSummary};
 
 /// What a run needs besides the scenario.
 #[derive(Clone)]
@@ -39,80 +40,6 @@ pub struct Progress {
     pub elapsed_secs: f64,
     pub source_records: u64,
     pub target_records: u64,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Pass,
-    /// Anomalies found, or the system never caught up.
-    Fail,
-    /// Ctrl-C.
-    Aborted,
-}
-
-/// One fault as it happened.
-#[derive(Debug, Clone, Serialize)]
-pub struct FaultEvent {
-    pub kind: String,
-    pub detail: String,
-    pub start_secs: f64,
-    pub end_secs: f64,
-    /// Empty when the fault was applied; the error otherwise.
-    pub error: String,
-}
-
-/// A sample of the run's progress (per second).
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Sample {
-    pub at_secs: f64,
-    /// Sum of the source topics' high watermarks.
-    pub source_end: i64,
-    /// Sum of the target topics' high watermarks.
-    pub target_end: i64,
-}
-
-/// Draining after the workload stopped.
-#[derive(Debug, Clone, Serialize)]
-pub struct Drain {
-    pub caught_up: bool,
-    pub secs: f64,
-    /// Time from the last source write to the target being caught up: the cutover downtime.
-    pub downtime_secs: Option<f64>,
-}
-
-/// Everything `report.json` holds.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    pub schema_version: u32,
-    pub scenario: String,
-    pub description: String,
-    pub system: String,
-    pub seed: u64,
-    pub cutover_version: String,
-    pub source_kafka: Option<String>,
-    pub target_kafka: Option<String>,
-    pub outcome: Outcome,
-    /// Why the run failed, in one line each.
-    pub failures: Vec<String>,
-    pub workload: Option<WorkloadSummary>,
-    pub faults: Vec<FaultEvent>,
-    pub series: Vec<Sample>,
-    pub drain: Option<Drain>,
-    pub verdict: Option<Verdict>,
-    pub duration_secs: f64,
-    pub logs: Vec<PathBuf>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct WorkloadSummary {
-    pub sent: u64,
-    pub committed: u64,
-    pub aborted: u64,
-    pub upstream_duplicates: u64,
-    pub records_per_sec: f64,
-    pub mb_per_sec: f64,
 }
 
 struct Shared {
@@ -160,7 +87,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
     report.duration_secs = started.elapsed().as_secs_f64();
     report.source_kafka = source.kafka_version();
     report.target_kafka = target.kafka_version();
-    crate::report::write(&report, &options.report_dir)?;
+    crate::report::write(&mut report, scenario, &options.report_dir)?;
     Ok(report)
 }
 
@@ -227,6 +154,7 @@ async fn run_on(
         verdict: None,
         duration_secs: 0.0,
         logs: Vec::new(),
+        ..RunReport::default()
     };
     let target_topics: Vec<String> = topics
         .iter()

@@ -28,6 +28,12 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     #[serde(default)]
     pub verify: VerifySpec,
+    /// The file's text as read (reports echo it, secrets redacted).
+    #[serde(skip)]
+    pub text: String,
+    /// Where it was read from.
+    #[serde(skip)]
+    pub origin: String,
 }
 
 fn source_default() -> ClusterSpec {
@@ -347,6 +353,8 @@ impl Scenario {
                 .unwrap_or(0);
             err(line, "", e.message().trim().to_string())
         })?;
+        scenario.text = text.to_string();
+        scenario.origin = origin.to_string();
         if scenario.source.name.is_empty() {
             scenario.source.name = "source".into();
         }

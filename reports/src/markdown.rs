@@ -1,0 +1,233 @@
+//! `summary.md`: GitHub-flavoured Markdown fit for a CI job summary or a PR comment — the
+//! verdict line, anomaly classes × counts, throughput, lag, downtime, faults and the first
+//! examples.
+
+use std::fmt::Write as _;
+
+use crate::digest::{self, example_line, figures, thousands};
+use crate::model::{Outcome, RunKind, RunReport};
+
+/// Examples per class in the summary.
+pub const EXAMPLES_PER_CLASS: usize = 3;
+
+/// Markdown for one run.
+pub fn render(r: &RunReport) -> String {
+    let mut md = String::new();
+    let icon = match r.outcome {
+        Outcome::Pass => "✅",
+        Outcome::Fail => "❌",
+        Outcome::Aborted | Outcome::Unknown => "⚠️",
+    };
+    let what = match r.kind {
+        RunKind::Scenario => format!("cutover scenario `{}`", cell(&r.scenario)),
+        RunKind::Verify => format!("cutover verify `{}`", cell(&r.scenario)),
+    };
+    let _ = writeln!(md, "## {icon} {what}: {}\n", r.outcome.as_str());
+    if !r.description.is_empty() {
+        let _ = writeln!(md, "> {}\n", r.description.replace('\n', " "));
+    }
+    let _ = writeln!(md, "**Verdict:** {}\n", digest::verdict_line(r));
+    let classes = digest::classes(r, EXAMPLES_PER_CLASS);
+    if let Some(v) = &r.verdict {
+        if classes.is_empty() {
+            let _ = writeln!(
+                md,
+                "No anomalies: {} source records ({} aborted) against {} target records, {} matched; {} upstream duplicates (already in the source).\n",
+                thousands(v.tally.source_records),
+                thousands(v.tally.source_aborted),
+                thousands(v.tally.target_records),
+                thousands(v.tally.matched),
+                thousands(v.tally.upstream_duplicates),
+            );
+        } else {
+            let _ = writeln!(md, "| anomaly | count | topics | partitions |");
+            let _ = writeln!(md, "| --- | ---: | --- | ---: |");
+            for c in &classes {
+                let mut topics: Vec<String> = c
+                    .topics
+                    .iter()
+                    .take(5)
+                    .map(|(t, n)| format!("`{}` {}", cell(t), thousands(*n)))
+                    .collect();
+                if c.topics.len() > 5 {
+                    topics.push(format!("+{} more", c.topics.len() - 5));
+                }
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} |",
+                    c.class,
+                    thousands(c.count),
+                    topics.join(", "),
+                    c.partitions
+                );
+            }
+            let _ = writeln!(
+                md,
+                "\n{} source records, {} target records, {} matched, {} upstream duplicates.\n",
+                thousands(v.tally.source_records),
+                thousands(v.tally.target_records),
+                thousands(v.tally.matched),
+                thousands(v.tally.upstream_duplicates),
+            );
+        }
+    } else {
+        let _ = writeln!(md, "No verdict (the run ended before verification).\n");
+    }
+    let f = figures(r);
+    let mut rows: Vec<(String, String)> = Vec::new();
+    if let Some(p) = f.produce_per_sec {
+        rows.push((
+            "workload (produced)".into(),
+            format!(
+                "{} records/s ({:.2} MB/s)",
+                thousands(p.round() as u64),
+                f.produce_mb_per_sec.unwrap_or(0.0)
+            ),
+        ));
+    }
+    if let Some(w) = &r.workload {
+        rows.push((
+            "records sent / committed / aborted".into(),
+            format!(
+                "{} / {} / {}",
+                thousands(w.sent),
+                thousands(w.committed),
+                thousands(w.aborted)
+            ),
+        ));
+    }
+    if let (Some(m), Some(p)) = (f.replicate_per_sec, f.replicate_peak_per_sec) {
+        rows.push((
+            "replication (mean / peak)".into(),
+            format!(
+                "{} / {} records/s",
+                thousands(m.round() as u64),
+                thousands(p.round() as u64)
+            ),
+        ));
+    }
+    if let Some(l) = f.max_lag {
+        rows.push((
+            "max lag".into(),
+            match f.max_lag_at_secs {
+                Some(at) => format!("{} records at {at:.0} s", thousands(l.round() as u64)),
+                None => format!("{} records", thousands(l.round() as u64)),
+            },
+        ));
+    }
+    if let Some(d) = &r.delay {
+        rows.push((
+            "replication delay p50 / p99 / p99.9 / max".into(),
+            format!(
+                "{} / {} / {} / {} ({})",
+                ms(d.p50_ms),
+                ms(d.p99_ms),
+                ms(d.p999_ms),
+                ms(d.max_ms),
+                d.method
+            ),
+        ));
+    }
+    if let Some(drain) = &r.drain {
+        rows.push((
+            "cutover downtime (last source write → target caught up)".into(),
+            match (drain.caught_up, drain.downtime_secs) {
+                (true, Some(d)) => format!("{d:.1} s (drain {:.1} s)", drain.secs),
+                _ => format!("never caught up (drain gave up after {:.1} s)", drain.secs),
+            },
+        ));
+    }
+    if !rows.is_empty() {
+        let _ = writeln!(md, "### Throughput, lag, downtime\n");
+        let _ = writeln!(md, "| | |\n| --- | --- |");
+        for (k, v) in rows {
+            let _ = writeln!(md, "| {} | {} |", cell(&k), cell(&v));
+        }
+        md.push('\n');
+    }
+    if r.kind == RunKind::Scenario {
+        let _ = writeln!(md, "### Faults\n");
+        if r.faults.is_empty() {
+            let _ = writeln!(md, "None scheduled.\n");
+        } else {
+            let _ = writeln!(md, "| fault | from | to | applied |");
+            let _ = writeln!(md, "| --- | ---: | ---: | --- |");
+            for ev in &r.faults {
+                let _ = writeln!(
+                    md,
+                    "| `{}` | {:.1} s | {:.1} s | {} |",
+                    cell(&ev.kind),
+                    ev.start_secs,
+                    ev.end_secs,
+                    if ev.error.is_empty() {
+                        "yes".to_string()
+                    } else {
+                        format!("no: {}", cell(&ev.error))
+                    }
+                );
+            }
+            md.push('\n');
+        }
+    }
+    if !classes.is_empty() {
+        let _ = writeln!(md, "### First examples\n");
+        for c in &classes {
+            let _ = writeln!(md, "- **{}** ({})", c.class, thousands(c.count));
+            for e in &c.examples {
+                let _ = writeln!(md, "  - `{}`", example_line(e).replace('`', "'"));
+            }
+        }
+        md.push('\n');
+    }
+    let warnings: Vec<&String> = r
+        .verdict
+        .iter()
+        .flat_map(|v| v.topics.iter().flat_map(|t| t.warnings.iter()))
+        .take(10)
+        .collect();
+    if !warnings.is_empty() {
+        let _ = writeln!(md, "### Warnings\n");
+        for w in warnings {
+            let _ = writeln!(md, "- {}", w.replace('\n', " "));
+        }
+        md.push('\n');
+    }
+    let mut versions = vec![format!("cutover {}", r.cutover_version)];
+    if let Some(v) = &r.source_kafka {
+        versions.push(format!("source Kafka {v}"));
+    }
+    if let Some(v) = &r.target_kafka {
+        versions.push(format!("target Kafka {v}"));
+    }
+    if let Some(v) = &r.librdkafka_version {
+        versions.push(format!("librdkafka {v}"));
+    }
+    if !r.system.is_empty() {
+        versions.push(format!("system {}", r.system));
+    }
+    if r.kind == RunKind::Scenario {
+        versions.push(format!("seed {}", r.seed));
+    }
+    let _ = writeln!(
+        md,
+        "<sub>{} · run took {:.1} s · report.html has the timeline and every example</sub>",
+        versions.join(" · "),
+        r.duration_secs
+    );
+    md
+}
+
+fn ms(v: u64) -> String {
+    if v >= 10_000 {
+        format!("{:.0} s", v as f64 / 1000.0)
+    } else if v >= 1000 {
+        format!("{:.1} s", v as f64 / 1000.0)
+    } else {
+        format!("{v} ms")
+    }
+}
+
+/// A table cell: no pipes, no newlines.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}

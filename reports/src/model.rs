@@ -1,0 +1,209 @@
+//! The report model: everything `report.json` holds, versioned by [`SCHEMA_VERSION`] (the
+//! major; `docs/report-schema.md` documents every field). Within a major, changes are additive
+//! only: new fields come with a default so an older report still reads, and readers ignore
+//! fields they do not know.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use verify::verdict::Verdict;
+
+/// The major version of `report.json`. A reader refuses a newer major (exit 2).
+pub const SCHEMA_VERSION: u32 = 1;
+/// The minor version: which additive fields a report of this major may carry
+/// (0: the first runner's fields; 1: kind, finished_at, scenario text and file, client
+/// properties, librdkafka version, delay).
+pub const SCHEMA_MINOR: u32 = 1;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Pass,
+    /// Anomalies found, or the system never caught up.
+    #[default]
+    Fail,
+    /// Ctrl-C.
+    Aborted,
+    /// The run could not decide (a verdict of status unknown).
+    Unknown,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "PASS",
+            Outcome::Fail => "FAIL",
+            Outcome::Aborted => "ABORTED",
+            Outcome::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// What produced the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    /// `cutover run`: clusters, workload, faults, drain, verdict.
+    #[default]
+    Scenario,
+    /// `cutover verify`: a verdict on existing clusters, no workload or faults.
+    Verify,
+}
+
+/// One fault as it happened.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FaultEvent {
+    /// The fault's verb (`kill-broker`, `latency`, …).
+    pub kind: String,
+    /// Its parameters as JSON.
+    pub detail: String,
+    /// Seconds since the workload started.
+    pub start_secs: f64,
+    pub end_secs: f64,
+    /// Empty when the fault was applied; the error otherwise.
+    pub error: String,
+}
+
+/// A sample of the run's progress (per second).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sample {
+    /// Seconds since the workload started.
+    pub at_secs: f64,
+    /// Sum of the source topics' high watermarks.
+    pub source_end: i64,
+    /// Sum of the target topics' high watermarks.
+    pub target_end: i64,
+}
+
+/// Draining after the workload stopped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Drain {
+    pub caught_up: bool,
+    pub secs: f64,
+    /// Time from the last source write to the target being caught up: the cutover downtime.
+    pub downtime_secs: Option<f64>,
+}
+
+/// What the workload did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkloadSummary {
+    pub sent: u64,
+    pub committed: u64,
+    pub aborted: u64,
+    pub upstream_duplicates: u64,
+    pub records_per_sec: f64,
+    pub mb_per_sec: f64,
+}
+
+/// End-to-end replication delay: how long after the source reached a position the target
+/// reached the same position.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DelayStats {
+    /// How the delays were measured: `watermarks` (estimated from the per-second high-watermark
+    /// sums in `series`, by fraction of the run's records; resolution about a second).
+    pub method: String,
+    /// Positions measured.
+    pub samples: u64,
+    pub p50_ms: u64,
+    pub p90_ms: u64,
+    pub p99_ms: u64,
+    pub p999_ms: u64,
+    pub max_ms: u64,
+    /// The distribution for plots: (upper bound in ms, positions in the bucket), ascending.
+    pub buckets: Vec<DelayBucket>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DelayBucket {
+    pub le_ms: u64,
+    pub count: u64,
+}
+
+/// Everything `report.json` holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunReport {
+    /// The major version of this format ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Additive revision within the major ([`SCHEMA_MINOR`]).
+    pub schema_minor: u32,
+    pub kind: RunKind,
+    pub scenario: String,
+    pub description: String,
+    pub system: String,
+    pub seed: u64,
+    pub cutover_version: String,
+    pub source_kafka: Option<String>,
+    pub target_kafka: Option<String>,
+    /// The librdkafka every cutover client used.
+    pub librdkafka_version: Option<String>,
+    pub outcome: Outcome,
+    /// Why the run failed, in one line each.
+    pub failures: Vec<String>,
+    pub workload: Option<WorkloadSummary>,
+    pub faults: Vec<FaultEvent>,
+    pub series: Vec<Sample>,
+    pub drain: Option<Drain>,
+    pub verdict: Option<Verdict>,
+    pub duration_secs: f64,
+    /// When the report was written (RFC 3339, UTC).
+    pub finished_at: Option<String>,
+    pub logs: Vec<PathBuf>,
+    /// The scenario file as given, secrets redacted.
+    pub scenario_file: Option<String>,
+    pub scenario_text: Option<String>,
+    /// Client properties by side (`source`, `target`), secrets redacted.
+    pub client_properties: BTreeMap<String, BTreeMap<String, String>>,
+    /// End-to-end replication delay, when the series allows it.
+    pub delay: Option<DelayStats>,
+}
+
+impl RunReport {
+    /// A report of the current schema with nothing in it yet.
+    pub fn new(scenario: impl Into<String>) -> RunReport {
+        RunReport {
+            schema_version: SCHEMA_VERSION,
+            schema_minor: SCHEMA_MINOR,
+            scenario: scenario.into(),
+            cutover_version: env!("CARGO_PKG_VERSION").into(),
+            ..RunReport::default()
+        }
+    }
+
+    /// The report of a verify-only run: the verdict, no workload or faults.
+    pub fn from_verdict(name: impl Into<String>, verdict: Verdict) -> RunReport {
+        let outcome = match verdict.status {
+            verify::Status::Pass => Outcome::Pass,
+            verify::Status::Fail => Outcome::Fail,
+            verify::Status::Unknown => Outcome::Unknown,
+        };
+        let failures = verdict
+            .counts
+            .0
+            .iter()
+            .filter(|_| outcome != Outcome::Pass)
+            .map(|(class, n)| format!("{n} {class}"))
+            .collect();
+        RunReport {
+            kind: RunKind::Verify,
+            outcome,
+            failures,
+            duration_secs: verdict.duration_ms as f64 / 1000.0,
+            verdict: Some(verdict),
+            ..RunReport::new(name)
+        }
+    }
+
+    /// Anomalies counted by the verdict (0 without one).
+    pub fn anomalies(&self) -> u64 {
+        self.verdict.as_ref().map_or(0, |v| v.counts.total())
+    }
+}
