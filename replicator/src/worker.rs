@@ -72,6 +72,9 @@ impl ProducerContext for Deliveries {
 
     fn delivery(&self, result: &DeliveryResult<'_>, source_offset: usize) {
         match result {
+            // Checkpoints and offset syncs (usize::MAX) are not copies of a source record: an
+            // offset sync pairs a source offset with the target offset of its copy only.
+            Ok(_) if source_offset == usize::MAX => {}
             Ok(m) => {
                 if let Ok(mut last) = self.last.lock() {
                     *last = Some((source_offset as i64, m.offset()));

@@ -118,7 +118,8 @@ pub fn render(r: &RunReport) -> String {
     heat(&mut h, r);
     delay(&mut h, r);
     if r.kind == RunKind::Scenario {
-        faults(&mut h, r);
+        groups(&mut h, r);
+    faults(&mut h, r);
     }
     topics(&mut h, r);
     examples(&mut h, r);
@@ -314,6 +315,41 @@ fn delay(h: &mut String, r: &RunReport) {
         ),
     }
     h.push_str("</section>");
+}
+
+fn groups(h: &mut String, r: &RunReport) {
+    if r.consumer_groups.is_empty() {
+        return;
+    }
+    h.push_str("<section id=\"groups\"><h2>Consumer-group cutover</h2><table class=\"groups\"><thead><tr><th>group</th><th>partitions</th><th>consumed on source</th><th>skipped</th><th>re-read</th><th>misplaced</th><th>untranslated</th><th>translated by</th></tr></thead><tbody>");
+    for g in &r.consumer_groups {
+        let _ = write!(
+            h,
+            "<tr><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(&g.group),
+            g.partitions,
+            g.consumed_on_source,
+            g.skipped,
+            g.reread,
+            g.misplaced,
+            g.untranslated,
+            esc(&g.translated_by)
+        );
+    }
+    h.push_str("</tbody></table>");
+    let lines: Vec<String> = r
+        .consumer_groups
+        .iter()
+        .flat_map(|g| g.examples.iter().map(move |e| format!("{}: {e}", g.group)))
+        .collect();
+    if !lines.is_empty() {
+        h.push_str("<ul class=\"muted\">");
+        for l in lines.iter().take(20) {
+            let _ = write!(h, "<li>{}</li>", esc(l));
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("<p class=\"muted\">Each group consumed the source, stopped, had its offsets translated, and is checked for where it resumes on the target: the tail after its target position must be the copy of the tail after its source position.</p></section>");
 }
 
 fn faults(h: &mut String, r: &RunReport) {

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 pub use diff::{diff, Diff};
 pub use junit::JunitOptions;
 pub use model::{
-    DelayBucket, DelayStats, Drain, FaultEvent, Outcome, RunKind, RunReport, Sample,
+    DelayBucket, DelayStats, Drain, FaultEvent, GroupCutover, Outcome, RunKind, RunReport, Sample,
     WorkloadSummary, SCHEMA_MINOR, SCHEMA_VERSION,
 };
 

@@ -169,6 +169,35 @@ pub fn render(r: &RunReport) -> String {
             md.push('\n');
         }
     }
+    if !r.consumer_groups.is_empty() {
+        let _ = writeln!(md, "### Consumer-group cutover\n");
+        let _ = writeln!(
+            md,
+            "| group | partitions | consumed on source | skipped | re-read | misplaced | untranslated | translated by |"
+        );
+        let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        for g in &r.consumer_groups {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&g.group),
+                g.partitions,
+                thousands(g.consumed_on_source),
+                g.skipped,
+                g.reread,
+                g.misplaced,
+                g.untranslated,
+                cell(&g.translated_by)
+            );
+        }
+        md.push('\n');
+        for g in &r.consumer_groups {
+            for e in g.examples.iter().take(5) {
+                let _ = writeln!(md, "- `{}`: {}", cell(&g.group), cell(e));
+            }
+        }
+        md.push('\n');
+    }
     if !classes.is_empty() {
         let _ = writeln!(md, "### First examples\n");
         for c in &classes {

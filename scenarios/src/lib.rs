@@ -11,6 +11,7 @@
 //! schedule, drain, time series), [`report`] (what the scenario adds to the report).
 
 pub mod error;
+pub mod groups;
 pub mod report;
 pub mod runner;
 pub mod spec;

@@ -2,6 +2,7 @@
 //! stop the workload → drain → verify → report. Teardown happens on every path (success,
 //! failure, error, Ctrl-C): clusters shut down, instances stopped, and a report is written.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -115,6 +116,7 @@ async fn run_on(
         }
         SystemSpec::Command { .. } => None,
     };
+    let replicator_config = config_path.clone();
     let launcher = Launcher {
         cutover_exe: options.cutover_exe.clone(),
         dir: options.report_dir.clone(),
@@ -176,6 +178,16 @@ async fn run_on(
     let spec = scenario.workload.clone();
     let props = source.client_props();
     let mut producing = tokio::spawn(async move { workload::run(&spec, &props, wl_options).await });
+    // Application consumer groups read the source while the workload runs.
+    let mut app_consumers = Vec::new();
+    for g in &scenario.consumer_groups {
+        app_consumers.push(crate::groups::AppConsumer::start(
+            g,
+            &source.client_props(),
+            topics.clone(),
+            shared.started,
+        )?);
+    }
     let mut fault_tasks = Vec::new();
     for f in &scenario.faults {
         fault_tasks.push(tokio::spawn(apply_fault(
@@ -230,6 +242,14 @@ async fn run_on(
         }
     }
     report.faults = lock(&shared.faults).clone();
+    let mut consumed_by_group = BTreeMap::new();
+    for app in app_consumers {
+        let group = app.group.clone();
+        let n = tokio::task::spawn_blocking(move || app.finish())
+            .await
+            .map_err(|e| ScenarioError::System(format!("consumer group task: {e}")))??;
+        consumed_by_group.insert(group, n);
+    }
     if options.cancel.load(Ordering::Acquire) {
         report.outcome = Outcome::Aborted;
         report.series = series;
@@ -284,6 +304,35 @@ async fn run_on(
         ));
     }
     report.series = series;
+    // Consumer-group cutover: translate while the system still runs (a system may sync offsets
+    // itself), then check where each group would resume on the target.
+    if caught_up && !scenario.consumer_groups.is_empty() {
+        progress_of(options, "groups", &sampler, started);
+        for g in &scenario.consumer_groups {
+            let cut = cutover_group(
+                g,
+                scenario,
+                options,
+                replicator_config.as_deref(),
+                &source.client_props(),
+                &target.client_props(),
+                &topics,
+                consumed_by_group.get(&g.id).copied().unwrap_or(0),
+            )
+            .await?;
+            let tolerated = cut.skipped == 0
+                && cut.untranslated == 0
+                && cut.misplaced == 0
+                && cut.reread <= g.allowed_reread;
+            if !tolerated {
+                report.failures.push(format!(
+                    "consumer group {}: {} skipped, {} re-read, {} misplaced, {} untranslated of {} partitions after cutover",
+                    cut.group, cut.skipped, cut.reread, cut.misplaced, cut.untranslated, cut.partitions
+                ));
+            }
+            report.consumer_groups.push(cut);
+        }
+    }
     {
         let sh = shared.clone();
         let _ = tokio::task::spawn_blocking(move || lock(&sh.instances).stop_all()).await;
@@ -331,6 +380,61 @@ async fn run_on(
     };
     progress_of(options, "done", &sampler, started);
     Ok(report)
+}
+
+/// Translates one application group's offsets to the target and checks where it resumes.
+#[allow(clippy::too_many_arguments)]
+async fn cutover_group(
+    g: &crate::spec::ConsumerGroupSpec,
+    scenario: &Scenario,
+    options: &RunOptions,
+    replicator_config: Option<&std::path::Path>,
+    source: &harness::ClientProps,
+    target: &harness::ClientProps,
+    topics: &[String],
+    consumed: u64,
+) -> Result<reports::GroupCutover, ScenarioError> {
+    let began = Instant::now();
+    let translated_by = match (&scenario.system, replicator_config) {
+        (SystemSpec::Builtin { .. }, Some(config)) => {
+            let log = options.report_dir.join(format!("offsets-sync-{}.log", g.id));
+            let out = tokio::process::Command::new(&options.cutover_exe)
+                .args(["offsets", "sync", "--config"])
+                .arg(config)
+                .args(["--group", &g.id])
+                .output()
+                .await
+                .map_err(ScenarioError::io("running cutover offsets sync".to_string()))?;
+            let mut text = out.stdout.clone();
+            text.extend_from_slice(&out.stderr);
+            std::fs::write(&log, &text)
+                .map_err(ScenarioError::io(format!("writing {}", log.display())))?;
+            if !out.status.success() {
+                tracing::warn!(group = %g.id, log = %log.display(), "offsets sync failed");
+            }
+            format!("cutover offsets sync ({})", out.status)
+        }
+        _ => "the system's own offset sync".to_string(),
+    };
+    let pairs: Vec<(String, String)> = topics
+        .iter()
+        .map(|t| (t.clone(), target_name(&scenario.system, t)))
+        .collect();
+    let fp = FingerprintOptions {
+        include_timestamp: scenario.verify.timestamps,
+        exclude_headers: scenario.verify.ignore_headers.clone(),
+    };
+    tracing::info!(group = %g.id, secs = began.elapsed().as_secs_f64(), %translated_by, "consumer group offsets translated");
+    let (group, s, t) = (g.id.clone(), source.clone(), target.clone());
+    let mut cut = tokio::task::spawn_blocking(move || {
+        crate::groups::check(&group, &s, &t, &pairs, &fp, Duration::from_secs(30))
+    })
+    .await
+    .map_err(|e| ScenarioError::System(format!("group check task: {e}")))??;
+    tracing::info!(group = %g.id, secs = began.elapsed().as_secs_f64(), exact = cut.exact(), "consumer group checked on the target");
+    cut.translated_by = translated_by;
+    cut.consumed_on_source = consumed;
+    Ok(cut)
 }
 
 fn class_name(c: verify::verdict::AnomalyClass) -> String {

@@ -28,6 +28,10 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     #[serde(default)]
     pub verify: VerifySpec,
+    /// Application consumer groups moved from the source to the target (consumer-group
+    /// cutover).
+    #[serde(default, rename = "consumer_group")]
+    pub consumer_groups: Vec<ConsumerGroupSpec>,
     /// The file's text as read (reports echo it, secrets redacted).
     #[serde(skip)]
     pub text: String,
@@ -290,6 +294,31 @@ impl FaultAction {
     }
 }
 
+/// An application consumer group: it consumes the source while the workload runs, commits,
+/// and stops at `stop_at_secs`; after the drain its offsets are translated to the target
+/// (built-in replicator: `cutover offsets sync`; other systems: their own sync) and the run
+/// checks that it would resume on the target exactly where it stopped on the source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerGroupSpec {
+    pub id: String,
+    /// The application's pace (records per second, all partitions); 0: as fast as it can.
+    #[serde(default)]
+    pub records_per_sec: u64,
+    /// Seconds after the workload starts when the application stops (its last commit).
+    pub stop_at_secs: f64,
+    /// `auto.commit.interval.ms` of the application.
+    #[serde(default = "default_commit_interval")]
+    pub commit_interval_ms: u64,
+    /// Re-reads tolerated on the target after the cutover (0 for an exact translation).
+    #[serde(default)]
+    pub allowed_reread: u64,
+}
+
+fn default_commit_interval() -> u64 {
+    1000
+}
+
 /// What the copy is held to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -438,6 +467,35 @@ impl Scenario {
                 })?;
             }
             SystemSpec::Command { .. } => {}
+        }
+        for (i, g) in scenario.consumer_groups.iter().enumerate() {
+            let field = format!("consumer_group[{i}]");
+            let line = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.trim_start().starts_with("[[consumer_group]]"))
+                .nth(i)
+                .map_or(0, |(n, _)| n + 1);
+            if g.id.trim().is_empty() {
+                return Err(err(line, &format!("{field}.id"), "must not be empty".into()));
+            }
+            if !positive(g.stop_at_secs) || g.stop_at_secs > scenario.run.duration_secs {
+                return Err(err(
+                    line,
+                    &format!("{field}.stop_at_secs"),
+                    format!(
+                        "expected a time within the workload (0 < stop_at_secs <= run.duration_secs = {}), found {}",
+                        scenario.run.duration_secs, g.stop_at_secs
+                    ),
+                ));
+            }
+            if scenario.consumer_groups[..i].iter().any(|o| o.id == g.id) {
+                return Err(err(
+                    line,
+                    &format!("{field}.id"),
+                    format!("group {:?} is listed twice", g.id),
+                ));
+            }
         }
         let fault_lines = fault_lines(text);
         let added = scenario
