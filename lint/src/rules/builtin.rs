@@ -91,7 +91,7 @@ pub(super) fn check(c: &ReplicatorConfig, text: &str, options: &Options, sink: &
             format!(
                 "narrow `include` to the application topics, or add them to `exclude` ({})",
                 hits.iter()
-                    .map(|h| format!("\"{}\"", regex::escape(h).replace('\\', "\\\\")))
+                    .map(|h| format!("\"{}\"", h.replace('.', "\\\\.")))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -102,7 +102,8 @@ pub(super) fn check(c: &ReplicatorConfig, text: &str, options: &Options, sink: &
 
 fn rename(c: &ReplicatorConfig, text: &str, anchor: usize, sink: &mut Sink) {
     let mut sources_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for source in c.rename.map.keys() {
+    // Only selected sources are copied, so only they can collide.
+    for source in c.rename.map.keys().filter(|s| c.selects(s)) {
         sources_of
             .entry(c.rename.target_of(source))
             .or_default()
@@ -111,6 +112,7 @@ fn rename(c: &ReplicatorConfig, text: &str, anchor: usize, sink: &mut Sink) {
     // A mapped topic whose target is the (unmapped) name another selected topic keeps.
     for (source, target) in &c.rename.map {
         if target != source
+            && c.selects(source)
             && !c.rename.map.contains_key(target)
             && c.rename.target_of(target) == *target
             && c.selects(target)

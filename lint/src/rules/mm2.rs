@@ -29,7 +29,9 @@ impl Flow {
     }
 }
 
+/// The enabled flows among the `clusters` aliases (`A->B.enabled = true`; disabled by default).
 fn flows(p: &Properties) -> Vec<Flow> {
+    let clusters = list(p.value("clusters").unwrap_or(""));
     let mut out: Vec<Flow> = Vec::new();
     for e in p.entries() {
         let Some(pair) = e.key.strip_suffix(".enabled") else {
@@ -38,6 +40,11 @@ fn flows(p: &Properties) -> Vec<Flow> {
         let Some((source, target)) = pair.split_once("->") else {
             continue;
         };
+        // `A->B.sync.group.offsets.enabled` is a setting of flow A->B, not a flow.
+        let alias = |a: &str| clusters.iter().any(|c| c == a) || (clusters.is_empty() && !a.contains('.'));
+        if !alias(source) || !alias(target) {
+            continue;
+        }
         if p.get(&e.key) != Some(e) {
             continue; // an earlier duplicate; the last one decides
         }
