@@ -359,3 +359,38 @@ pub(crate) fn poll_interval(
 pub(crate) fn int(value: &str) -> Option<i64> {
     value.trim().parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_and_messages_are_redacted_on_the_way_in() {
+        let mut sink = Sink {
+            file: "f".into(),
+            findings: Vec::new(),
+        };
+        sink.push(
+            At {
+                rule: &ISO001,
+                line: 3,
+                key: "sasl.jaas.config",
+                value: Some("PlainLoginModule required username=\"u\" password=\"hunter2-secret\";"),
+            },
+            "seen password=hunter2-secret in the text".into(),
+            "rotate token: hunter2-secret".into(),
+        );
+        let f = &sink.findings[0];
+        let all = format!("{:?}", f);
+        assert!(!all.contains("hunter2"), "{all}");
+        assert_eq!(f.value.as_deref(), Some(REDACTED));
+    }
+
+    #[test]
+    fn rule_ids_are_unique() {
+        let mut ids: Vec<_> = RULES.iter().map(|r| r.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), RULES.len());
+    }
+}
