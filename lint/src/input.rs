@@ -119,17 +119,19 @@ fn is_confluent_replicator(props: &Properties) -> bool {
         .value("connector.class")
         .is_some_and(|c| c.ends_with("ReplicatorSourceConnector"))
         || (props.get("connector.class").is_none()
-            && props.entries().iter().any(|e| e.key.starts_with("src.kafka.")))
+            && props
+                .entries()
+                .iter()
+                .any(|e| e.key.starts_with("src.kafka.")))
 }
 
 /// A connector config as the Connect REST API takes it.
 fn connector_json(text: &str, file: &str) -> Result<Content, LintError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| LintError::Parse {
-            file: file.to_string(),
-            line: e.line(),
-            expected: format!("JSON ({e})"),
-        })?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| LintError::Parse {
+        file: file.to_string(),
+        line: e.line(),
+        expected: format!("JSON ({e})"),
+    })?;
     let object = match &value {
         serde_json::Value::Object(o) => match o.get("config") {
             Some(serde_json::Value::Object(config)) => config,
@@ -218,7 +220,10 @@ mod tests {
         let Content::ConfluentReplicator(p) = c.content else {
             panic!("not replicator")
         };
-        assert_eq!(p.get("tasks.max").map(|e| (e.value.as_str(), e.line)), Some(("4", 5)));
+        assert_eq!(
+            p.get("tasks.max").map(|e| (e.value.as_str(), e.line)),
+            Some(("4", 5))
+        );
         assert_eq!(p.get("connector.class").map(|e| e.line), Some(4));
     }
 
@@ -230,8 +235,15 @@ mod tests {
 
     #[test]
     fn properties_without_a_known_shape_are_refused() {
-        let e = parse("bootstrap.servers=x:9092\n", "c.properties", Some("properties"))
-            .unwrap_err();
-        assert!(e.to_string().contains("expected MirrorMaker 2 properties"), "{e}");
+        let e = parse(
+            "bootstrap.servers=x:9092\n",
+            "c.properties",
+            Some("properties"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("expected MirrorMaker 2 properties"),
+            "{e}"
+        );
     }
 }

@@ -127,9 +127,7 @@ fn unescape(s: &str, origin: &str, line: usize) -> Result<String, LintError> {
                         return Err(LintError::Parse {
                             file: origin.to_string(),
                             line,
-                            expected: format!(
-                                "four hex digits after `\\u` (found `\\u{hex}`)"
-                            ),
+                            expected: format!("four hex digits after `\\u` (found `\\u{hex}`)"),
                         })
                     }
                 }
@@ -147,20 +145,39 @@ mod tests {
 
     #[test]
     fn separators_comments_and_continuations_keep_the_key_line() {
-        let text = "# comment\n! other comment\na=1\nb: 2\nc 3\n\nd = one,\\\n    two\ne\\ f=\\u0041\ng\n";
+        let text =
+            "# comment\n! other comment\na=1\nb: 2\nc 3\n\nd = one,\\\n    two\ne\\ f=\\u0041\ng\n";
         let p = Properties::parse(text, "t.properties").expect("parses");
-        assert_eq!(p.get("a").map(|e| (e.value.as_str(), e.line)), Some(("1", 3)));
-        assert_eq!(p.get("b").map(|e| (e.value.as_str(), e.line)), Some(("2", 4)));
-        assert_eq!(p.get("c").map(|e| (e.value.as_str(), e.line)), Some(("3", 5)));
-        assert_eq!(p.get("d").map(|e| (e.value.as_str(), e.line)), Some(("one,two", 7)));
+        assert_eq!(
+            p.get("a").map(|e| (e.value.as_str(), e.line)),
+            Some(("1", 3))
+        );
+        assert_eq!(
+            p.get("b").map(|e| (e.value.as_str(), e.line)),
+            Some(("2", 4))
+        );
+        assert_eq!(
+            p.get("c").map(|e| (e.value.as_str(), e.line)),
+            Some(("3", 5))
+        );
+        assert_eq!(
+            p.get("d").map(|e| (e.value.as_str(), e.line)),
+            Some(("one,two", 7))
+        );
         assert_eq!(p.get("e f").map(|e| e.value.as_str()), Some("A"));
-        assert_eq!(p.get("g").map(|e| (e.value.as_str(), e.line)), Some(("", 10)));
+        assert_eq!(
+            p.get("g").map(|e| (e.value.as_str(), e.line)),
+            Some(("", 10))
+        );
     }
 
     #[test]
     fn the_last_duplicate_wins_like_java() {
         let p = Properties::parse("k=1\nk=2\n", "t").expect("parses");
-        assert_eq!(p.get("k").map(|e| (e.value.as_str(), e.line)), Some(("2", 2)));
+        assert_eq!(
+            p.get("k").map(|e| (e.value.as_str(), e.line)),
+            Some(("2", 2))
+        );
     }
 
     #[test]

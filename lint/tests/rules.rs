@@ -29,36 +29,186 @@ fn findings(name: &str, options: &Options) -> Vec<lint::Finding> {
 
 /// (rule, failing config, severity it fails with, passing config)
 const CASES: &[(&str, &str, Severity, &str)] = &[
-    ("REP001", "rep001-no-isolation.json", Severity::Error, "replicator-good.json"),
-    ("REP001", "rep001-src-kafka-spelling.json", Severity::Warning, "replicator-good.json"),
-    ("REP002", "rep002-no-idempotence.json", Severity::Error, "replicator-good.json"),
-    ("REP003", "rep003-acks-1.properties", Severity::Error, "replicator-good.json"),
-    ("REP004", "rep004-rename-format.json", Severity::Error, "replicator-good.json"),
-    ("MM2001", "mm2001-no-exactly-once.properties", Severity::Error, "mm2-good.properties"),
-    ("MM2002", "mm2002-eos-without-rest.properties", Severity::Error, "mm2-good.properties"),
-    ("MM2003", "mm2003-no-read-committed.properties", Severity::Error, "mm2-good.properties"),
-    ("MM2004", "mm2004-groups-without-sync.properties", Severity::Error, "mm2-good.properties"),
-    ("MM2004", "mm2004-default-groups.properties", Severity::Warning, "tsk001-mm2.properties"),
-    ("MM2005", "mm2005-strimzi-identity.properties", Severity::Error, "mm2-good.properties"),
-    ("MM2005", "mm2005-identity-aggregation.properties", Severity::Error, "mm2-good.properties"),
-    ("BLT001", "blt001-at-least-once.toml", Severity::Error, "builtin-good.toml"),
-    ("BLT002", "blt002-rename-merge.toml", Severity::Error, "builtin-good.toml"),
-    ("ISO001", "iso001-replicator.properties", Severity::Error, "replicator-good.json"),
-    ("ISO001", "iso001-mm2.properties", Severity::Error, "mm2-good.properties"),
-    ("ISO001", "iso001-builtin.toml", Severity::Error, "builtin-good.toml"),
-    ("TOP001", "top001-replicator.json", Severity::Error, "replicator-good.json"),
-    ("TOP001", "top001-mm2.properties", Severity::Error, "mm2-good.properties"),
-    ("TOP001", "top001-builtin.toml", Severity::Error, "builtin-good.toml"),
-    ("TSK001", "tsk001-replicator.json", Severity::Warning, "replicator-good.json"),
-    ("TSK001", "tsk001-mm2.properties", Severity::Warning, "mm2-good.properties"),
-    ("NET001", "net-replicator.json", Severity::Warning, "replicator-good.json"),
-    ("NET001", "net-mm2.properties", Severity::Warning, "mm2-good.properties"),
-    ("NET001", "net-builtin.toml", Severity::Warning, "builtin-good.toml"),
-    ("NET002", "net-replicator.json", Severity::Warning, "replicator-good.json"),
-    ("NET002", "net-mm2.properties", Severity::Warning, "mm2-good.properties"),
-    ("NET002", "net-builtin.toml", Severity::Warning, "builtin-good.toml"),
-    ("NET003", "net-replicator.json", Severity::Warning, "replicator-good.json"),
-    ("NET003", "net-builtin.toml", Severity::Warning, "builtin-good.toml"),
+    (
+        "REP001",
+        "rep001-no-isolation.json",
+        Severity::Error,
+        "replicator-good.json",
+    ),
+    (
+        "REP001",
+        "rep001-src-kafka-spelling.json",
+        Severity::Warning,
+        "replicator-good.json",
+    ),
+    (
+        "REP002",
+        "rep002-no-idempotence.json",
+        Severity::Error,
+        "replicator-good.json",
+    ),
+    (
+        "REP003",
+        "rep003-acks-1.properties",
+        Severity::Error,
+        "replicator-good.json",
+    ),
+    (
+        "REP004",
+        "rep004-rename-format.json",
+        Severity::Error,
+        "replicator-good.json",
+    ),
+    (
+        "MM2001",
+        "mm2001-no-exactly-once.properties",
+        Severity::Error,
+        "mm2-good.properties",
+    ),
+    (
+        "MM2002",
+        "mm2002-eos-without-rest.properties",
+        Severity::Error,
+        "mm2-good.properties",
+    ),
+    (
+        "MM2003",
+        "mm2003-no-read-committed.properties",
+        Severity::Error,
+        "mm2-good.properties",
+    ),
+    (
+        "MM2004",
+        "mm2004-groups-without-sync.properties",
+        Severity::Error,
+        "mm2-good.properties",
+    ),
+    (
+        "MM2004",
+        "mm2004-default-groups.properties",
+        Severity::Warning,
+        "tsk001-mm2.properties",
+    ),
+    (
+        "MM2005",
+        "mm2005-strimzi-identity.properties",
+        Severity::Error,
+        "mm2-good.properties",
+    ),
+    (
+        "MM2005",
+        "mm2005-identity-aggregation.properties",
+        Severity::Error,
+        "mm2-good.properties",
+    ),
+    (
+        "BLT001",
+        "blt001-at-least-once.toml",
+        Severity::Error,
+        "builtin-good.toml",
+    ),
+    (
+        "BLT002",
+        "blt002-rename-merge.toml",
+        Severity::Error,
+        "builtin-good.toml",
+    ),
+    (
+        "ISO001",
+        "iso001-replicator.properties",
+        Severity::Error,
+        "replicator-good.json",
+    ),
+    (
+        "ISO001",
+        "iso001-mm2.properties",
+        Severity::Error,
+        "mm2-good.properties",
+    ),
+    (
+        "ISO001",
+        "iso001-builtin.toml",
+        Severity::Error,
+        "builtin-good.toml",
+    ),
+    (
+        "TOP001",
+        "top001-replicator.json",
+        Severity::Error,
+        "replicator-good.json",
+    ),
+    (
+        "TOP001",
+        "top001-mm2.properties",
+        Severity::Error,
+        "mm2-good.properties",
+    ),
+    (
+        "TOP001",
+        "top001-builtin.toml",
+        Severity::Error,
+        "builtin-good.toml",
+    ),
+    (
+        "TSK001",
+        "tsk001-replicator.json",
+        Severity::Warning,
+        "replicator-good.json",
+    ),
+    (
+        "TSK001",
+        "tsk001-mm2.properties",
+        Severity::Warning,
+        "mm2-good.properties",
+    ),
+    (
+        "NET001",
+        "net-replicator.json",
+        Severity::Warning,
+        "replicator-good.json",
+    ),
+    (
+        "NET001",
+        "net-mm2.properties",
+        Severity::Warning,
+        "mm2-good.properties",
+    ),
+    (
+        "NET001",
+        "net-builtin.toml",
+        Severity::Warning,
+        "builtin-good.toml",
+    ),
+    (
+        "NET002",
+        "net-replicator.json",
+        Severity::Warning,
+        "replicator-good.json",
+    ),
+    (
+        "NET002",
+        "net-mm2.properties",
+        Severity::Warning,
+        "mm2-good.properties",
+    ),
+    (
+        "NET002",
+        "net-builtin.toml",
+        Severity::Warning,
+        "builtin-good.toml",
+    ),
+    (
+        "NET003",
+        "net-replicator.json",
+        Severity::Warning,
+        "replicator-good.json",
+    ),
+    (
+        "NET003",
+        "net-builtin.toml",
+        Severity::Warning,
+        "builtin-good.toml",
+    ),
 ];
 
 #[test]
@@ -93,7 +243,11 @@ fn every_rule_has_a_case() {
 
 #[test]
 fn the_good_configs_are_clean_under_the_strictest_options() {
-    for name in ["replicator-good.json", "mm2-good.properties", "builtin-good.toml"] {
+    for name in [
+        "replicator-good.json",
+        "mm2-good.properties",
+        "builtin-good.toml",
+    ] {
         let found = findings(name, &strict());
         assert!(found.is_empty(), "{name}: {found:#?}");
     }
@@ -103,7 +257,10 @@ fn the_good_configs_are_clean_under_the_strictest_options() {
 fn findings_point_at_the_line_of_the_key() {
     let found = findings("rep003-acks-1.properties", &strict());
     let acks = found.iter().find(|f| f.rule == "REP003").expect("REP003");
-    assert_eq!((acks.line, acks.key.as_str()), (9, "producer.override.acks"));
+    assert_eq!(
+        (acks.line, acks.key.as_str()),
+        (9, "producer.override.acks")
+    );
     let found = findings("mm2004-groups-without-sync.properties", &strict());
     let groups = found.iter().find(|f| f.rule == "MM2004").expect("MM2004");
     assert_eq!(groups.line, 6, "the `groups` line");
@@ -174,7 +331,10 @@ fn several_findings_text_and_json() {
 
 #[test]
 fn junit_has_one_case_per_rule_per_file_and_fails_only_on_errors() {
-    let files = [fixture("several-findings.json"), fixture("builtin-good.toml")];
+    let files = [
+        fixture("several-findings.json"),
+        fixture("builtin-good.toml"),
+    ];
     let paths: Vec<&Path> = files.iter().map(Path::new).collect();
     let report = lint::lint_paths(&paths, &strict()).expect("lints");
     let xml = lint::render::junit(&report).expect("junit");

@@ -129,7 +129,10 @@ fn rename(c: &ReplicatorConfig, text: &str, anchor: usize, sink: &mut Sink) {
         if sources.len() < 2 {
             continue;
         }
-        let line = line_or(line_containing(text, &format!("\"{}\"", sources[0])), anchor);
+        let line = line_or(
+            line_containing(text, &format!("\"{}\"", sources[0])),
+            anchor,
+        );
         let listed = sources.join(", ");
         sink.push(
             At {

@@ -154,7 +154,9 @@ fn producer(p: &Properties, anchor: usize, sink: &mut Sink) {
                     "acks = {v}: a record is acknowledged before the destination's followers \
                      have it, and a leader change loses it; idempotence also requires acks=all"
                 ),
-                format!("set `{ACKS}=all` or remove it (Connect's default for source producers is all)"),
+                format!(
+                    "set `{ACKS}=all` or remove it (Connect's default for source producers is all)"
+                ),
             );
         }
     }
@@ -223,7 +225,9 @@ fn topics(p: &Properties, sink: &mut Sink) {
                     key: "topic.regex",
                     value: Some(&e.value),
                 },
-                format!("topic.regex could not be checked (not in the syntax cutover reads: {err})"),
+                format!(
+                    "topic.regex could not be checked (not in the syntax cutover reads: {err})"
+                ),
                 "check by hand that it excludes internal topics".into(),
             ),
         }
@@ -249,9 +253,12 @@ fn topics(p: &Properties, sink: &mut Sink) {
 fn network(p: &Properties, anchor: usize, options: &Options, sink: &mut Sink) {
     let link = options.link;
     // The source consumer's receive buffer: `src.consumer.*` wins over the shared `src.kafka.*`.
-    let receive = ["src.consumer.receive.buffer.bytes", "src.kafka.receive.buffer.bytes"]
-        .into_iter()
-        .find_map(|k| p.get(k).map(|e| (k, e)));
+    let receive = [
+        "src.consumer.receive.buffer.bytes",
+        "src.kafka.receive.buffer.bytes",
+    ]
+    .into_iter()
+    .find_map(|k| p.get(k).map(|e| (k, e)));
     match receive {
         Some((key, e)) => {
             if let Some(bytes) = int(&e.value) {

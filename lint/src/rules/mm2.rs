@@ -41,7 +41,8 @@ fn flows(p: &Properties) -> Vec<Flow> {
             continue;
         };
         // `A->B.sync.group.offsets.enabled` is a setting of flow A->B, not a flow.
-        let alias = |a: &str| clusters.iter().any(|c| c == a) || (clusters.is_empty() && !a.contains('.'));
+        let alias =
+            |a: &str| clusters.iter().any(|c| c == a) || (clusters.is_empty() && !a.contains('.'));
         if !alias(source) || !alias(target) {
             continue;
         }
@@ -195,10 +196,14 @@ fn isolation(p: &Properties, flows: &[Flow], sink: &mut Sink) {
                 format!("set `{key}=read_committed`"),
             ),
             found => {
-                let ignored: Vec<&str> = [format!("{source}.isolation.level"), "consumer.isolation.level".into(), "isolation.level".into()]
-                    .iter()
-                    .filter_map(|k| p.get(k).map(|e| e.key.as_str()))
-                    .collect();
+                let ignored: Vec<&str> = [
+                    format!("{source}.isolation.level"),
+                    "consumer.isolation.level".into(),
+                    "isolation.level".into(),
+                ]
+                .iter()
+                .filter_map(|k| p.get(k).map(|e| e.key.as_str()))
+                .collect();
                 let note = if ignored.is_empty() {
                     String::new()
                 } else {
@@ -302,11 +307,15 @@ fn alternatives(value: &str) -> Result<regex::Regex, regex::Error> {
 
 fn topics(p: &Properties, flow: &Flow, sink: &mut Sink) {
     let include = connector(p, flow, "topics");
-    let exclude = connector(p, flow, "topics.exclude")
-        .or_else(|| connector(p, flow, "topics.blacklist"));
+    let exclude =
+        connector(p, flow, "topics.exclude").or_else(|| connector(p, flow, "topics.blacklist"));
     let (include_value, line, key) = match &include {
         Some((k, e)) => (e.value.clone(), e.line, k.clone()),
-        None => (".*".to_string(), flow.line, format!("{}.topics", flow.name())),
+        None => (
+            ".*".to_string(),
+            flow.line,
+            format!("{}.topics", flow.name()),
+        ),
     };
     let exclude_value = exclude
         .as_ref()
@@ -435,7 +444,15 @@ fn network(p: &Properties, flows: &[Flow], options: &Options, sink: &mut Sink) {
     for f in flows {
         if seen.insert(("source", f.source.clone())) {
             let key = format!("{}.consumer.receive.buffer.bytes", f.source);
-            buffer(p, link, &key, f.line, 65_536, BufferSide::SourceReceive, sink);
+            buffer(
+                p,
+                link,
+                &key,
+                f.line,
+                65_536,
+                BufferSide::SourceReceive,
+                sink,
+            );
         }
         if seen.insert(("target", f.target.clone())) {
             let key = format!("{}.producer.send.buffer.bytes", f.target);

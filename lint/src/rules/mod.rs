@@ -128,8 +128,8 @@ pub const NET003: Rule = Rule {
 
 /// Every rule, in documentation order.
 pub const RULES: &[Rule] = &[
-    REP001, REP002, REP003, REP004, MM2001, MM2002, MM2003, MM2004, MM2005, BLT001, BLT002,
-    ISO001, TOP001, TSK001, NET001, NET002, NET003,
+    REP001, REP002, REP003, REP004, MM2001, MM2002, MM2003, MM2004, MM2005, BLT001, BLT002, ISO001,
+    TOP001, TSK001, NET001, NET002, NET003,
 ];
 
 /// The rule with this id.
@@ -375,7 +375,9 @@ mod tests {
                 rule: &ISO001,
                 line: 3,
                 key: "sasl.jaas.config",
-                value: Some("PlainLoginModule required username=\"u\" password=\"hunter2-secret\";"),
+                value: Some(
+                    "PlainLoginModule required username=\"u\" password=\"hunter2-secret\";",
+                ),
             },
             "seen password=hunter2-secret in the text".into(),
             "rotate token: hunter2-secret".into(),
