@@ -4,6 +4,7 @@
 mod cluster_cmd;
 mod doctor_cmd;
 mod fetch_cmd;
+mod lint_cmd;
 mod produce_cmd;
 mod replicate_cmd;
 mod report_cmd;
@@ -61,6 +62,10 @@ enum Command {
     List(run_cmd::ListArgs),
     /// The built-in replicator (exactly-once or at-least-once) until Ctrl-C/SIGTERM.
     Replicate(replicate_cmd::ReplicateArgs),
+    /// Checks migration configs (built-in replicator TOML, MirrorMaker 2 properties, Confluent
+    /// Replicator JSON/properties) without a cluster: exit 0 clean or warnings, 1 errors, 2 bad
+    /// input.
+    Lint(lint_cmd::LintArgs),
     /// Consumer-group offsets across clusters.
     Offsets {
         #[command(subcommand)]
@@ -105,6 +110,7 @@ fn main() -> ExitCode {
             Command::Report(args) => report_cmd::report(args),
             Command::Diff(args) => report_cmd::diff(args),
             Command::Offsets { command } => replicate_cmd::offsets(command).await,
+            Command::Lint(args) => lint_cmd::run(args),
         }
     });
     // A thread stuck on an unreachable cluster must not hold the exit (dropping the runtime

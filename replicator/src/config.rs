@@ -556,7 +556,7 @@ fn flatten<'a>(prefix: &str, table: &'a toml::Table, out: &mut Vec<(String, &'a 
 
 /// The line of `key` inside `[section]` (0 if not found): the first line after the section
 /// header that starts with the key, bare, dotted or quoted.
-fn find_line(text: &str, section: &str, key: &str) -> usize {
+pub fn find_line(text: &str, section: &str, key: &str) -> usize {
     let header = format!("[{section}]");
     let mut in_section = false;
     for (i, raw) in text.lines().enumerate() {

@@ -1,0 +1,182 @@
+//! # lint
+//!
+//! `cutover lint`: checks migration configurations before they run, without a cluster — the
+//! built-in replicator's TOML, MirrorMaker 2 `mm2.properties` and Confluent Replicator connector
+//! configs (JSON or properties). Each rule has a stable id, a severity, the file and line and a
+//! concrete fix; the rules come from the seed migration's pains and from each tool's own
+//! documentation and source (`docs/lint-rules.md` names the source of every rule).
+//!
+//! It must not connect to anything, and must not let a secret through: every value it echoes is
+//! redacted with the `reports` crate's helpers.
+//!
+//! Modules: [`properties`] (Java properties with the line of every key), [`input`] (what a file
+//! is, parsed), [`rules`] (the rule registry and the checks per tool), [`render`] (text, JSON,
+//! JUnit).
+
+pub mod error;
+pub mod input;
+pub mod properties;
+pub mod render;
+pub mod rules;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use error::LintError;
+pub use rules::{Rule, RULES};
+
+/// Version of the JSON output; additive changes only within a major.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How bad a finding is. Errors fail `cutover lint` (exit 1); warnings and infos do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        })
+    }
+}
+
+/// The replication tool a configuration file is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tool {
+    /// cutover's built-in replicator (`replicator.toml`).
+    Builtin,
+    /// Apache Kafka MirrorMaker 2, dedicated mode (`mm2.properties`).
+    MirrorMaker2,
+    /// Confluent Replicator (`io.confluent.connect.replicator.ReplicatorSourceConnector`).
+    ConfluentReplicator,
+}
+
+impl std::fmt::Display for Tool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tool::Builtin => "built-in replicator",
+            Tool::MirrorMaker2 => "MirrorMaker 2",
+            Tool::ConfluentReplicator => "Confluent Replicator",
+        })
+    }
+}
+
+/// One problem in one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable rule id (`REP001`), documented in `docs/lint-rules.md`.
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub file: String,
+    /// 1-based line of the key at fault, or of the line the missing key belongs next to.
+    pub line: usize,
+    /// The key at fault (or the key to add).
+    pub key: String,
+    /// The value found, redacted when the key holds a secret; absent when the key is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub message: String,
+    /// What to change, concretely.
+    pub fix: String,
+}
+
+/// The findings of one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub file: String,
+    pub tool: Tool,
+    pub findings: Vec<Finding>,
+}
+
+/// Counts by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub files: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+}
+
+/// Everything one `cutover lint` invocation found.
+#[derive(Debug, Clone, Serialize)]
+pub struct LintReport {
+    pub schema_version: u32,
+    pub files: Vec<FileReport>,
+    pub summary: Summary,
+}
+
+impl LintReport {
+    pub fn new(files: Vec<FileReport>) -> LintReport {
+        let mut summary = Summary {
+            files: files.len(),
+            ..Summary::default()
+        };
+        for f in files.iter().flat_map(|f| &f.findings) {
+            match f.severity {
+                Severity::Error => summary.errors += 1,
+                Severity::Warning => summary.warnings += 1,
+                Severity::Info => summary.infos += 1,
+            }
+        }
+        LintReport {
+            schema_version: SCHEMA_VERSION,
+            files,
+            summary,
+        }
+    }
+
+    /// True when any finding is an error (the CLI exits 1).
+    pub fn has_errors(&self) -> bool {
+        self.summary.errors > 0
+    }
+}
+
+/// A measured network link between the replicator and the remote cluster.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Link {
+    pub rtt_ms: f64,
+    pub bandwidth_mbps: f64,
+}
+
+impl Link {
+    /// Bandwidth-delay product in bytes: what must be in flight to fill the link.
+    pub fn bdp_bytes(&self) -> u64 {
+        (self.bandwidth_mbps * 1_000_000.0 / 8.0 * self.rtt_ms / 1000.0).ceil() as u64
+    }
+}
+
+/// What the rules may assume about the migration (from the command line).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The migration must be exactly-once (no duplicates): MM2 and the built-in replicator must
+    /// run in their exactly-once modes.
+    pub require_exactly_once: bool,
+    /// Total partitions of the replicated topics, when known.
+    pub partitions: Option<u32>,
+    /// The measured link, when known.
+    pub link: Option<Link>,
+}
+
+/// Lints one file.
+pub fn lint_file(path: &Path, options: &Options) -> Result<FileReport, LintError> {
+    let config = input::load(path)?;
+    Ok(rules::check(&config, options))
+}
+
+/// Lints every file, in order; the first file that cannot be read or parsed stops it.
+pub fn lint_paths(paths: &[&Path], options: &Options) -> Result<LintReport, LintError> {
+    let files = paths
+        .iter()
+        .map(|p| lint_file(p, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(LintReport::new(files))
+}

@@ -1,0 +1,115 @@
+//! `cutover lint` from the outside: exit 0 clean, 1 on an error finding, 2 on input it cannot
+//! read or parse (file:line named), and no secret in any output. No Kafka here.
+
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cutover");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/lint/tests/fixtures");
+
+fn lint(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("lint")
+        .args(args)
+        .output()
+        .expect("run cutover lint")
+}
+
+fn fixture(name: &str) -> String {
+    format!("{FIXTURES}/{name}")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn clean_configs_exit_0() {
+    let o = lint(&[
+        &fixture("replicator-good.json"),
+        &fixture("mm2-good.properties"),
+        &fixture("builtin-good.toml"),
+        "--require-exactly-once",
+        "--partitions",
+        "12",
+        "--link-rtt-ms",
+        "40",
+        "--link-bandwidth-mbps",
+        "100",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    assert!(text(&o.stdout).contains("0 errors, 0 warnings, 0 infos in 3 files"));
+}
+
+#[test]
+fn warnings_only_exit_0_and_an_error_exits_1() {
+    let o = lint(&[&fixture("tsk001-replicator.json"), "--partitions", "12"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).contains("warning[TSK001]"));
+
+    let o = lint(&[&fixture("rep002-no-idempotence.json")]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("rep002-no-idempotence.json:4: error[REP002]:"),
+        "{out}"
+    );
+    assert!(out.contains("  fix: set `producer.override.enable.idempotence=true`"));
+}
+
+#[test]
+fn json_and_junit_formats_parse() {
+    let o = lint(&[&fixture("several-findings.json"), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["summary"]["errors"], 2);
+    let o = lint(&[&fixture("several-findings.json"), "--format", "junit"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stdout).starts_with("<?xml"));
+}
+
+#[test]
+fn unparseable_or_unreadable_input_exits_2_naming_file_and_line() {
+    let o = lint(&[&fixture("broken.json")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(err.contains("broken.json:6: expected JSON"), "{err}");
+
+    let o = lint(&[&fixture("broken-builtin.toml")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("broken-builtin.toml:4:") && err.contains("shiny_new_option"),
+        "{err}"
+    );
+
+    let o = lint(&[&fixture("does-not-exist.properties")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("cannot read"));
+}
+
+#[test]
+fn secrets_are_redacted_in_every_format_and_in_errors() {
+    for format in ["text", "json", "junit"] {
+        let o = lint(&[
+            &fixture("several-findings.json"),
+            &fixture("mm2-good.properties"),
+            &fixture("builtin-good.toml"),
+            "--format",
+            format,
+        ]);
+        let all = text(&o.stdout) + &text(&o.stderr);
+        assert!(!all.contains("S3cr3t"), "{format} leaked a secret:\n{all}");
+    }
+    for broken in ["broken.json", "broken-builtin.toml"] {
+        let o = lint(&[&fixture(broken)]);
+        let all = text(&o.stdout) + &text(&o.stderr);
+        assert!(!all.contains("S3cr3t"), "{broken} leaked a secret:\n{all}");
+    }
+}
