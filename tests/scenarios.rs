@@ -161,3 +161,19 @@ fn replicator_crash_loop_passes() {
     assert_eq!(code, 0, "{out}\n{report:#}");
     assert_eq!(report["faults"].as_array().unwrap().len(), 6);
 }
+
+#[test]
+#[ignore = "long (about a minute): cargo test --test scenarios -- --ignored"]
+fn consumer_groups_resume_on_the_target_exactly_where_they_stopped() {
+    let (code, report, out) = run(&catalog("consumer-group-cutover"));
+    assert_eq!(code, 0, "{out}\n{report:#}");
+    let groups = report["consumer_groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 3, "{report:#}");
+    for g in groups {
+        assert_eq!(g["partitions"], 9, "{g:#}");
+        assert!(g["consumed_on_source"].as_u64().unwrap() > 0, "{g:#}");
+        for k in ["skipped", "reread", "misplaced", "untranslated"] {
+            assert_eq!(g[k], 0, "{k}: {g:#}");
+        }
+    }
+}

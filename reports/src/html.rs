@@ -119,7 +119,7 @@ pub fn render(r: &RunReport) -> String {
     delay(&mut h, r);
     if r.kind == RunKind::Scenario {
         groups(&mut h, r);
-    faults(&mut h, r);
+        faults(&mut h, r);
     }
     topics(&mut h, r);
     examples(&mut h, r);

@@ -175,7 +175,10 @@ pub fn render(r: &RunReport) -> String {
             md,
             "| group | partitions | consumed on source | skipped | re-read | misplaced | untranslated | translated by |"
         );
-        let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        let _ = writeln!(
+            md,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        );
         for g in &r.consumer_groups {
             let _ = writeln!(
                 md,

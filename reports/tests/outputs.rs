@@ -180,7 +180,17 @@ fn failing() -> RunReport {
         topic("orders.2", 3, AnomalyClass::Lost, &[]),
         topic("orders.3", 3, AnomalyClass::Lost, &[5, 10, 2]),
     ];
-    base(Verdict::from_topics(topics, Promises::default(), 1234))
+    let mut r = base(Verdict::from_topics(topics, Promises::default(), 1234));
+    r.consumer_groups.push(reports::GroupCutover {
+        group: "billing".into(),
+        translated_by: "cutover offsets sync (exit status: 0)".into(),
+        consumed_on_source: 4200,
+        partitions: 9,
+        skipped: 3,
+        examples: vec!["orders.1-2: source position 120 → target 123: 3 record(s) skipped".into()],
+        ..reports::GroupCutover::default()
+    });
+    r
 }
 
 fn passing() -> RunReport {

@@ -48,7 +48,10 @@ impl AppConsumer {
         let mut c = props.to_rdkafka()?;
         c.set("group.id", &spec.id)
             .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", spec.commit_interval_ms.to_string())
+            .set(
+                "auto.commit.interval.ms",
+                spec.commit_interval_ms.to_string(),
+            )
             .set("isolation.level", "read_committed")
             .set("auto.offset.reset", "earliest");
         let consumer: BaseConsumer<QuietEof> = c
@@ -100,7 +103,9 @@ impl AppConsumer {
     pub fn finish(self) -> Result<u64, ScenarioError> {
         self.stop.store(true, Ordering::Release);
         match self.handle.join() {
-            Ok(r) => r.map_err(|e| ScenarioError::System(format!("consumer group {}: {e}", self.group))),
+            Ok(r) => {
+                r.map_err(|e| ScenarioError::System(format!("consumer group {}: {e}", self.group)))
+            }
             Err(_) => Err(ScenarioError::System(format!(
                 "consumer group {}: its thread panicked",
                 self.group
@@ -163,7 +168,10 @@ pub fn check(
     let dst_tails = tails(target, &dst_starts, fingerprints, timeout)?;
     for (((t, p), off), ((dt, _), toff)) in src_starts.iter().zip(&dst_starts) {
         let s = src_tails.get(&(t.clone(), *p)).cloned().unwrap_or_default();
-        let d = dst_tails.get(&(dt.clone(), *p)).cloned().unwrap_or_default();
+        let d = dst_tails
+            .get(&(dt.clone(), *p))
+            .cloned()
+            .unwrap_or_default();
         let mut line = None;
         if d.records > s.records {
             out.reread += d.records - s.records;
@@ -266,7 +274,9 @@ fn tails(
     c.set("group.id", "cutover-group-check")
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true");
+        .set("enable.partition.eof", "true")
+        // The end of a tail is known from an empty fetch: do not let the broker hold it.
+        .set("fetch.wait.max.ms", "10");
     let consumer: BaseConsumer<QuietEof> = c
         .create_with_context(QuietEof)
         .map_err(|e| ScenarioError::System(format!("tail reader: {e}")))?;

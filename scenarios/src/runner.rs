@@ -397,14 +397,18 @@ async fn cutover_group(
     let began = Instant::now();
     let translated_by = match (&scenario.system, replicator_config) {
         (SystemSpec::Builtin { .. }, Some(config)) => {
-            let log = options.report_dir.join(format!("offsets-sync-{}.log", g.id));
+            let log = options
+                .report_dir
+                .join(format!("offsets-sync-{}.log", g.id));
             let out = tokio::process::Command::new(&options.cutover_exe)
                 .args(["offsets", "sync", "--config"])
                 .arg(config)
                 .args(["--group", &g.id])
                 .output()
                 .await
-                .map_err(ScenarioError::io("running cutover offsets sync".to_string()))?;
+                .map_err(ScenarioError::io(
+                    "running cutover offsets sync".to_string(),
+                ))?;
             let mut text = out.stdout.clone();
             text.extend_from_slice(&out.stderr);
             std::fs::write(&log, &text)

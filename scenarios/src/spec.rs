@@ -477,7 +477,11 @@ impl Scenario {
                 .nth(i)
                 .map_or(0, |(n, _)| n + 1);
             if g.id.trim().is_empty() {
-                return Err(err(line, &format!("{field}.id"), "must not be empty".into()));
+                return Err(err(
+                    line,
+                    &format!("{field}.id"),
+                    "must not be empty".into(),
+                ));
             }
             if !positive(g.stop_at_secs) || g.stop_at_secs > scenario.run.duration_secs {
                 return Err(err(

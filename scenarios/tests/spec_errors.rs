@@ -123,3 +123,21 @@ fn bad_scenarios_name_file_line_and_field() {
     }
     insta::assert_snapshot!(all);
 }
+
+#[test]
+fn a_consumer_group_stopping_after_the_workload_is_refused_with_its_line() {
+    let text = format!(
+        "{GOOD}\n[[consumer_group]]\nid = \"a\"\nstop_at_secs = 5\n\n[[consumer_group]]\nid = \"b\"\nstop_at_secs = 30\n"
+    );
+    let e = error_of(&text);
+    let line = text.lines().position(|l| l == "id = \"b\"").unwrap(); // 0-based index of the line after the header = the header's 1-based line
+    assert!(e.contains(&format!("bad.toml:{line}")), "{e}");
+    assert!(e.contains("consumer_group[1].stop_at_secs"), "{e}");
+    assert!(e.contains("run.duration_secs = 10"), "{e}");
+    let dup = format!("{GOOD}\n[[consumer_group]]\nid = \"a\"\nstop_at_secs = 5\n\n[[consumer_group]]\nid = \"a\"\nstop_at_secs = 6\n");
+    assert!(
+        error_of(&dup).contains("listed twice"),
+        "{}",
+        error_of(&dup)
+    );
+}
