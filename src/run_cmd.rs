@@ -179,16 +179,27 @@ fn phase_progress(bar: Option<ProgressBar>) -> Arc<dyn Fn(scenarios::Progress) +
     let last = std::sync::Mutex::new("");
     Arc::new(move |p: scenarios::Progress| match &bar {
         Some(bar) => bar.set_message(format!(
-            "{:<9} source {:>10}  target {:>10}",
-            p.phase, p.source_records, p.target_records
+            "{:<9} {:>6.0} s  source {:>10}  target {:>10}  lag {:>8}",
+            p.phase,
+            p.elapsed_secs,
+            p.source_records,
+            p.target_records,
+            p.lag_records
+                .map_or_else(|| "n/a".to_string(), |l| l.to_string())
         )),
         None => {
             let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
             if *last != p.phase {
                 *last = p.phase;
                 eprintln!(
-                    "{} at {:.1} s (source {}, target {})",
-                    p.phase, p.elapsed_secs, p.source_records, p.target_records
+                    "{} at {:.1} s (source {}, target {}{})",
+                    p.phase,
+                    p.elapsed_secs,
+                    p.source_records,
+                    p.target_records,
+                    p.lag_records
+                        .map(|l| format!(", lag {l}"))
+                        .unwrap_or_default()
                 );
             }
         }

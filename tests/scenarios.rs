@@ -177,3 +177,85 @@ fn consumer_groups_resume_on_the_target_exactly_where_they_stopped() {
         }
     }
 }
+
+/// Processes whose command line mentions `needle` (brokers name their work dir, replicator
+/// instances their config in the report dir).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                out.push(format!("{name}: {cmd}"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn ctrl_c_tears_everything_down_and_writes_an_aborted_report() {
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .arg(catalog("smoke"))
+        .arg("--report-dir")
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Interrupt in the middle of the workload: the replicator is up and records flow.
+    let started = std::time::Instant::now();
+    while !dir.path().join("instance-0.log").exists() {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the run never started its system"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "cutover exited early");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let brokers_marker = format!("cutover-{pid}-");
+    assert!(
+        !processes_mentioning(&brokers_marker).is_empty(),
+        "no broker of this run found before the interrupt"
+    );
+    unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        started.elapsed().as_secs() < 180,
+        "teardown took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["outcome"], "aborted", "{report:#}");
+    assert!(!report["series"].as_array().unwrap().is_empty());
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("<error"), "{junit}");
+    // Nothing this run started is left: no broker JVM, no replicator instance, no work dir.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(processes_mentioning(&brokers_marker), Vec::<String>::new());
+    let report_dir = dir.path().to_string_lossy().to_string();
+    assert_eq!(processes_mentioning(&report_dir), Vec::<String>::new());
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&brokers_marker))
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "work dirs left: {left:?}");
+}

@@ -41,6 +41,9 @@ pub struct Progress {
     pub elapsed_secs: f64,
     pub source_records: u64,
     pub target_records: u64,
+    /// The system's own lag (records), summed over its instances, when it reports one (the
+    /// built-in replicator's metrics); None for systems that do not.
+    pub lag_records: Option<u64>,
 }
 
 struct Shared {
@@ -63,6 +66,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
             elapsed_secs: started.elapsed().as_secs_f64(),
             source_records: s,
             target_records: t,
+            lag_records: None,
         })
     };
     progress("provision", 0, 0);
@@ -169,7 +173,7 @@ async fn run_on(
         &target_topics,
     )?;
     // Workload and faults.
-    progress_of(options, "workload", &sampler, started);
+    progress_of(options, "workload", &sampler, started, &shared);
     let wl_options = workload::RunOptions {
         keep_records: false,
         ..workload::RunOptions::default()
@@ -205,7 +209,7 @@ async fn run_on(
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
         series.push(sampler.sample(shared.started));
-        progress_of(options, "workload", &sampler, started);
+        progress_of(options, "workload", &sampler, started, &shared);
         if options.cancel.load(Ordering::Acquire)
             || Instant::now() > run_deadline + Duration::from_secs(30)
         {
@@ -259,7 +263,7 @@ async fn run_on(
         return Ok(report);
     }
     // Drain: the target stops growing and (builtin) every instance reports no lag.
-    progress_of(options, "drain", &sampler, started);
+    progress_of(options, "drain", &sampler, started, &shared);
     let drain_started = Instant::now();
     let drain_deadline = drain_started + Duration::from_secs_f64(scenario.run.drain_timeout_secs);
     let quiet = Duration::from_secs(5);
@@ -270,7 +274,7 @@ async fn run_on(
         tokio::time::sleep(Duration::from_secs(1)).await;
         let s = sampler.sample(shared.started);
         series.push(s);
-        progress_of(options, "drain", &sampler, started);
+        progress_of(options, "drain", &sampler, started, &shared);
         if s.target_end != last.target_end {
             changed_at = Instant::now();
         }
@@ -307,7 +311,7 @@ async fn run_on(
     // Consumer-group cutover: translate while the system still runs (a system may sync offsets
     // itself), then check where each group would resume on the target.
     if caught_up && !scenario.consumer_groups.is_empty() {
-        progress_of(options, "groups", &sampler, started);
+        progress_of(options, "groups", &sampler, started, &shared);
         for g in &scenario.consumer_groups {
             let cut = cutover_group(
                 g,
@@ -339,7 +343,7 @@ async fn run_on(
     }
     report.logs = lock(&shared.instances).logs();
     // Verify.
-    progress_of(options, "verify", &sampler, started);
+    progress_of(options, "verify", &sampler, started, &shared);
     let verify_options = VerifyOptions {
         topics: topics
             .iter()
@@ -378,7 +382,7 @@ async fn run_on(
     } else {
         Outcome::Fail
     };
-    progress_of(options, "done", &sampler, started);
+    progress_of(options, "done", &sampler, started, &shared);
     Ok(report)
 }
 
@@ -595,13 +599,34 @@ fn lag_diagnosis(shared: &Shared) -> Vec<String> {
     out
 }
 
-fn progress_of(options: &RunOptions, phase: &'static str, sampler: &Sampler, started: Instant) {
+fn progress_of(
+    options: &RunOptions,
+    phase: &'static str,
+    sampler: &Sampler,
+    started: Instant,
+    shared: &Shared,
+) {
     let s = sampler.sample(started);
+    let lag_records = {
+        let inst = lock(&shared.instances);
+        let ports: Vec<u16> = inst
+            .running
+            .values()
+            .filter_map(|i| i.metrics_port)
+            .collect();
+        drop(inst);
+        let sums: Vec<f64> = ports
+            .iter()
+            .filter_map(|p| metric_sum(*p, "cutover_replicator_lag_records"))
+            .collect();
+        (!sums.is_empty()).then(|| sums.iter().sum::<f64>().max(0.0) as u64)
+    };
     (options.progress)(Progress {
         phase,
         elapsed_secs: started.elapsed().as_secs_f64(),
         source_records: s.source_end.max(0) as u64,
         target_records: s.target_end.max(0) as u64,
+        lag_records,
     });
 }
 
