@@ -310,11 +310,11 @@ impl KafkaDist {
         tokio::task::spawn_blocking(move || {
             Self::ensure_blocking_kind(kind, &version, false, &progress)
         })
-            .await
-            .map_err(|e| HarnessError::Io {
-                context: "the fetch task failed".into(),
-                source: std::io::Error::other(e.to_string()),
-            })?
+        .await
+        .map_err(|e| HarnessError::Io {
+            context: "the fetch task failed".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
     }
 
     /// Blocking form of [`KafkaDist::ensure`]; `force` re-fetches a complete entry.
@@ -377,9 +377,7 @@ fn artifacts(kind: DistKind, version: &KafkaVersion) -> Vec<String> {
         // connect-json, connect-transforms and kafka-clients of the same version.
         DistKind::MirrorMaker2 => vec![format!("org.apache.kafka:connect-mirror:{version}")],
     };
-    main.into_iter()
-        .chain(common_artifacts())
-        .collect()
+    main.into_iter().chain(common_artifacts()).collect()
 }
 
 fn common_artifacts() -> Vec<String> {
@@ -556,8 +554,11 @@ fn fetch_with_maven(
             detail: format!("Maven finished but {marker}.jar is not among the jars"),
         });
     }
-    fs::write(staging.path().join("log4j2.properties"), kind.log4j2_config())
-        .map_err(HarnessError::io("writing log4j2.properties"))?;
+    fs::write(
+        staging.path().join("log4j2.properties"),
+        kind.log4j2_config(),
+    )
+    .map_err(HarnessError::io("writing log4j2.properties"))?;
     let _ = fs::remove_file(staging.path().join("pom.xml"));
     let manifest = Manifest {
         version: version.to_string(),
@@ -696,7 +697,10 @@ mod tests {
         assert!(pom.contains("log4j-slf4j2-impl"));
         let pom = pom_for(&artifacts(DistKind::MirrorMaker2, &v));
         assert!(pom.contains("<artifactId>connect-mirror</artifactId><version>4.0.2</version>"));
-        assert!(!pom.contains("kafka_2.13"), "brokers' jars stay out of MirrorMaker 2's entry");
+        assert!(
+            !pom.contains("kafka_2.13"),
+            "brokers' jars stay out of MirrorMaker 2's entry"
+        );
         assert!(pom.contains("log4j-slf4j2-impl"));
     }
 }

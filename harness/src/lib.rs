@@ -37,7 +37,7 @@ pub use admin::{Admin, PartitionState, TopicDescription, TopicSpec};
 pub use client_props::ClientProps;
 pub use cluster::{start, BrokerInfo, Cluster};
 pub use dist::{DistKind, FetchEvent, KafkaDist, KafkaVersion, DEFAULT_KAFKA_VERSION};
-pub use mirrormaker::MirrorMaker2;
 pub use error::{HarnessError, Result};
+pub use mirrormaker::MirrorMaker2;
 pub use proxy::{Direction, Proxy, ProxyStats};
 pub use spec::{BackendKind, ClusterSpec};
