@@ -230,6 +230,10 @@ pub fn config(
     }
     // Partitions added to a source topic are noticed within seconds, not ten minutes.
     put("refresh.topics.interval.seconds", "5");
+    // Every plugin on the classpath has a ServiceLoader manifest: scanning all jars instead
+    // (the default) costs several seconds per start on two cores, once per herder.
+    put("plugin.discovery", "service_load");
+    put(&format!("{TARGET_ALIAS}.plugin.discovery"), "service_load");
     // No authorizer on test clusters: ACL sync would only log errors.
     put("sync.topic.acls.enabled", "false");
     // Several processes form one Connect cluster only with the internal REST server (KIP-710);

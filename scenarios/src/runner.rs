@@ -297,6 +297,9 @@ async fn run_on(
         let counted = match &mut counts {
             None => None,
             Some((src, tgt)) => {
+                if tgt.outgrown(&target_topics) {
+                    *tgt = CommittedCounter::new(&target.client_props(), &target_topics)?;
+                }
                 src.advance(Duration::from_millis(300));
                 tgt.advance(Duration::from_millis(300));
                 Some(compare_counts(src, tgt, &rename))
@@ -491,10 +494,10 @@ const STUCK_AFTER: Duration = Duration::from_secs(20);
 /// keeps its place between calls (the drain of systems without a lag metric). Each partition
 /// has its own queue so that its end-of-partition event is known to be its own.
 struct CommittedCounter {
-    consumer: Arc<BaseConsumer>,
+    consumer: Arc<BaseConsumer<harness::quiet::QuietEof>>,
     queues: Vec<(
         (String, i32),
-        rdkafka::consumer::base_consumer::PartitionQueue<rdkafka::consumer::DefaultConsumerContext>,
+        rdkafka::consumer::base_consumer::PartitionQueue<harness::quiet::QuietEof>,
     )>,
     counts: std::collections::BTreeMap<(String, i32), u64>,
     /// Partitions whose end (last stable offset) was reached since their last record.
@@ -510,7 +513,10 @@ impl CommittedCounter {
             .set("enable.auto.commit", "false")
             .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true");
-        let consumer: Arc<BaseConsumer> = Arc::new(c.create().map_err(failed)?);
+        let consumer: Arc<BaseConsumer<harness::quiet::QuietEof>> = Arc::new(
+            c.create_with_context(harness::quiet::QuietEof)
+                .map_err(failed)?,
+        );
         let mut tpl = rdkafka::TopicPartitionList::new();
         let mut counts = std::collections::BTreeMap::new();
         for t in topics {
@@ -523,7 +529,10 @@ impl CommittedCounter {
                 counts.insert((t.clone(), p.id()), 0);
             }
         }
+        // Paused until every partition has its own queue, so no end-of-partition event reaches
+        // the consumer's main queue (where it would name no topic).
         consumer.assign(&tpl).map_err(failed)?;
+        consumer.pause(&tpl).map_err(failed)?;
         let queues = counts
             .keys()
             .filter_map(|(t, p)| {
@@ -532,12 +541,28 @@ impl CommittedCounter {
                     .map(|q| ((t.clone(), *p), q))
             })
             .collect();
+        consumer.resume(&tpl).map_err(failed)?;
         Ok(CommittedCounter {
             consumer,
             queues,
             counts,
             at_end: std::collections::BTreeSet::new(),
         })
+    }
+
+    /// True when the topics now have partitions this counter does not read (a target topic
+    /// created, or grown, after the counter started).
+    fn outgrown(&self, topics: &[String]) -> bool {
+        let Ok(md) = self.consumer.fetch_metadata(None, Duration::from_secs(5)) else {
+            return false;
+        };
+        let now = md
+            .topics()
+            .iter()
+            .filter(|t| topics.iter().any(|x| x == t.name()))
+            .map(|t| t.partitions().len())
+            .sum::<usize>();
+        now > self.counts.len()
     }
 
     /// Reads what is there for up to `budget`.
