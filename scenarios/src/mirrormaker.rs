@@ -29,6 +29,10 @@ pub struct Mm2Config {
     pub internal_rest: bool,
     /// Target topic = `rename.target_of(source topic)`.
     pub rename: Rename,
+    /// Connect's status topic of the flow, on the target (where tasks report RUNNING).
+    pub status_topic: String,
+    /// `tasks.max` of the MirrorSourceConnector.
+    pub tasks_max: u32,
 }
 
 impl Mm2Config {
@@ -85,7 +89,7 @@ pub fn check(system: &SystemSpec) -> Result<(), (String, String)> {
             "expected at least 128 (MiB); Connect needs room for its REST server".into(),
         ));
     }
-    if !(*grace_secs > 0.0) {
+    if grace_secs.is_nan() || *grace_secs <= 0.0 {
         return Err((
             "grace_secs".into(),
             "expected a positive number of seconds".into(),
@@ -115,7 +119,7 @@ pub fn check(system: &SystemSpec) -> Result<(), (String, String)> {
     if config_file.is_some() {
         let set = [
             ("exactly_once", *exactly_once),
-            ("tasks_max", *tasks_max != 4),
+            ("tasks_max", *tasks_max != crate::spec::default_tasks_max()),
             (
                 "replication_policy",
                 *replication_policy != ReplicationPolicy::Default,
@@ -276,6 +280,8 @@ pub fn config(
     Ok(Mm2Config {
         internal_rest: is_true(props.get("dedicated.mode.enable.internal.rest")),
         rename: rename_for(&props, SOURCE_ALIAS),
+        status_topic: status_topic(&props, SOURCE_ALIAS, TARGET_ALIAS),
+        tasks_max: flow_tasks_max(&props, SOURCE_ALIAS, TARGET_ALIAS),
         base,
     })
 }
@@ -334,6 +340,8 @@ fn user_config(
     Ok(Mm2Config {
         internal_rest: is_true(props.get("dedicated.mode.enable.internal.rest")),
         rename: rename_for(&props, &source),
+        status_topic: status_topic(&props, &source, &target),
+        tasks_max: flow_tasks_max(&props, &source, &target),
         base,
     })
 }
@@ -353,6 +361,102 @@ fn rename_for(props: &BTreeMap<String, String>, source_alias: &str) -> Rename {
         prefix: format!("{source_alias}{separator}"),
         ..Rename::default()
     }
+}
+
+/// The worker's `status.storage.topic` as MirrorMakerConfig::workerConfig resolves it: the
+/// top-level entry, else the target cluster's, else `mm2-status.<source>.internal`.
+fn status_topic(props: &BTreeMap<String, String>, source: &str, target: &str) -> String {
+    props
+        .get("status.storage.topic")
+        .or_else(|| props.get(&format!("{target}.status.storage.topic")))
+        .cloned()
+        .unwrap_or_else(|| format!("mm2-status.{source}.internal"))
+}
+
+/// `tasks.max` of the flow's connectors: `A->B.tasks.max`, else the top-level one, else 1.
+fn flow_tasks_max(props: &BTreeMap<String, String>, source: &str, target: &str) -> u32 {
+    props
+        .get(&format!("{source}->{target}.tasks.max"))
+        .or_else(|| props.get("tasks.max"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(1)
+}
+
+/// Waits until `tasks` MirrorSourceConnector tasks report RUNNING in Connect's status topic
+/// (read from the target). MirrorMaker 2 takes many seconds from JVM start to replicating;
+/// the workload and the fault schedule start only then, so faults hit a working system, not
+/// a booting JVM. Returns whether it got there before `timeout`.
+pub fn wait_until_replicating(
+    target: &harness::ClientProps,
+    status_topic: &str,
+    tasks: u32,
+    timeout: std::time::Duration,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<bool, ScenarioError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    use std::time::{Duration, Instant};
+    let failed =
+        |e: rdkafka::error::KafkaError| ScenarioError::System(format!("MirrorMaker 2 status: {e}"));
+    let mut c = target.to_rdkafka()?;
+    c.set("group.id", "cutover-mm2-status")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest");
+    let consumer: BaseConsumer<harness::quiet::QuietEof> = c
+        .create_with_context(harness::quiet::QuietEof)
+        .map_err(failed)?;
+    let deadline = Instant::now() + timeout;
+    let mut assigned = false;
+    let mut states: BTreeMap<String, String> = BTreeMap::new();
+    let prefix = "status-task-MirrorSourceConnector-";
+    while Instant::now() < deadline {
+        if cancel.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(false);
+        }
+        if !assigned {
+            // Connect creates the topic when the first worker starts.
+            let partitions = consumer
+                .fetch_metadata(Some(status_topic), Duration::from_secs(2))
+                .ok()
+                .and_then(|md| {
+                    md.topics()
+                        .first()
+                        .filter(|t| t.error().is_none())
+                        .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
+                })
+                .unwrap_or_default();
+            if partitions.is_empty() {
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+            let mut tpl = rdkafka::TopicPartitionList::new();
+            for p in partitions {
+                tpl.add_partition_offset(status_topic, p, rdkafka::Offset::Beginning)
+                    .map_err(failed)?;
+            }
+            consumer.assign(&tpl).map_err(failed)?;
+            assigned = true;
+        }
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+            let Some(key) = m.key().and_then(|k| std::str::from_utf8(k).ok()) else {
+                continue;
+            };
+            if !key.starts_with(prefix) {
+                continue;
+            }
+            let state = m
+                .payload()
+                .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok())
+                .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            states.insert(key.to_string(), state);
+        }
+        let running = states.values().filter(|s| *s == "RUNNING").count();
+        if running >= tasks as usize {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn is_true(v: Option<&String>) -> bool {

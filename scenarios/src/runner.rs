@@ -157,17 +157,53 @@ async fn run_on(
         config_path,
         mm2,
     };
+    let mm2_ready = launcher
+        .mm2
+        .as_ref()
+        .map(|m| (m.config.status_topic.clone(), m.config.tasks_max));
+    let mut instances = Instances::new(launcher);
+    for _ in 0..scenario.system.instances() {
+        instances.add()?;
+    }
+    if let Some((status_topic, tasks_max)) = mm2_ready {
+        // MirrorMaker 2 replicates only once its tasks run, many seconds after the JVMs start:
+        // the workload and the fault schedule begin then (the built-in replicator and commands
+        // are taken as started at once).
+        progress_of_phase(options, "start", started);
+        let partitions = source_partitions(&source, &topics).max(1);
+        let tasks = tasks_max.min(partitions);
+        let (props, cancel) = (target.client_props(), options.cancel.clone());
+        let waited = Instant::now();
+        let ready = tokio::task::spawn_blocking(move || {
+            crate::mirrormaker::wait_until_replicating(
+                &props,
+                &status_topic,
+                tasks,
+                MM2_START_TIMEOUT,
+                &cancel,
+            )
+        })
+        .await
+        .map_err(|e| ScenarioError::System(format!("MirrorMaker 2 status: {e}")))??;
+        if ready {
+            tracing::info!(
+                tasks,
+                secs = waited.elapsed().as_secs_f64(),
+                "MirrorMaker 2 is replicating"
+            );
+        } else {
+            tracing::warn!(
+                tasks,
+                "MirrorMaker 2 did not report its tasks running within {} s; starting the workload anyway",
+                MM2_START_TIMEOUT.as_secs()
+            );
+        }
+    }
     let shared = Arc::new(Shared {
         started: Instant::now(),
         faults: Mutex::new(Vec::new()),
-        instances: Mutex::new(Instances::new(launcher)),
+        instances: Mutex::new(instances),
     });
-    {
-        let mut inst = lock(&shared.instances);
-        for _ in 0..scenario.system.instances() {
-            inst.add()?;
-        }
-    }
     let mut report = RunReport {
         schema_version: 1,
         scenario: scenario.scenario.name.clone(),
@@ -485,6 +521,38 @@ fn rename_of(s: &SystemSpec) -> verify::reader::Rename {
         // Named by its replication policy: see crate::mirrormaker::Mm2Config::rename.
         SystemSpec::Mirrormaker2 { .. } => verify::reader::Rename::default(),
     }
+}
+
+/// How long MirrorMaker 2 may take from JVM start to running every replication task.
+const MM2_START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Partitions of the source topics.
+fn source_partitions(source: &Arc<dyn Cluster>, topics: &[String]) -> u32 {
+    let Ok(config) = source.client_props().to_rdkafka() else {
+        return 0;
+    };
+    let Ok(c) = config.create::<BaseConsumer>() else {
+        return 0;
+    };
+    topics
+        .iter()
+        .filter_map(|t| c.fetch_metadata(Some(t), Duration::from_secs(5)).ok())
+        .map(|md| {
+            md.topics()
+                .iter()
+                .map(|t| t.partitions().len() as u32)
+                .sum::<u32>()
+        })
+        .sum()
+}
+
+fn progress_of_phase(options: &RunOptions, phase: &'static str, started: Instant) {
+    (options.progress)(Progress {
+        phase,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        source_records: 0,
+        target_records: 0,
+    });
 }
 
 /// How long a target short of the source may stand still before the drain gives up early.

@@ -191,7 +191,7 @@ pub enum ReplicationPolicy {
     Identity,
 }
 
-fn default_tasks_max() -> u32 {
+pub(crate) fn default_tasks_max() -> u32 {
     4
 }
 

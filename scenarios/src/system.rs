@@ -141,8 +141,17 @@ impl Instances {
     pub fn start(&mut self, index: u32) -> Result<(), ScenarioError> {
         let l = &self.launcher;
         let log = l.dir.join(format!("instance-{index}.log"));
-        let file = std::fs::File::create(&log)
-            .map_err(ScenarioError::io(format!("creating {}", log.display())))?;
+        // Appended to: a restarted instance (crash-instance) keeps its earlier lives' logs.
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(ScenarioError::io(format!("opening {}", log.display())))?;
+        {
+            use std::io::Write;
+            writeln!(file, "=== cutover: instance {index} (re)started ===")
+                .map_err(ScenarioError::io(format!("writing {}", log.display())))?;
+        }
         let err_file = file.try_clone().map_err(ScenarioError::io("log file"))?;
         let (mut command, metrics_port) = match &l.system {
             SystemSpec::Builtin { .. } => {
