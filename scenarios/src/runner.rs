@@ -556,7 +556,10 @@ fn progress_of_phase(options: &RunOptions, phase: &'static str, started: Instant
 }
 
 /// How long a target short of the source may stand still before the drain gives up early.
-const STUCK_AFTER: Duration = Duration::from_secs(20);
+/// Longer than a transaction timeout (60 s by default) plus a rebalance: a Connect worker
+/// restarted after kill -9 in exactly-once mode waits that long for its config topic's open
+/// transaction to be aborted before it replicates again.
+const STUCK_AFTER: Duration = Duration::from_secs(90);
 
 /// Committed records per partition of some topics, counted by a `read_committed` consumer that
 /// keeps its place between calls (the drain of systems without a lag metric). Each partition
