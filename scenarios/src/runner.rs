@@ -356,14 +356,13 @@ async fn run_on(
             }
             // Still reading the source: its count is not final yet.
             Some(CountCheck::SourceUnread) => {}
-            Some(CountCheck::Short(why)) => {
-                // A target that has not moved for this long while short of the source is not
-                // going to catch up: say where it stopped rather than wait for the timeout.
-                if changed_at.elapsed() >= STUCK_AFTER {
-                    stuck = Some(why);
-                    break;
-                }
+            // A target that has not moved for this long while short of the source is not
+            // going to catch up: say where it stopped rather than wait for the timeout.
+            Some(CountCheck::Short(why)) if changed_at.elapsed() >= STUCK_AFTER => {
+                stuck = Some(why);
+                break;
             }
+            Some(CountCheck::Short(_)) => {}
         }
     }
     report_exits(&shared, &mut report);
