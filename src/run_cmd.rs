@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use scenarios::{Outcome, RunOptions, Scenario};
+use scenarios::{Outcome, RunOptions, Scenario, SystemOverride};
 
 use crate::exit_code;
 
@@ -27,6 +27,11 @@ pub struct RunArgs {
     /// junit.xml also gets one test case per topic.
     #[arg(long)]
     junit_per_topic: bool,
+    /// Put this system under the scenario instead of its own `[system]`, with the same instance
+    /// count and fault schedule: builtin (exactly-once), builtin-alo (at-least-once),
+    /// mirrormaker2 (MirrorMaker 2, exactly-once off) or mirrormaker2-eos (exactly-once on).
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(SystemOverride::NAMES))]
+    system: Option<String>,
 }
 
 fn scenario_files(path: &Path) -> Result<Vec<PathBuf>> {
@@ -45,10 +50,23 @@ fn scenario_files(path: &Path) -> Result<Vec<PathBuf>> {
 
 pub async fn run(args: RunArgs) -> Result<u8> {
     let files = scenario_files(&args.path)?;
+    let system = match args.system.as_deref().map(str::parse::<SystemOverride>) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("error: --system: {e}");
+            return Ok(exit_code::ERROR);
+        }
+    };
     let mut scenarios = Vec::new();
     for f in &files {
         match Scenario::from_file(f) {
-            Ok(s) => scenarios.push((f.clone(), s)),
+            Ok(mut s) => {
+                if let Some(system) = system {
+                    s.with_system(system);
+                }
+                scenarios.push((f.clone(), s))
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(exit_code::ERROR);
@@ -90,9 +108,10 @@ pub async fn run(args: RunArgs) -> Result<u8> {
         let report_dir = match (&args.report_dir, files.len()) {
             (Some(d), 1) => d.clone(),
             (Some(d), _) => d.join(&scenario.scenario.name),
-            (None, _) => {
-                PathBuf::from("target/cutover").join(format!("{}-{stamp}", scenario.scenario.name))
-            }
+            (None, _) => PathBuf::from("target/cutover").join(match system {
+                Some(system) => format!("{}-{}-{stamp}", scenario.scenario.name, system.name()),
+                None => format!("{}-{stamp}", scenario.scenario.name),
+            }),
         };
         let options = RunOptions {
             cutover_exe: std::env::current_exe().context("locating the cutover executable")?,

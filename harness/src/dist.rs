@@ -2,7 +2,8 @@
 //! like an image pull, and reused offline afterwards.
 //!
 //! Layout: `<cache>/kafka/<version>/libs/*.jar` plus `manifest.json` (every jar's name, size
-//! and SHA-256). The manifest is written last and the directory is renamed into place only when
+//! and SHA-256); MirrorMaker 2 (`connect-mirror` and its runtime) is a second entry of the same
+//! shape, `<cache>/mirrormaker2/<version>/`, so brokers never see Connect's jars. The manifest is written last and the directory is renamed into place only when
 //! complete, so a cache is either whole or absent; a damaged one (a jar missing or of the wrong
 //! size) is detected on open and fetched again. `<cache>` is `$CUTOVER_CACHE`, else
 //! `$XDG_CACHE_HOME/cutover`, else `~/.cache/cutover`.
@@ -157,18 +158,65 @@ pub enum FetchEvent {
     Repairing { version: String, detail: String },
 }
 
+/// What a cache entry holds: the broker (and tools) jars, or MirrorMaker 2's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DistKind {
+    /// `kafka_2.13` and `kafka-tools`: brokers, StorageTool, the perf tools.
+    Broker,
+    /// `connect-mirror` and its runtime (Connect, Jetty, Jersey): MirrorMaker 2 dedicated mode.
+    MirrorMaker2,
+}
+
+impl DistKind {
+    /// The cache subdirectory of this kind.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            DistKind::Broker => "kafka",
+            DistKind::MirrorMaker2 => "mirrormaker2",
+        }
+    }
+
+    /// The jar (file name prefix) without which an entry of this kind is not what was asked for.
+    fn marker(self, version: &KafkaVersion) -> String {
+        match self {
+            DistKind::Broker => format!("kafka_2.13-{version}"),
+            DistKind::MirrorMaker2 => format!("connect-mirror-{version}"),
+        }
+    }
+
+    /// The log4j2 configuration written next to the jars.
+    fn log4j2_config(self) -> &'static str {
+        match self {
+            DistKind::Broker => LOG4J2_CONFIG,
+            DistKind::MirrorMaker2 => LOG4J2_CONSOLE_CONFIG,
+        }
+    }
+}
+
 /// A complete, verified Kafka distribution in the cache.
 #[derive(Debug, Clone)]
 pub struct KafkaDist {
     pub version: KafkaVersion,
+    pub kind: DistKind,
     pub dir: PathBuf,
     pub manifest: Manifest,
 }
 
 impl KafkaDist {
-    /// The directory of one version's cache entry.
+    /// The directory of one version's broker cache entry.
     pub fn dir_for(version: &KafkaVersion) -> PathBuf {
-        cache_root().join("kafka").join(version.to_string())
+        Self::dir_for_kind(DistKind::Broker, version)
+    }
+
+    /// The directory of one version's cache entry of `kind`.
+    pub fn dir_for_kind(kind: DistKind, version: &KafkaVersion) -> PathBuf {
+        cache_root().join(kind.dir_name()).join(version.to_string())
+    }
+
+    /// The log4j2 configuration file of this entry (brokers: a file appender under
+    /// `-Dkafka.logs.dir`; MirrorMaker 2: stdout, which the caller sends to a log file).
+    pub fn log4j2_config(&self) -> PathBuf {
+        self.dir.join("log4j2.properties")
     }
 
     /// The Java classpath of this distribution (`libs/*`).
@@ -179,7 +227,12 @@ impl KafkaDist {
     /// Opens the cache entry if it is complete; `Ok(None)` when absent,
     /// `Err(CacheDamaged)` when present but not whole.
     pub fn open_cached(version: &KafkaVersion) -> Result<Option<KafkaDist>> {
-        let dir = Self::dir_for(version);
+        Self::open_cached_kind(DistKind::Broker, version)
+    }
+
+    /// [`KafkaDist::open_cached`] for an entry of `kind`.
+    pub fn open_cached_kind(kind: DistKind, version: &KafkaVersion) -> Result<Option<KafkaDist>> {
+        let dir = Self::dir_for_kind(kind, version);
         if !dir.exists() {
             return Ok(None);
         }
@@ -213,6 +266,7 @@ impl KafkaDist {
         }
         Ok(Some(KafkaDist {
             version: version.clone(),
+            kind,
             dir,
             manifest,
         }))
@@ -243,13 +297,24 @@ impl KafkaDist {
         version: &KafkaVersion,
         progress: impl Fn(FetchEvent) + Send + 'static,
     ) -> Result<KafkaDist> {
+        Self::ensure_kind(DistKind::Broker, version, progress).await
+    }
+
+    /// [`KafkaDist::ensure`] for an entry of `kind` (MirrorMaker 2's jars).
+    pub async fn ensure_kind(
+        kind: DistKind,
+        version: &KafkaVersion,
+        progress: impl Fn(FetchEvent) + Send + 'static,
+    ) -> Result<KafkaDist> {
         let version = version.clone();
-        tokio::task::spawn_blocking(move || Self::ensure_blocking(&version, false, &progress))
-            .await
-            .map_err(|e| HarnessError::Io {
-                context: "the fetch task failed".into(),
-                source: std::io::Error::other(e.to_string()),
-            })?
+        tokio::task::spawn_blocking(move || {
+            Self::ensure_blocking_kind(kind, &version, false, &progress)
+        })
+        .await
+        .map_err(|e| HarnessError::Io {
+            context: "the fetch task failed".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
     }
 
     /// Blocking form of [`KafkaDist::ensure`]; `force` re-fetches a complete entry.
@@ -258,14 +323,24 @@ impl KafkaDist {
         force: bool,
         progress: &dyn Fn(FetchEvent),
     ) -> Result<KafkaDist> {
-        let kafka_dir = cache_root().join("kafka");
+        Self::ensure_blocking_kind(DistKind::Broker, version, force, progress)
+    }
+
+    /// [`KafkaDist::ensure_blocking`] for an entry of `kind`.
+    pub fn ensure_blocking_kind(
+        kind: DistKind,
+        version: &KafkaVersion,
+        force: bool,
+        progress: &dyn Fn(FetchEvent),
+    ) -> Result<KafkaDist> {
+        let kafka_dir = cache_root().join(kind.dir_name());
         fs::create_dir_all(&kafka_dir).map_err(HarnessError::io(format!(
             "creating the cache directory {}",
             kafka_dir.display()
         )))?;
         let _lock = FileLock::acquire(&kafka_dir.join(format!("{version}.lock")))?;
         if !force {
-            match Self::open_cached(version) {
+            match Self::open_cached_kind(kind, version) {
                 Ok(Some(dist)) => {
                     progress(FetchEvent::Cached {
                         version: version.to_string(),
@@ -283,19 +358,30 @@ impl KafkaDist {
                 Err(other) => return Err(other),
             }
         }
-        fetch_with_maven(version, progress)?;
-        Self::open_cached(version)?.ok_or_else(|| HarnessError::CacheDamaged {
+        fetch_with_maven(kind, version, progress)?;
+        Self::open_cached_kind(kind, version)?.ok_or_else(|| HarnessError::CacheDamaged {
             version: version.to_string(),
-            dir: Self::dir_for(version),
+            dir: Self::dir_for_kind(kind, version),
             detail: "the fetch finished but left no cache entry".into(),
         })
     }
 }
 
-fn artifacts(version: &KafkaVersion) -> Vec<String> {
+fn artifacts(kind: DistKind, version: &KafkaVersion) -> Vec<String> {
+    let main = match kind {
+        DistKind::Broker => vec![
+            format!("org.apache.kafka:kafka_2.13:{version}"),
+            format!("org.apache.kafka:kafka-tools:{version}"),
+        ],
+        // connect-mirror pulls connect-runtime, connect-mirror-client, connect-api,
+        // connect-json, connect-transforms and kafka-clients of the same version.
+        DistKind::MirrorMaker2 => vec![format!("org.apache.kafka:connect-mirror:{version}")],
+    };
+    main.into_iter().chain(common_artifacts()).collect()
+}
+
+fn common_artifacts() -> Vec<String> {
     vec![
-        format!("org.apache.kafka:kafka_2.13:{version}"),
-        format!("org.apache.kafka:kafka-tools:{version}"),
         format!("org.apache.logging.log4j:log4j-core:{LOG4J_VERSION}"),
         format!("org.apache.logging.log4j:log4j-slf4j2-impl:{LOG4J_VERSION}"),
         // kafka-tools drags in slf4j-api 1.7 through a transitive path; the log4j2 binding
@@ -333,8 +419,12 @@ fn pom_for(artifacts: &[String]) -> String {
     )
 }
 
-fn fetch_with_maven(version: &KafkaVersion, progress: &dyn Fn(FetchEvent)) -> Result<()> {
-    let final_dir = KafkaDist::dir_for(version);
+fn fetch_with_maven(
+    kind: DistKind,
+    version: &KafkaVersion,
+    progress: &dyn Fn(FetchEvent),
+) -> Result<()> {
+    let final_dir = KafkaDist::dir_for_kind(kind, version);
     let mvn = std::env::var_os("CUTOVER_MVN")
         .map(PathBuf::from)
         .or_else(|| find_on_path("mvn"))
@@ -350,7 +440,7 @@ fn fetch_with_maven(version: &KafkaVersion, progress: &dyn Fn(FetchEvent)) -> Re
         .map_err(HarnessError::io(
             "creating a staging directory in the cache",
         ))?;
-    let coords = artifacts(version);
+    let coords = artifacts(kind, version);
     fs::write(staging.path().join("pom.xml"), pom_for(&coords))
         .map_err(HarnessError::io("writing the resolution pom"))?;
     progress(FetchEvent::Resolving {
@@ -411,8 +501,12 @@ fn fetch_with_maven(version: &KafkaVersion, progress: &dyn Fn(FetchEvent)) -> Re
                 .collect::<Vec<_>>()
                 .join("\n")
         };
-        let unresolved = detail.contains(&format!("kafka_2.13:jar:{version}"))
-            || detail.contains(&format!("kafka_2.13:{version}"))
+        let artifact = match kind {
+            DistKind::Broker => "kafka_2.13",
+            DistKind::MirrorMaker2 => "connect-mirror",
+        };
+        let unresolved = detail.contains(&format!("{artifact}:jar:{version}"))
+            || detail.contains(&format!("{artifact}:{version}"))
             || detail.contains("Could not resolve dependencies")
             || detail.contains("could not be resolved");
         if unresolved && (detail.contains("not find artifact") || detail.contains("was not found"))
@@ -452,18 +546,19 @@ fn fetch_with_maven(version: &KafkaVersion, progress: &dyn Fn(FetchEvent)) -> Re
         });
     }
     jars.sort_by(|a, b| a.name.cmp(&b.name));
-    if !jars
-        .iter()
-        .any(|j| j.name.starts_with(&format!("kafka_2.13-{version}")))
-    {
+    let marker = kind.marker(version);
+    if !jars.iter().any(|j| j.name.starts_with(&marker)) {
         return Err(HarnessError::FetchFailed {
             version: version.to_string(),
             status: "0".into(),
-            detail: format!("Maven finished but kafka_2.13-{version}.jar is not among the jars"),
+            detail: format!("Maven finished but {marker}.jar is not among the jars"),
         });
     }
-    fs::write(staging.path().join("log4j2.properties"), LOG4J2_CONFIG)
-        .map_err(HarnessError::io("writing log4j2.properties"))?;
+    fs::write(
+        staging.path().join("log4j2.properties"),
+        kind.log4j2_config(),
+    )
+    .map_err(HarnessError::io("writing log4j2.properties"))?;
     let _ = fs::remove_file(staging.path().join("pom.xml"));
     let manifest = Manifest {
         version: version.to_string(),
@@ -515,6 +610,24 @@ logger.request.name = kafka.request.logger
 logger.request.level = WARN
 logger.controller.name = org.apache.kafka.controller
 logger.controller.level = INFO
+";
+
+/// log4j2 configuration for MirrorMaker 2: everything to stdout (the scenario runner sends it
+/// to the instance's log file), Connect's chattiest loggers turned down.
+pub const LOG4J2_CONSOLE_CONFIG: &str = "status = warn
+name = cutover-mirrormaker2
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = STDOUT
+logger.clients.name = org.apache.kafka.clients
+logger.clients.level = WARN
+logger.reflections.name = org.reflections
+logger.reflections.level = ERROR
+logger.jetty.name = org.eclipse.jetty
+logger.jetty.level = WARN
 ";
 
 pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
@@ -577,9 +690,17 @@ mod tests {
 
     #[test]
     fn pom_lists_every_artifact() {
-        let pom = pom_for(&artifacts(&KafkaVersion::parse("4.0.2").unwrap()));
+        let v = KafkaVersion::parse("4.0.2").unwrap();
+        let pom = pom_for(&artifacts(DistKind::Broker, &v));
         assert!(pom.contains("<artifactId>kafka_2.13</artifactId><version>4.0.2</version>"));
         assert!(pom.contains("<artifactId>kafka-tools</artifactId>"));
+        assert!(pom.contains("log4j-slf4j2-impl"));
+        let pom = pom_for(&artifacts(DistKind::MirrorMaker2, &v));
+        assert!(pom.contains("<artifactId>connect-mirror</artifactId><version>4.0.2</version>"));
+        assert!(
+            !pom.contains("kafka_2.13"),
+            "brokers' jars stay out of MirrorMaker 2's entry"
+        );
         assert!(pom.contains("log4j-slf4j2-impl"));
     }
 }

@@ -5,7 +5,8 @@
 //! pull), containers through testcontainers (`container`), or existing clusters reached with
 //! the client properties users already have (`external`). All three sit behind the
 //! [`Cluster`] trait, with topic admin and, for owned clusters, stop / kill -9 / restart of a
-//! single broker.
+//! single broker. MirrorMaker 2's jars are cached the same way and [`mirrormaker`] builds its
+//! dedicated-mode JVM command.
 //!
 //! Cleanup is a feature: every process the harness starts is spawned through
 //! [`supervisor`] and dies with the harness (Drop, panic, signals, even SIGKILL of the harness),
@@ -22,6 +23,7 @@ pub mod error;
 pub mod external;
 pub mod java;
 mod layout;
+pub mod mirrormaker;
 pub mod ports;
 pub mod process;
 pub mod proxy;
@@ -34,7 +36,8 @@ pub mod workdir;
 pub use admin::{Admin, PartitionState, TopicDescription, TopicSpec};
 pub use client_props::ClientProps;
 pub use cluster::{start, BrokerInfo, Cluster};
-pub use dist::{FetchEvent, KafkaDist, KafkaVersion, DEFAULT_KAFKA_VERSION};
+pub use dist::{DistKind, FetchEvent, KafkaDist, KafkaVersion, DEFAULT_KAFKA_VERSION};
 pub use error::{HarnessError, Result};
+pub use mirrormaker::MirrorMaker2;
 pub use proxy::{Direction, Proxy, ProxyStats};
 pub use spec::{BackendKind, ClusterSpec};

@@ -1,17 +1,19 @@
 //! # scenarios
 //!
 //! cutover's main job: a scenario file (TOML) describes the clusters, a workload, the system
-//! under test (the built-in replicator or any command) and a schedule of faults; [`runner::run`]
+//! under test (the built-in replicator, MirrorMaker 2 or any command) and a schedule of faults; [`runner::run`]
 //! provisions it all, runs the workload with the faults, drains, verifies with the checker and
 //! writes its report (the `reports` crate renders report.json, junit.xml, summary.md and
 //! report.html). The catalog of scenarios lives in `catalog/`.
 //!
 //! Modules: [`spec`] (the file format and its checks, errors with file:line:field), [`system`]
-//! (instances of the system under test as supervised processes), [`runner`] (phases, fault
+//! (instances of the system under test as supervised processes), [`mirrormaker`]
+//! (MirrorMaker 2's `mm2.properties` and target topic names), [`runner`] (phases, fault
 //! schedule, drain, time series), [`report`] (what the scenario adds to the report).
 
 pub mod error;
 pub mod groups;
+pub mod mirrormaker;
 pub mod report;
 pub mod runner;
 pub mod spec;
@@ -19,4 +21,4 @@ pub mod system;
 
 pub use error::ScenarioError;
 pub use runner::{run, Outcome, Progress, RunOptions, RunReport};
-pub use spec::Scenario;
+pub use spec::{Scenario, SystemOverride};

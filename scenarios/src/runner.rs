@@ -15,8 +15,9 @@ use verify::verdict::{Promises, Status};
 use verify::{FingerprintOptions, VerifyOptions};
 
 use crate::error::ScenarioError;
+use crate::mirrormaker::Clusters;
 use crate::spec::{FaultAction, FaultSpec, Scenario, Side, SystemSpec};
-use crate::system::{builtin_config, Instances, Launcher};
+use crate::system::{builtin_config, Instances, Launcher, Mm2Launch};
 
 pub use reports::{Drain, FaultEvent, Outcome, RunReport, Sample, WorkloadSummary};
 
@@ -118,7 +119,37 @@ async fn run_on(
                 .map_err(ScenarioError::io(format!("writing {}", path.display())))?;
             Some(path)
         }
-        SystemSpec::Command { .. } => None,
+        SystemSpec::Command { .. } | SystemSpec::Mirrormaker2 { .. } => None,
+    };
+    let mm2 = match &scenario.system {
+        SystemSpec::Mirrormaker2 { heap_mb, .. } => {
+            let config = crate::mirrormaker::config(
+                &scenario.system,
+                &options.scenario_dir,
+                &Clusters {
+                    source_bootstrap: &source.bootstrap_servers(),
+                    target_bootstrap: &target.bootstrap_servers(),
+                    source_brokers: source.brokers().len(),
+                    target_brokers: target.brokers().len(),
+                },
+                &topics,
+            )?;
+            // MirrorMaker 2 of the target's Kafka version: its Connect cluster lives there.
+            let runtime = harness::MirrorMaker2::prepare(&scenario.target.kafka_version, |event| {
+                tracing::info!(?event, "MirrorMaker 2 jars")
+            })
+            .await?;
+            Some(Mm2Launch {
+                runtime,
+                config,
+                heap_mb: *heap_mb,
+            })
+        }
+        _ => None,
+    };
+    let rename = match &mm2 {
+        Some(m) => m.config.rename.clone(),
+        None => rename_of(&scenario.system),
     };
     let replicator_config = config_path.clone();
     let launcher = Launcher {
@@ -130,18 +161,55 @@ async fn run_on(
         target_bootstrap: target.bootstrap_servers(),
         topics: topics.clone(),
         config_path,
+        mm2,
     };
+    let mm2_ready = launcher
+        .mm2
+        .as_ref()
+        .map(|m| (m.config.status_topic.clone(), m.config.tasks_max));
+    let mut instances = Instances::new(launcher);
+    for _ in 0..scenario.system.instances() {
+        instances.add()?;
+    }
+    if let Some((status_topic, tasks_max)) = mm2_ready {
+        // MirrorMaker 2 replicates only once its tasks run, many seconds after the JVMs start:
+        // the workload and the fault schedule begin then (the built-in replicator and commands
+        // are taken as started at once).
+        progress_of_phase(options, "start", started);
+        let partitions = source_partitions(&source, &topics).max(1);
+        let tasks = tasks_max.min(partitions);
+        let (props, cancel) = (target.client_props(), options.cancel.clone());
+        let waited = Instant::now();
+        let ready = tokio::task::spawn_blocking(move || {
+            crate::mirrormaker::wait_until_replicating(
+                &props,
+                &status_topic,
+                tasks,
+                MM2_START_TIMEOUT,
+                &cancel,
+            )
+        })
+        .await
+        .map_err(|e| ScenarioError::System(format!("MirrorMaker 2 status: {e}")))??;
+        if ready {
+            tracing::info!(
+                tasks,
+                secs = waited.elapsed().as_secs_f64(),
+                "MirrorMaker 2 is replicating"
+            );
+        } else {
+            tracing::warn!(
+                tasks,
+                "MirrorMaker 2 did not report its tasks running within {} s; starting the workload anyway",
+                MM2_START_TIMEOUT.as_secs()
+            );
+        }
+    }
     let shared = Arc::new(Shared {
         started: Instant::now(),
         faults: Mutex::new(Vec::new()),
-        instances: Mutex::new(Instances::new(launcher)),
+        instances: Mutex::new(instances),
     });
-    {
-        let mut inst = lock(&shared.instances);
-        for _ in 0..scenario.system.instances() {
-            inst.add()?;
-        }
-    }
     let mut report = RunReport {
         schema_version: 1,
         scenario: scenario.scenario.name.clone(),
@@ -162,10 +230,7 @@ async fn run_on(
         logs: Vec::new(),
         ..RunReport::default()
     };
-    let target_topics: Vec<String> = topics
-        .iter()
-        .map(|t| target_name(&scenario.system, t))
-        .collect();
+    let target_topics: Vec<String> = topics.iter().map(|t| rename.target_of(t)).collect();
     let sampler = Sampler::new(
         &source.client_props(),
         &target.client_props(),
@@ -262,14 +327,24 @@ async fn run_on(
         report.logs = lock(&shared.instances).logs();
         return Ok(report);
     }
-    // Drain: the target stops growing and (builtin) every instance reports no lag.
+    // Drain: the target stops growing and the system has caught up: builtin instances report
+    // no lag; other systems (no lag metric cutover can read) hold, in every partition, at
+    // least as many committed records as the source.
     progress_of(options, "drain", &sampler, started, &shared);
     let drain_started = Instant::now();
     let drain_deadline = drain_started + Duration::from_secs_f64(scenario.run.drain_timeout_secs);
     let quiet = Duration::from_secs(5);
+    let mut counts = match &scenario.system {
+        SystemSpec::Builtin { .. } => None,
+        _ => Some((
+            CommittedCounter::new(&source.client_props(), &topics)?,
+            CommittedCounter::new(&target.client_props(), &target_topics)?,
+        )),
+    };
     let mut last = sampler.sample(shared.started);
     let mut changed_at = Instant::now();
     let mut caught_up = false;
+    let mut stuck: Option<String> = None;
     while Instant::now() < drain_deadline && !options.cancel.load(Ordering::Acquire) {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let s = sampler.sample(shared.started);
@@ -279,9 +354,39 @@ async fn run_on(
             changed_at = Instant::now();
         }
         last = s;
-        if changed_at.elapsed() >= quiet && no_lag(&shared) {
-            caught_up = true;
-            break;
+        let counted = match &mut counts {
+            None => None,
+            Some((src, tgt)) => {
+                if tgt.outgrown(&target_topics) {
+                    *tgt = CommittedCounter::new(&target.client_props(), &target_topics)?;
+                }
+                src.advance(Duration::from_millis(300));
+                tgt.advance(Duration::from_millis(300));
+                Some(compare_counts(src, tgt, &rename))
+            }
+        };
+        if changed_at.elapsed() < quiet {
+            continue;
+        }
+        match counted {
+            None if no_lag(&shared) => {
+                caught_up = true;
+                break;
+            }
+            None => {}
+            Some(CountCheck::Reached) => {
+                caught_up = true;
+                break;
+            }
+            // Still reading the source: its count is not final yet.
+            Some(CountCheck::SourceUnread) => {}
+            // A target that has not moved for this long while short of the source is not
+            // going to catch up: say where it stopped rather than wait for the timeout.
+            Some(CountCheck::Short(why)) if changed_at.elapsed() >= STUCK_AFTER => {
+                stuck = Some(why);
+                break;
+            }
+            Some(CountCheck::Short(_)) => {}
         }
     }
     report_exits(&shared, &mut report);
@@ -296,7 +401,17 @@ async fn run_on(
         downtime_secs: downtime,
     });
     if !caught_up {
-        let still = lag_diagnosis(&shared);
+        let mut still = lag_diagnosis(&shared);
+        if let Some(why) = stuck {
+            still.push(format!(
+                "the target stopped growing {} s before catching up: {why}",
+                STUCK_AFTER.as_secs()
+            ));
+        } else if let Some((src, tgt)) = &counts {
+            if let CountCheck::Short(why) = compare_counts(src, tgt, &rename) {
+                still.push(why);
+            }
+        }
         report.failures.push(format!(
             "the system did not catch up within the drain timeout ({} s){}",
             scenario.run.drain_timeout_secs,
@@ -318,6 +433,7 @@ async fn run_on(
                 scenario,
                 options,
                 replicator_config.as_deref(),
+                &rename,
                 &source.client_props(),
                 &target.client_props(),
                 &topics,
@@ -350,7 +466,7 @@ async fn run_on(
             .map(|t| regex_escape(t))
             .collect::<Vec<_>>()
             .join("|"),
-        rename: rename_of(&scenario.system),
+        rename: rename.clone(),
         fingerprint: FingerprintOptions {
             include_timestamp: scenario.verify.timestamps,
             exclude_headers: scenario.verify.ignore_headers.clone(),
@@ -393,6 +509,7 @@ async fn cutover_group(
     scenario: &Scenario,
     options: &RunOptions,
     replicator_config: Option<&std::path::Path>,
+    rename: &verify::reader::Rename,
     source: &harness::ClientProps,
     target: &harness::ClientProps,
     topics: &[String],
@@ -426,7 +543,7 @@ async fn cutover_group(
     };
     let pairs: Vec<(String, String)> = topics
         .iter()
-        .map(|t| (t.clone(), target_name(&scenario.system, t)))
+        .map(|t| (t.clone(), rename.target_of(t)))
         .collect();
     let fp = FingerprintOptions {
         include_timestamp: scenario.verify.timestamps,
@@ -473,6 +590,15 @@ fn system_name(s: &SystemSpec) -> String {
                 .unwrap_or("exactly-once")
         ),
         SystemSpec::Command { command, .. } => format!("command ({})", command.join(" ")),
+        SystemSpec::Mirrormaker2 {
+            exactly_once,
+            config_file,
+            ..
+        } => match config_file {
+            Some(f) => format!("mirrormaker2 ({f})"),
+            None if *exactly_once => "mirrormaker2 (exactly-once)".into(),
+            None => "mirrormaker2 (exactly-once off)".into(),
+        },
     }
 }
 
@@ -505,11 +631,200 @@ fn rename_of(s: &SystemSpec) -> verify::reader::Rename {
             prefix: rename_prefix.clone(),
             ..Default::default()
         },
+        // Named by its replication policy: see crate::mirrormaker::Mm2Config::rename.
+        SystemSpec::Mirrormaker2 { .. } => verify::reader::Rename::default(),
     }
 }
 
-fn target_name(s: &SystemSpec, topic: &str) -> String {
-    rename_of(s).target_of(topic)
+/// How long MirrorMaker 2 may take from JVM start to running every replication task.
+const MM2_START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Partitions of the source topics.
+fn source_partitions(source: &Arc<dyn Cluster>, topics: &[String]) -> u32 {
+    let Ok(config) = source.client_props().to_rdkafka() else {
+        return 0;
+    };
+    let Ok(c) = config.create::<BaseConsumer>() else {
+        return 0;
+    };
+    topics
+        .iter()
+        .filter_map(|t| c.fetch_metadata(Some(t), Duration::from_secs(5)).ok())
+        .map(|md| {
+            md.topics()
+                .iter()
+                .map(|t| t.partitions().len() as u32)
+                .sum::<u32>()
+        })
+        .sum()
+}
+
+fn progress_of_phase(options: &RunOptions, phase: &'static str, started: Instant) {
+    (options.progress)(Progress {
+        phase,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        source_records: 0,
+        target_records: 0,
+        lag_records: None,
+    });
+}
+
+/// How long a target short of the source may stand still before the drain gives up early.
+/// Longer than a transaction timeout (60 s by default) plus a rebalance: a Connect worker
+/// restarted after kill -9 in exactly-once mode waits that long for its config topic's open
+/// transaction to be aborted before it replicates again.
+const STUCK_AFTER: Duration = Duration::from_secs(90);
+
+/// Committed records per partition of some topics, counted by a `read_committed` consumer that
+/// keeps its place between calls (the drain of systems without a lag metric). Each partition
+/// has its own queue so that its end-of-partition event is known to be its own.
+struct CommittedCounter {
+    consumer: Arc<BaseConsumer<harness::quiet::QuietEof>>,
+    queues: Vec<(
+        (String, i32),
+        rdkafka::consumer::base_consumer::PartitionQueue<harness::quiet::QuietEof>,
+    )>,
+    counts: std::collections::BTreeMap<(String, i32), u64>,
+    /// Partitions whose end (last stable offset) was reached since their last record.
+    at_end: std::collections::BTreeSet<(String, i32)>,
+}
+
+impl CommittedCounter {
+    fn new(props: &harness::ClientProps, topics: &[String]) -> Result<Self, ScenarioError> {
+        let failed =
+            |e: rdkafka::error::KafkaError| ScenarioError::System(format!("drain counter: {e}"));
+        let mut c = props.to_rdkafka()?;
+        c.set("group.id", "cutover-drain-counter")
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true");
+        let consumer: Arc<BaseConsumer<harness::quiet::QuietEof>> = Arc::new(
+            c.create_with_context(harness::quiet::QuietEof)
+                .map_err(failed)?,
+        );
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        let mut counts = std::collections::BTreeMap::new();
+        for t in topics {
+            let Ok(md) = consumer.fetch_metadata(Some(t), Duration::from_secs(5)) else {
+                continue;
+            };
+            for p in md.topics().iter().flat_map(|x| x.partitions()) {
+                tpl.add_partition_offset(t, p.id(), rdkafka::Offset::Beginning)
+                    .map_err(failed)?;
+                counts.insert((t.clone(), p.id()), 0);
+            }
+        }
+        // Paused until every partition has its own queue, so no end-of-partition event reaches
+        // the consumer's main queue (where it would name no topic).
+        consumer.assign(&tpl).map_err(failed)?;
+        consumer.pause(&tpl).map_err(failed)?;
+        let queues = counts
+            .keys()
+            .filter_map(|(t, p)| {
+                consumer
+                    .split_partition_queue(t, *p)
+                    .map(|q| ((t.clone(), *p), q))
+            })
+            .collect();
+        consumer.resume(&tpl).map_err(failed)?;
+        Ok(CommittedCounter {
+            consumer,
+            queues,
+            counts,
+            at_end: std::collections::BTreeSet::new(),
+        })
+    }
+
+    /// True when the topics now have partitions this counter does not read (a target topic
+    /// created, or grown, after the counter started).
+    fn outgrown(&self, topics: &[String]) -> bool {
+        let Ok(md) = self.consumer.fetch_metadata(None, Duration::from_secs(5)) else {
+            return false;
+        };
+        let now = md
+            .topics()
+            .iter()
+            .filter(|t| topics.iter().any(|x| x == t.name()))
+            .map(|t| t.partitions().len())
+            .sum::<usize>();
+        now > self.counts.len()
+    }
+
+    /// Reads what is there for up to `budget`.
+    fn advance(&mut self, budget: Duration) {
+        let until = Instant::now() + budget;
+        while Instant::now() < until {
+            let mut any = false;
+            for (key, queue) in &self.queues {
+                while let Some(event) = queue.poll(Duration::ZERO) {
+                    any = true;
+                    match event {
+                        Ok(_) => {
+                            self.at_end.remove(key);
+                            *self.counts.entry(key.clone()).or_insert(0) += 1;
+                        }
+                        Err(rdkafka::error::KafkaError::PartitionEOF(_)) => {
+                            self.at_end.insert(key.clone());
+                        }
+                        Err(e) => tracing::debug!(error = %e, "drain counter"),
+                    }
+                }
+            }
+            // Serves the consumer's own events (errors; no rebalances: it assigns).
+            let _ = self.consumer.poll(Duration::ZERO);
+            if !any {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Where a count-based drain stands.
+enum CountCheck {
+    /// Every target partition holds at least its source partition's committed records.
+    Reached,
+    /// The source counter has not read to the end of every partition yet.
+    SourceUnread,
+    /// The target is short somewhere (a description of where).
+    Short(String),
+}
+
+fn compare_counts(
+    source: &CommittedCounter,
+    target: &CommittedCounter,
+    rename: &verify::reader::Rename,
+) -> CountCheck {
+    if source.at_end.len() < source.counts.len() {
+        return CountCheck::SourceUnread;
+    }
+    let mut short = Vec::new();
+    let (mut have, mut want) = (0u64, 0u64);
+    for ((topic, p), n) in &source.counts {
+        let t = target
+            .counts
+            .get(&(rename.target_of(topic), *p))
+            .copied()
+            .unwrap_or(0);
+        have += t.min(*n);
+        want += n;
+        if t < *n {
+            short.push(format!("{}[{p}] {t}/{n}", rename.target_of(topic)));
+        }
+    }
+    if short.is_empty() {
+        CountCheck::Reached
+    } else {
+        let shown: Vec<&String> = short.iter().take(5).collect();
+        CountCheck::Short(format!(
+            "the target holds {have} of the source's {want} committed records ({}{})",
+            shown
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if short.len() > 5 { ", …" } else { "" }
+        ))
+    }
 }
 
 /// Instances that died on their own are a failure of the system under test.

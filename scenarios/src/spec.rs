@@ -127,6 +127,191 @@ pub enum SystemSpec {
         #[serde(default)]
         rename_prefix: String,
     },
+    /// Apache Kafka's MirrorMaker 2 in dedicated mode (`connect-mirror` of the target cluster's
+    /// Kafka version): `instances` processes form one Connect cluster replicating
+    /// `source->target` (the cluster aliases are `source` and `target`). The `mm2.properties`
+    /// is generated from these fields, or taken from `config_file`.
+    Mirrormaker2 {
+        /// Dedicated-mode processes (one Connect worker group); default 1.
+        #[serde(default = "one")]
+        instances: u32,
+        /// KIP-618 exactly-once: `target.exactly.once.source.support=enabled` plus the internal
+        /// REST server dedicated mode needs for it. Default false, MirrorMaker 2's own default.
+        #[serde(default)]
+        exactly_once: bool,
+        /// `tasks.max` of the connectors; default 4.
+        #[serde(default = "default_tasks_max")]
+        tasks_max: u32,
+        /// `default` (target topic `source.<name>`) or `identity` (same name).
+        #[serde(default)]
+        replication_policy: ReplicationPolicy,
+        /// Source consumer settings (`source.consumer.*`). `isolation.level` defaults to
+        /// `read_committed` (MirrorMaker 2 would copy aborted records otherwise).
+        #[serde(default)]
+        consumer: BTreeMap<String, String>,
+        /// Target producer settings (`target.producer.*`).
+        #[serde(default)]
+        producer: BTreeMap<String, String>,
+        /// Connect worker settings of the replication flow (`target.*`).
+        /// `scheduled.rebalance.max.delay.ms` defaults to 10000 (Connect's 300000 would hold a
+        /// crashed worker's tasks for five minutes, past any drain timeout).
+        #[serde(default)]
+        worker: BTreeMap<String, String>,
+        /// `sync.group.offsets.enabled`; default false.
+        #[serde(default)]
+        sync_group_offsets: bool,
+        /// `emit.checkpoints.interval.seconds`; MirrorMaker 2's default (60) when absent.
+        #[serde(default)]
+        emit_checkpoints_interval_secs: Option<u64>,
+        /// `offset-syncs.topic.location`: `source` (MirrorMaker 2's default) or `target`.
+        #[serde(default)]
+        offset_syncs_topic_location: Side,
+        /// Any other `mm2.properties` entries, written last (they win).
+        #[serde(default)]
+        properties: BTreeMap<String, String>,
+        /// Your own `mm2.properties` (relative to the scenario file), used verbatim: cutover
+        /// only sets the bootstrap servers of the first enabled `A->B` flow's clusters (and,
+        /// with `dedicated.mode.enable.internal.rest`, each instance's `listeners`). The other
+        /// fields above are then refused, except `instances`, `grace_secs` and `heap_mb`.
+        #[serde(default)]
+        config_file: Option<String>,
+        /// SIGTERM, then SIGKILL after this long; default 30.
+        #[serde(default = "default_mm2_grace")]
+        grace_secs: f64,
+        /// JVM heap per instance (MiB); default 512.
+        #[serde(default = "default_mm2_heap")]
+        heap_mb: u32,
+    },
+}
+
+/// How MirrorMaker 2 names target topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicationPolicy {
+    /// `DefaultReplicationPolicy`: the source alias and a dot before the name.
+    #[default]
+    Default,
+    /// `IdentityReplicationPolicy`: the same name.
+    Identity,
+}
+
+pub(crate) fn default_tasks_max() -> u32 {
+    4
+}
+
+fn default_mm2_grace() -> f64 {
+    30.0
+}
+
+fn default_mm2_heap() -> u32 {
+    harness::mirrormaker::DEFAULT_HEAP_MB
+}
+
+/// The systems `cutover run --system NAME` can put under any scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemOverride {
+    /// The built-in replicator, exactly-once.
+    Builtin,
+    /// The built-in replicator, at-least-once.
+    BuiltinAlo,
+    /// MirrorMaker 2 with exactly-once off (its default).
+    Mirrormaker2,
+    /// MirrorMaker 2 with exactly-once on.
+    Mirrormaker2Eos,
+}
+
+impl SystemOverride {
+    pub const NAMES: [&'static str; 4] =
+        ["builtin", "builtin-alo", "mirrormaker2", "mirrormaker2-eos"];
+
+    pub fn parse(name: &str) -> Option<SystemOverride> {
+        match name {
+            "builtin" => Some(SystemOverride::Builtin),
+            "builtin-alo" => Some(SystemOverride::BuiltinAlo),
+            "mirrormaker2" => Some(SystemOverride::Mirrormaker2),
+            "mirrormaker2-eos" => Some(SystemOverride::Mirrormaker2Eos),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemOverride::Builtin => "builtin",
+            SystemOverride::BuiltinAlo => "builtin-alo",
+            SystemOverride::Mirrormaker2 => "mirrormaker2",
+            SystemOverride::Mirrormaker2Eos => "mirrormaker2-eos",
+        }
+    }
+}
+
+impl std::str::FromStr for SystemOverride {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SystemOverride::parse(s).ok_or_else(|| {
+            format!(
+                "unknown system `{s}`: expected one of {}",
+                SystemOverride::NAMES.join(", ")
+            )
+        })
+    }
+}
+
+impl SystemSpec {
+    /// The system `name` with this one's instance count. Settings of the same kind are kept
+    /// (a builtin scenario's tuning, a MirrorMaker 2 scenario's properties); only the mode
+    /// changes. Another kind starts from its defaults.
+    pub fn overridden(&self, name: SystemOverride) -> SystemSpec {
+        let instances = self.instances();
+        match name {
+            SystemOverride::Builtin | SystemOverride::BuiltinAlo => {
+                let mode = if name == SystemOverride::Builtin {
+                    "exactly-once"
+                } else {
+                    "at-least-once"
+                };
+                let mut spec = match self {
+                    SystemSpec::Builtin { .. } => self.clone(),
+                    _ => SystemSpec::Builtin {
+                        instances,
+                        replication: toml::Table::new(),
+                        tuning: toml::Table::new(),
+                        source_properties: BTreeMap::new(),
+                        target_properties: BTreeMap::new(),
+                    },
+                };
+                if let SystemSpec::Builtin { replication, .. } = &mut spec {
+                    replication.insert("mode".into(), toml::Value::String(mode.into()));
+                }
+                spec
+            }
+            SystemOverride::Mirrormaker2 | SystemOverride::Mirrormaker2Eos => {
+                let eos = name == SystemOverride::Mirrormaker2Eos;
+                let mut spec = match self {
+                    SystemSpec::Mirrormaker2 { .. } => self.clone(),
+                    _ => SystemSpec::Mirrormaker2 {
+                        instances,
+                        exactly_once: eos,
+                        tasks_max: default_tasks_max(),
+                        replication_policy: ReplicationPolicy::Default,
+                        consumer: BTreeMap::new(),
+                        producer: BTreeMap::new(),
+                        worker: BTreeMap::new(),
+                        sync_group_offsets: false,
+                        emit_checkpoints_interval_secs: None,
+                        offset_syncs_topic_location: Side::Source,
+                        properties: BTreeMap::new(),
+                        config_file: None,
+                        grace_secs: default_mm2_grace(),
+                        heap_mb: default_mm2_heap(),
+                    },
+                };
+                if let SystemSpec::Mirrormaker2 { exactly_once, .. } = &mut spec {
+                    *exactly_once = eos;
+                }
+                spec
+            }
+        }
+    }
 }
 
 fn one() -> u32 {
@@ -144,17 +329,18 @@ fn default_group() -> String {
 impl SystemSpec {
     pub fn instances(&self) -> u32 {
         match self {
-            SystemSpec::Builtin { instances, .. } | SystemSpec::Command { instances, .. } => {
-                *instances
-            }
+            SystemSpec::Builtin { instances, .. }
+            | SystemSpec::Command { instances, .. }
+            | SystemSpec::Mirrormaker2 { instances, .. } => *instances,
         }
     }
 }
 
-/// Which cluster a network or broker fault hits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Which cluster a network or broker fault hits (or where MirrorMaker 2 keeps offset syncs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Side {
+    #[default]
     Source,
     Target,
 }
@@ -431,7 +617,9 @@ impl Scenario {
             other => err(0, "workload", other.to_string()),
         })?;
         match &scenario.system {
-            SystemSpec::Builtin { instances, .. } | SystemSpec::Command { instances, .. }
+            SystemSpec::Builtin { instances, .. }
+            | SystemSpec::Command { instances, .. }
+            | SystemSpec::Mirrormaker2 { instances, .. }
                 if *instances == 0 =>
             {
                 return Err(err(
@@ -467,6 +655,15 @@ impl Scenario {
                 })?;
             }
             SystemSpec::Command { .. } => {}
+            SystemSpec::Mirrormaker2 { .. } => {
+                crate::mirrormaker::check(&scenario.system).map_err(|(field, reason)| {
+                    let line = match find_line(text, &field) {
+                        0 => find_section(text, "system"),
+                        l => l,
+                    };
+                    err(line, &format!("system.{field}"), reason)
+                })?;
+            }
         }
         for (i, g) in scenario.consumer_groups.iter().enumerate() {
             let field = format!("consumer_group[{i}]");
@@ -588,6 +785,12 @@ impl Scenario {
             }
         }
         Ok(scenario)
+    }
+
+    /// Puts the system `name` under this scenario (`cutover run --system`): same instance
+    /// count, same fault schedule, same workload and promises.
+    pub fn with_system(&mut self, name: SystemOverride) {
+        self.system = self.system.overridden(name);
     }
 
     /// True when any fault needs the per-broker proxies of `side`.

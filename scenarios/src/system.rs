@@ -1,6 +1,8 @@
 //! The system under test as processes: instances started, stopped (SIGTERM, SIGKILL after a
 //! grace period), crashed (kill -9), stalled (SIGSTOP/SIGCONT). Every process is spawned
-//! through the harness supervisor, so it dies with cutover however cutover dies.
+//! through the harness supervisor, so it dies with cutover however cutover dies. The kinds:
+//! `cutover replicate`, a user's command, or a MirrorMaker 2 JVM (dedicated mode, one
+//! `mm2-instance-N.properties` per instance, all in one Connect cluster).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,15 @@ use std::time::Duration;
 use workload::WorkloadSpec;
 
 use crate::error::ScenarioError;
+use crate::mirrormaker::Mm2Config;
 use crate::spec::SystemSpec;
+
+/// What MirrorMaker 2 instances are started from.
+pub struct Mm2Launch {
+    pub runtime: harness::MirrorMaker2,
+    pub config: Mm2Config,
+    pub heap_mb: u32,
+}
 
 /// The replicator config a `builtin` system runs with, as TOML text, checked by the replicator.
 pub fn builtin_config(
@@ -91,6 +101,8 @@ pub struct Launcher {
     pub topics: Vec<String>,
     /// The builtin config file, written once.
     pub config_path: Option<PathBuf>,
+    /// MirrorMaker 2's runtime and config (`mirrormaker2` systems).
+    pub mm2: Option<Mm2Launch>,
 }
 
 /// One running instance.
@@ -129,8 +141,17 @@ impl Instances {
     pub fn start(&mut self, index: u32) -> Result<(), ScenarioError> {
         let l = &self.launcher;
         let log = l.dir.join(format!("instance-{index}.log"));
-        let file = std::fs::File::create(&log)
-            .map_err(ScenarioError::io(format!("creating {}", log.display())))?;
+        // Appended to: a restarted instance (crash-instance) keeps its earlier lives' logs.
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(ScenarioError::io(format!("opening {}", log.display())))?;
+        {
+            use std::io::Write;
+            writeln!(file, "=== cutover: instance {index} (re)started ===")
+                .map_err(ScenarioError::io(format!("writing {}", log.display())))?;
+        }
         let err_file = file.try_clone().map_err(ScenarioError::io("log file"))?;
         let (mut command, metrics_port) = match &l.system {
             SystemSpec::Builtin { .. } => {
@@ -159,6 +180,20 @@ impl Instances {
                 c.current_dir(&l.scenario_dir);
                 c.envs(env);
                 c.env("CUTOVER_GROUP_ID", group_id);
+                (c, None)
+            }
+            SystemSpec::Mirrormaker2 { .. } => {
+                let mm2 = l
+                    .mm2
+                    .as_ref()
+                    .ok_or_else(|| ScenarioError::System("MirrorMaker 2 not prepared".into()))?;
+                // The REST port is free now; the JVM binds it within seconds.
+                let rest_port = harness::ports::reserve(1)?.ports()[0];
+                let path = l.dir.join(format!("mm2-instance-{index}.properties"));
+                std::fs::write(&path, mm2.config.instance_properties(rest_port))
+                    .map_err(ScenarioError::io(format!("writing {}", path.display())))?;
+                let mut c = mm2.runtime.command(&path, mm2.heap_mb);
+                c.current_dir(&l.dir);
                 (c, None)
             }
         };
@@ -192,7 +227,8 @@ impl Instances {
     /// SIGTERM, then SIGKILL after the grace period.
     pub fn stop(&mut self, index: u32) -> Result<(), ScenarioError> {
         let grace = match &self.launcher.system {
-            SystemSpec::Command { grace_secs, .. } => Duration::from_secs_f64(*grace_secs),
+            SystemSpec::Command { grace_secs, .. }
+            | SystemSpec::Mirrormaker2 { grace_secs, .. } => Duration::from_secs_f64(*grace_secs),
             SystemSpec::Builtin { .. } => Duration::from_secs(60),
         };
         let mut instance = self

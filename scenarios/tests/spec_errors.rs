@@ -141,3 +141,72 @@ fn a_consumer_group_stopping_after_the_workload_is_refused_with_its_line() {
         error_of(&dup)
     );
 }
+
+#[test]
+fn every_catalog_entry_takes_every_system_with_its_instances_and_faults() {
+    use scenarios::spec::SystemSpec;
+    use scenarios::SystemOverride;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/catalog");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let original = Scenario::from_file(&path).unwrap();
+        for name in SystemOverride::NAMES {
+            let mut s = original.clone();
+            s.with_system(name.parse().unwrap());
+            assert_eq!(s.system.instances(), original.system.instances(), "{name}");
+            assert_eq!(s.faults.len(), original.faults.len());
+            match (name, &s.system) {
+                ("builtin" | "builtin-alo", SystemSpec::Builtin { replication, .. }) => {
+                    let mode = replication["mode"].as_str().unwrap();
+                    assert_eq!(mode == "at-least-once", name == "builtin-alo");
+                }
+                (
+                    "mirrormaker2" | "mirrormaker2-eos",
+                    SystemSpec::Mirrormaker2 { exactly_once, .. },
+                ) => {
+                    assert_eq!(*exactly_once, name == "mirrormaker2-eos");
+                }
+                (name, other) => panic!("{name} gave {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_mirrormaker2_system_is_checked_with_line_and_field() {
+    let mm2 = GOOD.replace(
+        "kind = \"builtin\"\nreplication = { mode = \"exactly-once\" }",
+        "kind = \"mirrormaker2\"\nexactly_once = true\ntasks_max = 0",
+    );
+    let err = error_of(&mm2);
+    assert!(
+        err.contains("bad.toml") && err.contains("system.tasks_max"),
+        "{err}"
+    );
+    let line = mm2
+        .lines()
+        .position(|l| l.starts_with("tasks_max"))
+        .unwrap()
+        + 1;
+    assert!(err.contains(&format!(":{line}")), "line {line}: {err}");
+
+    let with_file = GOOD.replace(
+        "kind = \"builtin\"\nreplication = { mode = \"exactly-once\" }",
+        "kind = \"mirrormaker2\"\nconfig_file = \"mm2.properties\"\nsync_group_offsets = true",
+    );
+    let err = error_of(&with_file);
+    assert!(
+        err.contains("system.sync_group_offsets") && err.contains("verbatim"),
+        "{err}"
+    );
+
+    let ok = GOOD.replace(
+        "kind = \"builtin\"\nreplication = { mode = \"exactly-once\" }",
+        "kind = \"mirrormaker2\"\ninstances = 2\nreplication_policy = \"identity\"\nconsumer = { \"max.poll.records\" = \"500\" }",
+    );
+    let s = Scenario::from_toml(&ok, "ok.toml").unwrap();
+    assert_eq!(s.system.instances(), 2);
+}

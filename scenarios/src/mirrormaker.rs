@@ -1,0 +1,697 @@
+//! MirrorMaker 2 as a system under test: the `mm2.properties` a scenario asks for (or the
+//! user's own file with the scenario's clusters put in), and how MirrorMaker 2 will name the
+//! target topics, which the sampler, the drain and the checker need.
+//!
+//! Every instance gets its own copy of the file, differing only in `listeners` (the internal
+//! REST server that dedicated mode needs for more than one node and for exactly-once).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use verify::reader::Rename;
+
+use crate::error::ScenarioError;
+use crate::spec::{ReplicationPolicy, Side, SystemSpec};
+
+/// The cluster aliases of generated configs (so `DefaultReplicationPolicy` names target topics
+/// `source.<name>`).
+pub const SOURCE_ALIAS: &str = "source";
+pub const TARGET_ALIAS: &str = "target";
+
+const IDENTITY_POLICY: &str = "org.apache.kafka.connect.mirror.IdentityReplicationPolicy";
+
+/// What the scenario runner needs to start MirrorMaker 2 instances.
+#[derive(Debug, Clone)]
+pub struct Mm2Config {
+    /// The properties every instance shares.
+    pub base: String,
+    /// True when instances need a `listeners` entry each (the internal REST server is on).
+    pub internal_rest: bool,
+    /// Target topic = `rename.target_of(source topic)`.
+    pub rename: Rename,
+    /// Connect's status topic of the flow, on the target (where tasks report RUNNING).
+    pub status_topic: String,
+    /// `tasks.max` of the MirrorSourceConnector.
+    pub tasks_max: u32,
+}
+
+impl Mm2Config {
+    /// The file of one instance: the shared properties plus its REST listener.
+    pub fn instance_properties(&self, rest_port: u16) -> String {
+        if self.internal_rest {
+            format!(
+                "{}\n# this instance's internal REST server (dedicated.mode.enable.internal.rest)\nlisteners = http://127.0.0.1:{rest_port}\n",
+                self.base
+            )
+        } else {
+            self.base.clone()
+        }
+    }
+}
+
+/// The clusters as MirrorMaker 2 needs to know them.
+#[derive(Debug, Clone)]
+pub struct Clusters<'a> {
+    pub source_bootstrap: &'a str,
+    pub target_bootstrap: &'a str,
+    /// Brokers of each cluster: internal topics get a replication factor of at most 3.
+    pub source_brokers: usize,
+    pub target_brokers: usize,
+}
+
+/// Checks the fields of a `mirrormaker2` system; errors are (field, reason).
+pub fn check(system: &SystemSpec) -> Result<(), (String, String)> {
+    let SystemSpec::Mirrormaker2 {
+        exactly_once,
+        tasks_max,
+        replication_policy,
+        consumer,
+        producer,
+        worker,
+        sync_group_offsets,
+        emit_checkpoints_interval_secs,
+        offset_syncs_topic_location,
+        properties,
+        config_file,
+        grace_secs,
+        heap_mb,
+        ..
+    } = system
+    else {
+        return Ok(());
+    };
+    if *tasks_max == 0 {
+        return Err(("tasks_max".into(), "expected at least 1".into()));
+    }
+    if *heap_mb < 128 {
+        return Err((
+            "heap_mb".into(),
+            "expected at least 128 (MiB); Connect needs room for its REST server".into(),
+        ));
+    }
+    if grace_secs.is_nan() || *grace_secs <= 0.0 {
+        return Err((
+            "grace_secs".into(),
+            "expected a positive number of seconds".into(),
+        ));
+    }
+    if emit_checkpoints_interval_secs == &Some(0) {
+        return Err((
+            "emit_checkpoints_interval_secs".into(),
+            "expected a positive number of seconds".into(),
+        ));
+    }
+    for (table, map) in [
+        ("consumer", consumer),
+        ("producer", producer),
+        ("worker", worker),
+        ("properties", properties),
+    ] {
+        for (k, v) in map {
+            if k.trim().is_empty() || k.contains(['\n', '\r']) || v.contains(['\n', '\r']) {
+                return Err((
+                    format!("{table}.{k}"),
+                    "keys must be non-empty and neither keys nor values may span lines".into(),
+                ));
+            }
+        }
+    }
+    if config_file.is_some() {
+        let set = [
+            ("exactly_once", *exactly_once),
+            ("tasks_max", *tasks_max != crate::spec::default_tasks_max()),
+            (
+                "replication_policy",
+                *replication_policy != ReplicationPolicy::Default,
+            ),
+            ("consumer", !consumer.is_empty()),
+            ("producer", !producer.is_empty()),
+            ("worker", !worker.is_empty()),
+            ("sync_group_offsets", *sync_group_offsets),
+            (
+                "emit_checkpoints_interval_secs",
+                emit_checkpoints_interval_secs.is_some(),
+            ),
+            (
+                "offset_syncs_topic_location",
+                *offset_syncs_topic_location != Side::Source,
+            ),
+            ("properties", !properties.is_empty()),
+        ];
+        if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
+            return Err((
+                (*field).into(),
+                "config_file is used verbatim: set this in the file instead".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The configuration of a `mirrormaker2` system for these clusters and source topics.
+/// `scenario_dir` resolves a relative `config_file`.
+pub fn config(
+    system: &SystemSpec,
+    scenario_dir: &Path,
+    clusters: &Clusters<'_>,
+    topics: &[String],
+) -> Result<Mm2Config, ScenarioError> {
+    let SystemSpec::Mirrormaker2 {
+        exactly_once,
+        tasks_max,
+        replication_policy,
+        consumer,
+        producer,
+        worker,
+        sync_group_offsets,
+        emit_checkpoints_interval_secs,
+        offset_syncs_topic_location,
+        properties,
+        config_file,
+        ..
+    } = system
+    else {
+        return Err(ScenarioError::System("not a mirrormaker2 system".into()));
+    };
+    if let Some(file) = config_file {
+        let path = scenario_dir.join(file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(ScenarioError::io(format!("reading {}", path.display())))?;
+        return user_config(&text, &path.display().to_string(), clusters);
+    }
+    let rf = |brokers: usize| brokers.clamp(1, 3).to_string();
+    let (target_rf, source_rf) = (rf(clusters.target_brokers), rf(clusters.source_brokers));
+    let syncs_rf = match offset_syncs_topic_location {
+        Side::Source => source_rf.clone(),
+        Side::Target => target_rf.clone(),
+    };
+    let mut entries: Vec<(String, String)> = Vec::new();
+    let mut put = |k: &str, v: &str| entries.push((k.to_string(), v.to_string()));
+    put("clusters", &format!("{SOURCE_ALIAS}, {TARGET_ALIAS}"));
+    put(
+        &format!("{SOURCE_ALIAS}.bootstrap.servers"),
+        clusters.source_bootstrap,
+    );
+    put(
+        &format!("{TARGET_ALIAS}.bootstrap.servers"),
+        clusters.target_bootstrap,
+    );
+    put(&format!("{SOURCE_ALIAS}->{TARGET_ALIAS}.enabled"), "true");
+    // No target->source herder: it would only write heartbeats into the source cluster.
+    put(&format!("{TARGET_ALIAS}->{SOURCE_ALIAS}.enabled"), "false");
+    put(
+        &format!("{TARGET_ALIAS}->{SOURCE_ALIAS}.emit.heartbeats.enabled"),
+        "false",
+    );
+    let topic_list: Vec<String> = topics.iter().map(|t| regex::escape(t)).collect();
+    put("topics", &topic_list.join(","));
+    put("tasks.max", &tasks_max.to_string());
+    if *replication_policy == ReplicationPolicy::Identity {
+        put("replication.policy.class", IDENTITY_POLICY);
+    }
+    // Internal topics: MirrorMaker 2 and Connect default to 2 or 3 replicas, more than a
+    // 1-broker cluster has.
+    put("replication.factor", &target_rf);
+    put("checkpoints.topic.replication.factor", &target_rf);
+    put("heartbeats.topic.replication.factor", &target_rf);
+    put("offset-syncs.topic.replication.factor", &syncs_rf);
+    put("offset.storage.replication.factor", &target_rf);
+    put("config.storage.replication.factor", &target_rf);
+    put("status.storage.replication.factor", &target_rf);
+    put(
+        "offset-syncs.topic.location",
+        match offset_syncs_topic_location {
+            Side::Source => "source",
+            Side::Target => "target",
+        },
+    );
+    put(
+        "sync.group.offsets.enabled",
+        if *sync_group_offsets { "true" } else { "false" },
+    );
+    if let Some(secs) = emit_checkpoints_interval_secs {
+        put("emit.checkpoints.interval.seconds", &secs.to_string());
+    }
+    // Partitions added to a source topic are noticed within seconds, not ten minutes.
+    put("refresh.topics.interval.seconds", "5");
+    // Every plugin on the classpath has a ServiceLoader manifest: scanning all jars instead
+    // (the default) costs several seconds per start on two cores, once per herder.
+    put("plugin.discovery", "service_load");
+    put(&format!("{TARGET_ALIAS}.plugin.discovery"), "service_load");
+    // No authorizer on test clusters: ACL sync would only log errors.
+    put("sync.topic.acls.enabled", "false");
+    // Several processes form one Connect cluster only with the internal REST server (KIP-710);
+    // exactly-once needs it too (task configs and fencing go through the leader).
+    put("dedicated.mode.enable.internal.rest", "true");
+    if *exactly_once {
+        // The worker of the source->target flow is configured by the target's properties.
+        put(
+            &format!("{TARGET_ALIAS}.exactly.once.source.support"),
+            "enabled",
+        );
+    }
+    let mut consumer = consumer.clone();
+    consumer
+        .entry("isolation.level".into())
+        .or_insert_with(|| "read_committed".into());
+    for (k, v) in &consumer {
+        put(&format!("{SOURCE_ALIAS}.consumer.{k}"), v);
+    }
+    for (k, v) in producer {
+        put(&format!("{TARGET_ALIAS}.producer.{k}"), v);
+    }
+    let mut worker = worker.clone();
+    worker
+        .entry("scheduled.rebalance.max.delay.ms".into())
+        .or_insert_with(|| "10000".into());
+    for (k, v) in &worker {
+        put(&format!("{TARGET_ALIAS}.{k}"), v);
+    }
+    for (k, v) in properties {
+        put(k, v);
+    }
+    let mut base = String::from(
+        "# generated by cutover from the scenario's [system] (kind = \"mirrormaker2\")\n",
+    );
+    for (k, v) in &entries {
+        base.push_str(&format!("{} = {}\n", escape_key(k), escape_value(v)));
+    }
+    let props: BTreeMap<String, String> = entries.into_iter().collect();
+    Ok(Mm2Config {
+        internal_rest: is_true(props.get("dedicated.mode.enable.internal.rest")),
+        rename: rename_for(&props, SOURCE_ALIAS),
+        status_topic: status_topic(&props, SOURCE_ALIAS, TARGET_ALIAS),
+        tasks_max: flow_tasks_max(&props, SOURCE_ALIAS, TARGET_ALIAS),
+        base,
+    })
+}
+
+/// A user's `mm2.properties` with the scenario's bootstrap servers put into the first enabled
+/// `A->B` flow.
+fn user_config(
+    text: &str,
+    origin: &str,
+    clusters: &Clusters<'_>,
+) -> Result<Mm2Config, ScenarioError> {
+    let bad = |reason: String| ScenarioError::Spec {
+        origin: origin.to_string(),
+        line: 0,
+        field: String::new(),
+        reason,
+    };
+    let props = parse_properties(text);
+    let aliases: Vec<String> = props
+        .get("clusters")
+        .map(|c| {
+            c.split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if aliases.len() < 2 {
+        return Err(bad(
+            "expected `clusters = A, B` naming two cluster aliases".into()
+        ));
+    }
+    let flow = props.iter().find_map(|(k, v)| {
+        let pair = k.strip_suffix(".enabled")?;
+        let (a, b) = pair.split_once("->")?;
+        (aliases.iter().any(|x| x == a) && aliases.iter().any(|x| x == b) && is_true(Some(v)))
+            .then(|| (a.to_string(), b.to_string()))
+    });
+    let Some((source, target)) = flow else {
+        return Err(bad(format!(
+            "no enabled replication flow: expected `A->B.enabled = true` with A and B among {}",
+            aliases.join(", ")
+        )));
+    };
+    let mut base = text.to_string();
+    if !base.ends_with('\n') {
+        base.push('\n');
+    }
+    base.push_str(&format!(
+        "\n# set by cutover: the scenario's clusters for the flow {source}->{target}\n{} = {}\n{} = {}\n",
+        escape_key(&format!("{source}.bootstrap.servers")),
+        escape_value(clusters.source_bootstrap),
+        escape_key(&format!("{target}.bootstrap.servers")),
+        escape_value(clusters.target_bootstrap),
+    ));
+    Ok(Mm2Config {
+        internal_rest: is_true(props.get("dedicated.mode.enable.internal.rest")),
+        rename: rename_for(&props, &source),
+        status_topic: status_topic(&props, &source, &target),
+        tasks_max: flow_tasks_max(&props, &source, &target),
+        base,
+    })
+}
+
+/// How the replication policy of these properties names the source alias's topics.
+fn rename_for(props: &BTreeMap<String, String>, source_alias: &str) -> Rename {
+    let identity = props
+        .get("replication.policy.class")
+        .is_some_and(|c| c.trim().ends_with("IdentityReplicationPolicy"));
+    if identity {
+        return Rename::default();
+    }
+    let separator = props
+        .get("replication.policy.separator")
+        .map_or(".", String::as_str);
+    Rename {
+        prefix: format!("{source_alias}{separator}"),
+        ..Rename::default()
+    }
+}
+
+/// The worker's `status.storage.topic` as MirrorMakerConfig::workerConfig resolves it: the
+/// top-level entry, else the target cluster's, else `mm2-status.<source>.internal`.
+fn status_topic(props: &BTreeMap<String, String>, source: &str, target: &str) -> String {
+    props
+        .get("status.storage.topic")
+        .or_else(|| props.get(&format!("{target}.status.storage.topic")))
+        .cloned()
+        .unwrap_or_else(|| format!("mm2-status.{source}.internal"))
+}
+
+/// `tasks.max` of the flow's connectors: `A->B.tasks.max`, else the top-level one, else 1.
+fn flow_tasks_max(props: &BTreeMap<String, String>, source: &str, target: &str) -> u32 {
+    props
+        .get(&format!("{source}->{target}.tasks.max"))
+        .or_else(|| props.get("tasks.max"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(1)
+}
+
+/// Waits until `tasks` MirrorSourceConnector tasks report RUNNING in Connect's status topic
+/// (read from the target). MirrorMaker 2 takes many seconds from JVM start to replicating;
+/// the workload and the fault schedule start only then, so faults hit a working system, not
+/// a booting JVM. Returns whether it got there before `timeout`.
+pub fn wait_until_replicating(
+    target: &harness::ClientProps,
+    status_topic: &str,
+    tasks: u32,
+    timeout: std::time::Duration,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<bool, ScenarioError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    use std::time::{Duration, Instant};
+    let failed =
+        |e: rdkafka::error::KafkaError| ScenarioError::System(format!("MirrorMaker 2 status: {e}"));
+    let mut c = target.to_rdkafka()?;
+    c.set("group.id", "cutover-mm2-status")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest");
+    let consumer: BaseConsumer<harness::quiet::QuietEof> = c
+        .create_with_context(harness::quiet::QuietEof)
+        .map_err(failed)?;
+    let deadline = Instant::now() + timeout;
+    let mut assigned = false;
+    let mut states: BTreeMap<String, String> = BTreeMap::new();
+    let prefix = "status-task-MirrorSourceConnector-";
+    while Instant::now() < deadline {
+        if cancel.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(false);
+        }
+        if !assigned {
+            // Connect creates the topic when the first worker starts.
+            let partitions = consumer
+                .fetch_metadata(Some(status_topic), Duration::from_secs(2))
+                .ok()
+                .and_then(|md| {
+                    md.topics()
+                        .first()
+                        .filter(|t| t.error().is_none())
+                        .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
+                })
+                .unwrap_or_default();
+            if partitions.is_empty() {
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+            let mut tpl = rdkafka::TopicPartitionList::new();
+            for p in partitions {
+                tpl.add_partition_offset(status_topic, p, rdkafka::Offset::Beginning)
+                    .map_err(failed)?;
+            }
+            consumer.assign(&tpl).map_err(failed)?;
+            assigned = true;
+        }
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+            let Some(key) = m.key().and_then(|k| std::str::from_utf8(k).ok()) else {
+                continue;
+            };
+            if !key.starts_with(prefix) {
+                continue;
+            }
+            let state = m
+                .payload()
+                .and_then(|v| serde_json::from_slice::<serde_json::Value>(v).ok())
+                .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            states.insert(key.to_string(), state);
+        }
+        let running = states.values().filter(|s| *s == "RUNNING").count();
+        if running >= tasks as usize {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn is_true(v: Option<&String>) -> bool {
+    v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// A `java.util.Properties` key, escaped.
+fn escape_key(k: &str) -> String {
+    let mut out = String::new();
+    for c in k.chars() {
+        match c {
+            '\\' | '=' | ':' | ' ' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A `java.util.Properties` value, escaped (backslashes are escapes there: a regex's `\.`
+/// must be written `\\.`).
+fn escape_value(v: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in v.chars().enumerate() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ' ' if i == 0 => out.push_str("\\ "),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Reads `java.util.Properties` text: comments (`#`, `!`), `=`/`:`/whitespace separators,
+/// backslash line continuations and escapes. Later keys win, as in Java.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut logical = String::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim_start();
+        if logical.is_empty() && (trimmed.is_empty() || trimmed.starts_with(['#', '!'])) {
+            continue;
+        }
+        let trailing = trimmed.chars().rev().take_while(|c| *c == '\\').count();
+        if trailing % 2 == 1 {
+            logical.push_str(&trimmed[..trimmed.len() - 1]);
+            if lines.clone().next().is_some() {
+                continue;
+            }
+        } else {
+            logical.push_str(trimmed);
+        }
+        let (k, v) = split_entry(&logical);
+        out.insert(k, v);
+        logical.clear();
+    }
+    out
+}
+
+fn split_entry(line: &str) -> (String, String) {
+    let mut key = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    key.push(unescape(n));
+                }
+            }
+            '=' | ':' => break,
+            c if c.is_whitespace() => {
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+                if chars.peek().is_some_and(|c| *c == '=' || *c == ':') {
+                    chars.next();
+                }
+                break;
+            }
+            c => key.push(c),
+        }
+    }
+    while chars.peek().is_some_and(|c| c.is_whitespace()) {
+        chars.next();
+    }
+    let mut value = String::new();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                value.push(unescape(n));
+            }
+        } else {
+            value.push(c);
+        }
+    }
+    (key, value)
+}
+
+fn unescape(c: char) -> char {
+    match c {
+        'n' => '\n',
+        't' => '\t',
+        'r' => '\r',
+        'f' => '\x0c',
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::SystemOverride;
+
+    fn clusters() -> Clusters<'static> {
+        Clusters {
+            source_bootstrap: "127.0.0.1:9001",
+            target_bootstrap: "127.0.0.1:9002",
+            source_brokers: 1,
+            target_brokers: 3,
+        }
+    }
+
+    fn mm2(eos: bool) -> SystemSpec {
+        let base = SystemSpec::Command {
+            command: vec!["x".into()],
+            instances: 2,
+            grace_secs: 1.0,
+            group_id: "g".into(),
+            env: BTreeMap::new(),
+            rename_prefix: String::new(),
+        };
+        base.overridden(if eos {
+            SystemOverride::Mirrormaker2Eos
+        } else {
+            SystemOverride::Mirrormaker2
+        })
+    }
+
+    #[test]
+    fn exactly_once_config_enables_it_on_the_target_worker_with_internal_rest() {
+        let topics = vec!["orders.0".to_string(), "orders.1".to_string()];
+        let c = config(&mm2(true), Path::new("."), &clusters(), &topics).unwrap();
+        let p = parse_properties(&c.instance_properties(18083));
+        assert_eq!(p["target.exactly.once.source.support"], "enabled");
+        assert_eq!(p["dedicated.mode.enable.internal.rest"], "true");
+        assert_eq!(p["listeners"], "http://127.0.0.1:18083");
+        assert_eq!(p["source.consumer.isolation.level"], "read_committed");
+        assert_eq!(p["source->target.enabled"], "true");
+        assert_eq!(p["target->source.emit.heartbeats.enabled"], "false");
+        // The regex escapes survive the properties format.
+        assert_eq!(p["topics"], r"orders\.0,orders\.1");
+        assert_eq!(p["source.bootstrap.servers"], "127.0.0.1:9001");
+        // Replication factors follow each cluster's size.
+        assert_eq!(p["replication.factor"], "3");
+        assert_eq!(p["offset-syncs.topic.replication.factor"], "1");
+        assert_eq!(p["target.scheduled.rebalance.max.delay.ms"], "10000");
+        assert_eq!(c.rename.target_of("orders.0"), "source.orders.0");
+    }
+
+    #[test]
+    fn exactly_once_off_leaves_the_worker_alone() {
+        let c = config(&mm2(false), Path::new("."), &clusters(), &["t".into()]).unwrap();
+        let p = parse_properties(&c.base);
+        assert!(!p.contains_key("target.exactly.once.source.support"));
+        assert_eq!(p["tasks.max"], "4");
+    }
+
+    #[test]
+    fn identity_policy_keeps_names() {
+        let mut s = mm2(true);
+        if let SystemSpec::Mirrormaker2 {
+            replication_policy, ..
+        } = &mut s
+        {
+            *replication_policy = ReplicationPolicy::Identity;
+        }
+        let c = config(&s, Path::new("."), &clusters(), &["t".into()]).unwrap();
+        assert_eq!(c.rename.target_of("orders.0"), "orders.0");
+        assert!(c.base.contains(IDENTITY_POLICY));
+    }
+
+    #[test]
+    fn a_user_file_gets_the_scenario_clusters_and_its_own_naming() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mm2.properties"),
+            "# ours\nclusters = onprem, cloud\nonprem.bootstrap.servers = far:9092\n\
+             cloud.bootstrap.servers = away:9092\nonprem->cloud.enabled = true\n\
+             replication.policy.separator = _\ndedicated.mode.enable.internal.rest = true\n",
+        )
+        .unwrap();
+        let mut s = mm2(false);
+        if let SystemSpec::Mirrormaker2 { config_file, .. } = &mut s {
+            *config_file = Some("mm2.properties".into());
+        }
+        check(&s).unwrap();
+        let c = config(&s, dir.path(), &clusters(), &["t".into()]).unwrap();
+        let p = parse_properties(&c.instance_properties(1234));
+        assert_eq!(p["onprem.bootstrap.servers"], "127.0.0.1:9001");
+        assert_eq!(p["cloud.bootstrap.servers"], "127.0.0.1:9002");
+        assert_eq!(p["listeners"], "http://127.0.0.1:1234");
+        assert!(c.base.starts_with("# ours\n"), "verbatim: {}", c.base);
+        assert_eq!(c.rename.target_of("orders"), "onprem_orders");
+    }
+
+    #[test]
+    fn properties_parse_like_java() {
+        let p = parse_properties(
+            "a=1\n  b : 2\nc 3\n# d=4\n! e=5\nf = x\\\n    y\ng=back\\\\slash\nh\\:i=j\n",
+        );
+        assert_eq!(p["a"], "1");
+        assert_eq!(p["b"], "2");
+        assert_eq!(p["c"], "3");
+        assert!(!p.contains_key("d") && !p.contains_key("e"));
+        assert_eq!(p["f"], "xy");
+        assert_eq!(p["g"], "back\\slash");
+        assert_eq!(p["h:i"], "j");
+    }
+
+    #[test]
+    fn config_file_refuses_generated_fields() {
+        let mut s = mm2(false);
+        if let SystemSpec::Mirrormaker2 {
+            config_file,
+            sync_group_offsets,
+            ..
+        } = &mut s
+        {
+            *config_file = Some("mm2.properties".into());
+            *sync_group_offsets = true;
+        }
+        let (field, _) = check(&s).unwrap_err();
+        assert_eq!(field, "sync_group_offsets");
+    }
+}
