@@ -175,15 +175,38 @@ async fn start_all<'a>(
     specs: impl Iterator<Item = &'a ClusterSpec>,
 ) -> Result<Vec<Box<dyn Cluster>>> {
     let mut set = tokio::task::JoinSet::new();
+    // A spinner on a terminal while the brokers start (a cold start fetches the jars first);
+    // nothing otherwise, the lines printed once ready say it all.
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let mut names = Vec::new();
     for (index, spec) in specs.enumerate() {
+        names.push(format!("{} ({} broker(s), Kafka {})", spec.name, spec.brokers, spec.kafka_version));
         let spec = spec.clone();
         set.spawn(async move { (index, harness::start(&spec).await) });
     }
+    if let Some(bar) = &bar {
+        bar.set_message(format!("starting {}", names.join(", ")));
+    }
     let mut clusters: Vec<(usize, Box<dyn Cluster>)> = Vec::new();
     while let Some(joined) = set.join_next().await {
+        if let Some(bar) = &bar {
+            bar.set_message(format!(
+                "starting {} ({} of {} ready)",
+                names.join(", "),
+                clusters.len(),
+                names.len()
+            ));
+        }
         let (index, result) = joined.context("a cluster start task failed")?;
         let cluster = result?;
         clusters.push((index, cluster));
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
     clusters.sort_by_key(|(i, _)| *i);
     Ok(clusters.into_iter().map(|(_, c)| c).collect())
