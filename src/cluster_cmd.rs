@@ -184,7 +184,10 @@ async fn start_all<'a>(
     });
     let mut names = Vec::new();
     for (index, spec) in specs.enumerate() {
-        names.push(format!("{} ({} broker(s), Kafka {})", spec.name, spec.brokers, spec.kafka_version));
+        names.push(format!(
+            "{} ({} broker(s), Kafka {})",
+            spec.name, spec.brokers, spec.kafka_version
+        ));
         let spec = spec.clone();
         set.spawn(async move { (index, harness::start(&spec).await) });
     }

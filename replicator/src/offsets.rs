@@ -1,9 +1,12 @@
 //! Consumer-group cutover: a source group's committed offsets translated to the target.
 //!
 //! For a source position S (the next record the group would read) of partition p: take the
-//! latest offset sync (s0 → t0) with s0 < S, count the k committed source records in (s0, S),
+//! latest offset sync (s0 → t0: source record s0 was copied to target offset t0) with s0 ≤ S;
+//! when s0 = S the position is t0; otherwise count the k committed source records in (s0, S)
 //! and step k committed records forward from t0 on the target: the group's target position is
-//! one past the k-th (t0 + 1 when k = 0). The last record stepped over is compared with the
+//! one past the k-th (t0 + 1 when k = 0). Every transaction that opens a worker's life (and one
+//! every `offset_sync_interval_ms`) carries the sync of its first record, so a committed
+//! position always has a sync at or below it. The last record stepped over is compared with the
 //! source record it should copy, so a translation never silently lands on the wrong record.
 //! Exact in exactly-once mode; a group active on the target is never overwritten.
 
@@ -94,7 +97,7 @@ pub fn sync_group(
             .get(&(topic.clone(), p))
             .and_then(|v| {
                 v.iter()
-                    .filter(|x| x.source_offset < s)
+                    .filter(|x| x.source_offset <= s)
                     .max_by_key(|x| x.source_offset)
             })
             .copied();
@@ -158,6 +161,8 @@ fn translate(
     pair: Option<OffsetSync>,
 ) -> std::result::Result<i64, String> {
     let (from_source, from_target) = match pair {
+        // The group's next record is the one the sync names: its copy is the next to read.
+        Some(x) if x.source_offset == s => return Ok(x.target_offset),
         Some(x) => (x.source_offset + 1, Some(x.target_offset)),
         None => (0, None),
     };

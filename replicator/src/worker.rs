@@ -57,10 +57,11 @@ pub enum Ended {
     Stopped { reason: String, fenced: bool },
 }
 
-/// Delivery reports: the last (source offset, target offset) delivered, and failures.
+/// Delivery reports: the first (source offset, target offset) delivered in the open
+/// transaction (an offset sync's pair), and failures.
 #[derive(Default)]
 pub struct Deliveries {
-    last: Mutex<Option<(i64, i64)>>,
+    first: Mutex<Option<(i64, i64)>>,
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
 }
@@ -76,8 +77,8 @@ impl ProducerContext for Deliveries {
             // offset sync pairs a source offset with the target offset of its copy only.
             Ok(_) if source_offset == usize::MAX => {}
             Ok(m) => {
-                if let Ok(mut last) = self.last.lock() {
-                    *last = Some((source_offset as i64, m.offset()));
+                if let Ok(mut first) = self.first.lock() {
+                    first.get_or_insert((source_offset as i64, m.offset()));
                 }
             }
             Err((e, _)) => {
@@ -170,7 +171,6 @@ pub fn spawn(
                         batch_bytes: 0,
                         batch_started: Instant::now(),
                         synced_at: None,
-                        pending_sync: None,
                     }
                 }
                 Err(e) => {
@@ -243,8 +243,6 @@ struct Worker {
     batch_bytes: u64,
     batch_started: Instant,
     synced_at: Option<Instant>,
-    /// An offset pair from a committed transaction, to record in a later one.
-    pending_sync: Option<(i64, i64)>,
 }
 
 /// Why a batch could not be made safe.
@@ -419,6 +417,9 @@ impl Worker {
                 .begin_transaction()
                 .map_err(|e| classify(&self.producer, &e))?;
             self.open = true;
+            if let Ok(mut first) = self.producer.context().first.lock() {
+                *first = None;
+            }
         }
         if self.batch_records == 0 {
             self.batch_started = Instant::now();
@@ -522,13 +523,6 @@ impl Worker {
         );
         self.batch_records = 0;
         self.batch_bytes = 0;
-        if self.eos() {
-            if let Ok(mut last) = self.producer.context().last.lock() {
-                if let Some(pair) = last.take() {
-                    self.pending_sync = Some(pair);
-                }
-            }
-        }
         Ok(())
     }
 
@@ -538,14 +532,25 @@ impl Worker {
         let due = self.synced_at.is_none_or(|t| {
             t.elapsed() >= Duration::from_millis(self.config.tuning.offset_sync_interval_ms)
         });
-        if let (true, Some((source_offset, target_offset))) = (due, self.pending_sync) {
+        // The sync pairs the batch's first record with its copy, in the batch's own
+        // transaction: any committed position is at or after a committed sync. Its target
+        // offset is known once delivered, so a due sync waits for the batch's deliveries.
+        let first = if due && self.batch_records > 0 {
+            let timeout = Duration::from_millis(self.config.tuning.transaction_timeout_ms);
+            if let Err(e) = self.producer.flush(timeout) {
+                return Err(classify(&self.producer, &e));
+            }
+            self.producer.context().first.lock().ok().and_then(|f| *f)
+        } else {
+            None
+        };
+        if let Some((source_offset, target_offset)) = first {
             let value = serde_json::to_vec(&OffsetSync {
                 source_offset,
                 target_offset,
             })
             .unwrap_or_default();
             self.send_control(&self.config.offset_syncs_topic.clone(), &key, &value)?;
-            self.pending_sync = None;
             self.synced_at = Some(Instant::now());
         }
         let value = serde_json::to_vec(&Checkpoint {
@@ -578,9 +583,11 @@ impl Worker {
 
     fn abort(&mut self, reason: String) -> Failure {
         self.metrics.transaction(false);
-        if let Ok(mut last) = self.producer.context().last.lock() {
-            *last = None;
+        if let Ok(mut first) = self.producer.context().first.lock() {
+            *first = None;
         }
+        // A sync in the aborted transaction is gone with it: the next batch records one.
+        self.synced_at = None;
         match self.producer.abort_transaction(Duration::from_millis(
             self.config.tuning.transaction_timeout_ms,
         )) {
