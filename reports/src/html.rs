@@ -300,14 +300,19 @@ fn delay(h: &mut String, r: &RunReport) {
             h.push_str(&svg::delay_histogram(d));
             let _ = write!(
                 h,
-                "<table class=\"delay\"><tr><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>positions</th></tr><tr><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{}</td></tr></table><p class=\"muted\">Method: {}. For each fraction of the run's records, the time the target's end reached it minus the time the source's end did (per-second samples, interpolated). Values under a second are interpolation: read them as \"under a second\"; positions where the target's share ran ahead of the source's within that noise count as ≤1 ms.</p>",
+                "<table class=\"delay\"><tr><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>positions</th></tr><tr><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{}</td></tr></table><p class=\"muted\">Method: {}. {}</p>",
                 thousands(d.p50_ms),
                 thousands(d.p90_ms),
                 thousands(d.p99_ms),
                 thousands(d.p999_ms),
                 thousands(d.max_ms),
                 thousands(d.samples),
-                esc(&d.method)
+                esc(&d.method),
+                if d.method.starts_with("probe") {
+                    "Every record read on the target (read_committed, from the run's start): the time it became readable minus its create time on the source, which the copy preserves."
+                } else {
+                    "For each fraction of the run's records, the time the target's end reached it minus the time the source's end did (per-second samples, interpolated). Values under a second are interpolation: read them as \"under a second\"; positions where the target's share ran ahead of the source's within that noise count as ≤1 ms."
+                }
             );
         }
         _ => h.push_str(

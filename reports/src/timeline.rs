@@ -110,6 +110,25 @@ fn time_reaching(series: &[Sample], level: f64, f: impl Fn(&Sample) -> f64) -> O
     None
 }
 
+/// Delay statistics of a measured histogram (milliseconds), e.g. a probe that read the
+/// target and compared each record's (preserved) create time with the time it became
+/// readable. None when it holds nothing.
+pub fn delay_of(hist: &Histogram<u64>, method: &str) -> Option<DelayStats> {
+    if hist.is_empty() {
+        return None;
+    }
+    Some(DelayStats {
+        method: method.into(),
+        samples: hist.len(),
+        p50_ms: hist.value_at_quantile(0.5),
+        p90_ms: hist.value_at_quantile(0.9),
+        p99_ms: hist.value_at_quantile(0.99),
+        p999_ms: hist.value_at_quantile(0.999),
+        max_ms: hist.max(),
+        buckets: buckets_of(hist),
+    })
+}
+
 /// The end-to-end delay distribution estimated from the series: for each fraction of the
 /// run's records, the time the target's end reached it minus the time the source's end did.
 /// Fractions rather than offsets because each side's high watermarks also count its own

@@ -11,6 +11,7 @@
 //! (MirrorMaker 2's `mm2.properties` and target topic names), [`runner`] (phases, fault
 //! schedule, drain, time series), [`report`] (what the scenario adds to the report).
 
+pub mod delay;
 pub mod error;
 pub mod groups;
 pub mod mirrormaker;

@@ -237,6 +237,8 @@ async fn run_on(
         &topics,
         &target_topics,
     )?;
+    // End-to-end delay, measured on the target while the run goes on.
+    let probe = crate::delay::DelayProbe::start(&target.client_props(), &target_topics)?;
     // Workload and faults.
     progress_of(options, "workload", &sampler, started, &shared);
     let wl_options = workload::RunOptions {
@@ -320,6 +322,7 @@ async fn run_on(
         consumed_by_group.insert(group, n);
     }
     if options.cancel.load(Ordering::Acquire) {
+        let _ = tokio::task::spawn_blocking(move || probe.finish()).await;
         report.outcome = Outcome::Aborted;
         report.series = series;
         let sh = shared.clone();
@@ -423,6 +426,22 @@ async fn run_on(
         ));
     }
     report.series = series;
+    if let Some(m) = tokio::task::spawn_blocking(move || probe.finish())
+        .await
+        .ok()
+        .flatten()
+    {
+        let method = format!(
+            "probe: {} records read on the target, create time to readable{}",
+            m.histogram.len(),
+            if m.skipped > 0 {
+                format!(" ({} without a plausible create time left out)", m.skipped)
+            } else {
+                String::new()
+            }
+        );
+        report.delay = reports::timeline::delay_of(&m.histogram, &method);
+    }
     // Consumer-group cutover: translate while the system still runs (a system may sync offsets
     // itself), then check where each group would resume on the target.
     if caught_up && !scenario.consumer_groups.is_empty() {
