@@ -68,6 +68,17 @@ fn smoke_scenario_passes_end_to_end() {
     assert!(report["drain"]["caught_up"].as_bool().unwrap());
     assert!(report["drain"]["downtime_secs"].as_f64().is_some());
     assert!(report["series"].as_array().unwrap().len() >= 5);
+    // The delay probe read every record that reached the target.
+    let delay = &report["delay"];
+    assert!(
+        delay["method"].as_str().unwrap().starts_with("probe"),
+        "{delay:#}"
+    );
+    assert_eq!(
+        delay["samples"], report["verdict"]["tally"]["target_records"],
+        "{delay:#}"
+    );
+    assert!(delay["p50_ms"].as_u64().unwrap() <= delay["max_ms"].as_u64().unwrap());
 }
 
 fn lossy_copier() -> PathBuf {
