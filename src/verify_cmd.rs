@@ -381,18 +381,11 @@ fn print_summary(verdict: &Verdict) {
             println!("warning: {w}");
         }
         for e in &topic.examples {
-            let src = e.source.as_ref().map_or("-".to_string(), |p| {
-                format!("{}-{}@{}", p.topic, p.partition, p.offset)
-            });
-            let tgt: Vec<String> = e
-                .target
-                .iter()
-                .map(|p| format!("{}-{}@{}", p.topic, p.partition, p.offset))
-                .collect();
+            let (src, tgt) = reports::digest::example_positions(e);
             println!(
                 "  e.g. {:<16} source {src} target [{}] key {}{}",
                 e.class.as_str(),
-                tgt.join(", "),
+                tgt,
                 e.key_preview.as_deref().unwrap_or("?"),
                 e.detail
                     .as_ref()

@@ -104,8 +104,9 @@ pub fn classes(report: &RunReport, cap: usize) -> Vec<ClassDigest<'_>> {
         .collect()
 }
 
-/// One line for an example: `orders.3-1@42 → [orders.3-1@40] key "k-17" (detail)`.
-pub fn example_line(e: &Example) -> String {
+/// An example's positions as text: the source (`orders.3-1@42`, `-` when none) and the
+/// target positions joined with `, `.
+pub fn example_positions(e: &Example) -> (String, String) {
     let src = e.source.as_ref().map_or("-".to_string(), |p| {
         format!("{}-{}@{}", p.topic, p.partition, p.offset)
     });
@@ -114,10 +115,15 @@ pub fn example_line(e: &Example) -> String {
         .iter()
         .map(|p| format!("{}-{}@{}", p.topic, p.partition, p.offset))
         .collect();
+    (src, tgt.join(", "))
+}
+
+/// One line for an example: `orders.3-1@42 → [orders.3-1@40] key "k-17" (detail)`.
+pub fn example_line(e: &Example) -> String {
+    let (src, tgt) = example_positions(e);
     format!(
-        "{}: source {src} → target [{}]{}{}",
+        "{}: source {src} → target [{tgt}]{}{}",
         e.class,
-        tgt.join(", "),
         e.key_preview
             .as_ref()
             .map_or(String::new(), |k| format!(" key {k}")),

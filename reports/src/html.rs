@@ -445,20 +445,13 @@ fn examples(h: &mut String, r: &RunReport) {
             thousands(c.count)
         );
         for e in &c.examples {
-            let src = e.source.as_ref().map_or("-".to_string(), |p| {
-                format!("{}-{}@{}", p.topic, p.partition, p.offset)
-            });
-            let tgt: Vec<String> = e
-                .target
-                .iter()
-                .map(|p| format!("{}-{}@{}", p.topic, p.partition, p.offset))
-                .collect();
+            let (src, tgt) = digest::example_positions(e);
             let _ = write!(
                 h,
                 "<tr title=\"{}\"><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
                 esc(&example_line(e)),
                 esc(&src),
-                esc(&tgt.join(", ")),
+                esc(&tgt),
                 esc(e.key_preview.as_deref().unwrap_or("")),
                 esc(e.detail.as_deref().unwrap_or(""))
             );

@@ -152,17 +152,7 @@ pub fn delay(series: &[Sample]) -> Option<DelayStats> {
         let ms = ((t - s).max(0.0) * 1000.0).round() as u64;
         hist.saturating_record(ms.max(1));
     }
-    let buckets = buckets_of(&hist);
-    Some(DelayStats {
-        method: "watermarks".into(),
-        samples: hist.len(),
-        p50_ms: hist.value_at_quantile(0.5),
-        p90_ms: hist.value_at_quantile(0.9),
-        p99_ms: hist.value_at_quantile(0.99),
-        p999_ms: hist.value_at_quantile(0.999),
-        max_ms: hist.max(),
-        buckets,
-    })
+    delay_of(&hist, "watermarks")
 }
 
 /// Log-spaced buckets (1-2-5 steps in ms) covering the histogram, empty ones inside the
