@@ -523,6 +523,15 @@ impl Bench {
                 first = Some(Instant::now());
             }
         }
+        // A small run may send everything before the first acknowledgement.
+        let deadline = began + self.timeout;
+        while first.is_none() && Instant::now() < deadline {
+            if acked.load(Ordering::Relaxed) >= self.records / 20 {
+                first = Some(Instant::now());
+            } else {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
         p.flush(Duration::from_secs(120))?;
         let done = acked.load(Ordering::Relaxed);
         if done < self.records {
