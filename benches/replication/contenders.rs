@@ -189,6 +189,18 @@ pub fn matrix() -> Vec<Contender> {
         });
     }
     rows.push(Contender::workers(2));
+    // The default again after all of the above: how far the machine drifted during the matrix
+    // (page cache, the target deleting earlier contenders' segments) is the noise floor.
+    rows.push(Contender {
+        name: "built-in exactly-once".into(),
+        setting: "default again (control)".into(),
+        section: Section::Matrix,
+        kind: Kind::Builtin {
+            mode: "exactly-once",
+            tuning: Vec::new(),
+            instances: 1,
+        },
+    });
     rows
 }
 
