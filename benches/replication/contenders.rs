@@ -1093,7 +1093,7 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
     let _ = match (alo, limit) {
         (Some(a), Some(l)) => writeln!(
             out,
-            "- at-least-once ≥ 90 % of the copy limit: {:.0} % — {}",
+            "- at-least-once ≥ 90 % of the copy limit: {:.1} % — {}",
             100.0 * a / l,
             verdict(a / l >= 0.9)
         ),
