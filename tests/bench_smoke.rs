@@ -53,3 +53,45 @@ fn replication_bench_runs_a_tiny_iteration_and_writes_its_table() {
     // The matrix row has a ratio to the exactly-once default only when that ran.
     assert!(table.copy_limit().is_some());
 }
+
+/// MirrorMaker 2's contender (a JVM, its Connect start and the read_committed tail count):
+/// `-- --ignored`, it needs the MirrorMaker 2 jars and about a minute.
+#[test]
+#[ignore]
+fn replication_bench_times_mirrormaker2_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        records: 6_000,
+        value_bytes: 256,
+        contenders: vec![
+            Contender::copy_limit(),
+            Contender::builtin("exactly-once"),
+            Contender::mirrormaker2(true),
+        ],
+        base_tuning: Vec::new(),
+        table_path: dir.path().join("replication.md"),
+        contender_timeout: std::time::Duration::from_secs(120),
+    };
+    let table = contenders::run(&options).unwrap();
+    for f in &table.figures {
+        let t = f
+            .outcome
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{}: {e}", f.contender.name));
+        assert_eq!(t.records, 6_000 - 300, "{}", f.contender.name);
+    }
+    assert!(
+        table
+            .markdown
+            .contains("- built-in exactly-once ≥ 1.5× MirrorMaker 2 exactly-once: "),
+        "{}",
+        table.markdown
+    );
+    assert!(
+        !table
+            .markdown
+            .contains("MirrorMaker 2 exactly-once: not measured"),
+        "{}",
+        table.markdown
+    );
+}
