@@ -1,0 +1,1106 @@
+//! The replication bench's body: two real 1-broker clusters, one source topic written once, and
+//! contenders that each copy all of it into their own target topic, timed the same way. Shared
+//! by `benches/replication.rs` (the real run, `cargo bench`) and `tests/bench_smoke.rs` (a tiny
+//! run in the debug test suite, so this code cannot rot) through `#[path]`.
+//!
+//! Every contender is timed while records flow: the clock starts once 5 % of the records are
+//! on the target and stops when all are, so group joins, producer start-up and a JVM's boot are
+//! not counted as copying (they are reported apart, as "start s"). Every figure is also a ratio
+//! to the copy limit measured in the same run, which is what carries across machines.
+
+// The smoke test uses only part of this module.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use harness::{Cluster, ClusterSpec, KafkaVersion, TopicSpec};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::producer::{
+    BaseRecord, DefaultProducerContext, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
+};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use replicator::{Metrics, ReplicatorConfig};
+use scenarios::spec::SystemSpec;
+use scenarios::system::{Instances, Launcher, Mm2Launch};
+use scenarios::SystemOverride;
+
+/// Partitions of the source topic (and of every target topic).
+pub const PARTITIONS: i32 = 12;
+/// The source topic.
+pub const SOURCE_TOPIC: &str = "bench";
+/// Bytes at the front of every value holding the record's index within its partition, so a
+/// reader of a target partition's tail knows how many records reached it (MirrorMaker 2
+/// exposes no count cutover reads, and a read_committed end offset counts transaction markers).
+const SEQ_BYTES: usize = 8;
+
+/// Where a row goes in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Baseline,
+    System,
+    Matrix,
+}
+
+/// What copies the records.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// A plain consume → produce loop: no transactions, no checkpoints, no group.
+    CopyLimit,
+    /// rdkafka at full speed into the target (acks=all, idempotent): what the target takes.
+    ProduceLimit,
+    /// The built-in replicator in this process: `instances` engines in one group, the default
+    /// tuning with `tuning` entries (TOML literals) put over it.
+    Builtin {
+        mode: &'static str,
+        tuning: Vec<(String, String)>,
+        instances: u32,
+    },
+    /// Apache Kafka's MirrorMaker 2, one dedicated-mode JVM, configured as the scenarios
+    /// configure it (`scenarios::mirrormaker::config`).
+    MirrorMaker2 {
+        exactly_once: bool,
+        /// `target.producer.*` entries over MirrorMaker 2's (Connect's) producer defaults.
+        producer: Vec<(String, String)>,
+    },
+}
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+pub struct Contender {
+    pub name: String,
+    /// The setting that differs from the default (matrix rows), for the table.
+    pub setting: String,
+    pub section: Section,
+    pub kind: Kind,
+}
+
+impl Contender {
+    fn new(name: &str, section: Section, kind: Kind) -> Contender {
+        Contender {
+            name: name.into(),
+            setting: String::new(),
+            section,
+            kind,
+        }
+    }
+
+    pub fn copy_limit() -> Contender {
+        Contender::new("copy limit", Section::Baseline, Kind::CopyLimit)
+    }
+
+    pub fn produce_limit() -> Contender {
+        Contender::new(
+            "target produce limit",
+            Section::Baseline,
+            Kind::ProduceLimit,
+        )
+    }
+
+    pub fn builtin(mode: &'static str) -> Contender {
+        let name = match mode {
+            "exactly-once" => "built-in exactly-once",
+            _ => "built-in at-least-once",
+        };
+        Contender::new(
+            name,
+            Section::System,
+            Kind::Builtin {
+                mode,
+                tuning: Vec::new(),
+                instances: 1,
+            },
+        )
+    }
+
+    pub fn mirrormaker2(exactly_once: bool) -> Contender {
+        let name = if exactly_once {
+            "MirrorMaker 2 exactly-once"
+        } else {
+            "MirrorMaker 2 exactly-once off"
+        };
+        Contender::new(
+            name,
+            Section::System,
+            Kind::MirrorMaker2 {
+                exactly_once,
+                producer: Vec::new(),
+            },
+        )
+    }
+
+    /// A matrix row: MirrorMaker 2 exactly-once with the producer batching like the built-in
+    /// replicator's default (Connect's producer defaults to 16 KiB batches, no linger).
+    pub fn mirrormaker2_batching() -> Contender {
+        Contender {
+            name: "MirrorMaker 2 exactly-once".into(),
+            setting: "producer batch.size = 1000000, linger.ms = 5".into(),
+            section: Section::Matrix,
+            kind: Kind::MirrorMaker2 {
+                exactly_once: true,
+                producer: vec![
+                    ("batch.size".into(), "1000000".into()),
+                    ("linger.ms".into(), "5".into()),
+                ],
+            },
+        }
+    }
+
+    /// A matrix row: built-in exactly-once with one tuning entry changed.
+    pub fn tuned(key: &str, value: &str) -> Contender {
+        Contender {
+            name: "built-in exactly-once".into(),
+            setting: format!("{key} = {value}"),
+            section: Section::Matrix,
+            kind: Kind::Builtin {
+                mode: "exactly-once",
+                tuning: vec![(key.into(), value.into())],
+                instances: 1,
+            },
+        }
+    }
+
+    /// A matrix row: built-in exactly-once with `n` instances (engines) in one group.
+    pub fn workers(n: u32) -> Contender {
+        Contender {
+            name: "built-in exactly-once".into(),
+            setting: format!("instances = {n}"),
+            section: Section::Matrix,
+            kind: Kind::Builtin {
+                mode: "exactly-once",
+                tuning: Vec::new(),
+                instances: n,
+            },
+        }
+    }
+}
+
+/// The one-at-a-time variations of the matrix: each changes one knob of the built-in
+/// replicator's exactly-once default (`replicator::config::Tuning::default`).
+pub fn matrix() -> Vec<Contender> {
+    let mut rows: Vec<Contender> = [
+        ("batch_size", "16384"),
+        ("batch_size", "262144"),
+        ("linger_ms", "0"),
+        ("linger_ms", "50"),
+        ("compression", "\"lz4\""),
+        ("compression", "\"zstd\""),
+        ("max_partition_fetch_bytes", "262144"),
+        ("max_partition_fetch_bytes", "8388608"),
+        ("fetch_max_bytes", "1048576"),
+        ("commit_interval_ms", "50"),
+        ("commit_interval_ms", "1000"),
+    ]
+    .iter()
+    .map(|(k, v)| Contender::tuned(k, v))
+    .collect();
+    for size in ["65536", "4194304"] {
+        rows.push(Contender {
+            name: "built-in exactly-once".into(),
+            setting: format!("socket buffers = {size}"),
+            section: Section::Matrix,
+            kind: Kind::Builtin {
+                mode: "exactly-once",
+                tuning: vec![
+                    ("socket_send_buffer_bytes".into(), size.into()),
+                    ("socket_receive_buffer_bytes".into(), size.into()),
+                ],
+                instances: 1,
+            },
+        });
+    }
+    rows.push(Contender::workers(2));
+    rows.push(Contender::mirrormaker2_batching());
+    // The default again after all of the above: how far the machine drifted during the matrix
+    // (page cache, the target deleting earlier contenders' segments) is the noise floor.
+    rows.push(Contender {
+        name: "built-in exactly-once".into(),
+        setting: "default again (control)".into(),
+        section: Section::Matrix,
+        kind: Kind::Builtin {
+            mode: "exactly-once",
+            tuning: Vec::new(),
+            instances: 1,
+        },
+    });
+    rows
+}
+
+/// What to run and where the table goes.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub records: u64,
+    pub value_bytes: usize,
+    pub contenders: Vec<Contender>,
+    /// Tuning entries (TOML literals) every built-in contender starts from.
+    pub base_tuning: Vec<(String, String)>,
+    /// The Markdown table is written here (and printed).
+    pub table_path: PathBuf,
+    /// A contender that has not copied everything by then is reported as failed.
+    pub contender_timeout: Duration,
+}
+
+impl Options {
+    /// From the environment: `CUTOVER_BENCH_QUICK=1` (20 k records of 512 B),
+    /// `CUTOVER_BENCH_RECORDS` (1 M), `CUTOVER_BENCH_VALUE_BYTES` (1024),
+    /// `CUTOVER_BENCH_MATRIX=1` (add the parameter matrix), `CUTOVER_BENCH_ONLY` (a comma list of
+    /// words; a contender runs when its name or setting contains one), and the base tuning
+    /// `CUTOVER_BENCH_COMMIT_MS`, `CUTOVER_BENCH_LINGER_MS`, `CUTOVER_BENCH_COMPRESSION`.
+    pub fn from_env(target_dir: &Path) -> Options {
+        let flag = |name: &str| std::env::var(name).is_ok_and(|v| v == "1" || v == "true");
+        let num = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let quick = flag("CUTOVER_BENCH_QUICK");
+        let records = num(
+            "CUTOVER_BENCH_RECORDS",
+            if quick { 20_000 } else { 1_000_000 },
+        );
+        let value_bytes = num("CUTOVER_BENCH_VALUE_BYTES", if quick { 512 } else { 1024 }) as usize;
+        let mut contenders = vec![
+            Contender::copy_limit(),
+            Contender::produce_limit(),
+            Contender::builtin("at-least-once"),
+            Contender::builtin("exactly-once"),
+            Contender::mirrormaker2(false),
+            Contender::mirrormaker2(true),
+        ];
+        if flag("CUTOVER_BENCH_MATRIX") {
+            contenders.extend(matrix());
+        }
+        if let Ok(only) = std::env::var("CUTOVER_BENCH_ONLY") {
+            let words: Vec<String> = only
+                .split(',')
+                .map(|w| w.trim().to_lowercase())
+                .filter(|w| !w.is_empty())
+                .collect();
+            contenders.retain(|c| {
+                c.section == Section::Baseline && c.name == "copy limit"
+                    || words.iter().any(|w| {
+                        c.name.to_lowercase().contains(w) || c.setting.to_lowercase().contains(w)
+                    })
+            });
+        }
+        let mut base_tuning = Vec::new();
+        if let Ok(v) = std::env::var("CUTOVER_BENCH_COMMIT_MS") {
+            base_tuning.push(("commit_interval_ms".into(), v));
+        }
+        if let Ok(v) = std::env::var("CUTOVER_BENCH_LINGER_MS") {
+            base_tuning.push(("linger_ms".into(), v));
+        }
+        if let Ok(v) = std::env::var("CUTOVER_BENCH_COMPRESSION") {
+            base_tuning.push(("compression".into(), format!("{v:?}")));
+        }
+        Options {
+            records,
+            value_bytes: value_bytes.max(SEQ_BYTES),
+            contenders,
+            base_tuning,
+            table_path: target_dir.join("cutover/bench/replication.md"),
+            contender_timeout: Duration::from_secs(if quick { 120 } else { 900 }),
+        }
+    }
+}
+
+/// One contender's measurement (or why there is none).
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub contender: Contender,
+    pub outcome: std::result::Result<Timing, String>,
+}
+
+/// Records and bytes counted after the clock started, and the times.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub records: u64,
+    pub bytes: u64,
+    /// From 5 % to 100 % copied.
+    pub secs: f64,
+    /// From the contender's start to 5 % copied.
+    pub start_secs: f64,
+}
+
+impl Timing {
+    pub fn rate(&self) -> f64 {
+        self.records as f64 / self.secs.max(1e-9)
+    }
+    pub fn mbps(&self) -> f64 {
+        self.bytes as f64 / self.secs.max(1e-9) / 1e6
+    }
+}
+
+/// The run's result.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub records: u64,
+    pub value_bytes: usize,
+    pub bytes: u64,
+    pub fill_secs: f64,
+    pub figures: Vec<Figure>,
+    pub markdown: String,
+}
+
+impl Table {
+    fn rate_of(&self, pick: impl Fn(&Contender) -> bool) -> Option<f64> {
+        self.figures
+            .iter()
+            .find(|f| pick(&f.contender))
+            .and_then(|f| f.outcome.as_ref().ok())
+            .map(Timing::rate)
+    }
+
+    pub fn copy_limit(&self) -> Option<f64> {
+        self.rate_of(|c| matches!(c.kind, Kind::CopyLimit))
+    }
+}
+
+/// What the contenders share.
+struct Bench {
+    runtime: tokio::runtime::Runtime,
+    source: Box<dyn Cluster>,
+    target: Box<dyn Cluster>,
+    version: KafkaVersion,
+    records: u64,
+    bytes: u64,
+    base_tuning: Vec<(String, String)>,
+    timeout: Duration,
+    mm2: Option<harness::MirrorMaker2>,
+}
+
+/// Starts the clusters, writes the source, runs every contender in order, writes the table.
+/// A contender that fails is a row saying why; the others still run.
+pub fn run(options: &Options) -> Result<Table> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    // Deleted contender topics leave the disk within a second, not a minute: a gigabyte per
+    // contender would otherwise pile up during the matrix.
+    let spec = |name: &str| {
+        ClusterSpec::new(name)
+            .broker_config("group.initial.rebalance.delay.ms", "0")
+            .broker_config("file.delete.delay.ms", "1000")
+    };
+    let (s, t) = (spec("bench-src"), spec("bench-tgt"));
+    let version = t.kafka_version.clone();
+    let (source, target) = runtime.block_on(async {
+        let (a, b) = tokio::join!(harness::start(&s), harness::start(&t));
+        (a, b)
+    });
+    let (source, target) = (
+        source.context("starting the source cluster")?,
+        target.context("starting the target cluster")?,
+    );
+    runtime
+        .block_on(
+            source
+                .admin()?
+                .create_topic(&TopicSpec::new(SOURCE_TOPIC, PARTITIONS, 1)),
+        )
+        .context("creating the source topic")?;
+    let started = Instant::now();
+    let bytes = fill(
+        &source.bootstrap_servers(),
+        options.records,
+        options.value_bytes,
+    )?;
+    let fill_secs = started.elapsed().as_secs_f64();
+    println!(
+        "source: {} records of {} B over {PARTITIONS} partitions written in {fill_secs:.1} s",
+        options.records, options.value_bytes
+    );
+    let mut bench = Bench {
+        runtime,
+        source,
+        target,
+        version,
+        records: options.records,
+        bytes,
+        base_tuning: options.base_tuning.clone(),
+        timeout: options.contender_timeout,
+        mm2: None,
+    };
+    let mut figures = Vec::new();
+    for (index, contender) in options.contenders.iter().enumerate() {
+        println!("running: {} {}", contender.name, contender.setting);
+        let outcome = bench
+            .measure(index, contender)
+            .map_err(|e| format!("{e:#}"));
+        match &outcome {
+            Ok(t) => println!(
+                "  {:.0} records/s, {:.1} MB/s, {:.2} s (start {:.1} s)",
+                t.rate(),
+                t.mbps(),
+                t.secs,
+                t.start_secs
+            ),
+            Err(e) => println!("  failed: {e}"),
+        }
+        figures.push(Figure {
+            contender: contender.clone(),
+            outcome,
+        });
+    }
+    let _ = bench.runtime.block_on(async {
+        let a = bench.source.shutdown().await;
+        let b = bench.target.shutdown().await;
+        a.and(b)
+    });
+    let mut table = Table {
+        records: options.records,
+        value_bytes: options.value_bytes,
+        bytes,
+        fill_secs,
+        figures,
+        markdown: String::new(),
+    };
+    table.markdown = render(&table, &options.base_tuning);
+    if let Some(dir) = options.table_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&options.table_path, &table.markdown)
+        .with_context(|| format!("writing {}", options.table_path.display()))?;
+    Ok(table)
+}
+
+impl Bench {
+    fn measure(&mut self, index: usize, contender: &Contender) -> Result<Timing> {
+        // Each contender writes its own topic, removed afterwards: 1 GB per contender would
+        // otherwise pile up on the target's disk.
+        let topic = format!("c{index}.{SOURCE_TOPIC}");
+        let result = match &contender.kind {
+            Kind::CopyLimit => self.copy_limit(&topic),
+            Kind::ProduceLimit => self.produce_limit(&topic),
+            Kind::Builtin {
+                mode,
+                tuning,
+                instances,
+            } => self.builtin(index, mode, tuning, *instances),
+            Kind::MirrorMaker2 {
+                exactly_once,
+                producer,
+            } => self.mirrormaker2(index, *exactly_once, producer),
+        };
+        let admin = self.target.admin()?;
+        let topics = self
+            .runtime
+            .block_on(admin.list_topics())
+            .unwrap_or_default();
+        for t in topics {
+            if t.ends_with(&format!(".{SOURCE_TOPIC}")) {
+                let _ = self.runtime.block_on(admin.delete_topic(&t));
+            }
+        }
+        result
+    }
+
+    /// The copy limit: assign every partition, consume, produce, no guarantees.
+    fn copy_limit(&self, topic: &str) -> Result<Timing> {
+        self.create_target_topic(topic)?;
+        let began = Instant::now();
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.source.bootstrap_servers())
+            .set("group.id", "bench-limit")
+            .set("enable.auto.commit", "false")
+            .set("fetch.max.bytes", "52428800")
+            .create()?;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..PARTITIONS {
+            tpl.add_partition_offset(SOURCE_TOPIC, p, Offset::Beginning)?;
+        }
+        consumer.assign(&tpl)?;
+        let p = producer(&self.target.bootstrap_servers(), DefaultProducerContext)?;
+        let records = self.records;
+        let deadline = began + self.timeout;
+        let mut n = 0u64;
+        let mut first: Option<Instant> = None;
+        while n < records {
+            if Instant::now() > deadline {
+                bail!("only {n} of {records} records copied in {:?}", self.timeout);
+            }
+            let Some(Ok(m)) = consumer.poll(Duration::from_secs(1)) else {
+                continue;
+            };
+            if n == records / 20 {
+                first = Some(Instant::now());
+            }
+            let mut r: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).partition(m.partition());
+            if let Some(k) = m.key() {
+                r = r.key(k);
+            }
+            if let Some(v) = m.payload() {
+                r = r.payload(v);
+            }
+            send(&p, r);
+            n += 1;
+        }
+        p.flush(Duration::from_secs(120))?;
+        Ok(self.timing(began, first))
+    }
+
+    /// The target's produce limit: the same records produced straight into it, timed by
+    /// acknowledgements.
+    fn produce_limit(&self, topic: &str) -> Result<Timing> {
+        self.create_target_topic(topic)?;
+        let began = Instant::now();
+        let acked = Arc::new(AtomicU64::new(0));
+        let p = producer(&self.target.bootstrap_servers(), CountAcks(acked.clone()))?;
+        let value_bytes = (self.bytes / self.records.max(1)) as usize - KEY_BYTES;
+        let mut first: Option<Instant> = None;
+        let mut value = vec![b'x'; value_bytes];
+        for i in 0..self.records {
+            let (partition, seq) = place(i);
+            value[..SEQ_BYTES].copy_from_slice(&seq.to_be_bytes());
+            let key = key_of(i);
+            let r = BaseRecord::to(topic)
+                .key(key.as_bytes())
+                .payload(&value[..])
+                .partition(partition);
+            send(&p, r);
+            if first.is_none() && acked.load(Ordering::Relaxed) >= self.records / 20 {
+                first = Some(Instant::now());
+            }
+        }
+        // A small run may send everything before the first acknowledgement.
+        let deadline = began + self.timeout;
+        while first.is_none() && Instant::now() < deadline {
+            if acked.load(Ordering::Relaxed) >= self.records / 20 {
+                first = Some(Instant::now());
+            } else {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        p.flush(Duration::from_secs(120))?;
+        let done = acked.load(Ordering::Relaxed);
+        if done < self.records {
+            bail!("{done} of {} records acknowledged", self.records);
+        }
+        Ok(self.timing(began, first))
+    }
+
+    /// The built-in replicator in this process (`instances` engines sharing a group), copying
+    /// `bench` to `c<index>.bench` until every record is made safe on the target.
+    fn builtin(
+        &self,
+        index: usize,
+        mode: &str,
+        tuning: &[(String, String)],
+        instances: u32,
+    ) -> Result<Timing> {
+        let mut merged: BTreeMap<String, String> = self.base_tuning.iter().cloned().collect();
+        merged.extend(tuning.iter().cloned());
+        let tuning_text: String = merged.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        let text = format!(
+            r#"[replication]
+mode = "{mode}"
+group_id = "bench-c{index}"
+include = "{SOURCE_TOPIC}"
+rename = {{ prefix = "c{index}." }}
+
+[tuning]
+{tuning_text}
+[source]
+bootstrap.servers = "{source}"
+
+[target]
+bootstrap.servers = "{target}"
+"#,
+            source = self.source.bootstrap_servers(),
+            target = self.target.bootstrap_servers(),
+        );
+        let config = Arc::new(ReplicatorConfig::from_toml(&text, "bench")?);
+        let began = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut engines = Vec::new();
+        for _ in 0..instances.max(1) {
+            let metrics = Metrics::new();
+            let (config, m, stop, handle) = (
+                config.clone(),
+                metrics.clone(),
+                stop.clone(),
+                self.runtime.handle().clone(),
+            );
+            let thread =
+                std::thread::spawn(move || replicator::engine::run(config, m, handle, stop));
+            engines.push((metrics, thread));
+        }
+        let copied = || -> u64 { engines.iter().map(|(m, _)| m.totals().records).sum() };
+        let result = self.clock(began, || {
+            if engines.iter().any(|(_, t)| t.is_finished()) {
+                bail!("a replicator engine stopped before the copy was done");
+            }
+            Ok(copied())
+        });
+        stop.store(true, Ordering::Release);
+        for (_, thread) in engines {
+            match thread.join() {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) if result.is_err() => {
+                    return Err(anyhow!("replicator: {e}"));
+                }
+                _ => {}
+            }
+        }
+        result
+    }
+
+    /// MirrorMaker 2 in dedicated mode (one JVM, the scenarios' generated `mm2.properties`
+    /// with `tasks.max` 4), its own worker group, internal topics and target topic name per
+    /// run so the second run does not resume from the first one's offsets.
+    fn mirrormaker2(
+        &mut self,
+        index: usize,
+        exactly_once: bool,
+        producer_overrides: &[(String, String)],
+    ) -> Result<Timing> {
+        if self.mm2.is_none() {
+            let prepared = self
+                .runtime
+                .block_on(harness::MirrorMaker2::prepare(&self.version, |_| {}))?;
+            self.mm2 = Some(prepared);
+        }
+        let runtime = self.mm2.clone().ok_or_else(|| anyhow!("MirrorMaker 2"))?;
+        let placeholder = SystemSpec::Command {
+            command: vec!["-".into()],
+            instances: 1,
+            grace_secs: 10.0,
+            group_id: String::new(),
+            env: BTreeMap::new(),
+            rename_prefix: String::new(),
+        };
+        let mut system = placeholder.overridden(if exactly_once {
+            SystemOverride::Mirrormaker2Eos
+        } else {
+            SystemOverride::Mirrormaker2
+        });
+        let tag = format!("c{index}");
+        let heap_mb = match &mut system {
+            SystemSpec::Mirrormaker2 {
+                worker,
+                properties,
+                producer,
+                grace_secs,
+                heap_mb,
+                ..
+            } => {
+                producer.extend(producer_overrides.iter().cloned());
+                // Target topic `source.c<index>.bench`.
+                properties.insert("replication.policy.separator".into(), format!(".{tag}."));
+                for (key, suffix) in [
+                    ("group.id", "group"),
+                    ("offset.storage.topic", "offsets"),
+                    ("config.storage.topic", "configs"),
+                    ("status.storage.topic", "status"),
+                ] {
+                    worker.insert(key.into(), format!("bench-mm2-{tag}-{suffix}"));
+                }
+                *grace_secs = 5.0;
+                *heap_mb
+            }
+            _ => bail!("not a MirrorMaker 2 system"),
+        };
+        let dir = tempfile::tempdir().context("MirrorMaker 2 work dir")?;
+        let (sb, tb) = (
+            self.source.bootstrap_servers(),
+            self.target.bootstrap_servers(),
+        );
+        let config = scenarios::mirrormaker::config(
+            &system,
+            dir.path(),
+            &scenarios::mirrormaker::Clusters {
+                source_bootstrap: &sb,
+                target_bootstrap: &tb,
+                source_brokers: 1,
+                target_brokers: 1,
+            },
+            &[SOURCE_TOPIC.to_string()],
+        )?;
+        let target_topic = config.rename.target_of(SOURCE_TOPIC);
+        let began = Instant::now();
+        let mut instances = Instances::new(Launcher {
+            cutover_exe: PathBuf::new(),
+            dir: dir.path().to_path_buf(),
+            system,
+            scenario_dir: dir.path().to_path_buf(),
+            source_bootstrap: sb,
+            target_bootstrap: tb.clone(),
+            topics: vec![SOURCE_TOPIC.to_string()],
+            config_path: None,
+            mm2: Some(Mm2Launch {
+                runtime,
+                config,
+                heap_mb,
+            }),
+        });
+        instances.add()?;
+        let mut tail = TailCounter::new(&tb, &target_topic)?;
+        let result = self.clock(began, || {
+            if let Some((i, status)) = instances.exited().into_iter().next() {
+                let log = std::fs::read_to_string(dir.path().join(format!("instance-{i}.log")))
+                    .unwrap_or_default();
+                let last: Vec<&str> = log.lines().rev().take(20).collect();
+                bail!(
+                    "MirrorMaker 2 exited ({status}); its log ends:\n{}",
+                    last.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+            tail.copied()
+        });
+        instances.stop_all();
+        result
+    }
+
+    /// Polls `copied` until every record is there: the clock runs from 5 % to 100 %.
+    fn clock(&self, began: Instant, mut copied: impl FnMut() -> Result<u64>) -> Result<Timing> {
+        let deadline = began + self.timeout;
+        let mut first: Option<Instant> = None;
+        loop {
+            let n = copied()?;
+            let now = Instant::now();
+            if first.is_none() && n >= self.records / 20 {
+                first = Some(now);
+            }
+            if n >= self.records {
+                return Ok(self.timing(began, first));
+            }
+            if now > deadline {
+                bail!(
+                    "only {n} of {} records copied in {:?}",
+                    self.records,
+                    self.timeout
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The 95 % of the records copied after the clock started.
+    fn timing(&self, began: Instant, first: Option<Instant>) -> Timing {
+        let counted = self.records - self.records / 20;
+        let first = first.unwrap_or(began);
+        Timing {
+            records: counted,
+            bytes: self.bytes / self.records.max(1) * counted,
+            secs: first.elapsed().as_secs_f64(),
+            start_secs: first.duration_since(began).as_secs_f64(),
+        }
+    }
+
+    fn create_target_topic(&self, topic: &str) -> Result<()> {
+        self.runtime
+            .block_on(
+                self.target
+                    .admin()?
+                    .create_topic(&TopicSpec::new(topic, PARTITIONS, 1)),
+            )
+            .with_context(|| format!("creating {topic}"))
+    }
+}
+
+/// Key length of every record (`key-00000000`).
+const KEY_BYTES: usize = 12;
+
+fn key_of(i: u64) -> String {
+    format!("key-{:08}", i % 100_000)
+}
+
+/// Record `i`'s partition and its index within that partition.
+fn place(i: u64) -> (i32, u64) {
+    ((i % PARTITIONS as u64) as i32, i / PARTITIONS as u64)
+}
+
+fn producer<C: ProducerContext + 'static>(
+    bootstrap: &str,
+    context: C,
+) -> Result<ThreadedProducer<C>> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "20")
+        .set("batch.size", "1000000")
+        .create_with_context(context)?)
+}
+
+/// Sends, waiting while the local queue is full.
+fn send<C>(p: &ThreadedProducer<C>, mut r: BaseRecord<'_, [u8], [u8]>)
+where
+    C: ProducerContext<DeliveryOpaque = ()> + 'static,
+{
+    loop {
+        match p.send(r) {
+            Ok(()) => return,
+            Err((_, back)) => {
+                r = back;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+    }
+}
+
+/// Counts successful deliveries.
+struct CountAcks(Arc<AtomicU64>);
+
+impl ClientContext for CountAcks {}
+
+impl ProducerContext for CountAcks {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if result.is_ok() {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Writes the source data; returns key + value bytes. Values start with the record's index
+/// within its partition (big-endian), padded with `x`.
+fn fill(bootstrap: &str, records: u64, value_bytes: usize) -> Result<u64> {
+    let p = producer(bootstrap, DefaultProducerContext)?;
+    let mut value = vec![b'x'; value_bytes.max(SEQ_BYTES)];
+    let mut bytes = 0;
+    for i in 0..records {
+        let (partition, seq) = place(i);
+        value[..SEQ_BYTES].copy_from_slice(&seq.to_be_bytes());
+        let key = key_of(i);
+        send(
+            &p,
+            BaseRecord::to(SOURCE_TOPIC)
+                .key(key.as_bytes())
+                .payload(&value[..])
+                .partition(partition),
+        );
+        bytes += (key.len() + value.len()) as u64;
+    }
+    p.flush(Duration::from_secs(300))?;
+    Ok(bytes)
+}
+
+/// How many records reached a target topic, from the index in the last committed record of
+/// each partition (read_committed, so an open transaction's records do not count yet).
+struct TailCounter {
+    consumer: BaseConsumer<harness::quiet::QuietEof>,
+    topic: String,
+    copied: Vec<u64>,
+    exists: bool,
+}
+
+impl TailCounter {
+    fn new(bootstrap: &str, topic: &str) -> Result<TailCounter> {
+        let consumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", "bench-tail")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", "read_committed")
+            .create_with_context(harness::quiet::QuietEof)?;
+        Ok(TailCounter {
+            consumer,
+            topic: topic.into(),
+            copied: vec![0; PARTITIONS as usize],
+            exists: false,
+        })
+    }
+
+    fn copied(&mut self) -> Result<u64> {
+        if !self.exists {
+            // The system creates the topic; assigning before would only wait for errors.
+            let md = self
+                .consumer
+                .fetch_metadata(Some(&self.topic), Duration::from_secs(2));
+            self.exists = md.is_ok_and(|md| {
+                md.topics().first().is_some_and(|t| {
+                    t.error().is_none() && t.partitions().len() as i32 >= PARTITIONS
+                })
+            });
+            if !self.exists {
+                std::thread::sleep(Duration::from_millis(200));
+                return Ok(0);
+            }
+        }
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..PARTITIONS {
+            tpl.add_partition_offset(&self.topic, p, Offset::OffsetTail(64))?;
+        }
+        self.consumer.assign(&tpl)?;
+        let mut at_end = BTreeSet::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while at_end.len() < PARTITIONS as usize && Instant::now() < deadline {
+            match self.consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => {
+                    if let Some(seq) = m
+                        .payload()
+                        .and_then(|v| v.get(..SEQ_BYTES))
+                        .and_then(|b| <[u8; SEQ_BYTES]>::try_from(b).ok())
+                    {
+                        let slot = &mut self.copied[m.partition() as usize % PARTITIONS as usize];
+                        *slot = (*slot).max(u64::from_be_bytes(seq) + 1);
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    at_end.insert(p);
+                }
+                Some(Err(_)) | None => {}
+            }
+        }
+        // Polled every ~200 ms: each look reads at most 64 records per partition.
+        std::thread::sleep(Duration::from_millis(150));
+        Ok(self.copied.iter().sum())
+    }
+}
+
+/// The Markdown table.
+pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
+    let limit = table.copy_limit();
+    let eos_default = table.rate_of(|c| {
+        c.section == Section::System
+            && matches!(
+                c.kind,
+                Kind::Builtin {
+                    mode: "exactly-once",
+                    ..
+                }
+            )
+    });
+    let mut out = String::new();
+    let _ = writeln!(out, "# Replication bench\n");
+    let _ = writeln!(
+        out,
+        "{} records of {} B ({:.0} MB with keys) over {PARTITIONS} partitions, two 1-broker \
+         clusters on this machine ({} cores), measured {}. Rates count the 95 % of the records \
+         copied after the first 5 %; \"start s\" is the time to that 5 %. Ratios are to the copy \
+         limit measured in this run.\n",
+        table.records,
+        table.value_bytes,
+        table.bytes as f64 / 1e6,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+    );
+    if !base_tuning.is_empty() {
+        let t: Vec<String> = base_tuning
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Base tuning of the built-in replicator: {}.\n",
+            t.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| contender | setting | records/s | MB/s | ratio to copy limit | vs built-in EOS default | copy s | start s |"
+    );
+    let _ = writeln!(
+        out,
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for f in &table.figures {
+        let c = &f.contender;
+        let setting = if c.setting.is_empty() {
+            match c.section {
+                Section::Matrix => "",
+                _ => "default",
+            }
+        } else {
+            c.setting.as_str()
+        };
+        match &f.outcome {
+            Ok(t) => {
+                let ratio = limit.map_or("–".into(), |l| format!("{:.2}", t.rate() / l));
+                let vs = match (c.section, eos_default) {
+                    (Section::Matrix, Some(d)) => format!("{:.2}", t.rate() / d),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {:.0} | {:.1} | {} | {} | {:.1} | {:.1} |",
+                    c.name,
+                    setting.replace('|', "\\|"),
+                    t.rate(),
+                    t.mbps(),
+                    ratio,
+                    vs,
+                    t.secs,
+                    t.start_secs
+                );
+            }
+            Err(e) => {
+                let first = e.lines().next().unwrap_or_default().replace('|', "\\|");
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | failed: {first} | | | | | |",
+                    c.name, setting
+                );
+            }
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Goals:\n");
+    let mm2_eos = table.rate_of(|c| {
+        c.section == Section::System
+            && matches!(
+                c.kind,
+                Kind::MirrorMaker2 {
+                    exactly_once: true,
+                    ..
+                }
+            )
+    });
+    let mm2_eos_batching = table
+        .rate_of(|c| c.section == Section::Matrix && matches!(c.kind, Kind::MirrorMaker2 { .. }));
+    let alo = table.rate_of(|c| {
+        c.section == Section::System
+            && matches!(
+                c.kind,
+                Kind::Builtin {
+                    mode: "at-least-once",
+                    ..
+                }
+            )
+    });
+    let verdict = |met: bool| if met { "met" } else { "not met" };
+    let _ = match (eos_default, mm2_eos) {
+        (Some(e), Some(m)) => writeln!(
+            out,
+            "- built-in exactly-once ≥ 1.5× MirrorMaker 2 exactly-once: {:.2}× — {}",
+            e / m,
+            verdict(e / m >= 1.5)
+        ),
+        _ => writeln!(
+            out,
+            "- built-in exactly-once ≥ 1.5× MirrorMaker 2 exactly-once: not measured in this run"
+        ),
+    };
+    if let (Some(e), Some(m)) = (eos_default, mm2_eos_batching) {
+        let _ = writeln!(
+            out,
+            "  - against MirrorMaker 2 exactly-once with the built-in's batching: {:.2}× — {}",
+            e / m,
+            verdict(e / m >= 1.5)
+        );
+    }
+    let _ = match (alo, limit) {
+        (Some(a), Some(l)) => writeln!(
+            out,
+            "- at-least-once ≥ 90 % of the copy limit: {:.1} % — {}",
+            100.0 * a / l,
+            verdict(a / l >= 0.9)
+        ),
+        _ => writeln!(
+            out,
+            "- at-least-once ≥ 90 % of the copy limit: not measured in this run"
+        ),
+    };
+    out
+}
