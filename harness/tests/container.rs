@@ -7,7 +7,9 @@ use std::process::Command;
 use common::*;
 use harness::{BackendKind, ClusterSpec, TopicSpec};
 
-fn our_containers() -> Vec<String> {
+/// Containers of this test process and of one cluster (the tests of this file run in parallel,
+/// each with its own cluster name).
+fn our_containers(cluster: &str) -> Vec<String> {
     let out = Command::new("docker")
         .args(["ps", "-aq", "--filter"])
         .arg(format!(
@@ -15,6 +17,7 @@ fn our_containers() -> Vec<String> {
             harness::container::OWNER_LABEL,
             std::process::id()
         ))
+        .args(["--filter", &format!("label=dev.cutover.cluster={cluster}")])
         .output()
         .expect("docker ps");
     String::from_utf8_lossy(&out.stdout)
@@ -35,7 +38,7 @@ async fn container_cluster_round_trips_survives_a_broker_kill_and_leaves_nothing
     let cluster = harness::start(&spec)
         .await
         .expect("container cluster starts");
-    assert_eq!(our_containers().len(), 3, "one container per broker");
+    assert_eq!(our_containers("ctr").len(), 3, "one container per broker");
     let admin = cluster.admin().unwrap();
     admin
         .create_topic(&TopicSpec::new("c", 3, 3).config("min.insync.replicas", "2"))
@@ -45,7 +48,7 @@ async fn container_cluster_round_trips_survives_a_broker_kill_and_leaves_nothing
     produce_all(&cluster.client_props(), "c", &vals).await;
 
     cluster.kill_broker(3).await.expect("kill");
-    assert_eq!(our_containers().len(), 2);
+    assert_eq!(our_containers("ctr").len(), 2);
     let more: Vec<String> = (100..150).map(|i| format!("c-{i}")).collect();
     produce_all(&cluster.client_props(), "c", &more).await;
     cluster.start_broker(3).await.expect("restart");
@@ -57,7 +60,7 @@ async fn container_cluster_round_trips_survives_a_broker_kill_and_leaves_nothing
     let dir = cluster.work_dir().unwrap();
     cluster.shutdown().await.unwrap();
     drop(cluster);
-    assert!(our_containers().is_empty(), "containers removed");
+    assert!(our_containers("ctr").is_empty(), "containers removed");
     assert!(!dir.exists(), "temp dir removed");
 }
 
