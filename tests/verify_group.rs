@@ -247,7 +247,7 @@ async fn two_group_members_and_a_merge_give_the_single_process_verdict() {
         "--group",
         "verify-g1",
         "--group-settle",
-        "3s",
+        "5s",
         "--report-dir",
         group_dir.to_str().unwrap(),
     ]);

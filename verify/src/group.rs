@@ -8,7 +8,7 @@
 //! single-process verification, by assigned consumers outside any group.
 //!
 //! Protocol, deliberately simple:
-//! 1. join, and wait until the assignment has not changed for `settle` (a member that joins
+//! 1. join, and wait until the assignment has not changed for `settle` (twice that for an empty share) (a member that joins
 //!    later moves partitions while the others still wait);
 //! 2. check the partitions assigned at that moment; a partition revoked before its turn is left
 //!    to its new owner, one assigned after settling is ignored (its former owner checks it);
@@ -304,8 +304,16 @@ impl Membership {
                     format!("the group consumer failed: {e}"),
                 ));
             }
+            // An empty share is most often the first of a cooperative rebalance's two rounds
+            // (the others revoke first, this member is given partitions in the second): it
+            // settles only after twice as long.
+            let need = if self.state.assigned().is_empty() {
+                group.settle * 2
+            } else {
+                group.settle
+            };
             if self.state.generation.load(Ordering::SeqCst) > 0
-                && self.state.quiet_for().is_some_and(|q| q >= group.settle)
+                && self.state.quiet_for().is_some_and(|q| q >= need)
             {
                 return Ok(self.state.assigned());
             }
