@@ -4,9 +4,8 @@
 //! producer that writes to the destination.
 
 use super::{
-    full_match, int, internal_matches, poll_interval, session_timeout, socket_buffer, At,
-    BufferSide, Sink, ISO001, NET001, NET002, NET003, REP001, REP002, REP003, REP004, TOP001,
-    TSK001,
+    buffer_setting, full_match, int, internal_matches, poll_interval, session_timeout, At,
+    BufferSide, Sink, ISO001, NET002, NET003, REP001, REP002, REP003, REP004, TOP001, TSK001,
 };
 use crate::properties::Properties;
 use crate::{Options, Severity};
@@ -253,77 +252,27 @@ fn topics(p: &Properties, sink: &mut Sink) {
 fn network(p: &Properties, anchor: usize, options: &Options, sink: &mut Sink) {
     let link = options.link;
     // The source consumer's receive buffer: `src.consumer.*` wins over the shared `src.kafka.*`.
-    let receive = [
-        "src.consumer.receive.buffer.bytes",
-        "src.kafka.receive.buffer.bytes",
-    ]
-    .into_iter()
-    .find_map(|k| p.get(k).map(|e| (k, e)));
-    match receive {
-        Some((key, e)) => {
-            if let Some(bytes) = int(&e.value) {
-                socket_buffer(
-                    sink,
-                    link,
-                    At {
-                        rule: &NET001,
-                        line: e.line,
-                        key,
-                        value: Some(&e.value),
-                    },
-                    bytes,
-                    BufferSide::SourceReceive,
-                    false,
-                );
-            }
-        }
-        None => socket_buffer(
-            sink,
-            link,
-            At {
-                rule: &NET001,
-                line: anchor,
-                key: "src.consumer.receive.buffer.bytes",
-                value: None,
-            },
-            65_536,
-            BufferSide::SourceReceive,
-            true,
-        ),
-    }
-    const SEND: &str = "producer.override.send.buffer.bytes";
-    match p.get(SEND) {
-        Some(e) => {
-            if let Some(bytes) = int(&e.value) {
-                socket_buffer(
-                    sink,
-                    link,
-                    At {
-                        rule: &NET001,
-                        line: e.line,
-                        key: SEND,
-                        value: Some(&e.value),
-                    },
-                    bytes,
-                    BufferSide::TargetSend,
-                    false,
-                );
-            }
-        }
-        None => socket_buffer(
-            sink,
-            link,
-            At {
-                rule: &NET001,
-                line: anchor,
-                key: SEND,
-                value: None,
-            },
-            131_072,
-            BufferSide::TargetSend,
-            true,
-        ),
-    }
+    buffer_setting(
+        p,
+        link,
+        &[
+            "src.consumer.receive.buffer.bytes",
+            "src.kafka.receive.buffer.bytes",
+        ],
+        anchor,
+        65_536,
+        BufferSide::SourceReceive,
+        sink,
+    );
+    buffer_setting(
+        p,
+        link,
+        &["producer.override.send.buffer.bytes"],
+        anchor,
+        131_072,
+        BufferSide::TargetSend,
+        sink,
+    );
     // Only explicit consumer timeouts: Replicator's own defaults are not documented per version.
     if let Some(e) = p.get("src.consumer.session.timeout.ms") {
         let heartbeat = p

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::confluent::list;
 use super::{
-    full_match, int, internal_matches, session_timeout, socket_buffer, At, BufferSide, Sink,
-    ISO001, MM2001, MM2002, MM2003, MM2004, MM2005, NET001, NET002, TOP001, TSK001,
+    buffer_setting, full_match, int, internal_matches, session_timeout, At, BufferSide, Sink,
+    ISO001, MM2001, MM2002, MM2003, MM2004, MM2005, NET002, TOP001, TSK001,
 };
 use crate::properties::{Entry, Properties};
 use crate::{Options, Severity};
@@ -444,10 +444,10 @@ fn network(p: &Properties, flows: &[Flow], options: &Options, sink: &mut Sink) {
     for f in flows {
         if seen.insert(("source", f.source.clone())) {
             let key = format!("{}.consumer.receive.buffer.bytes", f.source);
-            buffer(
+            buffer_setting(
                 p,
                 link,
-                &key,
+                &[&key],
                 f.line,
                 65_536,
                 BufferSide::SourceReceive,
@@ -456,7 +456,15 @@ fn network(p: &Properties, flows: &[Flow], options: &Options, sink: &mut Sink) {
         }
         if seen.insert(("target", f.target.clone())) {
             let key = format!("{}.producer.send.buffer.bytes", f.target);
-            buffer(p, link, &key, f.line, 131_072, BufferSide::TargetSend, sink);
+            buffer_setting(
+                p,
+                link,
+                &[&key],
+                f.line,
+                131_072,
+                BufferSide::TargetSend,
+                sink,
+            );
             // The Connect worker group of the herder writing to the target (defaults: Connect's
             // DistributedConfig, 10 s session, 3 s heartbeat).
             let session_key = format!("{}.session.timeout.ms", f.target);
@@ -482,48 +490,5 @@ fn network(p: &Properties, flows: &[Flow], options: &Options, sink: &mut Sink) {
                 }
             }
         }
-    }
-}
-
-fn buffer(
-    p: &Properties,
-    link: Option<crate::Link>,
-    key: &str,
-    flow_line: usize,
-    java_default: i64,
-    side: BufferSide,
-    sink: &mut Sink,
-) {
-    match p.get(key) {
-        Some(e) => {
-            if let Some(bytes) = int(&e.value) {
-                socket_buffer(
-                    sink,
-                    link,
-                    At {
-                        rule: &NET001,
-                        line: e.line,
-                        key,
-                        value: Some(&e.value),
-                    },
-                    bytes,
-                    side,
-                    false,
-                );
-            }
-        }
-        None => socket_buffer(
-            sink,
-            link,
-            At {
-                rule: &NET001,
-                line: flow_line,
-                key,
-                value: None,
-            },
-            java_default,
-            side,
-            true,
-        ),
     }
 }

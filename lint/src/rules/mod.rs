@@ -355,6 +355,42 @@ pub(crate) fn poll_interval(
     );
 }
 
+/// NET001 for one client's buffer setting: the first of `keys` the file sets is checked at its
+/// line; when none is set, the Java client default is checked at `anchor` under the first key.
+pub(crate) fn buffer_setting(
+    p: &crate::properties::Properties,
+    link: Option<Link>,
+    keys: &[&str],
+    anchor: usize,
+    java_default: i64,
+    side: BufferSide,
+    sink: &mut Sink,
+) {
+    let Some(first) = keys.first() else { return };
+    match keys.iter().find_map(|k| p.get(k).map(|e| (*k, e))) {
+        Some((key, e)) => {
+            if let Some(bytes) = int(&e.value) {
+                let at = At {
+                    rule: &NET001,
+                    line: e.line,
+                    key,
+                    value: Some(&e.value),
+                };
+                socket_buffer(sink, link, at, bytes, side, false);
+            }
+        }
+        None => {
+            let at = At {
+                rule: &NET001,
+                line: anchor,
+                key: first,
+                value: None,
+            };
+            socket_buffer(sink, link, at, java_default, side, true);
+        }
+    }
+}
+
 /// Parses an integer setting; a value that is not a number is left to the tool to reject.
 pub(crate) fn int(value: &str) -> Option<i64> {
     value.trim().parse().ok()
