@@ -44,6 +44,17 @@ pub trait Cluster: Send + Sync {
     fn bootstrap_servers(&self) -> String;
     /// Java-client-style properties for clients of this cluster.
     fn client_props(&self) -> ClientProps;
+    /// Java-client properties of SASL user `user` of an owned `sasl_ssl` cluster (for systems
+    /// under test that run with their own principal and ACLs).
+    fn client_props_as(&self, user: &str) -> Result<ClientProps> {
+        Err(HarnessError::InvalidSpec {
+            field: format!("{}.users", self.name()),
+            reason: format!(
+                "cluster `{}` has no SASL users (only owned `sasl_ssl` clusters do), so it cannot connect as `{user}`",
+                self.name()
+            ),
+        })
+    }
     /// The brokers of an owned cluster (empty for external).
     fn brokers(&self) -> Vec<BrokerInfo>;
     /// Where this cluster keeps its files (process backend).

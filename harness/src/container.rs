@@ -26,6 +26,7 @@ use crate::dist::KafkaDist;
 use crate::error::{HarnessError, Result};
 use crate::java::JavaRuntime;
 use crate::layout::{self, NodeLayout, Proxies};
+use crate::security::Security;
 use crate::process::broker_jvm_flags;
 use crate::proxy::Proxy;
 use crate::readiness::{self, NotReady};
@@ -120,6 +121,8 @@ pub struct ContainerCluster {
     nodes: Vec<ContainerNode>,
     /// One per broker when the spec is proxied; stopped on shutdown and drop.
     proxies: Proxies,
+    /// TLS material and users of a secured cluster (files in the node dirs, which are mounted).
+    security: Option<Security>,
 }
 
 fn container_err(what: &str, e: impl std::fmt::Display) -> HarnessError {
@@ -147,9 +150,15 @@ impl ContainerCluster {
             }
         };
         let workdir = WorkDir::create(&spec.name, spec.keep)?;
+        let security = Security::generate(
+            spec.security,
+            spec.sasl_mechanism,
+            &spec.users,
+            workdir.path(),
+        )?;
         // The container runs as root and writes into the mount; let the host user clean up.
         let n = spec.brokers as usize;
-        let (mut reservation, layouts) = layout::lay_out(&spec, workdir.path())?;
+        let (mut reservation, layouts) = layout::lay_out(&spec, workdir.path(), security.as_ref())?;
         let cluster_id = crate::process::random_cluster_id()?;
         let mut nodes = Vec::with_capacity(n);
         for layout in layouts {
@@ -169,6 +178,7 @@ impl ContainerCluster {
             workdir,
             nodes,
             proxies: Proxies::default(),
+            security,
         };
         for node in &cluster.nodes {
             cluster.run_format(node, &cluster_id).await?;
@@ -232,17 +242,19 @@ impl ContainerCluster {
 
     async fn run_format(&self, node: &ContainerNode, cluster_id: &str) -> Result<()> {
         let config = node.config().display().to_string();
+        let mut main = vec![
+            "kafka.tools.StorageTool".to_string(),
+            "format".into(),
+            "-t".into(),
+            cluster_id.into(),
+            "-c".into(),
+            config,
+        ];
+        main.extend(self.security.iter().flat_map(Security::format_args));
         let args = Self::java_args(
             node,
             vec!["-Xmx256m".into(), "-XX:TieredStopAtLevel=1".into()],
-            &[
-                "kafka.tools.StorageTool".into(),
-                "format".into(),
-                "-t".into(),
-                cluster_id.into(),
-                "-c".into(),
-                config,
-            ],
+            &main,
         );
         let container = self
             .request(node, args)
@@ -436,7 +448,23 @@ impl Cluster for ContainerCluster {
     }
 
     fn client_props(&self) -> ClientProps {
-        ClientProps::bootstrap(self.bootstrap_servers())
+        match &self.security {
+            Some(security) => security.admin_props(&self.bootstrap_servers()),
+            None => ClientProps::bootstrap(self.bootstrap_servers()),
+        }
+    }
+
+    fn client_props_as(&self, user: &str) -> Result<ClientProps> {
+        match &self.security {
+            Some(security) => security.client_props(&self.bootstrap_servers(), Some(user)),
+            None => Err(HarnessError::InvalidSpec {
+                field: format!("{}.users", self.spec.name),
+                reason: format!(
+                    "cluster `{}` is not secured, so it has no user `{user}`",
+                    self.spec.name
+                ),
+            }),
+        }
     }
 
     fn brokers(&self) -> Vec<BrokerInfo> {

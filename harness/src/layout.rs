@@ -2,10 +2,11 @@
 //! ports, the static KRaft quorum, one directory per node with its `server.properties`, and
 //! for proxied clusters the fault proxies in front of the brokers.
 //!
-//! Listeners of a node: `PLAINTEXT` (clients), `CONTROLLER` (the quorum) and, when proxied,
-//! `INTERNAL` (inter-broker replication). A proxied node advertises its `PLAINTEXT` listener
-//! at the proxy's port, so every client connection crosses the proxy, while `INTERNAL` and
-//! `CONTROLLER` are advertised as they are and never cross it.
+//! Listeners of a node: the client listener (`PLAINTEXT`, or `SSL`/`SASL_SSL` on a secured
+//! cluster, see [`crate::security`]), `CONTROLLER` (the quorum) and, when proxied or secured,
+//! `INTERNAL` (inter-broker replication, PLAINTEXT). A proxied node advertises its client
+//! listener at the proxy's port, so every client connection crosses the proxy, while
+//! `INTERNAL` and `CONTROLLER` are advertised as they are and never cross it.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use crate::error::{HarnessError, Result};
 use crate::ports::{self, PortReservation};
 use crate::proxy::Proxy;
+use crate::security::Security;
 use crate::spec::ClusterSpec;
 
 /// Where one node lives.
@@ -27,7 +29,8 @@ pub(crate) struct NodeLayout {
     pub controller_port: u16,
     /// Proxied clusters: the client port advertised to clients, where the node's proxy listens.
     pub proxy_port: Option<u16>,
-    /// Proxied clusters: the inter-broker listener, reached directly by the other brokers.
+    /// Proxied or secured clusters: the inter-broker listener, reached directly by the other
+    /// brokers.
     pub internal_port: Option<u16>,
     /// `<cluster dir>/node-<id>`, holding `server.properties`, `data/` and `logs/`.
     pub dir: PathBuf,
@@ -57,9 +60,11 @@ impl NodeLayout {
 pub(crate) fn lay_out(
     spec: &ClusterSpec,
     cluster_dir: &Path,
+    security: Option<&Security>,
 ) -> Result<(PortReservation, Vec<NodeLayout>)> {
     let n = spec.brokers as usize;
-    let per_node = if spec.proxied { 4 } else { 2 };
+    let internal = spec.proxied || security.is_some();
+    let per_node = 2 + usize::from(spec.proxied) + usize::from(internal);
     let reservation = if spec.ports.is_empty() {
         ports::reserve(n * per_node)?
     } else {
@@ -68,20 +73,22 @@ pub(crate) fn lay_out(
         ports::reserve_explicit(&wanted, &spec.name)?
     };
     // all[..n]: the ports clients bootstrap with (the explicit ones when given),
-    // all[n..2n]: controllers; proxied only: all[2n..3n] the brokers' own client listeners,
-    // all[3n..4n] inter-broker listeners.
+    // all[n..2n]: controllers; then, proxied only: the brokers' own client listeners; then,
+    // proxied or secured: inter-broker listeners.
     let all = reservation.ports();
+    let internal_base = if spec.proxied { 3 * n } else { 2 * n };
     let voters = (0..n)
         .map(|i| format!("{}@127.0.0.1:{}", i + 1, all[n + i]))
         .collect::<Vec<_>>()
         .join(",");
     let mut nodes = Vec::with_capacity(n);
     for i in 0..n {
-        let (port, proxy_port, internal_port) = if spec.proxied {
-            (all[2 * n + i], Some(all[i]), Some(all[3 * n + i]))
+        let (port, proxy_port) = if spec.proxied {
+            (all[2 * n + i], Some(all[i]))
         } else {
-            (all[i], None, None)
+            (all[i], None)
         };
+        let internal_port = internal.then(|| all[internal_base + i]);
         let node = NodeLayout {
             node_id: (i + 1) as u32,
             port,
@@ -93,7 +100,10 @@ pub(crate) fn lay_out(
         fs::create_dir_all(node.log_dir())
             .and_then(|_| fs::create_dir_all(node.dir.join("data")))
             .map_err(HarnessError::io(format!("creating {}", node.dir.display())))?;
-        let props = broker_properties(spec, &node, &voters);
+        if let Some(security) = security {
+            security.write_node_files(&node.dir)?;
+        }
+        let props = broker_properties(spec, &node, &voters, security);
         fs::write(node.config(), render_properties(&props)).map_err(HarnessError::io(format!(
             "writing {}",
             node.config().display()
@@ -171,6 +181,7 @@ pub(crate) fn broker_properties(
     spec: &ClusterSpec,
     node: &NodeLayout,
     voters: &str,
+    security: Option<&Security>,
 ) -> BTreeMap<String, String> {
     let (node_id, port, controller_port) = (node.node_id, node.port, node.controller_port);
     let n = spec.brokers;
@@ -184,40 +195,29 @@ pub(crate) fn broker_properties(
     set("node.id", node_id.to_string());
     set("controller.quorum.voters", voters.to_string());
     set("controller.listener.names", "CONTROLLER".into());
-    match (node.proxy_port, node.internal_port) {
-        (Some(proxy_port), Some(internal_port)) => {
-            set(
-                "listeners",
-                format!(
-                    "PLAINTEXT://127.0.0.1:{port},INTERNAL://127.0.0.1:{internal_port},\
-                     CONTROLLER://127.0.0.1:{controller_port}"
-                ),
-            );
-            // Clients learn the proxy's port from metadata; brokers replicate over INTERNAL.
-            set(
-                "advertised.listeners",
-                format!("PLAINTEXT://127.0.0.1:{proxy_port},INTERNAL://127.0.0.1:{internal_port}"),
-            );
-            set("inter.broker.listener.name", "INTERNAL".into());
-            set(
-                "listener.security.protocol.map",
-                "CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,PLAINTEXT:PLAINTEXT".into(),
-            );
-        }
-        _ => {
-            set(
-                "listeners",
-                format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"),
-            );
-            set(
-                "advertised.listeners",
-                format!("PLAINTEXT://127.0.0.1:{port}"),
-            );
-            set("inter.broker.listener.name", "PLAINTEXT".into());
-            set(
-                "listener.security.protocol.map",
-                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT".into(),
-            );
+    let client = security.map_or("PLAINTEXT", Security::listener_name);
+    let advertised_port = node.proxy_port.unwrap_or(port);
+    let mut listeners = vec![format!("{client}://127.0.0.1:{port}")];
+    let mut advertised = vec![format!("{client}://127.0.0.1:{advertised_port}")];
+    let mut protocols = vec!["CONTROLLER:PLAINTEXT".to_string()];
+    if let Some(internal_port) = node.internal_port {
+        // Clients learn the client listener (the proxy's port when proxied) from metadata;
+        // brokers replicate over INTERNAL.
+        listeners.push(format!("INTERNAL://127.0.0.1:{internal_port}"));
+        advertised.push(format!("INTERNAL://127.0.0.1:{internal_port}"));
+        protocols.push("INTERNAL:PLAINTEXT".into());
+        set("inter.broker.listener.name", "INTERNAL".into());
+    } else {
+        set("inter.broker.listener.name", client.into());
+    }
+    listeners.push(format!("CONTROLLER://127.0.0.1:{controller_port}"));
+    protocols.push(format!("{client}:{client}"));
+    set("listeners", listeners.join(","));
+    set("advertised.listeners", advertised.join(","));
+    set("listener.security.protocol.map", protocols.join(","));
+    if let Some(security) = security {
+        for (k, v) in security.broker_properties(&node.dir) {
+            set(&k, v);
         }
     }
     set("log.dirs", node.dir.join("data").display().to_string());
@@ -271,7 +271,7 @@ mod tests {
             internal_port: None,
             dir: PathBuf::from("/d"),
         };
-        let p = broker_properties(&spec, &node, "1@a:1,2@a:2,3@a:3");
+        let p = broker_properties(&spec, &node, "1@a:1,2@a:2,3@a:3", None);
         assert_eq!(p["node.id"], "2");
         assert_eq!(p["transaction.state.log.replication.factor"], "3");
         assert_eq!(p["transaction.state.log.min.isr"], "2");
@@ -286,7 +286,7 @@ mod tests {
     fn a_proxied_node_advertises_the_proxy_to_clients_and_replicates_directly() {
         let dir = tempfile::tempdir().unwrap();
         let spec = ClusterSpec::new("p").brokers(3).proxied(true);
-        let (mut reservation, nodes) = lay_out(&spec, dir.path()).unwrap();
+        let (mut reservation, nodes) = lay_out(&spec, dir.path(), None).unwrap();
         let mut ports: Vec<u16> = reservation.ports();
         ports.sort();
         ports.dedup();
@@ -294,7 +294,7 @@ mod tests {
         let node = &nodes[1];
         let (proxy, internal) = (node.proxy_port.unwrap(), node.internal_port.unwrap());
         assert_eq!(node.client_port(), proxy);
-        let p = broker_properties(&spec, node, "v");
+        let p = broker_properties(&spec, node, "v", None);
         assert_eq!(
             p["listeners"],
             format!(
@@ -322,10 +322,10 @@ mod tests {
         );
         // Not proxied: unchanged.
         let plain = ClusterSpec::new("q");
-        let (_r, plain_nodes) = lay_out(&plain, dir.path().join("q").as_path()).unwrap();
+        let (_r, plain_nodes) = lay_out(&plain, dir.path().join("q").as_path(), None).unwrap();
         assert_eq!(plain_nodes[0].proxy_port, None);
         assert_eq!(plain_nodes[0].client_port(), plain_nodes[0].port);
-        let p = broker_properties(&plain, &plain_nodes[0], "v");
+        let p = broker_properties(&plain, &plain_nodes[0], "v", None);
         assert_eq!(p["inter.broker.listener.name"], "PLAINTEXT");
         assert!(!p["listeners"].contains("INTERNAL"));
         // The proxies take their ports over from the reservation.
@@ -351,7 +351,7 @@ mod tests {
         let free = ports::reserve(1).unwrap().ports()[0];
         let mut spec = ClusterSpec::new("x").proxied(true);
         spec.ports = vec![free];
-        let (_r, nodes) = lay_out(&spec, dir.path()).unwrap();
+        let (_r, nodes) = lay_out(&spec, dir.path(), None).unwrap();
         assert_eq!(nodes[0].proxy_port, Some(free));
         assert_ne!(nodes[0].port, free);
     }
@@ -359,7 +359,7 @@ mod tests {
     #[test]
     fn layout_writes_one_dir_and_config_per_node_on_distinct_ports() {
         let dir = tempfile::tempdir().unwrap();
-        let (reservation, nodes) = lay_out(&ClusterSpec::new("x").brokers(3), dir.path()).unwrap();
+        let (reservation, nodes) = lay_out(&ClusterSpec::new("x").brokers(3), dir.path(), None).unwrap();
         assert_eq!(nodes.len(), 3);
         let mut ports: Vec<u16> = reservation.ports();
         ports.sort();

@@ -29,6 +29,7 @@ pub mod process;
 pub mod proxy;
 pub mod quiet;
 pub mod readiness;
+pub mod security;
 pub mod spec;
 pub mod supervisor;
 pub mod workdir;
@@ -40,4 +41,5 @@ pub use dist::{DistKind, FetchEvent, KafkaDist, KafkaVersion, DEFAULT_KAFKA_VERS
 pub use error::{HarnessError, Result};
 pub use mirrormaker::MirrorMaker2;
 pub use proxy::{Direction, Proxy, ProxyStats};
+pub use security::{SaslMechanism, Security, SecurityProtocol, UserSpec, ADMIN_USER};
 pub use spec::{BackendKind, ClusterSpec};

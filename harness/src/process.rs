@@ -24,6 +24,7 @@ use crate::java::JavaRuntime;
 use crate::layout::{self, NodeLayout, Proxies};
 use crate::proxy::Proxy;
 use crate::readiness::{self, NotReady};
+use crate::security::Security;
 use crate::spec::{BackendKind, ClusterSpec};
 use crate::supervisor;
 use crate::workdir::WorkDir;
@@ -126,6 +127,8 @@ pub struct ProcessCluster {
     shut_down: AtomicBool,
     /// One per broker when the spec is proxied; stopped on shutdown and drop.
     proxies: Proxies,
+    /// TLS material and users of a secured cluster.
+    security: Option<Security>,
 }
 
 impl ProcessCluster {
@@ -169,7 +172,13 @@ impl ProcessCluster {
     ) -> Result<ProcessCluster> {
         let started = Instant::now();
         let workdir = WorkDir::create(&spec.name, spec.keep)?;
-        let (mut reservation, layouts) = layout::lay_out(spec, workdir.path())?;
+        let security = Security::generate(
+            spec.security,
+            spec.sasl_mechanism,
+            &spec.users,
+            workdir.path(),
+        )?;
+        let (mut reservation, layouts) = layout::lay_out(spec, workdir.path(), security.as_ref())?;
         let cluster_id = random_cluster_id()?;
         let nodes = layouts
             .into_iter()
@@ -187,6 +196,7 @@ impl ProcessCluster {
             cluster_id,
             shut_down: AtomicBool::new(false),
             proxies: Proxies::default(),
+            security,
         };
         cluster.format_storage().await?;
         // The proxies take their ports over from the reservation (no window to lose them).
@@ -232,6 +242,7 @@ impl ProcessCluster {
             .arg("kafka.tools.StorageTool")
             .args(["format", "-t", &self.cluster_id, "-c"])
             .arg(node.config())
+            .args(self.security.iter().flat_map(Security::format_args))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
             let child = supervisor::spawn(cmd).map_err(|e| HarnessError::FormatFailed {
@@ -500,7 +511,23 @@ impl Cluster for ProcessCluster {
     }
 
     fn client_props(&self) -> ClientProps {
-        ClientProps::bootstrap(self.bootstrap_servers())
+        match &self.security {
+            Some(security) => security.admin_props(&self.bootstrap_servers()),
+            None => ClientProps::bootstrap(self.bootstrap_servers()),
+        }
+    }
+
+    fn client_props_as(&self, user: &str) -> Result<ClientProps> {
+        match &self.security {
+            Some(security) => security.client_props(&self.bootstrap_servers(), Some(user)),
+            None => Err(HarnessError::InvalidSpec {
+                field: format!("{}.users", self.spec.name),
+                reason: format!(
+                    "cluster `{}` is not secured, so it has no user `{user}`",
+                    self.spec.name
+                ),
+            }),
+        }
     }
 
     fn brokers(&self) -> Vec<BrokerInfo> {

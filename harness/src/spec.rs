@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dist::KafkaVersion;
 use crate::error::{HarnessError, Result};
+use crate::security::{check_credential, SaslMechanism, SecurityProtocol, UserSpec, ADMIN_USER};
 
 /// Which backend runs (or reaches) the cluster.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +87,18 @@ pub struct ClusterSpec {
     /// `ports` are then the proxies' ports. Off by default.
     #[serde(default)]
     pub proxied: bool,
+    /// Owned clusters: `plaintext` (default), `ssl` (TLS with a per-run CA) or `sasl_ssl`
+    /// (TLS + SASL SCRAM-SHA-512 and PLAIN, ACLs enforced, `cutover-admin` as super user).
+    #[serde(default)]
+    pub security: SecurityProtocol,
+    /// The SASL mechanism cutover's own clients use on a `sasl_ssl` cluster (the brokers
+    /// accept both `SCRAM-SHA-512` and `PLAIN`).
+    #[serde(default)]
+    pub sasl_mechanism: SaslMechanism,
+    /// Extra SASL users of a `sasl_ssl` cluster (for systems under test that should not run
+    /// as the super user); passwords are generated per run unless given.
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
 }
 
 fn default_brokers() -> u32 {
@@ -117,6 +130,9 @@ impl ClusterSpec {
             client_properties: BTreeMap::new(),
             keep: false,
             proxied: false,
+            security: SecurityProtocol::Plaintext,
+            sasl_mechanism: SaslMechanism::ScramSha512,
+            users: Vec::new(),
         }
     }
 
@@ -143,6 +159,21 @@ impl ClusterSpec {
     /// Puts a fault proxy in front of every broker (see [`ClusterSpec::proxied`]).
     pub fn proxied(mut self, on: bool) -> Self {
         self.proxied = on;
+        self
+    }
+
+    /// Secures the cluster (see [`ClusterSpec::security`]).
+    pub fn security(mut self, protocol: SecurityProtocol) -> Self {
+        self.security = protocol;
+        self
+    }
+
+    /// Adds a SASL user (a password is generated when `None`).
+    pub fn user(mut self, name: impl Into<String>, password: Option<&str>) -> Self {
+        self.users.push(UserSpec {
+            name: name.into(),
+            password: password.map(str::to_string),
+        });
         self
     }
 
@@ -178,6 +209,12 @@ impl ClusterSpec {
                     return Err(bad(
                         "bootstrap_servers",
                         "the external backend needs bootstrap servers".into(),
+                    ));
+                }
+                if self.security != SecurityProtocol::Plaintext || !self.users.is_empty() {
+                    return Err(bad(
+                        "security",
+                        "an external cluster's security comes from its client properties (security.protocol, sasl.*, ssl.*), not from `security`/`users`".into(),
                     ));
                 }
                 if self.proxied {
@@ -220,6 +257,39 @@ impl ClusterSpec {
                         }
                     }
                 }
+                if !self.users.is_empty() && self.security != SecurityProtocol::SaslSsl {
+                    return Err(bad(
+                        "users",
+                        format!(
+                            "SASL users need `security = \"sasl_ssl\"` (this cluster is `{}`)",
+                            self.security.kafka_name().to_ascii_lowercase()
+                        ),
+                    ));
+                }
+                for (i, user) in self.users.iter().enumerate() {
+                    check_credential("the name", &user.name)
+                        .map_err(|r| bad(&format!("users[{i}].name"), r))?;
+                    if user.name == ADMIN_USER {
+                        return Err(bad(
+                            &format!("users[{i}].name"),
+                            format!("`{ADMIN_USER}` is the harness's own super user; pick another name"),
+                        ));
+                    }
+                    if let Some(password) = &user.password {
+                        check_credential("the password", password)
+                            .map_err(|r| bad(&format!("users[{i}].password"), r))?;
+                    }
+                }
+                if self.security != SecurityProtocol::Plaintext {
+                    for key in self.broker_config.keys() {
+                        if SECURED_RESERVED_PREFIXES.iter().any(|p| key.starts_with(p)) {
+                            return Err(bad(
+                                &format!("broker_config.{key}"),
+                                "set by the harness for a secured cluster (listeners, TLS material, SASL and the authorizer are per run)".into(),
+                            ));
+                        }
+                    }
+                }
                 for key in RESERVED_BROKER_KEYS {
                     if self.broker_config.contains_key(*key) {
                         return Err(bad(
@@ -245,6 +315,16 @@ pub const RESERVED_BROKER_KEYS: &[&str] = &[
     "controller.quorum.bootstrap.servers",
     "log.dirs",
     "controller.listener.names",
+];
+
+/// Broker setting prefixes the harness owns when the cluster is secured.
+pub const SECURED_RESERVED_PREFIXES: &[&str] = &[
+    "ssl.",
+    "sasl.",
+    "listener.",
+    "inter.broker.listener.name",
+    "authorizer.class.name",
+    "super.users",
 ];
 
 /// Broker settings the harness also owns when the cluster is proxied.
