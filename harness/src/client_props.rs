@@ -64,6 +64,14 @@ impl ClientProps {
         self.props.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// The SASL user name in `sasl.jaas.config` (or `sasl.username`), never the password.
+    pub fn sasl_user(&self) -> Option<String> {
+        self.get("sasl.jaas.config")
+            .and_then(parse_jaas)
+            .map(|(user, _)| user)
+            .or_else(|| self.get("sasl.username").map(str::to_string))
+    }
+
     pub fn bootstrap_servers(&self) -> Option<&str> {
         self.get("bootstrap.servers")
     }

@@ -118,6 +118,12 @@ pub enum HarnessError {
         detail: String,
     },
 
+    #[error("cluster `{cluster}`: {problem}")]
+    Connect {
+        cluster: String,
+        problem: crate::diagnose::ConnectProblem,
+    },
+
     #[error("fault proxy {listen} -> {upstream}: {reason}")]
     Proxy {
         listen: String,

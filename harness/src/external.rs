@@ -1,13 +1,15 @@
 //! The `external` backend: a cluster cutover did not create, reached by bootstrap servers and
 //! the Java-client properties users already have. Read-only: connecting only asks for
-//! metadata, and broker controls are refused.
+//! metadata, and broker controls are refused. Connecting is bounded
+//! ([`ClusterSpec::connect_timeout_secs`], 30 s by default) and a failure names its cause
+//! and the property to fix ([`crate::diagnose`]).
 
 use async_trait::async_trait;
-use tokio::time::Instant;
+use std::time::Duration;
 
 use crate::client_props::ClientProps;
 use crate::cluster::{not_owned, BrokerInfo, Cluster};
-use crate::error::{HarnessError, Result};
+use crate::error::Result;
 use crate::spec::{BackendKind, ClusterSpec};
 
 /// An existing cluster.
@@ -30,30 +32,24 @@ impl ExternalCluster {
         // Fail on untranslatable properties before any connection attempt.
         props.to_rdkafka()?;
         let cluster = ExternalCluster { spec, props };
-        let admin = cluster
-            .admin()?
-            .with_timeout(std::time::Duration::from_secs(2));
-        let deadline = Instant::now() + cluster.spec.ready_timeout();
-        let mut last;
-        loop {
-            match admin.broker_ids().await {
-                Ok(ids) if !ids.is_empty() => return Ok(cluster),
-                Ok(_) => last = "the metadata lists no broker".into(),
-                Err(e) => last = e.to_string(),
-            }
-            if Instant::now() >= deadline {
-                return Err(HarnessError::NotReady {
-                    cluster: cluster.spec.name.clone(),
-                    seconds: cluster.spec.ready_timeout_secs,
-                    cause: last,
-                    log_hint: format!(
-                        "\ncheck bootstrap.servers ({}) and the security settings",
-                        cluster.bootstrap_servers()
-                    ),
-                });
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        }
+        let timeout = Duration::from_secs(cluster.spec.connect_timeout_secs.max(1));
+        let ok = crate::diagnose::check(&cluster.spec.name, &cluster.props, &[], timeout).await?;
+        tracing::debug!(
+            cluster = %cluster.spec.name,
+            brokers = ok.broker_ids.len(),
+            elapsed_ms = ok.elapsed.as_millis() as u64,
+            "external cluster answers"
+        );
+        Ok(cluster)
+    }
+
+    /// Checks that the cluster's principal may describe `topics` (a missing ACL is reported
+    /// as such, with the ACL to ask for).
+    pub async fn check_topics(&self, topics: &[String]) -> Result<()> {
+        let timeout = Duration::from_secs(self.spec.connect_timeout_secs.max(1));
+        crate::diagnose::check(&self.spec.name, &self.props, topics, timeout)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -69,6 +69,11 @@ pub struct ClusterSpec {
     /// Seconds to wait for the cluster to be ready.
     #[serde(default = "default_ready_timeout_secs")]
     pub ready_timeout_secs: u64,
+    /// External clusters: how long connecting may take before the problem (wrong password,
+    /// untrusted certificate, unreachable bootstrap…) is reported. Authentication and TLS
+    /// failures are reported as soon as the broker answers.
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
     /// Container image (`container` backend); a locally built `cutover/kafka:<version>` when unset.
     #[serde(default)]
     pub image: Option<String>,
@@ -109,6 +114,13 @@ fn default_heap_mb() -> u32 {
     512
 }
 
+/// The default bound on connecting to an external cluster.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 30;
+
+fn default_connect_timeout_secs() -> u64 {
+    DEFAULT_CONNECT_TIMEOUT_SECS
+}
+
 fn default_ready_timeout_secs() -> u64 {
     90
 }
@@ -125,6 +137,7 @@ impl ClusterSpec {
             ports: Vec::new(),
             heap_mb: default_heap_mb(),
             ready_timeout_secs: default_ready_timeout_secs(),
+            connect_timeout_secs: DEFAULT_CONNECT_TIMEOUT_SECS,
             image: None,
             bootstrap_servers: None,
             client_properties: BTreeMap::new(),

@@ -44,3 +44,105 @@ async fn sasl_ssl_cluster_serves_the_admin_over_both_mechanisms_and_enforces_acl
     assert!(err.is_err(), "alice must not describe orders: {err:?}");
     cluster.shutdown().await.unwrap();
 }
+
+/// Connects to `cluster` as an external cluster with `props`; returns the error text and how
+/// long it took.
+async fn connect_error(props: &harness::ClientProps, timeout_secs: u64) -> (String, f64) {
+    let mut spec = ClusterSpec::new("staging").backend(harness::BackendKind::External);
+    spec.connect_timeout_secs = timeout_secs;
+    spec.client_properties = props.iter().map(|(k, v)| (k.into(), v.into())).collect();
+    let started = std::time::Instant::now();
+    let err = match harness::start(&spec).await {
+        Ok(_) => panic!("connecting with {props:?} must fail"),
+        Err(e) => e.to_string(),
+    };
+    (err, started.elapsed().as_secs_f64())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_security_mistake_is_reported_in_words_with_the_property_to_fix() {
+    const SECRET: &str = "Known-Secret-4242";
+    let spec = ClusterSpec::new("secured")
+        .security(SecurityProtocol::SaslSsl)
+        .user("alice", Some(SECRET));
+    let cluster = harness::start(&spec).await.expect("secured cluster starts");
+    cluster
+        .admin()
+        .unwrap()
+        .create_topic(&TopicSpec::new("orders", 1, 1))
+        .await
+        .unwrap();
+    let alice = cluster.client_props_as("alice").unwrap();
+
+    // Right credentials: connects.
+    let mut ok = ClusterSpec::new("staging").backend(harness::BackendKind::External);
+    ok.client_properties = alice.iter().map(|(k, v)| (k.into(), v.into())).collect();
+    let external = harness::external::ExternalCluster::connect(ok)
+        .await
+        .expect("alice connects");
+
+    // A missing ACL: alice may not describe `orders`.
+    let err = external
+        .check_topics(&["orders".to_string()])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("principal `alice` is not allowed to Describe topic `orders`"), "{err}");
+    assert!(err.contains("--allow-principal User:alice"), "{err}");
+
+    let mut cases: Vec<(&str, harness::ClientProps, &[&str])> = Vec::new();
+    let mut wrong_password = alice.clone();
+    wrong_password.set(
+        "sasl.jaas.config",
+        harness::security::jaas_config(SaslMechanism::ScramSha512, "alice", "Wrong-Password-99"),
+    );
+    cases.push(("wrong password", wrong_password, &["authentication failed", "user `alice`", "sasl.jaas.config"]));
+    let mut plain_wrong = alice.clone();
+    plain_wrong.set("sasl.mechanism", "PLAIN");
+    plain_wrong.set(
+        "sasl.jaas.config",
+        harness::security::jaas_config(SaslMechanism::Plain, "alice", "Wrong-Password-99"),
+    );
+    cases.push(("wrong PLAIN password", plain_wrong, &["authentication failed", "PLAIN", "sasl.jaas.config"]));
+    let mut unknown_mechanism = alice.clone();
+    unknown_mechanism.set("sasl.mechanism", "SCRAM-SHA-256");
+    cases.push(("mechanism not enabled", unknown_mechanism, &["SCRAM-SHA-256", "sasl.mechanism"]));
+    let mut bogus_mechanism = alice.clone();
+    bogus_mechanism.set("sasl.mechanism", "FOO-BAR");
+    cases.push(("mechanism unknown", bogus_mechanism, &["FOO-BAR", "sasl.mechanism"]));
+    let other_ca = tempfile::tempdir().unwrap();
+    let other = harness::Security::generate(SecurityProtocol::Ssl, SaslMechanism::Plain, &[], other_ca.path())
+        .unwrap()
+        .unwrap();
+    let mut untrusted = alice.clone();
+    untrusted.set("ssl.truststore.location", other.ca_file.display().to_string());
+    cases.push(("untrusted certificate", untrusted, &["not trusted", "ssl.truststore.location"]));
+    let mut plaintext = alice.clone();
+    plaintext.set("security.protocol", "PLAINTEXT");
+    for (what, props, needles) in cases {
+        let (err, secs) = connect_error(&props, 30).await;
+        eprintln!("{what}: {secs:.1} s: {err}");
+        for needle in needles {
+            assert!(err.contains(needle), "{what}: `{needle}` missing from: {err}");
+        }
+        assert!(!err.contains(SECRET) && !err.contains("Wrong-Password-99"), "{what}: a secret leaked: {err}");
+        assert!(secs < 30.0, "{what}: took {secs:.1} s");
+    }
+
+    // PLAINTEXT against the TLS listener: librdkafka only retries; reported at the deadline.
+    let (err, secs) = connect_error(&plaintext, 4).await;
+    eprintln!("plaintext to a TLS listener: {secs:.1} s: {err}");
+    assert!(err.contains("`security.protocol` is `PLAINTEXT`"), "{err}");
+    assert!(err.contains("accepts TCP connections"), "{err}");
+    assert!(secs < 8.0, "took {secs:.1} s");
+
+    // Unreachable bootstrap: reported when the (short) deadline passes, not later.
+    let mut unreachable = alice.clone();
+    unreachable.set("bootstrap.servers", "127.0.0.1:1");
+    let (err, secs) = connect_error(&unreachable, 3).await;
+    eprintln!("unreachable: {secs:.1} s: {err}");
+    assert!(err.contains("no broker answered at 127.0.0.1:1 within 3 s"), "{err}");
+    assert!(err.contains("bootstrap.servers"), "{err}");
+    assert!(secs < 6.0, "took {secs:.1} s");
+    cluster.shutdown().await.unwrap();
+}
