@@ -54,6 +54,10 @@ impl Mm2Config {
 pub struct Clusters<'a> {
     pub source_bootstrap: &'a str,
     pub target_bootstrap: &'a str,
+    /// Client properties beyond `bootstrap.servers` (security), passed to MirrorMaker 2 as
+    /// `<alias>.<key>` (they reach its consumers, producers, admin clients and workers).
+    pub source_props: Vec<(String, String)>,
+    pub target_props: Vec<(String, String)>,
     /// Brokers of each cluster: internal topics get a replication factor of at most 3.
     pub source_brokers: usize,
     pub target_brokers: usize,
@@ -196,6 +200,12 @@ pub fn config(
         &format!("{TARGET_ALIAS}.bootstrap.servers"),
         clusters.target_bootstrap,
     );
+    for (k, v) in &clusters.source_props {
+        put(&format!("{SOURCE_ALIAS}.{k}"), v);
+    }
+    for (k, v) in &clusters.target_props {
+        put(&format!("{TARGET_ALIAS}.{k}"), v);
+    }
     put(&format!("{SOURCE_ALIAS}->{TARGET_ALIAS}.enabled"), "true");
     // No target->source herder: it would only write heartbeats into the source cluster.
     put(&format!("{TARGET_ALIAS}->{SOURCE_ALIAS}.enabled"), "false");
@@ -337,6 +347,15 @@ fn user_config(
         escape_key(&format!("{target}.bootstrap.servers")),
         escape_value(clusters.target_bootstrap),
     ));
+    for (alias, props) in [(&source, &clusters.source_props), (&target, &clusters.target_props)] {
+        for (k, v) in props {
+            base.push_str(&format!(
+                "{} = {}\n",
+                escape_key(&format!("{alias}.{k}")),
+                escape_value(v)
+            ));
+        }
+    }
     Ok(Mm2Config {
         internal_rest: is_true(props.get("dedicated.mode.enable.internal.rest")),
         rename: rename_for(&props, &source),
@@ -577,6 +596,8 @@ mod tests {
         Clusters {
             source_bootstrap: "127.0.0.1:9001",
             target_bootstrap: "127.0.0.1:9002",
+            source_props: Vec::new(),
+            target_props: Vec::new(),
             source_brokers: 1,
             target_brokers: 3,
         }

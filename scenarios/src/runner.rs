@@ -17,7 +17,7 @@ use verify::{FingerprintOptions, VerifyOptions};
 use crate::error::ScenarioError;
 use crate::mirrormaker::Clusters;
 use crate::spec::{FaultAction, FaultSpec, Scenario, Side, SystemSpec};
-use crate::system::{builtin_config, Instances, Launcher, Mm2Launch};
+use crate::system::{properties_text, builtin_config, Instances, Launcher, Mm2Launch};
 
 pub use reports::{Drain, FaultEvent, Outcome, RunReport, Sample, WorkloadSummary};
 
@@ -78,6 +78,13 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
     // Network faults go through a proxy in front of every broker (advertised to clients).
     source_spec.proxied = scenario.needs_proxies(Side::Source);
     target_spec.proxied = scenario.needs_proxies(Side::Target);
+    if let Some(security) = scenario.security {
+        for spec in [&mut source_spec, &mut target_spec] {
+            if spec.security == harness::SecurityProtocol::Plaintext {
+                spec.security = security;
+            }
+        }
+    }
     let (source, target) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
     let source: Arc<dyn Cluster> = Arc::from(source?);
     let target: Arc<dyn Cluster> = match target {
@@ -106,17 +113,29 @@ async fn run_on(
 ) -> Result<RunReport, ScenarioError> {
     let topics = scenario.workload.topics.names();
     workload::runner::create_topics(&scenario.workload, &source.client_props()).await?;
+    // Configs with passwords live in a private temp dir; the report dir gets redacted copies.
+    let secrets = tempfile::Builder::new()
+        .prefix("cutover-secrets-")
+        .tempdir()
+        .map_err(ScenarioError::io("creating the private config dir"))?;
+    let (system_source, system_target) = system_props(&scenario.system, &*source, &*target)?;
+    let source_properties_file = secrets.path().join("source.properties");
+    let target_properties_file = secrets.path().join("target.properties");
+    crate::system::write_private(&source_properties_file, &properties_text(&system_source))?;
+    crate::system::write_private(&target_properties_file, &properties_text(&system_target))?;
     let config_path = match &scenario.system {
         SystemSpec::Builtin { .. } => {
             let text = builtin_config(
                 &scenario.system,
-                &source.bootstrap_servers(),
-                &target.bootstrap_servers(),
+                &system_source,
+                &system_target,
                 &scenario.workload,
             )?;
-            let path = options.report_dir.join("replicator.toml");
-            std::fs::write(&path, text)
-                .map_err(ScenarioError::io(format!("writing {}", path.display())))?;
+            let path = secrets.path().join("replicator.toml");
+            crate::system::write_private(&path, &text)?;
+            let shown = options.report_dir.join("replicator.toml");
+            std::fs::write(&shown, reports::redact::redact_toml(&text))
+                .map_err(ScenarioError::io(format!("writing {}", shown.display())))?;
             Some(path)
         }
         SystemSpec::Command { .. } | SystemSpec::Mirrormaker2 { .. } => None,
@@ -129,6 +148,8 @@ async fn run_on(
                 &Clusters {
                     source_bootstrap: &source.bootstrap_servers(),
                     target_bootstrap: &target.bootstrap_servers(),
+                    source_props: beyond_bootstrap(&system_source),
+                    target_props: beyond_bootstrap(&system_target),
                     source_brokers: source.brokers().len(),
                     target_brokers: target.brokers().len(),
                 },
@@ -159,6 +180,9 @@ async fn run_on(
         scenario_dir: options.scenario_dir.clone(),
         source_bootstrap: source.bootstrap_servers(),
         target_bootstrap: target.bootstrap_servers(),
+        secrets_dir: secrets.path().to_path_buf(),
+        source_properties_file,
+        target_properties_file,
         topics: topics.clone(),
         config_path,
         mm2,
@@ -1295,4 +1319,35 @@ fn hanging_transaction(
     std::thread::sleep(hold);
     p.abort_transaction(Duration::from_secs(30))
         .map_err(|e| e.to_string())
+}
+
+/// The client properties the system under test connects with: the clusters' (the harness's
+/// super user on a secured cluster), or those of `source_user`/`target_user`.
+fn system_props(
+    system: &SystemSpec,
+    source: &dyn Cluster,
+    target: &dyn Cluster,
+) -> Result<(harness::ClientProps, harness::ClientProps), ScenarioError> {
+    let (source_user, target_user) = match system {
+        SystemSpec::Builtin {
+            source_user,
+            target_user,
+            ..
+        } => (source_user.as_deref(), target_user.as_deref()),
+        _ => (None, None),
+    };
+    let props = |cluster: &dyn Cluster, user: Option<&str>| match user {
+        Some(user) => cluster.client_props_as(user).map_err(ScenarioError::from),
+        None => Ok(cluster.client_props()),
+    };
+    Ok((props(source, source_user)?, props(target, target_user)?))
+}
+
+/// Every property but `bootstrap.servers`.
+fn beyond_bootstrap(props: &harness::ClientProps) -> Vec<(String, String)> {
+    props
+        .iter()
+        .filter(|(k, _)| *k != "bootstrap.servers")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }

@@ -22,6 +22,11 @@ pub struct Scenario {
     pub source: ClusterSpec,
     #[serde(default = "target_default")]
     pub target: ClusterSpec,
+    /// Secures both clusters (`ssl` or `sasl_ssl`) unless a cluster table sets its own
+    /// `security`; every cutover client and the system under test get the matching
+    /// properties.
+    #[serde(default)]
+    pub security: Option<harness::SecurityProtocol>,
     pub workload: WorkloadSpec,
     pub system: SystemSpec,
     #[serde(default, rename = "fault")]
@@ -108,8 +113,17 @@ pub enum SystemSpec {
         source_properties: BTreeMap<String, String>,
         #[serde(default)]
         target_properties: BTreeMap<String, String>,
+        /// Connect to the source as this SASL user of a `sasl_ssl` cluster (one of
+        /// `source.users`; the harness's super user otherwise), so ACLs are tested too.
+        #[serde(default)]
+        source_user: Option<String>,
+        /// Connect to the target as this SASL user (one of `target.users`).
+        #[serde(default)]
+        target_user: Option<String>,
     },
     /// Any program: started with `CUTOVER_SOURCE_BOOTSTRAP`, `CUTOVER_TARGET_BOOTSTRAP`,
+    /// `CUTOVER_SOURCE_PROPERTIES`/`CUTOVER_TARGET_PROPERTIES` (Java client properties files,
+    /// security included),
     /// `CUTOVER_TOPICS`, `CUTOVER_GROUP_ID`, `CUTOVER_INSTANCE`; stopped with SIGTERM, then
     /// SIGKILL after `grace_secs`.
     Command {
@@ -277,6 +291,8 @@ impl SystemSpec {
                         tuning: toml::Table::new(),
                         source_properties: BTreeMap::new(),
                         target_properties: BTreeMap::new(),
+                        source_user: None,
+                        target_user: None,
                     },
                 };
                 if let SystemSpec::Builtin { replication, .. } = &mut spec {
@@ -639,8 +655,8 @@ impl Scenario {
                 // The replicator's own checks, on the config the run will write.
                 crate::system::builtin_config(
                     &scenario.system,
-                    "127.0.0.1:1",
-                    "127.0.0.1:2",
+                    &harness::ClientProps::bootstrap("127.0.0.1:1"),
+                    &harness::ClientProps::bootstrap("127.0.0.1:2"),
                     &scenario.workload,
                 )
                 .map_err(|e| match e {

@@ -25,8 +25,8 @@ pub struct Mm2Launch {
 /// The replicator config a `builtin` system runs with, as TOML text, checked by the replicator.
 pub fn builtin_config(
     system: &SystemSpec,
-    source: &str,
-    target: &str,
+    source: &harness::ClientProps,
+    target: &harness::ClientProps,
     workload: &WorkloadSpec,
 ) -> Result<String, ScenarioError> {
     let SystemSpec::Builtin {
@@ -59,12 +59,11 @@ pub fn builtin_config(
     let mut doc = toml::Table::new();
     doc.insert("replication".into(), toml::Value::Table(replication));
     doc.insert("tuning".into(), toml::Value::Table(tuning.clone()));
-    let props = |bootstrap: &str, extra: &BTreeMap<String, String>| {
+    let props = |cluster: &harness::ClientProps, extra: &BTreeMap<String, String>| {
         let mut t = toml::Table::new();
-        t.insert(
-            "bootstrap.servers".into(),
-            toml::Value::String(bootstrap.into()),
-        );
+        for (k, v) in cluster.iter() {
+            t.insert(k.into(), toml::Value::String(v.into()));
+        }
         for (k, v) in extra {
             t.insert(k.clone(), toml::Value::String(v.clone()));
         }
@@ -98,6 +97,13 @@ pub struct Launcher {
     pub scenario_dir: PathBuf,
     pub source_bootstrap: String,
     pub target_bootstrap: String,
+    /// Private dir (0700, removed after the run) for files that hold secrets: the configs
+    /// the system under test really runs with. The report dir gets redacted copies.
+    pub secrets_dir: PathBuf,
+    /// The client properties files handed to `command` systems
+    /// (`CUTOVER_SOURCE_PROPERTIES`, `CUTOVER_TARGET_PROPERTIES`), in `secrets_dir`.
+    pub source_properties_file: PathBuf,
+    pub target_properties_file: PathBuf,
     pub topics: Vec<String>,
     /// The builtin config file, written once.
     pub config_path: Option<PathBuf>,
@@ -189,9 +195,13 @@ impl Instances {
                     .ok_or_else(|| ScenarioError::System("MirrorMaker 2 not prepared".into()))?;
                 // The REST port is free now; the JVM binds it within seconds.
                 let rest_port = harness::ports::reserve(1)?.ports()[0];
-                let path = l.dir.join(format!("mm2-instance-{index}.properties"));
-                std::fs::write(&path, mm2.config.instance_properties(rest_port))
-                    .map_err(ScenarioError::io(format!("writing {}", path.display())))?;
+                let name = format!("mm2-instance-{index}.properties");
+                let text = mm2.config.instance_properties(rest_port);
+                let path = l.secrets_dir.join(&name);
+                write_private(&path, &text)?;
+                let shown = l.dir.join(&name);
+                std::fs::write(&shown, reports::redact::redact_text(&text))
+                    .map_err(ScenarioError::io(format!("writing {}", shown.display())))?;
                 let mut c = mm2.runtime.command(&path, mm2.heap_mb);
                 c.current_dir(&l.dir);
                 (c, None)
@@ -200,6 +210,8 @@ impl Instances {
         command
             .env("CUTOVER_SOURCE_BOOTSTRAP", &l.source_bootstrap)
             .env("CUTOVER_TARGET_BOOTSTRAP", &l.target_bootstrap)
+            .env("CUTOVER_SOURCE_PROPERTIES", &l.source_properties_file)
+            .env("CUTOVER_TARGET_PROPERTIES", &l.target_properties_file)
             .env("CUTOVER_TOPICS", l.topics.join(","))
             .env("CUTOVER_INSTANCE", index.to_string())
             .stdin(Stdio::null())
@@ -322,4 +334,27 @@ fn free_port() -> Result<u16, ScenarioError> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(ScenarioError::io("picking a metrics port"))
+}
+
+/// Writes a file only its owner can read (configs with passwords).
+pub fn write_private(path: &Path, text: &str) -> Result<(), ScenarioError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(ScenarioError::io(format!("writing {}", path.display())))
+}
+
+/// Java `.properties` text of `props` (keys sorted).
+pub fn properties_text(props: &harness::ClientProps) -> String {
+    let mut out = String::from("# written by cutover for the system under test\n");
+    for (k, v) in props.iter() {
+        out.push_str(&format!("{k}={}\n", v.replace('\\', "\\\\")));
+    }
+    out
 }
