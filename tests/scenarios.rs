@@ -1,4 +1,6 @@
-//! `cutover run` end to end on real clusters: the smoke scenario passes; a `command` system that
+//! `cutover run` end to end on real clusters: the smoke scenario passes; the same workload
+//! between SASL_SSL clusters with ACLs passes with the replicator as a least-privilege
+//! principal and no secret in any output; a `command` system that
 //! drops every 1000th record is reported with exactly that many lost; the rebalance storm passes
 //! exactly-once and fails at-least-once with duplicates; the crash loop passes (the last three
 //! take minutes: `-- --ignored`).
@@ -79,6 +81,68 @@ fn smoke_scenario_passes_end_to_end() {
         "{delay:#}"
     );
     assert!(delay["p50_ms"].as_u64().unwrap() <= delay["max_ms"].as_u64().unwrap());
+}
+
+#[test]
+fn secured_clusters_with_acls_pass_and_no_secret_reaches_the_report_or_logs() {
+    // The catalog scenario with a known password for the replicator's principal.
+    const SECRET: &str = "Known-Secret-7731";
+    let text = std::fs::read_to_string(catalog("secured-sasl-ssl")).unwrap();
+    let known = text.replace(
+        r#"users = [{ name = "replicator" }]"#,
+        &format!(r#"users = [{{ name = "replicator", password = "{SECRET}" }}]"#),
+    );
+    assert_eq!(
+        known.matches(SECRET).count(),
+        2,
+        "both clusters get the password"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("secured.toml");
+    std::fs::write(&scenario, known).unwrap();
+    let _one = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let reports = dir.path().join("report");
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(&scenario)
+        .arg("--report-dir")
+        .arg(&reports)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["outcome"], "pass", "{report:#}");
+    assert!(report["verdict"]["tally"]["matched"].as_u64().unwrap() > 1000);
+    assert_eq!(count(&report, "lost") + count(&report, "duplicated"), 0);
+    assert!(!all.contains(SECRET), "the password reached the output");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&reports).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SECRET),
+            "the password reached {}",
+            path.display()
+        );
+        files += 1;
+    }
+    assert!(
+        files >= 5,
+        "report.json, junit.xml, summary.md, report.html, logs"
+    );
+    let shown = std::fs::read_to_string(reports.join("replicator.toml")).unwrap();
+    assert!(
+        shown.contains("[redacted]") && shown.contains("SASL_SSL"),
+        "{shown}"
+    );
 }
 
 fn lossy_copier() -> PathBuf {

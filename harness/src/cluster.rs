@@ -95,6 +95,16 @@ pub trait Cluster: Send + Sync {
 /// Starts (or reaches) the cluster `spec` describes; returns when it is ready.
 pub async fn start(spec: &ClusterSpec) -> Result<Box<dyn Cluster>> {
     spec.validate()?;
+    let cluster = start_backend(spec).await?;
+    if !spec.acls.is_empty() {
+        // Created as the harness's super user; the cluster stops (Drop) if this fails.
+        cluster.admin()?.create_acls(&spec.acls).await?;
+        tracing::info!(cluster = %spec.name, acls = spec.acls.len(), "ACLs created");
+    }
+    Ok(cluster)
+}
+
+async fn start_backend(spec: &ClusterSpec) -> Result<Box<dyn Cluster>> {
     match spec.backend {
         BackendKind::Process => Ok(Box::new(
             crate::process::ProcessCluster::start(spec.clone()).await?,

@@ -26,10 +26,10 @@ use crate::dist::KafkaDist;
 use crate::error::{HarnessError, Result};
 use crate::java::JavaRuntime;
 use crate::layout::{self, NodeLayout, Proxies};
-use crate::security::Security;
 use crate::process::broker_jvm_flags;
 use crate::proxy::Proxy;
 use crate::readiness::{self, NotReady};
+use crate::security::Security;
 use crate::spec::{BackendKind, ClusterSpec};
 use crate::workdir::WorkDir;
 

@@ -119,7 +119,9 @@ pub async fn probe(
     let mut last = String::from("no answer yet");
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let step = remaining.min(Duration::from_secs(1)).max(Duration::from_millis(100));
+        let step = remaining
+            .min(Duration::from_secs(1))
+            .max(Duration::from_millis(100));
         let c = consumer.clone();
         let fetched = tokio::task::spawn_blocking(move || {
             // Error events reach the context only while the client's queue is served.
@@ -141,7 +143,10 @@ pub async fn probe(
             detail: format!("the probe task failed: {e}"),
         })?;
         let seen = events.0.lock().map(|e| e.clone()).unwrap_or_default();
-        if let Some(problem) = seen.iter().find_map(|(code, reason)| classify(props, *code, reason)) {
+        if let Some(problem) = seen
+            .iter()
+            .find_map(|(code, reason)| classify(props, *code, reason))
+        {
             return Err(problem);
         }
         if let Some((_, reason)) = seen.last() {
@@ -150,8 +155,7 @@ pub async fn probe(
         match fetched {
             Ok((brokers, _)) if !brokers.is_empty() => {
                 for topic in topics {
-                    check_topic(&consumer, props, topic, step.max(Duration::from_secs(5)))
-                        .await?;
+                    check_topic(&consumer, props, topic, step.max(Duration::from_secs(5))).await?;
                 }
                 return Ok(ProbeOk {
                     broker_ids: brokers,
@@ -192,7 +196,11 @@ pub async fn probe(
 
 /// The first bootstrap address that accepts a TCP connection within a second.
 async fn accepting_address(bootstrap: &str) -> Option<String> {
-    for addr in bootstrap.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+    for addr in bootstrap
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
         let addr = addr.rsplit("://").next().unwrap_or(addr).to_string();
         let connect = tokio::net::TcpStream::connect(addr.clone());
         if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), connect).await {
@@ -277,7 +285,9 @@ fn classify(props: &ClientProps, code: RDKafkaErrorCode, reason: &str) -> Option
         return Some(ConnectProblem::UntrustedCertificate { detail });
     }
     if lower.contains("mechanism")
-        && (lower.contains("not supported") || lower.contains("unsupported") || lower.contains("not enabled"))
+        && (lower.contains("not supported")
+            || lower.contains("unsupported")
+            || lower.contains("not enabled"))
     {
         return Some(ConnectProblem::UnsupportedMechanism {
             mechanism: mechanism_of(props),
@@ -297,9 +307,15 @@ fn classify(props: &ClientProps, code: RDKafkaErrorCode, reason: &str) -> Option
     if lower.contains("ssl handshake failed") {
         return Some(ConnectProblem::TlsHandshake { detail });
     }
-    if lower.contains("incorrect security.protocol") || lower.contains("connecting to a ssl listener") || lower.contains("connecting to a plaintext listener") {
+    if lower.contains("incorrect security.protocol")
+        || lower.contains("connecting to a ssl listener")
+        || lower.contains("connecting to a plaintext listener")
+    {
         return Some(ConnectProblem::ProtocolMismatch {
-            protocol: props.get("security.protocol").unwrap_or("PLAINTEXT").to_string(),
+            protocol: props
+                .get("security.protocol")
+                .unwrap_or("PLAINTEXT")
+                .to_string(),
             bootstrap: props.bootstrap_servers().unwrap_or("(unset)").to_string(),
             detail,
         });

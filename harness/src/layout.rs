@@ -359,7 +359,8 @@ mod tests {
     #[test]
     fn layout_writes_one_dir_and_config_per_node_on_distinct_ports() {
         let dir = tempfile::tempdir().unwrap();
-        let (reservation, nodes) = lay_out(&ClusterSpec::new("x").brokers(3), dir.path(), None).unwrap();
+        let (reservation, nodes) =
+            lay_out(&ClusterSpec::new("x").brokers(3), dir.path(), None).unwrap();
         assert_eq!(nodes.len(), 3);
         let mut ports: Vec<u16> = reservation.ports();
         ports.sort();

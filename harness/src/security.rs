@@ -273,10 +273,7 @@ impl Security {
                 "authorizer.class.name",
                 "org.apache.kafka.metadata.authorizer.StandardAuthorizer".into(),
             );
-            set(
-                "super.users",
-                format!("User:{ADMIN_USER};User:ANONYMOUS"),
-            );
+            set("super.users", format!("User:{ADMIN_USER};User:ANONYMOUS"));
             set("allow.everyone.if.no.acl.found", "false".into());
         }
         p
@@ -358,8 +355,8 @@ pub fn jaas_config(mechanism: SaslMechanism, user: &str, password: &str) -> Stri
 
 fn random_password() -> Result<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut file = std::fs::File::open("/dev/urandom")
-        .map_err(HarnessError::io("opening /dev/urandom"))?;
+    let mut file =
+        std::fs::File::open("/dev/urandom").map_err(HarnessError::io("opening /dev/urandom"))?;
     let mut bytes = [0u8; 24];
     std::io::Read::read_exact(&mut file, &mut bytes)
         .map_err(HarnessError::io("reading /dev/urandom"))?;

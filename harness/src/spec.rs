@@ -104,6 +104,12 @@ pub struct ClusterSpec {
     /// as the super user); passwords are generated per run unless given.
     #[serde(default)]
     pub users: Vec<UserSpec>,
+    /// ACLs created (as the super user) once a `sasl_ssl` cluster is ready, e.g. what the
+    /// system under test's principal needs: `{ principal = "User:replicator", resource_type =
+    /// "topic", name = "orders", pattern = "literal", operation = "read", permission =
+    /// "allow" }`.
+    #[serde(default)]
+    pub acls: Vec<crate::acl::AclBinding>,
 }
 
 fn default_brokers() -> u32 {
@@ -146,6 +152,7 @@ impl ClusterSpec {
             security: SecurityProtocol::Plaintext,
             sasl_mechanism: SaslMechanism::ScramSha512,
             users: Vec::new(),
+            acls: Vec::new(),
         }
     }
 
@@ -190,6 +197,12 @@ impl ClusterSpec {
         self
     }
 
+    /// Adds an ACL created once the cluster is ready.
+    pub fn acl(mut self, acl: crate::acl::AclBinding) -> Self {
+        self.acls.push(acl);
+        self
+    }
+
     pub fn ready_timeout(&self) -> Duration {
         Duration::from_secs(self.ready_timeout_secs)
     }
@@ -224,7 +237,10 @@ impl ClusterSpec {
                         "the external backend needs bootstrap servers".into(),
                     ));
                 }
-                if self.security != SecurityProtocol::Plaintext || !self.users.is_empty() {
+                if self.security != SecurityProtocol::Plaintext
+                    || !self.users.is_empty()
+                    || !self.acls.is_empty()
+                {
                     return Err(bad(
                         "security",
                         "an external cluster's security comes from its client properties (security.protocol, sasl.*, ssl.*), not from `security`/`users`".into(),
@@ -270,6 +286,12 @@ impl ClusterSpec {
                         }
                     }
                 }
+                if !self.acls.is_empty() && self.security != SecurityProtocol::SaslSsl {
+                    return Err(bad(
+                        "acls",
+                        "ACLs need `security = \"sasl_ssl\"` (only there are principals to grant them to)".into(),
+                    ));
+                }
                 if !self.users.is_empty() && self.security != SecurityProtocol::SaslSsl {
                     return Err(bad(
                         "users",
@@ -285,7 +307,9 @@ impl ClusterSpec {
                     if user.name == ADMIN_USER {
                         return Err(bad(
                             &format!("users[{i}].name"),
-                            format!("`{ADMIN_USER}` is the harness's own super user; pick another name"),
+                            format!(
+                                "`{ADMIN_USER}` is the harness's own super user; pick another name"
+                            ),
                         ));
                     }
                     if let Some(password) = &user.password {

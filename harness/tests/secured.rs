@@ -33,7 +33,10 @@ async fn sasl_ssl_cluster_serves_the_admin_over_both_mechanisms_and_enforces_acl
             .unwrap()
             .replace("scram.ScramLoginModule", "plain.PlainLoginModule"),
     );
-    assert_eq!(common::read_all(&plain, "orders", "read_committed").len(), 20);
+    assert_eq!(
+        common::read_all(&plain, "orders", "read_committed").len(),
+        20
+    );
 
     // alice authenticates but has no ACL: the topic is invisible to her.
     let alice = cluster.client_props_as("alice").unwrap();
@@ -87,7 +90,10 @@ async fn each_security_mistake_is_reported_in_words_with_the_property_to_fix() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("principal `alice` is not allowed to Describe topic `orders`"), "{err}");
+    assert!(
+        err.contains("principal `alice` is not allowed to Describe topic `orders`"),
+        "{err}"
+    );
     assert!(err.contains("--allow-principal User:alice"), "{err}");
 
     let mut cases: Vec<(&str, harness::ClientProps, &[&str])> = Vec::new();
@@ -96,36 +102,70 @@ async fn each_security_mistake_is_reported_in_words_with_the_property_to_fix() {
         "sasl.jaas.config",
         harness::security::jaas_config(SaslMechanism::ScramSha512, "alice", "Wrong-Password-99"),
     );
-    cases.push(("wrong password", wrong_password, &["authentication failed", "user `alice`", "sasl.jaas.config"]));
+    cases.push((
+        "wrong password",
+        wrong_password,
+        &["authentication failed", "user `alice`", "sasl.jaas.config"],
+    ));
     let mut plain_wrong = alice.clone();
     plain_wrong.set("sasl.mechanism", "PLAIN");
     plain_wrong.set(
         "sasl.jaas.config",
         harness::security::jaas_config(SaslMechanism::Plain, "alice", "Wrong-Password-99"),
     );
-    cases.push(("wrong PLAIN password", plain_wrong, &["authentication failed", "PLAIN", "sasl.jaas.config"]));
+    cases.push((
+        "wrong PLAIN password",
+        plain_wrong,
+        &["authentication failed", "PLAIN", "sasl.jaas.config"],
+    ));
     let mut unknown_mechanism = alice.clone();
     unknown_mechanism.set("sasl.mechanism", "SCRAM-SHA-256");
-    cases.push(("mechanism not enabled", unknown_mechanism, &["SCRAM-SHA-256", "sasl.mechanism"]));
+    cases.push((
+        "mechanism not enabled",
+        unknown_mechanism,
+        &["SCRAM-SHA-256", "sasl.mechanism"],
+    ));
     let mut bogus_mechanism = alice.clone();
     bogus_mechanism.set("sasl.mechanism", "FOO-BAR");
-    cases.push(("mechanism unknown", bogus_mechanism, &["FOO-BAR", "sasl.mechanism"]));
+    cases.push((
+        "mechanism unknown",
+        bogus_mechanism,
+        &["FOO-BAR", "sasl.mechanism"],
+    ));
     let other_ca = tempfile::tempdir().unwrap();
-    let other = harness::Security::generate(SecurityProtocol::Ssl, SaslMechanism::Plain, &[], other_ca.path())
-        .unwrap()
-        .unwrap();
+    let other = harness::Security::generate(
+        SecurityProtocol::Ssl,
+        SaslMechanism::Plain,
+        &[],
+        other_ca.path(),
+    )
+    .unwrap()
+    .unwrap();
     let mut untrusted = alice.clone();
-    untrusted.set("ssl.truststore.location", other.ca_file.display().to_string());
-    cases.push(("untrusted certificate", untrusted, &["not trusted", "ssl.truststore.location"]));
+    untrusted.set(
+        "ssl.truststore.location",
+        other.ca_file.display().to_string(),
+    );
+    cases.push((
+        "untrusted certificate",
+        untrusted,
+        &["not trusted", "ssl.truststore.location"],
+    ));
     let mut plaintext = alice.clone();
     plaintext.set("security.protocol", "PLAINTEXT");
     for (what, props, needles) in cases {
         let (err, secs) = connect_error(&props, 30).await;
         eprintln!("{what}: {secs:.1} s: {err}");
         for needle in needles {
-            assert!(err.contains(needle), "{what}: `{needle}` missing from: {err}");
+            assert!(
+                err.contains(needle),
+                "{what}: `{needle}` missing from: {err}"
+            );
         }
-        assert!(!err.contains(SECRET) && !err.contains("Wrong-Password-99"), "{what}: a secret leaked: {err}");
+        assert!(
+            !err.contains(SECRET) && !err.contains("Wrong-Password-99"),
+            "{what}: a secret leaked: {err}"
+        );
         assert!(secs < 30.0, "{what}: took {secs:.1} s");
     }
 
@@ -141,7 +181,10 @@ async fn each_security_mistake_is_reported_in_words_with_the_property_to_fix() {
     unreachable.set("bootstrap.servers", "127.0.0.1:1");
     let (err, secs) = connect_error(&unreachable, 3).await;
     eprintln!("unreachable: {secs:.1} s: {err}");
-    assert!(err.contains("no broker answered at 127.0.0.1:1 within 3 s"), "{err}");
+    assert!(
+        err.contains("no broker answered at 127.0.0.1:1 within 3 s"),
+        "{err}"
+    );
     assert!(err.contains("bootstrap.servers"), "{err}");
     assert!(secs < 6.0, "took {secs:.1} s");
     cluster.shutdown().await.unwrap();

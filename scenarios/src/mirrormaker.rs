@@ -347,7 +347,10 @@ fn user_config(
         escape_key(&format!("{target}.bootstrap.servers")),
         escape_value(clusters.target_bootstrap),
     ));
-    for (alias, props) in [(&source, &clusters.source_props), (&target, &clusters.target_props)] {
+    for (alias, props) in [
+        (&source, &clusters.source_props),
+        (&target, &clusters.target_props),
+    ] {
         for (k, v) in props {
             base.push_str(&format!(
                 "{} = {}\n",

@@ -17,7 +17,7 @@ use verify::{FingerprintOptions, VerifyOptions};
 use crate::error::ScenarioError;
 use crate::mirrormaker::Clusters;
 use crate::spec::{FaultAction, FaultSpec, Scenario, Side, SystemSpec};
-use crate::system::{properties_text, builtin_config, Instances, Launcher, Mm2Launch};
+use crate::system::{builtin_config, properties_text, Instances, Launcher, Mm2Launch};
 
 pub use reports::{Drain, FaultEvent, Outcome, RunReport, Sample, WorkloadSummary};
 
@@ -78,13 +78,6 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
     // Network faults go through a proxy in front of every broker (advertised to clients).
     source_spec.proxied = scenario.needs_proxies(Side::Source);
     target_spec.proxied = scenario.needs_proxies(Side::Target);
-    if let Some(security) = scenario.security {
-        for spec in [&mut source_spec, &mut target_spec] {
-            if spec.security == harness::SecurityProtocol::Plaintext {
-                spec.security = security;
-            }
-        }
-    }
     let (source, target) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
     let source: Arc<dyn Cluster> = Arc::from(source?);
     let target: Arc<dyn Cluster> = match target {

@@ -592,6 +592,13 @@ impl Scenario {
         if scenario.target.name.is_empty() {
             scenario.target.name = "target".into();
         }
+        if let Some(security) = scenario.security {
+            for spec in [&mut scenario.source, &mut scenario.target] {
+                if spec.security == harness::SecurityProtocol::Plaintext {
+                    spec.security = security;
+                }
+            }
+        }
         if let Some(seed) = scenario.run.seed {
             scenario.workload.seed = seed;
         }
