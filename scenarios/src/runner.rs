@@ -131,7 +131,9 @@ async fn run_on(
                 .map_err(ScenarioError::io(format!("writing {}", shown.display())))?;
             Some(path)
         }
-        SystemSpec::Command { .. } | SystemSpec::Mirrormaker2 { .. } => None,
+        SystemSpec::Command { .. } | SystemSpec::Mirrormaker2 { .. } | SystemSpec::Running { .. } => {
+            None
+        }
     };
     let mm2 = match &scenario.system {
         SystemSpec::Mirrormaker2 { heap_mb, .. } => {
@@ -626,6 +628,7 @@ fn system_name(s: &SystemSpec) -> String {
                 .unwrap_or("exactly-once")
         ),
         SystemSpec::Command { command, .. } => format!("command ({})", command.join(" ")),
+        SystemSpec::Running { .. } => "running outside cutover".into(),
         SystemSpec::Mirrormaker2 {
             exactly_once,
             config_file,
@@ -663,7 +666,7 @@ fn rename_of(s: &SystemSpec) -> verify::reader::Rename {
             }
             r
         }
-        SystemSpec::Command { rename_prefix, .. } => verify::reader::Rename {
+        SystemSpec::Command { rename_prefix, .. } | SystemSpec::Running { rename_prefix } => verify::reader::Rename {
             prefix: rename_prefix.clone(),
             ..Default::default()
         },

@@ -196,6 +196,14 @@ pub enum SystemSpec {
         #[serde(default = "default_mm2_heap")]
         heap_mb: u32,
     },
+    /// Replication already running outside cutover (rehearsals against live clusters):
+    /// cutover starts, stops and faults nothing; it writes the workload and verifies what
+    /// arrives. `rename_prefix` says how that replication names target topics (MirrorMaker
+    /// 2's default policy: `<source alias>.`).
+    Running {
+        #[serde(default)]
+        rename_prefix: String,
+    },
 }
 
 /// How MirrorMaker 2 names target topics.
@@ -348,6 +356,7 @@ impl SystemSpec {
             SystemSpec::Builtin { instances, .. }
             | SystemSpec::Command { instances, .. }
             | SystemSpec::Mirrormaker2 { instances, .. } => *instances,
+            SystemSpec::Running { .. } => 0,
         }
     }
 }
@@ -677,7 +686,7 @@ impl Scenario {
                     other => err(find_section(text, "system"), "system", other.to_string()),
                 })?;
             }
-            SystemSpec::Command { .. } => {}
+            SystemSpec::Command { .. } | SystemSpec::Running { .. } => {}
             SystemSpec::Mirrormaker2 { .. } => {
                 crate::mirrormaker::check(&scenario.system).map_err(|(field, reason)| {
                     let line = match find_line(text, &field) {

@@ -160,6 +160,11 @@ impl Instances {
         }
         let err_file = file.try_clone().map_err(ScenarioError::io("log file"))?;
         let (mut command, metrics_port) = match &l.system {
+            SystemSpec::Running { .. } => {
+                return Err(ScenarioError::System(
+                    "a `running` system runs outside cutover; there is nothing to start".into(),
+                ))
+            }
             SystemSpec::Builtin { .. } => {
                 let port = free_port()?;
                 let mut c = Command::new(&l.cutover_exe);
@@ -241,7 +246,7 @@ impl Instances {
         let grace = match &self.launcher.system {
             SystemSpec::Command { grace_secs, .. }
             | SystemSpec::Mirrormaker2 { grace_secs, .. } => Duration::from_secs_f64(*grace_secs),
-            SystemSpec::Builtin { .. } => Duration::from_secs(60),
+            SystemSpec::Builtin { .. } | SystemSpec::Running { .. } => Duration::from_secs(60),
         };
         let mut instance = self
             .running
