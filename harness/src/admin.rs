@@ -62,7 +62,7 @@ pub struct TopicDescription {
 /// Admin operations against one cluster.
 pub struct Admin {
     cluster: String,
-    admin: AdminClient<DefaultClientContext>,
+    admin: Arc<AdminClient<DefaultClientContext>>,
     metadata: Arc<BaseConsumer>,
     timeout: Duration,
 }
@@ -77,7 +77,7 @@ impl Admin {
             operation: "creating an admin client".into(),
             detail: e.to_string(),
         };
-        let admin = config.create().map_err(err)?;
+        let admin = Arc::new(config.create().map_err(err)?);
         let metadata = Arc::new(config.create().map_err(err)?);
         Ok(Admin {
             cluster: cluster.to_string(),
@@ -99,6 +99,12 @@ impl Admin {
             operation: operation.into(),
             detail: detail.to_string(),
         }
+    }
+
+    /// The cluster's name (for errors), the admin client (shared, so a blocking thread can
+    /// hold it while it calls librdkafka's C API: `acl`) and the request timeout.
+    pub(crate) fn native_parts(&self) -> (&str, Arc<AdminClient<DefaultClientContext>>, Duration) {
+        (&self.cluster, Arc::clone(&self.admin), self.timeout)
     }
 
     fn options(&self) -> AdminOptions {

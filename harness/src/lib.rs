@@ -13,6 +13,7 @@
 //! and temp dirs are removed unless kept. The harness never writes to an external cluster on
 //! its own.
 
+pub mod acl;
 pub mod admin;
 pub mod client_props;
 pub mod cluster;
@@ -33,6 +34,10 @@ pub mod spec;
 pub mod supervisor;
 pub mod workdir;
 
+pub use acl::{
+    permits, AclBinding, AclError, AclFilter, AclOperation, ClusterDescription, Decision,
+    ParseAclError, PatternType, Permission, ResourceType,
+};
 pub use admin::{Admin, PartitionState, TopicDescription, TopicSpec};
 pub use client_props::ClientProps;
 pub use cluster::{start, BrokerInfo, Cluster};
