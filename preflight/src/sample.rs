@@ -39,6 +39,12 @@ pub fn sample(
     let mut config = props.to_rdkafka()?;
     config
         .set("client.id", "cutover-preflight-sampler")
+        // librdkafka refuses `assign` without a group id; the group is never joined (no
+        // subscribe) and nothing is committed (auto commit off, no offset store).
+        .set(
+            "group.id",
+            format!("cutover-preflight-{}", std::process::id()),
+        )
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true");
