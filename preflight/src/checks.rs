@@ -265,6 +265,9 @@ fn decide(acls: &[AclBinding], principal: &str, req: &Requirement) -> Decision {
     decision
 }
 
+/// (source topic, resource type, name, prefixed): where operations are lacking.
+type ResourceKey = (Option<String>, ResourceType, String, bool);
+
 /// One finding per resource where `principal` lacks operations, naming them (and a DENY ACL
 /// when one is in the way).
 pub fn acl_findings(
@@ -274,10 +277,7 @@ pub fn acl_findings(
     reqs: &[Requirement],
 ) -> Vec<Finding> {
     // (topic, resource type, name, prefixed) → lacking operations and the denying ACLs.
-    let mut lacking: BTreeMap<
-        (Option<String>, ResourceType, String, bool),
-        (Vec<AclOperation>, Vec<String>),
-    > = BTreeMap::new();
+    let mut lacking: BTreeMap<ResourceKey, (Vec<AclOperation>, Vec<String>)> = BTreeMap::new();
     for req in reqs.iter().filter(|r| r.side == side) {
         let decision = decide(acls, principal, req);
         if decision.is_allowed() {

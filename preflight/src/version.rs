@@ -152,8 +152,7 @@ pub fn probe(props: &ClientProps, timeout: Duration) -> VersionInfo {
             let last = stderr
                 .lines()
                 .chain(stdout.lines())
-                .filter(|l| !l.trim().is_empty())
-                .last()
+                .rfind(|l| !l.trim().is_empty())
                 .unwrap_or("no output")
                 .to_string();
             unknown(format!(
