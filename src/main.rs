@@ -5,6 +5,7 @@ mod cluster_cmd;
 mod doctor_cmd;
 mod fetch_cmd;
 mod lint_cmd;
+mod preflight_cmd;
 mod produce_cmd;
 mod replicate_cmd;
 mod report_cmd;
@@ -66,6 +67,10 @@ enum Command {
     /// Replicator JSON/properties) without a cluster: exit 0 clean or warnings, 1 errors, 2 bad
     /// input.
     Lint(lint_cmd::LintArgs),
+    /// Compares a source and a target cluster before a migration, read-only: missing topics,
+    /// partitions, configs, ACLs, versions, a copy-time estimate. Exit 0 clean or warnings, 1
+    /// errors, 2 bad input or a cluster unreachable.
+    Preflight(preflight_cmd::PreflightArgs),
     /// Consumer-group offsets across clusters.
     Offsets {
         #[command(subcommand)]
@@ -111,6 +116,7 @@ fn main() -> ExitCode {
             Command::Diff(args) => report_cmd::diff(args),
             Command::Offsets { command } => replicate_cmd::offsets(command).await,
             Command::Lint(args) => lint_cmd::run(args),
+            Command::Preflight(args) => preflight_cmd::run(args).await,
         }
     });
     // A thread stuck on an unreachable cluster must not hold the exit (dropping the runtime

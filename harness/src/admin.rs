@@ -301,6 +301,13 @@ impl Admin {
         Ok(names)
     }
 
+    /// Every topic with its partitions, from one metadata request (internal topics included).
+    pub async fn describe_all_topics(&self) -> Result<Vec<TopicDescription>> {
+        let mut topics = self.fetch_metadata(None).await?;
+        topics.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(topics)
+    }
+
     /// The node ids of the brokers the metadata lists.
     pub async fn broker_ids(&self) -> Result<Vec<i32>> {
         let meta = self.raw_metadata(None).await?;
