@@ -7,6 +7,7 @@ mod fetch_cmd;
 mod lint_cmd;
 mod preflight_cmd;
 mod produce_cmd;
+mod rehearse_cmd;
 mod replicate_cmd;
 mod report_cmd;
 mod run_cmd;
@@ -71,6 +72,9 @@ enum Command {
     /// partitions, configs, ACLs, versions, a copy-time estimate. Exit 0 clean or warnings, 1
     /// errors, 2 bad input or a cluster unreachable.
     Preflight(preflight_cmd::PreflightArgs),
+    /// A rehearsal on live clusters: read-only window check of real topics, canary topics
+    /// (created and deleted) only with `allow_writes = true`; exit 0 pass, 1 fail, 2 error.
+    Rehearse(rehearse_cmd::RehearseArgs),
     /// Consumer-group offsets across clusters.
     Offsets {
         #[command(subcommand)]
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
             Command::Offsets { command } => replicate_cmd::offsets(command).await,
             Command::Lint(args) => lint_cmd::run(args),
             Command::Preflight(args) => preflight_cmd::run(args).await,
+            Command::Rehearse(args) => rehearse_cmd::run(args).await,
         }
     });
     // A thread stuck on an unreachable cluster must not hold the exit (dropping the runtime

@@ -194,7 +194,9 @@ pub async fn run(args: RunArgs) -> Result<u8> {
 }
 
 /// Phases on the spinner (a terminal), or one line per phase change (CI).
-fn phase_progress(bar: Option<ProgressBar>) -> Arc<dyn Fn(scenarios::Progress) + Send + Sync> {
+pub(crate) fn phase_progress(
+    bar: Option<ProgressBar>,
+) -> Arc<dyn Fn(scenarios::Progress) + Send + Sync> {
     let last = std::sync::Mutex::new("");
     Arc::new(move |p: scenarios::Progress| match &bar {
         Some(bar) => bar.set_message(format!(

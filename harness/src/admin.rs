@@ -182,6 +182,20 @@ impl Admin {
         Ok(())
     }
 
+    /// Deletes a consumer group (it must have no active members).
+    pub async fn delete_group(&self, group: &str) -> Result<()> {
+        let op = format!("deleting consumer group {group}");
+        let results = self
+            .admin
+            .delete_groups(&[group], &self.options())
+            .await
+            .map_err(|e| self.error(&op, e))?;
+        for result in results {
+            result.map_err(|(name, code)| self.error(&op, format!("{name}: {code}")))?;
+        }
+        Ok(())
+    }
+
     /// Deletes the records of `topic`/`partition` below `offset` (what retention does), and
     /// returns the new log start offset.
     pub async fn delete_records_before(

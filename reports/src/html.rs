@@ -71,6 +71,7 @@ pub fn render(r: &RunReport) -> String {
     let title = match r.kind {
         RunKind::Scenario => format!("cutover: {}", r.scenario),
         RunKind::Verify => format!("cutover verify: {}", r.scenario),
+        RunKind::Rehearsal => format!("cutover rehearse: {}", r.scenario),
     };
     let _ = write!(
         h,

@@ -56,6 +56,7 @@ fn case_name(r: &RunReport) -> String {
     match r.kind {
         RunKind::Scenario => r.scenario.clone(),
         RunKind::Verify => format!("verify {}", r.scenario),
+        RunKind::Rehearsal => format!("rehearse {}", r.scenario),
     }
 }
 
@@ -102,6 +103,7 @@ fn scenario_case(r: &RunReport, time: Duration) -> TestCase {
     case.set_classname(match r.kind {
         RunKind::Scenario => "cutover.scenario",
         RunKind::Verify => "cutover.verify",
+        RunKind::Rehearsal => "cutover.rehearsal",
     })
     .set_time(time);
     let mut out = String::new();

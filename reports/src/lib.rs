@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 pub use diff::{diff, Diff};
 pub use junit::JunitOptions;
 pub use model::{
-    DelayBucket, DelayStats, Drain, FaultEvent, GroupCutover, Outcome, RunKind, RunReport, Sample,
-    WorkloadSummary, SCHEMA_MINOR, SCHEMA_VERSION,
+    DelayBucket, DelayStats, Drain, FaultEvent, GroupCutover, Outcome, RehearsalSummary, RunKind,
+    RunReport, Sample, TopicWindow, WorkloadSummary, SCHEMA_MINOR, SCHEMA_VERSION,
 };
 
 /// Why a report could not be read or written.

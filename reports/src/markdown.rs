@@ -21,6 +21,7 @@ pub fn render(r: &RunReport) -> String {
     let what = match r.kind {
         RunKind::Scenario => format!("cutover scenario `{}`", cell(&r.scenario)),
         RunKind::Verify => format!("cutover verify `{}`", cell(&r.scenario)),
+        RunKind::Rehearsal => format!("cutover rehearse `{}`", cell(&r.scenario)),
     };
     let _ = writeln!(md, "## {icon} {what}: {}\n", r.outcome.as_str());
     if !r.description.is_empty() {
@@ -168,6 +169,57 @@ pub fn render(r: &RunReport) -> String {
             }
             md.push('\n');
         }
+    }
+    if let Some(reh) = &r.rehearsal {
+        let _ = writeln!(md, "### Rehearsal\n");
+        let _ = writeln!(
+            md,
+            "- writes: {}",
+            if reh.allow_writes {
+                format!(
+                    "canary topics {} ({})",
+                    reh.canary_topics
+                        .iter()
+                        .map(|t| format!("`{}`", cell(t)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if reh.cleaned_up {
+                        "deleted afterwards".to_string()
+                    } else {
+                        format!("left behind: {}", reh.leftovers.join(", "))
+                    }
+                )
+            } else {
+                "none (`allow_writes = false`): read-only".into()
+            }
+        );
+        if !reh.topics.is_empty() {
+            let _ = writeln!(
+                md,
+                "- read-only window check: last {} records per partition, lag bound {:.0} s\n",
+                reh.window_records, reh.lag_bound_secs
+            );
+            let _ = writeln!(
+                md,
+                "| topic | target | partitions | records | missing | duplicated | lag | problem |"
+            );
+            let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |");
+            for t in &reh.topics {
+                let _ = writeln!(
+                    md,
+                    "| `{}` | `{}` | {} | {} | {} | {} | {} | {} |",
+                    cell(&t.topic),
+                    cell(&t.target_topic),
+                    t.partitions,
+                    thousands(t.records),
+                    t.missing,
+                    t.duplicated,
+                    t.lag_secs.map_or("—".into(), |s| format!("{s:.1} s")),
+                    cell(t.problem.as_deref().unwrap_or(""))
+                );
+            }
+        }
+        md.push('\n');
     }
     if !r.consumer_groups.is_empty() {
         let _ = writeln!(md, "### Consumer-group cutover\n");

@@ -13,8 +13,8 @@ use verify::verdict::Verdict;
 pub const SCHEMA_VERSION: u32 = 1;
 /// The minor version: which additive fields a report of this major may carry
 /// (0: the first runner's fields; 1: kind, finished_at, scenario text and file, client
-/// properties, librdkafka version, delay; 2: consumer_groups).
-pub const SCHEMA_MINOR: u32 = 2;
+/// properties, librdkafka version, delay; 2: consumer_groups; 3: rehearsal).
+pub const SCHEMA_MINOR: u32 = 3;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -50,6 +50,8 @@ pub enum RunKind {
     Scenario,
     /// `cutover verify`: a verdict on existing clusters, no workload or faults.
     Verify,
+    /// `cutover rehearse`: live clusters, canary topics and a read-only window check.
+    Rehearsal,
 }
 
 /// One fault as it happened.
@@ -166,6 +168,49 @@ pub struct RunReport {
     pub delay: Option<DelayStats>,
     /// Consumer-group cutover: where each application group resumed on the target.
     pub consumer_groups: Vec<GroupCutover>,
+    /// `cutover rehearse`: what was written and cleaned up, and the read-only window check.
+    pub rehearsal: Option<RehearsalSummary>,
+}
+
+/// What a rehearsal on live clusters did beyond a scenario run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RehearsalSummary {
+    /// `allow_writes` of the rehearsal file: false means nothing was written anywhere.
+    pub allow_writes: bool,
+    /// Canary topics written on the source (empty without writes).
+    pub canary_topics: Vec<String>,
+    /// Canary topics (and the built-in replicator's internal topics) deleted afterwards on
+    /// both clusters; `false` lists what is left in `leftovers`.
+    pub cleaned_up: bool,
+    pub leftovers: Vec<String>,
+    /// How long the copy of a source window may take to appear on the target.
+    pub lag_bound_secs: f64,
+    /// Records per partition in each window.
+    pub window_records: u64,
+    /// The selected real topics, checked read-only.
+    pub topics: Vec<TopicWindow>,
+}
+
+/// The read-only check of one real topic: the last `window_records` of each source partition
+/// (as of the start of the check) looked up by fingerprint in the same target partition.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TopicWindow {
+    pub topic: String,
+    pub target_topic: String,
+    pub partitions: u32,
+    /// Source records in the windows.
+    pub records: u64,
+    /// Of those, not found on the target within the bound.
+    pub missing: u64,
+    /// Found on the target more often than in the source window.
+    pub duplicated: u64,
+    /// Seconds until the last window of this topic was complete on the target (replication
+    /// lag as observed); `None` when it never was within the bound.
+    pub lag_secs: Option<f64>,
+    /// Why the topic could not be checked (absent on the target, partition counts differ).
+    pub problem: Option<String>,
 }
 
 /// One application consumer group moved from the source to the target: it consumed the

@@ -131,9 +131,9 @@ async fn run_on(
                 .map_err(ScenarioError::io(format!("writing {}", shown.display())))?;
             Some(path)
         }
-        SystemSpec::Command { .. } | SystemSpec::Mirrormaker2 { .. } | SystemSpec::Running { .. } => {
-            None
-        }
+        SystemSpec::Command { .. }
+        | SystemSpec::Mirrormaker2 { .. }
+        | SystemSpec::Running { .. } => None,
     };
     let mm2 = match &scenario.system {
         SystemSpec::Mirrormaker2 { heap_mb, .. } => {
@@ -666,10 +666,12 @@ fn rename_of(s: &SystemSpec) -> verify::reader::Rename {
             }
             r
         }
-        SystemSpec::Command { rename_prefix, .. } | SystemSpec::Running { rename_prefix } => verify::reader::Rename {
-            prefix: rename_prefix.clone(),
-            ..Default::default()
-        },
+        SystemSpec::Command { rename_prefix, .. } | SystemSpec::Running { rename_prefix } => {
+            verify::reader::Rename {
+                prefix: rename_prefix.clone(),
+                ..Default::default()
+            }
+        }
         // Named by its replication policy: see crate::mirrormaker::Mm2Config::rename.
         SystemSpec::Mirrormaker2 { .. } => verify::reader::Rename::default(),
     }

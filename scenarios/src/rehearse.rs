@@ -1,0 +1,775 @@
+//! `cutover rehearse`: a rehearsal against live clusters cutover did not create (staging or
+//! production), through the `external` backend.
+//!
+//! Two parts, both optional, in a rehearsal file (TOML):
+//! - a **read-only window check** of the selected real topics (`[rehearsal] topics`): the
+//!   last `window_records` of every source partition, as of the start of the check, are
+//!   fingerprinted and looked up in the same target partition until all are there or
+//!   `lag_bound_secs` passes. It counts missing and duplicated records exactly for that window
+//!   and measures the replication lag as observed. Nothing is written anywhere.
+//! - a **canary run**, only with `allow_writes = true`: a workload (transactions included) in
+//!   dedicated topics named `cutover.rehearsal.<run id>.<n>`, created and deleted by cutover,
+//!   copied by the user's running replication (`[system] kind = "running"`, the default) or
+//!   by a system cutover starts (`builtin`, `command`, `mirrormaker2`); then the exact verdict,
+//!   lag, end-to-end delay and the cutover downtime estimate of a `cutover run`. Canary
+//!   topics, the built-in replicator's internal topics and its consumer group are removed
+//!   afterwards on both clusters, on failure and Ctrl-C too.
+//!
+//! Without `allow_writes = true` cutover never writes to either cluster: no topic, no group,
+//! no offset commit.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use harness::{Admin, ClientProps, ClusterSpec};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Deserialize;
+use tokio::time::Instant;
+
+use crate::error::ScenarioError;
+use crate::runner::{RunOptions, RunReport};
+use crate::spec::{About, RunSpec, Scenario, SystemSpec, VerifySpec};
+
+/// Every canary topic starts with this.
+pub const CANARY_PREFIX: &str = "cutover.rehearsal.";
+
+/// A rehearsal file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rehearsal {
+    pub rehearsal: RehearsalSpec,
+    #[serde(default)]
+    pub canary: CanarySpec,
+    /// Who copies the canaries: the user's replication (`kind = "running"`, the default) or a
+    /// system cutover starts, as in a scenario file.
+    #[serde(default)]
+    pub system: Option<SystemSpec>,
+    #[serde(skip)]
+    pub text: String,
+    #[serde(skip)]
+    pub origin: String,
+}
+
+/// What to check and whether writing is allowed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RehearsalSpec {
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Canary topics are written (and deleted) only when true.
+    #[serde(default)]
+    pub allow_writes: bool,
+    /// Real topics checked read-only (a regex matching whole names).
+    #[serde(default)]
+    pub topics: Option<String>,
+    /// How the replication names target topics: `<prefix><source name>` (MirrorMaker 2's
+    /// default policy: `<source alias>.`); also used for the canaries.
+    #[serde(default)]
+    pub rename_prefix: String,
+    /// Records per partition in each window of the read-only check.
+    #[serde(default = "default_window")]
+    pub window_records: u64,
+    /// How long a window may take to be complete on the target.
+    #[serde(default = "default_lag_bound")]
+    pub lag_bound_secs: f64,
+}
+
+/// The canary workload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanarySpec {
+    #[serde(default = "one")]
+    pub topics: u32,
+    #[serde(default = "three")]
+    pub partitions: i32,
+    /// Default: the cluster's broker count, at most 3.
+    #[serde(default)]
+    pub replication_factor: Option<i32>,
+    #[serde(default = "default_rate")]
+    pub records_per_sec: u64,
+    #[serde(default = "default_duration")]
+    pub duration_secs: f64,
+    #[serde(default = "default_drain")]
+    pub drain_timeout_secs: f64,
+    /// A transactional producer with aborted transactions beside the idempotent one: aborted
+    /// records must not reach the target.
+    #[serde(default = "yes")]
+    pub transactions: bool,
+}
+
+impl Default for CanarySpec {
+    fn default() -> Self {
+        CanarySpec {
+            topics: one(),
+            partitions: three(),
+            replication_factor: None,
+            records_per_sec: default_rate(),
+            duration_secs: default_duration(),
+            drain_timeout_secs: default_drain(),
+            transactions: yes(),
+        }
+    }
+}
+
+fn default_name() -> String {
+    "rehearsal".into()
+}
+fn default_window() -> u64 {
+    1000
+}
+fn default_lag_bound() -> f64 {
+    60.0
+}
+fn one() -> u32 {
+    1
+}
+fn three() -> i32 {
+    3
+}
+fn default_rate() -> u64 {
+    200
+}
+fn default_duration() -> f64 {
+    20.0
+}
+fn default_drain() -> f64 {
+    120.0
+}
+fn yes() -> bool {
+    true
+}
+
+impl Rehearsal {
+    /// Reads and checks a rehearsal file; errors name the file, line and field.
+    pub fn load(path: &Path) -> Result<Rehearsal, ScenarioError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(ScenarioError::io(format!("reading {}", path.display())))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Rehearsal, ScenarioError> {
+        let err = |line: usize, field: &str, reason: String| ScenarioError::Spec {
+            origin: origin.to_string(),
+            line,
+            field: field.to_string(),
+            reason,
+        };
+        let mut r: Rehearsal = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| harness::error::line_of(text, s.start))
+                .unwrap_or(0);
+            err(line, "", e.message().trim().to_string())
+        })?;
+        r.text = text.to_string();
+        r.origin = origin.to_string();
+        let line_of = |needle: &str| {
+            text.lines()
+                .position(|l| l.trim_start().starts_with(needle))
+                .map_or(0, |i| i + 1)
+        };
+        if let Some(topics) = &r.rehearsal.topics {
+            regex::Regex::new(&format!("^(?:{topics})$")).map_err(|e| {
+                err(
+                    line_of("topics"),
+                    "rehearsal.topics",
+                    format!("not a valid regex: {e}"),
+                )
+            })?;
+        }
+        if r.rehearsal.window_records == 0 {
+            return Err(err(
+                line_of("window_records"),
+                "rehearsal.window_records",
+                "expected at least 1".into(),
+            ));
+        }
+        if !(r.rehearsal.lag_bound_secs > 0.0) {
+            return Err(err(
+                line_of("lag_bound_secs"),
+                "rehearsal.lag_bound_secs",
+                "expected a positive number of seconds".into(),
+            ));
+        }
+        if r.rehearsal.topics.is_none() && !r.rehearsal.allow_writes {
+            return Err(err(
+                0,
+                "rehearsal",
+                "nothing to do: give `topics` (a read-only check of real topics) or \
+                 `allow_writes = true` (canary topics)"
+                    .into(),
+            ));
+        }
+        if r.canary.topics == 0 || r.canary.partitions < 1 || r.canary.records_per_sec == 0 {
+            return Err(err(
+                line_of("[canary]"),
+                "canary",
+                "expected at least 1 topic, 1 partition and 1 record per second".into(),
+            ));
+        }
+        Ok(r)
+    }
+}
+
+/// Runs the rehearsal; writes the report into `options.report_dir` like `cutover run`.
+pub async fn rehearse(
+    r: &Rehearsal,
+    source: &ClientProps,
+    target: &ClientProps,
+    connect_timeout_secs: u64,
+    options: &RunOptions,
+) -> Result<RunReport, ScenarioError> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&options.report_dir).map_err(ScenarioError::io(format!(
+        "creating {}",
+        options.report_dir.display()
+    )))?;
+    let external = |name: &str, props: &ClientProps| {
+        let mut spec = ClusterSpec::new(name).backend(harness::BackendKind::External);
+        spec.connect_timeout_secs = connect_timeout_secs;
+        spec.client_properties = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        spec
+    };
+    let (source_spec, target_spec) = (external("source", source), external("target", target));
+    // Connect both first: a wrong password or a missing certificate is reported in words
+    // before anything else happens.
+    let (s, t) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
+    let (source_cluster, target_cluster) = (s?, t?);
+
+    let mut summary = reports::RehearsalSummary {
+        allow_writes: r.rehearsal.allow_writes,
+        lag_bound_secs: r.rehearsal.lag_bound_secs,
+        window_records: r.rehearsal.window_records,
+        cleaned_up: true,
+        ..Default::default()
+    };
+    // 1. The read-only window check of real topics.
+    if let Some(pattern) = &r.rehearsal.topics {
+        summary.topics = window_check(
+            &source_cluster.client_props(),
+            &target_cluster.client_props(),
+            pattern,
+            &r.rehearsal.rename_prefix,
+            r.rehearsal.window_records,
+            Duration::from_secs_f64(r.rehearsal.lag_bound_secs),
+            options,
+        )
+        .await?;
+    }
+    // 2. The canary run.
+    let mut report = if r.rehearsal.allow_writes {
+        let run_id = format!(
+            "{}-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            std::process::id()
+        );
+        let prefix = format!("{CANARY_PREFIX}{run_id}.");
+        let brokers = source_cluster.admin()?.broker_ids().await?.len().max(1);
+        let scenario = canary_scenario(r, &prefix, &run_id, source_spec, target_spec, brokers)?;
+        summary.canary_topics = scenario.workload.topics.names();
+        let result = crate::runner::run(&scenario, options).await;
+        let group = match &scenario.system {
+            SystemSpec::Builtin { replication, .. } => replication
+                .get("group_id")
+                .and_then(|g| g.as_str())
+                .map(str::to_string),
+            _ => None,
+        };
+        summary.leftovers = clean_up(
+            &*source_cluster,
+            &*target_cluster,
+            &prefix,
+            &r.rehearsal.rename_prefix,
+            group.as_deref(),
+        )
+        .await;
+        summary.cleaned_up = summary.leftovers.is_empty();
+        let mut report = result?;
+        report.system = format!("{} (canaries)", report.system);
+        report
+    } else {
+        let mut report = RunReport::new(&r.rehearsal.name);
+        report.system = "none (read-only)".into();
+        report.outcome = reports::Outcome::Pass;
+        report
+    };
+    report.kind = reports::RunKind::Rehearsal;
+    report.scenario = r.rehearsal.name.clone();
+    report.description = if r.rehearsal.allow_writes {
+        "rehearsal on live clusters: canary topics and a read-only window check".into()
+    } else {
+        "rehearsal on live clusters, read-only".into()
+    };
+    for t in &summary.topics {
+        if let Some(problem) = &t.problem {
+            report
+                .failures
+                .push(format!("topic {}: {problem}", t.topic));
+        } else if t.missing > 0 || t.duplicated > 0 || t.lag_secs.is_none() {
+            report.failures.push(format!(
+                "topic {}: {} of {} window records missing and {} duplicated on {} after {:.0} s",
+                t.topic, t.missing, t.records, t.duplicated, t.target_topic, summary.lag_bound_secs
+            ));
+        }
+    }
+    if !summary.cleaned_up {
+        report.failures.push(format!(
+            "could not delete every canary resource: {}",
+            summary.leftovers.join(", ")
+        ));
+    }
+    if options.cancel.load(Ordering::Acquire) {
+        report.outcome = reports::Outcome::Aborted;
+    } else if !report.failures.is_empty() && report.outcome == reports::Outcome::Pass {
+        report.outcome = reports::Outcome::Fail;
+    }
+    report.rehearsal = Some(summary);
+    report.client_properties = [
+        ("source".to_string(), source.redacted()),
+        ("target".to_string(), target.redacted()),
+    ]
+    .into_iter()
+    .collect();
+    report.duration_secs = started.elapsed().as_secs_f64();
+    crate::report::write_with_source(&mut report, &r.text, &r.origin, &options.report_dir)?;
+    Ok(report)
+}
+
+/// The scenario of the canary run.
+fn canary_scenario(
+    r: &Rehearsal,
+    prefix: &str,
+    run_id: &str,
+    source: ClusterSpec,
+    target: ClusterSpec,
+    brokers: usize,
+) -> Result<Scenario, ScenarioError> {
+    let c = &r.canary;
+    let rf = c.replication_factor.unwrap_or(brokers.min(3) as i32);
+    let mut wl = format!(
+        "duration_secs = {}\n[topics]\ncount = {}\npattern = \"{prefix}{{n}}\"\npartitions = {}\n\
+         replication_factor = {rf}\n[record]\nkeys = {{ kind = \"uniform\", count = 1000 }}\n\
+         value_size = {{ min = 50, max = 300 }}\n",
+        c.duration_secs, c.topics, c.partitions
+    );
+    let (plain, txn) = if c.transactions {
+        (
+            c.records_per_sec - c.records_per_sec / 4,
+            c.records_per_sec / 4,
+        )
+    } else {
+        (c.records_per_sec, 0)
+    };
+    wl.push_str(&format!(
+        "[[producer]]\nrate = {{ records_per_sec = {} }}\n",
+        plain.max(1)
+    ));
+    if txn > 0 {
+        wl.push_str(&format!(
+            "[[producer]]\ntransactions = {{ records_per_txn = 10, abort_ratio = 0.2 }}\n\
+             rate = {{ records_per_sec = {txn} }}\n"
+        ));
+    }
+    let workload: workload::WorkloadSpec =
+        toml::from_str(&wl).map_err(|e| ScenarioError::System(format!("canary workload: {e}")))?;
+    let mut system = r.system.clone().unwrap_or(SystemSpec::Running {
+        rename_prefix: r.rehearsal.rename_prefix.clone(),
+    });
+    if let SystemSpec::Builtin { replication, .. } = &mut system {
+        // Everything the built-in replicator leaves on the clusters carries the run's prefix,
+        // so clean-up finds it.
+        for (key, value) in [
+            ("group_id", format!("cutover-rehearsal-{run_id}")),
+            ("checkpoint_topic", format!("{prefix}checkpoints.internal")),
+            (
+                "offset_syncs_topic",
+                format!("{prefix}offset-syncs.internal"),
+            ),
+        ] {
+            replication.entry(key).or_insert(toml::Value::String(value));
+        }
+    }
+    Ok(Scenario {
+        scenario: About {
+            name: r.rehearsal.name.clone(),
+            description: "canary run of a rehearsal".into(),
+        },
+        run: RunSpec {
+            duration_secs: c.duration_secs,
+            drain_timeout_secs: c.drain_timeout_secs,
+            seed: None,
+        },
+        source,
+        target,
+        security: None,
+        workload,
+        system,
+        faults: Vec::new(),
+        verify: VerifySpec {
+            partitions: true,
+            order: true,
+            ..VerifySpec::default()
+        },
+        consumer_groups: Vec::new(),
+        text: r.text.clone(),
+        origin: r.origin.clone(),
+    })
+}
+
+/// Deletes every topic starting with `prefix` on the source and `rename_prefix + prefix` (or
+/// `prefix`) on the target, and the built-in replicator's group; returns what is left.
+async fn clean_up(
+    source: &dyn harness::Cluster,
+    target: &dyn harness::Cluster,
+    prefix: &str,
+    rename_prefix: &str,
+    group: Option<&str>,
+) -> Vec<String> {
+    let mut left = Vec::new();
+    let target_prefix = format!("{rename_prefix}{prefix}");
+    for (cluster, prefixes) in [
+        (source, vec![prefix.to_string()]),
+        (target, vec![prefix.to_string(), target_prefix]),
+    ] {
+        let admin = match cluster.admin() {
+            Ok(a) => a,
+            Err(e) => {
+                left.push(format!("{}: {e}", cluster.name()));
+                continue;
+            }
+        };
+        let topics = admin.list_topics().await.unwrap_or_default();
+        for topic in topics
+            .iter()
+            .filter(|t| prefixes.iter().any(|p| t.starts_with(p.as_str())))
+        {
+            if let Err(e) = admin.delete_topic(topic).await {
+                left.push(format!("{}:{topic} ({e})", cluster.name()));
+            }
+        }
+    }
+    if let Some(group) = group {
+        if let Ok(admin) = source.admin() {
+            // An unknown group (never committed) is not a leftover.
+            if let Err(e) = admin.delete_group(group).await {
+                let text = e.to_string();
+                if !text.contains("GroupIdNotFound") && !text.contains("does not exist") {
+                    left.push(format!("source group {group} ({text})"));
+                }
+            }
+        }
+    }
+    left
+}
+
+/// The read-only window check of the real topics matching `pattern`.
+#[allow(clippy::too_many_arguments)]
+async fn window_check(
+    source: &ClientProps,
+    target: &ClientProps,
+    pattern: &str,
+    rename_prefix: &str,
+    window: u64,
+    bound: Duration,
+    options: &RunOptions,
+) -> Result<Vec<reports::TopicWindow>, ScenarioError> {
+    let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+        .map_err(|e| ScenarioError::System(format!("rehearsal.topics: {e}")))?;
+    let source_admin = Admin::new("source", source)?;
+    let target_admin = Admin::new("target", target)?;
+    let mut topics: Vec<String> = source_admin
+        .list_topics()
+        .await?
+        .into_iter()
+        .filter(|t| {
+            re.is_match(t) && !t.starts_with(CANARY_PREFIX) && !verify::reader::is_internal_topic(t)
+        })
+        .collect();
+    topics.sort();
+    let target_topics = target_admin.list_topics().await?;
+    let mut out = Vec::new();
+    for topic in topics {
+        let target_topic = format!("{rename_prefix}{topic}");
+        let mut result = reports::TopicWindow {
+            topic: topic.clone(),
+            target_topic: target_topic.clone(),
+            ..Default::default()
+        };
+        if !target_topics.contains(&target_topic) {
+            result.problem = Some(format!("`{target_topic}` does not exist on the target"));
+            out.push(result);
+            continue;
+        }
+        let sp = source_admin.describe_topic(&topic).await?.partitions.len();
+        let tp = target_admin
+            .describe_topic(&target_topic)
+            .await?
+            .partitions
+            .len();
+        result.partitions = sp as u32;
+        if sp != tp {
+            result.problem = Some(format!(
+                "{sp} partitions on the source, {tp} on the target: the window check compares partition by partition"
+            ));
+            out.push(result);
+            continue;
+        }
+        let (s, t, cancel) = (source.clone(), target.clone(), options.cancel.clone());
+        let (tn, ttn) = (topic.clone(), target_topic.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            check_topic_window(&s, &t, &tn, &ttn, sp as i32, window, bound, &cancel)
+        })
+        .await
+        .map_err(|e| ScenarioError::System(format!("window check: {e}")))??;
+        result.records = checked.records;
+        result.missing = checked.missing;
+        result.duplicated = checked.duplicated;
+        result.lag_secs = checked.lag_secs;
+        tracing::info!(topic = %topic, records = result.records, missing = result.missing, lag_secs = ?result.lag_secs, "window checked");
+        out.push(result);
+    }
+    Ok(out)
+}
+
+struct WindowResult {
+    records: u64,
+    missing: u64,
+    duplicated: u64,
+    lag_secs: Option<f64>,
+}
+
+/// A read-only consumer: assigned partitions, no group membership, never commits.
+fn reader(props: &ClientProps) -> Result<BaseConsumer, ScenarioError> {
+    let mut config = props.to_rdkafka()?;
+    // librdkafka wants a group id to fetch assigned partitions; it is never joined or
+    // committed to.
+    config
+        .set(
+            "group.id",
+            format!("cutover-rehearsal-reader-{}", std::process::id()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true");
+    config
+        .create()
+        .map_err(|e| ScenarioError::System(format!("creating a reader: {e}")))
+}
+
+type Fp = [u8; 32];
+
+/// Fingerprints of `topic`/`partition` records in [from, to).
+fn read_range(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    to: i64,
+) -> Result<HashMap<Fp, u64>, ScenarioError> {
+    // Reading is bounded on its own (a window is small); the lag bound is checked between
+    // complete comparisons, so a slow read never passes for missing records.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut counts = HashMap::new();
+    if from >= to {
+        return Ok(counts);
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(from))
+        .map_err(|e| ScenarioError::System(e.to_string()))?;
+    consumer
+        .assign(&tpl)
+        .map_err(|e| ScenarioError::System(format!("assigning {topic}-{partition}: {e}")))?;
+    let options = verify::FingerprintOptions::default();
+    while std::time::Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            // Events of a previous assignment of this reader can still be queued.
+            Some(Ok(m)) if m.partition() != partition || m.topic() != topic => {}
+            Some(Ok(m)) => {
+                if m.offset() >= to {
+                    break;
+                }
+                let headers: Vec<(&str, Option<&[u8]>)> = m
+                    .headers()
+                    .map(|h| h.iter().map(|x| (x.key, x.value)).collect())
+                    .unwrap_or_default();
+                let view = verify::fingerprint::RecordView {
+                    key: m.key(),
+                    value: m.payload(),
+                    headers: &headers,
+                    timestamp: None,
+                };
+                *counts
+                    .entry(verify::fingerprint::fingerprint(&view, &options))
+                    .or_insert(0) += 1;
+                if m.offset() + 1 >= to {
+                    break;
+                }
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) if p == partition => break,
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {}
+            // The reader never joins or commits to its group, so a principal without group
+            // ACLs (a least-privilege rehearsal principal) is fine: librdkafka still looks the
+            // coordinator up and reports the refusal.
+            Some(Err(e))
+                if e.rdkafka_error_code()
+                    == Some(rdkafka::types::RDKafkaErrorCode::GroupAuthorizationFailed) => {}
+            Some(Err(e)) => {
+                return Err(ScenarioError::System(format!(
+                    "reading {topic}-{partition}: {e}"
+                )))
+            }
+            None => {}
+        }
+    }
+    Ok(counts)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_topic_window(
+    source: &ClientProps,
+    target: &ClientProps,
+    topic: &str,
+    target_topic: &str,
+    partitions: i32,
+    window: u64,
+    bound: Duration,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<WindowResult, ScenarioError> {
+    let started = std::time::Instant::now();
+    let deadline = started + bound;
+    let s = reader(source)?;
+    let t = reader(target)?;
+    let wm = |c: &BaseConsumer, topic: &str, p: i32| {
+        c.fetch_watermarks(topic, p, Duration::from_secs(10))
+            .map_err(|e| ScenarioError::System(format!("watermarks of {topic}-{p}: {e}")))
+    };
+    // The windows as of now.
+    let mut windows = Vec::new();
+    for p in 0..partitions {
+        let (lo, hi) = wm(&s, topic, p)?;
+        let from = lo.max(hi - window as i64);
+        let fps = read_range(&s, topic, p, from, hi)?;
+        windows.push((p, hi, fps));
+    }
+    let records: u64 = windows
+        .iter()
+        .map(|(_, _, f)| f.values().sum::<u64>())
+        .sum();
+    let (mut missing, mut duplicated, mut lag);
+    loop {
+        let (mut m, mut d) = (0, 0);
+        for (p, snapshot_hi, fps) in &windows {
+            if fps.is_empty() {
+                continue;
+            }
+            let (_, now_hi) = wm(&s, topic, *p)?;
+            let (t_lo, t_hi) = wm(&t, target_topic, *p)?;
+            // Everything written to the source since the snapshot may sit after the window on
+            // the target; read that much more, plus a window of slack for upstream duplicates.
+            let span = 2 * window as i64 + (now_hi - snapshot_hi).max(0);
+            let found = read_range(&t, target_topic, *p, t_lo.max(t_hi - span), t_hi)?;
+            for (fp, n) in fps {
+                let got = found.get(fp).copied().unwrap_or(0);
+                m += n.saturating_sub(got);
+                d += got.saturating_sub(*n);
+            }
+        }
+        missing = m;
+        duplicated = d;
+        lag = None;
+        if missing == 0 {
+            lag = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        if std::time::Instant::now() >= deadline || cancel.load(Ordering::Acquire) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Ok(WindowResult {
+        records,
+        missing,
+        duplicated,
+        lag_secs: lag,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rehearsal_files_are_checked_with_file_line_and_field() {
+        let ok = Rehearsal::parse("[rehearsal]\ntopics = \"orders.*\"\n", "r.toml").unwrap();
+        assert!(!ok.rehearsal.allow_writes, "read-only unless asked");
+        assert_eq!(ok.rehearsal.window_records, 1000);
+        let err = Rehearsal::parse(
+            "[rehearsal]\nallow_writes = true\nwindow_records = 0\n",
+            "r.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("r.toml:3") && err.contains("window_records"),
+            "{err}"
+        );
+        let err = Rehearsal::parse("[rehearsal]\n", "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nothing to do"), "{err}");
+        let err = Rehearsal::parse("[rehearsal]\ntopics = \"(\"\n", "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("r.toml:2") && err.contains("regex"), "{err}");
+        let err = Rehearsal::parse("[rehearsal]\nallow_write = true\n", "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("r.toml:2") && err.contains("allow_write"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_builtin_replicator_of_a_canary_run_leaves_only_prefixed_things() {
+        let r = Rehearsal::parse(
+            "[rehearsal]\nallow_writes = true\n[system]\nkind = \"builtin\"\n",
+            "r.toml",
+        )
+        .unwrap();
+        let s = canary_scenario(
+            &r,
+            "cutover.rehearsal.1-2.",
+            "1-2",
+            ClusterSpec::new("source"),
+            ClusterSpec::new("target"),
+            1,
+        )
+        .unwrap();
+        assert_eq!(s.workload.topics.names(), vec!["cutover.rehearsal.1-2.0"]);
+        let SystemSpec::Builtin { replication, .. } = &s.system else {
+            panic!("builtin")
+        };
+        for key in ["checkpoint_topic", "offset_syncs_topic"] {
+            assert!(replication[key]
+                .as_str()
+                .unwrap()
+                .starts_with("cutover.rehearsal.1-2."));
+        }
+        assert_eq!(
+            replication["group_id"].as_str(),
+            Some("cutover-rehearsal-1-2")
+        );
+        assert_eq!(s.workload.producers.len(), 2, "transactions by default");
+    }
+}

@@ -1,0 +1,144 @@
+//! `cutover rehearse`: a rehearsal on live clusters (read-only window check of real topics,
+//! canary topics only with `allow_writes = true`); same reports and exit codes as `cutover run`.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use scenarios::rehearse::Rehearsal;
+use scenarios::{Outcome, RunOptions};
+
+use crate::exit_code;
+
+#[derive(Args)]
+pub struct RehearseArgs {
+    /// Java client properties of the source cluster (bootstrap.servers, security.protocol,
+    /// sasl.*, ssl.*).
+    #[arg(long, value_name = "S.properties")]
+    source: PathBuf,
+    /// Java client properties of the target cluster.
+    #[arg(long, value_name = "T.properties")]
+    target: PathBuf,
+    /// The rehearsal file (TOML): `[rehearsal]` topics, allow_writes, bounds; `[canary]`;
+    /// optional `[system]`.
+    #[arg(long, value_name = "rehearsal.toml")]
+    config: PathBuf,
+    /// Where report.json, summary.md, report.html and junit.xml go (default
+    /// target/cutover/rehearsal-<time>).
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+    /// Seconds connecting to each cluster may take before the problem is reported.
+    #[arg(long, default_value_t = harness::spec::DEFAULT_CONNECT_TIMEOUT_SECS)]
+    connect_timeout_secs: u64,
+}
+
+pub async fn run(args: RehearseArgs) -> Result<u8> {
+    let rehearsal = match Rehearsal::load(&args.config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit_code::ERROR);
+        }
+    };
+    let mut props = Vec::new();
+    for path in [&args.source, &args.target] {
+        match harness::ClientProps::from_file(path).and_then(|p| p.to_rdkafka().map(|_| p)) {
+            Ok(p) => props.push(p),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return Ok(exit_code::ERROR);
+            }
+        }
+    }
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "-");
+    let report_dir = args.report_dir.clone().unwrap_or_else(|| {
+        PathBuf::from("target/cutover").join(format!("{}-{stamp}", rehearsal.rehearsal.name))
+    });
+    let options = RunOptions {
+        cutover_exe: std::env::current_exe().context("locating the cutover executable")?,
+        report_dir: report_dir.clone(),
+        scenario_dir: args.config.parent().map(PathBuf::from).unwrap_or_default(),
+        cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        progress: crate::run_cmd::phase_progress(None),
+    };
+    eprintln!(
+        "rehearsal {} ({}): {}",
+        rehearsal.rehearsal.name,
+        args.config.display(),
+        if rehearsal.rehearsal.allow_writes {
+            "canary topics will be written and deleted"
+        } else {
+            "read-only"
+        }
+    );
+    let mut signals = crate::cluster_cmd::ShutdownSignals::new()?;
+    let cancel = options.cancel.clone();
+    let running = scenarios::rehearse::rehearse(
+        &rehearsal,
+        &props[0],
+        &props[1],
+        args.connect_timeout_secs,
+        &options,
+    );
+    tokio::pin!(running);
+    let result = tokio::select! {
+        r = &mut running => r,
+        _ = signals.recv() => {
+            eprintln!("\ninterrupted: deleting canaries and writing a partial report");
+            cancel.store(true, Ordering::Release);
+            running.await
+        }
+    };
+    match result {
+        Ok(report) => {
+            println!(
+                "{}: {} in {:.0} s{}{}",
+                report.scenario,
+                report.outcome.as_str(),
+                report.duration_secs,
+                report
+                    .drain
+                    .as_ref()
+                    .and_then(|d| d.downtime_secs)
+                    .map(|d| format!(", cutover downtime estimate {d:.1} s"))
+                    .unwrap_or_default(),
+                if report.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", report.failures.join("; "))
+                }
+            );
+            if let Some(r) = &report.rehearsal {
+                for t in &r.topics {
+                    println!(
+                        "  {} → {}: {} window records, {} missing, {} duplicated, lag {}",
+                        t.topic,
+                        t.target_topic,
+                        t.records,
+                        t.missing,
+                        t.duplicated,
+                        t.lag_secs
+                            .map_or_else(|| "over the bound".into(), |s| format!("{s:.1} s"))
+                    );
+                }
+            }
+            println!(
+                "  report: {} (summary.md, report.html, junit.xml beside it)",
+                report_dir.join("report.json").display()
+            );
+            Ok(match report.outcome {
+                Outcome::Pass => exit_code::OK,
+                Outcome::Fail => exit_code::FAILED,
+                Outcome::Aborted | Outcome::Unknown => exit_code::ERROR,
+            })
+        }
+        Err(e) => {
+            eprintln!("error: rehearsal {}: {e}", rehearsal.rehearsal.name);
+            Ok(exit_code::ERROR)
+        }
+    }
+}
