@@ -721,6 +721,8 @@ bootstrap.servers = "{target}"
             &scenarios::mirrormaker::Clusters {
                 source_bootstrap: &sb,
                 target_bootstrap: &tb,
+                source_props: Vec::new(),
+                target_props: Vec::new(),
                 source_brokers: 1,
                 target_brokers: 1,
             },
@@ -735,6 +737,9 @@ bootstrap.servers = "{target}"
             scenario_dir: dir.path().to_path_buf(),
             source_bootstrap: sb,
             target_bootstrap: tb.clone(),
+            secrets_dir: dir.path().to_path_buf(),
+            source_properties_file: dir.path().join("source.properties"),
+            target_properties_file: dir.path().join("target.properties"),
             topics: vec![SOURCE_TOPIC.to_string()],
             config_path: None,
             mm2: Some(Mm2Launch {

@@ -341,7 +341,7 @@ pub async fn check(
         .await
         .map_err(|problem| HarnessError::Connect {
             cluster: cluster.to_string(),
-            problem,
+            problem: Box::new(problem),
         })
 }
 

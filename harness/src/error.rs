@@ -121,7 +121,7 @@ pub enum HarnessError {
     #[error("cluster `{cluster}`: {problem}")]
     Connect {
         cluster: String,
-        problem: crate::diagnose::ConnectProblem,
+        problem: Box<crate::diagnose::ConnectProblem>,
     },
 
     #[error("fault proxy {listen} -> {upstream}: {reason}")]

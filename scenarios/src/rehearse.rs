@@ -188,7 +188,7 @@ impl Rehearsal {
                 "expected at least 1".into(),
             ));
         }
-        if !(r.rehearsal.lag_bound_secs > 0.0) {
+        if !r.rehearsal.lag_bound_secs.is_finite() || r.rehearsal.lag_bound_secs <= 0.0 {
             return Err(err(
                 line_of("lag_bound_secs"),
                 "rehearsal.lag_bound_secs",
