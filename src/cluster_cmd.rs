@@ -54,6 +54,22 @@ pub struct UpArgs {
     /// Start, report, and tear down at once (for scripts and timing).
     #[arg(long)]
     exit_when_ready: bool,
+    /// `ssl` (TLS, per-run CA) or `sasl_ssl` (TLS + SASL SCRAM-SHA-512/PLAIN, ACLs enforced,
+    /// super user `cutover-admin`). Client properties files are written into the cluster dir
+    /// (mode 0600) and their paths printed.
+    #[arg(long, value_enum, default_value = "plaintext")]
+    security: Security,
+    /// An extra SASL user (sasl_ssl), password generated; repeatable. Users have no ACLs
+    /// until granted (`kafka-acls --command-config <admin properties>`).
+    #[arg(long = "user", requires = "security")]
+    users: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Security {
+    Plaintext,
+    Ssl,
+    SaslSsl,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -85,6 +101,14 @@ fn spec_for(args: &UpArgs, name: &str, version: KafkaVersion) -> ClusterSpec {
         });
     for (k, v) in &args.broker_config {
         spec.broker_config.insert(k.clone(), v.clone());
+    }
+    spec.security = match args.security {
+        Security::Plaintext => harness::SecurityProtocol::Plaintext,
+        Security::Ssl => harness::SecurityProtocol::Ssl,
+        Security::SaslSsl => harness::SecurityProtocol::SaslSsl,
+    };
+    for user in &args.users {
+        spec = spec.user(user.clone(), None);
     }
     spec.image = args.image.clone();
     spec.keep = args.keep;
@@ -153,6 +177,20 @@ async fn up(args: UpArgs) -> Result<u8> {
                 dir.display(),
                 if args.keep { " (kept)" } else { "" }
             );
+            if args.security != Security::Plaintext {
+                let mut files = vec![(harness::ADMIN_USER.to_string(), cluster.client_props())];
+                for user in &args.users {
+                    files.push((user.clone(), cluster.client_props_as(user)?));
+                }
+                for (user, props) in files {
+                    let path = dir.join(format!("client-{user}.properties"));
+                    scenarios::system::write_private(
+                        &path,
+                        &scenarios::system::properties_text(&props),
+                    )?;
+                    println!("  client properties ({user}): {}", path.display());
+                }
+            }
         }
     }
     println!("ready in {:.1} s", elapsed.as_secs_f64());

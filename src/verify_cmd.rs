@@ -139,6 +139,15 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
     };
     let source = load(source, "source")?;
     let target = load(target, "target")?;
+    // A wrong password, an untrusted certificate or an unreachable bootstrap, in words and
+    // within the bound, before any reading starts.
+    let timeout = std::time::Duration::from_secs(harness::spec::DEFAULT_CONNECT_TIMEOUT_SECS);
+    let (s, t) = tokio::join!(
+        harness::diagnose::check("source", &source, &[], timeout),
+        harness::diagnose::check("target", &target, &[], timeout)
+    );
+    s?;
+    t?;
     let options = VerifyOptions {
         topics: args.topics.clone(),
         rename: Rename {

@@ -741,6 +741,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_rehearsal_file_is_valid_and_read_only() {
+        let r = Rehearsal::parse(
+            include_str!("../../examples/rehearsal/staging.toml"),
+            "staging.toml",
+        )
+        .unwrap();
+        assert!(!r.rehearsal.allow_writes);
+        assert!(matches!(r.system, Some(SystemSpec::Running { .. })));
+    }
+
+    #[test]
     fn the_builtin_replicator_of_a_canary_run_leaves_only_prefixed_things() {
         let r = Rehearsal::parse(
             "[rehearsal]\nallow_writes = true\n[system]\nkind = \"builtin\"\n",
