@@ -69,6 +69,7 @@ pub struct UpArgs {
 enum Security {
     Plaintext,
     Ssl,
+    #[value(name = "sasl_ssl", alias = "sasl-ssl")]
     SaslSsl,
 }
 

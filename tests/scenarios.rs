@@ -145,6 +145,26 @@ fn secured_clusters_with_acls_pass_and_no_secret_reaches_the_report_or_logs() {
     );
 }
 
+#[test]
+#[ignore = "MirrorMaker 2 JVMs on secured clusters: ~45 s (cargo test --test scenarios -- --ignored)"]
+fn mirrormaker2_exactly_once_passes_between_secured_clusters() {
+    let out = Command::new(BIN)
+        .args(["run", "--system", "mirrormaker2-eos"])
+        .arg(catalog("secured-sasl-ssl"))
+        .arg("--report-dir")
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("PASS"), "{text}");
+}
+
 fn lossy_copier() -> PathBuf {
     // target/<profile>/deps/<this test> → target/<profile>/examples/lossy_copier
     let exe = std::env::current_exe().unwrap();

@@ -623,6 +623,31 @@ mod tests {
     }
 
     #[test]
+    fn secured_clusters_reach_mirrormaker_2_as_alias_prefixed_client_properties() {
+        let mut clusters = clusters();
+        clusters.source_props = vec![
+            ("security.protocol".into(), "SASL_SSL".into()),
+            ("ssl.truststore.location".into(), "/d/ca.pem".into()),
+        ];
+        clusters.target_props = vec![("security.protocol".into(), "SSL".into())];
+        let c = config(&mm2(true), Path::new("."), &clusters, &["t".to_string()]).unwrap();
+        let p = parse_properties(&c.instance_properties(18083));
+        assert_eq!(p["source.security.protocol"], "SASL_SSL");
+        assert_eq!(p["source.ssl.truststore.location"], "/d/ca.pem");
+        assert_eq!(p["target.security.protocol"], "SSL");
+        // A user's own mm2.properties gets them for its flow's aliases too.
+        let user = user_config(
+            "clusters = a, b\na->b.enabled = true\n",
+            "mm2.properties",
+            &clusters,
+        )
+        .unwrap();
+        let p = parse_properties(&user.instance_properties(18083));
+        assert_eq!(p["a.security.protocol"], "SASL_SSL");
+        assert_eq!(p["b.security.protocol"], "SSL");
+    }
+
+    #[test]
     fn exactly_once_config_enables_it_on_the_target_worker_with_internal_rest() {
         let topics = vec!["orders.0".to_string(), "orders.1".to_string()];
         let c = config(&mm2(true), Path::new("."), &clusters(), &topics).unwrap();

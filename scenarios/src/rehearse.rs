@@ -309,6 +309,11 @@ pub async fn rehearse(
     } else {
         "rehearsal on live clusters, read-only".into()
     };
+    if let (Some(pattern), true) = (&r.rehearsal.topics, summary.topics.is_empty()) {
+        report.failures.push(format!(
+            "no source topic matches `{pattern}` (or the principal may not describe the ones              that do: topics without a Describe ACL are invisible to it)"
+        ));
+    }
     for t in &summary.topics {
         if let Some(problem) = &t.problem {
             report
