@@ -98,3 +98,51 @@ async fn a_proxied_container_cluster_is_reached_through_its_proxy() {
     cluster.shutdown().await.unwrap();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sasl_ssl_container_cluster_enforces_its_acls() {
+    if let Err(why) = harness::container::engine_available() {
+        eprintln!("SKIPPED secured container test: no Docker engine ({why}); see `cutover doctor`");
+        return;
+    }
+    let spec = ClusterSpec::new("ctrs")
+        .backend(BackendKind::Container)
+        .security(harness::SecurityProtocol::SaslSsl)
+        .user("alice", None)
+        .acl(harness::AclBinding::allow(
+            "User:alice",
+            harness::AclOperation::Read,
+            harness::ResourceType::Topic,
+            "s",
+            harness::PatternType::Literal,
+        ))
+        // The test reader's group (librdkafka looks its coordinator up even when assigned).
+        .acl(harness::AclBinding::allow(
+            "User:alice",
+            harness::AclOperation::Read,
+            harness::ResourceType::Group,
+            "cutover-test-reader",
+            harness::PatternType::Literal,
+        ));
+    let cluster = harness::start(&spec)
+        .await
+        .expect("secured container cluster starts");
+    let admin = cluster.admin().unwrap();
+    for topic in ["s", "hidden"] {
+        admin
+            .create_topic(&TopicSpec::new(topic, 1, 1))
+            .await
+            .unwrap();
+    }
+    let vals: Vec<String> = (0..30).map(|i| format!("s-{i}")).collect();
+    produce_all(&cluster.client_props(), "s", &vals).await;
+    let alice = cluster.client_props_as("alice").unwrap();
+    assert_eq!(alice.get("security.protocol"), Some("SASL_SSL"));
+    assert_eq!(read_all(&alice, "s", "read_committed").len(), 30);
+    let alice_admin = harness::Admin::new("ctrs", &alice)
+        .unwrap()
+        .with_timeout(std::time::Duration::from_secs(10));
+    assert!(alice_admin.describe_topic("hidden").await.is_err());
+    cluster.shutdown().await.unwrap();
+    assert!(our_containers("ctrs").is_empty(), "containers removed");
+}
