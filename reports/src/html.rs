@@ -116,6 +116,7 @@ pub fn render(r: &RunReport) -> String {
             }
         );
     }
+    rehearsal(&mut h, r);
     heat(&mut h, r);
     delay(&mut h, r);
     if r.kind == RunKind::Scenario {
@@ -319,6 +320,57 @@ fn delay(h: &mut String, r: &RunReport) {
         _ => h.push_str(
             "<p class=\"muted\">Not enough data for a delay estimate (it needs three samples or more with writes on both sides).</p>",
         ),
+    }
+    h.push_str("</section>");
+}
+
+fn rehearsal(h: &mut String, r: &RunReport) {
+    let Some(reh) = &r.rehearsal else {
+        return;
+    };
+    h.push_str("<section id=\"rehearsal\"><h2>Rehearsal</h2>");
+    if reh.allow_writes {
+        let _ = write!(
+            h,
+            "<p>Canary topics {}: {}.</p>",
+            reh.canary_topics
+                .iter()
+                .map(|t| format!("<code>{}</code>", esc(t)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if reh.cleaned_up {
+                "deleted afterwards on both clusters".to_string()
+            } else {
+                format!("left behind: {}", esc(&reh.leftovers.join(", ")))
+            }
+        );
+    } else {
+        h.push_str("<p>Read-only (<code>allow_writes = false</code>): nothing was written to either cluster.</p>");
+    }
+    if !reh.topics.is_empty() {
+        let _ = write!(
+            h,
+            "<table class=\"groups\"><thead><tr><th>topic</th><th>target</th><th>partitions</th><th>window records</th><th>missing</th><th>duplicated</th><th>lag</th><th>problem</th></tr></thead><tbody>"
+        );
+        for t in &reh.topics {
+            let _ = write!(
+                h,
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                esc(&t.topic),
+                esc(&t.target_topic),
+                t.partitions,
+                t.records,
+                t.missing,
+                t.duplicated,
+                t.lag_secs.map_or("over the bound".into(), |s| format!("{s:.1} s")),
+                esc(t.problem.as_deref().unwrap_or(""))
+            );
+        }
+        let _ = write!(
+            h,
+            "</tbody></table><p class=\"muted\">The last {} records of each source partition, fingerprinted and looked up in the same target partition until all were there or {:.0} s passed.</p>",
+            reh.window_records, reh.lag_bound_secs
+        );
     }
     h.push_str("</section>");
 }

@@ -517,3 +517,56 @@ fn a_verify_only_report_has_the_verdict_and_no_timeline() {
     let parsed = quick_junit::Report::deserialize_from_str(&junit).expect("junit");
     assert_eq!((parsed.tests, parsed.failures), (1, 1));
 }
+
+#[test]
+fn a_rehearsal_shows_its_writes_clean_up_and_window_check_in_every_output() {
+    let mut r = passing();
+    r.kind = reports::RunKind::Rehearsal;
+    r.outcome = reports::Outcome::Fail;
+    r.failures = vec!["topic payments: 30 of 300 window records missing".into()];
+    r.rehearsal = Some(reports::RehearsalSummary {
+        allow_writes: true,
+        canary_topics: vec!["cutover.rehearsal.1-2.0".into()],
+        cleaned_up: true,
+        leftovers: Vec::new(),
+        lag_bound_secs: 60.0,
+        window_records: 100,
+        topics: vec![reports::TopicWindow {
+            topic: "payments".into(),
+            target_topic: "src.payments".into(),
+            partitions: 3,
+            records: 300,
+            missing: 30,
+            duplicated: 0,
+            lag_secs: None,
+            problem: None,
+        }],
+    });
+    let (dir, _) = written(r);
+    let md = read(dir.path(), "summary.md");
+    assert!(md.contains("cutover rehearse"), "{md}");
+    assert!(
+        md.contains("| `payments` | `src.payments` | 3 | 300 | 30 | 0 | — |"),
+        "{md}"
+    );
+    assert!(md.contains("deleted afterwards"), "{md}");
+    let html = read(dir.path(), "report.html");
+    let doc = Html::parse_document(&html);
+    let section = Selector::parse("section#rehearsal td").unwrap();
+    let cells: Vec<String> = doc
+        .select(&section)
+        .map(|c| c.text().collect::<String>())
+        .collect();
+    assert!(
+        cells.contains(&"30".to_string()) && cells.contains(&"over the bound".to_string()),
+        "{cells:?}"
+    );
+    let junit = read(dir.path(), "junit.xml");
+    assert!(
+        junit.contains("cutover.rehearsal") && junit.contains("30 of 300"),
+        "{junit}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&read(dir.path(), "report.json")).unwrap();
+    assert_eq!(json["kind"], "rehearsal");
+    assert_eq!(json["rehearsal"]["topics"][0]["missing"], 30);
+}
