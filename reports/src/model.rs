@@ -204,7 +204,8 @@ pub struct TopicWindow {
     pub records: u64,
     /// Of those, not found on the target within the bound.
     pub missing: u64,
-    /// Found on the target more often than in the source window.
+    /// Found in the target's tail more often than in the source window: indicative, not a
+    /// failure (an identical record just outside the window counts too).
     pub duplicated: u64,
     /// Seconds until the last window of this topic was complete on the target (replication
     /// lag as observed); `None` when it never was within the bound.

@@ -319,10 +319,12 @@ pub async fn rehearse(
             report
                 .failures
                 .push(format!("topic {}: {problem}", t.topic));
-        } else if t.missing > 0 || t.duplicated > 0 || t.lag_secs.is_none() {
+        } else if t.missing > 0 || t.lag_secs.is_none() {
+            // Duplicates alone do not fail: an identical record just outside the window (a
+            // heartbeat with a constant payload) counts too, so they are indicative only.
             report.failures.push(format!(
-                "topic {}: {} of {} window records missing and {} duplicated on {} after {:.0} s",
-                t.topic, t.missing, t.records, t.duplicated, t.target_topic, summary.lag_bound_secs
+                "topic {}: {} of {} window records missing on {} after {:.0} s",
+                t.topic, t.missing, t.records, t.target_topic, summary.lag_bound_secs
             ));
         }
     }
