@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use scenarios::rehearse::Rehearsal;
-use scenarios::{Outcome, RunOptions};
+use scenarios::RunOptions;
 
 use crate::exit_code;
 
@@ -96,21 +96,8 @@ pub async fn run(args: RehearseArgs) -> Result<u8> {
     match result {
         Ok(report) => {
             println!(
-                "{}: {} in {:.0} s{}{}",
-                report.scenario,
-                report.outcome.as_str(),
-                report.duration_secs,
-                report
-                    .drain
-                    .as_ref()
-                    .and_then(|d| d.downtime_secs)
-                    .map(|d| format!(", cutover downtime estimate {d:.1} s"))
-                    .unwrap_or_default(),
-                if report.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!(" — {}", report.failures.join("; "))
-                }
+                "{}",
+                crate::run_cmd::outcome_line(&report, "cutover downtime estimate")
             );
             if let Some(r) = &report.rehearsal {
                 for t in &r.topics {
@@ -130,11 +117,7 @@ pub async fn run(args: RehearseArgs) -> Result<u8> {
                 "  report: {} (summary.md, report.html, junit.xml beside it)",
                 report_dir.join("report.json").display()
             );
-            Ok(match report.outcome {
-                Outcome::Pass => exit_code::OK,
-                Outcome::Fail => exit_code::FAILED,
-                Outcome::Aborted | Outcome::Unknown => exit_code::ERROR,
-            })
+            Ok(crate::run_cmd::exit_of(report.outcome))
         }
         Err(e) => {
             eprintln!("error: rehearsal {}: {e}", rehearsal.rehearsal.name);

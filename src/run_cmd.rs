@@ -137,28 +137,8 @@ pub async fn run(args: RunArgs) -> Result<u8> {
         }
         match result {
             Ok(report) => {
-                let code = match report.outcome {
-                    Outcome::Pass => exit_code::OK,
-                    Outcome::Fail => exit_code::FAILED,
-                    Outcome::Aborted | Outcome::Unknown => exit_code::ERROR,
-                };
-                println!(
-                    "{}: {} in {:.0} s{}{}",
-                    report.scenario,
-                    report.outcome.as_str(),
-                    report.duration_secs,
-                    report
-                        .drain
-                        .as_ref()
-                        .and_then(|d| d.downtime_secs)
-                        .map(|d| format!(", cutover downtime {d:.1} s"))
-                        .unwrap_or_default(),
-                    if report.failures.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" — {}", report.failures.join("; "))
-                    }
-                );
+                let code = exit_of(report.outcome);
+                println!("{}", outcome_line(&report, "cutover downtime"));
                 if junit.per_topic {
                     // The runner wrote the default junit.xml; this one adds a case per topic.
                     reports::render_into(&report, &report_dir, reports::WriteOptions { junit })?;
@@ -194,6 +174,36 @@ pub async fn run(args: RunArgs) -> Result<u8> {
 }
 
 /// Phases on the spinner (a terminal), or one line per phase change (CI).
+/// The exit code of a run's outcome.
+pub(crate) fn exit_of(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Pass => exit_code::OK,
+        Outcome::Fail => exit_code::FAILED,
+        Outcome::Aborted | Outcome::Unknown => exit_code::ERROR,
+    }
+}
+
+/// `name: outcome in N s, <downtime label> D s — failures`.
+pub(crate) fn outcome_line(report: &scenarios::RunReport, downtime_label: &str) -> String {
+    format!(
+        "{}: {} in {:.0} s{}{}",
+        report.scenario,
+        report.outcome.as_str(),
+        report.duration_secs,
+        report
+            .drain
+            .as_ref()
+            .and_then(|d| d.downtime_secs)
+            .map(|d| format!(", {downtime_label} {d:.1} s"))
+            .unwrap_or_default(),
+        if report.failures.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", report.failures.join("; "))
+        }
+    )
+}
+
 pub(crate) fn phase_progress(
     bar: Option<ProgressBar>,
 ) -> Arc<dyn Fn(scenarios::Progress) + Send + Sync> {

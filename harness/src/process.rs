@@ -511,23 +511,16 @@ impl Cluster for ProcessCluster {
     }
 
     fn client_props(&self) -> ClientProps {
-        match &self.security {
-            Some(security) => security.admin_props(&self.bootstrap_servers()),
-            None => ClientProps::bootstrap(self.bootstrap_servers()),
-        }
+        crate::security::owned_props(self.security.as_ref(), &self.bootstrap_servers())
     }
 
     fn client_props_as(&self, user: &str) -> Result<ClientProps> {
-        match &self.security {
-            Some(security) => security.client_props(&self.bootstrap_servers(), Some(user)),
-            None => Err(HarnessError::InvalidSpec {
-                field: format!("{}.users", self.spec.name),
-                reason: format!(
-                    "cluster `{}` is not secured, so it has no user `{user}`",
-                    self.spec.name
-                ),
-            }),
-        }
+        crate::security::owned_props_as(
+            self.security.as_ref(),
+            &self.spec.name,
+            &self.bootstrap_servers(),
+            user,
+        )
     }
 
     fn brokers(&self) -> Vec<BrokerInfo> {

@@ -345,6 +345,30 @@ impl Security {
     }
 }
 
+/// The client properties of an owned cluster: its super user's when secured.
+pub(crate) fn owned_props(security: Option<&Security>, bootstrap: &str) -> ClientProps {
+    match security {
+        Some(security) => security.admin_props(bootstrap),
+        None => ClientProps::bootstrap(bootstrap),
+    }
+}
+
+/// The client properties of SASL user `user` of an owned cluster.
+pub(crate) fn owned_props_as(
+    security: Option<&Security>,
+    cluster: &str,
+    bootstrap: &str,
+    user: &str,
+) -> Result<ClientProps> {
+    match security {
+        Some(security) => security.client_props(bootstrap, Some(user)),
+        None => Err(HarnessError::InvalidSpec {
+            field: format!("{cluster}.users"),
+            reason: format!("cluster `{cluster}` is not secured, so it has no user `{user}`"),
+        }),
+    }
+}
+
 /// A Java-client `sasl.jaas.config` value.
 pub fn jaas_config(mechanism: SaslMechanism, user: &str, password: &str) -> String {
     format!(

@@ -32,7 +32,9 @@ use tokio::time::Instant;
 
 use crate::error::ScenarioError;
 use crate::runner::{RunOptions, RunReport};
-use crate::spec::{About, RunSpec, Scenario, SystemSpec, VerifySpec};
+use crate::spec::{
+    find_line, find_section, parse_toml, About, RunSpec, Scenario, SystemSpec, VerifySpec,
+};
 
 /// Every canary topic starts with this.
 pub const CANARY_PREFIX: &str = "cutover.rehearsal.";
@@ -158,20 +160,10 @@ impl Rehearsal {
             field: field.to_string(),
             reason,
         };
-        let mut r: Rehearsal = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| harness::error::line_of(text, s.start))
-                .unwrap_or(0);
-            err(line, "", e.message().trim().to_string())
-        })?;
+        let mut r: Rehearsal = parse_toml(text, origin)?;
         r.text = text.to_string();
         r.origin = origin.to_string();
-        let line_of = |needle: &str| {
-            text.lines()
-                .position(|l| l.trim_start().starts_with(needle))
-                .map_or(0, |i| i + 1)
-        };
+        let line_of = |field: &str| find_line(text, field);
         if let Some(topics) = &r.rehearsal.topics {
             regex::Regex::new(&format!("^(?:{topics})$")).map_err(|e| {
                 err(
@@ -206,7 +198,7 @@ impl Rehearsal {
         }
         if r.canary.topics == 0 || r.canary.partitions < 1 || r.canary.records_per_sec == 0 {
             return Err(err(
-                line_of("[canary]"),
+                find_section(text, "canary"),
                 "canary",
                 "expected at least 1 topic, 1 partition and 1 record per second".into(),
             ));

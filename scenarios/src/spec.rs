@@ -586,13 +586,7 @@ impl Scenario {
             field: field.to_string(),
             reason,
         };
-        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| harness::error::line_of(text, s.start))
-                .unwrap_or(0);
-            err(line, "", e.message().trim().to_string())
-        })?;
+        let mut scenario: Scenario = parse_toml(text, origin)?;
         scenario.text = text.to_string();
         scenario.origin = origin.to_string();
         if scenario.source.name.is_empty() {
@@ -847,7 +841,24 @@ fn positive(x: f64) -> bool {
 }
 
 /// The line of the first `key =` (last dotted segment) in the text, 0 if absent.
-fn find_line(text: &str, field: &str) -> usize {
+/// Deserializes a TOML file; a syntax or schema error names the origin and line.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+) -> Result<T, ScenarioError> {
+    toml::from_str(text).map_err(|e| ScenarioError::Spec {
+        origin: origin.to_string(),
+        line: e
+            .span()
+            .map(|s| harness::error::line_of(text, s.start))
+            .unwrap_or(0),
+        field: String::new(),
+        reason: e.message().trim().to_string(),
+    })
+}
+
+/// The line of `key = …` for the last segment of `field` (0 when absent).
+pub(crate) fn find_line(text: &str, field: &str) -> usize {
     let last = field.rsplit('.').next().unwrap_or(field);
     let last = last.split('[').next().unwrap_or(last);
     let at_start = text.lines().position(|l| {
@@ -864,7 +875,8 @@ fn find_line(text: &str, field: &str) -> usize {
     at_start.or_else(inline).map_or(0, |i| i + 1)
 }
 
-fn find_section(text: &str, section: &str) -> usize {
+/// The line of the `[section` header (0 when absent).
+pub(crate) fn find_section(text: &str, section: &str) -> usize {
     let header = format!("[{section}");
     text.lines()
         .position(|l| l.trim_start().starts_with(&header))
