@@ -29,24 +29,7 @@ pub use rules::{Rule, RULES};
 /// Version of the JSON output; additive changes only within a major.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// How bad a finding is. Errors fail `cutover lint` (exit 1); warnings and infos do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        })
-    }
-}
+pub use reports::Severity;
 
 /// The replication tool a configuration file is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

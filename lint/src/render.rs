@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{Report, TestCase, TestSuite};
 
 use crate::rules::RULES;
 use crate::{LintReport, Severity};
@@ -58,30 +58,17 @@ pub fn junit(report: &LintReport) -> Result<String, quick_junit::SerializeError>
         let mut suite = TestSuite::new(file.file.clone());
         for rule in RULES.iter().filter(|r| r.tools.contains(&file.tool)) {
             let found: Vec<_> = file.findings.iter().filter(|f| f.rule == rule.id).collect();
-            let errors: Vec<_> = found
+            let errors: Vec<(String, &str)> = found
                 .iter()
                 .filter(|f| f.severity == Severity::Error)
+                .map(|f| {
+                    (
+                        format!("{}:{}: {}", f.file, f.line, f.message),
+                        f.fix.as_str(),
+                    )
+                })
                 .collect();
-            let status = if errors.is_empty() {
-                TestCaseStatus::success()
-            } else {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_type(rule.id).set_message(
-                    errors
-                        .iter()
-                        .map(|f| format!("{}:{}: {}", f.file, f.line, f.message))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                );
-                s.set_description(
-                    errors
-                        .iter()
-                        .map(|f| format!("fix: {}", f.fix))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                );
-                s
-            };
+            let status = reports::finding::junit_status(rule.id, &errors);
             let mut case = TestCase::new(format!("{} {}", rule.id, rule.title), status);
             case.set_classname(file.file.clone());
             let notes: Vec<String> = found

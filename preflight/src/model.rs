@@ -6,24 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Version of the JSON document; bump the major on a breaking change.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// How bad a finding is: errors fail the run (exit 1), warnings and infos do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        })
-    }
-}
+pub use reports::Severity;
 
 /// Which check made a finding (one JUnit test case per check per topic).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{Report, TestCase, TestSuite};
 
 use crate::model::{Check, CopyEstimate, Finding, PreflightReport, Severity};
 
@@ -112,30 +112,12 @@ pub fn json(report: &PreflightReport) -> String {
 }
 
 fn case(name: String, classname: &str, found: &[&Finding]) -> TestCase {
-    let errors: Vec<&&Finding> = found
+    let errors: Vec<(String, &str)> = found
         .iter()
         .filter(|f| f.severity == Severity::Error)
+        .map(|f| (f.message.clone(), f.fix.as_str()))
         .collect();
-    let status = if errors.is_empty() {
-        TestCaseStatus::success()
-    } else {
-        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        s.set_type(classname.to_string()).set_message(
-            errors
-                .iter()
-                .map(|f| f.message.clone())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
-        s.set_description(
-            errors
-                .iter()
-                .map(|f| format!("fix: {}", f.fix))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
-        s
-    };
+    let status = reports::finding::junit_status(classname, &errors);
     let mut case = TestCase::new(name, status);
     case.set_classname(format!("preflight.{classname}"));
     let notes: Vec<String> = found

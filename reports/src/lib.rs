@@ -8,6 +8,7 @@
 
 pub mod diff;
 pub mod digest;
+pub mod finding;
 pub mod html;
 pub mod junit;
 pub mod markdown;
@@ -19,6 +20,7 @@ pub mod timeline;
 use std::path::{Path, PathBuf};
 
 pub use diff::{diff, Diff};
+pub use finding::Severity;
 pub use junit::JunitOptions;
 pub use model::{
     DelayBucket, DelayStats, Drain, FaultEvent, GroupCutover, Outcome, RehearsalSummary, RunKind,
