@@ -116,7 +116,13 @@ pub async fn run(args: RunArgs) -> Result<u8> {
         let options = RunOptions {
             cutover_exe: std::env::current_exe().context("locating the cutover executable")?,
             report_dir: report_dir.clone(),
-            scenario_dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+            // Absolute, so a relative command or config file resolves the same whatever the
+            // working directory of the processes cutover starts.
+            scenario_dir: std::path::absolute(&file)
+                .with_context(|| format!("resolving {}", file.display()))?
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
             cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             progress: phase_progress(bar.clone()),
         };
@@ -137,8 +143,19 @@ pub async fn run(args: RunArgs) -> Result<u8> {
         }
         match result {
             Ok(report) => {
-                let code = exit_of(report.outcome);
+                let code = exit_of_run(&report);
                 println!("{}", outcome_line(&report, "cutover downtime"));
+                if let Some(e) = &report.expectation {
+                    println!(
+                        "  expectation: {}{}",
+                        if e.met { "met" } else { "NOT met" },
+                        if e.met {
+                            String::new()
+                        } else {
+                            format!(" — {}", e.why)
+                        }
+                    );
+                }
                 if junit.per_topic {
                     // The runner wrote the default junit.xml; this one adds a case per topic.
                     reports::render_into(&report, &report_dir, reports::WriteOptions { junit })?;
@@ -173,7 +190,18 @@ pub async fn run(args: RunArgs) -> Result<u8> {
     Ok(worst)
 }
 
-/// Phases on the spinner (a terminal), or one line per phase change (CI).
+/// The exit code of a scenario run: with an `[expect]`, 0 when the run showed what the
+/// scenario expects and 1 when not; without, the outcome's. A run that could not decide
+/// (unknown, aborted) is 2 either way.
+fn exit_of_run(report: &scenarios::RunReport) -> u8 {
+    match (report.outcome, &report.expectation) {
+        (Outcome::Aborted | Outcome::Unknown, _) => exit_code::ERROR,
+        (_, Some(e)) if e.met => exit_code::OK,
+        (_, Some(_)) => exit_code::FAILED,
+        (outcome, None) => exit_of(outcome),
+    }
+}
+
 /// The exit code of a run's outcome.
 pub(crate) fn exit_of(outcome: Outcome) -> u8 {
     match outcome {

@@ -173,6 +173,20 @@ pub fn figures(report: &RunReport) -> Figures {
     }
 }
 
+/// The promises the checker held the copy to, in words (classes of promises not made are
+/// counted and shown but do not fail the run).
+pub fn promises_line(p: &verify::verdict::Promises) -> String {
+    let yes = |b: bool| if b { "kept" } else { "not promised" };
+    format!(
+        "Promises checked: partitions {}, order {}, offsets {}, timestamps {}, duplicates allowed {}.",
+        yes(p.partitions),
+        yes(p.order),
+        yes(p.offsets),
+        yes(p.timestamps),
+        p.allowed_duplicates
+    )
+}
+
 /// `PASS`, `FAIL — lost: 17 in orders.3 [3 partitions]; …` — the verdict line.
 pub fn verdict_line(report: &RunReport) -> String {
     let classes = classes(report, 0);

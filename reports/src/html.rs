@@ -208,7 +208,7 @@ fn counts(h: &mut String, r: &RunReport) {
     let t = &v.tally;
     let _ = write!(
         h,
-        "</tbody></table><p class=\"muted\">{} source records ({} aborted), {} target records, {} matched; {} upstream duplicates (already in the source, not the copy's doing); {:.1} MiB compared in {:.1} s. Promises: partitions {}, order {}, offsets {}, timestamps {}, duplicates allowed {}.</p></section>",
+        "</tbody></table><p class=\"muted\">{} source records ({} aborted), {} target records, {} matched; {} upstream duplicates (already in the source, not the copy's doing); {:.1} MiB compared in {:.1} s. {}</p></section>",
         thousands(t.source_records),
         thousands(t.source_aborted),
         thousands(t.target_records),
@@ -216,11 +216,7 @@ fn counts(h: &mut String, r: &RunReport) {
         thousands(t.upstream_duplicates),
         t.bytes_compared as f64 / (1 << 20) as f64,
         v.duration_ms as f64 / 1000.0,
-        v.promises.partitions,
-        v.promises.order,
-        v.promises.offsets,
-        v.promises.timestamps,
-        v.promises.allowed_duplicates
+        esc(&digest::promises_line(&v.promises))
     );
 }
 

@@ -23,8 +23,9 @@ pub use diff::{diff, Diff};
 pub use finding::Severity;
 pub use junit::JunitOptions;
 pub use model::{
-    DelayBucket, DelayStats, Drain, FaultEvent, GroupCutover, Outcome, RehearsalSummary, RunKind,
-    RunReport, Sample, TopicWindow, WorkloadSummary, SCHEMA_MINOR, SCHEMA_VERSION,
+    DelayBucket, DelayStats, Drain, Expectation, FaultEvent, GroupCutover, Outcome,
+    RehearsalSummary, RunKind, RunReport, Sample, TopicWindow, WorkloadSummary, SCHEMA_MINOR,
+    SCHEMA_VERSION,
 };
 
 /// Why a report could not be read or written.

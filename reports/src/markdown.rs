@@ -71,6 +71,7 @@ pub fn render(r: &RunReport) -> String {
                 thousands(v.tally.upstream_duplicates),
             );
         }
+        let _ = writeln!(md, "{}\n", digest::promises_line(&v.promises));
     } else {
         let _ = writeln!(md, "No verdict (the run ended before verification).\n");
     }

@@ -13,8 +13,9 @@ use verify::verdict::Verdict;
 pub const SCHEMA_VERSION: u32 = 1;
 /// The minor version: which additive fields a report of this major may carry
 /// (0: the first runner's fields; 1: kind, finished_at, scenario text and file, client
-/// properties, librdkafka version, delay; 2: consumer_groups; 3: rehearsal).
-pub const SCHEMA_MINOR: u32 = 3;
+/// properties, librdkafka version, delay; 2: consumer_groups; 3: rehearsal; 4: undecided,
+/// fault effect, expectation).
+pub const SCHEMA_MINOR: u32 = 4;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -65,8 +66,13 @@ pub struct FaultEvent {
     /// Seconds since the workload started.
     pub start_secs: f64,
     pub end_secs: f64,
-    /// Empty when the fault was applied; the error otherwise.
+    /// Empty when the fault was applied and took effect; otherwise why it did not (the run
+    /// could then not test what it claims: outcome unknown).
     pub error: String,
+    /// How the fault was seen to take effect (the process gone, the broker no longer
+    /// answering, the bytes the proxies held), empty when it did not.
+    #[serde(default)]
+    pub effect: String,
 }
 
 /// A sample of the run's progress (per second).
@@ -170,6 +176,58 @@ pub struct RunReport {
     pub consumer_groups: Vec<GroupCutover>,
     /// `cutover rehearse`: what was written and cleaned up, and the read-only window check.
     pub rehearsal: Option<RehearsalSummary>,
+    /// Why cutover could not observe what the run claims to test (a fault that did not take
+    /// effect, a side the checker could not read): with no failure, the outcome is unknown.
+    pub undecided: Vec<String>,
+    /// The scenario's `[expect]` and whether the run met it.
+    pub expectation: Option<Expectation>,
+}
+
+/// What a scenario declares it must show (`[expect]`), and whether the run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Expectation {
+    /// `pass` or `fail`.
+    pub outcome: Outcome,
+    /// For a fail: the anomaly classes (kebab-case) that must be among the failing ones.
+    pub classes: Vec<String>,
+    pub met: bool,
+    /// Why it was not met (empty when met).
+    pub why: String,
+}
+
+impl Expectation {
+    /// Judges a finished run against the expectation.
+    pub fn judge(outcome: Outcome, classes: Vec<String>, report: &RunReport) -> Expectation {
+        let failing: Vec<String> = report
+            .verdict
+            .as_ref()
+            .map(|v| v.failing().map(|(c, _)| c.to_string()).collect())
+            .unwrap_or_default();
+        let why = if report.outcome != outcome {
+            format!(
+                "expected {}, got {}",
+                outcome.as_str(),
+                report.outcome.as_str()
+            )
+        } else {
+            let missing: Vec<&String> = classes.iter().filter(|c| !failing.contains(c)).collect();
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "expected the anomaly classes {:?} among the failing ones, found {:?}",
+                    missing, failing
+                )
+            }
+        };
+        Expectation {
+            outcome,
+            classes,
+            met: why.is_empty(),
+            why,
+        }
+    }
 }
 
 /// What a rehearsal on live clusters did beyond a scenario run.
@@ -268,10 +326,7 @@ impl RunReport {
             verify::Status::Unknown => Outcome::Unknown,
         };
         let failures = verdict
-            .counts
-            .0
-            .iter()
-            .filter(|_| outcome != Outcome::Pass)
+            .failing()
             .map(|(class, n)| format!("{n} {class}"))
             .collect();
         RunReport {
@@ -282,6 +337,19 @@ impl RunReport {
             verdict: Some(verdict),
             ..RunReport::new(name)
         }
+    }
+
+    /// Sets the outcome from what was found: any failure is a FAIL (the system did something
+    /// wrong or did not catch up); otherwise anything cutover could not observe makes it
+    /// UNKNOWN; otherwise PASS.
+    pub fn settle_outcome(&mut self) {
+        self.outcome = if !self.failures.is_empty() {
+            Outcome::Fail
+        } else if !self.undecided.is_empty() {
+            Outcome::Unknown
+        } else {
+            Outcome::Pass
+        };
     }
 
     /// Anomalies counted by the verdict (0 without one).

@@ -12,7 +12,9 @@
 //! schedule, drain, time series), [`report`] (what the scenario adds to the report).
 
 pub mod delay;
+pub mod drain;
 pub mod error;
+pub(crate) mod faults;
 pub mod groups;
 pub mod mirrormaker;
 pub mod rehearse;

@@ -418,6 +418,7 @@ fn canary_scenario(
             order: true,
             ..VerifySpec::default()
         },
+        expect: None,
         consumer_groups: Vec::new(),
         text: r.text.clone(),
         origin: r.origin.clone(),

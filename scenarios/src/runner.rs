@@ -10,13 +10,12 @@ use std::time::{Duration, Instant};
 
 use harness::Cluster;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use verify::verdict::{Promises, Status};
-use verify::{FingerprintOptions, VerifyOptions};
+use verify::VerifyOptions;
 
+use crate::drain::{CommittedCounter, CountCheck, Decision};
 use crate::error::ScenarioError;
 use crate::mirrormaker::Clusters;
-use crate::spec::{FaultAction, FaultSpec, Scenario, Side, SystemSpec};
+use crate::spec::{Scenario, Side, SystemSpec};
 use crate::system::{builtin_config, properties_text, Instances, Launcher, Mm2Launch};
 
 pub use reports::{Drain, FaultEvent, Outcome, RunReport, Sample, WorkloadSummary};
@@ -49,8 +48,7 @@ pub struct Progress {
 
 struct Shared {
     started: Instant,
-    faults: Mutex<Vec<FaultEvent>>,
-    instances: Mutex<Instances>,
+    instances: Arc<Mutex<Instances>>,
 }
 
 /// Runs a scenario to its report. Errors (exit 2) are for runs that could not be decided;
@@ -93,6 +91,9 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
     report.duration_secs = started.elapsed().as_secs_f64();
     report.source_kafka = source.kafka_version();
     report.target_kafka = target.kafka_version();
+    if report.outcome != Outcome::Aborted {
+        report.expectation = scenario.expect.as_ref().map(|e| e.judge(&report));
+    }
     crate::report::write(&mut report, scenario, &options.report_dir)?;
     Ok(report)
 }
@@ -226,8 +227,7 @@ async fn run_on(
     }
     let shared = Arc::new(Shared {
         started: Instant::now(),
-        faults: Mutex::new(Vec::new()),
-        instances: Mutex::new(instances),
+        instances: Arc::new(Mutex::new(instances)),
     });
     let mut report = RunReport {
         schema_version: 1,
@@ -278,15 +278,17 @@ async fn run_on(
             shared.started,
         )?);
     }
-    let mut fault_tasks = Vec::new();
-    for f in &scenario.faults {
-        fault_tasks.push(tokio::spawn(apply_fault(
-            f.clone(),
-            shared.clone(),
-            source.clone(),
-            target.clone(),
-        )));
-    }
+    let fault_targets = Arc::new(crate::faults::FaultTargets {
+        started: shared.started,
+        instances: shared.instances.clone(),
+        source: source.clone(),
+        target: target.clone(),
+    });
+    let fault_tasks: Vec<_> = scenario
+        .faults
+        .iter()
+        .map(|f| tokio::spawn(crate::faults::run(f.clone(), fault_targets.clone())))
+        .collect();
     let run_deadline = Instant::now() + Duration::from_secs_f64(scenario.run.duration_secs);
     let mut series = Vec::new();
     let workload_result = loop {
@@ -327,11 +329,10 @@ async fn run_on(
     for t in fault_tasks {
         if options.cancel.load(Ordering::Acquire) {
             t.abort();
-        } else {
-            let _ = t.await;
+        } else if let Ok(event) = t.await {
+            report.faults.push(event);
         }
     }
-    report.faults = lock(&shared.faults).clone();
     let mut consumed_by_group = BTreeMap::new();
     for app in app_consumers {
         let group = app.group.clone();
@@ -349,20 +350,25 @@ async fn run_on(
         report.logs = lock(&shared.instances).logs();
         return Ok(report);
     }
-    // Drain: the target stops growing and the system has caught up: builtin instances report
-    // no lag; other systems (no lag metric cutover can read) hold, in every partition, at
-    // least as many committed records as the source.
+    // Drain: every source partition's committed records on the target (see `drain`), and the
+    // built-in replicator's own lag metric at zero.
     progress_of(options, "drain", &sampler, started, &shared);
     let drain_started = Instant::now();
     let drain_deadline = drain_started + Duration::from_secs_f64(scenario.run.drain_timeout_secs);
-    let quiet = Duration::from_secs(5);
-    let mut counts = match &scenario.system {
-        SystemSpec::Builtin { .. } => None,
-        _ => Some((
-            CommittedCounter::new(&source.client_props(), &topics)?,
-            CommittedCounter::new(&target.client_props(), &target_topics)?,
-        )),
+    let mut source_count = CommittedCounter::new(&source.client_props(), &topics)?;
+    let mut target_count = CommittedCounter::new(&target.client_props(), &target_topics)?;
+    let same_partition = scenario.verify.partitions;
+    let target_of = |t: &str| rename.target_of(t);
+    let compare = |s: &CommittedCounter, t: &CommittedCounter| {
+        crate::drain::compare(
+            &s.progress,
+            s.all_read(),
+            &t.progress,
+            &target_of,
+            same_partition,
+        )
     };
+    let reports_lag = matches!(scenario.system, SystemSpec::Builtin { .. });
     let mut last = sampler.sample(shared.started);
     let mut changed_at = Instant::now();
     let mut caught_up = false;
@@ -376,39 +382,26 @@ async fn run_on(
             changed_at = Instant::now();
         }
         last = s;
-        let counted = match &mut counts {
-            None => None,
-            Some((src, tgt)) => {
-                if tgt.outgrown(&target_topics) {
-                    *tgt = CommittedCounter::new(&target.client_props(), &target_topics)?;
-                }
-                src.advance(Duration::from_millis(300));
-                tgt.advance(Duration::from_millis(300));
-                Some(compare_counts(src, tgt, &rename))
-            }
-        };
-        if changed_at.elapsed() < quiet {
-            continue;
+        if target_count.outgrown(&target_topics) {
+            target_count = CommittedCounter::new(&target.client_props(), &target_topics)?;
         }
-        match counted {
-            None if no_lag(&shared) => {
+        source_count.advance(Duration::from_millis(300));
+        target_count.advance(Duration::from_millis(300));
+        let observation = crate::drain::Observation {
+            target_still_for: changed_at.elapsed(),
+            system_reports_no_lag: reports_lag.then(|| no_lag(&shared)),
+            counts: compare(&source_count, &target_count),
+        };
+        match crate::drain::decide(&observation) {
+            Decision::Wait => {}
+            Decision::CaughtUp => {
                 caught_up = true;
                 break;
             }
-            None => {}
-            Some(CountCheck::Reached) => {
-                caught_up = true;
-                break;
-            }
-            // Still reading the source: its count is not final yet.
-            Some(CountCheck::SourceUnread) => {}
-            // A target that has not moved for this long while short of the source is not
-            // going to catch up: say where it stopped rather than wait for the timeout.
-            Some(CountCheck::Short(why)) if changed_at.elapsed() >= STUCK_AFTER => {
+            Decision::Stuck(why) => {
                 stuck = Some(why);
                 break;
             }
-            Some(CountCheck::Short(_)) => {}
         }
     }
     report_exits(&shared, &mut report);
@@ -427,12 +420,10 @@ async fn run_on(
         if let Some(why) = stuck {
             still.push(format!(
                 "the target stopped growing {} s before catching up: {why}",
-                STUCK_AFTER.as_secs()
+                crate::drain::STUCK_AFTER.as_secs()
             ));
-        } else if let Some((src, tgt)) = &counts {
-            if let CountCheck::Short(why) = compare_counts(src, tgt, &rename) {
-                still.push(why);
-            }
+        } else if let CountCheck::Short(why) = compare(&source_count, &target_count) {
+            still.push(why);
         }
         report.failures.push(format!(
             "the system did not catch up within the drain timeout ({} s){}",
@@ -505,37 +496,52 @@ async fn run_on(
             .collect::<Vec<_>>()
             .join("|"),
         rename: rename.clone(),
-        fingerprint: FingerprintOptions {
-            include_timestamp: scenario.verify.timestamps,
-            exclude_headers: scenario.verify.ignore_headers.clone(),
-        },
-        promises: Promises {
-            partitions: scenario.verify.partitions,
-            order: scenario.verify.order,
-            offsets: scenario.verify.offsets,
-            timestamps: scenario.verify.timestamps,
-            allowed_duplicates: scenario.verify.allowed_duplicates,
-        },
+        fingerprint: scenario.verify.fingerprint(),
+        promises: scenario.verify.promises(),
         ..VerifyOptions::default()
     };
-    let verdict = verify::verify(
+    match verify::verify(
         &source.client_props(),
         &target.client_props(),
         &verify_options,
         Arc::new(|_| {}),
     )
-    .await?;
-    if verdict.status != Status::Pass {
-        for (class, n) in &verdict.counts.0 {
-            report.failures.push(format!("{n} {}", class_name(*class)));
+    .await
+    {
+        Ok(verdict) => {
+            for (class, n) in verdict.failing() {
+                report.failures.push(format!("{n} {}", class_name(class)));
+            }
+            report.verdict = Some(verdict);
+        }
+        // The system never created a topic it was to copy: it failed (not cutover).
+        Err(verify::VerifyError::MissingTopic {
+            topic,
+            side: "target",
+        }) => {
+            report.failures.push(format!(
+                "target topic `{topic}` does not exist: the system never created it"
+            ));
+        }
+        // cutover could not read a side: it cannot say whether the copy is right.
+        Err(e) => {
+            report
+                .undecided
+                .push(format!("the checker could not finish: {e}"));
+            report.verdict = Some(verify::verdict::Verdict::unknown(
+                verify_options.promises.clone(),
+            ));
         }
     }
-    report.verdict = Some(verdict);
-    report.outcome = if report.failures.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail
-    };
+    for f in &report.faults {
+        if !f.error.is_empty() {
+            report.undecided.push(format!(
+                "fault {} at {:.0} s did not take effect: {}",
+                f.kind, f.start_secs, f.error
+            ));
+        }
+    }
+    report.settle_outcome();
     progress_of(options, "done", &sampler, started, &shared);
     Ok(report)
 }
@@ -583,10 +589,7 @@ async fn cutover_group(
         .iter()
         .map(|t| (t.clone(), rename.target_of(t)))
         .collect();
-    let fp = FingerprintOptions {
-        include_timestamp: scenario.verify.timestamps,
-        exclude_headers: scenario.verify.ignore_headers.clone(),
-    };
+    let fp = scenario.verify.fingerprint();
     tracing::info!(group = %g.id, secs = began.elapsed().as_secs_f64(), %translated_by, "consumer group offsets translated");
     let (group, s, t) = (g.id.clone(), source.clone(), target.clone());
     let mut cut = tokio::task::spawn_blocking(move || {
@@ -710,164 +713,6 @@ fn progress_of_phase(options: &RunOptions, phase: &'static str, started: Instant
     });
 }
 
-/// How long a target short of the source may stand still before the drain gives up early.
-/// Longer than a transaction timeout (60 s by default) plus a rebalance: a Connect worker
-/// restarted after kill -9 in exactly-once mode waits that long for its config topic's open
-/// transaction to be aborted before it replicates again.
-const STUCK_AFTER: Duration = Duration::from_secs(90);
-
-/// Committed records per partition of some topics, counted by a `read_committed` consumer that
-/// keeps its place between calls (the drain of systems without a lag metric). Each partition
-/// has its own queue so that its end-of-partition event is known to be its own.
-struct CommittedCounter {
-    consumer: Arc<BaseConsumer<harness::quiet::QuietEof>>,
-    queues: Vec<(
-        (String, i32),
-        rdkafka::consumer::base_consumer::PartitionQueue<harness::quiet::QuietEof>,
-    )>,
-    counts: std::collections::BTreeMap<(String, i32), u64>,
-    /// Partitions whose end (last stable offset) was reached since their last record.
-    at_end: std::collections::BTreeSet<(String, i32)>,
-}
-
-impl CommittedCounter {
-    fn new(props: &harness::ClientProps, topics: &[String]) -> Result<Self, ScenarioError> {
-        let failed =
-            |e: rdkafka::error::KafkaError| ScenarioError::System(format!("drain counter: {e}"));
-        let mut c = props.to_rdkafka()?;
-        c.set("group.id", "cutover-drain-counter")
-            .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed")
-            .set("enable.partition.eof", "true");
-        let consumer: Arc<BaseConsumer<harness::quiet::QuietEof>> = Arc::new(
-            c.create_with_context(harness::quiet::QuietEof)
-                .map_err(failed)?,
-        );
-        let mut tpl = rdkafka::TopicPartitionList::new();
-        let mut counts = std::collections::BTreeMap::new();
-        for t in topics {
-            let Ok(md) = consumer.fetch_metadata(Some(t), Duration::from_secs(5)) else {
-                continue;
-            };
-            for p in md.topics().iter().flat_map(|x| x.partitions()) {
-                tpl.add_partition_offset(t, p.id(), rdkafka::Offset::Beginning)
-                    .map_err(failed)?;
-                counts.insert((t.clone(), p.id()), 0);
-            }
-        }
-        // Paused until every partition has its own queue, so no end-of-partition event reaches
-        // the consumer's main queue (where it would name no topic).
-        consumer.assign(&tpl).map_err(failed)?;
-        consumer.pause(&tpl).map_err(failed)?;
-        let queues = counts
-            .keys()
-            .filter_map(|(t, p)| {
-                consumer
-                    .split_partition_queue(t, *p)
-                    .map(|q| ((t.clone(), *p), q))
-            })
-            .collect();
-        consumer.resume(&tpl).map_err(failed)?;
-        Ok(CommittedCounter {
-            consumer,
-            queues,
-            counts,
-            at_end: std::collections::BTreeSet::new(),
-        })
-    }
-
-    /// True when the topics now have partitions this counter does not read (a target topic
-    /// created, or grown, after the counter started).
-    fn outgrown(&self, topics: &[String]) -> bool {
-        let Ok(md) = self.consumer.fetch_metadata(None, Duration::from_secs(5)) else {
-            return false;
-        };
-        let now = md
-            .topics()
-            .iter()
-            .filter(|t| topics.iter().any(|x| x == t.name()))
-            .map(|t| t.partitions().len())
-            .sum::<usize>();
-        now > self.counts.len()
-    }
-
-    /// Reads what is there for up to `budget`.
-    fn advance(&mut self, budget: Duration) {
-        let until = Instant::now() + budget;
-        while Instant::now() < until {
-            let mut any = false;
-            for (key, queue) in &self.queues {
-                while let Some(event) = queue.poll(Duration::ZERO) {
-                    any = true;
-                    match event {
-                        Ok(_) => {
-                            self.at_end.remove(key);
-                            *self.counts.entry(key.clone()).or_insert(0) += 1;
-                        }
-                        Err(rdkafka::error::KafkaError::PartitionEOF(_)) => {
-                            self.at_end.insert(key.clone());
-                        }
-                        Err(e) => tracing::debug!(error = %e, "drain counter"),
-                    }
-                }
-            }
-            // Serves the consumer's own events (errors; no rebalances: it assigns).
-            let _ = self.consumer.poll(Duration::ZERO);
-            if !any {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-}
-
-/// Where a count-based drain stands.
-enum CountCheck {
-    /// Every target partition holds at least its source partition's committed records.
-    Reached,
-    /// The source counter has not read to the end of every partition yet.
-    SourceUnread,
-    /// The target is short somewhere (a description of where).
-    Short(String),
-}
-
-fn compare_counts(
-    source: &CommittedCounter,
-    target: &CommittedCounter,
-    rename: &verify::reader::Rename,
-) -> CountCheck {
-    if source.at_end.len() < source.counts.len() {
-        return CountCheck::SourceUnread;
-    }
-    let mut short = Vec::new();
-    let (mut have, mut want) = (0u64, 0u64);
-    for ((topic, p), n) in &source.counts {
-        let t = target
-            .counts
-            .get(&(rename.target_of(topic), *p))
-            .copied()
-            .unwrap_or(0);
-        have += t.min(*n);
-        want += n;
-        if t < *n {
-            short.push(format!("{}[{p}] {t}/{n}", rename.target_of(topic)));
-        }
-    }
-    if short.is_empty() {
-        CountCheck::Reached
-    } else {
-        let shown: Vec<&String> = short.iter().take(5).collect();
-        CountCheck::Short(format!(
-            "the target holds {have} of the source's {want} committed records ({}{})",
-            shown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            if short.len() > 5 { ", …" } else { "" }
-        ))
-    }
-}
-
 /// Instances that died on their own are a failure of the system under test.
 fn report_exits(shared: &Shared, report: &mut RunReport) {
     for (i, status) in lock(&shared.instances).exited() {
@@ -877,14 +722,14 @@ fn report_exits(shared: &Shared, report: &mut RunReport) {
     }
 }
 
-/// Builtin instances: every instance's lag metric is 0 (or it has none).
+/// Builtin instances: every running instance answers its metrics endpoint with lag 0 and no
+/// waiting partition. An endpoint that does not answer is not "no lag".
 fn no_lag(shared: &Shared) -> bool {
     let inst = lock(&shared.instances);
     inst.running.values().all(|i| match i.metrics_port {
         Some(port) => {
-            metric_sum(port, "cutover_replicator_lag_records").is_none_or(|v| v == 0.0)
-                && metric_sum(port, "cutover_replicator_waiting_partitions")
-                    .is_none_or(|v| v == 0.0)
+            metric_sum(port, "cutover_replicator_lag_records") == Some(0.0)
+                && metric_sum(port, "cutover_replicator_waiting_partitions") == Some(0.0)
         }
         None => true,
     })
@@ -1043,280 +888,6 @@ impl Sampler {
             target_end: Self::sum(&self.target, &self.target_topics),
         }
     }
-}
-
-/// Waits for the fault's time, applies it, undoes it after its duration; records the event.
-async fn apply_fault(
-    f: FaultSpec,
-    shared: Arc<Shared>,
-    source: Arc<dyn Cluster>,
-    target: Arc<dyn Cluster>,
-) {
-    let at = shared.started + Duration::from_secs_f64(f.at_secs);
-    tokio::time::sleep_until(at.into()).await;
-    let start = shared.started.elapsed().as_secs_f64();
-    let duration = f.duration_secs.map(Duration::from_secs_f64);
-    let cluster = |side: Side| {
-        if side == Side::Source {
-            source.clone()
-        } else {
-            target.clone()
-        }
-    };
-    let detail = serde_json::to_string(&f.action).unwrap_or_default();
-    tracing::info!(fault = f.action.name(), at = f.at_secs, %detail, "fault");
-    let result: Result<(), String> = async {
-        match &f.action {
-            FaultAction::AddInstance => blocking(&shared, |i| i.add().map(|_| ())).await,
-            FaultAction::RemoveInstance { instance } => {
-                let which = *instance;
-                blocking(&shared, move |i| {
-                    let idx = which.or_else(|| i.newest()).ok_or_else(|| {
-                        crate::error::ScenarioError::System("no instance to remove".into())
-                    })?;
-                    i.stop(idx)
-                })
-                .await
-            }
-            FaultAction::StallInstance { instance } => {
-                let idx = *instance;
-                blocking(&shared, move |i| i.signal(idx, libc::SIGSTOP)).await?;
-                tokio::time::sleep(duration.unwrap_or_default()).await;
-                blocking(&shared, move |i| i.signal(idx, libc::SIGCONT)).await
-            }
-            FaultAction::CrashInstance { instance } => {
-                let idx = *instance;
-                blocking(&shared, move |i| i.crash(idx)).await?;
-                tokio::time::sleep(duration.unwrap_or_default()).await;
-                blocking(&shared, move |i| i.start(idx)).await
-            }
-            FaultAction::AddPartitions { topic, partitions } => {
-                let admin = source.admin().map_err(|e| e.to_string())?;
-                admin
-                    .add_partitions(topic, *partitions as usize)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            FaultAction::KillBroker {
-                cluster: side,
-                node,
-            }
-            | FaultAction::StopBroker {
-                cluster: side,
-                node,
-            } => {
-                let c = cluster(*side);
-                if matches!(f.action, FaultAction::KillBroker { .. }) {
-                    c.kill_broker(*node).await.map_err(|e| e.to_string())?;
-                } else {
-                    c.stop_broker(*node).await.map_err(|e| e.to_string())?;
-                }
-                if let Some(d) = duration {
-                    tokio::time::sleep(d).await;
-                    c.start_broker(*node).await.map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            }
-            FaultAction::BounceBrokers { cluster: side } => {
-                let c = cluster(*side);
-                for b in c.brokers() {
-                    c.stop_broker(b.node_id).await.map_err(|e| e.to_string())?;
-                    c.start_broker(b.node_id).await.map_err(|e| e.to_string())?;
-                    tokio::time::sleep(duration.unwrap_or_default()).await;
-                }
-                Ok(())
-            }
-            FaultAction::AbortedBurst {
-                topic,
-                transactions,
-                records_per_txn,
-            } => {
-                let props = source.client_props();
-                let (topic, n, m) = (topic.clone(), *transactions, *records_per_txn);
-                tokio::task::spawn_blocking(move || aborted_burst(&props, &topic, n, m))
-                    .await
-                    .map_err(|e| e.to_string())?
-            }
-            FaultAction::HangingTransaction {
-                topic,
-                partition,
-                records,
-            } => {
-                let props = source.client_props();
-                let (topic, p, n) = (topic.clone(), *partition, *records);
-                let hold = duration.unwrap_or_default();
-                tokio::task::spawn_blocking(move || hanging_transaction(&props, &topic, p, n, hold))
-                    .await
-                    .map_err(|e| e.to_string())?
-            }
-            FaultAction::Latency {
-                cluster: side,
-                direction,
-                latency_ms,
-                jitter_ms,
-            } => {
-                let (dir, latency, jitter) = (
-                    way(*direction),
-                    Duration::from_millis(*latency_ms),
-                    Duration::from_millis(*jitter_ms),
-                );
-                network(
-                    &cluster(*side),
-                    duration,
-                    |p| p.set_latency(dir, latency, jitter),
-                    |p| p.set_latency(dir, Duration::ZERO, Duration::ZERO),
-                )
-                .await
-            }
-            FaultAction::Bandwidth {
-                cluster: side,
-                direction,
-                bytes_per_sec,
-            } => {
-                let (dir, rate) = (way(*direction), *bytes_per_sec);
-                network(
-                    &cluster(*side),
-                    duration,
-                    |p| p.set_bandwidth(dir, Some(rate)),
-                    |p| p.set_bandwidth(dir, None),
-                )
-                .await
-            }
-            FaultAction::Blackhole {
-                cluster: side,
-                direction,
-            } => {
-                let dir = way(*direction);
-                network(
-                    &cluster(*side),
-                    duration,
-                    |p| p.set_blackhole(dir, true),
-                    |p| p.set_blackhole(dir, false),
-                )
-                .await
-            }
-            FaultAction::Reset { cluster: side } => {
-                network(&cluster(*side), None, |p| p.reset_connections(), |_| {}).await
-            }
-            FaultAction::Refuse { cluster: side } => {
-                network(
-                    &cluster(*side),
-                    duration,
-                    |p| p.refuse_new(true),
-                    |p| p.refuse_new(false),
-                )
-                .await
-            }
-        }
-    }
-    .await;
-    let end = shared.started.elapsed().as_secs_f64();
-    if let Err(e) = &result {
-        tracing::warn!(fault = f.action.name(), error = %e, "fault could not be applied");
-    }
-    lock(&shared.faults).push(FaultEvent {
-        kind: f.action.name().into(),
-        detail,
-        start_secs: start,
-        end_secs: end,
-        error: result.err().unwrap_or_default(),
-    });
-}
-
-fn way(w: crate::spec::Way) -> harness::proxy::Direction {
-    match w {
-        crate::spec::Way::ToBroker => harness::proxy::Direction::ToBroker,
-        crate::spec::Way::ToClient => harness::proxy::Direction::ToClient,
-        crate::spec::Way::Both => harness::proxy::Direction::Both,
-    }
-}
-
-/// Applies a network fault on every broker's proxy of the cluster, and undoes it after
-/// `duration` (instant faults: `duration` is None and nothing is undone).
-async fn network(
-    cluster: &Arc<dyn Cluster>,
-    duration: Option<Duration>,
-    apply: impl Fn(&harness::proxy::Proxy),
-    undo: impl Fn(&harness::proxy::Proxy),
-) -> Result<(), String> {
-    let proxies = cluster.proxies();
-    if proxies.is_empty() {
-        return Err(format!("the {} cluster has no proxies", cluster.name()));
-    }
-    for p in &proxies {
-        apply(p);
-    }
-    if let Some(d) = duration {
-        tokio::time::sleep(d).await;
-        for p in &proxies {
-            undo(p);
-        }
-    }
-    Ok(())
-}
-
-async fn blocking<F>(shared: &Arc<Shared>, f: F) -> Result<(), String>
-where
-    F: FnOnce(&mut Instances) -> Result<(), ScenarioError> + Send + 'static,
-{
-    let sh = shared.clone();
-    tokio::task::spawn_blocking(move || f(&mut lock(&sh.instances)).map_err(|e| e.to_string()))
-        .await
-        .map_err(|e| e.to_string())?
-}
-
-fn txn_producer(props: &harness::ClientProps, id: &str) -> Result<BaseProducer, String> {
-    let mut c = props.to_rdkafka().map_err(|e| e.to_string())?;
-    c.set("transactional.id", id);
-    let p: BaseProducer = c.create().map_err(|e| e.to_string())?;
-    p.init_transactions(Duration::from_secs(30))
-        .map_err(|e| e.to_string())?;
-    Ok(p)
-}
-
-fn aborted_burst(props: &harness::ClientProps, topic: &str, n: u32, m: u32) -> Result<(), String> {
-    let p = txn_producer(props, &format!("cutover-fault-burst-{topic}"))?;
-    for t in 0..n {
-        p.begin_transaction().map_err(|e| e.to_string())?;
-        for r in 0..m {
-            let value = format!("aborted burst txn {t} record {r}");
-            let _ = p.send(
-                BaseRecord::<str, str>::to(topic)
-                    .key("burst")
-                    .payload(&value),
-            );
-        }
-        p.flush(Duration::from_secs(30))
-            .map_err(|e| e.to_string())?;
-        p.abort_transaction(Duration::from_secs(30))
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-fn hanging_transaction(
-    props: &harness::ClientProps,
-    topic: &str,
-    partition: i32,
-    n: u32,
-    hold: Duration,
-) -> Result<(), String> {
-    let p = txn_producer(props, &format!("cutover-fault-hang-{topic}-{partition}"))?;
-    p.begin_transaction().map_err(|e| e.to_string())?;
-    for r in 0..n {
-        let value = format!("hanging record {r}");
-        let _ = p.send(
-            BaseRecord::<str, str>::to(topic)
-                .partition(partition)
-                .key("hang")
-                .payload(&value),
-        );
-    }
-    p.flush(Duration::from_secs(30))
-        .map_err(|e| e.to_string())?;
-    std::thread::sleep(hold);
-    p.abort_transaction(Duration::from_secs(30))
-        .map_err(|e| e.to_string())
 }
 
 /// The client properties the system under test connects with: the clusters' (the harness's

@@ -33,6 +33,11 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     #[serde(default)]
     pub verify: VerifySpec,
+    /// What the scenario must show: with it, `cutover run` exits 0 when the run showed it and
+    /// 1 when not; without it, 0 on a pass. Dropped by `--system` (another system under the
+    /// same schedule may behave otherwise).
+    #[serde(default)]
+    pub expect: Option<ExpectSpec>,
     /// Application consumer groups moved from the source to the target (consumer-group
     /// cutover).
     #[serde(default, rename = "consumer_group")]
@@ -530,6 +535,55 @@ fn default_commit_interval() -> u64 {
     1000
 }
 
+/// What a scenario must show (`[expect]`): a pass, or a fail with these anomaly classes among
+/// the failing ones (a catalog scenario that demonstrates a defect, such as duplicates from an
+/// at-least-once copy across rebalances).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    /// `pass` (default) or `fail`.
+    #[serde(default)]
+    pub outcome: ExpectedOutcome,
+    /// For `fail`: anomaly classes (`lost`, `duplicated`, `leaked-aborted`, `phantom`,
+    /// `corrupted`, `reordered`, `moved-partition`, `offset-mismatch`, `compaction-divergent`)
+    /// that must be among the failing ones.
+    #[serde(default)]
+    pub classes: Vec<verify::verdict::AnomalyClass>,
+}
+
+/// The outcome a scenario expects.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectedOutcome {
+    #[default]
+    Pass,
+    Fail,
+}
+
+impl Default for ExpectSpec {
+    fn default() -> Self {
+        ExpectSpec {
+            outcome: ExpectedOutcome::Pass,
+            classes: Vec::new(),
+        }
+    }
+}
+
+impl ExpectSpec {
+    /// Judges a finished run against this expectation.
+    pub fn judge(&self, report: &reports::RunReport) -> reports::Expectation {
+        let outcome = match self.outcome {
+            ExpectedOutcome::Pass => reports::Outcome::Pass,
+            ExpectedOutcome::Fail => reports::Outcome::Fail,
+        };
+        reports::Expectation::judge(
+            outcome,
+            self.classes.iter().map(|c| c.to_string()).collect(),
+            report,
+        )
+    }
+}
+
 /// What the copy is held to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -552,6 +606,27 @@ pub struct VerifySpec {
 
 fn yes() -> bool {
     true
+}
+
+impl VerifySpec {
+    /// The checker's promises: every `[verify]` promise reaches the checker from here.
+    pub fn promises(&self) -> verify::verdict::Promises {
+        verify::verdict::Promises {
+            partitions: self.partitions,
+            order: self.order,
+            offsets: self.offsets,
+            timestamps: self.timestamps,
+            allowed_duplicates: self.allowed_duplicates,
+        }
+    }
+
+    /// What the checker's fingerprints include.
+    pub fn fingerprint(&self) -> verify::FingerprintOptions {
+        verify::FingerprintOptions {
+            include_timestamp: self.timestamps,
+            exclude_headers: self.ignore_headers.clone(),
+        }
+    }
 }
 
 impl Default for VerifySpec {
@@ -810,6 +885,15 @@ impl Scenario {
                 _ => {}
             }
         }
+        if let Some(expect) = &scenario.expect {
+            if expect.outcome == ExpectedOutcome::Pass && !expect.classes.is_empty() {
+                return Err(err(
+                    locate("classes"),
+                    "expect.classes",
+                    "anomaly classes are expected only with outcome = \"fail\"".into(),
+                ));
+            }
+        }
         Ok(scenario)
     }
 
@@ -817,6 +901,7 @@ impl Scenario {
     /// count, same fault schedule, same workload and promises.
     pub fn with_system(&mut self, name: SystemOverride) {
         self.system = self.system.overridden(name);
+        self.expect = None;
     }
 
     /// True when any fault needs the per-broker proxies of `side`.

@@ -282,6 +282,11 @@ impl Instances {
             .map_err(|e| ScenarioError::System(format!("signalling instance {index}: {e}")))
     }
 
+    /// The OS pid of a running instance.
+    pub fn pid(&self, index: u32) -> Option<u32> {
+        self.running.get(&index).map(|i| i.child.id())
+    }
+
     /// The newest running instance.
     pub fn newest(&self) -> Option<u32> {
         self.running.keys().next_back().copied()

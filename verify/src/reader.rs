@@ -476,7 +476,11 @@ impl Reader {
         }
 
         let fp_opts = self.options.fingerprint.clone();
-        let mut matcher = PartitionMatcher::new(self.options.matching.clone());
+        // The promises decide what is checked: `matching` only sizes the matcher.
+        let mut matching = self.options.matching.clone();
+        matching.check_offsets = self.options.promises.offsets;
+        matching.check_order = self.options.promises.order;
+        let mut matcher = PartitionMatcher::new(matching);
         let mut src_latest: HashMap<[u8; 16], [u8; 32]> = HashMap::new();
         let mut tgt_latest: HashMap<[u8; 16], [u8; 32]> = HashMap::new();
         let compacted = job.compacted;

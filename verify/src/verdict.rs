@@ -236,7 +236,42 @@ impl Default for Promises {
     }
 }
 
+impl Promises {
+    /// True when `n` anomalies of `class` break these promises. Classes of a promise the setup
+    /// does not make (order, offsets, partitions) are counted and shown, never judged.
+    pub fn fails(&self, class: AnomalyClass, n: u64) -> bool {
+        match class {
+            AnomalyClass::Duplicated => n > self.allowed_duplicates,
+            AnomalyClass::Reordered if !self.order => false,
+            AnomalyClass::OffsetMismatch if !self.offsets => false,
+            AnomalyClass::MovedPartition if !self.partitions => false,
+            _ => n > 0,
+        }
+    }
+}
+
 impl Verdict {
+    /// The classes that fail the verdict, with their counts.
+    pub fn failing(&self) -> impl Iterator<Item = (AnomalyClass, u64)> + '_ {
+        self.counts
+            .0
+            .iter()
+            .filter(|(c, n)| self.promises.fails(**c, **n))
+            .map(|(c, n)| (*c, *n))
+    }
+
+    /// A verdict that could not be reached (a side could not be read): status unknown.
+    pub fn unknown(promises: Promises) -> Verdict {
+        Verdict {
+            status: Status::Unknown,
+            counts: Counts::default(),
+            tally: Tally::default(),
+            topics: Vec::new(),
+            duration_ms: 0,
+            promises,
+        }
+    }
+
     /// Builds the verdict from topic verdicts, judging counts against the promises.
     pub fn from_topics(topics: Vec<TopicVerdict>, promises: Promises, duration_ms: u64) -> Verdict {
         let mut counts = Counts::default();
@@ -245,15 +280,7 @@ impl Verdict {
             counts.merge(&t.counts);
             tally.merge(&t.tally);
         }
-        let failing = counts
-            .0
-            .iter()
-            .filter(|(c, _)| !matches!(c, AnomalyClass::CompactionDivergent))
-            .any(|(c, n)| match c {
-                AnomalyClass::Duplicated => *n > promises.allowed_duplicates,
-                _ => *n > 0,
-            })
-            || counts.get(AnomalyClass::CompactionDivergent) > 0;
+        let failing = counts.0.iter().any(|(c, n)| promises.fails(*c, *n));
         Verdict {
             status: if failing { Status::Fail } else { Status::Pass },
             counts,

@@ -1,0 +1,561 @@
+//! The fault schedule: each `[[fault]]` verb's apply, undo and proof of effect in one place.
+//!
+//! A fault that could not be applied, or that was applied but shows no effect (the process did
+//! not stop, the broker still answers, the proxy saw no traffic to hold), could not test what
+//! the scenario claims: its [`FaultEvent`] carries the reason in `error`, and the run's outcome
+//! becomes `unknown` (exit 2) unless the system failed anyway. A fault that took effect says how
+//! it was seen in `effect`.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use harness::proxy::{Direction, Proxy, ProxyStats};
+use harness::Cluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use reports::FaultEvent;
+
+use crate::error::ScenarioError;
+use crate::spec::{FaultAction, FaultSpec, Side, Way};
+use crate::system::Instances;
+
+/// What the fault schedule acts on.
+pub(crate) struct FaultTargets {
+    /// The workload's start: `at` counts from here.
+    pub started: Instant,
+    pub instances: Arc<Mutex<Instances>>,
+    pub source: Arc<dyn Cluster>,
+    pub target: Arc<dyn Cluster>,
+}
+
+/// Waits for the fault's time, applies it, proves its effect, undoes it after its duration.
+pub(crate) async fn run(f: FaultSpec, on: Arc<FaultTargets>) -> FaultEvent {
+    let at = on.started + Duration::from_secs_f64(f.at_secs);
+    tokio::time::sleep_until(at.into()).await;
+    let start = on.started.elapsed().as_secs_f64();
+    let detail = serde_json::to_string(&f.action).unwrap_or_default();
+    tracing::info!(fault = f.action.name(), at = f.at_secs, %detail, "fault");
+    let result = apply(&f, &on).await;
+    let end = on.started.elapsed().as_secs_f64();
+    let (effect, error) = match result {
+        Ok(effect) => (effect, String::new()),
+        Err(e) => {
+            tracing::warn!(fault = f.action.name(), error = %e, "fault did not take effect");
+            (String::new(), e)
+        }
+    };
+    FaultEvent {
+        kind: f.action.name().into(),
+        detail,
+        start_secs: start,
+        end_secs: end,
+        error,
+        effect,
+    }
+}
+
+/// Applies one fault; Ok is the observed effect in words, Err why it did not take effect.
+async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> {
+    let duration = f.duration_secs.map(Duration::from_secs_f64);
+    let cluster = |side: Side| match side {
+        Side::Source => on.source.clone(),
+        Side::Target => on.target.clone(),
+    };
+    match &f.action {
+        FaultAction::AddInstance => {
+            let idx = instances(on, |i| i.add()).await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let pid = instances(on, move |i| Ok(i.pid(idx))).await?;
+            match pid.filter(|p| process_alive(*p)) {
+                Some(pid) => Ok(format!("instance {idx} running (pid {pid})")),
+                None => Err(format!("instance {idx} was started but is not running")),
+            }
+        }
+        FaultAction::RemoveInstance { instance } => {
+            let which = *instance;
+            let (idx, pid) = instances(on, move |i| {
+                let idx = which
+                    .or_else(|| i.newest())
+                    .ok_or_else(|| ScenarioError::System("no instance to remove".into()))?;
+                let pid = i.pid(idx);
+                i.stop(idx)?;
+                Ok((idx, pid))
+            })
+            .await?;
+            gone(idx, pid)
+        }
+        FaultAction::StallInstance { instance } => {
+            let idx = *instance;
+            let pid = instances(on, move |i| {
+                i.signal(idx, libc::SIGSTOP)?;
+                Ok(i.pid(idx))
+            })
+            .await?;
+            let stopped = pid.is_some_and(process_stopped);
+            tokio::time::sleep(duration.unwrap_or_default()).await;
+            instances(on, move |i| i.signal(idx, libc::SIGCONT)).await?;
+            match (pid, stopped) {
+                (Some(pid), true) => Ok(format!(
+                    "instance {idx} (pid {pid}) was seen stopped (state T)"
+                )),
+                _ => Err(format!("instance {idx} was not seen stopped after SIGSTOP")),
+            }
+        }
+        FaultAction::CrashInstance { instance } => {
+            let idx = *instance;
+            let pid = instances(on, move |i| {
+                let pid = i.pid(idx);
+                i.crash(idx)?;
+                Ok(pid)
+            })
+            .await?;
+            let died = gone(idx, pid)?;
+            tokio::time::sleep(duration.unwrap_or_default()).await;
+            instances(on, move |i| i.start(idx)).await?;
+            Ok(format!("{died} (kill -9), then restarted"))
+        }
+        FaultAction::AddPartitions { topic, partitions } => {
+            let admin = on.source.admin().map_err(|e| e.to_string())?;
+            admin
+                .add_partitions(topic, *partitions as usize)
+                .await
+                .map_err(|e| e.to_string())?;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let now = admin
+                    .describe_topic(topic)
+                    .await
+                    .map(|d| d.partitions.len())
+                    .unwrap_or(0);
+                if now >= *partitions as usize {
+                    return Ok(format!("{topic} has {now} partitions"));
+                }
+                if Instant::now() > deadline {
+                    return Err(format!(
+                        "{topic} still has {now} partitions, not {partitions}, 30 s later"
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        FaultAction::KillBroker {
+            cluster: side,
+            node,
+        }
+        | FaultAction::StopBroker {
+            cluster: side,
+            node,
+        } => {
+            let c = cluster(*side);
+            if matches!(f.action, FaultAction::KillBroker { .. }) {
+                c.kill_broker(*node).await.map_err(|e| e.to_string())?;
+            } else {
+                c.stop_broker(*node).await.map_err(|e| e.to_string())?;
+            }
+            let down = broker_down(&c, *node).await?;
+            if let Some(d) = duration {
+                tokio::time::sleep(d).await;
+                c.start_broker(*node).await.map_err(|e| e.to_string())?;
+                return Ok(format!("{down}; restarted"));
+            }
+            Ok(down)
+        }
+        FaultAction::BounceBrokers { cluster: side } => {
+            let c = cluster(*side);
+            let mut seen = Vec::new();
+            for b in c.brokers() {
+                c.stop_broker(b.node_id).await.map_err(|e| e.to_string())?;
+                seen.push(broker_down(&c, b.node_id).await?);
+                c.start_broker(b.node_id).await.map_err(|e| e.to_string())?;
+                tokio::time::sleep(duration.unwrap_or_default()).await;
+            }
+            Ok(format!("{}; each restarted", seen.join("; ")))
+        }
+        FaultAction::AbortedBurst {
+            topic,
+            transactions,
+            records_per_txn,
+        } => {
+            let props = on.source.client_props();
+            let (topic, n, m) = (topic.clone(), *transactions, *records_per_txn);
+            tokio::task::spawn_blocking(move || aborted_burst(&props, &topic, n, m))
+                .await
+                .map_err(|e| e.to_string())??;
+            Ok(format!(
+                "{n} transactions of {m} records aborted (the brokers acknowledged each abort)"
+            ))
+        }
+        FaultAction::HangingTransaction {
+            topic,
+            partition,
+            records,
+        } => {
+            let props = on.source.client_props();
+            let (topic, p, n) = (topic.clone(), *partition, *records);
+            let hold = duration.unwrap_or_default();
+            tokio::task::spawn_blocking(move || hanging_transaction(&props, &topic, p, n, hold))
+                .await
+                .map_err(|e| e.to_string())??;
+            Ok(format!(
+                "{n} records held in an open transaction for {:.0} s, then aborted",
+                hold.as_secs_f64()
+            ))
+        }
+        FaultAction::Latency {
+            cluster: side,
+            direction,
+            latency_ms,
+            jitter_ms,
+        } => {
+            let (dir, latency, jitter) = (
+                way(*direction),
+                Duration::from_millis(*latency_ms),
+                Duration::from_millis(*jitter_ms),
+            );
+            network(
+                &cluster(*side),
+                duration,
+                |p| p.set_latency(dir, latency, jitter),
+                |p| p.set_latency(dir, Duration::ZERO, Duration::ZERO),
+                Held::Forwarded(dir),
+            )
+            .await
+        }
+        FaultAction::Bandwidth {
+            cluster: side,
+            direction,
+            bytes_per_sec,
+        } => {
+            let (dir, rate) = (way(*direction), *bytes_per_sec);
+            network(
+                &cluster(*side),
+                duration,
+                |p| p.set_bandwidth(dir, Some(rate)),
+                |p| p.set_bandwidth(dir, None),
+                Held::Forwarded(dir),
+            )
+            .await
+        }
+        FaultAction::Blackhole {
+            cluster: side,
+            direction,
+        } => {
+            let dir = way(*direction);
+            network(
+                &cluster(*side),
+                duration,
+                |p| p.set_blackhole(dir, true),
+                |p| p.set_blackhole(dir, false),
+                Held::Dropped(dir),
+            )
+            .await
+        }
+        FaultAction::Reset { cluster: side } => {
+            let c = cluster(*side);
+            let open: u64 = c.proxies().iter().map(|p| p.stats().open_connections).sum();
+            network(&c, None, |p| p.reset_connections(), |_| {}, Held::Nothing).await?;
+            if open == 0 {
+                return Err(format!(
+                    "no client connection was open through the {} cluster's proxies to reset",
+                    c.name()
+                ));
+            }
+            Ok(format!("{open} open connections reset"))
+        }
+        FaultAction::Refuse { cluster: side } => {
+            network(
+                &cluster(*side),
+                duration,
+                |p| p.refuse_new(true),
+                |p| p.refuse_new(false),
+                Held::Refused,
+            )
+            .await
+        }
+    }
+}
+
+/// What a network fault's proxies must have seen while it was on for it to count as applied.
+#[derive(Clone, Copy)]
+enum Held {
+    /// Bytes forwarded in the direction (so delayed or throttled).
+    Forwarded(Direction),
+    /// Bytes dropped in the direction.
+    Dropped(Direction),
+    /// New connections refused.
+    Refused,
+    /// Nothing to prove here (the caller proves it).
+    Nothing,
+}
+
+impl Held {
+    /// The effect seen between two readings of every proxy's counters, or None when nothing
+    /// was held.
+    fn seen(self, before: &[ProxyStats], after: &[ProxyStats]) -> Option<String> {
+        let sum = |f: &dyn Fn(&ProxyStats) -> u64| -> u64 {
+            before
+                .iter()
+                .zip(after)
+                .map(|(b, a)| f(a).saturating_sub(f(b)))
+                .sum()
+        };
+        let bytes = |dir: Direction,
+                     to_broker: fn(&ProxyStats) -> u64,
+                     to_client: fn(&ProxyStats) -> u64| match dir {
+            Direction::ToBroker => sum(&to_broker),
+            Direction::ToClient => sum(&to_client),
+            Direction::Both => sum(&to_broker) + sum(&to_client),
+        };
+        let n = match self {
+            Held::Forwarded(dir) => bytes(dir, |s| s.bytes_to_broker, |s| s.bytes_to_client),
+            Held::Dropped(dir) => bytes(dir, |s| s.dropped_to_broker, |s| s.dropped_to_client),
+            Held::Refused => sum(&|s| s.refused_connections),
+            Held::Nothing => return Some(String::new()),
+        };
+        (n > 0).then(|| match self {
+            Held::Forwarded(_) => format!("{n} bytes passed the proxies under the fault"),
+            Held::Dropped(_) => format!("{n} bytes dropped by the proxies"),
+            Held::Refused => format!("{n} connections refused by the proxies"),
+            Held::Nothing => String::new(),
+        })
+    }
+}
+
+fn way(w: Way) -> Direction {
+    match w {
+        Way::ToBroker => Direction::ToBroker,
+        Way::ToClient => Direction::ToClient,
+        Way::Both => Direction::Both,
+    }
+}
+
+/// Applies a network fault on every broker's proxy of the cluster, undoes it after `duration`
+/// (instant faults: None, nothing undone), and proves from the proxies' counters that traffic
+/// was held while it was on.
+async fn network(
+    cluster: &Arc<dyn Cluster>,
+    duration: Option<Duration>,
+    apply: impl Fn(&Proxy),
+    undo: impl Fn(&Proxy),
+    held: Held,
+) -> Result<String, String> {
+    let proxies = cluster.proxies();
+    if proxies.is_empty() {
+        return Err(format!("the {} cluster has no proxies", cluster.name()));
+    }
+    let before: Vec<ProxyStats> = proxies.iter().map(|p| p.stats()).collect();
+    for p in &proxies {
+        apply(p);
+    }
+    if let Some(d) = duration {
+        tokio::time::sleep(d).await;
+    }
+    let after: Vec<ProxyStats> = proxies.iter().map(|p| p.stats()).collect();
+    if duration.is_some() {
+        for p in &proxies {
+            undo(p);
+        }
+    }
+    held.seen(&before, &after).ok_or_else(|| {
+        format!(
+            "no client traffic reached the {} cluster's proxies while the fault was on, so it held nothing",
+            cluster.name()
+        )
+    })
+}
+
+/// Runs `f` on the instances off the async runtime.
+async fn instances<T, F>(on: &Arc<FaultTargets>, f: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Instances) -> Result<T, ScenarioError> + Send + 'static,
+{
+    let on = on.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut i = on.instances.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut i).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Proof that an instance's process is gone.
+fn gone(idx: u32, pid: Option<u32>) -> Result<String, String> {
+    match pid {
+        Some(pid) if !process_alive(pid) => Ok(format!("instance {idx} (pid {pid}) is gone")),
+        Some(pid) => Err(format!("instance {idx} (pid {pid}) still runs")),
+        None => Err(format!("instance {idx} was not running")),
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    // A zombie has no /proc/PID/stat state other than Z; reaped ones have no entry at all.
+    proc_state(pid).is_some_and(|s| s != 'Z' && s != 'X')
+}
+
+fn process_stopped(pid: u32) -> bool {
+    // SIGSTOP is delivered asynchronously: look for a moment.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if matches!(proc_state(pid), Some('T') | Some('t')) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// The state letter of /proc/PID/stat (R, S, T, Z, …).
+fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Proof that a stopped or killed broker no longer answers on its own listener.
+async fn broker_down(cluster: &Arc<dyn Cluster>, node: u32) -> Result<String, String> {
+    let Some(b) = cluster.brokers().into_iter().find(|b| b.node_id == node) else {
+        return Err(format!(
+            "the {} cluster has no broker {node}",
+            cluster.name()
+        ));
+    };
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], b.port).into();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answered =
+            tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr))
+                .await
+                .is_ok_and(|r| r.is_ok());
+        if !answered {
+            return Ok(format!(
+                "broker {node} of the {} cluster no longer answers on port {}",
+                cluster.name(),
+                b.port
+            ));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "broker {node} of the {} cluster still accepts connections on port {} 10 s later",
+                cluster.name(),
+                b.port
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn txn_producer(props: &harness::ClientProps, id: &str) -> Result<BaseProducer, String> {
+    let mut c = props.to_rdkafka().map_err(|e| e.to_string())?;
+    c.set("transactional.id", id);
+    let p: BaseProducer = c.create().map_err(|e| e.to_string())?;
+    p.init_transactions(Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+fn aborted_burst(props: &harness::ClientProps, topic: &str, n: u32, m: u32) -> Result<(), String> {
+    let p = txn_producer(props, &format!("cutover-fault-burst-{topic}"))?;
+    for t in 0..n {
+        p.begin_transaction().map_err(|e| e.to_string())?;
+        for r in 0..m {
+            let value = format!("aborted burst txn {t} record {r}");
+            p.send(
+                BaseRecord::<str, str>::to(topic)
+                    .key("burst")
+                    .payload(&value),
+            )
+            .map_err(|(e, _)| format!("aborted burst: {e}"))?;
+        }
+        p.flush(Duration::from_secs(30))
+            .map_err(|e| e.to_string())?;
+        p.abort_transaction(Duration::from_secs(30))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn hanging_transaction(
+    props: &harness::ClientProps,
+    topic: &str,
+    partition: i32,
+    n: u32,
+    hold: Duration,
+) -> Result<(), String> {
+    let p = txn_producer(props, &format!("cutover-fault-hang-{topic}-{partition}"))?;
+    p.begin_transaction().map_err(|e| e.to_string())?;
+    for r in 0..n {
+        let value = format!("hanging record {r}");
+        p.send(
+            BaseRecord::<str, str>::to(topic)
+                .partition(partition)
+                .key("hang")
+                .payload(&value),
+        )
+        .map_err(|(e, _)| format!("hanging transaction: {e}"))?;
+    }
+    p.flush(Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    std::thread::sleep(hold);
+    p.abort_transaction(Duration::from_secs(30))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(to_broker: u64, dropped: u64, refused: u64) -> ProxyStats {
+        ProxyStats {
+            bytes_to_broker: to_broker,
+            dropped_to_broker: dropped,
+            refused_connections: refused,
+            ..ProxyStats::default()
+        }
+    }
+
+    #[test]
+    fn a_network_fault_counts_only_what_its_proxies_held_while_on() {
+        let before = [stats(100, 0, 0), stats(50, 0, 0)];
+        let quiet = [stats(100, 0, 0), stats(50, 0, 0)];
+        assert_eq!(
+            Held::Forwarded(Direction::ToBroker).seen(&before, &quiet),
+            None
+        );
+        assert_eq!(Held::Dropped(Direction::Both).seen(&before, &quiet), None);
+        assert_eq!(Held::Refused.seen(&before, &quiet), None);
+        let busy = [stats(130, 7, 0), stats(50, 0, 2)];
+        assert_eq!(
+            Held::Forwarded(Direction::ToBroker)
+                .seen(&before, &busy)
+                .as_deref(),
+            Some("30 bytes passed the proxies under the fault")
+        );
+        // Bytes towards clients were not touched: a to-client fault saw nothing.
+        assert_eq!(
+            Held::Forwarded(Direction::ToClient).seen(&before, &busy),
+            None
+        );
+        assert_eq!(
+            Held::Dropped(Direction::Both)
+                .seen(&before, &busy)
+                .as_deref(),
+            Some("7 bytes dropped by the proxies")
+        );
+        assert_eq!(
+            Held::Refused.seen(&before, &busy).as_deref(),
+            Some("2 connections refused by the proxies")
+        );
+    }
+
+    #[test]
+    fn the_state_of_this_process_is_read_from_proc() {
+        let me = std::process::id();
+        assert!(process_alive(me));
+        assert!(!process_stopped_quick(me));
+        assert!(!process_alive(u32::MAX - 1));
+    }
+
+    fn process_stopped_quick(pid: u32) -> bool {
+        matches!(proc_state(pid), Some('T') | Some('t'))
+    }
+}
