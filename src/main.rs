@@ -11,6 +11,7 @@ mod rehearse_cmd;
 mod replicate_cmd;
 mod report_cmd;
 mod run_cmd;
+mod run_log;
 mod verify_cmd;
 
 use std::process::ExitCode;
@@ -82,19 +83,12 @@ enum Command {
     },
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    run_log::init(matches!(
+        cli.command,
+        Command::Run(_) | Command::Rehearse(_)
+    ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -47,17 +47,17 @@ pub async fn run(args: ProduceArgs) -> Result<u8> {
     if props.bootstrap_servers().is_none() {
         bail!("give --bootstrap or --properties with bootstrap.servers");
     }
-    let mut spec = WorkloadSpec::from_file(&args.spec)?;
-    if args.records.is_some() {
-        spec.records = args.records;
-    }
-    if args.duration.is_some() {
-        spec.duration_secs = args.duration;
-    }
-    if let Some(seed) = args.seed {
-        spec.seed = seed;
-    }
-    spec.validate()?;
+    let spec = WorkloadSpec::from_file_with(&args.spec, |spec| {
+        if args.records.is_some() {
+            spec.records = args.records;
+        }
+        if args.duration.is_some() {
+            spec.duration_secs = args.duration;
+        }
+        if let Some(seed) = args.seed {
+            spec.seed = seed;
+        }
+    })?;
     let options = RunOptions {
         keep_records: false,
         ..RunOptions::default()

@@ -61,10 +61,18 @@ pub async fn run(args: RehearseArgs) -> Result<u8> {
     let options = RunOptions {
         cutover_exe: std::env::current_exe().context("locating the cutover executable")?,
         report_dir: report_dir.clone(),
-        scenario_dir: args.config.parent().map(PathBuf::from).unwrap_or_default(),
+        scenario_dir: std::path::absolute(&args.config)
+            .with_context(|| format!("resolving {}", args.config.display()))?
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default(),
         cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         progress: crate::run_cmd::phase_progress(None),
     };
+    std::fs::create_dir_all(&report_dir)
+        .with_context(|| format!("creating {}", report_dir.display()))?;
+    let run_log = report_dir.join("run.log");
+    crate::run_log::open(&run_log).with_context(|| format!("opening {}", run_log.display()))?;
     eprintln!(
         "rehearsal {} ({}): {}",
         rehearsal.rehearsal.name,

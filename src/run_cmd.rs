@@ -127,6 +127,11 @@ pub async fn run(args: RunArgs) -> Result<u8> {
             progress: phase_progress(bar.clone()),
         };
         eprintln!("scenario {} ({})", scenario.scenario.name, file.display());
+        std::fs::create_dir_all(&report_dir)
+            .with_context(|| format!("creating {}", report_dir.display()))?;
+        let run_log = report_dir.join("run.log");
+        crate::run_log::open(&run_log).with_context(|| format!("opening {}", run_log.display()))?;
+        eprintln!("  log: {}", run_log.display());
         let cancel = options.cancel.clone();
         let running = scenarios::run(&scenario, &options);
         tokio::pin!(running);
@@ -141,6 +146,7 @@ pub async fn run(args: RunArgs) -> Result<u8> {
         if let Some(bar) = &bar {
             bar.finish_and_clear();
         }
+        crate::run_log::close();
         match result {
             Ok(report) => {
                 let code = exit_of_run(&report);

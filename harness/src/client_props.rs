@@ -18,20 +18,7 @@ pub struct ClientProps {
     props: BTreeMap<String, String>,
 }
 
-const REDACTED: &str = "[redacted]";
-
-/// True for keys whose value must never be printed.
-pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    k.contains("password")
-        || k.contains("jaas")
-        || k.contains("secret")
-        || k.contains("token")
-        || k.ends_with(".key")
-        || k.contains("private")
-        || k.contains("credential")
-        || k.ends_with("keystore.key")
-}
+use secrets::{is_secret_key, REDACTED};
 
 impl std::fmt::Debug for ClientProps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -13,19 +13,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-pub const REDACTED: &str = "[redacted]";
-
-/// True for keys whose value must never be printed: passwords, `sasl.jaas.config`, tokens,
-/// secrets, private keys, credentials, API keys.
-pub fn is_secret_key(key: &str) -> bool {
-    let k = key.trim_matches(['"', '\'']).to_ascii_lowercase();
-    harness::client_props::is_secret_key(&k)
-        || k.ends_with("_key")
-        || k.ends_with("-key")
-        || k.contains("apikey")
-        || k.contains("api.key")
-        || k.contains("passwd")
-}
+pub use secrets::{is_secret_key, REDACTED};
 
 static KEY_STRING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?P<key>"[^"\n]*"|'[^'\n]*'|[A-Za-z0-9_.\-]+)(?P<eq>\s*=\s*)(?P<value>"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"#)
@@ -119,6 +107,16 @@ pub fn redact_toml(text: &str) -> String {
     }
 }
 
+/// For each element of an array (a command line): true when the element before it is a
+/// secret flag (`["copy.sh", "--password", "x"]`: the `x`).
+fn after_secret_flag(a: &[toml::Value]) -> Vec<bool> {
+    let mut out = vec![false; a.len()];
+    for (i, pair) in a.windows(2).enumerate() {
+        out[i + 1] = pair[0].as_str().is_some_and(secrets::is_secret_flag);
+    }
+    out
+}
+
 fn collect_secrets(v: &toml::Value, secret: bool, out: &mut Vec<String>) {
     match v {
         toml::Value::String(s) if secret => out.push(s.clone()),
@@ -127,7 +125,11 @@ fn collect_secrets(v: &toml::Value, secret: bool, out: &mut Vec<String>) {
                 collect_secrets(v, secret || is_secret_key(k), out);
             }
         }
-        toml::Value::Array(a) => a.iter().for_each(|v| collect_secrets(v, secret, out)),
+        toml::Value::Array(a) => {
+            for (v, after_flag) in a.iter().zip(after_secret_flag(a)) {
+                collect_secrets(v, secret || after_flag, out);
+            }
+        }
         _ => {}
     }
 }
@@ -138,7 +140,10 @@ fn holds_secret(v: &toml::Value, secret: bool) -> bool {
         toml::Value::Table(t) => t
             .iter()
             .any(|(k, v)| holds_secret(v, secret || is_secret_key(k))),
-        toml::Value::Array(a) => a.iter().any(|v| holds_secret(v, secret)),
+        toml::Value::Array(a) => a
+            .iter()
+            .zip(after_secret_flag(a))
+            .any(|(v, after_flag)| holds_secret(v, secret || after_flag)),
         _ => secret,
     }
 }
@@ -151,7 +156,12 @@ fn mask_value(v: &mut toml::Value, secret: bool) {
                 mask_value(v, s);
             }
         }
-        toml::Value::Array(a) => a.iter_mut().for_each(|v| mask_value(v, secret)),
+        toml::Value::Array(a) => {
+            let flags = after_secret_flag(a);
+            for (v, after_flag) in a.iter_mut().zip(flags) {
+                mask_value(v, secret || after_flag);
+            }
+        }
         toml::Value::String(s) => {
             *s = if secret {
                 REDACTED.to_string()
@@ -215,6 +225,31 @@ api_token = '{SECRET}'
         let out = redact_toml(&text);
         assert!(!out.contains(SECRET), "{out}");
         assert!(out.contains("other"));
+    }
+
+    #[test]
+    fn key_named_secrets_and_secret_arguments_never_reach_a_report() {
+        let text = format!(
+            "[system]\nkind = \"command\"\ncommand = [\"./copy.sh\", \"--password\", \"{SECRET}\", \"--topics\", \"orders\"]\n"
+        );
+        let out = redact_toml(&text);
+        assert!(!out.contains(SECRET), "{out}");
+        assert!(out.contains("orders"), "{out}");
+        let mut props = BTreeMap::new();
+        props.insert("ssl.key.pem".to_string(), SECRET.to_string());
+        props.insert("source.ssl.keystore.key".to_string(), SECRET.to_string());
+        props.insert("bootstrap.servers".to_string(), "a:9092".to_string());
+        let shown = redact_props(&props);
+        assert!(!format!("{shown:?}").contains(SECRET), "{shown:?}");
+        assert_eq!(shown["bootstrap.servers"], "a:9092");
+        let mut report = crate::RunReport {
+            scenario_text: Some(text),
+            client_properties: [("source".to_string(), props)].into_iter().collect(),
+            ..crate::RunReport::default()
+        };
+        redact_report(&mut report);
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(!json.contains(SECRET), "{json}");
     }
 
     #[test]

@@ -220,6 +220,44 @@ fn fingerprint_of<M: Message>(m: &M, options: &FingerprintOptions) -> Fingerprin
     fingerprint(&view, options)
 }
 
+/// Waits, up to `bound`, until the group has a committed offset on the target for every
+/// partition it committed on the source (a system that syncs group offsets itself does so on
+/// its own schedule). True when it has; false at the bound (the check then reports the
+/// partitions still untranslated).
+pub fn wait_for_sync(
+    group: &str,
+    source: &ClientProps,
+    target: &ClientProps,
+    topics: &[(String, String)],
+    bound: Duration,
+) -> Result<bool, ScenarioError> {
+    let src_topics: Vec<String> = topics.iter().map(|(s, _)| s.clone()).collect();
+    let dst_topics: Vec<String> = topics.iter().map(|(_, t)| t.clone()).collect();
+    let name_of: BTreeMap<&str, &str> = topics
+        .iter()
+        .map(|(s, t)| (s.as_str(), t.as_str()))
+        .collect();
+    let timeout = Duration::from_secs(10);
+    let source_pos = committed(source, group, &src_topics, timeout)?;
+    let deadline = std::time::Instant::now() + bound;
+    loop {
+        let target_pos = committed(target, group, &dst_topics, timeout)?;
+        let synced = source_pos.iter().all(|((t, p), off)| {
+            off.is_none() || {
+                let dst = name_of.get(t.as_str()).copied().unwrap_or(t.as_str());
+                matches!(target_pos.get(&(dst.to_string(), *p)), Some(Some(_)))
+            }
+        });
+        if synced {
+            return Ok(true);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 /// The group's committed offset for every partition of `topics` (None: nothing committed).
 fn committed(
     props: &ClientProps,

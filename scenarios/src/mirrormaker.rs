@@ -242,6 +242,17 @@ pub fn config(
     if let Some(secs) = emit_checkpoints_interval_secs {
         put("emit.checkpoints.interval.seconds", &secs.to_string());
     }
+    if *sync_group_offsets {
+        // MirrorMaker 2 looks for new groups every 10 minutes and syncs every 60 s by default
+        // (MirrorCheckpointConfig): a run's groups would never be synced. Both follow the
+        // checkpoint interval of the run (see `SystemSpec::group_sync_interval_secs`).
+        let secs = emit_checkpoints_interval_secs
+            .unwrap_or(crate::spec::DEFAULT_GROUP_SYNC_SECS)
+            .to_string();
+        put("emit.checkpoints.interval.seconds", &secs);
+        put("refresh.groups.interval.seconds", &secs);
+        put("sync.group.offsets.interval.seconds", &secs);
+    }
     // Partitions added to a source topic are noticed within seconds, not ten minutes.
     put("refresh.topics.interval.seconds", "5");
     // Every plugin on the classpath has a ServiceLoader manifest: scanning all jars instead

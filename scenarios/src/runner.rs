@@ -583,7 +583,31 @@ async fn cutover_group(
             }
             format!("cutover offsets sync ({})", out.status)
         }
-        _ => "the system's own offset sync".to_string(),
+        _ => {
+            // The system syncs on its own schedule: give it three of its intervals (30 s when
+            // cutover does not know it) before judging.
+            let bound = Duration::from_secs(
+                scenario
+                    .system
+                    .group_sync_interval_secs()
+                    .map_or(30, |s| 3 * s + 10),
+            );
+            let pairs: Vec<(String, String)> = topics
+                .iter()
+                .map(|t| (t.clone(), rename.target_of(t)))
+                .collect();
+            let (group, s, t) = (g.id.clone(), source.clone(), target.clone());
+            let synced = tokio::task::spawn_blocking(move || {
+                crate::groups::wait_for_sync(&group, &s, &t, &pairs, bound)
+            })
+            .await
+            .map_err(|e| ScenarioError::System(format!("group sync wait: {e}")))??;
+            format!(
+                "the system's own offset sync ({} within {} s)",
+                if synced { "seen" } else { "not complete" },
+                bound.as_secs()
+            )
+        }
     };
     let pairs: Vec<(String, String)> = topics
         .iter()
@@ -630,7 +654,9 @@ fn system_name(s: &SystemSpec) -> String {
                 .and_then(|m| m.as_str())
                 .unwrap_or("exactly-once")
         ),
-        SystemSpec::Command { command, .. } => format!("command ({})", command.join(" ")),
+        SystemSpec::Command { command, .. } => {
+            format!("command ({})", secrets::redact_args(command).join(" "))
+        }
         SystemSpec::Running { .. } => "running outside cutover".into(),
         SystemSpec::Mirrormaker2 {
             exactly_once,

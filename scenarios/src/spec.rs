@@ -343,6 +343,10 @@ impl SystemSpec {
     }
 }
 
+/// MirrorMaker 2 with `sync_group_offsets` and no `emit_checkpoints_interval_secs`: the
+/// checkpoint, group refresh and group sync intervals cutover sets (seconds).
+pub const DEFAULT_GROUP_SYNC_SECS: u64 = 5;
+
 fn one() -> u32 {
     1
 }
@@ -356,6 +360,19 @@ fn default_group() -> String {
 }
 
 impl SystemSpec {
+    /// How often the system syncs consumer-group offsets to the target itself (seconds), when
+    /// cutover knows: MirrorMaker 2 with `sync_group_offsets`.
+    pub fn group_sync_interval_secs(&self) -> Option<u64> {
+        match self {
+            SystemSpec::Mirrormaker2 {
+                sync_group_offsets: true,
+                emit_checkpoints_interval_secs,
+                ..
+            } => Some(emit_checkpoints_interval_secs.unwrap_or(DEFAULT_GROUP_SYNC_SECS)),
+            _ => None,
+        }
+    }
+
     pub fn instances(&self) -> u32 {
         match self {
             SystemSpec::Builtin { instances, .. }

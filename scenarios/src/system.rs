@@ -205,8 +205,11 @@ impl Instances {
                 let path = l.secrets_dir.join(&name);
                 write_private(&path, &text)?;
                 let shown = l.dir.join(&name);
-                std::fs::write(&shown, reports::redact::redact_text(&text))
-                    .map_err(ScenarioError::io(format!("writing {}", shown.display())))?;
+                std::fs::write(
+                    &shown,
+                    reports::redact::redact_text(&secrets::redact_properties(&text)),
+                )
+                .map_err(ScenarioError::io(format!("writing {}", shown.display())))?;
                 let mut c = mm2.runtime.command(&path, mm2.heap_mb);
                 c.current_dir(&l.dir);
                 (c, None)

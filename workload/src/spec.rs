@@ -294,7 +294,17 @@ impl Default for ProducerSpec {
 impl WorkloadSpec {
     /// Parses TOML; errors name the origin, line and field.
     pub fn from_toml(text: &str, origin: &str) -> Result<WorkloadSpec, WorkloadError> {
-        let spec: WorkloadSpec = toml::from_str(text).map_err(|e| {
+        Self::from_toml_with(text, origin, |_| {})
+    }
+
+    /// Parses TOML, applies `overrides` (command-line flags such as `--records`), then checks
+    /// the result: a flag can supply what the file leaves out.
+    pub fn from_toml_with(
+        text: &str,
+        origin: &str,
+        overrides: impl FnOnce(&mut WorkloadSpec),
+    ) -> Result<WorkloadSpec, WorkloadError> {
+        let mut spec: WorkloadSpec = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| harness::error::line_of(text, s.start))
@@ -306,6 +316,7 @@ impl WorkloadSpec {
                 reason: e.message().to_string(),
             }
         })?;
+        overrides(&mut spec);
         spec.validate().map_err(|e| match e {
             WorkloadError::Spec { field, reason, .. } => {
                 let line = find_line(text, &field);
@@ -322,13 +333,21 @@ impl WorkloadSpec {
     }
 
     pub fn from_file(path: &Path) -> Result<WorkloadSpec, WorkloadError> {
+        Self::from_file_with(path, |_| {})
+    }
+
+    /// [`Self::from_toml_with`] on a file.
+    pub fn from_file_with(
+        path: &Path,
+        overrides: impl FnOnce(&mut WorkloadSpec),
+    ) -> Result<WorkloadSpec, WorkloadError> {
         let text = std::fs::read_to_string(path).map_err(|e| WorkloadError::Spec {
             origin: path.display().to_string(),
             line: 0,
             field: String::new(),
             reason: format!("cannot read: {e}"),
         })?;
-        Self::from_toml(&text, &path.display().to_string())
+        Self::from_toml_with(&text, &path.display().to_string(), overrides)
     }
 
     /// The producer groups, or the default single producer.
@@ -530,4 +549,22 @@ fn find_line(text: &str, field: &str) -> usize {
 /// True for a positive number (false for NaN).
 fn positive(x: f64) -> bool {
     x > 0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flag_supplies_the_stop_condition_the_file_leaves_out() {
+        let text = "[topics]\nnames = [\"t\"]\n";
+        let err = WorkloadSpec::from_toml(text, "w.toml").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("give `records` or `duration_secs`"),
+            "{err}"
+        );
+        let spec = WorkloadSpec::from_toml_with(text, "w.toml", |s| s.records = Some(10)).unwrap();
+        assert_eq!(spec.records, Some(10));
+    }
 }
