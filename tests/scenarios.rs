@@ -243,8 +243,11 @@ fn rebalance_storm_passes_exactly_once_and_fails_at_least_once() {
     let faults = report["faults"].as_array().unwrap();
     assert_eq!(faults.len(), 5);
     assert!(faults.iter().all(|f| f["error"] == ""), "{faults:#?}");
+    // It fails, as its `[expect]` says it must: exit 0 (expectation met).
     let (code, report, out) = run(&catalog("rebalance-storm-alo"));
-    assert_eq!(code, 1, "{out}\n{report:#}");
+    assert_eq!(code, 0, "{out}\n{report:#}");
+    assert_eq!(report["outcome"], "fail", "{report:#}");
+    assert_eq!(report["expectation"]["met"], true, "{report:#}");
     assert_eq!(count(&report, "lost"), 0, "{report:#}");
     assert!(count(&report, "duplicated") > 0, "{report:#}");
 }

@@ -270,6 +270,9 @@ pub struct TopicWindow {
     pub lag_secs: Option<f64>,
     /// Why the topic could not be checked (absent on the target, partition counts differ).
     pub problem: Option<String>,
+    /// A read of this topic did not finish within its own bound (a slow or unreachable
+    /// cluster): the window could not be judged, so the rehearsal is unknown, not failed.
+    pub incomplete: bool,
 }
 
 /// One application consumer group moved from the source to the target: it consumed the

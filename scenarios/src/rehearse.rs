@@ -268,6 +268,13 @@ pub async fn rehearse(
         let brokers = source_cluster.admin()?.broker_ids().await?.len().max(1);
         let scenario = canary_scenario(r, &prefix, &run_id, source_spec, target_spec, brokers)?;
         summary.canary_topics = scenario.workload.topics.names();
+        // Topics that exist before the canary run are never touched by the clean-up; internal
+        // topics the system under test creates (MirrorMaker 2's heartbeats, checkpoints,
+        // offset syncs and Connect storage) are new ones and are removed with the canaries.
+        let before = (
+            topic_names(&*source_cluster).await,
+            topic_names(&*target_cluster).await,
+        );
         let result = crate::runner::run(&scenario, options).await;
         let group = match &scenario.system {
             SystemSpec::Builtin { replication, .. } => replication
@@ -284,6 +291,9 @@ pub async fn rehearse(
             group.as_deref(),
         )
         .await;
+        summary
+            .leftovers
+            .extend(clean_up_new_internal(&*source_cluster, &*target_cluster, &before).await);
         summary.cleaned_up = summary.leftovers.is_empty();
         let mut report = result?;
         report.system = format!("{} (canaries)", report.system);
@@ -311,6 +321,12 @@ pub async fn rehearse(
             report
                 .failures
                 .push(format!("topic {}: {problem}", t.topic));
+        } else if t.incomplete {
+            // cutover could not read what it needed: neither pass nor fail.
+            report.undecided.push(format!(
+                "topic {}: a read did not finish within its bound; the window could not be judged",
+                t.topic
+            ));
         } else if t.missing > 0 || t.lag_secs.is_none() {
             // Duplicates alone do not fail: an identical record just outside the window (a
             // heartbeat with a constant payload) counts too, so they are indicative only.
@@ -328,8 +344,8 @@ pub async fn rehearse(
     }
     if options.cancel.load(Ordering::Acquire) {
         report.outcome = reports::Outcome::Aborted;
-    } else if !report.failures.is_empty() && report.outcome == reports::Outcome::Pass {
-        report.outcome = reports::Outcome::Fail;
+    } else {
+        report.settle_outcome();
     }
     report.rehearsal = Some(summary);
     report.client_properties = [
@@ -471,6 +487,72 @@ async fn clean_up(
     left
 }
 
+async fn topic_names(cluster: &dyn harness::Cluster) -> std::collections::BTreeSet<String> {
+    match cluster.admin() {
+        Ok(a) => a
+            .list_topics()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        Err(_) => Default::default(),
+    }
+}
+
+/// True for the names of topics a replication tool creates for itself (MirrorMaker 2's
+/// `heartbeats`, `*.checkpoints.internal`, `mm2-offset-syncs.*`, Connect's `mm2-*` storage).
+fn is_replication_internal(topic: &str) -> bool {
+    verify::reader::is_internal_topic(topic)
+        || topic == "heartbeats"
+        || topic.ends_with(".heartbeats")
+}
+
+/// Deletes the replication-internal topics that appeared on either cluster during the canary
+/// run (never one that existed before it); returns what could not be deleted or is still
+/// listed afterwards.
+async fn clean_up_new_internal(
+    source: &dyn harness::Cluster,
+    target: &dyn harness::Cluster,
+    before: &(
+        std::collections::BTreeSet<String>,
+        std::collections::BTreeSet<String>,
+    ),
+) -> Vec<String> {
+    let mut left = Vec::new();
+    for (cluster, before) in [(source, &before.0), (target, &before.1)] {
+        let Ok(admin) = cluster.admin() else { continue };
+        let new: Vec<String> = topic_names(cluster)
+            .await
+            .into_iter()
+            .filter(|t| !before.contains(t) && is_replication_internal(t) && !t.starts_with("__"))
+            .collect();
+        for topic in &new {
+            if let Err(e) = admin.delete_topic(topic).await {
+                left.push(format!("{}:{topic} ({e})", cluster.name()));
+            }
+        }
+        // Deletion is asynchronous on the brokers: a topic still listed a while later is left.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = topic_names(cluster).await;
+            let still: Vec<&String> = new.iter().filter(|t| now.contains(*t)).collect();
+            if still.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                left.extend(
+                    still
+                        .iter()
+                        .map(|t| format!("{}:{t} (still listed)", cluster.name())),
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    left
+}
+
 /// The read-only window check of the real topics matching `pattern`.
 #[allow(clippy::too_many_arguments)]
 async fn window_check(
@@ -534,6 +616,7 @@ async fn window_check(
         result.missing = checked.missing;
         result.duplicated = checked.duplicated;
         result.lag_secs = checked.lag_secs;
+        result.incomplete = checked.incomplete;
         tracing::info!(topic = %topic, records = result.records, missing = result.missing, lag_secs = ?result.lag_secs, "window checked");
         out.push(result);
     }
@@ -545,6 +628,8 @@ struct WindowResult {
     missing: u64,
     duplicated: u64,
     lag_secs: Option<f64>,
+    /// A read did not finish within its bound: the result cannot be judged.
+    incomplete: bool,
 }
 
 /// A read-only consumer: assigned partitions, no group membership, never commits.
@@ -568,21 +653,23 @@ fn reader(props: &ClientProps) -> Result<BaseConsumer, ScenarioError> {
 
 type Fp = [u8; 32];
 
-/// Fingerprints of `topic`/`partition` records in [from, to).
+/// Fingerprints of `topic`/`partition` records in [from, to), and whether the read reached
+/// `to` (or the partition's end) within its own bound.
 fn read_range(
     consumer: &BaseConsumer,
     topic: &str,
     partition: i32,
     from: i64,
     to: i64,
-) -> Result<HashMap<Fp, u64>, ScenarioError> {
+) -> Result<(HashMap<Fp, u64>, bool), ScenarioError> {
     // Reading is bounded on its own (a window is small); the lag bound is checked between
     // complete comparisons, so a slow read never passes for missing records.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let mut counts = HashMap::new();
     if from >= to {
-        return Ok(counts);
+        return Ok((counts, true));
     }
+    let mut complete = false;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Offset(from))
         .map_err(|e| ScenarioError::System(e.to_string()))?;
@@ -596,6 +683,7 @@ fn read_range(
             Some(Ok(m)) if m.partition() != partition || m.topic() != topic => {}
             Some(Ok(m)) => {
                 if m.offset() >= to {
+                    complete = true;
                     break;
                 }
                 let headers: Vec<(&str, Option<&[u8]>)> = m
@@ -612,10 +700,14 @@ fn read_range(
                     .entry(verify::fingerprint::fingerprint(&view, &options))
                     .or_insert(0) += 1;
                 if m.offset() + 1 >= to {
+                    complete = true;
                     break;
                 }
             }
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) if p == partition => break,
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) if p == partition => {
+                complete = true;
+                break;
+            }
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {}
             // The reader never joins or commits to its group, so a principal without group
             // ACLs (a least-privilege rehearsal principal) is fine: librdkafka still looks the
@@ -631,7 +723,7 @@ fn read_range(
             None => {}
         }
     }
-    Ok(counts)
+    Ok((counts, complete))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -655,10 +747,12 @@ fn check_topic_window(
     };
     // The windows as of now.
     let mut windows = Vec::new();
+    let mut incomplete = false;
     for p in 0..partitions {
         let (lo, hi) = wm(&s, topic, p)?;
         let from = lo.max(hi - window as i64);
-        let fps = read_range(&s, topic, p, from, hi)?;
+        let (fps, read_all) = read_range(&s, topic, p, from, hi)?;
+        incomplete |= !read_all;
         windows.push((p, hi, fps));
     }
     let records: u64 = windows
@@ -666,8 +760,10 @@ fn check_topic_window(
         .map(|(_, _, f)| f.values().sum::<u64>())
         .sum();
     let (mut missing, mut duplicated, mut lag);
+    let mut target_incomplete;
     loop {
         let (mut m, mut d) = (0, 0);
+        target_incomplete = false;
         for (p, snapshot_hi, fps) in &windows {
             if fps.is_empty() {
                 continue;
@@ -675,9 +771,26 @@ fn check_topic_window(
             let (_, now_hi) = wm(&s, topic, *p)?;
             let (t_lo, t_hi) = wm(&t, target_topic, *p)?;
             // Everything written to the source since the snapshot may sit after the window on
-            // the target; read that much more, plus a window of slack for upstream duplicates.
-            let span = 2 * window as i64 + (now_hi - snapshot_hi).max(0);
-            let found = read_range(&t, target_topic, *p, t_lo.max(t_hi - span), t_hi)?;
+            // the target, plus a window of slack for upstream duplicates: that many *records*.
+            // Target offsets may grow faster than the source's (a transaction marker per
+            // exactly-once commit, aborted retries), so the read reaches back in offsets until
+            // it has seen that many records, the window, or the partition's start.
+            let want: u64 = fps.values().sum();
+            let need = want + window + (now_hi - snapshot_hi).max(0) as u64;
+            let mut span = 2 * window as i64 + (now_hi - snapshot_hi).max(0);
+            let found = loop {
+                let from = t_lo.max(t_hi - span);
+                let (found, read_all) = read_range(&t, target_topic, *p, from, t_hi)?;
+                target_incomplete |= !read_all;
+                let read: u64 = found.values().sum();
+                let complete = fps
+                    .iter()
+                    .all(|(fp, n)| found.get(fp).is_some_and(|got| got >= n));
+                if complete || read >= need || from == t_lo {
+                    break found;
+                }
+                span = span.saturating_mul(2);
+            };
             for (fp, n) in fps {
                 let got = found.get(fp).copied().unwrap_or(0);
                 m += n.saturating_sub(got);
@@ -701,6 +814,7 @@ fn check_topic_window(
         missing,
         duplicated,
         lag_secs: lag,
+        incomplete: incomplete || (missing > 0 && target_incomplete),
     })
 }
 
