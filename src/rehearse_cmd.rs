@@ -59,7 +59,7 @@ pub async fn run(args: RehearseArgs) -> Result<u8> {
         PathBuf::from("target/cutover").join(format!("{}-{stamp}", rehearsal.rehearsal.name))
     });
     let options = RunOptions {
-        cutover_exe: std::env::current_exe().context("locating the cutover executable")?,
+        cutover_exe: crate::run_cmd::cutover_exe()?,
         report_dir: report_dir.clone(),
         scenario_dir: std::path::absolute(&args.config)
             .with_context(|| format!("resolving {}", args.config.display()))?

@@ -27,6 +27,10 @@ pub struct RunArgs {
     /// junit.xml also gets one test case per topic.
     #[arg(long)]
     junit_per_topic: bool,
+    /// With a directory: leave out scenarios carrying this tag (`[scenario] tags`), e.g.
+    /// `seed-scale` for the ones too long for CI. Repeatable.
+    #[arg(long, value_name = "TAG")]
+    exclude_tag: Vec<String>,
     /// Put this system under the scenario instead of its own `[system]`, with the same instance
     /// count and fault schedule: builtin (exactly-once), builtin-alo (at-least-once),
     /// mirrormaker2 (MirrorMaker 2, exactly-once off) or mirrormaker2-eos (exactly-once on).
@@ -62,6 +66,15 @@ pub async fn run(args: RunArgs) -> Result<u8> {
     for f in &files {
         match Scenario::from_file(f) {
             Ok(mut s) => {
+                if let Some(tag) = s
+                    .scenario
+                    .tags
+                    .iter()
+                    .find(|t| args.exclude_tag.contains(t))
+                {
+                    eprintln!("skipped {} (tag {tag})", f.display());
+                    continue;
+                }
                 if let Some(system) = system {
                     s.with_system(system);
                 }
@@ -114,7 +127,7 @@ pub async fn run(args: RunArgs) -> Result<u8> {
             }),
         };
         let options = RunOptions {
-            cutover_exe: std::env::current_exe().context("locating the cutover executable")?,
+            cutover_exe: crate::run_cmd::cutover_exe()?,
             report_dir: report_dir.clone(),
             // Absolute, so a relative command or config file resolves the same whatever the
             // working directory of the processes cutover starts.
@@ -183,6 +196,21 @@ pub async fn run(args: RunArgs) -> Result<u8> {
             }
         }
     }
+    if reports.len() > 1 {
+        println!("\n{} scenarios:", reports.len());
+        for r in &reports {
+            println!(
+                "  {:<28} {:<8} {}",
+                r.scenario,
+                r.outcome.as_str(),
+                match &r.expectation {
+                    Some(e) if e.met => "expectation met".to_string(),
+                    Some(e) => format!("expectation NOT met: {}", e.why),
+                    None => String::new(),
+                }
+            );
+        }
+    }
     if files.len() > 1 {
         let dir = args
             .report_dir
@@ -194,6 +222,19 @@ pub async fn run(args: RunArgs) -> Result<u8> {
         println!("junit: {}", path.display());
     }
     Ok(worst)
+}
+
+/// This executable, for the instances a run starts (`cutover replicate`). After a rebuild
+/// during a long run Linux names the running binary `… (deleted)`: the path of the new build
+/// is meant.
+pub(crate) fn cutover_exe() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the cutover executable")?;
+    Ok(
+        match exe.to_str().and_then(|s| s.strip_suffix(" (deleted)")) {
+            Some(path) => PathBuf::from(path),
+            None => exe,
+        },
+    )
 }
 
 /// The exit code of a scenario run: with an `[expect]`, 0 when the run showed what the

@@ -169,3 +169,88 @@ pub fn located_message(origin: &str, line: usize, field: &str, reason: &str) -> 
 pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
+
+/// The 1-based line where `field` (a dotted path such as `run.duration_secs`,
+/// `fault[1].instance` or `workload.producer[0].rate`) is written in the TOML `text`, from the
+/// parser's spans: the key's line, or an array element's. A path only partly present gives
+/// the line of its deepest present part (a missing key points at its table); None when the
+/// text is not TOML or nothing of the path is there.
+pub fn line_of_field(text: &str, field: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let mut table: &DeTable = root.get_ref();
+    let mut found: Option<std::ops::Range<usize>> = None;
+    for segment in field.split('.').filter(|s| !s.is_empty()) {
+        let (name, index) = match segment.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        let Some((key, value)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name) else {
+            break;
+        };
+        found = Some(key.span());
+        let mut value = value;
+        if let Some(i) = index {
+            match value.get_ref() {
+                DeValue::Array(items) => match items.get(i) {
+                    Some(item) => {
+                        found = Some(item.span());
+                        value = item;
+                    }
+                    None => break,
+                },
+                _ => break,
+            }
+        }
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => break,
+        }
+    }
+    found.map(|span| line_of(text, span.start))
+}
+
+/// The line of `field` in a TOML `text` for an error message: from the parser's spans
+/// ([`line_of_field`]); for text that does not parse, the first `key =` line of the field's
+/// last segment; 0 when neither finds it.
+pub fn field_line(text: &str, field: &str) -> usize {
+    if let Some(line) = line_of_field(text, field) {
+        return line;
+    }
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let last = last.split('[').next().unwrap_or(last);
+    let at_start = text.lines().position(|l| {
+        let l = l.trim_start();
+        l.starts_with(last) && l[last.len()..].trim_start().starts_with('=')
+    });
+    // Inline tables: `rate = { records_per_sec = 5 }`.
+    let inline = || {
+        text.lines().position(|l| {
+            l.match_indices(last)
+                .any(|(i, _)| l[i + last.len()..].trim_start().starts_with('='))
+        })
+    };
+    at_start.or_else(inline).map_or(0, |i| i + 1)
+}
+
+#[cfg(test)]
+mod field_line_tests {
+    use super::line_of_field;
+
+    #[test]
+    fn fields_are_found_by_their_spans_not_by_their_last_name() {
+        let text = "[scenario]\nname = \"x\"\n\n[workload.record]\norder = 1\n\n[verify]\norder = true\n\n[[fault]]\nat_secs = 1\n\n[[fault]]\nat_secs = 2\ninstance = 3\nrate = { records_per_sec = 5 }\n";
+        assert_eq!(line_of_field(text, "verify.order"), Some(8));
+        assert_eq!(line_of_field(text, "workload.record.order"), Some(5));
+        assert_eq!(line_of_field(text, "fault[1].instance"), Some(15));
+        assert_eq!(line_of_field(text, "fault[1].at_secs"), Some(14));
+        assert_eq!(
+            line_of_field(text, "fault[1].rate.records_per_sec"),
+            Some(16)
+        );
+        // A missing key points at the deepest part that is there.
+        assert_eq!(line_of_field(text, "verify.offsets"), Some(7));
+        assert_eq!(line_of_field(text, "nothing.here"), None);
+        assert_eq!(line_of_field("not = [toml", "not"), None);
+    }
+}

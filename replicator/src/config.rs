@@ -557,6 +557,9 @@ fn flatten<'a>(prefix: &str, table: &'a toml::Table, out: &mut Vec<(String, &'a 
 /// The line of `key` inside `[section]` (0 if not found): the first line after the section
 /// header that starts with the key, bare, dotted or quoted.
 pub fn find_line(text: &str, section: &str, key: &str) -> usize {
+    if let Some(line) = harness::error::line_of_field(text, &format!("{section}.{key}")) {
+        return line;
+    }
     let header = format!("[{section}]");
     let mut in_section = false;
     for (i, raw) in text.lines().enumerate() {

@@ -417,6 +417,7 @@ fn canary_scenario(
         scenario: About {
             name: r.rehearsal.name.clone(),
             description: "canary run of a rehearsal".into(),
+            tags: Vec::new(),
         },
         run: RunSpec {
             duration_secs: c.duration_secs,

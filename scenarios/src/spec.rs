@@ -65,6 +65,10 @@ pub struct About {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// Labels for selecting scenarios: `cutover run DIR --exclude-tag seed-scale` leaves out
+    /// the ones too long for CI (the seed's scale), which are run by hand.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// Timing of the run.
@@ -672,9 +676,11 @@ impl Scenario {
 
     /// Parses and checks a scenario; errors name the origin, line and field.
     pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-        let err = |line: usize, field: &str, reason: String| ScenarioError::Spec {
+        // The line of the field's full path from the parser's spans; the hint only where the
+        // path is not in the text (a default that is wrong given other fields).
+        let err = |hint: usize, field: &str, reason: String| ScenarioError::Spec {
             origin: origin.to_string(),
-            line,
+            line: harness::error::line_of_field(text, field).unwrap_or(hint),
             field: field.to_string(),
             reason,
         };
@@ -704,21 +710,21 @@ impl Scenario {
         let locate = |field: &str| find_line(text, field);
         if scenario.scenario.name.trim().is_empty() {
             return Err(err(
-                locate("name"),
+                locate("scenario.name"),
                 "scenario.name",
                 "must not be empty".into(),
             ));
         }
         if !positive(scenario.run.duration_secs) {
             return Err(err(
-                locate("duration_secs"),
+                locate("run.duration_secs"),
                 "run.duration_secs",
                 "expected a positive number of seconds".into(),
             ));
         }
         if !positive(scenario.run.drain_timeout_secs) {
             return Err(err(
-                locate("drain_timeout_secs"),
+                locate("run.drain_timeout_secs"),
                 "run.drain_timeout_secs",
                 "expected a positive number of seconds".into(),
             ));
@@ -741,14 +747,14 @@ impl Scenario {
                 if *instances == 0 =>
             {
                 return Err(err(
-                    locate("instances"),
+                    locate("system.instances"),
                     "system.instances",
                     "expected at least 1".into(),
                 ));
             }
             SystemSpec::Command { command, .. } if command.is_empty() => {
                 return Err(err(
-                    locate("command"),
+                    locate("system.command"),
                     "system.command",
                     "expected the program and its arguments, e.g. [\"./copy.sh\"]".into(),
                 ));
@@ -905,7 +911,7 @@ impl Scenario {
         if let Some(expect) = &scenario.expect {
             if expect.outcome == ExpectedOutcome::Pass && !expect.classes.is_empty() {
                 return Err(err(
-                    locate("classes"),
+                    locate("expect.classes"),
                     "expect.classes",
                     "anomaly classes are expected only with outcome = \"fail\"".into(),
                 ));
@@ -959,22 +965,9 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// The line of `key = …` for the last segment of `field` (0 when absent).
+/// The line of `field` (a full dotted path: `verify.order`, `fault[2].instance`).
 pub(crate) fn find_line(text: &str, field: &str) -> usize {
-    let last = field.rsplit('.').next().unwrap_or(field);
-    let last = last.split('[').next().unwrap_or(last);
-    let at_start = text.lines().position(|l| {
-        let l = l.trim_start();
-        l.starts_with(last) && l[last.len()..].trim_start().starts_with('=')
-    });
-    // Inline tables: `rate = { records_per_sec = 5 }`.
-    let inline = || {
-        text.lines().position(|l| {
-            l.match_indices(last)
-                .any(|(i, _)| l[i + last.len()..].trim_start().starts_with('='))
-        })
-    };
-    at_start.or_else(inline).map_or(0, |i| i + 1)
+    harness::error::field_line(text, field)
 }
 
 /// The line of the `[section` header (0 when absent).

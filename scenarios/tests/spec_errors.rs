@@ -130,8 +130,9 @@ fn a_consumer_group_stopping_after_the_workload_is_refused_with_its_line() {
         "{GOOD}\n[[consumer_group]]\nid = \"a\"\nstop_at_secs = 5\n\n[[consumer_group]]\nid = \"b\"\nstop_at_secs = 30\n"
     );
     let e = error_of(&text);
-    let line = text.lines().position(|l| l == "id = \"b\"").unwrap(); // 0-based index of the line after the header = the header's 1-based line
-    assert!(e.contains(&format!("bad.toml:{line}")), "{e}");
+    // The line of the offending field itself (from the parser's spans), not its table's.
+    let line = text.lines().position(|l| l == "stop_at_secs = 30").unwrap() + 1;
+    assert!(e.contains(&format!("bad.toml:{line}:")), "{e}");
     assert!(e.contains("consumer_group[1].stop_at_secs"), "{e}");
     assert!(e.contains("run.duration_secs = 10"), "{e}");
     let dup = format!("{GOOD}\n[[consumer_group]]\nid = \"a\"\nstop_at_secs = 5\n\n[[consumer_group]]\nid = \"a\"\nstop_at_secs = 6\n");

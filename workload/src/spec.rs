@@ -534,16 +534,9 @@ impl WorkloadSpec {
     }
 }
 
-/// The line where the last segment of a dotted field name first appears (0 if not found).
+/// The line of a field (dotted path) in the spec's text.
 fn find_line(text: &str, field: &str) -> usize {
-    let last = field.rsplit('.').next().unwrap_or(field);
-    let last = last.split('[').next().unwrap_or(last);
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.starts_with(last) && l[last.len()..].trim_start().starts_with('=')
-        })
-        .map_or(0, |i| i + 1)
+    harness::error::field_line(text, field)
 }
 
 /// True for a positive number (false for NaN).
