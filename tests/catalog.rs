@@ -1,0 +1,88 @@
+//! The catalog against its expectations, on real clusters: `cutover run scenarios/catalog`
+//! (seed-scale scenarios excluded: they are run by hand) must exit 0, every scenario must meet
+//! its `[expect]`, and the scenarios that prove a point are checked for it: the rebalance storm
+//! passes exactly-once with every fault seen to take effect and fails at-least-once with
+//! duplicates only; the crash loop really crashed six times; every consumer group resumes on
+//! the target exactly where it stopped. About 20 minutes on 2 cores: `-- --ignored`.
+
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cutover");
+
+fn report(dir: &Path, name: &str) -> serde_json::Value {
+    let path = dir.join(name).join("report.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn count(report: &serde_json::Value, class: &str) -> u64 {
+    report["verdict"]["counts"][class].as_u64().unwrap_or(0)
+}
+
+#[test]
+#[ignore = "the whole catalog, about 20 minutes: cargo test --test catalog -- --ignored"]
+fn the_catalog_meets_its_expectations() {
+    let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/catalog");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(&catalog)
+        .args(["--exclude-tag", "seed-scale", "--report-dir"])
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    eprintln!("{stdout}");
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+
+    let mut ran = 0;
+    for entry in std::fs::read_dir(&catalog).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        if text.contains("\"seed-scale\"") {
+            assert!(!dir.path().join(&name).exists(), "{name} is seed-scale");
+            continue;
+        }
+        let r = report(dir.path(), &name);
+        assert_eq!(r["expectation"]["met"], true, "{name}: {r:#}");
+        for f in r["faults"].as_array().unwrap() {
+            assert_eq!(f["error"], "", "{name}: a fault did not take effect: {f:#}");
+            assert_ne!(f["effect"], "", "{name}: no proof of effect: {f:#}");
+        }
+        ran += 1;
+    }
+    assert!(ran >= 14, "{ran} scenarios ran");
+
+    let storm = report(dir.path(), "rebalance-storm");
+    assert_eq!(storm["outcome"], "pass");
+    assert_eq!(count(&storm, "lost") + count(&storm, "duplicated"), 0);
+    assert_eq!(storm["faults"].as_array().unwrap().len(), 5);
+
+    let alo = report(dir.path(), "rebalance-storm-alo");
+    assert_eq!(alo["outcome"], "fail", "{alo:#}");
+    assert_eq!(count(&alo, "lost"), 0, "{alo:#}");
+    assert!(count(&alo, "duplicated") > 0, "{alo:#}");
+
+    let crash = report(dir.path(), "replicator-crash-loop");
+    let crashes = crash["faults"].as_array().unwrap();
+    assert_eq!(crashes.len(), 6);
+    assert!(crashes
+        .iter()
+        .all(|f| f["effect"].as_str().unwrap().contains("kill -9")));
+
+    let groups = report(dir.path(), "consumer-group-cutover");
+    let groups = groups["consumer_groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 3);
+    for g in groups {
+        assert_eq!(g["partitions"], 9, "{g:#}");
+        assert!(g["consumed_on_source"].as_u64().unwrap() > 0, "{g:#}");
+        for k in ["skipped", "reread", "misplaced", "untranslated"] {
+            assert_eq!(g[k], 0, "{k}: {g:#}");
+        }
+    }
+}
