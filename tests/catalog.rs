@@ -12,8 +12,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 
 fn report(dir: &Path, name: &str) -> serde_json::Value {
     let path = dir.join(name).join("report.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 

@@ -104,7 +104,7 @@ pub enum HarnessError {
     #[error("container backend: {0}")]
     Container(String),
 
-    #[error("client properties {file}:{line}: {reason}")]
+    #[error("{file}:{line}: client properties: {reason}")]
     ClientProperties {
         file: String,
         line: usize,
