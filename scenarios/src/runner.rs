@@ -1,6 +1,9 @@
-//! A scenario run: provision → start the system under test → workload + fault schedule →
-//! stop the workload → drain → verify → report. Teardown happens on every path (success,
-//! failure, error, Ctrl-C): clusters shut down, instances stopped, and a report is written.
+//! A scenario run, as its phases over a [`RunState`]: provision the clusters ([`run`]) →
+//! start the system ([`start_system`]) → workload, consumer groups and the fault schedule
+//! (`produce_with_faults`) → drain (`drain`, deciding with [`crate::drain::decide`]) → delay →
+//! consumer-group cutover → stop the system → verify → settle the outcome. Teardown happens on
+//! every path (success, failure, error, Ctrl-C): clusters shut down, instances stopped, and a
+//! report is written.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -98,6 +101,36 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
     Ok(report)
 }
 
+/// What a run carries from phase to phase.
+struct RunState<'a> {
+    scenario: &'a Scenario,
+    options: &'a RunOptions,
+    source: Arc<dyn Cluster>,
+    target: Arc<dyn Cluster>,
+    /// When the run began (progress times count from here).
+    started: Instant,
+    /// Source topics, and their names on the target.
+    topics: Vec<String>,
+    target_topics: Vec<String>,
+    rename: verify::reader::Rename,
+    /// The built-in replicator's config (for `cutover offsets sync`).
+    replicator_config: Option<PathBuf>,
+    shared: Arc<Shared>,
+    sampler: Sampler,
+    series: Vec<Sample>,
+    report: RunReport,
+    /// Configs with passwords (0600), removed when the run ends.
+    _secrets: tempfile::TempDir,
+}
+
+/// What the workload phase hands on.
+struct Produced {
+    last_write: Instant,
+    consumed_by_group: BTreeMap<String, u64>,
+    probe: crate::delay::DelayProbe,
+}
+
+/// The phases of a run on provisioned clusters, in order.
 async fn run_on(
     scenario: &Scenario,
     options: &RunOptions,
@@ -105,6 +138,31 @@ async fn run_on(
     target: Arc<dyn Cluster>,
     started: Instant,
 ) -> Result<RunReport, ScenarioError> {
+    let mut st = start_system(scenario, options, source, target, started).await?;
+    let produced = st.produce_with_faults().await?;
+    if options.cancel.load(Ordering::Acquire) {
+        return Ok(st.aborted(produced.probe).await);
+    }
+    let caught_up = st.drain(produced.last_write).await?;
+    st.record_delay(produced.probe).await;
+    if caught_up {
+        st.cutover_groups(&produced.consumed_by_group).await?;
+    }
+    st.stop_system().await;
+    st.verify().await;
+    st.settle();
+    Ok(st.report)
+}
+
+/// Phase 1: topics, the system's configs and its instances (MirrorMaker 2: until its tasks
+/// run), the sampler.
+async fn start_system<'a>(
+    scenario: &'a Scenario,
+    options: &'a RunOptions,
+    source: Arc<dyn Cluster>,
+    target: Arc<dyn Cluster>,
+    started: Instant,
+) -> Result<RunState<'a>, ScenarioError> {
     let topics = scenario.workload.topics.names();
     workload::runner::create_topics(&scenario.workload, &source.client_props()).await?;
     // Configs with passwords live in a private temp dir; the report dir gets redacted copies.
@@ -229,24 +287,14 @@ async fn run_on(
         started: Instant::now(),
         instances: Arc::new(Mutex::new(instances)),
     });
-    let mut report = RunReport {
+    let report = RunReport {
         schema_version: 1,
         scenario: scenario.scenario.name.clone(),
         description: scenario.scenario.description.clone(),
         system: system_name(&scenario.system),
         seed: scenario.workload.seed,
         cutover_version: env!("CARGO_PKG_VERSION").into(),
-        source_kafka: None,
-        target_kafka: None,
         outcome: Outcome::Fail,
-        failures: Vec::new(),
-        workload: None,
-        faults: Vec::new(),
-        series: Vec::new(),
-        drain: None,
-        verdict: None,
-        duration_secs: 0.0,
-        logs: Vec::new(),
         ..RunReport::default()
     };
     let target_topics: Vec<String> = topics.iter().map(|t| rename.target_of(t)).collect();
@@ -256,216 +304,277 @@ async fn run_on(
         &topics,
         &target_topics,
     )?;
-    // End-to-end delay, measured on the target while the run goes on.
-    let probe = crate::delay::DelayProbe::start(&target.client_props(), &target_topics)?;
-    // Workload and faults.
-    progress_of(options, "workload", &sampler, started, &shared);
-    let wl_options = workload::RunOptions {
-        keep_records: false,
-        ..workload::RunOptions::default()
-    };
-    let wl_cancel = wl_options.cancel.clone();
-    let spec = scenario.workload.clone();
-    let props = source.client_props();
-    let mut producing = tokio::spawn(async move { workload::run(&spec, &props, wl_options).await });
-    // Application consumer groups read the source while the workload runs.
-    let mut app_consumers = Vec::new();
-    for g in &scenario.consumer_groups {
-        app_consumers.push(crate::groups::AppConsumer::start(
-            g,
-            &source.client_props(),
-            topics.clone(),
-            shared.started,
-        )?);
-    }
-    let fault_targets = Arc::new(crate::faults::FaultTargets {
-        started: shared.started,
-        instances: shared.instances.clone(),
-        source: source.clone(),
-        target: target.clone(),
-    });
-    let fault_tasks: Vec<_> = scenario
-        .faults
-        .iter()
-        .map(|f| tokio::spawn(crate::faults::run(f.clone(), fault_targets.clone())))
-        .collect();
-    let run_deadline = Instant::now() + Duration::from_secs_f64(scenario.run.duration_secs);
-    let mut series = Vec::new();
-    let workload_result = loop {
-        tokio::select! {
-            r = &mut producing => break Some(r),
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-        series.push(sampler.sample(shared.started));
-        progress_of(options, "workload", &sampler, started, &shared);
-        if options.cancel.load(Ordering::Acquire)
-            || Instant::now() > run_deadline + Duration::from_secs(30)
-        {
-            wl_cancel.store(true, Ordering::Release);
-        }
-        if options.cancel.load(Ordering::Acquire) {
-            break None;
-        }
-        report_exits(&shared, &mut report);
-    };
-    let last_write = Instant::now();
-    match workload_result {
-        Some(r) => {
-            let wr = r.map_err(|e| ScenarioError::System(format!("workload task: {e}")))??;
-            report.workload = Some(WorkloadSummary {
-                sent: wr.counts.sent,
-                committed: wr.counts.committed,
-                aborted: wr.counts.aborted,
-                upstream_duplicates: wr.counts.upstream_duplicates,
-                records_per_sec: wr.records_per_sec,
-                mb_per_sec: wr.mb_per_sec,
-            });
-        }
-        None => {
-            let _ = producing.await;
-        }
-    }
-    // Faults still running (a stall or a stopped broker past the workload) finish first.
-    for t in fault_tasks {
-        if options.cancel.load(Ordering::Acquire) {
-            t.abort();
-        } else if let Ok(event) = t.await {
-            report.faults.push(event);
-        }
-    }
-    let mut consumed_by_group = BTreeMap::new();
-    for app in app_consumers {
-        let group = app.group.clone();
-        let n = tokio::task::spawn_blocking(move || app.finish())
-            .await
-            .map_err(|e| ScenarioError::System(format!("consumer group task: {e}")))??;
-        consumed_by_group.insert(group, n);
-    }
-    if options.cancel.load(Ordering::Acquire) {
-        let _ = tokio::task::spawn_blocking(move || probe.finish()).await;
-        report.outcome = Outcome::Aborted;
-        report.series = series;
-        let sh = shared.clone();
-        let _ = tokio::task::spawn_blocking(move || lock(&sh.instances).stop_all()).await;
-        report.logs = lock(&shared.instances).logs();
-        return Ok(report);
-    }
-    // Drain: every source partition's committed records on the target (see `drain`), and the
-    // built-in replicator's own lag metric at zero.
-    progress_of(options, "drain", &sampler, started, &shared);
-    let drain_started = Instant::now();
-    let drain_deadline = drain_started + Duration::from_secs_f64(scenario.run.drain_timeout_secs);
-    let mut source_count = CommittedCounter::new(&source.client_props(), &topics)?;
-    let mut target_count = CommittedCounter::new(&target.client_props(), &target_topics)?;
-    let same_partition = scenario.verify.partitions;
-    let target_of = |t: &str| rename.target_of(t);
-    let compare = |s: &CommittedCounter, t: &CommittedCounter| {
-        crate::drain::compare(
-            &s.progress,
-            s.all_read(),
-            &t.progress,
-            &target_of,
-            same_partition,
-        )
-    };
-    let reports_lag = matches!(scenario.system, SystemSpec::Builtin { .. });
-    let mut last = sampler.sample(shared.started);
-    let mut changed_at = Instant::now();
-    let mut caught_up = false;
-    let mut stuck: Option<String> = None;
-    while Instant::now() < drain_deadline && !options.cancel.load(Ordering::Acquire) {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let s = sampler.sample(shared.started);
-        series.push(s);
-        progress_of(options, "drain", &sampler, started, &shared);
-        if s.target_end != last.target_end {
-            changed_at = Instant::now();
-        }
-        last = s;
-        if target_count.outgrown(&target_topics) {
-            target_count = CommittedCounter::new(&target.client_props(), &target_topics)?;
-        }
-        source_count.advance(Duration::from_millis(300));
-        target_count.advance(Duration::from_millis(300));
-        let observation = crate::drain::Observation {
-            target_still_for: changed_at.elapsed(),
-            system_reports_no_lag: reports_lag.then(|| no_lag(&shared)),
-            counts: compare(&source_count, &target_count),
-        };
-        match crate::drain::decide(&observation) {
-            Decision::Wait => {}
-            Decision::CaughtUp => {
-                caught_up = true;
-                break;
-            }
-            Decision::Stuck(why) => {
-                stuck = Some(why);
-                break;
-            }
-        }
-    }
-    report_exits(&shared, &mut report);
-    let downtime = caught_up.then(|| {
-        changed_at
-            .saturating_duration_since(last_write)
-            .as_secs_f64()
-    });
-    report.drain = Some(Drain {
-        caught_up,
-        secs: drain_started.elapsed().as_secs_f64(),
-        downtime_secs: downtime,
-    });
-    if !caught_up {
-        let mut still = lag_diagnosis(&shared);
-        if let Some(why) = stuck {
-            still.push(format!(
-                "the target stopped growing {} s before catching up: {why}",
-                crate::drain::STUCK_AFTER.as_secs()
-            ));
-        } else if let CountCheck::Short(why) = compare(&source_count, &target_count) {
-            still.push(why);
-        }
-        report.failures.push(format!(
-            "the system did not catch up within the drain timeout ({} s){}",
-            scenario.run.drain_timeout_secs,
-            if still.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", still.join(", "))
-            }
-        ));
-    }
-    report.series = series;
-    if let Some(m) = tokio::task::spawn_blocking(move || probe.finish())
-        .await
-        .ok()
-        .flatten()
-    {
-        let method = format!(
-            "probe: {} records read on the target, create time to readable{}",
-            m.histogram.len(),
-            if m.skipped > 0 {
-                format!(" ({} without a plausible create time left out)", m.skipped)
-            } else {
-                String::new()
-            }
+    Ok(RunState {
+        scenario,
+        options,
+        source,
+        target,
+        started,
+        topics,
+        target_topics,
+        rename,
+        replicator_config,
+        shared,
+        sampler,
+        series: Vec::new(),
+        report,
+        _secrets: secrets,
+    })
+}
+
+impl RunState<'_> {
+    fn progress(&self, phase: &'static str) {
+        progress_of(
+            self.options,
+            phase,
+            &self.sampler,
+            self.started,
+            &self.shared,
         );
-        report.delay = reports::timeline::delay_of(&m.histogram, &method);
     }
-    // Consumer-group cutover: translate while the system still runs (a system may sync offsets
-    // itself), then check where each group would resume on the target.
-    if caught_up && !scenario.consumer_groups.is_empty() {
-        progress_of(options, "groups", &sampler, started, &shared);
+
+    fn cancelled(&self) -> bool {
+        self.options.cancel.load(Ordering::Acquire)
+    }
+
+    /// Phase 2: the workload, the application consumer groups and the fault schedule, with
+    /// the delay probe reading the target; until the workload ends (or Ctrl-C).
+    async fn produce_with_faults(&mut self) -> Result<Produced, ScenarioError> {
+        let (scenario, options) = (self.scenario, self.options);
+        // End-to-end delay, measured on the target while the run goes on.
+        let probe =
+            crate::delay::DelayProbe::start(&self.target.client_props(), &self.target_topics)?;
+        self.progress("workload");
+        let wl_options = workload::RunOptions {
+            keep_records: false,
+            ..workload::RunOptions::default()
+        };
+        let wl_cancel = wl_options.cancel.clone();
+        let spec = scenario.workload.clone();
+        let props = self.source.client_props();
+        let mut producing =
+            tokio::spawn(async move { workload::run(&spec, &props, wl_options).await });
+        // Application consumer groups read the source while the workload runs.
+        let mut app_consumers = Vec::new();
         for g in &scenario.consumer_groups {
+            app_consumers.push(crate::groups::AppConsumer::start(
+                g,
+                &self.source.client_props(),
+                self.topics.clone(),
+                self.shared.started,
+            )?);
+        }
+        let fault_targets = Arc::new(crate::faults::FaultTargets {
+            started: self.shared.started,
+            instances: self.shared.instances.clone(),
+            source: self.source.clone(),
+            target: self.target.clone(),
+        });
+        let fault_tasks: Vec<_> = scenario
+            .faults
+            .iter()
+            .map(|f| tokio::spawn(crate::faults::run(f.clone(), fault_targets.clone())))
+            .collect();
+        let run_deadline = Instant::now() + Duration::from_secs_f64(scenario.run.duration_secs);
+        let workload_result = loop {
+            tokio::select! {
+                r = &mut producing => break Some(r),
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            self.series.push(self.sampler.sample(self.shared.started));
+            self.progress("workload");
+            if self.cancelled() || Instant::now() > run_deadline + Duration::from_secs(30) {
+                wl_cancel.store(true, Ordering::Release);
+            }
+            if self.cancelled() {
+                break None;
+            }
+            report_exits(&self.shared, &mut self.report);
+        };
+        let last_write = Instant::now();
+        match workload_result {
+            Some(r) => {
+                let wr = r.map_err(|e| ScenarioError::System(format!("workload task: {e}")))??;
+                self.report.workload = Some(WorkloadSummary {
+                    sent: wr.counts.sent,
+                    committed: wr.counts.committed,
+                    aborted: wr.counts.aborted,
+                    upstream_duplicates: wr.counts.upstream_duplicates,
+                    records_per_sec: wr.records_per_sec,
+                    mb_per_sec: wr.mb_per_sec,
+                });
+            }
+            None => {
+                let _ = producing.await;
+            }
+        }
+        // Faults still running (a stall or a stopped broker past the workload) finish first.
+        for t in fault_tasks {
+            if options.cancel.load(Ordering::Acquire) {
+                t.abort();
+            } else if let Ok(event) = t.await {
+                self.report.faults.push(event);
+            }
+        }
+        let mut consumed_by_group = BTreeMap::new();
+        for app in app_consumers {
+            let group = app.group.clone();
+            let n = tokio::task::spawn_blocking(move || app.finish())
+                .await
+                .map_err(|e| ScenarioError::System(format!("consumer group task: {e}")))??;
+            consumed_by_group.insert(group, n);
+        }
+        Ok(Produced {
+            last_write,
+            consumed_by_group,
+            probe,
+        })
+    }
+
+    /// Ctrl-C: the partial report, marked aborted, with the system stopped.
+    async fn aborted(mut self, probe: crate::delay::DelayProbe) -> RunReport {
+        let _ = tokio::task::spawn_blocking(move || probe.finish()).await;
+        self.report.outcome = Outcome::Aborted;
+        self.report.series = std::mem::take(&mut self.series);
+        self.stop_system().await;
+        self.report
+    }
+
+    /// Phase 3: the drain (see `drain`): true when the system caught up; otherwise the
+    /// failure says where it stopped.
+    async fn drain(&mut self, last_write: Instant) -> Result<bool, ScenarioError> {
+        let scenario = self.scenario;
+        self.progress("drain");
+        let drain_started = Instant::now();
+        let drain_deadline =
+            drain_started + Duration::from_secs_f64(scenario.run.drain_timeout_secs);
+        let mut source_count = CommittedCounter::new(&self.source.client_props(), &self.topics)?;
+        let mut target_count =
+            CommittedCounter::new(&self.target.client_props(), &self.target_topics)?;
+        let same_partition = scenario.verify.partitions;
+        let rename = self.rename.clone();
+        let target_of = |t: &str| rename.target_of(t);
+        let compare = |s: &CommittedCounter, t: &CommittedCounter| {
+            crate::drain::compare(
+                &s.progress,
+                s.all_read(),
+                &t.progress,
+                &target_of,
+                same_partition,
+            )
+        };
+        let reports_lag = matches!(scenario.system, SystemSpec::Builtin { .. });
+        let mut last = self.sampler.sample(self.shared.started);
+        let mut changed_at = Instant::now();
+        let mut caught_up = false;
+        let mut stuck: Option<String> = None;
+        while Instant::now() < drain_deadline && !self.cancelled() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let s = self.sampler.sample(self.shared.started);
+            self.series.push(s);
+            self.progress("drain");
+            if s.target_end != last.target_end {
+                changed_at = Instant::now();
+            }
+            last = s;
+            if target_count.outgrown(&self.target_topics) {
+                target_count =
+                    CommittedCounter::new(&self.target.client_props(), &self.target_topics)?;
+            }
+            source_count.advance(Duration::from_millis(300));
+            target_count.advance(Duration::from_millis(300));
+            let observation = crate::drain::Observation {
+                target_still_for: changed_at.elapsed(),
+                system_reports_no_lag: reports_lag.then(|| no_lag(&self.shared)),
+                counts: compare(&source_count, &target_count),
+            };
+            match crate::drain::decide(&observation) {
+                Decision::Wait => {}
+                Decision::CaughtUp => {
+                    caught_up = true;
+                    break;
+                }
+                Decision::Stuck(why) => {
+                    stuck = Some(why);
+                    break;
+                }
+            }
+        }
+        report_exits(&self.shared, &mut self.report);
+        let downtime = caught_up.then(|| {
+            changed_at
+                .saturating_duration_since(last_write)
+                .as_secs_f64()
+        });
+        self.report.drain = Some(Drain {
+            caught_up,
+            secs: drain_started.elapsed().as_secs_f64(),
+            downtime_secs: downtime,
+        });
+        if !caught_up {
+            let mut still = lag_diagnosis(&self.shared);
+            if let Some(why) = stuck {
+                still.push(format!(
+                    "the target stopped growing {} s before catching up: {why}",
+                    crate::drain::STUCK_AFTER.as_secs()
+                ));
+            } else if let CountCheck::Short(why) = compare(&source_count, &target_count) {
+                still.push(why);
+            }
+            self.report.failures.push(format!(
+                "the system did not catch up within the drain timeout ({} s){}",
+                scenario.run.drain_timeout_secs,
+                if still.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", still.join(", "))
+                }
+            ));
+        }
+        self.report.series = std::mem::take(&mut self.series);
+        Ok(caught_up)
+    }
+
+    /// Phase 4: the delay probe's histogram into the report.
+    async fn record_delay(&mut self, probe: crate::delay::DelayProbe) {
+        if let Some(m) = tokio::task::spawn_blocking(move || probe.finish())
+            .await
+            .ok()
+            .flatten()
+        {
+            let method = format!(
+                "probe: {} records read on the target, create time to readable{}",
+                m.histogram.len(),
+                if m.skipped > 0 {
+                    format!(" ({} without a plausible create time left out)", m.skipped)
+                } else {
+                    String::new()
+                }
+            );
+            self.report.delay = reports::timeline::delay_of(&m.histogram, &method);
+        }
+    }
+
+    /// Phase 5: consumer-group cutover: translate while the system still runs (a system may
+    /// sync offsets itself), then check where each group would resume on the target.
+    async fn cutover_groups(
+        &mut self,
+        consumed_by_group: &BTreeMap<String, u64>,
+    ) -> Result<(), ScenarioError> {
+        if self.scenario.consumer_groups.is_empty() {
+            return Ok(());
+        }
+        self.progress("groups");
+        for g in &self.scenario.consumer_groups {
             let cut = cutover_group(
                 g,
-                scenario,
-                options,
-                replicator_config.as_deref(),
-                &rename,
-                &source.client_props(),
-                &target.client_props(),
-                &topics,
+                self.scenario,
+                self.options,
+                self.replicator_config.as_deref(),
+                &self.rename,
+                &self.source.client_props(),
+                &self.target.client_props(),
+                &self.topics,
                 consumed_by_group.get(&g.id).copied().unwrap_or(0),
             )
             .await?;
@@ -474,76 +583,90 @@ async fn run_on(
                 && cut.misplaced == 0
                 && cut.reread <= g.allowed_reread;
             if !tolerated {
-                report.failures.push(format!(
+                self.report.failures.push(format!(
                     "consumer group {}: {} skipped, {} re-read, {} misplaced, {} untranslated of {} partitions after cutover",
                     cut.group, cut.skipped, cut.reread, cut.misplaced, cut.untranslated, cut.partitions
                 ));
             }
-            report.consumer_groups.push(cut);
+            self.report.consumer_groups.push(cut);
         }
+        Ok(())
     }
-    {
-        let sh = shared.clone();
+
+    /// Phase 6: every instance stopped (SIGTERM, grace, SIGKILL); their logs listed.
+    async fn stop_system(&mut self) {
+        let sh = self.shared.clone();
         let _ = tokio::task::spawn_blocking(move || lock(&sh.instances).stop_all()).await;
+        self.report.logs = lock(&self.shared.instances).logs();
     }
-    report.logs = lock(&shared.instances).logs();
-    // Verify.
-    progress_of(options, "verify", &sampler, started, &shared);
-    let verify_options = VerifyOptions {
-        topics: topics
-            .iter()
-            .map(|t| regex_escape(t))
-            .collect::<Vec<_>>()
-            .join("|"),
-        rename: rename.clone(),
-        fingerprint: scenario.verify.fingerprint(),
-        promises: scenario.verify.promises(),
-        ..VerifyOptions::default()
-    };
-    match verify::verify(
-        &source.client_props(),
-        &target.client_props(),
-        &verify_options,
-        Arc::new(|_| {}),
-    )
-    .await
-    {
-        Ok(verdict) => {
-            for (class, n) in verdict.failing() {
-                report.failures.push(format!("{n} {}", class_name(class)));
+
+    /// Phase 7: the checker, held to the `[verify]` promises.
+    async fn verify(&mut self) {
+        self.progress("verify");
+        let scenario = self.scenario;
+        let verify_options = VerifyOptions {
+            topics: self
+                .topics
+                .iter()
+                .map(|t| regex_escape(t))
+                .collect::<Vec<_>>()
+                .join("|"),
+            rename: self.rename.clone(),
+            fingerprint: scenario.verify.fingerprint(),
+            promises: scenario.verify.promises(),
+            ..VerifyOptions::default()
+        };
+        let report = &mut self.report;
+        match verify::verify(
+            &self.source.client_props(),
+            &self.target.client_props(),
+            &verify_options,
+            Arc::new(|_| {}),
+        )
+        .await
+        {
+            Ok(verdict) => {
+                for (class, n) in verdict.failing() {
+                    report.failures.push(format!("{n} {}", class_name(class)));
+                }
+                report.verdict = Some(verdict);
             }
-            report.verdict = Some(verdict);
-        }
-        // The system never created a topic it was to copy: it failed (not cutover).
-        Err(verify::VerifyError::MissingTopic {
-            topic,
-            side: "target",
-        }) => {
-            report.failures.push(format!(
-                "target topic `{topic}` does not exist: the system never created it"
-            ));
-        }
-        // cutover could not read a side: it cannot say whether the copy is right.
-        Err(e) => {
-            report
-                .undecided
-                .push(format!("the checker could not finish: {e}"));
-            report.verdict = Some(verify::verdict::Verdict::unknown(
-                verify_options.promises.clone(),
-            ));
-        }
-    }
-    for f in &report.faults {
-        if !f.error.is_empty() {
-            report.undecided.push(format!(
-                "fault {} at {:.0} s did not take effect: {}",
-                f.kind, f.start_secs, f.error
-            ));
+            // The system never created a topic it was to copy: it failed (not cutover).
+            Err(verify::VerifyError::MissingTopic {
+                topic,
+                side: "target",
+            }) => {
+                report.failures.push(format!(
+                    "target topic `{topic}` does not exist: the system never created it"
+                ));
+            }
+            // cutover could not read a side: it cannot say whether the copy is right.
+            Err(e) => {
+                report
+                    .undecided
+                    .push(format!("the checker could not finish: {e}"));
+                report.verdict = Some(verify::verdict::Verdict::unknown(
+                    verify_options.promises.clone(),
+                ));
+            }
         }
     }
-    report.settle_outcome();
-    progress_of(options, "done", &sampler, started, &shared);
-    Ok(report)
+
+    /// Phase 8: the outcome from what was found (faults that did not take effect make an
+    /// otherwise clean run unknown).
+    fn settle(&mut self) {
+        let report = &mut self.report;
+        for f in &report.faults {
+            if !f.error.is_empty() {
+                report.undecided.push(format!(
+                    "fault {} at {:.0} s did not take effect: {}",
+                    f.kind, f.start_secs, f.error
+                ));
+            }
+        }
+        report.settle_outcome();
+        self.progress("done");
+    }
 }
 
 /// Translates one application group's offsets to the target and checks where it resumes.
