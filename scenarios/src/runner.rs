@@ -491,11 +491,13 @@ async fn run_on(
             report.consumer_groups.push(cut);
         }
     }
+    let scrapes = crate::scrape::save_last(&lock(&shared.instances), &options.report_dir);
     {
         let sh = shared.clone();
         let _ = tokio::task::spawn_blocking(move || lock(&sh.instances).stop_all()).await;
     }
     report.logs = lock(&shared.instances).logs();
+    report.logs.extend(scrapes);
     // Verify.
     progress_of(options, "verify", &sampler, started, &shared);
     let verify_options = VerifyOptions {
