@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{Cluster, ClusterSpec, TopicSpec};
+use harness::{ClusterSpec, TopicSpec};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");

@@ -5,7 +5,7 @@
 //! breaks the build, not a reader. No Kafka here.
 //!
 //! Commands come from inline code spans (`cutover …`, also across a line break) and from lines
-//! of fenced code blocks (`cutover …`, `cargo run --release -- …`). Synopsis forms
+//! of shell code blocks (```sh, bash, shell, console: `cutover …`, `cargo run --release -- …`). Synopsis forms
 //! (`[--flag N]`, `A\|B`, `FILE…`) are checked for subcommand, flags and files only.
 
 use std::collections::BTreeMap;
@@ -50,9 +50,15 @@ fn commands_in(name: &str, text: &str) -> Vec<Found> {
     let mut found = Vec::new();
     let mut prose = String::new();
     let mut in_fence = false;
+    let mut shell = false;
     for (i, line) in text.lines().enumerate() {
-        if line.trim_start().starts_with("```") {
+        if let Some(info) = line.trim_start().strip_prefix("```") {
             in_fence = !in_fence;
+            shell = in_fence && matches!(info.trim(), "sh" | "bash" | "shell" | "console");
+            prose.push('\n');
+            continue;
+        }
+        if in_fence && !shell {
             prose.push('\n');
             continue;
         }
@@ -200,7 +206,7 @@ fn paths_of(token: &str) -> Vec<String> {
 fn is_synopsis(tokens: &[String]) -> bool {
     tokens.iter().any(|t| {
         t.contains(['[', ']', '(', ')', '|', '…', '<', '>'])
-            || (t.len() > 0
+            || (!t.is_empty()
                 && t.chars()
                     .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
                 && t.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
@@ -283,7 +289,7 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
             }
             true
         }
-        "list" | "lint" | "completions" | "man" => path.len() == 1 && args.len() >= 1,
+        "list" | "lint" | "completions" | "man" => path.len() == 1 && !args.is_empty(),
         _ => false,
     };
     if !runnable || (path[0] == "lint" && args.len() < 2) {
@@ -378,7 +384,7 @@ fn the_checks_would_catch_a_renamed_flag_a_moved_file_and_a_made_up_command() {
     }
     let spans = commands_in(
         "x.md",
-        "see `cutover run … --report-dir d\n--junit-per-topic` and\n```sh\ncargo run --release -- list\n```\n",
+        "see `cutover run … --report-dir d\n--junit-per-topic` and\n```sh\ncargo run --release -- list\n```\n```\ncutover flows → here\n```\n",
     );
     let texts: Vec<&str> = spans.iter().map(|f| f.text.as_str()).collect();
     assert_eq!(

@@ -121,8 +121,9 @@ pub(super) fn check(p: &Properties, known: &Known, options: &Options, sink: &mut
             if !version.has_fix(KAFKA_14666_FIXED) {
                 causes.push(
                     "only the latest offset sync per partition is kept, so a group committed \
-                     behind it — a slow or stopped consumer, the usual state at cutover — gets \
-                     no checkpoint at all (KAFKA-14666, fixed in 3.4.1 and 3.5.0)",
+                     behind it — a slow or stopped consumer, the usual state at cutover — is \
+                     translated to -1, no usable checkpoint (KAFKA-14666, fixed in 3.4.1 and \
+                     3.5.0)",
                 );
             }
             causes.push(
@@ -210,8 +211,9 @@ pub(super) fn check(p: &Properties, known: &Known, options: &Options, sink: &mut
                      Kafka's docs date it \"as of version 3.5.0\" — the MirrorSourceConnector \
                      implements the KIP-618 exactly-once source APIs from 3.5.0 (KAFKA-14021) \
                      and dedicated MM2 nodes get the internal REST API that exactly-once needs \
-                     from 3.5.0 (KIP-710, KAFKA-10586); before that records are copied \
-                     at-least-once, duplicated after every task restart or rebalance"
+                     from 3.5.0 (KIP-710, KAFKA-10586, needed to fence zombie tasks across \
+                     nodes); before that the guarantee does not hold: plan for records copied \
+                     twice after task restarts and rebalances"
                 ),
                 upgrade(EXACTLY_ONCE_FIXED),
             );
