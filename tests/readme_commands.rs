@@ -242,6 +242,7 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
         failures.push(format!("{origin}: `cutover {}` has no --help", path.join(" ")));
         return;
     };
+    let mut user_supplied = false;
     for t in &toks[1 + path.len()..] {
         for flag in flags_of(t) {
             let known = flag == "--help"
@@ -259,6 +260,7 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
         }
         for p in paths_of(t) {
             if USER_SUPPLIED.contains(&p.as_str()) {
+                user_supplied = true;
                 continue;
             }
             if !Path::new(ROOT).join(&p).exists() {
@@ -270,7 +272,7 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
             }
         }
     }
-    if is_synopsis(&toks) {
+    if is_synopsis(&toks) || user_supplied {
         checked.help_only += 1;
         return;
     }
@@ -283,11 +285,12 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
             }
             args.len() > 2
         }
+        // Without --config it is a mention of the command, not a command line.
         "replicate" => {
             if !args.iter().any(|a| a == "--check") {
                 args.push("--check".into());
             }
-            true
+            args.iter().any(|a| a == "--config")
         }
         "list" | "lint" | "completions" | "man" => path.len() == 1 && !args.is_empty(),
         _ => false,
