@@ -141,6 +141,33 @@ fn the_dashboard_covers_the_panels_users_ask_for() {
     assert_eq!(bogus.len(), 1, "{bogus:?}");
 }
 
+/// Every query is PromQL (promql-parser, Prometheus' grammar), once Grafana's variables are
+/// replaced the way Grafana would (`$__rate_interval` by a duration, `$job` by a regex).
+#[test]
+fn every_query_parses_as_promql() {
+    let d = dashboard();
+    let mut bad = Vec::new();
+    for q in queries(&d) {
+        if q.starts_with("label_values(") {
+            continue; // a Grafana function, not PromQL; its metric is checked below
+        }
+        let expanded = q
+            .replace("$__rate_interval", "1m")
+            .replace("$__interval", "30s")
+            .replace("$job", ".*")
+            .replace("$instance", ".*")
+            .replace("$topic", ".*");
+        if let Err(e) = promql_parser::parser::parse(&expanded) {
+            bad.push(format!("{q}: {e}"));
+        }
+    }
+    assert!(bad.is_empty(), "not PromQL:\n{}", bad.join("\n"));
+    assert!(
+        promql_parser::parser::parse("sum(rate(x[1m])").is_err(),
+        "the parser must reject a broken query"
+    );
+}
+
 /// Without Kafka: the families the replicator's renderer declares even before any data.
 #[test]
 fn every_query_names_a_declared_replicator_metric() {
