@@ -41,8 +41,7 @@ pub fn completions(args: CompletionsArgs, mut cmd: clap::Command) -> Result<u8> 
 pub fn man(args: ManArgs, cmd: clap::Command) -> Result<u8> {
     match args.out_dir {
         Some(dir) => {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             clap_mangen::generate_to(cmd, &dir)
                 .with_context(|| format!("writing man pages into {}", dir.display()))?;
             eprintln!("man pages written to {}", dir.display());

@@ -32,7 +32,15 @@ fn subcommands() -> Vec<String> {
         .filter(|w| *w != "help")
         .map(String::from)
         .collect();
-    for must in ["run", "verify", "lint", "replicate", "completions", "man", "cluster"] {
+    for must in [
+        "run",
+        "verify",
+        "lint",
+        "replicate",
+        "completions",
+        "man",
+        "cluster",
+    ] {
         assert!(names.iter().any(|n| n == must), "{must} missing: {names:?}");
     }
     names
@@ -92,7 +100,11 @@ fn completion_scripts_name_every_subcommand_and_real_flags() {
 fn man_pages_cover_every_command() {
     // roff escapes hyphens: `fetch\-kafka`.
     let page = cutover(&["man"]).replace("\\-", "-");
-    assert!(page.contains(".TH cutover"), "{}", &page[..page.len().min(300)]);
+    assert!(
+        page.contains(".TH cutover"),
+        "{}",
+        &page[..page.len().min(300)]
+    );
     for sub in subcommands() {
         assert!(page.contains(&sub), "the man page does not name {sub}");
     }
@@ -112,5 +124,8 @@ fn man_pages_cover_every_command() {
         assert!(text.contains(".TH"), "{file} is not a man page");
     }
     let lint = std::fs::read_to_string(out.join("cutover-lint.1")).expect("lint page");
-    assert!(lint.contains("kafka\\-version"), "cutover-lint.1 lacks --kafka-version");
+    assert!(
+        lint.contains("kafka\\-version"),
+        "cutover-lint.1 lacks --kafka-version"
+    );
 }

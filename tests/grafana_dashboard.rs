@@ -15,7 +15,10 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 
 fn dashboard() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/grafana/replicator.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/grafana/replicator.json"
+    );
     let text = std::fs::read_to_string(path).expect("examples/grafana/replicator.json");
     serde_json::from_str(&text).expect("the dashboard is valid JSON")
 }
@@ -40,7 +43,9 @@ fn queries(d: &Value) -> Vec<String> {
         }
         match &v["query"] {
             Value::String(q) => out.push(q.clone()),
-            Value::Object(o) => out.extend(o.get("query").and_then(Value::as_str).map(String::from)),
+            Value::Object(o) => {
+                out.extend(o.get("query").and_then(Value::as_str).map(String::from))
+            }
             _ => {}
         }
     }
@@ -129,8 +134,12 @@ fn the_dashboard_covers_the_panels_users_ask_for() {
         .flatten()
         .flat_map(|p| p["targets"].as_array().into_iter().flatten())
         .any(|t| {
-            t["expr"].as_str().is_some_and(|e| e.starts_with("cutover_replicator_lag_records"))
-                && t["legendFormat"].as_str().is_some_and(|l| l.contains("{{partition}}"))
+            t["expr"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("cutover_replicator_lag_records"))
+                && t["legendFormat"]
+                    .as_str()
+                    .is_some_and(|l| l.contains("{{partition}}"))
         });
     assert!(lag_legend, "a panel must show lag per topic/partition");
     // A made-up name is caught.
@@ -173,7 +182,11 @@ fn every_query_parses_as_promql() {
 fn every_query_names_a_declared_replicator_metric() {
     let (declared, _) = families(&replicator::Metrics::new().render());
     let missing = unknown(&queries(&dashboard()), &declared);
-    assert!(missing.is_empty(), "unknown metrics:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "unknown metrics:\n{}",
+        missing.join("\n")
+    );
 }
 
 fn scrape(port: u16) -> Option<String> {
@@ -203,7 +216,10 @@ async fn every_query_names_a_metric_a_running_replicator_exports() {
         ClusterSpec::new("grafana-tgt"),
     );
     let (source, target) = tokio::join!(harness::start(&ss), harness::start(&ts));
-    let (source, target) = (source.expect("source cluster"), target.expect("target cluster"));
+    let (source, target) = (
+        source.expect("source cluster"),
+        target.expect("target cluster"),
+    );
     source
         .admin()
         .expect("admin")

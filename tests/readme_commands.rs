@@ -195,9 +195,17 @@ fn paths_of(token: &str) -> Vec<String> {
                     .all(|c| c.is_ascii_alphanumeric() || "_./-".contains(c))
                 && p.chars().any(|c| c.is_ascii_lowercase())
                 && (p.contains('/')
-                    || [".toml", ".properties", ".json", ".yml", ".yaml", ".md", ".prom"]
-                        .iter()
-                        .any(|e| p.ends_with(e)))
+                    || [
+                        ".toml",
+                        ".properties",
+                        ".json",
+                        ".yml",
+                        ".yaml",
+                        ".md",
+                        ".prom",
+                    ]
+                    .iter()
+                    .any(|e| p.ends_with(e)))
         })
         .collect()
 }
@@ -239,7 +247,10 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
         }
     }
     let Some(help) = cli.help(&path) else {
-        failures.push(format!("{origin}: `cutover {}` has no --help", path.join(" ")));
+        failures.push(format!(
+            "{origin}: `cutover {}` has no --help",
+            path.join(" ")
+        ));
         return;
     };
     let mut user_supplied = false;
@@ -315,7 +326,9 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    checked.ran.push(format!("cutover {} → {code}", args.join(" ")));
+    checked
+        .ran
+        .push(format!("cutover {} → {code}", args.join(" ")));
 }
 
 #[test]
@@ -343,7 +356,10 @@ fn every_documented_command_runs_as_written() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
     for must in ["run", "lint", "replicate", "completions", "man", "list"] {
         assert!(
-            checked.ran.iter().any(|r| r.starts_with(&format!("cutover {must}"))),
+            checked
+                .ran
+                .iter()
+                .any(|r| r.starts_with(&format!("cutover {must}"))),
             "no `cutover {must}` example was run for real: {:?}",
             checked.ran
         );
@@ -392,6 +408,9 @@ fn the_checks_would_catch_a_renamed_flag_a_moved_file_and_a_made_up_command() {
     let texts: Vec<&str> = spans.iter().map(|f| f.text.as_str()).collect();
     assert_eq!(
         texts,
-        ["cutover list", "cutover run … --report-dir d --junit-per-topic"]
+        [
+            "cutover list",
+            "cutover run … --report-dir d --junit-per-topic"
+        ]
     );
 }

@@ -144,6 +144,9 @@ mod tests {
         assert_eq!(declared(text), Ok(Some((v("3.4.0"), 2))));
         assert_eq!(declared("!kafka.version: 3.6\n"), Ok(Some((v("3.6.0"), 1))));
         assert_eq!(declared("# kafka version 3\n"), Ok(None));
-        assert_eq!(declared("x=1\n#kafka.version=three\n").map_err(|e| e.0), Err(2));
+        assert_eq!(
+            declared("x=1\n#kafka.version=three\n").map_err(|e| e.0),
+            Err(2)
+        );
     }
 }

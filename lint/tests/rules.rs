@@ -421,19 +421,34 @@ fn version_rules_follow_the_fixed_releases() {
     for (rule, words) in cites {
         let f = found.iter().find(|f| f.rule == rule).expect(rule);
         for w in words {
-            assert!(f.message.contains(w), "{rule} should cite {w}: {}", f.message);
+            assert!(
+                f.message.contains(w),
+                "{rule} should cite {w}: {}",
+                f.message
+            );
         }
-        assert!(f.message.contains("kafka.version on line 2"), "{}", f.message);
+        assert!(
+            f.message.contains("kafka.version on line 2"),
+            "{}",
+            f.message
+        );
     }
-    let old = findings("mm2-good.properties", &Options {
-        kafka_version: Some("3.2.3".parse().expect("version")),
-        ..strict()
-    });
+    let old = findings(
+        "mm2-good.properties",
+        &Options {
+            kafka_version: Some("3.2.3".parse().expect("version")),
+            ..strict()
+        },
+    );
     let mmv002 = old.iter().find(|f| f.rule == "MMV002").expect("MMV002");
     assert!(mmv002.message.contains("KAFKA-14666"), "{}", mmv002.message);
     let mmv001 = old.iter().find(|f| f.rule == "MMV001").expect("MMV001");
     assert!(mmv001.message.contains("KAFKA-12635"), "{}", mmv001.message);
-    assert!(mmv001.message.contains("--kafka-version"), "{}", mmv001.message);
+    assert!(
+        mmv001.message.contains("--kafka-version"),
+        "{}",
+        mmv001.message
+    );
 }
 
 #[test]
@@ -446,5 +461,8 @@ fn a_bad_version_comment_names_file_and_line() {
     )
     .expect("write");
     let err = lint_file(&path, &strict()).unwrap_err().to_string();
-    assert!(err.contains("mm2.properties:2: expected a Kafka version"), "{err}");
+    assert!(
+        err.contains("mm2.properties:2: expected a Kafka version"),
+        "{err}"
+    );
 }

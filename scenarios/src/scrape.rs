@@ -34,7 +34,10 @@ pub fn save_last(instances: &Instances, dir: &Path) -> Vec<PathBuf> {
     for i in instances.running.values() {
         let Some(port) = i.metrics_port else { continue };
         let Some(body) = fetch(port) else {
-            tracing::warn!(instance = i.index, "no /metrics answer to keep with the report");
+            tracing::warn!(
+                instance = i.index,
+                "no /metrics answer to keep with the report"
+            );
             continue;
         };
         let path = dir.join(format!("metrics-instance-{}.prom", i.index));

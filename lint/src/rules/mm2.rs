@@ -61,7 +61,11 @@ pub(super) fn flows(p: &Properties) -> Vec<Flow> {
 }
 
 /// A connector setting for a flow: `A->B.key`, else the top-level `key`.
-pub(super) fn connector<'a>(p: &'a Properties, flow: &Flow, key: &str) -> Option<(String, &'a Entry)> {
+pub(super) fn connector<'a>(
+    p: &'a Properties,
+    flow: &Flow,
+    key: &str,
+) -> Option<(String, &'a Entry)> {
     let scoped = format!("{}.{key}", flow.name());
     p.get(&scoped)
         .map(|e| (scoped, e))
