@@ -37,6 +37,11 @@ pub struct LintArgs {
     /// Measured bandwidth of that link, in Mbit/s.
     #[arg(long, value_name = "N", requires = "link_rtt_ms")]
     link_bandwidth_mbps: Option<f64>,
+    /// The Kafka version whose MirrorMaker 2 will run the configs (e.g. 3.4.0): adds the rules
+    /// for MirrorMaker 2 defects fixed in later releases (MMV001…). Wins over a file's
+    /// `# kafka.version = V` comment.
+    #[arg(long, value_name = "V")]
+    kafka_version: Option<lint::KafkaVersion>,
 }
 
 pub fn run(args: LintArgs) -> Result<u8> {
@@ -58,6 +63,7 @@ pub fn run(args: LintArgs) -> Result<u8> {
         require_exactly_once: args.require_exactly_once,
         partitions: args.partitions,
         link,
+        kafka_version: args.kafka_version,
     };
     let paths: Vec<&std::path::Path> = args.configs.iter().map(PathBuf::as_path).collect();
     // Parser messages can quote the offending line, secrets and all.

@@ -2,6 +2,7 @@
 //! messages and the exit codes in [`exit_code`].
 
 mod cluster_cmd;
+mod completions_cmd;
 mod doctor_cmd;
 mod fetch_cmd;
 mod lint_cmd;
@@ -16,7 +17,7 @@ mod verify_cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Exit codes, stable for CI gating.
 pub mod exit_code {
@@ -81,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         command: replicate_cmd::OffsetsCommand,
     },
+    /// Prints a shell completion script generated from this CLI (bash, zsh, fish, …).
+    Completions(completions_cmd::CompletionsArgs),
+    /// Prints the man page (roff) generated from this CLI, or writes one page per command into
+    /// --out-dir.
+    Man(completions_cmd::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +122,8 @@ fn main() -> ExitCode {
             Command::Lint(args) => lint_cmd::run(args),
             Command::Preflight(args) => preflight_cmd::run(args).await,
             Command::Rehearse(args) => rehearse_cmd::run(args).await,
+            Command::Completions(args) => completions_cmd::completions(args, Cli::command()),
+            Command::Man(args) => completions_cmd::man(args, Cli::command()),
         }
     });
     // A thread stuck on an unreachable cluster must not hold the exit (dropping the runtime

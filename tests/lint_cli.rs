@@ -113,3 +113,42 @@ fn secrets_are_redacted_in_every_format_and_in_errors() {
         assert!(!all.contains("S3cr3t"), "{broken} leaked a secret:\n{all}");
     }
 }
+
+/// `--kafka-version` adds the MirrorMaker 2 version rules (docs/lint-rules.md, MMV…), each
+/// citing its Kafka JIRA; the example file's `# kafka.version = 4.1.1` keeps them quiet.
+#[test]
+fn the_kafka_version_adds_the_mirrormaker2_defects_of_that_release() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/mirrormaker2/mm2.properties"
+    );
+    let o = lint(&[example, "--require-exactly-once"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    assert!(!text(&o.stdout).contains("MMV"), "{}", text(&o.stdout));
+
+    let o = lint(&[example, "--kafka-version", "3.4.0", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    for needle in [
+        "MMV001",
+        "MMV002",
+        "MMV003",
+        "MMV004",
+        "KAFKA-12468",
+        "KAFKA-15905",
+        "KAFKA-15906",
+        "KAFKA-14021",
+    ] {
+        assert!(out.contains(needle), "no {needle} in\n{out}");
+    }
+    let o = lint(&[example, "--kafka-version", "3.8.0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+
+    let o = lint(&[example, "--kafka-version", "latest"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("not a Kafka version"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -80,6 +80,15 @@ fn smoke_scenario_passes_end_to_end() {
         "{delay:#}"
     );
     assert!(delay["p50_ms"].as_u64().unwrap() <= delay["max_ms"].as_u64().unwrap());
+    // The built-in replicator's last /metrics scrape is kept with the report (docs/monitoring.md).
+    let logs = report["logs"].as_array().unwrap();
+    assert!(
+        logs.iter().any(|l| l
+            .as_str()
+            .unwrap_or("")
+            .ends_with("metrics-instance-0.prom")),
+        "{logs:#?}"
+    );
 }
 
 #[test]

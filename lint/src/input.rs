@@ -17,6 +17,7 @@ use replicator::config::ReplicatorConfig;
 
 use crate::error::LintError;
 use crate::properties::{Entry, Properties};
+use crate::version::{self, KafkaVersion};
 use crate::Tool;
 
 /// The class name Confluent Replicator's connector configs carry.
@@ -28,6 +29,8 @@ pub struct ConfigFile {
     /// The path as given on the command line.
     pub file: String,
     pub content: Content,
+    /// The version a `# kafka.version = V` comment declares, with its line.
+    pub kafka_version: Option<(KafkaVersion, usize)>,
 }
 
 /// The parsed content, per tool.
@@ -71,9 +74,15 @@ pub fn parse(text: &str, file: &str, extension: Option<&str>) -> Result<ConfigFi
         _ if first_table_header(text).is_some() => builtin(text, file)?,
         _ => properties(text, file)?,
     };
+    let kafka_version = version::declared(text).map_err(|(line, bad)| LintError::Parse {
+        file: file.to_string(),
+        line,
+        expected: format!("a Kafka version after `kafka.version`: {bad}"),
+    })?;
     Ok(ConfigFile {
         file: file.to_string(),
         content,
+        kafka_version,
     })
 }
 

@@ -11,13 +11,15 @@
 //!
 //! Modules: [`properties`] (Java properties with the line of every key), [`input`] (what a file
 //! is, parsed), [`rules`] (the rule registry and the checks per tool), [`render`] (text, JSON,
-//! JUnit).
+//! JUnit), [`version`] (the Kafka version a MirrorMaker 2 config will run on, for the rules of
+//! defects fixed in later releases).
 
 pub mod error;
 pub mod input;
 pub mod properties;
 pub mod render;
 pub mod rules;
+pub mod version;
 
 use std::path::Path;
 
@@ -25,6 +27,7 @@ use serde::Serialize;
 
 pub use error::LintError;
 pub use rules::{Rule, RULES};
+pub use version::KafkaVersion;
 
 /// Version of the JSON output; additive changes only within a major.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -147,6 +150,9 @@ pub struct Options {
     pub partitions: Option<u32>,
     /// The measured link, when known.
     pub link: Option<Link>,
+    /// The Kafka version whose MirrorMaker 2 runs the configs (`--kafka-version`); overrides a
+    /// file's `# kafka.version = V` comment. Known, it adds the version rules (`MMV…`).
+    pub kafka_version: Option<KafkaVersion>,
 }
 
 /// Lints one file.

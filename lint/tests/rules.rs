@@ -14,6 +14,7 @@ fn strict() -> Options {
             rtt_ms: 40.0,
             bandwidth_mbps: 100.0,
         }),
+        kafka_version: None,
     }
 }
 
@@ -100,6 +101,30 @@ const CASES: &[(&str, &str, Severity, &str)] = &[
         "mm2005-identity-aggregation.properties",
         Severity::Error,
         "mm2-good.properties",
+    ),
+    (
+        "MMV001",
+        "mmv001-translation-3.4.0.properties",
+        Severity::Error,
+        "mmv-good-4.1.1.properties",
+    ),
+    (
+        "MMV002",
+        "mmv002-behind-flow-3.7.0.properties",
+        Severity::Warning,
+        "mmv-good-4.1.1.properties",
+    ),
+    (
+        "MMV003",
+        "mmv003-idle-syncs-3.6.2.properties",
+        Severity::Warning,
+        "mmv-good-4.1.1.properties",
+    ),
+    (
+        "MMV004",
+        "mmv004-eos-3.4.1.properties",
+        Severity::Error,
+        "mmv-good-4.1.1.properties",
     ),
     (
         "BLT001",
@@ -246,6 +271,7 @@ fn the_good_configs_are_clean_under_the_strictest_options() {
     for name in [
         "replicator-good.json",
         "mm2-good.properties",
+        "mmv-good-4.1.1.properties",
         "builtin-good.toml",
     ] {
         let found = findings(name, &strict());
@@ -353,4 +379,90 @@ fn junit_has_one_case_per_rule_per_file_and_fails_only_on_errors() {
     );
     // REP002 and TOP001 are errors in several-findings.json; REP001 there is a warning.
     assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+}
+
+/// The version rules: each names its Kafka JIRA and the release that fixed it; they fire only
+/// on the versions without the fix, and `--kafka-version` wins over the file's comment.
+#[test]
+fn version_rules_follow_the_fixed_releases() {
+    let fired = |name: &str, version: Option<&str>| -> Vec<&'static str> {
+        let options = Options {
+            kafka_version: version.map(|v| v.parse().expect("version")),
+            ..strict()
+        };
+        let mut ids: Vec<&'static str> = findings(name, &options)
+            .into_iter()
+            .filter(|f| f.rule.starts_with("MMV"))
+            .map(|f| f.rule)
+            .collect();
+        ids.dedup();
+        ids
+    };
+    let file = "mmv001-translation-3.4.0.properties";
+    assert_eq!(fired(file, None), ["MMV001", "MMV002", "MMV003", "MMV004"]);
+    assert_eq!(fired(file, Some("3.4.1")), ["MMV002", "MMV003", "MMV004"]);
+    assert_eq!(fired(file, Some("3.5.0")), ["MMV002", "MMV003"]);
+    assert_eq!(fired(file, Some("3.6.2")), ["MMV002", "MMV003"]);
+    assert_eq!(fired(file, Some("3.7.0")), ["MMV002"]);
+    assert!(fired(file, Some("3.7.1")).is_empty());
+    assert!(fired(file, Some("3.8.0")).is_empty());
+    assert!(fired(file, Some("4.1.1")).is_empty());
+    // No version known: no version rule.
+    assert!(fired("mm2-good.properties", None).is_empty());
+    assert_eq!(fired("mm2-good.properties", Some("3.3")).len(), 4);
+
+    let cites = [
+        ("MMV001", ["KAFKA-12468", "3.4.1", "3.5.0"]),
+        ("MMV002", ["KAFKA-15905", "3.7.1", "3.8.0"]),
+        ("MMV003", ["KAFKA-15906", "3.7.0", "offset.lag.max"]),
+        ("MMV004", ["KAFKA-14021", "KAFKA-10586", "3.5.0"]),
+    ];
+    let found = findings(file, &strict());
+    for (rule, words) in cites {
+        let f = found.iter().find(|f| f.rule == rule).expect(rule);
+        for w in words {
+            assert!(
+                f.message.contains(w),
+                "{rule} should cite {w}: {}",
+                f.message
+            );
+        }
+        assert!(
+            f.message.contains("kafka.version on line 2"),
+            "{}",
+            f.message
+        );
+    }
+    let old = findings(
+        "mm2-good.properties",
+        &Options {
+            kafka_version: Some("3.2.3".parse().expect("version")),
+            ..strict()
+        },
+    );
+    let mmv002 = old.iter().find(|f| f.rule == "MMV002").expect("MMV002");
+    assert!(mmv002.message.contains("KAFKA-14666"), "{}", mmv002.message);
+    let mmv001 = old.iter().find(|f| f.rule == "MMV001").expect("MMV001");
+    assert!(mmv001.message.contains("KAFKA-12635"), "{}", mmv001.message);
+    assert!(
+        mmv001.message.contains("--kafka-version"),
+        "{}",
+        mmv001.message
+    );
+}
+
+#[test]
+fn a_bad_version_comment_names_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mm2.properties");
+    std::fs::write(
+        &path,
+        "clusters = a, b\n# kafka.version = latest\na->b.enabled = true\n",
+    )
+    .expect("write");
+    let err = lint_file(&path, &strict()).unwrap_err().to_string();
+    assert!(
+        err.contains("mm2.properties:2: expected a Kafka version"),
+        "{err}"
+    );
 }

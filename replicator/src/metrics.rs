@@ -310,6 +310,12 @@ impl Metrics {
                     "Source partitions this instance owns.",
                     m.assigned as u64,
                 ),
+                (
+                    "cutover_replicator_waiting_partitions",
+                    "gauge",
+                    "Assigned source partitions without a running writer (waiting to be adopted).",
+                    m.waiting as u64,
+                ),
             ] {
                 let n = family_line(&mut out, name, kind, help);
                 let _ = writeln!(out, "{n} {value}");
@@ -434,6 +440,7 @@ mod tests {
         m.transaction(true);
         m.transaction(false);
         m.rebalance(2);
+        m.waiting(1);
         m.error("orders-0 at offset 7: broken \"pipe\"");
         let text = m.render();
         assert!(
@@ -453,6 +460,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("broken \\\"pipe\\\""), "{text}");
+        assert!(
+            text.contains("cutover_replicator_waiting_partitions 1"),
+            "{text}"
+        );
         assert_eq!(m.totals().records, 15);
     }
 }

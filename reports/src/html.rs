@@ -536,6 +536,18 @@ fn config(h: &mut String, r: &RunReport) {
     for (k, v) in rows {
         let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
     }
+    let scrapes = r.metrics_files();
+    if !scrapes.is_empty() {
+        let links: Vec<String> = scrapes
+            .iter()
+            .map(|f| format!("<a href=\"{0}\">{0}</a>", esc(f)))
+            .collect();
+        let _ = write!(
+            h,
+            "<tr><th>replicator metrics (last scrape)</th><td>{}</td></tr>",
+            links.join(", ")
+        );
+    }
     h.push_str("</tbody></table>");
     for (side, props) in &r.client_properties {
         let _ = write!(

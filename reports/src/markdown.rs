@@ -139,6 +139,14 @@ pub fn render(r: &RunReport) -> String {
             },
         ));
     }
+    let scrapes = r.metrics_files();
+    if !scrapes.is_empty() {
+        let links: Vec<String> = scrapes.iter().map(|f| format!("[{f}]({f})")).collect();
+        rows.push((
+            "replicator metrics (last scrape)".to_string(),
+            links.join(", "),
+        ));
+    }
     if !rows.is_empty() {
         let _ = writeln!(md, "### Throughput, lag, downtime\n");
         let _ = writeln!(md, "| | |\n| --- | --- |");

@@ -359,4 +359,14 @@ impl RunReport {
     pub fn anomalies(&self) -> u64 {
         self.verdict.as_ref().map_or(0, |v| v.counts.total())
     }
+
+    /// The file names of the built-in replicator's last `/metrics` scrapes saved beside the
+    /// report (`metrics-instance-N.prom`, listed in `logs`), for the views to link.
+    pub fn metrics_files(&self) -> Vec<String> {
+        self.logs
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "prom"))
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect()
+    }
 }

@@ -570,3 +570,31 @@ fn a_rehearsal_shows_its_writes_clean_up_and_window_check_in_every_output() {
     assert_eq!(json["kind"], "rehearsal");
     assert_eq!(json["rehearsal"]["topics"][0]["missing"], 30);
 }
+
+#[test]
+fn saved_replicator_metrics_are_linked_from_summary_and_html() {
+    let mut r = passing();
+    r.logs = vec![
+        "/runs/x/instance-0.log".into(),
+        "/runs/x/metrics-instance-0.prom".into(),
+        "/runs/x/metrics-instance-1.prom".into(),
+    ];
+    assert_eq!(
+        r.metrics_files(),
+        ["metrics-instance-0.prom", "metrics-instance-1.prom"]
+    );
+    let (dir, _) = written(r);
+    let md = read(dir.path(), "summary.md");
+    assert!(
+        md.contains("[metrics-instance-1.prom](metrics-instance-1.prom)"),
+        "{md}"
+    );
+    let html = read(dir.path(), "report.html");
+    assert!(
+        html.contains("<a href=\"metrics-instance-0.prom\">"),
+        "{html}"
+    );
+    // Without scrapes (MirrorMaker 2, commands) there is no such row.
+    let (dir, _) = written(passing());
+    assert!(!read(dir.path(), "summary.md").contains("replicator metrics"));
+}

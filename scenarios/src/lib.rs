@@ -9,7 +9,8 @@
 //! Modules: [`spec`] (the file format and its checks, errors with file:line:field), [`system`]
 //! (instances of the system under test as supervised processes), [`mirrormaker`]
 //! (MirrorMaker 2's `mm2.properties` and target topic names), [`runner`] (phases, fault
-//! schedule, drain, time series), [`report`] (what the scenario adds to the report).
+//! schedule, drain, time series), [`report`] (what the scenario adds to the report), [`scrape`] (the built-in replicator's last
+//! `/metrics` per instance, saved with the report).
 
 pub mod delay;
 pub mod drain;
@@ -20,6 +21,7 @@ pub mod mirrormaker;
 pub mod rehearse;
 pub mod report;
 pub mod runner;
+pub mod scrape;
 pub mod spec;
 pub mod system;
 

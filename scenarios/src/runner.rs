@@ -595,9 +595,13 @@ impl RunState<'_> {
 
     /// Phase 6: every instance stopped (SIGTERM, grace, SIGKILL); their logs listed.
     async fn stop_system(&mut self) {
+        // The replicator's last /metrics, saved while it still answers.
+        let scrapes =
+            crate::scrape::save_last(&lock(&self.shared.instances), &self.options.report_dir);
         let sh = self.shared.clone();
         let _ = tokio::task::spawn_blocking(move || lock(&sh.instances).stop_all()).await;
         self.report.logs = lock(&self.shared.instances).logs();
+        self.report.logs.extend(scrapes);
     }
 
     /// Phase 7: the checker, held to the `[verify]` promises.

@@ -16,21 +16,21 @@ use crate::properties::{Entry, Properties};
 use crate::{Options, Severity};
 
 /// One enabled replication flow `source->target`.
-struct Flow {
-    source: String,
-    target: String,
+pub(super) struct Flow {
+    pub source: String,
+    pub target: String,
     /// The line of `source->target.enabled = true`.
-    line: usize,
+    pub line: usize,
 }
 
 impl Flow {
-    fn name(&self) -> String {
+    pub fn name(&self) -> String {
         format!("{}->{}", self.source, self.target)
     }
 }
 
 /// The enabled flows among the `clusters` aliases (`A->B.enabled = true`; disabled by default).
-fn flows(p: &Properties) -> Vec<Flow> {
+pub(super) fn flows(p: &Properties) -> Vec<Flow> {
     let clusters = list(p.value("clusters").unwrap_or(""));
     let mut out: Vec<Flow> = Vec::new();
     for e in p.entries() {
@@ -61,14 +61,18 @@ fn flows(p: &Properties) -> Vec<Flow> {
 }
 
 /// A connector setting for a flow: `A->B.key`, else the top-level `key`.
-fn connector<'a>(p: &'a Properties, flow: &Flow, key: &str) -> Option<(String, &'a Entry)> {
+pub(super) fn connector<'a>(
+    p: &'a Properties,
+    flow: &Flow,
+    key: &str,
+) -> Option<(String, &'a Entry)> {
     let scoped = format!("{}.{key}", flow.name());
     p.get(&scoped)
         .map(|e| (scoped, e))
         .or_else(|| p.get(key).map(|e| (key.to_string(), e)))
 }
 
-fn is_true(e: Option<&Entry>) -> bool {
+pub(super) fn is_true(e: Option<&Entry>) -> bool {
     e.is_some_and(|e| e.value.trim().eq_ignore_ascii_case("true"))
 }
 

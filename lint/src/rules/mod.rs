@@ -4,6 +4,7 @@
 mod builtin;
 mod confluent;
 mod mm2;
+pub mod mm2_version;
 
 use regex::Regex;
 use reports::redact::{is_secret_key, redact_text, REDACTED};
@@ -77,6 +78,30 @@ pub const MM2005: Rule = Rule {
     tools: &[Tool::MirrorMaker2],
     title: "replication policy makes consumer offsets untranslatable",
 };
+pub const MMV001: Rule = Rule {
+    id: "MMV001",
+    severity: Severity::Error,
+    tools: &[Tool::MirrorMaker2],
+    title: "offset translation can skip records or go negative (KAFKA-12468, fixed 3.4.1/3.5.0)",
+};
+pub const MMV002: Rule = Rule {
+    id: "MMV002",
+    severity: Severity::Warning,
+    tools: &[Tool::MirrorMaker2],
+    title: "offsets behind the replication flow are not translated (KAFKA-14666, KAFKA-15905, fixed 3.7.1/3.8.0)",
+};
+pub const MMV003: Rule = Rule {
+    id: "MMV003",
+    severity: Severity::Warning,
+    tools: &[Tool::MirrorMaker2],
+    title: "no offset syncs for idle or bursty partitions (KAFKA-15906, fixed 3.7.0)",
+};
+pub const MMV004: Rule = Rule {
+    id: "MMV004",
+    severity: Severity::Error,
+    tools: &[Tool::MirrorMaker2],
+    title: "exactly-once unavailable in dedicated mode before 3.5.0 (KAFKA-14021, KAFKA-10586)",
+};
 pub const BLT001: Rule = Rule {
     id: "BLT001",
     severity: Severity::Error,
@@ -128,8 +153,8 @@ pub const NET003: Rule = Rule {
 
 /// Every rule, in documentation order.
 pub const RULES: &[Rule] = &[
-    REP001, REP002, REP003, REP004, MM2001, MM2002, MM2003, MM2004, MM2005, BLT001, BLT002, ISO001,
-    TOP001, TSK001, NET001, NET002, NET003,
+    REP001, REP002, REP003, REP004, MM2001, MM2002, MM2003, MM2004, MM2005, MMV001, MMV002, MMV003,
+    MMV004, BLT001, BLT002, ISO001, TOP001, TSK001, NET001, NET002, NET003,
 ];
 
 /// The rule with this id.
@@ -145,7 +170,12 @@ pub fn check(config: &ConfigFile, options: &Options) -> FileReport {
     };
     match &config.content {
         Content::Builtin { config: c, text } => builtin::check(c, text, options, &mut sink),
-        Content::MirrorMaker2(p) => mm2::check(p, options, &mut sink),
+        Content::MirrorMaker2(p) => {
+            mm2::check(p, options, &mut sink);
+            if let Some(known) = known_version(config, options) {
+                mm2_version::check(p, &known, options, &mut sink);
+            }
+        }
         Content::ConfluentReplicator(p) => confluent::check(p, options, &mut sink),
     }
     let mut findings = sink.findings;
@@ -155,6 +185,24 @@ pub fn check(config: &ConfigFile, options: &Options) -> FileReport {
         file: config.file.clone(),
         tool: config.tool(),
         findings,
+    }
+}
+
+/// The Kafka version that will run the file: `--kafka-version` wins over the file's
+/// `# kafka.version` comment.
+fn known_version(config: &ConfigFile, options: &Options) -> Option<mm2_version::Known> {
+    match (options.kafka_version, config.kafka_version) {
+        (Some(version), declared) => Some(mm2_version::Known {
+            version,
+            origin: "--kafka-version".into(),
+            line: declared.map_or(1, |(_, line)| line),
+        }),
+        (None, Some((version, line))) => Some(mm2_version::Known {
+            version,
+            origin: format!("kafka.version on line {line}"),
+            line,
+        }),
+        (None, None) => None,
     }
 }
 
