@@ -45,6 +45,7 @@ fn topics() -> Vec<PlannedTopic> {
         source_topic: "t".into(),
         target_topic: "c.t".into(),
         partitions: vec![0, 1, 2],
+        target_partitions: vec![0, 1, 2],
         compacted: false,
         warnings: vec!["topic note".into()],
     }]
