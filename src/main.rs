@@ -11,6 +11,7 @@ mod rehearse_cmd;
 mod replicate_cmd;
 mod report_cmd;
 mod run_cmd;
+mod selftest_cmd;
 mod verify_cmd;
 
 use std::process::ExitCode;
@@ -75,6 +76,10 @@ enum Command {
     /// A rehearsal on live clusters: read-only window check of real topics, canary topics
     /// (created and deleted) only with `allow_writes = true`; exit 0 pass, 1 fail, 2 error.
     Rehearse(rehearse_cmd::RehearseArgs),
+    /// cutover checks itself: two disposable clusters, a workload, built-in broken copiers that
+    /// must each be caught exactly (class and count) and a faithful one that must pass; exit 0
+    /// all caught, 1 not, 2 could not run.
+    Selftest(selftest_cmd::SelftestArgs),
     /// Consumer-group offsets across clusters.
     Offsets {
         #[command(subcommand)]
@@ -122,6 +127,7 @@ fn main() -> ExitCode {
             Command::Lint(args) => lint_cmd::run(args),
             Command::Preflight(args) => preflight_cmd::run(args).await,
             Command::Rehearse(args) => rehearse_cmd::run(args).await,
+            Command::Selftest(args) => selftest_cmd::run(args).await,
         }
     });
     // A thread stuck on an unreachable cluster must not hold the exit (dropping the runtime

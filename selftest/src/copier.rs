@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use harness::quiet::QuietEof;
 use harness::ClientProps;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -99,7 +100,8 @@ fn read_all(
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", isolation);
-    let consumer: BaseConsumer = config.create().map_err(kafka)?;
+    // End-of-partition events are how the copier knows it is done, not errors to log.
+    let consumer: BaseConsumer<QuietEof> = config.create_with_context(QuietEof).map_err(kafka)?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning)
