@@ -317,3 +317,40 @@ fn regex_escape(s: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verify::{Promises, Verdict};
+
+    fn verdict(counts: &[(AnomalyClass, u64)]) -> Verdict {
+        let topic = verify::verdict::TopicVerdict {
+            counts: Counts(counts.iter().copied().collect()),
+            ..Default::default()
+        };
+        Verdict::from_topics(vec![topic], Promises::default(), 1)
+    }
+
+    #[test]
+    fn a_line_is_ok_only_for_exactly_the_class_and_count() {
+        let exact = Line::judge(Copier::Drops, 5, &verdict(&[(AnomalyClass::Lost, 5)]));
+        assert!(exact.ok);
+        assert_eq!(exact.expected_text(), "lost 5");
+        assert_eq!(exact.found_text(), "lost 5");
+        assert!(!Line::judge(Copier::Drops, 5, &verdict(&[(AnomalyClass::Lost, 4)])).ok);
+        let extra = verdict(&[(AnomalyClass::Lost, 5), (AnomalyClass::Reordered, 1)]);
+        assert!(!Line::judge(Copier::Drops, 5, &extra).ok);
+        assert!(!Line::judge(Copier::Drops, 0, &verdict(&[])).ok, "nothing broken");
+        assert!(Line::judge(Copier::Faithful, 0, &verdict(&[])).ok);
+        assert!(!Line::judge(Copier::Faithful, 0, &verdict(&[(AnomalyClass::Lost, 1)])).ok);
+        let report = SelftestReport {
+            lines: vec![exact],
+            source_records: 10,
+            source_aborted: 0,
+            kafka_version: "4.1.1".into(),
+            elapsed_ms: 1,
+        };
+        assert!(report.all_ok());
+        assert!(report.table().lines().nth(1).is_some_and(|l| l.ends_with(" ok")));
+    }
+}
