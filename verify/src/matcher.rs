@@ -1697,6 +1697,78 @@ mod tests {
     }
 
     #[test]
+    fn staged_merges_of_many_runs_give_the_same_counts() {
+        // 6,000 records per side with a capacity of 4 entries: well over a thousand spilled
+        // runs, merged in stages of 16 (several levels), against everything in memory.
+        let fp = |i: u32| -> Fingerprint { sha2::Sha256::digest(i.to_be_bytes()).into() };
+        let run = |capacity: usize| {
+            let mut m = PartitionMatcher::new(MatchOptions {
+                capacity,
+                window: 0,
+                check_offsets: true,
+                ..Default::default()
+            });
+            let mut t = 0i64;
+            for i in 0..6_000u32 {
+                m.push_source(i64::from(i), fp(i), u64::from(i % 500 + 1), 1)
+                    .unwrap();
+                if i % 97 == 0 {
+                    continue; // lost
+                }
+                let copies = if i % 89 == 0 { 2 } else { 1 }; // duplicated
+                for _ in 0..copies {
+                    // Every 50th record swapped with its neighbour: reordered.
+                    let j = if i % 50 == 10 { i + 1 } else if i % 50 == 11 { i - 1 } else { i };
+                    m.push_target(t, fp(j), 0, 1).unwrap();
+                    t += 1;
+                }
+            }
+            for k in 0..40u32 {
+                m.push_target(t, fp(1_000_000 + k), 0, 1).unwrap(); // phantom
+                t += 1;
+            }
+            m.finish(Retention::default()).unwrap()
+        };
+        let small = run(4);
+        let large = run(1 << 20);
+        assert!(small.spilled > 16 * 16 * 4, "spilled {}", small.spilled);
+        assert_eq!(large.spilled, 0);
+        assert_eq!(
+            PartitionOutcome { spilled: 0, ..small },
+            PartitionOutcome { spilled: 0, ..large.clone() }
+        );
+        assert_eq!(large.counts.get(AnomalyClass::Lost), 62);
+        assert_eq!(large.counts.get(AnomalyClass::Phantom), 40);
+        assert_eq!(large.counts.get(AnomalyClass::Duplicated), 67);
+        assert!(large.counts.get(AnomalyClass::Reordered) > 100, "{:?}", large.counts);
+    }
+
+    #[test]
+    fn lost_and_phantom_lists_keep_only_the_cap_and_count_everything() {
+        let fp = |i: u32| -> Fingerprint { sha2::Sha256::digest(i.to_be_bytes()).into() };
+        let mut m = PartitionMatcher::new(MatchOptions {
+            capacity: 64,
+            anomaly_memory: 10,
+            ..Default::default()
+        });
+        for i in 0..5_000u32 {
+            m.push_source(i64::from(i), fp(i), 0, 1).unwrap();
+        }
+        for i in 0..300u32 {
+            m.push_target(i64::from(i), fp(10_000 + i), 0, 1).unwrap();
+        }
+        let o = m.finish(Retention::default()).unwrap();
+        assert_eq!(o.counts.get(AnomalyClass::Lost), 5_000);
+        assert_eq!(o.counts.get(AnomalyClass::Phantom), 300);
+        assert!(o.truncated);
+        // The lowest offsets, in order.
+        let kept: Vec<i64> = o.lost.iter().map(|x| x.1).collect();
+        assert_eq!(kept, (0..10).collect::<Vec<i64>>());
+        let kept: Vec<i64> = o.phantom.iter().map(|x| x.1).collect();
+        assert_eq!(kept, (0..10).collect::<Vec<i64>>());
+    }
+
+    #[test]
     fn pushing_a_side_out_of_order_is_an_error() {
         let mut m = PartitionMatcher::new(MatchOptions::default());
         m.push_target(5, f(1), 0, 1).unwrap();
