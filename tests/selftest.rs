@@ -62,7 +62,10 @@ fn selftest_catches_every_broken_copier_exactly() {
         summary.contains(&format!(" and {aborted_copied} aborted records")),
         "{summary}"
     );
-    assert!(stdout.contains("PASS: every broken copier was caught exactly"), "{stdout}");
+    assert!(
+        stdout.contains("PASS: every broken copier was caught exactly"),
+        "{stdout}"
+    );
     assert!(
         !stderr.contains("PartitionEOF"),
         "end-of-partition is not an error to print:\n{stderr}"
@@ -70,4 +73,16 @@ fn selftest_catches_every_broken_copier_exactly() {
     let secs = started.elapsed().as_secs();
     println!("{stdout}selftest took {secs} s");
     assert!(secs < 180, "selftest took {secs} s");
+}
+
+#[test]
+fn selftest_that_cannot_run_exits_2_with_the_cause() {
+    let out = Command::new(BIN)
+        .args(["selftest", "--kafka-version", "2.8.0"])
+        .output()
+        .expect("run cutover selftest");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("could not run"), "{stderr}");
+    assert!(stderr.contains("2.8.0"), "{stderr}");
 }

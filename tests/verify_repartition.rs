@@ -12,7 +12,7 @@ use std::time::Duration;
 use harness::{ClusterSpec, TopicSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use verify::fingerprint::{encode_identity, WORKLOAD_ID_HEADER};

@@ -11,7 +11,7 @@ use harness::ClientProps;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer, DefaultProducerContext};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use verify::AnomalyClass;
 
@@ -188,9 +188,10 @@ fn write_all(
             loop {
                 match producer.send(pending) {
                     Ok(()) => break,
-                    Err((KafkaError::MessageProduction(code), back))
-                        if code == rdkafka::types::RDKafkaErrorCode::QueueFull =>
-                    {
+                    Err((
+                        KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                        back,
+                    )) => {
                         std::thread::sleep(Duration::from_millis(20));
                         pending = back;
                     }

@@ -209,10 +209,7 @@ pub async fn run(
         target_spec = target_spec.version(version);
     }
     progress("starting a source and a target cluster");
-    let (source, target) = tokio::join!(
-        harness::start(&source_spec),
-        harness::start(&target_spec)
-    );
+    let (source, target) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
     // A cluster that started is removed when dropped, also when the other one failed.
     let (source, target) = (source?, target?);
     let kafka_version = source.kafka_version().unwrap_or_default();
@@ -340,7 +337,10 @@ mod tests {
         assert!(!Line::judge(Copier::Drops, 5, &verdict(&[(AnomalyClass::Lost, 4)])).ok);
         let extra = verdict(&[(AnomalyClass::Lost, 5), (AnomalyClass::Reordered, 1)]);
         assert!(!Line::judge(Copier::Drops, 5, &extra).ok);
-        assert!(!Line::judge(Copier::Drops, 0, &verdict(&[])).ok, "nothing broken");
+        assert!(
+            !Line::judge(Copier::Drops, 0, &verdict(&[])).ok,
+            "nothing broken"
+        );
         assert!(Line::judge(Copier::Faithful, 0, &verdict(&[])).ok);
         assert!(!Line::judge(Copier::Faithful, 0, &verdict(&[(AnomalyClass::Lost, 1)])).ok);
         let report = SelftestReport {
@@ -351,6 +351,10 @@ mod tests {
             elapsed_ms: 1,
         };
         assert!(report.all_ok());
-        assert!(report.table().lines().nth(1).is_some_and(|l| l.ends_with(" ok")));
+        assert!(report
+            .table()
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.ends_with(" ok")));
     }
 }

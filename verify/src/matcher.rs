@@ -1295,16 +1295,20 @@ impl PartitionMatcher {
             let per_class = options.examples_per_class;
             let lost = std::mem::take(&mut result.lost);
             let phantom = std::mem::take(&mut result.phantom);
-            result.examples.extend(lost.iter().take(per_class).map(|(_, at)| RawExample {
-                class: AnomalyClass::Lost,
-                source_offset: Some(*at),
-                ..RawExample::default()
-            }));
-            result.examples.extend(phantom.iter().take(per_class).map(|(_, at)| RawExample {
-                class: AnomalyClass::Phantom,
-                target_offsets: vec![*at],
-                ..RawExample::default()
-            }));
+            result
+                .examples
+                .extend(lost.iter().take(per_class).map(|(_, at)| RawExample {
+                    class: AnomalyClass::Lost,
+                    source_offset: Some(*at),
+                    ..RawExample::default()
+                }));
+            result
+                .examples
+                .extend(phantom.iter().take(per_class).map(|(_, at)| RawExample {
+                    class: AnomalyClass::Phantom,
+                    target_offsets: vec![*at],
+                    ..RawExample::default()
+                }));
             result.truncated = false;
             for e in &mut result.examples {
                 if let Some(at) = e.source_offset {
@@ -1312,8 +1316,11 @@ impl PartitionMatcher {
                     e.source_partition = Some(p);
                     e.source_offset = Some(o);
                 }
-                let (partitions, offsets) =
-                    e.target_offsets.iter().map(|at| split_position(*at)).unzip();
+                let (partitions, offsets) = e
+                    .target_offsets
+                    .iter()
+                    .map(|at| split_position(*at))
+                    .unzip();
                 e.target_partitions = partitions;
                 e.target_offsets = offsets;
             }
@@ -1425,6 +1432,10 @@ impl Lowest {
 /// before it are judged by retention.
 struct Firsts {
     whole_topic: bool,
+    /// One partition: the minimum of each side.
+    source_min: i64,
+    target_min: i64,
+    /// Whole topic: per partition.
     source: HashMap<u64, i64>,
     target: HashMap<u64, i64>,
 }
@@ -1433,36 +1444,44 @@ impl Firsts {
     fn new(whole_topic: bool) -> Firsts {
         Firsts {
             whole_topic,
+            source_min: i64::MAX,
+            target_min: i64::MAX,
             source: HashMap::new(),
             target: HashMap::new(),
         }
     }
 
-    fn key(&self, at: i64) -> u64 {
-        if self.whole_topic {
-            (at.max(0) as u64) >> PARTITION_SHIFT
-        } else {
-            0
+    fn note(&mut self, source: i64, target: i64) {
+        if !self.whole_topic {
+            self.source_min = self.source_min.min(source);
+            self.target_min = self.target_min.min(target);
+            return;
+        }
+        for (map, at) in [(&mut self.source, source), (&mut self.target, target)] {
+            if at != i64::MAX {
+                let e = map
+                    .entry((at.max(0) as u64) >> PARTITION_SHIFT)
+                    .or_insert(i64::MAX);
+                *e = (*e).min(at);
+            }
         }
     }
 
-    fn note(&mut self, source: i64, target: i64) {
-        if source != i64::MAX {
-            let e = self.source.entry(self.key(source)).or_insert(i64::MAX);
-            *e = (*e).min(source);
+    fn first(&self, map: &HashMap<u64, i64>, min: i64, at: i64) -> i64 {
+        if !self.whole_topic {
+            return min;
         }
-        if target != i64::MAX {
-            let e = self.target.entry(self.key(target)).or_insert(i64::MAX);
-            *e = (*e).min(target);
-        }
+        map.get(&((at.max(0) as u64) >> PARTITION_SHIFT))
+            .copied()
+            .unwrap_or(i64::MAX)
     }
 
     fn source(&self, at: i64) -> i64 {
-        self.source.get(&self.key(at)).copied().unwrap_or(i64::MAX)
+        self.first(&self.source, self.source_min, at)
     }
 
     fn target(&self, at: i64) -> i64 {
-        self.target.get(&self.key(at)).copied().unwrap_or(i64::MAX)
+        self.first(&self.target, self.target_min, at)
     }
 }
 
@@ -1718,7 +1737,13 @@ mod tests {
                 let copies = if i % 89 == 0 { 2 } else { 1 }; // duplicated
                 for _ in 0..copies {
                     // Every 50th record swapped with its neighbour: reordered.
-                    let j = if i % 50 == 10 { i + 1 } else if i % 50 == 11 { i - 1 } else { i };
+                    let j = if i % 50 == 10 {
+                        i + 1
+                    } else if i % 50 == 11 {
+                        i - 1
+                    } else {
+                        i
+                    };
                     m.push_target(t, fp(j), 0, 1).unwrap();
                     t += 1;
                 }
@@ -1734,13 +1759,23 @@ mod tests {
         assert!(small.spilled > 16 * 16 * 4, "spilled {}", small.spilled);
         assert_eq!(large.spilled, 0);
         assert_eq!(
-            PartitionOutcome { spilled: 0, ..small },
-            PartitionOutcome { spilled: 0, ..large.clone() }
+            PartitionOutcome {
+                spilled: 0,
+                ..small
+            },
+            PartitionOutcome {
+                spilled: 0,
+                ..large.clone()
+            }
         );
         assert_eq!(large.counts.get(AnomalyClass::Lost), 62);
         assert_eq!(large.counts.get(AnomalyClass::Phantom), 40);
         assert_eq!(large.counts.get(AnomalyClass::Duplicated), 67);
-        assert!(large.counts.get(AnomalyClass::Reordered) > 100, "{:?}", large.counts);
+        assert!(
+            large.counts.get(AnomalyClass::Reordered) > 100,
+            "{:?}",
+            large.counts
+        );
     }
 
     #[test]

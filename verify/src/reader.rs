@@ -23,9 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::VerifyError;
 use crate::fingerprint::{fingerprint, identity, FingerprintOptions, RecordView};
-use crate::matcher::{
-    topic_position, MatchOptions, PartitionMatcher, PartitionOutcome, Retention,
-};
+use crate::matcher::{topic_position, MatchOptions, PartitionMatcher, PartitionOutcome, Retention};
 use crate::runs::{RunSorter, Spill};
 use crate::topic::combine;
 use crate::verdict::{AnomalyClass, Counts, Position, Promises, TopicVerdict, Verdict};
@@ -641,8 +639,15 @@ impl Reader {
             retention.source_log_start = retention.source_log_start.max(s.low);
             let mut committed =
                 Stream::open(&self.source_committed, st, p, s.low, s.end, idle, "source")?;
-            let mut uncommitted =
-                Stream::open(&self.source_uncommitted, st, p, s.low, s.end, idle, "source")?;
+            let mut uncommitted = Stream::open(
+                &self.source_uncommitted,
+                st,
+                p,
+                s.low,
+                s.end,
+                idle,
+                "source",
+            )?;
             let mut next_committed = committed.next(&fp_opts, compacted)?;
             while let Some(u) = uncommitted.next(&fp_opts, compacted)? {
                 while next_committed.as_ref().is_some_and(|c| c.offset < u.offset) {
@@ -802,6 +807,9 @@ impl Spill for KeyValue {
     }
 }
 
+/// (key, latest source value, latest target value); None: no value (tombstone or absent).
+type KeyLatest = ([u8; 16], Option<[u8; 32]>, Option<[u8; 32]>);
+
 /// The latest value per key on both sides of a compacted topic, without a map entry per key:
 /// every keyed record goes to sorted runs (spilled beyond a quarter of the matcher's capacity),
 /// and the walk by key compares the last value of each side.
@@ -818,7 +826,8 @@ impl Latest {
 
     fn push(&mut self, side: u64, at: i64, seen: &Seen) -> Result<(), VerifyError> {
         if let (Some(sorter), Some((key, present))) = (self.sorter.as_mut(), seen.key) {
-            let tag = (side << 63) | ((at.max(0) as u64 & ((1 << 62) - 1)) << 1) | u64::from(present);
+            let tag =
+                (side << 63) | ((at.max(0) as u64 & ((1 << 62) - 1)) << 1) | u64::from(present);
             sorter.push(KeyValue {
                 key,
                 tag,
@@ -845,8 +854,7 @@ impl Latest {
         let mut sorted = sorter.finish()?;
         let value = |kv: &KeyValue| (kv.tag & 1 == 1).then_some(kv.fp);
         let mut divergent = 0u64;
-        // (key, latest source value, latest target value)
-        let mut current: Option<([u8; 16], Option<[u8; 32]>, Option<[u8; 32]>)> = None;
+        let mut current: Option<KeyLatest> = None;
         for kv in sorted.by_ref() {
             if current.as_ref().is_some_and(|c| c.0 != kv.key) {
                 if let Some((_, s, t)) = current.take() {

@@ -288,8 +288,15 @@ fn order_is_judged_per_source_partition_within_a_target_partition() {
     );
     let e = &verdict.examples[0];
     assert_eq!(
-        (e.source.as_ref().map(|s| (s.partition, s.offset)), e.target[0].partition, e.target[0].offset),
+        (
+            e.source.as_ref().map(|s| (s.partition, s.offset)),
+            e.target[0].partition,
+            e.target[0].offset
+        ),
         (Some((0, 0)), 0, 2)
     );
-    assert_eq!(e.detail.as_deref(), Some("follows the copy of source offset 0:2"));
+    assert_eq!(
+        e.detail.as_deref(),
+        Some("follows the copy of source offset 0:2")
+    );
 }
