@@ -1208,3 +1208,66 @@ pub fn preview(key: Option<&[u8]>) -> String {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(key: u32, value: Option<u32>) -> Seen {
+        let mut k = [0u8; 16];
+        k[..4].copy_from_slice(&key.to_be_bytes());
+        let mut fp = [0u8; 32];
+        if let Some(v) = value {
+            fp[..4].copy_from_slice(&v.to_be_bytes());
+        }
+        Seen {
+            offset: 0,
+            fp,
+            ident: 0,
+            bytes: 0,
+            key: Some((k, value.is_some())),
+        }
+    }
+
+    #[test]
+    fn latest_values_per_key_through_spilled_runs() {
+        for capacity in [8, 1 << 20] {
+            // capacity 8: two entries in memory, thousands of spilled runs.
+            let matching = MatchOptions {
+                capacity,
+                ..MatchOptions::default()
+            };
+            let mut latest = Latest::new(true, &matching);
+            let mut at = 0i64;
+            for round in 0..3u32 {
+                for key in 0..1_000u32 {
+                    // Source: three values per key, the last one wins; keys 900.. end deleted.
+                    let value = (round < 2 || key < 900).then_some(key * 10 + round);
+                    latest.source(at, &seen(key, value)).unwrap();
+                    at += 1;
+                }
+            }
+            let mut at = 0i64;
+            for key in 0..1_000u32 {
+                // Target: only the latest values, except 7 keys with an older value, 5 keys
+                // deleted that the source keeps, and 900.. (deleted at the source) absent or
+                // tombstoned.
+                let value = if key < 7 {
+                    Some(key * 10 + 1)
+                } else if (100..105).contains(&key) {
+                    None
+                } else if key >= 900 {
+                    if key % 2 == 0 {
+                        continue;
+                    }
+                    None
+                } else {
+                    Some(key * 10 + 2)
+                };
+                latest.target(at, &seen(key, value)).unwrap();
+                at += 1;
+            }
+            assert_eq!(latest.divergent().unwrap(), 12, "capacity {capacity}");
+        }
+    }
+}
