@@ -6,6 +6,14 @@
 //! two partitions checked on two threads as `cutover verify` does), then criterion statistics
 //! on a smaller stream. Peak memory is the heap high-water mark of a counting allocator.
 //!
+//! The failure path's memory: a copy to an empty target (every record lost) of
+//! `CUTOVER_BENCH_LOST_RECORDS` records (1 M by default) and of twice as many, on one partition
+//! with a small run capacity (64 Ki entries, `anomaly_memory` 16 Ki), against a faithful copy of
+//! the same size with the same options measured in the same run: peak heap of each and the
+//! ratio to the faithful copy. Bounded memory shows as ratios near 1 that do not grow with the
+//! size (before the fix every lost record was collected: 48 bytes each, whatever the cap).
+//! `CUTOVER_BENCH_ONLY=lost` runs only this part.
+//!
 //! Knobs: `CUTOVER_BENCH_VALUE_BYTES` (100), `CUTOVER_BENCH_WINDOW` (the matcher's in-order
 //! window; 0 sends every record through the sorted runs), `CUTOVER_BENCH_ONLY` (`in-order` or
 //! `shuffled`), `CUTOVER_BENCH_REPEAT` (keep the fastest of N runs, for a shared machine).
@@ -288,6 +296,69 @@ fn figures() {
     }
 }
 
+/// One partition of `n` records: copied faithfully, or to an empty target (all lost); the
+/// sorted runs' capacity and the lost-list cap are small so memory is the failure path's.
+/// Returns (peak heap above the start in bytes, lost counted).
+fn failure_path(n: u64, all_lost: bool) -> (usize, u64) {
+    let opts = FingerprintOptions::default();
+    let options = MatchOptions {
+        anomaly_memory: 1 << 14,
+        check_order: true,
+        ..MatchOptions::with_capacity(1 << 16)
+    };
+    let base = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let mut m = PartitionMatcher::new(options);
+    let (mut key, mut value) = ([0u8; KEY_BYTES], vec![0u8; value_bytes()]);
+    for i in 0..n {
+        let id = record(0, i, &mut key, &mut value);
+        let headers: [(&str, Option<&[u8]>); 1] = [(WORKLOAD_ID_HEADER, Some(&id))];
+        let view = RecordView {
+            key: Some(&key),
+            value: Some(&value[..]),
+            headers: &headers,
+            timestamp: None,
+        };
+        let fp = fingerprint(&view, &opts);
+        let ident = identity(&headers);
+        m.push_source(i as i64, fp, ident, 1).expect("push");
+        if !all_lost {
+            m.push_target(i as i64, fp, ident, 1).expect("push");
+        }
+    }
+    let outcome = m.finish(Retention::default()).expect("finish");
+    let lost = outcome.counts.get(verify::AnomalyClass::Lost);
+    assert_eq!(lost, if all_lost { n } else { 0 }, "exact count");
+    drop(outcome);
+    (PEAK.load(Ordering::Relaxed).saturating_sub(base), lost)
+}
+
+fn failure_path_figures() {
+    let n: u64 = std::env::var("CUTOVER_BENCH_LOST_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let mib = |b: usize| b as f64 / (1 << 20) as f64;
+    println!(
+        "\nfailure path: one partition, run capacity 65536 entries, anomaly_memory 16384, peak heap"
+    );
+    let (faithful, _) = failure_path(n, false);
+    println!(
+        "  faithful copy, {n} records:         {:>8.1} MiB  (baseline)",
+        mib(faithful)
+    );
+    for size in [n, 2 * n] {
+        let started = Instant::now();
+        let (peak, lost) = failure_path(size, true);
+        println!(
+            "  empty target, {size} records lost: {:>8.1} MiB  ratio to baseline {:.2}  ({lost} lost counted exactly, {:.1} s)",
+            mib(peak),
+            peak as f64 / faithful.max(1) as f64,
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
 fn criterion_bench(c: &mut Criterion) {
     let n = 100_000u64;
     let mut group = c.benchmark_group("checker");
@@ -305,6 +376,12 @@ fn criterion_bench(c: &mut Criterion) {
 criterion_group!(benches, criterion_bench);
 
 fn main() {
+    let only = std::env::var("CUTOVER_BENCH_ONLY").unwrap_or_default();
+    if only == "lost" {
+        failure_path_figures();
+        return;
+    }
+    failure_path_figures();
     figures();
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -13,6 +13,7 @@ mod replicate_cmd;
 mod report_cmd;
 mod run_cmd;
 mod run_log;
+mod selftest_cmd;
 mod verify_cmd;
 
 use std::process::ExitCode;
@@ -77,6 +78,10 @@ enum Command {
     /// A rehearsal on live clusters: read-only window check of real topics, canary topics
     /// (created and deleted) only with `allow_writes = true`; exit 0 pass, 1 fail, 2 error.
     Rehearse(rehearse_cmd::RehearseArgs),
+    /// cutover checks itself: two disposable clusters, a workload, built-in broken copiers that
+    /// must each be caught exactly (class and count) and a faithful one that must pass; exit 0
+    /// all caught, 1 not, 2 could not run.
+    Selftest(selftest_cmd::SelftestArgs),
     /// Consumer-group offsets across clusters.
     Offsets {
         #[command(subcommand)]
@@ -124,6 +129,7 @@ fn main() -> ExitCode {
             Command::Rehearse(args) => rehearse_cmd::run(args).await,
             Command::Completions(args) => completions_cmd::completions(args, Cli::command()),
             Command::Man(args) => completions_cmd::man(args, Cli::command()),
+            Command::Selftest(args) => selftest_cmd::run(args).await,
         }
     });
     // A thread stuck on an unreachable cluster must not hold the exit (dropping the runtime

@@ -55,7 +55,9 @@ pub struct VerifyArgs {
     /// Offsets are preserved by the copy (Cluster Linking style): count offset mismatches.
     #[arg(long)]
     preserve_offsets: bool,
-    /// Partition numbers are not preserved: no moved-partition pairing.
+    /// Partition numbers are not preserved (a repartitioning copy): every source partition is
+    /// matched against every target partition; order is checked among records of one source
+    /// partition that landed in one target partition.
     #[arg(long)]
     no_preserve_partitions: bool,
     /// Duplicates tolerated before the verdict fails (at-least-once systems).

@@ -382,9 +382,9 @@ pub async fn verify_partial(
         partitions = settled.len(),
         "assignment settled"
     );
-    let mine: Vec<_> = jobs(&topics)
+    let mine: Vec<_> = jobs(&topics, options.promises.partitions)
         .into_iter()
-        .filter(|j| settled.contains(&(j.source_topic.clone(), j.partition)))
+        .filter(|j| settled.contains(&(j.source_topic.clone(), j.owner)))
         .collect();
     progress(VerifyProgress::Planned {
         partitions: mine.len(),
@@ -401,7 +401,12 @@ pub async fn verify_partial(
         ));
     }
     results.retain(|r| {
-        let still = member.state.has(&r.source_topic, r.partition);
+        let owner = topics
+            .iter()
+            .find(|t| t.source_topic == r.source_topic)
+            .and_then(|t| t.owner_of(r.partition))
+            .unwrap_or(r.partition);
+        let still = member.state.has(&r.source_topic, owner);
         if !still {
             tracing::warn!(
                 topic = %r.source_topic,
@@ -458,17 +463,20 @@ fn previews_for(
         else {
             continue;
         };
-        let at = |topic: &str, offset: i64| Position {
+        let at = |topic: &str, partition: Option<i32>, offset: i64| Position {
             topic: topic.to_string(),
-            partition: r.partition,
+            partition: partition.unwrap_or(r.partition),
             offset,
         };
         for e in &r.outcome.examples {
-            let source = e.source_offset.map(|o| at(&r.source_topic, o));
+            let source = e
+                .source_offset
+                .map(|o| at(&r.source_topic, e.source_partition, o));
             let target: Vec<Position> = e
                 .target_offsets
                 .iter()
-                .map(|o| at(&target_topic, *o))
+                .enumerate()
+                .map(|(i, o)| at(&target_topic, e.target_partitions.get(i).copied(), *o))
                 .collect();
             if let Some((is_source, pos)) = preview_position(e.class, source.as_ref(), &target) {
                 let side = if is_source {
@@ -604,6 +612,7 @@ pub fn merge(partials: &[(String, PartialVerdict)]) -> Result<Verdict, VerifyErr
             )));
         }
     }
+    let preserve = first.settings.promises.partitions;
     let mut owner: BTreeMap<(String, i32), &str> = BTreeMap::new();
     let mut results = Vec::new();
     let mut previews = HashMap::new();
@@ -627,7 +636,7 @@ pub fn merge(partials: &[(String, PartialVerdict)]) -> Result<Verdict, VerifyErr
             if !first
                 .topics
                 .iter()
-                .any(|t| t.source_topic == key.0 && t.partitions.contains(&key.1))
+                .any(|t| t.source_topic == key.0 && t.units(preserve).contains(&key.1))
             {
                 return Err(merge(format!(
                     "{name} covers {}-{}, which is not among the selected partitions",
@@ -653,9 +662,9 @@ pub fn merge(partials: &[(String, PartialVerdict)]) -> Result<Verdict, VerifyErr
         .topics
         .iter()
         .flat_map(|t| {
-            t.partitions
-                .iter()
-                .map(move |p| (t.source_topic.clone(), *p))
+            t.units(preserve)
+                .into_iter()
+                .map(move |p| (t.source_topic.clone(), p))
         })
         .filter(|k| !owner.contains_key(k))
         .map(|(t, p)| format!("{t}-{p}"))

@@ -204,9 +204,17 @@ pub struct MatchOptions {
     pub check_offsets: bool,
     /// Count reordered records.
     pub check_order: bool,
-    /// Most lost/phantom records remembered for moved-partition and corruption pairing;
-    /// counts stay exact beyond it, pairing is then marked inconclusive.
+    /// Most lost/phantom records remembered (each kind, the lowest offsets) for
+    /// moved-partition pairing across partitions; counts and the corruption pairing stay exact
+    /// beyond it (they go through sorted runs), moved-partition pairing is then marked
+    /// inconclusive.
     pub anomaly_memory: usize,
+    /// One matcher for every partition of a topic (partitions not preserved): positions are
+    /// [`topic_position`]s, pushed partition after partition on each side; order is checked
+    /// among records of one source partition that landed in one target partition; the window
+    /// is off.
+    #[serde(default)]
+    pub whole_topic: bool,
 }
 
 impl MatchOptions {
@@ -231,6 +239,7 @@ impl Default for MatchOptions {
             check_offsets: false,
             check_order: true,
             anomaly_memory: 1 << 20,
+            whole_topic: false,
         }
     }
 }
@@ -253,6 +262,25 @@ pub struct RawExample {
     pub source_offset: Option<i64>,
     pub target_offsets: Vec<i64>,
     pub detail: Option<String>,
+    /// Whole-topic matching: the source record's partition (else the outcome's partition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_partition: Option<i32>,
+    /// Whole-topic matching: the partition of each target offset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_partitions: Vec<i32>,
+}
+
+impl Default for RawExample {
+    fn default() -> Self {
+        RawExample {
+            class: AnomalyClass::Lost,
+            source_offset: None,
+            target_offsets: Vec::new(),
+            detail: None,
+            source_partition: None,
+            target_partitions: Vec::new(),
+        }
+    }
 }
 
 /// What one partition's matching found.
@@ -740,6 +768,7 @@ impl Sink {
                     source_offset: Some(source),
                     target_offsets: vec![target],
                     detail: None,
+                    ..RawExample::default()
                 });
         }
         if let Some((lt, ls)) = self.last {
@@ -753,6 +782,7 @@ impl Sink {
                         source_offset: Some(source),
                         target_offsets: vec![target],
                         detail: Some(format!("follows the copy of source offset {ls}")),
+                        ..RawExample::default()
                     });
             }
         }
@@ -815,7 +845,7 @@ impl PartitionMatcher {
         // The order walk's pairs get 1/32 of the records while reading (16 bytes each); the
         // window and its filter (1 byte per record) come out of the same budget.
         let pair_capacity = (capacity / 32).max(1);
-        let (window, taint, window_cost) = if options.window > 0 {
+        let (window, taint, window_cost) = if options.window > 0 && !options.whole_topic {
             let taint = Taint::new(capacity);
             let cost = window_bytes(options.window, taint.words.len() * 8);
             let window = Window {
@@ -1002,8 +1032,8 @@ impl PartitionMatcher {
             entries,
             mut pairs,
             mut out,
-            mut first_matched_source,
-            mut first_matched_target,
+            first_matched_source,
+            first_matched_target,
             ..
         } = sink;
         // Memory budget: `capacity` entries of 48 bytes. When the entries went to disk, their
@@ -1016,8 +1046,14 @@ impl PartitionMatcher {
         }
         let mut sorted = entries.finish()?;
         let mut spilled = sorted.spilled();
-        let mut lost: Vec<(Fingerprint, i64, u64)> = Vec::new();
-        let mut phantom: Vec<(Fingerprint, i64, u64)> = Vec::new();
+        // Lost and phantom records are not collected: they go through their own sorted runs
+        // (by workload identity, for the corruption pairing), and only counts and the first
+        // `anomaly_memory` of each kind stay in memory.
+        let leftover_capacity = (options.capacity / 8).max(1);
+        let mut lost: RunSorter<Leftover> = RunSorter::new(leftover_capacity);
+        let mut phantom: RunSorter<Leftover> = RunSorter::new(leftover_capacity);
+        let mut firsts = Firsts::new(options.whole_topic);
+        firsts.note(first_matched_source, first_matched_target);
         let check_order = options.check_order || options.check_offsets;
 
         let mut group: Vec<Entry> = Vec::new();
@@ -1044,8 +1080,7 @@ impl PartitionMatcher {
             // The window paired the first j copies of each side; the runs continue from there.
             for k in 0..m - j {
                 let (so, to) = (src[j + k].offset(), tgt[k].offset());
-                first_matched_source = first_matched_source.min(so);
-                first_matched_target = first_matched_target.min(to);
+                firsts.note(so, to);
                 if check_order {
                     pairs.push(Pair {
                         target: to as u64 & PAIR_OFFSET,
@@ -1054,7 +1089,7 @@ impl PartitionMatcher {
                 }
             }
             for e in &src[m..] {
-                lost.push((fp, e.offset(), e.ident));
+                lost.push(Leftover::new(e.ident, e.offset(), fp))?;
             }
             let first_target = if j > 0 {
                 src[0].ident as i64
@@ -1068,6 +1103,7 @@ impl PartitionMatcher {
                         source_offset: Some(abt[i].offset()),
                         target_offsets: vec![e.offset()],
                         detail: None,
+                        ..RawExample::default()
                     });
                 } else if s > 0 {
                     out.add(AnomalyClass::Duplicated, e.offset(), || RawExample {
@@ -1075,9 +1111,10 @@ impl PartitionMatcher {
                         source_offset: Some(src[0].offset()),
                         target_offsets: vec![first_target, e.offset()],
                         detail: Some(format!("{t} copies in the target, {s} in the source")),
+                        ..RawExample::default()
                     });
                 } else {
-                    phantom.push((fp, e.offset(), e.ident));
+                    phantom.push(Leftover::new(e.ident, e.offset(), fp))?;
                 }
             }
             group.clear();
@@ -1095,111 +1132,143 @@ impl PartitionMatcher {
         }
         flush(&mut group, &mut out, &mut pairs, &mut tally)?;
         drop(sorted);
+        drop(group);
 
-        // Same identity on a lost and a phantom record: one record, changed in the copy.
-        let with_ident = |v: &Vec<(Fingerprint, i64, u64)>| v.iter().any(|x| x.2 != 0);
-        if with_ident(&lost) && with_ident(&phantom) {
-            lost.sort_by_key(|x| x.2);
-            phantom.sort_by_key(|x| x.2);
-            let (mut i, mut j) = (0, 0);
-            let mut keep_lost = vec![true; lost.len()];
-            let mut keep_phantom = vec![true; phantom.len()];
-            while i < lost.len() && j < phantom.len() {
-                let (a, b) = (lost[i].2, phantom[j].2);
-                if a == 0 || a < b {
-                    i += 1;
-                } else if b == 0 || b < a {
-                    j += 1;
-                } else {
-                    let (so, to) = (lost[i].1, phantom[j].1);
+        // Same identity on a lost and a phantom record: one record, changed in the copy. Both
+        // streams are in (identity, position) order: a merge join pairs them, k-th with k-th.
+        // Then retention: copies of records the source has since expired sit before the first
+        // matched target record; records the target's retention removed sit before the first
+        // matched source record.
+        let mut lost = lost.finish()?;
+        let mut phantom = phantom.finish()?;
+        let mut kept_lost = Lowest::new(options.anomaly_memory);
+        let mut kept_phantom = Lowest::new(options.anomaly_memory);
+        let (mut lost_count, mut phantom_count) = (0u64, 0u64);
+        let (mut l, mut ph) = (lost.next(), phantom.next());
+        loop {
+            let take_lost = match (&l, &ph) {
+                (None, None) => break,
+                (Some(a), Some(b)) if a.ident != 0 && a.ident == b.ident => {
+                    let (so, to) = (a.position(), b.position());
                     out.add(AnomalyClass::Corrupted, to, || RawExample {
                         class: AnomalyClass::Corrupted,
                         source_offset: Some(so),
                         target_offsets: vec![to],
                         detail: Some("same workload id, different content".into()),
+                        ..RawExample::default()
                     });
-                    keep_lost[i] = false;
-                    keep_phantom[j] = false;
-                    i += 1;
-                    j += 1;
+                    l = lost.next();
+                    ph = phantom.next();
+                    continue;
                 }
+                (Some(a), Some(b)) => (a.ident, a.pos) <= (b.ident, b.pos),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+            };
+            if take_lost {
+                if let Some(a) = l {
+                    let at = a.position();
+                    if retention.allow_expiry
+                        && retention.target_log_start > 0
+                        && at < firsts.source(at)
+                    {
+                        tally.expired_allowed += 1;
+                    } else {
+                        lost_count += 1;
+                        kept_lost.offer(at, a.fp);
+                    }
+                }
+                l = lost.next();
+            } else {
+                if let Some(b) = ph {
+                    let at = b.position();
+                    if retention.source_log_start > 0 && at < firsts.target(at) {
+                        tally.unverifiable_expired += 1;
+                    } else {
+                        phantom_count += 1;
+                        kept_phantom.offer(at, b.fp);
+                    }
+                }
+                ph = phantom.next();
             }
-            let mut k = 0;
-            lost.retain(|_| {
-                k += 1;
-                keep_lost[k - 1]
-            });
-            let mut k = 0;
-            phantom.retain(|_| {
-                k += 1;
-                keep_phantom[k - 1]
-            });
         }
+        if let Some(e) = lost.take_error().or_else(|| phantom.take_error()) {
+            return Err(e);
+        }
+        spilled += lost.spilled() + phantom.spilled();
+        drop((lost, phantom));
 
-        // Retention: copies of records the source has since expired sit before the first
-        // matched target record; records the target's retention removed sit before the first
-        // matched source record.
-        if retention.source_log_start > 0 {
-            let before = phantom.len();
-            phantom.retain(|p| p.1 >= first_matched_target);
-            tally.unverifiable_expired += (before - phantom.len()) as u64;
-        }
-        if retention.allow_expiry && retention.target_log_start > 0 {
-            let before = lost.len();
-            lost.retain(|l| l.1 >= first_matched_source);
-            tally.expired_allowed += (before - lost.len()) as u64;
-        }
-
-        lost.sort_by_key(|x| x.1);
-        phantom.sort_by_key(|x| x.1);
-        let truncated = lost.len() + phantom.len() > options.anomaly_memory;
-        let keep = |v: &[(Fingerprint, i64, u64)]| -> Vec<(Fingerprint, i64)> {
-            v.iter()
-                .take(options.anomaly_memory)
-                .map(|x| (x.0, x.1))
-                .collect()
-        };
         let mut result = PartitionOutcome {
-            truncated,
-            lost: keep(&lost),
-            phantom: keep(&phantom),
+            truncated: lost_count + phantom_count > options.anomaly_memory as u64,
+            lost: kept_lost.into_sorted(),
+            phantom: kept_phantom.into_sorted(),
             ..PartitionOutcome::default()
         };
-        out.counts.add(AnomalyClass::Lost, lost.len() as u64);
-        out.counts.add(AnomalyClass::Phantom, phantom.len() as u64);
+        out.counts.add(AnomalyClass::Lost, lost_count);
+        out.counts.add(AnomalyClass::Phantom, phantom_count);
 
         spilled += pairs.spilled_items();
         if check_order {
             let mut walk = pairs.finish()?;
             // (source offset, flags) of the previous pair in target order.
             let mut previous: Option<(u64, u64)> = None;
+            // Whole topic: per target partition, the last source position of each source
+            // partition (order holds only among records of one source partition that land in
+            // one target partition).
+            let mut last_of_source: HashMap<u64, u64> = HashMap::new();
+            let mut target_partition = u64::MAX;
             for pair in walk.by_ref() {
                 let source = pair.source & PAIR_OFFSET;
                 let flags = pair.source & !PAIR_OFFSET;
                 if options.check_order {
-                    if let Some((prev, prev_flags)) = previous {
-                        // After the first pair of a window run comes its last pair: the pairs
-                        // between them were walked inline.
-                        let run_inside =
-                            prev_flags & PAIR_AFTER_GAP != 0 && prev_flags & PAIR_BEFORE_GAP == 0;
-                        if !run_inside && source < prev {
-                            out.add(AnomalyClass::Reordered, pair.target as i64, || RawExample {
-                                class: AnomalyClass::Reordered,
-                                source_offset: Some(source as i64),
-                                target_offsets: vec![pair.target as i64],
-                                detail: Some(format!("follows the copy of source offset {prev}")),
-                            });
+                    let prev = if options.whole_topic {
+                        if pair.target >> PARTITION_SHIFT != target_partition {
+                            target_partition = pair.target >> PARTITION_SHIFT;
+                            last_of_source.clear();
                         }
+                        last_of_source
+                            .insert(source >> PARTITION_SHIFT, source)
+                            .filter(|prev| source < *prev)
+                    } else {
+                        let broken = previous.and_then(|(prev, prev_flags)| {
+                            // After the first pair of a window run comes its last pair: the
+                            // pairs between them were walked inline.
+                            let run_inside = prev_flags & PAIR_AFTER_GAP != 0
+                                && prev_flags & PAIR_BEFORE_GAP == 0;
+                            (!run_inside && source < prev).then_some(prev)
+                        });
+                        previous = Some((source, flags));
+                        broken
+                    };
+                    if let Some(prev) = prev {
+                        let shown = if options.whole_topic {
+                            let (p, o) = split_position(prev as i64);
+                            format!("{p}:{o}")
+                        } else {
+                            prev.to_string()
+                        };
+                        out.add(AnomalyClass::Reordered, pair.target as i64, || RawExample {
+                            class: AnomalyClass::Reordered,
+                            source_offset: Some(source as i64),
+                            target_offsets: vec![pair.target as i64],
+                            detail: Some(format!("follows the copy of source offset {shown}")),
+                            ..RawExample::default()
+                        });
                     }
-                    previous = Some((source, flags));
                 }
-                if options.check_offsets && flags & PAIR_WINDOW == 0 && source != pair.target {
+                let offsets_differ = if options.whole_topic {
+                    source & OFFSET_IN_PARTITION != pair.target & OFFSET_IN_PARTITION
+                } else {
+                    source != pair.target
+                };
+                if options.check_offsets && flags & PAIR_WINDOW == 0 && offsets_differ {
                     out.add(AnomalyClass::OffsetMismatch, pair.target as i64, || {
                         RawExample {
                             class: AnomalyClass::OffsetMismatch,
                             source_offset: Some(source as i64),
                             target_offsets: vec![pair.target as i64],
                             detail: None,
+                            ..RawExample::default()
                         }
                     });
                 }
@@ -1220,7 +1289,199 @@ impl PartitionMatcher {
             .collect();
         result.tally = tally;
         result.spilled = spilled;
+        if options.whole_topic {
+            // Positions back to (partition, offset); lost and phantom records become examples
+            // here (the topic step pairs lists only when partitions are preserved).
+            let per_class = options.examples_per_class;
+            let lost = std::mem::take(&mut result.lost);
+            let phantom = std::mem::take(&mut result.phantom);
+            result
+                .examples
+                .extend(lost.iter().take(per_class).map(|(_, at)| RawExample {
+                    class: AnomalyClass::Lost,
+                    source_offset: Some(*at),
+                    ..RawExample::default()
+                }));
+            result
+                .examples
+                .extend(phantom.iter().take(per_class).map(|(_, at)| RawExample {
+                    class: AnomalyClass::Phantom,
+                    target_offsets: vec![*at],
+                    ..RawExample::default()
+                }));
+            result.truncated = false;
+            for e in &mut result.examples {
+                if let Some(at) = e.source_offset {
+                    let (p, o) = split_position(at);
+                    e.source_partition = Some(p);
+                    e.source_offset = Some(o);
+                }
+                let (partitions, offsets) = e
+                    .target_offsets
+                    .iter()
+                    .map(|at| split_position(*at))
+                    .unzip();
+                e.target_partitions = partitions;
+                e.target_offsets = offsets;
+            }
+        }
         Ok(result)
+    }
+}
+
+/// Whole-topic matching: a record's position is `partition << PARTITION_SHIFT | offset`, so one
+/// matcher covers every partition of a topic and each side stays in position order when its
+/// partitions are pushed one after another.
+pub const PARTITION_SHIFT: u32 = 40;
+const OFFSET_IN_PARTITION: u64 = (1 << PARTITION_SHIFT) - 1;
+
+/// The position of `offset` in `partition` for whole-topic matching; None when it does not fit
+/// (an offset at or beyond 2^40, a partition at or beyond 2^21).
+pub fn topic_position(partition: i32, offset: i64) -> Option<i64> {
+    let fits = (0..1 << 21).contains(&partition) && (0..1i64 << PARTITION_SHIFT).contains(&offset);
+    fits.then(|| (i64::from(partition) << PARTITION_SHIFT) | offset)
+}
+
+/// (partition, offset) of a whole-topic position.
+pub fn split_position(at: i64) -> (i32, i64) {
+    (
+        (at >> PARTITION_SHIFT) as i32,
+        at & OFFSET_IN_PARTITION as i64,
+    )
+}
+
+/// A lost or phantom record on its way to the corruption pairing: 48 bytes, ordered by
+/// workload identity, then position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Leftover {
+    ident: u64,
+    pos: u64,
+    fp: Fingerprint,
+}
+
+impl Leftover {
+    fn new(ident: u64, position: i64, fp: Fingerprint) -> Leftover {
+        Leftover {
+            ident,
+            pos: position.max(0) as u64,
+            fp,
+        }
+    }
+
+    fn position(&self) -> i64 {
+        self.pos as i64
+    }
+}
+
+impl Spill for Leftover {
+    const SIZE: usize = 48;
+    fn write_to(&self, out: &mut [u8]) {
+        out[..8].copy_from_slice(&self.ident.to_be_bytes());
+        out[8..16].copy_from_slice(&self.pos.to_be_bytes());
+        out[16..48].copy_from_slice(&self.fp);
+    }
+    fn read_from(b: &[u8]) -> Self {
+        let mut ident = [0u8; 8];
+        ident.copy_from_slice(&b[..8]);
+        let mut pos = [0u8; 8];
+        pos.copy_from_slice(&b[8..16]);
+        let mut fp = [0u8; 32];
+        fp.copy_from_slice(&b[16..48]);
+        Leftover {
+            ident: u64::from_be_bytes(ident),
+            pos: u64::from_be_bytes(pos),
+            fp,
+        }
+    }
+}
+
+/// The `cap` lowest positions offered, with their fingerprints (a bounded max-heap).
+struct Lowest {
+    cap: usize,
+    heap: std::collections::BinaryHeap<(i64, Fingerprint)>,
+}
+
+impl Lowest {
+    fn new(cap: usize) -> Lowest {
+        Lowest {
+            cap,
+            heap: std::collections::BinaryHeap::new(),
+        }
+    }
+
+    fn offer(&mut self, at: i64, fp: Fingerprint) {
+        if self.heap.len() < self.cap {
+            self.heap.push((at, fp));
+        } else if self.heap.peek().is_some_and(|top| (at, fp) < *top) {
+            self.heap.pop();
+            self.heap.push((at, fp));
+        }
+    }
+
+    /// (fingerprint, position) in position order.
+    fn into_sorted(self) -> Vec<(Fingerprint, i64)> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(at, fp)| (fp, at))
+            .collect()
+    }
+}
+
+/// The first matched position on each side (per partition for whole-topic matching): records
+/// before it are judged by retention.
+struct Firsts {
+    whole_topic: bool,
+    /// One partition: the minimum of each side.
+    source_min: i64,
+    target_min: i64,
+    /// Whole topic: per partition.
+    source: HashMap<u64, i64>,
+    target: HashMap<u64, i64>,
+}
+
+impl Firsts {
+    fn new(whole_topic: bool) -> Firsts {
+        Firsts {
+            whole_topic,
+            source_min: i64::MAX,
+            target_min: i64::MAX,
+            source: HashMap::new(),
+            target: HashMap::new(),
+        }
+    }
+
+    fn note(&mut self, source: i64, target: i64) {
+        if !self.whole_topic {
+            self.source_min = self.source_min.min(source);
+            self.target_min = self.target_min.min(target);
+            return;
+        }
+        for (map, at) in [(&mut self.source, source), (&mut self.target, target)] {
+            if at != i64::MAX {
+                let e = map
+                    .entry((at.max(0) as u64) >> PARTITION_SHIFT)
+                    .or_insert(i64::MAX);
+                *e = (*e).min(at);
+            }
+        }
+    }
+
+    fn first(&self, map: &HashMap<u64, i64>, min: i64, at: i64) -> i64 {
+        if !self.whole_topic {
+            return min;
+        }
+        map.get(&((at.max(0) as u64) >> PARTITION_SHIFT))
+            .copied()
+            .unwrap_or(i64::MAX)
+    }
+
+    fn source(&self, at: i64) -> i64 {
+        self.first(&self.source, self.source_min, at)
+    }
+
+    fn target(&self, at: i64) -> i64 {
+        self.first(&self.target, self.target_min, at)
     }
 }
 
@@ -1452,6 +1713,94 @@ mod tests {
             (m.finish(Retention::default()).unwrap(), seen_off, active)
         };
         assert!(seen_off && !on_at_end);
+    }
+
+    #[test]
+    fn staged_merges_of_many_runs_give_the_same_counts() {
+        // 6,000 records per side with a capacity of 4 entries: well over a thousand spilled
+        // runs, merged in stages of 16 (several levels), against everything in memory.
+        let fp = |i: u32| -> Fingerprint { sha2::Sha256::digest(i.to_be_bytes()).into() };
+        let run = |capacity: usize| {
+            let mut m = PartitionMatcher::new(MatchOptions {
+                capacity,
+                window: 0,
+                check_offsets: true,
+                ..Default::default()
+            });
+            let mut t = 0i64;
+            for i in 0..6_000u32 {
+                m.push_source(i64::from(i), fp(i), u64::from(i % 500 + 1), 1)
+                    .unwrap();
+                if i % 97 == 0 {
+                    continue; // lost
+                }
+                let copies = if i % 89 == 0 { 2 } else { 1 }; // duplicated
+                for _ in 0..copies {
+                    // Every 50th record swapped with its neighbour: reordered.
+                    let j = if i % 50 == 10 {
+                        i + 1
+                    } else if i % 50 == 11 {
+                        i - 1
+                    } else {
+                        i
+                    };
+                    m.push_target(t, fp(j), 0, 1).unwrap();
+                    t += 1;
+                }
+            }
+            for k in 0..40u32 {
+                m.push_target(t, fp(1_000_000 + k), 0, 1).unwrap(); // phantom
+                t += 1;
+            }
+            m.finish(Retention::default()).unwrap()
+        };
+        let small = run(4);
+        let large = run(1 << 20);
+        assert!(small.spilled > 16 * 16 * 4, "spilled {}", small.spilled);
+        assert_eq!(large.spilled, 0);
+        assert_eq!(
+            PartitionOutcome {
+                spilled: 0,
+                ..small
+            },
+            PartitionOutcome {
+                spilled: 0,
+                ..large.clone()
+            }
+        );
+        assert_eq!(large.counts.get(AnomalyClass::Lost), 62);
+        assert_eq!(large.counts.get(AnomalyClass::Phantom), 40);
+        assert_eq!(large.counts.get(AnomalyClass::Duplicated), 67);
+        assert!(
+            large.counts.get(AnomalyClass::Reordered) > 100,
+            "{:?}",
+            large.counts
+        );
+    }
+
+    #[test]
+    fn lost_and_phantom_lists_keep_only_the_cap_and_count_everything() {
+        let fp = |i: u32| -> Fingerprint { sha2::Sha256::digest(i.to_be_bytes()).into() };
+        let mut m = PartitionMatcher::new(MatchOptions {
+            capacity: 64,
+            anomaly_memory: 10,
+            ..Default::default()
+        });
+        for i in 0..5_000u32 {
+            m.push_source(i64::from(i), fp(i), 0, 1).unwrap();
+        }
+        for i in 0..300u32 {
+            m.push_target(i64::from(i), fp(10_000 + i), 0, 1).unwrap();
+        }
+        let o = m.finish(Retention::default()).unwrap();
+        assert_eq!(o.counts.get(AnomalyClass::Lost), 5_000);
+        assert_eq!(o.counts.get(AnomalyClass::Phantom), 300);
+        assert!(o.truncated);
+        // The lowest offsets, in order.
+        let kept: Vec<i64> = o.lost.iter().map(|x| x.1).collect();
+        assert_eq!(kept, (0..10).collect::<Vec<i64>>());
+        let kept: Vec<i64> = o.phantom.iter().map(|x| x.1).collect();
+        assert_eq!(kept, (0..10).collect::<Vec<i64>>());
     }
 
     #[test]

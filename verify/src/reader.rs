@@ -5,7 +5,7 @@
 //! high watermark, capped at the last stable offset on the committed side, or `--until`), so a
 //! verification of live clusters ends.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::VerifyError;
 use crate::fingerprint::{fingerprint, identity, FingerprintOptions, RecordView};
-use crate::matcher::{MatchOptions, PartitionMatcher, PartitionOutcome, Retention};
+use crate::matcher::{topic_position, MatchOptions, PartitionMatcher, PartitionOutcome, Retention};
+use crate::runs::{RunSorter, Spill};
 use crate::topic::combine;
 use crate::verdict::{AnomalyClass, Counts, Position, Promises, TopicVerdict, Verdict};
 
@@ -110,6 +111,10 @@ pub struct PlannedTopic {
     pub target_topic: String,
     /// Source partition numbers.
     pub partitions: Vec<i32>,
+    /// Target partition numbers (read too where the source has no such partition: records
+    /// there are phantoms, or moved when partitions are preserved).
+    #[serde(default)]
+    pub target_partitions: Vec<i32>,
     /// `cleanup.policy` includes `compact`.
     pub compacted: bool,
     /// Known before reading: partition counts differ, compacted topic.
@@ -127,25 +132,70 @@ pub struct PartitionResult {
     pub divergent: u64,
 }
 
-/// One partition to check.
+/// One unit of checking: a partition pair, or a whole topic when partitions are not preserved.
 #[derive(Debug, Clone)]
 pub(crate) struct Job {
     pub(crate) source_topic: String,
     pub(crate) target_topic: String,
+    /// The partition pair's number; [`WHOLE_TOPIC`] for a whole-topic job.
     pub(crate) partition: i32,
     pub(crate) compacted: bool,
+    pub(crate) whole_topic: bool,
+    /// The source partition whose owner checks this job in a shared verification.
+    pub(crate) owner: i32,
+    /// Partitions each side has (a pair job: its number when that side has it).
+    pub(crate) source_partitions: Vec<i32>,
+    pub(crate) target_partitions: Vec<i32>,
 }
 
-/// The jobs of the planned topics, partition by partition.
-pub(crate) fn jobs(topics: &[PlannedTopic]) -> Vec<Job> {
+/// The partition number of a whole-topic job's result (partitions not preserved: every
+/// partition of the topic is matched against every other).
+pub const WHOLE_TOPIC: i32 = -1;
+
+impl PlannedTopic {
+    /// The units a verification of this topic checks: with partitions preserved, every
+    /// partition number either side has; else the whole topic ([`WHOLE_TOPIC`]).
+    pub fn units(&self, preserve_partitions: bool) -> Vec<i32> {
+        if !preserve_partitions {
+            return vec![WHOLE_TOPIC];
+        }
+        let mut units = self.partitions.clone();
+        units.extend(
+            self.target_partitions
+                .iter()
+                .filter(|p| !self.partitions.contains(p)),
+        );
+        units.sort_unstable();
+        units
+    }
+
+    /// The source partition whose owner checks `unit` in a shared verification: the
+    /// partition itself, else (a target-only partition, the whole topic) one chosen from the
+    /// number, so exactly one member takes it.
+    pub fn owner_of(&self, unit: i32) -> Option<i32> {
+        if self.partitions.contains(&unit) {
+            return Some(unit);
+        }
+        let n = self.partitions.len();
+        (n > 0).then(|| self.partitions[unit.max(0) as usize % n])
+    }
+}
+
+/// The jobs of the planned topics: partition by partition, or topic by topic when partitions
+/// are not preserved.
+pub(crate) fn jobs(topics: &[PlannedTopic], preserve_partitions: bool) -> Vec<Job> {
     topics
         .iter()
         .flat_map(|t| {
-            t.partitions.iter().map(|p| Job {
+            t.units(preserve_partitions).into_iter().map(|unit| Job {
                 source_topic: t.source_topic.clone(),
                 target_topic: t.target_topic.clone(),
-                partition: *p,
+                partition: unit,
                 compacted: t.compacted,
+                whole_topic: unit == WHOLE_TOPIC,
+                owner: t.owner_of(unit).unwrap_or(unit),
+                source_partitions: t.partitions.clone(),
+                target_partitions: t.target_partitions.clone(),
             })
         })
         .collect()
@@ -160,7 +210,7 @@ pub async fn verify(
 ) -> Result<Verdict, VerifyError> {
     let started = Instant::now();
     let topics = plan(source, target, options).await?;
-    let jobs = jobs(&topics);
+    let jobs = jobs(&topics, options.promises.partitions);
     progress(VerifyProgress::Planned {
         partitions: jobs.len(),
     });
@@ -237,10 +287,14 @@ pub async fn plan(
         }
         let mut partitions: Vec<i32> = sdesc.partitions.iter().map(|p| p.partition).collect();
         partitions.sort_unstable();
+        let mut target_partitions: Vec<i32> =
+            tdesc.partitions.iter().map(|p| p.partition).collect();
+        target_partitions.sort_unstable();
         planned.push(PlannedTopic {
             source_topic: topic.clone(),
             target_topic,
             partitions,
+            target_partitions,
             compacted,
             warnings,
         });
@@ -279,7 +333,7 @@ pub(crate) async fn check_partitions(
                     let Some(job) = job else { return Ok(()) };
                     if keep
                         .as_ref()
-                        .is_some_and(|k| !k(&job.source_topic, job.partition))
+                        .is_some_and(|k| !k(&job.source_topic, job.owner))
                     {
                         continue;
                     }
@@ -451,29 +505,31 @@ impl Reader {
         })
     }
 
+    /// Checks one job: a partition pair read side by side, or (partitions not preserved) every
+    /// partition of a topic through one whole-topic matcher. A side the job does not have (a
+    /// partition only one cluster has) is read as empty.
     pub(crate) fn partition(
         &mut self,
         job: &Job,
     ) -> Result<(PartitionOutcome, Vec<String>, u64), VerifyError> {
+        if job.whole_topic {
+            return self.whole_topic(job);
+        }
         let (st, tt, p) = (&job.source_topic, &job.target_topic, job.partition);
         let mut warnings = Vec::new();
-        let (s_low, s_high) = watermarks(&self.source_uncommitted, "source", st, p)?;
-        // A read_committed consumer's high watermark is the last stable offset.
-        let (_, s_stable) = watermarks(&self.source_committed, "source", st, p)?;
-        let (t_low, t_high) = watermarks(&self.target, "target", tt, p)?;
-        let mut s_end = s_high;
-        let mut t_end = t_high;
-        if let Some(until) = self.options.until_ms {
-            s_end = s_end
-                .min(offset_for_time(&self.source_uncommitted, st, p, until)?.unwrap_or(s_end));
-            t_end = t_end.min(offset_for_time(&self.target, tt, p, until)?.unwrap_or(t_end));
-        }
-        if s_stable < s_end {
-            warnings.push(format!(
-                "{st}-{p}: an open transaction holds the last stable offset at {s_stable} (high watermark {s_high}); records from {s_stable} on are not verified"
-            ));
-            s_end = s_stable;
-        }
+        let has_source = job.source_partitions.contains(&p);
+        let has_target = job.target_partitions.contains(&p);
+        let s = if has_source {
+            self.source_bounds(st, p, &mut warnings)?
+        } else {
+            Bounds::default()
+        };
+        let t = if has_target {
+            self.target_bounds(tt, p)?
+        } else {
+            Bounds::default()
+        };
+        let (s_low, s_end, t_low, t_end) = (s.low, s.end, t.low, t.end);
 
         let fp_opts = self.options.fingerprint.clone();
         // The promises decide what is checked: `matching` only sizes the matcher.
@@ -481,9 +537,8 @@ impl Reader {
         matching.check_offsets = self.options.promises.offsets;
         matching.check_order = self.options.promises.order;
         let mut matcher = PartitionMatcher::new(matching);
-        let mut src_latest: HashMap<[u8; 16], [u8; 32]> = HashMap::new();
-        let mut tgt_latest: HashMap<[u8; 16], [u8; 32]> = HashMap::new();
         let compacted = job.compacted;
+        let mut latest = Latest::new(compacted, &self.options.matching);
         let idle = self.options.idle_timeout;
 
         // Source and target are read side by side, so the matcher's in-order window pairs them
@@ -526,9 +581,7 @@ impl Reader {
                     .is_some_and(|c| c.offset == u.offset)
                 {
                     matcher.push_source(u.offset, u.fp, u.ident, u.bytes)?;
-                    if let Some((k, present)) = u.key {
-                        latest(&mut src_latest, k, present, u.fp);
-                    }
+                    latest.source(u.offset, &u)?;
                     next_committed = committed.next(&fp_opts, compacted)?;
                 } else {
                     matcher.push_aborted(u.offset, u.fp, u.ident)?;
@@ -540,46 +593,292 @@ impl Reader {
                 };
                 t_next = r.offset + 1;
                 matcher.push_target(r.offset, r.fp, r.ident, r.bytes)?;
-                if let Some((k, present)) = r.key {
-                    latest(&mut tgt_latest, k, present, r.fp);
-                }
+                latest.target(r.offset, &r)?;
             }
         }
-        let (s_low_after, s_high_after) = watermarks(&self.source_uncommitted, "source", st, p)?;
-        let (_, t_high_after) = watermarks(&self.target, "target", tt, p)?;
-        // A log never shrinks at its end: a lower high watermark means the topic was deleted
-        // and re-created (or truncated) while we read it.
-        for (side, topic, before, after) in [
-            ("source", st, s_high, s_high_after),
-            ("target", tt, t_high, t_high_after),
-        ] {
-            if after < before {
-                warnings.push(format!(
-                    "{topic}-{p}: the {side} high watermark went back from {before} to {after} during verification: the topic was re-created or truncated; MirrorMaker 2 has been known to skip data silently here"
-                ));
-            }
+        if has_source {
+            self.source_after(st, p, s, &mut warnings)?;
         }
-        if s_low_after > s_low {
-            warnings.push(format!(
-                "{st}-{p}: the source log start moved from {s_low} to {s_low_after} during verification (retention or deletion); MirrorMaker 2 has been known to skip data silently here"
-            ));
+        if has_target {
+            self.target_after(tt, p, t, &mut warnings)?;
         }
         let outcome = matcher.finish(Retention {
             source_log_start: s_low,
             target_log_start: t_low,
             allow_expiry: self.options.allow_expiry,
         })?;
-        let divergent = if compacted {
-            let mut keys: Vec<&[u8; 16]> = src_latest.keys().chain(tgt_latest.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            keys.iter()
-                .filter(|k| src_latest.get(**k) != tgt_latest.get(**k))
-                .count() as u64
-        } else {
-            0
+        Ok((outcome, warnings, latest.divergent()?))
+    }
+
+    /// Partitions not preserved: every source partition, then every target partition (those
+    /// numbered beyond the source's count too), through one matcher in topic positions.
+    fn whole_topic(
+        &mut self,
+        job: &Job,
+    ) -> Result<(PartitionOutcome, Vec<String>, u64), VerifyError> {
+        let (st, tt) = (&job.source_topic, &job.target_topic);
+        let mut warnings = Vec::new();
+        let fp_opts = self.options.fingerprint.clone();
+        let mut matching = self.options.matching.clone();
+        matching.whole_topic = true;
+        matching.window = 0;
+        let mut matcher = PartitionMatcher::new(matching);
+        let compacted = job.compacted;
+        let mut latest = Latest::new(compacted, &self.options.matching);
+        let idle = self.options.idle_timeout;
+        let mut retention = Retention {
+            allow_expiry: self.options.allow_expiry,
+            ..Retention::default()
         };
-        Ok((outcome, warnings, divergent))
+        let position = |side: &str, topic: &str, p: i32, offset: i64| {
+            topic_position(p, offset).ok_or_else(|| VerifyError::InvalidOption {
+                option: "--no-preserve-partitions".into(),
+                reason: format!(
+                    "{side} {topic}-{p} offset {offset} is beyond what whole-topic matching can place (offsets below 2^40, partitions below 2^21)"
+                ),
+            })
+        };
+        for &p in &job.source_partitions {
+            let s = self.source_bounds(st, p, &mut warnings)?;
+            retention.source_log_start = retention.source_log_start.max(s.low);
+            let mut committed =
+                Stream::open(&self.source_committed, st, p, s.low, s.end, idle, "source")?;
+            let mut uncommitted = Stream::open(
+                &self.source_uncommitted,
+                st,
+                p,
+                s.low,
+                s.end,
+                idle,
+                "source",
+            )?;
+            let mut next_committed = committed.next(&fp_opts, compacted)?;
+            while let Some(u) = uncommitted.next(&fp_opts, compacted)? {
+                while next_committed.as_ref().is_some_and(|c| c.offset < u.offset) {
+                    next_committed = committed.next(&fp_opts, compacted)?;
+                }
+                let at = position("source", st, p, u.offset)?;
+                if next_committed
+                    .as_ref()
+                    .is_some_and(|c| c.offset == u.offset)
+                {
+                    matcher.push_source(at, u.fp, u.ident, u.bytes)?;
+                    latest.source(at, &u)?;
+                    next_committed = committed.next(&fp_opts, compacted)?;
+                } else {
+                    matcher.push_aborted(at, u.fp, u.ident)?;
+                }
+            }
+            self.source_after(st, p, s, &mut warnings)?;
+        }
+        for &p in &job.target_partitions {
+            let t = self.target_bounds(tt, p)?;
+            retention.target_log_start = retention.target_log_start.max(t.low);
+            let mut target = Stream::open(&self.target, tt, p, t.low, t.end, idle, "target")?;
+            while let Some(r) = target.next(&fp_opts, compacted)? {
+                let at = position("target", tt, p, r.offset)?;
+                matcher.push_target(at, r.fp, r.ident, r.bytes)?;
+                latest.target(at, &r)?;
+            }
+            self.target_after(tt, p, t, &mut warnings)?;
+        }
+        let outcome = matcher.finish(retention)?;
+        Ok((outcome, warnings, latest.divergent()?))
+    }
+
+    /// Where reading a source partition starts and ends (log start; the high watermark capped
+    /// by `--until` and by an open transaction's last stable offset).
+    fn source_bounds(
+        &self,
+        st: &str,
+        p: i32,
+        warnings: &mut Vec<String>,
+    ) -> Result<Bounds, VerifyError> {
+        let (s_low, s_high) = watermarks(&self.source_uncommitted, "source", st, p)?;
+        // A read_committed consumer's high watermark is the last stable offset.
+        let (_, s_stable) = watermarks(&self.source_committed, "source", st, p)?;
+        let mut s_end = s_high;
+        if let Some(until) = self.options.until_ms {
+            s_end = s_end
+                .min(offset_for_time(&self.source_uncommitted, st, p, until)?.unwrap_or(s_end));
+        }
+        if s_stable < s_end {
+            warnings.push(format!(
+                "{st}-{p}: an open transaction holds the last stable offset at {s_stable} (high watermark {s_high}); records from {s_stable} on are not verified"
+            ));
+            s_end = s_stable;
+        }
+        Ok(Bounds {
+            low: s_low,
+            high: s_high,
+            end: s_end,
+        })
+    }
+
+    fn target_bounds(&self, tt: &str, p: i32) -> Result<Bounds, VerifyError> {
+        let (t_low, t_high) = watermarks(&self.target, "target", tt, p)?;
+        let mut t_end = t_high;
+        if let Some(until) = self.options.until_ms {
+            t_end = t_end.min(offset_for_time(&self.target, tt, p, until)?.unwrap_or(t_end));
+        }
+        Ok(Bounds {
+            low: t_low,
+            high: t_high,
+            end: t_end,
+        })
+    }
+
+    /// After reading a source partition: did its log move under us?
+    fn source_after(
+        &self,
+        st: &str,
+        p: i32,
+        before: Bounds,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), VerifyError> {
+        let (low, high) = watermarks(&self.source_uncommitted, "source", st, p)?;
+        went_back(warnings, "source", st, p, before.high, high);
+        if low > before.low {
+            warnings.push(format!(
+                "{st}-{p}: the source log start moved from {} to {low} during verification (retention or deletion); MirrorMaker 2 has been known to skip data silently here",
+                before.low
+            ));
+        }
+        Ok(())
+    }
+
+    fn target_after(
+        &self,
+        tt: &str,
+        p: i32,
+        before: Bounds,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), VerifyError> {
+        let (_, high) = watermarks(&self.target, "target", tt, p)?;
+        went_back(warnings, "target", tt, p, before.high, high);
+        Ok(())
+    }
+}
+
+/// A log never shrinks at its end: a lower high watermark means the topic was deleted and
+/// re-created (or truncated) while we read it.
+fn went_back(warnings: &mut Vec<String>, side: &str, topic: &str, p: i32, before: i64, after: i64) {
+    if after < before {
+        warnings.push(format!(
+            "{topic}-{p}: the {side} high watermark went back from {before} to {after} during verification: the topic was re-created or truncated; MirrorMaker 2 has been known to skip data silently here"
+        ));
+    }
+}
+
+/// Where a partition is read: from `low` to `end` (`high`: its high watermark at the start).
+#[derive(Debug, Clone, Copy, Default)]
+struct Bounds {
+    low: i64,
+    high: i64,
+    end: i64,
+}
+
+/// One key's value as a compacted topic keeps it: 56 bytes, ordered by key, then side, then
+/// position (the last entry of a side is the latest value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct KeyValue {
+    key: [u8; 16],
+    /// side (0 source, 1 target) in the top bit, position shifted by one, value present in the
+    /// lowest bit.
+    tag: u64,
+    fp: [u8; 32],
+}
+
+impl Spill for KeyValue {
+    const SIZE: usize = 56;
+    fn write_to(&self, out: &mut [u8]) {
+        out[..16].copy_from_slice(&self.key);
+        out[16..24].copy_from_slice(&self.tag.to_be_bytes());
+        out[24..56].copy_from_slice(&self.fp);
+    }
+    fn read_from(b: &[u8]) -> Self {
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&b[..16]);
+        let mut tag = [0u8; 8];
+        tag.copy_from_slice(&b[16..24]);
+        let mut fp = [0u8; 32];
+        fp.copy_from_slice(&b[24..56]);
+        KeyValue {
+            key,
+            tag: u64::from_be_bytes(tag),
+            fp,
+        }
+    }
+}
+
+/// (key, latest source value, latest target value); None: no value (tombstone or absent).
+type KeyLatest = ([u8; 16], Option<[u8; 32]>, Option<[u8; 32]>);
+
+/// The latest value per key on both sides of a compacted topic, without a map entry per key:
+/// every keyed record goes to sorted runs (spilled beyond a quarter of the matcher's capacity),
+/// and the walk by key compares the last value of each side.
+struct Latest {
+    sorter: Option<RunSorter<KeyValue>>,
+}
+
+impl Latest {
+    fn new(compacted: bool, matching: &MatchOptions) -> Latest {
+        Latest {
+            sorter: compacted.then(|| RunSorter::new((matching.capacity / 4).max(1))),
+        }
+    }
+
+    fn push(&mut self, side: u64, at: i64, seen: &Seen) -> Result<(), VerifyError> {
+        if let (Some(sorter), Some((key, present))) = (self.sorter.as_mut(), seen.key) {
+            let tag =
+                (side << 63) | ((at.max(0) as u64 & ((1 << 62) - 1)) << 1) | u64::from(present);
+            sorter.push(KeyValue {
+                key,
+                tag,
+                fp: seen.fp,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn source(&mut self, at: i64, seen: &Seen) -> Result<(), VerifyError> {
+        self.push(0, at, seen)
+    }
+
+    fn target(&mut self, at: i64, seen: &Seen) -> Result<(), VerifyError> {
+        self.push(1, at, seen)
+    }
+
+    /// Keys whose latest value differs (a tombstone and an absent key are the same after
+    /// compaction).
+    fn divergent(self) -> Result<u64, VerifyError> {
+        let Some(sorter) = self.sorter else {
+            return Ok(0);
+        };
+        let mut sorted = sorter.finish()?;
+        let value = |kv: &KeyValue| (kv.tag & 1 == 1).then_some(kv.fp);
+        let mut divergent = 0u64;
+        let mut current: Option<KeyLatest> = None;
+        for kv in sorted.by_ref() {
+            if current.as_ref().is_some_and(|c| c.0 != kv.key) {
+                if let Some((_, s, t)) = current.take() {
+                    divergent += u64::from(s != t);
+                }
+            }
+            let c = current.get_or_insert((kv.key, None, None));
+            if kv.tag >> 63 == 0 {
+                c.1 = value(&kv);
+            } else {
+                c.2 = value(&kv);
+            }
+        }
+        if let Some(e) = sorted.take_error() {
+            return Err(e);
+        }
+        if let Some((_, s, t)) = current {
+            divergent += u64::from(s != t);
+        }
+        Ok(divergent)
     }
 }
 
@@ -596,15 +895,6 @@ fn watermarks(
             cluster: cluster.to_string(),
             detail: format!("watermarks of {topic}-{p}: {e}"),
         })
-}
-
-fn latest(map: &mut HashMap<[u8; 16], [u8; 32]>, key: [u8; 16], present: bool, fp: [u8; 32]) {
-    if present {
-        map.insert(key, fp);
-    } else {
-        // A tombstone and an absent key are the same after compaction.
-        map.remove(&key);
-    }
 }
 
 fn offset_for_time(
@@ -651,6 +941,18 @@ impl<'a> Stream<'a> {
         idle: Duration,
         cluster: &'static str,
     ) -> Result<Stream<'a>, VerifyError> {
+        let label = format!("{topic}-{p}");
+        if start >= end {
+            // Nothing to read (or a partition this side does not have): no assignment.
+            return Ok(Stream {
+                consumer,
+                end,
+                done: true,
+                idle,
+                cluster,
+                label,
+            });
+        }
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, p, Offset::Offset(start))
             .map_err(|e| VerifyError::Kafka {
@@ -664,10 +966,10 @@ impl<'a> Stream<'a> {
         Ok(Stream {
             consumer,
             end,
-            done: start >= end,
+            done: false,
             idle,
             cluster,
-            label: format!("{topic}-{p}"),
+            label,
         })
     }
 
@@ -908,5 +1210,68 @@ pub fn preview(key: Option<&[u8]>) -> String {
                 }
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(key: u32, value: Option<u32>) -> Seen {
+        let mut k = [0u8; 16];
+        k[..4].copy_from_slice(&key.to_be_bytes());
+        let mut fp = [0u8; 32];
+        if let Some(v) = value {
+            fp[..4].copy_from_slice(&v.to_be_bytes());
+        }
+        Seen {
+            offset: 0,
+            fp,
+            ident: 0,
+            bytes: 0,
+            key: Some((k, value.is_some())),
+        }
+    }
+
+    #[test]
+    fn latest_values_per_key_through_spilled_runs() {
+        for capacity in [8, 1 << 20] {
+            // capacity 8: two entries in memory, thousands of spilled runs.
+            let matching = MatchOptions {
+                capacity,
+                ..MatchOptions::default()
+            };
+            let mut latest = Latest::new(true, &matching);
+            let mut at = 0i64;
+            for round in 0..3u32 {
+                for key in 0..1_000u32 {
+                    // Source: three values per key, the last one wins; keys 900.. end deleted.
+                    let value = (round < 2 || key < 900).then_some(key * 10 + round);
+                    latest.source(at, &seen(key, value)).unwrap();
+                    at += 1;
+                }
+            }
+            let mut at = 0i64;
+            for key in 0..1_000u32 {
+                // Target: only the latest values, except 7 keys with an older value, 5 keys
+                // deleted that the source keeps, and 900.. (deleted at the source) absent or
+                // tombstoned.
+                let value = if key < 7 {
+                    Some(key * 10 + 1)
+                } else if (100..105).contains(&key) {
+                    None
+                } else if key >= 900 {
+                    if key % 2 == 0 {
+                        continue;
+                    }
+                    None
+                } else {
+                    Some(key * 10 + 2)
+                };
+                latest.target(at, &seen(key, value)).unwrap();
+                at += 1;
+            }
+            assert_eq!(latest.divergent().unwrap(), 12, "capacity {capacity}");
+        }
     }
 }

@@ -1,8 +1,15 @@
 //! Sorted runs: an external sort with a fixed in-memory budget.
 //!
 //! Items are buffered up to `capacity`; a full buffer is sorted and spilled to a temp file as a
-//! run of fixed-size records. Finishing merges the runs (and the last buffer) k-way, so memory
-//! stays at `capacity` items plus one read buffer per run, whatever the volume.
+//! run of fixed-size records. Finishing merges the runs (and the last buffer) k-way.
+//!
+//! The merge is staged with a fan-in limit, so memory and open files stay bounded whatever the
+//! volume: runs carry a level (a spill is level 0); whenever `fan_in` runs of one level exist
+//! they are merged into one run of the next level (a tiered merge, like an LSM tree's, each item
+//! rewritten once per level: log_fan_in(runs) times), and finishing first merges the smallest
+//! runs until at most `fan_in` remain. Memory is `capacity` items plus at most `fan_in` read
+//! buffers of 32 KiB and one 64 KiB write buffer; open files are at most
+//! `(fan_in - 1) × levels + 1`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -18,12 +25,25 @@ pub trait Spill: Ord + Copy {
     fn read_from(bytes: &[u8]) -> Self;
 }
 
+/// Runs merged at once, by default: 16 read buffers of 32 KiB.
+pub const DEFAULT_FAN_IN: usize = 16;
+
+/// A spilled run: a temp file of sorted items, and its merge level.
+struct Run {
+    file: File,
+    level: u32,
+}
+
 /// An external sorter.
 pub struct RunSorter<T: Spill> {
     capacity: usize,
     buffer: Vec<T>,
-    runs: Vec<File>,
+    /// Levels never increase along the vector: the newest, smallest runs are at its end.
+    runs: Vec<Run>,
     spilled_items: u64,
+    fan_in: usize,
+    /// Runs merged into bigger ones so far (for tests and figures).
+    merges: u64,
 }
 
 impl<T: Spill> RunSorter<T> {
@@ -35,7 +55,20 @@ impl<T: Spill> RunSorter<T> {
             buffer: Vec::new(),
             runs: Vec::new(),
             spilled_items: 0,
+            fan_in: DEFAULT_FAN_IN,
+            merges: 0,
         }
+    }
+
+    /// The most runs merged at once (at least 2).
+    pub fn with_fan_in(mut self, fan_in: usize) -> RunSorter<T> {
+        self.fan_in = fan_in.max(2);
+        self
+    }
+
+    /// Merges of runs into bigger runs done so far.
+    pub fn staged_merges(&self) -> u64 {
+        self.merges
     }
 
     pub fn push(&mut self, item: T) -> Result<(), VerifyError> {
@@ -63,7 +96,7 @@ impl<T: Spill> RunSorter<T> {
         self.spilled_items
     }
 
-    /// Runs written to disk so far.
+    /// Runs on disk now (after staged merges).
     pub fn runs(&self) -> usize {
         self.runs.len()
     }
@@ -88,8 +121,43 @@ impl<T: Spill> RunSorter<T> {
         }
         std::io::Seek::rewind(&mut file).map_err(VerifyError::spill)?;
         self.spilled_items += self.buffer.len() as u64;
-        self.runs.push(file);
+        self.runs.push(Run { file, level: 0 });
         self.buffer.clear();
+        // Tiered merge: `fan_in` runs of one level become one run of the next.
+        while self.runs.len() >= self.fan_in {
+            let tail = &self.runs[self.runs.len() - self.fan_in..];
+            let level = tail[0].level;
+            if tail.iter().any(|r| r.level != level) {
+                break;
+            }
+            self.merge_tail(self.fan_in, level + 1)?;
+        }
+        Ok(())
+    }
+
+    /// Merges the last `k` runs into one run of `level`.
+    fn merge_tail(&mut self, k: usize, level: u32) -> Result<(), VerifyError> {
+        let tail = self.runs.split_off(self.runs.len() - k);
+        let mut merged = Sorted::<T>::over(tail.into_iter().map(|r| r.file).collect(), 0);
+        let mut file = tempfile::tempfile().map_err(VerifyError::spill)?;
+        let per_chunk = (CHUNK / T::SIZE).max(1);
+        let mut chunk = vec![0u8; per_chunk * T::SIZE];
+        let mut used = 0;
+        for item in merged.by_ref() {
+            item.write_to(&mut chunk[used..used + T::SIZE]);
+            used += T::SIZE;
+            if used == chunk.len() {
+                file.write_all(&chunk).map_err(VerifyError::spill)?;
+                used = 0;
+            }
+        }
+        if let Some(e) = merged.take_error() {
+            return Err(e);
+        }
+        file.write_all(&chunk[..used]).map_err(VerifyError::spill)?;
+        std::io::Seek::rewind(&mut file).map_err(VerifyError::spill)?;
+        self.runs.push(Run { file, level });
+        self.merges += k as u64;
         Ok(())
     }
 
@@ -103,29 +171,18 @@ impl<T: Spill> RunSorter<T> {
                 self.spill()?;
             }
             self.buffer = Vec::new();
+            // Final stage: merge the smallest runs until at most `fan_in` are left.
+            while self.runs.len() > self.fan_in {
+                let k = (self.runs.len() - self.fan_in + 1).min(self.fan_in);
+                let level = self.runs[self.runs.len() - k].level + 1;
+                self.merge_tail(k, level)?;
+            }
         }
         self.buffer.sort_unstable();
-        let mut readers = Vec::with_capacity(self.runs.len());
-        for file in self.runs {
-            readers.push(RunReader {
-                file,
-                buf: vec![0u8; CHUNK / 2],
-                start: 0,
-                end: 0,
-            });
-        }
-        let mut sorted = Sorted {
-            spilled: self.spilled_items,
-            memory: self.buffer.into_iter(),
-            memory_head: None,
-            readers,
-            heap: BinaryHeap::new(),
-            failed: None,
-        };
+        let files = self.runs.into_iter().map(|r| r.file).collect();
+        let mut sorted = Sorted::over(files, self.spilled_items);
+        sorted.memory = std::mem::take(&mut self.buffer).into_iter();
         sorted.memory_head = sorted.memory.next();
-        for i in 0..sorted.readers.len() {
-            sorted.refill(i);
-        }
         Ok(sorted)
     }
 }
@@ -182,6 +239,31 @@ impl RunReader {
 }
 
 impl<T: Spill> Sorted<T> {
+    /// A k-way merge of sorted run files (no in-memory part yet).
+    fn over(files: Vec<File>, spilled: u64) -> Sorted<T> {
+        let readers = files
+            .into_iter()
+            .map(|file| RunReader {
+                file,
+                buf: vec![0u8; CHUNK / 2],
+                start: 0,
+                end: 0,
+            })
+            .collect();
+        let mut sorted = Sorted {
+            spilled,
+            memory: Vec::new().into_iter(),
+            memory_head: None,
+            readers,
+            heap: BinaryHeap::new(),
+            failed: None,
+        };
+        for i in 0..sorted.readers.len() {
+            sorted.refill(i);
+        }
+        sorted
+    }
+
     fn refill(&mut self, run: usize) {
         match self.readers[run].next(T::SIZE) {
             Ok(Some(bytes)) => {
@@ -257,9 +339,38 @@ mod tests {
             sorter.push(N(v)).unwrap();
             expected.push(v);
         }
-        assert!(sorter.runs() > 100);
+        // 142 spills, merged in stages of 16: never more than 15 per level on disk.
+        assert!(sorter.staged_merges() > 100);
+        assert!(sorter.runs() < 2 * DEFAULT_FAN_IN, "{}", sorter.runs());
         expected.sort_unstable();
         let got: Vec<u64> = sorter.finish().unwrap().map(|n| n.0).collect();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn staged_merges_keep_open_runs_bounded_and_the_order_exact() {
+        for fan_in in [2, 3, 5, 16] {
+            let mut sorter = RunSorter::new(4).with_fan_in(fan_in);
+            let mut expected = Vec::new();
+            let mut most_runs = 0;
+            for i in 0..5_000u64 {
+                let v = (i * 104_729) % 4_999;
+                sorter.push(N(v)).unwrap();
+                expected.push(v);
+                most_runs = most_runs.max(sorter.runs());
+            }
+            // 1250 spills; levels: log_fan_in(1250) + 1.
+            let levels = (1250f64).log(fan_in as f64).ceil() as usize + 1;
+            assert!(
+                most_runs <= (fan_in - 1) * levels + 1,
+                "fan-in {fan_in}: {most_runs} runs open at once"
+            );
+            assert!(sorter.staged_merges() > 0);
+            expected.sort_unstable();
+            let sorted = sorter.finish().unwrap();
+            assert!(sorted.readers.len() <= fan_in, "fan-in {fan_in}");
+            let got: Vec<u64> = sorted.map(|n| n.0).collect();
+            assert_eq!(got, expected, "fan-in {fan_in}");
+        }
     }
 }

@@ -104,6 +104,7 @@ pub fn combine(
                     source_offset: Some(*off),
                     target_offsets: vec![],
                     detail: None,
+                    ..RawExample::default()
                 },
             ));
         }
@@ -117,6 +118,7 @@ pub fn combine(
                     source_offset: None,
                     target_offsets: vec![*off],
                     detail: None,
+                    ..RawExample::default()
                 },
             ));
         }
@@ -169,11 +171,17 @@ fn pos(topic: &str, partition: i32, offset: i64) -> Position {
 fn example(source_topic: &str, target_topic: &str, partition: i32, raw: &RawExample) -> Example {
     Example {
         class: raw.class,
-        source: raw.source_offset.map(|o| pos(source_topic, partition, o)),
+        source: raw
+            .source_offset
+            .map(|o| pos(source_topic, raw.source_partition.unwrap_or(partition), o)),
         target: raw
             .target_offsets
             .iter()
-            .map(|o| pos(target_topic, partition, *o))
+            .enumerate()
+            .map(|(i, o)| {
+                let p = raw.target_partitions.get(i).copied().unwrap_or(partition);
+                pos(target_topic, p, *o)
+            })
             .collect(),
         key_preview: None,
         detail: raw.detail.clone(),

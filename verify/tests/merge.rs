@@ -45,6 +45,7 @@ fn topics() -> Vec<PlannedTopic> {
         source_topic: "t".into(),
         target_topic: "c.t".into(),
         partitions: vec![0, 1, 2],
+        target_partitions: vec![0, 1, 2],
         compacted: false,
         warnings: vec!["topic note".into()],
     }]
@@ -200,4 +201,41 @@ fn loading_names_the_bad_file() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("format `something-else/9`"), "{err}");
+}
+
+#[test]
+fn target_only_partitions_and_whole_topics_are_units_of_coverage() {
+    // Preserved partitions: a partition only the target has is checked (and must be covered)
+    // like any other; its owner in a group is a source partition, so exactly one member takes it.
+    let mut topic = topics().remove(0);
+    topic.target_partitions = vec![0, 1, 2, 3, 4];
+    assert_eq!(topic.units(true), vec![0, 1, 2, 3, 4]);
+    assert_eq!(topic.owner_of(1), Some(1));
+    assert_eq!(topic.owner_of(3), Some(0));
+    assert_eq!(topic.owner_of(4), Some(1));
+    // Not preserved: one unit for the whole topic.
+    assert_eq!(topic.units(false), vec![verify::reader::WHOLE_TOPIC]);
+    assert_eq!(topic.owner_of(verify::reader::WHOLE_TOPIC), Some(0));
+
+    let with_target_only = |member: &str, partitions: &[i32]| {
+        let mut p = partial(member, partitions);
+        p.topics[0].target_partitions = vec![0, 1, 2, 3, 4];
+        p
+    };
+    let err = verify::merge(&named(vec![
+        with_target_only("a", &[0]),
+        with_target_only("b", &[1, 2]),
+    ]))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("2 partition(s)") && err.contains("t-3, t-4"),
+        "{err}"
+    );
+    let merged = verify::merge(&named(vec![
+        with_target_only("a", &[0, 3]),
+        with_target_only("b", &[1, 2, 4]),
+    ]))
+    .unwrap();
+    assert_eq!(merged.counts.get(AnomalyClass::MovedPartition), 1);
 }

@@ -1,0 +1,301 @@
+//! Deliberately broken copiers: each copies a source topic partition by partition into its own
+//! target topic with plain librdkafka clients (consume, then produce), breaks it in one known
+//! way, and says exactly how many records it broke. None of this uses the checker: the
+//! expected counts come from what the copier did, never from a fingerprint.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use harness::quiet::QuietEof;
+use harness::ClientProps;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+use verify::AnomalyClass;
+
+use crate::SelftestError;
+
+/// One built-in copier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copier {
+    /// Copies every committed record, in order, to the same partition.
+    Faithful,
+    /// Skips every 97th record.
+    Drops,
+    /// Writes every 89th record twice.
+    Duplicates,
+    /// Reads `read_uncommitted`, so records of aborted transactions are copied too.
+    ReadsUncommitted,
+    /// Swaps a record with the next one every 101 records of a partition.
+    Reorders,
+    /// Changes the value of every 83rd record (its workload id header stays).
+    AltersValues,
+    /// Writes every 79th record of partition p to partition p + 1.
+    MovesPartitions,
+}
+
+impl Copier {
+    pub const ALL: [Copier; 7] = [
+        Copier::Faithful,
+        Copier::Drops,
+        Copier::Duplicates,
+        Copier::ReadsUncommitted,
+        Copier::Reorders,
+        Copier::AltersValues,
+        Copier::MovesPartitions,
+    ];
+
+    /// The copier's name (also the target topic's suffix).
+    pub fn name(self) -> &'static str {
+        match self {
+            Copier::Faithful => "faithful",
+            Copier::Drops => "drops",
+            Copier::Duplicates => "duplicates",
+            Copier::ReadsUncommitted => "reads-uncommitted",
+            Copier::Reorders => "reorders",
+            Copier::AltersValues => "alters-values",
+            Copier::MovesPartitions => "moves-partitions",
+        }
+    }
+
+    /// The anomaly class this copier must be caught with (None: it must pass).
+    pub fn class(self) -> Option<AnomalyClass> {
+        match self {
+            Copier::Faithful => None,
+            Copier::Drops => Some(AnomalyClass::Lost),
+            Copier::Duplicates => Some(AnomalyClass::Duplicated),
+            Copier::ReadsUncommitted => Some(AnomalyClass::LeakedAborted),
+            Copier::Reorders => Some(AnomalyClass::Reordered),
+            Copier::AltersValues => Some(AnomalyClass::Corrupted),
+            Copier::MovesPartitions => Some(AnomalyClass::MovedPartition),
+        }
+    }
+}
+
+/// A record as read from the source.
+#[derive(Debug, Clone)]
+struct Record {
+    offset: i64,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+    timestamp: Option<i64>,
+}
+
+/// Reads every partition of `topic` from the beginning to its end (the last stable offset
+/// with `read_committed`), in offset order per partition.
+fn read_all(
+    props: &ClientProps,
+    topic: &str,
+    partitions: i32,
+    isolation: &str,
+    timeout: Duration,
+) -> Result<Vec<Vec<Record>>, SelftestError> {
+    let kafka = |e: KafkaError| SelftestError::Kafka(format!("reading {topic}: {e}"));
+    let mut config = props.to_rdkafka()?;
+    config
+        .set("group.id", "cutover-selftest-copier")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", isolation);
+    // End-of-partition events are how the copier knows it is done, not errors to log.
+    let consumer: BaseConsumer<QuietEof> = config.create_with_context(QuietEof).map_err(kafka)?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .map_err(kafka)?;
+    }
+    consumer.assign(&tpl).map_err(kafka)?;
+    let mut out: Vec<Vec<Record>> = vec![Vec::new(); partitions as usize];
+    let mut at_end: BTreeSet<i32> = BTreeSet::new();
+    let deadline = Instant::now() + timeout;
+    while (at_end.len() as i32) < partitions {
+        if Instant::now() > deadline {
+            return Err(SelftestError::Kafka(format!(
+                "reading {topic} did not reach the end of every partition within {} s",
+                timeout.as_secs()
+            )));
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let Some(partition) = out.get_mut(m.partition() as usize) else {
+                    continue;
+                };
+                partition.push(Record {
+                    offset: m.offset(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec),
+                    headers,
+                    timestamp: m.timestamp().to_millis(),
+                });
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(Err(e)) => return Err(kafka(e)),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `records[q]` to partition q of `topic`, in order (an idempotent producer keeps the
+/// order through retries), and waits until every record is acknowledged.
+fn write_all(
+    props: &ClientProps,
+    topic: &str,
+    records: &[Vec<Record>],
+    timeout: Duration,
+) -> Result<(), SelftestError> {
+    let kafka = |e: KafkaError| SelftestError::Kafka(format!("writing {topic}: {e}"));
+    let mut config = props.to_rdkafka()?;
+    config
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5");
+    let producer: ThreadedProducer<DefaultProducerContext> = config.create().map_err(kafka)?;
+    for (q, partition) in records.iter().enumerate() {
+        for r in partition {
+            let mut headers = OwnedHeaders::new();
+            for (k, v) in &r.headers {
+                headers = headers.insert(Header {
+                    key: k,
+                    value: v.as_deref(),
+                });
+            }
+            let mut record: BaseRecord<'_, Vec<u8>, Vec<u8>> =
+                BaseRecord::to(topic).partition(q as i32).headers(headers);
+            if let Some(k) = &r.key {
+                record = record.key(k);
+            }
+            if let Some(v) = &r.value {
+                record = record.payload(v);
+            }
+            if let Some(t) = r.timestamp {
+                record = record.timestamp(t);
+            }
+            let mut pending = record;
+            loop {
+                match producer.send(pending) {
+                    Ok(()) => break,
+                    Err((
+                        KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                        back,
+                    )) => {
+                        std::thread::sleep(Duration::from_millis(20));
+                        pending = back;
+                    }
+                    Err((e, _)) => return Err(kafka(e)),
+                }
+            }
+        }
+    }
+    producer.flush(timeout).map_err(kafka)?;
+    if producer.in_flight_count() > 0 {
+        return Err(SelftestError::Kafka(format!(
+            "writing {topic}: {} records not acknowledged within {} s",
+            producer.in_flight_count(),
+            timeout.as_secs()
+        )));
+    }
+    Ok(())
+}
+
+/// Copies `source_topic` (`partitions` partitions) into `target_topic` the way `copier`
+/// does; returns how many records it broke (what the checker must count).
+pub fn copy(
+    copier: Copier,
+    source: &ClientProps,
+    target: &ClientProps,
+    source_topic: &str,
+    target_topic: &str,
+    partitions: i32,
+    timeout: Duration,
+) -> Result<u64, SelftestError> {
+    let isolation = if copier == Copier::ReadsUncommitted {
+        "read_uncommitted"
+    } else {
+        "read_committed"
+    };
+    let read = read_all(source, source_topic, partitions, isolation, timeout)?;
+    let mut broken = 0u64;
+    let mut out: Vec<Vec<Record>> = vec![Vec::new(); partitions as usize];
+    match copier {
+        Copier::Faithful => out = read,
+        Copier::ReadsUncommitted => {
+            // Aborted records: in the uncommitted view, not in the committed one.
+            let committed = read_all(source, source_topic, partitions, "read_committed", timeout)?;
+            for (p, records) in read.iter().enumerate() {
+                let kept: BTreeSet<i64> = committed[p].iter().map(|r| r.offset).collect();
+                broken += records.iter().filter(|r| !kept.contains(&r.offset)).count() as u64;
+            }
+            out = read;
+        }
+        Copier::Drops | Copier::Duplicates | Copier::AltersValues => {
+            let mut n = 0u64;
+            for (p, records) in read.into_iter().enumerate() {
+                for mut r in records {
+                    n += 1;
+                    match copier {
+                        Copier::Drops if n % 97 == 13 => {
+                            broken += 1;
+                            continue;
+                        }
+                        Copier::Duplicates if n % 89 == 7 => {
+                            broken += 1;
+                            out[p].push(r.clone());
+                        }
+                        Copier::AltersValues if n % 83 == 5 => {
+                            broken += 1;
+                            let mut v = r.value.take().unwrap_or_default();
+                            v.extend_from_slice(b" (altered by cutover selftest)");
+                            r.value = Some(v);
+                        }
+                        _ => {}
+                    }
+                    out[p].push(r);
+                }
+            }
+        }
+        Copier::Reorders => {
+            for (p, mut records) in read.into_iter().enumerate() {
+                // Swap i and i + 1 at every 101st position: each swap puts one record after a
+                // record that came later in the source (one reordered record), and swaps never
+                // touch each other.
+                let mut i = 50;
+                while i + 1 < records.len() {
+                    records.swap(i, i + 1);
+                    broken += 1;
+                    i += 101;
+                }
+                out[p] = records;
+            }
+        }
+        Copier::MovesPartitions => {
+            let mut n = 0u64;
+            for (p, records) in read.into_iter().enumerate() {
+                for r in records {
+                    n += 1;
+                    if n % 79 == 11 && partitions > 1 {
+                        broken += 1;
+                        out[(p + 1) % partitions as usize].push(r);
+                    } else {
+                        out[p].push(r);
+                    }
+                }
+            }
+        }
+    }
+    write_all(target, target_topic, &out, timeout)?;
+    Ok(broken)
+}
