@@ -925,6 +925,17 @@ impl Scenario {
     pub fn with_system(&mut self, name: SystemOverride) {
         self.system = self.system.overridden(name);
         self.expect = None;
+        // MirrorMaker 2 moves application groups only through its own offset sync.
+        if !self.consumer_groups.is_empty() {
+            if let SystemSpec::Mirrormaker2 {
+                sync_group_offsets,
+                config_file: None,
+                ..
+            } = &mut self.system
+            {
+                *sync_group_offsets = true;
+            }
+        }
     }
 
     /// True when any fault needs the per-broker proxies of `side`.
