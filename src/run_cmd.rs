@@ -271,10 +271,16 @@ pub(crate) fn outcome_line(report: &scenarios::RunReport, downtime_label: &str) 
             .and_then(|d| d.downtime_secs)
             .map(|d| format!(", {downtime_label} {d:.1} s"))
             .unwrap_or_default(),
-        if report.failures.is_empty() {
+        if report.failures.is_empty() && report.undecided.is_empty() {
             String::new()
         } else {
-            format!(" — {}", report.failures.join("; "))
+            let reasons: Vec<&str> = report
+                .failures
+                .iter()
+                .chain(&report.undecided)
+                .map(String::as_str)
+                .collect();
+            format!(" — {}", reasons.join("; "))
         }
     )
 }

@@ -200,6 +200,8 @@ pub fn verdict_line(report: &RunReport) -> String {
             reasons.push(f.clone());
         }
     }
+    // What cutover could not observe (an unknown outcome).
+    reasons.extend(report.undecided.iter().cloned());
     match (report.outcome, reasons.is_empty()) {
         (Outcome::Pass, _) | (_, true) => report.outcome.as_str().to_string(),
         (o, false) => format!("{} — {}", o.as_str(), reasons.join("; ")),

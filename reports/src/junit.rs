@@ -74,9 +74,19 @@ fn scenario_case(r: &RunReport, time: Duration) -> TestCase {
             .set_message(if r.outcome == Outcome::Aborted {
                 "the run was interrupted".to_string()
             } else {
-                "the run could not decide".to_string()
+                match r.undecided.first() {
+                    Some(why) => format!("the run could not decide: {why}"),
+                    None => "the run could not decide".to_string(),
+                }
             })
-            .set_description(r.failures.join("\n"));
+            .set_description(
+                r.failures
+                    .iter()
+                    .chain(&r.undecided)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
             s
         }
         Outcome::Fail => {

@@ -160,7 +160,7 @@ pub fn render(r: &RunReport) -> String {
         if r.faults.is_empty() {
             let _ = writeln!(md, "None scheduled.\n");
         } else {
-            let _ = writeln!(md, "| fault | from | to | applied |");
+            let _ = writeln!(md, "| fault | from | to | took effect |");
             let _ = writeln!(md, "| --- | ---: | ---: | --- |");
             for ev in &r.faults {
                 let _ = writeln!(
@@ -169,10 +169,10 @@ pub fn render(r: &RunReport) -> String {
                     cell(&ev.kind),
                     ev.start_secs,
                     ev.end_secs,
-                    if ev.error.is_empty() {
-                        "yes".to_string()
-                    } else {
-                        format!("no: {}", cell(&ev.error))
+                    match (ev.error.is_empty(), ev.effect.is_empty()) {
+                        (true, true) => "yes".to_string(),
+                        (true, false) => format!("yes: {}", cell(&ev.effect)),
+                        (false, _) => format!("no: {}", cell(&ev.error)),
                     }
                 );
             }

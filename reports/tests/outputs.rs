@@ -130,6 +130,7 @@ fn base(verdict: Verdict) -> RunReport {
             start_secs: 10.0,
             end_secs: 16.0,
             error: String::new(),
+            effect: "broker 1 of the target cluster no longer answers on port 9092".into(),
         },
         FaultEvent {
             kind: "latency".into(),
@@ -137,6 +138,7 @@ fn base(verdict: Verdict) -> RunReport {
             start_secs: 20.0,
             end_secs: 24.0,
             error: "the target cluster has no proxies".into(),
+            effect: String::new(),
         },
     ];
     r.series = series(30, 1000, 2);
@@ -415,6 +417,7 @@ fn a_thousand_topic_run_stays_under_two_megabytes_of_html() {
             start_secs: i as f64 * 70.0,
             end_secs: i as f64 * 70.0 + 20.0,
             error: String::new(),
+            effect: String::new(),
         })
         .collect();
     let (dir, _) = written(r);
@@ -540,6 +543,7 @@ fn a_rehearsal_shows_its_writes_clean_up_and_window_check_in_every_output() {
             duplicated: 0,
             lag_secs: None,
             problem: None,
+            incomplete: false,
         }],
     });
     let (dir, _) = written(r);
