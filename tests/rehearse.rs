@@ -254,3 +254,80 @@ async fn rehearsals_on_secured_live_clusters() {
     }
     let _ = tokio::join!(source.shutdown(), target.shutdown());
 }
+
+/// An exactly-once copy puts a transaction marker after every commit, and aborted retries
+/// leave aborted records and their markers too: the target's offsets run several times faster
+/// than the source's. The read-only window check reads back by records, not offsets (before,
+/// it read back twice the window in offsets and reported most of the window missing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_window_finds_records_behind_markers_and_aborted_retries() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let (source_spec, target_spec) = (
+        ClusterSpec::new("rhm-source"),
+        ClusterSpec::new("rhm-target"),
+    );
+    let (s, t) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
+    let (source, target): (Box<dyn Cluster>, Box<dyn Cluster>) = (s.unwrap(), t.unwrap());
+    for c in [&source, &target] {
+        c.admin()
+            .unwrap()
+            .create_topic(&TopicSpec::new("ledger", 1, 1))
+            .await
+            .unwrap();
+    }
+    const N: u32 = 400;
+    let (sp, tp) = (source.client_props(), target.client_props());
+    tokio::task::spawn_blocking(move || {
+        let plain: BaseProducer = sp.to_rdkafka().unwrap().create().unwrap();
+        for i in 0..N {
+            let (k, v) = (format!("k{i}"), format!("entry {i}"));
+            plain
+                .send(BaseRecord::to("ledger").key(&k).payload(&v))
+                .unwrap();
+        }
+        plain.flush(Duration::from_secs(30)).unwrap();
+        // The target: every record in a transaction of its own, after an aborted try.
+        let txn: BaseProducer = tp
+            .to_rdkafka()
+            .unwrap()
+            .set("transactional.id", "rhm-copier")
+            .create()
+            .unwrap();
+        txn.init_transactions(Duration::from_secs(30)).unwrap();
+        for i in 0..N {
+            let (k, v) = (format!("k{i}"), format!("entry {i}"));
+            txn.begin_transaction().unwrap();
+            for _ in 0..3 {
+                txn.send(BaseRecord::to("ledger").key(&k).payload("aborted try"))
+                    .unwrap();
+            }
+            txn.flush(Duration::from_secs(30)).unwrap();
+            txn.abort_transaction(Duration::from_secs(30)).unwrap();
+            txn.begin_transaction().unwrap();
+            txn.send(BaseRecord::to("ledger").key(&k).payload(&v))
+                .unwrap();
+            txn.commit_transaction(Duration::from_secs(30)).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let (_, target_end) = state(&target.client_props());
+    assert!(
+        target_end["ledger-0"] >= 6 * N as i64,
+        "the target's offsets run ahead: {target_end:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (spf, tpf) = (
+        dir.path().join("source.properties"),
+        dir.path().join("target.properties"),
+    );
+    write_props(&spf, &source.client_props());
+    write_props(&tpf, &target.client_props());
+    let config = "[rehearsal]\nname = \"markers\"\ntopics = \"ledger\"\nwindow_records = 200\nlag_bound_secs = 5\n";
+    let (code, report, out) = rehearse(dir.path(), &spf, &tpf, config);
+    assert_eq!(code, 0, "{out}\n{report:#}");
+    let topic = &report["rehearsal"]["topics"][0];
+    assert_eq!(topic["records"], 200, "{report:#}");
+    assert_eq!(topic["missing"], 0, "{report:#}");
+    assert_eq!(topic["incomplete"], false, "{report:#}");
+}
