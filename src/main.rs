@@ -7,6 +7,7 @@ mod fetch_cmd;
 mod lint_cmd;
 mod preflight_cmd;
 mod produce_cmd;
+mod registry_cmd;
 mod rehearse_cmd;
 mod replicate_cmd;
 mod report_cmd;
@@ -75,6 +76,15 @@ enum Command {
     /// A rehearsal on live clusters: read-only window check of real topics, canary topics
     /// (created and deleted) only with `allow_writes = true`; exit 0 pass, 1 fail, 2 error.
     Rehearse(rehearse_cmd::RehearseArgs),
+    /// Schema registries (a real Apicurio Registry on loopback).
+    Registry {
+        #[command(subcommand)]
+        command: registry_cmd::RegistryCommand,
+    },
+    /// Compares a target schema registry with its source registries (a merge): every source
+    /// subject/version on the target with the same number and schema; exit 0 clean, 1
+    /// findings, 2 error.
+    VerifySchemas(registry_cmd::VerifySchemasArgs),
     /// Consumer-group offsets across clusters.
     Offsets {
         #[command(subcommand)]
@@ -118,6 +128,8 @@ fn main() -> ExitCode {
             Command::List(args) => run_cmd::list(args),
             Command::Report(args) => report_cmd::report(args),
             Command::Diff(args) => report_cmd::diff(args),
+            Command::Registry { command } => registry_cmd::run(command).await,
+            Command::VerifySchemas(args) => registry_cmd::verify_schemas(args).await,
             Command::Offsets { command } => replicate_cmd::offsets(command).await,
             Command::Lint(args) => lint_cmd::run(args),
             Command::Preflight(args) => preflight_cmd::run(args).await,
