@@ -7,6 +7,16 @@ use std::time::{Duration, Instant};
 
 use registry::{HttpRegistry, Schema, SchemaRegistry, SchemaType};
 
+/// Interrupts `cutover registry up` if the test fails before it does (the registries die
+/// with it).
+struct Interrupt(u32);
+
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        let _ = harness::supervisor::signal(self.0, libc::SIGINT);
+    }
+}
+
 fn cutover() -> Command {
     Command::new(env!("CARGO_BIN_EXE_cutover"))
 }
@@ -23,6 +33,7 @@ fn registry_up_serves_until_interrupted_and_verify_schemas_exits_0_1_2() {
         .stderr(Stdio::null())
         .spawn()
         .expect("cutover registry up");
+    let _guard = Interrupt(up.id());
     let stdout = up.stdout.take().unwrap();
     let mut urls = Vec::new();
     let started = Instant::now();
