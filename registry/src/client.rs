@@ -4,7 +4,7 @@
 //! Endpoints used (Confluent Schema Registry API reference; Apicurio serves the same under
 //! `/apis/ccompat/v7`): `GET /subjects`, `GET /subjects/{s}/versions`,
 //! `GET /subjects/{s}/versions/{v}`, `POST /subjects/{s}/versions` (register),
-//! `POST /subjects/{s}` (look a schema up), `GET /schemas/ids/{id}`,
+//! `POST /subjects/{s}` (look a schema up), `GET /schemas/ids/{id}[/versions]`,
 //! `GET|PUT /config[/{s}]` (compatibility). Credentials given in the URL
 //! (`https://user:pass@host/...`) or with [`HttpRegistry::with_basic_auth`] are sent as HTTP
 //! basic auth and never appear in [`SchemaRegistry::url`] or in errors.
@@ -111,6 +111,8 @@ pub trait SchemaRegistry: Send + Sync {
     fn version(&self, subject: &str, version: u32) -> Result<RegisteredSchema>;
     /// The schema with this id; `None` when the id resolves to nothing.
     fn schema_by_id(&self, id: u32) -> Result<Option<Schema>>;
+    /// The subject/versions holding the schema with this id (empty when the id is unknown).
+    fn id_versions(&self, id: u32) -> Result<Vec<(String, u32)>>;
     /// Registers `schema` under `subject` (a new version, or the existing one if identical);
     /// returns its id.
     fn register(&self, subject: &str, schema: &Schema) -> Result<u32>;
@@ -330,6 +332,23 @@ impl SchemaRegistry for HttpRegistry {
         match self.get(&path) {
             Ok(v) => Ok(Some(Schema::from_api(&format!("{}{path}", self.base), &v)?)),
             Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn id_versions(&self, id: u32) -> Result<Vec<(String, u32)>> {
+        #[derive(Deserialize)]
+        struct SubjectVersion {
+            subject: String,
+            version: u32,
+        }
+        let path = format!("/schemas/ids/{id}/versions");
+        match self.get(&path) {
+            Ok(v) => {
+                let list: Vec<SubjectVersion> = self.decode(&path, v)?;
+                Ok(list.into_iter().map(|sv| (sv.subject, sv.version)).collect())
+            }
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }
