@@ -15,6 +15,8 @@
 //!   as sorted, whitespace-free JSON), so schemas are compared by content, never by id;
 //! - [`wire`]: the Confluent wire format (magic byte 0, a 4-byte big-endian schema id, then
 //!   the payload);
+//! - [`judge`]: a copied record against its source by schema content and payload
+//!   (`schema-unresolved`, `schema-mismatch`);
 //! - [`compare`]: registry verification (`cutover verify-schemas`): every source
 //!   subject/version on the target with the same version number and canonical schema.
 //!
@@ -27,6 +29,7 @@ pub mod client;
 pub mod compare;
 pub mod dist;
 pub mod error;
+pub mod judge;
 pub mod server;
 pub mod wire;
 
