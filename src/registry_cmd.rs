@@ -52,7 +52,9 @@ async fn up(args: UpArgs) -> Result<u8> {
         let mut options = StartOptions::new(name);
         options.version = args.apicurio_version.clone();
         options.log_dir = args.log_dir.clone();
-        starts.push(tokio::task::spawn_blocking(move || Apicurio::start(&options)));
+        starts.push(tokio::task::spawn_blocking(move || {
+            Apicurio::start(&options)
+        }));
     }
     let all = async {
         let mut registries = Vec::new();

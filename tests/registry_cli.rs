@@ -47,9 +47,18 @@ fn registry_up_serves_until_interrupted_and_verify_schemas_exits_0_1_2() {
         assert!(started.elapsed() < Duration::from_secs(300));
     }
     assert_eq!(urls.len(), 2, "one URL per registry");
-    let (src, tgt) = (HttpRegistry::new(&urls[0]).unwrap(), HttpRegistry::new(&urls[1]).unwrap());
-    let v1 = Schema::new(SchemaType::Json, r#"{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}"#);
-    let v2 = Schema::new(SchemaType::Json, r#"{"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"a":{"type":"string"}}}"#);
+    let (src, tgt) = (
+        HttpRegistry::new(&urls[0]).unwrap(),
+        HttpRegistry::new(&urls[1]).unwrap(),
+    );
+    let v1 = Schema::new(
+        SchemaType::Json,
+        r#"{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}"#,
+    );
+    let v2 = Schema::new(
+        SchemaType::Json,
+        r#"{"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"a":{"type":"string"}}}"#,
+    );
     src.register("events-value", &v1).unwrap();
     src.register("events-value", &v2).unwrap();
     // Only version 1 copied yet: one version missing → exit 1, counted in the JSON.
@@ -64,20 +73,37 @@ fn registry_up_serves_until_interrupted_and_verify_schemas_exits_0_1_2() {
             .unwrap()
     };
     let out = run(&urls[1]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["counts"]["missing"], 1, "{json}");
     assert_eq!(json["matched"], 1);
     tgt.register("events-value", &v2).unwrap();
     let out = run(&urls[1]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = run("http://127.0.0.1:1/apis/ccompat/v7");
-    assert_eq!(out.status.code(), Some(2), "an unreachable registry is an error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unreachable registry is an error"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"));
 
     // Ctrl-C: the registries go away with the command.
     harness::supervisor::signal(up.id(), libc::SIGINT).unwrap();
     let status = up.wait().unwrap();
     assert!(status.success(), "{status}");
-    assert!(src.subjects().is_err() && tgt.subjects().is_err(), "both registries stopped");
+    assert!(
+        src.subjects().is_err() && tgt.subjects().is_err(),
+        "both registries stopped"
+    );
 }

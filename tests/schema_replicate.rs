@@ -42,7 +42,8 @@ fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> HashMap<Vec<u8>, V
         .unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&tpl).unwrap();
     let mut out = HashMap::new();
@@ -87,14 +88,20 @@ async fn merged_registries_keep_every_record_decodable_with_translation_and_not_
             h.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
         })
     });
-    let (ss, ts) = (ClusterSpec::new("schemas-src"), ClusterSpec::new("schemas-tgt"));
+    let (ss, ts) = (
+        ClusterSpec::new("schemas-src"),
+        ClusterSpec::new("schemas-tgt"),
+    );
     let (src, tgt) = tokio::join!(harness::start(&ss), harness::start(&ts));
     let (source, target) = (src.unwrap(), tgt.unwrap());
     let registries = registries.await.unwrap();
     eprintln!(
         "clusters and 3 registries ready in {:.1} s; registry start times {:?}",
         t0.elapsed().as_secs_f64(),
-        registries.iter().map(|r| format!("{:.1} s", r.started_in().as_secs_f64())).collect::<Vec<_>>()
+        registries
+            .iter()
+            .map(|r| format!("{:.1} s", r.started_in().as_secs_f64()))
+            .collect::<Vec<_>>()
     );
     let (a, b, t) = (&registries[0], &registries[1], &registries[2]);
 
@@ -125,7 +132,9 @@ evolve_after_records = 250
     )
     .unwrap();
     // Topics first, so the replicator sees them at start; then replicate while producing.
-    workload::runner::create_topics(&spec, &source.client_props()).await.unwrap();
+    workload::runner::create_topics(&spec, &source.client_props())
+        .await
+        .unwrap();
     let config = dir.path().join("replicator.toml");
     std::fs::write(
         &config,
@@ -206,7 +215,11 @@ url = "{}"
     };
     drop(replicator);
 
-    let (ca, cb, ct) = (a.client().unwrap(), b.client().unwrap(), t.client().unwrap());
+    let (ca, cb, ct) = (
+        a.client().unwrap(),
+        b.client().unwrap(),
+        t.client().unwrap(),
+    );
     let outcome = tokio::task::spawn_blocking(move || {
         let (ra, rb, rt) = (Resolver::new(&ca), Resolver::new(&cb), Resolver::new(&ct));
         let mut translated: BTreeMap<Judgement, usize> = BTreeMap::new();
@@ -215,18 +228,38 @@ url = "{}"
         for (i, topic) in TOPICS.iter().enumerate() {
             let rs = if i == 0 { &ra } else { &rb };
             for (id, sv) in &src_records[i] {
-                source_ids.entry(topic).or_default().insert(registry::wire::parse(sv).unwrap().id);
+                source_ids
+                    .entry(topic)
+                    .or_default()
+                    .insert(registry::wire::parse(sv).unwrap().id);
                 let tv = &tgt_records[i][id];
-                *translated.entry(judge(rs, &rt, sv, tv).unwrap().0).or_default() += 1;
+                *translated
+                    .entry(judge(rs, &rt, sv, tv).unwrap().0)
+                    .or_default() += 1;
                 // What a byte-for-byte copy (MirrorMaker 2) would have written: the source id.
-                *untranslated.entry(judge(rs, &rt, sv, sv).unwrap().0).or_default() += 1;
+                *untranslated
+                    .entry(judge(rs, &rt, sv, sv).unwrap().0)
+                    .or_default() += 1;
             }
         }
         let sources = [
-            Named { name: "source-a".into(), registry: &ca as &dyn SchemaRegistry },
-            Named { name: "source-b".into(), registry: &cb },
+            Named {
+                name: "source-a".into(),
+                registry: &ca as &dyn SchemaRegistry,
+            },
+            Named {
+                name: "source-b".into(),
+                registry: &cb,
+            },
         ];
-        let verdict = verify(&sources, &Named { name: "target".into(), registry: &ct }).unwrap();
+        let verdict = verify(
+            &sources,
+            &Named {
+                name: "target".into(),
+                registry: &ct,
+            },
+        )
+        .unwrap();
         let versions: Vec<(String, Vec<u32>)> = ct
             .subjects()
             .unwrap()
@@ -246,22 +279,35 @@ url = "{}"
     eprintln!("untranslated copy: {untranslated:?}");
     eprintln!("target subjects: {versions:?}");
     eprintln!("{}", verdict.render_text(10));
-    assert_eq!(translated.get(&Judgement::Same), Some(&(RECORDS as usize)), "{translated:?}");
+    assert_eq!(
+        translated.get(&Judgement::Same),
+        Some(&(RECORDS as usize)),
+        "{translated:?}"
+    );
     assert_eq!(translated.len(), 1, "{translated:?}");
     assert_eq!(
         source_ids[TOPICS[0]].iter().next(),
         source_ids[TOPICS[1]].iter().next(),
         "the two source registries' ids overlap"
     );
-    assert!(source_ids.values().all(|ids| ids.len() == 2), "v1 and v2 in every topic");
+    assert!(
+        source_ids.values().all(|ids| ids.len() == 2),
+        "v1 and v2 in every topic"
+    );
     let wrong: usize = untranslated
         .iter()
         .filter(|(j, _)| matches!(j, Judgement::SchemaMismatch | Judgement::SchemaUnresolved))
         .map(|(_, n)| n)
         .sum();
-    assert!(wrong > 0, "an untranslated copy must be caught: {untranslated:?}");
+    assert!(
+        wrong > 0,
+        "an untranslated copy must be caught: {untranslated:?}"
+    );
     assert_eq!(verdict.outcome, "pass", "{}", verdict.render_text(20));
-    assert_eq!(verdict.matched, 4, "two subjects × v1, v2 with the same numbers");
+    assert_eq!(
+        verdict.matched, 4,
+        "two subjects × v1, v2 with the same numbers"
+    );
     for (_, v) in &versions {
         assert_eq!(v, &vec![1, 2]);
     }

@@ -346,7 +346,10 @@ impl SchemaRegistry for HttpRegistry {
         match self.get(&path) {
             Ok(v) => {
                 let list: Vec<SubjectVersion> = self.decode(&path, v)?;
-                Ok(list.into_iter().map(|sv| (sv.subject, sv.version)).collect())
+                Ok(list
+                    .into_iter()
+                    .map(|sv| (sv.subject, sv.version))
+                    .collect())
             }
             Err(e) if e.is_not_found() => Ok(Vec::new()),
             Err(e) => Err(e),

@@ -10,6 +10,7 @@
 //!   **version-mismatch**);
 //! - every reference must resolve in its registry (**reference-unresolved**);
 //! - the compatibility level in force must be the same (**compatibility-mismatch**).
+//!
 //! Ids are never compared: a merged registry assigns its own.
 
 use std::collections::{BTreeMap, BTreeSet};

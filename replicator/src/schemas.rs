@@ -25,9 +25,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use regex::Regex;
 use registry::compare::content_identity;
 use registry::{wire, HttpRegistry, RegistryError, SchemaRegistry};
-use regex::Regex;
 use serde::Deserialize;
 
 /// `[schemas]` as written in the TOML.
@@ -201,7 +201,12 @@ impl Schemas {
         Ok(seen
             .into_iter()
             .filter(|(_, holders)| {
-                holders.iter().map(|(_, i)| i).collect::<BTreeSet<_>>().len() > 1
+                holders
+                    .iter()
+                    .map(|(_, i)| i)
+                    .collect::<BTreeSet<_>>()
+                    .len()
+                    > 1
             })
             .map(|((subject, v), holders)| {
                 format!(
@@ -313,7 +318,11 @@ impl Schemas {
 
     /// `value` with its schema id replaced by the target registry's id for the same schema;
     /// borrowed unchanged when it is not framed, its topic has no registry, or the ids agree.
-    pub fn translate<'a>(&self, topic: &str, value: &'a [u8]) -> Result<Cow<'a, [u8]>, SchemaError> {
+    pub fn translate<'a>(
+        &self,
+        topic: &str,
+        value: &'a [u8],
+    ) -> Result<Cow<'a, [u8]>, SchemaError> {
         let Some(framed) = wire::parse(value) else {
             return Ok(Cow::Borrowed(value));
         };
@@ -442,7 +451,11 @@ pub mod memory {
         }
         fn versions(&self, subject: &str) -> registry::Result<Vec<u32>> {
             let rows = self.rows.lock().unwrap();
-            let v: Vec<u32> = rows.iter().filter(|r| r.0 == subject).map(|r| r.1).collect();
+            let v: Vec<u32> = rows
+                .iter()
+                .filter(|r| r.0 == subject)
+                .map(|r| r.1)
+                .collect();
             if v.is_empty() {
                 return Err(not_found(subject.into()));
             }
@@ -466,7 +479,11 @@ pub mod memory {
         }
         fn id_versions(&self, id: u32) -> registry::Result<Vec<(String, u32)>> {
             let rows = self.rows.lock().unwrap();
-            Ok(rows.iter().filter(|r| r.2 == id).map(|r| (r.0.clone(), r.1)).collect())
+            Ok(rows
+                .iter()
+                .filter(|r| r.2 == id)
+                .map(|r| (r.0.clone(), r.1))
+                .collect())
         }
         fn register(&self, subject: &str, schema: &Schema) -> registry::Result<u32> {
             let mut rows = self.rows.lock().unwrap();
@@ -481,11 +498,21 @@ pub mod memory {
                     *next - 1
                 }
             };
-            let version = rows.iter().filter(|r| r.0 == subject).map(|r| r.1).max().unwrap_or(0) + 1;
+            let version = rows
+                .iter()
+                .filter(|r| r.0 == subject)
+                .map(|r| r.1)
+                .max()
+                .unwrap_or(0)
+                + 1;
             rows.push((subject.to_string(), version, id, schema.clone()));
             Ok(id)
         }
-        fn lookup(&self, subject: &str, schema: &Schema) -> registry::Result<Option<RegisteredSchema>> {
+        fn lookup(
+            &self,
+            subject: &str,
+            schema: &Schema,
+        ) -> registry::Result<Option<RegisteredSchema>> {
             let rows = self.rows.lock().unwrap();
             Ok(rows
                 .iter()
@@ -522,8 +549,12 @@ mod tests {
     fn setup() -> (Arc<Schemas>, u32, u32) {
         let a = MemoryRegistry::new("a", 1);
         let b = MemoryRegistry::new("b", 1);
-        let a1 = a.register("orders-value", &avro(r#"{"name":"id","type":"long"}"#)).unwrap();
-        let b1 = b.register("users-value", &avro(r#"{"name":"u","type":"string"}"#)).unwrap();
+        let a1 = a
+            .register("orders-value", &avro(r#"{"name":"id","type":"long"}"#))
+            .unwrap();
+        let b1 = b
+            .register("users-value", &avro(r#"{"name":"u","type":"string"}"#))
+            .unwrap();
         assert_eq!(a1, b1, "overlapping ids");
         let target = MemoryRegistry::new("t", 100);
         let schemas = Schemas::new(
@@ -540,11 +571,26 @@ mod tests {
     fn overlapping_source_ids_translate_to_distinct_target_ids() {
         let (schemas, a1, b1) = setup();
         let report = schemas.setup().unwrap();
-        assert_eq!(report, CopyReport { subjects: 2, copied: 2, present: 0 });
+        assert_eq!(
+            report,
+            CopyReport {
+                subjects: 2,
+                copied: 2,
+                present: 0
+            }
+        );
         let orders = wire::frame(a1, b"o");
         let users = wire::frame(b1, b"u");
-        let to = schemas.for_topic("orders").translate(&orders).unwrap().into_owned();
-        let tu = schemas.for_topic("users").translate(&users).unwrap().into_owned();
+        let to = schemas
+            .for_topic("orders")
+            .translate(&orders)
+            .unwrap()
+            .into_owned();
+        let tu = schemas
+            .for_topic("users")
+            .translate(&users)
+            .unwrap()
+            .into_owned();
         let (io, iu) = (wire::parse(&to).unwrap(), wire::parse(&tu).unwrap());
         assert_ne!(io.id, iu.id, "one source id, two target schemas");
         assert_eq!((io.payload, iu.payload), (&b"o"[..], &b"u"[..]));
@@ -552,11 +598,22 @@ mod tests {
         schemas.for_topic("orders").translate(&orders).unwrap();
         assert_eq!(schemas.stats(), (1, 2), "the second lookup is a cache hit");
         // Unframed values and topics without a registry pass through borrowed.
-        assert!(matches!(schemas.translate("orders", b"plain"), Ok(Cow::Borrowed(_))));
-        assert!(matches!(schemas.translate("other", &orders), Ok(Cow::Borrowed(_))));
+        assert!(matches!(
+            schemas.translate("orders", b"plain"),
+            Ok(Cow::Borrowed(_))
+        ));
+        assert!(matches!(
+            schemas.translate("other", &orders),
+            Ok(Cow::Borrowed(_))
+        ));
         // An unknown id is an error naming topic and id, not a silent pass-through.
-        let err = schemas.translate("orders", &wire::frame(77, b"x")).unwrap_err();
-        assert!(matches!(err, SchemaError::Unresolved { id: 77, .. }), "{err}");
+        let err = schemas
+            .translate("orders", &wire::frame(77, b"x"))
+            .unwrap_err();
+        assert!(
+            matches!(err, SchemaError::Unresolved { id: 77, .. }),
+            "{err}"
+        );
         assert!(!err.is_transient());
         // A setup run again finds everything present.
         assert_eq!(schemas.setup().unwrap().present, 2);
@@ -565,13 +622,16 @@ mod tests {
     #[test]
     fn versions_registered_mid_run_are_copied_in_order_on_first_use() {
         let a = MemoryRegistry::new("a", 1);
-        a.register("orders-value", &avro(r#"{"name":"id","type":"long"}"#)).unwrap();
+        a.register("orders-value", &avro(r#"{"name":"id","type":"long"}"#))
+            .unwrap();
         let schemas = Arc::new(Schemas::new(
             vec![(Regex::new(".*").unwrap(), Box::new(a))],
             Box::new(MemoryRegistry::new("t", 50)),
         ));
         schemas.setup().unwrap();
-        let v2 = avro(r#"{"name":"id","type":"long"},{"name":"n","type":["null","string"],"default":null}"#);
+        let v2 = avro(
+            r#"{"name":"id","type":"long"},{"name":"n","type":["null","string"],"default":null}"#,
+        );
         let src_v2 = schemas.sources[0].1.register("orders-value", &v2).unwrap();
         let framed = wire::frame(src_v2, b"p");
         let out = schemas.translate("orders", &framed).unwrap();
@@ -584,8 +644,10 @@ mod tests {
     fn a_subject_two_sources_hold_differently_is_a_conflict_and_nothing_is_copied() {
         let a = MemoryRegistry::new("a", 1);
         let b = MemoryRegistry::new("b", 1);
-        a.register("shared-value", &avro(r#"{"name":"x","type":"int"}"#)).unwrap();
-        b.register("shared-value", &avro(r#"{"name":"x","type":"long"}"#)).unwrap();
+        a.register("shared-value", &avro(r#"{"name":"x","type":"int"}"#))
+            .unwrap();
+        b.register("shared-value", &avro(r#"{"name":"x","type":"long"}"#))
+            .unwrap();
         let schemas = Schemas::new(
             vec![
                 (Regex::new("a.*").unwrap(), Box::new(a)),
@@ -594,14 +656,26 @@ mod tests {
             Box::new(MemoryRegistry::new("t", 1)),
         );
         let err = schemas.setup().unwrap_err();
-        assert!(matches!(&err, SchemaError::Conflicts(c) if c.len() == 1 && c[0].contains("shared-value v1")), "{err}");
-        assert!(schemas.target.subjects().unwrap().is_empty(), "nothing copied");
+        assert!(
+            matches!(&err, SchemaError::Conflicts(c) if c.len() == 1 && c[0].contains("shared-value v1")),
+            "{err}"
+        );
+        assert!(
+            schemas.target.subjects().unwrap().is_empty(),
+            "nothing copied"
+        );
     }
 
     #[test]
     fn bad_sections_name_the_field() {
-        let raw: RawSchemas = toml::from_str("target = \"http://t\"\n[[source]]\ntopics = \"(\"\nurl = \"http://s\"\n").unwrap();
-        assert_eq!(Schemas::from_raw(&raw).unwrap_err().0, "schemas.source[0].topics");
+        let raw: RawSchemas = toml::from_str(
+            "target = \"http://t\"\n[[source]]\ntopics = \"(\"\nurl = \"http://s\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Schemas::from_raw(&raw).unwrap_err().0,
+            "schemas.source[0].topics"
+        );
         let raw: RawSchemas = toml::from_str("target = \"nope\"\n").unwrap();
         assert_eq!(Schemas::from_raw(&raw).unwrap_err().0, "schemas.target");
         let raw: RawSchemas = toml::from_str("target = \"http://t\"\n").unwrap();

@@ -198,12 +198,11 @@ impl Framer {
         };
         let t = &self.topics[record.topic % self.topics.len()];
         let evolved = self.evolve_after > 0 && record.seq >= self.evolve_after;
-        let (id, version) = if evolved {
-            (self.v2(t)?, 2)
-        } else {
-            (t.v1, 1)
-        };
-        record.value = Some(wire::frame(id, &payload(t.format, version, record.seq, &body)));
+        let (id, version) = if evolved { (self.v2(t)?, 2) } else { (t.v1, 1) };
+        record.value = Some(wire::frame(
+            id,
+            &payload(t.format, version, record.seq, &body),
+        ));
         Ok(())
     }
 
@@ -227,7 +226,10 @@ mod tests {
     fn avro_payloads_are_avro_binary() {
         // id 3 → zigzag 6; body len 2 → 4; then the bytes; v2 adds union branch 0.
         assert_eq!(payload(Format::Avro, 1, 3, b"ab"), vec![6, 4, b'a', b'b']);
-        assert_eq!(payload(Format::Avro, 2, 3, b"ab"), vec![6, 4, b'a', b'b', 0]);
+        assert_eq!(
+            payload(Format::Avro, 2, 3, b"ab"),
+            vec![6, 4, b'a', b'b', 0]
+        );
         let mut big = Vec::new();
         zigzag(300, &mut big);
         assert_eq!(big, vec![0xd8, 0x04]);
@@ -235,7 +237,10 @@ mod tests {
 
     #[test]
     fn json_payloads_follow_their_schema_version() {
-        assert_eq!(payload(Format::Json, 1, 7, &[0xab]), br#"{"id":7,"body":"ab"}"#);
+        assert_eq!(
+            payload(Format::Json, 1, 7, &[0xab]),
+            br#"{"id":7,"body":"ab"}"#
+        );
         assert_eq!(
             payload(Format::Json, 2, 7, &[0xab]),
             br#"{"id":7,"body":"ab","note":null}"#
