@@ -76,6 +76,17 @@ async fn merged_registries_keep_every_record_decodable_with_translation_and_not_
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().to_path_buf();
     let t0 = Instant::now();
+    // Clusters first, then the registries: on a loaded 2-core machine five JVMs starting at
+    // once can exceed the brokers' readiness bound.
+    let (mut ss, mut ts) = (
+        ClusterSpec::new("schemas-src"),
+        ClusterSpec::new("schemas-tgt"),
+    );
+    ss.ready_timeout_secs = 240;
+    ts.ready_timeout_secs = 240;
+    let (src, tgt) = tokio::join!(harness::start(&ss), harness::start(&ts));
+    let (source, target) = (src.unwrap(), tgt.unwrap());
+    let clusters_in = t0.elapsed();
     let registries = tokio::task::spawn_blocking(move || {
         std::thread::scope(|s| {
             let h: Vec<_> = ["source-a", "source-b", "target"]
@@ -87,17 +98,13 @@ async fn merged_registries_keep_every_record_decodable_with_translation_and_not_
                 .collect();
             h.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
         })
-    });
-    let (ss, ts) = (
-        ClusterSpec::new("schemas-src"),
-        ClusterSpec::new("schemas-tgt"),
-    );
-    let (src, tgt) = tokio::join!(harness::start(&ss), harness::start(&ts));
-    let (source, target) = (src.unwrap(), tgt.unwrap());
-    let registries = registries.await.unwrap();
+    })
+    .await
+    .unwrap();
     eprintln!(
-        "clusters and 3 registries ready in {:.1} s; registry start times {:?}",
-        t0.elapsed().as_secs_f64(),
+        "clusters ready in {:.1} s, then 3 registries in {:.1} s (each {:?})",
+        clusters_in.as_secs_f64(),
+        (t0.elapsed() - clusters_in).as_secs_f64(),
         registries
             .iter()
             .map(|r| format!("{:.1} s", r.started_in().as_secs_f64()))
@@ -170,6 +177,43 @@ url = "{}"
         ),
     )
     .unwrap();
+    // A byte-for-byte copier (the built-in replicator without [schemas], as MirrorMaker 2
+    // copies): same source, target topics `raw.<name>`.
+    let raw_config = dir.path().join("raw.toml");
+    std::fs::write(
+        &raw_config,
+        format!(
+            r#"[replication]
+group_id = "schema-raw"
+include = "schemas\\..*"
+rename = {{ prefix = "raw." }}
+checkpoint_topic = "raw-checkpoints.internal"
+offset_syncs_topic = "raw-offset-syncs.internal"
+topic_refresh_interval_ms = 1000
+
+[source]
+bootstrap.servers = "{}"
+
+[target]
+bootstrap.servers = "{}"
+"#,
+            source.bootstrap_servers(),
+            target.bootstrap_servers(),
+        ),
+    )
+    .unwrap();
+    let raw_log = dir.path().join("raw.log");
+    let raw_replicator = Killed(
+        Command::new(BIN)
+            .args(["replicate", "--config"])
+            .arg(&raw_config)
+            .env("CUTOVER_LOG", "info,librdkafka=error")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&raw_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let log = dir.path().join("replicator.log");
     let replicator = Killed(
         Command::new(BIN)
@@ -193,15 +237,19 @@ url = "{}"
     let deadline = Instant::now() + Duration::from_secs(180);
     let (src_records, tgt_records) = loop {
         let (sb2, tb2) = (sb.clone(), tb.clone());
-        let (s, tr) = tokio::task::spawn_blocking(move || {
+        let (s, tr, raw) = tokio::task::spawn_blocking(move || {
             (
                 TOPICS.map(|topic| read_all(&sb2, topic, 2)),
                 TOPICS.map(|topic| read_all(&tb2, topic, 2)),
+                TOPICS
+                    .iter()
+                    .map(|topic| read_all(&tb2, &format!("raw.{topic}"), 2).len())
+                    .sum::<usize>(),
             )
         })
         .await
         .unwrap();
-        let done = s.iter().zip(&tr).all(|(s, t)| s.len() == t.len());
+        let done = s.iter().zip(&tr).all(|(s, t)| s.len() == t.len()) && raw as u64 == RECORDS;
         let total: usize = tr.iter().map(HashMap::len).sum();
         if done && total as u64 == RECORDS {
             break (s.to_vec(), tr.to_vec());
@@ -214,14 +262,71 @@ url = "{}"
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
     drop(replicator);
+    drop(raw_replicator);
 
     let (ca, cb, ct) = (
         a.client().unwrap(),
         b.client().unwrap(),
         t.client().unwrap(),
     );
+    // The checker with registries: the translated copy passes; the byte-for-byte copy fails
+    // with schema classes only.
+    let check = |rename: &str| {
+        let schemas = verify::schemas::SchemaCheck::new(
+            vec![
+                (
+                    regex::Regex::new("^(?:schemas\\.orders)$").unwrap(),
+                    std::sync::Arc::new(ca.clone()) as std::sync::Arc<dyn SchemaRegistry>,
+                ),
+                (
+                    regex::Regex::new("^(?:schemas\\.users)$").unwrap(),
+                    std::sync::Arc::new(cb.clone()),
+                ),
+            ],
+            std::sync::Arc::new(ct.clone()),
+        );
+        verify::VerifyOptions {
+            topics: "schemas\\..*".into(),
+            rename: verify::Rename {
+                prefix: rename.to_string(),
+                ..verify::Rename::default()
+            },
+            schemas: Some(std::sync::Arc::new(schemas)),
+            ..verify::VerifyOptions::default()
+        }
+    };
+    let (sp, tp) = (source.client_props(), target.client_props());
+    let good = verify::verify(&sp, &tp, &check(""), std::sync::Arc::new(|_| {}))
+        .await
+        .unwrap();
+    let bad = verify::verify(&sp, &tp, &check("raw."), std::sync::Arc::new(|_| {}))
+        .await
+        .unwrap();
+    eprintln!(
+        "checker, translated copy: {:?} {:?}",
+        good.status, good.counts
+    );
+    eprintln!(
+        "checker, byte-for-byte copy: {:?} {:?}",
+        bad.status, bad.counts
+    );
+    for t in &bad.topics {
+        for e in t.examples.iter().take(2) {
+            eprintln!(
+                "  example {}: {:?} -> {:?}: {}",
+                e.class,
+                e.source,
+                e.target,
+                e.detail.clone().unwrap_or_default()
+            );
+        }
+    }
     let outcome = tokio::task::spawn_blocking(move || {
-        let (ra, rb, rt) = (Resolver::new(&ca), Resolver::new(&cb), Resolver::new(&ct));
+        let (ra, rb, rt) = (
+            Resolver::new(std::sync::Arc::new(ca.clone())),
+            Resolver::new(std::sync::Arc::new(cb.clone())),
+            Resolver::new(std::sync::Arc::new(ct.clone())),
+        );
         let mut translated: BTreeMap<Judgement, usize> = BTreeMap::new();
         let mut untranslated: BTreeMap<Judgement, usize> = BTreeMap::new();
         let mut source_ids: BTreeMap<&str, std::collections::BTreeSet<u32>> = BTreeMap::new();
@@ -304,6 +409,27 @@ url = "{}"
         "an untranslated copy must be caught: {untranslated:?}"
     );
     assert_eq!(verdict.outcome, "pass", "{}", verdict.render_text(20));
+    use verify::{AnomalyClass, Status};
+    assert_eq!(good.status, Status::Pass, "{:?}", good.counts);
+    assert_eq!(good.tally.source_records, RECORDS);
+    assert_eq!(bad.status, Status::Fail);
+    let expect = |j: Judgement| untranslated.get(&j).copied().unwrap_or(0) as u64;
+    assert_eq!(
+        bad.counts.get(AnomalyClass::SchemaMismatch),
+        expect(Judgement::SchemaMismatch),
+        "{:?}",
+        bad.counts
+    );
+    assert_eq!(
+        bad.counts.get(AnomalyClass::SchemaUnresolved),
+        expect(Judgement::SchemaUnresolved)
+    );
+    assert_eq!(
+        bad.counts.total(),
+        expect(Judgement::SchemaMismatch) + expect(Judgement::SchemaUnresolved),
+        "nothing but schema classes: {:?}",
+        bad.counts
+    );
     assert_eq!(
         verdict.matched, 4,
         "two subjects × v1, v2 with the same numbers"

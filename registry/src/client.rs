@@ -126,6 +126,7 @@ pub trait SchemaRegistry: Send + Sync {
 }
 
 /// The Confluent-compatible API over HTTP(S).
+#[derive(Clone)]
 pub struct HttpRegistry {
     base: String,
     auth: Option<String>,

@@ -10,7 +10,7 @@
 //! - **mismatch**: it resolves to a schema other than the source record's.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -27,13 +27,21 @@ pub struct Resolved {
 }
 
 /// A registry with an id → schema cache (ids are immutable in a registry).
-pub struct Resolver<'a> {
-    registry: &'a dyn SchemaRegistry,
+pub struct Resolver {
+    registry: Arc<dyn SchemaRegistry>,
     cache: Mutex<HashMap<u32, Option<Resolved>>>,
 }
 
-impl<'a> Resolver<'a> {
-    pub fn new(registry: &'a dyn SchemaRegistry) -> Resolver<'a> {
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver")
+            .field("registry", &self.registry.url())
+            .finish()
+    }
+}
+
+impl Resolver {
+    pub fn new(registry: Arc<dyn SchemaRegistry>) -> Resolver {
         Resolver {
             registry,
             cache: Mutex::new(HashMap::new()),
@@ -53,7 +61,7 @@ impl<'a> Resolver<'a> {
         let resolved = match self.registry.schema_by_id(id)? {
             None => None,
             Some(schema) => {
-                let identity = match content_identity(self.registry, &schema)? {
+                let identity = match content_identity(self.registry.as_ref(), &schema)? {
                     Ok(i) => i,
                     Err(detail) => format!("unresolved-reference: {detail}"),
                 };
@@ -103,8 +111,8 @@ pub struct SchemaExample {
 
 /// Judges a source value against its copy.
 pub fn judge(
-    source: &Resolver<'_>,
-    target: &Resolver<'_>,
+    source: &Resolver,
+    target: &Resolver,
     source_value: &[u8],
     target_value: &[u8],
 ) -> Result<(Judgement, SchemaExample)> {
@@ -136,7 +144,7 @@ pub fn judge(
 
 /// The identity the checker fingerprints for a framed value: the canonical schema (resolved
 /// in `resolver`) and the payload; `None` when unframed or the id resolves to nothing.
-pub fn schema_identity(resolver: &Resolver<'_>, value: &[u8]) -> Result<Option<Vec<u8>>> {
+pub fn schema_identity(resolver: &Resolver, value: &[u8]) -> Result<Option<Vec<u8>>> {
     let Some(framed) = wire::parse(value) else {
         return Ok(None);
     };
