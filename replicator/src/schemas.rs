@@ -305,8 +305,11 @@ impl Schemas {
         let found = match self.target.lookup(&subject, &registered.schema)? {
             Some(found) => found,
             None => {
-                // A version registered after the setup (evolution mid-run).
-                self.copy_subject(source, &subject, 0)?;
+                // A version registered after the setup (evolution mid-run): copy every subject
+                // holding this id (one schema may sit under several subjects).
+                for (holder, _) in &holders {
+                    self.copy_subject(source, holder, 0)?;
+                }
                 self.target
                     .lookup(&subject, &registered.schema)?
                     .ok_or_else(unresolved)?
@@ -638,6 +641,33 @@ mod tests {
         let tid = wire::parse(&out).unwrap().id;
         let on_target = schemas.target.lookup("orders-value", &v2).unwrap().unwrap();
         assert_eq!((on_target.version, on_target.id), (2, tid));
+    }
+
+    #[test]
+    fn a_version_shared_by_two_subjects_is_copied_under_both() {
+        let a = MemoryRegistry::new("a", 1);
+        let v1 = avro(r#"{"name":"id","type":"long"}"#);
+        a.register("x-value", &v1).unwrap();
+        a.register("y-value", &v1).unwrap();
+        let schemas = Arc::new(Schemas::new(
+            vec![(Regex::new(".*").unwrap(), Box::new(a))],
+            Box::new(MemoryRegistry::new("t", 9)),
+        ));
+        schemas.setup().unwrap();
+        let v2 = avro(
+            r#"{"name":"id","type":"long"},{"name":"n","type":["null","string"],"default":null}"#,
+        );
+        let id = schemas.sources[0].1.register("x-value", &v2).unwrap();
+        assert_eq!(schemas.sources[0].1.register("y-value", &v2).unwrap(), id);
+        let framed = wire::frame(id, b"p");
+        schemas.translate("x", &framed).unwrap();
+        for subject in ["x-value", "y-value"] {
+            assert_eq!(
+                schemas.target.versions(subject).unwrap(),
+                vec![1, 2],
+                "{subject}"
+            );
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod delay;
 pub mod error;
 pub mod groups;
 pub mod mirrormaker;
+pub mod registries;
 pub mod rehearse;
 pub mod report;
 pub mod runner;

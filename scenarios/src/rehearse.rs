@@ -419,6 +419,7 @@ fn canary_scenario(
             ..VerifySpec::default()
         },
         consumer_groups: Vec::new(),
+        registries: None,
         text: r.text.clone(),
         origin: r.origin.clone(),
     })

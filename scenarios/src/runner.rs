@@ -87,7 +87,45 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
             return Err(e.into());
         }
     };
-    let result = run_on(scenario, options, source.clone(), target.clone(), started).await;
+    // Schema registries: after the clusters, owned here so they die with the run.
+    let registries = match &scenario.registries {
+        Some(spec) => {
+            match crate::registries::ScenarioRegistries::start(
+                spec,
+                scenario.workload.topics.names(),
+                &options.report_dir,
+            )
+            .await
+            {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    let _ = tokio::join!(source.shutdown(), target.shutdown());
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
+    let effective;
+    let scenario = match &registries {
+        Some(r) => {
+            let mut s = scenario.clone();
+            s.workload = r.workload(&scenario.workload);
+            effective = s;
+            &effective
+        }
+        None => scenario,
+    };
+    let result = run_on(
+        scenario,
+        options,
+        source.clone(),
+        target.clone(),
+        started,
+        registries.as_ref(),
+    )
+    .await;
+    drop(registries);
     let _ = tokio::join!(source.shutdown(), target.shutdown());
     let mut report = result?;
     report.duration_secs = started.elapsed().as_secs_f64();
@@ -103,6 +141,7 @@ async fn run_on(
     source: Arc<dyn Cluster>,
     target: Arc<dyn Cluster>,
     started: Instant,
+    registries: Option<&crate::registries::ScenarioRegistries>,
 ) -> Result<RunReport, ScenarioError> {
     let topics = scenario.workload.topics.names();
     workload::runner::create_topics(&scenario.workload, &source.client_props()).await?;
@@ -118,12 +157,15 @@ async fn run_on(
     crate::system::write_private(&target_properties_file, &properties_text(&system_target))?;
     let config_path = match &scenario.system {
         SystemSpec::Builtin { .. } => {
-            let text = builtin_config(
+            let mut text = builtin_config(
                 &scenario.system,
                 &system_source,
                 &system_target,
                 &scenario.workload,
             )?;
+            if let Some(r) = registries {
+                text.push_str(&r.replicator_toml());
+            }
             let path = secrets.path().join("replicator.toml");
             crate::system::write_private(&path, &text)?;
             let shown = options.report_dir.join("replicator.toml");
@@ -498,7 +540,31 @@ async fn run_on(
     report.logs = lock(&shared.instances).logs();
     // Verify.
     progress_of(options, "verify", &sampler, started, &shared);
+    let schema_check = match registries {
+        Some(r) => {
+            if !matches!(scenario.system, SystemSpec::Builtin { .. }) {
+                // The registry merge, done beside a system that copies bytes only.
+                r.merge()?;
+            }
+            let registry_verdict = r.verify()?;
+            tracing::info!(
+                outcome = registry_verdict.outcome,
+                matched = registry_verdict.matched,
+                "schema registries verified"
+            );
+            if !registry_verdict.passed() {
+                for (kind, n) in &registry_verdict.counts {
+                    report
+                        .failures
+                        .push(format!("schema registries: {n} {kind}"));
+                }
+            }
+            Some(r.check()?)
+        }
+        None => None,
+    };
     let verify_options = VerifyOptions {
+        schemas: schema_check,
         topics: topics
             .iter()
             .map(|t| regex_escape(t))
