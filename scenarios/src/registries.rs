@@ -147,9 +147,11 @@ impl ScenarioRegistries {
     /// subject/version into the target registry (the replicator's copy logic).
     pub fn merge(&self) -> Result<(), ScenarioError> {
         let (sources, target) = self.clients()?;
+        // The merge copies every subject; no record is translated, so no topic matches.
+        let none = regex::Regex::new("$^").map_err(err)?;
         let mut list: Vec<(regex::Regex, Box<dyn SchemaRegistry>)> = Vec::new();
         for c in sources {
-            list.push((regex::Regex::new("$^").map_err(err)?, Box::new(c)));
+            list.push((none.clone(), Box::new(c)));
         }
         let schemas = replicator::schemas::Schemas::new(list, Box::new(target));
         schemas.setup().map_err(err)?;
