@@ -258,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn a_section_without_registries_is_refused() {
+    fn bad_sections_name_the_field() {
         let spec: SchemaSpec = toml::from_str("formats = []").unwrap();
         assert_eq!(spec.check().unwrap_err().0, "schema.formats");
         let spec: SchemaSpec = toml::from_str("registries = [\"nope\"]").unwrap();
