@@ -8,6 +8,7 @@ mod fetch_cmd;
 mod lint_cmd;
 mod preflight_cmd;
 mod produce_cmd;
+mod registry_cmd;
 mod rehearse_cmd;
 mod replicate_cmd;
 mod report_cmd;
@@ -82,6 +83,15 @@ enum Command {
     /// must each be caught exactly (class and count) and a faithful one that must pass; exit 0
     /// all caught, 1 not, 2 could not run.
     Selftest(selftest_cmd::SelftestArgs),
+    /// Schema registries (a real Apicurio Registry on loopback).
+    Registry {
+        #[command(subcommand)]
+        command: registry_cmd::RegistryCommand,
+    },
+    /// Compares a target schema registry with its source registries (a merge): every source
+    /// subject/version on the target with the same number and schema; exit 0 clean, 1
+    /// findings, 2 error.
+    VerifySchemas(registry_cmd::VerifySchemasArgs),
     /// Consumer-group offsets across clusters.
     Offsets {
         #[command(subcommand)]
@@ -123,6 +133,8 @@ fn main() -> ExitCode {
             Command::List(args) => run_cmd::list(args),
             Command::Report(args) => report_cmd::report(args),
             Command::Diff(args) => report_cmd::diff(args),
+            Command::Registry { command } => registry_cmd::run(command).await,
+            Command::VerifySchemas(args) => registry_cmd::verify_schemas(args).await,
             Command::Offsets { command } => replicate_cmd::offsets(command).await,
             Command::Lint(args) => lint_cmd::run(args),
             Command::Preflight(args) => preflight_cmd::run(args).await,

@@ -60,6 +60,17 @@ pub struct VerifyArgs {
     /// partition that landed in one target partition.
     #[arg(long)]
     no_preserve_partitions: bool,
+    /// Schema registry of the source topics matching REGEX (`REGEX=URL`, repeatable): framed
+    /// values are judged by schema content (schema-unresolved, schema-mismatch).
+    #[arg(
+        long = "source-registry",
+        value_name = "REGEX=URL",
+        requires = "target_registry"
+    )]
+    source_registries: Vec<String>,
+    /// The target's schema registry URL (with --source-registry).
+    #[arg(long = "target-registry", value_name = "URL")]
+    target_registry: Option<String>,
     /// Duplicates tolerated before the verdict fails (at-least-once systems).
     #[arg(long, default_value_t = 0)]
     allowed_duplicates: u64,
@@ -177,6 +188,7 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
             ..MatchOptions::with_capacity(args.memory_records)
         },
         workers: args.workers,
+        schemas: schema_check(&args.source_registries, args.target_registry.as_deref())?,
         ..VerifyOptions::default()
     };
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -404,4 +416,34 @@ fn print_summary(verdict: &Verdict) {
             );
         }
     }
+}
+
+/// `--source-registry REGEX=URL…` and `--target-registry URL` → the registry-aware check.
+fn schema_check(
+    sources: &[String],
+    target: Option<&str>,
+) -> Result<Option<Arc<verify::schemas::SchemaCheck>>> {
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    if sources.is_empty() {
+        anyhow::bail!("--target-registry needs at least one --source-registry REGEX=URL");
+    }
+    let mut out: Vec<(regex::Regex, Arc<dyn registry::SchemaRegistry>)> = Vec::new();
+    for s in sources {
+        let (re, url) = s.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("--source-registry {s:?}: expected REGEX=URL, e.g. 'orders\\..*=http://127.0.0.1:8081/apis/ccompat/v7'")
+        })?;
+        let re = regex::Regex::new(&format!("^(?:{re})$"))
+            .map_err(|e| anyhow::anyhow!("--source-registry: `{re}` is not a valid regex: {e}"))?;
+        let client = registry::HttpRegistry::new(url)
+            .map_err(|e| anyhow::anyhow!("--source-registry: {e}"))?;
+        out.push((re, Arc::new(client)));
+    }
+    let target = registry::HttpRegistry::new(target)
+        .map_err(|e| anyhow::anyhow!("--target-registry: {e}"))?;
+    Ok(Some(Arc::new(verify::schemas::SchemaCheck::new(
+        out,
+        Arc::new(target),
+    ))))
 }

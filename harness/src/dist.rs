@@ -630,7 +630,7 @@ logger.jetty.name = org.eclipse.jetty
 logger.jetty.level = WARN
 ";
 
-pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut file = fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -649,12 +649,12 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// An exclusive advisory lock on a file (flock), released on drop.
-struct FileLock {
+pub struct FileLock {
     _file: fs::File,
 }
 
 impl FileLock {
-    fn acquire(path: &Path) -> Result<FileLock> {
+    pub fn acquire(path: &Path) -> Result<FileLock> {
         use std::os::unix::io::AsRawFd;
         let file = fs::OpenOptions::new()
             .create(true)

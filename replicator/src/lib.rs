@@ -17,7 +17,8 @@
 //! Modules: [`config`] (TOML with Java client properties verbatim, validation), [`topics`]
 //! (target topics: partitions, configs, deny-list, discovery), [`checkpoint`] (checkpoint and
 //! offset-sync records), [`worker`] (one partition's writer and transactions), [`engine`] (poll
-//! loop, rebalances, rewinds), [`offsets`] (consumer-group cutover), [`metrics`] (Prometheus).
+//! loop, rebalances, rewinds), [`offsets`] (consumer-group cutover), [`metrics`] (Prometheus),
+//! [`schemas`] (schema registry copy and schema-id translation of wire-format records).
 
 pub mod checkpoint;
 pub mod config;
@@ -25,6 +26,7 @@ pub mod engine;
 pub mod error;
 pub mod metrics;
 pub mod offsets;
+pub mod schemas;
 pub mod topics;
 pub mod worker;
 

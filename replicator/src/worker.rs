@@ -408,6 +408,9 @@ impl Worker {
         if routed.generation != self.generation || (self.next >= 0 && m.offset() < self.next) {
             return Ok(());
         }
+        // Schema registries: the value with the target registry's schema id (crate::schemas).
+        let value = crate::schemas::value_for(&self.config, &self.topic, m.payload())
+            .map_err(|e| schema_failure(e, m.offset()))?;
         if self.idle {
             self.idle = false;
             self.metrics.idle(&self.topic, self.partition, false);
@@ -430,7 +433,7 @@ impl Worker {
         if let Some(k) = m.key() {
             record = record.key(k);
         }
-        if let Some(v) = m.payload() {
+        if let Some(v) = value.as_deref() {
             record = record.payload(v);
         }
         if let Some(h) = m.headers() {
@@ -637,6 +640,20 @@ fn classify(producer: &BaseProducer<Deliveries>, e: &KafkaError) -> Failure {
             reason: other.to_string(),
         },
         other => Failure::Rewind(other.to_string()),
+    }
+}
+
+/// A record whose schema id cannot be translated: retried while a registry is unreachable,
+/// otherwise the partition stops (an untranslatable record is never copied).
+fn schema_failure(e: crate::schemas::SchemaError, offset: i64) -> Failure {
+    let reason = format!("offset {offset}: {e}");
+    if e.is_transient() {
+        Failure::Rewind(reason)
+    } else {
+        Failure::Stop {
+            reason,
+            fenced: false,
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod error;
 pub(crate) mod faults;
 pub mod groups;
 pub mod mirrormaker;
+pub mod registries;
 pub mod rehearse;
 pub mod report;
 pub mod runner;

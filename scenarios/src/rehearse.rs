@@ -437,6 +437,7 @@ fn canary_scenario(
         },
         expect: None,
         consumer_groups: Vec::new(),
+        registries: None,
         text: r.text.clone(),
         origin: r.origin.clone(),
     })

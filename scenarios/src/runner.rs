@@ -88,7 +88,45 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
             return Err(e.into());
         }
     };
-    let result = run_on(scenario, options, source.clone(), target.clone(), started).await;
+    // Schema registries: after the clusters, owned here so they die with the run.
+    let registries = match &scenario.registries {
+        Some(spec) => {
+            match crate::registries::ScenarioRegistries::start(
+                spec,
+                scenario.workload.topics.names(),
+                &options.report_dir,
+            )
+            .await
+            {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    let _ = tokio::join!(source.shutdown(), target.shutdown());
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
+    let effective;
+    let scenario = match &registries {
+        Some(r) => {
+            let mut s = scenario.clone();
+            s.workload = r.workload(&scenario.workload);
+            effective = s;
+            &effective
+        }
+        None => scenario,
+    };
+    let result = run_on(
+        scenario,
+        options,
+        source.clone(),
+        target.clone(),
+        started,
+        registries.as_ref(),
+    )
+    .await;
+    drop(registries);
     let _ = tokio::join!(source.shutdown(), target.shutdown());
     let mut report = result?;
     report.duration_secs = started.elapsed().as_secs_f64();
@@ -121,6 +159,8 @@ struct RunState<'a> {
     report: RunReport,
     /// Configs with passwords (0600), removed when the run ends.
     _secrets: tempfile::TempDir,
+    /// The run's schema registries (`[registries]`), owned by [`run`].
+    registries: Option<&'a crate::registries::ScenarioRegistries>,
 }
 
 /// What the workload phase hands on.
@@ -137,8 +177,9 @@ async fn run_on(
     source: Arc<dyn Cluster>,
     target: Arc<dyn Cluster>,
     started: Instant,
+    registries: Option<&crate::registries::ScenarioRegistries>,
 ) -> Result<RunReport, ScenarioError> {
-    let mut st = start_system(scenario, options, source, target, started).await?;
+    let mut st = start_system(scenario, options, source, target, started, registries).await?;
     let produced = st.produce_with_faults().await?;
     if options.cancel.load(Ordering::Acquire) {
         return Ok(st.aborted(produced.probe).await);
@@ -149,7 +190,7 @@ async fn run_on(
         st.cutover_groups(&produced.consumed_by_group).await?;
     }
     st.stop_system().await;
-    st.verify().await;
+    st.verify().await?;
     st.settle();
     Ok(st.report)
 }
@@ -162,6 +203,7 @@ async fn start_system<'a>(
     source: Arc<dyn Cluster>,
     target: Arc<dyn Cluster>,
     started: Instant,
+    registries: Option<&'a crate::registries::ScenarioRegistries>,
 ) -> Result<RunState<'a>, ScenarioError> {
     let topics = scenario.workload.topics.names();
     workload::runner::create_topics(&scenario.workload, &source.client_props()).await?;
@@ -177,12 +219,15 @@ async fn start_system<'a>(
     crate::system::write_private(&target_properties_file, &properties_text(&system_target))?;
     let config_path = match &scenario.system {
         SystemSpec::Builtin { .. } => {
-            let text = builtin_config(
+            let mut text = builtin_config(
                 &scenario.system,
                 &system_source,
                 &system_target,
                 &scenario.workload,
             )?;
+            if let Some(r) = registries {
+                text.push_str(&r.replicator_toml());
+            }
             let path = secrets.path().join("replicator.toml");
             crate::system::write_private(&path, &text)?;
             let shown = options.report_dir.join("replicator.toml");
@@ -319,6 +364,7 @@ async fn start_system<'a>(
         series: Vec::new(),
         report,
         _secrets: secrets,
+        registries,
     })
 }
 
@@ -604,11 +650,37 @@ impl RunState<'_> {
         self.report.logs.extend(scrapes);
     }
 
-    /// Phase 7: the checker, held to the `[verify]` promises.
-    async fn verify(&mut self) {
+    /// Phase 7: the registries (merged beside a system that copies bytes only, then
+    /// compared) and the checker, held to the `[verify]` promises, registry-aware when the
+    /// run has registries.
+    async fn verify(&mut self) -> Result<(), ScenarioError> {
         self.progress("verify");
         let scenario = self.scenario;
+        let schema_check = match self.registries {
+            Some(r) => {
+                if !matches!(scenario.system, SystemSpec::Builtin { .. }) {
+                    // The registry merge, done beside a system that copies bytes only.
+                    r.merge()?;
+                }
+                let registry_verdict = r.verify()?;
+                tracing::info!(
+                    outcome = registry_verdict.outcome,
+                    matched = registry_verdict.matched,
+                    "schema registries verified"
+                );
+                if !registry_verdict.passed() {
+                    for (kind, n) in &registry_verdict.counts {
+                        self.report
+                            .failures
+                            .push(format!("schema registries: {n} {kind}"));
+                    }
+                }
+                Some(r.check()?)
+            }
+            None => None,
+        };
         let verify_options = VerifyOptions {
+            schemas: schema_check,
             topics: self
                 .topics
                 .iter()
@@ -654,6 +726,7 @@ impl RunState<'_> {
                 ));
             }
         }
+        Ok(())
     }
 
     /// Phase 8: the outcome from what was found (faults that did not take effect make an

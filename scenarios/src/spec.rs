@@ -42,6 +42,9 @@ pub struct Scenario {
     /// cutover).
     #[serde(default, rename = "consumer_group")]
     pub consumer_groups: Vec<ConsumerGroupSpec>,
+    /// Real schema registries for the run (`crate::registries`).
+    #[serde(default)]
+    pub registries: Option<crate::registries::RegistriesSpec>,
     /// The file's text as read (reports echo it, secrets redacted).
     #[serde(skip)]
     pub text: String,

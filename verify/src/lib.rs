@@ -5,6 +5,10 @@
 //! reordered, moved-partition, offset-mismatch and compaction-divergent records, each counted
 //! exactly with examples, with upstream ("normal") duplicates counted apart.
 //!
+//! With schema registries ([`schemas`]), a framed value is identified by its canonical
+//! schema and payload, and `schema-unresolved` / `schema-mismatch` name copies whose schema
+//! ids no longer decode to the source's schema.
+//!
 //! Records are identified by a SHA-256 [`fingerprint`](fingerprint::fingerprint) over a
 //! documented canonical encoding. Partitions are checked independently; memory per partition is
 //! fixed by the matcher's run capacity (48 bytes a record in flight), the rest spills to disk as
@@ -17,6 +21,7 @@ pub mod group;
 pub mod matcher;
 pub mod reader;
 pub mod runs;
+pub mod schemas;
 pub mod topic;
 pub mod verdict;
 

@@ -63,6 +63,8 @@ pub struct VerifyOptions {
     pub workers: usize,
     /// How long a read may see no progress before it fails.
     pub idle_timeout: Duration,
+    /// Schema registries: framed values judged by schema content (`crate::schemas`).
+    pub schemas: Option<std::sync::Arc<crate::schemas::SchemaCheck>>,
 }
 
 impl Default for VerifyOptions {
@@ -77,6 +79,7 @@ impl Default for VerifyOptions {
             matching: MatchOptions::default(),
             workers: 2,
             idle_timeout: Duration::from_secs(30),
+            schemas: None,
         }
     }
 }
@@ -423,6 +426,9 @@ pub fn assemble(
             options.promises.partitions,
             options.matching.examples_per_class,
         );
+        if let Some(check) = &options.schemas {
+            check.reclassify(&mut verdict);
+        }
         if planned.is_some_and(|t| t.compacted) {
             // Compaction removes older values on either side: record-level counts are shown
             // but do not decide; the latest value per key does.
@@ -556,6 +562,21 @@ impl Reader {
             "source",
         )?;
         let mut target = Stream::open(&self.target, tt, p, t_low, t_end, idle, "target")?;
+        if let Some(check) = &self.options.schemas {
+            use crate::schemas::Side;
+            let source = |record| Side::Source {
+                topic: st.clone(),
+                record,
+            };
+            committed.schema = Some((check.clone(), source(true)));
+            uncommitted.schema = Some((check.clone(), source(false)));
+            target.schema = Some((
+                check.clone(),
+                Side::Target {
+                    source_topic: st.clone(),
+                },
+            ));
+        }
         let (s_span, t_span) = (
             i128::from((s_end - s_low).max(1)),
             i128::from((t_end - t_low).max(1)),
@@ -929,6 +950,11 @@ struct Stream<'a> {
     idle: Duration,
     cluster: &'static str,
     label: String,
+    /// Schema registries: values fingerprinted by schema content.
+    schema: Option<(
+        std::sync::Arc<crate::schemas::SchemaCheck>,
+        crate::schemas::Side,
+    )>,
 }
 
 impl<'a> Stream<'a> {
@@ -951,6 +977,7 @@ impl<'a> Stream<'a> {
                 idle,
                 cluster,
                 label,
+                schema: None,
             });
         }
         let mut tpl = TopicPartitionList::new();
@@ -970,6 +997,7 @@ impl<'a> Stream<'a> {
             idle,
             cluster,
             label,
+            schema: None,
         })
     }
 
@@ -1000,9 +1028,19 @@ impl<'a> Stream<'a> {
                         rdkafka::Timestamp::LogAppendTime(t) => Some((1u8, t)),
                         rdkafka::Timestamp::NotAvailable => None,
                     };
+                    let by_schema = match &self.schema {
+                        Some((check, side)) => check.value_identity(
+                            side,
+                            m.partition(),
+                            m.offset(),
+                            identity(&headers),
+                            m.payload(),
+                        )?,
+                        None => None,
+                    };
                     let view = RecordView {
                         key: m.key(),
-                        value: m.payload(),
+                        value: by_schema.as_deref().or(m.payload()),
                         headers: &headers,
                         timestamp,
                     };

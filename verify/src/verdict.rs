@@ -27,10 +27,14 @@ pub enum AnomalyClass {
     OffsetMismatch,
     /// Compacted topic: the latest value of a key differs between source and target.
     CompactionDivergent,
+    /// Schema registries: the target record's schema id resolves to nothing on the target.
+    SchemaUnresolved,
+    /// Schema registries: the target record's schema id resolves to another schema.
+    SchemaMismatch,
 }
 
 impl AnomalyClass {
-    pub const ALL: [AnomalyClass; 9] = [
+    pub const ALL: [AnomalyClass; 11] = [
         AnomalyClass::Lost,
         AnomalyClass::Duplicated,
         AnomalyClass::LeakedAborted,
@@ -40,6 +44,8 @@ impl AnomalyClass {
         AnomalyClass::MovedPartition,
         AnomalyClass::OffsetMismatch,
         AnomalyClass::CompactionDivergent,
+        AnomalyClass::SchemaUnresolved,
+        AnomalyClass::SchemaMismatch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +59,8 @@ impl AnomalyClass {
             AnomalyClass::MovedPartition => "moved-partition",
             AnomalyClass::OffsetMismatch => "offset-mismatch",
             AnomalyClass::CompactionDivergent => "compaction-divergent",
+            AnomalyClass::SchemaUnresolved => "schema-unresolved",
+            AnomalyClass::SchemaMismatch => "schema-mismatch",
         }
     }
 }

@@ -60,6 +60,9 @@ fn verdict_with_one_anomaly_of_each_class() {
     ];
     let mut topic = combine("orders", "dr.orders", outcomes, true, 3);
     topic.counts.add(AnomalyClass::CompactionDivergent, 1);
+    // Schema classes come from the registry-aware reclassification (verify::schemas).
+    topic.counts.add(AnomalyClass::SchemaUnresolved, 1);
+    topic.counts.add(AnomalyClass::SchemaMismatch, 1);
     let verdict = Verdict::from_topics(
         vec![topic],
         Promises {

@@ -7,6 +7,9 @@
 //! an [`IntentLedger`] records what was sent, acknowledged, committed and aborted per
 //! topic-partition so the source can be checked before the replication is blamed.
 //!
+//! With `[schema]`, values are in the Confluent wire format, their schemas registered in one
+//! of several registries per topic group and evolved mid-run ([`schema`]).
+//!
 //! It produces only to the topics its spec names.
 
 pub mod error;
@@ -14,6 +17,7 @@ pub mod generator;
 pub mod ledger;
 pub mod rng;
 pub mod runner;
+pub mod schema;
 pub mod spec;
 
 pub use error::WorkloadError;

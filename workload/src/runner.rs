@@ -103,6 +103,20 @@ pub async fn run(
         create_topics(spec, props).await?;
     }
     let topics: Arc<Vec<String>> = Arc::new(spec.topics.names());
+    let framer = match spec.schema.clone() {
+        Some(schema) => {
+            let names = topics.clone();
+            Some(Arc::new(
+                tokio::task::spawn_blocking(move || crate::schema::Framer::new(&schema, &names))
+                    .await
+                    .map_err(|e| WorkloadError::Kafka {
+                        producer: "schema registration".into(),
+                        detail: e.to_string(),
+                    })??,
+            ))
+        }
+        None => None,
+    };
     let started = Instant::now();
     let deadline = spec
         .duration_secs
@@ -138,6 +152,7 @@ pub async fn run(
                 cancel: options.cancel.clone(),
                 keep: options.keep_records,
                 started,
+                framer: framer.clone(),
             };
             tasks.push(tokio::task::spawn_blocking(move || job.run()));
             producer_id += 1;
@@ -240,6 +255,7 @@ struct ProducerJob {
     cancel: Arc<AtomicBool>,
     keep: bool,
     started: Instant,
+    framer: Option<Arc<crate::schema::Framer>>,
 }
 
 struct ProducerResult {
@@ -476,7 +492,10 @@ impl ProducerJob {
                 }
                 in_txn += 1;
             }
-            let record = generator.next_record(now_ms());
+            let mut record = generator.next_record(now_ms());
+            if let Some(framer) = &self.framer {
+                framer.frame(&mut record)?;
+            }
             generated += 1;
             bytes += record.size() as u64;
             let copies = if record.resend { 2 } else { 1 };

@@ -26,6 +26,9 @@ pub struct WorkloadSpec {
     /// Producer groups; one plain idempotent producer when empty.
     #[serde(default, rename = "producer")]
     pub producers: Vec<ProducerSpec>,
+    /// Values in the Confluent wire format, schemas in one of several registries per topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<crate::schema::SchemaSpec>,
 }
 
 /// Which topics, and how they are created.
@@ -369,6 +372,11 @@ impl WorkloadSpec {
                 reason,
             })
         };
+        if let Some(schema) = &self.schema {
+            if let Err((field, reason)) = schema.check() {
+                return bad(&field, reason);
+            }
+        }
         if self.duration_secs.is_none() && self.records.is_none() {
             return bad(
                 "records",

@@ -1,0 +1,399 @@
+//! Registry verification: does the target registry hold every source subject/version, with
+//! the same version number and the same schema by content?
+//!
+//! For a merge of several source registries into one target, per subject and version:
+//! - the sources must agree (a subject present in two sources with different content at the
+//!   same version is a **conflict**: it cannot be merged without renumbering, and is never
+//!   silently merged);
+//! - the target must hold that version (**missing**), with the same canonical schema and
+//!   resolved references (**content-mismatch**; when the content sits at another version,
+//!   **version-mismatch**);
+//! - every reference must resolve in its registry (**reference-unresolved**);
+//! - the compatibility level in force must be the same (**compatibility-mismatch**).
+//!
+//! Ids are never compared: a merged registry assigns its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::client::{RegisteredSchema, Schema, SchemaRegistry};
+use crate::error::{RegistryError, Result};
+
+/// How deep references may nest before cutover gives up (a cycle, or a pathological chain).
+const MAX_REFERENCE_DEPTH: usize = 16;
+
+/// The class of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// Two sources hold different schemas at the same subject and version.
+    Conflict,
+    /// A source subject/version is absent on the target.
+    Missing,
+    /// The target holds the schema, at another version number.
+    VersionMismatch,
+    /// The target's version holds a different schema.
+    ContentMismatch,
+    /// A reference does not resolve (in a source or in the target).
+    ReferenceUnresolved,
+    /// The compatibility level in force differs.
+    CompatibilityMismatch,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Conflict => "conflict",
+            FindingKind::Missing => "missing",
+            FindingKind::VersionMismatch => "version-mismatch",
+            FindingKind::ContentMismatch => "content-mismatch",
+            FindingKind::ReferenceUnresolved => "reference-unresolved",
+            FindingKind::CompatibilityMismatch => "compatibility-mismatch",
+        }
+    }
+}
+
+/// One thing found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub subject: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// Which registries are concerned (source names, `target`).
+    pub registries: Vec<String>,
+    pub detail: String,
+}
+
+/// What `cutover verify-schemas` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaVerdict {
+    /// `pass` or `fail`.
+    pub outcome: &'static str,
+    pub sources: Vec<String>,
+    pub target: String,
+    pub subjects: usize,
+    pub versions: usize,
+    /// Subject/versions found on the target with the same number and content.
+    pub matched: usize,
+    /// Findings per class.
+    pub counts: BTreeMap<&'static str, usize>,
+    pub findings: Vec<Finding>,
+    /// Target subjects no source holds (not a failure: a merged registry may have its own).
+    pub target_only_subjects: Vec<String>,
+}
+
+impl SchemaVerdict {
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// A human-readable summary, one finding per line (capped).
+    pub fn render_text(&self, max_findings: usize) -> String {
+        let mut out = format!(
+            "schema registries: {} — {} subject(s), {} version(s), {} matched on the target\n  sources: {}\n  target:  {}\n",
+            self.outcome.to_uppercase(),
+            self.subjects,
+            self.versions,
+            self.matched,
+            self.sources.join(", "),
+            self.target
+        );
+        for (kind, n) in &self.counts {
+            out.push_str(&format!("  {kind}: {n}\n"));
+        }
+        for f in self.findings.iter().take(max_findings) {
+            let at = f.version.map(|v| format!(" v{v}")).unwrap_or_default();
+            out.push_str(&format!(
+                "  [{}] {}{} ({}): {}\n",
+                f.kind.as_str(),
+                f.subject,
+                at,
+                f.registries.join(", "),
+                f.detail
+            ));
+        }
+        if self.findings.len() > max_findings {
+            out.push_str(&format!(
+                "  … {} more finding(s) (see the JSON output)\n",
+                self.findings.len() - max_findings
+            ));
+        }
+        if !self.target_only_subjects.is_empty() {
+            out.push_str(&format!(
+                "  target-only subjects (not judged): {}\n",
+                self.target_only_subjects.len()
+            ));
+        }
+        out
+    }
+}
+
+/// A registry with a name for findings.
+pub struct Named<'a> {
+    pub name: String,
+    pub registry: &'a dyn SchemaRegistry,
+}
+
+/// The identity of a schema by content: its type, canonical text, and each reference's name,
+/// subject, version and (recursively) identity. `Err(detail)` when a reference does not
+/// resolve.
+pub fn content_identity(
+    registry: &dyn SchemaRegistry,
+    schema: &Schema,
+) -> Result<std::result::Result<String, String>> {
+    identity_at(registry, schema, 0)
+}
+
+fn identity_at(
+    registry: &dyn SchemaRegistry,
+    schema: &Schema,
+    depth: usize,
+) -> Result<std::result::Result<String, String>> {
+    let mut out = format!("{}:{}", schema.schema_type, schema.canonical()?);
+    if depth > MAX_REFERENCE_DEPTH {
+        return Ok(Err(format!(
+            "references nest deeper than {MAX_REFERENCE_DEPTH} (a cycle?)"
+        )));
+    }
+    let mut refs = schema.references.clone();
+    refs.sort();
+    for r in &refs {
+        let referenced = match registry.version(&r.subject, r.version) {
+            Ok(v) => v,
+            Err(e) if e.is_not_found() => {
+                return Ok(Err(format!(
+                    "reference {} → {} v{} does not resolve",
+                    r.name, r.subject, r.version
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        match identity_at(registry, &referenced.schema, depth + 1)? {
+            Ok(inner) => out.push_str(&format!(
+                "|ref {}={}@{}:{}",
+                r.name, r.subject, r.version, inner
+            )),
+            Err(detail) => return Ok(Err(detail)),
+        }
+    }
+    Ok(Ok(out))
+}
+
+struct SourceVersion {
+    source: String,
+    registered: RegisteredSchema,
+    identity: String,
+}
+
+fn all_versions(reg: &dyn SchemaRegistry, subject: &str) -> Result<Vec<RegisteredSchema>> {
+    let versions = match reg.versions(subject) {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    versions
+        .into_iter()
+        .map(|v| reg.version(subject, v))
+        .collect()
+}
+
+/// Compares every source subject/version with the target (read-only).
+pub fn verify(sources: &[Named<'_>], target: &Named<'_>) -> Result<SchemaVerdict> {
+    let mut findings = Vec::new();
+    // subject → version → the sources' versions
+    let mut by_subject: BTreeMap<String, BTreeMap<u32, Vec<SourceVersion>>> = BTreeMap::new();
+    let mut compat: BTreeMap<String, Vec<(String, Option<String>)>> = BTreeMap::new();
+    for source in sources {
+        for subject in source.registry.subjects()? {
+            for registered in all_versions(source.registry, &subject)? {
+                match content_identity(source.registry, &registered.schema)? {
+                    Ok(identity) => by_subject
+                        .entry(subject.clone())
+                        .or_default()
+                        .entry(registered.version)
+                        .or_default()
+                        .push(SourceVersion {
+                            source: source.name.clone(),
+                            registered,
+                            identity,
+                        }),
+                    Err(detail) => findings.push(Finding {
+                        kind: FindingKind::ReferenceUnresolved,
+                        subject: subject.clone(),
+                        version: Some(registered.version),
+                        registries: vec![source.name.clone()],
+                        detail,
+                    }),
+                }
+            }
+            let level = source.registry.compatibility(Some(&subject))?;
+            compat
+                .entry(subject)
+                .or_default()
+                .push((source.name.clone(), level));
+        }
+    }
+
+    let mut versions = 0;
+    let mut matched = 0;
+    for (subject, by_version) in &by_subject {
+        let target_versions = all_versions(target.registry, subject)?;
+        let mut target_ids: BTreeMap<u32, std::result::Result<String, String>> = BTreeMap::new();
+        for t in &target_versions {
+            target_ids.insert(t.version, content_identity(target.registry, &t.schema)?);
+        }
+        for (version, holders) in by_version {
+            versions += 1;
+            let distinct: BTreeSet<&str> = holders.iter().map(|h| h.identity.as_str()).collect();
+            if distinct.len() > 1 {
+                findings.push(Finding {
+                    kind: FindingKind::Conflict,
+                    subject: subject.clone(),
+                    version: Some(*version),
+                    registries: holders.iter().map(|h| h.source.clone()).collect(),
+                    detail: format!(
+                        "the sources hold different schemas at this version (ids {})",
+                        holders
+                            .iter()
+                            .map(|h| format!("{}={}", h.source, h.registered.id))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+                continue;
+            }
+            let wanted = &holders[0];
+            match target_ids.get(version) {
+                Some(Ok(identity)) if *identity == wanted.identity => matched += 1,
+                Some(Err(detail)) => findings.push(Finding {
+                    kind: FindingKind::ReferenceUnresolved,
+                    subject: subject.clone(),
+                    version: Some(*version),
+                    registries: vec![target.name.clone()],
+                    detail: detail.clone(),
+                }),
+                Some(Ok(_)) => findings.push(Finding {
+                    kind: FindingKind::ContentMismatch,
+                    subject: subject.clone(),
+                    version: Some(*version),
+                    registries: vec![wanted.source.clone(), target.name.clone()],
+                    detail: match find_elsewhere(&target_ids, &wanted.identity) {
+                        Some(v) => format!("the target's version {version} holds another schema; the source's is at target version {v}"),
+                        None => format!("the target's version {version} holds another schema, and the source's is nowhere under this subject"),
+                    },
+                }),
+                None => {
+                    let (kind, detail) = match find_elsewhere(&target_ids, &wanted.identity) {
+                        Some(v) => (
+                            FindingKind::VersionMismatch,
+                            format!("the target holds this schema at version {v}, not {version}"),
+                        ),
+                        None if target_versions.is_empty() => (
+                            FindingKind::Missing,
+                            "the subject is absent on the target".to_string(),
+                        ),
+                        None => (
+                            FindingKind::Missing,
+                            format!(
+                                "the target's versions are {:?}",
+                                target_versions.iter().map(|t| t.version).collect::<Vec<_>>()
+                            ),
+                        ),
+                    };
+                    findings.push(Finding {
+                        kind,
+                        subject: subject.clone(),
+                        version: Some(*version),
+                        registries: vec![wanted.source.clone(), target.name.clone()],
+                        detail,
+                    });
+                }
+            }
+        }
+        if let Some(levels) = compat.get(subject) {
+            let distinct: BTreeSet<&Option<String>> = levels.iter().map(|(_, l)| l).collect();
+            if !target_versions.is_empty() {
+                let on_target = target.registry.compatibility(Some(subject))?;
+                if distinct.len() == 1 && !distinct.contains(&on_target) {
+                    findings.push(Finding {
+                        kind: FindingKind::CompatibilityMismatch,
+                        subject: subject.clone(),
+                        version: None,
+                        registries: levels
+                            .iter()
+                            .map(|(s, _)| s.clone())
+                            .chain([target.name.clone()])
+                            .collect(),
+                        detail: format!(
+                            "source {}, target {}",
+                            show(&levels[0].1),
+                            show(&on_target)
+                        ),
+                    });
+                }
+            }
+            if distinct.len() > 1 {
+                findings.push(Finding {
+                    kind: FindingKind::CompatibilityMismatch,
+                    subject: subject.clone(),
+                    version: None,
+                    registries: levels.iter().map(|(s, _)| s.clone()).collect(),
+                    detail: format!(
+                        "the sources disagree: {}",
+                        levels
+                            .iter()
+                            .map(|(s, l)| format!("{s} {}", show(l)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        }
+    }
+
+    let source_subjects: BTreeSet<&String> = by_subject.keys().collect();
+    let target_only_subjects = target
+        .registry
+        .subjects()?
+        .into_iter()
+        .filter(|s| !source_subjects.contains(s))
+        .collect();
+    findings.sort_by(|a, b| (a.kind, &a.subject, a.version).cmp(&(b.kind, &b.subject, b.version)));
+    let mut counts = BTreeMap::new();
+    for f in &findings {
+        *counts.entry(f.kind.as_str()).or_insert(0) += 1;
+    }
+    Ok(SchemaVerdict {
+        outcome: if findings.is_empty() { "pass" } else { "fail" },
+        sources: sources
+            .iter()
+            .map(|s| format!("{} ({})", s.name, s.registry.url()))
+            .collect(),
+        target: format!("{} ({})", target.name, target.registry.url()),
+        subjects: by_subject.len(),
+        versions,
+        matched,
+        counts,
+        findings,
+        target_only_subjects,
+    })
+}
+
+fn show(level: &Option<String>) -> String {
+    level.clone().unwrap_or_else(|| "unset".into())
+}
+
+fn find_elsewhere(
+    target: &BTreeMap<u32, std::result::Result<String, String>>,
+    identity: &str,
+) -> Option<u32> {
+    target
+        .iter()
+        .find(|(_, id)| id.as_ref().is_ok_and(|i| i == identity))
+        .map(|(v, _)| *v)
+}
+
+/// Keeps [`RegistryError`] in scope for callers matching on errors of [`verify`].
+pub type VerifyError = RegistryError;

@@ -1,0 +1,159 @@
+//! Record-level schema judgement: does a copied record still decode with the same schema?
+//!
+//! A framed source record's schema is resolved in its source registry, the target record's in
+//! the target registry; the two must have the same canonical form (references included), and
+//! the payloads must be equal. The raw id bytes are never compared: a merged registry assigns
+//! its own ids. Unframed records are left to the byte-exact checks.
+//!
+//! Classes (the checker's `schema-unresolved` and `schema-mismatch`):
+//! - **unresolved**: the target record's id resolves to nothing in the target registry;
+//! - **mismatch**: it resolves to a schema other than the source record's.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::client::SchemaRegistry;
+use crate::compare::content_identity;
+use crate::error::Result;
+use crate::wire;
+
+/// What a registry says about one id: the schema's identity and one subject/version holding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub identity: String,
+    pub subject_version: Option<(String, u32)>,
+}
+
+/// A registry with an id → schema cache (ids are immutable in a registry).
+pub struct Resolver {
+    registry: Arc<dyn SchemaRegistry>,
+    cache: Mutex<HashMap<u32, Option<Resolved>>>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver")
+            .field("registry", &self.registry.url())
+            .finish()
+    }
+}
+
+impl Resolver {
+    pub fn new(registry: Arc<dyn SchemaRegistry>) -> Resolver {
+        Resolver {
+            registry,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The schema with `id`, `None` when the id resolves to nothing.
+    pub fn resolve(&self, id: u32) -> Result<Option<Resolved>> {
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            return Ok(hit.clone());
+        }
+        let resolved = match self.registry.schema_by_id(id)? {
+            None => None,
+            Some(schema) => {
+                let identity = match content_identity(self.registry.as_ref(), &schema)? {
+                    Ok(i) => i,
+                    Err(detail) => format!("unresolved-reference: {detail}"),
+                };
+                let subject_version = self.registry.id_versions(id)?.into_iter().next();
+                Some(Resolved {
+                    identity,
+                    subject_version,
+                })
+            }
+        };
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, resolved.clone());
+        Ok(resolved)
+    }
+
+    pub fn url(&self) -> &str {
+        self.registry.url()
+    }
+}
+
+/// The class of a pair's judgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Judgement {
+    /// Same schema by content, same payload.
+    Same,
+    /// Neither side is framed: the byte-exact checks judge it.
+    Unframed,
+    /// The target id resolves to nothing in the target registry.
+    SchemaUnresolved,
+    /// The target id resolves to another schema (or the payloads differ, or framing was lost).
+    SchemaMismatch,
+    /// The source record's own id resolves to nothing in its registry (a source problem).
+    SourceUnresolved,
+}
+
+/// Details of a pair that is not [`Judgement::Same`], for examples.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchemaExample {
+    pub source_id: Option<u32>,
+    pub target_id: Option<u32>,
+    pub source_subject: Option<(String, u32)>,
+    pub target_subject: Option<(String, u32)>,
+}
+
+/// Judges a source value against its copy.
+pub fn judge(
+    source: &Resolver,
+    target: &Resolver,
+    source_value: &[u8],
+    target_value: &[u8],
+) -> Result<(Judgement, SchemaExample)> {
+    let (s, t) = (wire::parse(source_value), wire::parse(target_value));
+    let mut example = SchemaExample {
+        source_id: s.map(|f| f.id),
+        target_id: t.map(|f| f.id),
+        source_subject: None,
+        target_subject: None,
+    };
+    let (s, t) = match (s, t) {
+        (None, None) => return Ok((Judgement::Unframed, example)),
+        (Some(s), Some(t)) => (s, t),
+        _ => return Ok((Judgement::SchemaMismatch, example)),
+    };
+    let Some(sr) = source.resolve(s.id)? else {
+        return Ok((Judgement::SourceUnresolved, example));
+    };
+    example.source_subject = sr.subject_version.clone();
+    let Some(tr) = target.resolve(t.id)? else {
+        return Ok((Judgement::SchemaUnresolved, example));
+    };
+    example.target_subject = tr.subject_version.clone();
+    if sr.identity != tr.identity || s.payload != t.payload {
+        return Ok((Judgement::SchemaMismatch, example));
+    }
+    Ok((Judgement::Same, example))
+}
+
+/// The identity the checker fingerprints for a framed value: the canonical schema (resolved
+/// in `resolver`) and the payload; `None` when unframed or the id resolves to nothing.
+pub fn schema_identity(resolver: &Resolver, value: &[u8]) -> Result<Option<Vec<u8>>> {
+    let Some(framed) = wire::parse(value) else {
+        return Ok(None);
+    };
+    let Some(resolved) = resolver.resolve(framed.id)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(resolved.identity.len() + 1 + framed.payload.len());
+    out.extend_from_slice(resolved.identity.as_bytes());
+    out.push(0);
+    out.extend_from_slice(framed.payload);
+    Ok(Some(out))
+}
