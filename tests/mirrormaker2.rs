@@ -266,3 +266,32 @@ fn mirrormaker2_without_exactly_once_under_a_rebalance_storm_reports_its_duplica
         let _ = target.shutdown().await;
     });
 }
+
+/// MirrorMaker 2 moving application groups with its own offset sync: cutover sets the group
+/// refresh and sync intervals to the run's (MirrorMaker 2's defaults, 10 minutes and 60 s,
+/// would never sync a run's groups) and waits for the sync before judging. Every group must be
+/// translated (none left "untranslated") and none may skip records; re-reads are reported, not
+/// failed, beyond each group's `allowed_reread` (they are MirrorMaker 2's, see docs/tuning.md).
+#[test]
+#[ignore = "minutes: cargo test --test mirrormaker2 -- --ignored"]
+fn mirrormaker2_exactly_once_moves_consumer_groups_with_its_own_sync() {
+    let catalog =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/catalog/consumer-group-cutover.toml");
+    let (code, report, _dir, out) = run(&catalog, &["--system", "mirrormaker2-eos"]);
+    assert!(code == 0 || code == 1, "{out}\n{report:#}");
+    let groups = report["consumer_groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 3, "{report:#}");
+    for g in groups {
+        eprintln!(
+            "{}: re-read {}, skipped {}, untranslated {} ({})",
+            g["group"], g["reread"], g["skipped"], g["untranslated"], g["translated_by"]
+        );
+        assert_eq!(g["untranslated"], 0, "{g:#}");
+        assert_eq!(g["skipped"], 0, "{g:#}");
+        assert!(
+            g["translated_by"].as_str().unwrap().contains("seen within"),
+            "{g:#}"
+        );
+    }
+    assert_eq!(count(&report, "lost") + count(&report, "duplicated"), 0, "{report:#}");
+}

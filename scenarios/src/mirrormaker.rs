@@ -680,6 +680,47 @@ mod tests {
     }
 
     #[test]
+    fn group_offset_sync_follows_the_run_not_mirrormaker_2s_ten_minutes() {
+        let mut spec = mm2(true);
+        if let SystemSpec::Mirrormaker2 {
+            sync_group_offsets, ..
+        } = &mut spec
+        {
+            *sync_group_offsets = true;
+        }
+        assert_eq!(
+            spec.group_sync_interval_secs(),
+            Some(crate::spec::DEFAULT_GROUP_SYNC_SECS)
+        );
+        let c = config(&spec, Path::new("."), &clusters(), &["t".into()]).unwrap();
+        let p = parse_properties(&c.base);
+        assert_eq!(p["sync.group.offsets.enabled"], "true");
+        for key in [
+            "refresh.groups.interval.seconds",
+            "sync.group.offsets.interval.seconds",
+            "emit.checkpoints.interval.seconds",
+        ] {
+            assert_eq!(p[key], "5", "{key}");
+        }
+        if let SystemSpec::Mirrormaker2 {
+            emit_checkpoints_interval_secs,
+            ..
+        } = &mut spec
+        {
+            *emit_checkpoints_interval_secs = Some(2);
+        }
+        let c = config(&spec, Path::new("."), &clusters(), &["t".into()]).unwrap();
+        let p = parse_properties(&c.base);
+        assert_eq!(p["refresh.groups.interval.seconds"], "2");
+        assert_eq!(p["sync.group.offsets.interval.seconds"], "2");
+        // Without the sync, MirrorMaker 2's own defaults stand and cutover knows no interval.
+        let c = config(&mm2(true), Path::new("."), &clusters(), &["t".into()]).unwrap();
+        let p = parse_properties(&c.base);
+        assert!(!p.contains_key("refresh.groups.interval.seconds"));
+        assert_eq!(mm2(true).group_sync_interval_secs(), None);
+    }
+
+    #[test]
     fn exactly_once_off_leaves_the_worker_alone() {
         let c = config(&mm2(false), Path::new("."), &clusters(), &["t".into()]).unwrap();
         let p = parse_properties(&c.base);
