@@ -36,17 +36,12 @@ impl TopicSync {
 
     /// The selected source topics and their partition counts.
     pub async fn selected_source_topics(&self) -> Result<BTreeMap<String, i32>> {
+        // One metadata request for every topic (a describe per topic does not scale to
+        // thousands of topics).
         let mut out = BTreeMap::new();
-        for name in self.source.list_topics().await? {
-            if !self.config.selects(&name) {
-                continue;
-            }
-            match self.source.describe_topic(&name).await {
-                Ok(d) => {
-                    out.insert(name, d.partitions.len() as i32);
-                }
-                // Deleted between listing and describing.
-                Err(e) => tracing::debug!(topic = %name, error = %e, "topic vanished"),
+        for d in self.source.describe_all_topics().await? {
+            if self.config.selects(&d.name) && !d.partitions.is_empty() {
+                out.insert(d.name, d.partitions.len() as i32);
             }
         }
         Ok(out)
@@ -126,7 +121,23 @@ impl TopicSync {
         let syncs = TopicSpec::new(&self.config.offset_syncs_topic, 1, rf)
             .config("cleanup.policy", "delete")
             .config("retention.ms", "604800000");
-        for spec in [checkpoint, syncs] {
+        let slots = TopicSpec::new(&self.config.slots_topic, self.config.producers as i32, rf)
+            .config("cleanup.policy", "compact");
+        if let Ok(existing) = self.target.describe_topic(&self.config.slots_topic).await {
+            let have = existing.partitions.len() as u32;
+            if have != self.config.producers {
+                return Err(ReplicatorError::kafka(
+                    format!("target: {}", self.config.slots_topic),
+                    format!(
+                        "it has {have} partitions (slots) but replication.producers = {}: every instance of a \
+                         replication must use the same count; to change it, stop every instance, delete this \
+                         topic, and start them with the new value",
+                        self.config.producers
+                    ),
+                ));
+            }
+        }
+        for spec in [checkpoint, syncs, slots] {
             if self.target.describe_topic(&spec.name).await.is_ok() {
                 continue;
             }
