@@ -736,6 +736,30 @@ compression.type = "lz4"
     }
 
     #[test]
+    fn slots_are_bounded_stable_and_unambiguous() {
+        let c = ReplicatorConfig::from_toml(MINIMAL, "r.toml").unwrap();
+        assert_eq!(c.producers, DEFAULT_PRODUCERS);
+        // Partitions of one topic go round the slots; every slot is used.
+        let slots: std::collections::BTreeSet<u32> =
+            (0..8).map(|p| slot_of("orders-eu", p, 4)).collect();
+        assert_eq!(slots.len(), 4);
+        assert_eq!(slot_of("orders-eu", 5, 4), slot_of("orders-eu", 5, 4));
+        assert!((0..1000).all(|p| slot_of("t", p, 7) < 7));
+        // Ids: '-' in names, and two source clusters, never collide.
+        let mut other = c.clone();
+        other.group_id = "g1-x".into();
+        assert_ne!(c.transactional_id("x-A", 0), other.transactional_id("A", 0));
+        assert_ne!(c.transactional_id("A", 1), c.transactional_id("B", 1));
+        assert!(c.transactional_id("A", 1).starts_with("cutover-"));
+        assert!(c.slots_topic.starts_with("cutover-slots.") && !c.selects(&c.slots_topic));
+        let text = MINIMAL.replace("group_id = \"g1\"", "group_id = \"g1\"\nproducers = 0");
+        let e = ReplicatorConfig::from_toml(&text, "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("r.toml:4: field `replication.producers`"), "{e}");
+    }
+
+    #[test]
     fn rename_map_wins_over_prefix() {
         let r = Rename {
             prefix: "dc1.".into(),

@@ -649,55 +649,72 @@ impl Shared {
         incarnation: u64,
         parts: &[(Tp, i64)],
     ) -> Result<Vec<(Tp, u64)>, String> {
-        {
-            let state = self.lock();
-            let current = state
-                .slots
-                .get(&slot)
-                .and_then(|s| s.handle.as_ref())
-                .map(|h| h.incarnation);
-            if current != Some(incarnation) {
-                return Err(format!(
-                    "slot {slot}'s writer was replaced; this rewind is stale"
-                ));
-            }
+        if !self.lock().is_current(slot, incarnation) {
+            return Err(format!(
+                "slot {slot}'s writer was replaced; this rewind is stale"
+            ));
         }
         let mut out = Vec::new();
         for ((t, p), offset) in parts {
-            if let Err(e) = self.reposition(t, *p, *offset) {
+            if let Err(e) = reposition(&self.source, t, *p, *offset) {
                 self.metrics
                     .error(&format!("{t}-{p}: positioning at {offset}: {e}"));
                 return Err(format!("{t}-{p}: positioning at {offset}: {e}"));
             }
-            let mut state = self.lock();
-            let g = state.generations.entry((t.clone(), *p)).or_insert(0);
-            *g += 1;
-            out.push(((t.clone(), *p), *g));
+            match self.lock().bump(slot, incarnation, &(t.clone(), *p)) {
+                Some(g) => out.push(((t.clone(), *p), g)),
+                None => return Err(format!("slot {slot}'s writer was replaced during a rewind")),
+            }
         }
         Ok(out)
     }
+}
 
-    /// Seek, or when the seek fails, re-assign the partition at the offset.
-    fn reposition(&self, t: &str, p: i32, offset: i64) -> std::result::Result<(), String> {
-        match self
-            .source
-            .seek(t, p, Offset::Offset(offset), Duration::from_secs(10))
-        {
-            Ok(()) => Ok(()),
-            Err(seek) => {
-                tracing::warn!(topic = %t, partition = p, offset, error = %seek, "seek failed; re-assigning the partition there");
-                let mut tpl = TopicPartitionList::new();
-                tpl.add_partition(t, p);
-                self.source
-                    .incremental_unassign(&tpl)
-                    .map_err(|e| format!("seek: {seek}; unassign: {e}"))?;
-                let mut tpl = TopicPartitionList::new();
-                tpl.add_partition_offset(t, p, Offset::Offset(offset))
-                    .map_err(|e| e.to_string())?;
-                self.source
-                    .incremental_assign(&tpl)
-                    .map_err(|e| format!("seek: {seek}; assign: {e}"))
-            }
+impl State {
+    /// True when `incarnation` is the running writer of `slot`.
+    fn is_current(&self, slot: u32, incarnation: u64) -> bool {
+        self.slots
+            .get(&slot)
+            .and_then(|s| s.handle.as_ref())
+            .map(|h| h.incarnation)
+            == Some(incarnation)
+    }
+
+    /// The new generation of a partition rewound for writer `incarnation` of `slot`; None
+    /// (nothing changes) when that writer is no longer the slot's, or the partition is not its.
+    fn bump(&mut self, slot: u32, incarnation: u64, tp: &Tp) -> Option<u64> {
+        if !self.is_current(slot, incarnation) || self.route.get(tp) != Some(&slot) {
+            return None;
+        }
+        let g = self.generations.entry(tp.clone()).or_insert(0);
+        *g += 1;
+        Some(*g)
+    }
+}
+
+/// Seek, or when the seek fails, re-assign the partition at the offset; an error when neither
+/// positions it.
+fn reposition<C: ConsumerContext>(
+    source: &BaseConsumer<C>,
+    t: &str,
+    p: i32,
+    offset: i64,
+) -> std::result::Result<(), String> {
+    match source.seek(t, p, Offset::Offset(offset), Duration::from_secs(10)) {
+        Ok(()) => Ok(()),
+        Err(seek) => {
+            tracing::warn!(topic = %t, partition = p, offset, error = %seek, "seek failed; re-assigning the partition there");
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(t, p);
+            source
+                .incremental_unassign(&tpl)
+                .map_err(|e| format!("seek: {seek}; unassign: {e}"))?;
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(t, p, Offset::Offset(offset))
+                .map_err(|e| e.to_string())?;
+            source
+                .incremental_assign(&tpl)
+                .map_err(|e| format!("seek: {seek}; assign: {e}"))
         }
     }
 }
@@ -1015,4 +1032,51 @@ fn rediscover(shared: &Shared) -> Result<()> {
     }
     shared.refresh_waiting();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle(incarnation: u64) -> Handle {
+        let (input, _) = std::sync::mpsc::sync_channel(1);
+        let (_, done) = std::sync::mpsc::channel();
+        Handle {
+            input,
+            finish: Arc::new(AtomicBool::new(false)),
+            done,
+            incarnation,
+        }
+    }
+
+    #[test]
+    fn a_rewind_from_a_replaced_writer_changes_no_generation() {
+        let tp: Tp = ("orders".into(), 3);
+        let mut state = State::default();
+        let mut slot = Slot::new();
+        slot.handle = Some(handle(7));
+        state.slots.insert(1, slot);
+        state.route.insert(tp.clone(), 1);
+        state.generations.insert(tp.clone(), 4);
+        // Writer 6 stopped and writer 7 took the slot: 6's late rewind must not drop 7's records.
+        assert!(!state.is_current(1, 6));
+        assert_eq!(state.bump(1, 6, &tp), None);
+        assert_eq!(state.generations[&tp], 4);
+        // A partition that is not the slot's is never bumped either.
+        assert_eq!(state.bump(1, 7, &("other".into(), 0)), None);
+        assert_eq!(state.bump(1, 7, &tp), Some(5));
+    }
+
+    #[test]
+    fn a_partition_that_cannot_be_positioned_is_an_error() {
+        // No broker needed: the partition is not assigned, so the seek fails, and so does the
+        // fallback (it is not assigned to be re-assigned); the old loop logged and went on.
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:1")
+            .set("group.id", "g")
+            .create()
+            .unwrap();
+        let e = reposition(&consumer, "orders", 0, 42).unwrap_err();
+        assert!(e.contains("seek"), "{e}");
+    }
 }
