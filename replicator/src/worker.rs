@@ -81,9 +81,12 @@ pub enum Ended {
 
 /// Delivery reports: per target partition, the first (source offset, target offset) delivered
 /// in the open transaction (an offset sync's pair), and failures.
+/// Target topic → partition → (source offset, target offset) of the first delivered copy.
+type FirstDelivered = HashMap<String, HashMap<i32, (i64, i64)>>;
+
 #[derive(Default)]
 pub struct Deliveries {
-    first: Mutex<HashMap<String, HashMap<i32, (i64, i64)>>>,
+    first: Mutex<FirstDelivered>,
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
 }
