@@ -741,9 +741,7 @@ pub fn run(
         .create()
         .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
     let selected = runtime.block_on(topic_sync.selected_source_topics())?;
-    for (t, n) in &selected {
-        runtime.block_on(topic_sync.ensure(t, *n))?;
-    }
+    runtime.block_on(topic_sync.ensure_all(&selected))?;
     let source: BaseConsumer<SourceContext> = source_config(&config)?
         .create_with_context(SourceContext {
             metrics: metrics.clone(),
@@ -991,9 +989,7 @@ fn rediscover(shared: &Shared) -> Result<()> {
             Err(p) => p.into_inner(),
         };
         let selected = shared.runtime.block_on(topics.selected_source_topics())?;
-        for (t, n) in &selected {
-            shared.runtime.block_on(topics.ensure(t, *n))?;
-        }
+        shared.runtime.block_on(topics.ensure_all(&selected))?;
         selected
     };
     {

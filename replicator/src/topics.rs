@@ -58,6 +58,59 @@ impl TopicSync {
         {
             return Ok(());
         }
+        let wanted = self.ensure_one(source_topic, partitions).await?;
+        self.known.insert(target_topic, wanted);
+        Ok(())
+    }
+
+    /// [`TopicSync::ensure`] for many topics: one metadata request for what the target has,
+    /// then the missing or short topics prepared concurrently (16 at a time), so thousands of
+    /// topics do not take thousands of sequential round trips.
+    pub async fn ensure_all(&mut self, selected: &BTreeMap<String, i32>) -> Result<()> {
+        let pending: Vec<(&String, i32)> = selected
+            .iter()
+            .filter(|(t, n)| {
+                !self
+                    .known
+                    .get(&self.config.rename.target_of(t))
+                    .is_some_and(|have| have >= *n)
+            })
+            .map(|(t, n)| (t, *n))
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let existing: HashMap<String, i32> = self
+            .target
+            .describe_all_topics()
+            .await?
+            .into_iter()
+            .map(|d| (d.name, d.partitions.len() as i32))
+            .collect();
+        let mut missing = Vec::new();
+        for (t, n) in pending {
+            let target = self.config.rename.target_of(t);
+            match existing.get(&target) {
+                Some(have) if *have >= n => {
+                    self.known.insert(target, *have);
+                }
+                _ => missing.push((t.clone(), n)),
+            }
+        }
+        for chunk in missing.chunks(16) {
+            let done =
+                futures::future::join_all(chunk.iter().map(|(t, n)| self.ensure_one(t, *n))).await;
+            for ((t, _), result) in chunk.iter().zip(done) {
+                let wanted = result?;
+                self.known.insert(self.config.rename.target_of(t), wanted);
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates or grows one target topic; returns its partition count.
+    async fn ensure_one(&self, source_topic: &str, partitions: i32) -> Result<i32> {
+        let target_topic = self.config.rename.target_of(source_topic);
         let source = self.source.describe_topic(source_topic).await?;
         let wanted = partitions.max(source.partitions.len() as i32);
         match self.target.describe_topic(&target_topic).await {
@@ -107,8 +160,7 @@ impl TopicSync {
                 }
             }
         }
-        self.known.insert(target_topic, wanted);
-        Ok(())
+        Ok(wanted)
     }
 
     /// Creates the checkpoint (compacted) and offset-sync topics on the target if missing.
