@@ -70,10 +70,9 @@ impl TopicSync {
         let pending: Vec<(&String, i32)> = selected
             .iter()
             .filter(|(t, n)| {
-                !self
-                    .known
+                self.known
                     .get(&self.config.rename.target_of(t))
-                    .is_some_and(|have| have >= *n)
+                    .is_none_or(|have| have < *n)
             })
             .map(|(t, n)| (t, *n))
             .collect();
