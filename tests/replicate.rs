@@ -1,9 +1,12 @@
 //! The built-in replicator on real clusters, judged by the checker: a steady exactly-once copy,
-//! scale-out and scale-in, repeated kill -9, a SIGSTOPped zombie, at-least-once duplicates
-//! counted exactly, and a consumer group moved with `cutover offsets sync`.
+//! scale-out and scale-in, repeated kill -9, a SIGSTOPped zombie, message timeouts inside
+//! transactions (target blackholed), a slot fenced by an outsider copying again within seconds,
+//! `start = "latest"` checkpointed before any record, at-least-once duplicates counted exactly,
+//! and a consumer group moved with `cutover offsets sync`.
 //!
-//! The default run keeps the steady copy, kill -9, offsets sync and config checks; scale-out,
-//! the zombie and at-least-once take about two minutes each and run with `-- --ignored`.
+//! The default run keeps the steady copy, kill -9, message timeouts, the fenced slot, the
+//! latest start, offsets sync and config checks; scale-out, the zombie and at-least-once take
+//! about two minutes each and run with `-- --ignored`.
 //!
 //! Each test starts its own source and target cluster (one broker each) and runs
 //! `cutover replicate` as real processes; tests take a lock so that only one pair of clusters
