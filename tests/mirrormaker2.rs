@@ -293,5 +293,9 @@ fn mirrormaker2_exactly_once_moves_consumer_groups_with_its_own_sync() {
             "{g:#}"
         );
     }
-    assert_eq!(count(&report, "lost") + count(&report, "duplicated"), 0, "{report:#}");
+    assert_eq!(
+        count(&report, "lost") + count(&report, "duplicated"),
+        0,
+        "{report:#}"
+    );
 }

@@ -1,9 +1,12 @@
 //! The built-in replicator on real clusters, judged by the checker: a steady exactly-once copy,
-//! scale-out and scale-in, repeated kill -9, a SIGSTOPped zombie, at-least-once duplicates
-//! counted exactly, and a consumer group moved with `cutover offsets sync`.
+//! scale-out and scale-in, repeated kill -9, a SIGSTOPped zombie, message timeouts inside
+//! transactions (target blackholed), a slot fenced by an outsider copying again within seconds,
+//! `start = "latest"` checkpointed before any record, at-least-once duplicates counted exactly,
+//! and a consumer group moved with `cutover offsets sync`.
 //!
-//! The default run keeps the steady copy, kill -9, offsets sync and config checks; scale-out,
-//! the zombie and at-least-once take about two minutes each and run with `-- --ignored`.
+//! The default run keeps the steady copy, kill -9, message timeouts, the fenced slot, the
+//! latest start, offsets sync and config checks; scale-out, the zombie and at-least-once take
+//! about two minutes each and run with `-- --ignored`.
 //!
 //! Each test starts its own source and target cluster (one broker each) and runs
 //! `cutover replicate` as real processes; tests take a lock so that only one pair of clusters
@@ -36,9 +39,14 @@ struct Pair {
 
 impl Pair {
     async fn start(name: &str) -> Pair {
+        Pair::start_with(name, false).await
+    }
+
+    /// `proxied_target`: the target's broker sits behind a fault proxy.
+    async fn start_with(name: &str, proxied_target: bool) -> Pair {
         let (ss, ts) = (
             ClusterSpec::new(format!("{name}-src")),
-            ClusterSpec::new(format!("{name}-tgt")),
+            ClusterSpec::new(format!("{name}-tgt")).proxied(proxied_target),
         );
         let (s, t) = tokio::join!(harness::start(&ss), harness::start(&ts));
         Pair {
@@ -50,6 +58,24 @@ impl Pair {
 
     /// Writes a replicator config; `extra` goes into [replication].
     fn config(&self, name: &str, mode: &str, extra: &str, commit_ms: u64) -> PathBuf {
+        self.config_tuned(
+            name,
+            mode,
+            extra,
+            "transaction_timeout_ms = 20000",
+            commit_ms,
+        )
+    }
+
+    /// Like `config`, with `tuning` as the [tuning] lines besides the commit interval.
+    fn config_tuned(
+        &self,
+        name: &str,
+        mode: &str,
+        extra: &str,
+        tuning: &str,
+        commit_ms: u64,
+    ) -> PathBuf {
         let path = self.dir.path().join(format!("{name}.toml"));
         let text = format!(
             r#"[replication]
@@ -61,7 +87,7 @@ topic_refresh_interval_ms = 1000
 
 [tuning]
 commit_interval_ms = {commit_ms}
-transaction_timeout_ms = 20000
+{tuning}
 
 [source]
 bootstrap.servers = "{}"
@@ -544,17 +570,193 @@ async fn exactly_once_fences_a_zombie() {
     assert_eq!(s, t);
     let v = check(&pair).await;
     assert_exact(&v, &report);
+    // Every log line carries `fenced=true|false`, so matching "fenced" proves nothing: the
+    // fencing counter, and the line a fenced writer logs, do.
     let log = zombie.log_text();
     assert!(
         zombie
             .metric("cutover_replicator_fenced_total")
             .unwrap_or(0.0)
             >= 1.0
-            || log.contains("fenced"),
+            && log.contains("writer fenced"),
         "the zombie's late transaction was fenced; its log:\n{log}"
     );
     zombie.terminate();
     healthy.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_survives_message_timeouts_inside_transactions() {
+    let _one = ONE_PAIR_AT_A_TIME.lock().await;
+    let pair = Pair::start_with("timeout", true).await;
+    // message.timeout.ms = transaction_timeout_ms = 5 s; the target is unreachable for 9 s:
+    // records in open transactions time out (an abortable error that needs an epoch bump),
+    // and the aborts themselves cannot reach the coordinator until the target is back.
+    let config = pair.config_tuned(
+        "timeout",
+        "exactly-once",
+        "",
+        "transaction_timeout_ms = 5000\ninit_timeout_ms = 15000",
+        200,
+    );
+    let producing = spawn_workload(&pair, 20_000, 1_500);
+    let rep = Replicator::start(&config, "timeout");
+    rep.wait_assigned().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let proxy = pair
+        .target
+        .proxies()
+        .into_iter()
+        .next()
+        .expect("a proxied target");
+    proxy.set_blackhole(harness::proxy::Direction::Both, true);
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    proxy.set_blackhole(harness::proxy::Direction::Both, false);
+    proxy.reset_connections();
+    let report = producing.await.unwrap();
+    let (s, t) = wait_caught_up(&pair, false);
+    assert_eq!(s, t);
+    let v = check(&pair).await;
+    assert_exact(&v, &report);
+    let log = rep.log_text();
+    assert!(
+        rep.metric("cutover_replicator_transactions_aborted_total")
+            .unwrap_or(0.0)
+            >= 1.0,
+        "the blackhole made transactions fail; log:\n{log}"
+    );
+    assert!(
+        !log.contains("invalid state"),
+        "no transactional call in an invalid state; log:\n{log}"
+    );
+    rep.terminate();
+}
+
+/// The transactional ids of the slot writers an instance started, from its log.
+fn writer_ids(log: &str) -> Vec<String> {
+    let mut ids: Vec<String> = log
+        .lines()
+        .filter(|l| l.contains("slot writer ready"))
+        .filter_map(|l| {
+            let rest = &l[l.find("transactional_id=")? + "transactional_id=".len()..];
+            Some(rest.split_whitespace().next()?.to_string())
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_slot_copies_again_within_seconds() {
+    let _one = ONE_PAIR_AT_A_TIME.lock().await;
+    let pair = Pair::start("refence").await;
+    let config = pair.config("refence", "exactly-once", "", 200);
+    let producing = spawn_workload(&pair, 24_000, 1_500);
+    let rep = Replicator::start(&config, "refence");
+    rep.wait_assigned().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let log = rep.log_text();
+    let ids = writer_ids(&log);
+    assert_eq!(ids.len(), 4, "four slot writers by default; log:\n{log}");
+    let started = log.matches("slot copying").count();
+    // Someone else initialises slot 0's id: the writer is fenced while this instance still
+    // owns the slot, the situation that used to leave partitions stalled with lag.
+    let mut fencer = ClientConfig::new();
+    fencer
+        .set("bootstrap.servers", pair.target.bootstrap_servers())
+        .set("transactional.id", &ids[0]);
+    let fencer: rdkafka::producer::BaseProducer = fencer.create().unwrap();
+    rdkafka::producer::Producer::init_transactions(&fencer, Duration::from_secs(30)).unwrap();
+    let fenced_at = Instant::now();
+    loop {
+        let log = rep.log_text();
+        if rep.metric("cutover_replicator_fenced_total").unwrap_or(0.0) >= 1.0
+            && log.matches("slot copying").count() > started
+        {
+            break;
+        }
+        assert!(
+            fenced_at.elapsed() < Duration::from_secs(20),
+            "the fenced slot did not copy again within 20 s; log:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("fenced slot copying again after {:?}", fenced_at.elapsed());
+    drop(fencer);
+    let report = producing.await.unwrap();
+    let (s, t) = wait_caught_up(&pair, false);
+    assert_eq!(s, t);
+    let v = check(&pair).await;
+    assert_exact(&v, &report);
+    rep.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_latest_is_checkpointed_before_any_record_is_copied() {
+    let _one = ONE_PAIR_AT_A_TIME.lock().await;
+    let pair = Pair::start("latest").await;
+    let sa = pair.source.admin().unwrap();
+    sa.create_topic(&TopicSpec::new("orders.0", 3, 1))
+        .await
+        .unwrap();
+    harness_produce(&pair.source.client_props(), "orders.0", 30).await;
+    let config = pair.config("latest", "exactly-once", "start = \"latest\"", 200);
+    let rep = Replicator::start(&config, "latest0");
+    // The first owner resolved "latest" and must have recorded it, although nothing arrived.
+    let source_id = replicator::checkpoint::source_identity(
+        &pair.source.client_props().to_rdkafka().unwrap(),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let found = replicator::checkpoint::read_checkpoints(
+            &pair.target.client_props().to_rdkafka().unwrap(),
+            "cutover-checkpoints.internal",
+            "rep-latest",
+            &source_id,
+            Duration::from_secs(10),
+        )
+        .unwrap_or_default();
+        if found.len() == 3 {
+            let total: i64 = found.values().map(|c| c.next_offset).sum();
+            assert_eq!(total, 30, "checkpointed at the end: {found:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint for the resolved start; log:\n{}",
+            rep.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    rep.kill9();
+    // Records written while no instance runs belong to the copy: the next owner starts from
+    // the checkpoint, not from a "latest" resolved again (which would skip them).
+    harness_produce(&pair.source.client_props(), "orders.0", 40).await;
+    let rep = Replicator::start(&config, "latest1");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let n: u64 = count_committed(&pair.target.client_props(), &["orders.0".to_string()])
+            .values()
+            .sum();
+        if n >= 40 {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let n: u64 = count_committed(&pair.target.client_props(), &["orders.0".to_string()])
+                .values()
+                .sum();
+            assert_eq!(n, 40, "exactly the records after the first owner's start");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} of the 40 records copied; log:\n{}",
+            rep.log_text()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    rep.terminate();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! Positions kept on the target, inside the target transaction.
 //!
-//! * **Checkpoints** (compacted topic, key = `[group, source topic, partition]`): the next
+//! * **Checkpoints** (compacted topic, key = `[group, source cluster id, source topic,
+//!   partition]` as JSON, so names with `-` or two source clusters never collide): the next
 //!   source offset to copy. Written in every transaction with the records it covers, so a
 //!   committed transaction moves records and position together, and an aborted one neither.
 //! * **Offset syncs** (delete topic, same key): `(source offset, target offset)` of a record
@@ -23,13 +24,39 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ReplicatorError, Result};
 use harness::quiet::QuietEof;
 
-/// The key of both record kinds: `["group","topic",partition]` as JSON.
-pub fn key(group: &str, topic: &str, partition: i32) -> Vec<u8> {
-    serde_json::to_vec(&(group, topic, partition)).unwrap_or_default()
+/// The key of both record kinds: `["group","source cluster id","topic",partition]` as JSON.
+pub fn key(group: &str, source_id: &str, topic: &str, partition: i32) -> Vec<u8> {
+    serde_json::to_vec(&(group, source_id, topic, partition)).unwrap_or_default()
 }
 
-fn parse_key(bytes: &[u8]) -> Option<(String, String, i32)> {
+fn parse_key(bytes: &[u8]) -> Option<(String, String, String, i32)> {
     serde_json::from_slice(bytes).ok()
+}
+
+/// The source cluster's identity for checkpoint keys and transactional ids: its cluster id
+/// (KIP-78), or, for a cluster that has none, its sorted bootstrap servers.
+pub fn source_identity(source: &ClientConfig, timeout: Duration) -> Result<String> {
+    let probe: BaseConsumer<QuietEof> = source
+        .clone()
+        .set("group.id", "cutover-identity")
+        .create_with_context(QuietEof)
+        .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
+    // The metadata request makes the client learn the cluster id.
+    probe
+        .fetch_metadata(None, timeout)
+        .map_err(|e| ReplicatorError::kafka("source: metadata", e))?;
+    if let Some(id) = probe.client().fetch_cluster_id(timeout) {
+        return Ok(id);
+    }
+    let mut servers: Vec<&str> = source
+        .get("bootstrap.servers")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .collect();
+    servers.sort_unstable();
+    tracing::warn!("the source cluster reports no cluster id; its bootstrap servers identify it");
+    Ok(servers.join(","))
 }
 
 /// The value of a checkpoint record.
@@ -149,12 +176,13 @@ pub fn read_checkpoints(
     target: &ClientConfig,
     topic: &str,
     group: &str,
+    source_id: &str,
     timeout: Duration,
 ) -> Result<HashMap<(String, i32), Checkpoint>> {
     let mut out = HashMap::new();
     read_compacted(target, topic, timeout, |k, v| {
-        if let Some((g, t, p)) = parse_key(k) {
-            if g == group {
+        if let Some((g, s, t, p)) = parse_key(k) {
+            if g == group && s == source_id {
                 if let Ok(c) = serde_json::from_slice::<Checkpoint>(v) {
                     out.insert((t, p), c);
                 }
@@ -169,12 +197,13 @@ pub fn read_offset_syncs(
     target: &ClientConfig,
     topic: &str,
     group: &str,
+    source_id: &str,
     timeout: Duration,
 ) -> Result<HashMap<(String, i32), Vec<OffsetSync>>> {
     let mut out: HashMap<(String, i32), Vec<OffsetSync>> = HashMap::new();
     read_compacted(target, topic, timeout, |k, v| {
-        if let Some((g, t, p)) = parse_key(k) {
-            if g == group {
+        if let Some((g, s, t, p)) = parse_key(k) {
+            if g == group && s == source_id {
                 if let Ok(s) = serde_json::from_slice::<OffsetSync>(v) {
                     out.entry((t, p)).or_default().push(s);
                 }
@@ -190,8 +219,14 @@ mod tests {
 
     #[test]
     fn keys_round_trip_and_values_are_readable_json() {
-        let k = key("g", "orders.eu", 7);
-        assert_eq!(parse_key(&k), Some(("g".into(), "orders.eu".into(), 7)));
+        let k = key("g", "cluster-A", "orders.eu", 7);
+        assert_eq!(
+            parse_key(&k),
+            Some(("g".into(), "cluster-A".into(), "orders.eu".into(), 7))
+        );
+        // Names with the separator of a hand-made key cannot collide.
+        assert_ne!(key("a-b", "c", "t", 1), key("a", "b-c", "t", 1));
+        assert_ne!(key("g", "s", "t-1", 2), key("g", "s", "t", 12));
         let c = Checkpoint {
             next_offset: 42,
             writer: "cutover-g-orders.eu-7".into(),

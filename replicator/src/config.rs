@@ -112,6 +112,8 @@ struct RawReplication {
     #[serde(default)]
     config_exclude: Vec<String>,
     target_replication_factor: Option<i32>,
+    producers: Option<u32>,
+    slots_topic: Option<String>,
 }
 
 fn yes() -> bool {
@@ -148,7 +150,7 @@ pub struct Tuning {
     pub socket_send_buffer_bytes: usize,
     /// `socket.receive.buffer.bytes` on both clients (0 = the OS default).
     pub socket_receive_buffer_bytes: usize,
-    /// Records queued between the poll loop and one partition's worker.
+    /// Records queued between the poll loop and one producer slot's writer.
     pub partition_queue_records: usize,
     /// Producer `transaction.timeout.ms`: how long a stalled instance's open transaction may
     /// hold the target's last stable offset before the broker aborts it.
@@ -157,6 +159,9 @@ pub struct Tuning {
     pub init_timeout_ms: u64,
     /// The offset mapping (for `offsets sync`) is recorded at least this often per partition.
     pub offset_sync_interval_ms: u64,
+    /// A slot this instance owns whose writer keeps failing to start or to copy for this long
+    /// makes the instance exit non-zero (so a supervisor restarts it) instead of stalling.
+    pub stalled_exit_secs: u64,
 }
 
 impl Tuning {
@@ -196,6 +201,7 @@ impl Default for Tuning {
             transaction_timeout_ms: 30_000,
             init_timeout_ms: 60_000,
             offset_sync_interval_ms: 1_000,
+            stalled_exit_secs: 180,
         }
     }
 }
@@ -230,6 +236,14 @@ pub struct ReplicatorConfig {
     /// Topic configs never copied (regexes), MirrorMaker 2's defaults plus the user's.
     pub config_exclude: Vec<Regex>,
     pub target_replication_factor: Option<i32>,
+    /// Transactional producers of the whole replication ("slots"): every source partition
+    /// belongs to one slot (a stable hash), every slot has one fixed transactional id, and the
+    /// instances share the slots through a consumer group on the target. An instance runs at
+    /// most this many producers, whatever the number of partitions.
+    pub producers: u32,
+    /// Target topic with one partition per slot; the target group's assignment of its
+    /// partitions says which instance owns which slot.
+    pub slots_topic: String,
     pub tuning: Tuning,
     pub source: ClientProps,
     pub target: ClientProps,
@@ -360,6 +374,15 @@ impl ReplicatorConfig {
                 ));
             }
         }
+        if let Some(n) = r.producers {
+            if !(1..=MAX_PRODUCERS).contains(&n) {
+                return Err(err(
+                    find_line(text, "replication", "producers"),
+                    "replication.producers",
+                    format!("expected 1 to {MAX_PRODUCERS} (transactional producers shared by all instances)"),
+                ));
+            }
+        }
         if let Some(rf) = r.target_replication_factor {
             if rf < 1 && rf != -1 {
                 return Err(err(
@@ -381,6 +404,7 @@ impl ReplicatorConfig {
             )),
             None => None,
         };
+        let group_id = r.group_id.clone();
         let config = ReplicatorConfig {
             mode: r.mode,
             group_id: r.group_id,
@@ -395,6 +419,11 @@ impl ReplicatorConfig {
                 .offset_syncs_topic
                 .unwrap_or_else(|| "cutover-offset-syncs.internal".into()),
             topic_refresh_interval_ms: r.topic_refresh_interval_ms.unwrap_or(30_000),
+            producers: r.producers.unwrap_or(DEFAULT_PRODUCERS),
+            slots_topic: r
+                .slots_topic
+                .clone()
+                .unwrap_or_else(|| default_slots_topic(&group_id)),
             sync_topic_configs: r.sync_topic_configs,
             config_exclude,
             target_replication_factor: r.target_replication_factor,
@@ -465,8 +494,7 @@ impl ReplicatorConfig {
             return Err(err(
                 "target",
                 "transactional.id",
-                "the replicator sets one per source partition (that is how it fences zombies)"
-                    .into(),
+                "the replicator sets one per producer slot (that is how it fences zombies)".into(),
             ));
         }
         if self.target.get("enable.idempotence") == Some("false") {
@@ -494,6 +522,7 @@ impl ReplicatorConfig {
         !is_internal_topic(topic)
             && topic != self.checkpoint_topic
             && topic != self.offset_syncs_topic
+            && topic != self.slots_topic
             && self.include.iter().any(|r| r.is_match(topic))
             && !self.exclude.iter().any(|r| r.is_match(topic))
     }
@@ -503,10 +532,53 @@ impl ReplicatorConfig {
         self.config_exclude.iter().any(|r| r.is_match(key))
     }
 
-    /// Prefix of the transactional ids (one per source partition).
-    pub fn transactional_id(&self, topic: &str, partition: i32) -> String {
-        format!("cutover-{}-{topic}-{partition}", self.group_id)
+    /// The transactional id of slot `slot`: the replication group, the source cluster's
+    /// identity, the slot and the slot count, JSON-encoded after a fixed prefix, so no two
+    /// (group, source, slot, count) share an id whatever characters the names hold.
+    pub fn transactional_id(&self, source_id: &str, slot: u32) -> String {
+        let tail = serde_json::to_string(&(&self.group_id, source_id, slot, self.producers))
+            .unwrap_or_default();
+        format!("cutover-{tail}")
     }
+
+    /// The consumer group on the target whose members share the slots (one per replication
+    /// group and source cluster).
+    pub fn slots_group(&self, source_id: &str) -> String {
+        format!("{}.slots.{source_id}", self.group_id)
+    }
+}
+
+/// Default `replication.producers`: four producers fit a 2-core machine with room for the
+/// consumer, and let up to four instances share the work.
+pub const DEFAULT_PRODUCERS: u32 = 4;
+/// Upper bound of `replication.producers`.
+pub const MAX_PRODUCERS: u32 = 256;
+
+fn default_slots_topic(group: &str) -> String {
+    let clean: String = group
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(180)
+        .collect();
+    format!("cutover-slots.{clean}.internal")
+}
+
+/// The slot a source partition belongs to: partitions of one topic go round the slots from a
+/// stable hash of the topic name (FNV-1a, fixed here so every instance and version agrees).
+pub fn slot_of(topic: &str, partition: i32, slots: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in topic.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let slots = u64::from(slots.max(1));
+    ((h % slots + partition.max(0) as u64 % slots) % slots) as u32
 }
 
 /// Topics no replicator copies: Kafka's own (`__consumer_offsets`, `__transaction_state`),
@@ -679,6 +751,30 @@ compression.type = "lz4"
             .unwrap_err()
             .to_string();
         assert!(e.contains("r.toml:5: field `replication.exclude`"), "{e}");
+    }
+
+    #[test]
+    fn slots_are_bounded_stable_and_unambiguous() {
+        let c = ReplicatorConfig::from_toml(MINIMAL, "r.toml").unwrap();
+        assert_eq!(c.producers, DEFAULT_PRODUCERS);
+        // Partitions of one topic go round the slots; every slot is used.
+        let slots: std::collections::BTreeSet<u32> =
+            (0..8).map(|p| slot_of("orders-eu", p, 4)).collect();
+        assert_eq!(slots.len(), 4);
+        assert_eq!(slot_of("orders-eu", 5, 4), slot_of("orders-eu", 5, 4));
+        assert!((0..1000).all(|p| slot_of("t", p, 7) < 7));
+        // Ids: '-' in names, and two source clusters, never collide.
+        let mut other = c.clone();
+        other.group_id = "g1-x".into();
+        assert_ne!(c.transactional_id("x-A", 0), other.transactional_id("A", 0));
+        assert_ne!(c.transactional_id("A", 1), c.transactional_id("B", 1));
+        assert!(c.transactional_id("A", 1).starts_with("cutover-"));
+        assert!(c.slots_topic.starts_with("cutover-slots.") && !c.selects(&c.slots_topic));
+        let text = MINIMAL.replace("group_id = \"g1\"", "group_id = \"g1\"\nproducers = 0");
+        let e = ReplicatorConfig::from_toml(&text, "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("r.toml:4: field `replication.producers`"), "{e}");
     }
 
     #[test]

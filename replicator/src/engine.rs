@@ -1,16 +1,25 @@
-//! The poll loop: one source consumer in the replication group, partition workers, rebalances.
+//! The poll loop: producer slots shared through a group on the target, one source consumer.
 //!
-//! The loop owns the consumer. Records it polls go to the owning partition's worker through a
-//! bounded queue. On an assignment it (1) makes sure the target topics have the partitions,
-//! (2) starts a worker per new partition — exactly-once: the worker's `init_transactions`
-//! fences the partition's previous writer and ends its open transaction, (3) reads the
-//! checkpoints from the target (after every fenced transaction is resolved) and (4) assigns
-//! the partitions at those positions. On a revocation each worker commits its batch (or the
-//! batch is aborted) before the partitions are released. Partitions are never resumed from the
-//! source group's offsets in exactly-once mode.
+//! Every source partition belongs to one of `replication.producers` slots
+//! ([`crate::config::slot_of`]); each slot has one fixed transactional id. The instances share
+//! the slots as members of a consumer group on the **target** subscribed to the slots topic
+//! (one partition per slot): the group's assignment says which instance owns which slot. The
+//! source consumer joins no group; it is assigned the partitions of the owned slots at the
+//! positions read from the target.
+//!
+//! When a slot is assigned, the engine (1) starts its writer, whose `init_transactions` fences
+//! the slot's previous writer and ends its open transaction, (2) reads the checkpoints from the
+//! target once every fenced transaction is resolved, (3) hands each partition of the slot to the
+//! writer with its position (a position resolved from the `start` policy is checkpointed in the
+//! writer's first transaction), and (4) assigns the partitions on the source consumer there.
+//! When a slot is revoked (eager rebalance), its writer commits its batch before the slot is
+//! released. A writer that stops (fenced, or failed) is started again while the slot is owned,
+//! within seconds, with the same four steps; a slot that cannot be started for
+//! `tuning.stalled_exit_secs` makes the instance exit non-zero. Partitions are never resumed
+//! from the source group's offsets in exactly-once mode.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,42 +31,18 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use crate::checkpoint;
-use crate::config::{Mode, ReplicatorConfig, Start};
+use crate::config::{slot_of, Mode, ReplicatorConfig, Start};
 use crate::error::{ReplicatorError, Result};
 use crate::metrics::{Metrics, Totals};
 use crate::topics::TopicSync;
-use crate::worker::{self, Ended, Handle, Request, Routed};
+use crate::worker::{self, Ended, Handle, Input, Request, Routed, Tp};
 
-type Tp = (String, i32);
-
-/// What the rebalance callback and the loop share.
-struct Shared {
-    config: Arc<ReplicatorConfig>,
+/// The source consumer's context: its statistics feed the lag metric.
+struct SourceContext {
     metrics: Arc<Metrics>,
-    producer: ClientConfig,
-    target: ClientConfig,
-    requests: Sender<Request>,
-    runtime: tokio::runtime::Handle,
-    topics: Mutex<TopicSync>,
-    /// Watermarks and the group's committed offsets, without joining the group.
-    lookup: BaseConsumer,
-    state: Mutex<State>,
 }
 
-#[derive(Default)]
-struct State {
-    workers: HashMap<String, HashMap<i32, Handle>>,
-    /// Partitions assigned to this instance whose worker ended (fenced or failed), with when.
-    orphans: BTreeMap<Tp, Instant>,
-    /// At-least-once: positions to commit on the next revocation or shutdown.
-    assigned: BTreeSet<Tp>,
-}
-
-struct Context {
-    shared: Arc<Shared>,
-}
-
-impl ClientContext for Context {
+impl ClientContext for SourceContext {
     fn stats(&self, stats: Statistics) {
         for (name, topic) in &stats.topics {
             for (p, part) in &topic.partitions {
@@ -68,66 +53,113 @@ impl ClientContext for Context {
                     } else {
                         part.hi_offset
                     };
-                    self.shared
-                        .metrics
-                        .end_offset(name, *p, end, part.next_offset);
+                    self.metrics.end_offset(name, *p, end, part.next_offset);
                 }
             }
         }
     }
 }
 
-impl ConsumerContext for Context {
+impl ConsumerContext for SourceContext {}
+
+/// One slot this instance owns.
+struct Slot {
+    handle: Option<Handle>,
+    /// Source partitions handed to the current writer (and assigned on the source consumer).
+    parts: BTreeSet<Tp>,
+    /// Checkpoints read when the current writer started (exactly-once): nobody else can write
+    /// a checkpoint of this slot's partitions while the writer holds the slot's id.
+    checkpoints: HashMap<Tp, i64>,
+    /// When the slot last stopped copying (None while it runs).
+    down_since: Option<Instant>,
+    retry_at: Instant,
+    failures: u32,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            handle: None,
+            parts: BTreeSet::new(),
+            checkpoints: HashMap::new(),
+            down_since: Some(Instant::now()),
+            retry_at: Instant::now(),
+            failures: 0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    slots: BTreeMap<u32, Slot>,
+    /// Partition → its slot, for the partitions a running writer copies.
+    route: HashMap<Tp, u32>,
+    /// Partition → the generation records are tagged with (bumped on each seek/adoption).
+    generations: HashMap<Tp, u64>,
+}
+
+/// What the slot group's rebalance callback and the loop share.
+struct Shared {
+    config: Arc<ReplicatorConfig>,
+    metrics: Arc<Metrics>,
+    producer: ClientConfig,
+    target: ClientConfig,
+    source_id: String,
+    requests: Sender<Request>,
+    runtime: tokio::runtime::Handle,
+    topics: Mutex<TopicSync>,
+    /// The selected source topics and their partition counts (refreshed).
+    selected: Mutex<BTreeMap<String, i32>>,
+    /// The source consumer: no group membership, partitions assigned by the engine.
+    source: BaseConsumer<SourceContext>,
+    /// Watermarks and the source group's committed offsets.
+    lookup: BaseConsumer,
+    state: Mutex<State>,
+    incarnations: AtomicU64,
+}
+
+/// The slot group's consumer context: the rebalance callback starts and stops slots.
+struct SlotsContext {
+    shared: Arc<Shared>,
+}
+
+impl ClientContext for SlotsContext {}
+
+impl ConsumerContext for SlotsContext {
     fn rebalance(
         &self,
         consumer: &BaseConsumer<Self>,
         err: RDKafkaRespErr,
         tpl: &mut TopicPartitionList,
     ) {
+        let slots: Vec<u32> = tpl
+            .elements()
+            .iter()
+            .filter(|e| e.partition() >= 0)
+            .map(|e| e.partition() as u32)
+            .collect();
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                let parts: Vec<Tp> = tpl
-                    .elements()
-                    .iter()
-                    .map(|e| (e.topic().to_string(), e.partition()))
-                    .collect();
-                tracing::info!(partitions = parts.len(), "assigned");
-                self.shared.metrics.rebalance(parts.len());
-                let positions = self.shared.assign(&parts);
-                for ((topic, p), offset) in &positions {
-                    if let Err(e) = tpl.set_partition_offset(topic, *p, Offset::Offset(*offset)) {
-                        tracing::error!(topic = %topic, partition = p, offset, error = %e, "cannot set the start offset");
-                    }
-                }
+                tracing::info!(slots = ?slots, "slots assigned");
                 if let Err(e) = consumer.assign(tpl) {
-                    tracing::error!(error = %e, "assign failed");
-                    self.shared.metrics.error(&format!("assign: {e}"));
+                    tracing::error!(error = %e, "assigning the slots failed");
+                    self.shared.metrics.error(&format!("slots assign: {e}"));
                 }
+                self.shared.start_slots(&slots);
+                let parts = self.shared.owned_partitions();
+                self.shared.metrics.rebalance(parts);
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                let parts: Vec<Tp> = tpl
-                    .elements()
-                    .iter()
-                    .map(|e| (e.topic().to_string(), e.partition()))
-                    .collect();
-                tracing::info!(
-                    partitions = parts.len(),
-                    lost = consumer.assignment_lost(),
-                    "revoked"
-                );
-                let positions = self.shared.revoke(&parts);
-                self.shared
-                    .commit_source(consumer, &positions, CommitMode::Sync);
+                tracing::info!(slots = ?slots, lost = consumer.assignment_lost(), "slots revoked");
+                self.shared.release_slots(&slots);
                 if let Err(e) = consumer.unassign() {
                     tracing::warn!(error = %e, "unassign failed");
                 }
             }
             other => {
-                tracing::error!(error = ?other, "rebalance error; releasing the assignment");
-                let all: Vec<Tp> = self.shared.owned();
-                let positions = self.shared.revoke(&all);
-                self.shared
-                    .commit_source(consumer, &positions, CommitMode::Sync);
+                tracing::error!(error = ?other, "slot group rebalance error; releasing every slot");
+                let all: Vec<u32> = self.shared.lock().slots.keys().copied().collect();
+                self.shared.release_slots(&all);
                 let _ = consumer.unassign();
             }
         }
@@ -142,153 +174,219 @@ impl Shared {
         }
     }
 
-    fn owned(&self) -> Vec<Tp> {
-        let state = self.lock();
-        state
-            .workers
-            .iter()
-            .flat_map(|(t, ps)| ps.keys().map(move |p| (t.clone(), *p)))
-            .collect()
+    fn owned_partitions(&self) -> usize {
+        self.lock().route.len()
     }
 
-    /// Starts workers for newly assigned partitions and returns their start offsets.
-    fn assign(&self, parts: &[Tp]) -> Vec<(Tp, i64)> {
-        // 1. target topics with enough partitions, before any record is written.
-        let mut wanted: BTreeMap<&str, i32> = BTreeMap::new();
-        for (t, p) in parts {
-            let e = wanted.entry(t.as_str()).or_insert(0);
-            *e = (*e).max(p + 1);
-        }
-        let mut ready_parts = Vec::new();
-        {
-            let mut topics = match self.topics.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            for (t, n) in &wanted {
-                if let Err(e) = self.runtime.block_on(topics.ensure(t, *n)) {
-                    tracing::error!(topic = %t, error = %e, "cannot prepare the target topic; its partitions wait");
-                    self.metrics.error(&format!("target topic for {t}: {e}"));
-                    let mut state = self.lock();
-                    for tp in parts.iter().filter(|(pt, _)| pt == t) {
-                        state.orphans.insert(tp.clone(), Instant::now());
-                    }
-                    continue;
-                }
-                ready_parts.extend(parts.iter().filter(|(pt, _)| pt == t).cloned());
-            }
-        }
-        // 2. workers (exactly-once: init_transactions fences the previous writer).
-        let handles = self.start_workers(&ready_parts);
-        // 3. positions.
-        let positions = match self
-            .positions(&handles.iter().map(|(tp, _)| tp.clone()).collect::<Vec<_>>())
-        {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the start positions; the partitions wait");
-                self.metrics.error(&e.to_string());
-                let mut state = self.lock();
-                for (tp, h) in handles {
-                    h.finish.store(true, Ordering::Release);
-                    state.orphans.insert(tp, Instant::now());
-                }
-                return Vec::new();
-            }
+    /// The selected source partitions of `slot`.
+    fn partitions_of(&self, slot: u32) -> Vec<Tp> {
+        let selected = match self.selected.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
         };
         let mut out = Vec::new();
-        let mut state = self.lock();
-        for (tp, handle) in handles {
-            let Some(offset) = positions.get(&tp).copied() else {
-                handle.finish.store(true, Ordering::Release);
-                state.orphans.insert(tp, Instant::now());
-                continue;
-            };
-            let _ = handle.start.send(offset);
-            self.metrics.position(&tp.0, tp.1, offset);
-            state.orphans.remove(&tp);
-            state.assigned.insert(tp.clone());
-            state
-                .workers
-                .entry(tp.0.clone())
-                .or_default()
-                .insert(tp.1, handle);
-            out.push((tp, offset));
+        for (t, n) in selected.iter() {
+            for p in 0..*n {
+                if slot_of(t, p, self.config.producers) == slot {
+                    out.push((t.clone(), p));
+                }
+            }
         }
-        self.metrics.waiting(state.orphans.len());
         out
     }
 
-    /// Spawns workers in parallel and waits until each has its producer ready.
-    fn start_workers(&self, parts: &[Tp]) -> Vec<(Tp, Handle)> {
+    /// Starts writers for `slots` (in parallel), reads their positions and assigns their
+    /// partitions. A slot that cannot start is retried by the loop.
+    fn start_slots(&self, slots: &[u32]) {
+        if slots.is_empty() {
+            return;
+        }
+        {
+            let mut state = self.lock();
+            for s in slots {
+                state.slots.entry(*s).or_insert_with(Slot::new);
+            }
+        }
+        // 1. writers (exactly-once: init_transactions fences the slot's previous writer).
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let mut pending: HashMap<Tp, Handle> = HashMap::new();
-        for (t, p) in parts {
-            match worker::spawn(
-                self.config.clone(),
-                self.producer.clone(),
-                self.metrics.clone(),
-                self.requests.clone(),
-                t.clone(),
-                *p,
-                ready_tx.clone(),
-            ) {
+        let mut pending: HashMap<u32, Handle> = HashMap::new();
+        for &slot in slots {
+            let incarnation = self.incarnations.fetch_add(1, Ordering::Relaxed) + 1;
+            match worker::spawn(worker::Spawn {
+                config: self.config.clone(),
+                producer: self.producer.clone(),
+                metrics: self.metrics.clone(),
+                requests: self.requests.clone(),
+                source_id: self.source_id.clone(),
+                slot,
+                incarnation,
+                ready: ready_tx.clone(),
+            }) {
                 Ok(h) => {
-                    pending.insert((t.clone(), *p), h);
+                    pending.insert(slot, h);
                 }
-                Err(e) => {
-                    tracing::error!(topic = %t, partition = p, error = %e, "cannot start a worker thread");
-                    self.lock().orphans.insert((t.clone(), *p), Instant::now());
-                }
+                Err(e) => self.slot_down(slot, &format!("cannot start a writer thread: {e}")),
             }
         }
         drop(ready_tx);
-        let mut out = Vec::new();
+        let mut ready: Vec<(u32, Handle)> = Vec::new();
         let deadline =
             Instant::now() + Duration::from_millis(self.config.tuning.init_timeout_ms + 5_000);
         while !pending.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
-            let Ok((t, p, result)) = ready_rx.recv_timeout(left) else {
+            let Ok((slot, incarnation, result)) = ready_rx.recv_timeout(left) else {
                 break;
             };
-            let Some(h) = pending.remove(&(t.clone(), p)) else {
+            if pending.get(&slot).map(|h| h.incarnation) != Some(incarnation) {
+                continue;
+            }
+            let Some(h) = pending.remove(&slot) else {
                 continue;
             };
             match result {
-                Ok(()) => out.push(((t, p), h)),
-                Err(e) => {
-                    tracing::error!(topic = %t, partition = p, error = %e, "partition writer not ready; retrying later");
-                    self.metrics.error(&format!("{t}-{p}: {e}"));
-                    self.lock().orphans.insert((t, p), Instant::now());
-                }
+                Ok(()) => ready.push((slot, h)),
+                Err(e) => self.slot_down(slot, &format!("writer not ready: {e}")),
             }
         }
-        for (tp, h) in pending {
+        for (slot, h) in pending {
             h.finish.store(true, Ordering::Release);
-            self.lock().orphans.insert(tp, Instant::now());
+            self.slot_down(slot, "writer not ready in time");
         }
-        out
+        if ready.is_empty() {
+            return;
+        }
+        // 2. positions, read after every writer fenced its predecessor.
+        let wanted: Vec<(u32, Vec<Tp>)> = ready
+            .iter()
+            .map(|(s, _)| (*s, self.partitions_of(*s)))
+            .collect();
+        let all: Vec<Tp> = wanted
+            .iter()
+            .flat_map(|(_, ps)| ps.iter().cloned())
+            .collect();
+        // Exactly-once: every checkpoint of this group and source (a slot keeps its own).
+        let known = match self.known_positions(&all) {
+            Ok(k) => k,
+            Err(e) => {
+                for (slot, h) in ready {
+                    h.finish.store(true, Ordering::Release);
+                    self.slot_down(slot, &format!("cannot read the start positions: {e}"));
+                }
+                return;
+            }
+        };
+        // 3 + 4. hand the partitions over, then assign them on the source consumer.
+        for ((slot, handle), (_, parts)) in ready.into_iter().zip(wanted) {
+            {
+                let mut state = self.lock();
+                let Some(s) = state.slots.get_mut(&slot) else {
+                    handle.finish.store(true, Ordering::Release);
+                    continue;
+                };
+                s.handle = Some(handle);
+                s.checkpoints = known
+                    .iter()
+                    .filter(|(tp, _)| slot_of(&tp.0, tp.1, self.config.producers) == slot)
+                    .map(|(tp, o)| (tp.clone(), *o))
+                    .collect();
+                s.parts.clear();
+            }
+            if let Err(e) = self.adopt(slot, &parts) {
+                self.stop_writer(slot);
+                self.slot_down(slot, &e.to_string());
+                continue;
+            }
+            let mut state = self.lock();
+            if let Some(s) = state.slots.get_mut(&slot) {
+                if let Some(since) = s.down_since.take() {
+                    tracing::info!(
+                        slot,
+                        partitions = s.parts.len(),
+                        down_ms = since.elapsed().as_millis() as u64,
+                        "slot copying"
+                    );
+                }
+                s.failures = 0;
+            }
+        }
+        self.refresh_waiting();
     }
 
-    /// Start offsets: exactly-once from the target's checkpoints; at-least-once from the source
-    /// group's committed offsets; else the `start` policy, resolved to a concrete offset.
-    fn positions(&self, parts: &[Tp]) -> Result<HashMap<Tp, i64>> {
+    /// Hands partitions of a running slot to its writer at their positions and assigns them
+    /// on the source consumer.
+    fn adopt(&self, slot: u32, parts: &[Tp]) -> Result<()> {
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let known = if self.config.mode == Mode::ExactlyOnce {
+            self.lock()
+                .slots
+                .get(&slot)
+                .map(|s| s.checkpoints.clone())
+                .unwrap_or_default()
+        } else {
+            self.known_positions(parts)?
+        };
+        let positions = self.start_positions(parts, &known)?;
+        let mut tpl = TopicPartitionList::new();
+        let mut state = self.lock();
+        let input = match state.slots.get(&slot).and_then(|s| s.handle.as_ref()) {
+            Some(h) => h.input.clone(),
+            None => return Ok(()),
+        };
+        for (tp, (offset, resolved)) in &positions {
+            let generation = {
+                let g = state.generations.entry(tp.clone()).or_insert(0);
+                *g += 1;
+                *g
+            };
+            if input
+                .send(Input::Adopt {
+                    tp: tp.clone(),
+                    offset: *offset,
+                    generation,
+                    checkpoint: *resolved,
+                })
+                .is_err()
+            {
+                return Err(ReplicatorError::kafka(
+                    format!("slot {slot}"),
+                    "its writer ended while taking its partitions",
+                ));
+            }
+            self.metrics.position(&tp.0, tp.1, *offset);
+            state.route.insert(tp.clone(), slot);
+            if let Some(s) = state.slots.get_mut(&slot) {
+                s.parts.insert(tp.clone());
+            }
+            tpl.add_partition_offset(&tp.0, tp.1, Offset::Offset(*offset))
+                .map_err(|e| ReplicatorError::kafka("source: assignment", e))?;
+        }
+        drop(state);
+        self.source.incremental_assign(&tpl).map_err(|e| {
+            ReplicatorError::kafka(format!("source: assigning slot {slot}'s partitions"), e)
+        })?;
+        tracing::info!(slot, partitions = positions.len(), "partitions adopted");
+        Ok(())
+    }
+
+    /// Exactly-once: the checkpoints on the target; at-least-once: the source group's
+    /// committed offsets.
+    fn known_positions(&self, parts: &[Tp]) -> Result<HashMap<Tp, i64>> {
         let mut out = HashMap::new();
         if parts.is_empty() {
             return Ok(out);
         }
-        let timeout = Duration::from_millis(self.config.tuning.init_timeout_ms);
         if self.config.mode == Mode::ExactlyOnce {
             let checkpoints = checkpoint::read_checkpoints(
                 &self.target,
                 &self.config.checkpoint_topic,
                 &self.config.group_id,
-                timeout,
+                &self.source_id,
+                Duration::from_millis(self.config.tuning.init_timeout_ms),
             )?;
-            for tp in parts {
-                if let Some(c) = checkpoints.get(tp) {
-                    out.insert(tp.clone(), c.next_offset);
-                }
+            for (tp, c) in checkpoints {
+                out.insert(tp, c.next_offset);
             }
         } else {
             let mut tpl = TopicPartitionList::new();
@@ -305,112 +403,226 @@ impl Shared {
                 }
             }
         }
-        for (t, p) in parts {
-            let known = out.get(&(t.clone(), *p)).copied();
-            let (low, high) = match self.watermarks(t, *p) {
-                Ok(w) => w,
-                // A partition with a known position starts there even while its leader is
-                // unknown (a broker down); the retention check waits for the next assignment.
-                Err(e) if known.is_some() => {
-                    tracing::warn!(topic = %t, partition = p, error = %e, "watermarks unavailable; starting from the committed position");
-                    continue;
+        Ok(out)
+    }
+
+    /// Each partition's start: its known position (moved up to the log start if retention
+    /// removed records before they were copied), else the `start` policy resolved to an
+    /// offset now (flagged: the writer checkpoints it).
+    fn start_positions(
+        &self,
+        parts: &[Tp],
+        known: &HashMap<Tp, i64>,
+    ) -> Result<Vec<(Tp, (i64, bool))>> {
+        let earliest = self.list_offsets(parts, true)?;
+        let latest = if self.config.start == Start::Latest {
+            self.list_offsets(
+                &parts
+                    .iter()
+                    .filter(|tp| !known.contains_key(*tp))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                false,
+            )?
+        } else {
+            HashMap::new()
+        };
+        let mut out = Vec::new();
+        for tp in parts {
+            let low = earliest.get(tp).copied();
+            let entry = match (known.get(tp).copied(), low) {
+                (Some(o), Some(low)) if o < low => {
+                    tracing::error!(topic = %tp.0, partition = tp.1, position = o, log_start = low, "records expired at the source before they were copied");
+                    self.metrics.error(&format!(
+                        "{}-{}: records {o}..{low} expired at the source before they were copied",
+                        tp.0, tp.1
+                    ));
+                    (low, true)
                 }
-                // Without a position there is nothing safe to start from: this partition waits
-                // (re-adopted later), the others go on.
-                Err(e) => {
-                    tracing::warn!(topic = %t, partition = p, error = %e, "watermarks unavailable; the partition waits");
-                    self.metrics.error(&format!("{t}-{p}: {e}"));
-                    continue;
+                (Some(o), _) => (o, false),
+                (None, low) => {
+                    let resolved = match self.config.start {
+                        Start::Earliest => low,
+                        Start::Latest => latest.get(tp).copied(),
+                    };
+                    match resolved {
+                        Some(o) => (o, true),
+                        None => {
+                            return Err(ReplicatorError::kafka(
+                                format!("source: offsets of {}-{}", tp.0, tp.1),
+                                "no start offset (leader unavailable?)",
+                            ))
+                        }
+                    }
                 }
             };
-            match known {
-                Some(o) if o < low => {
-                    tracing::warn!(topic = %t, partition = p, position = o, log_start = low, "the source deleted records before they were copied; continuing from the log start");
-                    self.metrics.error(&format!(
-                        "{t}-{p}: records {o}..{low} expired at the source before they were copied"
-                    ));
-                    out.insert((t.clone(), *p), low);
-                }
-                Some(_) => {}
-                None => {
-                    let start = match self.config.start {
-                        Start::Earliest => low,
-                        Start::Latest => high,
-                    };
-                    out.insert((t.clone(), *p), start);
-                }
-            }
+            out.push((tp.clone(), entry));
         }
         Ok(out)
     }
 
-    /// Source watermarks, retried with fresh metadata (a leader may be moving).
-    fn watermarks(&self, t: &str, p: i32) -> Result<(i64, i64)> {
-        let mut last = None;
-        for attempt in 0..5 {
+    /// Log start (`earliest`) or last stable (`!earliest`) offsets of many partitions in
+    /// batched ListOffsets requests, retried with fresh metadata (a leader may be moving).
+    fn list_offsets(&self, parts: &[Tp], earliest: bool) -> Result<HashMap<Tp, i64>> {
+        let mut out = HashMap::new();
+        if parts.is_empty() {
+            return Ok(out);
+        }
+        let mut last = String::new();
+        for attempt in 0..5u64 {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(500 * attempt));
-                let _ = self.lookup.fetch_metadata(Some(t), Duration::from_secs(5));
             }
-            match self.lookup.fetch_watermarks(t, p, Duration::from_secs(10)) {
-                Ok(w) => return Ok(w),
-                Err(e) => last = Some(e),
+            let mut tpl = TopicPartitionList::new();
+            for (t, p) in parts.iter().filter(|tp| !out.contains_key(*tp)) {
+                let at = if earliest {
+                    Offset::Beginning
+                } else {
+                    Offset::End
+                };
+                tpl.add_partition_offset(t, *p, at)
+                    .map_err(|e| ReplicatorError::kafka("source: list offsets", e))?;
+            }
+            match self.lookup.offsets_for_times(tpl, Duration::from_secs(20)) {
+                Ok(found) => {
+                    for e in found.elements() {
+                        if let Offset::Offset(o) = e.offset() {
+                            if e.error().is_ok() {
+                                out.insert((e.topic().to_string(), e.partition()), o);
+                            }
+                        }
+                    }
+                    if out.len() == parts.len() {
+                        return Ok(out);
+                    }
+                    last = format!("{} of {} partitions answered", out.len(), parts.len());
+                }
+                Err(e) => last = e.to_string(),
             }
         }
-        Err(ReplicatorError::kafka(
-            format!("source: watermarks of {t}-{p}"),
-            last.map_or_else(|| "unknown".to_string(), |e| e.to_string()),
-        ))
+        Err(ReplicatorError::kafka("source: list offsets", last))
     }
 
-    /// Finishes the workers of `parts` (each commits its batch) and returns their positions.
-    fn revoke(&self, parts: &[Tp]) -> Vec<(Tp, i64)> {
-        let handles: Vec<(Tp, Handle)> = {
+    /// A slot whose writer could not start or stopped: retried with a growing delay.
+    fn slot_down(&self, slot: u32, reason: &str) {
+        let mut state = self.lock();
+        let Some(s) = state.slots.get_mut(&slot) else {
+            return;
+        };
+        s.handle = None;
+        s.failures += 1;
+        s.down_since.get_or_insert_with(Instant::now);
+        let delay = Duration::from_millis((500u64 << s.failures.min(5)).min(10_000));
+        s.retry_at = Instant::now() + delay;
+        tracing::warn!(slot, failures = s.failures, retry_in_ms = delay.as_millis() as u64, %reason, "slot not copying; starting it again");
+        self.metrics.error(&format!("slot {slot}: {reason}"));
+        drop(state);
+        self.refresh_waiting();
+    }
+
+    fn refresh_waiting(&self) {
+        let state = self.lock();
+        let waiting: usize = state
+            .slots
+            .iter()
+            .filter(|(_, s)| s.handle.is_none())
+            .map(|(slot, _)| self.partitions_of(*slot).len())
+            .sum();
+        self.metrics.waiting(waiting);
+        self.metrics.assigned(state.route.len());
+    }
+
+    /// Takes a slot's partitions off the source consumer and out of the routing.
+    fn unassign_parts(&self, slot: u32) -> Vec<Tp> {
+        let parts: Vec<Tp> = {
             let mut state = self.lock();
-            let mut out = Vec::new();
-            for (t, p) in parts {
-                self.metrics.forget(t, *p);
-                state.orphans.remove(&(t.clone(), *p));
-                state.assigned.remove(&(t.clone(), *p));
-                if let Some(h) = state.workers.get_mut(t).and_then(|ps| ps.remove(p)) {
-                    out.push(((t.clone(), *p), h));
-                }
+            let Some(s) = state.slots.get_mut(&slot) else {
+                return Vec::new();
+            };
+            let parts: Vec<Tp> = std::mem::take(&mut s.parts).into_iter().collect();
+            for tp in &parts {
+                state.route.remove(tp);
             }
-            state.workers.retain(|_, ps| !ps.is_empty());
-            out
+            parts
+        };
+        if !parts.is_empty() {
+            let mut tpl = TopicPartitionList::new();
+            for (t, p) in &parts {
+                tpl.add_partition(t, *p);
+            }
+            if let Err(e) = self.source.incremental_unassign(&tpl) {
+                tracing::warn!(slot, error = %e, "source unassign failed");
+            }
+        }
+        parts
+    }
+
+    /// Asks a slot's writer to finish (it commits its batch) and waits for it.
+    fn stop_writer(&self, slot: u32) -> Option<Ended> {
+        let handle = self
+            .lock()
+            .slots
+            .get_mut(&slot)
+            .and_then(|s| s.handle.take())?;
+        handle.finish.store(true, Ordering::Release);
+        let wait = Duration::from_millis(self.config.tuning.transaction_timeout_ms + 5_000);
+        match handle.done.recv_timeout(wait) {
+            Ok(ended) => Some(ended),
+            Err(_) => {
+                tracing::warn!(slot, "writer did not finish in time; its open transaction is left to the next owner's fencing");
+                None
+            }
+        }
+    }
+
+    /// Finishes and releases `slots` (revoked, or shutting down).
+    fn release_slots(&self, slots: &[u32]) {
+        // All writers finish in parallel.
+        let handles: Vec<(u32, Handle)> = {
+            let mut state = self.lock();
+            slots
+                .iter()
+                .filter_map(|s| {
+                    state
+                        .slots
+                        .get_mut(s)
+                        .and_then(|x| x.handle.take())
+                        .map(|h| (*s, h))
+                })
+                .collect()
         };
         for (_, h) in &handles {
             h.finish.store(true, Ordering::Release);
         }
-        // One deadline for all of them: they finish in parallel.
         let deadline = Instant::now()
             + Duration::from_millis(self.config.tuning.transaction_timeout_ms + 5_000);
         let mut positions = Vec::new();
-        for (tp, h) in handles {
+        for (slot, h) in handles {
             match h
                 .done
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
-                Ok(Ended::Finished { position: Some(p) }) => positions.push((tp, p)),
-                Ok(Ended::Finished { position: None }) => {}
+                Ok(Ended::Finished { positions: p }) => positions.extend(p),
                 Ok(Ended::Stopped { reason, fenced }) => {
-                    tracing::info!(topic = %tp.0, partition = tp.1, fenced, %reason, "worker had stopped");
+                    tracing::info!(slot, fenced, %reason, "writer had stopped");
                 }
                 Err(_) => {
-                    tracing::warn!(topic = %tp.0, partition = tp.1, "worker did not finish in time; its open transaction is left to the next owner's fencing");
+                    tracing::warn!(slot, "writer did not finish in time; its open transaction is left to the next owner's fencing");
                 }
             }
         }
-        positions
+        for &slot in slots {
+            for (t, p) in self.unassign_parts(slot) {
+                self.metrics.forget(&t, p);
+            }
+            self.lock().slots.remove(&slot);
+        }
+        self.commit_source(&positions, CommitMode::Sync);
+        self.refresh_waiting();
     }
 
     /// At-least-once: commits positions to the source group.
-    fn commit_source<C: ConsumerContext>(
-        &self,
-        consumer: &BaseConsumer<C>,
-        positions: &[(Tp, i64)],
-        mode: CommitMode,
-    ) {
+    fn commit_source(&self, positions: &[(Tp, i64)], mode: CommitMode) {
         if self.config.mode != Mode::AtLeastOnce || positions.is_empty() {
             return;
         }
@@ -420,7 +632,7 @@ impl Shared {
                 continue;
             }
         }
-        match consumer.commit(&tpl, mode) {
+        match self.source.commit(&tpl, mode) {
             Ok(()) => self.metrics.offset_commit(),
             Err(e) => {
                 tracing::warn!(error = %e, "committing source offsets failed; the next owner copies those records again");
@@ -428,10 +640,87 @@ impl Shared {
             }
         }
     }
+
+    /// Seeks partitions of a running writer back; a partition that cannot be positioned is
+    /// an error for the writer (it stops and the slot starts again), never a silent skip.
+    fn rewind(
+        &self,
+        slot: u32,
+        incarnation: u64,
+        parts: &[(Tp, i64)],
+    ) -> Result<Vec<(Tp, u64)>, String> {
+        if !self.lock().is_current(slot, incarnation) {
+            return Err(format!(
+                "slot {slot}'s writer was replaced; this rewind is stale"
+            ));
+        }
+        let mut out = Vec::new();
+        for ((t, p), offset) in parts {
+            if let Err(e) = reposition(&self.source, t, *p, *offset) {
+                self.metrics
+                    .error(&format!("{t}-{p}: positioning at {offset}: {e}"));
+                return Err(format!("{t}-{p}: positioning at {offset}: {e}"));
+            }
+            match self.lock().bump(slot, incarnation, &(t.clone(), *p)) {
+                Some(g) => out.push(((t.clone(), *p), g)),
+                None => return Err(format!("slot {slot}'s writer was replaced during a rewind")),
+            }
+        }
+        Ok(out)
+    }
 }
 
-/// Runs the replicator until `shutdown` is set, then finishes every partition's batch and
-/// leaves the group. Call from a blocking thread; `runtime` runs the admin operations.
+impl State {
+    /// True when `incarnation` is the running writer of `slot`.
+    fn is_current(&self, slot: u32, incarnation: u64) -> bool {
+        self.slots
+            .get(&slot)
+            .and_then(|s| s.handle.as_ref())
+            .map(|h| h.incarnation)
+            == Some(incarnation)
+    }
+
+    /// The new generation of a partition rewound for writer `incarnation` of `slot`; None
+    /// (nothing changes) when that writer is no longer the slot's, or the partition is not its.
+    fn bump(&mut self, slot: u32, incarnation: u64, tp: &Tp) -> Option<u64> {
+        if !self.is_current(slot, incarnation) || self.route.get(tp) != Some(&slot) {
+            return None;
+        }
+        let g = self.generations.entry(tp.clone()).or_insert(0);
+        *g += 1;
+        Some(*g)
+    }
+}
+
+/// Seek, or when the seek fails, re-assign the partition at the offset; an error when neither
+/// positions it.
+fn reposition<C: ConsumerContext>(
+    source: &BaseConsumer<C>,
+    t: &str,
+    p: i32,
+    offset: i64,
+) -> std::result::Result<(), String> {
+    match source.seek(t, p, Offset::Offset(offset), Duration::from_secs(10)) {
+        Ok(()) => Ok(()),
+        Err(seek) => {
+            tracing::warn!(topic = %t, partition = p, offset, error = %seek, "seek failed; re-assigning the partition there");
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(t, p);
+            source
+                .incremental_unassign(&tpl)
+                .map_err(|e| format!("seek: {seek}; unassign: {e}"))?;
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(t, p, Offset::Offset(offset))
+                .map_err(|e| e.to_string())?;
+            source
+                .incremental_assign(&tpl)
+                .map_err(|e| format!("seek: {seek}; assign: {e}"))
+        }
+    }
+}
+
+/// Runs the replicator until `shutdown` is set, then finishes every slot's batch and leaves
+/// the group. Call from a blocking thread; `runtime` runs the admin operations.
 pub fn run(
     config: Arc<ReplicatorConfig>,
     metrics: Arc<Metrics>,
@@ -440,9 +729,9 @@ pub fn run(
 ) -> Result<Totals> {
     crate::schemas::prepare(&config)?;
     let mut topic_sync = runtime.block_on(TopicSync::new(config.clone()))?;
-    if config.mode == Mode::ExactlyOnce {
-        runtime.block_on(topic_sync.ensure_internal_topics())?;
-    }
+    runtime.block_on(topic_sync.ensure_internal_topics())?;
+    let source_id =
+        checkpoint::source_identity(&config.source.to_rdkafka()?, Duration::from_secs(30))?;
     let (requests_tx, requests_rx) = std::sync::mpsc::channel();
     let mut lookup_cfg = config.source.to_rdkafka()?;
     lookup_cfg
@@ -453,34 +742,48 @@ pub fn run(
         .create()
         .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
     let selected = runtime.block_on(topic_sync.selected_source_topics())?;
-    for (t, n) in &selected {
-        runtime.block_on(topic_sync.ensure(t, *n))?;
-    }
+    runtime.block_on(topic_sync.ensure_all(&selected))?;
+    let source: BaseConsumer<SourceContext> = source_config(&config)?
+        .create_with_context(SourceContext {
+            metrics: metrics.clone(),
+        })
+        .map_err(|e| ReplicatorError::kafka("source: creating the consumer", e))?;
     let shared = Arc::new(Shared {
         producer: worker::producer_config(&config)?,
         target: config.target.to_rdkafka()?,
+        source_id: source_id.clone(),
         config: config.clone(),
         metrics: metrics.clone(),
         requests: requests_tx,
         runtime: runtime.clone(),
         topics: Mutex::new(topic_sync),
+        selected: Mutex::new(selected),
+        source,
         lookup,
         state: Mutex::new(State::default()),
+        incarnations: AtomicU64::new(0),
     });
-    let consumer: BaseConsumer<Context> = consumer_config(&config)?
-        .create_with_context(Context {
+    let slots: BaseConsumer<SlotsContext> = slots_config(&config, &source_id)?
+        .create_with_context(SlotsContext {
             shared: shared.clone(),
         })
-        .map_err(|e| ReplicatorError::kafka("source: creating the consumer", e))?;
-    let mut subscribed: Vec<String> = selected.keys().cloned().collect();
-    subscribe(&consumer, &subscribed)?;
-    tracing::info!(mode = ?config.mode, group = %config.group_id, topics = subscribed.len(), "replicating");
+        .map_err(|e| ReplicatorError::kafka("target: creating the slot group consumer", e))?;
+    slots
+        .subscribe(&[config.slots_topic.as_str()])
+        .map_err(|e| ReplicatorError::kafka("target: joining the slot group", e))?;
+    tracing::info!(mode = ?config.mode, group = %config.group_id, source = %source_id, producers = config.producers, "replicating");
     let refresh = Duration::from_millis(config.topic_refresh_interval_ms.max(100));
     let mut refreshed = Instant::now();
+    let mut checked = Instant::now();
+    let mut outcome = Ok(());
     while !shutdown.load(Ordering::Acquire) {
-        serve_requests(&shared, &consumer, &requests_rx);
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => route(&shared, &consumer, &requests_rx, m.detach()),
+        // Rebalances of the slot group run inside this poll (eager: revoked slots finish first).
+        if let Some(Err(e)) = slots.poll(Duration::ZERO) {
+            tracing::warn!(error = %e, "slot group consumer error");
+        }
+        serve_requests(&shared, &requests_rx);
+        match shared.source.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => route(&shared, &requests_rx, m.detach()),
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "source consumer error");
                 shared.metrics.error(&format!("source consumer: {e}"));
@@ -489,29 +792,29 @@ pub fn run(
         }
         if refreshed.elapsed() >= refresh {
             refreshed = Instant::now();
-            if let Err(e) = rediscover(&shared, &consumer, &mut subscribed) {
+            if let Err(e) = rediscover(&shared) {
                 tracing::warn!(error = %e, "topic discovery failed; retrying");
                 shared.metrics.error(&e.to_string());
             }
-            readopt_orphans(&shared, &consumer);
+        }
+        if checked.elapsed() >= Duration::from_millis(250) {
+            checked = Instant::now();
+            if let Err(e) = restart_stopped(&shared) {
+                outcome = Err(e);
+                break;
+            }
         }
     }
     tracing::info!("stopping: finishing the open batches");
-    let owned = shared.owned();
-    let positions = shared.revoke(&owned);
-    shared.commit_source(&consumer, &positions, CommitMode::Sync);
-    consumer.unsubscribe();
+    let owned: Vec<u32> = shared.lock().slots.keys().copied().collect();
+    shared.release_slots(&owned);
+    slots.unsubscribe();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline
-        && consumer
-            .assignment()
-            .map(|a| a.count() > 0)
-            .unwrap_or(false)
-    {
-        let _ = consumer.poll(Duration::from_millis(100));
+    while Instant::now() < deadline && slots.assignment().map(|a| a.count() > 0).unwrap_or(false) {
+        let _ = slots.poll(Duration::from_millis(100));
     }
-    drop(consumer);
-    Ok(metrics.totals())
+    drop(slots);
+    outcome.map(|()| metrics.totals())
 }
 
 fn isolation(config: &ReplicatorConfig) -> String {
@@ -522,20 +825,15 @@ fn isolation(config: &ReplicatorConfig) -> String {
         .to_string()
 }
 
-fn consumer_config(config: &ReplicatorConfig) -> Result<ClientConfig> {
+fn source_config(config: &ReplicatorConfig) -> Result<ClientConfig> {
     let mut c = config.source.to_rdkafka()?;
     let t = &config.tuning;
+    // group.id only names where at-least-once commits go: this consumer never joins a group.
     c.set("group.id", &config.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("isolation.level", isolation(config))
-        .set(
-            "auto.offset.reset",
-            match config.start {
-                Start::Earliest => "earliest",
-                Start::Latest => "latest",
-            },
-        )
+        .set("auto.offset.reset", "earliest")
         .set("fetch.max.bytes", t.fetch_max_bytes.to_string())
         .set(
             "max.partition.fetch.bytes",
@@ -543,198 +841,239 @@ fn consumer_config(config: &ReplicatorConfig) -> Result<ClientConfig> {
         )
         .set("fetch.min.bytes", t.fetch_min_bytes.to_string())
         .set("statistics.interval.ms", "2000");
-    if c.get("partition.assignment.strategy").is_none() {
-        c.set("partition.assignment.strategy", "range,roundrobin");
-    }
     t.apply_socket_buffers(&mut c);
     Ok(c)
 }
 
-fn subscribe(consumer: &BaseConsumer<Context>, topics: &[String]) -> Result<()> {
-    if topics.is_empty() {
-        consumer.unsubscribe();
-        tracing::warn!("no source topic matches the selection yet");
-        return Ok(());
+/// The slot group's consumer on the target: joins, is assigned slots, consumes nothing.
+fn slots_config(config: &ReplicatorConfig, source_id: &str) -> Result<ClientConfig> {
+    let mut c = config.target.to_rdkafka()?;
+    c.set("group.id", config.slots_group(source_id))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "latest")
+        .set("partition.assignment.strategy", "roundrobin")
+        .set("topic.metadata.refresh.interval.ms", "10000");
+    // The group's liveness settings are the ones given for the source consumer, which used to
+    // hold the membership (tests and scenarios tune them there).
+    for key in [
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+    ] {
+        if let Some(v) = config.source.get(key) {
+            c.set(key, v);
+        }
     }
-    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&names)
-        .map_err(|e| ReplicatorError::kafka("source: subscribing", e))
+    for key in ["group.instance.id", "client.id"] {
+        if let Some(v) = config.target.get(key) {
+            c.set(key, v);
+        }
+    }
+    Ok(c)
 }
 
-/// Sends a record to its partition's worker. A full queue is waited out while serving the
-/// workers' requests (a worker may be waiting for a rewind before it drains its queue).
-fn route(
-    shared: &Shared,
-    consumer: &BaseConsumer<Context>,
-    requests: &Receiver<Request>,
-    message: rdkafka::message::OwnedMessage,
-) {
-    let mut routed = {
+/// Sends a record to its slot's writer. A full queue is waited out while serving the
+/// writers' requests (a writer may be waiting for a rewind before it drains its queue).
+fn route(shared: &Shared, requests: &Receiver<Request>, message: rdkafka::message::OwnedMessage) {
+    let tp = (message.topic().to_string(), message.partition());
+    let mut input = {
         let state = shared.lock();
-        let Some(h) = state
-            .workers
-            .get(message.topic())
-            .and_then(|ps| ps.get(&message.partition()))
-        else {
+        let Some(generation) = state.generations.get(&tp).copied() else {
             return;
         };
-        Routed {
-            generation: h.generation,
+        Input::Record(Routed {
+            generation,
             message,
-        }
+        })
     };
     loop {
         let sender = {
             let state = shared.lock();
-            match state
-                .workers
-                .get(routed.message.topic())
-                .and_then(|ps| ps.get(&routed.message.partition()))
-            {
-                Some(h) => h.records.clone(),
+            let Some(slot) = state.route.get(&tp) else {
+                return;
+            };
+            match state.slots.get(slot).and_then(|s| s.handle.as_ref()) {
+                Some(h) => h.input.clone(),
                 None => return,
             }
         };
-        match sender.try_send(routed) {
+        match sender.try_send(input) {
             Ok(()) => return,
             Err(TrySendError::Disconnected(_)) => return,
             Err(TrySendError::Full(r)) => {
-                routed = r;
-                serve_requests(shared, consumer, requests);
+                input = r;
+                serve_requests(shared, requests);
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
     }
 }
 
-/// Rewinds, source offset commits and worker ends.
-fn serve_requests(shared: &Shared, consumer: &BaseConsumer<Context>, requests: &Receiver<Request>) {
+/// Rewinds and source offset commits.
+fn serve_requests(shared: &Shared, requests: &Receiver<Request>) {
     while let Ok(req) = requests.try_recv() {
         match req {
             Request::Rewind {
-                topic,
-                partition,
-                offset,
+                slot,
+                incarnation,
+                parts,
                 reply,
             } => {
-                if let Err(e) = consumer.seek(
-                    &topic,
-                    partition,
-                    Offset::Offset(offset),
-                    Duration::from_secs(10),
-                ) {
-                    tracing::warn!(topic = %topic, partition, offset, error = %e, "seek failed");
-                    shared
-                        .metrics
-                        .error(&format!("{topic}-{partition}: seek to {offset}: {e}"));
-                }
-                let mut state = shared.lock();
-                if let Some(h) = state
-                    .workers
-                    .get_mut(&topic)
-                    .and_then(|ps| ps.get_mut(&partition))
-                {
-                    h.generation += 1;
-                    let _ = reply.send(h.generation);
-                }
+                let answer = shared.rewind(slot, incarnation, &parts);
+                let _ = reply.send(answer);
             }
-            Request::CommitOffset {
-                topic,
-                partition,
-                offset,
-            } => {
-                shared.commit_source(consumer, &[((topic, partition), offset)], CommitMode::Async);
-            }
+            Request::CommitOffsets { parts } => shared.commit_source(&parts, CommitMode::Async),
         }
     }
-    // Workers that stopped on their own (fenced zombies, fatal errors).
-    let mut state = shared.lock();
-    let mut ended = Vec::new();
-    for (t, ps) in &state.workers {
-        for (p, h) in ps {
-            if let Ok(Ended::Stopped { reason, fenced }) = h.done.try_recv() {
-                ended.push(((t.clone(), *p), reason, fenced));
-            }
-        }
-    }
-    for (tp, reason, fenced) in ended {
-        tracing::warn!(topic = %tp.0, partition = tp.1, fenced, %reason, "partition writer stopped; the partition is re-adopted if this instance still owns it");
-        if let Some(ps) = state.workers.get_mut(&tp.0) {
-            ps.remove(&tp.1);
-        }
-        state.orphans.insert(tp, Instant::now());
-    }
-    state.workers.retain(|_, ps| !ps.is_empty());
-    shared.metrics.waiting(state.orphans.len());
 }
 
-/// Partitions still assigned to this instance whose writer stopped: start a new writer (which
-/// fences whoever wrote last), read the checkpoint and seek there.
-fn readopt_orphans(shared: &Shared, consumer: &BaseConsumer<Context>) {
-    let due: Vec<Tp> = {
+/// Slots whose writer stopped (fenced, failed): started again while owned. A slot down for
+/// longer than `stalled_exit_secs` is an error that ends the instance.
+fn restart_stopped(shared: &Shared) -> Result<()> {
+    let mut ended = Vec::new();
+    {
         let state = shared.lock();
+        for (slot, s) in &state.slots {
+            if let Some(h) = &s.handle {
+                if let Ok(e) = h.done.try_recv() {
+                    ended.push((*slot, e));
+                }
+            }
+        }
+    }
+    for (slot, e) in ended {
+        let reason = match e {
+            Ended::Stopped { reason, fenced } => {
+                format!("{}{reason}", if fenced { "fenced: " } else { "" })
+            }
+            Ended::Finished { .. } => "writer finished unasked".to_string(),
+        };
+        shared.unassign_parts(slot);
+        shared.slot_down(slot, &reason);
+    }
+    let limit = Duration::from_secs(shared.config.tuning.stalled_exit_secs);
+    let due: Vec<u32> = {
+        let state = shared.lock();
+        for (slot, s) in &state.slots {
+            if let (None, Some(since)) = (&s.handle, s.down_since) {
+                if since.elapsed() > limit {
+                    return Err(ReplicatorError::kafka(
+                        format!("slot {slot}"),
+                        format!(
+                            "not copying for {} s (tuning.stalled_exit_secs); exiting so a supervisor restarts the instance",
+                            since.elapsed().as_secs()
+                        ),
+                    ));
+                }
+            }
+        }
         state
-            .orphans
+            .slots
             .iter()
-            .filter(|(_, at)| at.elapsed() >= Duration::from_secs(2))
-            .map(|(tp, _)| tp.clone())
+            .filter(|(_, s)| s.handle.is_none() && s.retry_at <= Instant::now())
+            .map(|(slot, _)| *slot)
             .collect()
     };
-    if due.is_empty() {
-        return;
-    }
-    let Ok(assignment) = consumer.assignment() else {
-        return;
-    };
-    let still: Vec<Tp> = due
-        .into_iter()
-        .filter(|(t, p)| assignment.find_partition(t, *p).is_some())
-        .collect();
-    {
-        let mut state = shared.lock();
-        state.orphans.retain(|tp, _| still.contains(tp));
-        shared.metrics.waiting(state.orphans.len());
-    }
-    if still.is_empty() {
-        return;
-    }
-    tracing::info!(
-        partitions = still.len(),
-        "re-adopting partitions whose writer stopped"
-    );
-    for (tp, offset) in shared.assign(&still) {
-        if let Err(e) = consumer.seek(&tp.0, tp.1, Offset::Offset(offset), Duration::from_secs(10))
-        {
-            tracing::warn!(topic = %tp.0, partition = tp.1, offset, error = %e, "seek failed");
-        }
-    }
-}
-
-/// Picks up new source topics (and new partitions): target topics first, then the subscription.
-fn rediscover(
-    shared: &Shared,
-    consumer: &BaseConsumer<Context>,
-    subscribed: &mut Vec<String>,
-) -> Result<()> {
-    let mut topics = match shared.topics.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
-    let selected = shared.runtime.block_on(topics.selected_source_topics())?;
-    for (t, n) in &selected {
-        shared.runtime.block_on(topics.ensure(t, *n))?;
-    }
-    drop(topics);
-    let names: Vec<String> = selected.keys().cloned().collect();
-    if names != *subscribed {
-        tracing::info!(
-            before = subscribed.len(),
-            now = names.len(),
-            "the selected source topics changed; resubscribing"
-        );
-        subscribe(consumer, &names)?;
-        *subscribed = names;
+    if !due.is_empty() {
+        tracing::info!(slots = ?due, "starting stopped slots again");
+        shared.start_slots(&due);
     }
     Ok(())
+}
+
+/// Picks up new source topics (and new partitions): target topics first, then the partitions
+/// of running slots.
+fn rediscover(shared: &Shared) -> Result<()> {
+    let selected = {
+        let mut topics = match shared.topics.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let selected = shared.runtime.block_on(topics.selected_source_topics())?;
+        shared.runtime.block_on(topics.ensure_all(&selected))?;
+        selected
+    };
+    {
+        let mut current = match shared.selected.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if *current == selected {
+            return Ok(());
+        }
+        tracing::info!(
+            before = current.len(),
+            now = selected.len(),
+            "the selected source topics changed"
+        );
+        *current = selected;
+    }
+    let running: Vec<(u32, BTreeSet<Tp>)> = shared
+        .lock()
+        .slots
+        .iter()
+        .filter(|(_, s)| s.handle.is_some())
+        .map(|(slot, s)| (*slot, s.parts.clone()))
+        .collect();
+    for (slot, have) in running {
+        let new: Vec<Tp> = shared
+            .partitions_of(slot)
+            .into_iter()
+            .filter(|tp| !have.contains(tp))
+            .collect();
+        if let Err(e) = shared.adopt(slot, &new) {
+            shared.stop_writer(slot);
+            shared.unassign_parts(slot);
+            shared.slot_down(slot, &e.to_string());
+        }
+    }
+    shared.refresh_waiting();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle(incarnation: u64) -> Handle {
+        let (input, _) = std::sync::mpsc::sync_channel(1);
+        let (_, done) = std::sync::mpsc::channel();
+        Handle {
+            input,
+            finish: Arc::new(AtomicBool::new(false)),
+            done,
+            incarnation,
+        }
+    }
+
+    #[test]
+    fn a_rewind_from_a_replaced_writer_changes_no_generation() {
+        let tp: Tp = ("orders".into(), 3);
+        let mut state = State::default();
+        let mut slot = Slot::new();
+        slot.handle = Some(handle(7));
+        state.slots.insert(1, slot);
+        state.route.insert(tp.clone(), 1);
+        state.generations.insert(tp.clone(), 4);
+        // Writer 6 stopped and writer 7 took the slot: 6's late rewind must not drop 7's records.
+        assert!(!state.is_current(1, 6));
+        assert_eq!(state.bump(1, 6, &tp), None);
+        assert_eq!(state.generations[&tp], 4);
+        // A partition that is not the slot's is never bumped either.
+        assert_eq!(state.bump(1, 7, &("other".into(), 0)), None);
+        assert_eq!(state.bump(1, 7, &tp), Some(5));
+    }
+
+    #[test]
+    fn a_partition_that_cannot_be_positioned_is_an_error() {
+        // No broker needed: the partition is not assigned, so the seek fails, and so does the
+        // fallback (it is not assigned to be re-assigned); the old loop logged and went on.
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:1")
+            .set("group.id", "g")
+            .create()
+            .unwrap();
+        let e = reposition(&consumer, "orders", 0, 42).unwrap_err();
+        assert!(e.contains("seek"), "{e}");
+    }
 }

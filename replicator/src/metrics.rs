@@ -126,7 +126,12 @@ impl Metrics {
         });
     }
 
-    /// Assigned partitions without a running writer (waiting to be re-adopted).
+    /// Source partitions this instance copies (the partitions of its running slots).
+    pub fn assigned(&self, n: usize) {
+        self.with(|m| m.assigned = n);
+    }
+
+    /// Partitions of owned slots without a running writer (waiting to be started again).
     pub fn waiting(&self, n: usize) {
         self.with(|m| m.waiting = n);
     }

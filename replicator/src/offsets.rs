@@ -84,10 +84,13 @@ pub fn sync_group(
         ));
     }
     let target_cfg = config.target.to_rdkafka()?;
+    let source_id =
+        checkpoint::source_identity(&config.source.to_rdkafka()?, Duration::from_secs(30))?;
     let syncs = checkpoint::read_offset_syncs(
         &target_cfg,
         &config.offset_syncs_topic,
         &config.group_id,
+        &source_id,
         Duration::from_secs(60),
     )?;
     let mut out = Vec::new();

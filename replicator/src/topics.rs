@@ -36,17 +36,12 @@ impl TopicSync {
 
     /// The selected source topics and their partition counts.
     pub async fn selected_source_topics(&self) -> Result<BTreeMap<String, i32>> {
+        // One metadata request for every topic (a describe per topic does not scale to
+        // thousands of topics).
         let mut out = BTreeMap::new();
-        for name in self.source.list_topics().await? {
-            if !self.config.selects(&name) {
-                continue;
-            }
-            match self.source.describe_topic(&name).await {
-                Ok(d) => {
-                    out.insert(name, d.partitions.len() as i32);
-                }
-                // Deleted between listing and describing.
-                Err(e) => tracing::debug!(topic = %name, error = %e, "topic vanished"),
+        for d in self.source.describe_all_topics().await? {
+            if self.config.selects(&d.name) && !d.partitions.is_empty() {
+                out.insert(d.name, d.partitions.len() as i32);
             }
         }
         Ok(out)
@@ -63,6 +58,58 @@ impl TopicSync {
         {
             return Ok(());
         }
+        let wanted = self.ensure_one(source_topic, partitions).await?;
+        self.known.insert(target_topic, wanted);
+        Ok(())
+    }
+
+    /// [`TopicSync::ensure`] for many topics: one metadata request for what the target has,
+    /// then the missing or short topics prepared concurrently (16 at a time), so thousands of
+    /// topics do not take thousands of sequential round trips.
+    pub async fn ensure_all(&mut self, selected: &BTreeMap<String, i32>) -> Result<()> {
+        let pending: Vec<(&String, i32)> = selected
+            .iter()
+            .filter(|(t, n)| {
+                self.known
+                    .get(&self.config.rename.target_of(t))
+                    .is_none_or(|have| have < *n)
+            })
+            .map(|(t, n)| (t, *n))
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let existing: HashMap<String, i32> = self
+            .target
+            .describe_all_topics()
+            .await?
+            .into_iter()
+            .map(|d| (d.name, d.partitions.len() as i32))
+            .collect();
+        let mut missing = Vec::new();
+        for (t, n) in pending {
+            let target = self.config.rename.target_of(t);
+            match existing.get(&target) {
+                Some(have) if *have >= n => {
+                    self.known.insert(target, *have);
+                }
+                _ => missing.push((t.clone(), n)),
+            }
+        }
+        for chunk in missing.chunks(16) {
+            let done =
+                futures::future::join_all(chunk.iter().map(|(t, n)| self.ensure_one(t, *n))).await;
+            for ((t, _), result) in chunk.iter().zip(done) {
+                let wanted = result?;
+                self.known.insert(self.config.rename.target_of(t), wanted);
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates or grows one target topic; returns its partition count.
+    async fn ensure_one(&self, source_topic: &str, partitions: i32) -> Result<i32> {
+        let target_topic = self.config.rename.target_of(source_topic);
         let source = self.source.describe_topic(source_topic).await?;
         let wanted = partitions.max(source.partitions.len() as i32);
         match self.target.describe_topic(&target_topic).await {
@@ -112,8 +159,7 @@ impl TopicSync {
                 }
             }
         }
-        self.known.insert(target_topic, wanted);
-        Ok(())
+        Ok(wanted)
     }
 
     /// Creates the checkpoint (compacted) and offset-sync topics on the target if missing.
@@ -126,7 +172,23 @@ impl TopicSync {
         let syncs = TopicSpec::new(&self.config.offset_syncs_topic, 1, rf)
             .config("cleanup.policy", "delete")
             .config("retention.ms", "604800000");
-        for spec in [checkpoint, syncs] {
+        let slots = TopicSpec::new(&self.config.slots_topic, self.config.producers as i32, rf)
+            .config("cleanup.policy", "compact");
+        if let Ok(existing) = self.target.describe_topic(&self.config.slots_topic).await {
+            let have = existing.partitions.len() as u32;
+            if have != self.config.producers {
+                return Err(ReplicatorError::kafka(
+                    format!("target: {}", self.config.slots_topic),
+                    format!(
+                        "it has {have} partitions (slots) but replication.producers = {}: every instance of a \
+                         replication must use the same count; to change it, stop every instance, delete this \
+                         topic, and start them with the new value",
+                        self.config.producers
+                    ),
+                ));
+            }
+        }
+        for spec in [checkpoint, syncs, slots] {
             if self.target.describe_topic(&spec.name).await.is_ok() {
                 continue;
             }

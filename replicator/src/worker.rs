@@ -1,16 +1,23 @@
-//! One source partition's writer: a thread with its own target producer.
+//! One producer slot's writer: a thread with one target producer that copies every source
+//! partition of its slot.
 //!
-//! Exactly-once: the producer's `transactional.id` is derived from the source partition, so the
-//! partition's next owner fences this one by initialising the same id. A transaction holds a
-//! batch of records and the partition's checkpoint (next source offset); records and position
-//! commit together or not at all. An abortable error aborts and rewinds the consumer to the
-//! last committed position; a fencing error ends the worker (a newer owner took over).
+//! Exactly-once: the producer's `transactional.id` is the slot's (fixed for the slot, see
+//! [`crate::config::ReplicatorConfig::transactional_id`]), so the slot's next owner fences this
+//! writer by initialising the same id. A transaction holds records of any of the slot's
+//! partitions and the checkpoint (next source offset) of each partition it touched; records and
+//! positions commit together or not at all. Any error that is not fatal — a message timeout,
+//! an error that requires an epoch bump, a failed commit — aborts the transaction (never a
+//! commit after such an error) and rewinds the touched partitions to their last committed
+//! positions through the poll loop; a fatal or fencing error, or an abort that fails, ends the
+//! writer and the engine starts a new one for the slot (its `init_transactions` ends whatever
+//! was open), which reads the checkpoints again.
 //!
-//! At-least-once: an idempotent producer; after a batch is delivered the position is handed to
-//! the poll loop, which commits it to the source group.
+//! At-least-once: an idempotent producer; after a batch is delivered the positions are handed
+//! to the poll loop, which commits them to the source group.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,46 +31,79 @@ use crate::checkpoint::{self, Checkpoint, OffsetSync};
 use crate::config::{Mode, ReplicatorConfig};
 use crate::metrics::Metrics;
 
-/// A record routed to a worker, tagged with the generation it was polled in: after a rewind
-/// the worker drops records of older generations.
+/// A source partition: (topic, partition).
+pub type Tp = (String, i32);
+
+/// A record routed to a writer, tagged with its partition's generation when it was polled:
+/// after a rewind or an adoption the writer drops records of older generations.
 pub struct Routed {
     pub generation: u64,
     pub message: OwnedMessage,
 }
 
-/// What a worker asks of the poll loop (which owns the consumer).
-pub enum Request {
-    /// Seek the source partition to `offset`; reply with the new generation.
-    Rewind {
-        topic: String,
-        partition: i32,
+/// What the poll loop sends a writer, in order.
+pub enum Input {
+    /// Copy `tp` from `offset` on; records of `generation` only. `checkpoint`: the offset was
+    /// resolved from the `start` policy (no checkpoint yet), so the next transaction records
+    /// it even if no record comes — the partition's next owner then starts there too.
+    Adopt {
+        tp: Tp,
         offset: i64,
-        reply: Sender<u64>,
+        generation: u64,
+        checkpoint: bool,
     },
-    /// At-least-once: commit `offset` (next to read) to the source group.
-    CommitOffset {
-        topic: String,
-        partition: i32,
-        offset: i64,
-    },
+    Record(Routed),
 }
 
-/// How a worker ended.
+/// What a writer asks of the poll loop (which owns the consumer).
+pub enum Request {
+    /// Seek each partition back to its offset; reply with each partition's new generation,
+    /// or why a partition could not be rewound. `incarnation` names the writer asking: a
+    /// request from a writer that has since been replaced changes nothing.
+    Rewind {
+        slot: u32,
+        incarnation: u64,
+        parts: Vec<(Tp, i64)>,
+        reply: Sender<Result<Vec<(Tp, u64)>, String>>,
+    },
+    /// At-least-once: commit these positions (next to read) to the source group.
+    CommitOffsets { parts: Vec<(Tp, i64)> },
+}
+
+/// How a writer ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
-    /// Asked to finish; `position` is the next source offset safe on the target.
-    Finished { position: Option<i64> },
-    /// A newer owner fenced this writer, or the producer failed fatally.
+    /// Asked to finish; each partition's next source offset safe on the target.
+    Finished { positions: Vec<(Tp, i64)> },
+    /// A newer owner fenced this writer, or its producer failed.
     Stopped { reason: String, fenced: bool },
 }
 
-/// Delivery reports: the first (source offset, target offset) delivered in the open
-/// transaction (an offset sync's pair), and failures.
+/// Delivery reports: per target partition, the first (source offset, target offset) delivered
+/// in the open transaction (an offset sync's pair), and failures.
+/// Target topic → partition → (source offset, target offset) of the first delivered copy.
+type FirstDelivered = HashMap<String, HashMap<i32, (i64, i64)>>;
+
 #[derive(Default)]
 pub struct Deliveries {
-    first: Mutex<Option<(i64, i64)>>,
+    first: Mutex<FirstDelivered>,
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
+}
+
+impl Deliveries {
+    fn clear(&self) {
+        if let Ok(mut f) = self.first.lock() {
+            f.clear();
+        }
+    }
+
+    fn first_of(&self, topic: &str, partition: i32) -> Option<(i64, i64)> {
+        self.first
+            .lock()
+            .ok()
+            .and_then(|f| f.get(topic).and_then(|ps| ps.get(&partition)).copied())
+    }
 }
 
 impl ClientContext for Deliveries {}
@@ -78,14 +118,24 @@ impl ProducerContext for Deliveries {
             Ok(_) if source_offset == usize::MAX => {}
             Ok(m) => {
                 if let Ok(mut first) = self.first.lock() {
-                    first.get_or_insert((source_offset as i64, m.offset()));
+                    let parts = match first.get_mut(m.topic()) {
+                        Some(p) => p,
+                        None => first.entry(m.topic().to_string()).or_default(),
+                    };
+                    parts
+                        .entry(m.partition())
+                        .or_insert((source_offset as i64, m.offset()));
                 }
             }
-            Err((e, _)) => {
+            Err((e, m)) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
                 if let Ok(mut first) = self.first_error.lock() {
                     first.get_or_insert_with(|| {
-                        format!("record from source offset {source_offset}: {e}")
+                        format!(
+                            "record from source offset {source_offset} to {}-{}: {e}",
+                            m.topic(),
+                            m.partition()
+                        )
                     });
                 }
             }
@@ -115,66 +165,45 @@ pub fn producer_config(config: &ReplicatorConfig) -> crate::Result<ClientConfig>
     Ok(c)
 }
 
-/// A running worker as the poll loop sees it.
+/// A running writer as the poll loop sees it.
 pub struct Handle {
-    pub records: std::sync::mpsc::SyncSender<Routed>,
-    pub generation: u64,
+    pub input: SyncSender<Input>,
     pub finish: Arc<AtomicBool>,
     pub done: Receiver<Ended>,
-    pub start: Sender<i64>,
+    /// Unique per writer started by this instance.
+    pub incarnation: u64,
 }
 
-/// Starts a worker thread. It creates its producer (exactly-once: and initialises its
-/// transactions, fencing the partition's previous writer), reports on `ready`, then waits for
-/// its start position (-1: take the first record polled).
-#[allow(clippy::too_many_arguments)]
-pub fn spawn(
-    config: Arc<ReplicatorConfig>,
-    producer: ClientConfig,
-    metrics: Arc<Metrics>,
-    requests: Sender<Request>,
-    topic: String,
-    partition: i32,
-    ready: Sender<(String, i32, Result<(), String>)>,
-) -> std::io::Result<Handle> {
-    let (records_tx, records_rx) =
-        std::sync::mpsc::sync_channel(config.tuning.partition_queue_records);
+/// What a writer needs to start.
+pub struct Spawn {
+    pub config: Arc<ReplicatorConfig>,
+    pub producer: ClientConfig,
+    pub metrics: Arc<Metrics>,
+    pub requests: Sender<Request>,
+    pub source_id: String,
+    pub slot: u32,
+    pub incarnation: u64,
+    /// Told once the producer is ready (exactly-once: its transactions initialised, which
+    /// fences the slot's previous writer and ends its open transaction).
+    pub ready: Sender<(u32, u64, Result<(), String>)>,
+}
+
+/// Starts a writer thread.
+pub fn spawn(s: Spawn) -> std::io::Result<Handle> {
+    let (input_tx, input_rx) =
+        std::sync::mpsc::sync_channel(s.config.tuning.partition_queue_records);
     let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let (start_tx, start_rx) = std::sync::mpsc::channel();
     let finish = Arc::new(AtomicBool::new(false));
     let flag = finish.clone();
+    let incarnation = s.incarnation;
     std::thread::Builder::new()
-        .name(format!("copy-{topic}-{partition}"))
+        .name(format!("slot-{}", s.slot))
         .spawn(move || {
-            let txn_id = config.transactional_id(&topic, partition);
-            let built = build(&config, producer, &txn_id);
-            let mut worker = match built {
-                Ok(p) => {
-                    let _ = ready.send((topic.clone(), partition, Ok(())));
-                    Worker {
-                        target_topic: config.rename.target_of(&topic),
-                        config,
-                        metrics,
-                        requests,
-                        records: records_rx,
-                        finish: flag,
-                        producer: p,
-                        txn_id,
-                        topic,
-                        partition,
-                        generation: 0,
-                        next: -1,
-                        committed: None,
-                        open: false,
-                        idle: false,
-                        batch_records: 0,
-                        batch_bytes: 0,
-                        batch_started: Instant::now(),
-                        synced_at: None,
-                    }
-                }
+            let txn_id = s.config.transactional_id(&s.source_id, s.slot);
+            let producer = match build(&s.config, s.producer, &txn_id) {
+                Ok(p) => p,
                 Err(e) => {
-                    let _ = ready.send((topic.clone(), partition, Err(e.clone())));
+                    let _ = s.ready.send((s.slot, s.incarnation, Err(e.clone())));
                     let _ = done_tx.send(Ended::Stopped {
                         reason: e,
                         fenced: false,
@@ -182,23 +211,35 @@ pub fn spawn(
                     return;
                 }
             };
-            let Ok(start) = start_rx.recv() else {
-                let _ = done_tx.send(Ended::Finished { position: None });
-                return;
+            tracing::info!(slot = s.slot, transactional_id = %txn_id, "slot writer ready");
+            let _ = s.ready.send((s.slot, s.incarnation, Ok(())));
+            let mut writer = Writer {
+                eos: s.config.mode == Mode::ExactlyOnce,
+                config: s.config,
+                metrics: s.metrics,
+                requests: s.requests,
+                input: input_rx,
+                finish: flag,
+                producer,
+                txn_id,
+                source_id: s.source_id,
+                slot: s.slot,
+                incarnation: s.incarnation,
+                parts: HashMap::new(),
+                open: false,
+                idle: false,
+                batch_records: 0,
+                batch_bytes: 0,
+                batch_started: Instant::now(),
             };
-            worker.next = start;
-            if start >= 0 {
-                worker.committed = Some(start);
-            }
-            let ended = worker.run();
+            let ended = writer.run();
             let _ = done_tx.send(ended);
         })?;
     Ok(Handle {
-        records: records_tx,
-        generation: 0,
+        input: input_tx,
         finish,
         done: done_rx,
-        start: start_tx,
+        incarnation,
     })
 }
 
@@ -220,57 +261,84 @@ fn build(
     Ok(p)
 }
 
-struct Worker {
+/// One source partition as its writer sees it.
+struct Part {
+    target_topic: String,
+    generation: u64,
+    /// Next source offset expected.
+    next: i64,
+    /// Next source offset safe on the target.
+    committed: i64,
+    /// Records of the open batch (not yet safe).
+    records: u64,
+    bytes: u64,
+    /// The position must be written in the next transaction even without records.
+    checkpoint_due: bool,
+    synced_at: Option<Instant>,
+    idle: bool,
+}
+
+impl Part {
+    fn touched(&self) -> bool {
+        self.records > 0 || self.checkpoint_due
+    }
+}
+
+struct Writer {
+    eos: bool,
     config: Arc<ReplicatorConfig>,
     metrics: Arc<Metrics>,
     requests: Sender<Request>,
-    records: Receiver<Routed>,
+    input: Receiver<Input>,
     finish: Arc<AtomicBool>,
     producer: BaseProducer<Deliveries>,
     txn_id: String,
-    topic: String,
-    target_topic: String,
-    partition: i32,
-    generation: u64,
-    /// Next source offset expected (-1: any).
-    next: i64,
-    /// Next source offset safe on the target.
-    committed: Option<i64>,
+    source_id: String,
+    slot: u32,
+    incarnation: u64,
+    parts: HashMap<Tp, Part>,
+    /// A transaction is open on the producer.
     open: bool,
     /// Nothing open, nothing queued (for the lag metric).
     idle: bool,
     batch_records: u64,
     batch_bytes: u64,
     batch_started: Instant,
-    synced_at: Option<Instant>,
 }
 
 /// Why a batch could not be made safe.
+#[derive(Debug)]
 enum Failure {
-    /// Retry from the last committed position.
-    Rewind(String),
-    /// Stop: fenced or fatal.
+    /// Abort the transaction and copy again from the last committed positions.
+    Abort { reason: String, retriable: bool },
+    /// Stop the writer: fenced, fatal, or the producer is in a state only a new one clears.
     Stop { reason: String, fenced: bool },
 }
 
-impl Worker {
-    fn eos(&self) -> bool {
-        self.config.mode == Mode::ExactlyOnce
-    }
-
+impl Writer {
     fn run(&mut self) -> Ended {
         let interval = Duration::from_millis(self.config.tuning.commit_interval_ms);
         loop {
             if self.finish.load(Ordering::Acquire) {
                 return match self.flush_batch() {
                     Ok(()) => Ended::Finished {
-                        position: self.committed,
+                        positions: self.positions(),
                     },
-                    Err(Failure::Stop { reason, fenced }) => Ended::Stopped { reason, fenced },
-                    Err(Failure::Rewind(reason)) => {
-                        tracing::warn!(topic = %self.topic, partition = self.partition, %reason, "last batch not committed on finish; the next owner copies it again from the checkpoint");
+                    Err(Failure::Stop { reason, fenced }) => {
+                        self.report_stop(&reason, fenced);
+                        Ended::Stopped { reason, fenced }
+                    }
+                    Err(Failure::Abort { reason, .. }) => {
+                        if self.open {
+                            self.open = false;
+                            if let Err(Failure::Stop { reason, fenced }) = self.abort(&reason) {
+                                self.report_stop(&reason, fenced);
+                                return Ended::Stopped { reason, fenced };
+                            }
+                        }
+                        tracing::warn!(slot = self.slot, %reason, "last batch not committed on finish; the next owner copies it again from the checkpoints");
                         Ended::Finished {
-                            position: self.committed,
+                            positions: self.positions(),
                         }
                     }
                 };
@@ -282,24 +350,16 @@ impl Worker {
             } else {
                 Duration::from_millis(50)
             };
-            match self.records.recv_timeout(wait) {
-                Ok(routed) => {
-                    if let Err(f) = self.take(routed) {
-                        if let Some(ended) = self.recover(f) {
-                            return ended;
-                        }
-                    }
+            let mut result = Ok(());
+            match self.input.recv_timeout(wait) {
+                Ok(input) => {
+                    result = self.handle(input);
                     // Drain what is already queued without waiting.
-                    while self.batch_records < self.config.tuning.max_records_per_commit as u64 {
-                        match self.records.try_recv() {
-                            Ok(routed) => {
-                                if let Err(f) = self.take(routed) {
-                                    if let Some(ended) = self.recover(f) {
-                                        return ended;
-                                    }
-                                    break;
-                                }
-                            }
+                    while result.is_ok()
+                        && self.batch_records < self.config.tuning.max_records_per_commit as u64
+                    {
+                        match self.input.try_recv() {
+                            Ok(input) => result = self.handle(input),
                             Err(_) => break,
                         }
                     }
@@ -307,7 +367,12 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => {
                     if self.batch_records == 0 && !self.idle {
                         self.idle = true;
-                        self.metrics.idle(&self.topic, self.partition, true);
+                        for ((t, p), part) in &mut self.parts {
+                            if !part.idle && part.records == 0 {
+                                part.idle = true;
+                                self.metrics.idle(t, *p, true);
+                            }
+                        }
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -315,121 +380,200 @@ impl Worker {
                     continue;
                 }
             }
-            self.producer.poll(Duration::ZERO);
-            let due = self.batch_records >= self.config.tuning.max_records_per_commit as u64
-                || self.batch_bytes >= self.config.tuning.max_bytes_per_commit as u64
-                || (self.batch_records > 0 && self.batch_started.elapsed() >= interval);
-            if due {
-                if let Err(f) = self.flush_batch() {
-                    if let Some(ended) = self.recover(f) {
-                        return ended;
-                    }
+            if result.is_ok() {
+                self.producer.poll(Duration::ZERO);
+                let checkpoints_due = self.parts.values().any(|p| p.checkpoint_due);
+                let due = self.batch_records >= self.config.tuning.max_records_per_commit as u64
+                    || self.batch_bytes >= self.config.tuning.max_bytes_per_commit as u64
+                    || ((self.batch_records > 0 || checkpoints_due)
+                        && self.batch_started.elapsed() >= interval)
+                    || (checkpoints_due && self.batch_records == 0);
+                if due {
+                    result = self.flush_batch();
+                }
+            }
+            if let Err(f) = result {
+                if let Some(ended) = self.recover(f) {
+                    return ended;
                 }
             }
         }
     }
 
-    /// Handles a failed batch: rewinds (None) or ends the worker.
+    fn positions(&self) -> Vec<(Tp, i64)> {
+        self.parts
+            .iter()
+            .map(|(tp, p)| (tp.clone(), p.committed))
+            .collect()
+    }
+
+    fn handle(&mut self, input: Input) -> Result<(), Failure> {
+        match input {
+            Input::Adopt {
+                tp,
+                offset,
+                generation,
+                checkpoint,
+            } => {
+                let target_topic = self.config.rename.target_of(&tp.0);
+                self.parts.insert(
+                    tp,
+                    Part {
+                        target_topic,
+                        generation,
+                        next: offset,
+                        committed: offset,
+                        records: 0,
+                        bytes: 0,
+                        checkpoint_due: checkpoint && self.eos,
+                        synced_at: None,
+                        idle: false,
+                    },
+                );
+                Ok(())
+            }
+            Input::Record(routed) => self.take(routed),
+        }
+    }
+
+    fn report_stop(&self, reason: &str, fenced: bool) {
+        if fenced {
+            self.metrics.fenced();
+            tracing::warn!(slot = self.slot, transactional_id = %self.txn_id, %reason, "writer fenced: another instance initialised this slot's transactional id; stopping it");
+        } else {
+            self.metrics.error(&format!("slot {}: {reason}", self.slot));
+            tracing::error!(slot = self.slot, %reason, "slot writer failed; the slot is started again");
+        }
+    }
+
+    /// Handles a failed batch: aborts and rewinds (None), or ends the writer.
     fn recover(&mut self, failure: Failure) -> Option<Ended> {
-        match failure {
+        let reason = match failure {
             Failure::Stop { reason, fenced } => {
-                if fenced {
-                    self.metrics.fenced();
-                    tracing::warn!(topic = %self.topic, partition = self.partition, transactional_id = %self.txn_id, %reason, "fenced: a newer owner of this partition took over; stopping its writer");
-                } else {
-                    self.metrics
-                        .error(&format!("{}-{}: {reason}", self.topic, self.partition));
-                    tracing::error!(topic = %self.topic, partition = self.partition, offset = self.next, %reason, "partition writer failed");
-                }
-                Some(Ended::Stopped { reason, fenced })
+                self.report_stop(&reason, fenced);
+                return Some(Ended::Stopped { reason, fenced });
             }
-            Failure::Rewind(reason) => {
-                let reason = if self.open {
-                    self.open = false;
-                    match self.abort(reason) {
-                        Failure::Rewind(reason) => reason,
-                        stop => return self.recover(stop),
-                    }
-                } else {
-                    reason
-                };
-                self.metrics.error(&format!(
-                    "{}-{} at offset {}: {reason}",
-                    self.topic, self.partition, self.next
-                ));
-                tracing::warn!(topic = %self.topic, partition = self.partition, offset = self.next, committed = ?self.committed, %reason, "batch aborted; copying again from the last committed position");
-                match self.rewind() {
-                    Ok(()) => None,
-                    Err(reason) => Some(Ended::Stopped {
-                        reason,
-                        fenced: false,
-                    }),
-                }
+            Failure::Abort { reason, .. } => reason,
+        };
+        if self.open {
+            self.open = false;
+            if let Err(Failure::Stop {
+                reason: stop,
+                fenced,
+            }) = self.abort(&reason)
+            {
+                self.report_stop(&stop, fenced);
+                return Some(Ended::Stopped {
+                    reason: stop,
+                    fenced,
+                });
+            }
+        }
+        self.metrics.error(&format!("slot {}: {reason}", self.slot));
+        let touched: Vec<(Tp, i64)> = self
+            .parts
+            .iter()
+            .filter(|(_, p)| p.next != p.committed || p.records > 0)
+            .map(|(tp, p)| (tp.clone(), p.committed))
+            .collect();
+        tracing::warn!(slot = self.slot, partitions = touched.len(), %reason, "batch aborted; copying again from the last committed positions");
+        match self.rewind(touched) {
+            Ok(()) => None,
+            Err(reason) => {
+                let reason = format!("rewind failed: {reason}");
+                self.report_stop(&reason, false);
+                Some(Ended::Stopped {
+                    reason,
+                    fenced: false,
+                })
             }
         }
     }
 
-    /// Seeks the source back to the last committed position (via the poll loop).
-    fn rewind(&mut self) -> Result<(), String> {
+    /// Seeks the source partitions back (via the poll loop) and takes their new generations.
+    fn rewind(&mut self, parts: Vec<(Tp, i64)>) -> Result<(), String> {
         self.batch_records = 0;
         self.batch_bytes = 0;
-        let Some(offset) = self.committed else {
-            return Err("no committed position to rewind to".into());
-        };
+        for p in self.parts.values_mut() {
+            p.records = 0;
+            p.bytes = 0;
+        }
+        if parts.is_empty() {
+            return Ok(());
+        }
         let (reply_tx, reply_rx) = std::sync::mpsc::channel();
         self.requests
             .send(Request::Rewind {
-                topic: self.topic.clone(),
-                partition: self.partition,
-                offset,
+                slot: self.slot,
+                incarnation: self.incarnation,
+                parts: parts.clone(),
                 reply: reply_tx,
             })
             .map_err(|_| "the poll loop is gone".to_string())?;
-        // The poll loop answers between polls; during a revocation it waits for this worker
-        // instead, so give up as soon as the worker is asked to finish.
+        // The poll loop answers between polls; while it finishes this writer (a revocation) it
+        // does not, so give up as soon as the writer is asked to finish.
         let deadline = Instant::now() + Duration::from_secs(60);
-        self.generation = loop {
+        let generations = loop {
             match reply_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(generation) => break generation,
+                Ok(answer) => break answer?,
                 Err(RecvTimeoutError::Timeout)
                     if Instant::now() < deadline && !self.finish.load(Ordering::Acquire) => {}
                 Err(_) => {
-                    return Err("the partition was not rewound (released or finishing)".into())
+                    return Err("the partitions were not rewound (released or finishing)".into())
                 }
             }
         };
-        self.next = offset;
+        let offsets: HashMap<Tp, i64> = parts.into_iter().collect();
+        for (tp, generation) in generations {
+            if let (Some(part), Some(offset)) = (self.parts.get_mut(&tp), offsets.get(&tp)) {
+                part.generation = generation;
+                part.next = *offset;
+            }
+        }
         Ok(())
     }
 
     /// Adds one record to the open batch.
     fn take(&mut self, routed: Routed) -> Result<(), Failure> {
         let m = routed.message;
-        if routed.generation != self.generation || (self.next >= 0 && m.offset() < self.next) {
+        let tp_key = (m.topic().to_string(), m.partition());
+        let Some(part) = self.parts.get_mut(&tp_key) else {
+            return Ok(());
+        };
+        if routed.generation != part.generation || m.offset() < part.next {
             return Ok(());
         }
         // Schema registries: the value with the target registry's schema id (crate::schemas).
-        let value = crate::schemas::value_for(&self.config, &self.topic, m.payload())
+        let value = crate::schemas::value_for(&self.config, &tp_key.0, m.payload())
             .map_err(|e| schema_failure(e, m.offset()))?;
-        if self.idle {
-            self.idle = false;
-            self.metrics.idle(&self.topic, self.partition, false);
+        if part.idle {
+            part.idle = false;
+            self.metrics.idle(&tp_key.0, tp_key.1, false);
         }
-        if self.eos() && !self.open {
-            self.producer
-                .begin_transaction()
-                .map_err(|e| classify(&self.producer, &e))?;
-            self.open = true;
-            if let Ok(mut first) = self.producer.context().first.lock() {
-                *first = None;
+        self.idle = false;
+        if self.eos && !self.open {
+            if let Err(e) = self.producer.begin_transaction() {
+                // A producer that cannot begin is in a state only a new one clears.
+                return Err(match classify(&self.producer, &e) {
+                    stop @ Failure::Stop { .. } => stop,
+                    Failure::Abort { reason, .. } => Failure::Stop {
+                        reason: format!("beginning a transaction: {reason}"),
+                        fenced: false,
+                    },
+                });
             }
+            self.open = true;
+            self.producer.context().clear();
         }
         if self.batch_records == 0 {
             self.batch_started = Instant::now();
         }
+        let part = match self.parts.get_mut(&tp_key) {
+            Some(p) => p,
+            None => return Ok(()),
+        };
         let mut record: BaseRecord<'_, [u8], [u8], usize> =
-            BaseRecord::with_opaque_to(&self.target_topic, m.offset() as usize)
-                .partition(self.partition);
+            BaseRecord::with_opaque_to(&part.target_topic, m.offset() as usize).partition(tp_key.1);
         if let Some(k) = m.key() {
             record = record.key(k);
         }
@@ -453,40 +597,69 @@ impl Worker {
                     record = r;
                 }
                 Err((e, _)) => {
-                    return Err(with_offset(classify(&self.producer, &e), m.offset()));
+                    return Err(match classify(&self.producer, &e) {
+                        Failure::Abort { reason, retriable } => Failure::Abort {
+                            reason: format!(
+                                "{}-{} offset {}: {reason}",
+                                tp_key.0,
+                                tp_key.1,
+                                m.offset()
+                            ),
+                            retriable,
+                        },
+                        stop => stop,
+                    });
                 }
             }
         }
+        let bytes =
+            (m.key().map_or(0, <[u8]>::len) + value.as_deref().map_or(0, <[u8]>::len)) as u64;
+        part.records += 1;
+        part.bytes += bytes;
+        part.next = m.offset() + 1;
         self.batch_records += 1;
-        self.batch_bytes +=
-            (m.key().map_or(0, <[u8]>::len) + m.payload().map_or(0, <[u8]>::len)) as u64;
-        self.next = m.offset() + 1;
+        self.batch_bytes += bytes;
         Ok(())
     }
 
-    /// Makes the open batch safe: commits the transaction with its checkpoint (exactly-once),
-    /// or waits for delivery and hands the position over (at-least-once).
+    /// Makes the open batch safe: commits the transaction with the checkpoints (exactly-once),
+    /// or waits for delivery and hands the positions over (at-least-once).
     fn flush_batch(&mut self) -> Result<(), Failure> {
-        if self.batch_records == 0 && !self.open {
+        let touched = self.parts.values().any(Part::touched);
+        if !touched && !self.open {
             return Ok(());
         }
         let timeout = Duration::from_millis(self.config.tuning.transaction_timeout_ms);
-        if self.eos() {
+        if self.eos {
+            if !self.open {
+                self.producer.begin_transaction().map_err(|e| {
+                    match classify(&self.producer, &e) {
+                        stop @ Failure::Stop { .. } => stop,
+                        Failure::Abort { reason, .. } => Failure::Stop {
+                            reason: format!("beginning a transaction: {reason}"),
+                            fenced: false,
+                        },
+                    }
+                })?;
+                self.open = true;
+                self.producer.context().clear();
+            }
             self.write_positions()?;
             let mut attempts = 0;
             loop {
                 match self.producer.commit_transaction(timeout) {
                     Ok(()) => break,
+                    // A retriable error leaves the commit to be retried (librdkafka's rule);
+                    // anything else is aborted, never committed again.
                     Err(e) => match classify(&self.producer, &e) {
-                        Failure::Rewind(reason) if is_retriable(&e) && attempts < 3 => {
+                        Failure::Abort {
+                            retriable: true,
+                            reason,
+                        } if attempts < 3 => {
                             attempts += 1;
-                            tracing::debug!(topic = %self.topic, partition = self.partition, %reason, "retrying commit");
+                            tracing::debug!(slot = self.slot, %reason, "retrying commit");
                         }
-                        Failure::Rewind(reason) => {
-                            self.open = false;
-                            return Err(self.abort(reason));
-                        }
-                        stop => return Err(stop),
+                        other => return Err(other),
                     },
                 }
             }
@@ -494,7 +667,10 @@ impl Worker {
             self.metrics.transaction(true);
         } else {
             if let Err(e) = self.producer.flush(timeout) {
-                return Err(Failure::Rewind(format!("flushing: {e}")));
+                return Err(Failure::Abort {
+                    reason: format!("flushing: {e}"),
+                    retriable: false,
+                });
             }
             let failed = self.producer.context().failed.swap(0, Ordering::Relaxed);
             if failed > 0 {
@@ -505,65 +681,86 @@ impl Worker {
                     .lock()
                     .ok()
                     .and_then(|mut f| f.take());
-                return Err(Failure::Rewind(format!(
-                    "{failed} records not delivered ({})",
-                    first.unwrap_or_default()
-                )));
+                return Err(Failure::Abort {
+                    reason: format!(
+                        "{failed} records not delivered ({})",
+                        first.unwrap_or_default()
+                    ),
+                    retriable: false,
+                });
             }
-            let _ = self.requests.send(Request::CommitOffset {
-                topic: self.topic.clone(),
-                partition: self.partition,
-                offset: self.next,
-            });
+            let parts: Vec<(Tp, i64)> = self
+                .parts
+                .iter()
+                .filter(|(_, p)| p.records > 0)
+                .map(|(tp, p)| (tp.clone(), p.next))
+                .collect();
+            let _ = self.requests.send(Request::CommitOffsets { parts });
         }
-        self.committed = Some(self.next);
-        self.metrics.copied(
-            &self.topic,
-            self.partition,
-            self.batch_records,
-            self.batch_bytes,
-            self.next,
-        );
+        for ((t, p), part) in &mut self.parts {
+            if !part.touched() {
+                continue;
+            }
+            part.committed = part.next;
+            self.metrics
+                .copied(t, *p, part.records, part.bytes, part.committed);
+            part.records = 0;
+            part.bytes = 0;
+            part.checkpoint_due = false;
+        }
         self.batch_records = 0;
         self.batch_bytes = 0;
         Ok(())
     }
 
-    /// Adds the checkpoint (and, when due, an offset sync) to the open transaction.
+    /// Adds the checkpoints (and, when due, offset syncs) of the touched partitions to the open
+    /// transaction.
     fn write_positions(&mut self) -> Result<(), Failure> {
-        let key = checkpoint::key(&self.config.group_id, &self.topic, self.partition);
-        let due = self.synced_at.is_none_or(|t| {
-            t.elapsed() >= Duration::from_millis(self.config.tuning.offset_sync_interval_ms)
-        });
-        // The sync pairs the batch's first record with its copy, in the batch's own
-        // transaction: any committed position is at or after a committed sync. Its target
-        // offset is known once delivered, so a due sync waits for the batch's deliveries.
-        let first = if due && self.batch_records > 0 {
+        let interval = Duration::from_millis(self.config.tuning.offset_sync_interval_ms);
+        let sync_due =
+            |p: &Part| p.records > 0 && p.synced_at.is_none_or(|t| t.elapsed() >= interval);
+        // A sync pairs a partition's first record in the batch with its copy, in the batch's own
+        // transaction: any committed position is at or after a committed sync. Its target offset
+        // is known once delivered, so due syncs wait for the batch's deliveries.
+        if self.parts.values().any(sync_due) {
             let timeout = Duration::from_millis(self.config.tuning.transaction_timeout_ms);
             if let Err(e) = self.producer.flush(timeout) {
                 return Err(classify(&self.producer, &e));
             }
-            self.producer.context().first.lock().ok().and_then(|f| *f)
-        } else {
-            None
-        };
-        if let Some((source_offset, target_offset)) = first {
-            let value = serde_json::to_vec(&OffsetSync {
-                source_offset,
-                target_offset,
+        }
+        let mut control: Vec<(String, Vec<u8>, Vec<u8>)> = Vec::new();
+        let now_ms = checkpoint::now_ms();
+        for ((t, p), part) in &mut self.parts {
+            if !part.touched() {
+                continue;
+            }
+            let key = checkpoint::key(&self.config.group_id, &self.source_id, t, *p);
+            if sync_due(part) {
+                if let Some((source_offset, target_offset)) =
+                    self.producer.context().first_of(&part.target_topic, *p)
+                {
+                    let value = serde_json::to_vec(&OffsetSync {
+                        source_offset,
+                        target_offset,
+                    })
+                    .unwrap_or_default();
+                    control.push((self.config.offset_syncs_topic.clone(), key.clone(), value));
+                    part.synced_at = Some(Instant::now());
+                }
+            }
+            let value = serde_json::to_vec(&Checkpoint {
+                next_offset: part.next,
+                writer: self.txn_id.clone(),
+                target_topic: part.target_topic.clone(),
+                at_ms: now_ms,
             })
             .unwrap_or_default();
-            self.send_control(&self.config.offset_syncs_topic.clone(), &key, &value)?;
-            self.synced_at = Some(Instant::now());
+            control.push((self.config.checkpoint_topic.clone(), key, value));
         }
-        let value = serde_json::to_vec(&Checkpoint {
-            next_offset: self.next,
-            writer: self.txn_id.clone(),
-            target_topic: self.target_topic.clone(),
-            at_ms: checkpoint::now_ms(),
-        })
-        .unwrap_or_default();
-        self.send_control(&self.config.checkpoint_topic.clone(), &key, &value)
+        for (topic, key, value) in control {
+            self.send_control(&topic, &key, &value)?;
+        }
+        Ok(())
     }
 
     fn send_control(&self, topic: &str, key: &[u8], value: &[u8]) -> Result<(), Failure> {
@@ -584,33 +781,41 @@ impl Worker {
         }
     }
 
-    fn abort(&mut self, reason: String) -> Failure {
+    /// Aborts the open transaction (librdkafka bumps the epoch when the error needs it).
+    /// Retried while retriable; if it cannot be aborted the writer stops and a new producer
+    /// for the slot ends the transaction by initialising the same id.
+    fn abort(&mut self, reason: &str) -> Result<(), Failure> {
         self.metrics.transaction(false);
-        if let Ok(mut first) = self.producer.context().first.lock() {
-            *first = None;
+        self.producer.context().clear();
+        // Syncs in the aborted transaction are gone with it: the next batch records new ones.
+        for p in self.parts.values_mut() {
+            if p.records > 0 {
+                p.synced_at = None;
+            }
         }
-        // A sync in the aborted transaction is gone with it: the next batch records one.
-        self.synced_at = None;
-        match self.producer.abort_transaction(Duration::from_millis(
-            self.config.tuning.transaction_timeout_ms,
-        )) {
-            Ok(()) => Failure::Rewind(reason),
-            Err(e) => match classify(&self.producer, &e) {
-                Failure::Rewind(r) => Failure::Stop {
-                    reason: format!("{reason}; abort failed: {r}"),
-                    fenced: false,
+        let timeout = Duration::from_millis(self.config.tuning.transaction_timeout_ms);
+        let mut attempts = 0;
+        loop {
+            match self.producer.abort_transaction(timeout) {
+                Ok(()) => return Ok(()),
+                Err(e) => match classify(&self.producer, &e) {
+                    Failure::Abort {
+                        retriable: true, ..
+                    } if attempts < 3 => attempts += 1,
+                    Failure::Abort { reason: r, .. } => {
+                        return Err(Failure::Stop {
+                            reason: format!("{reason}; abort failed: {r}"),
+                            fenced: false,
+                        })
+                    }
+                    stop => return Err(stop),
                 },
-                stop => stop,
-            },
+            }
         }
     }
 }
 
-fn is_retriable(e: &KafkaError) -> bool {
-    matches!(e, KafkaError::Transaction(t) if t.is_retriable())
-}
-
-/// Fenced or fatal errors stop the worker; anything else aborts the batch and rewinds.
+/// Fenced or fatal errors stop the writer; anything else aborts the batch and rewinds.
 fn classify(producer: &BaseProducer<Deliveries>, e: &KafkaError) -> Failure {
     let fatal = producer.client().fatal_error();
     let fenced_code = |c: Option<RDKafkaErrorCode>| {
@@ -632,37 +837,39 @@ fn classify(producer: &BaseProducer<Deliveries>, e: &KafkaError) -> Failure {
             fenced: fenced_code(Some(t.code())),
             reason: t.to_string(),
         },
-        KafkaError::Transaction(t) if t.txn_requires_abort() || t.is_retriable() => {
-            Failure::Rewind(t.to_string())
-        }
+        KafkaError::Transaction(t) if t.txn_requires_abort() => Failure::Abort {
+            reason: t.to_string(),
+            retriable: false,
+        },
+        KafkaError::Transaction(t) => Failure::Abort {
+            reason: t.to_string(),
+            retriable: t.is_retriable(),
+        },
         other if fenced_code(other.rdkafka_error_code()) => Failure::Stop {
             fenced: true,
             reason: other.to_string(),
         },
-        other => Failure::Rewind(other.to_string()),
+        other => Failure::Abort {
+            reason: other.to_string(),
+            retriable: false,
+        },
     }
 }
 
-/// A record whose schema id cannot be translated: retried while a registry is unreachable,
-/// otherwise the partition stops (an untranslatable record is never copied).
+/// A record whose schema id cannot be translated: the transaction is aborted and copied again
+/// while a registry is unreachable; otherwise the writer stops (an untranslatable record is
+/// never copied) and the slot is restarted, until `tuning.stalled_exit_secs` ends the instance.
 fn schema_failure(e: crate::schemas::SchemaError, offset: i64) -> Failure {
-    let reason = format!("offset {offset}: {e}");
+    let reason = format!("source offset {offset}: {e}");
     if e.is_transient() {
-        Failure::Rewind(reason)
+        Failure::Abort {
+            reason,
+            retriable: true,
+        }
     } else {
         Failure::Stop {
             reason,
             fenced: false,
         }
-    }
-}
-
-fn with_offset(f: Failure, offset: i64) -> Failure {
-    match f {
-        Failure::Rewind(r) => Failure::Rewind(format!("source offset {offset}: {r}")),
-        Failure::Stop { reason, fenced } => Failure::Stop {
-            reason: format!("source offset {offset}: {reason}"),
-            fenced,
-        },
     }
 }

@@ -409,6 +409,7 @@ fn canary_scenario(
                 "offset_syncs_topic",
                 format!("{prefix}offset-syncs.internal"),
             ),
+            ("slots_topic", format!("{prefix}slots.internal")),
         ] {
             replication.entry(key).or_insert(toml::Value::String(value));
         }
