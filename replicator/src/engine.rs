@@ -472,6 +472,16 @@ impl Shared {
         for attempt in 0..5u64 {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(500 * attempt));
+                // Partitions added to a source topic are unknown to the cached metadata until
+                // the next refresh: ask for the topics' metadata now (it updates the cache).
+                let topics: std::collections::BTreeSet<&str> = parts
+                    .iter()
+                    .filter(|tp| !out.contains_key(*tp))
+                    .map(|(t, _)| t.as_str())
+                    .collect();
+                for t in topics {
+                    let _ = self.lookup.fetch_metadata(Some(t), Duration::from_secs(10));
+                }
             }
             let mut tpl = TopicPartitionList::new();
             for (t, p) in parts.iter().filter(|tp| !out.contains_key(*tp)) {
@@ -738,6 +748,7 @@ pub fn run(
         .set("group.id", &config.group_id)
         .set("enable.auto.commit", "false")
         .set("isolation.level", isolation(&config));
+    lower_metadata_refresh(&config, &mut lookup_cfg);
     let lookup: BaseConsumer = lookup_cfg
         .create()
         .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
@@ -825,8 +836,22 @@ fn isolation(config: &ReplicatorConfig) -> String {
         .to_string()
 }
 
+/// Partitions added to a source topic must be seen within seconds, not after librdkafka's
+/// default metadata refresh (`topic.metadata.refresh.interval.ms`, 5 minutes): 5 s unless the
+/// user's source properties set it.
+fn lower_metadata_refresh(config: &ReplicatorConfig, c: &mut ClientConfig) {
+    if config
+        .source
+        .get("topic.metadata.refresh.interval.ms")
+        .is_none()
+    {
+        c.set("topic.metadata.refresh.interval.ms", "5000");
+    }
+}
+
 fn source_config(config: &ReplicatorConfig) -> Result<ClientConfig> {
     let mut c = config.source.to_rdkafka()?;
+    lower_metadata_refresh(config, &mut c);
     let t = &config.tuning;
     // group.id only names where at-least-once commits go: this consumer never joins a group.
     c.set("group.id", &config.group_id)
