@@ -365,7 +365,9 @@ impl Writer {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    if self.batch_records == 0 && !self.idle {
+                    // Every quiet partition is idle, those adopted after the writer went idle
+                    // too (a rebalance hands over partitions with their last records copied).
+                    if self.batch_records == 0 {
                         self.idle = true;
                         for ((t, p), part) in &mut self.parts {
                             if !part.idle && part.records == 0 {
