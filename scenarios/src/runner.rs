@@ -963,17 +963,7 @@ fn no_lag(shared: &Shared) -> bool {
 
 /// The samples of one metric family: (labels, value).
 fn metric_lines(port: u16, name: &str) -> Option<Vec<(String, f64)>> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(
-        &([127, 0, 0, 1], port).into(),
-        Duration::from_secs(2),
-    )
-    .ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
+    let body = crate::scrape::fetch(port)?;
     Some(
         body.lines()
             .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
