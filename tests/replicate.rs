@@ -388,6 +388,14 @@ async fn check(pair: &Pair) -> Verdict {
     .expect("verification ran")
 }
 
+/// Waits until the target holds as many records as the source, then checks the copy is exact.
+async fn assert_caught_up_exactly(pair: &Pair, report: &workload::WorkloadReport) {
+    let (s, t) = wait_caught_up(pair, false);
+    assert_eq!(s, t);
+    let v = check(pair).await;
+    assert_exact(&v, report);
+}
+
 fn assert_exact(v: &Verdict, report: &workload::WorkloadReport) {
     for class in [
         AnomalyClass::Lost,
@@ -513,10 +521,7 @@ async fn exactly_once_survives_instances_joining_and_leaving() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     b.terminate();
     let report = producing.await.unwrap();
-    let (s, t) = wait_caught_up(&pair, false);
-    assert_eq!(s, t);
-    let v = check(&pair).await;
-    assert_exact(&v, &report);
+    assert_caught_up_exactly(&pair, &report).await;
     d.terminate();
 }
 
@@ -541,10 +546,7 @@ async fn exactly_once_survives_repeated_kill_9() {
         rep = Replicator::start(&config, &format!("k{round}"));
     }
     let report = producing.await.unwrap();
-    let (s, t) = wait_caught_up(&pair, false);
-    assert_eq!(s, t);
-    let v = check(&pair).await;
-    assert_exact(&v, &report);
+    assert_caught_up_exactly(&pair, &report).await;
     rep.terminate();
 }
 
@@ -566,10 +568,7 @@ async fn exactly_once_fences_a_zombie() {
     zombie.signal(libc::SIGCONT);
     tokio::time::sleep(Duration::from_secs(5)).await;
     let report = producing.await.unwrap();
-    let (s, t) = wait_caught_up(&pair, false);
-    assert_eq!(s, t);
-    let v = check(&pair).await;
-    assert_exact(&v, &report);
+    assert_caught_up_exactly(&pair, &report).await;
     // Every log line carries `fenced=true|false`, so matching "fenced" proves nothing: the
     // fencing counter, and the line a fenced writer logs, do.
     let log = zombie.log_text();
@@ -615,10 +614,7 @@ async fn exactly_once_survives_message_timeouts_inside_transactions() {
     proxy.set_blackhole(harness::proxy::Direction::Both, false);
     proxy.reset_connections();
     let report = producing.await.unwrap();
-    let (s, t) = wait_caught_up(&pair, false);
-    assert_eq!(s, t);
-    let v = check(&pair).await;
-    assert_exact(&v, &report);
+    assert_caught_up_exactly(&pair, &report).await;
     let log = rep.log_text();
     assert!(
         rep.metric("cutover_replicator_transactions_aborted_total")
@@ -686,10 +682,7 @@ async fn a_fenced_slot_copies_again_within_seconds() {
     eprintln!("fenced slot copying again after {:?}", fenced_at.elapsed());
     drop(fencer);
     let report = producing.await.unwrap();
-    let (s, t) = wait_caught_up(&pair, false);
-    assert_eq!(s, t);
-    let v = check(&pair).await;
-    assert_exact(&v, &report);
+    assert_caught_up_exactly(&pair, &report).await;
     rep.terminate();
 }
 

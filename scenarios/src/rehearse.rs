@@ -502,14 +502,6 @@ async fn topic_names(cluster: &dyn harness::Cluster) -> std::collections::BTreeS
     }
 }
 
-/// True for the names of topics a replication tool creates for itself (MirrorMaker 2's
-/// `heartbeats`, `*.checkpoints.internal`, `mm2-offset-syncs.*`, Connect's `mm2-*` storage).
-fn is_replication_internal(topic: &str) -> bool {
-    verify::reader::is_internal_topic(topic)
-        || topic == "heartbeats"
-        || topic.ends_with(".heartbeats")
-}
-
 /// Deletes the replication-internal topics that appeared on either cluster during the canary
 /// run (never one that existed before it); returns what could not be deleted or is still
 /// listed afterwards.
@@ -527,7 +519,9 @@ async fn clean_up_new_internal(
         let new: Vec<String> = topic_names(cluster)
             .await
             .into_iter()
-            .filter(|t| !before.contains(t) && is_replication_internal(t) && !t.starts_with("__"))
+            .filter(|t| {
+                !before.contains(t) && verify::reader::is_internal_topic(t) && !t.starts_with("__")
+            })
             .collect();
         for topic in &new {
             if let Err(e) = admin.delete_topic(topic).await {

@@ -703,7 +703,7 @@ impl RunState<'_> {
         {
             Ok(verdict) => {
                 for (class, n) in verdict.failing() {
-                    report.failures.push(format!("{n} {}", class_name(class)));
+                    report.failures.push(format!("{n} {class}"));
                 }
                 report.verdict = Some(verdict);
             }
@@ -825,13 +825,6 @@ async fn cutover_group(
     cut.translated_by = translated_by;
     cut.consumed_on_source = consumed;
     Ok(cut)
-}
-
-fn class_name(c: verify::verdict::AnomalyClass) -> String {
-    serde_json::to_value(c)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{c:?}"))
 }
 
 fn regex_escape(s: &str) -> String {
