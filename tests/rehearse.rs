@@ -331,3 +331,60 @@ async fn a_read_only_window_finds_records_behind_markers_and_aborted_retries() {
     assert_eq!(topic["missing"], 0, "{report:#}");
     assert_eq!(topic["incomplete"], false, "{report:#}");
 }
+
+/// A canary run with MirrorMaker 2 as the system: MirrorMaker 2 creates its own topics on both
+/// clusters (Connect's `mm2-configs/offsets/status.<alias>.internal`, `heartbeats`,
+/// `<alias>.checkpoints.internal`, `mm2-offset-syncs.<alias>.internal`). The report may say
+/// "cleaned up" only when none of them is left, while a topic with an internal-looking name
+/// that existed before the rehearsal (a user's own Connect cluster) is never touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirrormaker2_canary_removes_the_topics_mirrormaker2_created() {
+    let (source_spec, target_spec) = (
+        ClusterSpec::new("rhmm-source"),
+        ClusterSpec::new("rhmm-target"),
+    );
+    let (s, t) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
+    let (source, target): (Box<dyn Cluster>, Box<dyn Cluster>) = (s.unwrap(), t.unwrap());
+    for c in [&source, &target] {
+        let admin = c.admin().unwrap();
+        for topic in ["payments", "connect-offsets"] {
+            admin
+                .create_topic(&TopicSpec::new(topic, 1, 1))
+                .await
+                .unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (sp, tp) = (
+        dir.path().join("s.properties"),
+        dir.path().join("t.properties"),
+    );
+    write_props(&sp, &source.client_props());
+    write_props(&tp, &target.client_props());
+    let before = [
+        state(&source.client_props()).0,
+        state(&target.client_props()).0,
+    ];
+    let canary = "[rehearsal]\nname = \"mm2-canary\"\nallow_writes = true\n\
+                  [canary]\nduration_secs = 8\nrecords_per_sec = 200\ndrain_timeout_secs = 120\n\
+                  transactions = false\n\
+                  [system]\nkind = \"mirrormaker2\"\ntasks_max = 1\n";
+    let (code, report, out) = rehearse(dir.path(), &sp, &tp, canary);
+    assert_eq!(code, 0, "{out}");
+    let reh = &report["rehearsal"];
+    assert_eq!(reh["cleaned_up"], true, "{reh:#}");
+    assert!(
+        report["verdict"]["tally"]["matched"].as_u64().unwrap() > 500,
+        "{report:#}"
+    );
+    for (c, before) in [&source, &target].into_iter().zip(before) {
+        let (after, _) = state(&c.client_props());
+        assert_eq!(
+            after,
+            before,
+            "{}: the rehearsal left (or removed) topics",
+            c.name()
+        );
+    }
+    let _ = tokio::join!(source.shutdown(), target.shutdown());
+}

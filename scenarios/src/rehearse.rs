@@ -287,13 +287,10 @@ pub async fn rehearse(
             &*source_cluster,
             &*target_cluster,
             &prefix,
-            &r.rehearsal.rename_prefix,
+            &before,
             group.as_deref(),
         )
         .await;
-        summary
-            .leftovers
-            .extend(clean_up_new_internal(&*source_cluster, &*target_cluster, &before).await);
         summary.cleaned_up = summary.leftovers.is_empty();
         let mut report = result?;
         report.system = format!("{} (canaries)", report.system);
@@ -444,21 +441,24 @@ fn canary_scenario(
     })
 }
 
-/// Deletes every topic starting with `prefix` on the source and `rename_prefix + prefix` (or
-/// `prefix`) on the target, and the built-in replicator's group; returns what is left.
+type TopicSet = std::collections::BTreeSet<String>;
+
+/// Removes what the canary run left: on the source every topic starting with `prefix`, on the
+/// target every topic containing it (the run id in `prefix` is unique, and a system's renaming,
+/// a rename prefix or MirrorMaker 2's `<alias>.`, keeps it), on both the replication-internal
+/// topics that appeared during the run (MirrorMaker 2's heartbeats, checkpoints, offset syncs
+/// and Connect storage; never one that existed before it), and the built-in replicator's
+/// group. A topic counts as removed only once the cluster no longer lists it. Returns what is
+/// left.
 async fn clean_up(
     source: &dyn harness::Cluster,
     target: &dyn harness::Cluster,
     prefix: &str,
-    rename_prefix: &str,
+    before: &(TopicSet, TopicSet),
     group: Option<&str>,
 ) -> Vec<String> {
     let mut left = Vec::new();
-    let target_prefix = format!("{rename_prefix}{prefix}");
-    for (cluster, prefixes) in [
-        (source, vec![prefix.to_string()]),
-        (target, vec![prefix.to_string(), target_prefix]),
-    ] {
+    for (cluster, before, anywhere) in [(source, &before.0, false), (target, &before.1, true)] {
         let admin = match cluster.admin() {
             Ok(a) => a,
             Err(e) => {
@@ -466,14 +466,43 @@ async fn clean_up(
                 continue;
             }
         };
-        let topics = admin.list_topics().await.unwrap_or_default();
-        for topic in topics
-            .iter()
-            .filter(|t| prefixes.iter().any(|p| t.starts_with(p.as_str())))
-        {
+        let ours = |t: &String| {
+            let canary = if anywhere {
+                t.contains(prefix)
+            } else {
+                t.starts_with(prefix)
+            };
+            let internal =
+                !before.contains(t) && verify::reader::is_internal_topic(t) && !t.starts_with("__");
+            canary || internal
+        };
+        let doomed: Vec<String> = topic_names(cluster)
+            .await
+            .into_iter()
+            .filter(ours)
+            .collect();
+        for topic in &doomed {
             if let Err(e) = admin.delete_topic(topic).await {
                 left.push(format!("{}:{topic} ({e})", cluster.name()));
             }
+        }
+        // Deletion is asynchronous on the brokers: a topic still listed a while later is left.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = topic_names(cluster).await;
+            let still: Vec<&String> = doomed.iter().filter(|t| now.contains(*t)).collect();
+            if still.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                left.extend(
+                    still
+                        .iter()
+                        .map(|t| format!("{}:{t} (still listed)", cluster.name())),
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
     if let Some(group) = group {
@@ -490,7 +519,7 @@ async fn clean_up(
     left
 }
 
-async fn topic_names(cluster: &dyn harness::Cluster) -> std::collections::BTreeSet<String> {
+async fn topic_names(cluster: &dyn harness::Cluster) -> TopicSet {
     match cluster.admin() {
         Ok(a) => a
             .list_topics()
@@ -500,54 +529,6 @@ async fn topic_names(cluster: &dyn harness::Cluster) -> std::collections::BTreeS
             .collect(),
         Err(_) => Default::default(),
     }
-}
-
-/// Deletes the replication-internal topics that appeared on either cluster during the canary
-/// run (never one that existed before it); returns what could not be deleted or is still
-/// listed afterwards.
-async fn clean_up_new_internal(
-    source: &dyn harness::Cluster,
-    target: &dyn harness::Cluster,
-    before: &(
-        std::collections::BTreeSet<String>,
-        std::collections::BTreeSet<String>,
-    ),
-) -> Vec<String> {
-    let mut left = Vec::new();
-    for (cluster, before) in [(source, &before.0), (target, &before.1)] {
-        let Ok(admin) = cluster.admin() else { continue };
-        let new: Vec<String> = topic_names(cluster)
-            .await
-            .into_iter()
-            .filter(|t| {
-                !before.contains(t) && verify::reader::is_internal_topic(t) && !t.starts_with("__")
-            })
-            .collect();
-        for topic in &new {
-            if let Err(e) = admin.delete_topic(topic).await {
-                left.push(format!("{}:{topic} ({e})", cluster.name()));
-            }
-        }
-        // Deletion is asynchronous on the brokers: a topic still listed a while later is left.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let now = topic_names(cluster).await;
-            let still: Vec<&String> = new.iter().filter(|t| now.contains(*t)).collect();
-            if still.is_empty() {
-                break;
-            }
-            if Instant::now() > deadline {
-                left.extend(
-                    still
-                        .iter()
-                        .map(|t| format!("{}:{t} (still listed)", cluster.name())),
-                );
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-    left
 }
 
 /// The read-only window check of the real topics matching `pattern`.
