@@ -96,28 +96,41 @@ pub async fn run(args: ReplicateArgs) -> Result<u8> {
 
 #[derive(Subcommand)]
 pub enum OffsetsCommand {
-    /// Translate a source consumer group's committed offsets to the target and commit them
-    /// there (refuses a group active on the target).
+    /// Translate source consumer groups' committed offsets to the target and commit them there
+    /// (`--group` repeated, `--group-regex`, or `--all-groups`; a group active on the target is
+    /// refused). Exit 0 all moved, 1 a translation failed, 2 bad input or a group refused.
     Sync(SyncArgs),
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["group", "group_regex", "all_groups"])))]
 pub struct SyncArgs {
     /// The replicator configuration that copied the topics.
     #[arg(long)]
     config: PathBuf,
-    /// The consumer group to move.
+    /// A consumer group to move (repeat for several).
     #[arg(long)]
-    group: String,
+    group: Vec<String>,
+    /// Every source group whose name matches this regex (anchored) and that has committed
+    /// offsets on the replicated topics.
+    #[arg(long, value_name = "REGEX")]
+    group_regex: Option<String>,
+    /// Every source group with committed offsets on the replicated topics.
+    #[arg(long)]
+    all_groups: bool,
     /// Print the translation without committing it.
     #[arg(long)]
     dry_run: bool,
-    /// Print the translation as JSON.
+    /// Print the translation as JSON (one object per group: group, outcome, partitions).
     #[arg(long)]
     json: bool,
 }
 
+/// `cutover offsets sync`: exit 0 when every selected group moved (or would, in a dry run),
+/// 1 when a group's translation failed (the copy is not where it should be), 2 on bad input
+/// or when a group was refused because it is live on the target.
 pub async fn offsets(command: OffsetsCommand) -> Result<u8> {
+    use replicator::offsets::{GroupSelection, SyncOutcome};
     let OffsetsCommand::Sync(args) = command;
     let config = match ReplicatorConfig::from_file(&args.config) {
         Ok(c) => Arc::new(c),
@@ -126,32 +139,83 @@ pub async fn offsets(command: OffsetsCommand) -> Result<u8> {
             return Ok(exit_code::ERROR);
         }
     };
+    let selection = if let Some(re) = &args.group_regex {
+        match regex::Regex::new(&format!("^(?:{re})$")) {
+            Ok(r) => GroupSelection::Matching(r),
+            Err(e) => {
+                eprintln!("error: --group-regex: not a regular expression: {e}");
+                return Ok(exit_code::ERROR);
+            }
+        }
+    } else if args.all_groups {
+        GroupSelection::All
+    } else {
+        GroupSelection::Named(args.group.clone())
+    };
     let runtime = tokio::runtime::Handle::current();
-    let (group, dry_run) = (args.group.clone(), args.dry_run);
-    let translations = tokio::task::spawn_blocking(move || {
-        replicator::offsets::sync_group(&config, &group, dry_run, &runtime)
+    let dry_run = args.dry_run;
+    let groups = tokio::task::spawn_blocking(move || {
+        replicator::offsets::sync_groups(&config, &selection, dry_run, &runtime)
     })
     .await
     .context("the offsets sync thread panicked")??;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&translations)?);
+        println!("{}", serde_json::to_string_pretty(&groups)?);
     } else {
-        for t in &translations {
-            println!(
-                "{}-{} @{} -> {}-{} @{}",
-                t.topic, t.partition, t.source_offset, t.target_topic, t.partition, t.target_offset
-            );
-        }
-        println!(
-            "{} partitions of group {} {}",
-            translations.len(),
-            args.group,
-            if args.dry_run {
-                "translated (dry run, nothing committed)"
-            } else {
-                "committed on the target"
+        for g in &groups {
+            for t in &g.partitions {
+                println!(
+                    "{} {}-{} @{} -> {}-{} @{}",
+                    g.group,
+                    t.topic,
+                    t.partition,
+                    t.source_offset,
+                    t.target_topic,
+                    t.partition,
+                    t.target_offset
+                );
             }
+            let what = match &g.outcome {
+                SyncOutcome::Committed => "committed on the target".to_string(),
+                SyncOutcome::DryRun => "translated (dry run, nothing committed)".to_string(),
+                SyncOutcome::ActiveOnTarget { members, state } => format!(
+                    "NOT moved: the group is active on the target ({members} members, state {state}); stop its consumers first, offsets of a live group are not overwritten"
+                ),
+                SyncOutcome::Failed { reason } => format!("NOT moved: {reason}"),
+            };
+            let line = format!(
+                "{} partitions of group {} {what}",
+                g.partitions.len(),
+                g.group
+            );
+            if g.ok() {
+                println!("{line}");
+            } else {
+                eprintln!("error: {line}");
+            }
+        }
+    }
+    let failed = groups
+        .iter()
+        .filter(|g| matches!(g.outcome, SyncOutcome::Failed { .. }))
+        .count();
+    let refused = groups
+        .iter()
+        .filter(|g| matches!(g.outcome, SyncOutcome::ActiveOnTarget { .. }))
+        .count();
+    if groups.len() > 1 {
+        println!(
+            "{} of {} groups moved{}",
+            groups.len() - failed - refused,
+            groups.len(),
+            if dry_run { " (dry run)" } else { "" }
         );
     }
-    Ok(exit_code::OK)
+    Ok(if failed > 0 {
+        exit_code::FAILED
+    } else if refused > 0 {
+        exit_code::ERROR
+    } else {
+        exit_code::OK
+    })
 }

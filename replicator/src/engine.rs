@@ -567,6 +567,22 @@ impl Shared {
         parts
     }
 
+    /// How long a revocation waits for writers to finish: a transaction's timeout and some, but
+    /// well inside the slot group's `max.poll.interval.ms` — the wait blocks the group's poll
+    /// loop, and overrunning it would cost a second rebalance. A writer not done by then is
+    /// left to the next owner's fencing.
+    fn finish_wait(&self) -> Duration {
+        let poll_interval_ms = self
+            .config
+            .source
+            .get("max.poll.interval.ms")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(300_000);
+        Duration::from_millis(
+            (self.config.tuning.transaction_timeout_ms + 5_000).min(poll_interval_ms / 2),
+        )
+    }
+
     /// Asks a slot's writer to finish (it commits its batch) and waits for it.
     fn stop_writer(&self, slot: u32) -> Option<Ended> {
         let handle = self
@@ -575,8 +591,7 @@ impl Shared {
             .get_mut(&slot)
             .and_then(|s| s.handle.take())?;
         handle.finish.store(true, Ordering::Release);
-        let wait = Duration::from_millis(self.config.tuning.transaction_timeout_ms + 5_000);
-        match handle.done.recv_timeout(wait) {
+        match handle.done.recv_timeout(self.finish_wait()) {
             Ok(ended) => Some(ended),
             Err(_) => {
                 tracing::warn!(slot, "writer did not finish in time; its open transaction is left to the next owner's fencing");
@@ -604,8 +619,7 @@ impl Shared {
         for (_, h) in &handles {
             h.finish.store(true, Ordering::Release);
         }
-        let deadline = Instant::now()
-            + Duration::from_millis(self.config.tuning.transaction_timeout_ms + 5_000);
+        let deadline = Instant::now() + self.finish_wait();
         let mut positions = Vec::new();
         for (slot, h) in handles {
             match h

@@ -34,6 +34,49 @@ pub struct Translation {
     pub target_offset: i64,
 }
 
+/// Which source consumer groups to move.
+#[derive(Debug, Clone)]
+pub enum GroupSelection {
+    /// These groups, by name.
+    Named(Vec<String>),
+    /// Every source group whose name matches (anchored) and that has committed offsets on the
+    /// replicated topics.
+    Matching(regex::Regex),
+    /// Every source group with committed offsets on the replicated topics.
+    All,
+}
+
+/// What happened to one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub enum SyncOutcome {
+    /// Translated and committed on the target.
+    Committed,
+    /// Translated, nothing committed (`--dry-run`).
+    DryRun,
+    /// Not moved: the group has members on the target (offsets of a live group are never
+    /// overwritten).
+    ActiveOnTarget { members: usize, state: String },
+    /// Not moved: the translation or the commit failed.
+    Failed { reason: String },
+}
+
+/// One group's translation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupSync {
+    pub group: String,
+    #[serde(flatten)]
+    pub outcome: SyncOutcome,
+    pub partitions: Vec<Translation>,
+}
+
+impl GroupSync {
+    /// The group is where it should be on the target (or would be, in a dry run).
+    pub fn ok(&self) -> bool {
+        matches!(self.outcome, SyncOutcome::Committed | SyncOutcome::DryRun)
+    }
+}
+
 /// Translates the committed offsets of `group` and (unless `dry_run`) commits them for the
 /// same group on the target. Blocking; `runtime` runs the admin calls.
 pub fn sync_group(
@@ -42,48 +85,125 @@ pub fn sync_group(
     dry_run: bool,
     runtime: &tokio::runtime::Handle,
 ) -> Result<Vec<Translation>> {
-    let fail = |reason: String| ReplicatorError::OffsetsSync {
+    let mut out = sync_groups(
+        config,
+        &GroupSelection::Named(vec![group.to_string()]),
+        dry_run,
+        runtime,
+    )?;
+    let one = out.pop().ok_or_else(|| ReplicatorError::OffsetsSync {
         group: group.to_string(),
+        reason: "no result".into(),
+    })?;
+    match one.outcome {
+        SyncOutcome::Committed | SyncOutcome::DryRun => Ok(one.partitions),
+        SyncOutcome::ActiveOnTarget { members, state } => Err(ReplicatorError::OffsetsSync {
+            group: group.to_string(),
+            reason: format!(
+                "the group is active on the target ({members} members, state {state}); stop its consumers first, offsets of a live group are not overwritten"
+            ),
+        }),
+        SyncOutcome::Failed { reason } => Err(ReplicatorError::OffsetsSync {
+            group: group.to_string(),
+            reason,
+        }),
+    }
+}
+
+/// Translates the committed offsets of every selected group and (unless `dry_run`) commits
+/// them on the target, one group at a time. What every group shares is read once: the
+/// selected topics, the offset syncs, the target's groups; one source and one target reader
+/// serve every partition's scan. A group that cannot be moved is reported with its reason and
+/// the others still move. Blocking; `runtime` runs the admin calls.
+pub fn sync_groups(
+    config: &std::sync::Arc<ReplicatorConfig>,
+    selection: &GroupSelection,
+    dry_run: bool,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Vec<GroupSync>> {
+    let whole = |reason: String| ReplicatorError::OffsetsSync {
+        group: match selection {
+            GroupSelection::Named(g) => g.join(","),
+            GroupSelection::Matching(r) => format!("/{}/", r.as_str()),
+            GroupSelection::All => "*".into(),
+        },
         reason,
     };
     let topics = runtime.block_on(async {
         let sync = TopicSync::new(config.clone()).await?;
         sync.selected_source_topics().await
     })?;
-    let mut source_cfg = config.source.to_rdkafka()?;
-    source_cfg
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed");
-    let committed_reader: BaseConsumer<QuietEof> = source_cfg
-        .create_with_context(QuietEof)
-        .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
     let mut tpl = TopicPartitionList::new();
     for (t, n) in &topics {
         for p in 0..*n {
             tpl.add_partition(t, p);
         }
     }
-    let committed = committed_reader
-        .committed_offsets(tpl, Duration::from_secs(30))
-        .map_err(|e| {
-            ReplicatorError::kafka(format!("source: committed offsets of group {group}"), e)
-        })?;
-    let positions: Vec<(String, i32, i64)> = committed
-        .elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(o) => Some((e.topic().to_string(), e.partition(), o)),
-            _ => None,
-        })
-        .collect();
+    let source_cfg = config.source.to_rdkafka()?;
+    let target_cfg = config.target.to_rdkafka()?;
+    let groups: Vec<String> = match selection {
+        GroupSelection::Named(names) => names.clone(),
+        GroupSelection::Matching(_) | GroupSelection::All => {
+            let lister: BaseConsumer = source_cfg
+                .create()
+                .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
+            let list = lister
+                .fetch_group_list(None, Duration::from_secs(60))
+                .map_err(|e| ReplicatorError::kafka("source: listing consumer groups", e))?;
+            let mut names: Vec<String> = list
+                .groups()
+                .iter()
+                .map(|g| g.name().to_string())
+                // The replicator's own groups are not application groups.
+                .filter(|g| {
+                    *g != config.group_id && !g.starts_with(&format!("{}-", config.group_id))
+                })
+                .filter(|g| match selection {
+                    GroupSelection::Matching(re) => re.is_match(g),
+                    _ => true,
+                })
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    // Committed source positions of every group on the selected topics.
+    // Per group: (topic, partition, committed offset).
+    type Positions = Vec<(String, i32, i64)>;
+    let mut positions: Vec<(String, Positions)> = Vec::new();
+    for group in &groups {
+        let mut cfg = source_cfg.clone();
+        cfg.set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed");
+        let reader: BaseConsumer<QuietEof> = cfg
+            .create_with_context(QuietEof)
+            .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
+        let committed = reader
+            .committed_offsets(tpl.clone(), Duration::from_secs(30))
+            .map_err(|e| {
+                ReplicatorError::kafka(format!("source: committed offsets of group {group}"), e)
+            })?;
+        let at: Vec<(String, i32, i64)> = committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.topic().to_string(), e.partition(), o)),
+                _ => None,
+            })
+            .collect();
+        // Listed groups without offsets on these topics are someone else's; a named one is an
+        // error.
+        if !at.is_empty() || matches!(selection, GroupSelection::Named(_)) {
+            positions.push((group.clone(), at));
+        }
+    }
     if positions.is_empty() {
-        return Err(fail(
-            "the group has no committed offsets on the selected source topics".into(),
+        return Err(whole(
+            "no source consumer group selected has committed offsets on the replicated topics"
+                .into(),
         ));
     }
-    let target_cfg = config.target.to_rdkafka()?;
     let source_id =
         checkpoint::source_identity(&config.source.to_rdkafka()?, Duration::from_secs(30))?;
     let syncs = checkpoint::read_offset_syncs(
@@ -93,61 +213,105 @@ pub fn sync_group(
         &source_id,
         Duration::from_secs(60),
     )?;
-    let mut out = Vec::new();
-    for (topic, p, s) in positions {
-        let target_topic = config.rename.target_of(&topic);
-        let pair = syncs
-            .get(&(topic.clone(), p))
-            .and_then(|v| {
-                v.iter()
-                    .filter(|x| x.source_offset <= s)
-                    .max_by_key(|x| x.source_offset)
-            })
-            .copied();
-        let t = translate(&source_cfg, &target_cfg, &topic, &target_topic, p, s, pair)
-            .map_err(|r| fail(format!("{topic}-{p} at offset {s}: {r}")))?;
-        out.push(Translation {
-            topic,
-            partition: p,
-            source_offset: s,
-            target_topic,
-            target_offset: t,
-        });
-    }
-    let mut target_group_cfg = config.target.to_rdkafka()?;
-    target_group_cfg
-        .set("group.id", group)
-        .set("enable.auto.commit", "false");
-    let target_group: BaseConsumer = target_group_cfg
+    let target_admin: BaseConsumer = target_cfg
         .create()
         .map_err(|e| ReplicatorError::kafka("target: creating a client", e))?;
-    let groups = target_group
-        .fetch_group_list(Some(group), Duration::from_secs(30))
-        .map_err(|e| ReplicatorError::kafka(format!("target: describing group {group}"), e))?;
-    if let Some(g) = groups.groups().iter().find(|g| g.name() == group) {
-        if !g.members().is_empty() {
-            return Err(fail(format!(
-                "the group is active on the target ({} members, state {}); stop its consumers first, offsets of a live group are not overwritten",
-                g.members().len(),
-                g.state()
-            )));
+    let target_groups = target_admin
+        .fetch_group_list(None, Duration::from_secs(60))
+        .map_err(|e| ReplicatorError::kafka("target: listing consumer groups", e))?;
+    let mut source_scan = Scanner::new(&source_cfg)?;
+    let mut target_scan = Scanner::new(&target_cfg)?;
+    let mut out = Vec::new();
+    for (group, at) in positions {
+        let mut partitions = Vec::new();
+        let mut failed = None;
+        if at.is_empty() {
+            failed =
+                Some("the group has no committed offsets on the selected source topics".into());
         }
-    }
-    if !dry_run {
-        let mut tpl = TopicPartitionList::new();
-        for t in &out {
-            tpl.add_partition_offset(
-                &t.target_topic,
-                t.partition,
-                Offset::Offset(t.target_offset),
-            )
-            .map_err(|e| fail(e.to_string()))?;
+        for (topic, p, s) in at {
+            if failed.is_some() {
+                break;
+            }
+            let target_topic = config.rename.target_of(&topic);
+            let pair = syncs
+                .get(&(topic.clone(), p))
+                .and_then(|v| {
+                    v.iter()
+                        .filter(|x| x.source_offset <= s)
+                        .max_by_key(|x| x.source_offset)
+                })
+                .copied();
+            match translate(
+                &mut source_scan,
+                &mut target_scan,
+                &topic,
+                &target_topic,
+                p,
+                s,
+                pair,
+            ) {
+                Ok(t) => partitions.push(Translation {
+                    topic,
+                    partition: p,
+                    source_offset: s,
+                    target_topic,
+                    target_offset: t,
+                }),
+                Err(r) => failed = Some(format!("{topic}-{p} at offset {s}: {r}")),
+            }
         }
-        target_group.commit(&tpl, CommitMode::Sync).map_err(|e| {
-            ReplicatorError::kafka(format!("target: committing offsets of group {group}"), e)
-        })?;
+        let active = target_groups
+            .groups()
+            .iter()
+            .find(|g| g.name() == group && !g.members().is_empty());
+        let outcome = if let Some(reason) = failed {
+            SyncOutcome::Failed { reason }
+        } else if let Some(g) = active {
+            SyncOutcome::ActiveOnTarget {
+                members: g.members().len(),
+                state: g.state().to_string(),
+            }
+        } else if dry_run {
+            SyncOutcome::DryRun
+        } else {
+            match commit(config, &group, &partitions) {
+                Ok(()) => SyncOutcome::Committed,
+                Err(reason) => SyncOutcome::Failed { reason },
+            }
+        };
+        tracing::info!(%group, partitions = partitions.len(), ?outcome, "consumer group offsets");
+        out.push(GroupSync {
+            group,
+            outcome,
+            partitions,
+        });
     }
     Ok(out)
+}
+
+/// Commits one group's translated positions on the target.
+fn commit(
+    config: &ReplicatorConfig,
+    group: &str,
+    partitions: &[Translation],
+) -> std::result::Result<(), String> {
+    let mut cfg = config.target.to_rdkafka().map_err(|e| e.to_string())?;
+    cfg.set("group.id", group)
+        .set("enable.auto.commit", "false");
+    let target_group: BaseConsumer = cfg.create().map_err(|e| e.to_string())?;
+    let mut tpl = TopicPartitionList::new();
+    for t in partitions {
+        tpl.add_partition_offset(
+            &t.target_topic,
+            t.partition,
+            Offset::Offset(t.target_offset),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    target_group
+        .commit(&tpl, CommitMode::Sync)
+        .map_err(|e| format!("committing on the target: {e}"))
 }
 
 /// A record's key and value, for comparing a copy with its original.
@@ -155,8 +319,8 @@ type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// The target position of source position `s`; see the module docs.
 fn translate(
-    source: &ClientConfig,
-    target: &ClientConfig,
+    source: &mut Scanner,
+    target: &mut Scanner,
     topic: &str,
     target_topic: &str,
     p: i32,
@@ -172,7 +336,7 @@ fn translate(
     // The committed source records in [from_source, s); the last one for the sanity check.
     let mut k = 0u64;
     let mut last_source: Option<KeyValue> = None;
-    scan(source, topic, p, from_source, |m| {
+    source.scan(topic, p, from_source, |m| {
         if m.offset() >= s {
             return false;
         }
@@ -183,8 +347,8 @@ fn translate(
     let Some(t0) = from_target else {
         if k == 0 {
             // Nothing before the position: the group starts at the target's beginning.
-            let c: BaseConsumer = target.create().map_err(|e| e.to_string())?;
-            let (low, _) = c
+            let (low, _) = target
+                .consumer
                 .fetch_watermarks(target_topic, p, Duration::from_secs(30))
                 .map_err(|e| e.to_string())?;
             return Ok(low);
@@ -199,7 +363,7 @@ fn translate(
     }
     let mut seen = 0u64;
     let mut landed: Option<(i64, KeyValue)> = None;
-    scan(target, target_topic, p, t0 + 1, |m| {
+    target.scan(target_topic, p, t0 + 1, |m| {
         seen += 1;
         if seen == k {
             landed = Some((
@@ -225,37 +389,58 @@ fn translate(
     Ok(offset + 1)
 }
 
-/// Reads committed records of one partition from `start` until `visit` says stop or the end.
-fn scan(
-    config: &ClientConfig,
-    topic: &str,
-    p: i32,
-    start: i64,
-    mut visit: impl FnMut(&BorrowedMessage<'_>) -> bool,
-) -> std::result::Result<(), String> {
-    let mut c = config.clone();
-    c.set("group.id", "cutover-offsets-sync")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .set("auto.offset.reset", "earliest");
-    let consumer: BaseConsumer<QuietEof> =
-        c.create_with_context(QuietEof).map_err(|e| e.to_string())?;
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, p, Offset::Offset(start))
-        .map_err(|e| e.to_string())?;
-    consumer.assign(&tpl).map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if Instant::now() > deadline {
-            return Err(format!("reading {topic}-{p} timed out"));
-        }
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) if !visit(&m) => return Ok(()),
-            Some(Ok(_)) => {}
-            Some(Err(KafkaError::PartitionEOF(_))) => return Ok(()),
-            Some(Err(e)) => tracing::debug!(topic, partition = p, error = %e, "offsets sync read"),
-            None => {}
+/// A read-only, read-committed reader that scans one partition at a time (one per cluster for
+/// a whole sync: creating a client per partition would cost seconds per group at scale).
+struct Scanner {
+    consumer: BaseConsumer<QuietEof>,
+}
+
+impl Scanner {
+    fn new(config: &ClientConfig) -> Result<Self> {
+        let mut c = config.clone();
+        c.set("group.id", "cutover-offsets-sync")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", "read_committed")
+            .set("auto.offset.reset", "earliest");
+        let consumer = c
+            .create_with_context(QuietEof)
+            .map_err(|e| ReplicatorError::kafka("creating a reader", e))?;
+        Ok(Self { consumer })
+    }
+
+    /// Reads committed records of one partition from `start` until `visit` says stop or the
+    /// end.
+    fn scan(
+        &mut self,
+        topic: &str,
+        p: i32,
+        start: i64,
+        mut visit: impl FnMut(&BorrowedMessage<'_>) -> bool,
+    ) -> std::result::Result<(), String> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, p, Offset::Offset(start))
+            .map_err(|e| e.to_string())?;
+        self.consumer.assign(&tpl).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if Instant::now() > deadline {
+                return Err(format!("reading {topic}-{p} timed out"));
+            }
+            match self.consumer.poll(Duration::from_millis(200)) {
+                // Only this assignment's records count (a previous scan's may still be queued).
+                Some(Ok(m)) if m.topic() != topic || m.partition() != p || m.offset() < start => {}
+                Some(Ok(m)) if !visit(&m) => return Ok(()),
+                Some(Ok(_)) => {}
+                // librdkafka drops a previous assignment's queued events (op versions), so an
+                // end of this partition is this scan's.
+                Some(Err(KafkaError::PartitionEOF(q))) if q == p => return Ok(()),
+                Some(Err(KafkaError::PartitionEOF(_))) => {}
+                Some(Err(e)) => {
+                    tracing::debug!(topic, partition = p, error = %e, "offsets sync read")
+                }
+                None => {}
+            }
         }
     }
 }

@@ -444,7 +444,15 @@ impl Writer {
             tracing::warn!(slot = self.slot, transactional_id = %self.txn_id, %reason, "writer fenced: another instance initialised this slot's transactional id; stopping it");
         } else {
             self.metrics.error(&format!("slot {}: {reason}", self.slot));
-            tracing::error!(slot = self.slot, %reason, "slot writer failed; the slot is started again");
+            // INVALID_TXN_STATE on EndTxn: the coordinator never saw the transaction (librdkafka
+            // counts an AddPartitionsToTxn lost in a network fault as received) and librdkafka
+            // makes it fatal. Nothing was committed; the new producer copies it again.
+            let hint = if reason.contains("invalid state") {
+                "the transaction coordinator did not know this transaction (a request lost in a network fault); nothing of it was committed"
+            } else {
+                ""
+            };
+            tracing::error!(slot = self.slot, %reason, hint, "slot writer failed; the slot is started again with a new producer and copies from its checkpoints");
         }
     }
 
@@ -647,24 +655,7 @@ impl Writer {
                 self.producer.context().clear();
             }
             self.write_positions()?;
-            let mut attempts = 0;
-            loop {
-                match self.producer.commit_transaction(timeout) {
-                    Ok(()) => break,
-                    // A retriable error leaves the commit to be retried (librdkafka's rule);
-                    // anything else is aborted, never committed again.
-                    Err(e) => match classify(&self.producer, &e) {
-                        Failure::Abort {
-                            retriable: true,
-                            reason,
-                        } if attempts < 3 => {
-                            attempts += 1;
-                            tracing::debug!(slot = self.slot, %reason, "retrying commit");
-                        }
-                        other => return Err(other),
-                    },
-                }
-            }
+            self.commit(timeout)?;
             self.open = false;
             self.metrics.transaction(true);
         } else {
@@ -713,6 +704,59 @@ impl Writer {
         self.batch_records = 0;
         self.batch_bytes = 0;
         Ok(())
+    }
+
+    /// Commits the open transaction. rust-rdkafka's `commit_transaction` first flushes (serving
+    /// delivery reports); a flush that times out means librdkafka's commit was never called, so
+    /// it is tried again, and the batch aborted when the deadline passes. Once librdkafka's
+    /// commit has been called, a retriable error is resumed by calling it again: it may not be
+    /// aborted (librdkafka refuses, and the coordinator may already be committing). A commit
+    /// that cannot complete by the deadline stops the writer: the slot's next producer
+    /// initialises the same transactional id, which completes or aborts it on the coordinator,
+    /// and copies again from the committed checkpoints. Abortable errors abort; fatal ones
+    /// (fenced, or INVALID_TXN_STATE after a request lost in a network fault, which librdkafka
+    /// treats as fatal) stop the writer.
+    fn commit(&mut self, timeout: Duration) -> Result<(), Failure> {
+        let deadline = Instant::now() + 2 * timeout;
+        let mut called = false;
+        loop {
+            let e = match self.producer.commit_transaction(timeout) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let flush_only = matches!(e, KafkaError::Flush(_)) && !called;
+            let failure = if flush_only {
+                Failure::Abort {
+                    reason: format!("delivering the batch before commit: {e}"),
+                    retriable: true,
+                }
+            } else {
+                called = true;
+                classify(&self.producer, &e)
+            };
+            match failure {
+                Failure::Abort {
+                    retriable: true,
+                    reason,
+                } if Instant::now() < deadline => {
+                    tracing::debug!(slot = self.slot, %reason, "retrying commit");
+                    self.producer.poll(Duration::from_millis(50));
+                }
+                Failure::Abort {
+                    retriable: true,
+                    reason,
+                } if called => {
+                    return Err(Failure::Stop {
+                        reason: format!(
+                            "commit not complete after {} ms ({reason}); the slot's next producer resolves it",
+                            (2 * timeout).as_millis()
+                        ),
+                        fenced: false,
+                    })
+                }
+                other => return Err(other),
+            }
+        }
     }
 
     /// Adds the checkpoints (and, when due, offset syncs) of the touched partitions to the open
@@ -795,15 +839,21 @@ impl Writer {
                 p.synced_at = None;
             }
         }
-        let timeout = Duration::from_millis(self.config.tuning.transaction_timeout_ms);
-        let mut attempts = 0;
+        // librdkafka's abort purges queued records and waits for those in flight; their delivery
+        // reports are events only `poll` serves (rust-rdkafka's BaseProducer), so the abort is
+        // called with a short timeout and the reports served in between. Records in flight to
+        // an unreachable broker take up to `message.timeout.ms`; the abort is retriable and
+        // resumable meanwhile.
+        let deadline = Instant::now()
+            + Duration::from_millis(2 * self.config.tuning.transaction_timeout_ms + 10_000);
         loop {
-            match self.producer.abort_transaction(timeout) {
+            self.producer.poll(Duration::from_millis(100));
+            match self.producer.abort_transaction(Duration::from_secs(1)) {
                 Ok(()) => return Ok(()),
                 Err(e) => match classify(&self.producer, &e) {
                     Failure::Abort {
                         retriable: true, ..
-                    } if attempts < 3 => attempts += 1,
+                    } if Instant::now() < deadline => {}
                     Failure::Abort { reason: r, .. } => {
                         return Err(Failure::Stop {
                             reason: format!("{reason}; abort failed: {r}"),

@@ -406,7 +406,7 @@ impl RunState<'_> {
             app_consumers.push(crate::groups::AppConsumer::start(
                 g,
                 &self.source.client_props(),
-                self.topics.clone(),
+                g.topics_of(&self.topics),
                 self.shared.started,
             )?);
         }
@@ -611,16 +611,26 @@ impl RunState<'_> {
             return Ok(());
         }
         self.progress("groups");
+        // The built-in replicator's groups move in one `cutover offsets sync` call.
+        let synced = match (&self.scenario.system, self.replicator_config.as_deref()) {
+            (SystemSpec::Builtin { .. }, Some(config)) => Some(
+                sync_builtin_groups(&self.scenario.consumer_groups, self.options, config).await?,
+            ),
+            _ => None,
+        };
         for g in &self.scenario.consumer_groups {
             let cut = cutover_group(
                 g,
                 self.scenario,
-                self.options,
-                self.replicator_config.as_deref(),
+                synced.as_ref().map(|s| {
+                    s.get(&g.id).cloned().unwrap_or_else(|| {
+                        "cutover offsets sync (the group is missing from its answer)".into()
+                    })
+                }),
                 &self.rename,
                 &self.source.client_props(),
                 &self.target.client_props(),
-                &self.topics,
+                &g.topics_of(&self.topics),
                 consumed_by_group.get(&g.id).copied().unwrap_or(0),
             )
             .await?;
@@ -746,13 +756,58 @@ impl RunState<'_> {
     }
 }
 
-/// Translates one application group's offsets to the target and checks where it resumes.
+/// Moves every application group of the scenario with one `cutover offsets sync` (the
+/// built-in replicator's translation); returns, per group, how it was translated. Its output
+/// is kept in `offsets-sync.log`.
+async fn sync_builtin_groups(
+    groups: &[crate::spec::ConsumerGroupSpec],
+    options: &RunOptions,
+    config: &std::path::Path,
+) -> Result<BTreeMap<String, String>, ScenarioError> {
+    let began = Instant::now();
+    let mut cmd = tokio::process::Command::new(&options.cutover_exe);
+    cmd.args(["offsets", "sync", "--json", "--config"])
+        .arg(config);
+    for g in groups {
+        cmd.args(["--group", &g.id]);
+    }
+    let out = cmd.output().await.map_err(ScenarioError::io(
+        "running cutover offsets sync".to_string(),
+    ))?;
+    let log = options.report_dir.join("offsets-sync.log");
+    let mut text = out.stdout.clone();
+    text.extend_from_slice(&out.stderr);
+    std::fs::write(&log, &text).map_err(ScenarioError::io(format!("writing {}", log.display())))?;
+    let answer: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let mut by_group = BTreeMap::new();
+    for g in answer {
+        let name = g["group"].as_str().unwrap_or_default().to_string();
+        let outcome = match g["outcome"].as_str() {
+            Some("committed") => "committed".to_string(),
+            Some("failed") => format!("failed: {}", g["reason"].as_str().unwrap_or("?")),
+            Some(other) => other.to_string(),
+            None => "no outcome".into(),
+        };
+        by_group.insert(name, format!("cutover offsets sync ({outcome})"));
+    }
+    if !out.status.success() {
+        tracing::warn!(log = %log.display(), status = %out.status, "offsets sync did not move every group");
+    }
+    tracing::info!(
+        groups = groups.len(),
+        secs = began.elapsed().as_secs_f64(),
+        "consumer group offsets translated by cutover offsets sync"
+    );
+    Ok(by_group)
+}
+
+/// Waits for a system's own offset sync when cutover did not translate (`translated`), then
+/// checks where one application group resumes on the target.
 #[allow(clippy::too_many_arguments)]
 async fn cutover_group(
     g: &crate::spec::ConsumerGroupSpec,
     scenario: &Scenario,
-    options: &RunOptions,
-    replicator_config: Option<&std::path::Path>,
+    translated: Option<String>,
     rename: &verify::reader::Rename,
     source: &harness::ClientProps,
     target: &harness::ClientProps,
@@ -760,29 +815,8 @@ async fn cutover_group(
     consumed: u64,
 ) -> Result<reports::GroupCutover, ScenarioError> {
     let began = Instant::now();
-    let translated_by = match (&scenario.system, replicator_config) {
-        (SystemSpec::Builtin { .. }, Some(config)) => {
-            let log = options
-                .report_dir
-                .join(format!("offsets-sync-{}.log", g.id));
-            let out = tokio::process::Command::new(&options.cutover_exe)
-                .args(["offsets", "sync", "--config"])
-                .arg(config)
-                .args(["--group", &g.id])
-                .output()
-                .await
-                .map_err(ScenarioError::io(
-                    "running cutover offsets sync".to_string(),
-                ))?;
-            let mut text = out.stdout.clone();
-            text.extend_from_slice(&out.stderr);
-            std::fs::write(&log, &text)
-                .map_err(ScenarioError::io(format!("writing {}", log.display())))?;
-            if !out.status.success() {
-                tracing::warn!(group = %g.id, log = %log.display(), "offsets sync failed");
-            }
-            format!("cutover offsets sync ({})", out.status)
-        }
+    let translated_by = match translated {
+        Some(how) => how,
         _ => {
             // The system syncs on its own schedule: give it three of its intervals (30 s when
             // cutover does not know it) before judging.

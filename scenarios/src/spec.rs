@@ -553,6 +553,55 @@ pub struct ConsumerGroupSpec {
     /// Re-reads tolerated on the target after the cutover (0 for an exact translation).
     #[serde(default)]
     pub allowed_reread: u64,
+    /// This entry stands for `count` groups (default 1): `id` then holds `{n}`, replaced by
+    /// 0, 1, … (the seed migration moved hundreds of applications' groups).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Topics each group reads (default 0: all of the workload's). Group k of the scenario
+    /// (counting expanded entries in order) reads `topics` consecutive topics from topic
+    /// `k × topics`, wrapping around, as applications each read a few topics.
+    #[serde(default)]
+    pub topics: u32,
+    /// With `count`: the groups stop spread evenly over this many seconds after
+    /// `stop_at_secs` (default 0: all at once), as applications are moved one after another.
+    #[serde(default)]
+    pub stop_spread_secs: f64,
+    /// Position of this group among the scenario's groups once expanded (for `topics`).
+    #[serde(skip)]
+    pub index: usize,
+}
+
+impl ConsumerGroupSpec {
+    /// The topics this group reads, out of the workload's `all`.
+    pub fn topics_of(&self, all: &[String]) -> Vec<String> {
+        if self.topics == 0 || all.is_empty() || self.topics as usize >= all.len() {
+            return all.to_vec();
+        }
+        let k = self.topics as usize;
+        (0..k)
+            .map(|j| all[(self.index * k + j) % all.len()].clone())
+            .collect()
+    }
+}
+
+/// One spec per group: entries with `count` expanded, stop times spread, positions numbered.
+fn expand_groups(entries: &[ConsumerGroupSpec]) -> Vec<ConsumerGroupSpec> {
+    let mut out = Vec::new();
+    for e in entries {
+        for n in 0..e.count {
+            let mut g = e.clone();
+            if e.count > 1 {
+                g.id = e.id.replace("{n}", &n.to_string());
+                g.stop_at_secs =
+                    e.stop_at_secs + e.stop_spread_secs * f64::from(n) / f64::from(e.count - 1);
+            }
+            g.count = 1;
+            g.stop_spread_secs = 0.0;
+            g.index = out.len();
+            out.push(g);
+        }
+    }
+    out
 }
 
 fn default_commit_interval() -> u64 {
@@ -817,10 +866,35 @@ impl Scenario {
                     ),
                 ));
             }
-            if scenario.consumer_groups[..i].iter().any(|o| o.id == g.id) {
+            if g.count == 0 || (g.count > 1 && !g.id.contains("{n}")) {
                 return Err(err(
                     line,
-                    &format!("{field}.id"),
+                    &format!("{field}.count"),
+                    format!(
+                        "expected count >= 1, and an id holding {{n}} when count > 1 (found count {} and id {:?})",
+                        g.count, g.id
+                    ),
+                ));
+            }
+            let last_stop = g.stop_at_secs + g.stop_spread_secs;
+            if g.stop_spread_secs < 0.0 || last_stop > scenario.run.duration_secs {
+                return Err(err(
+                    line,
+                    &format!("{field}.stop_spread_secs"),
+                    format!(
+                        "expected 0 <= stop_spread_secs and stop_at_secs + stop_spread_secs <= run.duration_secs = {}, found {}",
+                        scenario.run.duration_secs, g.stop_spread_secs
+                    ),
+                ));
+            }
+        }
+        scenario.consumer_groups = expand_groups(&scenario.consumer_groups);
+        let mut seen = std::collections::BTreeSet::new();
+        for g in &scenario.consumer_groups {
+            if !seen.insert(g.id.as_str()) {
+                return Err(err(
+                    find_section(text, "consumer_group"),
+                    "consumer_group.id",
                     format!("group {:?} is listed twice", g.id),
                 ));
             }

@@ -144,6 +144,39 @@ fn a_consumer_group_stopping_after_the_workload_is_refused_with_its_line() {
 }
 
 #[test]
+fn a_consumer_group_entry_with_count_stands_for_many_groups_each_reading_its_topics() {
+    let text = format!(
+        "{GOOD}\n[[consumer_group]]\nid = \"solo\"\nstop_at_secs = 2\n\n[[consumer_group]]\nid = \"app-{{n}}\"\ncount = 3\ntopics = 2\nstop_at_secs = 4\nstop_spread_secs = 4\n"
+    );
+    let s = Scenario::from_toml(&text, "good.toml").unwrap();
+    let ids: Vec<&str> = s.consumer_groups.iter().map(|g| g.id.as_str()).collect();
+    assert_eq!(ids, ["solo", "app-0", "app-1", "app-2"]);
+    let stops: Vec<f64> = s.consumer_groups.iter().map(|g| g.stop_at_secs).collect();
+    assert_eq!(stops, [2.0, 4.0, 6.0, 8.0]);
+    let all: Vec<String> = (0..5).map(|i| format!("t{i}")).collect();
+    // "solo" reads everything; app-k (the (k+1)-th group) reads 2 topics from 2 × (k+1).
+    assert_eq!(s.consumer_groups[0].topics_of(&all), all);
+    assert_eq!(s.consumer_groups[1].topics_of(&all), ["t2", "t3"]);
+    assert_eq!(s.consumer_groups[3].topics_of(&all), ["t1", "t2"]);
+    // count > 1 needs {{n}} in the id; the spread must end within the workload.
+    let e = error_of(&format!(
+        "{GOOD}\n[[consumer_group]]\nid = \"app\"\ncount = 3\nstop_at_secs = 4\n"
+    ));
+    assert!(
+        e.contains("consumer_group[0].count") && e.contains("{n}"),
+        "{e}"
+    );
+    let e = error_of(&format!(
+        "{GOOD}\n[[consumer_group]]\nid = \"a{{n}}\"\ncount = 3\nstop_at_secs = 4\nstop_spread_secs = 7\n"
+    ));
+    assert!(e.contains("consumer_group[0].stop_spread_secs"), "{e}");
+    let e = error_of(&format!(
+        "{GOOD}\n[[consumer_group]]\nid = \"app-1\"\nstop_at_secs = 4\n\n[[consumer_group]]\nid = \"app-{{n}}\"\ncount = 3\nstop_at_secs = 4\n"
+    ));
+    assert!(e.contains("\"app-1\" is listed twice"), "{e}");
+}
+
+#[test]
 fn every_catalog_entry_takes_every_system_with_its_instances_and_faults() {
     use scenarios::spec::SystemSpec;
     use scenarios::SystemOverride;
