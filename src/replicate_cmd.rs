@@ -203,7 +203,7 @@ pub async fn offsets(command: OffsetsCommand) -> Result<u8> {
         .iter()
         .filter(|g| matches!(g.outcome, SyncOutcome::ActiveOnTarget { .. }))
         .count();
-    if groups.len() > 1 {
+    if groups.len() > 1 && !args.json {
         println!(
             "{} of {} groups moved{}",
             groups.len() - failed - refused,

@@ -890,6 +890,7 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
         got == expected,
         "the target group read different records than the source group had left"
     );
+    leave(consumer);
     // Many groups in one call: a second application group, selected by regex or as "every
     // group with committed offsets" (the replicator's own group is not an application's).
     let second = group_consumer(&pair.source.client_props(), "app-2");

@@ -133,6 +133,70 @@ impl Admin {
         self.wait_for_topic(&topic.name, topic.partitions).await
     }
 
+    /// Creates many topics: one CreateTopics request per 100 topics, then one metadata request
+    /// per wait step for all of them (1,000 topics one by one cost a round trip and a wait
+    /// each). Fails on the first topic the cluster refuses (one that exists included).
+    pub async fn create_topics(&self, topics: &[TopicSpec]) -> Result<()> {
+        for chunk in topics.chunks(100) {
+            let news: Vec<NewTopic<'_>> = chunk
+                .iter()
+                .map(|topic| {
+                    let mut new = NewTopic::new(
+                        &topic.name,
+                        topic.partitions,
+                        TopicReplication::Fixed(topic.replication_factor),
+                    );
+                    for (k, v) in &topic.configs {
+                        new = new.set(k, v);
+                    }
+                    new
+                })
+                .collect();
+            let op = format!(
+                "creating {} topics ({} … {})",
+                chunk.len(),
+                chunk[0].name,
+                chunk[chunk.len() - 1].name
+            );
+            let results = self
+                .admin
+                .create_topics(news.iter(), &self.options())
+                .await
+                .map_err(|e| self.error(&op, e))?;
+            for result in results {
+                result.map_err(|(name, code)| {
+                    self.error(format!("creating topic {name}"), code.to_string())
+                })?;
+            }
+        }
+        // Long enough for a large batch on a small machine.
+        let deadline = tokio::time::Instant::now() + self.timeout.max(Duration::from_secs(120));
+        loop {
+            let all = self.fetch_metadata(None).await?;
+            let ready: std::collections::HashMap<&str, &TopicDescription> =
+                all.iter().map(|t| (t.name.as_str(), t)).collect();
+            let missing = topics
+                .iter()
+                .filter(|t| {
+                    !ready.get(t.name.as_str()).is_some_and(|d| {
+                        d.partitions.len() == t.partitions as usize
+                            && d.partitions.iter().all(|p| p.leader >= 0)
+                    })
+                })
+                .count();
+            if missing == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(self.error(
+                    format!("waiting for {} new topics", topics.len()),
+                    format!("{missing} have partitions without a leader"),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Waits until the metadata shows the topic with `partitions` partitions, all with leaders.
     async fn wait_for_topic(&self, name: &str, partitions: i32) -> Result<()> {
         let deadline = tokio::time::Instant::now() + self.timeout;

@@ -169,6 +169,9 @@ fn cards(h: &mut String, r: &RunReport) {
         Some(_) => cards.push(("never".into(), "caught up")),
         None => {}
     }
+    if let Some(g) = r.drain.as_ref().and_then(|d| d.groups_moved_secs) {
+        cards.push((format!("{g:.1} s"), "groups moved"));
+    }
     cards.push((format!("{:.0} s", r.duration_secs), "run"));
     h.push_str("<div class=\"cards\">");
     for (v, l) in cards {

@@ -138,6 +138,12 @@ pub fn render(r: &RunReport) -> String {
                 _ => format!("never caught up (drain gave up after {:.1} s)", drain.secs),
             },
         ));
+        if let Some(g) = drain.groups_moved_secs {
+            rows.push((
+                "consumers' switch downtime (last source write → every group moved)".into(),
+                format!("{g:.1} s"),
+            ));
+        }
     }
     let scrapes = r.metrics_files();
     if !scrapes.is_empty() {

@@ -95,6 +95,10 @@ pub struct Drain {
     pub secs: f64,
     /// Time from the last source write to the target being caught up: the cutover downtime.
     pub downtime_secs: Option<f64>,
+    /// With consumer groups: time from the last source write until every group was moved to
+    /// the target and checked (the consumers' switch downtime).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups_moved_secs: Option<f64>,
 }
 
 /// What the workload did.

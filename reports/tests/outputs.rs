@@ -146,6 +146,7 @@ fn base(verdict: Verdict) -> RunReport {
         caught_up: true,
         secs: 7.25,
         downtime_secs: Some(2.0),
+        groups_moved_secs: None,
     });
     r.duration_secs = 61.5;
     r.finished_at = Some("2026-01-02T03:04:05Z".into());

@@ -26,6 +26,9 @@ pub struct Measured {
     pub histogram: Histogram<u64>,
     /// Records left out (no create time, or not a plausible one).
     pub skipped: u64,
+    /// Partitions the probe read, and those with at least one record timed.
+    pub partitions_read: usize,
+    pub partitions_timed: usize,
 }
 
 /// The probe thread.
@@ -45,22 +48,30 @@ impl DelayProbe {
         let consumer: BaseConsumer<QuietEof> = c
             .create_with_context(QuietEof)
             .map_err(|e| ScenarioError::System(format!("delay probe: {e}")))?;
-        let mut tpl = TopicPartitionList::new();
-        for t in topics {
-            // Target topics may not exist yet: the probe reads those that do, and the ones the
-            // system creates later are picked up by the metadata refresh below.
-            if let Ok(md) = consumer.fetch_metadata(Some(t), Duration::from_secs(5)) {
-                for mt in md.topics() {
-                    for p in mt.partitions() {
-                        // A concrete offset: a logical end is resolved only when fetching
-                        // starts, seconds later, and would skip the first records.
-                        let start = consumer
-                            .fetch_watermarks(t, p.id(), Duration::from_secs(5))
-                            .map_or(Offset::End, |(_, high)| Offset::Offset(high));
-                        let _ = tpl.add_partition_offset(t, p.id(), start);
-                    }
-                }
+        // Every partition of the target topics that exist now, from one metadata request, each
+        // from the first record written after this moment: one batched ListOffsets by time
+        // (a logical end is resolved only when fetching starts, seconds later at thousands of
+        // partitions, and would skip the first records). Topics the system creates later are
+        // picked up by the metadata refresh below.
+        let started_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let mut by_time = TopicPartitionList::new();
+        for (t, n) in partition_counts(&consumer, topics) {
+            for p in 0..n {
+                let _ = by_time.add_partition_offset(&t, p, Offset::Offset(started_ms));
             }
+        }
+        let mut tpl = TopicPartitionList::new();
+        let resolved = consumer
+            .offsets_for_times(by_time.clone(), Duration::from_secs(30))
+            .unwrap_or(by_time);
+        for e in resolved.elements() {
+            let start = match e.offset() {
+                Offset::Offset(o) if o >= 0 && o != started_ms => Offset::Offset(o),
+                _ => Offset::End,
+            };
+            let _ = tpl.add_partition_offset(e.topic(), e.partition(), start);
         }
         let topics = topics.to_vec();
         let mut histogram = Histogram::<u64>::new_with_bounds(1, 24 * 3600 * 1000, 3)
@@ -71,6 +82,7 @@ impl DelayProbe {
             .name("delay-probe".into())
             .spawn(move || {
                 let mut skipped = 0u64;
+                let mut timed: std::collections::HashSet<(String, i32)> = Default::default();
                 let mut assigned = tpl.count();
                 let _ = consumer.assign(&tpl);
                 let mut refreshed = std::time::Instant::now();
@@ -90,6 +102,9 @@ impl DelayProbe {
                             let delay = (now - ms) as u64;
                             if delay <= PLAUSIBLE_MS {
                                 histogram.saturating_record(delay.max(1));
+                                if !timed.contains(&(m.topic().to_string(), m.partition())) {
+                                    timed.insert((m.topic().to_string(), m.partition()));
+                                }
                             } else {
                                 skipped += 1;
                             }
@@ -97,7 +112,12 @@ impl DelayProbe {
                         _ => skipped += 1,
                     }
                 }
-                Measured { histogram, skipped }
+                Measured {
+                    histogram,
+                    skipped,
+                    partitions_read: assigned,
+                    partitions_timed: timed.len(),
+                }
             })
             .map_err(|e| ScenarioError::System(format!("delay probe thread: {e}")))?;
         Ok(DelayProbe { stop, handle })
@@ -110,21 +130,35 @@ impl DelayProbe {
     }
 }
 
+/// The partition count of each of `topics` that exists, from one metadata request.
+fn partition_counts(consumer: &BaseConsumer<QuietEof>, topics: &[String]) -> Vec<(String, i32)> {
+    let Ok(md) = consumer.fetch_metadata(None, Duration::from_secs(10)) else {
+        return Vec::new();
+    };
+    let wanted: std::collections::HashSet<&str> = topics.iter().map(String::as_str).collect();
+    md.topics()
+        .iter()
+        .filter(|t| wanted.contains(t.name()) && !t.partitions().is_empty())
+        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+        .collect()
+}
+
 /// Adds partitions (of topics created or grown since) from their beginning: everything in them
 /// was written after the probe started.
 fn grow(consumer: &BaseConsumer<QuietEof>, topics: &[String], assigned: usize) -> usize {
     let Ok(current) = consumer.assignment() else {
         return assigned;
     };
+    let have: std::collections::HashSet<(String, i32)> = current
+        .elements()
+        .iter()
+        .map(|e| (e.topic().to_string(), e.partition()))
+        .collect();
     let mut more = TopicPartitionList::new();
-    for t in topics {
-        if let Ok(md) = consumer.fetch_metadata(Some(t), Duration::from_secs(2)) {
-            for mt in md.topics() {
-                for p in mt.partitions() {
-                    if current.find_partition(t, p.id()).is_none() {
-                        let _ = more.add_partition_offset(t, p.id(), Offset::Beginning);
-                    }
-                }
+    for (t, n) in partition_counts(consumer, topics) {
+        for p in 0..n {
+            if !have.contains(&(t.clone(), p)) {
+                let _ = more.add_partition_offset(&t, p, Offset::Beginning);
             }
         }
     }

@@ -188,6 +188,13 @@ async fn run_on(
     st.record_delay(produced.probe).await;
     if caught_up {
         st.cutover_groups(&produced.consumed_by_group).await?;
+        if !scenario.consumer_groups.is_empty() {
+            // The consumers' switch downtime: from the last source write until every group's
+            // offsets were on the target (checked where each resumes after).
+            if let Some(drain) = st.report.drain.as_mut() {
+                drain.groups_moved_secs = Some(produced.last_write.elapsed().as_secs_f64());
+            }
+        }
     }
     st.stop_system().await;
     st.verify().await?;
@@ -556,6 +563,7 @@ impl RunState<'_> {
             caught_up,
             secs: drain_started.elapsed().as_secs_f64(),
             downtime_secs: downtime,
+            groups_moved_secs: None,
         });
         if !caught_up {
             let mut still = lag_diagnosis(&self.shared);
@@ -589,8 +597,10 @@ impl RunState<'_> {
             .flatten()
         {
             let method = format!(
-                "probe: {} records read on the target, create time to readable{}",
+                "probe: {} records read on the target from {} of {} partitions, create time to readable{}",
                 m.histogram.len(),
+                m.partitions_timed,
+                m.partitions_read,
                 if m.skipped > 0 {
                     format!(" ({} without a plausible create time left out)", m.skipped)
                 } else {

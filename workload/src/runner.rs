@@ -76,18 +76,25 @@ fn now_ms() -> i64 {
 /// Creates the spec's topics that do not exist yet.
 pub async fn create_topics(spec: &WorkloadSpec, props: &ClientProps) -> Result<(), WorkloadError> {
     let admin = Admin::new("workload", props)?;
-    let existing = admin.list_topics().await?;
-    for name in spec.topics.names() {
-        if existing.contains(&name) {
-            continue;
-        }
-        let mut topic = TopicSpec::new(
-            &name,
-            spec.topics.partitions,
-            spec.topics.replication_factor,
-        );
-        topic.configs = spec.topics.configs.clone();
-        admin.create_topic(&topic).await?;
+    let existing: std::collections::HashSet<String> =
+        admin.list_topics().await?.into_iter().collect();
+    let new: Vec<TopicSpec> = spec
+        .topics
+        .names()
+        .into_iter()
+        .filter(|name| !existing.contains(name))
+        .map(|name| {
+            let mut topic = TopicSpec::new(
+                &name,
+                spec.topics.partitions,
+                spec.topics.replication_factor,
+            );
+            topic.configs = spec.topics.configs.clone();
+            topic
+        })
+        .collect();
+    if !new.is_empty() {
+        admin.create_topics(&new).await?;
     }
     Ok(())
 }
