@@ -34,6 +34,7 @@ pub mod readiness;
 pub mod security;
 pub mod spec;
 pub mod supervisor;
+pub mod watermarks;
 pub mod workdir;
 
 pub use acl::{

@@ -37,6 +37,45 @@ async fn one_broker_cluster_round_trips_records() {
     let got: BTreeSet<String> = read.iter().map(Read::value_str).collect();
     assert_eq!(got, sent.iter().cloned().collect::<BTreeSet<_>>());
     assert_eq!(read.len(), sent.len(), "no duplicates");
+    // Every partition's end offset in one request, equal to its high watermark (a topic that
+    // does not exist is left out); many topics created in one batched call.
+    let reader: rdkafka::consumer::BaseConsumer = cluster
+        .client_props()
+        .to_rdkafka()
+        .unwrap()
+        .set("group.id", "ends")
+        .create()
+        .unwrap();
+    let ends = harness::watermarks::end_offsets(
+        &reader,
+        &["orders".to_string(), "missing".to_string()],
+        Duration::from_secs(10),
+    );
+    assert_eq!(ends.len(), 3, "{ends:?}");
+    for p in 0..3 {
+        let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(
+            &reader,
+            "orders",
+            p,
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(ends[&("orders".to_string(), p)], high);
+    }
+    assert_eq!(ends.values().sum::<i64>(), 300);
+    let many: Vec<TopicSpec> = (0..150)
+        .map(|i| TopicSpec::new(format!("many.{i}"), 2, 1))
+        .collect();
+    admin.create_topics(&many).await.unwrap();
+    let listed = admin.list_topics().await.unwrap();
+    assert_eq!(
+        listed.iter().filter(|t| t.starts_with("many.")).count(),
+        150
+    );
+    assert!(
+        admin.create_topics(&many[..1]).await.is_err(),
+        "an existing topic is refused"
+    );
     // Readiness topics are cleaned up; user topics listed.
     let topics = admin.list_topics().await.unwrap();
     assert!(topics.contains(&"orders".to_string()));

@@ -103,14 +103,16 @@ impl CommittedCounter {
         );
         let mut tpl = rdkafka::TopicPartitionList::new();
         let mut progress = BTreeMap::new();
-        for t in topics {
-            let Ok(md) = consumer.fetch_metadata(Some(t), Duration::from_secs(5)) else {
-                continue;
-            };
-            for p in md.topics().iter().flat_map(|x| x.partitions()) {
-                tpl.add_partition_offset(t, p.id(), rdkafka::Offset::Beginning)
+        // One metadata request for every topic (one per topic costs seconds at 1,000 topics).
+        let md = consumer
+            .fetch_metadata(None, Duration::from_secs(30))
+            .map_err(failed)?;
+        let wanted: BTreeSet<&str> = topics.iter().map(String::as_str).collect();
+        for t in md.topics().iter().filter(|t| wanted.contains(t.name())) {
+            for p in t.partitions() {
+                tpl.add_partition_offset(t.name(), p.id(), rdkafka::Offset::Beginning)
                     .map_err(failed)?;
-                progress.insert((t.clone(), p.id()), PartitionProgress::default());
+                progress.insert((t.name().to_string(), p.id()), PartitionProgress::default());
             }
         }
         // Paused until every partition has its own queue, so no end-of-partition event reaches

@@ -1115,23 +1115,9 @@ impl Sampler {
     }
 
     fn sum(c: &BaseConsumer, topics: &[String]) -> i64 {
-        let mut total = 0;
-        for t in topics {
-            let Ok(md) = c.fetch_metadata(Some(t), Duration::from_secs(2)) else {
-                continue;
-            };
-            let parts: Vec<i32> = md
-                .topics()
-                .iter()
-                .flat_map(|x| x.partitions().iter().map(|p| p.id()))
-                .collect();
-            for p in parts {
-                if let Ok((_, high)) = c.fetch_watermarks(t, p, Duration::from_secs(2)) {
-                    total += high;
-                }
-            }
-        }
-        total
+        harness::watermarks::end_offsets(c, topics, Duration::from_secs(5))
+            .values()
+            .sum()
     }
 
     fn sample(&self, started: Instant) -> Sample {
