@@ -135,8 +135,9 @@ impl Admin {
 
     /// Creates many topics: one CreateTopics request per 100 topics, then one metadata request
     /// per wait step for all of them (1,000 topics one by one cost a round trip and a wait
-    /// each). Fails on the first topic the cluster refuses (one that exists included).
-    pub async fn create_topics(&self, topics: &[TopicSpec]) -> Result<()> {
+    /// each). Fails on the first topic the cluster refuses; one that exists already is
+    /// refused too unless `exists_ok` (another client creating the same topics concurrently).
+    pub async fn create_topics(&self, topics: &[TopicSpec], exists_ok: bool) -> Result<()> {
         for chunk in topics.chunks(100) {
             let news: Vec<NewTopic<'_>> = chunk
                 .iter()
@@ -164,9 +165,14 @@ impl Admin {
                 .await
                 .map_err(|e| self.error(&op, e))?;
             for result in results {
-                result.map_err(|(name, code)| {
-                    self.error(format!("creating topic {name}"), code.to_string())
-                })?;
+                match result {
+                    Ok(_) => {}
+                    Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) if exists_ok => {
+                    }
+                    Err((name, code)) => {
+                        return Err(self.error(format!("creating topic {name}"), code.to_string()))
+                    }
+                }
             }
         }
         // Long enough for a large batch on a small machine.
@@ -324,6 +330,38 @@ impl Admin {
             e.source == rdkafka::admin::ConfigSource::DynamicTopic && !e.is_sensitive
         })
         .await
+    }
+
+    /// [`Admin::topic_configs_explicit`] of many topics: one DescribeConfigs request per 100.
+    pub async fn topics_configs_explicit(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+        let mut out = BTreeMap::new();
+        for chunk in names.chunks(100) {
+            let op = format!("describing configs of {} topics", chunk.len());
+            let specs: Vec<ResourceSpecifier<'_>> =
+                chunk.iter().map(|n| ResourceSpecifier::Topic(n)).collect();
+            let results = self
+                .admin
+                .describe_configs(specs.iter(), &self.options())
+                .await
+                .map_err(|e| self.error(&op, e))?;
+            for (name, result) in chunk.iter().zip(results) {
+                let resource =
+                    result.map_err(|e| self.error(format!("describing configs of {name}"), e))?;
+                let configs = resource
+                    .entries
+                    .into_iter()
+                    .filter(|e| {
+                        e.source == rdkafka::admin::ConfigSource::DynamicTopic && !e.is_sensitive
+                    })
+                    .filter_map(|e| e.value.map(|v| (e.name, v)))
+                    .collect();
+                out.insert(name.clone(), configs);
+            }
+        }
+        Ok(out)
     }
 
     /// The topic's configs with a value, of the entries `keep` accepts.

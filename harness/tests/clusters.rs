@@ -66,16 +66,17 @@ async fn one_broker_cluster_round_trips_records() {
     let many: Vec<TopicSpec> = (0..150)
         .map(|i| TopicSpec::new(format!("many.{i}"), 2, 1))
         .collect();
-    admin.create_topics(&many).await.unwrap();
+    admin.create_topics(&many, false).await.unwrap();
     let listed = admin.list_topics().await.unwrap();
     assert_eq!(
         listed.iter().filter(|t| t.starts_with("many.")).count(),
         150
     );
     assert!(
-        admin.create_topics(&many[..1]).await.is_err(),
+        admin.create_topics(&many[..1], false).await.is_err(),
         "an existing topic is refused"
     );
+    admin.create_topics(&many[..2], true).await.unwrap();
     // Readiness topics are cleaned up; user topics listed.
     let topics = admin.list_topics().await.unwrap();
     assert!(topics.contains(&"orders".to_string()));

@@ -96,13 +96,72 @@ impl TopicSync {
                 _ => missing.push((t.clone(), n)),
             }
         }
-        for chunk in missing.chunks(16) {
-            let done =
-                futures::future::join_all(chunk.iter().map(|(t, n)| self.ensure_one(t, *n))).await;
-            for ((t, _), result) in chunk.iter().zip(done) {
-                let wanted = result?;
-                self.known.insert(self.config.rename.target_of(t), wanted);
+        // Missing target topics are created in batches (one CreateTopics per 100, their
+        // configs read with one DescribeConfigs per 100); short ones grow one by one.
+        let source: HashMap<String, harness::TopicDescription> = self
+            .source
+            .describe_all_topics()
+            .await?
+            .into_iter()
+            .map(|d| (d.name.clone(), d))
+            .collect();
+        let mut create = Vec::new();
+        let mut grow = Vec::new();
+        for (t, n) in missing {
+            if existing.contains_key(&self.config.rename.target_of(&t)) {
+                grow.push((t, n));
+            } else {
+                create.push((t, n));
             }
+        }
+        if !create.is_empty() {
+            let names: Vec<String> = create.iter().map(|(t, _)| t.clone()).collect();
+            let configs = if self.config.sync_topic_configs {
+                self.source.topics_configs_explicit(&names).await?
+            } else {
+                BTreeMap::new()
+            };
+            let mut specs = Vec::new();
+            for (t, n) in &create {
+                let d = source.get(t);
+                let wanted = (*n).max(d.map_or(0, |d| d.partitions.len() as i32));
+                let source_rf = d
+                    .and_then(|d| d.partitions.first())
+                    .map_or(1, |p| p.replicas.len() as i32);
+                let rf = self
+                    .config
+                    .target_replication_factor
+                    .unwrap_or(source_rf.clamp(1, self.target_brokers));
+                let mut spec = TopicSpec::new(self.config.rename.target_of(t), wanted, rf);
+                for (k, v) in configs.get(t).into_iter().flatten() {
+                    if !self.config.config_excluded(k) {
+                        spec = spec.config(k.clone(), v.clone());
+                    }
+                }
+                specs.push(spec);
+            }
+            tracing::info!(topics = specs.len(), "creating target topics");
+            // A busy target may answer a large batch late: the batch is sent again (what was
+            // created meanwhile exists, which is fine) rather than the instance ending.
+            let mut attempt = 0;
+            loop {
+                match self.target.create_topics(&specs, true).await {
+                    Ok(()) => break,
+                    Err(e) if attempt < 4 && e.to_string().contains("TimedOut") => {
+                        attempt += 1;
+                        tracing::warn!(error = %e, attempt, "creating target topics timed out; trying again");
+                        tokio::time::sleep(std::time::Duration::from_secs(2 * attempt)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            for spec in specs {
+                self.known.insert(spec.name.clone(), spec.partitions);
+            }
+        }
+        for (t, n) in grow {
+            let wanted = self.ensure_one(&t, n).await?;
+            self.known.insert(self.config.rename.target_of(&t), wanted);
         }
         Ok(())
     }

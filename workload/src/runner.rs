@@ -94,7 +94,7 @@ pub async fn create_topics(spec: &WorkloadSpec, props: &ClientProps) -> Result<(
         })
         .collect();
     if !new.is_empty() {
-        admin.create_topics(&new).await?;
+        admin.create_topics(&new, false).await?;
     }
     Ok(())
 }
