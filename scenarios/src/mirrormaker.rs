@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use located::Located;
 
 use verify::reader::Rename;
 
@@ -314,13 +315,8 @@ fn user_config(
     origin: &str,
     clusters: &Clusters<'_>,
 ) -> Result<Mm2Config, ScenarioError> {
-    let bad = |reason: String| ScenarioError::Spec {
-        origin: origin.to_string(),
-        line: 0,
-        field: String::new(),
-        reason,
-    };
-    let props = parse_properties(text);
+    let bad = |reason: String| ScenarioError::from(Located::new(origin, "", reason));
+    let props = located::properties::last(&located::properties::parse(text, origin)?);
     let aliases: Vec<String> = props
         .get("clusters")
         .map(|c| {
@@ -525,86 +521,15 @@ fn escape_value(v: &str) -> String {
     out
 }
 
-/// Reads `java.util.Properties` text: comments (`#`, `!`), `=`/`:`/whitespace separators,
-/// backslash line continuations and escapes. Later keys win, as in Java.
-pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut logical = String::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let trimmed = line.trim_start();
-        if logical.is_empty() && (trimmed.is_empty() || trimmed.starts_with(['#', '!'])) {
-            continue;
-        }
-        let trailing = trimmed.chars().rev().take_while(|c| *c == '\\').count();
-        if trailing % 2 == 1 {
-            logical.push_str(&trimmed[..trimmed.len() - 1]);
-            if lines.clone().next().is_some() {
-                continue;
-            }
-        } else {
-            logical.push_str(trimmed);
-        }
-        let (k, v) = split_entry(&logical);
-        out.insert(k, v);
-        logical.clear();
-    }
-    out
-}
-
-fn split_entry(line: &str) -> (String, String) {
-    let mut key = String::new();
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    key.push(unescape(n));
-                }
-            }
-            '=' | ':' => break,
-            c if c.is_whitespace() => {
-                while chars.peek().is_some_and(|c| c.is_whitespace()) {
-                    chars.next();
-                }
-                if chars.peek().is_some_and(|c| *c == '=' || *c == ':') {
-                    chars.next();
-                }
-                break;
-            }
-            c => key.push(c),
-        }
-    }
-    while chars.peek().is_some_and(|c| c.is_whitespace()) {
-        chars.next();
-    }
-    let mut value = String::new();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
-                value.push(unescape(n));
-            }
-        } else {
-            value.push(c);
-        }
-    }
-    (key, value)
-}
-
-fn unescape(c: char) -> char {
-    match c {
-        'n' => '\n',
-        't' => '\t',
-        'r' => '\r',
-        'f' => '\x0c',
-        other => other,
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::spec::SystemOverride;
+
+    fn parse_properties(text: &str) -> BTreeMap<String, String> {
+        located::properties::last(&located::properties::parse(text, "mm2.properties").unwrap())
+    }
 
     fn clusters() -> Clusters<'static> {
         Clusters {

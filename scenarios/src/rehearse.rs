@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use crate::error::ScenarioError;
 use crate::runner::{RunOptions, RunReport};
 use crate::spec::{
-    find_line, find_section, parse_toml, About, RunSpec, Scenario, SystemSpec, VerifySpec,
+    parse_toml, About, RunSpec, Scenario, SystemSpec, VerifySpec,
 };
 
 /// Every canary topic starts with this.
@@ -148,26 +148,20 @@ fn yes() -> bool {
 impl Rehearsal {
     /// Reads and checks a rehearsal file; errors name the file, line and field.
     pub fn load(path: &Path) -> Result<Rehearsal, ScenarioError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(ScenarioError::io(format!("reading {}", path.display())))?;
+        let text = located::read(path)?;
         Self::parse(&text, &path.display().to_string())
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Rehearsal, ScenarioError> {
-        let err = |line: usize, field: &str, reason: String| ScenarioError::Spec {
-            origin: origin.to_string(),
-            line,
-            field: field.to_string(),
-            reason,
+        let err = |field: &str, reason: String| {
+            ScenarioError::from(located::Located::field(text, origin, field, reason))
         };
         let mut r: Rehearsal = parse_toml(text, origin)?;
         r.text = text.to_string();
         r.origin = origin.to_string();
-        let line_of = |field: &str| find_line(text, field);
         if let Some(topics) = &r.rehearsal.topics {
             regex::Regex::new(&format!("^(?:{topics})$")).map_err(|e| {
                 err(
-                    line_of("topics"),
                     "rehearsal.topics",
                     format!("not a valid regex: {e}"),
                 )
@@ -175,21 +169,18 @@ impl Rehearsal {
         }
         if r.rehearsal.window_records == 0 {
             return Err(err(
-                line_of("window_records"),
                 "rehearsal.window_records",
                 "expected at least 1".into(),
             ));
         }
         if !r.rehearsal.lag_bound_secs.is_finite() || r.rehearsal.lag_bound_secs <= 0.0 {
             return Err(err(
-                line_of("lag_bound_secs"),
                 "rehearsal.lag_bound_secs",
                 "expected a positive number of seconds".into(),
             ));
         }
         if r.rehearsal.topics.is_none() && !r.rehearsal.allow_writes {
             return Err(err(
-                0,
                 "rehearsal",
                 "nothing to do: give `topics` (a read-only check of real topics) or \
                  `allow_writes = true` (canary topics)"
@@ -198,7 +189,6 @@ impl Rehearsal {
         }
         if r.canary.topics == 0 || r.canary.partitions < 1 || r.canary.records_per_sec == 0 {
             return Err(err(
-                find_section(text, "canary"),
                 "canary",
                 "expected at least 1 topic, 1 partition and 1 record per second".into(),
             ));

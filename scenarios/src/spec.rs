@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use located::Located;
 use harness::ClusterSpec;
 use serde::{Deserialize, Serialize};
 use workload::WorkloadSpec;
@@ -668,24 +669,16 @@ impl Default for VerifySpec {
 
 impl Scenario {
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Spec {
-            origin: path.display().to_string(),
-            line: 0,
-            field: String::new(),
-            reason: format!("cannot read: {e}"),
-        })?;
+        let text = located::read(path)?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
     /// Parses and checks a scenario; errors name the origin, line and field.
     pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-        // The line of the field's full path from the parser's spans; the hint only where the
-        // path is not in the text (a default that is wrong given other fields).
-        let err = |hint: usize, field: &str, reason: String| ScenarioError::Spec {
-            origin: origin.to_string(),
-            line: harness::error::line_of_field(text, field).unwrap_or(hint),
-            field: field.to_string(),
-            reason,
+        // The line of the field's full path from the parser's spans (or of its deepest part
+        // that is written: a missing key points at its table).
+        let err = |field: &str, reason: String| {
+            ScenarioError::from(Located::field(text, origin, field, reason))
         };
         let mut scenario: Scenario = parse_toml(text, origin)?;
         scenario.text = text.to_string();
@@ -710,38 +703,30 @@ impl Scenario {
         if scenario.workload.duration_secs.is_none() && scenario.workload.records.is_none() {
             scenario.workload.duration_secs = Some(scenario.run.duration_secs);
         }
-        let locate = |field: &str| find_line(text, field);
         if scenario.scenario.name.trim().is_empty() {
             return Err(err(
-                locate("scenario.name"),
                 "scenario.name",
                 "must not be empty".into(),
             ));
         }
         if !positive(scenario.run.duration_secs) {
             return Err(err(
-                locate("run.duration_secs"),
                 "run.duration_secs",
                 "expected a positive number of seconds".into(),
             ));
         }
         if !positive(scenario.run.drain_timeout_secs) {
             return Err(err(
-                locate("run.drain_timeout_secs"),
                 "run.drain_timeout_secs",
                 "expected a positive number of seconds".into(),
             ));
         }
         for (side, spec) in [("source", &scenario.source), ("target", &scenario.target)] {
-            spec.validate()
-                .map_err(|e| err(find_section(text, side), side, e.to_string()))?;
+            spec.validate().map_err(|e| err(side, e.to_string()))?;
         }
         scenario.workload.validate().map_err(|e| match e {
-            workload::WorkloadError::Spec { field, reason, .. } => {
-                let full = format!("workload.{field}");
-                err(locate(&field), &full, reason)
-            }
-            other => err(0, "workload", other.to_string()),
+            workload::WorkloadError::Spec(e) => err(&format!("workload.{}", e.field), e.reason),
+            other => err("workload", other.to_string()),
         })?;
         match &scenario.system {
             SystemSpec::Builtin { instances, .. }
@@ -750,14 +735,12 @@ impl Scenario {
                 if *instances == 0 =>
             {
                 return Err(err(
-                    locate("system.instances"),
                     "system.instances",
                     "expected at least 1".into(),
                 ));
             }
             SystemSpec::Command { command, .. } if command.is_empty() => {
                 return Err(err(
-                    locate("system.command"),
                     "system.command",
                     "expected the program and its arguments, e.g. [\"./copy.sh\"]".into(),
                 ));
@@ -771,45 +754,26 @@ impl Scenario {
                     &scenario.workload,
                 )
                 .map_err(|e| match e {
-                    ScenarioError::Spec { field, reason, .. } => {
-                        let line = match find_line(text, &field) {
-                            0 => find_section(text, "system"),
-                            l => l,
-                        };
-                        err(line, &field, reason)
-                    }
-                    other => err(find_section(text, "system"), "system", other.to_string()),
+                    ScenarioError::Spec(e) => err(&e.field, e.reason),
+                    other => err("system", other.to_string()),
                 })?;
             }
             SystemSpec::Command { .. } | SystemSpec::Running { .. } => {}
             SystemSpec::Mirrormaker2 { .. } => {
-                crate::mirrormaker::check(&scenario.system).map_err(|(field, reason)| {
-                    let line = match find_line(text, &field) {
-                        0 => find_section(text, "system"),
-                        l => l,
-                    };
-                    err(line, &format!("system.{field}"), reason)
-                })?;
+                crate::mirrormaker::check(&scenario.system)
+                    .map_err(|(field, reason)| err(&format!("system.{field}"), reason))?;
             }
         }
         for (i, g) in scenario.consumer_groups.iter().enumerate() {
             let field = format!("consumer_group[{i}]");
-            let line = text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| l.trim_start().starts_with("[[consumer_group]]"))
-                .nth(i)
-                .map_or(0, |(n, _)| n + 1);
             if g.id.trim().is_empty() {
                 return Err(err(
-                    line,
                     &format!("{field}.id"),
                     "must not be empty".into(),
                 ));
             }
             if !positive(g.stop_at_secs) || g.stop_at_secs > scenario.run.duration_secs {
                 return Err(err(
-                    line,
                     &format!("{field}.stop_at_secs"),
                     format!(
                         "expected a time within the workload (0 < stop_at_secs <= run.duration_secs = {}), found {}",
@@ -819,13 +783,11 @@ impl Scenario {
             }
             if scenario.consumer_groups[..i].iter().any(|o| o.id == g.id) {
                 return Err(err(
-                    line,
                     &format!("{field}.id"),
                     format!("group {:?} is listed twice", g.id),
                 ));
             }
         }
-        let fault_lines = fault_lines(text);
         let added = scenario
             .faults
             .iter()
@@ -833,12 +795,10 @@ impl Scenario {
             .count() as u32;
         let max_instances = scenario.system.instances() + added;
         for (i, f) in scenario.faults.iter().enumerate() {
-            let line = fault_lines.get(i).copied().unwrap_or(0);
             let field = format!("fault[{i}]");
             if !(positive(f.at_secs) || f.at_secs == 0.0) || f.at_secs > scenario.run.duration_secs
             {
                 return Err(err(
-                    line,
                     &format!("{field}.at_secs"),
                     format!(
                         "expected 0 to run.duration_secs ({}), found {}",
@@ -849,7 +809,6 @@ impl Scenario {
             if let Some(d) = f.duration_secs {
                 if !positive(d) {
                     return Err(err(
-                        line,
                         &format!("{field}.duration_secs"),
                         "expected a positive number of seconds".into(),
                     ));
@@ -867,7 +826,6 @@ impl Scenario {
             );
             if needs_duration && f.duration_secs.is_none() {
                 return Err(err(
-                    line,
                     &format!("{field}.duration_secs"),
                     format!("a {} fault needs a duration", f.action.name()),
                 ));
@@ -882,7 +840,6 @@ impl Scenario {
                     };
                     if *node == 0 || *node > spec.brokers {
                         return Err(err(
-                            line,
                             &format!("{field}.node"),
                             format!(
                                 "expected a node id from 1 to {} (the {:?} cluster's brokers)",
@@ -896,14 +853,12 @@ impl Scenario {
                     if *instance >= max_instances =>
                 {
                     return Err(err(
-                        line,
                         &format!("{field}.instance"),
                         "no such instance (instances count from 0)".into(),
                     ));
                 }
                 FaultAction::Bandwidth { bytes_per_sec, .. } if *bytes_per_sec == 0 => {
                     return Err(err(
-                        line,
                         &format!("{field}.bytes_per_sec"),
                         "expected a positive rate".into(),
                     ));
@@ -914,7 +869,6 @@ impl Scenario {
         if let Some(expect) = &scenario.expect {
             if expect.outcome == ExpectedOutcome::Pass && !expect.classes.is_empty() {
                 return Err(err(
-                    locate("expect.classes"),
                     "expect.classes",
                     "anomaly classes are expected only with outcome = \"fail\"".into(),
                 ));
@@ -962,41 +916,10 @@ fn positive(x: f64) -> bool {
     x > 0.0
 }
 
-/// The line of the first `key =` (last dotted segment) in the text, 0 if absent.
 /// Deserializes a TOML file; a syntax or schema error names the origin and line.
 pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
     text: &str,
     origin: &str,
 ) -> Result<T, ScenarioError> {
-    toml::from_str(text).map_err(|e| ScenarioError::Spec {
-        origin: origin.to_string(),
-        line: e
-            .span()
-            .map(|s| harness::error::line_of(text, s.start))
-            .unwrap_or(0),
-        field: String::new(),
-        reason: e.message().trim().to_string(),
-    })
-}
-
-/// The line of `field` (a full dotted path: `verify.order`, `fault[2].instance`).
-pub(crate) fn find_line(text: &str, field: &str) -> usize {
-    harness::error::field_line(text, field)
-}
-
-/// The line of the `[section` header (0 when absent).
-pub(crate) fn find_section(text: &str, section: &str) -> usize {
-    let header = format!("[{section}");
-    text.lines()
-        .position(|l| l.trim_start().starts_with(&header))
-        .map_or(0, |i| i + 1)
-}
-
-/// The line of each `[[fault]]` header, in order.
-fn fault_lines(text: &str) -> Vec<usize> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| l.trim_start().starts_with("[[fault]]"))
-        .map(|(i, _)| i + 1)
-        .collect()
+    Ok(located::parse_toml(text, origin)?)
 }

@@ -73,16 +73,14 @@ pub fn builtin_config(
     doc.insert("target".into(), props(target, target_properties));
     let text = toml::to_string(&doc).map_err(|e| ScenarioError::System(e.to_string()))?;
     replicator::ReplicatorConfig::from_toml(&text, "").map_err(|e| match e {
-        replicator::ReplicatorError::Config { field, reason, .. } => ScenarioError::Spec {
-            origin: String::new(),
-            line: 0,
-            field: if field.is_empty() {
+        replicator::ReplicatorError::Config(e) => {
+            let field = if e.field.is_empty() {
                 "system".into()
             } else {
-                format!("system.{field}")
-            },
-            reason,
-        },
+                format!("system.{}", e.field)
+            };
+            located::Located::new("", &field, e.reason).into()
+        }
         other => ScenarioError::System(format!("replicator config: {other}")),
     })?;
     Ok(text)
