@@ -22,7 +22,6 @@
 //! same Java property. Unknown keys and keys that contradict the mode are rejected with the
 //! file, line and key named.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use located::Located;
@@ -53,27 +52,9 @@ pub enum Start {
     Latest,
 }
 
-/// How source topic names map to target names.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Rename {
-    #[serde(default)]
-    pub prefix: String,
-    #[serde(default)]
-    pub suffix: String,
-    /// Explicit names; they win over prefix and suffix.
-    #[serde(default)]
-    pub map: BTreeMap<String, String>,
-}
-
-impl Rename {
-    pub fn target_of(&self, source: &str) -> String {
-        self.map
-            .get(source)
-            .cloned()
-            .unwrap_or_else(|| format!("{}{source}{}", self.prefix, self.suffix))
-    }
-}
+/// How source topic names map to target names: the checker's type, so what the replicator
+/// writes and what the checker expects cannot drift apart.
+pub use verify::Rename;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]

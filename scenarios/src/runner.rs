@@ -863,39 +863,18 @@ fn system_name(s: &SystemSpec) -> String {
     }
 }
 
-fn rename_of(s: &SystemSpec) -> verify::reader::Rename {
+fn rename_of(s: &SystemSpec) -> verify::Rename {
     match s {
-        SystemSpec::Builtin { replication, .. } => {
-            let mut r = verify::reader::Rename::default();
-            if let Some(t) = replication.get("rename").and_then(|v| v.as_table()) {
-                r.prefix = t
-                    .get("prefix")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .into();
-                r.suffix = t
-                    .get("suffix")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .into();
-                if let Some(m) = t.get("map").and_then(|v| v.as_table()) {
-                    for (k, v) in m {
-                        if let Some(v) = v.as_str() {
-                            r.map.insert(k.clone(), v.to_string());
-                        }
-                    }
-                }
-            }
-            r
-        }
+        // The replicator's `[replication.rename]` is the checker's type (checked with the spec).
+        SystemSpec::Builtin { replication, .. } => replication
+            .get("rename")
+            .and_then(|v| v.clone().try_into::<verify::Rename>().ok())
+            .unwrap_or_default(),
         SystemSpec::Command { rename_prefix, .. } | SystemSpec::Running { rename_prefix } => {
-            verify::reader::Rename {
-                prefix: rename_prefix.clone(),
-                ..Default::default()
-            }
+            verify::Rename::prefix(rename_prefix.clone())
         }
         // Named by its replication policy: see crate::mirrormaker::Mm2Config::rename.
-        SystemSpec::Mirrormaker2 { .. } => verify::reader::Rename::default(),
+        SystemSpec::Mirrormaker2 { .. } => verify::Rename::default(),
     }
 }
 

@@ -28,23 +28,7 @@ use crate::runs::{RunSorter, Spill};
 use crate::topic::combine;
 use crate::verdict::{AnomalyClass, Counts, Position, Promises, TopicVerdict, Verdict};
 
-/// How source topic names map to target topic names.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Rename {
-    pub prefix: String,
-    pub suffix: String,
-    /// Explicit names win over prefix/suffix.
-    pub map: BTreeMap<String, String>,
-}
-
-impl Rename {
-    pub fn target_of(&self, source: &str) -> String {
-        self.map
-            .get(source)
-            .cloned()
-            .unwrap_or_else(|| format!("{}{source}{}", self.prefix, self.suffix))
-    }
-}
+pub use crate::rename::Rename;
 
 /// Everything a verification needs besides the clusters.
 #[derive(Debug, Clone)]
