@@ -18,10 +18,10 @@ use harness::quiet::QuietEof;
 use harness::ClientProps;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use reports::GroupCutover;
-use verify::fingerprint::{fingerprint, Fingerprint, FingerprintOptions, RecordView};
+use verify::fingerprint::{Fingerprint, FingerprintOptions};
 
 use crate::error::ScenarioError;
 use crate::spec::ConsumerGroupSpec;
@@ -202,24 +202,6 @@ pub fn check(
 
 type Tp = (String, i32);
 
-fn fingerprint_of<M: Message>(m: &M, options: &FingerprintOptions) -> Fingerprint {
-    let hs: Vec<(&str, Option<&[u8]>)> = m
-        .headers()
-        .map(|h| h.iter().map(|x| (x.key, x.value)).collect())
-        .unwrap_or_default();
-    let view = RecordView {
-        key: m.key(),
-        value: m.payload(),
-        headers: &hs,
-        timestamp: match m.timestamp() {
-            rdkafka::Timestamp::CreateTime(ms) => Some((0, ms)),
-            rdkafka::Timestamp::LogAppendTime(ms) => Some((1, ms)),
-            rdkafka::Timestamp::NotAvailable => None,
-        },
-    };
-    fingerprint(&view, options)
-}
-
 /// Waits, up to `bound`, until the group has a committed offset on the target for every
 /// partition it committed on the source (a system that syncs group offsets itself does so on
 /// its own schedule). True when it has; false at the bound (the check then reports the
@@ -347,7 +329,7 @@ fn tails(
                     last_progress = Instant::now();
                     let tail = out.entry(tp.clone()).or_default();
                     if tail.first.is_none() {
-                        tail.first = Some(fingerprint_of(&m, fingerprints));
+                        tail.first = Some(verify::fingerprint::fingerprint_message(&m, fingerprints));
                     }
                     tail.records += 1;
                     if m.offset() + 1 >= high {

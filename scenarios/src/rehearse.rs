@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use harness::{Admin, ClientProps, ClusterSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -673,18 +673,8 @@ fn read_range(
                     complete = true;
                     break;
                 }
-                let headers: Vec<(&str, Option<&[u8]>)> = m
-                    .headers()
-                    .map(|h| h.iter().map(|x| (x.key, x.value)).collect())
-                    .unwrap_or_default();
-                let view = verify::fingerprint::RecordView {
-                    key: m.key(),
-                    value: m.payload(),
-                    headers: &headers,
-                    timestamp: None,
-                };
                 *counts
-                    .entry(verify::fingerprint::fingerprint(&view, &options))
+                    .entry(verify::fingerprint::fingerprint_message(&m, &options))
                     .or_insert(0) += 1;
                 if m.offset() + 1 >= to {
                     complete = true;

@@ -16,13 +16,15 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 /// Readers stop at end-of-partition events; they are not errors to log.
 type QuietConsumer = BaseConsumer<QuietEof>;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use crate::error::VerifyError;
-use crate::fingerprint::{fingerprint, identity, FingerprintOptions, RecordView};
+use crate::fingerprint::{
+    fingerprint, identity, message_headers, FingerprintOptions, RecordView,
+};
 use crate::matcher::{topic_position, MatchOptions, PartitionMatcher, PartitionOutcome, Retention};
 use crate::runs::{RunSorter, Spill};
 use crate::topic::combine;
@@ -1001,17 +1003,7 @@ impl<'a> Stream<'a> {
                     if m.offset() + 1 >= self.end {
                         self.done = true;
                     }
-                    let mut headers: Vec<(&str, Option<&[u8]>)> = Vec::new();
-                    if let Some(h) = m.headers() {
-                        for header in h.iter() {
-                            headers.push((header.key, header.value));
-                        }
-                    }
-                    let timestamp = match m.timestamp() {
-                        rdkafka::Timestamp::CreateTime(t) => Some((0u8, t)),
-                        rdkafka::Timestamp::LogAppendTime(t) => Some((1u8, t)),
-                        rdkafka::Timestamp::NotAvailable => None,
-                    };
+                    let headers = message_headers(&m);
                     let by_schema = match &self.schema {
                         Some((check, side)) => check.value_identity(
                             side,
@@ -1023,10 +1015,8 @@ impl<'a> Stream<'a> {
                         None => None,
                     };
                     let view = RecordView {
-                        key: m.key(),
                         value: by_schema.as_deref().or(m.payload()),
-                        headers: &headers,
-                        timestamp,
+                        ..RecordView::from_message(&m, &headers)
                     };
                     let bytes = m.key().map_or(0, <[u8]>::len)
                         + m.payload().map_or(0, <[u8]>::len)
