@@ -509,12 +509,12 @@ impl Bench {
     fn copy_limit(&self, topic: &str) -> Result<Timing> {
         self.create_target_topic(topic)?;
         let began = Instant::now();
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", self.source.bootstrap_servers())
-            .set("group.id", "bench-limit")
-            .set("enable.auto.commit", "false")
-            .set("fetch.max.bytes", "52428800")
-            .create()?;
+        let consumer: BaseConsumer = harness::reader::read_only(
+            ClientConfig::new().set("bootstrap.servers", self.source.bootstrap_servers()),
+            "bench-limit",
+        )
+        .set("fetch.max.bytes", "52428800")
+        .create()?;
         let mut tpl = TopicPartitionList::new();
         for p in 0..PARTITIONS {
             tpl.add_partition_offset(SOURCE_TOPIC, p, Offset::Beginning)?;
@@ -902,13 +902,13 @@ struct TailCounter {
 
 impl TailCounter {
     fn new(bootstrap: &str, topic: &str) -> Result<TailCounter> {
-        let consumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", "bench-tail")
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "true")
-            .set("isolation.level", "read_committed")
-            .create_with_context(harness::quiet::QuietEof)?;
+        let consumer = harness::reader::read_only(
+            ClientConfig::new().set("bootstrap.servers", bootstrap),
+            "bench-tail",
+        )
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_committed")
+        .create_with_context(harness::quiet::QuietEof)?;
         Ok(TailCounter {
             consumer,
             topic: topic.into(),

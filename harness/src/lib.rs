@@ -30,6 +30,7 @@ pub mod ports;
 pub mod process;
 pub mod proxy;
 pub mod quiet;
+pub mod reader;
 pub mod readiness;
 pub mod security;
 pub mod spec;

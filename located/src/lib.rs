@@ -118,7 +118,11 @@ impl Located {
 
     /// A file that cannot be read.
     pub fn unreadable(path: &Path, error: &std::io::Error) -> Located {
-        Located::new(&path.display().to_string(), "", format!("cannot read: {error}"))
+        Located::new(
+            &path.display().to_string(),
+            "",
+            format!("cannot read: {error}"),
+        )
     }
 
     /// Places the error at byte `offset` of `text`: its line, column and excerpt.
@@ -138,7 +142,11 @@ impl Located {
         self.column = if self.excerpt.trim().is_empty() {
             0
         } else {
-            self.excerpt.chars().take_while(|c| c.is_whitespace()).count() + 1
+            self.excerpt
+                .chars()
+                .take_while(|c| c.is_whitespace())
+                .count()
+                + 1
         };
         self
     }
@@ -239,9 +247,10 @@ pub fn span_of_field(text: &str, field: &str) -> Option<Range<usize>> {
         for j in (i + 1..=segments.len()).rev() {
             let joined = segments[i..j].join(".");
             let (name, index) = match joined.rsplit_once('[') {
-                Some((name, rest)) if rest.ends_with(']') => {
-                    (name.to_string(), rest.trim_end_matches(']').parse::<usize>().ok())
-                }
+                Some((name, rest)) if rest.ends_with(']') => (
+                    name.to_string(),
+                    rest.trim_end_matches(']').parse::<usize>().ok(),
+                ),
                 _ => (joined.clone(), None),
             };
             let Some((key, value)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)
@@ -293,7 +302,10 @@ mod tests {
         assert_eq!(line_of_field(TEXT, "workload.record.order"), Some(5));
         assert_eq!(line_of_field(TEXT, "fault[1].instance"), Some(15));
         assert_eq!(line_of_field(TEXT, "fault[1].at_secs"), Some(14));
-        assert_eq!(line_of_field(TEXT, "fault[1].rate.records_per_sec"), Some(16));
+        assert_eq!(
+            line_of_field(TEXT, "fault[1].rate.records_per_sec"),
+            Some(16)
+        );
         // A missing key points at the deepest part that is there.
         assert_eq!(line_of_field(TEXT, "verify.offsets"), Some(7));
         assert_eq!(line_of_field(TEXT, "nothing.here"), None);
@@ -308,12 +320,20 @@ mod tests {
 
     #[test]
     fn the_offending_line_is_echoed_with_a_caret_under_the_field() {
-        let e = Located::field(TEXT, "bad.toml", "fault[1].rate.records_per_sec", "expected a positive rate");
+        let e = Located::field(
+            TEXT,
+            "bad.toml",
+            "fault[1].rate.records_per_sec",
+            "expected a positive rate",
+        );
         assert_eq!(
             e.to_string(),
             "bad.toml:16: field `fault[1].rate.records_per_sec`: expected a positive rate\n   |\n16 | rate = { records_per_sec = 5 }\n   |          ^"
         );
-        assert_eq!(e.headline(), "bad.toml:16: field `fault[1].rate.records_per_sec`: expected a positive rate");
+        assert_eq!(
+            e.headline(),
+            "bad.toml:16: field `fault[1].rate.records_per_sec`: expected a positive rate"
+        );
     }
 
     #[test]
@@ -326,7 +346,10 @@ mod tests {
         }
         let e = parse_toml::<S>("a = 1\nb = 2\n", "s.toml").unwrap_err();
         assert_eq!(e.line, 2);
-        assert!(e.to_string().starts_with("s.toml:2: unknown field `b`"), "{e}");
+        assert!(
+            e.to_string().starts_with("s.toml:2: unknown field `b`"),
+            "{e}"
+        );
         assert!(e.to_string().ends_with("2 | b = 2\n  | ^"), "{e}");
     }
 
@@ -343,8 +366,16 @@ mod tests {
     #[test]
     fn an_echoed_line_never_shows_a_secret() {
         let text = "[source]\nsasl.jaas.config = 5\n";
-        let e = Located::field(text, "r.toml", "source.sasl.jaas.config", "expected a string");
-        assert!(e.to_string().contains("2 | sasl.jaas.config = [redacted]"), "{e}");
+        let e = Located::field(
+            text,
+            "r.toml",
+            "source.sasl.jaas.config",
+            "expected a string",
+        );
+        assert!(
+            e.to_string().contains("2 | sasl.jaas.config = [redacted]"),
+            "{e}"
+        );
         assert!(!e.to_string().contains("= 5"), "{e}");
     }
 

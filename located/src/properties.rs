@@ -41,7 +41,9 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Entry>, Located> {
         let (key, value) = split_key_value(&logical);
         let key = unescape(key).map_err(&bad)?;
         if key.is_empty() {
-            return Err(bad("expected a key before the separator (`key=value`)".into()));
+            return Err(bad(
+                "expected a key before the separator (`key=value`)".into()
+            ));
         }
         let value = unescape(value).map_err(bad)?;
         entries.push(Entry { key, value, line });
@@ -156,6 +158,9 @@ mod tests {
         let e = parse("a=\\u00zz\n", "x.properties").unwrap_err();
         assert!(e.to_string().contains("x.properties:1:"), "{e}");
         let e = parse("password=\\u00zz\n", "x.properties").unwrap_err();
-        assert!(!e.to_string().contains("zz\n"), "a secret line is not echoed: {e}");
+        assert!(
+            !e.to_string().contains("zz\n"),
+            "a secret line is not echoed: {e}"
+        );
     }
 }

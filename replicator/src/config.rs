@@ -24,8 +24,8 @@
 
 use std::path::Path;
 
-use located::Located;
 use harness::ClientProps;
+use located::Located;
 use regex::Regex;
 use serde::Deserialize;
 
@@ -261,18 +261,14 @@ impl ReplicatorConfig {
         let raw: RawConfig = located::parse_toml(text, origin)?;
         let r = raw.replication;
         if r.group_id.trim().is_empty() {
-            return Err(err(
-                "replication.group_id",
-                "must not be empty".into(),
-            ));
+            return Err(err("replication.group_id", "must not be empty".into()));
         }
         let compile = |field: &str, patterns: Vec<String>| -> Result<Vec<Regex>> {
             patterns
                 .into_iter()
                 .map(|p| {
-                    Regex::new(&format!("^(?:{p})$")).map_err(|e| {
-                        err(field, format!("`{p}` is not a valid regex: {e}"))
-                    })
+                    Regex::new(&format!("^(?:{p})$"))
+                        .map_err(|e| err(field, format!("`{p}` is not a valid regex: {e}")))
                 })
                 .collect()
         };

@@ -50,10 +50,8 @@ pub fn sync_group(
         let sync = TopicSync::new(config.clone()).await?;
         sync.selected_source_topics().await
     })?;
-    let mut source_cfg = config.source.to_rdkafka()?;
+    let mut source_cfg = config.source.reader(group)?;
     source_cfg
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed");
     let committed_reader: BaseConsumer<QuietEof> = source_cfg
@@ -114,10 +112,7 @@ pub fn sync_group(
             target_offset: t,
         });
     }
-    let mut target_group_cfg = config.target.to_rdkafka()?;
-    target_group_cfg
-        .set("group.id", group)
-        .set("enable.auto.commit", "false");
+    let target_group_cfg = config.target.reader(group)?;
     let target_group: BaseConsumer = target_group_cfg
         .create()
         .map_err(|e| ReplicatorError::kafka("target: creating a client", e))?;
@@ -234,8 +229,7 @@ fn scan(
     mut visit: impl FnMut(&BorrowedMessage<'_>) -> bool,
 ) -> std::result::Result<(), String> {
     let mut c = config.clone();
-    c.set("group.id", "cutover-offsets-sync")
-        .set("enable.auto.commit", "false")
+    harness::reader::read_only(&mut c, "cutover-offsets-sync")
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
         .set("auto.offset.reset", "earliest");

@@ -247,8 +247,7 @@ fn committed(
     topics: &[String],
     timeout: Duration,
 ) -> Result<BTreeMap<Tp, Option<i64>>, ScenarioError> {
-    let mut c = props.to_rdkafka()?;
-    c.set("group.id", group).set("enable.auto.commit", "false");
+    let c = props.reader(group)?;
     let consumer: BaseConsumer<QuietEof> = c
         .create_with_context(QuietEof)
         .map_err(|e| ScenarioError::System(format!("group {group}: {e}")))?;
@@ -290,10 +289,8 @@ fn tails(
     if starts.is_empty() {
         return Ok(out);
     }
-    let mut c = props.to_rdkafka()?;
-    c.set("group.id", "cutover-group-check")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
+    let mut c = props.reader("cutover-group-check")?;
+    c.set("isolation.level", "read_committed")
         .set("enable.partition.eof", "true")
         // The end of a tail is known from an empty fetch: do not let the broker hold it.
         .set("fetch.wait.max.ms", "10");
@@ -329,7 +326,8 @@ fn tails(
                     last_progress = Instant::now();
                     let tail = out.entry(tp.clone()).or_default();
                     if tail.first.is_none() {
-                        tail.first = Some(verify::fingerprint::fingerprint_message(&m, fingerprints));
+                        tail.first =
+                            Some(verify::fingerprint::fingerprint_message(&m, fingerprints));
                     }
                     tail.records += 1;
                     if m.offset() + 1 >= high {

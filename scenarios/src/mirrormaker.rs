@@ -5,9 +5,9 @@
 //! Every instance gets its own copy of the file, differing only in `listeners` (the internal
 //! REST server that dedicated mode needs for more than one node and for exactly-once).
 
+use located::Located;
 use std::collections::BTreeMap;
 use std::path::Path;
-use located::Located;
 
 use verify::reader::Rename;
 
@@ -427,10 +427,8 @@ pub fn wait_until_replicating(
     use std::time::{Duration, Instant};
     let failed =
         |e: rdkafka::error::KafkaError| ScenarioError::System(format!("MirrorMaker 2 status: {e}"));
-    let mut c = target.to_rdkafka()?;
-    c.set("group.id", "cutover-mm2-status")
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest");
+    let mut c = target.reader("cutover-mm2-status")?;
+    c.set("auto.offset.reset", "earliest");
     let consumer: BaseConsumer<harness::quiet::QuietEof> = c
         .create_with_context(harness::quiet::QuietEof)
         .map_err(failed)?;
@@ -520,7 +518,6 @@ fn escape_value(v: &str) -> String {
     }
     out
 }
-
 
 #[cfg(test)]
 mod tests {

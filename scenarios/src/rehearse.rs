@@ -32,9 +32,7 @@ use tokio::time::Instant;
 
 use crate::error::ScenarioError;
 use crate::runner::{RunOptions, RunReport};
-use crate::spec::{
-    parse_toml, About, RunSpec, Scenario, SystemSpec, VerifySpec,
-};
+use crate::spec::{parse_toml, About, RunSpec, Scenario, SystemSpec, VerifySpec};
 
 /// Every canary topic starts with this.
 pub const CANARY_PREFIX: &str = "cutover.rehearsal.";
@@ -160,12 +158,8 @@ impl Rehearsal {
         r.text = text.to_string();
         r.origin = origin.to_string();
         if let Some(topics) = &r.rehearsal.topics {
-            regex::Regex::new(&format!("^(?:{topics})$")).map_err(|e| {
-                err(
-                    "rehearsal.topics",
-                    format!("not a valid regex: {e}"),
-                )
-            })?;
+            regex::Regex::new(&format!("^(?:{topics})$"))
+                .map_err(|e| err("rehearsal.topics", format!("not a valid regex: {e}")))?;
         }
         if r.rehearsal.window_records == 0 {
             return Err(err(
@@ -621,16 +615,10 @@ struct WindowResult {
 
 /// A read-only consumer: assigned partitions, no group membership, never commits.
 fn reader(props: &ClientProps) -> Result<BaseConsumer, ScenarioError> {
-    let mut config = props.to_rdkafka()?;
     // librdkafka wants a group id to fetch assigned partitions; it is never joined or
     // committed to.
+    let mut config = props.reader(&format!("cutover-rehearsal-reader-{}", std::process::id()))?;
     config
-        .set(
-            "group.id",
-            format!("cutover-rehearsal-reader-{}", std::process::id()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
         .set("isolation.level", "read_committed")
         .set("enable.partition.eof", "true");
     config

@@ -1035,10 +1035,8 @@ impl Sampler {
         target_topics: &[String],
     ) -> Result<Sampler, ScenarioError> {
         let make = |p: &harness::ClientProps| -> Result<BaseConsumer, ScenarioError> {
-            let mut c = p.to_rdkafka()?;
-            c.set("group.id", "cutover-sampler")
-                .set("enable.auto.commit", "false");
-            c.create()
+            p.reader("cutover-sampler")?
+                .create()
                 .map_err(|e| ScenarioError::System(format!("sampler client: {e}")))
         };
         Ok(Sampler {

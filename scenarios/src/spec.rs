@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use located::Located;
 use harness::ClusterSpec;
+use located::Located;
 use serde::{Deserialize, Serialize};
 use workload::WorkloadSpec;
 
@@ -704,10 +704,7 @@ impl Scenario {
             scenario.workload.duration_secs = Some(scenario.run.duration_secs);
         }
         if scenario.scenario.name.trim().is_empty() {
-            return Err(err(
-                "scenario.name",
-                "must not be empty".into(),
-            ));
+            return Err(err("scenario.name", "must not be empty".into()));
         }
         if !positive(scenario.run.duration_secs) {
             return Err(err(
@@ -734,10 +731,7 @@ impl Scenario {
             | SystemSpec::Mirrormaker2 { instances, .. }
                 if *instances == 0 =>
             {
-                return Err(err(
-                    "system.instances",
-                    "expected at least 1".into(),
-                ));
+                return Err(err("system.instances", "expected at least 1".into()));
             }
             SystemSpec::Command { command, .. } if command.is_empty() => {
                 return Err(err(
@@ -767,10 +761,7 @@ impl Scenario {
         for (i, g) in scenario.consumer_groups.iter().enumerate() {
             let field = format!("consumer_group[{i}]");
             if g.id.trim().is_empty() {
-                return Err(err(
-                    &format!("{field}.id"),
-                    "must not be empty".into(),
-                ));
+                return Err(err(&format!("{field}.id"), "must not be empty".into()));
             }
             if !positive(g.stop_at_secs) || g.stop_at_secs > scenario.run.duration_secs {
                 return Err(err(

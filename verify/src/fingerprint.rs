@@ -176,7 +176,10 @@ mod tests {
             include_timestamp: true,
             ..FingerprintOptions::default()
         };
-        assert_eq!(fingerprint_message(&m, &options), fingerprint(&view, &options));
+        assert_eq!(
+            fingerprint_message(&m, &options),
+            fingerprint(&view, &options)
+        );
         let create = OwnedMessage::new(
             Some(b"value".to_vec()),
             Some(b"key".to_vec()),

@@ -242,11 +242,8 @@ impl Membership {
             cluster: "source".into(),
             detail,
         };
-        let mut config = source.to_rdkafka()?;
+        let mut config = source.reader(&group.id)?;
         config
-            .set("group.id", &group.id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "latest")
             .set("partition.assignment.strategy", "cooperative-sticky");
         let state = Arc::new(GroupState::default());

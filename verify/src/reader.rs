@@ -22,9 +22,7 @@ use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use crate::error::VerifyError;
-use crate::fingerprint::{
-    fingerprint, identity, message_headers, FingerprintOptions, RecordView,
-};
+use crate::fingerprint::{fingerprint, identity, message_headers, FingerprintOptions, RecordView};
 use crate::matcher::{topic_position, MatchOptions, PartitionMatcher, PartitionOutcome, Retention};
 use crate::runs::{RunSorter, Spill};
 use crate::topic::combine;
@@ -445,11 +443,8 @@ fn consumer(
     isolation: &str,
     cluster: &str,
 ) -> Result<QuietConsumer, VerifyError> {
-    let mut config = props.to_rdkafka()?;
+    let mut config = props.reader("cutover-verify")?;
     config
-        .set("group.id", "cutover-verify")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", isolation)
