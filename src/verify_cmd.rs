@@ -353,11 +353,7 @@ fn report(
     } else {
         print_summary(verdict);
     }
-    Ok(match verdict.status {
-        Status::Pass => exit_code::OK,
-        Status::Fail => exit_code::FAILED,
-        Status::Unknown => exit_code::ERROR,
-    })
+    Ok(reports::CutoverExitCode::of_status(verdict.status) as u8)
 }
 
 fn print_summary(verdict: &Verdict) {
