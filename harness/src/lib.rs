@@ -32,6 +32,7 @@ pub mod proxy;
 pub mod quiet;
 pub mod reader;
 pub mod readiness;
+pub mod rng;
 pub mod security;
 pub mod spec;
 pub mod supervisor;

@@ -79,6 +79,8 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
     // Network faults go through a proxy in front of every broker (advertised to clients).
     source_spec.proxied = scenario.needs_proxies(Side::Source);
     target_spec.proxied = scenario.needs_proxies(Side::Target);
+    source_spec.proxy_seed = scenario.proxy_seed(Side::Source);
+    target_spec.proxy_seed = scenario.proxy_seed(Side::Target);
     let (source, target) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
     let source: Arc<dyn Cluster> = Arc::from(source?);
     let target: Arc<dyn Cluster> = match target {

@@ -886,6 +886,16 @@ impl Scenario {
         }
     }
 
+    /// The seed of `side`'s proxy jitter: a stream of the scenario's seed (`run.seed`, else
+    /// the workload's), so a run with the same seed draws the same network delays.
+    pub fn proxy_seed(&self, side: Side) -> u64 {
+        let stream = match side {
+            Side::Source => 1,
+            Side::Target => 2,
+        };
+        harness::rng::SplitMix64::derive(self.workload.seed, stream)
+    }
+
     /// True when any fault needs the per-broker proxies of `side`.
     pub fn needs_proxies(&self, side: Side) -> bool {
         self.faults.iter().any(|f| {
@@ -913,4 +923,24 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
     origin: &str,
 ) -> Result<T, ScenarioError> {
     Ok(located::parse_toml(text, origin)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_jitter_is_seeded_by_the_scenario() {
+        let text = |seed: u64| {
+            format!(
+                "[scenario]\nname = \"t\"\n[run]\nduration_secs = 5\nseed = {seed}\n[workload.topics]\ncount = 1\n[system]\nkind = \"running\"\n"
+            )
+        };
+        let a = Scenario::from_toml(&text(7), "a.toml").unwrap();
+        let b = Scenario::from_toml(&text(7), "b.toml").unwrap();
+        let c = Scenario::from_toml(&text(8), "c.toml").unwrap();
+        assert_eq!(a.proxy_seed(Side::Source), b.proxy_seed(Side::Source));
+        assert_ne!(a.proxy_seed(Side::Source), a.proxy_seed(Side::Target));
+        assert_ne!(a.proxy_seed(Side::Source), c.proxy_seed(Side::Source));
+    }
 }
