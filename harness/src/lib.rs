@@ -24,6 +24,7 @@ pub mod doctor;
 pub mod error;
 pub mod external;
 pub mod java;
+pub mod kafka_error;
 mod layout;
 pub mod mirrormaker;
 pub mod ports;

@@ -344,14 +344,7 @@ impl Drop for Membership {
 }
 
 fn is_fatal(e: &rdkafka::error::KafkaError) -> bool {
-    use rdkafka::types::RDKafkaErrorCode as C;
-    matches!(
-        e.rdkafka_error_code(),
-        Some(C::GroupAuthorizationFailed)
-            | Some(C::TopicAuthorizationFailed)
-            | Some(C::InvalidGroupId)
-            | Some(C::Fatal)
-    )
+    harness::kafka_error::ErrorClass::of(e).is_fatal()
 }
 
 fn group_error(group: &GroupOptions, detail: String) -> VerifyError {

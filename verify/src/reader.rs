@@ -1081,16 +1081,7 @@ impl<'a> Stream<'a> {
 }
 
 fn is_transient(e: &KafkaError) -> bool {
-    use rdkafka::types::RDKafkaErrorCode as C;
-    matches!(
-        e.rdkafka_error_code(),
-        Some(C::BrokerTransportFailure)
-            | Some(C::AllBrokersDown)
-            | Some(C::NotLeaderForPartition)
-            | Some(C::LeaderNotAvailable)
-            | Some(C::RequestTimedOut)
-            | Some(C::NetworkException)
-    )
+    harness::kafka_error::ErrorClass::of(e).is_retriable()
 }
 
 /// Fetches keys of example records, for the report.
