@@ -179,6 +179,7 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
             offsets: args.preserve_offsets,
             timestamps: args.include_timestamps,
             allowed_duplicates: args.allowed_duplicates,
+            ignore_headers: args.exclude_headers.clone(),
         },
         allow_expiry: args.allow_expiry,
         matching: MatchOptions {

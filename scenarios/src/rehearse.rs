@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use crate::error::ScenarioError;
 use crate::runner::{RunOptions, RunReport};
-use crate::spec::{parse_toml, About, RunSpec, Scenario, SystemSpec, VerifySpec};
+use crate::spec::{parse_toml, About, RunSpec, Scenario, SystemSpec};
 
 /// Every canary topic starts with this.
 pub const CANARY_PREFIX: &str = "cutover.rehearsal.";
@@ -415,11 +415,7 @@ fn canary_scenario(
         workload,
         system,
         faults: Vec::new(),
-        verify: VerifySpec {
-            partitions: true,
-            order: true,
-            ..VerifySpec::default()
-        },
+        verify: verify::Promises::default(),
         expect: None,
         consumer_groups: Vec::new(),
         registries: None,

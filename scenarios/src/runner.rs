@@ -691,7 +691,7 @@ impl RunState<'_> {
                 .join("|"),
             rename: self.rename.clone(),
             fingerprint: scenario.verify.fingerprint(),
-            promises: scenario.verify.promises(),
+            promises: scenario.verify.clone(),
             ..VerifyOptions::default()
         };
         let report = &mut self.report;

@@ -33,7 +33,7 @@ pub struct Scenario {
     #[serde(default, rename = "fault")]
     pub faults: Vec<FaultSpec>,
     #[serde(default)]
-    pub verify: VerifySpec,
+    pub verify: verify::Promises,
     /// What the scenario must show: with it, `cutover run` exits 0 when the run showed it and
     /// 1 when not; without it, 0 on a pass. Dropped by `--system` (another system under the
     /// same schedule may behave otherwise).
@@ -606,64 +606,6 @@ impl ExpectSpec {
             self.classes.iter().map(|c| c.to_string()).collect(),
             report,
         )
-    }
-}
-
-/// What the copy is held to.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VerifySpec {
-    #[serde(default = "yes")]
-    pub partitions: bool,
-    #[serde(default = "yes")]
-    pub order: bool,
-    #[serde(default)]
-    pub timestamps: bool,
-    #[serde(default)]
-    pub offsets: bool,
-    /// Header names left out of fingerprints (provenance headers a replicator adds).
-    #[serde(default)]
-    pub ignore_headers: Vec<String>,
-    /// Duplicates tolerated: 0 for exactly-once; a bound for at-least-once systems.
-    #[serde(default)]
-    pub allowed_duplicates: u64,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl VerifySpec {
-    /// The checker's promises: every `[verify]` promise reaches the checker from here.
-    pub fn promises(&self) -> verify::verdict::Promises {
-        verify::verdict::Promises {
-            partitions: self.partitions,
-            order: self.order,
-            offsets: self.offsets,
-            timestamps: self.timestamps,
-            allowed_duplicates: self.allowed_duplicates,
-        }
-    }
-
-    /// What the checker's fingerprints include.
-    pub fn fingerprint(&self) -> verify::FingerprintOptions {
-        verify::FingerprintOptions {
-            include_timestamp: self.timestamps,
-            exclude_headers: self.ignore_headers.clone(),
-        }
-    }
-}
-
-impl Default for VerifySpec {
-    fn default() -> Self {
-        VerifySpec {
-            partitions: true,
-            order: true,
-            timestamps: false,
-            offsets: false,
-            ignore_headers: Vec::new(),
-            allowed_duplicates: 0,
-        }
     }
 }
 
