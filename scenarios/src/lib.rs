@@ -25,6 +25,7 @@ pub mod runner;
 pub mod scrape;
 pub mod spec;
 pub mod system;
+pub mod system_config;
 
 pub use error::ScenarioError;
 pub use runner::{run, Outcome, Progress, RunOptions, RunReport};

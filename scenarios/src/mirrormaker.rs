@@ -64,95 +64,6 @@ pub struct Clusters<'a> {
     pub target_brokers: usize,
 }
 
-/// Checks the fields of a `mirrormaker2` system; errors are (field, reason).
-pub fn check(system: &SystemSpec) -> Result<(), (String, String)> {
-    let SystemSpec::Mirrormaker2 {
-        exactly_once,
-        tasks_max,
-        replication_policy,
-        consumer,
-        producer,
-        worker,
-        sync_group_offsets,
-        emit_checkpoints_interval_secs,
-        offset_syncs_topic_location,
-        properties,
-        config_file,
-        grace_secs,
-        heap_mb,
-        ..
-    } = system
-    else {
-        return Ok(());
-    };
-    if *tasks_max == 0 {
-        return Err(("tasks_max".into(), "expected at least 1".into()));
-    }
-    if *heap_mb < 128 {
-        return Err((
-            "heap_mb".into(),
-            "expected at least 128 (MiB); Connect needs room for its REST server".into(),
-        ));
-    }
-    if grace_secs.is_nan() || *grace_secs <= 0.0 {
-        return Err((
-            "grace_secs".into(),
-            "expected a positive number of seconds".into(),
-        ));
-    }
-    if emit_checkpoints_interval_secs == &Some(0) {
-        return Err((
-            "emit_checkpoints_interval_secs".into(),
-            "expected a positive number of seconds".into(),
-        ));
-    }
-    for (table, map) in [
-        ("consumer", consumer),
-        ("producer", producer),
-        ("worker", worker),
-        ("properties", properties),
-    ] {
-        for (k, v) in map {
-            if k.trim().is_empty() || k.contains(['\n', '\r']) || v.contains(['\n', '\r']) {
-                return Err((
-                    format!("{table}.{k}"),
-                    "keys must be non-empty and neither keys nor values may span lines".into(),
-                ));
-            }
-        }
-    }
-    if config_file.is_some() {
-        let set = [
-            ("exactly_once", *exactly_once),
-            ("tasks_max", *tasks_max != crate::spec::default_tasks_max()),
-            (
-                "replication_policy",
-                *replication_policy != ReplicationPolicy::Default,
-            ),
-            ("consumer", !consumer.is_empty()),
-            ("producer", !producer.is_empty()),
-            ("worker", !worker.is_empty()),
-            ("sync_group_offsets", *sync_group_offsets),
-            (
-                "emit_checkpoints_interval_secs",
-                emit_checkpoints_interval_secs.is_some(),
-            ),
-            (
-                "offset_syncs_topic_location",
-                *offset_syncs_topic_location != Side::Source,
-            ),
-            ("properties", !properties.is_empty()),
-        ];
-        if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
-            return Err((
-                (*field).into(),
-                "config_file is used verbatim: set this in the file instead".into(),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// The configuration of a `mirrormaker2` system for these clusters and source topics.
 /// `scenario_dir` resolves a relative `config_file`.
 pub fn config(
@@ -678,7 +589,7 @@ mod tests {
         if let SystemSpec::Mirrormaker2 { config_file, .. } = &mut s {
             *config_file = Some("mm2.properties".into());
         }
-        check(&s).unwrap();
+        crate::system_config::check_mirrormaker2(&s).unwrap();
         let c = config(&s, dir.path(), &clusters(), &["t".into()]).unwrap();
         let p = parse_properties(&c.instance_properties(1234));
         assert_eq!(p["onprem.bootstrap.servers"], "127.0.0.1:9001");
@@ -714,7 +625,7 @@ mod tests {
             *config_file = Some("mm2.properties".into());
             *sync_group_offsets = true;
         }
-        let (field, _) = check(&s).unwrap_err();
+        let (field, _) = crate::system_config::check_mirrormaker2(&s).unwrap_err();
         assert_eq!(field, "sync_group_offsets");
     }
 }

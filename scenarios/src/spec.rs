@@ -683,7 +683,7 @@ impl Scenario {
             }
             SystemSpec::Builtin { .. } => {
                 // The replicator's own checks, on the config the run will write.
-                crate::system::builtin_config(
+                crate::system_config::builtin_config(
                     &scenario.system,
                     &harness::ClientProps::bootstrap("127.0.0.1:1"),
                     &harness::ClientProps::bootstrap("127.0.0.1:2"),
@@ -696,7 +696,7 @@ impl Scenario {
             }
             SystemSpec::Command { .. } | SystemSpec::Running { .. } => {}
             SystemSpec::Mirrormaker2 { .. } => {
-                crate::mirrormaker::check(&scenario.system)
+                crate::system_config::check_mirrormaker2(&scenario.system)
                     .map_err(|(field, reason)| err(&format!("system.{field}"), reason))?;
             }
         }

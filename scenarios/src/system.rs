@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use workload::WorkloadSpec;
-
 use crate::error::ScenarioError;
 use crate::mirrormaker::Mm2Config;
 use crate::spec::SystemSpec;
@@ -22,69 +20,7 @@ pub struct Mm2Launch {
     pub heap_mb: u32,
 }
 
-/// The replicator config a `builtin` system runs with, as TOML text, checked by the replicator.
-pub fn builtin_config(
-    system: &SystemSpec,
-    source: &harness::ClientProps,
-    target: &harness::ClientProps,
-    workload: &WorkloadSpec,
-) -> Result<String, ScenarioError> {
-    let SystemSpec::Builtin {
-        replication,
-        tuning,
-        source_properties,
-        target_properties,
-        ..
-    } = system
-    else {
-        return Err(ScenarioError::System("not a builtin system".into()));
-    };
-    let mut replication = replication.clone();
-    replication
-        .entry("group_id")
-        .or_insert_with(|| toml::Value::String("cutover-builtin".into()));
-    replication.entry("include").or_insert_with(|| {
-        toml::Value::Array(
-            workload
-                .topics
-                .names()
-                .iter()
-                .map(|t| toml::Value::String(regex::escape(t)))
-                .collect(),
-        )
-    });
-    replication
-        .entry("topic_refresh_interval_ms")
-        .or_insert(toml::Value::Integer(2000));
-    let mut doc = toml::Table::new();
-    doc.insert("replication".into(), toml::Value::Table(replication));
-    doc.insert("tuning".into(), toml::Value::Table(tuning.clone()));
-    let props = |cluster: &harness::ClientProps, extra: &BTreeMap<String, String>| {
-        let mut t = toml::Table::new();
-        for (k, v) in cluster.iter() {
-            t.insert(k.into(), toml::Value::String(v.into()));
-        }
-        for (k, v) in extra {
-            t.insert(k.clone(), toml::Value::String(v.clone()));
-        }
-        toml::Value::Table(t)
-    };
-    doc.insert("source".into(), props(source, source_properties));
-    doc.insert("target".into(), props(target, target_properties));
-    let text = toml::to_string(&doc).map_err(|e| ScenarioError::System(e.to_string()))?;
-    replicator::ReplicatorConfig::from_toml(&text, "").map_err(|e| match e {
-        replicator::ReplicatorError::Config(e) => {
-            let field = if e.field.is_empty() {
-                "system".into()
-            } else {
-                format!("system.{}", e.field)
-            };
-            located::Located::new("", &field, e.reason).into()
-        }
-        other => ScenarioError::System(format!("replicator config: {other}")),
-    })?;
-    Ok(text)
-}
+pub use crate::system_config::builtin_config;
 
 /// How instances are launched.
 pub struct Launcher {
