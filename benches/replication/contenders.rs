@@ -29,8 +29,7 @@ use rdkafka::producer::{
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use replicator::{Metrics, ReplicatorConfig};
 use scenarios::spec::SystemSpec;
-use scenarios::system::{Instances, Launcher, Mm2Launch};
-use scenarios::SystemOverride;
+use scenarios::system::{Launcher, Mm2Launch};
 
 /// Partitions of the source topic (and of every target topic).
 pub const PARTITIONS: i32 = 12;
@@ -671,19 +670,7 @@ bootstrap.servers = "{target}"
             self.mm2 = Some(prepared);
         }
         let runtime = self.mm2.clone().ok_or_else(|| anyhow!("MirrorMaker 2"))?;
-        let placeholder = SystemSpec::Command {
-            command: vec!["-".into()],
-            instances: 1,
-            grace_secs: 10.0,
-            group_id: String::new(),
-            env: BTreeMap::new(),
-            rename_prefix: String::new(),
-        };
-        let mut system = placeholder.overridden(if exactly_once {
-            SystemOverride::Mirrormaker2Eos
-        } else {
-            SystemOverride::Mirrormaker2
-        });
+        let mut system = SystemSpec::mirrormaker2(1, exactly_once);
         let tag = format!("c{index}");
         let heap_mb = match &mut system {
             SystemSpec::Mirrormaker2 {
@@ -730,25 +717,21 @@ bootstrap.servers = "{target}"
         )?;
         let target_topic = config.rename.target_of(SOURCE_TOPIC);
         let began = Instant::now();
-        let mut instances = Instances::new(Launcher {
-            cutover_exe: PathBuf::new(),
-            dir: dir.path().to_path_buf(),
-            system,
-            scenario_dir: dir.path().to_path_buf(),
-            source_bootstrap: sb,
-            target_bootstrap: tb.clone(),
-            secrets_dir: dir.path().to_path_buf(),
-            source_properties_file: dir.path().join("source.properties"),
-            target_properties_file: dir.path().join("target.properties"),
-            topics: vec![SOURCE_TOPIC.to_string()],
-            config_path: None,
+        let launcher = Launcher {
             mm2: Some(Mm2Launch {
                 runtime,
                 config,
                 heap_mb,
             }),
-        });
-        instances.add()?;
+            ..Launcher::new(
+                system,
+                dir.path(),
+                sb,
+                tb.clone(),
+                vec![SOURCE_TOPIC.into()],
+            )
+        };
+        let mut instances = scenarios::system::launch(launcher, 1)?;
         let mut tail = TailCounter::new(&tb, &target_topic)?;
         let result = self.clock(began, || {
             if let Some((i, status)) = instances.exited().into_iter().next() {

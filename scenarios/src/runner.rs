@@ -292,10 +292,7 @@ async fn start_system<'a>(
         .mm2
         .as_ref()
         .map(|m| (m.config.status_topic.clone(), m.config.tasks_max));
-    let mut instances = Instances::new(launcher);
-    for _ in 0..scenario.system.instances() {
-        instances.add()?;
-    }
+    let instances = crate::system::launch(launcher, scenario.system.instances())?;
     if let Some((status_topic, tasks_max)) = mm2_ready {
         // MirrorMaker 2 replicates only once its tasks run, many seconds after the JVMs start:
         // the workload and the fault schedule begin then (the built-in replicator and commands

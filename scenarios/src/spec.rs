@@ -295,6 +295,27 @@ impl SystemSpec {
     /// The system `name` with this one's instance count. Settings of the same kind are kept
     /// (a builtin scenario's tuning, a MirrorMaker 2 scenario's properties); only the mode
     /// changes. Another kind starts from its defaults.
+    /// A `mirrormaker2` system with every default (`kind = "mirrormaker2"`, `instances`,
+    /// `exactly_once`).
+    pub fn mirrormaker2(instances: u32, exactly_once: bool) -> SystemSpec {
+        SystemSpec::Mirrormaker2 {
+            instances,
+            exactly_once,
+            tasks_max: default_tasks_max(),
+            replication_policy: ReplicationPolicy::Default,
+            consumer: BTreeMap::new(),
+            producer: BTreeMap::new(),
+            worker: BTreeMap::new(),
+            sync_group_offsets: false,
+            emit_checkpoints_interval_secs: None,
+            offset_syncs_topic_location: Side::Source,
+            properties: BTreeMap::new(),
+            config_file: None,
+            grace_secs: default_mm2_grace(),
+            heap_mb: default_mm2_heap(),
+        }
+    }
+
     pub fn overridden(&self, name: SystemOverride) -> SystemSpec {
         let instances = self.instances();
         match name {
@@ -325,22 +346,7 @@ impl SystemSpec {
                 let eos = name == SystemOverride::Mirrormaker2Eos;
                 let mut spec = match self {
                     SystemSpec::Mirrormaker2 { .. } => self.clone(),
-                    _ => SystemSpec::Mirrormaker2 {
-                        instances,
-                        exactly_once: eos,
-                        tasks_max: default_tasks_max(),
-                        replication_policy: ReplicationPolicy::Default,
-                        consumer: BTreeMap::new(),
-                        producer: BTreeMap::new(),
-                        worker: BTreeMap::new(),
-                        sync_group_offsets: false,
-                        emit_checkpoints_interval_secs: None,
-                        offset_syncs_topic_location: Side::Source,
-                        properties: BTreeMap::new(),
-                        config_file: None,
-                        grace_secs: default_mm2_grace(),
-                        heap_mb: default_mm2_heap(),
-                    },
+                    _ => SystemSpec::mirrormaker2(instances, eos),
                 };
                 if let SystemSpec::Mirrormaker2 { exactly_once, .. } = &mut spec {
                     *exactly_once = eos;

@@ -45,6 +45,44 @@ pub struct Launcher {
     pub mm2: Option<Mm2Launch>,
 }
 
+impl Launcher {
+    /// A launcher of `system` whose files (logs, client properties, generated configs) all
+    /// go to `dir`; set `cutover_exe`, `secrets_dir`, `config_path` or `mm2` where the
+    /// system needs them.
+    pub fn new(
+        system: SystemSpec,
+        dir: &Path,
+        source_bootstrap: String,
+        target_bootstrap: String,
+        topics: Vec<String>,
+    ) -> Launcher {
+        Launcher {
+            cutover_exe: PathBuf::from("cutover"),
+            dir: dir.to_path_buf(),
+            system,
+            scenario_dir: dir.to_path_buf(),
+            source_bootstrap,
+            target_bootstrap,
+            secrets_dir: dir.to_path_buf(),
+            source_properties_file: dir.join("source.properties"),
+            target_properties_file: dir.join("target.properties"),
+            topics,
+            config_path: None,
+            mm2: None,
+        }
+    }
+}
+
+/// Starts `count` instances of the launcher's system: how `cutover run` and the replication
+/// bench both put a system under test to work.
+pub fn launch(launcher: Launcher, count: u32) -> Result<Instances, ScenarioError> {
+    let mut instances = Instances::new(launcher);
+    for _ in 0..count {
+        instances.add()?;
+    }
+    Ok(instances)
+}
+
 /// One running instance.
 pub struct Instance {
     pub index: u32,
@@ -304,4 +342,38 @@ pub fn properties_text(props: &harness::ClientProps) -> String {
         out.push_str(&format!("{k}={}\n", v.replace('\\', "\\\\")));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_starts_the_asked_number_of_instances_with_their_logs_in_the_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = SystemSpec::Command {
+            command: vec!["sleep".into(), "30".into()],
+            instances: 2,
+            grace_secs: 1.0,
+            group_id: "g".into(),
+            env: BTreeMap::new(),
+            rename_prefix: String::new(),
+        };
+        let launcher = Launcher::new(
+            system,
+            dir.path(),
+            "127.0.0.1:1".into(),
+            "127.0.0.1:2".into(),
+            vec!["t".into()],
+        );
+        let mut instances = launch(launcher, 2).unwrap();
+        assert_eq!(
+            instances.running.keys().copied().collect::<Vec<_>>(),
+            [0, 1]
+        );
+        assert!(dir.path().join("instance-1.log").exists());
+        assert!(instances.exited().is_empty(), "both still run");
+        instances.stop_all();
+        assert!(instances.running.is_empty());
+    }
 }
