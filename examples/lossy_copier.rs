@@ -35,13 +35,13 @@ fn main() {
             libc::signal(sig, on_signal as *const () as libc::sighandler_t);
         }
     }
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &source)
-        .set("group.id", env("CUTOVER_GROUP_ID"))
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer = harness::reader::read_only(
+        ClientConfig::new().set("bootstrap.servers", &source),
+        &env("CUTOVER_GROUP_ID"),
+    )
+    .set("isolation.level", "read_committed")
+    .create()
+    .expect("consumer");
     let md = consumer
         .fetch_metadata(None, Duration::from_secs(30))
         .expect("metadata");

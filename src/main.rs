@@ -21,14 +21,15 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-/// Exit codes, stable for CI gating.
+/// Exit codes, stable for CI gating: [`reports::CutoverExitCode`]'s, which tests import.
 pub mod exit_code {
+    use reports::CutoverExitCode as Code;
     /// Success (a verdict passed, a command did what it was asked).
-    pub const OK: u8 = 0;
+    pub const OK: u8 = Code::OK as u8;
     /// The system under test failed (anomalies found, never caught up); `doctor`: not ready.
-    pub const FAILED: u8 = 1;
+    pub const FAILED: u8 = Code::FAILED as u8;
     /// cutover could not decide: bad input, a cluster that failed to start, an internal error.
-    pub const ERROR: u8 = 2;
+    pub const ERROR: u8 = Code::ERROR as u8;
 }
 
 #[derive(Parser)]

@@ -251,11 +251,7 @@ fn exit_of_run(report: &scenarios::RunReport) -> u8 {
 
 /// The exit code of a run's outcome.
 pub(crate) fn exit_of(outcome: Outcome) -> u8 {
-    match outcome {
-        Outcome::Pass => exit_code::OK,
-        Outcome::Fail => exit_code::FAILED,
-        Outcome::Aborted | Outcome::Unknown => exit_code::ERROR,
-    }
+    reports::CutoverExitCode::of_outcome(outcome) as u8
 }
 
 /// `name: outcome in N s, <downtime label> D s — failures`.

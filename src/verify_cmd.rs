@@ -179,6 +179,7 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
             offsets: args.preserve_offsets,
             timestamps: args.include_timestamps,
             allowed_duplicates: args.allowed_duplicates,
+            ignore_headers: args.exclude_headers.clone(),
         },
         allow_expiry: args.allow_expiry,
         matching: MatchOptions {
@@ -353,11 +354,7 @@ fn report(
     } else {
         print_summary(verdict);
     }
-    Ok(match verdict.status {
-        Status::Pass => exit_code::OK,
-        Status::Fail => exit_code::FAILED,
-        Status::Unknown => exit_code::ERROR,
-    })
+    Ok(reports::CutoverExitCode::of_status(verdict.status) as u8)
 }
 
 fn print_summary(verdict: &Verdict) {

@@ -5,6 +5,8 @@
 //! duplicates only; the crash loop really crashed six times; every consumer group resumes on
 //! the target exactly where it stopped. About 20 minutes on 2 cores: `-- --ignored`.
 
+use reports::CutoverExitCode;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -36,7 +38,11 @@ fn the_catalog_meets_its_expectations() {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     eprintln!("{stdout}");
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(CutoverExitCode::OK),
+        "{stdout}\n{stderr}"
+    );
 
     let mut ran = 0;
     for entry in std::fs::read_dir(&catalog).unwrap() {

@@ -1,6 +1,8 @@
 //! The `cutover` binary end to end: cluster up with Ctrl-C / SIGTERM / SIGKILL, doctor,
 //! fetch-kafka with a damaged cache, and bad input (exit code 2 with a clear message).
 
+use reports::CutoverExitCode;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -105,7 +107,11 @@ fn stop_with(sig: i32) {
         std::thread::sleep(Duration::from_millis(50));
     };
     up.guard.0 = None;
-    assert_eq!(status.code(), Some(0), "clean exit after signal {sig}");
+    assert_eq!(
+        status.code(),
+        Some(CutoverExitCode::OK),
+        "clean exit after signal {sig}"
+    );
     for pid in &up.broker_pids {
         assert!(
             wait_dead(*pid, Duration::from_secs(5)),
@@ -209,7 +215,7 @@ fn a_port_in_use_is_exit_2_naming_the_port() {
         &["cluster", "up", "--port", &port, "--exit-when-ready"],
         &[],
     );
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(CutoverExitCode::ERROR), "{err}");
     assert!(
         err.contains(&format!("port {port}")) && err.contains("already in use"),
         "{err}"
@@ -222,7 +228,7 @@ fn no_java_is_exit_2_saying_how_to_fix_it() {
         &["cluster", "up", "--exit-when-ready"],
         &[("CUTOVER_JAVA", "/nonexistent/bin/java")],
     );
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(CutoverExitCode::ERROR), "{err}");
     assert!(
         err.contains("no Java found") && err.contains("JAVA_HOME"),
         "{err}"
@@ -232,14 +238,14 @@ fn no_java_is_exit_2_saying_how_to_fix_it() {
 #[test]
 fn a_pre_4_kafka_version_is_rejected_before_anything_runs() {
     let (code, _, err) = run(&["cluster", "up", "--kafka-version", "3.9.0"], &[]);
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(CutoverExitCode::ERROR), "{err}");
     assert!(err.contains("3.9.0") && err.contains("4.x"), "{err}");
 }
 
 #[test]
 fn doctor_passes_on_this_machine_and_lists_its_checks() {
     let (code, out, err) = run(&["doctor"], &[]);
-    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(code, Some(CutoverExitCode::OK), "{out}{err}");
     for name in [
         "java",
         "jar cache",
@@ -251,7 +257,11 @@ fn doctor_passes_on_this_machine_and_lists_its_checks() {
         assert!(out.contains(name), "doctor lists {name}: {out}");
     }
     let (code, _, err) = run(&["doctor"], &[("CUTOVER_JAVA", "/nonexistent/java")]);
-    assert_eq!(code, Some(1), "doctor fails without Java: {err}");
+    assert_eq!(
+        code,
+        Some(CutoverExitCode::FAILED),
+        "doctor fails without Java: {err}"
+    );
 }
 
 #[test]
@@ -259,7 +269,7 @@ fn a_damaged_jar_cache_is_detected_and_fetched_again() {
     let cache = tempfile::tempdir().unwrap();
     let env = [("CUTOVER_CACHE", cache.path().to_str().unwrap())];
     let (code, out, err) = run(&["fetch-kafka"], &env);
-    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(code, Some(CutoverExitCode::OK), "{out}{err}");
     let version_dir = std::fs::read_dir(cache.path().join("kafka"))
         .unwrap()
         .flatten()
@@ -283,7 +293,7 @@ fn a_damaged_jar_cache_is_detected_and_fetched_again() {
         "{out}"
     );
     let (code, out, err) = run(&["fetch-kafka", "--verify"], &env);
-    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(code, Some(CutoverExitCode::OK), "{out}{err}");
     assert!(
         err.contains("damaged") && err.contains("fetching again"),
         "{err}"
@@ -311,7 +321,7 @@ fn produce_rejects_a_bad_spec_with_file_line_and_field_before_connecting() {
         ],
         &[],
     );
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(CutoverExitCode::ERROR), "{err}");
     assert!(
         err.contains("w.toml:3") && err.contains("topics.partitions"),
         "{err}"

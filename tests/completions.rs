@@ -3,6 +3,8 @@
 //! and real flags; the shells that are installed also parse their script (`bash -n`, `zsh -n`,
 //! `fish -n`; skipped with the reason when a shell is missing). No Kafka here.
 
+use reports::CutoverExitCode;
+
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
@@ -93,7 +95,7 @@ fn completion_scripts_name_every_subcommand_and_real_flags() {
         .args(["completions", "tcsh"])
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(CutoverExitCode::ERROR));
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! with `file:` and name a line inside the file when it names one. A few broken files also go
 //! through the CLI: exit 2 and `file:line` on stderr.
 
+use reports::CutoverExitCode;
+
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
@@ -267,7 +269,7 @@ fn broken_files_exit_2_naming_file_and_line_on_every_command() {
         ),
     ] {
         let (code, stderr) = cli(&args, dir.path());
-        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(code, CutoverExitCode::ERROR, "{args:?}: {stderr}");
         assert!(
             stderr.contains(&needle),
             "{args:?}: expected {needle} in {stderr}"

@@ -1,6 +1,8 @@
 //! `cutover lint` from the outside: exit 0 clean, 1 on an error finding, 2 on input it cannot
 //! read or parse (file:line named), and no secret in any output. No Kafka here.
 
+use reports::CutoverExitCode;
+
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
@@ -38,7 +40,7 @@ fn clean_configs_exit_0() {
     ]);
     assert_eq!(
         o.status.code(),
-        Some(0),
+        Some(CutoverExitCode::OK),
         "{}{}",
         text(&o.stdout),
         text(&o.stderr)
@@ -49,11 +51,21 @@ fn clean_configs_exit_0() {
 #[test]
 fn warnings_only_exit_0_and_an_error_exits_1() {
     let o = lint(&[&fixture("tsk001-replicator.json"), "--partitions", "12"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(CutoverExitCode::OK),
+        "{}",
+        text(&o.stdout)
+    );
     assert!(text(&o.stdout).contains("warning[TSK001]"));
 
     let o = lint(&[&fixture("rep002-no-idempotence.json")]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(CutoverExitCode::FAILED),
+        "{}",
+        text(&o.stdout)
+    );
     let out = text(&o.stdout);
     assert!(
         out.contains("rep002-no-idempotence.json:4: error[REP002]:"),
@@ -65,24 +77,24 @@ fn warnings_only_exit_0_and_an_error_exits_1() {
 #[test]
 fn json_and_junit_formats_parse() {
     let o = lint(&[&fixture("several-findings.json"), "--format", "json"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::FAILED));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["summary"]["errors"], 2);
     let o = lint(&[&fixture("several-findings.json"), "--format", "junit"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::FAILED));
     assert!(text(&o.stdout).starts_with("<?xml"));
 }
 
 #[test]
 fn unparseable_or_unreadable_input_exits_2_naming_file_and_line() {
     let o = lint(&[&fixture("broken.json")]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::ERROR));
     let err = text(&o.stderr);
     assert!(err.contains("broken.json:6: expected JSON"), "{err}");
 
     let o = lint(&[&fixture("broken-builtin.toml")]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::ERROR));
     let err = text(&o.stderr);
     assert!(
         err.contains("broken-builtin.toml:4:") && err.contains("shiny_new_option"),
@@ -90,7 +102,7 @@ fn unparseable_or_unreadable_input_exits_2_naming_file_and_line() {
     );
 
     let o = lint(&[&fixture("does-not-exist.properties")]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::ERROR));
     assert!(text(&o.stderr).contains("cannot read"));
 }
 
@@ -123,11 +135,21 @@ fn the_kafka_version_adds_the_mirrormaker2_defects_of_that_release() {
         "/examples/mirrormaker2/mm2.properties"
     );
     let o = lint(&[example, "--require-exactly-once"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(CutoverExitCode::OK),
+        "{}",
+        text(&o.stdout)
+    );
     assert!(!text(&o.stdout).contains("MMV"), "{}", text(&o.stdout));
 
     let o = lint(&[example, "--kafka-version", "3.4.0", "--format", "json"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(CutoverExitCode::FAILED),
+        "{}",
+        text(&o.stderr)
+    );
     let out = text(&o.stdout);
     for needle in [
         "MMV001",
@@ -142,10 +164,15 @@ fn the_kafka_version_adds_the_mirrormaker2_defects_of_that_release() {
         assert!(out.contains(needle), "no {needle} in\n{out}");
     }
     let o = lint(&[example, "--kafka-version", "3.8.0"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(CutoverExitCode::OK),
+        "{}",
+        text(&o.stdout)
+    );
 
     let o = lint(&[example, "--kafka-version", "latest"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::ERROR));
     assert!(
         text(&o.stderr).contains("not a Kafka version"),
         "{}",

@@ -3,6 +3,8 @@
 //! exactly-once off, under the rebalance storm, the run completes and the duplicates the
 //! checker reports are exactly those an independent count finds (`-- --ignored`: minutes).
 
+use reports::CutoverExitCode;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -100,7 +102,11 @@ timestamps = true
         .take(40)
         .collect::<Vec<_>>()
         .join("\n");
-    assert_eq!(code, 0, "{out}\n{report:#}\nMirrorMaker 2 log:\n{tail}");
+    assert_eq!(
+        code,
+        CutoverExitCode::OK,
+        "{out}\n{report:#}\nMirrorMaker 2 log:\n{tail}"
+    );
     assert_eq!(report["outcome"], "pass");
     assert_eq!(report["system"], "mirrormaker2 (exactly-once)");
     for class in [
@@ -223,7 +229,7 @@ fn mirrormaker2_without_exactly_once_under_a_rebalance_storm_reports_its_duplica
     let (code, report, run_dir, out) = run(&path, &["--system", "mirrormaker2"]);
     assert_eq!(report["system"], "mirrormaker2 (exactly-once off)", "{out}");
     assert!(
-        code == 0 || code == 1,
+        code == CutoverExitCode::OK || code == CutoverExitCode::FAILED,
         "the run must complete (pass or fail), not error: {out}\n{report:#}"
     );
     assert!(
@@ -278,7 +284,10 @@ fn mirrormaker2_exactly_once_moves_consumer_groups_with_its_own_sync() {
     let catalog =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/catalog/consumer-group-cutover.toml");
     let (code, report, _dir, out) = run(&catalog, &["--system", "mirrormaker2-eos"]);
-    assert!(code == 0 || code == 1, "{out}\n{report:#}");
+    assert!(
+        code == CutoverExitCode::OK || code == CutoverExitCode::FAILED,
+        "{out}\n{report:#}"
+    );
     let groups = report["consumer_groups"].as_array().unwrap();
     assert_eq!(groups.len(), 3, "{report:#}");
     for g in groups {

@@ -3,6 +3,8 @@
 //! `max.message.bytes` on the target; every finding must be in the JSON, the exit code 1, a
 //! clean selection exit 0, bad input exit 2 naming the file, and the source's secret nowhere.
 
+use reports::CutoverExitCode;
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -143,7 +145,7 @@ async fn preflight_reports_every_difference_and_passes_a_clean_selection() {
         "20",
     ]);
     let all = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert_eq!(out.status.code(), Some(CutoverExitCode::FAILED), "{all}");
     assert!(!all.contains(SECRET), "the secret leaked: {all}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(json["schema_version"], 1);
@@ -272,7 +274,12 @@ async fn preflight_reports_every_difference_and_passes_a_clean_selection() {
         "--out",
         junit.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(CutoverExitCode::FAILED),
+        "{}",
+        text(&out)
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("name=\"orders: partitions\""), "{xml}");
     assert!(xml.contains("<failure"), "{xml}");
@@ -291,7 +298,7 @@ async fn preflight_reports_every_difference_and_passes_a_clean_selection() {
         "mig.",
     ]);
     let all = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert_eq!(out.status.code(), Some(CutoverExitCode::OK), "{all}");
     assert!(all.contains("0 errors"), "{all}");
     assert!(
         all.contains("clean (2 partitions, 0 records) → mig.clean (2 partitions): ok"),
@@ -309,7 +316,12 @@ fn bad_input_exits_2_naming_the_file() {
     let missing = dir.path().join("nope.properties");
     let missing = missing.to_str().unwrap();
     let out = preflight(&["--source", missing, "--target", missing, "--topics", "x"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(CutoverExitCode::ERROR),
+        "{}",
+        text(&out)
+    );
     assert!(text(&out).contains("nope.properties"), "{}", text(&out));
 
     let bad = dir.path().join("bad.properties");
@@ -321,13 +333,18 @@ fn bad_input_exits_2_naming_the_file() {
     let bad = bad.to_str().unwrap();
     let out = preflight(&["--source", bad, "--target", bad, "--topics", "x"]);
     let all = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert_eq!(out.status.code(), Some(CutoverExitCode::ERROR), "{all}");
     assert!(all.contains("bad.properties:2"), "{all}");
     assert!(!all.contains(SECRET), "{all}");
 
     let ok = props_file(dir.path(), "ok.properties", "127.0.0.1:1", "");
     let out = preflight(&["--source", &ok, "--target", &ok, "--topics", "(x"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(CutoverExitCode::ERROR),
+        "{}",
+        text(&out)
+    );
     assert!(text(&out).contains("--topics"), "{}", text(&out));
 
     // Nobody listens on port 1: unreachable, exit 2.
@@ -341,6 +358,11 @@ fn bad_input_exits_2_naming_the_file() {
         "--timeout-secs",
         "2",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(CutoverExitCode::ERROR),
+        "{}",
+        text(&out)
+    );
     assert!(text(&out).contains("source cluster"), "{}", text(&out));
 }

@@ -8,6 +8,8 @@
 //! of shell code blocks (```sh, bash, shell, console: `cutover …`, `cargo run --release -- …`). Synopsis forms
 //! (`[--flag N]`, `A\|B`, `FILE…`) are checked for subcommand, flags and files only.
 
+use reports::CutoverExitCode;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -317,7 +319,7 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
         .expect("run cutover");
     let code = out.status.code().unwrap_or(-1);
     // lint: 1 means the config has an error finding, a documented outcome, not a broken command.
-    let ok = code == 0 || (path[0] == "lint" && code == 1);
+    let ok = code == CutoverExitCode::OK || (path[0] == "lint" && code == CutoverExitCode::FAILED);
     if !ok || out.stdout.is_empty() {
         failures.push(format!(
             "{origin}: `cutover {}` exited {code} (stdout {} bytes): {}",

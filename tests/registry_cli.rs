@@ -1,6 +1,8 @@
 //! `cutover registry up` and `cutover verify-schemas` end to end, against real Apicurio
 //! Registry servers (needs a Java 21+; skipped, saying why, when there is none).
 
+use reports::CutoverExitCode;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -75,7 +77,7 @@ fn registry_up_serves_until_interrupted_and_verify_schemas_exits_0_1_2() {
     let out = run(&urls[1]);
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(CutoverExitCode::FAILED),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -86,14 +88,14 @@ fn registry_up_serves_until_interrupted_and_verify_schemas_exits_0_1_2() {
     let out = run(&urls[1]);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(CutoverExitCode::OK),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
     let out = run("http://127.0.0.1:1/apis/ccompat/v7");
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(CutoverExitCode::ERROR),
         "an unreachable registry is an error"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"));

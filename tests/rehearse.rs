@@ -4,6 +4,8 @@
 //! copy is complete, fails with the exact missing count when it is not; a canary rehearsal
 //! with the built-in replicator verifies its canaries and deletes them.
 
+use reports::CutoverExitCode;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -161,7 +163,7 @@ async fn rehearsals_on_secured_live_clusters() {
     let before = (state(&source.client_props()), state(&target.client_props()));
     let read_only = "[rehearsal]\nname = \"read-only\"\ntopics = \"payments\"\nwindow_records = 100\nlag_bound_secs = 10\n";
     let (code, report, out) = rehearse(dir.path(), &sp, &tp, read_only);
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, CutoverExitCode::OK, "{out}");
     assert_eq!(report["kind"], "rehearsal");
     let topic = &report["rehearsal"]["topics"][0];
     assert_eq!(topic["records"], 300, "{report:#}");
@@ -175,7 +177,7 @@ async fn rehearsals_on_secured_live_clusters() {
     produce(&source.client_props(), "payments", 600, 630).await;
     let lagging = read_only.replace("lag_bound_secs = 10", "lag_bound_secs = 3");
     let (code, report, out) = rehearse(dir.path(), &sp, &tp, &lagging);
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, CutoverExitCode::FAILED, "{out}");
     assert_eq!(
         report["rehearsal"]["topics"][0]["missing"], 30,
         "{report:#}"
@@ -206,7 +208,7 @@ async fn rehearsals_on_secured_live_clusters() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert_eq!(out.status.code(), Some(CutoverExitCode::ERROR), "{text}");
     assert!(
         text.contains("authentication failed") && text.contains("sasl.jaas.config"),
         "{text}"
@@ -220,7 +222,7 @@ async fn rehearsals_on_secured_live_clusters() {
                   [canary]\nduration_secs = 8\nrecords_per_sec = 300\ndrain_timeout_secs = 60\n\
                   [system]\nkind = \"builtin\"\n";
     let (code, report, out) = rehearse(dir.path(), &sp, &tp, canary);
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, CutoverExitCode::OK, "{out}");
     let reh = &report["rehearsal"];
     assert_eq!(reh["cleaned_up"], true, "{reh:#}");
     let canaries = reh["canary_topics"].as_array().unwrap();
@@ -325,7 +327,7 @@ async fn a_read_only_window_finds_records_behind_markers_and_aborted_retries() {
     write_props(&tpf, &target.client_props());
     let config = "[rehearsal]\nname = \"markers\"\ntopics = \"ledger\"\nwindow_records = 200\nlag_bound_secs = 5\n";
     let (code, report, out) = rehearse(dir.path(), &spf, &tpf, config);
-    assert_eq!(code, 0, "{out}\n{report:#}");
+    assert_eq!(code, CutoverExitCode::OK, "{out}\n{report:#}");
     let topic = &report["rehearsal"]["topics"][0];
     assert_eq!(topic["records"], 200, "{report:#}");
     assert_eq!(topic["missing"], 0, "{report:#}");

@@ -12,6 +12,8 @@
 //! `cutover replicate` as real processes; tests take a lock so that only one pair of clusters
 //! runs at a time on small CI machines.
 
+use reports::CutoverExitCode;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -858,12 +860,12 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
         let _ = blocker.poll(Duration::from_millis(100));
     }
     let (code, err) = offsets_sync(&config, group);
-    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(code, Some(CutoverExitCode::ERROR), "{err}");
     assert!(err.contains("active"), "{err}");
     leave(blocker);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (code, err) = offsets_sync(&config, group);
-    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(code, Some(CutoverExitCode::OK), "{err}");
     // The group on the target reads exactly the rest.
     let consumer = group_consumer(&pair.target.client_props(), group);
     consumer
@@ -1046,7 +1048,7 @@ fn a_bad_config_is_refused_with_file_line_and_key() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(CutoverExitCode::ERROR), "{err}");
     assert!(
         err.contains("r.toml:5: field `source.enable.auto.commit`"),
         "{err}"

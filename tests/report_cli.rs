@@ -1,6 +1,8 @@
 //! `cutover report` and `cutover diff` from the outside: exit codes and messages on missing or
 //! newer-major report.json files, re-rendering, regression exit code. No Kafka here.
 
+use reports::CutoverExitCode;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -38,7 +40,7 @@ fn write_report(dir: &Path, outcome: Outcome, rate: i64) {
 fn report_of_a_directory_without_report_json_exits_2_and_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     let o = cutover(&["report", dir.path().to_str().expect("utf-8")]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::ERROR));
     let e = stderr(&o);
     assert!(e.contains("report.json: no such report"), "{e}");
 }
@@ -53,12 +55,12 @@ fn a_newer_major_report_json_exits_2_for_report_and_diff() {
     v["schema_version"] = serde_json::json!(reports::SCHEMA_VERSION + 1);
     std::fs::write(&path, v.to_string()).expect("write");
     let o = cutover(&["report", dir.path().to_str().expect("utf-8")]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::ERROR));
     let e = stderr(&o);
     assert!(e.contains("is newer than this cutover understands"), "{e}");
     let p = path.to_str().expect("utf-8");
     let o = cutover(&["diff", p, p]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::ERROR));
     assert!(stderr(&o).contains("newer"), "{}", stderr(&o));
 }
 
@@ -73,7 +75,7 @@ fn diff_with_a_missing_file_exits_2() {
         a.to_str().expect("utf-8"),
         b.to_str().expect("utf-8"),
     ]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::ERROR));
     assert!(stderr(&o).contains("no such report"), "{}", stderr(&o));
 }
 
@@ -82,7 +84,7 @@ fn report_re_renders_markdown_html_and_junit() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_report(dir.path(), Outcome::Pass, 100);
     let o = cutover(&["report", dir.path().to_str().expect("utf-8")]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::OK), "{}", stderr(&o));
     for f in ["summary.md", "report.html", "junit.xml"] {
         assert!(dir.path().join(f).exists(), "{f}");
     }
@@ -99,7 +101,12 @@ fn diff_exits_1_when_b_lost_the_pass_and_prints_the_throughput_ratio() {
         a.path().to_str().expect("utf-8"),
         b.path().join("report.json").to_str().expect("utf-8"),
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(CutoverExitCode::FAILED),
+        "{}",
+        stderr(&o)
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("×0.50"), "{out}");
     let o = cutover(&[
@@ -107,5 +114,5 @@ fn diff_exits_1_when_b_lost_the_pass_and_prints_the_throughput_ratio() {
         a.path().to_str().expect("utf-8"),
         a.path().to_str().expect("utf-8"),
     ]);
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(CutoverExitCode::OK));
 }

@@ -4,6 +4,8 @@
 //! drops every 1000th record is reported with exactly that many lost; Ctrl-C tears everything
 //! down. The whole catalog against its expectations is `tests/catalog.rs` (ignored: minutes).
 
+use reports::CutoverExitCode;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -47,7 +49,7 @@ fn count(report: &serde_json::Value, class: &str) -> u64 {
 #[test]
 fn smoke_scenario_passes_end_to_end() {
     let (code, report, out) = run(&catalog("smoke"));
-    assert_eq!(code, 0, "{out}\n{report:#}");
+    assert_eq!(code, CutoverExitCode::OK, "{out}\n{report:#}");
     assert_eq!(report["outcome"], "pass");
     assert_eq!(report["schema_version"], 1);
     assert!(
@@ -123,7 +125,7 @@ fn secured_clusters_with_acls_pass_and_no_secret_reaches_the_report_or_logs() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert_eq!(out.status.code(), Some(CutoverExitCode::OK), "{all}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
             .unwrap();
@@ -166,7 +168,7 @@ fn mirrormaker2_exactly_once_passes_between_secured_clusters() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(CutoverExitCode::OK),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -231,7 +233,7 @@ grace_secs = 10
     )
     .unwrap();
     let (code, report, out) = run(&path);
-    assert_eq!(code, 1, "{out}\n{report:#}");
+    assert_eq!(code, CutoverExitCode::FAILED, "{out}\n{report:#}");
     assert_eq!(report["outcome"], "fail");
     assert_eq!(
         count(&report, "lost"),
@@ -301,7 +303,11 @@ fn ctrl_c_tears_everything_down_and_writes_an_aborted_report() {
         "teardown took {:?}",
         started.elapsed()
     );
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(CutoverExitCode::ERROR),
+        "{stdout}\n{stderr}"
+    );
     assert!(stderr.contains("interrupted"), "{stderr}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())

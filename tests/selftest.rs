@@ -1,6 +1,8 @@
 //! `cutover selftest` on real Kafka: every broken copier caught with exactly its class and
 //! count, the faithful copy passing, exit 0, within about two minutes.
 
+use reports::CutoverExitCode;
+
 use std::process::Command;
 use std::time::Instant;
 
@@ -17,7 +19,7 @@ fn selftest_catches_every_broken_copier_exactly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(CutoverExitCode::OK),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     let expected = [
@@ -82,7 +84,7 @@ fn selftest_that_cannot_run_exits_2_with_the_cause() {
         .output()
         .expect("run cutover selftest");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(out.status.code(), Some(CutoverExitCode::ERROR), "{stderr}");
     assert!(stderr.contains("could not run"), "{stderr}");
     assert!(stderr.contains("2.8.0"), "{stderr}");
 }

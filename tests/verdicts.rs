@@ -4,6 +4,8 @@
 //! `run.log`, not the terminal; a system that never creates a topic fails with a report; a
 //! scenario's `[expect]` decides the exit code.
 
+use reports::CutoverExitCode;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -77,7 +79,13 @@ fn an_offsets_promise_reaches_the_checker_and_fails_an_exactly_once_copy() {
             .replace("[expect]\noutcome = \"pass\"", "")
     });
     let r = run_in(dir.path(), &scenario);
-    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code,
+        CutoverExitCode::FAILED,
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
     assert_eq!(r.report["outcome"], "fail");
     assert!(
         count(&r.report, "offset-mismatch") > 0,
@@ -126,7 +134,7 @@ duration_secs = 1
 "#
     });
     let r = run_in(dir.path(), &scenario);
-    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, CutoverExitCode::ERROR, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(r.report["outcome"], "unknown", "{:#}", r.report);
     let faults = r.report["faults"].as_array().unwrap();
     let kill = faults.iter().find(|f| f["kind"] == "kill-broker").unwrap();
@@ -209,7 +217,13 @@ grace_secs = 2
     )
     .unwrap();
     let r = run_in(dir.path(), &path);
-    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code,
+        CutoverExitCode::FAILED,
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
     assert_eq!(r.report["outcome"], "fail");
     let failures = r.report["failures"].to_string();
     assert!(
@@ -261,7 +275,13 @@ grace_secs = 2
     .unwrap();
     let r = run_in(dir.path(), Path::new("cmd.toml"));
     // It started (its log says so) and, copying nothing, failed: exit 1, not 2.
-    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code,
+        CutoverExitCode::FAILED,
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
     let log = std::fs::read_to_string(r.dir.path().join("instance-0.log")).unwrap();
     assert!(log.contains("started by a relative path"), "{log}");
 }

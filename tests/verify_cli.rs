@@ -2,6 +2,8 @@
 //! aborted transaction, copied faithfully, lossily, with duplicates and read_uncommitted by a
 //! small test copier; the verdicts and counts must be exactly what each copier did.
 
+use reports::CutoverExitCode;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -249,7 +251,7 @@ async fn verify_passes_a_faithful_copy_and_counts_what_bad_copiers_did() {
     let tp = props_file(dir.path(), "target.properties", &tb);
 
     let (code, out, json) = verify_cli(&sp, &tp, "ok.", dir.path());
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, CutoverExitCode::OK, "{out}");
     assert!(out.starts_with("PASS"), "{out}");
     assert!(counts(&json).is_empty(), "{json}");
     assert_eq!(json["tally"]["source_records"], written.committed);
@@ -260,7 +262,7 @@ async fn verify_passes_a_faithful_copy_and_counts_what_bad_copiers_did() {
     );
 
     let (code, out, json) = verify_cli(&sp, &tp, "lossy.", dir.path());
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, CutoverExitCode::FAILED, "{out}");
     // Every skipped read is one record lost, upstream duplicates included (multiset).
     let c = counts(&json);
     let lost_counted = c.get("lost").copied().unwrap_or(0);
@@ -269,7 +271,7 @@ async fn verify_passes_a_faithful_copy_and_counts_what_bad_copiers_did() {
     assert!(out.contains("e.g. lost"), "{out}");
 
     let (code, out, json) = verify_cli(&sp, &tp, "dup.", dir.path());
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, CutoverExitCode::FAILED, "{out}");
     assert_eq!(
         counts(&json),
         BTreeMap::from([("duplicated".to_string(), doubled)]),
@@ -281,7 +283,7 @@ async fn verify_passes_a_faithful_copy_and_counts_what_bad_copiers_did() {
     );
 
     let (code, out, json) = verify_cli(&sp, &tp, "leaky.", dir.path());
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, CutoverExitCode::FAILED, "{out}");
     assert_eq!(
         counts(&json),
         BTreeMap::from([("leaked-aborted".to_string(), written.aborted)]),
@@ -305,7 +307,7 @@ async fn verify_errors_are_exit_2_with_the_cause() {
         .arg(&missing)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(CutoverExitCode::ERROR));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nope.properties"), "{err}");
 
@@ -331,7 +333,7 @@ async fn verify_errors_are_exit_2_with_the_cause() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(CutoverExitCode::ERROR));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("x.only-here") && err.contains("does not exist on the target"),
@@ -341,6 +343,6 @@ async fn verify_errors_are_exit_2_with_the_cause() {
         .args(["verify", "--source", &p, "--target", &p, "--topics", "("])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(CutoverExitCode::ERROR));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--topics"));
 }

@@ -3,6 +3,8 @@
 //! into exactly the verdict a single process gives (anomalies across partitions of different
 //! members included). Bad merges (a partition missing, a partition twice) are exit 2.
 
+use reports::CutoverExitCode;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -237,7 +239,12 @@ async fn two_group_members_and_a_merge_give_the_single_process_verdict() {
     let mut args = common.to_vec();
     args.extend(["--report-dir", single_dir.to_str().unwrap()]);
     let single = cutover(&args);
-    assert_eq!(single.status.code(), Some(1), "{}", stderr(&single));
+    assert_eq!(
+        single.status.code(),
+        Some(CutoverExitCode::FAILED),
+        "{}",
+        stderr(&single)
+    );
     let single_verdict = json(&single_dir.join("verdict.json"));
 
     // Two members at once.
@@ -266,7 +273,12 @@ async fn two_group_members_and_a_merge_give_the_single_process_verdict() {
         .map(|m| m.wait_with_output().unwrap())
         .collect();
     for o in &outputs {
-        assert_eq!(o.status.code(), Some(0), "member: {}", stderr(o));
+        assert_eq!(
+            o.status.code(),
+            Some(CutoverExitCode::OK),
+            "member: {}",
+            stderr(o)
+        );
         assert!(
             String::from_utf8_lossy(&o.stdout).contains("partial verdict of group verify-g1"),
             "{}",
@@ -310,7 +322,12 @@ async fn two_group_members_and_a_merge_give_the_single_process_verdict() {
         "--report-dir",
         merged_dir.to_str().unwrap(),
     ]);
-    assert_eq!(merged.status.code(), Some(1), "{}", stderr(&merged));
+    assert_eq!(
+        merged.status.code(),
+        Some(CutoverExitCode::FAILED),
+        "{}",
+        stderr(&merged)
+    );
     let merged_verdict = json(&merged_dir.join("verdict.json"));
     let counts: BTreeMap<String, u64> =
         serde_json::from_value(merged_verdict["counts"].clone()).unwrap();
@@ -356,7 +373,7 @@ async fn two_group_members_and_a_merge_give_the_single_process_verdict() {
 
     // Bad merges are exit 2 with the partitions named.
     let one = cutover(&["verify", "--merge", partials[0].to_str().unwrap()]);
-    assert_eq!(one.status.code(), Some(2));
+    assert_eq!(one.status.code(), Some(CutoverExitCode::ERROR));
     assert!(
         stderr(&one).contains("covered by no partial verdict"),
         "{}",
@@ -368,7 +385,7 @@ async fn two_group_members_and_a_merge_give_the_single_process_verdict() {
         std::fs::copy(p, twice_dir.join(format!("partial-{i}.json"))).unwrap();
     }
     let twice = cutover(&["verify", "--merge", twice_dir.to_str().unwrap()]);
-    assert_eq!(twice.status.code(), Some(2));
+    assert_eq!(twice.status.code(), Some(CutoverExitCode::ERROR));
     assert!(
         stderr(&twice).contains("is covered by both"),
         "{}",
@@ -383,7 +400,7 @@ async fn two_group_members_and_a_merge_give_the_single_process_verdict() {
     ]);
     assert_eq!(
         conflicting.status.code(),
-        Some(2),
+        Some(CutoverExitCode::ERROR),
         "{}",
         stderr(&conflicting)
     );
@@ -394,7 +411,7 @@ fn group_and_merge_usage_errors_are_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let p = props_file(dir.path(), "c.properties", "127.0.0.1:1");
     let no_dir = cutover(&["verify", "--source", &p, "--target", &p, "--group", "g"]);
-    assert_eq!(no_dir.status.code(), Some(2));
+    assert_eq!(no_dir.status.code(), Some(CutoverExitCode::ERROR));
     assert!(
         stderr(&no_dir).contains("--report-dir"),
         "{}",
@@ -402,7 +419,7 @@ fn group_and_merge_usage_errors_are_exit_2() {
     );
 
     let empty = cutover(&["verify", "--merge", dir.path().to_str().unwrap()]);
-    assert_eq!(empty.status.code(), Some(2));
+    assert_eq!(empty.status.code(), Some(CutoverExitCode::ERROR));
     assert!(
         stderr(&empty).contains("holds no partial verdict"),
         "{}",
@@ -411,7 +428,7 @@ fn group_and_merge_usage_errors_are_exit_2() {
 
     let missing = dir.path().join("partial-nope.json");
     let gone = cutover(&["verify", "--merge", missing.to_str().unwrap()]);
-    assert_eq!(gone.status.code(), Some(2));
+    assert_eq!(gone.status.code(), Some(CutoverExitCode::ERROR));
     assert!(
         stderr(&gone).contains("partial-nope.json"),
         "{}",
@@ -419,7 +436,7 @@ fn group_and_merge_usage_errors_are_exit_2() {
     );
 
     let neither = cutover(&["verify", "--topics", "x"]);
-    assert_eq!(neither.status.code(), Some(2));
+    assert_eq!(neither.status.code(), Some(CutoverExitCode::ERROR));
     assert!(
         stderr(&neither).contains("--source"),
         "{}",

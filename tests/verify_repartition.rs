@@ -4,6 +4,8 @@
 //! target partition 4 of a partition-keeping copy — a partition the source does not have — is
 //! counted, with and without preserved partitions.
 
+use reports::CutoverExitCode;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -205,7 +207,7 @@ async fn repartitioning_copies_and_phantoms_beyond_the_source_partitions() {
     let tp = props_file(dir.path(), "target.properties", &tb);
 
     let (code, out, json) = verify_cli(&sp, &tp, "re.", false, dir.path());
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, CutoverExitCode::OK, "{out}");
     assert!(counts(&json).is_empty(), "{json}");
     assert_eq!(json["tally"]["source_records"], written);
     assert_eq!(json["tally"]["target_records"], written);
@@ -215,7 +217,7 @@ async fn repartitioning_copies_and_phantoms_beyond_the_source_partitions() {
     // Held to preserved partitions, the same copy moved every record that changed partition.
     let moved: u64 = {
         let (code, out, json) = verify_cli(&sp, &tp, "re.", true, dir.path());
-        assert_eq!(code, 1, "{out}");
+        assert_eq!(code, CutoverExitCode::FAILED, "{out}");
         let c = counts(&json);
         assert!(c.get("moved-partition").copied().unwrap_or(0) > 0, "{json}");
         c.values().sum()
@@ -224,7 +226,7 @@ async fn repartitioning_copies_and_phantoms_beyond_the_source_partitions() {
 
     for preserve in [true, false] {
         let (code, out, json) = verify_cli(&sp, &tp, "same.", preserve, dir.path());
-        assert_eq!(code, 1, "preserve {preserve}: {out}");
+        assert_eq!(code, CutoverExitCode::FAILED, "preserve {preserve}: {out}");
         assert_eq!(
             counts(&json),
             BTreeMap::from([("phantom".to_string(), 1)]),

@@ -90,31 +90,16 @@ impl ClientProps {
     /// Parses Java `.properties` text: `key=value`, `key: value`, `key value`, `#`/`!`
     /// comments, backslash line continuations and escapes. `origin` names the source in errors.
     pub fn parse(text: &str, origin: &str) -> Result<ClientProps> {
+        let entries = located::properties::parse(text, origin).map_err(|e| {
+            HarnessError::ClientProperties {
+                file: e.origin,
+                line: e.line,
+                reason: e.reason,
+            }
+        })?;
         let mut props = ClientProps::new();
-        let mut lines = text.lines().enumerate().peekable();
-        while let Some((index, raw)) = lines.next() {
-            let line_no = index + 1;
-            let mut logical = raw.trim_start().to_string();
-            if logical.is_empty() || logical.starts_with('#') || logical.starts_with('!') {
-                continue;
-            }
-            while ends_with_continuation(&logical) {
-                logical.pop();
-                match lines.next() {
-                    Some((_, next)) => logical.push_str(next.trim_start()),
-                    None => break,
-                }
-            }
-            let (key, value) = split_key_value(&logical);
-            let key = unescape(key);
-            if key.is_empty() {
-                return Err(HarnessError::ClientProperties {
-                    file: origin.to_string(),
-                    line: line_no,
-                    reason: "a value without a key".into(),
-                });
-            }
-            props.set(key, unescape(value));
+        for e in entries {
+            props.set(e.key, e.value);
         }
         Ok(props)
     }
@@ -367,59 +352,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
-}
-
-fn ends_with_continuation(line: &str) -> bool {
-    let trailing = line.chars().rev().take_while(|c| *c == '\\').count();
-    trailing % 2 == 1
-}
-
-fn split_key_value(line: &str) -> (&str, &str) {
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' => escaped = true,
-            '=' | ':' | ' ' | '\t' => {
-                // The separator is `=` or `:`, optionally surrounded by blanks, or blanks alone.
-                let key = &line[..i];
-                let rest = line[i..].trim_start_matches([' ', '\t']);
-                let rest = rest.strip_prefix(['=', ':']).unwrap_or(rest);
-                return (key, rest.trim_start_matches([' ', '\t']));
-            }
-            _ => {}
-        }
-    }
-    (line, "")
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
-            Some('f') => out.push('\u{c}'),
-            Some('u') => {
-                let code: String = chars.by_ref().take(4).collect();
-                if let Some(ch) = u32::from_str_radix(&code, 16).ok().and_then(char::from_u32) {
-                    out.push(ch);
-                }
-            }
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    out
 }
 
 /// Extracts username and password from a PLAIN/SCRAM JAAS line.

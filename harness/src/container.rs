@@ -184,8 +184,11 @@ impl ContainerCluster {
             cluster.run_format(node, &cluster_id).await?;
         }
         // Host networking: the proxies run here and reach the brokers on 127.0.0.1.
-        cluster.proxies =
-            Proxies::start(&mut reservation, cluster.nodes.iter().map(|n| &n.layout))?;
+        cluster.proxies = Proxies::start(
+            &mut reservation,
+            cluster.nodes.iter().map(|n| &n.layout),
+            cluster.spec.proxy_seed,
+        )?;
         drop(reservation);
         for node in &cluster.nodes {
             cluster.run_broker(node).await?;

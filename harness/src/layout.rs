@@ -128,10 +128,12 @@ pub(crate) struct Proxies(Vec<(u32, Arc<Proxy>)>);
 
 impl Proxies {
     /// Starts one proxy per proxied node on the port held in `reservation`, forwarding to the
-    /// broker's own client listener. Jitter seed: the node id.
+    /// broker's own client listener. Jitter: the node's own stream of `seed`
+    /// ([`ClusterSpec::proxy_seed`](crate::ClusterSpec::proxy_seed)).
     pub fn start<'a>(
         reservation: &mut PortReservation,
         nodes: impl Iterator<Item = &'a NodeLayout>,
+        seed: u64,
     ) -> Result<Proxies> {
         let mut proxies = Proxies::default();
         for node in nodes {
@@ -147,7 +149,8 @@ impl Proxies {
                         upstream: upstream.to_string(),
                         reason: "the port is not in the cluster's reservation".into(),
                     })?;
-            let proxy = Proxy::from_std(listener, upstream, u64::from(node.node_id))?;
+            let node_seed = crate::rng::SplitMix64::derive(seed, u64::from(node.node_id));
+            let proxy = Proxy::from_std(listener, upstream, node_seed)?;
             proxies.0.push((node.node_id, Arc::new(proxy)));
         }
         Ok(proxies)
@@ -334,7 +337,7 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let proxies = Proxies::start(&mut reservation, nodes.iter()).unwrap();
+            let proxies = Proxies::start(&mut reservation, nodes.iter(), 7).unwrap();
             for n in &nodes {
                 let proxy = proxies.get(n.node_id).unwrap();
                 assert_eq!(proxy.addr().port(), n.proxy_port.unwrap());

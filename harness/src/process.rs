@@ -200,8 +200,11 @@ impl ProcessCluster {
         };
         cluster.format_storage().await?;
         // The proxies take their ports over from the reservation (no window to lose them).
-        cluster.proxies =
-            Proxies::start(&mut reservation, cluster.nodes.iter().map(|n| &n.layout))?;
+        cluster.proxies = Proxies::start(
+            &mut reservation,
+            cluster.nodes.iter().map(|n| &n.layout),
+            spec.proxy_seed,
+        )?;
         // Release the reserved ports just before the JVMs bind them.
         drop(reservation);
         for node in &cluster.nodes {

@@ -41,6 +41,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::error::{HarnessError, Result};
+use crate::rng::SplitMix64;
 
 /// Largest chunk read from one side before it is queued for the other.
 pub const CHUNK_BYTES: usize = 32 * 1024;
@@ -257,20 +258,6 @@ impl Bucket {
     }
 }
 
-/// SplitMix64: a tiny, seeded generator, enough for jitter.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// The delay stream of one direction of one connection.
 #[derive(Debug)]
 struct Jitter {
@@ -291,10 +278,7 @@ impl Jitter {
     }
 
     fn stream(seed: u64, connection: u64, dir: usize) -> SplitMix64 {
-        let mut mix = SplitMix64(seed);
-        let a = mix.next();
-        let mut mix = SplitMix64(a ^ connection.wrapping_mul(0xD6E8_FEB8_6659_FD93));
-        SplitMix64(mix.next() ^ dir as u64)
+        SplitMix64::new(SplitMix64::derive(seed, connection) ^ dir as u64)
     }
 
     /// `latency ± jitter`, uniform, at least zero. Restarts the stream when the seed changed.
@@ -306,7 +290,7 @@ impl Jitter {
             return faults.latency;
         }
         let j = faults.jitter.as_nanos().min(u128::from(u64::MAX / 4)) as u64;
-        let sample = self.rng.next() % (2 * j + 1);
+        let sample = self.rng.next_u64() % (2 * j + 1);
         let nanos = faults.latency.as_nanos().min(u128::from(u64::MAX / 4)) as u64;
         Duration::from_nanos((nanos + sample).saturating_sub(j))
     }

@@ -113,10 +113,7 @@ async fn round_trip(
         .map_err(|(e, _)| e.to_string())?
         .offset;
 
-    config
-        .set("group.id", "cutover-ready")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed");
+    crate::reader::read_only(&mut config, "cutover-ready").set("isolation.level", "read_committed");
     let consumer: BaseConsumer = config.create().map_err(|e| e.to_string())?;
     let mut assignment = TopicPartitionList::new();
     assignment

@@ -92,6 +92,11 @@ pub struct ClusterSpec {
     /// `ports` are then the proxies' ports. Off by default.
     #[serde(default)]
     pub proxied: bool,
+    /// The seed of the proxies' jitter (each broker's proxy draws from its own stream of it):
+    /// a scenario passes its seed, so a run with the same seed draws the same delays.
+    /// Default 0.
+    #[serde(default)]
+    pub proxy_seed: u64,
     /// Owned clusters: `plaintext` (default), `ssl` (TLS with a per-run CA) or `sasl_ssl`
     /// (TLS + SASL SCRAM-SHA-512 and PLAIN, ACLs enforced, `cutover-admin` as super user).
     #[serde(default)]
@@ -149,6 +154,7 @@ impl ClusterSpec {
             client_properties: BTreeMap::new(),
             keep: false,
             proxied: false,
+            proxy_seed: 0,
             security: SecurityProtocol::Plaintext,
             sasl_mechanism: SaslMechanism::ScramSha512,
             users: Vec::new(),

@@ -37,17 +37,14 @@ pub fn sample(
     timeout: Duration,
 ) -> Result<BTreeMap<String, TopicSize>, HarnessError> {
     let mut config = props.to_rdkafka()?;
-    config
-        .set("client.id", "cutover-preflight-sampler")
-        // librdkafka refuses `assign` without a group id; the group is never joined (no
-        // subscribe) and nothing is committed (auto commit off, no offset store).
-        .set(
-            "group.id",
-            format!("cutover-preflight-{}", std::process::id()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "true");
+    // librdkafka refuses `assign` without a group id; the group is never joined (no
+    // subscribe) and nothing is committed (auto commit off, no offset store).
+    harness::reader::read_only(
+        &mut config,
+        &format!("cutover-preflight-{}", std::process::id()),
+    )
+    .set("client.id", "cutover-preflight-sampler")
+    .set("enable.partition.eof", "true");
     let consumer: BaseConsumer = config
         .create()
         .map_err(|e| kafka("creating a consumer", e))?;

@@ -36,11 +36,10 @@ fn parse_key(bytes: &[u8]) -> Option<(String, String, String, i32)> {
 /// The source cluster's identity for checkpoint keys and transactional ids: its cluster id
 /// (KIP-78), or, for a cluster that has none, its sorted bootstrap servers.
 pub fn source_identity(source: &ClientConfig, timeout: Duration) -> Result<String> {
-    let probe: BaseConsumer<QuietEof> = source
-        .clone()
-        .set("group.id", "cutover-identity")
-        .create_with_context(QuietEof)
-        .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
+    let probe: BaseConsumer<QuietEof> =
+        harness::reader::read_only(&mut source.clone(), "cutover-identity")
+            .create_with_context(QuietEof)
+            .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
     // The metadata request makes the client learn the cluster id.
     probe
         .fetch_metadata(None, timeout)
@@ -99,8 +98,7 @@ pub fn read_compacted(
     let deadline = Instant::now() + timeout;
     let make = |level: &str| -> Result<BaseConsumer<QuietEof>> {
         let mut c = target.clone();
-        c.set("group.id", "cutover-checkpoint-reader")
-            .set("enable.auto.commit", "false")
+        harness::reader::read_only(&mut c, "cutover-checkpoint-reader")
             .set("enable.partition.eof", "true")
             .set("isolation.level", level);
         c.create_with_context(QuietEof)

@@ -22,10 +22,10 @@
 //! same Java property. Unknown keys and keys that contradict the mode are rejected with the
 //! file, line and key named.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use harness::ClientProps;
+use located::Located;
 use regex::Regex;
 use serde::Deserialize;
 
@@ -52,27 +52,9 @@ pub enum Start {
     Latest,
 }
 
-/// How source topic names map to target names.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Rename {
-    #[serde(default)]
-    pub prefix: String,
-    #[serde(default)]
-    pub suffix: String,
-    /// Explicit names; they win over prefix and suffix.
-    #[serde(default)]
-    pub map: BTreeMap<String, String>,
-}
-
-impl Rename {
-    pub fn target_of(&self, source: &str) -> String {
-        self.map
-            .get(source)
-            .cloned()
-            .unwrap_or_else(|| format!("{}{source}{}", self.prefix, self.suffix))
-    }
-}
+/// How source topic names map to target names: the checker's type, so what the replicator
+/// writes and what the checker expects cannot drift apart.
+pub use verify::Rename;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -267,53 +249,26 @@ pub const CONFIG_EXCLUDE_DEFAULT: &[&str] = &[
 
 impl ReplicatorConfig {
     pub fn from_file(path: &Path) -> Result<ReplicatorConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| ReplicatorError::Config {
-            origin: path.display().to_string(),
-            line: 0,
-            field: String::new(),
-            reason: format!("cannot read: {e}"),
-        })?;
+        let text = located::read(path)?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
     /// Parses and validates; errors name the origin, line and key.
     pub fn from_toml(text: &str, origin: &str) -> Result<ReplicatorConfig> {
-        let err = |line: usize, field: &str, reason: String| ReplicatorError::Config {
-            origin: origin.to_string(),
-            line,
-            field: field.to_string(),
-            reason,
+        let err = |field: &str, reason: String| {
+            ReplicatorError::from(Located::field(text, origin, field, reason))
         };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| harness::error::line_of(text, s.start))
-                .unwrap_or(0);
-            err(line, "", e.message().to_string())
-        })?;
+        let raw: RawConfig = located::parse_toml(text, origin)?;
         let r = raw.replication;
         if r.group_id.trim().is_empty() {
-            return Err(err(
-                find_line(text, "replication", "group_id"),
-                "replication.group_id",
-                "must not be empty".into(),
-            ));
+            return Err(err("replication.group_id", "must not be empty".into()));
         }
         let compile = |field: &str, patterns: Vec<String>| -> Result<Vec<Regex>> {
             patterns
                 .into_iter()
                 .map(|p| {
-                    Regex::new(&format!("^(?:{p})$")).map_err(|e| {
-                        err(
-                            find_line(
-                                text,
-                                "replication",
-                                field.rsplit('.').next().unwrap_or(field),
-                            ),
-                            field,
-                            format!("`{p}` is not a valid regex: {e}"),
-                        )
-                    })
+                    Regex::new(&format!("^(?:{p})$"))
+                        .map_err(|e| err(field, format!("`{p}` is not a valid regex: {e}")))
                 })
                 .collect()
         };
@@ -368,7 +323,6 @@ impl ReplicatorConfig {
         for (field, ok, expected) in tuning_checks {
             if !ok {
                 return Err(err(
-                    find_line(text, "tuning", field),
                     &format!("tuning.{field}"),
                     format!("expected {expected}"),
                 ));
@@ -377,7 +331,6 @@ impl ReplicatorConfig {
         if let Some(n) = r.producers {
             if !(1..=MAX_PRODUCERS).contains(&n) {
                 return Err(err(
-                    find_line(text, "replication", "producers"),
                     "replication.producers",
                     format!("expected 1 to {MAX_PRODUCERS} (transactional producers shared by all instances)"),
                 ));
@@ -386,7 +339,6 @@ impl ReplicatorConfig {
         if let Some(rf) = r.target_replication_factor {
             if rf < 1 && rf != -1 {
                 return Err(err(
-                    find_line(text, "replication", "target_replication_factor"),
                     "replication.target_replication_factor",
                     "expected a positive number, or -1 for the target's default".into(),
                 ));
@@ -396,11 +348,8 @@ impl ReplicatorConfig {
         let target = client_section(text, origin, "target", &raw.target)?;
         let schemas = match &raw.schemas {
             Some(section) => Some(std::sync::Arc::new(
-                crate::schemas::Schemas::from_raw(section).map_err(|(field, reason)| {
-                    let key = field.rsplit('.').next().unwrap_or(&field);
-                    let key = key.split('[').next().unwrap_or(key);
-                    err(find_line(text, "schemas", key), &field, reason)
-                })?,
+                crate::schemas::Schemas::from_raw(section)
+                    .map_err(|(field, reason)| err(&field, reason))?,
             )),
             None => None,
         };
@@ -438,11 +387,13 @@ impl ReplicatorConfig {
 
     /// Keys that contradict the mode, or that the replicator must own.
     fn check_conflicts(&self, text: &str, origin: &str, allow_uncommitted: bool) -> Result<()> {
-        let err = |section: &str, key: &str, reason: String| ReplicatorError::Config {
-            origin: origin.to_string(),
-            line: find_line(text, section, key),
-            field: format!("{section}.{key}"),
-            reason,
+        let err = |section: &str, key: &str, reason: String| {
+            ReplicatorError::from(Located::field(
+                text,
+                origin,
+                &format!("{section}.{key}"),
+                reason,
+            ))
         };
         if self.source.bootstrap_servers().is_none() {
             return Err(err("source", "bootstrap.servers", "is required".into()));
@@ -602,12 +553,13 @@ fn client_section(
     flatten("", table, &mut flat);
     let mut props = ClientProps::new();
     for (key, value) in flat {
-        let line = find_line(text, section, key.rsplit('.').next().unwrap_or(&key));
-        let err = |reason: String| ReplicatorError::Config {
-            origin: origin.to_string(),
-            line,
-            field: format!("{section}.{key}"),
-            reason,
+        let err = |reason: String| {
+            ReplicatorError::from(Located::field(
+                text,
+                origin,
+                &format!("{section}.{key}"),
+                reason,
+            ))
         };
         let value = match value {
             toml::Value::String(s) => s.clone(),
@@ -639,33 +591,6 @@ fn flatten<'a>(prefix: &str, table: &'a toml::Table, out: &mut Vec<(String, &'a 
             other => out.push((key, other)),
         }
     }
-}
-
-/// The line of `key` inside `[section]` (0 if not found): the first line after the section
-/// header that starts with the key, bare, dotted or quoted.
-pub fn find_line(text: &str, section: &str, key: &str) -> usize {
-    if let Some(line) = harness::error::line_of_field(text, &format!("{section}.{key}")) {
-        return line;
-    }
-    let header = format!("[{section}]");
-    let mut in_section = false;
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_start();
-        if line.starts_with('[') {
-            in_section = line.starts_with(&header);
-            continue;
-        }
-        let inline =
-            line.starts_with(&format!("{section}.")) || line.starts_with(&format!("{section} "));
-        if !(in_section || inline) {
-            continue;
-        }
-        let bare = line.trim_start_matches('"');
-        if bare.contains(key) && line.contains('=') && line.find(key) < line.find('=') {
-            return i + 1;
-        }
-    }
-    0
 }
 
 #[cfg(test)]

@@ -757,11 +757,8 @@ pub fn run(
     let source_id =
         checkpoint::source_identity(&config.source.to_rdkafka()?, Duration::from_secs(30))?;
     let (requests_tx, requests_rx) = std::sync::mpsc::channel();
-    let mut lookup_cfg = config.source.to_rdkafka()?;
-    lookup_cfg
-        .set("group.id", &config.group_id)
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", isolation(&config));
+    let mut lookup_cfg = config.source.reader(&config.group_id)?;
+    lookup_cfg.set("isolation.level", isolation(&config));
     lower_metadata_refresh(&config, &mut lookup_cfg);
     let lookup: BaseConsumer = lookup_cfg
         .create()
@@ -868,9 +865,7 @@ fn source_config(config: &ReplicatorConfig) -> Result<ClientConfig> {
     lower_metadata_refresh(config, &mut c);
     let t = &config.tuning;
     // group.id only names where at-least-once commits go: this consumer never joins a group.
-    c.set("group.id", &config.group_id)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
+    harness::reader::read_only(&mut c, &config.group_id)
         .set("isolation.level", isolation(config))
         .set("auto.offset.reset", "earliest")
         .set("fetch.max.bytes", t.fetch_max_bytes.to_string())
@@ -886,10 +881,8 @@ fn source_config(config: &ReplicatorConfig) -> Result<ClientConfig> {
 
 /// The slot group's consumer on the target: joins, is assigned slots, consumes nothing.
 fn slots_config(config: &ReplicatorConfig, source_id: &str) -> Result<ClientConfig> {
-    let mut c = config.target.to_rdkafka()?;
-    c.set("group.id", config.slots_group(source_id))
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "latest")
+    let mut c = config.target.reader(&config.slots_group(source_id))?;
+    c.set("auto.offset.reset", "latest")
         .set("partition.assignment.strategy", "roundrobin")
         .set("topic.metadata.refresh.interval.ms", "10000");
     // The group's liveness settings are the ones given for the source consumer, which used to

@@ -4,13 +4,8 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicatorError {
     /// The configuration is wrong: where, which key, what was expected.
-    #[error("{}", harness::error::located_message(.origin, *.line, .field, .reason))]
-    Config {
-        origin: String,
-        line: usize,
-        field: String,
-        reason: String,
-    },
+    #[error(transparent)]
+    Config(#[from] located::Located),
     /// A Kafka operation failed; `what` names the cluster, topic, partition and offset involved.
     #[error("{what}: {detail}")]
     Kafka { what: String, detail: String },
@@ -43,7 +38,7 @@ impl ReplicatorError {
 
     /// True when the error comes from bad input (the CLI exits 2 with it, as for any error).
     pub fn is_config(&self) -> bool {
-        matches!(self, ReplicatorError::Config { .. })
+        matches!(self, ReplicatorError::Config(_))
     }
 }
 

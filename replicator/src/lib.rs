@@ -22,6 +22,10 @@
 //! loop, the slot group, rewinds, restarts), [`offsets`] (consumer-group cutover), [`metrics`]
 //! (Prometheus), [`schemas`] (schema registry copy and schema-id translation of wire-format
 //! records).
+//!
+//! Must not: judge its own output (the checker does), commit source offsets before the records
+//! are safe on the target, or read a source group's offsets to position itself in exactly-once
+//! mode (checkpoints on the target are the truth).
 
 pub mod checkpoint;
 pub mod config;

@@ -172,10 +172,8 @@ pub fn sync_groups(
     type Positions = Vec<(String, i32, i64)>;
     let mut positions: Vec<(String, Positions)> = Vec::new();
     for group in &groups {
-        let mut cfg = source_cfg.clone();
-        cfg.set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed");
+        let mut cfg = config.source.reader(group)?;
+        cfg.set("isolation.level", "read_committed");
         let reader: BaseConsumer<QuietEof> = cfg
             .create_with_context(QuietEof)
             .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
@@ -296,9 +294,7 @@ fn commit(
     group: &str,
     partitions: &[Translation],
 ) -> std::result::Result<(), String> {
-    let mut cfg = config.target.to_rdkafka().map_err(|e| e.to_string())?;
-    cfg.set("group.id", group)
-        .set("enable.auto.commit", "false");
+    let cfg = config.target.reader(group).map_err(|e| e.to_string())?;
     let target_group: BaseConsumer = cfg.create().map_err(|e| e.to_string())?;
     let mut tpl = TopicPartitionList::new();
     for t in partitions {
@@ -398,8 +394,7 @@ struct Scanner {
 impl Scanner {
     fn new(config: &ClientConfig) -> Result<Self> {
         let mut c = config.clone();
-        c.set("group.id", "cutover-offsets-sync")
-            .set("enable.auto.commit", "false")
+        harness::reader::read_only(&mut c, "cutover-offsets-sync")
             .set("enable.partition.eof", "true")
             .set("isolation.level", "read_committed")
             .set("auto.offset.reset", "earliest");

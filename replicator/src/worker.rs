@@ -867,43 +867,30 @@ impl Writer {
     }
 }
 
-/// Fenced or fatal errors stop the writer; anything else aborts the batch and rewinds.
+/// Fenced or fatal errors stop the writer; anything else aborts the batch and rewinds
+/// (sorted by `harness::kafka_error::ErrorClass`, shared with the checker).
 fn classify(producer: &BaseProducer<Deliveries>, e: &KafkaError) -> Failure {
-    let fatal = producer.client().fatal_error();
-    let fenced_code = |c: Option<RDKafkaErrorCode>| {
-        matches!(
-            c,
-            Some(RDKafkaErrorCode::Fenced)
-                | Some(RDKafkaErrorCode::ProducerFenced)
-                | Some(RDKafkaErrorCode::InvalidProducerEpoch)
-        )
-    };
-    if let Some((code, reason)) = fatal {
-        return Failure::Stop {
-            fenced: fenced_code(Some(code)),
-            reason,
-        };
+    use harness::kafka_error::ErrorClass;
+    if let Some((code, reason)) = producer.client().fatal_error() {
+        let fenced = ErrorClass::of_fatal(code) == ErrorClass::Fenced;
+        return Failure::Stop { fenced, reason };
     }
-    match e {
-        KafkaError::Transaction(t) if t.is_fatal() => Failure::Stop {
-            fenced: fenced_code(Some(t.code())),
-            reason: t.to_string(),
-        },
-        KafkaError::Transaction(t) if t.txn_requires_abort() => Failure::Abort {
-            reason: t.to_string(),
-            retriable: false,
-        },
-        KafkaError::Transaction(t) => Failure::Abort {
-            reason: t.to_string(),
-            retriable: t.is_retriable(),
-        },
-        other if fenced_code(other.rdkafka_error_code()) => Failure::Stop {
+    let reason = match e {
+        KafkaError::Transaction(t) => t.to_string(),
+        other => other.to_string(),
+    };
+    match ErrorClass::of(e) {
+        ErrorClass::Fenced => Failure::Stop {
             fenced: true,
-            reason: other.to_string(),
+            reason,
         },
-        other => Failure::Abort {
-            reason: other.to_string(),
-            retriable: false,
+        ErrorClass::Fatal => Failure::Stop {
+            fenced: false,
+            reason,
+        },
+        class => Failure::Abort {
+            reason,
+            retriable: class.is_retriable(),
         },
     }
 }

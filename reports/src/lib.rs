@@ -8,6 +8,7 @@
 
 pub mod diff;
 pub mod digest;
+pub mod exit;
 pub mod finding;
 pub mod html;
 pub mod junit;
@@ -20,6 +21,7 @@ pub mod timeline;
 use std::path::{Path, PathBuf};
 
 pub use diff::{diff, Diff};
+pub use exit::CutoverExitCode;
 pub use finding::Severity;
 pub use junit::JunitOptions;
 pub use model::{

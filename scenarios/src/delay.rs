@@ -40,10 +40,8 @@ pub struct DelayProbe {
 impl DelayProbe {
     /// Starts reading every partition of `topics` on the target from its current end.
     pub fn start(target: &ClientProps, topics: &[String]) -> Result<DelayProbe, ScenarioError> {
-        let mut c = target.to_rdkafka()?;
-        c.set("group.id", "cutover-delay-probe")
-            .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed")
+        let mut c = target.reader("cutover-delay-probe")?;
+        c.set("isolation.level", "read_committed")
             .set("fetch.wait.max.ms", "20");
         let consumer: BaseConsumer<QuietEof> = c
             .create_with_context(QuietEof)

@@ -92,10 +92,8 @@ impl CommittedCounter {
     ) -> Result<Self, ScenarioError> {
         let failed =
             |e: rdkafka::error::KafkaError| ScenarioError::System(format!("drain counter: {e}"));
-        let mut c = props.to_rdkafka()?;
-        c.set("group.id", "cutover-drain-counter")
-            .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed")
+        let mut c = props.reader("cutover-drain-counter")?;
+        c.set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true");
         let consumer: Arc<BaseConsumer<harness::quiet::QuietEof>> = Arc::new(
             c.create_with_context(harness::quiet::QuietEof)

@@ -4,13 +4,8 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The scenario file is wrong: where, which field, what was expected.
-    #[error("{}", harness::error::located_message(.origin, *.line, .field, .reason))]
-    Spec {
-        origin: String,
-        line: usize,
-        field: String,
-        reason: String,
-    },
+    #[error(transparent)]
+    Spec(#[from] located::Located),
     #[error(transparent)]
     Harness(#[from] harness::HarnessError),
     #[error(transparent)]

@@ -11,6 +11,10 @@
 //! (MirrorMaker 2's `mm2.properties` and target topic names), [`runner`] (phases, fault
 //! schedule, drain, time series), [`report`] (what the scenario adds to the report), [`scrape`] (the built-in replicator's last
 //! `/metrics` per instance, saved with the report).
+//!
+//! Must not: judge anything itself (the checker, `verify`, does: verdicts, where a consumer
+//! group resumes, the rehearsal's window check), validate a scenario with runtime code (checks
+//! use `system_config`, pure functions), or write a secret anywhere but its private config dir.
 
 pub mod delay;
 pub mod drain;
@@ -25,6 +29,7 @@ pub mod runner;
 pub mod scrape;
 pub mod spec;
 pub mod system;
+pub mod system_config;
 
 pub use error::ScenarioError;
 pub use runner::{run, Outcome, Progress, RunOptions, RunReport};

@@ -5,6 +5,7 @@
 //! Every instance gets its own copy of the file, differing only in `listeners` (the internal
 //! REST server that dedicated mode needs for more than one node and for exactly-once).
 
+use located::Located;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -61,95 +62,6 @@ pub struct Clusters<'a> {
     /// Brokers of each cluster: internal topics get a replication factor of at most 3.
     pub source_brokers: usize,
     pub target_brokers: usize,
-}
-
-/// Checks the fields of a `mirrormaker2` system; errors are (field, reason).
-pub fn check(system: &SystemSpec) -> Result<(), (String, String)> {
-    let SystemSpec::Mirrormaker2 {
-        exactly_once,
-        tasks_max,
-        replication_policy,
-        consumer,
-        producer,
-        worker,
-        sync_group_offsets,
-        emit_checkpoints_interval_secs,
-        offset_syncs_topic_location,
-        properties,
-        config_file,
-        grace_secs,
-        heap_mb,
-        ..
-    } = system
-    else {
-        return Ok(());
-    };
-    if *tasks_max == 0 {
-        return Err(("tasks_max".into(), "expected at least 1".into()));
-    }
-    if *heap_mb < 128 {
-        return Err((
-            "heap_mb".into(),
-            "expected at least 128 (MiB); Connect needs room for its REST server".into(),
-        ));
-    }
-    if grace_secs.is_nan() || *grace_secs <= 0.0 {
-        return Err((
-            "grace_secs".into(),
-            "expected a positive number of seconds".into(),
-        ));
-    }
-    if emit_checkpoints_interval_secs == &Some(0) {
-        return Err((
-            "emit_checkpoints_interval_secs".into(),
-            "expected a positive number of seconds".into(),
-        ));
-    }
-    for (table, map) in [
-        ("consumer", consumer),
-        ("producer", producer),
-        ("worker", worker),
-        ("properties", properties),
-    ] {
-        for (k, v) in map {
-            if k.trim().is_empty() || k.contains(['\n', '\r']) || v.contains(['\n', '\r']) {
-                return Err((
-                    format!("{table}.{k}"),
-                    "keys must be non-empty and neither keys nor values may span lines".into(),
-                ));
-            }
-        }
-    }
-    if config_file.is_some() {
-        let set = [
-            ("exactly_once", *exactly_once),
-            ("tasks_max", *tasks_max != crate::spec::default_tasks_max()),
-            (
-                "replication_policy",
-                *replication_policy != ReplicationPolicy::Default,
-            ),
-            ("consumer", !consumer.is_empty()),
-            ("producer", !producer.is_empty()),
-            ("worker", !worker.is_empty()),
-            ("sync_group_offsets", *sync_group_offsets),
-            (
-                "emit_checkpoints_interval_secs",
-                emit_checkpoints_interval_secs.is_some(),
-            ),
-            (
-                "offset_syncs_topic_location",
-                *offset_syncs_topic_location != Side::Source,
-            ),
-            ("properties", !properties.is_empty()),
-        ];
-        if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
-            return Err((
-                (*field).into(),
-                "config_file is used verbatim: set this in the file instead".into(),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// The configuration of a `mirrormaker2` system for these clusters and source topics.
@@ -314,13 +226,8 @@ fn user_config(
     origin: &str,
     clusters: &Clusters<'_>,
 ) -> Result<Mm2Config, ScenarioError> {
-    let bad = |reason: String| ScenarioError::Spec {
-        origin: origin.to_string(),
-        line: 0,
-        field: String::new(),
-        reason,
-    };
-    let props = parse_properties(text);
+    let bad = |reason: String| ScenarioError::from(Located::new(origin, "", reason));
+    let props = located::properties::last(&located::properties::parse(text, origin)?);
     let aliases: Vec<String> = props
         .get("clusters")
         .map(|c| {
@@ -431,10 +338,8 @@ pub fn wait_until_replicating(
     use std::time::{Duration, Instant};
     let failed =
         |e: rdkafka::error::KafkaError| ScenarioError::System(format!("MirrorMaker 2 status: {e}"));
-    let mut c = target.to_rdkafka()?;
-    c.set("group.id", "cutover-mm2-status")
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest");
+    let mut c = target.reader("cutover-mm2-status")?;
+    c.set("auto.offset.reset", "earliest");
     let consumer: BaseConsumer<harness::quiet::QuietEof> = c
         .create_with_context(harness::quiet::QuietEof)
         .map_err(failed)?;
@@ -525,86 +430,14 @@ fn escape_value(v: &str) -> String {
     out
 }
 
-/// Reads `java.util.Properties` text: comments (`#`, `!`), `=`/`:`/whitespace separators,
-/// backslash line continuations and escapes. Later keys win, as in Java.
-pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut logical = String::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let trimmed = line.trim_start();
-        if logical.is_empty() && (trimmed.is_empty() || trimmed.starts_with(['#', '!'])) {
-            continue;
-        }
-        let trailing = trimmed.chars().rev().take_while(|c| *c == '\\').count();
-        if trailing % 2 == 1 {
-            logical.push_str(&trimmed[..trimmed.len() - 1]);
-            if lines.clone().next().is_some() {
-                continue;
-            }
-        } else {
-            logical.push_str(trimmed);
-        }
-        let (k, v) = split_entry(&logical);
-        out.insert(k, v);
-        logical.clear();
-    }
-    out
-}
-
-fn split_entry(line: &str) -> (String, String) {
-    let mut key = String::new();
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    key.push(unescape(n));
-                }
-            }
-            '=' | ':' => break,
-            c if c.is_whitespace() => {
-                while chars.peek().is_some_and(|c| c.is_whitespace()) {
-                    chars.next();
-                }
-                if chars.peek().is_some_and(|c| *c == '=' || *c == ':') {
-                    chars.next();
-                }
-                break;
-            }
-            c => key.push(c),
-        }
-    }
-    while chars.peek().is_some_and(|c| c.is_whitespace()) {
-        chars.next();
-    }
-    let mut value = String::new();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
-                value.push(unescape(n));
-            }
-        } else {
-            value.push(c);
-        }
-    }
-    (key, value)
-}
-
-fn unescape(c: char) -> char {
-    match c {
-        'n' => '\n',
-        't' => '\t',
-        'r' => '\r',
-        'f' => '\x0c',
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::spec::SystemOverride;
+
+    fn parse_properties(text: &str) -> BTreeMap<String, String> {
+        located::properties::last(&located::properties::parse(text, "mm2.properties").unwrap())
+    }
 
     fn clusters() -> Clusters<'static> {
         Clusters {
@@ -756,7 +589,7 @@ mod tests {
         if let SystemSpec::Mirrormaker2 { config_file, .. } = &mut s {
             *config_file = Some("mm2.properties".into());
         }
-        check(&s).unwrap();
+        crate::system_config::check_mirrormaker2(&s).unwrap();
         let c = config(&s, dir.path(), &clusters(), &["t".into()]).unwrap();
         let p = parse_properties(&c.instance_properties(1234));
         assert_eq!(p["onprem.bootstrap.servers"], "127.0.0.1:9001");
@@ -792,7 +625,7 @@ mod tests {
             *config_file = Some("mm2.properties".into());
             *sync_group_offsets = true;
         }
-        let (field, _) = check(&s).unwrap_err();
+        let (field, _) = crate::system_config::check_mirrormaker2(&s).unwrap_err();
         assert_eq!(field, "sync_group_offsets");
     }
 }

@@ -18,23 +18,17 @@
 //! Without `allow_writes = true` cutover never writes to either cluster: no topic, no group,
 //! no offset commit.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use harness::{Admin, ClientProps, ClusterSpec};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::error::ScenarioError;
 use crate::runner::{RunOptions, RunReport};
-use crate::spec::{
-    find_line, find_section, parse_toml, About, RunSpec, Scenario, SystemSpec, VerifySpec,
-};
+use crate::spec::{parse_toml, About, RunSpec, Scenario, SystemSpec};
 
 /// Every canary topic starts with this.
 pub const CANARY_PREFIX: &str = "cutover.rehearsal.";
@@ -148,48 +142,35 @@ fn yes() -> bool {
 impl Rehearsal {
     /// Reads and checks a rehearsal file; errors name the file, line and field.
     pub fn load(path: &Path) -> Result<Rehearsal, ScenarioError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(ScenarioError::io(format!("reading {}", path.display())))?;
+        let text = located::read(path)?;
         Self::parse(&text, &path.display().to_string())
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Rehearsal, ScenarioError> {
-        let err = |line: usize, field: &str, reason: String| ScenarioError::Spec {
-            origin: origin.to_string(),
-            line,
-            field: field.to_string(),
-            reason,
+        let err = |field: &str, reason: String| {
+            ScenarioError::from(located::Located::field(text, origin, field, reason))
         };
         let mut r: Rehearsal = parse_toml(text, origin)?;
         r.text = text.to_string();
         r.origin = origin.to_string();
-        let line_of = |field: &str| find_line(text, field);
         if let Some(topics) = &r.rehearsal.topics {
-            regex::Regex::new(&format!("^(?:{topics})$")).map_err(|e| {
-                err(
-                    line_of("topics"),
-                    "rehearsal.topics",
-                    format!("not a valid regex: {e}"),
-                )
-            })?;
+            regex::Regex::new(&format!("^(?:{topics})$"))
+                .map_err(|e| err("rehearsal.topics", format!("not a valid regex: {e}")))?;
         }
         if r.rehearsal.window_records == 0 {
             return Err(err(
-                line_of("window_records"),
                 "rehearsal.window_records",
                 "expected at least 1".into(),
             ));
         }
         if !r.rehearsal.lag_bound_secs.is_finite() || r.rehearsal.lag_bound_secs <= 0.0 {
             return Err(err(
-                line_of("lag_bound_secs"),
                 "rehearsal.lag_bound_secs",
                 "expected a positive number of seconds".into(),
             ));
         }
         if r.rehearsal.topics.is_none() && !r.rehearsal.allow_writes {
             return Err(err(
-                0,
                 "rehearsal",
                 "nothing to do: give `topics` (a read-only check of real topics) or \
                  `allow_writes = true` (canary topics)"
@@ -198,7 +179,6 @@ impl Rehearsal {
         }
         if r.canary.topics == 0 || r.canary.partitions < 1 || r.canary.records_per_sec == 0 {
             return Err(err(
-                find_section(text, "canary"),
                 "canary",
                 "expected at least 1 topic, 1 partition and 1 record per second".into(),
             ));
@@ -428,11 +408,7 @@ fn canary_scenario(
         workload,
         system,
         faults: Vec::new(),
-        verify: VerifySpec {
-            partitions: true,
-            order: true,
-            ..VerifySpec::default()
-        },
+        verify: verify::Promises::default(),
         expect: None,
         consumer_groups: Vec::new(),
         registries: None,
@@ -586,7 +562,7 @@ async fn window_check(
         let (s, t, cancel) = (source.clone(), target.clone(), options.cancel.clone());
         let (tn, ttn) = (topic.clone(), target_topic.clone());
         let checked = tokio::task::spawn_blocking(move || {
-            check_topic_window(&s, &t, &tn, &ttn, sp as i32, window, bound, &cancel)
+            verify::window_check::check_topic(&s, &t, &tn, &ttn, sp as i32, window, bound, &cancel)
         })
         .await
         .map_err(|e| ScenarioError::System(format!("window check: {e}")))??;
@@ -599,201 +575,6 @@ async fn window_check(
         out.push(result);
     }
     Ok(out)
-}
-
-struct WindowResult {
-    records: u64,
-    missing: u64,
-    duplicated: u64,
-    lag_secs: Option<f64>,
-    /// A read did not finish within its bound: the result cannot be judged.
-    incomplete: bool,
-}
-
-/// A read-only consumer: assigned partitions, no group membership, never commits.
-fn reader(props: &ClientProps) -> Result<BaseConsumer, ScenarioError> {
-    let mut config = props.to_rdkafka()?;
-    // librdkafka wants a group id to fetch assigned partitions; it is never joined or
-    // committed to.
-    config
-        .set(
-            "group.id",
-            format!("cutover-rehearsal-reader-{}", std::process::id()),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true");
-    config
-        .create()
-        .map_err(|e| ScenarioError::System(format!("creating a reader: {e}")))
-}
-
-type Fp = [u8; 32];
-
-/// Fingerprints of `topic`/`partition` records in [from, to), and whether the read reached
-/// `to` (or the partition's end) within its own bound.
-fn read_range(
-    consumer: &BaseConsumer,
-    topic: &str,
-    partition: i32,
-    from: i64,
-    to: i64,
-) -> Result<(HashMap<Fp, u64>, bool), ScenarioError> {
-    // Reading is bounded on its own (a window is small); the lag bound is checked between
-    // complete comparisons, so a slow read never passes for missing records.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut counts = HashMap::new();
-    if from >= to {
-        return Ok((counts, true));
-    }
-    let mut complete = false;
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Offset(from))
-        .map_err(|e| ScenarioError::System(e.to_string()))?;
-    consumer
-        .assign(&tpl)
-        .map_err(|e| ScenarioError::System(format!("assigning {topic}-{partition}: {e}")))?;
-    let options = verify::FingerprintOptions::default();
-    while std::time::Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(200)) {
-            // Events of a previous assignment of this reader can still be queued.
-            Some(Ok(m)) if m.partition() != partition || m.topic() != topic => {}
-            Some(Ok(m)) => {
-                if m.offset() >= to {
-                    complete = true;
-                    break;
-                }
-                let headers: Vec<(&str, Option<&[u8]>)> = m
-                    .headers()
-                    .map(|h| h.iter().map(|x| (x.key, x.value)).collect())
-                    .unwrap_or_default();
-                let view = verify::fingerprint::RecordView {
-                    key: m.key(),
-                    value: m.payload(),
-                    headers: &headers,
-                    timestamp: None,
-                };
-                *counts
-                    .entry(verify::fingerprint::fingerprint(&view, &options))
-                    .or_insert(0) += 1;
-                if m.offset() + 1 >= to {
-                    complete = true;
-                    break;
-                }
-            }
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) if p == partition => {
-                complete = true;
-                break;
-            }
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {}
-            // The reader never joins or commits to its group, so a principal without group
-            // ACLs (a least-privilege rehearsal principal) is fine: librdkafka still looks the
-            // coordinator up and reports the refusal.
-            Some(Err(e))
-                if e.rdkafka_error_code()
-                    == Some(rdkafka::types::RDKafkaErrorCode::GroupAuthorizationFailed) => {}
-            Some(Err(e)) => {
-                return Err(ScenarioError::System(format!(
-                    "reading {topic}-{partition}: {e}"
-                )))
-            }
-            None => {}
-        }
-    }
-    Ok((counts, complete))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn check_topic_window(
-    source: &ClientProps,
-    target: &ClientProps,
-    topic: &str,
-    target_topic: &str,
-    partitions: i32,
-    window: u64,
-    bound: Duration,
-    cancel: &std::sync::atomic::AtomicBool,
-) -> Result<WindowResult, ScenarioError> {
-    let started = std::time::Instant::now();
-    let deadline = started + bound;
-    let s = reader(source)?;
-    let t = reader(target)?;
-    let wm = |c: &BaseConsumer, topic: &str, p: i32| {
-        c.fetch_watermarks(topic, p, Duration::from_secs(10))
-            .map_err(|e| ScenarioError::System(format!("watermarks of {topic}-{p}: {e}")))
-    };
-    // The windows as of now.
-    let mut windows = Vec::new();
-    let mut incomplete = false;
-    for p in 0..partitions {
-        let (lo, hi) = wm(&s, topic, p)?;
-        let from = lo.max(hi - window as i64);
-        let (fps, read_all) = read_range(&s, topic, p, from, hi)?;
-        incomplete |= !read_all;
-        windows.push((p, hi, fps));
-    }
-    let records: u64 = windows
-        .iter()
-        .map(|(_, _, f)| f.values().sum::<u64>())
-        .sum();
-    let (mut missing, mut duplicated, mut lag);
-    let mut target_incomplete;
-    loop {
-        let (mut m, mut d) = (0, 0);
-        target_incomplete = false;
-        for (p, snapshot_hi, fps) in &windows {
-            if fps.is_empty() {
-                continue;
-            }
-            let (_, now_hi) = wm(&s, topic, *p)?;
-            let (t_lo, t_hi) = wm(&t, target_topic, *p)?;
-            // Everything written to the source since the snapshot may sit after the window on
-            // the target, plus a window of slack for upstream duplicates: that many *records*.
-            // Target offsets may grow faster than the source's (a transaction marker per
-            // exactly-once commit, aborted retries), so the read reaches back in offsets until
-            // it has seen that many records, the window, or the partition's start.
-            let want: u64 = fps.values().sum();
-            let need = want + window + (now_hi - snapshot_hi).max(0) as u64;
-            let mut span = 2 * window as i64 + (now_hi - snapshot_hi).max(0);
-            let found = loop {
-                let from = t_lo.max(t_hi - span);
-                let (found, read_all) = read_range(&t, target_topic, *p, from, t_hi)?;
-                target_incomplete |= !read_all;
-                let read: u64 = found.values().sum();
-                let complete = fps
-                    .iter()
-                    .all(|(fp, n)| found.get(fp).is_some_and(|got| got >= n));
-                if complete || read >= need || from == t_lo {
-                    break found;
-                }
-                span = span.saturating_mul(2);
-            };
-            for (fp, n) in fps {
-                let got = found.get(fp).copied().unwrap_or(0);
-                m += n.saturating_sub(got);
-                d += got.saturating_sub(*n);
-            }
-        }
-        missing = m;
-        duplicated = d;
-        lag = None;
-        if missing == 0 {
-            lag = Some(started.elapsed().as_secs_f64());
-            break;
-        }
-        if std::time::Instant::now() >= deadline || cancel.load(Ordering::Acquire) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    Ok(WindowResult {
-        records,
-        missing,
-        duplicated,
-        lag_secs: lag,
-        incomplete: incomplete || (missing > 0 && target_incomplete),
-    })
 }
 
 #[cfg(test)]

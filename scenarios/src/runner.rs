@@ -79,6 +79,8 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunReport,
     // Network faults go through a proxy in front of every broker (advertised to clients).
     source_spec.proxied = scenario.needs_proxies(Side::Source);
     target_spec.proxied = scenario.needs_proxies(Side::Target);
+    source_spec.proxy_seed = scenario.proxy_seed(Side::Source);
+    target_spec.proxy_seed = scenario.proxy_seed(Side::Target);
     let (source, target) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
     let source: Arc<dyn Cluster> = Arc::from(source?);
     let target: Arc<dyn Cluster> = match target {
@@ -297,10 +299,7 @@ async fn start_system<'a>(
         .mm2
         .as_ref()
         .map(|m| (m.config.status_topic.clone(), m.config.tasks_max));
-    let mut instances = Instances::new(launcher);
-    for _ in 0..scenario.system.instances() {
-        instances.add()?;
-    }
+    let instances = crate::system::launch(launcher, scenario.system.instances())?;
     if let Some((status_topic, tasks_max)) = mm2_ready {
         // MirrorMaker 2 replicates only once its tasks run, many seconds after the JVMs start:
         // the workload and the fault schedule begin then (the built-in replicator and commands
@@ -709,7 +708,7 @@ impl RunState<'_> {
                 .join("|"),
             rename: self.rename.clone(),
             fingerprint: scenario.verify.fingerprint(),
-            promises: scenario.verify.promises(),
+            promises: scenario.verify.clone(),
             ..VerifyOptions::default()
         };
         let report = &mut self.report;
@@ -907,39 +906,18 @@ fn system_name(s: &SystemSpec) -> String {
     }
 }
 
-fn rename_of(s: &SystemSpec) -> verify::reader::Rename {
+fn rename_of(s: &SystemSpec) -> verify::Rename {
     match s {
-        SystemSpec::Builtin { replication, .. } => {
-            let mut r = verify::reader::Rename::default();
-            if let Some(t) = replication.get("rename").and_then(|v| v.as_table()) {
-                r.prefix = t
-                    .get("prefix")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .into();
-                r.suffix = t
-                    .get("suffix")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .into();
-                if let Some(m) = t.get("map").and_then(|v| v.as_table()) {
-                    for (k, v) in m {
-                        if let Some(v) = v.as_str() {
-                            r.map.insert(k.clone(), v.to_string());
-                        }
-                    }
-                }
-            }
-            r
-        }
+        // The replicator's `[replication.rename]` is the checker's type (checked with the spec).
+        SystemSpec::Builtin { replication, .. } => replication
+            .get("rename")
+            .and_then(|v| v.clone().try_into::<verify::Rename>().ok())
+            .unwrap_or_default(),
         SystemSpec::Command { rename_prefix, .. } | SystemSpec::Running { rename_prefix } => {
-            verify::reader::Rename {
-                prefix: rename_prefix.clone(),
-                ..Default::default()
-            }
+            verify::Rename::prefix(rename_prefix.clone())
         }
         // Named by its replication policy: see crate::mirrormaker::Mm2Config::rename.
-        SystemSpec::Mirrormaker2 { .. } => verify::reader::Rename::default(),
+        SystemSpec::Mirrormaker2 { .. } => verify::Rename::default(),
     }
 }
 
@@ -1100,10 +1078,8 @@ impl Sampler {
         target_topics: &[String],
     ) -> Result<Sampler, ScenarioError> {
         let make = |p: &harness::ClientProps| -> Result<BaseConsumer, ScenarioError> {
-            let mut c = p.to_rdkafka()?;
-            c.set("group.id", "cutover-sampler")
-                .set("enable.auto.commit", "false");
-            c.create()
+            p.reader("cutover-sampler")?
+                .create()
                 .map_err(|e| ScenarioError::System(format!("sampler client: {e}")))
         };
         Ok(Sampler {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use harness::ClusterSpec;
+use located::Located;
 use serde::{Deserialize, Serialize};
 use workload::WorkloadSpec;
 
@@ -32,7 +33,7 @@ pub struct Scenario {
     #[serde(default, rename = "fault")]
     pub faults: Vec<FaultSpec>,
     #[serde(default)]
-    pub verify: VerifySpec,
+    pub verify: verify::Promises,
     /// What the scenario must show: with it, `cutover run` exits 0 when the run showed it and
     /// 1 when not; without it, 0 on a pass. Dropped by `--system` (another system under the
     /// same schedule may behave otherwise).
@@ -294,6 +295,27 @@ impl SystemSpec {
     /// The system `name` with this one's instance count. Settings of the same kind are kept
     /// (a builtin scenario's tuning, a MirrorMaker 2 scenario's properties); only the mode
     /// changes. Another kind starts from its defaults.
+    /// A `mirrormaker2` system with every default (`kind = "mirrormaker2"`, `instances`,
+    /// `exactly_once`).
+    pub fn mirrormaker2(instances: u32, exactly_once: bool) -> SystemSpec {
+        SystemSpec::Mirrormaker2 {
+            instances,
+            exactly_once,
+            tasks_max: default_tasks_max(),
+            replication_policy: ReplicationPolicy::Default,
+            consumer: BTreeMap::new(),
+            producer: BTreeMap::new(),
+            worker: BTreeMap::new(),
+            sync_group_offsets: false,
+            emit_checkpoints_interval_secs: None,
+            offset_syncs_topic_location: Side::Source,
+            properties: BTreeMap::new(),
+            config_file: None,
+            grace_secs: default_mm2_grace(),
+            heap_mb: default_mm2_heap(),
+        }
+    }
+
     pub fn overridden(&self, name: SystemOverride) -> SystemSpec {
         let instances = self.instances();
         match name {
@@ -324,22 +346,7 @@ impl SystemSpec {
                 let eos = name == SystemOverride::Mirrormaker2Eos;
                 let mut spec = match self {
                     SystemSpec::Mirrormaker2 { .. } => self.clone(),
-                    _ => SystemSpec::Mirrormaker2 {
-                        instances,
-                        exactly_once: eos,
-                        tasks_max: default_tasks_max(),
-                        replication_policy: ReplicationPolicy::Default,
-                        consumer: BTreeMap::new(),
-                        producer: BTreeMap::new(),
-                        worker: BTreeMap::new(),
-                        sync_group_offsets: false,
-                        emit_checkpoints_interval_secs: None,
-                        offset_syncs_topic_location: Side::Source,
-                        properties: BTreeMap::new(),
-                        config_file: None,
-                        grace_secs: default_mm2_grace(),
-                        heap_mb: default_mm2_heap(),
-                    },
+                    _ => SystemSpec::mirrormaker2(instances, eos),
                 };
                 if let SystemSpec::Mirrormaker2 { exactly_once, .. } = &mut spec {
                     *exactly_once = eos;
@@ -657,84 +664,18 @@ impl ExpectSpec {
     }
 }
 
-/// What the copy is held to.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VerifySpec {
-    #[serde(default = "yes")]
-    pub partitions: bool,
-    #[serde(default = "yes")]
-    pub order: bool,
-    #[serde(default)]
-    pub timestamps: bool,
-    #[serde(default)]
-    pub offsets: bool,
-    /// Header names left out of fingerprints (provenance headers a replicator adds).
-    #[serde(default)]
-    pub ignore_headers: Vec<String>,
-    /// Duplicates tolerated: 0 for exactly-once; a bound for at-least-once systems.
-    #[serde(default)]
-    pub allowed_duplicates: u64,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl VerifySpec {
-    /// The checker's promises: every `[verify]` promise reaches the checker from here.
-    pub fn promises(&self) -> verify::verdict::Promises {
-        verify::verdict::Promises {
-            partitions: self.partitions,
-            order: self.order,
-            offsets: self.offsets,
-            timestamps: self.timestamps,
-            allowed_duplicates: self.allowed_duplicates,
-        }
-    }
-
-    /// What the checker's fingerprints include.
-    pub fn fingerprint(&self) -> verify::FingerprintOptions {
-        verify::FingerprintOptions {
-            include_timestamp: self.timestamps,
-            exclude_headers: self.ignore_headers.clone(),
-        }
-    }
-}
-
-impl Default for VerifySpec {
-    fn default() -> Self {
-        VerifySpec {
-            partitions: true,
-            order: true,
-            timestamps: false,
-            offsets: false,
-            ignore_headers: Vec::new(),
-            allowed_duplicates: 0,
-        }
-    }
-}
-
 impl Scenario {
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Spec {
-            origin: path.display().to_string(),
-            line: 0,
-            field: String::new(),
-            reason: format!("cannot read: {e}"),
-        })?;
+        let text = located::read(path)?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
     /// Parses and checks a scenario; errors name the origin, line and field.
     pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-        // The line of the field's full path from the parser's spans; the hint only where the
-        // path is not in the text (a default that is wrong given other fields).
-        let err = |hint: usize, field: &str, reason: String| ScenarioError::Spec {
-            origin: origin.to_string(),
-            line: harness::error::line_of_field(text, field).unwrap_or(hint),
-            field: field.to_string(),
-            reason,
+        // The line of the field's full path from the parser's spans (or of its deepest part
+        // that is written: a missing key points at its table).
+        let err = |field: &str, reason: String| {
+            ScenarioError::from(Located::field(text, origin, field, reason))
         };
         let mut scenario: Scenario = parse_toml(text, origin)?;
         scenario.text = text.to_string();
@@ -759,38 +700,27 @@ impl Scenario {
         if scenario.workload.duration_secs.is_none() && scenario.workload.records.is_none() {
             scenario.workload.duration_secs = Some(scenario.run.duration_secs);
         }
-        let locate = |field: &str| find_line(text, field);
         if scenario.scenario.name.trim().is_empty() {
-            return Err(err(
-                locate("scenario.name"),
-                "scenario.name",
-                "must not be empty".into(),
-            ));
+            return Err(err("scenario.name", "must not be empty".into()));
         }
         if !positive(scenario.run.duration_secs) {
             return Err(err(
-                locate("run.duration_secs"),
                 "run.duration_secs",
                 "expected a positive number of seconds".into(),
             ));
         }
         if !positive(scenario.run.drain_timeout_secs) {
             return Err(err(
-                locate("run.drain_timeout_secs"),
                 "run.drain_timeout_secs",
                 "expected a positive number of seconds".into(),
             ));
         }
         for (side, spec) in [("source", &scenario.source), ("target", &scenario.target)] {
-            spec.validate()
-                .map_err(|e| err(find_section(text, side), side, e.to_string()))?;
+            spec.validate().map_err(|e| err(side, e.to_string()))?;
         }
         scenario.workload.validate().map_err(|e| match e {
-            workload::WorkloadError::Spec { field, reason, .. } => {
-                let full = format!("workload.{field}");
-                err(locate(&field), &full, reason)
-            }
-            other => err(0, "workload", other.to_string()),
+            workload::WorkloadError::Spec(e) => err(&format!("workload.{}", e.field), e.reason),
+            other => err("workload", other.to_string()),
         })?;
         match &scenario.system {
             SystemSpec::Builtin { instances, .. }
@@ -798,67 +728,40 @@ impl Scenario {
             | SystemSpec::Mirrormaker2 { instances, .. }
                 if *instances == 0 =>
             {
-                return Err(err(
-                    locate("system.instances"),
-                    "system.instances",
-                    "expected at least 1".into(),
-                ));
+                return Err(err("system.instances", "expected at least 1".into()));
             }
             SystemSpec::Command { command, .. } if command.is_empty() => {
                 return Err(err(
-                    locate("system.command"),
                     "system.command",
                     "expected the program and its arguments, e.g. [\"./copy.sh\"]".into(),
                 ));
             }
             SystemSpec::Builtin { .. } => {
                 // The replicator's own checks, on the config the run will write.
-                crate::system::builtin_config(
+                crate::system_config::builtin_config(
                     &scenario.system,
                     &harness::ClientProps::bootstrap("127.0.0.1:1"),
                     &harness::ClientProps::bootstrap("127.0.0.1:2"),
                     &scenario.workload,
                 )
                 .map_err(|e| match e {
-                    ScenarioError::Spec { field, reason, .. } => {
-                        let line = match find_line(text, &field) {
-                            0 => find_section(text, "system"),
-                            l => l,
-                        };
-                        err(line, &field, reason)
-                    }
-                    other => err(find_section(text, "system"), "system", other.to_string()),
+                    ScenarioError::Spec(e) => err(&e.field, e.reason),
+                    other => err("system", other.to_string()),
                 })?;
             }
             SystemSpec::Command { .. } | SystemSpec::Running { .. } => {}
             SystemSpec::Mirrormaker2 { .. } => {
-                crate::mirrormaker::check(&scenario.system).map_err(|(field, reason)| {
-                    let line = match find_line(text, &field) {
-                        0 => find_section(text, "system"),
-                        l => l,
-                    };
-                    err(line, &format!("system.{field}"), reason)
-                })?;
+                crate::system_config::check_mirrormaker2(&scenario.system)
+                    .map_err(|(field, reason)| err(&format!("system.{field}"), reason))?;
             }
         }
         for (i, g) in scenario.consumer_groups.iter().enumerate() {
             let field = format!("consumer_group[{i}]");
-            let line = text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| l.trim_start().starts_with("[[consumer_group]]"))
-                .nth(i)
-                .map_or(0, |(n, _)| n + 1);
             if g.id.trim().is_empty() {
-                return Err(err(
-                    line,
-                    &format!("{field}.id"),
-                    "must not be empty".into(),
-                ));
+                return Err(err(&format!("{field}.id"), "must not be empty".into()));
             }
             if !positive(g.stop_at_secs) || g.stop_at_secs > scenario.run.duration_secs {
                 return Err(err(
-                    line,
                     &format!("{field}.stop_at_secs"),
                     format!(
                         "expected a time within the workload (0 < stop_at_secs <= run.duration_secs = {}), found {}",
@@ -868,7 +771,6 @@ impl Scenario {
             }
             if g.count == 0 || (g.count > 1 && !g.id.contains("{n}")) {
                 return Err(err(
-                    line,
                     &format!("{field}.count"),
                     format!(
                         "expected count >= 1, and an id holding {{n}} when count > 1 (found count {} and id {:?})",
@@ -879,7 +781,6 @@ impl Scenario {
             let last_stop = g.stop_at_secs + g.stop_spread_secs;
             if g.stop_spread_secs < 0.0 || last_stop > scenario.run.duration_secs {
                 return Err(err(
-                    line,
                     &format!("{field}.stop_spread_secs"),
                     format!(
                         "expected 0 <= stop_spread_secs and stop_at_secs + stop_spread_secs <= run.duration_secs = {}, found {}",
@@ -893,13 +794,11 @@ impl Scenario {
         for g in &scenario.consumer_groups {
             if !seen.insert(g.id.as_str()) {
                 return Err(err(
-                    find_section(text, "consumer_group"),
-                    "consumer_group.id",
+                    "consumer_group",
                     format!("group {:?} is listed twice", g.id),
                 ));
             }
         }
-        let fault_lines = fault_lines(text);
         let added = scenario
             .faults
             .iter()
@@ -907,12 +806,10 @@ impl Scenario {
             .count() as u32;
         let max_instances = scenario.system.instances() + added;
         for (i, f) in scenario.faults.iter().enumerate() {
-            let line = fault_lines.get(i).copied().unwrap_or(0);
             let field = format!("fault[{i}]");
             if !(positive(f.at_secs) || f.at_secs == 0.0) || f.at_secs > scenario.run.duration_secs
             {
                 return Err(err(
-                    line,
                     &format!("{field}.at_secs"),
                     format!(
                         "expected 0 to run.duration_secs ({}), found {}",
@@ -923,7 +820,6 @@ impl Scenario {
             if let Some(d) = f.duration_secs {
                 if !positive(d) {
                     return Err(err(
-                        line,
                         &format!("{field}.duration_secs"),
                         "expected a positive number of seconds".into(),
                     ));
@@ -941,7 +837,6 @@ impl Scenario {
             );
             if needs_duration && f.duration_secs.is_none() {
                 return Err(err(
-                    line,
                     &format!("{field}.duration_secs"),
                     format!("a {} fault needs a duration", f.action.name()),
                 ));
@@ -956,7 +851,6 @@ impl Scenario {
                     };
                     if *node == 0 || *node > spec.brokers {
                         return Err(err(
-                            line,
                             &format!("{field}.node"),
                             format!(
                                 "expected a node id from 1 to {} (the {:?} cluster's brokers)",
@@ -970,14 +864,12 @@ impl Scenario {
                     if *instance >= max_instances =>
                 {
                     return Err(err(
-                        line,
                         &format!("{field}.instance"),
                         "no such instance (instances count from 0)".into(),
                     ));
                 }
                 FaultAction::Bandwidth { bytes_per_sec, .. } if *bytes_per_sec == 0 => {
                     return Err(err(
-                        line,
                         &format!("{field}.bytes_per_sec"),
                         "expected a positive rate".into(),
                     ));
@@ -988,7 +880,6 @@ impl Scenario {
         if let Some(expect) = &scenario.expect {
             if expect.outcome == ExpectedOutcome::Pass && !expect.classes.is_empty() {
                 return Err(err(
-                    locate("expect.classes"),
                     "expect.classes",
                     "anomaly classes are expected only with outcome = \"fail\"".into(),
                 ));
@@ -1015,6 +906,16 @@ impl Scenario {
         }
     }
 
+    /// The seed of `side`'s proxy jitter: a stream of the scenario's seed (`run.seed`, else
+    /// the workload's), so a run with the same seed draws the same network delays.
+    pub fn proxy_seed(&self, side: Side) -> u64 {
+        let stream = match side {
+            Side::Source => 1,
+            Side::Target => 2,
+        };
+        harness::rng::SplitMix64::derive(self.workload.seed, stream)
+    }
+
     /// True when any fault needs the per-broker proxies of `side`.
     pub fn needs_proxies(&self, side: Side) -> bool {
         self.faults.iter().any(|f| {
@@ -1036,41 +937,30 @@ fn positive(x: f64) -> bool {
     x > 0.0
 }
 
-/// The line of the first `key =` (last dotted segment) in the text, 0 if absent.
 /// Deserializes a TOML file; a syntax or schema error names the origin and line.
 pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
     text: &str,
     origin: &str,
 ) -> Result<T, ScenarioError> {
-    toml::from_str(text).map_err(|e| ScenarioError::Spec {
-        origin: origin.to_string(),
-        line: e
-            .span()
-            .map(|s| harness::error::line_of(text, s.start))
-            .unwrap_or(0),
-        field: String::new(),
-        reason: e.message().trim().to_string(),
-    })
+    Ok(located::parse_toml(text, origin)?)
 }
 
-/// The line of `field` (a full dotted path: `verify.order`, `fault[2].instance`).
-pub(crate) fn find_line(text: &str, field: &str) -> usize {
-    harness::error::field_line(text, field)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The line of the `[section` header (0 when absent).
-pub(crate) fn find_section(text: &str, section: &str) -> usize {
-    let header = format!("[{section}");
-    text.lines()
-        .position(|l| l.trim_start().starts_with(&header))
-        .map_or(0, |i| i + 1)
-}
-
-/// The line of each `[[fault]]` header, in order.
-fn fault_lines(text: &str) -> Vec<usize> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| l.trim_start().starts_with("[[fault]]"))
-        .map(|(i, _)| i + 1)
-        .collect()
+    #[test]
+    fn proxy_jitter_is_seeded_by_the_scenario() {
+        let text = |seed: u64| {
+            format!(
+                "[scenario]\nname = \"t\"\n[run]\nduration_secs = 5\nseed = {seed}\n[workload.topics]\ncount = 1\n[system]\nkind = \"running\"\n"
+            )
+        };
+        let a = Scenario::from_toml(&text(7), "a.toml").unwrap();
+        let b = Scenario::from_toml(&text(7), "b.toml").unwrap();
+        let c = Scenario::from_toml(&text(8), "c.toml").unwrap();
+        assert_eq!(a.proxy_seed(Side::Source), b.proxy_seed(Side::Source));
+        assert_ne!(a.proxy_seed(Side::Source), a.proxy_seed(Side::Target));
+        assert_ne!(a.proxy_seed(Side::Source), c.proxy_seed(Side::Source));
+    }
 }

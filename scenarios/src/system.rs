@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use workload::WorkloadSpec;
-
 use crate::error::ScenarioError;
 use crate::mirrormaker::Mm2Config;
 use crate::spec::SystemSpec;
@@ -22,71 +20,7 @@ pub struct Mm2Launch {
     pub heap_mb: u32,
 }
 
-/// The replicator config a `builtin` system runs with, as TOML text, checked by the replicator.
-pub fn builtin_config(
-    system: &SystemSpec,
-    source: &harness::ClientProps,
-    target: &harness::ClientProps,
-    workload: &WorkloadSpec,
-) -> Result<String, ScenarioError> {
-    let SystemSpec::Builtin {
-        replication,
-        tuning,
-        source_properties,
-        target_properties,
-        ..
-    } = system
-    else {
-        return Err(ScenarioError::System("not a builtin system".into()));
-    };
-    let mut replication = replication.clone();
-    replication
-        .entry("group_id")
-        .or_insert_with(|| toml::Value::String("cutover-builtin".into()));
-    replication.entry("include").or_insert_with(|| {
-        toml::Value::Array(
-            workload
-                .topics
-                .names()
-                .iter()
-                .map(|t| toml::Value::String(regex::escape(t)))
-                .collect(),
-        )
-    });
-    replication
-        .entry("topic_refresh_interval_ms")
-        .or_insert(toml::Value::Integer(2000));
-    let mut doc = toml::Table::new();
-    doc.insert("replication".into(), toml::Value::Table(replication));
-    doc.insert("tuning".into(), toml::Value::Table(tuning.clone()));
-    let props = |cluster: &harness::ClientProps, extra: &BTreeMap<String, String>| {
-        let mut t = toml::Table::new();
-        for (k, v) in cluster.iter() {
-            t.insert(k.into(), toml::Value::String(v.into()));
-        }
-        for (k, v) in extra {
-            t.insert(k.clone(), toml::Value::String(v.clone()));
-        }
-        toml::Value::Table(t)
-    };
-    doc.insert("source".into(), props(source, source_properties));
-    doc.insert("target".into(), props(target, target_properties));
-    let text = toml::to_string(&doc).map_err(|e| ScenarioError::System(e.to_string()))?;
-    replicator::ReplicatorConfig::from_toml(&text, "").map_err(|e| match e {
-        replicator::ReplicatorError::Config { field, reason, .. } => ScenarioError::Spec {
-            origin: String::new(),
-            line: 0,
-            field: if field.is_empty() {
-                "system".into()
-            } else {
-                format!("system.{field}")
-            },
-            reason,
-        },
-        other => ScenarioError::System(format!("replicator config: {other}")),
-    })?;
-    Ok(text)
-}
+pub use crate::system_config::builtin_config;
 
 /// How instances are launched.
 pub struct Launcher {
@@ -109,6 +43,44 @@ pub struct Launcher {
     pub config_path: Option<PathBuf>,
     /// MirrorMaker 2's runtime and config (`mirrormaker2` systems).
     pub mm2: Option<Mm2Launch>,
+}
+
+impl Launcher {
+    /// A launcher of `system` whose files (logs, client properties, generated configs) all
+    /// go to `dir`; set `cutover_exe`, `secrets_dir`, `config_path` or `mm2` where the
+    /// system needs them.
+    pub fn new(
+        system: SystemSpec,
+        dir: &Path,
+        source_bootstrap: String,
+        target_bootstrap: String,
+        topics: Vec<String>,
+    ) -> Launcher {
+        Launcher {
+            cutover_exe: PathBuf::from("cutover"),
+            dir: dir.to_path_buf(),
+            system,
+            scenario_dir: dir.to_path_buf(),
+            source_bootstrap,
+            target_bootstrap,
+            secrets_dir: dir.to_path_buf(),
+            source_properties_file: dir.join("source.properties"),
+            target_properties_file: dir.join("target.properties"),
+            topics,
+            config_path: None,
+            mm2: None,
+        }
+    }
+}
+
+/// Starts `count` instances of the launcher's system: how `cutover run` and the replication
+/// bench both put a system under test to work.
+pub fn launch(launcher: Launcher, count: u32) -> Result<Instances, ScenarioError> {
+    let mut instances = Instances::new(launcher);
+    for _ in 0..count {
+        instances.add()?;
+    }
+    Ok(instances)
 }
 
 /// One running instance.
@@ -370,4 +342,38 @@ pub fn properties_text(props: &harness::ClientProps) -> String {
         out.push_str(&format!("{k}={}\n", v.replace('\\', "\\\\")));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_starts_the_asked_number_of_instances_with_their_logs_in_the_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = SystemSpec::Command {
+            command: vec!["sleep".into(), "30".into()],
+            instances: 2,
+            grace_secs: 1.0,
+            group_id: "g".into(),
+            env: BTreeMap::new(),
+            rename_prefix: String::new(),
+        };
+        let launcher = Launcher::new(
+            system,
+            dir.path(),
+            "127.0.0.1:1".into(),
+            "127.0.0.1:2".into(),
+            vec!["t".into()],
+        );
+        let mut instances = launch(launcher, 2).unwrap();
+        assert_eq!(
+            instances.running.keys().copied().collect::<Vec<_>>(),
+            [0, 1]
+        );
+        assert!(dir.path().join("instance-1.log").exists());
+        assert!(instances.exited().is_empty(), "both still run");
+        instances.stop_all();
+        assert!(instances.running.is_empty());
+    }
 }

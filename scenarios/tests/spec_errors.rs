@@ -244,3 +244,35 @@ fn a_mirrormaker2_system_is_checked_with_line_and_field() {
     let s = Scenario::from_toml(&ok, "ok.toml").unwrap();
     assert_eq!(s.system.instances(), 2);
 }
+
+#[test]
+fn the_verify_table_is_the_checkers_promises_and_a_bad_key_is_named() {
+    let s = Scenario::from_toml(
+        &format!(
+            "{GOOD}\n[verify]\norder = false\nallowed_duplicates = 3\nignore_headers = [\"x\"]\n"
+        ),
+        "good.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        s.verify,
+        verify::Promises {
+            order: false,
+            allowed_duplicates: 3,
+            ignore_headers: vec!["x".into()],
+            ..verify::Promises::default()
+        }
+    );
+    assert_eq!(
+        s.verify.fingerprint().exclude_headers,
+        vec!["x".to_string()]
+    );
+    let text = format!("{GOOD}\n[verify]\nordr = false\n");
+    let e = error_of(&text);
+    let line = text.lines().position(|l| l == "ordr = false").unwrap() + 1;
+    assert!(
+        e.starts_with(&format!("bad.toml:{line}: unknown field `ordr`")),
+        "{e}"
+    );
+    assert!(e.contains("`order`"), "the known keys are listed: {e}");
+}

@@ -94,10 +94,8 @@ fn read_all(
     timeout: Duration,
 ) -> Result<Vec<Vec<Record>>, SelftestError> {
     let kafka = |e: KafkaError| SelftestError::Kafka(format!("reading {topic}: {e}"));
-    let mut config = props.to_rdkafka()?;
+    let mut config = props.reader("cutover-selftest-copier")?;
     config
-        .set("group.id", "cutover-selftest-copier")
-        .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("isolation.level", isolation);
     // End-of-partition events are how the copier knows it is done, not errors to log.

@@ -52,6 +52,45 @@ pub struct RecordView<'a> {
     pub timestamp: Option<(u8, i64)>,
 }
 
+impl<'a> RecordView<'a> {
+    /// The view of a consumed Kafka message: key, value, `headers` (from
+    /// [`message_headers`]) and the timestamp with its type. The one place a message becomes
+    /// a fingerprintable record (the checker's reader, the consumer-group check, the
+    /// rehearsal's window check).
+    pub fn from_message<M: rdkafka::Message>(
+        m: &'a M,
+        headers: &'a [(&'a str, Option<&'a [u8]>)],
+    ) -> RecordView<'a> {
+        RecordView {
+            key: m.key(),
+            value: m.payload(),
+            headers,
+            timestamp: match m.timestamp() {
+                rdkafka::Timestamp::CreateTime(ms) => Some((0, ms)),
+                rdkafka::Timestamp::LogAppendTime(ms) => Some((1, ms)),
+                rdkafka::Timestamp::NotAvailable => None,
+            },
+        }
+    }
+}
+
+/// A message's headers in order, as [`RecordView`] borrows them.
+pub fn message_headers<M: rdkafka::Message>(m: &M) -> Vec<(&str, Option<&[u8]>)> {
+    use rdkafka::message::Headers;
+    m.headers()
+        .map(|h| h.iter().map(|x| (x.key, x.value)).collect())
+        .unwrap_or_default()
+}
+
+/// The fingerprint of a consumed message ([`RecordView::from_message`]).
+pub fn fingerprint_message<M: rdkafka::Message>(
+    m: &M,
+    options: &FingerprintOptions,
+) -> Fingerprint {
+    let headers = message_headers(m);
+    fingerprint(&RecordView::from_message(m, &headers), options)
+}
+
 fn put_bytes(h: &mut Sha256, bytes: Option<&[u8]>) {
     match bytes {
         None => h.update([0u8]),
@@ -110,6 +149,52 @@ pub fn hex(fp: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_is_viewed_with_its_headers_and_typed_timestamp() {
+        use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "h",
+            value: Some(b"v".as_slice()),
+        });
+        let m = OwnedMessage::new(
+            Some(b"value".to_vec()),
+            Some(b"key".to_vec()),
+            "t".into(),
+            rdkafka::Timestamp::LogAppendTime(42),
+            0,
+            7,
+            Some(headers),
+        );
+        let hs = message_headers(&m);
+        let view = RecordView::from_message(&m, &hs);
+        assert_eq!(view.key, Some(b"key".as_slice()));
+        assert_eq!(view.value, Some(b"value".as_slice()));
+        assert_eq!(view.headers, &[("h", Some(b"v".as_slice()))]);
+        assert_eq!(view.timestamp, Some((1, 42)));
+        let options = FingerprintOptions {
+            include_timestamp: true,
+            ..FingerprintOptions::default()
+        };
+        assert_eq!(
+            fingerprint_message(&m, &options),
+            fingerprint(&view, &options)
+        );
+        let create = OwnedMessage::new(
+            Some(b"value".to_vec()),
+            Some(b"key".to_vec()),
+            "t".into(),
+            rdkafka::Timestamp::CreateTime(42),
+            0,
+            7,
+            None,
+        );
+        assert_ne!(
+            fingerprint_message(&m, &options),
+            fingerprint_message(&create, &options),
+            "the timestamp's type and the headers count"
+        );
+    }
 
     fn fp(
         key: Option<&[u8]>,

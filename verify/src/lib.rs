@@ -15,19 +15,23 @@
 //! sorted runs, so the verdict stays exact at any volume. It never writes to a cluster and never
 //! commits offsets.
 
+pub mod distributed;
 pub mod error;
 pub mod fingerprint;
-pub mod group;
 pub mod matcher;
 pub mod reader;
+pub mod rename;
+pub mod resume;
 pub mod runs;
 pub mod schemas;
 pub mod topic;
 pub mod verdict;
+pub mod window_check;
 
+pub use distributed::{load_partials, merge, verify_partial, GroupOptions, PartialVerdict};
 pub use error::VerifyError;
 pub use fingerprint::{fingerprint, FingerprintOptions, RecordView, WORKLOAD_ID_HEADER};
-pub use group::{load_partials, merge, verify_partial, GroupOptions, PartialVerdict};
 pub use matcher::{MatchOptions, PartitionMatcher, Retention};
-pub use reader::{verify, Rename, VerifyOptions, VerifyProgress};
+pub use reader::{verify, VerifyOptions, VerifyProgress};
+pub use rename::Rename;
 pub use verdict::{AnomalyClass, Counts, Promises, Status, Verdict};

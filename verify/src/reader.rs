@@ -16,35 +16,19 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 /// Readers stop at end-of-partition events; they are not errors to log.
 type QuietConsumer = BaseConsumer<QuietEof>;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use crate::error::VerifyError;
-use crate::fingerprint::{fingerprint, identity, FingerprintOptions, RecordView};
+use crate::fingerprint::{fingerprint, identity, message_headers, FingerprintOptions, RecordView};
 use crate::matcher::{topic_position, MatchOptions, PartitionMatcher, PartitionOutcome, Retention};
 use crate::runs::{RunSorter, Spill};
 use crate::topic::combine;
 use crate::verdict::{AnomalyClass, Counts, Position, Promises, TopicVerdict, Verdict};
 
-/// How source topic names map to target topic names.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Rename {
-    pub prefix: String,
-    pub suffix: String,
-    /// Explicit names win over prefix/suffix.
-    pub map: BTreeMap<String, String>,
-}
-
-impl Rename {
-    pub fn target_of(&self, source: &str) -> String {
-        self.map
-            .get(source)
-            .cloned()
-            .unwrap_or_else(|| format!("{}{source}{}", self.prefix, self.suffix))
-    }
-}
+pub use crate::rename::Rename;
 
 /// Everything a verification needs besides the clusters.
 #[derive(Debug, Clone)]
@@ -459,11 +443,8 @@ fn consumer(
     isolation: &str,
     cluster: &str,
 ) -> Result<QuietConsumer, VerifyError> {
-    let mut config = props.to_rdkafka()?;
+    let mut config = props.reader("cutover-verify")?;
     config
-        .set("group.id", "cutover-verify")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", isolation)
@@ -1017,17 +998,7 @@ impl<'a> Stream<'a> {
                     if m.offset() + 1 >= self.end {
                         self.done = true;
                     }
-                    let mut headers: Vec<(&str, Option<&[u8]>)> = Vec::new();
-                    if let Some(h) = m.headers() {
-                        for header in h.iter() {
-                            headers.push((header.key, header.value));
-                        }
-                    }
-                    let timestamp = match m.timestamp() {
-                        rdkafka::Timestamp::CreateTime(t) => Some((0u8, t)),
-                        rdkafka::Timestamp::LogAppendTime(t) => Some((1u8, t)),
-                        rdkafka::Timestamp::NotAvailable => None,
-                    };
+                    let headers = message_headers(&m);
                     let by_schema = match &self.schema {
                         Some((check, side)) => check.value_identity(
                             side,
@@ -1039,10 +1010,8 @@ impl<'a> Stream<'a> {
                         None => None,
                     };
                     let view = RecordView {
-                        key: m.key(),
                         value: by_schema.as_deref().or(m.payload()),
-                        headers: &headers,
-                        timestamp,
+                        ..RecordView::from_message(&m, &headers)
                     };
                     let bytes = m.key().map_or(0, <[u8]>::len)
                         + m.payload().map_or(0, <[u8]>::len)
@@ -1112,16 +1081,7 @@ impl<'a> Stream<'a> {
 }
 
 fn is_transient(e: &KafkaError) -> bool {
-    use rdkafka::types::RDKafkaErrorCode as C;
-    matches!(
-        e.rdkafka_error_code(),
-        Some(C::BrokerTransportFailure)
-            | Some(C::AllBrokersDown)
-            | Some(C::NotLeaderForPartition)
-            | Some(C::LeaderNotAvailable)
-            | Some(C::RequestTimedOut)
-            | Some(C::NetworkException)
-    )
+    harness::kafka_error::ErrorClass::of(e).is_retriable()
 }
 
 /// Fetches keys of example records, for the report.

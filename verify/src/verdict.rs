@@ -221,15 +221,31 @@ pub struct Verdict {
     pub promises: Promises,
 }
 
-/// What the setup promises to preserve; anomalies are judged against it.
+/// What the setup promises to preserve; anomalies are judged against it. A scenario's
+/// `[verify]` table deserializes straight into it (every key may be left out; an unknown key
+/// is refused with the list of known ones).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Promises {
+    /// Every record stays in the partition number it had on the source (default: true).
+    /// Off: the target may repartition; records are matched across the whole topic and
+    /// `moved-partition` is counted, not judged.
     pub partitions: bool,
+    /// Records keep their order within a partition (default: true). Off: `reordered` is
+    /// counted, not judged.
     pub order: bool,
+    /// Every record keeps its offset (default: false; MirrorMaker 2 and most replicators do
+    /// not). On: `offset-mismatch` fails the verdict.
     pub offsets: bool,
+    /// Timestamps (value and type) are part of a record's identity (default: false).
     pub timestamps: bool,
-    /// Duplicates tolerated (0 for exactly-once; a bound for at-least-once systems).
+    /// Duplicates tolerated, in records (default: 0, exactly-once; a bound for at-least-once
+    /// systems).
     pub allowed_duplicates: u64,
+    /// Header names left out of fingerprints: provenance headers a replicator adds by design
+    /// (default: none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignore_headers: Vec<String>,
 }
 
 impl Default for Promises {
@@ -240,11 +256,20 @@ impl Default for Promises {
             offsets: false,
             timestamps: false,
             allowed_duplicates: 0,
+            ignore_headers: Vec::new(),
         }
     }
 }
 
 impl Promises {
+    /// What the checker's fingerprints include under these promises.
+    pub fn fingerprint(&self) -> crate::FingerprintOptions {
+        crate::FingerprintOptions {
+            include_timestamp: self.timestamps,
+            exclude_headers: self.ignore_headers.clone(),
+        }
+    }
+
     /// True when `n` anomalies of `class` break these promises. Classes of a promise the setup
     /// does not make (order, offsets, partitions) are counted and shown, never judged.
     pub fn fails(&self, class: AnomalyClass, n: u64) -> bool {

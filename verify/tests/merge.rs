@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use verify::group::{Preview, Settings, Side, PARTIAL_FORMAT};
+use verify::distributed::{Preview, Settings, Side, PARTIAL_FORMAT};
 use verify::matcher::{MatchOptions, PartitionMatcher, Retention};
 use verify::reader::{assemble, KeyPreviews, PartitionResult, PlannedTopic};
 use verify::verdict::Position;

@@ -3,13 +3,9 @@
 /// Why a workload could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
-    #[error("{}", harness::error::located_message(.origin, *.line, .field, .reason))]
-    Spec {
-        origin: String,
-        line: usize,
-        field: String,
-        reason: String,
-    },
+    /// The spec is wrong: file, line, field, what was expected, the line echoed.
+    #[error(transparent)]
+    Spec(#[from] located::Located),
     #[error("producer {producer}: {detail}")]
     Kafka { producer: String, detail: String },
     #[error(transparent)]

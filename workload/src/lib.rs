@@ -11,6 +11,10 @@
 //! of several registries per topic group and evolved mid-run ([`schema`]).
 //!
 //! It produces only to the topics its spec names.
+//!
+//! Must not: produce to a topic its spec does not name, draw randomness from anything but its
+//! seed (`rng`, `harness::rng::SplitMix64`), or check the copy (it records intent; the checker
+//! compares).
 
 pub mod error;
 pub mod generator;

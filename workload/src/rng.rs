@@ -1,28 +1,28 @@
-//! A small, stable PRNG (SplitMix64) and the distributions the generator draws from. Our own
-//! code, so a seed gives the same stream whatever dependency versions a build picks.
+//! A small, stable PRNG (SplitMix64, owned by `harness::rng`) and the distributions the
+//! generator draws from. Our own code, so a seed gives the same stream whatever dependency
+//! versions a build picks.
 
-/// SplitMix64: fast, 64-bit state, good enough for traffic shapes (not for cryptography).
+use harness::rng::{SplitMix64, GOLDEN_GAMMA};
+
+/// The workload's generator: [`harness::rng::SplitMix64`] (cutover's one seeded generator)
+/// and the draws the generator needs.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x6A09_E667_F3BC_C908)
+        Rng(SplitMix64::new(seed ^ 0x6A09_E667_F3BC_C908))
     }
 
     /// A child generator for stream `n` of this seed (producers get independent streams).
     pub fn fork(seed: u64, n: u64) -> Rng {
-        let mut r = Rng::new(seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        let mut r = Rng::new(seed.wrapping_add(n.wrapping_mul(GOLDEN_GAMMA)));
         r.next_u64();
         r
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in [0, n).

@@ -633,9 +633,8 @@ fn sleep_unless_cancelled(until: Instant, cancel: &AtomicBool) {
 fn wait_for_stable(props: &ClientProps, topic: &str, limit_ms: u64) -> bool {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let make = |isolation: &str| -> Option<BaseConsumer> {
-        let mut c = props.to_rdkafka().ok()?;
-        c.set("group.id", "cutover-lso-probe")
-            .set("isolation.level", isolation);
+        let mut c = props.reader("cutover-lso-probe").ok()?;
+        c.set("isolation.level", isolation);
         c.create().ok()
     };
     let (Some(committed), Some(uncommitted)) = (make("read_committed"), make("read_uncommitted"))

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use located::Located;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::WorkloadError;
@@ -307,29 +309,10 @@ impl WorkloadSpec {
         origin: &str,
         overrides: impl FnOnce(&mut WorkloadSpec),
     ) -> Result<WorkloadSpec, WorkloadError> {
-        let mut spec: WorkloadSpec = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| harness::error::line_of(text, s.start))
-                .unwrap_or(0);
-            WorkloadError::Spec {
-                origin: origin.to_string(),
-                line,
-                field: String::new(),
-                reason: e.message().to_string(),
-            }
-        })?;
+        let mut spec: WorkloadSpec = located::parse_toml(text, origin)?;
         overrides(&mut spec);
         spec.validate().map_err(|e| match e {
-            WorkloadError::Spec { field, reason, .. } => {
-                let line = find_line(text, &field);
-                WorkloadError::Spec {
-                    origin: origin.to_string(),
-                    line,
-                    field,
-                    reason,
-                }
-            }
+            WorkloadError::Spec(e) => Located::field(text, origin, &e.field, e.reason).into(),
             other => other,
         })?;
         Ok(spec)
@@ -344,12 +327,7 @@ impl WorkloadSpec {
         path: &Path,
         overrides: impl FnOnce(&mut WorkloadSpec),
     ) -> Result<WorkloadSpec, WorkloadError> {
-        let text = std::fs::read_to_string(path).map_err(|e| WorkloadError::Spec {
-            origin: path.display().to_string(),
-            line: 0,
-            field: String::new(),
-            reason: format!("cannot read: {e}"),
-        })?;
+        let text = located::read(path)?;
         Self::from_toml_with(&text, &path.display().to_string(), overrides)
     }
 
@@ -364,14 +342,7 @@ impl WorkloadSpec {
 
     /// Checks everything that does not need a cluster; the field is named in the error.
     pub fn validate(&self) -> Result<(), WorkloadError> {
-        let bad = |field: &str, reason: String| {
-            Err(WorkloadError::Spec {
-                origin: String::new(),
-                line: 0,
-                field: field.to_string(),
-                reason,
-            })
-        };
+        let bad = |field: &str, reason: String| Err(Located::new("", field, reason).into());
         if let Some(schema) = &self.schema {
             if let Err((field, reason)) = schema.check() {
                 return bad(&field, reason);
@@ -540,11 +511,6 @@ impl WorkloadSpec {
         }
         Ok(())
     }
-}
-
-/// The line of a field (dotted path) in the spec's text.
-fn find_line(text: &str, field: &str) -> usize {
-    harness::error::field_line(text, field)
 }
 
 /// True for a positive number (false for NaN).

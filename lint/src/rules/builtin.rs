@@ -5,13 +5,18 @@
 
 use std::collections::BTreeMap;
 
-use replicator::config::{find_line, Mode, ReplicatorConfig};
+use replicator::config::{Mode, ReplicatorConfig};
 
 use super::{
     int, internal_matches, poll_interval, session_timeout, socket_buffer, At, BufferSide, Sink,
     BLT001, BLT002, ISO001, NET001, NET002, NET003, TOP001,
 };
 use crate::{Options, Severity};
+
+/// The line of `section.key` from the TOML spans (0 when absent).
+fn find_line(text: &str, section: &str, key: &str) -> usize {
+    located::line_of_field(text, &format!("{section}.{key}")).unwrap_or(0)
+}
 
 /// The first line containing `needle` (0 when none), for keys `find_line` cannot place (nested
 /// tables).

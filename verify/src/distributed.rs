@@ -242,11 +242,8 @@ impl Membership {
             cluster: "source".into(),
             detail,
         };
-        let mut config = source.to_rdkafka()?;
+        let mut config = source.reader(&group.id)?;
         config
-            .set("group.id", &group.id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "latest")
             .set("partition.assignment.strategy", "cooperative-sticky");
         let state = Arc::new(GroupState::default());
@@ -347,14 +344,7 @@ impl Drop for Membership {
 }
 
 fn is_fatal(e: &rdkafka::error::KafkaError) -> bool {
-    use rdkafka::types::RDKafkaErrorCode as C;
-    matches!(
-        e.rdkafka_error_code(),
-        Some(C::GroupAuthorizationFailed)
-            | Some(C::TopicAuthorizationFailed)
-            | Some(C::InvalidGroupId)
-            | Some(C::Fatal)
-    )
+    harness::kafka_error::ErrorClass::of(e).is_fatal()
 }
 
 fn group_error(group: &GroupOptions, detail: String) -> VerifyError {

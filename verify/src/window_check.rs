@@ -1,0 +1,202 @@
+//! The rehearsal's read-only window check of live topics (`cutover rehearse`): are the
+//! source's most recent records on the target, how long until they are (the observed lag),
+//! and how many are duplicated. Fingerprints without timestamps (a copy may restamp them);
+//! assigned readers that never join or commit to a group.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use harness::ClientProps;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::error::VerifyError;
+
+fn failed(detail: String) -> VerifyError {
+    VerifyError::Kafka {
+        cluster: "window check".into(),
+        detail,
+    }
+}
+
+/// The window check of one topic.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WindowResult {
+    pub records: u64,
+    pub missing: u64,
+    pub duplicated: u64,
+    pub lag_secs: Option<f64>,
+    /// A read did not finish within its bound: the result cannot be judged.
+    pub incomplete: bool,
+}
+
+/// A read-only consumer: assigned partitions, no group membership, never commits.
+fn reader(props: &ClientProps) -> Result<BaseConsumer, VerifyError> {
+    // librdkafka wants a group id to fetch assigned partitions; it is never joined or
+    // committed to.
+    let mut config = props.reader(&format!("cutover-rehearsal-reader-{}", std::process::id()))?;
+    config
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true");
+    config
+        .create()
+        .map_err(|e| failed(format!("creating a reader: {e}")))
+}
+
+type Fp = [u8; 32];
+
+/// Fingerprints of `topic`/`partition` records in [from, to), and whether the read reached
+/// `to` (or the partition's end) within its own bound.
+fn read_range(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    to: i64,
+) -> Result<(HashMap<Fp, u64>, bool), VerifyError> {
+    // Reading is bounded on its own (a window is small); the lag bound is checked between
+    // complete comparisons, so a slow read never passes for missing records.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut counts = HashMap::new();
+    if from >= to {
+        return Ok((counts, true));
+    }
+    let mut complete = false;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(from))
+        .map_err(|e| failed(e.to_string()))?;
+    consumer
+        .assign(&tpl)
+        .map_err(|e| failed(format!("assigning {topic}-{partition}: {e}")))?;
+    let options = crate::FingerprintOptions::default();
+    while std::time::Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            // Events of a previous assignment of this reader can still be queued.
+            Some(Ok(m)) if m.partition() != partition || m.topic() != topic => {}
+            Some(Ok(m)) => {
+                if m.offset() >= to {
+                    complete = true;
+                    break;
+                }
+                *counts
+                    .entry(crate::fingerprint::fingerprint_message(&m, &options))
+                    .or_insert(0) += 1;
+                if m.offset() + 1 >= to {
+                    complete = true;
+                    break;
+                }
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) if p == partition => {
+                complete = true;
+                break;
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {}
+            // The reader never joins or commits to its group, so a principal without group
+            // ACLs (a least-privilege rehearsal principal) is fine: librdkafka still looks the
+            // coordinator up and reports the refusal.
+            Some(Err(e))
+                if e.rdkafka_error_code()
+                    == Some(rdkafka::types::RDKafkaErrorCode::GroupAuthorizationFailed) => {}
+            Some(Err(e)) => return Err(failed(format!("reading {topic}-{partition}: {e}"))),
+            None => {}
+        }
+    }
+    Ok((counts, complete))
+}
+
+/// Snapshots the last `window` records of every partition of `topic` on the source, then
+/// looks for each of them near the end of `target_topic` until all are there (the lag) or
+/// `bound` passes (missing records); duplicates are counted on the way. Read-only.
+#[allow(clippy::too_many_arguments)]
+pub fn check_topic(
+    source: &ClientProps,
+    target: &ClientProps,
+    topic: &str,
+    target_topic: &str,
+    partitions: i32,
+    window: u64,
+    bound: Duration,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<WindowResult, VerifyError> {
+    let started = std::time::Instant::now();
+    let deadline = started + bound;
+    let s = reader(source)?;
+    let t = reader(target)?;
+    let wm = |c: &BaseConsumer, topic: &str, p: i32| {
+        c.fetch_watermarks(topic, p, Duration::from_secs(10))
+            .map_err(|e| failed(format!("watermarks of {topic}-{p}: {e}")))
+    };
+    // The windows as of now.
+    let mut windows = Vec::new();
+    let mut incomplete = false;
+    for p in 0..partitions {
+        let (lo, hi) = wm(&s, topic, p)?;
+        let from = lo.max(hi - window as i64);
+        let (fps, read_all) = read_range(&s, topic, p, from, hi)?;
+        incomplete |= !read_all;
+        windows.push((p, hi, fps));
+    }
+    let records: u64 = windows
+        .iter()
+        .map(|(_, _, f)| f.values().sum::<u64>())
+        .sum();
+    let (mut missing, mut duplicated, mut lag);
+    let mut target_incomplete;
+    loop {
+        let (mut m, mut d) = (0, 0);
+        target_incomplete = false;
+        for (p, snapshot_hi, fps) in &windows {
+            if fps.is_empty() {
+                continue;
+            }
+            let (_, now_hi) = wm(&s, topic, *p)?;
+            let (t_lo, t_hi) = wm(&t, target_topic, *p)?;
+            // Everything written to the source since the snapshot may sit after the window on
+            // the target, plus a window of slack for upstream duplicates: that many *records*.
+            // Target offsets may grow faster than the source's (a transaction marker per
+            // exactly-once commit, aborted retries), so the read reaches back in offsets until
+            // it has seen that many records, the window, or the partition's start.
+            let want: u64 = fps.values().sum();
+            let need = want + window + (now_hi - snapshot_hi).max(0) as u64;
+            let mut span = 2 * window as i64 + (now_hi - snapshot_hi).max(0);
+            let found = loop {
+                let from = t_lo.max(t_hi - span);
+                let (found, read_all) = read_range(&t, target_topic, *p, from, t_hi)?;
+                target_incomplete |= !read_all;
+                let read: u64 = found.values().sum();
+                let complete = fps
+                    .iter()
+                    .all(|(fp, n)| found.get(fp).is_some_and(|got| got >= n));
+                if complete || read >= need || from == t_lo {
+                    break found;
+                }
+                span = span.saturating_mul(2);
+            };
+            for (fp, n) in fps {
+                let got = found.get(fp).copied().unwrap_or(0);
+                m += n.saturating_sub(got);
+                d += got.saturating_sub(*n);
+            }
+        }
+        missing = m;
+        duplicated = d;
+        lag = None;
+        if missing == 0 {
+            lag = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        if std::time::Instant::now() >= deadline || cancel.load(Ordering::Acquire) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Ok(WindowResult {
+        records,
+        missing,
+        duplicated,
+        lag_secs: lag,
+        incomplete: incomplete || (missing > 0 && target_incomplete),
+    })
+}
