@@ -82,6 +82,8 @@ pub struct SchemaVerdict {
     pub findings: Vec<Finding>,
     /// Target subjects no source holds (not a failure: a merged registry may have its own).
     pub target_only_subjects: Vec<String>,
+    /// References of the source versions followed (unresolved ones are findings).
+    pub references: usize,
 }
 
 impl SchemaVerdict {
@@ -205,6 +207,8 @@ struct Gathered {
     by_subject: BTreeMap<String, BTreeMap<u32, Vec<SourceVersion>>>,
     compat: BTreeMap<String, Vec<(String, Option<String>)>>,
     findings: Vec<Finding>,
+    /// References of the source versions (followed, resolved or not).
+    references: usize,
 }
 
 fn gather(sources: &[Named<'_>]) -> Result<Gathered> {
@@ -212,10 +216,12 @@ fn gather(sources: &[Named<'_>]) -> Result<Gathered> {
         by_subject: BTreeMap::new(),
         compat: BTreeMap::new(),
         findings: Vec::new(),
+        references: 0,
     };
     for source in sources {
         for subject in source.registry.subjects()? {
             for registered in all_versions(source.registry, &subject)? {
+                out.references += registered.schema.references.len();
                 match content_identity(source.registry, &registered.schema)? {
                     Ok(identity) => out
                         .by_subject
@@ -330,6 +336,7 @@ pub fn verify(sources: &[Named<'_>], target: &Named<'_>) -> Result<SchemaVerdict
         by_subject,
         compat,
         mut findings,
+        references,
     } = gather(sources)?;
 
     let mut versions = 0;
@@ -460,6 +467,7 @@ pub fn verify(sources: &[Named<'_>], target: &Named<'_>) -> Result<SchemaVerdict
         counts,
         findings,
         target_only_subjects,
+        references,
     })
 }
 

@@ -117,6 +117,7 @@ pub fn render(r: &RunReport) -> String {
         );
     }
     rehearsal(&mut h, r);
+    registries(&mut h, r);
     heat(&mut h, r);
     delay(&mut h, r);
     if r.kind == RunKind::Scenario {
@@ -369,6 +370,77 @@ fn rehearsal(h: &mut String, r: &RunReport) {
         );
     }
     h.push_str("</section>");
+}
+
+/// The schema registries: verification figures, findings, record-level schema classes.
+fn registries(h: &mut String, r: &RunReport) {
+    let Some(reg) = &r.registries else {
+        return;
+    };
+    let _ = write!(
+        h,
+        "<section id=\"registries\"><h2>Schema registries: {}</h2><p>Sources {}; target <code>{}</code>.</p>",
+        esc(&reg.outcome.to_uppercase()),
+        reg.sources
+            .iter()
+            .map(|s| format!("<code>{}</code>", esc(s)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        esc(&reg.target)
+    );
+    let _ = write!(
+        h,
+        "<table class=\"groups\"><thead><tr><th>subjects</th><th>versions</th><th>matched</th><th>missing</th><th>conflicts</th><th>content mismatches</th><th>compatibility diffs</th><th>references</th><th>unresolved references</th></tr></thead><tbody><tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr></tbody></table>",
+        reg.subjects,
+        reg.versions,
+        reg.matched,
+        reg.missing,
+        reg.conflicts,
+        reg.content_mismatches,
+        reg.compatibility_diffs,
+        reg.references,
+        reg.references_unresolved
+    );
+    if !reg.findings.is_empty() {
+        h.push_str("<table class=\"groups\"><thead><tr><th>finding</th><th>subject</th><th>version</th><th>registries</th><th>detail</th></tr></thead><tbody>");
+        for f in &reg.findings {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&f.kind),
+                esc(&f.subject),
+                f.version.map_or(String::new(), |v| v.to_string()),
+                esc(&f.registries.join(", ")),
+                esc(&f.detail)
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    if reg.records.is_empty() {
+        if let Some(n) = reg.records_checked {
+            let _ = write!(
+                h,
+                "<p>Records: all {n} matched records decode with the same schema on the target (judged by canonical schema and payload, never by id).</p>"
+            );
+        }
+    } else {
+        h.push_str("<table class=\"counts\"><thead><tr><th>record class</th><th>count</th><th>examples</th></tr></thead><tbody>");
+        for c in &reg.records {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                esc(&c.class),
+                c.count,
+                c.examples
+                    .iter()
+                    .map(|e| esc(e))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    h.push_str("<p class=\"muted\">Schemas are compared by canonical form (Avro Parsing Canonical Form, sorted JSON, normalized Protobuf) and references, never by id: a merged registry assigns its own ids.</p></section>");
 }
 
 fn groups(h: &mut String, r: &RunReport) {

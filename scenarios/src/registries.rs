@@ -46,6 +46,50 @@ pub struct ScenarioRegistries {
     topics: Vec<String>,
 }
 
+/// The report's registry section from a registry verdict (the record-level classes are added
+/// from the checker's verdict by [`reports::RegistriesSection::note_records`]).
+pub fn section_of(v: &SchemaVerdict) -> reports::RegistriesSection {
+    let n = |kinds: &[&str]| -> u64 {
+        kinds
+            .iter()
+            .map(|k| v.counts.get(k).copied().unwrap_or(0) as u64)
+            .sum()
+    };
+    reports::RegistriesSection {
+        sources: v.sources.clone(),
+        target: v.target.clone(),
+        outcome: v.outcome.to_string(),
+        subjects: v.subjects as u64,
+        versions: v.versions as u64,
+        matched: v.matched as u64,
+        missing: n(&["missing", "version-mismatch"]),
+        conflicts: n(&["conflict"]),
+        content_mismatches: n(&["content-mismatch"]),
+        compatibility_diffs: n(&["compatibility-mismatch"]),
+        references: v.references as u64,
+        references_unresolved: n(&["reference-unresolved"]),
+        counts: v
+            .counts
+            .iter()
+            .map(|(k, c)| (k.to_string(), *c as u64))
+            .collect(),
+        findings: v
+            .findings
+            .iter()
+            .map(|f| reports::RegistryFinding {
+                kind: f.kind.as_str().to_string(),
+                subject: f.subject.clone(),
+                version: f.version,
+                registries: f.registries.clone(),
+                detail: f.detail.clone(),
+            })
+            .collect(),
+        target_only_subjects: v.target_only_subjects.clone(),
+        records: Vec::new(),
+        records_checked: None,
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> ScenarioError {
     ScenarioError::System(format!("schema registries: {e}"))
 }
