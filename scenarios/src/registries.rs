@@ -223,3 +223,169 @@ impl ScenarioRegistries {
         .map_err(err)
     }
 }
+
+/// A registry cutover did not start (`[registries]` of a rehearsal): its Confluent-compatible
+/// URL and optional basic auth. The password is a secret: never in logs, reports or `Debug`
+/// (`secrets::REDACTED`); `password_env` names an environment variable holding it instead.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalRegistry {
+    /// A name for findings (`onprem-a`); default `source-N` / `target`.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub url: String,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Source registries: the source topics whose records use it (a regex over whole names);
+    /// the window check then compares their records by schema content.
+    #[serde(default)]
+    pub topics: Option<String>,
+}
+
+impl std::fmt::Debug for ExternalRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalRegistry")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &self.password.as_ref().map(|_| secrets::REDACTED),
+            )
+            .field("password_env", &self.password_env)
+            .field("topics", &self.topics)
+            .finish()
+    }
+}
+
+/// `[registries]` of a rehearsal: existing registries to verify (a merge of the sources into
+/// the target) and to judge framed records by.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalRegistries {
+    #[serde(rename = "source")]
+    pub sources: Vec<ExternalRegistry>,
+    pub target: ExternalRegistry,
+}
+
+impl ExternalRegistry {
+    /// The client; `Err((field, reason))` for a bad URL, an unset `password_env` or a bad
+    /// topic regex (`field` relative to this registry's table).
+    pub fn client(&self) -> Result<registry::HttpRegistry, (String, String)> {
+        let mut client = registry::HttpRegistry::new(&self.url)
+            .map_err(|e| ("url".to_string(), e.to_string()))?;
+        let password = match (&self.password, &self.password_env) {
+            (Some(_), Some(_)) => {
+                return Err((
+                    "password_env".into(),
+                    "give `password` or `password_env`, not both".into(),
+                ))
+            }
+            (Some(p), None) => Some(p.clone()),
+            (None, Some(var)) => Some(std::env::var(var).map_err(|_| {
+                (
+                    "password_env".to_string(),
+                    format!("the environment variable `{var}` is not set"),
+                )
+            })?),
+            (None, None) => None,
+        };
+        match (&self.user, password) {
+            (Some(user), password) => {
+                client = client.with_basic_auth(user, password.as_deref().unwrap_or(""))
+            }
+            (None, Some(_)) => {
+                return Err(("user".into(), "a password needs a `user`".into()));
+            }
+            (None, None) => {}
+        }
+        if let Some(t) = &self.topics {
+            regex::Regex::new(&format!("^(?:{t})$"))
+                .map_err(|e| ("topics".to_string(), format!("not a valid regex: {e}")))?;
+        }
+        Ok(client)
+    }
+}
+
+/// External registries connected: named clients, and the source topic regexes.
+pub struct ConnectedRegistries {
+    pub sources: Vec<(String, Option<regex::Regex>, registry::HttpRegistry)>,
+    pub target: (String, registry::HttpRegistry),
+}
+
+impl ExternalRegistries {
+    /// Clients for every registry; `Err((field, reason))` names `registries.source[i].…` or
+    /// `registries.target.…`.
+    pub fn connect(&self) -> Result<ConnectedRegistries, (String, String)> {
+        let mut sources = Vec::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            let client = s
+                .client()
+                .map_err(|(f, r)| (format!("registries.source[{i}].{f}"), r))?;
+            let topics = s
+                .topics
+                .as_ref()
+                .map(|t| regex::Regex::new(&format!("^(?:{t})$")))
+                .transpose()
+                .map_err(|e| (format!("registries.source[{i}].topics"), e.to_string()))?;
+            let name = s.name.clone().unwrap_or_else(|| format!("source-{i}"));
+            sources.push((name, topics, client));
+        }
+        let target = self
+            .target
+            .client()
+            .map_err(|(f, r)| (format!("registries.target.{f}"), r))?;
+        let name = self.target.name.clone().unwrap_or_else(|| "target".into());
+        if self.sources.is_empty() {
+            return Err((
+                "registries.source".into(),
+                "expected at least one [[registries.source]] with `url`".into(),
+            ));
+        }
+        Ok(ConnectedRegistries {
+            sources,
+            target: (name, target),
+        })
+    }
+}
+
+impl ConnectedRegistries {
+    /// `cutover verify-schemas` over these registries (read-only, blocking).
+    pub fn verify(&self) -> Result<SchemaVerdict, registry::RegistryError> {
+        let named: Vec<Named<'_>> = self
+            .sources
+            .iter()
+            .map(|(name, _, c)| Named {
+                name: name.clone(),
+                registry: c as &dyn SchemaRegistry,
+            })
+            .collect();
+        verify(
+            &named,
+            &Named {
+                name: self.target.0.clone(),
+                registry: &self.target.1,
+            },
+        )
+    }
+
+    /// Resolvers for a source topic's records and its copy's: `None` when no source registry
+    /// claims the topic.
+    pub fn resolvers_for(
+        &self,
+        topic: &str,
+    ) -> Option<(registry::judge::Resolver, registry::judge::Resolver)> {
+        let (_, _, client) = self
+            .sources
+            .iter()
+            .find(|(_, re, _)| re.as_ref().is_some_and(|re| re.is_match(topic)))?;
+        Some((
+            registry::judge::Resolver::new(Arc::new(client.clone())),
+            registry::judge::Resolver::new(Arc::new(self.target.1.clone())),
+        ))
+    }
+}

@@ -15,6 +15,11 @@
 //!   topics, the built-in replicator's internal topics and its consumer group are removed
 //!   afterwards on both clusters, on failure and Ctrl-C too.
 //!
+//! With `[registries]` (existing schema registries: URL, basic auth), the sources are verified
+//! as merged into the target (`cutover verify-schemas`, the report's registry section) and the
+//! window check compares framed records of the topics a source registry claims by schema
+//! content and payload, not by id.
+//!
 //! Without `allow_writes = true` cutover never writes to either cluster: no topic, no group,
 //! no offset commit.
 
@@ -50,6 +55,10 @@ pub struct Rehearsal {
     /// system cutover starts, as in a scenario file.
     #[serde(default)]
     pub system: Option<SystemSpec>,
+    /// Existing schema registries (`[registries]`): verified as a merge of the sources into the
+    /// target, and used to compare framed records of the window check by schema content.
+    #[serde(default)]
+    pub registries: Option<crate::registries::ExternalRegistries>,
     #[serde(skip)]
     pub text: String,
     #[serde(skip)]
@@ -196,6 +205,16 @@ impl Rehearsal {
                     .into(),
             ));
         }
+        if let Some(reg) = &r.registries {
+            if let Err((field, reason)) = reg.connect() {
+                let key = field.rsplit('.').next().unwrap_or("registries");
+                let line = match find_line(text, key) {
+                    0 => find_section(text, "registries"),
+                    n => n,
+                };
+                return Err(err(line, &field, reason));
+            }
+        }
         if r.canary.topics == 0 || r.canary.partitions < 1 || r.canary.records_per_sec == 0 {
             return Err(err(
                 find_section(text, "canary"),
@@ -234,6 +253,40 @@ pub async fn rehearse(
     // before anything else happens.
     let (s, t) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
     let (source_cluster, target_cluster) = (s?, t?);
+    // Schema registries: each reached (named with its URL and the cause when not), then the
+    // merge verified, before any record is read.
+    let registries = match &r.registries {
+        Some(spec) => {
+            let connected = spec
+                .connect()
+                .map_err(|(field, reason)| ScenarioError::System(format!("{field}: {reason}")))?;
+            let (connected, verdict) = tokio::task::spawn_blocking(move || {
+                let all = connected
+                    .sources
+                    .iter()
+                    .map(|(n, _, c)| (n, c))
+                    .chain(std::iter::once((&connected.target.0, &connected.target.1)));
+                for (name, client) in all {
+                    registry::SchemaRegistry::subjects(client).map_err(|e| {
+                        ScenarioError::System(format!("schema registry `{name}`: {e}"))
+                    })?;
+                }
+                let verdict = connected
+                    .verify()
+                    .map_err(|e| ScenarioError::System(format!("schema registries: {e}")))?;
+                Ok::<_, ScenarioError>((connected, verdict))
+            })
+            .await
+            .map_err(|e| ScenarioError::System(format!("schema registries: {e}")))??;
+            tracing::info!(
+                outcome = verdict.outcome,
+                matched = verdict.matched,
+                "schema registries verified"
+            );
+            Some((std::sync::Arc::new(connected), verdict))
+        }
+        None => None,
+    };
 
     let mut summary = reports::RehearsalSummary {
         allow_writes: r.rehearsal.allow_writes,
@@ -252,6 +305,7 @@ pub async fn rehearse(
             r.rehearsal.window_records,
             Duration::from_secs_f64(r.rehearsal.lag_bound_secs),
             options,
+            registries.as_ref().map(|(c, _)| c.clone()),
         )
         .await?;
     }
@@ -335,6 +389,16 @@ pub async fn rehearse(
                 t.topic, t.missing, t.records, t.target_topic, summary.lag_bound_secs
             ));
         }
+    }
+    if let Some((_, verdict)) = &registries {
+        if !verdict.passed() {
+            for (kind, n) in &verdict.counts {
+                report
+                    .failures
+                    .push(format!("schema registries: {n} {kind}"));
+            }
+        }
+        report.registries = Some(crate::registries::section_of(verdict));
     }
     if !summary.cleaned_up {
         report.failures.push(format!(
@@ -560,6 +624,7 @@ async fn window_check(
     window: u64,
     bound: Duration,
     options: &RunOptions,
+    registries: Option<std::sync::Arc<crate::registries::ConnectedRegistries>>,
 ) -> Result<Vec<reports::TopicWindow>, ScenarioError> {
     let re = regex::Regex::new(&format!("^(?:{pattern})$"))
         .map_err(|e| ScenarioError::System(format!("rehearsal.topics: {e}")))?;
@@ -604,8 +669,14 @@ async fn window_check(
         }
         let (s, t, cancel) = (source.clone(), target.clone(), options.cancel.clone());
         let (tn, ttn) = (topic.clone(), target_topic.clone());
+        let resolvers = registries.as_ref().and_then(|r| r.resolvers_for(&topic));
         let checked = tokio::task::spawn_blocking(move || {
-            check_topic_window(&s, &t, &tn, &ttn, sp as i32, window, bound, &cancel)
+            let sides = Sides {
+                source: &s,
+                target: &t,
+                resolvers: resolvers.as_ref(),
+            };
+            check_topic_window(&sides, &tn, &ttn, sp as i32, window, bound, &cancel)
         })
         .await
         .map_err(|e| ScenarioError::System(format!("window check: {e}")))??;
@@ -652,12 +723,21 @@ type Fp = [u8; 32];
 
 /// Fingerprints of `topic`/`partition` records in [from, to), and whether the read reached
 /// `to` (or the partition's end) within its own bound.
+/// The two clusters of a window check, and the registries that identify framed values (the
+/// source topic's registry, the target registry).
+struct Sides<'a> {
+    source: &'a ClientProps,
+    target: &'a ClientProps,
+    resolvers: Option<&'a (registry::judge::Resolver, registry::judge::Resolver)>,
+}
+
 fn read_range(
     consumer: &BaseConsumer,
     topic: &str,
     partition: i32,
     from: i64,
     to: i64,
+    resolver: Option<&registry::judge::Resolver>,
 ) -> Result<(HashMap<Fp, u64>, bool), ScenarioError> {
     // Reading is bounded on its own (a window is small); the lag bound is checked between
     // complete comparisons, so a slow read never passes for missing records.
@@ -687,9 +767,17 @@ fn read_range(
                     .headers()
                     .map(|h| h.iter().map(|x| (x.key, x.value)).collect())
                     .unwrap_or_default();
+                // With registries, a framed value is identified by its schema's content and its
+                // payload, not by the id (a merged registry assigns its own).
+                let identity = match (resolver, m.payload()) {
+                    (Some(r), Some(v)) => registry::judge::schema_identity(r, v).map_err(|e| {
+                        ScenarioError::System(format!("schema registry ({}): {e}", r.url()))
+                    })?,
+                    _ => None,
+                };
                 let view = verify::fingerprint::RecordView {
                     key: m.key(),
-                    value: m.payload(),
+                    value: identity.as_deref().or(m.payload()),
                     headers: &headers,
                     timestamp: None,
                 };
@@ -725,8 +813,7 @@ fn read_range(
 
 #[allow(clippy::too_many_arguments)]
 fn check_topic_window(
-    source: &ClientProps,
-    target: &ClientProps,
+    sides: &Sides<'_>,
     topic: &str,
     target_topic: &str,
     partitions: i32,
@@ -736,8 +823,12 @@ fn check_topic_window(
 ) -> Result<WindowResult, ScenarioError> {
     let started = std::time::Instant::now();
     let deadline = started + bound;
-    let s = reader(source)?;
-    let t = reader(target)?;
+    let s = reader(sides.source)?;
+    let t = reader(sides.target)?;
+    let (source_resolver, target_resolver) = match sides.resolvers {
+        Some((a, b)) => (Some(a), Some(b)),
+        None => (None, None),
+    };
     let wm = |c: &BaseConsumer, topic: &str, p: i32| {
         c.fetch_watermarks(topic, p, Duration::from_secs(10))
             .map_err(|e| ScenarioError::System(format!("watermarks of {topic}-{p}: {e}")))
@@ -748,7 +839,7 @@ fn check_topic_window(
     for p in 0..partitions {
         let (lo, hi) = wm(&s, topic, p)?;
         let from = lo.max(hi - window as i64);
-        let (fps, read_all) = read_range(&s, topic, p, from, hi)?;
+        let (fps, read_all) = read_range(&s, topic, p, from, hi, source_resolver)?;
         incomplete |= !read_all;
         windows.push((p, hi, fps));
     }
@@ -777,7 +868,8 @@ fn check_topic_window(
             let mut span = 2 * window as i64 + (now_hi - snapshot_hi).max(0);
             let found = loop {
                 let from = t_lo.max(t_hi - span);
-                let (found, read_all) = read_range(&t, target_topic, *p, from, t_hi)?;
+                let (found, read_all) =
+                    read_range(&t, target_topic, *p, from, t_hi, target_resolver)?;
                 target_incomplete |= !read_all;
                 let read: u64 = found.values().sum();
                 let complete = fps
