@@ -333,8 +333,7 @@ bootstrap.servers = "{}"
         );
         let (indexes, message) = registry::wire::protobuf_indexes(s.payload).unwrap();
         assert_eq!(
-            &s.payload[..],
-            &t.payload[..],
+            s.payload, t.payload,
             "payload and indexes copied as they are"
         );
         assert_eq!(message[0], 0x08, "Event's field 1 follows the indexes");

@@ -18,6 +18,6 @@ pub enum PreflightError {
     Registry {
         name: String,
         #[source]
-        source: registry::RegistryError,
+        source: Box<registry::RegistryError>,
     },
 }

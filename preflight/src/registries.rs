@@ -22,7 +22,7 @@ pub struct RegistryArg {
 fn client(arg: &RegistryArg) -> Result<HttpRegistry, PreflightError> {
     HttpRegistry::new(&arg.url).map_err(|source| PreflightError::Registry {
         name: arg.name.clone(),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -41,7 +41,7 @@ pub fn check(
     for (arg, c) in all {
         let subjects = c.subjects().map_err(|source| PreflightError::Registry {
             name: arg.name.clone(),
-            source,
+            source: Box::new(source),
         })?;
         reached.push(format!(
             "{} ({}): {} subject(s)",
@@ -65,7 +65,7 @@ pub fn check(
     let found =
         before_copy(&named, target_named.as_ref()).map_err(|source| PreflightError::Registry {
             name: "source/target".into(),
-            source,
+            source: Box::new(source),
         })?;
     let mut out = vec![Finding {
         check: Check::Registries,
