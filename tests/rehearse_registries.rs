@@ -7,6 +7,9 @@
 //! reaches the output or the report; an unreachable registry exits 2 naming it. Needs a Java
 //! 21+ (skipped, saying why, without one).
 
+#[path = "support/registries.rs"]
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -14,7 +17,7 @@ use std::time::Duration;
 use harness::{ClusterSpec, TopicSpec};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
-use registry::{wire, Apicurio, Schema, SchemaRegistry, SchemaType, StartOptions};
+use registry::{wire, Schema, SchemaRegistry, SchemaType};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 const SECRET: &str = "reg-pa55-Z7q";
@@ -81,28 +84,7 @@ async fn rehearsal_verifies_external_registries_and_judges_framed_records_by_sch
         admin.create_topic(&TopicSpec::new(t, 1, 1)).await.unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().to_path_buf();
-    let registries = tokio::task::spawn_blocking(move || {
-        std::thread::scope(|s| {
-            let h: Vec<_> = ["ext-a", "ext-b", "ext-cloud"]
-                .iter()
-                .map(|n| {
-                    let logs = logs.clone();
-                    s.spawn(move || Apicurio::start(&StartOptions::new(*n).log_dir(logs)))
-                })
-                .collect();
-            h.into_iter()
-                .map(|h| h.join().unwrap().expect("registry starts"))
-                .collect::<Vec<_>>()
-        })
-    })
-    .await
-    .unwrap();
-    let (a, b, t) = (
-        registries[0].client().unwrap(),
-        registries[1].client().unwrap(),
-        registries[2].client().unwrap(),
-    );
+    let (registries, [a, b, t]) = support::three(["ext-a", "ext-b", "ext-cloud"], dir.path()).await;
     // Overlapping ids: id 1 in A is orders' schema, id 1 in B is users'.
     let orders = a
         .register("ext.orders-value", &avro(r#"{"name":"o","type":"long"}"#))

@@ -5,10 +5,13 @@
 //! schema, are error findings (exit 1); sources that agree pass (exit 0). Needs a Java 21+
 //! (skipped, saying why, without one).
 
+#[path = "support/registries.rs"]
+mod support;
+
 use std::process::{Command, Output};
 
 use harness::{ClusterSpec, TopicSpec};
-use registry::{Apicurio, Schema, SchemaRegistry, SchemaType, StartOptions};
+use registry::{Schema, SchemaRegistry, SchemaType};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 
@@ -36,13 +39,12 @@ fn an_unreachable_registry_exits_2_naming_its_url_and_cause() {
     // No cluster behind it: the registries are checked first.
     std::fs::write(&props, "bootstrap.servers=127.0.0.1:1\n").unwrap();
     let p = props.display().to_string();
-    let out = preflight(&[
-        "--source",
-        &p,
-        "--target",
-        &p,
-        "--topics",
-        "x",
+    let with = |registry: &[&str]| {
+        let mut args = vec!["--source", &p, "--target", &p, "--topics", "x"];
+        args.extend_from_slice(registry);
+        preflight(&args)
+    };
+    let out = with(&[
         "--source-registry",
         "onprem=http://alice:s3cret-reg@127.0.0.1:1/apis/ccompat/v7",
     ]);
@@ -56,16 +58,7 @@ fn an_unreachable_registry_exits_2_naming_its_url_and_cause() {
     assert!(err.contains("cannot reach"), "the cause: {err}");
     assert!(!err.contains("s3cret-reg"), "no password: {err}");
 
-    let out = preflight(&[
-        "--source",
-        &p,
-        "--target",
-        &p,
-        "--topics",
-        "x",
-        "--target-registry",
-        "http://127.0.0.1:1",
-    ]);
+    let out = with(&["--target-registry", "http://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--source-registry"));
 }
@@ -86,28 +79,7 @@ async fn conflicting_subjects_between_source_registries_fail_the_preflight() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().to_path_buf();
-    let registries = tokio::task::spawn_blocking(move || {
-        std::thread::scope(|s| {
-            let h: Vec<_> = ["pf-a", "pf-b", "pf-target"]
-                .iter()
-                .map(|n| {
-                    let logs = logs.clone();
-                    s.spawn(move || Apicurio::start(&StartOptions::new(*n).log_dir(logs)))
-                })
-                .collect();
-            h.into_iter()
-                .map(|h| h.join().unwrap().expect("registry starts"))
-                .collect::<Vec<_>>()
-        })
-    })
-    .await
-    .unwrap();
-    let (a, b, t) = (
-        registries[0].client().unwrap(),
-        registries[1].client().unwrap(),
-        registries[2].client().unwrap(),
-    );
+    let (registries, [a, b, t]) = support::three(["pf-a", "pf-b", "pf-target"], dir.path()).await;
     // `shared-value`: the same subject, different content in the two sources.
     a.register("shared-value", &avro("int")).unwrap();
     b.register("shared-value", &avro("long")).unwrap();

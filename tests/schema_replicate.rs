@@ -15,7 +15,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use registry::compare::{verify, Named};
 use registry::judge::{judge, Judgement, Resolver};
-use registry::{Apicurio, SchemaRegistry, StartOptions};
+use registry::{Apicurio, SchemaRegistry};
 use workload::{RunOptions, WorkloadSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
@@ -88,19 +88,12 @@ async fn merged_registries_keep_every_record_decodable_with_translation_and_not_
     let (src, tgt) = tokio::join!(harness::start(&ss), harness::start(&ts));
     let (source, target) = (src.unwrap(), tgt.unwrap());
     let clusters_in = t0.elapsed();
+    let logs = logs.clone();
     let registries = tokio::task::spawn_blocking(move || {
-        std::thread::scope(|s| {
-            let h: Vec<_> = ["source-a", "source-b", "target"]
-                .iter()
-                .map(|n| {
-                    let logs = logs.clone();
-                    s.spawn(move || Apicurio::start(&StartOptions::new(*n).log_dir(logs)).unwrap())
-                })
-                .collect();
-            h.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
-        })
+        Apicurio::start_all(&["source-a", "source-b", "target"], &logs)
     })
     .await
+    .unwrap()
     .unwrap();
     eprintln!(
         "clusters ready in {:.1} s, then 3 registries in {:.1} s (each {:?})",

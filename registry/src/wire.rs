@@ -51,13 +51,18 @@ pub fn with_id(value: &[u8], id: u32) -> Cow<'_, [u8]> {
     }
 }
 
-fn write_varint(n: i64, out: &mut Vec<u8>) {
-    let mut v = ((n << 1) ^ (n >> 63)) as u64;
+/// Appends `v` as a base-128 varint (Protobuf's varint fields and lengths).
+pub fn write_varint(mut v: u64, out: &mut Vec<u8>) {
     while v >= 0x80 {
         out.push((v as u8 & 0x7f) | 0x80);
         v >>= 7;
     }
     out.push(v as u8);
+}
+
+/// Appends `n` as a zig-zag varint (Avro's `int`/`long`, the message-index numbers).
+pub fn write_zigzag(n: i64, out: &mut Vec<u8>) {
+    write_varint(((n << 1) ^ (n >> 63)) as u64, out);
 }
 
 fn read_varint(bytes: &[u8], at: &mut usize) -> Option<i64> {
@@ -79,9 +84,9 @@ pub fn message_indexes(indexes: &[i64]) -> Vec<u8> {
         return vec![0];
     }
     let mut out = Vec::with_capacity(1 + indexes.len());
-    write_varint(indexes.len() as i64, &mut out);
+    write_zigzag(indexes.len() as i64, &mut out);
     for i in indexes {
-        write_varint(*i, &mut out);
+        write_zigzag(*i, &mut out);
     }
     out
 }

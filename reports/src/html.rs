@@ -388,19 +388,16 @@ fn registries(h: &mut String, r: &RunReport) {
             .join(", "),
         esc(&reg.target)
     );
-    let _ = write!(
-        h,
-        "<table class=\"groups\"><thead><tr><th>subjects</th><th>versions</th><th>matched</th><th>missing</th><th>conflicts</th><th>content mismatches</th><th>compatibility diffs</th><th>references</th><th>unresolved references</th></tr></thead><tbody><tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr></tbody></table>",
-        reg.subjects,
-        reg.versions,
-        reg.matched,
-        reg.missing,
-        reg.conflicts,
-        reg.content_mismatches,
-        reg.compatibility_diffs,
-        reg.references,
-        reg.references_unresolved
-    );
+    let figures = reg.figures();
+    h.push_str("<table class=\"groups\"><thead><tr>");
+    for (label, _) in &figures {
+        let _ = write!(h, "<th>{label}</th>");
+    }
+    h.push_str("</tr></thead><tbody><tr>");
+    for (_, n) in &figures {
+        let _ = write!(h, "<td class=\"n\">{n}</td>");
+    }
+    h.push_str("</tr></tbody></table>");
     if !reg.findings.is_empty() {
         h.push_str("<table class=\"groups\"><thead><tr><th>finding</th><th>subject</th><th>version</th><th>registries</th><th>detail</th></tr></thead><tbody>");
         for f in &reg.findings {

@@ -334,26 +334,14 @@ fn registries(md: &mut String, r: &RunReport) {
             .join(", "),
         format_args!("`{}`", cell(&reg.target))
     );
+    let figures = reg.figures();
+    let row = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
     let _ = writeln!(
         md,
-        "\n| subjects | versions | matched | missing | conflicts | content mismatches | compatibility diffs | references (unresolved) |"
-    );
-    let _ = writeln!(
-        md,
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    );
-    let _ = writeln!(
-        md,
-        "| {} | {} | {} | {} | {} | {} | {} | {} ({}) |\n",
-        reg.subjects,
-        reg.versions,
-        reg.matched,
-        reg.missing,
-        reg.conflicts,
-        reg.content_mismatches,
-        reg.compatibility_diffs,
-        reg.references,
-        reg.references_unresolved
+        "\n{}\n{}\n{}\n",
+        row(figures.iter().map(|(l, _)| l.to_string()).collect()),
+        row(figures.iter().map(|_| "---:".to_string()).collect()),
+        row(figures.iter().map(|(_, n)| n.to_string()).collect())
     );
     for f in reg.findings.iter().take(REGISTRY_FINDINGS) {
         let _ = writeln!(

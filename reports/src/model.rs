@@ -254,6 +254,21 @@ pub struct RegistriesSection {
 const SCHEMA_EXAMPLES: usize = 5;
 
 impl RegistriesSection {
+    /// The verification's figures, labelled, in the order every view shows them.
+    pub fn figures(&self) -> [(&'static str, u64); 9] {
+        [
+            ("subjects", self.subjects),
+            ("versions", self.versions),
+            ("matched", self.matched),
+            ("missing", self.missing),
+            ("conflicts", self.conflicts),
+            ("content mismatches", self.content_mismatches),
+            ("compatibility diffs", self.compatibility_diffs),
+            ("references", self.references),
+            ("unresolved references", self.references_unresolved),
+        ]
+    }
+
     /// Fills [`RegistriesSection::records`] from the checker's verdict: the `schema-unresolved`
     /// and `schema-mismatch` counts and up to five examples each.
     pub fn note_records(&mut self, verdict: &Verdict) {

@@ -105,23 +105,7 @@ fn schema_of(format: Format, version: u32) -> Schema {
     Schema::new(ty, schema_text(format, version))
 }
 
-/// A Protobuf base-128 varint (int64 fields and lengths).
-fn varint(mut v: u64, out: &mut Vec<u8>) {
-    while v >= 0x80 {
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn zigzag(n: i64, out: &mut Vec<u8>) {
-    let mut v = ((n << 1) ^ (n >> 63)) as u64;
-    while v >= 0x80 {
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
+use wire::{write_varint as varint, write_zigzag as zigzag};
 
 /// The payload of `format` at `version` for record `seq` carrying `body`.
 pub fn payload(format: Format, version: u32, seq: u64, body: &[u8]) -> Vec<u8> {
