@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use harness::{ClusterSpec, TopicSpec};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use registry::{wire, Schema, SchemaRegistry, SchemaType};
@@ -144,9 +145,17 @@ async fn rehearsal_verifies_external_registries_and_judges_framed_records_by_sch
             ("ext.users", wire::frame(users, payload.as_bytes())),
             ("copy.ext.users", wire::frame(users, payload.as_bytes())),
         ] {
+            // The workload's identity header, so the checker pairs a record with its copy.
+            let id = verify::fingerprint::encode_identity(0, i as u64);
+            let headers = OwnedHeaders::new().insert(Header {
+                key: verify::fingerprint::WORKLOAD_ID_HEADER,
+                value: Some(&id[..]),
+            });
             producer
                 .send(
-                    FutureRecord::<(), _>::to(topic).payload(&value),
+                    FutureRecord::<(), _>::to(topic)
+                        .payload(&value)
+                        .headers(headers),
                     Duration::from_secs(30),
                 )
                 .await
@@ -248,6 +257,50 @@ topics = "ext\\.users"
     assert!(std::fs::read_to_string(reports.join("report.html"))
         .unwrap()
         .contains("<section id=\"registries\">"));
+
+    // `cutover verify` with the same registries: records judged by schema content, and the
+    // registries verified into the report's registry section.
+    let verify = |topics: &str, source_url: &str, name: &str| {
+        let out = Command::new(BIN)
+            .arg("verify")
+            .arg("--source")
+            .arg(&props)
+            .arg("--target")
+            .arg(&props)
+            .args(["--topics", topics, "--rename-prefix", "copy."])
+            .arg("--source-registry")
+            .arg(format!("{topics}={source_url}"))
+            .args(["--target-registry", &registries[2].ccompat_url()])
+            .arg("--report-dir")
+            .arg(dir.path().join(name))
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(name).join("report.json"))
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr))),
+        )
+        .unwrap();
+        (out.status.code(), report)
+    };
+    let (code, report) = verify(
+        "ext\\.orders",
+        &registries[0].ccompat_url(),
+        "verify-orders",
+    );
+    let reg = &report["registries"];
+    eprintln!("verify orders: {code:?} {reg}");
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(reg["outcome"], "pass");
+    assert_eq!(reg["records"].as_array().unwrap().len(), 0);
+    assert_eq!(reg["records_checked"], RECORDS);
+    let (code, report) = verify("ext\\.users", &registries[1].ccompat_url(), "verify-users");
+    let reg = &report["registries"];
+    eprintln!("verify users: {code:?} {reg}");
+    assert_eq!(code, Some(1));
+    assert_eq!(reg["missing"], 1, "users v2 never reached the target");
+    assert_eq!(reg["records"][0]["class"], "schema-mismatch");
+    assert_eq!(reg["records"][0]["count"], RECORDS);
+    assert_eq!(report["verdict"]["counts"]["schema-mismatch"], RECORDS);
 
     // An unreachable registry: exit 2, named, with its URL and the cause.
     let bad = config.replace(
