@@ -13,10 +13,19 @@ use crate::model::{Check, Finding, Severity, Side};
 
 /// A registry given on the command line: a name for findings and its Confluent-compatible URL
 /// (credentials in the URL become basic auth and are never shown).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RegistryArg {
     pub name: String,
     pub url: String,
+}
+
+impl std::fmt::Debug for RegistryArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryArg")
+            .field("name", &self.name)
+            .field("url", &reports::redact::redact_urls(&self.url))
+            .finish()
+    }
 }
 
 fn client(arg: &RegistryArg) -> Result<HttpRegistry, PreflightError> {
@@ -119,4 +128,22 @@ pub fn check(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_password_in_the_url() {
+        let arg = RegistryArg {
+            name: "a".into(),
+            url: "https://bob:hunter2-x@reg:8081/apis/ccompat/v7".into(),
+        };
+        let shown = format!("{arg:?}");
+        assert!(
+            !shown.contains("hunter2-x") && shown.contains("reg:8081"),
+            "{shown}"
+        );
+    }
 }

@@ -250,7 +250,7 @@ impl std::fmt::Debug for ExternalRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExternalRegistry")
             .field("name", &self.name)
-            .field("url", &self.url)
+            .field("url", &reports::redact::redact_urls(&self.url))
             .field("user", &self.user)
             .field(
                 "password",
@@ -387,5 +387,61 @@ impl ConnectedRegistries {
             registry::judge::Resolver::new(Arc::new(client.clone())),
             registry::judge::Resolver::new(Arc::new(self.target.1.clone())),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> ExternalRegistries {
+        toml::from_str(text).expect("parses")
+    }
+
+    #[test]
+    fn external_registries_keep_their_password_secret_and_name_bad_fields() {
+        let reg = parse(
+            r#"
+            target = { url = "https://cloud:8081/apis/ccompat/v7", user = "k", password = "hunter2-q" }
+            [[source]]
+            url = "http://u:pw-in-url-9@onprem:8081"
+            topics = "orders\\..*"
+            "#,
+        );
+        let shown = format!("{reg:?}");
+        assert!(
+            !shown.contains("hunter2-q") && !shown.contains("pw-in-url-9"),
+            "{shown}"
+        );
+        let connected = reg.connect().expect("connects");
+        assert_eq!(connected.target.0, "target");
+        assert_eq!(connected.sources[0].0, "source-0");
+        assert!(connected.resolvers_for("orders.eu").is_some());
+        assert!(connected.resolvers_for("payments").is_none());
+
+        let both = parse(
+            r#"
+            target = { url = "http://t", password = "x", password_env = "Y" }
+            [[source]]
+            url = "http://s"
+            "#,
+        );
+        assert_eq!(
+            both.connect().err().unwrap().0,
+            "registries.target.password_env"
+        );
+        let no_user = parse(
+            "target = { url = \"http://t\", password = \"x\" }\n[[source]]\nurl = \"http://s\"\n",
+        );
+        assert_eq!(no_user.connect().err().unwrap().0, "registries.target.user");
+        let bad_regex = parse(
+            "target = { url = \"http://t\" }\n[[source]]\nurl = \"http://s\"\ntopics = \"(\"\n",
+        );
+        assert_eq!(
+            bad_regex.connect().err().unwrap().0,
+            "registries.source[0].topics"
+        );
+        let none = parse("target = { url = \"http://t\" }\nsource = []\n");
+        assert_eq!(none.connect().err().unwrap().0, "registries.source");
     }
 }
