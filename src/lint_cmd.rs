@@ -42,6 +42,14 @@ pub struct LintArgs {
     /// `# kafka.version = V` comment.
     #[arg(long, value_name = "V")]
     kafka_version: Option<lint::KafkaVersion>,
+    /// How many source schema registries the target cluster's registry merges: 2 or more
+    /// warns (SCH001) when MirrorMaker 2 copies topics whose records carry schema ids.
+    #[arg(long, value_name = "N")]
+    merged_registries: Option<u32>,
+    /// Source topics whose record values carry schema ids (comma-separated names, e.g. the
+    /// topics of your registries' `<topic>-value` subjects); narrows SCH001 to those copied.
+    #[arg(long, value_name = "TOPICS", value_delimiter = ',')]
+    schema_topics: Vec<String>,
 }
 
 pub fn run(args: LintArgs) -> Result<u8> {
@@ -64,6 +72,8 @@ pub fn run(args: LintArgs) -> Result<u8> {
         partitions: args.partitions,
         link,
         kafka_version: args.kafka_version,
+        merged_registries: args.merged_registries,
+        schema_topics: args.schema_topics,
     };
     let paths: Vec<&std::path::Path> = args.configs.iter().map(PathBuf::as_path).collect();
     // Parser messages can quote the offending line, secrets and all.

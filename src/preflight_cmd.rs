@@ -48,6 +48,23 @@ pub struct PreflightArgs {
     /// Timeout of reaching each cluster and of each request, in seconds.
     #[arg(long, value_name = "N", default_value_t = 30)]
     timeout_secs: u64,
+    /// A source schema registry's Confluent-compatible URL (`[NAME=]URL`; repeat for a merge of
+    /// several): reachable, and no subject two sources hold with different content.
+    /// `user:password@` in the URL is sent as basic auth, never printed.
+    #[arg(long = "source-registry", value_name = "[NAME=]URL")]
+    source_registries: Vec<String>,
+    /// The target schema registry (`[NAME=]URL`): reachable, and no version already holding
+    /// another schema than the sources' at that number.
+    #[arg(long = "target-registry", value_name = "[NAME=]URL")]
+    target_registry: Option<String>,
+}
+
+fn registry_arg(arg: &str, default: String) -> preflight::registries::RegistryArg {
+    let (name, url) = crate::registry_cmd::split_named(arg, default);
+    preflight::registries::RegistryArg {
+        name,
+        url: url.to_string(),
+    }
 }
 
 fn load(path: &Path, side: &str) -> Result<ClientProps> {
@@ -82,6 +99,16 @@ pub async fn run(args: PreflightArgs) -> Result<u8> {
         transactional_id_prefix: args.transactional_id_prefix.clone(),
         throughput_mb_per_sec: args.throughput_mb_per_sec,
         timeout: Duration::from_secs(args.timeout_secs.max(1)),
+        source_registries: args
+            .source_registries
+            .iter()
+            .enumerate()
+            .map(|(i, a)| registry_arg(a, format!("source-{}", i + 1)))
+            .collect(),
+        target_registry: args
+            .target_registry
+            .as_deref()
+            .map(|a| registry_arg(a, "target".into())),
         ..Default::default()
     };
     let report = preflight::preflight(&source, &target, &options)

@@ -104,11 +104,16 @@ pub struct VerifySchemasArgs {
     max_findings: usize,
 }
 
-fn named(arg: &str, default: String) -> Result<(String, HttpRegistry)> {
-    let (name, url) = match arg.split_once('=') {
+/// `NAME=URL` or `URL` (then named `default`).
+pub fn split_named(arg: &str, default: String) -> (String, &str) {
+    match arg.split_once('=') {
         Some((n, u)) if !n.contains("://") && !n.is_empty() => (n.to_string(), u),
         _ => (default, arg),
-    };
+    }
+}
+
+fn named(arg: &str, default: String) -> Result<(String, HttpRegistry)> {
+    let (name, url) = split_named(arg, default);
     let client = HttpRegistry::new(url).map_err(|e| anyhow::anyhow!("registry `{name}`: {e}"))?;
     Ok((name, client))
 }

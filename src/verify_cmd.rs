@@ -68,7 +68,9 @@ pub struct VerifyArgs {
         requires = "target_registry"
     )]
     source_registries: Vec<String>,
-    /// The target's schema registry URL (with --source-registry).
+    /// The target's schema registry URL (with --source-registry): framed records judged by
+    /// schema content, and the source registries verified as merged into it (the report's
+    /// registry section; a finding exits 1).
     #[arg(long = "target-registry", value_name = "URL")]
     target_registry: Option<String>,
     /// Duplicates tolerated before the verdict fails (at-least-once systems).
@@ -266,7 +268,56 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
         .into_iter()
         .map(|(side, p)| (side.to_string(), p.redacted()))
         .collect();
-    report(&args, &verdict, props)
+    let registries = registry_section(&args.source_registries, args.target_registry.as_deref())
+        .await?
+        .map(|mut section| {
+            section.note_records(&verdict);
+            section
+        });
+    report(&args, &verdict, props, registries)
+}
+
+/// With `--target-registry`: the given source registries verified as merged into it (like
+/// `cutover verify-schemas`), for the report's registry section and the exit code.
+async fn registry_section(
+    sources: &[String],
+    target: Option<&str>,
+) -> Result<Option<reports::RegistriesSection>> {
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    let mut urls: Vec<String> = sources
+        .iter()
+        .filter_map(|s| s.split_once('=').map(|(_, url)| url.to_string()))
+        .collect();
+    urls.dedup();
+    let target = target.to_string();
+    let verdict = tokio::task::spawn_blocking(move || {
+        let clients = urls
+            .iter()
+            .map(|u| registry::HttpRegistry::new(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        let target = registry::HttpRegistry::new(&target)?;
+        let named: Vec<registry::compare::Named<'_>> = clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| registry::compare::Named {
+                name: format!("source-{}", i + 1),
+                registry: c as &dyn registry::SchemaRegistry,
+            })
+            .collect();
+        registry::compare::verify(
+            &named,
+            &registry::compare::Named {
+                name: "target".into(),
+                registry: &target,
+            },
+        )
+    })
+    .await
+    .context("the registry verification task failed")?
+    .context("verifying the schema registries")?;
+    Ok(Some(scenarios::registries::section_of(&verdict)))
 }
 
 /// `--merge`: one verdict from the members' partial verdicts.
@@ -274,7 +325,7 @@ fn merge(args: &VerifyArgs) -> Result<u8> {
     let partials = verify::load_partials(&args.merge)?;
     let verdict = verify::merge(&partials)?;
     eprintln!("merged {} partial verdicts", partials.len());
-    report(args, &verdict, Default::default())
+    report(args, &verdict, Default::default(), None)
 }
 
 /// The name a verify-only report goes by: the topic selection, or `merge` of partials.
@@ -328,12 +379,26 @@ fn report(
     args: &VerifyArgs,
     verdict: &Verdict,
     client_properties: BTreeMap<String, BTreeMap<String, String>>,
+    registries: Option<reports::RegistriesSection>,
 ) -> Result<u8> {
+    // Registry findings fail the run as they do in `cutover run`.
+    let registry_failures: Vec<String> = registries
+        .iter()
+        .flat_map(|r| r.counts.iter())
+        .map(|(kind, n)| format!("schema registries: {n} {kind}"))
+        .collect();
     if let Some(dir) = &args.report_dir {
         let path = write_json(dir, "verdict.json", verdict)?;
         let mut report = reports::RunReport::from_verdict(verify_name(args), verdict.clone());
         report.description = format!("cutover verify --topics {}", args.topics);
         report.client_properties = client_properties;
+        report.registries = registries.clone();
+        if !registry_failures.is_empty() {
+            report.failures.extend(registry_failures.iter().cloned());
+            if report.outcome == reports::Outcome::Pass {
+                report.outcome = reports::Outcome::Fail;
+            }
+        }
         report.librdkafka_version = Some(rdkafka_version());
         reports::write_all(
             &mut report,
@@ -353,8 +418,24 @@ fn report(
         println!("{}", serde_json::to_string_pretty(verdict)?);
     } else {
         print_summary(verdict);
+        if let Some(r) = &registries {
+            println!(
+                "schema registries: {} — {} of {} subject/version(s) on the target{}",
+                r.outcome.to_uppercase(),
+                r.matched,
+                r.versions,
+                if registry_failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", registry_failures.join(", "))
+                }
+            );
+        }
     }
-    Ok(reports::CutoverExitCode::of_status(verdict.status) as u8)
+    Ok(match verdict.status {
+        Status::Pass if !registry_failures.is_empty() => reports::CutoverExitCode::FAILED as u8,
+        status => reports::CutoverExitCode::of_status(status) as u8,
+    })
 }
 
 fn print_summary(verdict: &Verdict) {

@@ -179,3 +179,34 @@ fn the_kafka_version_adds_the_mirrormaker2_defects_of_that_release() {
         text(&o.stderr)
     );
 }
+
+/// `--merged-registries 2 --schema-topics …` adds SCH001 (MirrorMaker 2 copies schema ids
+/// untranslated into a merged registry): a warning, so the exit stays 0.
+#[test]
+fn merged_registries_warn_that_mirrormaker2_keeps_source_schema_ids() {
+    let file = fixture("sch001-merged-registry.properties");
+    let o = lint(&[&file]);
+    assert!(!text(&o.stdout).contains("SCH001"), "{}", text(&o.stdout));
+    let o = lint(&[
+        &file,
+        "--merged-registries",
+        "2",
+        "--schema-topics",
+        "events.clicks,events.views",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let sch: Vec<&serde_json::Value> = json["files"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "SCH001")
+        .collect();
+    assert_eq!(sch.len(), 1, "{json}");
+    assert_eq!(sch[0]["severity"], "warning");
+    assert_eq!(sch[0]["line"], 8);
+    let message = sch[0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("(events.clicks)"), "{message}");
+}

@@ -1,6 +1,6 @@
 //! The seed migration's schema case on real Kafka and real Apicurio Registry servers: two
-//! source registries (topic groups with overlapping ids, Avro and JSON Schema, v1 → v2
-//! mid-run), one target registry; the built-in replicator copies the registries (same version
+//! source registries (topic groups with overlapping ids, Avro, JSON Schema and Protobuf with its
+//! message-index array, v1 → v2 mid-run), one target registry; the built-in replicator copies the registries (same version
 //! numbers) and translates every record's schema id. Judged record by record by schema
 //! content and payload; an untranslated (byte-for-byte, MirrorMaker 2-style) copy of the same
 //! records is judged too, to show what the check catches.
@@ -15,12 +15,13 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use registry::compare::{verify, Named};
 use registry::judge::{judge, Judgement, Resolver};
-use registry::{Apicurio, SchemaRegistry, StartOptions};
+use registry::{Apicurio, SchemaRegistry};
 use workload::{RunOptions, WorkloadSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
-const TOPICS: [&str; 2] = ["schemas.orders", "schemas.users"];
-const RECORDS: u64 = 600;
+/// Avro in registry A, JSON Schema in registry B, Protobuf (message-index array) in A.
+const TOPICS: [&str; 3] = ["schemas.orders", "schemas.users", "schemas.payments"];
+const RECORDS: u64 = 900;
 
 struct Killed(Child);
 impl Drop for Killed {
@@ -87,19 +88,12 @@ async fn merged_registries_keep_every_record_decodable_with_translation_and_not_
     let (src, tgt) = tokio::join!(harness::start(&ss), harness::start(&ts));
     let (source, target) = (src.unwrap(), tgt.unwrap());
     let clusters_in = t0.elapsed();
+    let logs = logs.clone();
     let registries = tokio::task::spawn_blocking(move || {
-        std::thread::scope(|s| {
-            let h: Vec<_> = ["source-a", "source-b", "target"]
-                .iter()
-                .map(|n| {
-                    let logs = logs.clone();
-                    s.spawn(move || Apicurio::start(&StartOptions::new(*n).log_dir(logs)).unwrap())
-                })
-                .collect();
-            h.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
-        })
+        Apicurio::start_all(&["source-a", "source-b", "target"], &logs)
     })
     .await
+    .unwrap()
     .unwrap();
     eprintln!(
         "clusters ready in {:.1} s, then 3 registries in {:.1} s (each {:?})",
@@ -118,7 +112,7 @@ async fn merged_registries_keep_every_record_decodable_with_translation_and_not_
 seed = 17
 records = {RECORDS}
 [topics]
-names = ["{}", "{}"]
+names = ["{}", "{}", "{}"]
 partitions = 2
 [record]
 keys = {{ kind = "uniform", count = 100 }}
@@ -127,11 +121,12 @@ value_size = {{ min = 10, max = 60 }}
 rate = {{ records_per_sec = 150 }}
 [schema]
 registries = ["{}", "{}"]
-formats = ["avro", "json"]
+formats = ["avro", "json", "protobuf"]
 evolve_after_records = 250
 "#,
             TOPICS[0],
             TOPICS[1],
+            TOPICS[2],
             a.ccompat_url(),
             b.ccompat_url()
         ),
@@ -163,7 +158,7 @@ bootstrap.servers = "{}"
 [schemas]
 target = "{}"
 [[schemas.source]]
-topics = "schemas\\.orders"
+topics = "schemas\\.(orders|payments)"
 url = "{}"
 [[schemas.source]]
 topics = "schemas\\.users"
@@ -275,7 +270,7 @@ bootstrap.servers = "{}"
         let schemas = verify::schemas::SchemaCheck::new(
             vec![
                 (
-                    regex::Regex::new("^(?:schemas\\.orders)$").unwrap(),
+                    regex::Regex::new("^(?:schemas\\.orders|schemas\\.payments)$").unwrap(),
                     std::sync::Arc::new(ca.clone()) as std::sync::Arc<dyn SchemaRegistry>,
                 ),
                 (
@@ -321,6 +316,28 @@ bootstrap.servers = "{}"
             );
         }
     }
+    // Protobuf records carry their message-index array, kept through the translation: `[0]`
+    // (the single byte 0) for v1's Event, `[1]` (bytes 2, 2) for v2's, where Note comes first.
+    let mut index_paths: BTreeMap<Vec<i64>, usize> = BTreeMap::new();
+    for (id, sv) in &src_records[2] {
+        let (s, t) = (
+            registry::wire::parse(sv).unwrap(),
+            registry::wire::parse(&tgt_records[2][id]).unwrap(),
+        );
+        let (indexes, message) = registry::wire::protobuf_indexes(s.payload).unwrap();
+        assert_eq!(
+            s.payload, t.payload,
+            "payload and indexes copied as they are"
+        );
+        assert_eq!(message[0], 0x08, "Event's field 1 follows the indexes");
+        *index_paths.entry(indexes).or_default() += 1;
+    }
+    eprintln!("protobuf message-index paths: {index_paths:?}");
+    assert_eq!(
+        index_paths.keys().cloned().collect::<Vec<_>>(),
+        vec![vec![0], vec![1]],
+        "v1 and v2 records"
+    );
     let outcome = tokio::task::spawn_blocking(move || {
         let (ra, rb, rt) = (
             Resolver::new(std::sync::Arc::new(ca.clone())),
@@ -331,7 +348,7 @@ bootstrap.servers = "{}"
         let mut untranslated: BTreeMap<Judgement, usize> = BTreeMap::new();
         let mut source_ids: BTreeMap<&str, std::collections::BTreeSet<u32>> = BTreeMap::new();
         for (i, topic) in TOPICS.iter().enumerate() {
-            let rs = if i == 0 { &ra } else { &rb };
+            let rs = if i % 2 == 0 { &ra } else { &rb };
             for (id, sv) in &src_records[i] {
                 source_ids
                     .entry(topic)
@@ -431,8 +448,8 @@ bootstrap.servers = "{}"
         bad.counts
     );
     assert_eq!(
-        verdict.matched, 4,
-        "two subjects × v1, v2 with the same numbers"
+        verdict.matched, 6,
+        "three subjects × v1, v2 with the same numbers"
     );
     for (_, v) in &versions {
         assert_eq!(v, &vec![1, 2]);

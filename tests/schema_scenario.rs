@@ -48,6 +48,24 @@ fn schema_registry_merge_passes_with_builtin_and_names_schema_classes_with_mirro
     assert_eq!(code, CutoverExitCode::OK, "{}", report["failures"]);
     assert_eq!(v["status"], "pass");
     assert!(v["tally"]["matched"].as_u64().unwrap() > 1000);
+    // The report's registry section: every source subject/version on the target, every
+    // matched record judged by schema content.
+    let reg = &report["registries"];
+    eprintln!("builtin registries: {reg}");
+    assert_eq!(reg["outcome"], "pass", "{reg}");
+    assert!(
+        reg["versions"].as_u64().unwrap() >= 8,
+        "4 subjects, v1 and v2: {reg}"
+    );
+    assert_eq!(reg["matched"], reg["versions"]);
+    assert_eq!(reg["sources"].as_array().unwrap().len(), 2);
+    assert_eq!(reg["records"].as_array().unwrap().len(), 0);
+    assert_eq!(reg["records_checked"], v["tally"]["matched"]);
+    let dir_b = dir.path().join("builtin");
+    let md = std::fs::read_to_string(dir_b.join("summary.md")).unwrap();
+    assert!(md.contains("### Schema registries: PASS"), "{md}");
+    let html = std::fs::read_to_string(dir_b.join("report.html")).unwrap();
+    assert!(html.contains("<section id=\"registries\">"));
 
     let (code, report) = run(Some("mirrormaker2"), &dir.path().join("mm2"));
     let v = &report["verdict"];
@@ -70,6 +88,26 @@ fn schema_registry_merge_passes_with_builtin_and_names_schema_classes_with_mirro
         v["tally"]["source_records"].as_u64().unwrap(),
     );
     assert_eq!(matched + schema, source, "every record is matched or named");
+    // The registry section names the same record classes with the same counts, with examples.
+    let reg = &report["registries"];
+    assert_eq!(
+        reg["outcome"], "pass",
+        "the registries were merged beside MirrorMaker 2"
+    );
+    let records = reg["records"].as_array().unwrap();
+    assert_eq!(records.len(), counts.len(), "{reg}");
+    for r in records {
+        let class = r["class"].as_str().unwrap();
+        assert_eq!(r["count"], counts[class], "{class}");
+        let examples = r["examples"].as_array().unwrap();
+        assert!(!examples.is_empty());
+        assert!(
+            examples[0].as_str().unwrap().contains("source id"),
+            "{examples:?}"
+        );
+    }
+    let md = std::fs::read_to_string(dir.path().join("mm2").join("summary.md")).unwrap();
+    assert!(md.contains("- records: **schema-"), "{md}");
     let failures = report["failures"].to_string();
     assert!(failures.contains("schema-"), "{failures}");
 }

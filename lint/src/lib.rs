@@ -153,6 +153,12 @@ pub struct Options {
     /// The Kafka version whose MirrorMaker 2 runs the configs (`--kafka-version`); overrides a
     /// file's `# kafka.version = V` comment. Known, it adds the version rules (`MMV…`).
     pub kafka_version: Option<KafkaVersion>,
+    /// How many source schema registries the target cluster's registry merges
+    /// (`--merged-registries`); 2 or more adds SCH001 (ids copied untranslated).
+    pub merged_registries: Option<u32>,
+    /// Source topics whose record values carry schema ids (Confluent wire format,
+    /// `--schema-topics`); empty: unknown, any copied topic may.
+    pub schema_topics: Vec<String>,
 }
 
 /// Lints one file.

@@ -15,6 +15,8 @@ fn strict() -> Options {
             bandwidth_mbps: 100.0,
         }),
         kafka_version: None,
+        merged_registries: Some(2),
+        schema_topics: vec!["events.clicks".into(), "events.views".into()],
     }
 }
 
@@ -234,6 +236,12 @@ const CASES: &[(&str, &str, Severity, &str)] = &[
         Severity::Warning,
         "builtin-good.toml",
     ),
+    (
+        "SCH001",
+        "sch001-merged-registry.properties",
+        Severity::Warning,
+        "mm2-good.properties",
+    ),
 ];
 
 #[test]
@@ -296,7 +304,10 @@ fn findings_point_at_the_line_of_the_key() {
 fn without_the_options_the_option_bound_rules_stay_quiet() {
     let relaxed = Options::default();
     for (rule, failing, ..) in CASES {
-        if !matches!(*rule, "MM2001" | "TSK001" | "NET001" | "NET002" | "NET003") {
+        if !matches!(
+            *rule,
+            "MM2001" | "TSK001" | "NET001" | "NET002" | "NET003" | "SCH001"
+        ) {
             continue;
         }
         let found = findings(failing, &relaxed);
@@ -464,5 +475,51 @@ fn a_bad_version_comment_names_file_and_line() {
     assert!(
         err.contains("mm2.properties:2: expected a Kafka version"),
         "{err}"
+    );
+}
+
+/// SCH001 names the copied topics that carry schema ids (the filter's excludes honoured), stays
+/// quiet for a registry that is not a merge, and without a topic list warns for the flow.
+#[test]
+fn sch001_names_the_copied_schema_topics_of_a_merged_registry() {
+    let file = "sch001-merged-registry.properties";
+    let sch = |options: &Options| -> Vec<lint::Finding> {
+        findings(file, options)
+            .into_iter()
+            .filter(|f| f.rule == "SCH001")
+            .collect()
+    };
+    let found = sch(&strict());
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    assert_eq!((f.line, f.key.as_str()), (8, "onprem->cloud.topics"));
+    assert!(f.message.contains("(events.clicks)"), "{}", f.message);
+    assert!(
+        !f.message.contains("events.views"),
+        "excluded: {}",
+        f.message
+    );
+    assert!(f.message.contains("merges 2 source"), "{}", f.message);
+    assert!(f.fix.contains("[schemas]"), "{}", f.fix);
+    let one = Options {
+        merged_registries: Some(1),
+        ..strict()
+    };
+    assert!(sch(&one).is_empty(), "one source registry: ids can be kept");
+    let elsewhere = Options {
+        schema_topics: vec!["payments".into()],
+        ..strict()
+    };
+    assert!(sch(&elsewhere).is_empty(), "no schema topic copied");
+    let unknown = Options {
+        schema_topics: Vec::new(),
+        ..strict()
+    };
+    let found = sch(&unknown);
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].message.contains("may carry schema ids"),
+        "{}",
+        found[0].message
     );
 }

@@ -1,4 +1,5 @@
-//! Why a preflight could not decide (exit 2): bad options or a cluster it cannot reach.
+//! Why a preflight could not decide (exit 2): bad options, or a cluster or schema registry it
+//! cannot reach.
 
 /// A preflight that could not run to the end.
 #[derive(Debug, thiserror::Error)]
@@ -10,5 +11,13 @@ pub enum PreflightError {
         side: &'static str,
         #[source]
         source: harness::HarnessError,
+    },
+    /// A schema registry that cannot be reached or read (its URL and the cause are in
+    /// `source`; credentials never are).
+    #[error("schema registry `{name}`: {source}")]
+    Registry {
+        name: String,
+        #[source]
+        source: Box<registry::RegistryError>,
     },
 }

@@ -4,7 +4,9 @@
 //! selected source topics missing on the target, partition counts and topic configs that
 //! differ, the ACLs the migrating principals lack on either side, what each cluster is
 //! (id, brokers, Kafka version as far as it can be known) and an estimate of the copy time from
-//! the source's size and a measured throughput. Every finding has a severity and a fix.
+//! the source's size and a measured throughput; with schema registries, that each is reachable
+//! and that no subject is held differently by two sources ([`registries`]). Every finding has a
+//! severity and a fix.
 //!
 //! It is read-only: it never writes, creates, commits or joins a group on either cluster.
 //! Reading is in [`sample`] (sizes), [`version`] (Kafka version) and here (metadata, configs,
@@ -13,6 +15,7 @@
 pub mod checks;
 pub mod error;
 pub mod model;
+pub mod registries;
 pub mod render;
 pub mod sample;
 pub mod version;
@@ -52,6 +55,10 @@ pub struct PreflightOptions {
     pub sample_budget: Duration,
     /// Run Kafka's FeatureCommand for the version (a JVM per cluster).
     pub probe_versions: bool,
+    /// Source schema registries (a merge when several); checked first.
+    pub source_registries: Vec<registries::RegistryArg>,
+    /// The target schema registry.
+    pub target_registry: Option<registries::RegistryArg>,
 }
 
 impl Default for PreflightOptions {
@@ -67,6 +74,8 @@ impl Default for PreflightOptions {
             sample_per_partition: 200,
             sample_budget: Duration::from_secs(10),
             probe_versions: true,
+            source_registries: Vec::new(),
+            target_registry: None,
         }
     }
 }
@@ -237,6 +246,24 @@ pub async fn preflight(
     options: &PreflightOptions,
 ) -> Result<PreflightReport, PreflightError> {
     let regex = validate(options)?;
+    // Schema registries first: an unreachable one stops the preflight before any cluster.
+    let registry_findings = if options.source_registries.is_empty() {
+        if options.target_registry.is_some() {
+            return Err(invalid(
+                "--target-registry",
+                "needs at least one --source-registry to compare with",
+            ));
+        }
+        Vec::new()
+    } else {
+        let (sources, target) = (
+            options.source_registries.clone(),
+            options.target_registry.clone(),
+        );
+        tokio::task::spawn_blocking(move || registries::check(&sources, target.as_ref()))
+            .await
+            .map_err(|e| invalid("--source-registry", format!("the check failed: {e}")))??
+    };
     let (source, target) = tokio::join!(
         snapshot("source", source_props, options.timeout),
         snapshot("target", target_props, options.timeout)
@@ -249,7 +276,7 @@ pub async fn preflight(
         .filter(|(name, _)| regex.is_match(name) && !verify::reader::is_internal_topic(name))
         .map(|(n, p)| (n.clone(), *p))
         .collect();
-    let mut findings = Vec::new();
+    let mut findings = registry_findings;
     let mut pairs = Vec::new();
     for (name, partitions) in &selected {
         let target_name = format!("{}{name}", options.rename_prefix);

@@ -24,6 +24,8 @@ pub enum Check {
     Cluster,
     /// The copy-time estimate.
     Estimate,
+    /// Schema registries: reachable, no conflicting subjects between sources.
+    Registries,
 }
 
 impl Check {
@@ -43,6 +45,7 @@ impl Check {
             Check::Acls => "acls",
             Check::Cluster => "cluster",
             Check::Estimate => "estimate",
+            Check::Registries => "registries",
         }
     }
 }

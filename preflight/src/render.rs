@@ -135,7 +135,17 @@ fn case(name: String, classname: &str, found: &[&Finding]) -> TestCase {
 pub fn junit(report: &PreflightReport) -> Result<String, quick_junit::SerializeError> {
     let mut junit = Report::new("cutover preflight");
     let mut suite = TestSuite::new("preflight");
-    for check in [Check::Cluster, Check::Acls, Check::Estimate] {
+    let registries = report.findings.iter().any(|f| f.check == Check::Registries);
+    let cluster_wide = [
+        Check::Cluster,
+        Check::Acls,
+        Check::Estimate,
+        Check::Registries,
+    ];
+    for check in cluster_wide {
+        if check == Check::Registries && !registries {
+            continue;
+        }
         let found: Vec<&Finding> = report
             .findings
             .iter()

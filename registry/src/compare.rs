@@ -82,6 +82,8 @@ pub struct SchemaVerdict {
     pub findings: Vec<Finding>,
     /// Target subjects no source holds (not a failure: a merged registry may have its own).
     pub target_only_subjects: Vec<String>,
+    /// References of the source versions followed (unresolved ones are findings).
+    pub references: usize,
 }
 
 impl SchemaVerdict {
@@ -199,17 +201,30 @@ fn all_versions(reg: &dyn SchemaRegistry, subject: &str) -> Result<Vec<Registere
         .collect()
 }
 
-/// Compares every source subject/version with the target (read-only).
-pub fn verify(sources: &[Named<'_>], target: &Named<'_>) -> Result<SchemaVerdict> {
-    let mut findings = Vec::new();
-    // subject → version → the sources' versions
-    let mut by_subject: BTreeMap<String, BTreeMap<u32, Vec<SourceVersion>>> = BTreeMap::new();
-    let mut compat: BTreeMap<String, Vec<(String, Option<String>)>> = BTreeMap::new();
+/// The source registries read: subject → version → the sources holding it, the compatibility
+/// levels per subject, and the references that do not resolve.
+struct Gathered {
+    by_subject: BTreeMap<String, BTreeMap<u32, Vec<SourceVersion>>>,
+    compat: BTreeMap<String, Vec<(String, Option<String>)>>,
+    findings: Vec<Finding>,
+    /// References of the source versions (followed, resolved or not).
+    references: usize,
+}
+
+fn gather(sources: &[Named<'_>]) -> Result<Gathered> {
+    let mut out = Gathered {
+        by_subject: BTreeMap::new(),
+        compat: BTreeMap::new(),
+        findings: Vec::new(),
+        references: 0,
+    };
     for source in sources {
         for subject in source.registry.subjects()? {
             for registered in all_versions(source.registry, &subject)? {
+                out.references += registered.schema.references.len();
                 match content_identity(source.registry, &registered.schema)? {
-                    Ok(identity) => by_subject
+                    Ok(identity) => out
+                        .by_subject
                         .entry(subject.clone())
                         .or_default()
                         .entry(registered.version)
@@ -219,7 +234,7 @@ pub fn verify(sources: &[Named<'_>], target: &Named<'_>) -> Result<SchemaVerdict
                             registered,
                             identity,
                         }),
-                    Err(detail) => findings.push(Finding {
+                    Err(detail) => out.findings.push(Finding {
                         kind: FindingKind::ReferenceUnresolved,
                         subject: subject.clone(),
                         version: Some(registered.version),
@@ -229,12 +244,100 @@ pub fn verify(sources: &[Named<'_>], target: &Named<'_>) -> Result<SchemaVerdict
                 }
             }
             let level = source.registry.compatibility(Some(&subject))?;
-            compat
+            out.compat
                 .entry(subject)
                 .or_default()
                 .push((source.name.clone(), level));
         }
     }
+    Ok(out)
+}
+
+/// A conflict when the sources holding `subject` at `version` disagree on its content.
+fn conflict(subject: &str, version: u32, holders: &[SourceVersion]) -> Option<Finding> {
+    let distinct: BTreeSet<&str> = holders.iter().map(|h| h.identity.as_str()).collect();
+    (distinct.len() > 1).then(|| Finding {
+        kind: FindingKind::Conflict,
+        subject: subject.to_string(),
+        version: Some(version),
+        registries: holders.iter().map(|h| h.source.clone()).collect(),
+        detail: format!(
+            "the sources hold different schemas at this version (ids {})",
+            holders
+                .iter()
+                .map(|h| format!("{}={}", h.source, h.registered.id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+/// What the registries hold before a copy (`cutover preflight`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BeforeCopy {
+    /// Source subjects and subject/versions read.
+    pub subjects: usize,
+    pub versions: usize,
+    /// Conflicts between the sources, unresolved references, and target versions that already
+    /// hold another schema at a source's number (`content-mismatch`: the copy would be refused).
+    pub findings: Vec<Finding>,
+}
+
+/// Before copying: subjects two sources hold with different content at one version
+/// (conflicts), references that do not resolve, and, given the target, versions it already
+/// holds with other content. A version the target lacks is not a finding here (the copy adds
+/// it). Read-only.
+pub fn before_copy(sources: &[Named<'_>], target: Option<&Named<'_>>) -> Result<BeforeCopy> {
+    let gathered = gather(sources)?;
+    let mut findings = gathered.findings;
+    let mut versions = 0;
+    for (subject, by_version) in &gathered.by_subject {
+        let target_versions = match target {
+            Some(t) => all_versions(t.registry, subject)?,
+            None => Vec::new(),
+        };
+        for (version, holders) in by_version {
+            versions += 1;
+            if let Some(f) = conflict(subject, *version, holders) {
+                findings.push(f);
+                continue;
+            }
+            let (Some(t), Some(have)) = (
+                target,
+                target_versions.iter().find(|t| t.version == *version),
+            ) else {
+                continue;
+            };
+            if content_identity(t.registry, &have.schema)?.as_ref() != Ok(&holders[0].identity) {
+                findings.push(Finding {
+                    kind: FindingKind::ContentMismatch,
+                    subject: subject.clone(),
+                    version: Some(*version),
+                    registries: vec![holders[0].source.clone(), t.name.clone()],
+                    detail: format!(
+                        "the target already holds another schema at version {version} (id {}): the copy would be refused",
+                        have.id
+                    ),
+                });
+            }
+        }
+    }
+    findings.sort_by(|a, b| (a.kind, &a.subject, a.version).cmp(&(b.kind, &b.subject, b.version)));
+    Ok(BeforeCopy {
+        subjects: gathered.by_subject.len(),
+        versions,
+        findings,
+    })
+}
+
+/// Compares every source subject/version with the target (read-only).
+pub fn verify(sources: &[Named<'_>], target: &Named<'_>) -> Result<SchemaVerdict> {
+    let Gathered {
+        by_subject,
+        compat,
+        mut findings,
+        references,
+    } = gather(sources)?;
 
     let mut versions = 0;
     let mut matched = 0;
@@ -246,22 +349,8 @@ pub fn verify(sources: &[Named<'_>], target: &Named<'_>) -> Result<SchemaVerdict
         }
         for (version, holders) in by_version {
             versions += 1;
-            let distinct: BTreeSet<&str> = holders.iter().map(|h| h.identity.as_str()).collect();
-            if distinct.len() > 1 {
-                findings.push(Finding {
-                    kind: FindingKind::Conflict,
-                    subject: subject.clone(),
-                    version: Some(*version),
-                    registries: holders.iter().map(|h| h.source.clone()).collect(),
-                    detail: format!(
-                        "the sources hold different schemas at this version (ids {})",
-                        holders
-                            .iter()
-                            .map(|h| format!("{}={}", h.source, h.registered.id))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                });
+            if let Some(f) = conflict(subject, *version, holders) {
+                findings.push(f);
                 continue;
             }
             let wanted = &holders[0];
@@ -378,6 +467,7 @@ pub fn verify(sources: &[Named<'_>], target: &Named<'_>) -> Result<SchemaVerdict
         counts,
         findings,
         target_only_subjects,
+        references,
     })
 }
 

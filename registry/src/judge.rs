@@ -2,18 +2,21 @@
 //!
 //! A framed source record's schema is resolved in its source registry, the target record's in
 //! the target registry; the two must have the same canonical form (references included), and
-//! the payloads must be equal. The raw id bytes are never compared: a merged registry assigns
+//! the payloads must be equal (a Protobuf payload's message-index array compared by the path it
+//! names, not its spelling). The raw id bytes are never compared: a merged registry assigns
 //! its own ids. Unframed records are left to the byte-exact checks.
 //!
 //! Classes (the checker's `schema-unresolved` and `schema-mismatch`):
 //! - **unresolved**: the target record's id resolves to nothing in the target registry;
 //! - **mismatch**: it resolves to a schema other than the source record's.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use crate::canonical::SchemaType;
 use crate::client::SchemaRegistry;
 use crate::compare::content_identity;
 use crate::error::Result;
@@ -24,6 +27,29 @@ use crate::wire;
 pub struct Resolved {
     pub identity: String,
     pub subject_version: Option<(String, u32)>,
+    pub schema_type: SchemaType,
+}
+
+impl Resolved {
+    /// The payload as it identifies a record: a Protobuf payload's message-index array read
+    /// (`[0]` spelled either way is the same message), others as they are.
+    pub fn payload_identity<'a>(&self, payload: &'a [u8]) -> Cow<'a, [u8]> {
+        match self.schema_type {
+            SchemaType::Protobuf => wire::protobuf_identity(payload),
+            _ => Cow::Borrowed(payload),
+        }
+    }
+
+    /// The bytes the checker fingerprints for a framed value with this schema: the schema's
+    /// identity, a 0 byte, then the payload's identity.
+    pub fn value_identity(&self, payload: &[u8]) -> Vec<u8> {
+        let payload = self.payload_identity(payload);
+        let mut out = Vec::with_capacity(self.identity.len() + 1 + payload.len());
+        out.extend_from_slice(self.identity.as_bytes());
+        out.push(0);
+        out.extend_from_slice(&payload);
+        out
+    }
 }
 
 /// A registry with an id → schema cache (ids are immutable in a registry).
@@ -69,6 +95,7 @@ impl Resolver {
                 Some(Resolved {
                     identity,
                     subject_version,
+                    schema_type: schema.schema_type,
                 })
             }
         };
@@ -136,7 +163,9 @@ pub fn judge(
         return Ok((Judgement::SchemaUnresolved, example));
     };
     example.target_subject = tr.subject_version.clone();
-    if sr.identity != tr.identity || s.payload != t.payload {
+    if sr.identity != tr.identity
+        || sr.payload_identity(s.payload) != tr.payload_identity(t.payload)
+    {
         return Ok((Judgement::SchemaMismatch, example));
     }
     Ok((Judgement::Same, example))
@@ -148,12 +177,7 @@ pub fn schema_identity(resolver: &Resolver, value: &[u8]) -> Result<Option<Vec<u
     let Some(framed) = wire::parse(value) else {
         return Ok(None);
     };
-    let Some(resolved) = resolver.resolve(framed.id)? else {
-        return Ok(None);
-    };
-    let mut out = Vec::with_capacity(resolved.identity.len() + 1 + framed.payload.len());
-    out.extend_from_slice(resolved.identity.as_bytes());
-    out.push(0);
-    out.extend_from_slice(framed.payload);
-    Ok(Some(out))
+    Ok(resolver
+        .resolve(framed.id)?
+        .map(|resolved| resolved.value_identity(framed.payload)))
 }

@@ -80,6 +80,32 @@ impl Apicurio {
         Self::start_with(options, &dist, java)
     }
 
+    /// Starts registries named `names` at once (a thread each, default version, logs in
+    /// `log_dir`); the first error wins and those already started are stopped (dropped).
+    pub fn start_all(names: &[&str], log_dir: &Path) -> Result<Vec<Apicurio>> {
+        let results: Vec<Result<Apicurio>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = names
+                .iter()
+                .map(|n| {
+                    let options = StartOptions::new(*n).log_dir(log_dir);
+                    scope.spawn(move || Apicurio::start(&options))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(RegistryError::Fetch {
+                            version: String::new(),
+                            detail: "a registry's start thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+
     /// Starts a registry from `dist` with `java`.
     pub fn start_with(
         options: &StartOptions,

@@ -117,6 +117,7 @@ pub fn render(r: &RunReport) -> String {
         );
     }
     rehearsal(&mut h, r);
+    registries(&mut h, r);
     heat(&mut h, r);
     delay(&mut h, r);
     if r.kind == RunKind::Scenario {
@@ -372,6 +373,74 @@ fn rehearsal(h: &mut String, r: &RunReport) {
         );
     }
     h.push_str("</section>");
+}
+
+/// The schema registries: verification figures, findings, record-level schema classes.
+fn registries(h: &mut String, r: &RunReport) {
+    let Some(reg) = &r.registries else {
+        return;
+    };
+    let _ = write!(
+        h,
+        "<section id=\"registries\"><h2>Schema registries: {}</h2><p>Sources {}; target <code>{}</code>.</p>",
+        esc(&reg.outcome.to_uppercase()),
+        reg.sources
+            .iter()
+            .map(|s| format!("<code>{}</code>", esc(s)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        esc(&reg.target)
+    );
+    let figures = reg.figures();
+    h.push_str("<table class=\"groups\"><thead><tr>");
+    for (label, _) in &figures {
+        let _ = write!(h, "<th>{label}</th>");
+    }
+    h.push_str("</tr></thead><tbody><tr>");
+    for (_, n) in &figures {
+        let _ = write!(h, "<td class=\"n\">{n}</td>");
+    }
+    h.push_str("</tr></tbody></table>");
+    if !reg.findings.is_empty() {
+        h.push_str("<table class=\"groups\"><thead><tr><th>finding</th><th>subject</th><th>version</th><th>registries</th><th>detail</th></tr></thead><tbody>");
+        for f in &reg.findings {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td><code>{}</code></td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&f.kind),
+                esc(&f.subject),
+                f.version.map_or(String::new(), |v| v.to_string()),
+                esc(&f.registries.join(", ")),
+                esc(&f.detail)
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    if reg.records.is_empty() {
+        if let Some(n) = reg.records_checked {
+            let _ = write!(
+                h,
+                "<p>Records: all {n} matched records decode with the same schema on the target (judged by canonical schema and payload, never by id).</p>"
+            );
+        }
+    } else {
+        h.push_str("<table class=\"counts\"><thead><tr><th>record class</th><th>count</th><th>examples</th></tr></thead><tbody>");
+        for c in &reg.records {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                esc(&c.class),
+                c.count,
+                c.examples
+                    .iter()
+                    .map(|e| esc(e))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    h.push_str("<p class=\"muted\">Schemas are compared by canonical form (Avro Parsing Canonical Form, sorted JSON, normalized Protobuf) and references, never by id: a merged registry assigns its own ids.</p></section>");
 }
 
 fn groups(h: &mut String, r: &RunReport) {

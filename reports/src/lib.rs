@@ -26,8 +26,8 @@ pub use finding::Severity;
 pub use junit::JunitOptions;
 pub use model::{
     DelayBucket, DelayStats, Drain, Expectation, FaultEvent, GroupCutover, Outcome,
-    RehearsalSummary, RunKind, RunReport, Sample, TopicWindow, WorkloadSummary, SCHEMA_MINOR,
-    SCHEMA_VERSION,
+    RegistriesSection, RegistryFinding, RehearsalSummary, RunKind, RunReport, Sample,
+    SchemaRecordClass, TopicWindow, WorkloadSummary, SCHEMA_MINOR, SCHEMA_VERSION,
 };
 
 /// Why a report could not be read or written.

@@ -236,6 +236,7 @@ pub fn render(r: &RunReport) -> String {
         }
         md.push('\n');
     }
+    registries(&mut md, r);
     if !r.consumer_groups.is_empty() {
         let _ = writeln!(md, "### Consumer-group cutover\n");
         let _ = writeln!(
@@ -314,6 +315,77 @@ pub fn render(r: &RunReport) -> String {
         r.duration_secs
     );
     md
+}
+
+/// Findings listed in the summary (report.json has them all).
+const REGISTRY_FINDINGS: usize = 10;
+
+/// `### Schema registries`: the registry verification and the record-level schema classes.
+fn registries(md: &mut String, r: &RunReport) {
+    let Some(reg) = &r.registries else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "### Schema registries: {}\n",
+        reg.outcome.to_uppercase()
+    );
+    let _ = writeln!(
+        md,
+        "- sources: {}; target: {}",
+        reg.sources
+            .iter()
+            .map(|s| format!("`{}`", cell(s)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        format_args!("`{}`", cell(&reg.target))
+    );
+    let figures = reg.figures();
+    let row = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
+    let _ = writeln!(
+        md,
+        "\n{}\n{}\n{}\n",
+        row(figures.iter().map(|(l, _)| l.to_string()).collect()),
+        row(figures.iter().map(|_| "---:".to_string()).collect()),
+        row(figures.iter().map(|(_, n)| n.to_string()).collect())
+    );
+    for f in reg.findings.iter().take(REGISTRY_FINDINGS) {
+        let _ = writeln!(
+            md,
+            "- `{}` {}{} ({}): {}",
+            f.kind,
+            cell(&f.subject),
+            f.version.map(|v| format!(" v{v}")).unwrap_or_default(),
+            cell(&f.registries.join(", ")),
+            cell(&f.detail)
+        );
+    }
+    if reg.findings.len() > REGISTRY_FINDINGS {
+        let _ = writeln!(
+            md,
+            "- … {} more in report.json",
+            reg.findings.len() - REGISTRY_FINDINGS
+        );
+    }
+    match (reg.records.is_empty(), reg.records_checked) {
+        (true, Some(n)) => {
+            let _ = writeln!(
+                md,
+                "- records: every one of {} matched records decodes with the same schema on the target",
+                thousands(n)
+            );
+        }
+        (true, None) => {}
+        (false, _) => {
+            for c in &reg.records {
+                let _ = writeln!(md, "- records: **{}** {}", c.class, thousands(c.count));
+                for e in c.examples.iter().take(EXAMPLES_PER_CLASS) {
+                    let _ = writeln!(md, "  - {}", cell(e));
+                }
+            }
+        }
+    }
+    md.push('\n');
 }
 
 fn ms(v: u64) -> String {

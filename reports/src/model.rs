@@ -14,8 +14,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// The minor version: which additive fields a report of this major may carry
 /// (0: the first runner's fields; 1: kind, finished_at, scenario text and file, client
 /// properties, librdkafka version, delay; 2: consumer_groups; 3: rehearsal; 4: undecided,
-/// fault effect, expectation).
-pub const SCHEMA_MINOR: u32 = 4;
+/// fault effect, expectation; 5: registries).
+pub const SCHEMA_MINOR: u32 = 5;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -185,6 +185,120 @@ pub struct RunReport {
     pub undecided: Vec<String>,
     /// The scenario's `[expect]` and whether the run met it.
     pub expectation: Option<Expectation>,
+    /// Schema registries, when the run had any: the registry verification and the
+    /// record-level schema classes (minor 5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registries: Option<RegistriesSection>,
+}
+
+/// One registry finding (`cutover verify-schemas`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistryFinding {
+    /// `conflict`, `missing`, `version-mismatch`, `content-mismatch`, `reference-unresolved`,
+    /// `compatibility-mismatch`.
+    pub kind: String,
+    pub subject: String,
+    pub version: Option<u32>,
+    /// The registries concerned (source names, `target`).
+    pub registries: Vec<String>,
+    pub detail: String,
+}
+
+/// A record-level schema class of the checker, with examples.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SchemaRecordClass {
+    /// `schema-unresolved` or `schema-mismatch`.
+    pub class: String,
+    pub count: u64,
+    /// `topic[p]@offset → target[p]@offset: source id S (subject vN) → target id T (…)`.
+    pub examples: Vec<String>,
+}
+
+/// Schema registries of a run: the registries compared, what the target holds of the
+/// sources' subject/versions, and the record-level schema classes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistriesSection {
+    /// Source registries (`name (url)`, credentials never shown).
+    pub sources: Vec<String>,
+    pub target: String,
+    /// Registry verification: `pass` or `fail`.
+    pub outcome: String,
+    /// Source subjects and subject/versions compared.
+    pub subjects: u64,
+    pub versions: u64,
+    /// Subject/versions on the target with the same number and canonical schema.
+    pub matched: u64,
+    /// Subject/versions absent on the target (`missing` + `version-mismatch`).
+    pub missing: u64,
+    /// Subject/versions two sources hold with different content.
+    pub conflicts: u64,
+    /// Subject/versions whose target version holds another schema.
+    pub content_mismatches: u64,
+    /// Subjects whose compatibility level differs (between sources, or source and target).
+    pub compatibility_diffs: u64,
+    /// References of the source versions followed, and those that did not resolve.
+    pub references: u64,
+    pub references_unresolved: u64,
+    /// Findings per class, and each finding.
+    pub counts: BTreeMap<String, u64>,
+    pub findings: Vec<RegistryFinding>,
+    /// Target subjects no source holds (not judged).
+    pub target_only_subjects: Vec<String>,
+    /// The checker's record-level schema classes (empty when every framed record resolved to
+    /// the same schema).
+    pub records: Vec<SchemaRecordClass>,
+    /// Framed records judged by schema content (matched records of the selected topics).
+    pub records_checked: Option<u64>,
+}
+
+/// Examples kept per record-level class.
+const SCHEMA_EXAMPLES: usize = 5;
+
+impl RegistriesSection {
+    /// The verification's figures, labelled, in the order every view shows them.
+    pub fn figures(&self) -> [(&'static str, u64); 9] {
+        [
+            ("subjects", self.subjects),
+            ("versions", self.versions),
+            ("matched", self.matched),
+            ("missing", self.missing),
+            ("conflicts", self.conflicts),
+            ("content mismatches", self.content_mismatches),
+            ("compatibility diffs", self.compatibility_diffs),
+            ("references", self.references),
+            ("unresolved references", self.references_unresolved),
+        ]
+    }
+
+    /// Fills [`RegistriesSection::records`] from the checker's verdict: the `schema-unresolved`
+    /// and `schema-mismatch` counts and up to five examples each.
+    pub fn note_records(&mut self, verdict: &Verdict) {
+        use verify::verdict::AnomalyClass;
+        self.records.clear();
+        for class in [AnomalyClass::SchemaUnresolved, AnomalyClass::SchemaMismatch] {
+            let count = verdict.counts.get(class);
+            if count == 0 {
+                continue;
+            }
+            let examples = verdict
+                .topics
+                .iter()
+                .flat_map(|t| t.examples.iter())
+                .filter(|e| e.class == class)
+                .take(SCHEMA_EXAMPLES)
+                .map(crate::digest::example_line)
+                .collect();
+            self.records.push(SchemaRecordClass {
+                class: class.to_string(),
+                count,
+                examples,
+            });
+        }
+        self.records_checked = Some(verdict.tally.matched);
+    }
 }
 
 /// What a scenario declares it must show (`[expect]`), and whether the run did.

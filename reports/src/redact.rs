@@ -176,6 +176,16 @@ fn mask_value(v: &mut toml::Value, secret: bool) {
 
 /// The report with every echoed configuration masked: scenario text, client properties, the
 /// system's command line, failure lines, fault details and errors.
+/// `scheme://user:password@host` → `scheme://***@host` (a registry URL with credentials).
+static URL_USERINFO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]+@").expect("valid regex")
+});
+
+/// Credentials inside URLs masked, then the usual fragments.
+pub fn redact_urls(text: &str) -> String {
+    redact_text(&URL_USERINFO.replace_all(text, "${scheme}***@"))
+}
+
 pub fn redact_report(report: &mut crate::RunReport) {
     if let Some(t) = &report.scenario_text {
         report.scenario_text = Some(redact_toml(t));
@@ -192,6 +202,23 @@ pub fn redact_report(report: &mut crate::RunReport) {
         f.detail = redact_text(&f.detail);
         f.error = redact_text(&f.error);
     }
+    if let Some(reg) = &mut report.registries {
+        for s in reg
+            .sources
+            .iter_mut()
+            .chain(std::iter::once(&mut reg.target))
+        {
+            *s = redact_urls(s);
+        }
+        for f in &mut reg.findings {
+            f.detail = redact_urls(&f.detail);
+        }
+        for c in &mut reg.records {
+            for e in &mut c.examples {
+                *e = redact_urls(e);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +226,17 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "hunter2-s3cr3t";
+
+    #[test]
+    fn credentials_in_urls_are_masked() {
+        assert_eq!(
+            redact_urls(&format!(
+                "a (https://bob:{SECRET}@reg:8081/apis/ccompat/v7)"
+            )),
+            "a (https://***@reg:8081/apis/ccompat/v7)"
+        );
+        assert_eq!(redact_urls("http://reg:8081/x"), "http://reg:8081/x");
+    }
 
     #[test]
     fn plain_inline_and_jaas_secrets_are_masked_and_comments_kept() {

@@ -603,3 +603,117 @@ fn saved_replicator_metrics_are_linked_from_summary_and_html() {
     let (dir, _) = written(passing());
     assert!(!read(dir.path(), "summary.md").contains("replicator metrics"));
 }
+
+/// A run with schema registries: two sources merged into a target, one conflict, one missing
+/// version, and records the checker put in the schema classes.
+fn with_registries() -> RunReport {
+    let mut topics = vec![
+        topic("events.0", 2, AnomalyClass::SchemaMismatch, &[2, 1]),
+        topic("events.1", 2, AnomalyClass::SchemaUnresolved, &[1, 0]),
+    ];
+    for t in &mut topics {
+        for e in &mut t.examples {
+            e.key_preview = None;
+            e.detail = Some(format!(
+                "source id 1 ({}-value v1) → target id 3 (events.2-value v1)",
+                t.source_topic
+            ));
+        }
+    }
+    let mut r = base(Verdict::from_topics(topics, Promises::default(), 321));
+    r.scenario = "schema-registry-merge".into();
+    r.outcome = Outcome::Fail;
+    r.failures = vec![
+        "schema registries: 1 conflict".into(),
+        "3 schema-mismatch".into(),
+    ];
+    let mut reg = reports::RegistriesSection {
+        sources: vec![
+            "source-0 (http://127.0.0.1:8081/apis/ccompat/v7)".into(),
+            format!("source-1 (https://bob:{SECRET}@reg-b:8443/apis/ccompat/v7)"),
+        ],
+        target: "target (http://127.0.0.1:8083/apis/ccompat/v7)".into(),
+        outcome: "fail".into(),
+        subjects: 4,
+        versions: 8,
+        matched: 6,
+        missing: 1,
+        conflicts: 1,
+        content_mismatches: 0,
+        compatibility_diffs: 0,
+        references: 2,
+        references_unresolved: 0,
+        counts: BTreeMap::from([("conflict".into(), 1), ("missing".into(), 1)]),
+        findings: vec![
+            reports::RegistryFinding {
+                kind: "conflict".into(),
+                subject: "shared-value".into(),
+                version: Some(1),
+                registries: vec!["source-0".into(), "source-1".into()],
+                detail: "the sources hold different schemas at this version (ids source-0=1, source-1=1)".into(),
+            },
+            reports::RegistryFinding {
+                kind: "missing".into(),
+                subject: "events.3-value".into(),
+                version: Some(2),
+                registries: vec!["source-1".into(), "target".into()],
+                detail: "the target's versions are [1]".into(),
+            },
+        ],
+        target_only_subjects: Vec::new(),
+        records: Vec::new(),
+        records_checked: None,
+    };
+    reg.note_records(r.verdict.as_ref().expect("verdict"));
+    r.registries = Some(reg);
+    r
+}
+
+#[test]
+fn the_registry_section_is_stable_in_json_and_markdown_and_shown_in_html() {
+    let (dir, _) = written(with_registries());
+    let json: serde_json::Value =
+        serde_json::from_str(&read(dir.path(), "report.json")).expect("json");
+    insta::assert_json_snapshot!("registries_report_json", json["registries"]);
+    let md = read(dir.path(), "summary.md");
+    let start = md
+        .find("### Schema registries")
+        .expect("section in summary.md");
+    let section = &md[start..];
+    let section = &section[..section[3..].find("\n###").map_or(section.len(), |i| i + 3)];
+    insta::assert_snapshot!("registries_summary_md", section);
+    let html = read(dir.path(), "report.html");
+    let doc = Html::parse_document(&html);
+    let cells: Vec<String> = doc
+        .select(&Selector::parse("section#registries td").unwrap())
+        .map(|c| c.text().collect::<String>())
+        .collect();
+    for want in [
+        "schema-mismatch",
+        "3",
+        "schema-unresolved",
+        "1",
+        "conflict",
+        "shared-value",
+    ] {
+        assert!(cells.iter().any(|c| c == want), "{want} in {cells:?}");
+    }
+    assert_eq!(
+        json["registries"]["records"][0]["class"],
+        "schema-unresolved"
+    );
+    assert_eq!(json["registries"]["records"][1]["count"], 3);
+    for name in ["report.json", "summary.md", "report.html", "junit.xml"] {
+        assert!(
+            !read(dir.path(), name).contains(SECRET),
+            "{name} leaks the secret"
+        );
+    }
+    // A run without registries has no section.
+    let (dir, _) = written(passing());
+    assert!(!read(dir.path(), "summary.md").contains("Schema registries"));
+    assert!(!read(dir.path(), "report.html").contains("id=\"registries\""));
+    let json: serde_json::Value =
+        serde_json::from_str(&read(dir.path(), "report.json")).expect("json");
+    assert!(json.get("registries").is_none());
+}

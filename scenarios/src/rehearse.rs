@@ -15,6 +15,11 @@
 //!   topics, the built-in replicator's internal topics and its consumer group are removed
 //!   afterwards on both clusters, on failure and Ctrl-C too.
 //!
+//! With `[registries]` (existing schema registries: URL, basic auth), the sources are verified
+//! as merged into the target (`cutover verify-schemas`, the report's registry section) and the
+//! window check compares framed records of the topics a source registry claims by schema
+//! content and payload, not by id.
+//!
 //! Without `allow_writes = true` cutover never writes to either cluster: no topic, no group,
 //! no offset commit.
 
@@ -44,6 +49,10 @@ pub struct Rehearsal {
     /// system cutover starts, as in a scenario file.
     #[serde(default)]
     pub system: Option<SystemSpec>,
+    /// Existing schema registries (`[registries]`): verified as a merge of the sources into the
+    /// target, and used to compare framed records of the window check by schema content.
+    #[serde(default)]
+    pub registries: Option<crate::registries::ExternalRegistries>,
     #[serde(skip)]
     pub text: String,
     #[serde(skip)]
@@ -177,6 +186,11 @@ impl Rehearsal {
                     .into(),
             ));
         }
+        if let Some(reg) = &r.registries {
+            if let Err((field, reason)) = reg.connect() {
+                return Err(err(&field, reason));
+            }
+        }
         if r.canary.topics == 0 || r.canary.partitions < 1 || r.canary.records_per_sec == 0 {
             return Err(err(
                 "canary",
@@ -214,6 +228,40 @@ pub async fn rehearse(
     // before anything else happens.
     let (s, t) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
     let (source_cluster, target_cluster) = (s?, t?);
+    // Schema registries: each reached (named with its URL and the cause when not), then the
+    // merge verified, before any record is read.
+    let registries = match &r.registries {
+        Some(spec) => {
+            let connected = spec
+                .connect()
+                .map_err(|(field, reason)| ScenarioError::System(format!("{field}: {reason}")))?;
+            let (connected, verdict) = tokio::task::spawn_blocking(move || {
+                let all = connected
+                    .sources
+                    .iter()
+                    .map(|(n, _, c)| (n, c))
+                    .chain(std::iter::once((&connected.target.0, &connected.target.1)));
+                for (name, client) in all {
+                    registry::SchemaRegistry::subjects(client).map_err(|e| {
+                        ScenarioError::System(format!("schema registry `{name}`: {e}"))
+                    })?;
+                }
+                let verdict = connected
+                    .verify()
+                    .map_err(|e| ScenarioError::System(format!("schema registries: {e}")))?;
+                Ok::<_, ScenarioError>((connected, verdict))
+            })
+            .await
+            .map_err(|e| ScenarioError::System(format!("schema registries: {e}")))??;
+            tracing::info!(
+                outcome = verdict.outcome,
+                matched = verdict.matched,
+                "schema registries verified"
+            );
+            Some((std::sync::Arc::new(connected), verdict))
+        }
+        None => None,
+    };
 
     let mut summary = reports::RehearsalSummary {
         allow_writes: r.rehearsal.allow_writes,
@@ -232,6 +280,7 @@ pub async fn rehearse(
             r.rehearsal.window_records,
             Duration::from_secs_f64(r.rehearsal.lag_bound_secs),
             options,
+            registries.as_ref().map(|(c, _)| c.clone()),
         )
         .await?;
     }
@@ -312,6 +361,16 @@ pub async fn rehearse(
                 t.topic, t.missing, t.records, t.target_topic, summary.lag_bound_secs
             ));
         }
+    }
+    if let Some((_, verdict)) = &registries {
+        if !verdict.passed() {
+            for (kind, n) in &verdict.counts {
+                report
+                    .failures
+                    .push(format!("schema registries: {n} {kind}"));
+            }
+        }
+        report.registries = Some(crate::registries::section_of(verdict));
     }
     if !summary.cleaned_up {
         report.failures.push(format!(
@@ -517,6 +576,7 @@ async fn window_check(
     window: u64,
     bound: Duration,
     options: &RunOptions,
+    registries: Option<std::sync::Arc<crate::registries::ConnectedRegistries>>,
 ) -> Result<Vec<reports::TopicWindow>, ScenarioError> {
     let re = regex::Regex::new(&format!("^(?:{pattern})$"))
         .map_err(|e| ScenarioError::System(format!("rehearsal.topics: {e}")))?;
@@ -561,8 +621,19 @@ async fn window_check(
         }
         let (s, t, cancel) = (source.clone(), target.clone(), options.cancel.clone());
         let (tn, ttn) = (topic.clone(), target_topic.clone());
+        let resolvers = registries.as_ref().and_then(|r| r.resolvers_for(&topic));
         let checked = tokio::task::spawn_blocking(move || {
-            verify::window_check::check_topic(&s, &t, &tn, &ttn, sp as i32, window, bound, &cancel)
+            verify::window_check::check_topic(
+                &s,
+                &t,
+                resolvers.as_ref(),
+                &tn,
+                &ttn,
+                sp as i32,
+                window,
+                bound,
+                &cancel,
+            )
         })
         .await
         .map_err(|e| ScenarioError::System(format!("window check: {e}")))??;

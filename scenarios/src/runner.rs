@@ -687,6 +687,7 @@ impl RunState<'_> {
                     matched = registry_verdict.matched,
                     "schema registries verified"
                 );
+                self.report.registries = Some(crate::registries::section_of(&registry_verdict));
                 if !registry_verdict.passed() {
                     for (kind, n) in &registry_verdict.counts {
                         self.report
@@ -723,6 +724,9 @@ impl RunState<'_> {
             Ok(verdict) => {
                 for (class, n) in verdict.failing() {
                     report.failures.push(format!("{n} {class}"));
+                }
+                if let Some(reg) = &mut report.registries {
+                    reg.note_records(&verdict);
                 }
                 report.verdict = Some(verdict);
             }

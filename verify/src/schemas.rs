@@ -135,13 +135,7 @@ impl SchemaCheck {
                 Side::Source { record: false, .. } => {}
             }
         }
-        Ok(resolved.map(|r| {
-            let mut out = Vec::with_capacity(r.identity.len() + 1 + framed.payload.len());
-            out.extend_from_slice(r.identity.as_bytes());
-            out.push(0);
-            out.extend_from_slice(framed.payload);
-            out
-        }))
+        Ok(resolved.map(|r| r.value_identity(framed.payload)))
     }
 
     /// Moves the topic's schema failures out of `corrupted` into `schema-unresolved` and

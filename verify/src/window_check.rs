@@ -55,6 +55,7 @@ fn read_range(
     partition: i32,
     from: i64,
     to: i64,
+    resolver: Option<&registry::judge::Resolver>,
 ) -> Result<(HashMap<Fp, u64>, bool), VerifyError> {
     // Reading is bounded on its own (a window is small); the lag bound is checked between
     // complete comparisons, so a slow read never passes for missing records.
@@ -80,9 +81,27 @@ fn read_range(
                     complete = true;
                     break;
                 }
-                *counts
-                    .entry(crate::fingerprint::fingerprint_message(&m, &options))
-                    .or_insert(0) += 1;
+                // With registries, a framed value is identified by its schema's content and its
+                // payload, not by the id (a merged registry assigns its own).
+                let fp = match (resolver, m.payload()) {
+                    (Some(r), Some(v)) => match registry::judge::schema_identity(r, v)
+                        .map_err(|e| failed(format!("schema registry ({}): {e}", r.url())))?
+                    {
+                        Some(identity) => {
+                            let headers = crate::fingerprint::message_headers(&m);
+                            let view = crate::fingerprint::RecordView {
+                                key: m.key(),
+                                value: Some(&identity),
+                                headers: &headers,
+                                timestamp: None,
+                            };
+                            crate::fingerprint::fingerprint(&view, &options)
+                        }
+                        None => crate::fingerprint::fingerprint_message(&m, &options),
+                    },
+                    _ => crate::fingerprint::fingerprint_message(&m, &options),
+                };
+                *counts.entry(fp).or_insert(0) += 1;
                 if m.offset() + 1 >= to {
                     complete = true;
                     break;
@@ -108,11 +127,14 @@ fn read_range(
 
 /// Snapshots the last `window` records of every partition of `topic` on the source, then
 /// looks for each of them near the end of `target_topic` until all are there (the lag) or
-/// `bound` passes (missing records); duplicates are counted on the way. Read-only.
+/// `bound` passes (missing records); duplicates are counted on the way. With `resolvers`
+/// (the source topic's registry, the target registry), framed values are compared by schema
+/// content and payload. Read-only.
 #[allow(clippy::too_many_arguments)]
 pub fn check_topic(
     source: &ClientProps,
     target: &ClientProps,
+    resolvers: Option<&(registry::judge::Resolver, registry::judge::Resolver)>,
     topic: &str,
     target_topic: &str,
     partitions: i32,
@@ -124,6 +146,10 @@ pub fn check_topic(
     let deadline = started + bound;
     let s = reader(source)?;
     let t = reader(target)?;
+    let (source_resolver, target_resolver) = match resolvers {
+        Some((a, b)) => (Some(a), Some(b)),
+        None => (None, None),
+    };
     let wm = |c: &BaseConsumer, topic: &str, p: i32| {
         c.fetch_watermarks(topic, p, Duration::from_secs(10))
             .map_err(|e| failed(format!("watermarks of {topic}-{p}: {e}")))
@@ -134,7 +160,7 @@ pub fn check_topic(
     for p in 0..partitions {
         let (lo, hi) = wm(&s, topic, p)?;
         let from = lo.max(hi - window as i64);
-        let (fps, read_all) = read_range(&s, topic, p, from, hi)?;
+        let (fps, read_all) = read_range(&s, topic, p, from, hi, source_resolver)?;
         incomplete |= !read_all;
         windows.push((p, hi, fps));
     }
@@ -163,7 +189,8 @@ pub fn check_topic(
             let mut span = 2 * window as i64 + (now_hi - snapshot_hi).max(0);
             let found = loop {
                 let from = t_lo.max(t_hi - span);
-                let (found, read_all) = read_range(&t, target_topic, *p, from, t_hi)?;
+                let (found, read_all) =
+                    read_range(&t, target_topic, *p, from, t_hi, target_resolver)?;
                 target_incomplete |= !read_all;
                 let read: u64 = found.values().sum();
                 let complete = fps

@@ -9,8 +9,11 @@
 //! their ids from the same start, so the same id names different schemas in the two groups.
 //!
 //! The payload is derived from the generated value bytes (the workload's randomness is
-//! unchanged): Avro binary of `{id: long, body: bytes[, note: union{null,string}]}`, or the
-//! JSON document `{"id":…,"body":"<hex>"[,"note":null]}`; then framed with the schema id.
+//! unchanged): Avro binary of `{id: long, body: bytes[, note: union{null,string}]}`, the
+//! JSON document `{"id":…,"body":"<hex>"[,"note":null]}`, or the Protobuf message
+//! `Event {int64 id = 1; bytes body = 2[; Note note = 3]}` after its message-index array
+//! (`[0]`, the single byte 0, in v1; `[1]` in v2, which declares `Note` first); then framed
+//! with the schema id. Protobuf schemas are registered with `schemaType` `PROTOBUF`.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -27,6 +30,7 @@ use crate::generator::GeneratedRecord;
 pub enum Format {
     Avro,
     Json,
+    Protobuf,
 }
 
 /// `[schema]`: frame every value with a registered schema's id.
@@ -59,7 +63,7 @@ impl SchemaSpec {
         if self.formats.is_empty() {
             return Err((
                 "schema.formats".into(),
-                "expected at least one of \"avro\", \"json\"".into(),
+                "expected at least one of \"avro\", \"json\", \"protobuf\"".into(),
             ));
         }
         for (i, url) in self.registries.iter().enumerate() {
@@ -77,6 +81,18 @@ pub fn schema_text(format: Format, version: u32) -> String {
         (Format::Avro, _) => r#"{"type":"record","name":"Event","namespace":"cutover.workload","fields":[{"name":"id","type":"long"},{"name":"body","type":"bytes"},{"name":"note","type":["null","string"],"default":null}]}"#.into(),
         (Format::Json, 1) => r#"{"$schema":"http://json-schema.org/draft-07/schema#","title":"Event","type":"object","properties":{"id":{"type":"integer"},"body":{"type":"string"}},"required":["id","body"]}"#.into(),
         (Format::Json, _) => r#"{"$schema":"http://json-schema.org/draft-07/schema#","title":"Event","type":"object","properties":{"id":{"type":"integer"},"body":{"type":"string"},"note":{"type":["null","string"]}},"required":["id","body"]}"#.into(),
+        (Format::Protobuf, 1) => "syntax = \"proto3\";\npackage cutover.workload;\n\nmessage Event {\n  int64 id = 1;\n  bytes body = 2;\n}\n".into(),
+        // v2 puts a message before Event, so Event's message index becomes [1].
+        (Format::Protobuf, _) => "syntax = \"proto3\";\npackage cutover.workload;\n\nmessage Note {\n  string text = 1;\n}\n\nmessage Event {\n  int64 id = 1;\n  bytes body = 2;\n  Note note = 3;\n}\n".into(),
+    }
+}
+
+/// The message-index path of `Event` in the Protobuf schema of `version`.
+pub fn protobuf_event_index(version: u32) -> i64 {
+    if version >= 2 {
+        1
+    } else {
+        0
     }
 }
 
@@ -84,18 +100,12 @@ fn schema_of(format: Format, version: u32) -> Schema {
     let ty = match format {
         Format::Avro => SchemaType::Avro,
         Format::Json => SchemaType::Json,
+        Format::Protobuf => SchemaType::Protobuf,
     };
     Schema::new(ty, schema_text(format, version))
 }
 
-fn zigzag(n: i64, out: &mut Vec<u8>) {
-    let mut v = ((n << 1) ^ (n >> 63)) as u64;
-    while v >= 0x80 {
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
+use wire::{write_varint as varint, write_zigzag as zigzag};
 
 /// The payload of `format` at `version` for record `seq` carrying `body`.
 pub fn payload(format: Format, version: u32, seq: u64, body: &[u8]) -> Vec<u8> {
@@ -114,6 +124,20 @@ pub fn payload(format: Format, version: u32, seq: u64, body: &[u8]) -> Vec<u8> {
             let hex: String = body.iter().map(|b| format!("{b:02x}")).collect();
             let note = if version >= 2 { ",\"note\":null" } else { "" };
             format!("{{\"id\":{seq},\"body\":\"{hex}\"{note}}}").into_bytes()
+        }
+        Format::Protobuf => {
+            // Event: field 1 (id, varint), field 2 (body, length-delimited); v2 adds field 3,
+            // a Note { text = "v2" }. The message-index array is added by the framing.
+            let mut out = Vec::with_capacity(body.len() + 20);
+            out.push(0x08);
+            varint(seq, &mut out);
+            out.push(0x12);
+            varint(body.len() as u64, &mut out);
+            out.extend_from_slice(body);
+            if version >= 2 {
+                out.extend_from_slice(&[0x1a, 0x04, 0x0a, 0x02, b'v', b'2']);
+            }
+            out
         }
     }
 }
@@ -199,10 +223,13 @@ impl Framer {
         let t = &self.topics[record.topic % self.topics.len()];
         let evolved = self.evolve_after > 0 && record.seq >= self.evolve_after;
         let (id, version) = if evolved { (self.v2(t)?, 2) } else { (t.v1, 1) };
-        record.value = Some(wire::frame(
-            id,
-            &payload(t.format, version, record.seq, &body),
-        ));
+        let payload = payload(t.format, version, record.seq, &body);
+        record.value = Some(match t.format {
+            Format::Protobuf => {
+                wire::frame_protobuf(id, &[protobuf_event_index(version)], &payload)
+            }
+            _ => wire::frame(id, &payload),
+        });
         Ok(())
     }
 
@@ -255,6 +282,35 @@ mod tests {
             schema_of(Format::Avro, 1).canonical().unwrap(),
             schema_of(Format::Avro, 2).canonical().unwrap()
         );
+    }
+
+    #[test]
+    fn protobuf_payloads_are_protobuf_binary_after_their_message_index() {
+        // id 3: tag 0x08, varint 3; body "ab": tag 0x12, length 2, bytes.
+        assert_eq!(
+            payload(Format::Protobuf, 1, 3, b"ab"),
+            vec![0x08, 3, 0x12, 2, b'a', b'b']
+        );
+        assert_eq!(
+            payload(Format::Protobuf, 2, 300, b""),
+            vec![0x08, 0xac, 0x02, 0x12, 0, 0x1a, 4, 0x0a, 2, b'v', b'2']
+        );
+        assert_eq!(
+            wire::frame_protobuf(5, &[protobuf_event_index(1)], &[0x08, 1])[5..],
+            [0, 0x08, 1]
+        );
+        assert_eq!(
+            wire::frame_protobuf(5, &[protobuf_event_index(2)], &[0x08, 1])[5..],
+            [2, 2, 0x08, 1]
+        );
+        let (v1, v2) = (
+            schema_of(Format::Protobuf, 1),
+            schema_of(Format::Protobuf, 2),
+        );
+        assert_eq!(v1.schema_type, SchemaType::Protobuf);
+        assert_ne!(v1.canonical().unwrap(), v2.canonical().unwrap());
+        let spec: SchemaSpec = toml::from_str("formats = [\"protobuf\"]").unwrap();
+        assert_eq!(spec.formats, [Format::Protobuf]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::confluent::list;
 use super::{
     buffer_setting, full_match, int, internal_matches, session_timeout, At, BufferSide, Sink,
-    ISO001, MM2001, MM2002, MM2003, MM2004, MM2005, NET002, TOP001, TSK001,
+    ISO001, MM2001, MM2002, MM2003, MM2004, MM2005, NET002, SCH001, TOP001, TSK001,
 };
 use crate::properties::{Entry, Properties};
 use crate::{Options, Severity};
@@ -84,6 +84,7 @@ pub(super) fn check(p: &Properties, options: &Options, sink: &mut Sink) {
     for flow in &flows {
         group_offsets(p, flow, sink);
         topics(p, flow, sink);
+        schema_ids(p, flow, options, sink);
         if let (Some(partitions), Some((key, e))) =
             (options.partitions, connector(p, flow, "tasks.max"))
         {
@@ -371,6 +372,67 @@ fn topics(p: &Properties, flow: &Flow, sink: &mut Sink) {
              MM2's defaults: `{DEFAULT_EXCLUDE}, {}`)",
             hits.join(", ")
         ),
+    );
+}
+
+/// SCH001: MirrorMaker 2 copies record bytes, so a wire-format record keeps its source
+/// registry's schema id; in a target registry that merges several source registries that id
+/// names another schema or nothing.
+fn schema_ids(p: &Properties, flow: &Flow, options: &Options, sink: &mut Sink) {
+    let Some(merged) = options.merged_registries.filter(|&n| n >= 2) else {
+        return;
+    };
+    let include = connector(p, flow, "topics");
+    let exclude =
+        connector(p, flow, "topics.exclude").or_else(|| connector(p, flow, "topics.blacklist"));
+    let include_value = include.as_ref().map_or(".*", |(_, e)| e.value.as_str());
+    let exclude_value = exclude
+        .as_ref()
+        .map_or(DEFAULT_EXCLUDE, |(_, e)| e.value.as_str());
+    let copied: Vec<&str> = match (alternatives(include_value), alternatives(exclude_value)) {
+        (Ok(inc), Ok(exc)) => options
+            .schema_topics
+            .iter()
+            .map(String::as_str)
+            .filter(|t| inc.is_match(t) && !exc.is_match(t) && !never_copied(t))
+            .collect(),
+        // A filter cutover cannot evaluate (TOP001 says so): judge by the topic list alone.
+        _ => options.schema_topics.iter().map(String::as_str).collect(),
+    };
+    if !options.schema_topics.is_empty() && copied.is_empty() {
+        return;
+    }
+    let what = if copied.is_empty() {
+        "topics whose records may carry schema ids (no --schema-topics given)".to_string()
+    } else {
+        format!(
+            "topics whose records carry schema ids ({})",
+            copied.join(", ")
+        )
+    };
+    let (line, key) = match &include {
+        Some((k, e)) => (e.line, k.clone()),
+        None => (flow.line, format!("{}.topics", flow.name())),
+    };
+    sink.push(
+        At {
+            rule: &SCH001,
+            line,
+            key: &key,
+            value: include.as_ref().map(|(_, e)| e.value.as_str()),
+        },
+        format!(
+            "{}: copies {what} into a cluster whose schema registry merges {merged} source \
+             registries; MirrorMaker 2 copies record bytes, so each record keeps its source \
+             registry's schema id (Confluent wire format: byte 0 = 0, bytes 1-4 the id), which \
+             in the merged registry names another schema or nothing — ids are not translated",
+            flow.name()
+        ),
+        "translate the ids while copying (the built-in replicator's [schemas] section), or keep \
+         one target registry per source registry with the same ids (IMPORT mode on a registry \
+         that honours explicit ids); check the copy with `cutover verify --source-registry \
+         REGEX=URL --target-registry URL`"
+            .into(),
     );
 }
 

@@ -151,10 +151,17 @@ pub const NET003: Rule = Rule {
     title: "max.poll.interval.ms too short to move one fetch over the link",
 };
 
+pub const SCH001: Rule = Rule {
+    id: "SCH001",
+    severity: Severity::Warning,
+    tools: &[Tool::MirrorMaker2],
+    title: "schema ids copied untranslated into a merged schema registry",
+};
+
 /// Every rule, in documentation order.
 pub const RULES: &[Rule] = &[
     REP001, REP002, REP003, REP004, MM2001, MM2002, MM2003, MM2004, MM2005, MMV001, MMV002, MMV003,
-    MMV004, BLT001, BLT002, ISO001, TOP001, TSK001, NET001, NET002, NET003,
+    MMV004, BLT001, BLT002, ISO001, TOP001, TSK001, NET001, NET002, NET003, SCH001,
 ];
 
 /// The rule with this id.
