@@ -79,7 +79,13 @@ impl AppConsumer {
                 // The application's last commit: its position on the source.
                 let committed = consumer.commit_consumer_state(CommitMode::Sync);
                 consumer.unsubscribe();
-                committed.map_err(|e| format!("final commit: {e}"))?;
+                match committed {
+                    // Nothing consumed since the last auto-commit (or at all): the committed
+                    // position already is the application's.
+                    Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {
+                    }
+                    other => other.map_err(|e| format!("final commit: {e}"))?,
+                }
                 Ok(consumed)
             })
             .map_err(|e| ScenarioError::System(format!("consumer group thread: {e}")))?;
