@@ -28,7 +28,9 @@ use crate::error::{HarnessError, Result};
 pub const ADMIN_USER: &str = "cutover-admin";
 
 /// How clients reach an owned cluster.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SecurityProtocol {
     /// No TLS, no authentication (the default).
@@ -52,7 +54,9 @@ impl SecurityProtocol {
 }
 
 /// A SASL mechanism the secured brokers accept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum SaslMechanism {
     #[default]
     #[serde(rename = "SCRAM-SHA-512")]
@@ -78,9 +82,10 @@ impl SaslMechanism {
 }
 
 /// An extra SASL user of a `sasl_ssl` cluster (known to both mechanisms).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
+    /// The SASL user name (SCRAM-SHA-512 and PLAIN); its principal is `User:<name>`.
     pub name: String,
     /// Generated per run when unset.
     #[serde(default)]

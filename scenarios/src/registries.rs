@@ -20,7 +20,7 @@ use workload::WorkloadSpec;
 use crate::error::ScenarioError;
 
 /// `[registries]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistriesSpec {
     /// Source registries (the seed's case: 2).
