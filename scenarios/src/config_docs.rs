@@ -24,7 +24,7 @@ pub fn schemas() -> Vec<(&'static str, &'static str, Value)> {
         ),
         (
             "replicator",
-            "the built-in replicator's config (`cutover replicate --config`)",
+            "the built-in replicator's config (`replicator.toml`, read by `cutover replicate`)",
             value(replicator::config::file_schema()),
         ),
         (
