@@ -458,6 +458,10 @@ impl ProducerJob {
         let mut txn: u64 = 0;
         let mut in_txn = 0u64;
         let rate = self.spec.rate;
+        // Delivery reports so far into the ledger.
+        let drain_reports = |ledger: &mut IntentLedger, stash: &mut TxnStash| {
+            drain(producer.context(), &self.topics, ledger, stash, self.keep)
+        };
         loop {
             let stop = self.cancel.load(Ordering::Relaxed)
                 || self.deadline.is_some_and(|d| Instant::now() >= d)
@@ -531,22 +535,10 @@ impl ProducerJob {
                     .upstream_duplicates += 1;
             }
             producer.poll(Duration::ZERO);
-            drain(
-                producer.context(),
-                &self.topics,
-                &mut ledger,
-                &mut stash,
-                self.keep,
-            );
+            drain_reports(&mut ledger, &mut stash);
         }
         let _ = producer.flush(t);
-        drain(
-            producer.context(),
-            &self.topics,
-            &mut ledger,
-            &mut stash,
-            self.keep,
-        );
+        drain_reports(&mut ledger, &mut stash);
         Ok(ProducerResult {
             generated,
             bytes,
