@@ -94,6 +94,25 @@ fn record(p: u16, i: u64, key: &mut [u8; KEY_BYTES], value: &mut [u8]) -> [u8; 8
     encode_identity(p, i)
 }
 
+/// Record `i` of partition `p` fingerprinted as the checker does: (fingerprint, identity).
+fn fingerprinted(
+    p: u16,
+    i: u64,
+    key: &mut [u8; KEY_BYTES],
+    value: &mut [u8],
+    opts: &FingerprintOptions,
+) -> (verify::fingerprint::Fingerprint, u64) {
+    let id = record(p, i, key, value);
+    let headers: [(&str, Option<&[u8]>); 1] = [(WORKLOAD_ID_HEADER, Some(&id))];
+    let view = RecordView {
+        key: Some(&key[..]),
+        value: Some(value),
+        headers: &headers,
+        timestamp: None,
+    };
+    (fingerprint(&view, opts), identity(&headers))
+}
+
 fn bytes_per_record() -> u64 {
     (KEY_BYTES + value_bytes() + WORKLOAD_ID_HEADER.len() + 8) as u64
 }
@@ -133,16 +152,7 @@ fn check_partition(p: u16, n: u64, shuffled: bool, capacity: usize) -> u64 {
     let (mut key, mut value) = ([0u8; KEY_BYTES], vec![0u8; value_bytes()]);
     let record_bytes = bytes_per_record();
     let mut push = |side: u8, i: u64, offset: i64, m: &mut PartitionMatcher| {
-        let id = record(p, i, &mut key, &mut value);
-        let headers: [(&str, Option<&[u8]>); 1] = [(WORKLOAD_ID_HEADER, Some(&id))];
-        let view = RecordView {
-            key: Some(&key),
-            value: Some(&value[..]),
-            headers: &headers,
-            timestamp: None,
-        };
-        let fp = fingerprint(&view, &opts);
-        let ident = identity(&headers);
+        let (fp, ident) = fingerprinted(p, i, &mut key, &mut value, &opts);
         if side == 0 {
             m.push_source(offset, fp, ident, record_bytes)
                 .expect("push");
@@ -311,16 +321,7 @@ fn failure_path(n: u64, all_lost: bool) -> (usize, u64) {
     let mut m = PartitionMatcher::new(options);
     let (mut key, mut value) = ([0u8; KEY_BYTES], vec![0u8; value_bytes()]);
     for i in 0..n {
-        let id = record(0, i, &mut key, &mut value);
-        let headers: [(&str, Option<&[u8]>); 1] = [(WORKLOAD_ID_HEADER, Some(&id))];
-        let view = RecordView {
-            key: Some(&key),
-            value: Some(&value[..]),
-            headers: &headers,
-            timestamp: None,
-        };
-        let fp = fingerprint(&view, &opts);
-        let ident = identity(&headers);
+        let (fp, ident) = fingerprinted(0, i, &mut key, &mut value, &opts);
         m.push_source(i as i64, fp, ident, 1).expect("push");
         if !all_lost {
             m.push_target(i as i64, fp, ident, 1).expect("push");

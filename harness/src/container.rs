@@ -150,12 +150,7 @@ impl ContainerCluster {
             }
         };
         let workdir = WorkDir::create(&spec.name, spec.keep)?;
-        let security = Security::generate(
-            spec.security,
-            spec.sasl_mechanism,
-            &spec.users,
-            workdir.path(),
-        )?;
+        let security = Security::for_spec(&spec, workdir.path())?;
         // The container runs as root and writes into the mount; let the host user clean up.
         let n = spec.brokers as usize;
         let (mut reservation, layouts) = layout::lay_out(&spec, workdir.path(), security.as_ref())?;
@@ -315,15 +310,14 @@ impl ContainerCluster {
         Ok(())
     }
 
+    /// A container has no pid here; it runs while it exists.
+    fn broker_state(n: &ContainerNode) -> (Option<u32>, bool) {
+        let running = n.container.try_lock().map(|c| c.is_some()).unwrap_or(true);
+        (None, running)
+    }
+
     fn node(&self, node_id: u32) -> Result<&ContainerNode> {
-        self.nodes
-            .iter()
-            .find(|n| n.node_id == node_id)
-            .ok_or_else(|| HarnessError::NoSuchBroker {
-                cluster: self.spec.name.clone(),
-                node_id,
-                known: self.nodes.iter().map(|n| n.node_id).collect(),
-            })
+        layout::find_node(&self.spec.name, &self.nodes, node_id)
     }
 
     /// The image the nodes run.
@@ -434,61 +428,7 @@ pub fn ensure_local_image(dist: &KafkaDist, version: &str) -> Result<String> {
 
 #[async_trait]
 impl Cluster for ContainerCluster {
-    fn name(&self) -> &str {
-        &self.spec.name
-    }
-
-    fn backend(&self) -> BackendKind {
-        BackendKind::Container
-    }
-
-    fn kafka_version(&self) -> Option<String> {
-        Some(self.spec.kafka_version.to_string())
-    }
-
-    fn bootstrap_servers(&self) -> String {
-        layout::bootstrap_servers(self.nodes.iter().map(|n| &n.layout))
-    }
-
-    fn client_props(&self) -> ClientProps {
-        crate::security::owned_props(self.security.as_ref(), &self.bootstrap_servers())
-    }
-
-    fn client_props_as(&self, user: &str) -> Result<ClientProps> {
-        crate::security::owned_props_as(
-            self.security.as_ref(),
-            &self.spec.name,
-            &self.bootstrap_servers(),
-            user,
-        )
-    }
-
-    fn brokers(&self) -> Vec<BrokerInfo> {
-        self.nodes
-            .iter()
-            .map(|n| {
-                let running = n.container.try_lock().map(|c| c.is_some()).unwrap_or(true);
-                BrokerInfo {
-                    node_id: n.node_id,
-                    address: format!("127.0.0.1:{}", n.port),
-                    port: n.port,
-                    controller_port: n.controller_port,
-                    proxy_port: n.proxy_port,
-                    pid: None,
-                    running,
-                    log: Some(n.dir.join("logs/server.log")),
-                }
-            })
-            .collect()
-    }
-
-    fn work_dir(&self) -> Option<PathBuf> {
-        Some(self.workdir.path().to_path_buf())
-    }
-
-    fn proxy(&self, node_id: u32) -> Option<Arc<Proxy>> {
-        self.proxies.get(node_id)
-    }
+    layout::owned_cluster_methods!(BackendKind::Container);
 
     async fn stop_broker(&self, node_id: u32) -> Result<()> {
         let node = self.node(node_id)?;

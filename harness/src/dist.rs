@@ -36,6 +36,20 @@ pub struct KafkaVersion {
     patch: u32,
 }
 
+impl schemars::JsonSchema for KafkaVersion {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "KafkaVersion".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "An Apache Kafka 4.x release, MAJOR.MINOR.PATCH (e.g. \"4.1.1\").",
+            "pattern": "^4\\.[0-9]+\\.[0-9]+$"
+        })
+    }
+}
+
 impl KafkaVersion {
     /// Parses `4.1.1`; rejects anything that is not a 4.x release number.
     pub fn parse(text: &str) -> Result<KafkaVersion> {

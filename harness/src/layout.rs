@@ -53,7 +53,94 @@ impl NodeLayout {
     pub fn server_log(&self) -> PathBuf {
         self.log_dir().join("server.log")
     }
+
+    /// What [`crate::Cluster::brokers`] says about this node.
+    pub fn broker_info(&self, pid: Option<u32>, running: bool) -> crate::cluster::BrokerInfo {
+        crate::cluster::BrokerInfo {
+            node_id: self.node_id,
+            address: format!("127.0.0.1:{}", self.port),
+            port: self.port,
+            controller_port: self.controller_port,
+            proxy_port: self.proxy_port,
+            pid,
+            running,
+            log: Some(self.server_log()),
+        }
+    }
 }
+
+/// The node with `node_id` among `nodes`, or [`HarnessError::NoSuchBroker`] naming the known
+/// ones.
+pub(crate) fn find_node<'a, N: std::ops::Deref<Target = NodeLayout>>(
+    cluster: &str,
+    nodes: &'a [N],
+    node_id: u32,
+) -> Result<&'a N> {
+    nodes
+        .iter()
+        .find(|n| n.node_id == node_id)
+        .ok_or_else(|| HarnessError::NoSuchBroker {
+            cluster: cluster.to_string(),
+            node_id,
+            known: nodes.iter().map(|n| n.node_id).collect(),
+        })
+}
+
+/// The [`crate::Cluster`] methods every owned backend (process, container) answers the same
+/// way from its `spec`, its `nodes` (each with a `layout`), its `security`, `workdir` and
+/// `proxies`: name, backend, version, bootstrap servers, client properties, work dir, proxy,
+/// brokers (the backend says each node's pid and whether it runs: `Self::broker_state`).
+macro_rules! owned_cluster_methods {
+    ($backend:expr) => {
+        fn name(&self) -> &str {
+            &self.spec.name
+        }
+
+        fn backend(&self) -> BackendKind {
+            $backend
+        }
+
+        fn kafka_version(&self) -> Option<String> {
+            Some(self.spec.kafka_version.to_string())
+        }
+
+        fn bootstrap_servers(&self) -> String {
+            layout::bootstrap_servers(self.nodes.iter().map(|n| &n.layout))
+        }
+
+        fn client_props(&self) -> ClientProps {
+            crate::security::owned_props(self.security.as_ref(), &self.bootstrap_servers())
+        }
+
+        fn client_props_as(&self, user: &str) -> Result<ClientProps> {
+            crate::security::owned_props_as(
+                self.security.as_ref(),
+                &self.spec.name,
+                &self.bootstrap_servers(),
+                user,
+            )
+        }
+
+        fn work_dir(&self) -> Option<PathBuf> {
+            Some(self.workdir.path().to_path_buf())
+        }
+
+        fn proxy(&self, node_id: u32) -> Option<Arc<Proxy>> {
+            self.proxies.get(node_id)
+        }
+
+        fn brokers(&self) -> Vec<BrokerInfo> {
+            self.nodes
+                .iter()
+                .map(|n| {
+                    let (pid, running) = Self::broker_state(n);
+                    n.layout.broker_info(pid, running)
+                })
+                .collect()
+        }
+    };
+}
+pub(crate) use owned_cluster_methods;
 
 /// Reserves ports (held until the reservation is dropped, just before the brokers bind) and
 /// writes every node's directory and `server.properties`.

@@ -172,12 +172,7 @@ impl ProcessCluster {
     ) -> Result<ProcessCluster> {
         let started = Instant::now();
         let workdir = WorkDir::create(&spec.name, spec.keep)?;
-        let security = Security::generate(
-            spec.security,
-            spec.sasl_mechanism,
-            &spec.users,
-            workdir.path(),
-        )?;
+        let security = Security::for_spec(spec, workdir.path())?;
         let (mut reservation, layouts) = layout::lay_out(spec, workdir.path(), security.as_ref())?;
         let cluster_id = random_cluster_id()?;
         let nodes = layouts
@@ -318,15 +313,14 @@ impl ProcessCluster {
         Ok(())
     }
 
+    /// The JVM's pid while it runs.
+    fn broker_state(n: &Node) -> (Option<u32>, bool) {
+        let pid = n.pid();
+        (pid, pid.is_some())
+    }
+
     fn node(&self, node_id: u32) -> Result<&Node> {
-        self.nodes
-            .iter()
-            .find(|n| n.node_id == node_id)
-            .ok_or_else(|| HarnessError::NoSuchBroker {
-                cluster: self.spec.name.clone(),
-                node_id,
-                known: self.nodes.iter().map(|n| n.node_id).collect(),
-            })
+        layout::find_node(&self.spec.name, &self.nodes, node_id)
     }
 
     /// The first broker whose JVM exited, as a start failure quoting its log.
@@ -497,61 +491,7 @@ fn base64url(bytes: &[u8]) -> String {
 
 #[async_trait]
 impl Cluster for ProcessCluster {
-    fn name(&self) -> &str {
-        &self.spec.name
-    }
-
-    fn backend(&self) -> BackendKind {
-        BackendKind::Process
-    }
-
-    fn kafka_version(&self) -> Option<String> {
-        Some(self.spec.kafka_version.to_string())
-    }
-
-    fn bootstrap_servers(&self) -> String {
-        layout::bootstrap_servers(self.nodes.iter().map(|n| &n.layout))
-    }
-
-    fn client_props(&self) -> ClientProps {
-        crate::security::owned_props(self.security.as_ref(), &self.bootstrap_servers())
-    }
-
-    fn client_props_as(&self, user: &str) -> Result<ClientProps> {
-        crate::security::owned_props_as(
-            self.security.as_ref(),
-            &self.spec.name,
-            &self.bootstrap_servers(),
-            user,
-        )
-    }
-
-    fn brokers(&self) -> Vec<BrokerInfo> {
-        self.nodes
-            .iter()
-            .map(|n| {
-                let pid = n.pid();
-                BrokerInfo {
-                    node_id: n.node_id,
-                    address: format!("127.0.0.1:{}", n.port),
-                    port: n.port,
-                    controller_port: n.controller_port,
-                    proxy_port: n.proxy_port,
-                    pid,
-                    running: pid.is_some(),
-                    log: Some(n.server_log()),
-                }
-            })
-            .collect()
-    }
-
-    fn work_dir(&self) -> Option<PathBuf> {
-        Some(self.workdir.path().to_path_buf())
-    }
-
-    fn proxy(&self, node_id: u32) -> Option<Arc<Proxy>> {
-        self.proxies.get(node_id)
-    }
+    layout::owned_cluster_methods!(BackendKind::Process);
 
     async fn stop_broker(&self, node_id: u32) -> Result<()> {
         let node = self.node(node_id)?;

@@ -28,7 +28,9 @@ use crate::error::{HarnessError, Result};
 pub const ADMIN_USER: &str = "cutover-admin";
 
 /// How clients reach an owned cluster.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SecurityProtocol {
     /// No TLS, no authentication (the default).
@@ -52,7 +54,9 @@ impl SecurityProtocol {
 }
 
 /// A SASL mechanism the secured brokers accept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum SaslMechanism {
     #[default]
     #[serde(rename = "SCRAM-SHA-512")]
@@ -78,9 +82,10 @@ impl SaslMechanism {
 }
 
 /// An extra SASL user of a `sasl_ssl` cluster (known to both mechanisms).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
+    /// The SASL user name (SCRAM-SHA-512 and PLAIN); its principal is `User:<name>`.
     pub name: String,
     /// Generated per run when unset.
     #[serde(default)]
@@ -143,6 +148,14 @@ impl fmt::Debug for Security {
 pub(crate) const BROKER_PEM: &str = "broker-keystore.pem";
 
 impl Security {
+    /// [`Security::generate`] for an owned cluster's spec (its protocol, mechanism, users).
+    pub fn for_spec(
+        spec: &crate::spec::ClusterSpec,
+        cluster_dir: &Path,
+    ) -> Result<Option<Security>> {
+        Security::generate(spec.security, spec.sasl_mechanism, &spec.users, cluster_dir)
+    }
+
     /// Generates the CA, the broker certificate and the passwords, and writes the CA to
     /// `cluster_dir/ca.pem`. `None` for plaintext clusters.
     pub fn generate(
@@ -158,11 +171,17 @@ impl Security {
             field: "security".into(),
             reason: format!("generating the TLS material: {e}"),
         };
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(tls)?;
+        // Certificate parameters for these subject alternative names and common name.
+        let named = |names: &[&str], cn: &str| -> Result<rcgen::CertificateParams> {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            let mut params = rcgen::CertificateParams::new(names).map_err(tls)?;
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, cn);
+            Ok(params)
+        };
+        let mut ca_params = named(&[], "cutover per-run CA")?;
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "cutover per-run CA");
         ca_params.key_usages = vec![
             rcgen::KeyUsagePurpose::KeyCertSign,
             rcgen::KeyUsagePurpose::CrlSign,
@@ -170,12 +189,7 @@ impl Security {
         ];
         let ca_key = rcgen::KeyPair::generate().map_err(tls)?;
         let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).map_err(tls)?;
-        let mut params =
-            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-                .map_err(tls)?;
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "cutover broker");
+        let mut params = named(&["127.0.0.1", "localhost"], "cutover broker")?;
         params.extended_key_usages = vec![
             rcgen::ExtendedKeyUsagePurpose::ServerAuth,
             rcgen::ExtendedKeyUsagePurpose::ClientAuth,

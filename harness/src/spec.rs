@@ -10,7 +10,9 @@ use crate::error::{HarnessError, Result};
 use crate::security::{check_credential, SaslMechanism, SecurityProtocol, UserSpec, ADMIN_USER};
 
 /// Which backend runs (or reaches) the cluster.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// Broker JVMs started from the cached Apache Kafka jars (default).
@@ -42,7 +44,7 @@ impl std::fmt::Display for BackendKind {
 pub const MAX_BROKERS: u32 = 5;
 
 /// A cluster to start (process, container) or reach (external).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// Name used in logs, temp dirs and errors (e.g. `source`, `target`).
@@ -94,8 +96,8 @@ pub struct ClusterSpec {
     pub proxied: bool,
     /// The seed of the proxies' jitter (each broker's proxy draws from its own stream of it):
     /// a scenario passes its seed, so a run with the same seed draws the same delays.
-    /// Default 0.
-    #[serde(default)]
+    /// Default 0. Set by the scenario runner, not written in files.
+    #[serde(skip)]
     pub proxy_seed: u64,
     /// Owned clusters: `plaintext` (default), `ssl` (TLS with a per-run CA) or `sasl_ssl`
     /// (TLS + SASL SCRAM-SHA-512 and PLAIN, ACLs enforced, `cutover-admin` as super user).

@@ -22,6 +22,7 @@
 //! same Java property. Unknown keys and keys that contradict the mode are rejected with the
 //! file, line and key named.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use harness::ClientProps;
@@ -32,7 +33,9 @@ use serde::Deserialize;
 use crate::error::{ReplicatorError, Result};
 
 /// The delivery guarantee the replicator gives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// read_committed source, transactional target writes with the positions in the same
@@ -44,11 +47,13 @@ pub enum Mode {
 }
 
 /// Where a partition without a checkpoint (or committed offset) starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Start {
+    /// The partition's first record.
     #[default]
     Earliest,
+    /// Records written after the replicator started.
     Latest,
 }
 
@@ -56,7 +61,7 @@ pub enum Start {
 /// writes and what the checker expects cannot drift apart.
 pub use verify::Rename;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 enum OneOrMany {
     One(String),
@@ -72,29 +77,56 @@ impl OneOrMany {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// `[replication]`: what is copied, how, and where the replicator keeps its state.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawReplication {
+    /// `exactly-once` or `at-least-once`.
     #[serde(default)]
     mode: Mode,
+    /// The consumer group of the instances (at-least-once commits go there; exactly-once
+    /// names its slot group and transactional ids after it). Required, not empty.
     group_id: String,
+    /// Source topics to copy: one regex or a list, each matching whole names. Default: every
+    /// topic but internal ones.
     include: Option<OneOrMany>,
+    /// Source topics left out (regexes matching whole names; they win over `include`).
+    /// Default: none.
     exclude: Option<OneOrMany>,
+    /// How target topics are named (`prefix`, `suffix`, `map`). Default: the same names.
     #[serde(default)]
     rename: Rename,
+    /// Where a partition without a checkpoint starts: `earliest` or `latest`.
     #[serde(default)]
     start: Start,
+    /// Compacted target topic of the exactly-once checkpoints. Default
+    /// `cutover-checkpoints.internal`.
     checkpoint_topic: Option<String>,
+    /// Compacted target topic of the offset syncs (consumer-group cutover). Default
+    /// `cutover-offset-syncs.internal`.
     offset_syncs_topic: Option<String>,
+    /// How often new source topics and partitions are looked for, in milliseconds. Default
+    /// 30000.
     topic_refresh_interval_ms: Option<u64>,
+    /// Lets `isolation.level = read_uncommitted` stand in exactly-once mode (it would copy
+    /// aborted records).
     #[serde(default)]
     allow_read_uncommitted: bool,
+    /// Copy source topic configs to the target topics it creates (minus `config_exclude`).
     #[serde(default = "yes")]
     sync_topic_configs: bool,
+    /// More topic configs never copied (regexes), beside the built-in list (timestamp bounds,
+    /// throttles, `min.insync.replicas`, ...). Default: none.
     #[serde(default)]
     config_exclude: Vec<String>,
+    /// Replication factor of target topics it creates; -1 for the target's default. Default:
+    /// the source topic's, at most the target's broker count.
     target_replication_factor: Option<i32>,
+    /// Exactly-once: transactional producers (slots) shared by all instances, 1 to 256.
+    /// Default 4.
     producers: Option<u32>,
+    /// Compacted target topic of the slot group's assignments. Default
+    /// `cutover-slots.<group_id>.internal`.
     slots_topic: Option<String>,
 }
 
@@ -104,7 +136,7 @@ fn yes() -> bool {
 
 /// Throughput knobs. Every one maps to one client setting or one replicator behaviour; the
 /// README's table says which and what the defaults were measured with.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Tuning {
     /// A transaction (exactly-once) or an offset commit (at-least-once) at least this often.
@@ -188,13 +220,20 @@ impl Default for Tuning {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     replication: RawReplication,
+    /// Throughput knobs (`[tuning]`); every key has a default.
     #[serde(default)]
     tuning: Tuning,
+    /// The source cluster's client properties, Java names, dotted or quoted
+    /// (`bootstrap.servers = "host:9092"`, `"sasl.jaas.config" = "..."`); `bootstrap.servers`
+    /// is required.
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     source: toml::Table,
+    /// The target cluster's client properties, as `[source]`.
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     target: toml::Table,
     /// Schema registries to copy and translate ids for (`crate::schemas`).
     schemas: Option<crate::schemas::RawSchemas>,
@@ -246,6 +285,12 @@ pub const CONFIG_EXCLUDE_DEFAULT: &[&str] = &[
     r"unclean\.leader\.election\.enable",
     r"min\.insync\.replicas",
 ];
+
+/// The JSON Schema of a replicator config file (`replicator.toml`), from the structs it is
+/// read into (`docs/schema/replicator.json`).
+pub fn file_schema() -> schemars::Schema {
+    schemars::schema_for!(RawConfig)
+}
 
 impl ReplicatorConfig {
     pub fn from_file(path: &Path) -> Result<ReplicatorConfig> {

@@ -31,20 +31,23 @@ use registry::{wire, HttpRegistry, RegistryError, SchemaRegistry};
 use serde::Deserialize;
 
 /// `[schemas]` as written in the TOML.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSchemas {
+    /// The target registry's URL (Confluent-compatible API).
     pub target: String,
+    /// Source registries (`[[schemas.source]]`), each for the topics its regex matches.
     #[serde(rename = "source", default)]
     pub sources: Vec<RawSource>,
 }
 
 /// `[[schemas.source]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
     /// Regex over source topic names whose records use this registry.
     pub topics: String,
+    /// The source registry's URL (Confluent-compatible API).
     pub url: String,
 }
 

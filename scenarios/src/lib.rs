@@ -16,6 +16,7 @@
 //! group resumes, the rehearsal's window check), validate a scenario with runtime code (checks
 //! use `system_config`, pure functions), or write a secret anywhere but its private config dir.
 
+pub mod config_docs;
 pub mod delay;
 pub mod drain;
 pub mod error;

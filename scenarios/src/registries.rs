@@ -20,7 +20,7 @@ use workload::WorkloadSpec;
 use crate::error::ScenarioError;
 
 /// `[registries]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistriesSpec {
     /// Source registries (the seed's case: 2).
@@ -227,17 +227,21 @@ impl ScenarioRegistries {
 /// A registry cutover did not start (`[registries]` of a rehearsal): its Confluent-compatible
 /// URL and optional basic auth. The password is a secret: never in logs, reports or `Debug`
 /// (`secrets::REDACTED`); `password_env` names an environment variable holding it instead.
-#[derive(Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalRegistry {
     /// A name for findings (`onprem-a`); default `source-N` / `target`.
     #[serde(default)]
     pub name: Option<String>,
+    /// The registry's Confluent-compatible base URL (for Apicurio `…/apis/ccompat/v7`).
     pub url: String,
+    /// Basic auth user; default none.
     #[serde(default)]
     pub user: Option<String>,
+    /// Basic auth password (a secret: redacted everywhere); default none.
     #[serde(default)]
     pub password: Option<String>,
+    /// The environment variable holding the password, instead of `password`; default none.
     #[serde(default)]
     pub password_env: Option<String>,
     /// Source registries: the source topics whose records use it (a regex over whole names);
@@ -264,11 +268,13 @@ impl std::fmt::Debug for ExternalRegistry {
 
 /// `[registries]` of a rehearsal: existing registries to verify (a merge of the sources into
 /// the target) and to judge framed records by.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalRegistries {
+    /// The source registries (`[[registries.source]]`), merged into the target.
     #[serde(rename = "source")]
     pub sources: Vec<ExternalRegistry>,
+    /// The target registry (`[registries.target]`).
     pub target: ExternalRegistry,
 }
 

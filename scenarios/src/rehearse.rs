@@ -39,7 +39,7 @@ use crate::spec::{parse_toml, About, RunSpec, Scenario, SystemSpec};
 pub const CANARY_PREFIX: &str = "cutover.rehearsal.";
 
 /// A rehearsal file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rehearsal {
     pub rehearsal: RehearsalSpec,
@@ -60,9 +60,10 @@ pub struct Rehearsal {
 }
 
 /// What to check and whether writing is allowed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RehearsalSpec {
+    /// The rehearsal's name (report title).
     #[serde(default = "default_name")]
     pub name: String,
     /// Canary topics are written (and deleted) only when true.
@@ -84,20 +85,25 @@ pub struct RehearsalSpec {
 }
 
 /// The canary workload.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanarySpec {
+    /// Canary topics (`cutover.rehearsal.<run>.<n>`), created and deleted by the rehearsal.
     #[serde(default = "one")]
     pub topics: u32,
+    /// Partitions of each canary topic.
     #[serde(default = "three")]
     pub partitions: i32,
     /// Default: the cluster's broker count, at most 3.
     #[serde(default)]
     pub replication_factor: Option<i32>,
+    /// Canary records per second, all topics.
     #[serde(default = "default_rate")]
     pub records_per_sec: u64,
+    /// How long the canaries are written, in seconds.
     #[serde(default = "default_duration")]
     pub duration_secs: f64,
+    /// After writing: how long the replication may take to catch up, in seconds.
     #[serde(default = "default_drain")]
     pub drain_timeout_secs: f64,
     /// A transactional producer with aborted transactions beside the idempotent one: aborted

@@ -13,7 +13,7 @@ use workload::WorkloadSpec;
 use crate::error::ScenarioError;
 
 /// A whole scenario file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub scenario: About,
@@ -30,6 +30,7 @@ pub struct Scenario {
     pub security: Option<harness::SecurityProtocol>,
     pub workload: WorkloadSpec,
     pub system: SystemSpec,
+    /// The fault schedule (`[[fault]]`, each at `at_secs`).
     #[serde(default, rename = "fault")]
     pub faults: Vec<FaultSpec>,
     #[serde(default)]
@@ -63,10 +64,12 @@ fn target_default() -> ClusterSpec {
 }
 
 /// Name and the one line `cutover list` shows.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct About {
+    /// The scenario's name (report titles, cluster names, `cutover list`).
     pub name: String,
+    /// One line on what it shows (`cutover list`).
     #[serde(default)]
     pub description: String,
     /// Labels for selecting scenarios: `cutover run DIR --exclude-tag seed-scale` leaves out
@@ -76,7 +79,7 @@ pub struct About {
 }
 
 /// Timing of the run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
     /// The workload (and the fault schedule) runs this long at most.
@@ -109,21 +112,29 @@ impl Default for RunSpec {
 }
 
 /// The system under test.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum SystemSpec {
     /// cutover's replicator. `replication` and `tuning` are the tables of a replicator config
     /// (`[source]`/`[target]` are filled in with the scenario's clusters; extra client
     /// properties go in `source_properties`/`target_properties`).
     Builtin {
+        /// Replicator processes (`cutover replicate`), sharing the work.
         #[serde(default = "one")]
         instances: u32,
+        /// The replicator config's `[replication]` table (mode, include, rename, ...; see the
+        /// replicator file reference). Default: exactly-once, the workload's topics.
         #[serde(default)]
+        #[schemars(with = "BTreeMap<String, serde_json::Value>")]
         replication: toml::Table,
+        /// The replicator config's `[tuning]` table. Default: the replicator's defaults.
         #[serde(default)]
+        #[schemars(with = "BTreeMap<String, serde_json::Value>")]
         tuning: toml::Table,
+        /// Extra source client properties of the replicator (Java names).
         #[serde(default)]
         source_properties: BTreeMap<String, String>,
+        /// Extra target client properties of the replicator (Java names).
         #[serde(default)]
         target_properties: BTreeMap<String, String>,
         /// Connect to the source as this SASL user of a `sasl_ssl` cluster (one of
@@ -142,12 +153,16 @@ pub enum SystemSpec {
     Command {
         /// Program and arguments; a relative program is resolved against the scenario's dir.
         command: Vec<String>,
+        /// Processes started (`CUTOVER_INSTANCE` tells them apart).
         #[serde(default = "one")]
         instances: u32,
+        /// SIGTERM, then SIGKILL after this long, in seconds.
         #[serde(default = "default_grace")]
         grace_secs: f64,
+        /// Passed as `CUTOVER_GROUP_ID` (the group the command's consumers should use).
         #[serde(default = "default_group")]
         group_id: String,
+        /// Extra environment variables of the command.
         #[serde(default)]
         env: BTreeMap<String, String>,
         /// How target topics are named (the checker needs to know).
@@ -214,13 +229,16 @@ pub enum SystemSpec {
     /// arrives. `rename_prefix` says how that replication names target topics (MirrorMaker
     /// 2's default policy: `<source alias>.`).
     Running {
+        /// Put before a source topic's name to name its copy (default: the same name).
         #[serde(default)]
         rename_prefix: String,
     },
 }
 
 /// How MirrorMaker 2 names target topics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReplicationPolicy {
     /// `DefaultReplicationPolicy`: the source alias and a dot before the name.
@@ -398,7 +416,9 @@ impl SystemSpec {
 }
 
 /// Which cluster a network or broker fault hits (or where MirrorMaker 2 keeps offset syncs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Side {
     #[default]
@@ -407,7 +427,9 @@ pub enum Side {
 }
 
 /// Which way bytes are affected, seen from the clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Way {
     /// Client to broker.
@@ -419,7 +441,7 @@ pub enum Way {
 }
 
 /// One scheduled fault (unknown keys are refused by the action's kind).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaultSpec {
     /// Seconds after the workload starts.
     pub at_secs: f64,
@@ -431,7 +453,7 @@ pub struct FaultSpec {
 }
 
 /// What a fault does.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum FaultAction {
     /// Added latency (and jitter) between clients and every broker of a cluster.
@@ -439,7 +461,10 @@ pub enum FaultAction {
         cluster: Side,
         #[serde(default)]
         direction: Way,
+        /// Delay added to every chunk, in milliseconds.
         latency_ms: u64,
+        /// Each chunk's delay is drawn uniformly from `latency_ms ± jitter_ms`, in
+        /// milliseconds, from the scenario's seed.
         #[serde(default)]
         jitter_ms: u64,
     },
@@ -448,6 +473,7 @@ pub enum FaultAction {
         cluster: Side,
         #[serde(default)]
         direction: Way,
+        /// The limit per connection and direction, in bytes per second.
         bytes_per_sec: u64,
     },
     /// Connections stay open, bytes are dropped.
@@ -464,40 +490,62 @@ pub enum FaultAction {
     AddInstance,
     /// The newest (or the given) instance stops gracefully (SIGTERM).
     RemoveInstance {
+        /// The instance (counting from 0); the newest when absent.
         #[serde(default)]
         instance: Option<u32>,
     },
     /// SIGSTOP an instance for `duration_secs` (past max.poll.interval.ms), then SIGCONT.
     StallInstance {
+        /// The instance, counting from 0.
         #[serde(default)]
         instance: u32,
     },
     /// kill -9 an instance, restarted after `duration_secs` (immediately when absent).
     CrashInstance {
+        /// The instance, counting from 0.
         #[serde(default)]
         instance: u32,
     },
     /// Grow a source topic.
-    AddPartitions { topic: String, partitions: u32 },
+    AddPartitions {
+        /// The source topic.
+        topic: String,
+        /// Its new partition count (more than it has).
+        partitions: u32,
+    },
     /// kill -9 a broker, restarted after `duration_secs` (never when absent).
-    KillBroker { cluster: Side, node: u32 },
+    KillBroker {
+        cluster: Side,
+        /// The broker's node id (1 to the cluster's `brokers`).
+        node: u32,
+    },
     /// Graceful stop of a broker, restarted after `duration_secs` (never when absent).
-    StopBroker { cluster: Side, node: u32 },
+    StopBroker {
+        cluster: Side,
+        /// The broker's node id (1 to the cluster's `brokers`).
+        node: u32,
+    },
     /// Every broker of the cluster stopped and restarted in turn, `duration_secs` apart.
     BounceBrokers { cluster: Side },
     /// Transactions written and aborted on the source.
     AbortedBurst {
+        /// The source topic written to.
         topic: String,
+        /// Transactions written and aborted.
         #[serde(default = "ten")]
         transactions: u32,
+        /// Records in each.
         #[serde(default = "ten")]
         records_per_txn: u32,
     },
     /// A source transaction held open for `duration_secs`, then aborted.
     HangingTransaction {
+        /// The source topic written to.
         topic: String,
+        /// Its partition.
         #[serde(default)]
         partition: i32,
+        /// Records written in the open transaction.
         #[serde(default = "ten")]
         records: u32,
     },
@@ -545,9 +593,10 @@ impl FaultAction {
 /// and stops at `stop_at_secs`; after the drain its offsets are translated to the target
 /// (built-in replicator: `cutover offsets sync`; other systems: their own sync) and the run
 /// checks that it would resume on the target exactly where it stopped on the source.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerGroupSpec {
+    /// The group id (the same on both clusters).
     pub id: String,
     /// The application's pace (records per second, all partitions); 0: as fast as it can.
     #[serde(default)]
@@ -618,7 +667,7 @@ fn default_commit_interval() -> u64 {
 /// What a scenario must show (`[expect]`): a pass, or a fail with these anomaly classes among
 /// the failing ones (a catalog scenario that demonstrates a defect, such as duplicates from an
 /// at-least-once copy across rebalances).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
     /// `pass` (default) or `fail`.
@@ -632,7 +681,9 @@ pub struct ExpectSpec {
 }
 
 /// The outcome a scenario expects.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExpectedOutcome {
     #[default]

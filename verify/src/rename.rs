@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 /// How source topic names map to target names: explicit names first, else prefix + name +
 /// suffix. As TOML (`[replication.rename]`): `prefix = "dr."`, `suffix = ""`,
 /// `map = { orders = "orders-v2" }`; every key may be left out.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Rename {
     /// Put before every source topic name (default: none).

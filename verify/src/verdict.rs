@@ -6,7 +6,19 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Classes of anomaly, each counted exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum AnomalyClass {
     /// Committed in the source, missing in the target.
@@ -72,7 +84,7 @@ impl std::fmt::Display for AnomalyClass {
 }
 
 /// Exact counts per class (absent classes are zero).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Counts(pub BTreeMap<AnomalyClass, u64>);
 
 impl Counts {
@@ -114,7 +126,7 @@ impl Counts {
 }
 
 /// Figures that are not anomalies but belong in the verdict.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tally {
     /// Committed source records read.
     pub source_records: u64,
@@ -150,7 +162,9 @@ impl Tally {
 }
 
 /// Where a record sits.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Position {
     pub topic: String,
     pub partition: i32,
@@ -158,7 +172,7 @@ pub struct Position {
 }
 
 /// One example of an anomaly.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Example {
     pub class: AnomalyClass,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,7 +186,7 @@ pub struct Example {
 }
 
 /// The verdict of one partition.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PartitionVerdict {
     pub partition: i32,
     pub counts: Counts,
@@ -182,7 +196,7 @@ pub struct PartitionVerdict {
 }
 
 /// The verdict of one topic.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TopicVerdict {
     pub source_topic: String,
     pub target_topic: String,
@@ -201,7 +215,7 @@ pub struct TopicVerdict {
 }
 
 /// pass / fail / unknown (the run could not decide).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -210,7 +224,7 @@ pub enum Status {
 }
 
 /// The checker's verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     pub status: Status,
     pub counts: Counts,
@@ -224,7 +238,7 @@ pub struct Verdict {
 /// What the setup promises to preserve; anomalies are judged against it. A scenario's
 /// `[verify]` table deserializes straight into it (every key may be left out; an unknown key
 /// is refused with the list of known ones).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Promises {
     /// Every record stays in the partition number it had on the source (default: true).

@@ -465,13 +465,30 @@ impl ProducerJob {
         let mut txn: u64 = 0;
         let mut in_txn = 0u64;
         let rate = self.spec.rate;
+        // Delivery reports so far into the ledger.
+        let drain_reports = |ledger: &mut IntentLedger, stash: &mut TxnStash| {
+            drain(producer.context(), &self.topics, ledger, stash, self.keep)
+        };
         loop {
-            if self.cancel.load(Ordering::Relaxed)
+            let stop = self.cancel.load(Ordering::Relaxed)
                 || self.deadline.is_some_and(|d| Instant::now() >= d)
-            {
-                break;
+                || self.budget.fetch_sub(1, Ordering::Relaxed) <= 0;
+            // A full transaction ends before the next record; an open one when the producer
+            // stops.
+            let full = txn_size.is_some_and(|size| in_txn >= size);
+            if full || (stop && txn_size.is_some() && in_txn > 0) {
+                self.end_txn(
+                    &producer,
+                    &mut generator,
+                    abort_ratio,
+                    txn,
+                    &mut ledger,
+                    &mut stash,
+                    &name,
+                )?;
+                in_txn = 0;
             }
-            if self.budget.fetch_sub(1, Ordering::Relaxed) <= 0 {
+            if stop {
                 break;
             }
             if let Some(rate) = rate {
@@ -525,47 +542,10 @@ impl ProducerJob {
                     .upstream_duplicates += 1;
             }
             producer.poll(Duration::ZERO);
-            drain(
-                producer.context(),
-                &self.topics,
-                &mut ledger,
-                &mut stash,
-                self.keep,
-            );
-            if let Some(size) = txn_size {
-                if in_txn >= size {
-                    self.end_txn(
-                        &producer,
-                        &mut generator,
-                        abort_ratio,
-                        txn,
-                        &mut ledger,
-                        &mut stash,
-                        &name,
-                    )?;
-                    in_txn = 0;
-                }
-            }
-        }
-        if txn_size.is_some() && in_txn > 0 {
-            self.end_txn(
-                &producer,
-                &mut generator,
-                abort_ratio,
-                txn,
-                &mut ledger,
-                &mut stash,
-                &name,
-            )?;
+            drain_reports(&mut ledger, &mut stash);
         }
         let _ = producer.flush(t);
-        drain(
-            producer.context(),
-            &self.topics,
-            &mut ledger,
-            &mut stash,
-            self.keep,
-        );
+        drain_reports(&mut ledger, &mut stash);
         Ok(ProducerResult {
             generated,
             bytes,

@@ -25,7 +25,7 @@ use crate::error::WorkloadError;
 use crate::generator::GeneratedRecord;
 
 /// A payload format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Avro,
@@ -34,7 +34,7 @@ pub enum Format {
 }
 
 /// `[schema]`: frame every value with a registered schema's id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaSpec {
     /// The registries' Confluent-compatible URLs (topic i uses registry i mod n). A scenario

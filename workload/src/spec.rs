@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::WorkloadError;
 
 /// A whole workload. Every random choice comes from `seed`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     /// Makes the whole stream reproducible.
@@ -22,7 +22,9 @@ pub struct WorkloadSpec {
     /// Stop after this many records in total (all producers).
     #[serde(default)]
     pub records: Option<u64>,
+    /// The topics produced to (`[topics]`).
     pub topics: TopicsSpec,
+    /// What each record looks like (`[record]`).
     #[serde(default)]
     pub record: RecordSpec,
     /// Producer groups; one plain idempotent producer when empty.
@@ -34,19 +36,22 @@ pub struct WorkloadSpec {
 }
 
 /// Which topics, and how they are created.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopicsSpec {
     /// Explicit names; or `count` names from `pattern`.
     #[serde(default)]
     pub names: Vec<String>,
+    /// How many topics named from `pattern` (default 1 when `names` is empty).
     #[serde(default)]
     pub count: Option<u32>,
     /// `{n}` is replaced by 0, 1, …
     #[serde(default = "default_pattern")]
     pub pattern: String,
+    /// Partitions of each topic created.
     #[serde(default = "one_i32")]
     pub partitions: i32,
+    /// Replication factor of each topic created (at most the cluster's brokers).
     #[serde(default = "one_i32")]
     pub replication_factor: i32,
     /// Topic configs (`cleanup.policy`, `retention.ms`, `max.message.bytes`, `compression.type`…).
@@ -80,21 +85,29 @@ impl TopicsSpec {
 }
 
 /// Key distribution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum KeySpec {
     /// Null keys.
     None,
     /// Uniform over `count` keys.
-    Uniform { count: u64 },
+    Uniform {
+        /// Distinct keys.
+        count: u64,
+    },
     /// Zipf over `count` keys (hot keys), exponent `s` (1.0 to 1.5 is typical).
-    Zipf { count: u64, exponent: f64 },
+    Zipf {
+        /// Distinct keys.
+        count: u64,
+        /// The Zipf exponent `s` (1.0 to 1.5 is typical; higher: hotter keys).
+        exponent: f64,
+    },
     /// 0, 1, 2, … per producer.
     Sequential,
 }
 
 /// A size: fixed, or uniform in a range.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum SizeSpec {
     Fixed(u32),
@@ -111,17 +124,19 @@ impl SizeSpec {
 }
 
 /// Timestamp shapes.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimestampSpec {
     /// Fraction of records with a CreateTime up to `skew_ms` in the past (out of order).
     #[serde(default)]
     pub out_of_order_ratio: f64,
+    /// How far in the past an out-of-order timestamp may be, in milliseconds.
     #[serde(default = "default_skew")]
     pub skew_ms: u64,
     /// Fraction of records stamped `far_past_days` ago.
     #[serde(default)]
     pub far_past_ratio: f64,
+    /// How old a far-past timestamp is, in days (older than most retention: tests retention on the target).
     #[serde(default = "default_far_past")]
     pub far_past_days: u64,
 }
@@ -134,23 +149,28 @@ fn default_far_past() -> u64 {
 }
 
 /// What each record looks like.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordSpec {
+    /// Key distribution (`kind` = `none`, `uniform`, `zipf`, `sequential`).
     #[serde(default = "default_keys")]
     pub keys: KeySpec,
+    /// Key size in bytes: a number, or `{ min, max }` uniform.
     #[serde(default = "default_key_size")]
     pub key_size: SizeSpec,
+    /// Value size in bytes: a number, or `{ min, max }` uniform.
     #[serde(default = "default_value_size")]
     pub value_size: SizeSpec,
     /// Extra headers besides the workload id.
     #[serde(default)]
     pub headers: u32,
+    /// Size of each extra header's value, in bytes.
     #[serde(default = "default_header_size")]
     pub header_value_size: u32,
     /// Fraction of records with a null value (tombstones).
     #[serde(default)]
     pub tombstone_ratio: f64,
+    /// Timestamp shapes (`[record.timestamps]`).
     #[serde(default)]
     pub timestamps: TimestampSpec,
 }
@@ -183,19 +203,22 @@ impl Default for RecordSpec {
 }
 
 /// Target rate of one producer.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateSpec {
+    /// Records per second of this producer (unthrottled when neither rate is set).
     #[serde(default)]
     pub records_per_sec: Option<f64>,
+    /// Megabytes (10^6 bytes) per second of this producer; with `records_per_sec`, the slower wins.
     #[serde(default)]
     pub mb_per_sec: Option<f64>,
 }
 
 /// Transactions of a producer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransactionSpec {
+    /// Records in each transaction.
     #[serde(default = "default_txn_size")]
     pub records_per_txn: u32,
     /// Fraction of transactions aborted.
@@ -208,7 +231,7 @@ fn default_txn_size() -> u32 {
 }
 
 /// How a hanging transaction ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HangEnd {
     /// The producer aborts it.
@@ -220,7 +243,7 @@ pub enum HangEnd {
 }
 
 /// A transaction opened, written, then held open.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HangingSpec {
     /// Seconds after start when it opens.
@@ -228,8 +251,10 @@ pub struct HangingSpec {
     pub after_secs: f64,
     /// Seconds it stays open.
     pub hold_secs: f64,
+    /// Records written in the hanging transaction.
     #[serde(default = "default_hang_records")]
     pub records: u32,
+    /// How it ends: `abort`, `timeout` (the broker aborts it) or `fence`.
     #[serde(default = "default_hang_end")]
     pub end: HangEnd,
 }
@@ -242,24 +267,30 @@ fn default_hang_end() -> HangEnd {
 }
 
 /// One group of identical producers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProducerSpec {
+    /// Identical producers in this group (each with its own seeded stream).
     #[serde(default = "one_u32")]
     pub count: u32,
     /// Unthrottled when absent.
+    /// Target rate (`{ records_per_sec = 500 }`).
     #[serde(default)]
     pub rate: Option<RateSpec>,
+    /// Producer `acks`: `all`, `1` or `0`.
     #[serde(default = "default_acks")]
     pub acks: String,
+    /// Idempotent producer (`enable.idempotence`); off to send upstream duplicates.
     #[serde(default = "yes")]
     pub idempotent: bool,
     /// Fraction of records deliberately sent twice (needs `idempotent = false`): the
     /// "normal" duplicates of upstream apps without exactly-once.
     #[serde(default)]
     pub upstream_duplicate_ratio: f64,
+    /// Transactional producers: records in transactions, some aborted (`[producer.transactions]`).
     #[serde(default)]
     pub transactions: Option<TransactionSpec>,
+    /// One transaction held open mid-run (`[producer.hanging]`): tests the last stable offset.
     #[serde(default)]
     pub hanging: Option<HangingSpec>,
     /// librdkafka compression.codec (none, gzip, snappy, lz4, zstd).

@@ -32,7 +32,7 @@ macro_rules! acl_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $( $(#[$vmeta])* $variant ),+
@@ -140,9 +140,13 @@ pub(super) fn any_host() -> String {
 }
 
 /// One ACL: `principal` has `permission` for `operation` from `host` on a resource pattern.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct AclBinding {
     pub resource_type: ResourceType,
+    /// The resource's name (`kafka-cluster` for the cluster), or a prefix with
+    /// `pattern = "prefixed"`; `*` matches every name.
     pub name: String,
     pub pattern: PatternType,
     /// `User:alice`; `User:*` for every user.
@@ -207,7 +211,7 @@ impl fmt::Display for AclBinding {
 }
 
 /// Which ACLs to describe or delete; `None` matches anything.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AclFilter {
     pub resource_type: Option<ResourceType>,
     /// With `pattern` unset: ACLs with exactly this name, of any pattern type.

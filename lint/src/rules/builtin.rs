@@ -14,11 +14,11 @@ use super::{
 use crate::{Options, Severity};
 
 /// The line of `section.key` from the TOML spans (0 when absent).
-fn find_line(text: &str, section: &str, key: &str) -> usize {
+fn key_line(text: &str, section: &str, key: &str) -> usize {
     located::line_of_field(text, &format!("{section}.{key}")).unwrap_or(0)
 }
 
-/// The first line containing `needle` (0 when none), for keys `find_line` cannot place (nested
+/// The first line containing `needle` (0 when none), for keys `key_line` cannot place (nested
 /// tables).
 fn line_containing(text: &str, needle: &str) -> usize {
     text.lines()
@@ -37,7 +37,7 @@ fn line_or(line: usize, fallback: usize) -> usize {
 pub(super) fn check(c: &ReplicatorConfig, text: &str, options: &Options, sink: &mut Sink) {
     let anchor = line_or(line_containing(text, "[replication]"), 1);
     if c.mode == Mode::AtLeastOnce {
-        let line = line_or(find_line(text, "replication", "mode"), anchor);
+        let line = line_or(key_line(text, "replication", "mode"), anchor);
         let (severity, why) = if options.require_exactly_once {
             (Severity::Error, "exactly-once is required, but")
         } else {
@@ -65,7 +65,7 @@ pub(super) fn check(c: &ReplicatorConfig, text: &str, options: &Options, sink: &
             sink.push(
                 At {
                     rule: &ISO001,
-                    line: line_or(find_line(text, "source", "isolation.level"), anchor),
+                    line: line_or(key_line(text, "source", "isolation.level"), anchor),
                     key: "source.isolation.level",
                     value: Some(level),
                 },
@@ -80,7 +80,7 @@ pub(super) fn check(c: &ReplicatorConfig, text: &str, options: &Options, sink: &
     }
     let hits = internal_matches(|t| c.selects(t), |_| false);
     if !hits.is_empty() {
-        let line = line_or(find_line(text, "replication", "include"), anchor);
+        let line = line_or(key_line(text, "replication", "include"), anchor);
         sink.push(
             At {
                 rule: &TOP001,
@@ -171,7 +171,7 @@ fn network(c: &ReplicatorConfig, text: &str, anchor: usize, options: &Options, s
             BufferSide::TargetSend,
         ),
     ] {
-        let line = line_or(find_line(text, "tuning", field), anchor);
+        let line = line_or(key_line(text, "tuning", field), anchor);
         let key = format!("tuning.{field}");
         socket_buffer(
             sink,
@@ -211,7 +211,7 @@ fn network(c: &ReplicatorConfig, text: &str, anchor: usize, options: &Options, s
                 link,
                 At {
                     rule: &NET001,
-                    line: line_or(find_line(text, section, key), anchor),
+                    line: line_or(key_line(text, section, key), anchor),
                     key: &full,
                     value: props.get(key),
                 },
@@ -233,7 +233,7 @@ fn network(c: &ReplicatorConfig, text: &str, anchor: usize, options: &Options, s
             link,
             At {
                 rule: &NET002,
-                line: line_or(find_line(text, "source", "session.timeout.ms"), anchor),
+                line: line_or(key_line(text, "source", "session.timeout.ms"), anchor),
                 key: "source.session.timeout.ms",
                 value: c.source.get("session.timeout.ms"),
             },
@@ -248,7 +248,7 @@ fn network(c: &ReplicatorConfig, text: &str, anchor: usize, options: &Options, s
             link,
             At {
                 rule: &NET003,
-                line: line_or(find_line(text, "source", "max.poll.interval.ms"), anchor),
+                line: line_or(key_line(text, "source", "max.poll.interval.ms"), anchor),
                 key: "source.max.poll.interval.ms",
                 value: c.source.get("max.poll.interval.ms"),
             },

@@ -4,8 +4,8 @@
 //! producer that writes to the destination.
 
 use super::{
-    buffer_setting, full_match, int, internal_matches, poll_interval, session_timeout, At,
-    BufferSide, Sink, ISO001, NET002, NET003, REP001, REP002, REP003, REP004, TOP001, TSK001,
+    buffer_setting, full_match, int, internal_matches, poll_interval, At, BufferSide, Sink, ISO001,
+    NET003, REP001, REP002, REP003, REP004, TOP001, TSK001,
 };
 use crate::properties::Properties;
 use crate::{Options, Severity};
@@ -190,6 +190,12 @@ fn rename(p: &Properties, sink: &mut Sink) {
 fn topics(p: &Properties, sink: &mut Sink) {
     let blacklist: Vec<String> = list(p.value("topic.blacklist").unwrap_or(""));
     if let Some(e) = p.get("topic.regex") {
+        let at = || At {
+            rule: &TOP001,
+            line: e.line,
+            key: "topic.regex",
+            value: Some(&e.value),
+        };
         match full_match(e.value.trim()) {
             Ok(re) => {
                 let hits = internal_matches(
@@ -198,12 +204,7 @@ fn topics(p: &Properties, sink: &mut Sink) {
                 );
                 if !hits.is_empty() {
                     sink.push(
-                        At {
-                            rule: &TOP001,
-                            line: e.line,
-                            key: "topic.regex",
-                            value: Some(&e.value),
-                        },
+                        at(),
                         format!(
                             "topic.regex also matches internal topics Replicator does copy: {}",
                             hits.join(", ")
@@ -218,12 +219,7 @@ fn topics(p: &Properties, sink: &mut Sink) {
             }
             Err(err) => sink.push_as(
                 Severity::Info,
-                At {
-                    rule: &TOP001,
-                    line: e.line,
-                    key: "topic.regex",
-                    value: Some(&e.value),
-                },
+                at(),
                 format!(
                     "topic.regex could not be checked (not in the syntax cutover reads: {err})"
                 ),
@@ -274,27 +270,14 @@ fn network(p: &Properties, anchor: usize, options: &Options, sink: &mut Sink) {
         sink,
     );
     // Only explicit consumer timeouts: Replicator's own defaults are not documented per version.
-    if let Some(e) = p.get("src.consumer.session.timeout.ms") {
-        let heartbeat = p
-            .value("src.consumer.heartbeat.interval.ms")
-            .and_then(int)
-            .unwrap_or(3_000);
-        if let Some(session) = int(&e.value) {
-            session_timeout(
-                sink,
-                link,
-                At {
-                    rule: &NET002,
-                    line: e.line,
-                    key: "src.consumer.session.timeout.ms",
-                    value: Some(&e.value),
-                },
-                session,
-                heartbeat,
-                "the source consumer",
-            );
-        }
-    }
+    super::session_timeout_of(
+        p,
+        sink,
+        link,
+        "src.consumer.session.timeout.ms",
+        "src.consumer.heartbeat.interval.ms",
+        "the source consumer",
+    );
     if let Some(e) = p.get("src.consumer.max.poll.interval.ms") {
         let fetch = p
             .value("src.consumer.fetch.max.bytes")

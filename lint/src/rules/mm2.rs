@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::confluent::list;
 use super::{
-    buffer_setting, full_match, int, internal_matches, session_timeout, At, BufferSide, Sink,
-    ISO001, MM2001, MM2002, MM2003, MM2004, MM2005, NET002, SCH001, TOP001, TSK001,
+    buffer_setting, full_match, int, internal_matches, At, BufferSide, Sink, ISO001, MM2001,
+    MM2002, MM2003, MM2004, MM2005, SCH001, TOP001, TSK001,
 };
 use crate::properties::{Entry, Properties};
 use crate::{Options, Severity};
@@ -143,15 +143,7 @@ fn exactly_once(p: &Properties, flows: &[Flow], options: &Options, anchor: usize
             );
         }
     }
-    let eos = p.entries().iter().find(|e| {
-        e.key.ends_with(".exactly.once.source.support")
-            && p.get(&e.key) == Some(*e)
-            && matches!(
-                e.value.trim().to_ascii_lowercase().as_str(),
-                "enabled" | "preparing"
-            )
-    });
-    if let Some(eos) = eos {
+    if let Some(eos) = super::exactly_once_entry(p) {
         const REST: &str = "dedicated.mode.enable.internal.rest";
         let rest = p.get(REST);
         if !is_true(rest) {
@@ -533,28 +525,14 @@ fn network(p: &Properties, flows: &[Flow], options: &Options, sink: &mut Sink) {
             );
             // The Connect worker group of the herder writing to the target (defaults: Connect's
             // DistributedConfig, 10 s session, 3 s heartbeat).
-            let session_key = format!("{}.session.timeout.ms", f.target);
-            if let Some(e) = p.get(&session_key) {
-                let heartbeat = p
-                    .value(&format!("{}.heartbeat.interval.ms", f.target))
-                    .and_then(int)
-                    .unwrap_or(3_000);
-                if let Some(session) = int(&e.value) {
-                    session_timeout(
-                        sink,
-                        link,
-                        At {
-                            rule: &NET002,
-                            line: e.line,
-                            key: &session_key,
-                            value: Some(&e.value),
-                        },
-                        session,
-                        heartbeat,
-                        &format!("the MM2 worker group on `{}`", f.target),
-                    );
-                }
-            }
+            super::session_timeout_of(
+                p,
+                sink,
+                link,
+                &format!("{}.session.timeout.ms", f.target),
+                &format!("{}.heartbeat.interval.ms", f.target),
+                &format!("the MM2 worker group on `{}`", f.target),
+            );
         }
     }
 }

@@ -186,14 +186,7 @@ pub(super) fn check(p: &Properties, known: &Known, options: &Options, sink: &mut
         }
     }
     if !version.has_fix(EXACTLY_ONCE_FIXED) {
-        let eos = p.entries().iter().find(|e| {
-            e.key.ends_with(".exactly.once.source.support")
-                && p.get(&e.key) == Some(*e)
-                && matches!(
-                    e.value.trim().to_ascii_lowercase().as_str(),
-                    "enabled" | "preparing"
-                )
-        });
+        let eos = super::exactly_once_entry(p);
         if eos.is_some() || options.require_exactly_once {
             let (line, key, value) = match eos {
                 Some(e) => (e.line, e.key.as_str(), Some(e.value.as_str())),

@@ -352,6 +352,44 @@ pub(crate) fn socket_buffer(
 
 /// NET002: a group member must fit several heartbeats, each paying the round trip, in its
 /// session timeout.
+/// The flow's `*.exactly.once.source.support` entry when it is on (`enabled` or `preparing`),
+/// the last of a repeated key (the one Java keeps).
+pub(crate) fn exactly_once_entry(
+    p: &crate::properties::Properties,
+) -> Option<&crate::properties::Entry> {
+    p.entries().iter().find(|e| {
+        e.key.ends_with(".exactly.once.source.support")
+            && p.get(&e.key) == Some(*e)
+            && matches!(
+                e.value.trim().to_ascii_lowercase().as_str(),
+                "enabled" | "preparing"
+            )
+    })
+}
+
+/// NET002 on an explicit `session_key` of `p`, against its `heartbeat_key` (3 s when unset, the
+/// clients' default).
+pub(crate) fn session_timeout_of(
+    p: &crate::properties::Properties,
+    sink: &mut Sink,
+    link: Option<Link>,
+    session_key: &str,
+    heartbeat_key: &str,
+    group: &str,
+) {
+    let Some(e) = p.get(session_key) else { return };
+    let heartbeat = p.value(heartbeat_key).and_then(int).unwrap_or(3_000);
+    if let Some(session) = int(&e.value) {
+        let at = At {
+            rule: &NET002,
+            line: e.line,
+            key: session_key,
+            value: Some(&e.value),
+        };
+        session_timeout(sink, link, at, session, heartbeat, group);
+    }
+}
+
 pub(crate) fn session_timeout(
     sink: &mut Sink,
     link: Option<Link>,
