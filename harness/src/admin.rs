@@ -113,24 +113,7 @@ impl Admin {
 
     /// Creates a topic; fails if it exists.
     pub async fn create_topic(&self, topic: &TopicSpec) -> Result<()> {
-        let mut new = NewTopic::new(
-            &topic.name,
-            topic.partitions,
-            TopicReplication::Fixed(topic.replication_factor),
-        );
-        for (k, v) in &topic.configs {
-            new = new.set(k, v);
-        }
-        let op = format!("creating topic {}", topic.name);
-        let results = self
-            .admin
-            .create_topics([&new], &self.options())
-            .await
-            .map_err(|e| self.error(&op, e))?;
-        for result in results {
-            result.map_err(|(name, code)| self.error(&op, format!("{name}: {code}")))?;
-        }
-        self.wait_for_topic(&topic.name, topic.partitions).await
+        self.create_topics(std::slice::from_ref(topic), false).await
     }
 
     /// Creates many topics: one CreateTopics request per 100 topics, then one metadata request
