@@ -8,6 +8,44 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The metric names the replicator exports (the one list; `scenarios` reads them by these).
+pub mod names {
+    /// Records copied, per source topic (counter).
+    pub const RECORDS_TOTAL: &str = "cutover_replicator_records_total";
+    /// Key and value bytes copied, per source topic (counter).
+    pub const BYTES_TOTAL: &str = "cutover_replicator_bytes_total";
+    /// Source end offset minus the position committed on the target, per partition (gauge).
+    pub const LAG_RECORDS: &str = "cutover_replicator_lag_records";
+    /// Next source offset safe on the target, per partition (gauge).
+    pub const POSITION: &str = "cutover_replicator_position";
+    /// The source end offset last seen, per partition (gauge).
+    pub const SOURCE_END_OFFSET: &str = "cutover_replicator_source_end_offset";
+    /// Next source offset fetched, per partition (gauge).
+    pub const FETCHED_OFFSET: &str = "cutover_replicator_fetched_offset";
+    /// 1 when the partition's writer has nothing open or queued (gauge).
+    pub const PARTITION_IDLE: &str = "cutover_replicator_partition_idle";
+    /// Target transactions committed (counter).
+    pub const TRANSACTIONS_COMMITTED_TOTAL: &str =
+        "cutover_replicator_transactions_committed_total";
+    /// Target transactions aborted (counter).
+    pub const TRANSACTIONS_ABORTED_TOTAL: &str = "cutover_replicator_transactions_aborted_total";
+    /// Source offset commits, at-least-once (counter).
+    pub const OFFSET_COMMITS_TOTAL: &str = "cutover_replicator_offset_commits_total";
+    /// Rebalances seen (counter).
+    pub const REBALANCES_TOTAL: &str = "cutover_replicator_rebalances_total";
+    /// Writers fenced by another instance (counter).
+    pub const FENCED_TOTAL: &str = "cutover_replicator_fenced_total";
+    /// Errors met, recovered or not (counter).
+    pub const ERRORS_TOTAL: &str = "cutover_replicator_errors_total";
+    /// Source partitions this instance copies (gauge).
+    pub const ASSIGNED_PARTITIONS: &str = "cutover_replicator_assigned_partitions";
+    /// Partitions assigned but not yet positioned (gauge).
+    pub const WAITING_PARTITIONS: &str = "cutover_replicator_waiting_partitions";
+    /// Unix time of the last error (gauge).
+    pub const LAST_ERROR_TIMESTAMP_SECONDS: &str =
+        "cutover_replicator_last_error_timestamp_seconds";
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     records: BTreeMap<String, u64>,
@@ -166,7 +204,7 @@ impl Metrics {
             let mut out = String::new();
             let n = family_line(
                 &mut out,
-                "cutover_replicator_records_total",
+                names::RECORDS_TOTAL,
                 "counter",
                 "Records copied and committed on the target, per source topic.",
             );
@@ -178,7 +216,7 @@ impl Metrics {
             lines.clear();
             let n = family_line(
                 &mut out,
-                "cutover_replicator_bytes_total",
+                names::BYTES_TOTAL,
                 "counter",
                 "Key, value and header bytes copied, per source topic.",
             );
@@ -189,7 +227,7 @@ impl Metrics {
             lines.clear();
             let n = family_line(
                 &mut out,
-                "cutover_replicator_lag_records",
+                names::LAG_RECORDS,
                 "gauge",
                 "Source end offset minus the position committed on the target, per partition.",
             );
@@ -215,7 +253,7 @@ impl Metrics {
             lines.clear();
             let n = family_line(
                 &mut out,
-                "cutover_replicator_position",
+                names::POSITION,
                 "gauge",
                 "Next source offset committed on the target, per partition.",
             );
@@ -230,11 +268,11 @@ impl Metrics {
             lines.clear();
             let n = family_line(
                 &mut out,
-                "cutover_replicator_source_end_offset",
+                names::SOURCE_END_OFFSET,
                 "gauge",
                 "The source partition's last stable offset as the consumer last saw it.",
             );
-            let f = "cutover_replicator_fetched_offset";
+            let f = names::FETCHED_OFFSET;
             let mut fetched_lines = String::new();
             for ((t, p), (end, fetched)) in &m.end {
                 let _ = writeln!(
@@ -259,7 +297,7 @@ impl Metrics {
             lines.clear();
             let n = family_line(
                 &mut out,
-                "cutover_replicator_partition_idle",
+                names::PARTITION_IDLE,
                 "gauge",
                 "1 when the partition's writer has no open batch and nothing queued.",
             );
@@ -274,49 +312,49 @@ impl Metrics {
             out.push_str(&lines);
             for (name, kind, help, value) in [
                 (
-                    "cutover_replicator_transactions_committed_total",
+                    names::TRANSACTIONS_COMMITTED_TOTAL,
                     "counter",
                     "Target transactions committed.",
                     m.transactions_committed,
                 ),
                 (
-                    "cutover_replicator_transactions_aborted_total",
+                    names::TRANSACTIONS_ABORTED_TOTAL,
                     "counter",
                     "Target transactions aborted (their records are re-copied).",
                     m.transactions_aborted,
                 ),
                 (
-                    "cutover_replicator_offset_commits_total",
+                    names::OFFSET_COMMITS_TOTAL,
                     "counter",
                     "Source offset commits (at-least-once).",
                     m.commits,
                 ),
                 (
-                    "cutover_replicator_rebalances_total",
+                    names::REBALANCES_TOTAL,
                     "counter",
                     "Partition assignments received from the source consumer group.",
                     m.rebalances,
                 ),
                 (
-                    "cutover_replicator_fenced_total",
+                    names::FENCED_TOTAL,
                     "counter",
                     "Partition writers fenced by a newer owner (zombies stopped).",
                     m.fenced,
                 ),
                 (
-                    "cutover_replicator_errors_total",
+                    names::ERRORS_TOTAL,
                     "counter",
                     "Errors met (recovered or not).",
                     m.errors,
                 ),
                 (
-                    "cutover_replicator_assigned_partitions",
+                    names::ASSIGNED_PARTITIONS,
                     "gauge",
                     "Source partitions this instance owns.",
                     m.assigned as u64,
                 ),
                 (
-                    "cutover_replicator_waiting_partitions",
+                    names::WAITING_PARTITIONS,
                     "gauge",
                     "Assigned source partitions without a running writer (waiting to be adopted).",
                     m.waiting as u64,
@@ -327,7 +365,7 @@ impl Metrics {
             }
             let n = family_line(
                 &mut out,
-                "cutover_replicator_last_error_timestamp_seconds",
+                names::LAST_ERROR_TIMESTAMP_SECONDS,
                 "gauge",
                 "When the last error happened; its message is the label.",
             );

@@ -5,6 +5,7 @@
 //! every path (success, failure, error, Ctrl-C): clusters shut down, instances stopped, and a
 //! report is written.
 
+use replicator::metrics::names;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -973,8 +974,8 @@ fn no_lag(shared: &Shared) -> bool {
     let inst = lock(&shared.instances);
     inst.running.values().all(|i| match i.metrics_port {
         Some(port) => {
-            metric_sum(port, "cutover_replicator_lag_records") == Some(0.0)
-                && metric_sum(port, "cutover_replicator_waiting_partitions") == Some(0.0)
+            metric_sum(port, names::LAG_RECORDS) == Some(0.0)
+                && metric_sum(port, names::WAITING_PARTITIONS) == Some(0.0)
         }
         None => true,
     })
@@ -983,15 +984,7 @@ fn no_lag(shared: &Shared) -> bool {
 /// The samples of one metric family: (labels, value).
 fn metric_lines(port: u16, name: &str) -> Option<Vec<(String, f64)>> {
     let body = crate::scrape::fetch(port)?;
-    Some(
-        body.lines()
-            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-            .filter_map(|l| {
-                let (labels, value) = l[name.len()..].rsplit_once(' ')?;
-                Some((labels.to_string(), value.parse().ok()?))
-            })
-            .collect(),
-    )
+    Some(crate::scrape::samples(&body, name))
 }
 
 fn metric_sum(port: u16, name: &str) -> Option<f64> {
@@ -1004,20 +997,17 @@ fn lag_diagnosis(shared: &Shared) -> Vec<String> {
     let mut out = Vec::new();
     for i in inst.running.values() {
         let Some(port) = i.metrics_port else { continue };
-        for name in [
-            "cutover_replicator_lag_records",
-            "cutover_replicator_waiting_partitions",
-        ] {
+        for name in [names::LAG_RECORDS, names::WAITING_PARTITIONS] {
             for (labels, v) in metric_lines(port, name).unwrap_or_default() {
                 if v != 0.0 {
                     // The gauges behind a lag: where the writer is, what the consumer fetched,
                     // the end it saw and whether the writer is idle.
                     let mut why = String::new();
                     for (short, related) in [
-                        ("position", "cutover_replicator_position"),
-                        ("fetched", "cutover_replicator_fetched_offset"),
-                        ("end", "cutover_replicator_source_end_offset"),
-                        ("idle", "cutover_replicator_partition_idle"),
+                        ("position", names::POSITION),
+                        ("fetched", names::FETCHED_OFFSET),
+                        ("end", names::SOURCE_END_OFFSET),
+                        ("idle", names::PARTITION_IDLE),
                     ] {
                         if let Some((_, x)) = metric_lines(port, related)
                             .unwrap_or_default()
@@ -1053,7 +1043,7 @@ fn progress_of(
         drop(inst);
         let sums: Vec<f64> = ports
             .iter()
-            .filter_map(|p| metric_sum(*p, "cutover_replicator_lag_records"))
+            .filter_map(|p| metric_sum(*p, names::LAG_RECORDS))
             .collect();
         (!sums.is_empty()).then(|| sums.iter().sum::<f64>().max(0.0) as u64)
     };
