@@ -801,14 +801,19 @@ pub fn run(
     while !shutdown.load(Ordering::Acquire) {
         // Rebalances of the slot group run inside this poll (eager: revoked slots finish first).
         if let Some(Err(e)) = slots.poll(Duration::ZERO) {
-            tracing::warn!(error = %e, "slot group consumer error");
+            if let Err(fatal) = consumer_error(&shared, "slot group consumer", e) {
+                outcome = Err(fatal);
+                break;
+            }
         }
         serve_requests(&shared, &requests_rx);
         match shared.source.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => route(&shared, &requests_rx, m.detach()),
             Some(Err(e)) => {
-                tracing::warn!(error = %e, "source consumer error");
-                shared.metrics.error(&format!("source consumer: {e}"));
+                if let Err(fatal) = consumer_error(&shared, "source consumer", e) {
+                    outcome = Err(fatal);
+                    break;
+                }
             }
             None => {}
         }
@@ -902,6 +907,35 @@ fn slots_config(config: &ReplicatorConfig, source_id: &str) -> Result<ClientConf
         }
     }
     Ok(c)
+}
+
+/// A consumer's error, sorted by `harness::kafka_error` (the one classification): transient
+/// ones are librdkafka's to recover from (debug log), refusals (ACLs) are logged as errors and
+/// counted while the poll loop goes on (they can be fixed live), and a fatal one ends the
+/// instance with an error so that a supervisor restarts it rather than it spinning.
+fn consumer_error(shared: &Shared, which: &str, e: rdkafka::error::KafkaError) -> Result<()> {
+    use harness::kafka_error::ErrorClass;
+    match ErrorClass::of(&e) {
+        ErrorClass::Retriable => {
+            tracing::debug!(error = %e, "{which}: transient error");
+            Ok(())
+        }
+        ErrorClass::Fatal | ErrorClass::Fenced => {
+            tracing::error!(error = %e, "{which}: fatal error; the instance ends");
+            shared.metrics.error(&format!("{which}: {e}"));
+            Err(ReplicatorError::kafka(format!("{which}: fatal"), e))
+        }
+        ErrorClass::Denied => {
+            tracing::error!(error = %e, "{which}: refused by the cluster (ACLs or configuration)");
+            shared.metrics.error(&format!("{which}: {e}"));
+            Ok(())
+        }
+        ErrorClass::Failed => {
+            tracing::warn!(error = %e, "{which} error");
+            shared.metrics.error(&format!("{which}: {e}"));
+            Ok(())
+        }
+    }
 }
 
 /// Sends a record to its slot's writer. A full queue is waited out while serving the
