@@ -580,6 +580,13 @@ impl RunState<'_> {
                 scenario.run.drain_timeout_secs,
                 if still.is_empty() {
                     String::new()
+                } else if still.len() > 10 {
+                    // Readable at thousands of partitions: the first ten, and how many more.
+                    format!(
+                        ": {}, and {} more",
+                        still[..10].join(", "),
+                        still.len() - 10
+                    )
                 } else {
                     format!(": {}", still.join(", "))
                 }
