@@ -9,6 +9,23 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
 
+/// The partition count of each of `topics` that exists (and has partitions), from one metadata
+/// request for all topics (one request per topic costs seconds at 1,000 topics).
+pub fn partition_counts<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topics: &[String],
+    timeout: Duration,
+) -> Result<Vec<(String, i32)>, rdkafka::error::KafkaError> {
+    let md = consumer.fetch_metadata(None, timeout)?;
+    let wanted: std::collections::HashSet<&str> = topics.iter().map(String::as_str).collect();
+    Ok(md
+        .topics()
+        .iter()
+        .filter(|t| wanted.contains(t.name()) && !t.partitions().is_empty())
+        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+        .collect())
+}
+
 /// The end offset (per the client's `isolation.level`: the last stable offset for
 /// `read_committed`, librdkafka's default) of every partition of `topics` that exists, keyed by
 /// (topic, partition). Topics that do not exist are left out; a partition whose leader did not
@@ -19,18 +36,14 @@ pub fn end_offsets<C: ConsumerContext>(
     timeout: Duration,
 ) -> HashMap<(String, i32), i64> {
     let mut out = HashMap::new();
-    let Ok(md) = consumer.fetch_metadata(None, timeout) else {
+    let Ok(counts) = partition_counts(consumer, topics, timeout) else {
         return out;
     };
-    let wanted: std::collections::HashSet<&str> = topics.iter().map(String::as_str).collect();
     let mut tpl = TopicPartitionList::new();
-    for t in md.topics() {
-        if !wanted.contains(t.name()) {
-            continue;
-        }
-        for p in t.partitions() {
+    for (t, n) in counts {
+        for p in 0..n {
             // The "timestamp" -1 asks ListOffsets for the latest offset.
-            let _ = tpl.add_partition_offset(t.name(), p.id(), Offset::End);
+            let _ = tpl.add_partition_offset(&t, p, Offset::End);
         }
     }
     if tpl.count() == 0 {

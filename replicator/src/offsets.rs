@@ -77,39 +77,6 @@ impl GroupSync {
     }
 }
 
-/// Translates the committed offsets of `group` and (unless `dry_run`) commits them for the
-/// same group on the target. Blocking; `runtime` runs the admin calls.
-pub fn sync_group(
-    config: &std::sync::Arc<ReplicatorConfig>,
-    group: &str,
-    dry_run: bool,
-    runtime: &tokio::runtime::Handle,
-) -> Result<Vec<Translation>> {
-    let mut out = sync_groups(
-        config,
-        &GroupSelection::Named(vec![group.to_string()]),
-        dry_run,
-        runtime,
-    )?;
-    let one = out.pop().ok_or_else(|| ReplicatorError::OffsetsSync {
-        group: group.to_string(),
-        reason: "no result".into(),
-    })?;
-    match one.outcome {
-        SyncOutcome::Committed | SyncOutcome::DryRun => Ok(one.partitions),
-        SyncOutcome::ActiveOnTarget { members, state } => Err(ReplicatorError::OffsetsSync {
-            group: group.to_string(),
-            reason: format!(
-                "the group is active on the target ({members} members, state {state}); stop its consumers first, offsets of a live group are not overwritten"
-            ),
-        }),
-        SyncOutcome::Failed { reason } => Err(ReplicatorError::OffsetsSync {
-            group: group.to_string(),
-            reason,
-        }),
-    }
-}
-
 /// Translates the committed offsets of every selected group and (unless `dry_run`) commits
 /// them on the target, one group at a time. What every group shares is read once: the
 /// selected topics, the offset syncs, the target's groups; one source and one target reader

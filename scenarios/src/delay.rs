@@ -128,17 +128,10 @@ impl DelayProbe {
     }
 }
 
-/// The partition count of each of `topics` that exists, from one metadata request.
+/// The partitions of `topics` that exist now (an unanswered metadata request: none yet).
 fn partition_counts(consumer: &BaseConsumer<QuietEof>, topics: &[String]) -> Vec<(String, i32)> {
-    let Ok(md) = consumer.fetch_metadata(None, Duration::from_secs(10)) else {
-        return Vec::new();
-    };
-    let wanted: std::collections::HashSet<&str> = topics.iter().map(String::as_str).collect();
-    md.topics()
-        .iter()
-        .filter(|t| wanted.contains(t.name()) && !t.partitions().is_empty())
-        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
-        .collect()
+    harness::watermarks::partition_counts(consumer, topics, Duration::from_secs(10))
+        .unwrap_or_default()
 }
 
 /// Adds partitions (of topics created or grown since) from their beginning: everything in them

@@ -101,16 +101,14 @@ impl CommittedCounter {
         );
         let mut tpl = rdkafka::TopicPartitionList::new();
         let mut progress = BTreeMap::new();
-        // One metadata request for every topic (one per topic costs seconds at 1,000 topics).
-        let md = consumer
-            .fetch_metadata(None, Duration::from_secs(30))
-            .map_err(failed)?;
-        let wanted: BTreeSet<&str> = topics.iter().map(String::as_str).collect();
-        for t in md.topics().iter().filter(|t| wanted.contains(t.name())) {
-            for p in t.partitions() {
-                tpl.add_partition_offset(t.name(), p.id(), rdkafka::Offset::Beginning)
+        let counts =
+            harness::watermarks::partition_counts(&*consumer, topics, Duration::from_secs(30))
+                .map_err(failed)?;
+        for (t, n) in counts {
+            for p in 0..n {
+                tpl.add_partition_offset(&t, p, rdkafka::Offset::Beginning)
                     .map_err(failed)?;
-                progress.insert((t.name().to_string(), p.id()), PartitionProgress::default());
+                progress.insert((t.clone(), p), PartitionProgress::default());
             }
         }
         // Paused until every partition has its own queue, so no end-of-partition event reaches
@@ -137,15 +135,12 @@ impl CommittedCounter {
     /// True when the topics now have partitions this counter does not read (a target topic
     /// created, or grown, after the counter started).
     pub(crate) fn outgrown(&self, topics: &[String]) -> bool {
-        let Ok(md) = self.consumer.fetch_metadata(None, Duration::from_secs(5)) else {
+        let Ok(counts) =
+            harness::watermarks::partition_counts(&*self.consumer, topics, Duration::from_secs(5))
+        else {
             return false;
         };
-        let now = md
-            .topics()
-            .iter()
-            .filter(|t| topics.iter().any(|x| x == t.name()))
-            .map(|t| t.partitions().len())
-            .sum::<usize>();
+        let now: usize = counts.iter().map(|(_, n)| *n as usize).sum();
         now > self.progress.len()
     }
 
