@@ -175,18 +175,11 @@ pub async fn offsets(command: OffsetsCommand) -> Result<u8> {
                     t.target_offset
                 );
             }
-            let what = match &g.outcome {
-                SyncOutcome::Committed => "committed on the target".to_string(),
-                SyncOutcome::DryRun => "translated (dry run, nothing committed)".to_string(),
-                SyncOutcome::ActiveOnTarget { members, state } => format!(
-                    "NOT moved: the group is active on the target ({members} members, state {state}); stop its consumers first, offsets of a live group are not overwritten"
-                ),
-                SyncOutcome::Failed { reason } => format!("NOT moved: {reason}"),
-            };
             let line = format!(
-                "{} partitions of group {} {what}",
+                "{} partitions of group {} {}",
                 g.partitions.len(),
-                g.group
+                g.group,
+                g.outcome
             );
             if g.ok() {
                 println!("{line}");

@@ -16,7 +16,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, OffsetSync};
 use crate::config::ReplicatorConfig;
@@ -25,7 +25,7 @@ use crate::topics::TopicSync;
 use harness::quiet::QuietEof;
 
 /// One partition's translated position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Translation {
     pub topic: String,
     pub partition: i32,
@@ -46,8 +46,9 @@ pub enum GroupSelection {
     All,
 }
 
-/// What happened to one group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What happened to one group (`cutover offsets sync --json` writes it, the scenario runner
+/// reads it back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "outcome")]
 pub enum SyncOutcome {
     /// Translated and committed on the target.
@@ -62,12 +63,26 @@ pub enum SyncOutcome {
 }
 
 /// One group's translation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupSync {
     pub group: String,
     #[serde(flatten)]
     pub outcome: SyncOutcome,
     pub partitions: Vec<Translation>,
+}
+
+impl std::fmt::Display for SyncOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncOutcome::Committed => write!(f, "committed on the target"),
+            SyncOutcome::DryRun => write!(f, "translated (dry run, nothing committed)"),
+            SyncOutcome::ActiveOnTarget { members, state } => write!(
+                f,
+                "NOT moved: the group is active on the target ({members} members, state {state}); stop its consumers first, offsets of a live group are not overwritten"
+            ),
+            SyncOutcome::Failed { reason } => write!(f, "NOT moved: {reason}"),
+        }
+    }
 }
 
 impl GroupSync {
@@ -404,5 +419,49 @@ impl Scanner {
                 None => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_answer_reads_back_with_every_outcome() {
+        let t = Translation {
+            topic: "orders".into(),
+            partition: 1,
+            source_offset: 7,
+            target_topic: "copy.orders".into(),
+            target_offset: 9,
+        };
+        let groups: Vec<GroupSync> = [
+            SyncOutcome::Committed,
+            SyncOutcome::DryRun,
+            SyncOutcome::ActiveOnTarget {
+                members: 2,
+                state: "Stable".into(),
+            },
+            SyncOutcome::Failed {
+                reason: "not caught up".into(),
+            },
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, outcome)| GroupSync {
+            group: format!("g{i}"),
+            outcome,
+            partitions: vec![t.clone()],
+        })
+        .collect();
+        let json = serde_json::to_string(&groups).unwrap();
+        assert!(
+            json.contains(r#""outcome":"active-on-target","members":2"#),
+            "{json}"
+        );
+        let back: Vec<GroupSync> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, groups);
+        assert!(back[0].ok() && back[1].ok() && !back[2].ok() && !back[3].ok());
+        assert_eq!(back[3].outcome.to_string(), "NOT moved: not caught up");
     }
 }

@@ -799,18 +799,14 @@ async fn sync_builtin_groups(
     let mut text = out.stdout.clone();
     text.extend_from_slice(&out.stderr);
     std::fs::write(&log, &text).map_err(ScenarioError::io(format!("writing {}", log.display())))?;
-    let answer: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let mut by_group = BTreeMap::new();
-    for g in answer {
-        let name = g["group"].as_str().unwrap_or_default().to_string();
-        let outcome = match g["outcome"].as_str() {
-            Some("committed") => "committed".to_string(),
-            Some("failed") => format!("failed: {}", g["reason"].as_str().unwrap_or("?")),
-            Some(other) => other.to_string(),
-            None => "no outcome".into(),
-        };
-        by_group.insert(name, format!("cutover offsets sync ({outcome})"));
-    }
+    // The sync's own JSON, read back with its own types; an unreadable answer leaves every
+    // group "missing from its answer".
+    let answer: Vec<replicator::offsets::GroupSync> =
+        serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let by_group = answer
+        .into_iter()
+        .map(|g| (g.group, format!("cutover offsets sync ({})", g.outcome)))
+        .collect();
     if !out.status.success() {
         tracing::warn!(log = %log.display(), status = %out.status, "offsets sync did not move every group");
     }
