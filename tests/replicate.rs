@@ -571,6 +571,10 @@ async fn exactly_once_fences_a_zombie() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let report = producing.await.unwrap();
     assert_caught_up_exactly(&pair, &report).await;
+    // The zombie's writers stopped (fenced) before its slots were revoked: it must not keep
+    // reporting the lag of partitions it no longer copies (a scenario's drain waits for every
+    // instance to report none; seed-scale waited ten minutes on such frozen gauges).
+    assert_no_lag_reported(&[&zombie, &healthy]).await;
     // Every log line carries `fenced=true|false`, so matching "fenced" proves nothing: the
     // fencing counter, and the line a fenced writer logs, do.
     let log = zombie.log_text();
@@ -645,6 +649,39 @@ async fn exactly_once_survives_message_timeouts_inside_transactions() {
     rep.terminate();
 }
 
+/// Every instance reports zero lag and zero waiting partitions within 30 s (the copy is
+/// complete when this is called).
+async fn assert_no_lag_reported(instances: &[&Replicator]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reported: Vec<(Option<f64>, Option<f64>)> = instances
+            .iter()
+            .map(|r| {
+                (
+                    r.metric("cutover_replicator_lag_records"),
+                    r.metric("cutover_replicator_waiting_partitions"),
+                )
+            })
+            .collect();
+        if reported
+            .iter()
+            .all(|(lag, waiting)| lag.unwrap_or(0.0) == 0.0 && *waiting == Some(0.0))
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the copy is complete but (lag, waiting) per instance is still {reported:?}; logs:\n{}",
+            instances
+                .iter()
+                .map(|r| r.log_text())
+                .collect::<Vec<_>>()
+                .join("\n----\n")
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// The transactional ids of the slot writers an instance started, from its log.
 fn writer_ids(log: &str) -> Vec<String> {
     let mut ids: Vec<String> = log
@@ -699,6 +736,7 @@ async fn a_fenced_slot_copies_again_within_seconds() {
     drop(fencer);
     let report = producing.await.unwrap();
     assert_caught_up_exactly(&pair, &report).await;
+    assert_no_lag_reported(&[&rep]).await;
     rep.terminate();
 }
 

@@ -173,8 +173,9 @@ pub struct Tuning {
     pub init_timeout_ms: u64,
     /// The offset mapping (for `offsets sync`) is recorded at least this often per partition.
     pub offset_sync_interval_ms: u64,
-    /// A slot this instance owns whose writer keeps failing to start or to copy for this long
-    /// makes the instance exit non-zero (so a supervisor restarts it) instead of stalling.
+    /// A slot this instance owns whose writer keeps failing to start, or whose running writer
+    /// makes nothing safe for this long while it has records to copy, makes the instance exit
+    /// non-zero (so a supervisor restarts it) instead of stalling.
     pub stalled_exit_secs: u64,
 }
 

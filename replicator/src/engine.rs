@@ -15,8 +15,11 @@
 //! When a slot is revoked (eager rebalance), its writer commits its batch before the slot is
 //! released. A writer that stops (fenced, or failed) is started again while the slot is owned,
 //! within seconds, with the same four steps; a slot that cannot be started for
-//! `tuning.stalled_exit_secs` makes the instance exit non-zero. Partitions are never resumed
-//! from the source group's offsets in exactly-once mode.
+//! `tuning.stalled_exit_secs`, or whose running writer makes nothing safe for that long while it
+//! has records to copy ([`worker::Liveness`]), makes the instance exit non-zero. A partition
+//! leaves the gauges whenever it leaves the routing (`unassign_parts`): an instance never reports
+//! lag for a partition it does not copy. Partitions are never resumed from the source group's
+//! offsets in exactly-once mode.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -277,6 +280,9 @@ impl Shared {
         };
         // 3 + 4. hand the partitions over, then assign them on the source consumer.
         for ((slot, handle), (_, parts)) in ready.into_iter().zip(wanted) {
+            // Whatever a previous writer of the slot held leaves the routing and the gauges
+            // first (normally nothing: a stopped writer's partitions were taken already).
+            self.unassign_parts(slot);
             {
                 let mut state = self.lock();
                 let Some(s) = state.slots.get_mut(&slot) else {
@@ -289,10 +295,10 @@ impl Shared {
                     .filter(|(tp, _)| slot_of(&tp.0, tp.1, self.config.producers) == slot)
                     .map(|(tp, o)| (tp.clone(), *o))
                     .collect();
-                s.parts.clear();
             }
             if let Err(e) = self.adopt(slot, &parts) {
                 self.stop_writer(slot);
+                self.unassign_parts(slot);
                 self.slot_down(slot, &e.to_string());
                 continue;
             }
@@ -542,7 +548,12 @@ impl Shared {
         self.metrics.assigned(state.route.len());
     }
 
-    /// Takes a slot's partitions off the source consumer and out of the routing.
+    /// Takes a slot's partitions off the source consumer, out of the routing and out of the
+    /// gauges: a partition this instance does not copy right now reports no lag here (its slot's
+    /// partitions count as waiting while the slot is down, and its next owner reports its lag).
+    /// Every path that stops copying a partition goes through here, so a writer that stopped
+    /// before its slot was revoked leaves no frozen lag behind: that is what kept a seed-scale
+    /// drain waiting for ten minutes on an instance resumed after SIGSTOP.
     fn unassign_parts(&self, slot: u32) -> Vec<Tp> {
         let parts: Vec<Tp> = {
             let mut state = self.lock();
@@ -563,6 +574,9 @@ impl Shared {
             if let Err(e) = self.source.incremental_unassign(&tpl) {
                 tracing::warn!(slot, error = %e, "source unassign failed");
             }
+        }
+        for (t, p) in &parts {
+            self.metrics.forget(t, *p);
         }
         parts
     }
@@ -636,9 +650,7 @@ impl Shared {
             }
         }
         for &slot in slots {
-            for (t, p) in self.unassign_parts(slot) {
-                self.metrics.forget(&t, p);
-            }
+            self.unassign_parts(slot);
             self.lock().slots.remove(&slot);
         }
         self.commit_source(&positions, CommitMode::Sync);
@@ -1021,6 +1033,18 @@ fn restart_stopped(shared: &Shared) -> Result<()> {
     let due: Vec<u32> = {
         let state = shared.lock();
         for (slot, s) in &state.slots {
+            if let Some(h) = &s.handle {
+                let since = h.alive.since();
+                if since > limit {
+                    return Err(ReplicatorError::kafka(
+                        format!("slot {slot}"),
+                        format!(
+                            "its writer made nothing safe for {} s while it had records to copy (tuning.stalled_exit_secs); exiting so a supervisor restarts the instance",
+                            since.as_secs()
+                        ),
+                    ));
+                }
+            }
             if let (None, Some(since)) = (&s.handle, s.down_since) {
                 if since.elapsed() > limit {
                     return Err(ReplicatorError::kafka(
@@ -1109,6 +1133,7 @@ mod tests {
             finish: Arc::new(AtomicBool::new(false)),
             done,
             incarnation,
+            alive: Arc::new(worker::Liveness::new()),
         }
     }
 

@@ -172,6 +172,44 @@ pub struct Handle {
     pub done: Receiver<Ended>,
     /// Unique per writer started by this instance.
     pub incarnation: u64,
+    /// When the writer last showed progress ([`Liveness`]).
+    pub alive: Arc<Liveness>,
+}
+
+/// When a writer last showed progress: it made a batch safe, or it had nothing to make safe.
+/// A writer blocked (a call that never returns) or busy without copying (every record it takes
+/// dropped) stops updating it, and the engine ends the instance after `stalled_exit_secs`
+/// rather than stall silently with lag.
+#[derive(Debug)]
+pub struct Liveness {
+    epoch: Instant,
+    at_ms: AtomicU64,
+}
+
+impl Liveness {
+    pub fn new() -> Liveness {
+        Liveness {
+            epoch: Instant::now(),
+            at_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub fn mark(&self) {
+        self.at_ms
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Release);
+    }
+
+    /// Time since the last mark (or since the writer started).
+    pub fn since(&self) -> Duration {
+        let at = Duration::from_millis(self.at_ms.load(Ordering::Acquire));
+        self.epoch.elapsed().saturating_sub(at)
+    }
+}
+
+impl Default for Liveness {
+    fn default() -> Liveness {
+        Liveness::new()
+    }
 }
 
 /// What a writer needs to start.
@@ -196,6 +234,8 @@ pub fn spawn(s: Spawn) -> std::io::Result<Handle> {
     let finish = Arc::new(AtomicBool::new(false));
     let flag = finish.clone();
     let incarnation = s.incarnation;
+    let alive = Arc::new(Liveness::new());
+    let alive_writer = alive.clone();
     std::thread::Builder::new()
         .name(format!("slot-{}", s.slot))
         .spawn(move || {
@@ -225,6 +265,7 @@ pub fn spawn(s: Spawn) -> std::io::Result<Handle> {
                 source_id: s.source_id,
                 slot: s.slot,
                 incarnation: s.incarnation,
+                alive: alive_writer,
                 parts: HashMap::new(),
                 open: false,
                 idle: false,
@@ -240,6 +281,7 @@ pub fn spawn(s: Spawn) -> std::io::Result<Handle> {
         finish,
         done: done_rx,
         incarnation,
+        alive,
     })
 }
 
@@ -296,6 +338,7 @@ struct Writer {
     source_id: String,
     slot: u32,
     incarnation: u64,
+    alive: Arc<Liveness>,
     parts: HashMap<Tp, Part>,
     /// A transaction is open on the producer.
     open: bool,
@@ -368,6 +411,7 @@ impl Writer {
                     // Every quiet partition is idle, those adopted after the writer went idle
                     // too (a rebalance hands over partitions with their last records copied).
                     if self.batch_records == 0 {
+                        self.alive.mark();
                         self.idle = true;
                         for ((t, p), part) in &mut self.parts {
                             if !part.idle && part.records == 0 {
@@ -392,6 +436,9 @@ impl Writer {
                     || (checkpoints_due && self.batch_records == 0);
                 if due {
                     result = self.flush_batch();
+                    if result.is_ok() {
+                        self.alive.mark();
+                    }
                 }
             }
             if let Err(f) = result {
@@ -910,5 +957,19 @@ fn schema_failure(e: crate::schemas::SchemaError, offset: i64) -> Failure {
             reason,
             fenced: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liveness_counts_from_the_last_mark() {
+        let alive = Liveness::new();
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(alive.since() >= Duration::from_millis(30));
+        alive.mark();
+        assert!(alive.since() < Duration::from_millis(30));
     }
 }
