@@ -682,6 +682,62 @@ async fn assert_no_lag_reported(instances: &[&Replicator]) {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_that_makes_nothing_safe_ends_the_instance_instead_of_stalling() {
+    let _one = ONE_PAIR_AT_A_TIME.lock().await;
+    let pair = Pair::start("stall").await;
+    // The target's copy of orders.1 takes no record batch over 100 bytes (a target topic
+    // created by hand with a smaller max.message.bytes than the source's): every transaction
+    // holding one of its records fails and is aborted, again and again, while the writer keeps
+    // turning and the group keeps its members. Nothing is made safe for those slots.
+    pair.target
+        .admin()
+        .expect("admin")
+        .create_topic(&TopicSpec::new("orders.1", 3, 1).config("max.message.bytes", "100"))
+        .await
+        .expect("the target topic");
+    let config = pair.config_tuned(
+        "stall",
+        "exactly-once",
+        "",
+        "transaction_timeout_ms = 10000\nstalled_exit_secs = 20",
+        200,
+    );
+    let producing = spawn_workload(&pair, 60_000, 1_000);
+    let mut rep = Replicator::start(&config, "stall");
+    let began = Instant::now();
+    let status = loop {
+        if let Some(status) = rep.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(120),
+            "the instance went on without copying orders.1 for 120 s (stalled_exit_secs = 20); log:\n{}",
+            rep.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let log = rep.log_text();
+    eprintln!("the instance exited after {:?}: {status}", began.elapsed());
+    assert!(
+        !status.success(),
+        "a stalled instance exits non-zero; log:\n{log}"
+    );
+    assert!(
+        began.elapsed() >= Duration::from_secs(20),
+        "it waited stalled_exit_secs before giving up; log:\n{log}"
+    );
+    assert!(
+        log.contains("made nothing safe") && log.contains("tuning.stalled_exit_secs"),
+        "the exit names its cause; log:\n{log}"
+    );
+    assert!(
+        log.contains("batch aborted"),
+        "the batches with orders.1 records were aborted; log:\n{log}"
+    );
+    producing.abort();
+}
+
 /// The transactional ids of the slot writers an instance started, from its log.
 fn writer_ids(log: &str) -> Vec<String> {
     let mut ids: Vec<String> = log

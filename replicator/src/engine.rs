@@ -15,8 +15,9 @@
 //! When a slot is revoked (eager rebalance), its writer commits its batch before the slot is
 //! released. A writer that stops (fenced, or failed) is started again while the slot is owned,
 //! within seconds, with the same four steps; a slot that cannot be started for
-//! `tuning.stalled_exit_secs`, or whose running writer makes nothing safe for that long while it
-//! has records to copy ([`worker::Liveness`]), makes the instance exit non-zero. A partition
+//! `tuning.stalled_exit_secs`, or whose writers make nothing safe for that long while they have
+//! records to copy ([`worker::Liveness`], kept per slot across its writers), makes the instance
+//! exit non-zero. A partition
 //! leaves the gauges whenever it leaves the routing (`unassign_parts`): an instance never reports
 //! lag for a partition it does not copy. Partitions are never resumed from the source group's
 //! offsets in exactly-once mode.
@@ -75,6 +76,9 @@ struct Slot {
     checkpoints: HashMap<Tp, i64>,
     /// When the slot last stopped copying (None while it runs).
     down_since: Option<Instant>,
+    /// When the slot last made a batch safe or had nothing to copy, across its writers: a slot
+    /// whose writers keep starting and failing (a record that can never be copied) ages too.
+    alive: Arc<worker::Liveness>,
     retry_at: Instant,
     failures: u32,
 }
@@ -86,6 +90,7 @@ impl Slot {
             parts: BTreeSet::new(),
             checkpoints: HashMap::new(),
             down_since: Some(Instant::now()),
+            alive: Arc::new(worker::Liveness::new()),
             retry_at: Instant::now(),
             failures: 0,
         }
@@ -215,6 +220,10 @@ impl Shared {
         let mut pending: HashMap<u32, Handle> = HashMap::new();
         for &slot in slots {
             let incarnation = self.incarnations.fetch_add(1, Ordering::Relaxed) + 1;
+            let alive = match self.lock().slots.get(&slot) {
+                Some(s) => s.alive.clone(),
+                None => continue,
+            };
             match worker::spawn(worker::Spawn {
                 config: self.config.clone(),
                 producer: self.producer.clone(),
@@ -223,6 +232,7 @@ impl Shared {
                 source_id: self.source_id.clone(),
                 slot,
                 incarnation,
+                alive,
                 ready: ready_tx.clone(),
             }) {
                 Ok(h) => {
@@ -1033,28 +1043,20 @@ fn restart_stopped(shared: &Shared) -> Result<()> {
     let due: Vec<u32> = {
         let state = shared.lock();
         for (slot, s) in &state.slots {
-            if let Some(h) = &s.handle {
-                let since = h.alive.since();
-                if since > limit {
-                    return Err(ReplicatorError::kafka(
-                        format!("slot {slot}"),
-                        format!(
-                            "its writer made nothing safe for {} s while it had records to copy (tuning.stalled_exit_secs); exiting so a supervisor restarts the instance",
-                            since.as_secs()
-                        ),
-                    ));
-                }
-            }
-            if let (None, Some(since)) = (&s.handle, s.down_since) {
-                if since.elapsed() > limit {
-                    return Err(ReplicatorError::kafka(
-                        format!("slot {slot}"),
-                        format!(
-                            "not copying for {} s (tuning.stalled_exit_secs); exiting so a supervisor restarts the instance",
-                            since.elapsed().as_secs()
-                        ),
-                    ));
-                }
+            let since = s.alive.since();
+            if since > limit {
+                let what = if s.handle.is_some() {
+                    "its writer made nothing safe"
+                } else {
+                    "not copying (its writers keep failing to start or to copy)"
+                };
+                return Err(ReplicatorError::kafka(
+                    format!("slot {slot}"),
+                    format!(
+                        "{what} for {} s while it had records to copy (tuning.stalled_exit_secs); exiting so a supervisor restarts the instance",
+                        since.as_secs()
+                    ),
+                ));
             }
         }
         state
@@ -1133,7 +1135,6 @@ mod tests {
             finish: Arc::new(AtomicBool::new(false)),
             done,
             incarnation,
-            alive: Arc::new(worker::Liveness::new()),
         }
     }
 

@@ -172,14 +172,17 @@ pub struct Handle {
     pub done: Receiver<Ended>,
     /// Unique per writer started by this instance.
     pub incarnation: u64,
-    /// When the writer last showed progress ([`Liveness`]).
-    pub alive: Arc<Liveness>,
 }
 
-/// When a writer last showed progress: it made a batch safe, or it had nothing to make safe.
-/// A writer blocked (a call that never returns) or busy without copying (every record it takes
-/// dropped) stops updating it, and the engine ends the instance after `stalled_exit_secs`
-/// rather than stall silently with lag.
+/// After a failed batch, how long a writer must receive nothing before having nothing to copy
+/// counts as progress again.
+const QUIET_AFTER_FAILURE: Duration = Duration::from_secs(5);
+
+/// When a slot's writer last showed progress: it made a batch safe, or it had nothing to make
+/// safe. A writer blocked (a call that never returns), busy without copying (every record it
+/// takes dropped), or replaced again and again (each failing on the same record) stops
+/// updating it, and the engine ends the instance after `stalled_exit_secs` rather than stall
+/// silently with lag.
 #[derive(Debug)]
 pub struct Liveness {
     epoch: Instant,
@@ -221,6 +224,8 @@ pub struct Spawn {
     pub source_id: String,
     pub slot: u32,
     pub incarnation: u64,
+    /// The slot's liveness, marked by each of its writers in turn.
+    pub alive: Arc<Liveness>,
     /// Told once the producer is ready (exactly-once: its transactions initialised, which
     /// fences the slot's previous writer and ends its open transaction).
     pub ready: Sender<(u32, u64, Result<(), String>)>,
@@ -234,8 +239,6 @@ pub fn spawn(s: Spawn) -> std::io::Result<Handle> {
     let finish = Arc::new(AtomicBool::new(false));
     let flag = finish.clone();
     let incarnation = s.incarnation;
-    let alive = Arc::new(Liveness::new());
-    let alive_writer = alive.clone();
     std::thread::Builder::new()
         .name(format!("slot-{}", s.slot))
         .spawn(move || {
@@ -265,7 +268,9 @@ pub fn spawn(s: Spawn) -> std::io::Result<Handle> {
                 source_id: s.source_id,
                 slot: s.slot,
                 incarnation: s.incarnation,
-                alive: alive_writer,
+                alive: s.alive,
+                failing: false,
+                last_input: Instant::now(),
                 parts: HashMap::new(),
                 open: false,
                 idle: false,
@@ -281,7 +286,6 @@ pub fn spawn(s: Spawn) -> std::io::Result<Handle> {
         finish,
         done: done_rx,
         incarnation,
-        alive,
     })
 }
 
@@ -339,6 +343,10 @@ struct Writer {
     slot: u32,
     incarnation: u64,
     alive: Arc<Liveness>,
+    /// A batch was aborted and nothing has been made safe since: a quiet moment does not
+    /// count as progress until [`QUIET_AFTER_FAILURE`] passes without input.
+    failing: bool,
+    last_input: Instant,
     parts: HashMap<Tp, Part>,
     /// A transaction is open on the producer.
     open: bool,
@@ -396,6 +404,7 @@ impl Writer {
             let mut result = Ok(());
             match self.input.recv_timeout(wait) {
                 Ok(input) => {
+                    self.last_input = Instant::now();
                     result = self.handle(input);
                     // Drain what is already queued without waiting.
                     while result.is_ok()
@@ -411,7 +420,12 @@ impl Writer {
                     // Every quiet partition is idle, those adopted after the writer went idle
                     // too (a rebalance hands over partitions with their last records copied).
                     if self.batch_records == 0 {
-                        self.alive.mark();
+                        // Nothing to make safe is progress, unless a batch just failed and
+                        // its records are on their way again (a record that can never be
+                        // copied fails every batch, with quiet moments in between).
+                        if !self.failing || self.last_input.elapsed() >= QUIET_AFTER_FAILURE {
+                            self.alive.mark();
+                        }
                         self.idle = true;
                         for ((t, p), part) in &mut self.parts {
                             if !part.idle && part.records == 0 {
@@ -437,6 +451,7 @@ impl Writer {
                 if due {
                     result = self.flush_batch();
                     if result.is_ok() {
+                        self.failing = false;
                         self.alive.mark();
                     }
                 }
@@ -533,6 +548,7 @@ impl Writer {
             .filter(|(_, p)| p.next != p.committed || p.records > 0)
             .map(|(tp, p)| (tp.clone(), p.committed))
             .collect();
+        self.failing = true;
         tracing::warn!(slot = self.slot, partitions = touched.len(), %reason, "batch aborted; copying again from the last committed positions");
         match self.rewind(touched) {
             Ok(()) => None,
