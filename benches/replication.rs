@@ -18,6 +18,19 @@
 //! MB/s, ratio to the copy limit, the goals met or not) is printed and written to
 //! `target/cutover/bench/replication.md`.
 //!
+//! Then the **partitions axis** (`replication/axis.rs`): the same volume
+//! (`CUTOVER_BENCH_AXIS_RECORDS`, default `CUTOVER_BENCH_RECORDS`) written once per partition
+//! count (`CUTOVER_BENCH_PARTITIONS`, default `12,300,3000`, `off` for none) into its own source
+//! topic, and at each count the copy limit, the built-in replicator exactly-once (`cutover
+//! replicate`, a child process) and MirrorMaker 2 exactly-once (its JVM), both as the scenarios
+//! configure them. Per row: records/s, MB/s, the ratio to the same contender's rate at the
+//! lowest count, the process's peak thread count and peak RSS (sampled from
+//! `/proc/<pid>/status` during the copy), and the two goals said met or NOT met: built-in
+//! exactly-once at 3,000 partitions ≥ 70 % of its 12-partition rate and ≥ 2× MirrorMaker 2
+//! exactly-once at 3,000. `CUTOVER_BENCH_ONLY=partitions` runs the axis alone;
+//! `CUTOVER_BENCH_AXIS_BUDGET_SECS` (2,400) bounds the whole axis (rows not started by then are
+//! reported as not run).
+//!
 //! Not criterion: each contender is one real copy of a gigabyte lasting tens of seconds, with
 //! a JVM start or a group join in front; criterion's ten samples would make a run take an hour
 //! and its statistics would mostly describe the page cache. One long timed copy per contender,

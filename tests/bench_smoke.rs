@@ -6,7 +6,7 @@
 #[path = "../benches/replication/contenders.rs"]
 mod contenders;
 
-use contenders::{Contender, Options};
+use contenders::{AxisSystem, Contender, Options};
 
 #[test]
 fn replication_bench_runs_a_tiny_iteration_and_writes_its_table() {
@@ -23,6 +23,11 @@ fn replication_bench_runs_a_tiny_iteration_and_writes_its_table() {
         base_tuning: vec![("commit_interval_ms".into(), "100".into())],
         table_path: dir.path().join("bench/replication.md"),
         contender_timeout: std::time::Duration::from_secs(60),
+        partitions_axis: Vec::new(),
+        axis_records: 0,
+        axis_systems: Vec::new(),
+        axis_budget: std::time::Duration::ZERO,
+        cutover_exe: env!("CARGO_BIN_EXE_cutover").into(),
     };
     let table = contenders::run(&options).unwrap();
     for f in &table.figures {
@@ -54,6 +59,60 @@ fn replication_bench_runs_a_tiny_iteration_and_writes_its_table() {
     assert!(table.copy_limit().is_some());
 }
 
+/// The partitions axis alone (`CUTOVER_BENCH_ONLY=partitions`), tiny: two partition counts,
+/// the copy limit and the built-in replicator as a child process (`cutover replicate`, its
+/// threads and memory sampled), its table and its goals said met or NOT met.
+#[test]
+fn replication_bench_partitions_axis_runs_tiny_and_samples_the_replicator() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        records: 2_000,
+        value_bytes: 128,
+        contenders: Vec::new(),
+        base_tuning: Vec::new(),
+        table_path: dir.path().join("replication.md"),
+        contender_timeout: std::time::Duration::from_secs(90),
+        partitions_axis: vec![2, 40],
+        axis_records: 2_000,
+        axis_systems: vec![AxisSystem::CopyLimit, AxisSystem::BuiltinEos],
+        axis_budget: std::time::Duration::from_secs(240),
+        cutover_exe: env!("CARGO_BIN_EXE_cutover").into(),
+    };
+    let table = contenders::run(&options).unwrap();
+    let axis = table.axis.as_ref().expect("the axis ran");
+    assert_eq!(axis.figures.len(), 4, "{}", table.markdown);
+    for f in &axis.figures {
+        let (t, usage) = f
+            .outcome
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{} at {}: {e}", f.system.name(), f.partitions));
+        assert_eq!(t.records, 2_000 - 100);
+        match f.system {
+            AxisSystem::BuiltinEos => {
+                let u = usage.expect("the replicator was sampled");
+                // A tokio runtime and librdkafka clients: more than a handful of threads.
+                assert!(u.peak_threads > 4, "{u:?}");
+                assert!(u.peak_rss_kib > 1024, "{u:?}");
+            }
+            _ => assert!(usage.is_none()),
+        }
+    }
+    let md = std::fs::read_to_string(&options.table_path).unwrap();
+    for needle in [
+        "## Partitions axis",
+        "| partitions | contender | records/s | MB/s | ratio to its own 2-partition rate |",
+        "| 2 | built-in exactly-once | ",
+        "| 40 | built-in exactly-once | ",
+        "| 40 | copy limit | ",
+        "- built-in exactly-once at 40 partitions ≥ 70 % of its 2-partition rate: ",
+        "- built-in exactly-once at 40 partitions ≥ 2× MirrorMaker 2 exactly-once at 40: not measured in this run — NOT met",
+    ] {
+        assert!(md.contains(needle), "{needle:?} not in:\n{md}");
+    }
+    // Only the axis: no main table.
+    assert!(!md.contains("ratio to copy limit"), "{md}");
+}
+
 /// MirrorMaker 2's contender (a JVM, its Connect start and the read_committed tail count):
 /// `-- --ignored`, it needs the MirrorMaker 2 jars and about a minute.
 #[test]
@@ -71,6 +130,11 @@ fn replication_bench_times_mirrormaker2_exactly_once() {
         base_tuning: Vec::new(),
         table_path: dir.path().join("replication.md"),
         contender_timeout: std::time::Duration::from_secs(120),
+        partitions_axis: Vec::new(),
+        axis_records: 0,
+        axis_systems: Vec::new(),
+        axis_budget: std::time::Duration::ZERO,
+        cutover_exe: env!("CARGO_BIN_EXE_cutover").into(),
     };
     let table = contenders::run(&options).unwrap();
     for f in &table.figures {

@@ -11,7 +11,8 @@
 // The smoke test uses only part of this module.
 #![allow(dead_code)]
 
-/// Partitions of the source topic (and of every target topic).
+/// Partitions of the main source topic (and of its target topics); the partitions axis has
+/// topics of its own (`axis.rs`).
 pub const PARTITIONS: i32 = 12;
 /// The source topic.
 pub const SOURCE_TOPIC: &str = "bench";
@@ -20,6 +21,8 @@ pub const SOURCE_TOPIC: &str = "bench";
 /// exposes no count cutover reads, and a read_committed end offset counts transaction markers).
 const SEQ_BYTES: usize = 8;
 
+#[path = "axis.rs"]
+mod axis;
 #[path = "catalog.rs"]
 mod catalog;
 #[path = "measure.rs"]
@@ -27,6 +30,7 @@ mod measure;
 #[path = "table.rs"]
 mod table;
 
+pub use axis::*;
 pub use catalog::*;
 pub use measure::*;
 pub use table::*;

@@ -34,14 +34,28 @@ pub struct Options {
     pub table_path: PathBuf,
     /// A contender that has not copied everything by then is reported as failed.
     pub contender_timeout: Duration,
+    /// The partitions axis: one source topic per count, each holding `axis_records` records
+    /// of `value_bytes`, copied by every system of `axis_systems` (empty: no axis).
+    pub partitions_axis: Vec<i32>,
+    pub axis_records: u64,
+    pub axis_systems: Vec<AxisSystem>,
+    /// The whole axis stops by then: rows not started are reported as not run.
+    pub axis_budget: Duration,
+    /// The `cutover` executable the axis runs the built-in replicator with (`cutover
+    /// replicate`, a child process, so its threads and memory are its own).
+    pub cutover_exe: PathBuf,
 }
 
 impl Options {
     /// From the environment: `CUTOVER_BENCH_QUICK=1` (20 k records of 512 B),
     /// `CUTOVER_BENCH_RECORDS` (1 M), `CUTOVER_BENCH_VALUE_BYTES` (1024),
     /// `CUTOVER_BENCH_MATRIX=1` (add the parameter matrix), `CUTOVER_BENCH_ONLY` (a comma list of
-    /// words; a contender runs when its name or setting contains one), and the base tuning
-    /// `CUTOVER_BENCH_COMMIT_MS`, `CUTOVER_BENCH_LINGER_MS`, `CUTOVER_BENCH_COMPRESSION`.
+    /// words; a contender runs when its name or setting contains one; the word `partitions`
+    /// keeps the partitions axis, which runs only when named then), the base tuning
+    /// `CUTOVER_BENCH_COMMIT_MS`, `CUTOVER_BENCH_LINGER_MS`, `CUTOVER_BENCH_COMPRESSION`, and
+    /// the partitions axis: `CUTOVER_BENCH_PARTITIONS` (`12,300,3000`; `off` for none),
+    /// `CUTOVER_BENCH_AXIS_RECORDS` (the records of every axis topic; `CUTOVER_BENCH_RECORDS`),
+    /// `CUTOVER_BENCH_AXIS_BUDGET_SECS` (the whole axis; 2,400, quick 600).
     pub fn from_env(target_dir: &Path) -> Options {
         let flag = |name: &str| std::env::var(name).is_ok_and(|v| v == "1" || v == "true");
         let num = |name: &str, default: u64| {
@@ -67,12 +81,25 @@ impl Options {
         if flag("CUTOVER_BENCH_MATRIX") {
             contenders.extend(matrix());
         }
+        let mut partitions_axis = match std::env::var("CUTOVER_BENCH_PARTITIONS") {
+            Ok(v) => parse_partitions(&v),
+            Err(_) => vec![12, 300, 3000],
+        };
         if let Ok(only) = std::env::var("CUTOVER_BENCH_ONLY") {
-            let words: Vec<String> = only
+            let mut words: Vec<String> = only
                 .split(',')
                 .map(|w| w.trim().to_lowercase())
                 .filter(|w| !w.is_empty())
                 .collect();
+            let axis = words.iter().any(|w| w == AXIS_WORD);
+            if !axis {
+                partitions_axis.clear();
+            }
+            words.retain(|w| w != AXIS_WORD);
+            // `CUTOVER_BENCH_ONLY=partitions`: the axis alone (it has its own copy limits).
+            if axis && words.is_empty() {
+                contenders.clear();
+            }
             contenders.retain(|c| {
                 c.section == Section::Baseline && c.name == "copy limit"
                     || words.iter().any(|w| {
@@ -97,8 +124,31 @@ impl Options {
             base_tuning,
             table_path: target_dir.join("cutover/bench/replication.md"),
             contender_timeout: Duration::from_secs(if quick { 120 } else { 900 }),
+            partitions_axis,
+            axis_records: num("CUTOVER_BENCH_AXIS_RECORDS", records),
+            axis_systems: AxisSystem::ALL.to_vec(),
+            axis_budget: Duration::from_secs(num(
+                "CUTOVER_BENCH_AXIS_BUDGET_SECS",
+                if quick { 600 } else { 2400 },
+            )),
+            cutover_exe: PathBuf::from(env!("CARGO_BIN_EXE_cutover")),
         }
     }
+}
+
+/// The word of `CUTOVER_BENCH_ONLY` that keeps the partitions axis.
+pub const AXIS_WORD: &str = "partitions";
+
+/// `12,300,3000` → the counts, sorted, without duplicates; `off`, `0` or nothing → none.
+pub fn parse_partitions(text: &str) -> Vec<i32> {
+    let mut counts: Vec<i32> = text
+        .split(',')
+        .filter_map(|w| w.trim().parse().ok())
+        .filter(|&n: &i32| n > 0)
+        .collect();
+    counts.sort_unstable();
+    counts.dedup();
+    counts
 }
 
 /// One contender's measurement (or why there is none).
@@ -128,17 +178,18 @@ impl Timing {
     }
 }
 
-/// What the contenders share.
-struct Bench {
-    runtime: tokio::runtime::Runtime,
-    source: Box<dyn Cluster>,
-    target: Box<dyn Cluster>,
-    version: KafkaVersion,
-    records: u64,
-    bytes: u64,
-    base_tuning: Vec<(String, String)>,
-    timeout: Duration,
-    mm2: Option<harness::MirrorMaker2>,
+/// What the contenders share. `records` and `bytes` are those of the topic being copied (the
+/// main topic's, then each axis topic's); `timeout` bounds one contender.
+pub struct Bench {
+    pub runtime: tokio::runtime::Runtime,
+    pub source: Box<dyn Cluster>,
+    pub target: Box<dyn Cluster>,
+    pub version: KafkaVersion,
+    pub records: u64,
+    pub bytes: u64,
+    pub base_tuning: Vec<(String, String)>,
+    pub timeout: Duration,
+    pub mm2: Option<harness::MirrorMaker2>,
 }
 
 /// Starts the clusters, writes the source, runs every contender in order, writes the table.
@@ -151,10 +202,19 @@ pub fn run(options: &Options) -> Result<Table> {
         .context("tokio runtime")?;
     // Deleted contender topics leave the disk within a second, not a minute: a gigabyte per
     // contender would otherwise pile up during the matrix.
+    // Thousands of partitions need more than a test broker's 512 MiB heap (as the seed-scale
+    // scenarios give theirs).
+    let heap_mb = if options.partitions_axis.iter().any(|&p| p >= 1000) {
+        2048
+    } else {
+        ClusterSpec::new("x").heap_mb
+    };
     let spec = |name: &str| {
-        ClusterSpec::new(name)
+        let mut spec = ClusterSpec::new(name)
             .broker_config("group.initial.rebalance.delay.ms", "0")
-            .broker_config("file.delete.delay.ms", "1000")
+            .broker_config("file.delete.delay.ms", "1000");
+        spec.heap_mb = heap_mb;
+        spec
     };
     let (s, t) = (spec("bench-src"), spec("bench-tgt"));
     let version = t.kafka_version.clone();
@@ -166,24 +226,32 @@ pub fn run(options: &Options) -> Result<Table> {
         source.context("starting the source cluster")?,
         target.context("starting the target cluster")?,
     );
-    runtime
-        .block_on(
-            source
-                .admin()?
-                .create_topic(&TopicSpec::new(SOURCE_TOPIC, PARTITIONS, 1)),
-        )
-        .context("creating the source topic")?;
-    let started = Instant::now();
-    let bytes = fill(
-        &source.bootstrap_servers(),
-        options.records,
-        options.value_bytes,
-    )?;
-    let fill_secs = started.elapsed().as_secs_f64();
-    println!(
-        "source: {} records of {} B over {PARTITIONS} partitions written in {fill_secs:.1} s",
-        options.records, options.value_bytes
-    );
+    // Only the axis (`CUTOVER_BENCH_ONLY=partitions`): the main topic is not written.
+    let (bytes, fill_secs) = if options.contenders.is_empty() {
+        (0, 0.0)
+    } else {
+        runtime
+            .block_on(
+                source
+                    .admin()?
+                    .create_topic(&TopicSpec::new(SOURCE_TOPIC, PARTITIONS, 1)),
+            )
+            .context("creating the source topic")?;
+        let started = Instant::now();
+        let bytes = fill(
+            &source.bootstrap_servers(),
+            SOURCE_TOPIC,
+            PARTITIONS,
+            options.records,
+            options.value_bytes,
+        )?;
+        let fill_secs = started.elapsed().as_secs_f64();
+        println!(
+            "source: {} records of {} B over {PARTITIONS} partitions written in {fill_secs:.1} s",
+            options.records, options.value_bytes
+        );
+        (bytes, fill_secs)
+    };
     let mut bench = Bench {
         runtime,
         source,
@@ -216,6 +284,11 @@ pub fn run(options: &Options) -> Result<Table> {
             outcome,
         });
     }
+    let axis = if options.partitions_axis.is_empty() {
+        None
+    } else {
+        Some(bench.partitions_axis(options))
+    };
     let _ = bench.runtime.block_on(async {
         let a = bench.source.shutdown().await;
         let b = bench.target.shutdown().await;
@@ -227,6 +300,7 @@ pub fn run(options: &Options) -> Result<Table> {
         bytes,
         fill_secs,
         figures,
+        axis,
         markdown: String::new(),
     };
     table.markdown = render(&table, &options.base_tuning);
@@ -244,7 +318,7 @@ impl Bench {
         // otherwise pile up on the target's disk.
         let topic = format!("c{index}.{SOURCE_TOPIC}");
         let result = match &contender.kind {
-            Kind::CopyLimit => self.copy_limit(&topic),
+            Kind::CopyLimit => self.copy_limit(SOURCE_TOPIC, PARTITIONS, &topic),
             Kind::ProduceLimit => self.produce_limit(&topic),
             Kind::Builtin {
                 mode,
@@ -254,7 +328,16 @@ impl Bench {
             Kind::MirrorMaker2 {
                 exactly_once,
                 producer,
-            } => self.mirrormaker2(index, *exactly_once, producer),
+            } => self
+                .mirrormaker2(
+                    index,
+                    *exactly_once,
+                    producer,
+                    SOURCE_TOPIC,
+                    PARTITIONS,
+                    None,
+                )
+                .map(|(t, _)| t),
         };
         let admin = self.target.admin()?;
         let topics = self
@@ -269,9 +352,10 @@ impl Bench {
         result
     }
 
-    /// The copy limit: assign every partition, consume, produce, no guarantees.
-    fn copy_limit(&self, topic: &str) -> Result<Timing> {
-        self.create_target_topic(topic)?;
+    /// The copy limit: assign every partition of `source_topic`, consume, produce into
+    /// `topic`, no guarantees.
+    pub fn copy_limit(&self, source_topic: &str, partitions: i32, topic: &str) -> Result<Timing> {
+        self.create_target_topic(topic, partitions)?;
         let began = Instant::now();
         let consumer: BaseConsumer = harness::reader::read_only(
             ClientConfig::new().set("bootstrap.servers", self.source.bootstrap_servers()),
@@ -280,8 +364,8 @@ impl Bench {
         .set("fetch.max.bytes", "52428800")
         .create()?;
         let mut tpl = TopicPartitionList::new();
-        for p in 0..PARTITIONS {
-            tpl.add_partition_offset(SOURCE_TOPIC, p, Offset::Beginning)?;
+        for p in 0..partitions {
+            tpl.add_partition_offset(source_topic, p, Offset::Beginning)?;
         }
         consumer.assign(&tpl)?;
         let p = producer(&self.target.bootstrap_servers(), DefaultProducerContext)?;
@@ -316,7 +400,7 @@ impl Bench {
     /// The target's produce limit: the same records produced straight into it, timed by
     /// acknowledgements.
     fn produce_limit(&self, topic: &str) -> Result<Timing> {
-        self.create_target_topic(topic)?;
+        self.create_target_topic(topic, PARTITIONS)?;
         let began = Instant::now();
         let acked = Arc::new(AtomicU64::new(0));
         let p = producer(&self.target.bootstrap_servers(), CountAcks(acked.clone()))?;
@@ -324,7 +408,7 @@ impl Bench {
         let mut first: Option<Instant> = None;
         let mut value = vec![b'x'; value_bytes];
         for i in 0..self.records {
-            let (partition, seq) = place(i);
+            let (partition, seq) = place(i, PARTITIONS);
             value[..SEQ_BYTES].copy_from_slice(&seq.to_be_bytes());
             let key = key_of(i);
             let r = BaseRecord::to(topic)
@@ -421,13 +505,17 @@ bootstrap.servers = "{target}"
 
     /// MirrorMaker 2 in dedicated mode (one JVM, the scenarios' generated `mm2.properties`
     /// with `tasks.max` 4), its own worker group, internal topics and target topic name per
-    /// run so the second run does not resume from the first one's offsets.
-    fn mirrormaker2(
+    /// run so the second run does not resume from the first one's offsets. With a `usage`
+    /// sampler, the JVM's threads and memory are sampled until the copy is done.
+    pub fn mirrormaker2(
         &mut self,
         index: usize,
         exactly_once: bool,
         producer_overrides: &[(String, String)],
-    ) -> Result<Timing> {
+        source_topic: &str,
+        partitions: i32,
+        usage: Option<Duration>,
+    ) -> Result<(Timing, Option<Usage>)> {
         if self.mm2.is_none() {
             let prepared = self
                 .runtime
@@ -478,9 +566,9 @@ bootstrap.servers = "{target}"
                 source_brokers: 1,
                 target_brokers: 1,
             },
-            &[SOURCE_TOPIC.to_string()],
+            &[source_topic.to_string()],
         )?;
-        let target_topic = config.rename.target_of(SOURCE_TOPIC);
+        let target_topic = config.rename.target_of(source_topic);
         let began = Instant::now();
         let launcher = Launcher {
             mm2: Some(Mm2Launch {
@@ -493,11 +581,15 @@ bootstrap.servers = "{target}"
                 dir.path(),
                 sb,
                 tb.clone(),
-                vec![SOURCE_TOPIC.into()],
+                vec![source_topic.into()],
             )
         };
         let mut instances = scenarios::system::launch(launcher, 1)?;
-        let mut tail = TailCounter::new(&tb, &target_topic)?;
+        let sampler = match (usage, instances.pid(0)) {
+            (Some(every), Some(pid)) => Some(Sampler::start(pid, every)),
+            _ => None,
+        };
+        let mut tail = TailCounter::new(&tb, &target_topic, partitions, self.records)?;
         let result = self.clock(began, || {
             if let Some((i, status)) = instances.exited().into_iter().next() {
                 let log = std::fs::read_to_string(dir.path().join(format!("instance-{i}.log")))
@@ -510,12 +602,13 @@ bootstrap.servers = "{target}"
             }
             tail.copied()
         });
+        let usage = sampler.map(Sampler::finish);
         instances.stop_all();
-        result
+        result.map(|t| (t, usage))
     }
 
     /// Polls `copied` until every record is there: the clock runs from 5 % to 100 %.
-    fn clock(&self, began: Instant, mut copied: impl FnMut() -> Result<u64>) -> Result<Timing> {
+    pub fn clock(&self, began: Instant, mut copied: impl FnMut() -> Result<u64>) -> Result<Timing> {
         let deadline = began + self.timeout;
         let mut first: Option<Instant> = None;
         loop {
@@ -550,12 +643,14 @@ bootstrap.servers = "{target}"
         }
     }
 
-    fn create_target_topic(&self, topic: &str) -> Result<()> {
+    /// Creates a target topic; thousands of partitions on one broker take a while.
+    pub fn create_target_topic(&self, topic: &str, partitions: i32) -> Result<()> {
         self.runtime
             .block_on(
                 self.target
                     .admin()?
-                    .create_topic(&TopicSpec::new(topic, PARTITIONS, 1)),
+                    .with_timeout(Duration::from_secs(180))
+                    .create_topic(&TopicSpec::new(topic, partitions, 1)),
             )
             .with_context(|| format!("creating {topic}"))
     }
@@ -568,9 +663,18 @@ fn key_of(i: u64) -> String {
     format!("key-{:08}", i % 100_000)
 }
 
-/// Record `i`'s partition and its index within that partition.
-fn place(i: u64) -> (i32, u64) {
-    ((i % PARTITIONS as u64) as i32, i / PARTITIONS as u64)
+/// Record `i`'s partition and its index within that partition, over `partitions`.
+fn place(i: u64, partitions: i32) -> (i32, u64) {
+    let n = partitions.max(1) as u64;
+    ((i % n) as i32, i / n)
+}
+
+/// How many of `records` records `place` puts in each of `partitions` partitions.
+fn per_partition(records: u64, partitions: i32) -> Vec<u64> {
+    let n = partitions.max(1) as u64;
+    (0..n)
+        .map(|p| records / n + u64::from(p < records % n))
+        .collect()
 }
 
 fn producer<C: ProducerContext + 'static>(
@@ -616,19 +720,26 @@ impl ProducerContext for CountAcks {
     }
 }
 
-/// Writes the source data; returns key + value bytes. Values start with the record's index
-/// within its partition (big-endian), padded with `x`.
-fn fill(bootstrap: &str, records: u64, value_bytes: usize) -> Result<u64> {
+/// Writes `records` records over `partitions` partitions of `topic`; returns key + value
+/// bytes (the same for any partition count). Values start with the record's index within its
+/// partition (big-endian), padded with `x`.
+pub fn fill(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    records: u64,
+    value_bytes: usize,
+) -> Result<u64> {
     let p = producer(bootstrap, DefaultProducerContext)?;
     let mut value = vec![b'x'; value_bytes.max(SEQ_BYTES)];
     let mut bytes = 0;
     for i in 0..records {
-        let (partition, seq) = place(i);
+        let (partition, seq) = place(i, partitions);
         value[..SEQ_BYTES].copy_from_slice(&seq.to_be_bytes());
         let key = key_of(i);
         send(
             &p,
-            BaseRecord::to(SOURCE_TOPIC)
+            BaseRecord::to(topic)
                 .key(key.as_bytes())
                 .payload(&value[..])
                 .partition(partition),
@@ -640,27 +751,38 @@ fn fill(bootstrap: &str, records: u64, value_bytes: usize) -> Result<u64> {
 }
 
 /// How many records reached a target topic, from the index in the last committed record of
-/// each partition (read_committed, so an open transaction's records do not count yet).
+/// each partition (read_committed, so an open transaction's records do not count yet). A
+/// partition that holds all its records is not looked at again; at thousands of partitions
+/// each look reads a few records per partition, not 64 (the last offset of a partition is a
+/// transaction marker, the one before it the last record of the last committed transaction;
+/// a look that finds none keeps the count it had).
 struct TailCounter {
     consumer: BaseConsumer<harness::quiet::QuietEof>,
     topic: String,
+    partitions: i32,
     copied: Vec<u64>,
+    expected: Vec<u64>,
+    depth: i64,
     exists: bool,
 }
 
 impl TailCounter {
-    fn new(bootstrap: &str, topic: &str) -> Result<TailCounter> {
+    fn new(bootstrap: &str, topic: &str, partitions: i32, records: u64) -> Result<TailCounter> {
         let consumer = harness::reader::read_only(
             ClientConfig::new().set("bootstrap.servers", bootstrap),
             "bench-tail",
         )
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
+        .set("max.partition.fetch.bytes", "65536")
         .create_with_context(harness::quiet::QuietEof)?;
         Ok(TailCounter {
             consumer,
             topic: topic.into(),
-            copied: vec![0; PARTITIONS as usize],
+            partitions,
+            copied: vec![0; partitions.max(1) as usize],
+            expected: per_partition(records, partitions),
+            depth: (64 * 12 / i64::from(partitions.max(1))).clamp(4, 64),
             exists: false,
         })
     }
@@ -670,10 +792,10 @@ impl TailCounter {
             // The system creates the topic; assigning before would only wait for errors.
             let md = self
                 .consumer
-                .fetch_metadata(Some(&self.topic), Duration::from_secs(2));
+                .fetch_metadata(Some(&self.topic), Duration::from_secs(5));
             self.exists = md.is_ok_and(|md| {
                 md.topics().first().is_some_and(|t| {
-                    t.error().is_none() && t.partitions().len() as i32 >= PARTITIONS
+                    t.error().is_none() && t.partitions().len() as i32 >= self.partitions
                 })
             });
             if !self.exists {
@@ -682,13 +804,20 @@ impl TailCounter {
             }
         }
         let mut tpl = TopicPartitionList::new();
-        for p in 0..PARTITIONS {
-            tpl.add_partition_offset(&self.topic, p, Offset::OffsetTail(64))?;
+        let mut looking = 0usize;
+        for p in 0..self.partitions {
+            if self.copied[p as usize] < self.expected[p as usize] {
+                tpl.add_partition_offset(&self.topic, p, Offset::OffsetTail(self.depth))?;
+                looking += 1;
+            }
+        }
+        if looking == 0 {
+            return Ok(self.copied.iter().sum());
         }
         self.consumer.assign(&tpl)?;
         let mut at_end = BTreeSet::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while at_end.len() < PARTITIONS as usize && Instant::now() < deadline {
+        let deadline = Instant::now() + Duration::from_secs(10 + looking as u64 / 100);
+        while at_end.len() < looking && Instant::now() < deadline {
             match self.consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(m)) => {
                     if let Some(seq) = m
@@ -696,8 +825,9 @@ impl TailCounter {
                         .and_then(|v| v.get(..SEQ_BYTES))
                         .and_then(|b| <[u8; SEQ_BYTES]>::try_from(b).ok())
                     {
-                        let slot = &mut self.copied[m.partition() as usize % PARTITIONS as usize];
-                        *slot = (*slot).max(u64::from_be_bytes(seq) + 1);
+                        if let Some(slot) = self.copied.get_mut(m.partition() as usize) {
+                            *slot = (*slot).max(u64::from_be_bytes(seq) + 1);
+                        }
                     }
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
@@ -706,7 +836,7 @@ impl TailCounter {
                 Some(Err(_)) | None => {}
             }
         }
-        // Polled every ~200 ms: each look reads at most 64 records per partition.
+        // Polled every ~200 ms: each look reads at most `depth` records per partition.
         std::thread::sleep(Duration::from_millis(150));
         Ok(self.copied.iter().sum())
     }

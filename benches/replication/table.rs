@@ -12,6 +12,8 @@ pub struct Table {
     pub bytes: u64,
     pub fill_secs: f64,
     pub figures: Vec<Figure>,
+    /// The partitions axis, when it ran.
+    pub axis: Option<Axis>,
     pub markdown: String,
 }
 
@@ -44,6 +46,12 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
     });
     let mut out = String::new();
     let _ = writeln!(out, "# Replication bench\n");
+    if table.figures.is_empty() {
+        if let Some(axis) = &table.axis {
+            render_axis(&mut out, axis);
+        }
+        return out;
+    }
     let _ = writeln!(
         out,
         "{} records of {} B ({:.0} MB with keys) over {PARTITIONS} partitions, two 1-broker \
@@ -172,5 +180,122 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
             "- at-least-once ≥ 90 % of the copy limit: not measured in this run"
         ),
     };
+    if let Some(axis) = &table.axis {
+        let _ = writeln!(out);
+        render_axis(&mut out, axis);
+    }
     out
+}
+
+/// The partitions axis: its table and its two goals.
+fn render_axis(out: &mut String, axis: &Axis) {
+    let counts: Vec<i32> = {
+        let mut c: Vec<i32> = axis.figures.iter().map(|f| f.partitions).collect();
+        c.dedup();
+        c
+    };
+    let (Some(&low), Some(&high)) = (counts.first(), counts.last()) else {
+        return;
+    };
+    let _ = writeln!(out, "## Partitions axis\n");
+    let fills: Vec<String> = axis
+        .fills
+        .iter()
+        .map(|(p, s)| format!("{p}: {s:.1} s"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "The same {} records ({:.0} MB with keys) in one source topic per partition count \
+         (written in {}), copied by each system into its own target topic; the clock runs \
+         from 5 % to 100 % copied as above. Both systems run as the scenarios configure them, \
+         one instance each, as child processes (`cutover replicate`, MirrorMaker 2's JVM): \
+         \"threads\" is the peak `Threads` of the process's `/proc/<pid>/status` sampled every \
+         100 ms from its start to the end of the copy, \"peak RSS\" the larger of the sampled \
+         `VmRSS` and its `VmHWM` at the end of the copy. The copy limit runs in the bench's own \
+         process (not sampled). Budget of the whole axis: {} s.\n",
+        axis.records,
+        axis.bytes as f64 / 1e6,
+        if fills.is_empty() {
+            "–".to_string()
+        } else {
+            fills.join(", ")
+        },
+        axis.budget.as_secs(),
+    );
+    let _ = writeln!(
+        out,
+        "| partitions | contender | records/s | MB/s | ratio to its own {low}-partition rate | threads (peak) | peak RSS MiB | copy s | start s |"
+    );
+    let _ = writeln!(
+        out,
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for f in &axis.figures {
+        let name = f.system.name();
+        match &f.outcome {
+            Ok((t, usage)) => {
+                let ratio = axis
+                    .rate(low, f.system)
+                    .map_or("–".into(), |r| format!("{:.2}", t.rate() / r));
+                let (threads, rss) = match usage {
+                    Some(u) => (
+                        u.peak_threads.to_string(),
+                        format!("{:.0}", u.peak_rss_kib as f64 / 1024.0),
+                    ),
+                    None => ("–".into(), "–".into()),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {name} | {:.0} | {:.1} | {ratio} | {threads} | {rss} | {:.1} | {:.1} |",
+                    f.partitions,
+                    t.rate(),
+                    t.mbps(),
+                    t.secs,
+                    t.start_secs
+                );
+            }
+            Err(e) => {
+                let first = e.lines().next().unwrap_or_default().replace('|', "\\|");
+                let _ = writeln!(
+                    out,
+                    "| {} | {name} | failed: {first} | | | | | | |",
+                    f.partitions
+                );
+            }
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Goals of the partitions axis:\n");
+    let said = |met: bool| if met { "met" } else { "NOT met" };
+    let b_low = axis.rate(low, AxisSystem::BuiltinEos);
+    let b_high = axis.rate(high, AxisSystem::BuiltinEos);
+    let m_high = axis.rate(high, AxisSystem::Mm2Eos);
+    let _ = match (b_high, b_low) {
+        (Some(h), Some(l)) if high != low => writeln!(
+            out,
+            "- built-in exactly-once at {high} partitions ≥ 70 % of its {low}-partition rate: \
+             {h:.0} / {l:.0} records/s = {:.1} % — {}",
+            100.0 * h / l,
+            said(h / l >= 0.70)
+        ),
+        _ => writeln!(
+            out,
+            "- built-in exactly-once at {high} partitions ≥ 70 % of its {low}-partition rate: \
+             not measured in this run — NOT met"
+        ),
+    };
+    let _ = match (b_high, m_high) {
+        (Some(b), Some(m)) => writeln!(
+            out,
+            "- built-in exactly-once at {high} partitions ≥ 2× MirrorMaker 2 exactly-once at \
+             {high}: {b:.0} / {m:.0} records/s = {:.2}× — {}",
+            b / m,
+            said(b / m >= 2.0)
+        ),
+        _ => writeln!(
+            out,
+            "- built-in exactly-once at {high} partitions ≥ 2× MirrorMaker 2 exactly-once at \
+             {high}: not measured in this run — NOT met"
+        ),
+    };
 }

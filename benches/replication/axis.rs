@@ -1,0 +1,384 @@
+//! The partitions axis: the same volume over 12, 300 and 3,000 partitions (one source topic
+//! per count, `bench-p<N>`), copied at each count by the copy limit, the built-in replicator
+//! exactly-once and MirrorMaker 2 exactly-once, both configured as the scenarios configure them.
+//! The two systems run as child processes (`cutover replicate`, MirrorMaker 2's JVM) whose
+//! `/proc/<pid>/status` is sampled during the copy: peak `Threads`, and peak resident memory
+//! (the larger of the sampled `VmRSS` peak and `VmHWM` read just before the process is
+//! stopped). The built-in replicator's progress is its own `cutover_replicator_records_total`
+//! (records committed on the target) from its `/metrics`; MirrorMaker 2's is the tail of
+//! every target partition, read_committed, as in the main table.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use harness::TopicSpec;
+use scenarios::spec::{SystemOverride, SystemSpec};
+use scenarios::system::Launcher;
+
+use super::*;
+
+/// What copies an axis topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AxisSystem {
+    /// The plain consume → produce loop in this process (threads and memory not sampled).
+    CopyLimit,
+    /// `cutover replicate`, exactly-once, the scenarios' defaults, one instance.
+    BuiltinEos,
+    /// MirrorMaker 2 exactly-once, the scenarios' defaults, one dedicated-mode JVM.
+    Mm2Eos,
+}
+
+impl AxisSystem {
+    pub const ALL: [AxisSystem; 3] = [
+        AxisSystem::CopyLimit,
+        AxisSystem::BuiltinEos,
+        AxisSystem::Mm2Eos,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AxisSystem::CopyLimit => "copy limit",
+            AxisSystem::BuiltinEos => "built-in exactly-once",
+            AxisSystem::Mm2Eos => "MirrorMaker 2 exactly-once",
+        }
+    }
+}
+
+/// A process's peak threads and resident memory while it copied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub peak_threads: u64,
+    pub peak_rss_kib: u64,
+    pub samples: u64,
+}
+
+/// One row of the axis.
+#[derive(Debug, Clone)]
+pub struct AxisFigure {
+    pub partitions: i32,
+    pub system: AxisSystem,
+    pub outcome: std::result::Result<(Timing, Option<Usage>), String>,
+}
+
+impl AxisFigure {
+    pub fn rate(&self) -> Option<f64> {
+        self.outcome.as_ref().ok().map(|(t, _)| t.rate())
+    }
+}
+
+/// The axis's result: the rows, and how long each source topic took to write.
+#[derive(Debug, Clone)]
+pub struct Axis {
+    pub records: u64,
+    pub bytes: u64,
+    pub fills: Vec<(i32, f64)>,
+    pub figures: Vec<AxisFigure>,
+    pub budget: Duration,
+}
+
+impl Axis {
+    /// The rate of `system` at `partitions`, when that row copied everything.
+    pub fn rate(&self, partitions: i32, system: AxisSystem) -> Option<f64> {
+        self.figures
+            .iter()
+            .find(|f| f.partitions == partitions && f.system == system)
+            .and_then(AxisFigure::rate)
+    }
+}
+
+/// Samples `/proc/<pid>/status` every `every` on a thread of its own until `finish`.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    pid: u32,
+    thread: std::thread::JoinHandle<Usage>,
+}
+
+impl Sampler {
+    pub fn start(pid: u32, every: Duration) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut usage = Usage::default();
+            while !flag.load(Ordering::Acquire) {
+                usage.sample(pid);
+                std::thread::sleep(every);
+            }
+            usage
+        });
+        Sampler { stop, pid, thread }
+    }
+
+    /// Stops sampling (the process must still run: its `VmHWM` is read last).
+    pub fn finish(self) -> Usage {
+        self.stop.store(true, Ordering::Release);
+        let mut usage = self.thread.join().unwrap_or_default();
+        usage.sample(self.pid);
+        usage
+    }
+}
+
+impl Usage {
+    fn sample(&mut self, pid: u32) {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            return;
+        };
+        let field = |name: &str| -> Option<u64> {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+        };
+        if let Some(n) = field("Threads:") {
+            self.peak_threads = self.peak_threads.max(n);
+        }
+        for name in ["VmRSS:", "VmHWM:"] {
+            if let Some(kib) = field(name) {
+                self.peak_rss_kib = self.peak_rss_kib.max(kib);
+            }
+        }
+        self.samples += 1;
+    }
+}
+
+/// Name of the source topic of `partitions` partitions.
+pub fn axis_topic(partitions: i32) -> String {
+    format!("bench-p{partitions}")
+}
+
+impl Bench {
+    /// Runs the axis: per count, creates and fills its source topic, runs every system on it,
+    /// deletes it. Stops starting rows once `axis_budget` is spent (they are reported as not
+    /// run); each row is bounded by what is left of it and by the contender timeout.
+    pub fn partitions_axis(&mut self, options: &Options) -> Axis {
+        let began = Instant::now();
+        let deadline = began + options.axis_budget;
+        let mut axis = Axis {
+            records: options.axis_records,
+            bytes: 0,
+            fills: Vec::new(),
+            figures: Vec::new(),
+            budget: options.axis_budget,
+        };
+        let contender_timeout = options.contender_timeout;
+        self.records = options.axis_records;
+        let mut index = 1000;
+        for &partitions in &options.partitions_axis {
+            let topic = axis_topic(partitions);
+            let filled = if Instant::now() >= deadline {
+                Err(anyhow!(
+                    "not run: the axis's budget of {:?} was spent",
+                    options.axis_budget
+                ))
+            } else {
+                self.fill_axis_topic(&topic, partitions, options)
+            };
+            let filled = match filled {
+                Ok((bytes, secs)) => {
+                    axis.bytes = bytes;
+                    axis.fills.push((partitions, secs));
+                    Ok(bytes)
+                }
+                Err(e) => Err(format!("{e:#}")),
+            };
+            for &system in &options.axis_systems {
+                index += 1;
+                let now = Instant::now();
+                let outcome = match &filled {
+                    Err(e) => Err(e.clone()),
+                    Ok(_) if now >= deadline => Err(format!(
+                        "not run: the axis's budget of {:?} was spent",
+                        options.axis_budget
+                    )),
+                    Ok(bytes) => {
+                        self.bytes = *bytes;
+                        self.timeout = contender_timeout.min(deadline - now);
+                        println!("running: {} at {partitions} partitions", system.name());
+                        let r = self
+                            .axis_row(index, system, &topic, partitions, options)
+                            .map_err(|e| format!("{e:#}"));
+                        self.delete_target_topics();
+                        r
+                    }
+                };
+                match &outcome {
+                    Ok((t, u)) => println!(
+                        "  {:.0} records/s, {:.1} MB/s, {:.2} s (start {:.1} s){}",
+                        t.rate(),
+                        t.mbps(),
+                        t.secs,
+                        t.start_secs,
+                        u.map_or(String::new(), |u| format!(
+                            ", peak {} threads, {:.0} MiB",
+                            u.peak_threads,
+                            u.peak_rss_kib as f64 / 1024.0
+                        ))
+                    ),
+                    Err(e) => println!("  failed: {e}"),
+                }
+                axis.figures.push(AxisFigure {
+                    partitions,
+                    system,
+                    outcome,
+                });
+            }
+            if let Ok(admin) = self.source.admin() {
+                let _ = self.runtime.block_on(admin.delete_topic(&topic));
+            }
+        }
+        self.timeout = contender_timeout;
+        axis
+    }
+
+    fn fill_axis_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        options: &Options,
+    ) -> Result<(u64, f64)> {
+        self.runtime
+            .block_on(
+                self.source
+                    .admin()?
+                    .with_timeout(Duration::from_secs(180))
+                    .create_topic(&TopicSpec::new(topic, partitions, 1)),
+            )
+            .with_context(|| format!("creating the source topic {topic}"))?;
+        let started = Instant::now();
+        let bytes = fill(
+            &self.source.bootstrap_servers(),
+            topic,
+            partitions,
+            options.axis_records,
+            options.value_bytes,
+        )?;
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "source: {} records of {} B over {partitions} partitions ({topic}) written in {secs:.1} s",
+            options.axis_records, options.value_bytes
+        );
+        Ok((bytes, secs))
+    }
+
+    fn axis_row(
+        &mut self,
+        index: usize,
+        system: AxisSystem,
+        topic: &str,
+        partitions: i32,
+        options: &Options,
+    ) -> Result<(Timing, Option<Usage>)> {
+        const EVERY: Duration = Duration::from_millis(100);
+        match system {
+            AxisSystem::CopyLimit => self
+                .copy_limit(topic, partitions, &format!("c{index}.{topic}"))
+                .map(|t| (t, None)),
+            AxisSystem::BuiltinEos => {
+                self.builtin_child(index, topic, partitions, &options.cutover_exe, EVERY)
+            }
+            AxisSystem::Mm2Eos => {
+                self.mirrormaker2(index, true, &[], topic, partitions, Some(EVERY))
+            }
+        }
+    }
+
+    /// `cutover replicate` as `cutover run` starts it (`scenarios::system`), exactly-once, the
+    /// scenarios' defaults (`builtin_config`), its own group and target topic `c<index>.<topic>`.
+    fn builtin_child(
+        &self,
+        index: usize,
+        topic: &str,
+        partitions: i32,
+        cutover_exe: &Path,
+        every: Duration,
+    ) -> Result<(Timing, Option<Usage>)> {
+        let mut system = SystemSpec::mirrormaker2(1, true).overridden(SystemOverride::Builtin);
+        if let SystemSpec::Builtin { replication, .. } = &mut system {
+            replication.insert("group_id".into(), format!("bench-c{index}").into());
+            let mut rename = toml::Table::new();
+            rename.insert("prefix".into(), format!("c{index}.").into());
+            replication.insert("rename".into(), rename.into());
+        }
+        let workload = workload::WorkloadSpec::from_toml(
+            &format!("[topics]\nnames = [\"{topic}\"]\npartitions = {partitions}\n"),
+            "bench",
+        )?;
+        let (sb, tb) = (
+            self.source.bootstrap_servers(),
+            self.target.bootstrap_servers(),
+        );
+        let text = scenarios::system::builtin_config(
+            &system,
+            &harness::ClientProps::bootstrap(sb.clone()),
+            &harness::ClientProps::bootstrap(tb.clone()),
+            &workload,
+        )?;
+        let dir = tempfile::tempdir().context("replicator work dir")?;
+        let config_path = dir.path().join("replicator.toml");
+        std::fs::write(&config_path, text)
+            .with_context(|| format!("writing {}", config_path.display()))?;
+        let began = Instant::now();
+        let launcher = Launcher {
+            cutover_exe: cutover_exe.to_path_buf(),
+            config_path: Some(config_path),
+            ..Launcher::new(system, dir.path(), sb, tb, vec![topic.into()])
+        };
+        let mut instances = scenarios::system::launch(launcher, 1)?;
+        let (pid, port) = match instances.running.get(&0) {
+            Some(i) => (i.child.id(), i.metrics_port),
+            None => bail!("the replicator did not start"),
+        };
+        let port = port.ok_or_else(|| anyhow!("the replicator has no metrics port"))?;
+        let sampler = Sampler::start(pid, every);
+        let mut copied = 0u64;
+        let result = self.clock(began, || {
+            if let Some((_, status)) = instances.exited().into_iter().next() {
+                let log =
+                    std::fs::read_to_string(dir.path().join("instance-0.log")).unwrap_or_default();
+                let last: Vec<&str> = log.lines().rev().take(20).collect();
+                bail!(
+                    "the replicator exited ({status}); its log ends:\n{}",
+                    last.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+            // Thousands of partitions make a big page: scraped every ~200 ms, not every 5.
+            std::thread::sleep(Duration::from_millis(200));
+            if let Some(body) = scenarios::scrape::fetch(port) {
+                copied = copied.max(records_total(&body));
+            }
+            Ok(copied)
+        });
+        let usage = sampler.finish();
+        instances.stop_all();
+        result.map(|t| (t, Some(usage)))
+    }
+
+    /// Deletes every topic on the target but Kafka's own: the row's copy, the systems'
+    /// checkpoints, slots and Connect topics (thousands of partitions must not pile up).
+    fn delete_target_topics(&self) {
+        let Ok(admin) = self.target.admin() else {
+            return;
+        };
+        let topics = self
+            .runtime
+            .block_on(admin.list_topics())
+            .unwrap_or_default();
+        for t in topics.iter().filter(|t| !t.starts_with("__")) {
+            let _ = self.runtime.block_on(admin.delete_topic(t));
+        }
+    }
+}
+
+/// The sum of `cutover_replicator_records_total` over its topics in a `/metrics` body.
+pub fn records_total(body: &str) -> u64 {
+    body.lines()
+        .filter(|l| {
+            l.strip_prefix("cutover_replicator_records_total")
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
