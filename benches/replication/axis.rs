@@ -303,7 +303,10 @@ impl Bench {
             replication.insert("rename".into(), rename.into());
         }
         let workload = workload::WorkloadSpec::from_toml(
-            &format!("[topics]\nnames = [\"{topic}\"]\npartitions = {partitions}\n"),
+            &format!(
+                "records = {}\n[topics]\nnames = [\"{topic}\"]\npartitions = {partitions}\n",
+                self.records
+            ),
             "bench",
         )?;
         let (sb, tb) = (
