@@ -717,10 +717,20 @@ impl Writer {
                 self.open = true;
                 self.producer.context().clear();
             }
+            let committing = Instant::now();
             self.write_positions()?;
             self.commit(timeout)?;
             self.open = false;
             self.metrics.transaction(true);
+            // Where a record's end-to-end delay goes (docs/tuning.md, "Latency"): the batch's
+            // age when its commit began (the cadence) and how long the commit took.
+            tracing::debug!(
+                slot = self.slot,
+                records = self.batch_records,
+                batch_age_ms = committing.duration_since(self.batch_started).as_millis() as u64,
+                commit_ms = committing.elapsed().as_millis() as u64,
+                "transaction committed"
+            );
         } else {
             if let Err(e) = self.producer.flush(timeout) {
                 return Err(Failure::Abort {

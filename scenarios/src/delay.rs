@@ -79,6 +79,7 @@ impl DelayProbe {
         let handle = std::thread::Builder::new()
             .name("delay-probe".into())
             .spawn(move || {
+                let mut trace = trace_file();
                 let mut skipped = 0u64;
                 let mut timed: std::collections::HashSet<(String, i32)> = Default::default();
                 let mut assigned = tpl.count();
@@ -100,6 +101,16 @@ impl DelayProbe {
                             let delay = (now - ms) as u64;
                             if delay <= PLAUSIBLE_MS {
                                 histogram.saturating_record(delay.max(1));
+                                if let Some(w) = trace.as_mut() {
+                                    use std::io::Write;
+                                    let _ = writeln!(
+                                        w,
+                                        "{now},{ms},{},{},{}",
+                                        m.topic(),
+                                        m.partition(),
+                                        m.offset()
+                                    );
+                                }
                                 if !timed.contains(&(m.topic().to_string(), m.partition())) {
                                     timed.insert((m.topic().to_string(), m.partition()));
                                 }
@@ -109,6 +120,10 @@ impl DelayProbe {
                         }
                         _ => skipped += 1,
                     }
+                }
+                if let Some(mut w) = trace {
+                    use std::io::Write;
+                    let _ = w.flush();
                 }
                 Measured {
                     histogram,
@@ -125,6 +140,19 @@ impl DelayProbe {
     pub fn finish(self) -> Option<Measured> {
         self.stop.store(true, Ordering::Release);
         self.handle.join().ok()
+    }
+}
+
+/// `CUTOVER_DELAY_TRACE=<file>`: every timed record as a CSV line (readable ms, create ms,
+/// topic, partition, offset), to see when in a run the delay arose (docs/tuning.md, "Latency").
+fn trace_file() -> Option<std::io::BufWriter<std::fs::File>> {
+    let path = std::env::var_os("CUTOVER_DELAY_TRACE")?;
+    match std::fs::File::create(&path) {
+        Ok(f) => Some(std::io::BufWriter::new(f)),
+        Err(e) => {
+            tracing::warn!(path = ?path, error = %e, "cannot write the delay trace");
+            None
+        }
     }
 }
 

@@ -300,7 +300,30 @@ async fn start_system<'a>(
         .mm2
         .as_ref()
         .map(|m| (m.config.status_topic.clone(), m.config.tasks_max));
-    let instances = crate::system::launch(launcher, scenario.system.instances())?;
+    let is_builtin = matches!(scenario.system, SystemSpec::Builtin { .. });
+    let mut instances = crate::system::launch(launcher, scenario.system.instances())?;
+    if is_builtin {
+        // As for MirrorMaker 2 below: the workload starts once the system copies, so the
+        // delay probe times replication, not the instances' start (a group join and
+        // `init_transactions`, seconds on a busy machine; docs/tuning.md, "Latency").
+        progress_of_phase(options, "start", started);
+        let partitions = source_partitions(&source, &topics).max(1);
+        let waited = Instant::now();
+        match wait_until_copying(&mut instances, partitions, BUILTIN_START_TIMEOUT, options)
+            .await
+        {
+            Ok(()) => tracing::info!(
+                partitions,
+                secs = waited.elapsed().as_secs_f64(),
+                "the built-in replicator is copying"
+            ),
+            Err(why) => tracing::warn!(
+                partitions,
+                secs = waited.elapsed().as_secs_f64(),
+                "the built-in replicator is not copying every partition ({why}); starting the workload anyway"
+            ),
+        }
+    }
     if let Some((status_topic, tasks_max)) = mm2_ready {
         // MirrorMaker 2 replicates only once its tasks run, many seconds after the JVMs start:
         // the workload and the fault schedule begin then (the built-in replicator and commands
@@ -931,6 +954,71 @@ fn rename_of(s: &SystemSpec) -> verify::Rename {
 
 /// How long MirrorMaker 2 may take from JVM start to running every replication task.
 const MM2_START_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the workload waits for the built-in replicator's instances to copy every
+/// partition (a scenario whose system cannot start goes on after this).
+const BUILTIN_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Waits until the built-in replicator's instances together copy `partitions` source
+/// partitions (their `/metrics`: assigned, none waiting). Err says why it stopped waiting: an
+/// instance exited, the timeout, or Ctrl-C.
+async fn wait_until_copying(
+    instances: &mut crate::system::Instances,
+    partitions: u32,
+    timeout: Duration,
+    options: &RunOptions,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        for i in instances.running.values_mut() {
+            if let Ok(Some(status)) = i.child.try_wait() {
+                return Err(format!("instance {} exited: {status}", i.index));
+            }
+        }
+        let ports: Vec<u16> = instances
+            .running
+            .values()
+            .filter_map(|i| i.metrics_port)
+            .collect();
+        let bodies = tokio::task::spawn_blocking(move || {
+            ports
+                .into_iter()
+                .map(crate::scrape::fetch)
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        if copying(&bodies, partitions) {
+            return Ok(());
+        }
+        if options.cancel.load(Ordering::Acquire) {
+            return Err("cancelled".into());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("not after {} s", timeout.as_secs()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether the instances' `/metrics` bodies (None: no answer yet) say every one of
+/// `partitions` source partitions is assigned to a running writer and none waits.
+fn copying(bodies: &[Option<String>], partitions: u32) -> bool {
+    let sum = |body: &str, name: &str| -> f64 {
+        crate::scrape::samples(body, name)
+            .iter()
+            .map(|(_, v)| v)
+            .sum()
+    };
+    if bodies.is_empty() || bodies.iter().any(Option::is_none) {
+        return false;
+    }
+    let (mut assigned, mut waiting) = (0.0, 0.0);
+    for body in bodies.iter().flatten() {
+        assigned += sum(body, names::ASSIGNED_PARTITIONS);
+        waiting += sum(body, names::WAITING_PARTITIONS);
+    }
+    assigned >= f64::from(partitions) && waiting == 0.0
+}
 
 /// Partitions of the source topics.
 fn source_partitions(source: &Arc<dyn Cluster>, topics: &[String]) -> u32 {

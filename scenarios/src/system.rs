@@ -147,8 +147,11 @@ impl Instances {
                         .ok_or_else(|| ScenarioError::System("no config written".into()))?,
                 );
                 c.args(["--metrics-addr", &format!("127.0.0.1:{port}")]);
-                c.env("CUTOVER_LOG", "info,librdkafka=error")
-                    .env("NO_COLOR", "1");
+                // CUTOVER_SYSTEM_LOG (an EnvFilter, e.g. `info,replicator=debug`) raises the
+                // instances' log level for a diagnosis.
+                let level = std::env::var("CUTOVER_SYSTEM_LOG")
+                    .unwrap_or_else(|_| "info,librdkafka=error".into());
+                c.env("CUTOVER_LOG", level).env("NO_COLOR", "1");
                 (c, Some(port))
             }
             SystemSpec::Command {
