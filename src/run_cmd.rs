@@ -151,9 +151,16 @@ pub async fn run(args: RunArgs) -> Result<u8> {
         let result = tokio::select! {
             r = &mut running => r,
             _ = signals.recv() => {
-                eprintln!("\ninterrupted: tearing down and writing a partial report");
+                eprintln!("\ninterrupted: tearing down and writing a partial report (a second signal exits at once)");
                 cancel.store(true, Ordering::Release);
-                running.await
+                tokio::select! {
+                    r = &mut running => r,
+                    _ = signals.recv() => {
+                        // Brokers and instances die with this process (PR_SET_PDEATHSIG).
+                        eprintln!("second signal: exiting now, without a report");
+                        std::process::exit(130);
+                    }
+                }
             }
         };
         if let Some(bar) = &bar {

@@ -93,9 +93,9 @@ impl GroupSync {
 }
 
 /// Translates the committed offsets of every selected group and (unless `dry_run`) commits
-/// them on the target, one group at a time. What every group shares is read once: the
-/// selected topics, the offset syncs, the target's groups; one source and one target reader
-/// serve every partition's scan. A group that cannot be moved is reported with its reason and
+/// them on the target, a few groups at a time. What every group shares is read once: the
+/// selected topics, the offset syncs, the target's groups; a source and a target reader per
+/// thread serve every partition's scan. A group that cannot be moved is reported with its reason and
 /// the others still move. Blocking; `runtime` runs the admin calls.
 pub fn sync_groups(
     config: &std::sync::Arc<ReplicatorConfig>,
@@ -149,35 +149,16 @@ pub fn sync_groups(
             names
         }
     };
-    // Committed source positions of every group on the selected topics.
-    // Per group: (topic, partition, committed offset).
-    type Positions = Vec<(String, i32, i64)>;
-    let mut positions: Vec<(String, Positions)> = Vec::new();
-    for group in &groups {
-        let mut cfg = config.source.reader(group)?;
-        cfg.set("isolation.level", "read_committed");
-        let reader: BaseConsumer<QuietEof> = cfg
-            .create_with_context(QuietEof)
-            .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
-        let committed = reader
-            .committed_offsets(tpl.clone(), Duration::from_secs(30))
-            .map_err(|e| {
-                ReplicatorError::kafka(format!("source: committed offsets of group {group}"), e)
-            })?;
-        let at: Vec<(String, i32, i64)> = committed
-            .elements()
-            .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(o) => Some((e.topic().to_string(), e.partition(), o)),
-                _ => None,
-            })
-            .collect();
+    // Committed source positions of every group on the selected topics, read by a few
+    // threads at once (a client per group: a coordinator lookup and an offset fetch each).
+    let read = parallel(&groups, |_, group| committed_positions(config, group, &tpl))?;
+    let positions: Vec<(String, Positions)> = groups
+        .into_iter()
+        .zip(read)
         // Listed groups without offsets on these topics are someone else's; a named one is an
         // error.
-        if !at.is_empty() || matches!(selection, GroupSelection::Named(_)) {
-            positions.push((group.clone(), at));
-        }
-    }
+        .filter(|(_, at)| !at.is_empty() || matches!(selection, GroupSelection::Named(_)))
+        .collect();
     if positions.is_empty() {
         return Err(whole(
             "no source consumer group selected has committed offsets on the replicated topics"
@@ -196,78 +177,174 @@ pub fn sync_groups(
     let target_admin: BaseConsumer = target_cfg
         .create()
         .map_err(|e| ReplicatorError::kafka("target: creating a client", e))?;
-    let target_groups = target_admin
+    // Groups with members on the target: (members, state) by name.
+    let active: std::collections::HashMap<String, (usize, String)> = target_admin
         .fetch_group_list(None, Duration::from_secs(60))
-        .map_err(|e| ReplicatorError::kafka("target: listing consumer groups", e))?;
-    let mut source_scan = Scanner::new(&source_cfg)?;
-    let mut target_scan = Scanner::new(&target_cfg)?;
-    let mut out = Vec::new();
-    for (group, at) in positions {
-        let mut partitions = Vec::new();
-        let mut failed = None;
-        if at.is_empty() {
-            failed =
-                Some("the group has no committed offsets on the selected source topics".into());
-        }
-        for (topic, p, s) in at {
-            if failed.is_some() {
-                break;
-            }
-            let target_topic = config.rename.target_of(&topic);
-            let pair = syncs
-                .get(&(topic.clone(), p))
-                .and_then(|v| {
-                    v.iter()
-                        .filter(|x| x.source_offset <= s)
-                        .max_by_key(|x| x.source_offset)
-                })
-                .copied();
-            match translate(
-                &mut source_scan,
-                &mut target_scan,
-                &topic,
-                &target_topic,
-                p,
-                s,
-                pair,
-            ) {
-                Ok(t) => partitions.push(Translation {
-                    topic,
-                    partition: p,
-                    source_offset: s,
-                    target_topic,
-                    target_offset: t,
-                }),
-                Err(r) => failed = Some(format!("{topic}-{p} at offset {s}: {r}")),
-            }
-        }
-        let active = target_groups
-            .groups()
-            .iter()
-            .find(|g| g.name() == group && !g.members().is_empty());
-        let outcome = if let Some(reason) = failed {
-            SyncOutcome::Failed { reason }
-        } else if let Some(g) = active {
-            SyncOutcome::ActiveOnTarget {
-                members: g.members().len(),
-                state: g.state().to_string(),
-            }
-        } else if dry_run {
-            SyncOutcome::DryRun
-        } else {
-            match commit(config, &group, &partitions) {
-                Ok(()) => SyncOutcome::Committed,
-                Err(reason) => SyncOutcome::Failed { reason },
-            }
+        .map_err(|e| ReplicatorError::kafka("target: listing consumer groups", e))?
+        .groups()
+        .iter()
+        .filter(|g| !g.members().is_empty())
+        .map(|g| {
+            (
+                g.name().to_string(),
+                (g.members().len(), g.state().to_string()),
+            )
+        })
+        .collect();
+    // Each thread has one source and one target reader for every partition it scans.
+    let scanners = std::sync::Mutex::new(Vec::<(Scanner, Scanner)>::new());
+    parallel(&positions, |_, (group, at)| {
+        let pair = match scanners.lock().map(|mut s| s.pop()) {
+            Ok(Some(pair)) => pair,
+            _ => (Scanner::new(&source_cfg)?, Scanner::new(&target_cfg)?),
         };
-        tracing::info!(%group, partitions = partitions.len(), ?outcome, "consumer group offsets");
-        out.push(GroupSync {
+        let (mut source_scan, mut target_scan) = pair;
+        let moved = move_group(
+            config,
             group,
-            outcome,
-            partitions,
+            at,
+            &syncs,
+            &active,
+            (&mut source_scan, &mut target_scan),
+            dry_run,
+        );
+        if let Ok(mut s) = scanners.lock() {
+            s.push((source_scan, target_scan));
+        }
+        Ok(moved)
+    })
+}
+
+/// Per group: (topic, partition, committed offset).
+type Positions = Vec<(String, i32, i64)>;
+
+/// How many groups are read, translated and committed at once: each scan waits on a fetch
+/// round trip, not on the CPU, so a few threads move hundreds of groups in seconds.
+const SYNC_THREADS: usize = 8;
+
+/// `f` over every item on up to [`SYNC_THREADS`] threads, the answers in the items' order; the
+/// first error (in that order) is the answer.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(usize, &T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = SYNC_THREADS.min(items.len()).max(1);
+    let mut answers: Vec<(usize, Result<R>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        mine.push((i, f(i, item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    if answers.len() != items.len() {
+        return Err(ReplicatorError::OffsetsSync {
+            group: "*".into(),
+            reason: "a worker thread panicked".into(),
         });
     }
-    Ok(out)
+    answers.sort_by_key(|(i, _)| *i);
+    answers.into_iter().map(|(_, r)| r).collect()
+}
+
+/// One group's committed source positions on the partitions of `tpl`.
+fn committed_positions(
+    config: &ReplicatorConfig,
+    group: &str,
+    tpl: &TopicPartitionList,
+) -> Result<Positions> {
+    let mut cfg = config.source.reader(group)?;
+    cfg.set("isolation.level", "read_committed");
+    let reader: BaseConsumer<QuietEof> = cfg
+        .create_with_context(QuietEof)
+        .map_err(|e| ReplicatorError::kafka("source: creating a client", e))?;
+    let committed = reader
+        .committed_offsets(tpl.clone(), Duration::from_secs(30))
+        .map_err(|e| {
+            ReplicatorError::kafka(format!("source: committed offsets of group {group}"), e)
+        })?;
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.topic().to_string(), e.partition(), o)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Translates one group's positions and (unless `dry_run`) commits them on the target.
+fn move_group(
+    config: &ReplicatorConfig,
+    group: &str,
+    at: &Positions,
+    syncs: &std::collections::HashMap<(String, i32), Vec<OffsetSync>>,
+    active: &std::collections::HashMap<String, (usize, String)>,
+    (source_scan, target_scan): (&mut Scanner, &mut Scanner),
+    dry_run: bool,
+) -> GroupSync {
+    let mut partitions = Vec::new();
+    let mut failed = None;
+    if at.is_empty() {
+        failed = Some("the group has no committed offsets on the selected source topics".into());
+    }
+    for (topic, p, s) in at.iter().cloned() {
+        if failed.is_some() {
+            break;
+        }
+        let target_topic = config.rename.target_of(&topic);
+        let pair = syncs
+            .get(&(topic.clone(), p))
+            .and_then(|v| {
+                v.iter()
+                    .filter(|x| x.source_offset <= s)
+                    .max_by_key(|x| x.source_offset)
+            })
+            .copied();
+        match translate(source_scan, target_scan, &topic, &target_topic, p, s, pair) {
+            Ok(t) => partitions.push(Translation {
+                topic,
+                partition: p,
+                source_offset: s,
+                target_topic,
+                target_offset: t,
+            }),
+            Err(r) => failed = Some(format!("{topic}-{p} at offset {s}: {r}")),
+        }
+    }
+    let outcome = if let Some(reason) = failed {
+        SyncOutcome::Failed { reason }
+    } else if let Some((members, state)) = active.get(group) {
+        SyncOutcome::ActiveOnTarget {
+            members: *members,
+            state: state.clone(),
+        }
+    } else if dry_run {
+        SyncOutcome::DryRun
+    } else {
+        match commit(config, group, &partitions) {
+            Ok(()) => SyncOutcome::Committed,
+            Err(reason) => SyncOutcome::Failed { reason },
+        }
+    };
+    tracing::info!(%group, partitions = partitions.len(), ?outcome, "consumer group offsets");
+    GroupSync {
+        group: group.to_string(),
+        outcome,
+        partitions,
+    }
 }
 
 /// Commits one group's translated positions on the target.
@@ -378,6 +455,9 @@ impl Scanner {
         let mut c = config.clone();
         harness::reader::read_only(&mut c, "cutover-offsets-sync")
             .set("enable.partition.eof", "true")
+            // A scan ends at the partition's end or at a record; a fetch waiting for more
+            // data (500 ms by default) would hold up the next partition's first fetch.
+            .set("fetch.wait.max.ms", "10")
             .set("isolation.level", "read_committed")
             .set("auto.offset.reset", "earliest");
         let consumer = c
@@ -425,6 +505,36 @@ impl Scanner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_answers_in_the_items_order_and_the_first_error_wins() {
+        let items: Vec<u64> = (0..50).collect();
+        let doubled = parallel(&items, |i, x| {
+            // Later items finish first: the order must come from the index, not the finish.
+            std::thread::sleep(Duration::from_millis(50 - *x));
+            assert_eq!(i as u64, *x);
+            Ok(x * 2)
+        })
+        .unwrap();
+        assert_eq!(doubled, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        let failed = parallel(&items, |_, x| {
+            if *x == 7 || *x == 30 {
+                Err(ReplicatorError::OffsetsSync {
+                    group: format!("g{x}"),
+                    reason: "no".into(),
+                })
+            } else {
+                Ok(*x)
+            }
+        });
+        match failed {
+            Err(ReplicatorError::OffsetsSync { group, .. }) => assert_eq!(group, "g7"),
+            other => panic!("{other:?}"),
+        }
+        assert!(parallel(&Vec::<u64>::new(), |_, x| Ok(*x))
+            .unwrap()
+            .is_empty());
+    }
 
     #[test]
     fn the_json_answer_reads_back_with_every_outcome() {

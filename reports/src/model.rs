@@ -95,8 +95,8 @@ pub struct Drain {
     pub secs: f64,
     /// Time from the last source write to the target being caught up: the cutover downtime.
     pub downtime_secs: Option<f64>,
-    /// With consumer groups: time from the last source write until every group was moved to
-    /// the target and checked (the consumers' switch downtime).
+    /// With consumer groups: time from the last source write until every group's offsets were
+    /// committed on the target (the consumers' switch downtime; the checks come after).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups_moved_secs: Option<f64>,
 }

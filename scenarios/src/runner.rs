@@ -190,12 +190,16 @@ async fn run_on(
     let caught_up = st.drain(produced.last_write).await?;
     st.record_delay(produced.probe).await;
     if caught_up {
-        st.cutover_groups(&produced.consumed_by_group).await?;
-        if !scenario.consumer_groups.is_empty() {
+        let moved = st.cutover_groups(&produced.consumed_by_group).await?;
+        if let Some(moved) = moved {
             // The consumers' switch downtime: from the last source write until every group's
-            // offsets were on the target (checked where each resumes after).
+            // offsets were on the target (the checks of where each resumes come after).
             if let Some(drain) = st.report.drain.as_mut() {
-                drain.groups_moved_secs = Some(produced.last_write.elapsed().as_secs_f64());
+                drain.groups_moved_secs = Some(
+                    moved
+                        .saturating_duration_since(produced.last_write)
+                        .as_secs_f64(),
+                );
             }
         }
     }
@@ -643,12 +647,14 @@ impl RunState<'_> {
 
     /// Phase 5: consumer-group cutover: translate while the system still runs (a system may
     /// sync offsets itself), then check where each group would resume on the target.
+    /// The answer: when every group's offsets were on the target (None: no groups, or
+    /// interrupted).
     async fn cutover_groups(
         &mut self,
         consumed_by_group: &BTreeMap<String, u64>,
-    ) -> Result<(), ScenarioError> {
+    ) -> Result<Option<Instant>, ScenarioError> {
         if self.scenario.consumer_groups.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         self.progress("groups");
         // The built-in replicator's groups move in one `cutover offsets sync` call.
@@ -658,22 +664,60 @@ impl RunState<'_> {
             ),
             _ => None,
         };
-        for g in &self.scenario.consumer_groups {
-            let cut = cutover_group(
-                g,
-                self.scenario,
-                synced.as_ref().map(|s| {
+        let synced_at = Instant::now();
+        // Each group's translation is awaited (a system's own sync) and checked on a few
+        // tasks at once: hundreds of groups, each a second or more of reads.
+        let limit = Arc::new(tokio::sync::Semaphore::new(GROUP_CHECKS));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, g) in self.scenario.consumer_groups.iter().enumerate() {
+            let job = GroupJob {
+                group: g.id.clone(),
+                sync_bound: Duration::from_secs(
+                    self.scenario
+                        .system
+                        .group_sync_interval_secs()
+                        .map_or(30, |s| 3 * s + 10),
+                ),
+                translated: synced.as_ref().map(|s| {
                     s.get(&g.id).cloned().unwrap_or_else(|| {
                         "cutover offsets sync (the group is missing from its answer)".into()
                     })
                 }),
-                &self.rename,
-                &self.source.client_props(),
-                &self.target.client_props(),
-                &g.topics_of(&self.topics),
-                consumed_by_group.get(&g.id).copied().unwrap_or(0),
-            )
-            .await?;
+                pairs: g
+                    .topics_of(&self.topics)
+                    .iter()
+                    .map(|t| (t.clone(), self.rename.target_of(t)))
+                    .collect(),
+                fingerprint: self.scenario.verify.fingerprint(),
+                source: self.source.client_props(),
+                target: self.target.client_props(),
+                consumed: consumed_by_group.get(&g.id).copied().unwrap_or(0),
+            };
+            let (limit, cancel) = (limit.clone(), self.options.cancel.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                if cancel.load(Ordering::Acquire) {
+                    return (i, None);
+                }
+                (i, Some(job.run().await))
+            });
+        }
+        let mut done = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((i, Some(r))) => done.push((i, r?)),
+                Ok((_, None)) => {}
+                Err(e) => return Err(ScenarioError::System(format!("group check task: {e}"))),
+            }
+        }
+        if self.cancelled() {
+            return Ok(None);
+        }
+        done.sort_by_key(|(i, _)| *i);
+        let mut moved = synced_at;
+        for (i, (cut, translated_at)) in done {
+            let g = &self.scenario.consumer_groups[i];
+            moved = moved.max(translated_at);
             let tolerated = cut.skipped == 0
                 && cut.untranslated == 0
                 && cut.misplaced == 0
@@ -686,7 +730,7 @@ impl RunState<'_> {
             }
             self.report.consumer_groups.push(cut);
         }
-        Ok(())
+        Ok(Some(moved))
     }
 
     /// Phase 6: every instance stopped (SIGTERM, grace, SIGKILL); their logs listed.
@@ -815,9 +859,28 @@ async fn sync_builtin_groups(
     for g in groups {
         cmd.args(["--group", &g.id]);
     }
-    let out = cmd.output().await.map_err(ScenarioError::io(
+    // Ctrl-C ends the sync with the run (the child is killed when its future is dropped).
+    cmd.kill_on_drop(true)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().map_err(ScenarioError::io(
         "running cutover offsets sync".to_string(),
     ))?;
+    let output = child.wait_with_output();
+    tokio::pin!(output);
+    let out = loop {
+        tokio::select! {
+            out = &mut output => break out.map_err(ScenarioError::io(
+                "running cutover offsets sync".to_string(),
+            ))?,
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                if options.cancel.load(Ordering::Acquire) {
+                    tracing::warn!("interrupted: cutover offsets sync stopped");
+                    return Ok(BTreeMap::new());
+                }
+            }
+        }
+    };
     let log = options.report_dir.join("offsets-sync.log");
     let mut text = out.stdout.clone();
     text.extend_from_slice(&out.stderr);
@@ -841,64 +904,75 @@ async fn sync_builtin_groups(
     Ok(by_group)
 }
 
-/// Waits for a system's own offset sync when cutover did not translate (`translated`), then
-/// checks where one application group resumes on the target.
-#[allow(clippy::too_many_arguments)]
-async fn cutover_group(
-    g: &crate::spec::ConsumerGroupSpec,
-    scenario: &Scenario,
+/// How many consumer groups are awaited and checked on the target at once.
+const GROUP_CHECKS: usize = 6;
+
+/// One application group's move to the target, awaited and checked.
+struct GroupJob {
+    group: String,
+    /// How long a system's own offset sync is waited for.
+    sync_bound: Duration,
+    /// How cutover translated the group's offsets (None: the system syncs them itself).
     translated: Option<String>,
-    rename: &verify::reader::Rename,
-    source: &harness::ClientProps,
-    target: &harness::ClientProps,
-    topics: &[String],
+    /// (source topic, target topic) of the topics the group reads.
+    pairs: Vec<(String, String)>,
+    fingerprint: verify::FingerprintOptions,
+    source: harness::ClientProps,
+    target: harness::ClientProps,
     consumed: u64,
-) -> Result<reports::GroupCutover, ScenarioError> {
-    let began = Instant::now();
-    let translated_by = match translated {
-        Some(how) => how,
-        _ => {
-            // The system syncs on its own schedule: give it three of its intervals (30 s when
-            // cutover does not know it) before judging.
-            let bound = Duration::from_secs(
-                scenario
-                    .system
-                    .group_sync_interval_secs()
-                    .map_or(30, |s| 3 * s + 10),
-            );
-            let pairs: Vec<(String, String)> = topics
-                .iter()
-                .map(|t| (t.clone(), rename.target_of(t)))
-                .collect();
-            let (group, s, t) = (g.id.clone(), source.clone(), target.clone());
-            let synced = tokio::task::spawn_blocking(move || {
-                crate::groups::wait_for_sync(&group, &s, &t, &pairs, bound)
-            })
-            .await
-            .map_err(|e| ScenarioError::System(format!("group sync wait: {e}")))??;
-            format!(
-                "the system's own offset sync ({} within {} s)",
-                if synced { "seen" } else { "not complete" },
-                bound.as_secs()
+}
+
+impl GroupJob {
+    /// Waits for a system's own offset sync when cutover did not translate, then checks where
+    /// the group resumes on the target. The instant: when its offsets were on the target.
+    async fn run(self) -> Result<(reports::GroupCutover, Instant), ScenarioError> {
+        let began = Instant::now();
+        let GroupJob {
+            group,
+            sync_bound,
+            translated,
+            pairs,
+            fingerprint,
+            source,
+            target,
+            consumed,
+        } = self;
+        let translated_by = match translated {
+            Some(how) => how,
+            None => {
+                let (g, s, t, p) = (group.clone(), source.clone(), target.clone(), pairs.clone());
+                let synced = tokio::task::spawn_blocking(move || {
+                    crate::groups::wait_for_sync(&g, &s, &t, &p, sync_bound)
+                })
+                .await
+                .map_err(|e| ScenarioError::System(format!("group sync wait: {e}")))??;
+                format!(
+                    "the system's own offset sync ({} within {} s)",
+                    if synced { "seen" } else { "not complete" },
+                    sync_bound.as_secs()
+                )
+            }
+        };
+        let translated_at = Instant::now();
+        tracing::info!(%group, secs = began.elapsed().as_secs_f64(), %translated_by, "consumer group offsets translated");
+        let g = group.clone();
+        let mut cut = tokio::task::spawn_blocking(move || {
+            crate::groups::check(
+                &g,
+                &source,
+                &target,
+                &pairs,
+                &fingerprint,
+                Duration::from_secs(30),
             )
-        }
-    };
-    let pairs: Vec<(String, String)> = topics
-        .iter()
-        .map(|t| (t.clone(), rename.target_of(t)))
-        .collect();
-    let fp = scenario.verify.fingerprint();
-    tracing::info!(group = %g.id, secs = began.elapsed().as_secs_f64(), %translated_by, "consumer group offsets translated");
-    let (group, s, t) = (g.id.clone(), source.clone(), target.clone());
-    let mut cut = tokio::task::spawn_blocking(move || {
-        crate::groups::check(&group, &s, &t, &pairs, &fp, Duration::from_secs(30))
-    })
-    .await
-    .map_err(|e| ScenarioError::System(format!("group check task: {e}")))??;
-    tracing::info!(group = %g.id, secs = began.elapsed().as_secs_f64(), exact = cut.exact(), "consumer group checked on the target");
-    cut.translated_by = translated_by;
-    cut.consumed_on_source = consumed;
-    Ok(cut)
+        })
+        .await
+        .map_err(|e| ScenarioError::System(format!("group check task: {e}")))??;
+        tracing::info!(%group, secs = began.elapsed().as_secs_f64(), exact = cut.exact(), "consumer group checked on the target");
+        cut.translated_by = translated_by;
+        cut.consumed_on_source = consumed;
+        Ok((cut, translated_at))
+    }
 }
 
 fn regex_escape(s: &str) -> String {
