@@ -219,7 +219,6 @@ async fn start_system<'a>(
     started: Instant,
     registries: Option<&'a crate::registries::ScenarioRegistries>,
 ) -> Result<RunState<'a>, ScenarioError> {
-    let clusters_ready = Instant::now();
     let topics = scenario.workload.topics.names();
     workload::runner::create_topics(&scenario.workload, &source.client_props()).await?;
     // Configs with passwords live in a private temp dir; the report dir gets redacted copies.
@@ -362,16 +361,6 @@ async fn start_system<'a>(
                 MM2_START_TIMEOUT.as_secs()
             );
         }
-    }
-    // Every system's workload starts on brokers of the same age: a broker's first seconds are
-    // slow (JIT, coordinators loading), and a system that starts in 3 s (the built-in
-    // replicator) would otherwise have its first records timed on colder brokers than one
-    // that takes 6 s (MirrorMaker 2): measured in consumer-group-cutover, the first second
-    // of records waited ~0.5 s longer, most of the difference in p99 (docs/tuning.md,
-    // "Latency").
-    let age = clusters_ready.elapsed();
-    if age < WARM_CLUSTERS && !options.cancel.load(Ordering::Acquire) {
-        tokio::time::sleep(WARM_CLUSTERS - age).await;
     }
     let shared = Arc::new(Shared {
         started: Instant::now(),
@@ -1036,10 +1025,6 @@ fn rename_of(s: &SystemSpec) -> verify::Rename {
         SystemSpec::Mirrormaker2 { .. } => verify::Rename::default(),
     }
 }
-
-/// The least time between the clusters being ready and the workload's start (see
-/// `start_system`).
-const WARM_CLUSTERS: Duration = Duration::from_secs(6);
 
 /// How long MirrorMaker 2 may take from JVM start to running every replication task.
 const MM2_START_TIMEOUT: Duration = Duration::from_secs(120);
