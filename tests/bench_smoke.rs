@@ -40,7 +40,13 @@ fn replication_bench_runs_a_tiny_iteration_and_writes_its_table() {
             "{}",
             f.contender.name
         );
-        assert_eq!(t.records, 3_000 - 150);
+        // Counted from the 5 % mark (exact copies) or from the last observation below it.
+        assert!(
+            (2_850..=3_000).contains(&t.records),
+            "{}: {}",
+            f.contender.name,
+            t.records
+        );
     }
     let md = std::fs::read_to_string(&options.table_path).unwrap();
     assert_eq!(md, table.markdown);
@@ -86,7 +92,7 @@ fn replication_bench_partitions_axis_runs_tiny_and_samples_the_replicator() {
             .outcome
             .as_ref()
             .unwrap_or_else(|e| panic!("{} at {}: {e}", f.system.name(), f.partitions));
-        assert_eq!(t.records, 2_000 - 100);
+        assert!((1_900..=2_000).contains(&t.records), "{}", t.records);
         match f.system {
             AxisSystem::BuiltinEos => {
                 let u = usage.expect("the replicator was sampled");
@@ -142,7 +148,7 @@ fn replication_bench_times_mirrormaker2_exactly_once() {
             .outcome
             .as_ref()
             .unwrap_or_else(|e| panic!("{}: {e}", f.contender.name));
-        assert_eq!(t.records, 6_000 - 300, "{}", f.contender.name);
+        assert!((5_700..=6_000).contains(&t.records), "{}", f.contender.name);
     }
     assert!(
         table
