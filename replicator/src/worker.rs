@@ -279,6 +279,11 @@ pub fn spawn(s: Spawn) -> std::io::Result<Handle> {
                 batch_started: Instant::now(),
             };
             let ended = writer.run();
+            // The producer is destroyed before the engine hears that the writer ended: the
+            // engine may return and the process exit right after, and an exit while a
+            // librdkafka client is being destroyed on another thread corrupted the heap
+            // (`malloc_consolidate(): invalid chunk size`, SIGABRT after "stopped").
+            drop(writer);
             let _ = done_tx.send(ended);
         })?;
     Ok(Handle {
