@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use harness::TopicSpec;
 use scenarios::spec::{SystemOverride, SystemSpec};
 use scenarios::system::Launcher;
 
@@ -239,14 +238,8 @@ impl Bench {
         partitions: i32,
         options: &Options,
     ) -> Result<(u64, f64)> {
-        self.runtime
-            .block_on(
-                self.source
-                    .admin()?
-                    .with_timeout(Duration::from_secs(180))
-                    .create_topic(&TopicSpec::new(topic, partitions, 1)),
-            )
-            .with_context(|| format!("creating the source topic {topic}"))?;
+        create_topic(&self.runtime, &*self.source, topic, partitions)
+            .context("creating the axis's source topic")?;
         let started = Instant::now();
         let bytes = fill(
             &self.source.bootstrap_servers(),

@@ -394,7 +394,7 @@ impl Bench {
             n += 1;
         }
         p.flush(Duration::from_secs(120))?;
-        Ok(self.timing(began, first))
+        Ok(self.timing(began, first.unwrap_or(began), records / 20))
     }
 
     /// The target's produce limit: the same records produced straight into it, timed by
@@ -434,7 +434,7 @@ impl Bench {
         if done < self.records {
             bail!("{done} of {} records acknowledged", self.records);
         }
-        Ok(self.timing(began, first))
+        Ok(self.timing(began, first.unwrap_or(began), self.records / 20))
     }
 
     /// The built-in replicator in this process (`instances` engines sharing a group), copying
@@ -620,13 +620,7 @@ bootstrap.servers = "{target}"
             let n = copied()?;
             let now = Instant::now();
             if n >= self.records {
-                let counted = self.records - before.1;
-                return Ok(Timing {
-                    records: counted,
-                    bytes: self.bytes / self.records.max(1) * counted,
-                    secs: now.duration_since(before.0).as_secs_f64(),
-                    start_secs: before.0.duration_since(began).as_secs_f64(),
-                });
+                return Ok(self.timing(began, before.0, before.1));
             }
             if n < self.records / 20 {
                 before = (asked, n);
@@ -642,29 +636,40 @@ bootstrap.servers = "{target}"
         }
     }
 
-    /// The 95 % of the records copied after the clock started.
-    fn timing(&self, began: Instant, first: Option<Instant>) -> Timing {
-        let counted = self.records - self.records / 20;
-        let first = first.unwrap_or(began);
+    /// The records copied after the clock started at `start` (`done` of them were there by
+    /// then), timed until now; `began` is when the contender was started.
+    fn timing(&self, began: Instant, start: Instant, done: u64) -> Timing {
+        let counted = self.records - done;
         Timing {
             records: counted,
             bytes: self.bytes / self.records.max(1) * counted,
-            secs: first.elapsed().as_secs_f64(),
-            start_secs: first.duration_since(began).as_secs_f64(),
+            secs: start.elapsed().as_secs_f64(),
+            start_secs: start.duration_since(began).as_secs_f64(),
         }
     }
 
     /// Creates a target topic; thousands of partitions on one broker take a while.
     pub fn create_target_topic(&self, topic: &str, partitions: i32) -> Result<()> {
-        self.runtime
-            .block_on(
-                self.target
-                    .admin()?
-                    .with_timeout(Duration::from_secs(180))
-                    .create_topic(&TopicSpec::new(topic, partitions, 1)),
-            )
-            .with_context(|| format!("creating {topic}"))
+        create_topic(&self.runtime, &*self.target, topic, partitions)
     }
+}
+
+/// Creates `topic` on `cluster` (a generous timeout: thousands of partitions on one broker
+/// take a while).
+pub fn create_topic(
+    runtime: &tokio::runtime::Runtime,
+    cluster: &dyn Cluster,
+    topic: &str,
+    partitions: i32,
+) -> Result<()> {
+    runtime
+        .block_on(
+            cluster
+                .admin()?
+                .with_timeout(Duration::from_secs(180))
+                .create_topic(&TopicSpec::new(topic, partitions, 1)),
+        )
+        .with_context(|| format!("creating {topic}"))
 }
 
 /// Key length of every record (`key-00000000`).

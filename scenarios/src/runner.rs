@@ -330,8 +330,8 @@ async fn start_system<'a>(
     }
     if let Some((status_topic, tasks_max)) = mm2_ready {
         // MirrorMaker 2 replicates only once its tasks run, many seconds after the JVMs start:
-        // the workload and the fault schedule begin then (the built-in replicator and commands
-        // are taken as started at once).
+        // the workload and the fault schedule begin then (commands are taken as started at
+        // once).
         progress_of_phase(options, "start", started);
         let partitions = source_partitions(&source, &topics).max(1);
         let tasks = tasks_max.min(partitions);
@@ -668,16 +668,19 @@ impl RunState<'_> {
         // Each group's translation is awaited (a system's own sync) and checked on a few
         // tasks at once: hundreds of groups, each a second or more of reads.
         let limit = Arc::new(tokio::sync::Semaphore::new(GROUP_CHECKS));
+        // A system that syncs on its own schedule gets three of its intervals (30 s when
+        // cutover does not know it) before a group is judged.
+        let sync_bound = Duration::from_secs(
+            self.scenario
+                .system
+                .group_sync_interval_secs()
+                .map_or(30, |s| 3 * s + 10),
+        );
         let mut tasks = tokio::task::JoinSet::new();
         for (i, g) in self.scenario.consumer_groups.iter().enumerate() {
             let job = GroupJob {
                 group: g.id.clone(),
-                sync_bound: Duration::from_secs(
-                    self.scenario
-                        .system
-                        .group_sync_interval_secs()
-                        .map_or(30, |s| 3 * s + 10),
-                ),
+                sync_bound,
                 translated: synced.as_ref().map(|s| {
                     s.get(&g.id).cloned().unwrap_or_else(|| {
                         "cutover offsets sync (the group is missing from its answer)".into()
@@ -1053,16 +1056,26 @@ async fn wait_until_copying(
             .values()
             .filter_map(|i| i.metrics_port)
             .collect();
-        let bodies = tokio::task::spawn_blocking(move || {
+        // Per instance (assigned, waiting); None while any instance does not answer yet.
+        let counts = tokio::task::spawn_blocking(move || {
             ports
                 .into_iter()
-                .map(crate::scrape::fetch)
-                .collect::<Vec<_>>()
+                .map(|p| {
+                    Some((
+                        metric_sum(p, names::ASSIGNED_PARTITIONS)?,
+                        metric_sum(p, names::WAITING_PARTITIONS)?,
+                    ))
+                })
+                .collect::<Option<Vec<_>>>()
         })
         .await
         .map_err(|e| e.to_string())?;
-        if copying(&bodies, partitions) {
-            return Ok(());
+        if let Some(counts) = counts.filter(|c| !c.is_empty()) {
+            let assigned: f64 = counts.iter().map(|(a, _)| a).sum();
+            let waiting: f64 = counts.iter().map(|(_, w)| w).sum();
+            if assigned >= f64::from(partitions) && waiting == 0.0 {
+                return Ok(());
+            }
         }
         if options.cancel.load(Ordering::Acquire) {
             return Err("cancelled".into());
@@ -1072,26 +1085,6 @@ async fn wait_until_copying(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Whether the instances' `/metrics` bodies (None: no answer yet) say every one of
-/// `partitions` source partitions is assigned to a running writer and none waits.
-fn copying(bodies: &[Option<String>], partitions: u32) -> bool {
-    let sum = |body: &str, name: &str| -> f64 {
-        crate::scrape::samples(body, name)
-            .iter()
-            .map(|(_, v)| v)
-            .sum()
-    };
-    if bodies.is_empty() || bodies.iter().any(Option::is_none) {
-        return false;
-    }
-    let (mut assigned, mut waiting) = (0.0, 0.0);
-    for body in bodies.iter().flatten() {
-        assigned += sum(body, names::ASSIGNED_PARTITIONS);
-        waiting += sum(body, names::WAITING_PARTITIONS);
-    }
-    assigned >= f64::from(partitions) && waiting == 0.0
 }
 
 /// Partitions of the source topics.
