@@ -18,6 +18,7 @@ pub mod admin;
 pub mod client_props;
 pub mod cluster;
 pub mod container;
+pub mod delivery;
 pub mod diagnose;
 pub mod dist;
 pub mod doctor;

@@ -41,6 +41,12 @@ use crate::metrics::{Metrics, Totals};
 use crate::topics::TopicSync;
 use crate::worker::{self, Ended, Handle, Input, Request, Routed, Tp};
 
+/// How long one fill of the source consumer's metadata cache serves adoptions: well inside
+/// the cache's validity (`metadata.max.age.ms`, 3 × the 5 s refresh interval set here).
+const PRIMED_FOR: Duration = Duration::from_secs(2);
+/// The longest an adoption waits for that fill.
+const PRIME_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The source consumer's context: its statistics feed the lag metric.
 struct SourceContext {
     metrics: Arc<Metrics>,
@@ -124,6 +130,9 @@ struct Shared {
     lookup: BaseConsumer,
     state: Mutex<State>,
     incarnations: AtomicU64,
+    /// When the source consumer's metadata cache last learnt every source topic
+    /// ([`Shared::prime_source_metadata`]).
+    primed: Mutex<Option<(Instant, BTreeSet<String>)>>,
 }
 
 /// The slot group's consumer context: the rebalance callback starts and stops slots.
@@ -379,11 +388,40 @@ impl Shared {
                 .map_err(|e| ReplicatorError::kafka("source: assignment", e))?;
         }
         drop(state);
+        self.prime_source_metadata(parts);
         self.source.incremental_assign(&tpl).map_err(|e| {
             ReplicatorError::kafka(format!("source: assigning slot {slot}'s partitions"), e)
         })?;
         tracing::info!(slot, partitions = positions.len(), "partitions adopted");
         Ok(())
+    }
+
+    /// Fills the source consumer's metadata cache with every topic's leaders, so that the
+    /// partitions assigned next start fetching at once. librdkafka creates a topic it has not
+    /// seen yet with no leader and looks it up only on its 1 s scan of topics without metadata
+    /// (`rd_kafka_topic_scan_all`): a fresh consumer's first fetch came 0.9 s after
+    /// `incremental_assign`. A topic created from a valid cache entry gets its leaders at once
+    /// (`rd_kafka_topic_new0`). One request serves the slots adopted in the same rebalance; a
+    /// failure only costs that wait, so it is logged, not returned.
+    fn prime_source_metadata(&self, parts: &[Tp]) {
+        let mut primed = match self.primed.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some((at, topics)) = primed.as_ref() {
+            if at.elapsed() < PRIMED_FOR && parts.iter().all(|(t, _)| topics.contains(t)) {
+                return;
+            }
+        }
+        match self.source.fetch_metadata(None, PRIME_TIMEOUT) {
+            Ok(m) => {
+                let topics = m.topics().iter().map(|t| t.name().to_string()).collect();
+                *primed = Some((Instant::now(), topics));
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "source metadata not primed; partitions start fetching on librdkafka's next topic scan")
+            }
+        }
     }
 
     /// Exactly-once: the checkpoints on the target; at-least-once: the source group's
@@ -806,6 +844,7 @@ pub fn run(
         lookup,
         state: Mutex::new(State::default()),
         incarnations: AtomicU64::new(0),
+        primed: Mutex::new(None),
     });
     let slots: BaseConsumer<SlotsContext> = slots_config(&config, &source_id)?
         .create_with_context(SlotsContext {

@@ -790,15 +790,11 @@ impl Writer {
     }
 
     /// Serves delivery reports until every record of the batch is acknowledged or `deadline`
-    /// passes (then the commit's own flush waits and reports, with its deadline and errors).
-    /// rust-rdkafka's `commit_transaction` flushes first, but waits up to 100 ms on the
-    /// producer's queue whenever the batch is not yet acknowledged, so most commits cost one or
-    /// two of those waits beyond the round trip: in the consumer-group-cutover scenario this
-    /// was 100–200 ms of every record's end-to-end delay (docs/tuning.md, "Latency").
+    /// passes (then the commit's own flush waits and reports, with its deadline and errors):
+    /// without it, commits paid rust-rdkafka's 100 ms flush waits ([`harness::delivery`]),
+    /// 100–200 ms of every record's end-to-end delay (docs/tuning.md, "Latency").
     fn deliver(&self, deadline: Instant) {
-        while self.producer.in_flight_count() > 0 && Instant::now() < deadline {
-            self.producer.poll(Duration::from_millis(1));
-        }
+        harness::delivery::serve_deliveries(&self.producer, deadline);
     }
 
     /// Commits the open transaction. rust-rdkafka's `commit_transaction` first flushes (serving

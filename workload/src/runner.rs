@@ -124,10 +124,10 @@ pub async fn run(
         }
         None => None,
     };
-    let started = Instant::now();
-    let deadline = spec
-        .duration_secs
-        .map(|d| started + Duration::from_secs_f64(d));
+    // The clock starts once every producer is ready (created, its transactions initialised,
+    // the topics' leaders known): a producer still starting must not owe records it then
+    // sends in a burst, each stamped late and held back behind the others.
+    let placeholder = Instant::now();
     // Each producer owns an equal share of the record budget, so the stream of every producer
     // (and so the whole workload) is the same from run to run, however fast each one is.
     let producers_total: u64 = spec
@@ -135,8 +135,8 @@ pub async fn run(
         .iter()
         .map(|p| u64::from(p.count))
         .sum();
-    let mut tasks = Vec::new();
-    let mut hang_tasks = Vec::new();
+    let mut preparing = Vec::new();
+    let mut hangs = Vec::new();
     let mut producer_id: u16 = 0;
     for (group, p) in spec.producer_groups().into_iter().enumerate() {
         for _ in 0..p.count {
@@ -154,37 +154,52 @@ pub async fn run(
                 partitions: spec.topics.partitions,
                 topics: topics.clone(),
                 props: props.clone(),
-                deadline,
                 budget,
                 cancel: options.cancel.clone(),
                 keep: options.keep_records,
-                started,
+                started: placeholder,
+                deadline: None,
                 framer: framer.clone(),
             };
-            tasks.push(tokio::task::spawn_blocking(move || job.run()));
+            preparing.push(tokio::task::spawn_blocking(move || job.prepare()));
             producer_id += 1;
         }
         if let Some(h) = p.hanging.clone() {
-            let (props, topics, cancel) = (props.clone(), topics.clone(), options.cancel.clone());
-            let (seed, record, partitions) =
-                (spec.seed, spec.record.clone(), spec.topics.partitions);
-            let id = 60_000u16.saturating_add(group as u16);
-            let keep = options.keep_records;
-            hang_tasks.push(tokio::task::spawn_blocking(move || {
-                hanging_transaction(HangJob {
-                    id,
-                    seed,
-                    spec: h,
-                    record,
-                    partitions,
-                    topics,
-                    props,
-                    cancel,
-                    started,
-                    keep,
-                })
-            }));
+            hangs.push(HangJob {
+                id: 60_000u16.saturating_add(group as u16),
+                seed: spec.seed,
+                spec: h,
+                record: spec.record.clone(),
+                partitions: spec.topics.partitions,
+                topics: topics.clone(),
+                props: props.clone(),
+                cancel: options.cancel.clone(),
+                started: placeholder,
+                keep: options.keep_records,
+            });
         }
+    }
+    let mut ready = Vec::with_capacity(preparing.len());
+    for p in preparing {
+        ready.push(p.await.map_err(|e| WorkloadError::Kafka {
+            producer: "?".into(),
+            detail: format!("producer thread failed: {e}"),
+        })??);
+    }
+    let started = Instant::now();
+    let deadline = spec
+        .duration_secs
+        .map(|d| started + Duration::from_secs_f64(d));
+    let mut tasks = Vec::new();
+    for (mut job, producer) in ready {
+        job.started = started;
+        job.deadline = deadline;
+        tasks.push(tokio::task::spawn_blocking(move || job.run(producer)));
+    }
+    let mut hang_tasks = Vec::new();
+    for mut h in hangs {
+        h.started = started;
+        hang_tasks.push(tokio::task::spawn_blocking(move || hanging_transaction(h)));
     }
     let mut report = WorkloadReport::default();
     for t in tasks {
@@ -421,8 +436,15 @@ fn settle(
 }
 
 impl ProducerJob {
-    fn run(self) -> Result<ProducerResult, WorkloadError> {
-        let name = format!("cutover-workload-{}", self.id);
+    fn name(&self) -> String {
+        format!("cutover-workload-{}", self.id)
+    }
+
+    /// Creates the producer and readies it before the workload's clock starts: its
+    /// transactions initialised (on a fresh cluster the first `init_transactions` waits for
+    /// the transaction coordinator to load) and every topic's leaders in its metadata cache.
+    fn prepare(self) -> Result<(Self, BaseProducer<LedgerContext>), WorkloadError> {
+        let name = self.name();
         let mut config = producer_config(&self.props, &self.spec, &name)?;
         if self.spec.transactions.is_some() {
             config.set(
@@ -435,6 +457,23 @@ impl ProducerJob {
                 deliveries: Mutex::new(Deliveries::default()),
             })
             .map_err(|e| kafka_err(&name, "creating the producer", e))?;
+        if self.spec.transactions.is_some() {
+            producer
+                .init_transactions(Duration::from_secs(30))
+                .map_err(|e| kafka_err(&name, "init_transactions", e))?;
+        }
+        // Best effort: a producer that does not know a topic yet still sends, after a lookup.
+        if let Err(e) = producer
+            .client()
+            .fetch_metadata(None, Duration::from_secs(10))
+        {
+            tracing::debug!(producer = %name, error = %e, "topic metadata not fetched before the start");
+        }
+        Ok((self, producer))
+    }
+
+    fn run(self, producer: BaseProducer<LedgerContext>) -> Result<ProducerResult, WorkloadError> {
+        let name = self.name();
         let t = Duration::from_secs(30);
         let mut generator = RecordGenerator::new(
             self.seed,
@@ -457,11 +496,6 @@ impl ProducerJob {
             .transactions
             .as_ref()
             .map_or(0.0, |t| t.abort_ratio);
-        if txn_size.is_some() {
-            producer
-                .init_transactions(t)
-                .map_err(|e| kafka_err(&name, "init_transactions", e))?;
-        }
         let mut txn: u64 = 0;
         let mut in_txn = 0u64;
         let rate = self.spec.rate;
@@ -566,8 +600,12 @@ impl ProducerJob {
     ) -> Result<(), WorkloadError> {
         let t = Duration::from_secs(30);
         let abort = generator.decide(abort_ratio);
+        // Acknowledged first, 1 ms polls at a time: the flush inside rust-rdkafka's commit
+        // waits 100 ms steps, and an open transaction holds back every read_committed reader
+        // (harness::delivery).
+        harness::delivery::serve_deliveries(producer, Instant::now() + t);
         if abort {
-            // Flush first so the aborted records really are in the log (and must be skipped
+            // Flushed first so the aborted records really are in the log (and must be skipped
             // by read_committed readers), not purged from the client's queue.
             producer
                 .flush(t)
