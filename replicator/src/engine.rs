@@ -44,8 +44,10 @@ use crate::worker::{self, Ended, Handle, Input, Request, Routed, Tp};
 /// How long one fill of the source consumer's metadata cache serves adoptions: well inside
 /// the cache's validity (`metadata.max.age.ms`, 3 × the 5 s refresh interval set here).
 const PRIMED_FOR: Duration = Duration::from_secs(2);
-/// The longest an adoption waits for that fill.
-const PRIME_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest an adoption waits for that fill: no longer than librdkafka's own scan would
+/// have taken to find the topics (a source behind a slow or broken link must not hold up a
+/// rebalance).
+const PRIME_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The source consumer's context: its statistics feed the lag metric.
 struct SourceContext {
