@@ -532,7 +532,8 @@ async fn exactly_once_survives_repeated_kill_9() {
     let _one = ONE_PAIR_AT_A_TIME.lock().await;
     let pair = Pair::start("kill").await;
     let config = pair.config("kill", "exactly-once", "", 300);
-    let producing = spawn_workload(&pair, 30_000, 1_500);
+    // 45,000 records at 900/s: about a minute of traffic, longer than the five rounds.
+    let producing = spawn_workload(&pair, 45_000, 900);
     // Seeded "random" moments 0.3 to 1.8 s after the instance got its partitions: records
     // flow all the time and a batch is committed every 300 ms, so the kills land inside open
     // transactions (and some inside commits).
@@ -542,6 +543,10 @@ async fn exactly_once_survives_repeated_kill_9() {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
+        assert!(
+            !producing.is_finished(),
+            "the workload ended before round {round}: the kills must land while records flow"
+        );
         rep.wait_assigned().await;
         tokio::time::sleep(Duration::from_millis(300 + rng % 1500)).await;
         rep.kill9();
