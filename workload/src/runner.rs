@@ -124,10 +124,6 @@ pub async fn run(
         }
         None => None,
     };
-    // The clock starts once every producer is ready (created, its transactions initialised,
-    // the topics' leaders known): a producer still starting must not owe records it then
-    // sends in a burst, each stamped late and held back behind the others.
-    let placeholder = Instant::now();
     // Each producer owns an equal share of the record budget, so the stream of every producer
     // (and so the whole workload) is the same from run to run, however fast each one is.
     let producers_total: u64 = spec
@@ -157,8 +153,6 @@ pub async fn run(
                 budget,
                 cancel: options.cancel.clone(),
                 keep: options.keep_records,
-                started: placeholder,
-                deadline: None,
                 framer: framer.clone(),
             };
             preparing.push(tokio::task::spawn_blocking(move || job.prepare()));
@@ -174,7 +168,6 @@ pub async fn run(
                 topics: topics.clone(),
                 props: props.clone(),
                 cancel: options.cancel.clone(),
-                started: placeholder,
                 keep: options.keep_records,
             });
         }
@@ -186,20 +179,24 @@ pub async fn run(
             detail: format!("producer thread failed: {e}"),
         })??);
     }
+    // The clock starts once every producer is ready (created, its transactions initialised,
+    // the topics' leaders known): a producer still starting must not owe records it then
+    // sends in a burst, each stamped late and held back behind the others.
     let started = Instant::now();
     let deadline = spec
         .duration_secs
         .map(|d| started + Duration::from_secs_f64(d));
     let mut tasks = Vec::new();
-    for (mut job, producer) in ready {
-        job.started = started;
-        job.deadline = deadline;
-        tasks.push(tokio::task::spawn_blocking(move || job.run(producer)));
+    for (job, producer) in ready {
+        tasks.push(tokio::task::spawn_blocking(move || {
+            job.run(producer, started, deadline)
+        }));
     }
     let mut hang_tasks = Vec::new();
-    for mut h in hangs {
-        h.started = started;
-        hang_tasks.push(tokio::task::spawn_blocking(move || hanging_transaction(h)));
+    for h in hangs {
+        hang_tasks.push(tokio::task::spawn_blocking(move || {
+            hanging_transaction(h, started)
+        }));
     }
     let mut report = WorkloadReport::default();
     for t in tasks {
@@ -272,11 +269,9 @@ struct ProducerJob {
     partitions: i32,
     topics: Arc<Vec<String>>,
     props: ClientProps,
-    deadline: Option<Instant>,
     budget: Arc<AtomicI64>,
     cancel: Arc<AtomicBool>,
     keep: bool,
-    started: Instant,
     framer: Option<Arc<crate::schema::Framer>>,
 }
 
@@ -472,7 +467,14 @@ impl ProducerJob {
         Ok((self, producer))
     }
 
-    fn run(self, producer: BaseProducer<LedgerContext>) -> Result<ProducerResult, WorkloadError> {
+    /// Produces from `started` (the workload's clock) until the deadline, the budget or
+    /// cancellation.
+    fn run(
+        self,
+        producer: BaseProducer<LedgerContext>,
+        started: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<ProducerResult, WorkloadError> {
         let name = self.name();
         let t = Duration::from_secs(30);
         let mut generator = RecordGenerator::new(
@@ -505,7 +507,7 @@ impl ProducerJob {
         };
         loop {
             let stop = self.cancel.load(Ordering::Relaxed)
-                || self.deadline.is_some_and(|d| Instant::now() >= d)
+                || deadline.is_some_and(|d| Instant::now() >= d)
                 || self.budget.fetch_sub(1, Ordering::Relaxed) <= 0;
             // A full transaction ends before the next record; an open one when the producer
             // stops.
@@ -527,7 +529,7 @@ impl ProducerJob {
             }
             if let Some(rate) = rate {
                 // Pace: the n-th record (or byte) is due at n / rate seconds after start.
-                let elapsed = self.started.elapsed().as_secs_f64();
+                let elapsed = started.elapsed().as_secs_f64();
                 let due_records = rate.records_per_sec.map_or(0.0, |r| generated as f64 / r);
                 let due_bytes = rate.mb_per_sec.map_or(0.0, |m| bytes as f64 / (m * 1e6));
                 let due = due_records.max(due_bytes);
@@ -634,7 +636,6 @@ struct HangJob {
     topics: Arc<Vec<String>>,
     props: ClientProps,
     cancel: Arc<AtomicBool>,
-    started: Instant,
     keep: bool,
 }
 
@@ -675,12 +676,16 @@ fn wait_for_stable(props: &ClientProps, topic: &str, limit_ms: u64) -> bool {
     false
 }
 
-/// Opens a transaction, writes to one partition, holds it open, then ends it as asked.
-fn hanging_transaction(job: HangJob) -> Result<(HangWindow, IntentLedger), WorkloadError> {
+/// Opens a transaction, writes to one partition, holds it open, then ends it as asked; its
+/// moments count from `started`, the workload's clock.
+fn hanging_transaction(
+    job: HangJob,
+    started: Instant,
+) -> Result<(HangWindow, IntentLedger), WorkloadError> {
     let name = format!("cutover-hanging-{}", job.id);
     let txn_id = format!("cutover-hanging-{}-{}", job.seed, job.id);
     sleep_unless_cancelled(
-        job.started + Duration::from_secs_f64(job.spec.after_secs),
+        started + Duration::from_secs_f64(job.spec.after_secs),
         &job.cancel,
     );
     let hold_ms = (job.spec.hold_secs * 1000.0) as u64;
@@ -718,7 +723,7 @@ fn hanging_transaction(job: HangJob) -> Result<(HangWindow, IntentLedger), Workl
     producer
         .flush(t)
         .map_err(|e| kafka_err(&name, "flush", e))?;
-    let opened_at = job.started.elapsed().as_secs_f64();
+    let opened_at = started.elapsed().as_secs_f64();
     tracing::info!(topic = %topic, hold_secs = job.spec.hold_secs, "hanging transaction open");
     sleep_unless_cancelled(Instant::now() + Duration::from_millis(hold_ms), &job.cancel);
     match job.spec.end {
@@ -748,7 +753,7 @@ fn hanging_transaction(job: HangJob) -> Result<(HangWindow, IntentLedger), Workl
                 topic: topic.clone(),
                 partition: 0,
                 opened_at_secs: opened_at,
-                ended_at_secs: job.started.elapsed().as_secs_f64(),
+                ended_at_secs: started.elapsed().as_secs_f64(),
                 end: job.spec.end,
                 records: job.spec.records,
             };
@@ -774,7 +779,7 @@ fn hanging_transaction(job: HangJob) -> Result<(HangWindow, IntentLedger), Workl
             topic,
             partition: 0,
             opened_at_secs: opened_at,
-            ended_at_secs: job.started.elapsed().as_secs_f64(),
+            ended_at_secs: started.elapsed().as_secs_f64(),
             end: job.spec.end,
             records: job.spec.records,
         },
