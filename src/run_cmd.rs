@@ -277,11 +277,11 @@ pub(crate) fn outcome_line(report: &scenarios::RunReport, downtime_label: &str) 
         if report.failures.is_empty() && report.undecided.is_empty() {
             String::new()
         } else {
-            let reasons: Vec<&str> = report
+            let reasons: Vec<String> = report
                 .failures
                 .iter()
                 .chain(&report.undecided)
-                .map(String::as_str)
+                .map(|r| r.to_string())
                 .collect();
             format!(" — {}", reasons.join("; "))
         }

@@ -382,10 +382,16 @@ fn report(
     registries: Option<reports::RegistriesSection>,
 ) -> Result<u8> {
     // Registry findings fail the run as they do in `cutover run`.
-    let registry_failures: Vec<String> = registries
+    let registry_failures: Vec<reports::Reason> = registries
         .iter()
         .flat_map(|r| r.counts.iter())
-        .map(|(kind, n)| format!("schema registries: {n} {kind}"))
+        .map(|(kind, n)| {
+            reports::Reason::new(
+                reports::RunClass::of_registry_finding(kind),
+                *n,
+                format!("schema registries: {n} {kind}"),
+            )
+        })
         .collect();
     if let Some(dir) = &args.report_dir {
         let path = write_json(dir, "verdict.json", verdict)?;
@@ -427,7 +433,11 @@ fn report(
                 if registry_failures.is_empty() {
                     String::new()
                 } else {
-                    format!("; {}", registry_failures.join(", "))
+                    let lines: Vec<&str> = registry_failures
+                        .iter()
+                        .map(|r| r.detail.as_str())
+                        .collect();
+                    format!("; {}", lines.join(", "))
                 }
             );
         }
