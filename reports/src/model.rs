@@ -11,14 +11,15 @@ use verify::verdict::Verdict;
 
 pub use crate::reasons::{Class, Reason, RunClass};
 
-/// The major version of `report.json`. A reader refuses a newer major (exit 2).
-pub const SCHEMA_VERSION: u32 = 1;
-/// The minor version: which additive fields a report of this major may carry
-/// (0: the first runner's fields; 1: kind, finished_at, scenario text and file, client
-/// properties, librdkafka version, delay; 2: consumer_groups; 3: rehearsal; 4: undecided,
-/// fault effect, expectation; 5: registries; 6: failures and undecided as named classes with
-/// counts, exact expectations with count bounds).
-pub const SCHEMA_MINOR: u32 = 6;
+/// The major version of `report.json`. A reader refuses a newer major (exit 2) and reads an
+/// older one (major 1's text reasons read as class `other`).
+pub const SCHEMA_VERSION: u32 = 2;
+/// The minor version: which additive fields a report of this major may carry (major 2, 0:
+/// everything of major 1's minor 5, with `failures` and `undecided` as named classes with
+/// counts, `expectation.bounds`, `faults[].failed`). Major 1's minors: 0 the first runner's
+/// fields; 1 kind, finished_at, scenario text and file, client properties, librdkafka version,
+/// delay; 2 consumer_groups; 3 rehearsal; 4 undecided, fault effect, expectation; 5 registries.
+pub const SCHEMA_MINOR: u32 = 0;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -77,7 +78,7 @@ pub struct FaultEvent {
     #[serde(default)]
     pub effect: String,
     /// The fault's task failed (a panic) before it could say what happened: `error` holds
-    /// the cause (class `fault-failed`, minor 6).
+    /// the cause (class `fault-failed`, major 2).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub failed: bool,
 }
@@ -165,8 +166,8 @@ pub struct RunReport {
     /// The librdkafka every cutover client used.
     pub librdkafka_version: Option<String>,
     pub outcome: Outcome,
-    /// Why the run failed: a named class, a count and one line each (minor 6; a line of
-    /// text before).
+    /// Why the run failed: a named class, a count and one line each (major 2; a line of
+    /// text in major 1).
     pub failures: Vec<Reason>,
     pub workload: Option<WorkloadSummary>,
     pub faults: Vec<FaultEvent>,
@@ -318,7 +319,7 @@ pub struct Expectation {
     /// For a fail or an unknown: exactly the classes (kebab-case) the run must show, anomaly
     /// and run-level alike; any other class makes the expectation unmet.
     pub classes: Vec<String>,
-    /// Bounds on a class's count (`duplicated = { min = 1 }`), by class (minor 6).
+    /// Bounds on a class's count (`duplicated = { min = 1 }`), by class (major 2).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub bounds: BTreeMap<String, CountBounds>,
     pub met: bool,

@@ -265,7 +265,7 @@ impl fmt::Display for Reason {
 
 impl<'de> Deserialize<'de> for Reason {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Reason, D::Error> {
-        /// Reports before minor 6 wrote a line of text per reason.
+        /// Reports of major 1 wrote a line of text per reason.
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Repr {

@@ -368,7 +368,7 @@ async fn start_system<'a>(
         instances: Arc::new(Mutex::new(instances)),
     });
     let report = RunReport {
-        schema_version: 1,
+        schema_version: reports::SCHEMA_VERSION,
         scenario: scenario.scenario.name.clone(),
         description: scenario.scenario.description.clone(),
         system: system_name(&scenario.system),
