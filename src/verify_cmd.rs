@@ -79,6 +79,10 @@ pub struct VerifyArgs {
     /// Records removed by the target's retention are expected, not lost.
     #[arg(long)]
     allow_expiry: bool,
+    /// Records an open transaction hides (source or target last stable offset below the high
+    /// watermark) may stay unjudged; without it they make the verdict UNKNOWN (exit 2).
+    #[arg(long)]
+    allow_unverified: bool,
     /// Examples kept per anomaly class.
     #[arg(long, default_value_t = 10)]
     examples: usize,
@@ -109,7 +113,7 @@ pub struct VerifyArgs {
     #[arg(long, num_args = 1.., conflicts_with_all = [
         "source", "target", "topics", "rename_prefix", "rename_suffix", "renames", "until",
         "include_timestamps", "exclude_headers", "preserve_offsets", "no_preserve_partitions",
-        "allowed_duplicates", "allow_expiry", "examples",
+        "allowed_duplicates", "allow_expiry", "allow_unverified", "examples",
     ])]
     merge: Vec<PathBuf>,
 }
@@ -182,6 +186,7 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
             timestamps: args.include_timestamps,
             allowed_duplicates: args.allowed_duplicates,
             ignore_headers: args.exclude_headers.clone(),
+            allow_unverified: args.allow_unverified,
         },
         allow_expiry: args.allow_expiry,
         matching: MatchOptions {
@@ -486,6 +491,16 @@ fn print_summary(verdict: &Verdict) {
                 .collect();
             println!("  {:<21} {n:>10}   ({})", class.as_str(), topics.join(", "));
         }
+    }
+    for u in verdict.unverified() {
+        println!(
+            "unverified{}: {u}",
+            if verdict.promises.allow_unverified {
+                " (allowed)"
+            } else {
+                ""
+            }
+        );
     }
     for topic in &verdict.topics {
         for w in &topic.warnings {

@@ -482,10 +482,19 @@ impl RunReport {
             .failing()
             .map(|(class, n)| Reason::anomaly(class, n))
             .collect();
+        let undecided = if verdict.promises.allow_unverified {
+            Vec::new()
+        } else {
+            verdict
+                .unverified()
+                .map(|u| Reason::new(RunClass::Unverified, u.offsets(), u.to_string()))
+                .collect()
+        };
         RunReport {
             kind: RunKind::Verify,
             outcome,
             failures,
+            undecided,
             duration_secs: verdict.duration_ms as f64 / 1000.0,
             verdict: Some(verdict),
             ..RunReport::new(name)

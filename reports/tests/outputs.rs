@@ -78,6 +78,7 @@ fn topic(name: &str, partitions: i32, class: AnomalyClass, per_partition: &[u64]
         partitions: parts,
         examples,
         warnings: Vec::new(),
+        unverified: Vec::new(),
     }
 }
 

@@ -842,6 +842,12 @@ impl RunState<'_> {
                 for (class, n) in verdict.failing() {
                     report.failures.push(reports::Reason::anomaly(class, n));
                 }
+                // Records an open transaction hid from the checker at the end.
+                if !verdict.promises.allow_unverified {
+                    for u in verdict.unverified() {
+                        report.undecide(RunClass::Unverified, u.offsets(), u.to_string());
+                    }
+                }
                 if let Some(reg) = &mut report.registries {
                     reg.note_records(&verdict);
                 }
