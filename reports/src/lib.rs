@@ -74,7 +74,11 @@ pub fn prepare(report: &mut RunReport) {
     if report.schema_version == 0 {
         report.schema_version = SCHEMA_VERSION;
     }
-    report.schema_minor = report.schema_minor.max(SCHEMA_MINOR);
+    // The first minor of a major is 0: the max is a no-op until the next additive revision.
+    #[allow(clippy::unnecessary_min_or_max)]
+    {
+        report.schema_minor = report.schema_minor.max(SCHEMA_MINOR);
+    }
     if report.delay.is_none() {
         report.delay = timeline::delay(&report.series);
     }
