@@ -45,7 +45,8 @@ impl Schema {
         }
     }
 
-    /// The canonical form of the schema text (references are compared separately).
+    /// The canonical form of the schema text ([`canonical_form`]); references are resolved and
+    /// compared by content separately (`compare::content_identity`).
     pub fn canonical(&self) -> Result<String> {
         canonical_form(self.schema_type, &self.schema)
     }

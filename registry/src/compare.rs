@@ -6,8 +6,8 @@
 //!   same version is a **conflict**: it cannot be merged without renumbering, and is never
 //!   silently merged);
 //! - the target must hold that version (**missing**), with the same canonical schema and
-//!   resolved references (**content-mismatch**; when the content sits at another version,
-//!   **version-mismatch**);
+//!   the same referenced content, whatever version numbers the references carry
+//!   (**content-mismatch**; when the content sits at another version, **version-mismatch**);
 //! - every reference must resolve in its registry (**reference-unresolved**);
 //! - the compatibility level in force must be the same (**compatibility-mismatch**).
 //!
@@ -138,9 +138,12 @@ pub struct Named<'a> {
     pub registry: &'a dyn SchemaRegistry,
 }
 
-/// The identity of a schema by content: its type, canonical text, and each reference's name,
-/// subject, version and (recursively) identity. `Err(detail)` when a reference does not
-/// resolve.
+/// The identity of a schema by content: its type, canonical text
+/// ([`crate::canonical::canonical_form`]), and each reference's name and (recursively) the
+/// identity of the content it resolves to, sorted. The referenced subject and version number
+/// are not part of it: a merge that renumbers the referenced subject's versions keeps the
+/// referencing schema's identity, and a reference to other content changes it.
+/// `Err(detail)` when a reference does not resolve.
 pub fn content_identity(
     registry: &dyn SchemaRegistry,
     schema: &Schema,
@@ -159,9 +162,10 @@ fn identity_at(
             "references nest deeper than {MAX_REFERENCE_DEPTH} (a cycle?)"
         )));
     }
-    let mut refs = schema.references.clone();
-    refs.sort();
-    for r in &refs {
+    // Each reference by its name (what the schema text uses) and the referenced content, never
+    // by subject or version: a merge may renumber the referenced subject's versions.
+    let mut resolved = Vec::with_capacity(schema.references.len());
+    for r in &schema.references {
         let referenced = match registry.version(&r.subject, r.version) {
             Ok(v) => v,
             Err(e) if e.is_not_found() => {
@@ -173,12 +177,13 @@ fn identity_at(
             Err(e) => return Err(e),
         };
         match identity_at(registry, &referenced.schema, depth + 1)? {
-            Ok(inner) => out.push_str(&format!(
-                "|ref {}={}@{}:{}",
-                r.name, r.subject, r.version, inner
-            )),
+            Ok(inner) => resolved.push(format!("|ref {}:{}", r.name, inner)),
             Err(detail) => return Ok(Err(detail)),
         }
+    }
+    resolved.sort();
+    for r in resolved {
+        out.push_str(&r);
     }
     Ok(Ok(out))
 }
@@ -487,3 +492,135 @@ fn find_elsewhere(
 
 /// Keeps [`RegistryError`] in scope for callers matching on errors of [`verify`].
 pub type VerifyError = RegistryError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::SchemaType;
+    use crate::client::Reference;
+    use crate::memory::MemoryRegistry;
+
+    const ADDR: &str = r#"{"type":"record","name":"Addr","namespace":"shop","fields":[{"name":"street","type":"string"}]}"#;
+    const ADDR_ZIP: &str = r#"{"type":"record","name":"Addr","namespace":"shop","fields":[{"name":"zip","type":"string"}]}"#;
+    const PERSON: &str = r#"{"type":"record","name":"Person","namespace":"shop","fields":[{"name":"home","type":"shop.Addr"}]}"#;
+
+    fn avro(text: &str) -> Schema {
+        Schema::new(SchemaType::Avro, text)
+    }
+
+    fn person(addr_version: u32) -> Schema {
+        let mut s = avro(PERSON);
+        s.references.push(Reference {
+            name: "shop.Addr".into(),
+            subject: "shop-addr".into(),
+            version: addr_version,
+        });
+        s
+    }
+
+    /// The source: shop-addr v1 = ADDR, person-value v1 → shop-addr v1.
+    fn source() -> MemoryRegistry {
+        let r = MemoryRegistry::new("source");
+        r.put("shop-addr", 1, 1, avro(ADDR));
+        r.put("person-value", 1, 2, person(1));
+        r
+    }
+
+    fn findings_of(verdict: &SchemaVerdict, subject: &str) -> Vec<FindingKind> {
+        verdict
+            .findings
+            .iter()
+            .filter(|f| f.subject == subject)
+            .map(|f| f.kind)
+            .collect()
+    }
+
+    #[test]
+    fn a_reference_renumbered_by_the_merge_compares_by_its_content() {
+        let src = source();
+        // The target already held two shop-addr versions: ADDR landed at v3.
+        let tgt = MemoryRegistry::new("target");
+        tgt.put("shop-addr", 1, 7, avro(ADDR_ZIP));
+        tgt.put("shop-addr", 2, 8, avro(r#""string""#));
+        tgt.put("shop-addr", 3, 9, avro(ADDR));
+        tgt.put("person-value", 1, 10, person(3));
+        let a = content_identity(&src, &src.version("person-value", 1).unwrap().schema).unwrap();
+        let b = content_identity(&tgt, &tgt.version("person-value", 1).unwrap().schema).unwrap();
+        assert_eq!(a, b, "v1 on one side, v3 on the other, same content");
+
+        let sources = [Named {
+            name: "source".into(),
+            registry: &src,
+        }];
+        let target = Named {
+            name: "target".into(),
+            registry: &tgt,
+        };
+        let verdict = verify(&sources, &target).unwrap();
+        assert_eq!(findings_of(&verdict, "person-value"), vec![], "{verdict:?}");
+        // shop-addr itself was renumbered: that is the merge's real finding.
+        assert_eq!(
+            findings_of(&verdict, "shop-addr"),
+            vec![FindingKind::ContentMismatch]
+        );
+        assert_eq!(verdict.matched, 1);
+        let before = before_copy(&sources, Some(&target)).unwrap();
+        assert!(
+            before.findings.iter().all(|f| f.subject != "person-value"),
+            "{:?}",
+            before.findings
+        );
+    }
+
+    #[test]
+    fn a_reference_to_other_content_is_a_content_mismatch() {
+        let src = source();
+        let tgt = MemoryRegistry::new("target");
+        tgt.put("shop-addr", 1, 7, avro(ADDR_ZIP));
+        tgt.put("shop-addr", 2, 8, avro(ADDR));
+        // Same text, same reference name and subject, but v1 holds other content.
+        tgt.put("person-value", 1, 10, person(1));
+        let sources = [Named {
+            name: "source".into(),
+            registry: &src,
+        }];
+        let target = Named {
+            name: "target".into(),
+            registry: &tgt,
+        };
+        let verdict = verify(&sources, &target).unwrap();
+        assert_eq!(
+            findings_of(&verdict, "person-value"),
+            vec![FindingKind::ContentMismatch]
+        );
+    }
+
+    #[test]
+    fn logical_types_count_in_the_merge_verification() {
+        let field = |lt: &str| {
+            avro(&format!(
+                r#"{{"type":"record","name":"E","fields":[{{"name":"at","type":{{"type":"long","logicalType":"{lt}"}}}}]}}"#
+            ))
+        };
+        let src = MemoryRegistry::new("source");
+        src.put("events-value", 1, 1, field("timestamp-millis"));
+        let tgt = MemoryRegistry::new("target");
+        tgt.put("events-value", 1, 5, field("timestamp-micros"));
+        let verdict = verify(
+            &[Named {
+                name: "source".into(),
+                registry: &src,
+            }],
+            &Named {
+                name: "target".into(),
+                registry: &tgt,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            findings_of(&verdict, "events-value"),
+            vec![FindingKind::ContentMismatch]
+        );
+        assert_eq!(verdict.matched, 0);
+    }
+}

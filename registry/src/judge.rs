@@ -1,7 +1,8 @@
 //! Record-level schema judgement: does a copied record still decode with the same schema?
 //!
 //! A framed source record's schema is resolved in its source registry, the target record's in
-//! the target registry; the two must have the same canonical form (references included), and
+//! the target registry; the two must have the same canonical form (references resolved and
+//! compared by content, not by version number), and
 //! the payloads must be equal (a Protobuf payload's message-index array compared by the path it
 //! names, not its spelling). The raw id bytes are never compared: a merged registry assigns
 //! its own ids. Unframed records are left to the byte-exact checks.
@@ -180,4 +181,85 @@ pub fn schema_identity(resolver: &Resolver, value: &[u8]) -> Result<Option<Vec<u
     Ok(resolver
         .resolve(framed.id)?
         .map(|resolved| resolved.value_identity(framed.payload)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Reference, Schema};
+    use crate::memory::MemoryRegistry;
+
+    const ADDR: &str = r#"{"type":"record","name":"Addr","namespace":"shop","fields":[{"name":"street","type":"string"}]}"#;
+    const ADDR_ZIP: &str = r#"{"type":"record","name":"Addr","namespace":"shop","fields":[{"name":"zip","type":"string"}]}"#;
+    const PERSON: &str = r#"{"type":"record","name":"Person","namespace":"shop","fields":[{"name":"home","type":"shop.Addr"}]}"#;
+
+    fn avro(text: &str) -> Schema {
+        Schema::new(SchemaType::Avro, text)
+    }
+
+    fn person(addr_version: u32) -> Schema {
+        let mut s = avro(PERSON);
+        s.references.push(Reference {
+            name: "shop.Addr".into(),
+            subject: "shop-addr".into(),
+            version: addr_version,
+        });
+        s
+    }
+
+    fn resolvers(src: MemoryRegistry, tgt: MemoryRegistry) -> (Resolver, Resolver) {
+        (Resolver::new(Arc::new(src)), Resolver::new(Arc::new(tgt)))
+    }
+
+    #[test]
+    fn a_translated_id_to_another_timestamp_precision_is_a_mismatch() {
+        let ts = |lt: &str| {
+            avro(&format!(
+                r#"{{"type":"record","name":"E","fields":[{{"name":"at","type":{{"type":"long","logicalType":"{lt}"}}}}]}}"#
+            ))
+        };
+        let src = MemoryRegistry::new("source");
+        src.put("events-value", 1, 1, ts("timestamp-millis"));
+        let tgt = MemoryRegistry::new("target");
+        tgt.put("events-value", 1, 40, ts("timestamp-micros"));
+        tgt.put("events-value", 2, 41, ts("timestamp-millis"));
+        let (s, t) = resolvers(src, tgt);
+        let payload = b"\x02";
+        let (j, _) = judge(&s, &t, &wire::frame(1, payload), &wire::frame(40, payload)).unwrap();
+        assert_eq!(j, Judgement::SchemaMismatch);
+        let (j, _) = judge(&s, &t, &wire::frame(1, payload), &wire::frame(41, payload)).unwrap();
+        assert_eq!(j, Judgement::Same);
+        assert_ne!(
+            schema_identity(&s, &wire::frame(1, payload)).unwrap(),
+            schema_identity(&t, &wire::frame(40, payload)).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_reference_renumbered_by_the_merge_is_the_same_schema_for_a_record() {
+        let src = MemoryRegistry::new("source");
+        src.put("shop-addr", 1, 1, avro(ADDR));
+        src.put("person-value", 1, 2, person(1));
+        let tgt = MemoryRegistry::new("target");
+        tgt.put("shop-addr", 1, 7, avro(ADDR_ZIP));
+        tgt.put("shop-addr", 2, 8, avro(r#""string""#));
+        tgt.put("shop-addr", 3, 9, avro(ADDR));
+        tgt.put("person-value", 1, 10, person(3));
+        tgt.put("person-zip", 1, 11, person(1));
+        let (s, t) = resolvers(src, tgt);
+        let payload = b"\x06abc";
+        let (j, example) =
+            judge(&s, &t, &wire::frame(2, payload), &wire::frame(10, payload)).unwrap();
+        assert_eq!(j, Judgement::Same, "{example:?}");
+        assert_eq!(
+            schema_identity(&s, &wire::frame(2, payload)).unwrap(),
+            schema_identity(&t, &wire::frame(10, payload)).unwrap()
+        );
+        let (j, _) = judge(&s, &t, &wire::frame(2, payload), &wire::frame(11, payload)).unwrap();
+        assert_eq!(
+            j,
+            Judgement::SchemaMismatch,
+            "the reference holds other content"
+        );
+    }
 }

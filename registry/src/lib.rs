@@ -11,8 +11,10 @@
 //! - [`client`]: the [`SchemaRegistry`] trait over the Confluent-compatible REST API
 //!   (Apicurio serves it under `/apis/ccompat/v7`), with an HTTP implementation (optional basic
 //!   auth), so a registry that is not Apicurio (Confluent, Karapace, Redpanda) can be pointed at;
-//! - [`canonical`]: the canonical form of a schema (Avro's Parsing Canonical Form, JSON Schema
-//!   as sorted, whitespace-free JSON), so schemas are compared by content, never by id;
+//! - [`canonical`]: the canonical form of a schema (Avro's Parsing Canonical Form plus the
+//!   attributes that carry meaning: logical types, defaults, aliases; JSON Schema as sorted,
+//!   whitespace-free JSON; Protobuf without comments, literals kept), so schemas are compared by
+//!   content, never by id;
 //! - [`wire`]: the Confluent wire format (magic byte 0, a 4-byte big-endian schema id, then
 //!   the payload);
 //! - [`judge`]: a copied record against its source by schema content and payload
@@ -30,6 +32,8 @@ pub mod compare;
 pub mod dist;
 pub mod error;
 pub mod judge;
+#[cfg(test)]
+mod memory;
 pub mod server;
 pub mod wire;
 

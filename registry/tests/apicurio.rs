@@ -2,9 +2,11 @@
 //! filled cache needed): the client, canonical comparison, the merge verification, and that a
 //! registry never outlives its owner.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use registry::compare::{verify, FindingKind, Named};
+use registry::judge::{judge, Judgement, Resolver};
 use registry::{wire, Apicurio, Reference, Schema, SchemaRegistry, SchemaType, StartOptions};
 
 const ORDER_V1: &str =
@@ -13,6 +15,16 @@ const ORDER_V2: &str = r#"{"type":"record","name":"Order","namespace":"shop","fi
 const USER_V1: &str = r#"{"type":"object","properties":{"name":{"type":"string"}}}"#;
 const ADDR: &str = r#"{"type":"record","name":"Addr","namespace":"shop","fields":[{"name":"street","type":"string"}]}"#;
 const PERSON: &str = r#"{"type":"record","name":"Person","namespace":"shop","fields":[{"name":"home","type":"shop.Addr"}]}"#;
+
+const GEO: &str = r#"{"type":"record","name":"Geo","namespace":"shop","fields":[{"name":"lat","type":"double"},{"name":"lon","type":"double"}]}"#;
+const GEO_OLD: &str = r#"{"type":"record","name":"Geo","namespace":"shop","fields":[{"name":"cell","type":"string"}]}"#;
+const PLACE: &str = r#"{"type":"record","name":"Place","namespace":"shop","fields":[{"name":"at","type":"shop.Geo"}]}"#;
+
+fn events(logical_type: &str) -> String {
+    format!(
+        r#"{{"type":"record","name":"Event","namespace":"shop","fields":[{{"name":"at","type":{{"type":"long","logicalType":"{logical_type}"}}}}]}}"#
+    )
+}
 
 fn java_available() -> bool {
     match harness::java::JavaRuntime::locate_at_least(21) {
@@ -182,6 +194,73 @@ fn a_merge_of_two_registries_is_verified_by_content_and_registries_die_with_thei
     assert_eq!(verdict.findings.len(), 1, "{:?}", verdict.findings);
     assert_eq!(verdict.findings[0].kind, FindingKind::Conflict);
     assert_eq!(verdict.findings[0].subject, "shared-value");
+
+    // Identity keeps meaning, and a renumbered reference is judged by its content: A's
+    // place-value v1 references shop-geo v1; the target already held another shop-geo, so the
+    // same Geo landed at v2 and the target's place-value v1 references v2. A's events-value
+    // has millis, the target's micros.
+    let geo = Schema::new(SchemaType::Avro, GEO);
+    let place = |geo_version: u32| {
+        let mut s = Schema::new(SchemaType::Avro, PLACE);
+        s.references.push(Reference {
+            name: "shop.Geo".into(),
+            subject: "shop-geo".into(),
+            version: geo_version,
+        });
+        s
+    };
+    ca.register("shop-geo", &geo).unwrap();
+    let a_place = ca.register("place-value", &place(1)).unwrap();
+    ct.register("shop-geo", &Schema::new(SchemaType::Avro, GEO_OLD))
+        .unwrap();
+    ct.register("shop-geo", &geo).unwrap();
+    assert_eq!(ct.versions("shop-geo").unwrap(), vec![1, 2]);
+    let t_place = ct.register("place-value", &place(2)).unwrap();
+    let a_events = ca
+        .register(
+            "events-value",
+            &Schema::new(SchemaType::Avro, events("timestamp-millis")),
+        )
+        .unwrap();
+    let t_events = ct
+        .register(
+            "events-value",
+            &Schema::new(SchemaType::Avro, events("timestamp-micros")),
+        )
+        .unwrap();
+    let verdict = verify(&sources, &tgt).unwrap();
+    let kinds_of = |subject: &str| {
+        verdict
+            .findings
+            .iter()
+            .filter(|f| f.subject == subject)
+            .map(|f| f.kind)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(kinds_of("place-value"), vec![], "{:?}", verdict.findings);
+    assert_eq!(kinds_of("shop-geo"), vec![FindingKind::ContentMismatch]);
+    assert_eq!(kinds_of("events-value"), vec![FindingKind::ContentMismatch]);
+    let (rs, rt) = (
+        Resolver::new(Arc::new(ca.clone())),
+        Resolver::new(Arc::new(ct.clone())),
+    );
+    let payload = b"\x02\x04";
+    let (j, _) = judge(
+        &rs,
+        &rt,
+        &wire::frame(a_place, payload),
+        &wire::frame(t_place, payload),
+    )
+    .unwrap();
+    assert_eq!(j, Judgement::Same, "a renumbered reference, same content");
+    let (j, _) = judge(
+        &rs,
+        &rt,
+        &wire::frame(a_events, payload),
+        &wire::frame(t_events, payload),
+    )
+    .unwrap();
+    assert_eq!(j, Judgement::SchemaMismatch, "millis copied as micros");
 
     // A target whose version 1 holds other content, and a source-only version order swap.
     let only_a = [Named {

@@ -465,7 +465,7 @@ fn registries(h: &mut String, r: &RunReport) {
         }
         h.push_str("</tbody></table>");
     }
-    h.push_str("<p class=\"muted\">Schemas are compared by canonical form (Avro Parsing Canonical Form, sorted JSON, normalized Protobuf) and references, never by id: a merged registry assigns its own ids.</p></section>");
+    h.push_str("<p class=\"muted\">Schemas are compared by canonical form (Avro Parsing Canonical Form keeping logical types, defaults and aliases; sorted JSON; Protobuf without comments) and by the content their references resolve to, never by id: a merged registry assigns its own ids.</p></section>");
 }
 
 fn groups(h: &mut String, r: &RunReport) {
