@@ -285,3 +285,51 @@ grace_secs = 2
     let log = std::fs::read_to_string(r.dir.path().join("instance-0.log")).unwrap();
     assert!(log.contains("started by a relative path"), "{log}");
 }
+
+/// A workload whose deliveries fail did not exercise the scenario: the records never reached
+/// the source, so the copy of what did reach it passes while most of the traffic the scenario
+/// claims was never there. Before, failed deliveries were dropped (`let _ = flush`) and the
+/// run passed; now it is UNKNOWN (exit 2) with class `workload-undelivered`, and the report
+/// counts acknowledged and failed records.
+#[test]
+fn a_workload_that_delivered_under_99_percent_makes_the_run_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = smoke_with(dir.path(), "undelivered", |t| {
+        t.replace("[expect]\noutcome = \"pass\"", "").replace(
+            "[system]",
+            r#"# Records age past their timeout before any acknowledgement can come back.
+[[workload.producer]]
+idempotent = false
+acks = "1"
+rate = { records_per_sec = 2000 }
+config = { "linger.ms" = "20", "message.timeout.ms" = "21" }
+
+[system]"#,
+        )
+    });
+    let r = run_in(dir.path(), &scenario);
+    assert_eq!(r.code, CutoverExitCode::ERROR, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.report["outcome"], "unknown", "{:#}", r.report);
+    let undecided = r.report["undecided"].as_array().unwrap();
+    assert!(
+        undecided
+            .iter()
+            .any(|u| u["class"] == "workload-undelivered" && u["count"].as_u64().unwrap() > 0),
+        "{undecided:#?}"
+    );
+    let w = &r.report["workload"];
+    let (sent, acked, failed) = (
+        w["sent"].as_u64().unwrap(),
+        w["acked"].as_u64().unwrap(),
+        w["failed"].as_u64().unwrap(),
+    );
+    assert_eq!(sent, acked + failed, "{w:#}");
+    assert!((acked as f64) < 0.99 * sent as f64, "{w:#}");
+    // What did reach the source was copied exactly.
+    assert_eq!(
+        r.report["failures"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        r.report
+    );
+}

@@ -114,6 +114,10 @@ pub struct Drain {
 #[serde(default)]
 pub struct WorkloadSummary {
     pub sent: u64,
+    /// Acknowledged by the source (major 2).
+    pub acked: u64,
+    /// Not acknowledged: delivery failed or never reported (major 2).
+    pub failed: u64,
     pub committed: u64,
     pub aborted: u64,
     pub upstream_duplicates: u64,

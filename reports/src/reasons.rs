@@ -57,6 +57,9 @@ pub enum RunClass {
     /// Records left unjudged (an open transaction hides them, a topic skipped; count:
     /// records). Makes a run UNKNOWN unless the scenario allows it.
     Unverified,
+    /// The workload delivered under 99 % of the records it sent (count: records not
+    /// delivered): the scenario was not exercised as written. Makes a run UNKNOWN.
+    WorkloadUndelivered,
     /// The checker could not read a side to the end (count: 1). Makes a run UNKNOWN.
     CheckerFailed,
     /// Rehearsal: records of a source window missing on the target within the bound (count:
@@ -74,7 +77,7 @@ pub enum RunClass {
 }
 
 impl RunClass {
-    pub const ALL: [RunClass; 24] = [
+    pub const ALL: [RunClass; 25] = [
         RunClass::NotCaughtUp,
         RunClass::InstanceExited,
         RunClass::TargetTopicMissing,
@@ -93,6 +96,7 @@ impl RunClass {
         RunClass::ProcessSurvived,
         RunClass::SourceLost,
         RunClass::Unverified,
+        RunClass::WorkloadUndelivered,
         RunClass::CheckerFailed,
         RunClass::WindowMissing,
         RunClass::WindowIncomplete,
@@ -121,6 +125,7 @@ impl RunClass {
             RunClass::ProcessSurvived => "process-survived",
             RunClass::SourceLost => "source-lost",
             RunClass::Unverified => "unverified",
+            RunClass::WorkloadUndelivered => "workload-undelivered",
             RunClass::CheckerFailed => "checker-failed",
             RunClass::WindowMissing => "window-missing",
             RunClass::WindowIncomplete => "window-incomplete",

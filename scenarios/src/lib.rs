@@ -23,6 +23,7 @@ pub mod error;
 pub(crate) mod faults;
 pub mod groups;
 pub mod mirrormaker;
+pub mod reconcile;
 pub mod registries;
 pub mod rehearse;
 pub mod report;

@@ -161,6 +161,9 @@ struct RunState<'a> {
     sampler: Sampler,
     series: Vec<Sample>,
     report: RunReport,
+    /// The workload's ledger (acknowledged, committed records per partition), reconciled
+    /// with what the checker read on the source.
+    ledger: Option<workload::IntentLedger>,
     /// Configs with passwords (0600), removed when the run ends.
     _secrets: tempfile::TempDir,
     /// The run's schema registries (`[registries]`), owned by [`run`].
@@ -397,6 +400,7 @@ async fn start_system<'a>(
         shared,
         sampler,
         series: Vec::new(),
+        ledger: None,
         report,
         _secrets: secrets,
         registries,
@@ -476,14 +480,24 @@ impl RunState<'_> {
         match workload_result {
             Some(r) => {
                 let wr = r.map_err(|e| ScenarioError::System(format!("workload task: {e}")))??;
+                // Sent but never acknowledged (a failed delivery, or one never reported
+                // before the producer's last flush) counts as failed.
+                let failed = wr.counts.sent.saturating_sub(wr.counts.acked);
+                if let Some(reason) = crate::reconcile::undelivered(wr.counts.sent, wr.counts.acked)
+                {
+                    self.report.undecided.push(reason);
+                }
                 self.report.workload = Some(WorkloadSummary {
                     sent: wr.counts.sent,
+                    acked: wr.counts.acked,
+                    failed,
                     committed: wr.counts.committed,
                     aborted: wr.counts.aborted,
                     upstream_duplicates: wr.counts.upstream_duplicates,
                     records_per_sec: wr.records_per_sec,
                     mb_per_sec: wr.mb_per_sec,
                 });
+                self.ledger = Some(wr.ledger);
             }
             None => {
                 let _ = producing.await;
@@ -841,6 +855,14 @@ impl RunState<'_> {
             Ok(verdict) => {
                 for (class, n) in verdict.failing() {
                     report.failures.push(reports::Reason::anomaly(class, n));
+                }
+                // What the producers had acknowledged must be on the source.
+                if let Some(reason) = self
+                    .ledger
+                    .as_ref()
+                    .and_then(|l| crate::reconcile::source_lost(l, &verdict))
+                {
+                    report.failures.push(reason);
                 }
                 // Records an open transaction hid from the checker at the end.
                 if !verdict.promises.allow_unverified {
