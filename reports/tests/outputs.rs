@@ -118,6 +118,8 @@ fn base(verdict: Verdict) -> RunReport {
     r.librdkafka_version = Some("2.12.1".into());
     r.workload = Some(WorkloadSummary {
         sent: 30_000,
+        acked: 30_000,
+        failed: 0,
         committed: 27_000,
         aborted: 3_000,
         upstream_duplicates: 12,
