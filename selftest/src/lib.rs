@@ -173,12 +173,12 @@ impl SelftestReport {
     /// The table the CLI prints.
     pub fn table(&self) -> String {
         let mut s = format!(
-            "{:<18} {:<22} {:<34} result\n",
+            "{:<24} {:<22} {:<34} result\n",
             "copier", "expected", "found"
         );
         for l in &self.lines {
             s.push_str(&format!(
-                "{:<18} {:<22} {:<34} {}\n",
+                "{:<24} {:<22} {:<34} {}\n",
                 l.copier,
                 l.expected_text(),
                 l.found_text(),
