@@ -33,7 +33,7 @@ fn generate(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n));
         group.bench_function(name, |b| {
             b.iter(|| {
-                let mut g = RecordGenerator::new(7, 0, 10, 12, &spec, 0.0);
+                let mut g = RecordGenerator::new(7, 0, 10, &spec, 0.0);
                 let mut bytes = 0usize;
                 for _ in 0..n {
                     bytes += g.next_record(0).size();
@@ -43,7 +43,7 @@ fn generate(c: &mut Criterion) {
         });
         group.bench_function(format!("{name} + fingerprint"), |b| {
             b.iter(|| {
-                let mut g = RecordGenerator::new(7, 0, 10, 12, &spec, 0.0);
+                let mut g = RecordGenerator::new(7, 0, 10, &spec, 0.0);
                 let mut x = 0u8;
                 for _ in 0..n {
                     x ^= g.next_record(0).fingerprint()[0];

@@ -185,8 +185,8 @@ fn lossy_copier() -> PathBuf {
         .join("examples/lossy_copier")
 }
 
-#[test]
-fn a_command_system_that_drops_records_is_reported_with_the_exact_count() {
+/// The lossy copier example, built if a filtered test run has not built it.
+fn lossy_copier_built() -> PathBuf {
     let copier = lossy_copier();
     if !copier.exists() {
         // `cargo test` builds examples; a filtered `--test scenarios` run may not have.
@@ -200,6 +200,12 @@ fn a_command_system_that_drops_records_is_reported_with_the_exact_count() {
         assert!(st.success());
     }
     assert!(copier.exists(), "{}", copier.display());
+    copier
+}
+
+#[test]
+fn a_command_system_that_drops_records_is_reported_with_the_exact_count() {
+    let copier = lossy_copier_built();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lossy.toml");
     std::fs::write(
@@ -242,6 +248,123 @@ grace_secs = 10
     );
     assert_eq!(count(&report, "duplicated"), 0);
     assert_eq!(count(&report, "phantom"), 0);
+}
+
+/// `partitions-added` with a `command` copier that assigns the partitions it saw at start and
+/// never looks again (the lossy copier dropping nothing): the topic grows from 3 to 6
+/// partitions at `fault_at_secs` while the workload writes `records` at 400 a second.
+fn blind_copier_scenario(records: u32, fault_at_secs: u32) -> (i32, serde_json::Value, String) {
+    let copier = lossy_copier_built();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blind.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[scenario]
+name = "partitions-added-blind"
+description = "a copier blind to partitions added after its start"
+
+[run]
+duration_secs = 12
+drain_timeout_secs = 20
+seed = 8
+
+[workload]
+records = {records}
+[workload.topics]
+count = 1
+pattern = "orders.{{n}}"
+partitions = 3
+[workload.record]
+keys = {{ kind = "uniform", count = 2000 }}
+[[workload.producer]]
+rate = {{ records_per_sec = 400 }}
+
+[system]
+kind = "command"
+command = ["{}"]
+env = {{ LOSSY_EVERY = "1000000000000" }}
+grace_secs = 10
+
+[[fault]]
+at_secs = {fault_at_secs}
+kind = "add-partitions"
+topic = "orders.0"
+partitions = 6
+
+[verify]
+partitions = true
+order = true
+"#,
+            copier.display()
+        ),
+    )
+    .unwrap();
+    run(&path)
+}
+
+#[test]
+fn a_copier_blind_to_added_partitions_fails_with_lost_records_on_the_new_partitions() {
+    let (code, report, out) = blind_copier_scenario(4400, 3);
+    assert_eq!(code, CutoverExitCode::FAILED, "{out}\n{report:#}");
+    assert_eq!(report["outcome"], "fail");
+    let fault = &report["faults"][0];
+    assert_eq!(fault["error"], "", "{fault:#}");
+    assert!(
+        fault["effect"]
+            .as_str()
+            .unwrap()
+            .contains("committed records on the new partitions"),
+        "{fault:#}"
+    );
+    // Every lost record is one the source committed on a new partition, and all of them are.
+    let topic = &report["verdict"]["topics"][0];
+    let mut on_new = 0;
+    for p in topic["partitions"].as_array().unwrap() {
+        let n = p["partition"].as_i64().unwrap();
+        let lost = p["counts"]["lost"].as_u64().unwrap_or(0);
+        if n >= 3 {
+            on_new += p["tally"]["source_records"].as_u64().unwrap();
+            assert_eq!(
+                lost,
+                p["tally"]["source_records"].as_u64().unwrap(),
+                "{p:#}"
+            );
+        } else {
+            assert_eq!(lost, 0, "{p:#}");
+        }
+    }
+    assert!(on_new > 0, "{topic:#}");
+    assert_eq!(count(&report, "lost"), on_new, "{report:#}");
+    assert_eq!(
+        report["verdict"]["counts"].as_object().unwrap().len(),
+        1,
+        "{report:#}"
+    );
+    let examples = topic["examples"].as_array().unwrap();
+    assert!(!examples.is_empty(), "{topic:#}");
+    for e in examples {
+        assert_eq!(e["class"], "lost", "{e:#}");
+        assert!(e["source"]["partition"].as_i64().unwrap() >= 3, "{e:#}");
+    }
+}
+
+#[test]
+fn added_partitions_nobody_writes_to_make_the_run_unknown() {
+    // The workload is done (1000 records at 400 a second) before the topic grows: nothing is
+    // written to the new partitions, so the fault tested nothing.
+    let (code, report, out) = blind_copier_scenario(1000, 5);
+    assert_eq!(code, CutoverExitCode::ERROR, "{out}\n{report:#}");
+    assert_eq!(report["outcome"], "unknown", "{report:#}");
+    let fault = &report["faults"][0];
+    assert!(
+        fault["error"]
+            .as_str()
+            .unwrap()
+            .contains("no committed record on partitions 3..5"),
+        "{fault:#}"
+    );
 }
 
 /// Processes whose command line mentions `needle` (brokers name their work dir, replicator

@@ -174,6 +174,11 @@ pub struct Handle {
     pub incarnation: u64,
 }
 
+/// How long a writer keeps refreshing the target topic's metadata when a record's partition is
+/// beyond the partition count its producer knows (a topic grown since), before the batch
+/// aborts.
+const UNKNOWN_PARTITION_WAIT: Duration = Duration::from_secs(30);
+
 /// After a failed batch, how long a writer must receive nothing before having nothing to copy
 /// counts as progress again.
 const QUIET_AFTER_FAILURE: Duration = Duration::from_secs(5);
@@ -667,11 +672,28 @@ impl Writer {
             }
             rdkafka::Timestamp::NotAvailable => {}
         }
+        let mut unknown_since: Option<Instant> = None;
         loop {
             match self.producer.send(record) {
                 Ok(()) => break,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                     self.producer.poll(Duration::from_millis(5));
+                    record = r;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::UnknownPartition), r))
+                    if unknown_since.get_or_insert_with(Instant::now).elapsed()
+                        < UNKNOWN_PARTITION_WAIT =>
+                {
+                    // A partition added to the source (and so to the target topic, by
+                    // `topics`) after this producer cached the target's metadata: librdkafka
+                    // refuses a partition beyond its cached count until the next refresh
+                    // (`topic.metadata.refresh.interval.ms`, 5 minutes). Asking for the topic's
+                    // metadata updates the cache; then the record goes out.
+                    let _ = self
+                        .producer
+                        .client()
+                        .fetch_metadata(Some(&part.target_topic), Duration::from_secs(5));
+                    self.producer.poll(Duration::from_millis(100));
                     record = r;
                 }
                 Err((e, _)) => {

@@ -133,19 +133,24 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
         }
         FaultAction::AddPartitions { topic, partitions } => {
             let admin = on.source.admin().map_err(|e| e.to_string())?;
+            let old = admin
+                .describe_topic(topic)
+                .await
+                .map(|d| d.partitions.len() as i32)
+                .map_err(|e| e.to_string())?;
             admin
                 .add_partitions(topic, *partitions as usize)
                 .await
                 .map_err(|e| e.to_string())?;
             let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
+            let now = loop {
                 let now = admin
                     .describe_topic(topic)
                     .await
                     .map(|d| d.partitions.len())
                     .unwrap_or(0);
                 if now >= *partitions as usize {
-                    return Ok(format!("{topic} has {now} partitions"));
+                    break now as i32;
                 }
                 if Instant::now() > deadline {
                     return Err(format!(
@@ -153,7 +158,8 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
                     ));
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+            };
+            new_partitions_written(&on.source.client_props(), topic, old, now).await
         }
         FaultAction::KillBroker {
             cluster: side,
@@ -290,6 +296,140 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
             .await
         }
     }
+}
+
+/// How long the add-partitions proof waits for committed records on the new partitions, in
+/// seconds: a producer learns the new count at its next metadata refresh (the workload's every
+/// second; Java's default `metadata.max.age.ms` is 5 minutes).
+const NEW_PARTITIONS_WAIT_SECS: u64 = 30;
+
+/// The add-partitions proof, from the source cluster itself: a topic that grew is a test of the
+/// system only once records were committed on its new partitions (`old..now`), so this waits
+/// up to [`NEW_PARTITIONS_WAIT_SECS`] for some and says how many; none is the fault's error.
+async fn new_partitions_written(
+    props: &harness::ClientProps,
+    topic: &str,
+    old: i32,
+    now: i32,
+) -> Result<String, String> {
+    if now <= old {
+        return Err(format!(
+            "{topic} had {old} partitions already: no partition was added"
+        ));
+    }
+    let deadline = Instant::now() + Duration::from_secs(NEW_PARTITIONS_WAIT_SECS);
+    loop {
+        let (props, name) = (props.clone(), topic.to_string());
+        let counts =
+            tokio::task::spawn_blocking(move || committed_records(&props, &name, old..now))
+                .await
+                .map_err(|e| e.to_string())?;
+        match counts {
+            Ok(counts) => {
+                if let Some(effect) = new_partitions_effect(topic, old, now, &counts) {
+                    return Ok(effect);
+                }
+            }
+            Err(e) => tracing::debug!(topic, error = %e, "counting records on new partitions"),
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{topic} grew from {old} to {now} partitions, but the source held no committed \
+                 record on partitions {old}..{} {NEW_PARTITIONS_WAIT_SECS} s later: nothing \
+                 tested that the system copies new partitions",
+                now - 1
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The effect text of a grown topic from the committed records of each new partition, or None
+/// while they hold none.
+fn new_partitions_effect(topic: &str, old: i32, now: i32, counts: &[(i32, u64)]) -> Option<String> {
+    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+    (total > 0).then(|| {
+        let each: Vec<String> = counts.iter().map(|(p, n)| format!("{p}: {n}")).collect();
+        format!(
+            "{topic} grew from {old} to {now} partitions; the source holds {total} committed \
+             records on the new partitions ({})",
+            each.join(", ")
+        )
+    })
+}
+
+/// Committed records of each partition in `partitions` of `topic` on the cluster of `props`,
+/// read `read_committed` from the beginning to the last stable offset taken first (aborted
+/// records and transaction markers are not counted). Bounded: 10 s per call.
+fn committed_records(
+    props: &harness::ClientProps,
+    topic: &str,
+    partitions: std::ops::Range<i32>,
+) -> Result<Vec<(i32, u64)>, String> {
+    use harness::quiet::QuietEof;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::error::KafkaError;
+    use rdkafka::{Message, Offset, TopicPartitionList};
+
+    let limit = Duration::from_secs(10);
+    let mut config = props
+        .reader("cutover-fault-new-partitions")
+        .map_err(|e| e.to_string())?;
+    config
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true");
+    let consumer: BaseConsumer<QuietEof> = config
+        .create_with_context(QuietEof)
+        .map_err(|e| e.to_string())?;
+    let mut counts: Vec<(i32, u64)> = Vec::new();
+    // Partition → its last stable offset, for those with something below it.
+    let mut open = std::collections::BTreeMap::new();
+    let mut tpl = TopicPartitionList::new();
+    for p in partitions {
+        counts.push((p, 0));
+        // read_committed: the high end is the last stable offset.
+        let (low, lso) = consumer
+            .fetch_watermarks(topic, p, limit)
+            .map_err(|e| format!("watermarks of {topic}-{p}: {e}"))?;
+        if lso > low {
+            open.insert(p, lso);
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    if open.is_empty() {
+        return Ok(counts);
+    }
+    consumer.assign(&tpl).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + limit;
+    while !open.is_empty() {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "reading the new partitions of {topic} did not reach their last stable offsets in {} s",
+                limit.as_secs()
+            ));
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let p = m.partition();
+                let Some(&lso) = open.get(&p) else { continue };
+                if m.offset() < lso {
+                    if let Some(c) = counts.iter_mut().find(|(q, _)| *q == p) {
+                        c.1 += 1;
+                    }
+                }
+                if m.offset() + 1 >= lso {
+                    open.remove(&p);
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                open.remove(&p);
+            }
+            Some(Err(e)) => return Err(e.to_string()),
+            None => {}
+        }
+    }
+    Ok(counts)
 }
 
 /// What a network fault's proxies must have seen while it was on for it to count as applied.
@@ -562,6 +702,22 @@ mod tests {
         assert_eq!(
             Held::Refused.seen(&before, &busy).as_deref(),
             Some("2 connections refused by the proxies")
+        );
+    }
+
+    #[test]
+    fn a_grown_topic_is_proven_only_by_records_on_its_new_partitions() {
+        assert_eq!(
+            new_partitions_effect("orders", 3, 6, &[(3, 0), (4, 0), (5, 0)]),
+            None
+        );
+        assert_eq!(new_partitions_effect("orders", 3, 6, &[]), None);
+        assert_eq!(
+            new_partitions_effect("orders", 3, 6, &[(3, 12), (4, 0), (5, 30)]).as_deref(),
+            Some(
+                "orders grew from 3 to 6 partitions; the source holds 42 committed records on \
+                 the new partitions (3: 12, 4: 0, 5: 30)"
+            )
         );
     }
 

@@ -34,10 +34,13 @@ pub enum Copier {
     AltersValues,
     /// Writes every 79th record of partition p to partition p + 1.
     MovesPartitions,
+    /// Copies only the partitions the topic had when the copier started (it assigned those and
+    /// never looked at the metadata again), so every record on a partition added since is lost.
+    BlindToNewPartitions,
 }
 
 impl Copier {
-    pub const ALL: [Copier; 7] = [
+    pub const ALL: [Copier; 8] = [
         Copier::Faithful,
         Copier::Drops,
         Copier::Duplicates,
@@ -45,6 +48,7 @@ impl Copier {
         Copier::Reorders,
         Copier::AltersValues,
         Copier::MovesPartitions,
+        Copier::BlindToNewPartitions,
     ];
 
     /// The copier's name (also the target topic's suffix).
@@ -57,6 +61,7 @@ impl Copier {
             Copier::Reorders => "reorders",
             Copier::AltersValues => "alters-values",
             Copier::MovesPartitions => "moves-partitions",
+            Copier::BlindToNewPartitions => "blind-to-new-partitions",
         }
     }
 
@@ -70,6 +75,7 @@ impl Copier {
             Copier::Reorders => Some(AnomalyClass::Reordered),
             Copier::AltersValues => Some(AnomalyClass::Corrupted),
             Copier::MovesPartitions => Some(AnomalyClass::MovedPartition),
+            Copier::BlindToNewPartitions => Some(AnomalyClass::Lost),
         }
     }
 }
@@ -209,8 +215,10 @@ fn write_all(
     Ok(())
 }
 
-/// Copies `source_topic` (`partitions` partitions) into `target_topic` the way `copier`
-/// does; returns how many records it broke (what the checker must count).
+/// Copies `source_topic` (`partitions` partitions now, `at_start` when the copier started)
+/// into `target_topic` the way `copier` does; returns how many records it broke (what the
+/// checker must count).
+#[allow(clippy::too_many_arguments)]
 pub fn copy(
     copier: Copier,
     source: &ClientProps,
@@ -218,6 +226,7 @@ pub fn copy(
     source_topic: &str,
     target_topic: &str,
     partitions: i32,
+    at_start: i32,
     timeout: Duration,
 ) -> Result<u64, SelftestError> {
     let isolation = if copier == Copier::ReadsUncommitted {
@@ -278,6 +287,14 @@ pub fn copy(
                 }
                 out[p] = records;
             }
+        }
+        Copier::BlindToNewPartitions => {
+            // Every partition is read, the added ones only to count what the copy leaves
+            // behind: their committed records.
+            let seen = at_start.clamp(0, partitions) as usize;
+            broken = read[seen..].iter().map(|p| p.len() as u64).sum();
+            out = read;
+            out.truncate(seen);
         }
         Copier::MovesPartitions => {
             let mut n = 0u64;

@@ -3,7 +3,9 @@
 //! Starts a disposable source and target cluster (harness), produces a workload with aborted
 //! transactions to a source topic (workload), and copies it with built-in copiers
 //! ([`copier`]): one faithful, and one for each way a copy goes wrong — drops, duplicates, reads
-//! uncommitted, reorders, alters values, moves records to another partition. Each copier
+//! uncommitted, reorders, alters values, moves records to another partition, copies only the
+//! partitions the topic had when it started (the source topic is created with 3 partitions and
+//! grown to 5 before the workload writes, which spreads records over all 5). Each copier
 //! counts what it broke; the checker (`verify`) must report exactly that class with exactly
 //! that count and nothing else, and the faithful copy must pass.
 //!
@@ -59,7 +61,10 @@ impl Default for SelftestOptions {
 
 /// The source topic the workload writes.
 pub const SOURCE_TOPIC: &str = "selftest";
+/// Partitions of the source topic when it is created (what a copier started then saw).
 const PARTITIONS: i32 = 3;
+/// Partitions of the source topic once grown, before the workload writes.
+const GROWN_PARTITIONS: i32 = 5;
 
 /// One copier's line: what it broke, what the checker found.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -72,6 +77,8 @@ pub struct Line {
     /// Every class the checker counted.
     pub found: Counts,
     pub status: Status,
+    /// Partitions the checker counted an anomaly on (source partition numbers).
+    pub partitions: Vec<i32>,
     /// Caught exactly (or, faithful, passed with nothing counted).
     pub ok: bool,
     pub verify_ms: u64,
@@ -83,18 +90,38 @@ impl Line {
             .class()
             .map(|c| BTreeMap::from([(c, expected_count)]))
             .unwrap_or_default();
-        let ok = match copier.class() {
+        let mut ok = match copier.class() {
             None => verdict.status == Status::Pass && verdict.counts.is_empty(),
             Some(_) => {
                 verdict.status == Status::Fail && verdict.counts.0 == expected && expected_count > 0
             }
         };
+        let partitions: Vec<i32> = verdict
+            .topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .filter(|p| !p.counts.is_empty())
+            .map(|p| p.partition)
+            .collect::<std::collections::BTreeSet<i32>>()
+            .into_iter()
+            .collect();
+        if copier == Copier::BlindToNewPartitions {
+            // Lost exactly on the added partitions, and every example names one of them.
+            let added: Vec<i32> = (PARTITIONS..GROWN_PARTITIONS).collect();
+            ok &= partitions == added
+                && verdict.topics.iter().flat_map(|t| &t.examples).all(|e| {
+                    e.source
+                        .as_ref()
+                        .is_some_and(|s| added.contains(&s.partition))
+                });
+        }
         Line {
             copier: copier.name().to_string(),
             expected_class: copier.class(),
             expected_count,
             found: verdict.counts.clone(),
             status: verdict.status,
+            partitions,
             ok,
             verify_ms: verdict.duration_ms,
         }
@@ -146,12 +173,12 @@ impl SelftestReport {
     /// The table the CLI prints.
     pub fn table(&self) -> String {
         let mut s = format!(
-            "{:<18} {:<22} {:<34} result\n",
+            "{:<24} {:<22} {:<34} result\n",
             "copier", "expected", "found"
         );
         for l in &self.lines {
             s.push_str(&format!(
-                "{:<18} {:<22} {:<34} {}\n",
+                "{:<24} {:<22} {:<34} {}\n",
                 l.copier,
                 l.expected_text(),
                 l.found_text(),
@@ -241,8 +268,17 @@ async fn run_on(
     progress: &Progress,
 ) -> Result<(Vec<Line>, u64, u64), SelftestError> {
     let spec = workload_spec(options.records)?;
+    // Created with PARTITIONS, grown to GROWN_PARTITIONS before anything is written: the
+    // blind copier keeps to the partitions a copier started at creation saw.
+    let source_admin = harness::Admin::new("source", source)?;
+    source_admin
+        .create_topic(&TopicSpec::new(SOURCE_TOPIC, PARTITIONS, 1))
+        .await?;
+    source_admin
+        .add_partitions(SOURCE_TOPIC, GROWN_PARTITIONS as usize)
+        .await?;
     progress(&format!(
-        "producing {} records to `{SOURCE_TOPIC}` ({PARTITIONS} partitions, with aborted transactions)",
+        "producing {} records to `{SOURCE_TOPIC}` (created with {PARTITIONS} partitions, grown to {GROWN_PARTITIONS}; with aborted transactions)",
         options.records
     ));
     let produced = workload::run(
@@ -257,8 +293,14 @@ async fn run_on(
     tracing::debug!(generated = produced.generated, "selftest workload done");
     let admin = harness::Admin::new("target", target)?;
     for copier in Copier::ALL {
+        // The blind copier made its target when the source had PARTITIONS.
+        let partitions = if copier == Copier::BlindToNewPartitions {
+            PARTITIONS
+        } else {
+            GROWN_PARTITIONS
+        };
         admin
-            .create_topic(&TopicSpec::new(target_topic(copier), PARTITIONS, 1))
+            .create_topic(&TopicSpec::new(target_topic(copier), partitions, 1))
             .await?;
     }
     let mut lines = Vec::new();
@@ -273,6 +315,7 @@ async fn run_on(
                 &t,
                 SOURCE_TOPIC,
                 &target_topic(copier),
+                GROWN_PARTITIONS,
                 PARTITIONS,
                 timeout,
             )
@@ -326,6 +369,55 @@ mod tests {
             ..Default::default()
         };
         Verdict::from_topics(vec![topic], Promises::default(), 1)
+    }
+
+    /// A topic verdict with `lost` records on each (partition, count), an example on each.
+    fn lost_on(lost: &[(i32, u64)]) -> Verdict {
+        let partitions = lost
+            .iter()
+            .map(|&(partition, n)| verify::verdict::PartitionVerdict {
+                partition,
+                counts: Counts([(AnomalyClass::Lost, n)].into_iter().collect()),
+                ..Default::default()
+            })
+            .collect();
+        let examples = lost
+            .iter()
+            .map(|&(partition, _)| verify::verdict::Example {
+                class: AnomalyClass::Lost,
+                source: Some(verify::verdict::Position {
+                    topic: SOURCE_TOPIC.into(),
+                    partition,
+                    offset: 0,
+                }),
+                target: Vec::new(),
+                key_preview: None,
+                detail: None,
+            })
+            .collect();
+        let total = lost.iter().map(|(_, n)| n).sum();
+        let topic = verify::verdict::TopicVerdict {
+            counts: Counts([(AnomalyClass::Lost, total)].into_iter().collect()),
+            partitions,
+            examples,
+            ..Default::default()
+        };
+        Verdict::from_topics(vec![topic], Promises::default(), 1)
+    }
+
+    #[test]
+    fn the_blind_copier_is_caught_only_by_records_lost_on_the_added_partitions() {
+        let blind = Copier::BlindToNewPartitions;
+        let exact = Line::judge(blind, 30, &lost_on(&[(3, 10), (4, 20)]));
+        assert!(exact.ok, "{exact:?}");
+        assert_eq!(exact.partitions, [3, 4]);
+        // The right count, but on a partition the copier saw: not what it broke.
+        assert!(!Line::judge(blind, 30, &lost_on(&[(2, 10), (4, 20)])).ok);
+        // Only one of the two added partitions.
+        assert!(!Line::judge(blind, 30, &lost_on(&[(3, 30)])).ok);
+        assert!(!Line::judge(blind, 31, &lost_on(&[(3, 10), (4, 20)])).ok);
+        // Nothing written to the added partitions: nothing tested.
+        assert!(!Line::judge(blind, 0, &verdict(&[])).ok);
     }
 
     #[test]

@@ -9,7 +9,12 @@ use verify::fingerprint::{encode_identity, WORKLOAD_ID_HEADER};
 pub struct GeneratedRecord {
     pub seq: u64,
     pub topic: usize,
-    pub partition: i32,
+    /// The partition it must be written to; `None` (every generated record): the producer's
+    /// partitioner chooses from the topic's partition count in its metadata when the record is
+    /// sent, like any Kafka producer (keyed: murmur2 of the key, as Java's default
+    /// partitioner; unkeyed: spread over every partition), so records follow a topic that
+    /// grows. Only the hanging transaction pins a partition.
+    pub partition: Option<i32>,
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     /// The workload id header first, then the extra headers.
@@ -52,13 +57,14 @@ impl GeneratedRecord {
 }
 
 /// Generates the record stream of producer `producer` for a seed: the same seed, spec and
-/// producer give the same records, whatever the run.
+/// producer give the same records (keys, values, headers, timestamps, topics), whatever the
+/// run. The partition is not part of the stream: the producer's partitioner picks it from the
+/// partition count it knows when it sends (see [`GeneratedRecord::partition`]).
 pub struct RecordGenerator {
     rng: Rng,
     producer: u16,
     seq: u64,
     topics: usize,
-    partitions: i32,
     spec: RecordSpec,
     zipf: Option<Zipf>,
     resend_ratio: f64,
@@ -69,7 +75,6 @@ impl RecordGenerator {
         seed: u64,
         producer: u16,
         topics: usize,
-        partitions: i32,
         spec: &RecordSpec,
         resend_ratio: f64,
     ) -> RecordGenerator {
@@ -82,7 +87,6 @@ impl RecordGenerator {
             producer,
             seq: 0,
             topics: topics.max(1),
-            partitions: partitions.max(1),
             spec: spec.clone(),
             zipf,
             resend_ratio,
@@ -122,13 +126,6 @@ impl RecordGenerator {
             k
         });
         let topic = self.rng.below(self.topics as u64) as usize;
-        let partition = match (&key, key_id) {
-            // Keyed records land on a partition derived from the key, like a keyed producer.
-            (Some(_), Some(id)) => {
-                (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33) as i32 % self.partitions
-            }
-            _ => self.rng.below(self.partitions as u64) as i32,
-        };
         let value = if self.rng.chance(self.spec.tombstone_ratio) {
             None
         } else {
@@ -158,7 +155,7 @@ impl RecordGenerator {
         GeneratedRecord {
             seq,
             topic,
-            partition,
+            partition: None,
             key,
             value,
             headers,

@@ -1,6 +1,8 @@
 //! The intent ledger: what the workload sent, what was acknowledged, committed or aborted,
 //! per topic-partition, so the source cluster can be checked against the intent before the
-//! replication is blamed.
+//! replication is blamed. A record is counted under the partition its delivery report names:
+//! the producer's partitioner chooses it when the record is sent, over the partition count the
+//! producer knows then, so a topic that grows gets records on its new partitions.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +20,8 @@ pub enum Fate {
     Failed,
 }
 
-/// Counts of one topic-partition.
+/// Counts of one topic-partition (the partition of delivery; -1 gathers records that failed
+/// before the producer chose a partition).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionLedger {
     pub sent: u64,

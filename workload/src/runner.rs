@@ -10,7 +10,9 @@ use harness::{Admin, ClientProps, TopicSpec};
 use rdkafka::client::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig,
+};
 use rdkafka::Message;
 use serde::{Deserialize, Serialize};
 
@@ -147,7 +149,6 @@ pub async fn run(
                 spec: p.clone(),
                 seed: spec.seed,
                 record: spec.record.clone(),
-                partitions: spec.topics.partitions,
                 topics: topics.clone(),
                 props: props.clone(),
                 budget,
@@ -164,7 +165,6 @@ pub async fn run(
                 seed: spec.seed,
                 spec: h,
                 record: spec.record.clone(),
-                partitions: spec.topics.partitions,
                 topics: topics.clone(),
                 props: props.clone(),
                 cancel: options.cancel.clone(),
@@ -223,22 +223,37 @@ pub async fn run(
     Ok(report)
 }
 
-/// A delivery report: (topic index, partition, offset, fingerprint, delivered).
+/// A delivery report: (topic index, partition of delivery, offset, fingerprint, delivered).
 type Delivered = (usize, i32, i64, [u8; 32], bool);
 /// Delivery reports of open transactions, by transaction number.
 type TxnStash = HashMap<u64, Vec<Delivered>>;
 
 struct Pending {
     topic: usize,
-    partition: i32,
     fp: [u8; 32],
     txn: u64,
+    /// The second copy of an upstream duplicate.
+    resent: bool,
+}
+
+/// One delivery report as the ledger needs it.
+struct Done {
+    topic: usize,
+    /// The partition the record was delivered to (or failed on), from the delivery report: the
+    /// producer's partitioner chose it, so only the report knows it. -1 when the record failed
+    /// before a partition was chosen.
+    partition: i32,
+    /// -1 when not delivered.
+    offset: i64,
+    fp: [u8; 32],
+    txn: u64,
+    ok: bool,
+    resent: bool,
 }
 
 #[derive(Default)]
 struct Deliveries {
-    /// (topic, partition, offset or -1, fp, txn, ok)
-    done: Vec<(usize, i32, i64, [u8; 32], u64, bool)>,
+    done: Vec<Done>,
 }
 
 struct LedgerContext {
@@ -251,12 +266,20 @@ impl ProducerContext for LedgerContext {
     type DeliveryOpaque = Box<Pending>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, p: Self::DeliveryOpaque) {
-        let (offset, ok) = match result {
-            Ok(m) => (m.offset(), true),
-            Err((_, m)) => (m.offset(), false),
+        let (partition, offset, ok) = match result {
+            Ok(m) => (m.partition(), m.offset(), true),
+            Err((_, m)) => (m.partition(), m.offset(), false),
         };
         if let Ok(mut d) = self.deliveries.lock() {
-            d.done.push((p.topic, p.partition, offset, p.fp, p.txn, ok));
+            d.done.push(Done {
+                topic: p.topic,
+                partition,
+                offset,
+                fp: p.fp,
+                txn: p.txn,
+                ok,
+                resent: p.resent,
+            });
         }
     }
 }
@@ -266,7 +289,6 @@ struct ProducerJob {
     spec: ProducerSpec,
     seed: u64,
     record: crate::spec::RecordSpec,
-    partitions: i32,
     topics: Arc<Vec<String>>,
     props: ClientProps,
     budget: Arc<AtomicI64>,
@@ -299,7 +321,14 @@ fn producer_config(
         )
         .set("compression.codec", &spec.compression)
         .set("linger.ms", "5")
-        .set("queue.buffering.max.messages", "200000");
+        .set("queue.buffering.max.messages", "200000")
+        // Partitioned like Java's default partitioner (murmur2 of the key; unkeyed records
+        // spread), over the partition count of the producer's metadata, refreshed every second
+        // so a topic that grows (add-partitions) gets records on its new partitions within
+        // about a second, as a real producer's would once its metadata refreshes (librdkafka's
+        // default is every 5 minutes, Java's metadata.max.age.ms 5 minutes too).
+        .set("partitioner", "murmur2_random")
+        .set("topic.metadata.refresh.interval.ms", "1000");
     if !spec.idempotent && spec.transactions.is_none() {
         // Without idempotence, retries may reorder; keep one request in flight per broker so
         // the only duplicates are the deliberate ones.
@@ -323,6 +352,7 @@ fn send(
     topics: &[String],
     r: &GeneratedRecord,
     txn: u64,
+    resent: bool,
     name: &str,
 ) -> Result<(), WorkloadError> {
     let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
@@ -333,25 +363,23 @@ fn send(
         });
     }
     let fp = r.fingerprint();
-    let mut pending = Some(Box::new(Pending {
-        topic: r.topic,
-        partition: r.partition,
-        fp,
-        txn,
-    }));
+    let pending = || {
+        Box::new(Pending {
+            topic: r.topic,
+            fp,
+            txn,
+            resent,
+        })
+    };
+    let mut back = None;
     loop {
-        let opaque = pending.take().unwrap_or_else(|| {
-            Box::new(Pending {
-                topic: r.topic,
-                partition: r.partition,
-                fp,
-                txn,
-            })
-        });
+        let opaque = back.take().unwrap_or_else(pending);
         let mut record = BaseRecord::with_opaque_to(&topics[r.topic], opaque)
-            .partition(r.partition)
             .timestamp(r.timestamp_ms)
             .headers(headers.clone());
+        if let Some(p) = r.partition {
+            record = record.partition(p);
+        }
         if let Some(k) = &r.key {
             record = record.key(k);
         }
@@ -361,7 +389,7 @@ fn send(
         match producer.send(record) {
             Ok(()) => return Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), rec)) => {
-                pending = Some(rec.delivery_opaque);
+                back = Some(rec.delivery_opaque);
                 producer.poll(Duration::from_millis(5));
             }
             Err((e, _)) => return Err(kafka_err(name, "send", e)),
@@ -369,7 +397,20 @@ fn send(
     }
 }
 
-/// Moves delivery reports into the ledger; records of open transactions wait in `stash`.
+/// Waits up to `t` for every record's acknowledgement; records still unacknowledged then are
+/// purged so that their (failed) delivery reports reach the ledger too: `sent` is counted from
+/// the reports, so every sent record needs one.
+fn flush_or_purge(producer: &BaseProducer<LedgerContext>, t: Duration) {
+    if producer.flush(t).is_err() {
+        producer.purge(PurgeConfig::default().queue().inflight());
+        // Purged records' reports are served by the next poll.
+        producer.poll(Duration::from_millis(100));
+    }
+}
+
+/// Moves delivery reports into the ledger under the partition each record was delivered to
+/// (`sent` and upstream duplicates included: the partition is known only from the report);
+/// the fates of records of open transactions wait in `stash`.
 fn drain(
     ctx: &LedgerContext,
     topics: &[String],
@@ -381,7 +422,21 @@ fn drain(
         Ok(mut d) => std::mem::take(&mut d.done),
         Err(_) => return,
     };
-    for (topic, partition, offset, fp, txn, ok) in done {
+    for d in done {
+        let Done {
+            topic,
+            partition,
+            offset,
+            fp,
+            txn,
+            ok,
+            resent,
+        } = d;
+        let e = ledger.entry(&topics[topic], partition);
+        e.sent += 1;
+        if resent {
+            e.upstream_duplicates += 1;
+        }
         if txn != 0 {
             stash
                 .entry(txn)
@@ -389,7 +444,6 @@ fn drain(
                 .push((topic, partition, offset, fp, ok));
             continue;
         }
-        let e = ledger.entry(&topics[topic], partition);
         if ok {
             e.acked += 1;
             e.committed += 1;
@@ -481,7 +535,6 @@ impl ProducerJob {
             self.seed,
             self.id,
             self.topics.len(),
-            self.partitions,
             &self.record,
             self.spec.upstream_duplicate_ratio,
         );
@@ -559,28 +612,23 @@ impl ProducerJob {
             generated += 1;
             bytes += record.size() as u64;
             let copies = if record.resend { 2 } else { 1 };
-            for _ in 0..copies {
+            for copy in 0..copies {
                 send(
                     &producer,
                     &self.topics,
                     &record,
                     txn_size.map_or(0, |_| txn),
+                    copy == 1,
                     &name,
                 )?;
-                ledger
-                    .entry(&self.topics[record.topic], record.partition)
-                    .sent += 1;
             }
             if record.resend {
                 bytes += record.size() as u64;
-                ledger
-                    .entry(&self.topics[record.topic], record.partition)
-                    .upstream_duplicates += 1;
             }
             producer.poll(Duration::ZERO);
             drain_reports(&mut ledger, &mut stash);
         }
-        let _ = producer.flush(t);
+        flush_or_purge(&producer, t);
         drain_reports(&mut ledger, &mut stash);
         Ok(ProducerResult {
             generated,
@@ -632,7 +680,6 @@ struct HangJob {
     seed: u64,
     spec: HangingSpec,
     record: crate::spec::RecordSpec,
-    partitions: i32,
     topics: Arc<Vec<String>>,
     props: ClientProps,
     cancel: Arc<AtomicBool>,
@@ -710,15 +757,14 @@ fn hanging_transaction(
     producer
         .begin_transaction()
         .map_err(|e| kafka_err(&name, "begin_transaction", e))?;
-    let mut generator = RecordGenerator::new(job.seed, job.id, 1, job.partitions, &job.record, 0.0);
+    let mut generator = RecordGenerator::new(job.seed, job.id, 1, &job.record, 0.0);
     let mut ledger = IntentLedger::default();
     let topic = job.topics[0].clone();
     for _ in 0..job.spec.records {
         let mut r = generator.next_record(now_ms());
         r.topic = 0;
-        r.partition = 0;
-        send(&producer, &job.topics, &r, 1, &name)?;
-        ledger.entry(&topic, 0).sent += 1;
+        r.partition = Some(0);
+        send(&producer, &job.topics, &r, 1, false, &name)?;
     }
     producer
         .flush(t)
@@ -748,7 +794,6 @@ fn hanging_transaction(
             // transaction.abort.timed.out.transaction.cleanup.interval.ms, 10 s by default).
             // The window ends when the partition's last stable offset catches up.
             let ended = wait_for_stable(&job.props, &topic, timeout_ms + 30_000);
-            drop(producer);
             let window = HangWindow {
                 topic: topic.clone(),
                 partition: 0,
@@ -760,7 +805,18 @@ fn hanging_transaction(
             if !ended {
                 tracing::warn!(topic = %topic, "the broker had not aborted the timed-out transaction yet");
             }
-            ledger.entry(&topic, 0).aborted += u64::from(job.spec.records);
+            // The records were flushed (their reports served) before the hold.
+            let mut stash = HashMap::new();
+            drain(
+                producer.context(),
+                &job.topics,
+                &mut ledger,
+                &mut stash,
+                job.keep,
+            );
+            let records = stash.remove(&1).unwrap_or_default();
+            settle(&job.topics, &mut ledger, records, false, job.keep);
+            drop(producer);
             return Ok((window, ledger));
         }
     }

@@ -21,7 +21,7 @@ fn same_seed_same_stream_other_seed_other_stream() {
         ..RecordSpec::default()
     };
     let stream = |seed: u64| -> Vec<[u8; 32]> {
-        let mut g = RecordGenerator::new(seed, 3, 4, 6, &spec, 0.05);
+        let mut g = RecordGenerator::new(seed, 3, 4, &spec, 0.05);
         (0..2000)
             .map(|_| g.next_record(1_000).fingerprint())
             .collect()
@@ -77,6 +77,20 @@ fn read_fps(
     partition: i32,
     isolation: &str,
 ) -> Vec<(i64, [u8; 32])> {
+    read_records(props, topic, partition, isolation)
+        .into_iter()
+        .map(|(offset, fp, _)| (offset, fp))
+        .collect()
+}
+
+/// (offset, fingerprint, key) of every record of a partition.
+#[allow(clippy::type_complexity)]
+fn read_records(
+    props: &ClientProps,
+    topic: &str,
+    partition: i32,
+    isolation: &str,
+) -> Vec<(i64, [u8; 32], Option<Vec<u8>>)> {
     let consumer: BaseConsumer = props
         .to_rdkafka()
         .unwrap()
@@ -106,7 +120,7 @@ fn read_fps(
                     },
                     &verify::FingerprintOptions::default(),
                 );
-                out.push((m.offset(), fp));
+                out.push((m.offset(), fp, m.key().map(<[u8]>::to_vec)));
             }
             Some(Err(KafkaError::PartitionEOF(_))) => return out,
             Some(Err(e)) => panic!("{e}"),
@@ -316,4 +330,134 @@ async fn a_hanging_transaction_holds_the_lso_until_fenced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_transaction_holds_the_lso_until_it_times_out() {
     hanging_transaction_holds_the_lso("timeout", 6, 9).await;
+}
+
+/// Kafka's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`), the hash Java's default
+/// partitioner takes of a key: partition = (hash & 0x7fffffff) % partition count.
+fn murmur2(data: &[u8]) -> i32 {
+    let m: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let chunks = data.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(m);
+        k ^= k >> 24;
+        k = k.wrapping_mul(m);
+        h = h.wrapping_mul(m);
+        h ^= k;
+    }
+    if !rest.is_empty() {
+        for (i, b) in rest.iter().enumerate().rev() {
+            h ^= u32::from(*b) << (8 * i);
+        }
+        h = h.wrapping_mul(m);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(m);
+    h ^= h >> 15;
+    h as i32
+}
+
+fn java_partition(key: &[u8], partitions: i32) -> i32 {
+    (murmur2(key) & 0x7fff_ffff) % partitions
+}
+
+#[test]
+fn murmur2_is_the_java_clients_hash() {
+    // Kafka's UtilsTest.testMurmur2.
+    assert_eq!(murmur2(b"21"), -973_932_308);
+    assert_eq!(murmur2(b"foobar"), -790_332_482);
+    assert_eq!(murmur2(b"a-little-bit-long-string"), -985_981_536);
+    assert_eq!(murmur2(b"abc"), 479_470_107);
+}
+
+fn growing_spec(topic: &str, keys: &str, producer: &str) -> WorkloadSpec {
+    WorkloadSpec::from_toml(
+        &format!(
+            r#"
+        seed = 3
+        duration_secs = 8
+        [topics]
+        names = ["{topic}"]
+        partitions = 2
+        [record]
+        keys = {keys}
+        value_size = {{ min = 10, max = 50 }}
+        [[producer]]
+        rate = {{ records_per_sec = 300 }}
+        {producer}
+        "#
+        ),
+        "grow.toml",
+    )
+    .unwrap()
+}
+
+/// A topic grows from 2 to 4 partitions while the workload writes: keyed records re-hash over
+/// the new count (Java's partitioner: murmur2 of the key), unkeyed ones spread over every
+/// partition, and the ledger counts each record on the partition it was delivered to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_follow_a_topic_that_grows() {
+    let cluster = harness::start(&ClusterSpec::new("grow")).await.unwrap();
+    let props = cluster.client_props();
+    let keyed = growing_spec(
+        "grows-keyed",
+        r#"{ kind = "uniform", count = 300 }"#,
+        "transactions = { records_per_txn = 20, abort_ratio = 0.2 }",
+    );
+    let unkeyed = growing_spec("grows-unkeyed", r#"{ kind = "none" }"#, "idempotent = true");
+    let runs: Vec<_> = [keyed, unkeyed]
+        .into_iter()
+        .map(|spec| {
+            let props = props.clone();
+            tokio::spawn(async move { workload::run(&spec, &props, RunOptions::default()).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let admin = cluster.admin().unwrap();
+    for topic in ["grows-keyed", "grows-unkeyed"] {
+        admin.add_partitions(topic, 4).await.unwrap();
+    }
+    let mut reports = Vec::new();
+    for r in runs {
+        reports.push(r.await.unwrap().unwrap());
+    }
+    for (topic, report) in ["grows-keyed", "grows-unkeyed"].into_iter().zip(&reports) {
+        assert_eq!(report.counts.failed, 0);
+        let mut committed = 0;
+        for p in 0..4 {
+            let ledger = report.ledger.get(topic, p).cloned().unwrap_or_default();
+            let mut expected: Vec<(i64, [u8; 32])> = ledger
+                .records
+                .iter()
+                .filter(|r| r.2 == Fate::Committed)
+                .map(|r| (r.0, r.1))
+                .collect();
+            expected.sort();
+            let got = read_records(&props, topic, p, "read_committed");
+            let fps: Vec<(i64, [u8; 32])> = got.iter().map(|r| (r.0, r.1)).collect();
+            assert!(
+                fps == expected,
+                "{topic}-{p}: the broker holds {} committed records, the ledger says {}",
+                fps.len(),
+                expected.len()
+            );
+            if p >= 2 {
+                assert!(!got.is_empty(), "{topic}-{p}: nothing on a new partition");
+            }
+            for (offset, _, key) in &got {
+                if let Some(k) = key {
+                    let (before, after) = (java_partition(k, 2), java_partition(k, 4));
+                    assert!(
+                        p == before || p == after,
+                        "{topic}-{p}@{offset}: key hashes to {before} of 2 or {after} of 4"
+                    );
+                }
+            }
+            committed += got.len() as u64;
+        }
+        assert_eq!(committed, report.counts.committed, "{topic}");
+        assert!(report.ledger.get(topic, 4).is_none());
+    }
 }
