@@ -251,8 +251,10 @@ pub(crate) fn cutover_exe() -> Result<PathBuf> {
 /// (unknown, aborted) is 2 either way.
 fn exit_of_run(report: &scenarios::RunReport) -> u8 {
     match (report.outcome, &report.expectation) {
-        (Outcome::Aborted | Outcome::Unknown, _) => exit_code::ERROR,
+        (Outcome::Aborted, _) => exit_code::ERROR,
+        // A scenario that demonstrates an unknown (a fault that cannot be proven) meets it.
         (_, Some(e)) if e.met => exit_code::OK,
+        (Outcome::Unknown, _) => exit_code::ERROR,
         (_, Some(_)) => exit_code::FAILED,
         (outcome, None) => exit_of(outcome),
     }
@@ -279,11 +281,11 @@ pub(crate) fn outcome_line(report: &scenarios::RunReport, downtime_label: &str) 
         if report.failures.is_empty() && report.undecided.is_empty() {
             String::new()
         } else {
-            let reasons: Vec<&str> = report
+            let reasons: Vec<String> = report
                 .failures
                 .iter()
                 .chain(&report.undecided)
-                .map(String::as_str)
+                .map(|r| r.to_string())
                 .collect();
             format!(" — {}", reasons.join("; "))
         }

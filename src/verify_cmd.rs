@@ -79,6 +79,10 @@ pub struct VerifyArgs {
     /// Records removed by the target's retention are expected, not lost.
     #[arg(long)]
     allow_expiry: bool,
+    /// Records an open transaction hides (source or target last stable offset below the high
+    /// watermark) may stay unjudged; without it they make the verdict UNKNOWN (exit 2).
+    #[arg(long)]
+    allow_unverified: bool,
     /// Examples kept per anomaly class.
     #[arg(long, default_value_t = 10)]
     examples: usize,
@@ -109,7 +113,7 @@ pub struct VerifyArgs {
     #[arg(long, num_args = 1.., conflicts_with_all = [
         "source", "target", "topics", "rename_prefix", "rename_suffix", "renames", "until",
         "include_timestamps", "exclude_headers", "preserve_offsets", "no_preserve_partitions",
-        "allowed_duplicates", "allow_expiry", "examples",
+        "allowed_duplicates", "allow_expiry", "allow_unverified", "examples",
     ])]
     merge: Vec<PathBuf>,
 }
@@ -182,6 +186,7 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
             timestamps: args.include_timestamps,
             allowed_duplicates: args.allowed_duplicates,
             ignore_headers: args.exclude_headers.clone(),
+            allow_unverified: args.allow_unverified,
         },
         allow_expiry: args.allow_expiry,
         matching: MatchOptions {
@@ -382,10 +387,16 @@ fn report(
     registries: Option<reports::RegistriesSection>,
 ) -> Result<u8> {
     // Registry findings fail the run as they do in `cutover run`.
-    let registry_failures: Vec<String> = registries
+    let registry_failures: Vec<reports::Reason> = registries
         .iter()
         .flat_map(|r| r.counts.iter())
-        .map(|(kind, n)| format!("schema registries: {n} {kind}"))
+        .map(|(kind, n)| {
+            reports::Reason::new(
+                reports::RunClass::of_registry_finding(kind),
+                *n,
+                format!("schema registries: {n} {kind}"),
+            )
+        })
         .collect();
     if let Some(dir) = &args.report_dir {
         let path = write_json(dir, "verdict.json", verdict)?;
@@ -427,7 +438,11 @@ fn report(
                 if registry_failures.is_empty() {
                     String::new()
                 } else {
-                    format!("; {}", registry_failures.join(", "))
+                    let lines: Vec<&str> = registry_failures
+                        .iter()
+                        .map(|r| r.detail.as_str())
+                        .collect();
+                    format!("; {}", lines.join(", "))
                 }
             );
         }
@@ -476,6 +491,16 @@ fn print_summary(verdict: &Verdict) {
                 .collect();
             println!("  {:<21} {n:>10}   ({})", class.as_str(), topics.join(", "));
         }
+    }
+    for u in verdict.unverified() {
+        println!(
+            "unverified{}: {u}",
+            if verdict.promises.allow_unverified {
+                " (allowed)"
+            } else {
+                ""
+            }
+        );
     }
     for topic in &verdict.topics {
         for w in &topic.warnings {

@@ -334,6 +334,66 @@ async fn a_read_only_window_finds_records_behind_markers_and_aborted_retries() {
     assert_eq!(topic["incomplete"], false, "{report:#}");
 }
 
+/// Constant payloads are common on real topics (heartbeats, status pings). A copy that lost
+/// the latest heartbeat still holds older identical ones near its end: the window check must
+/// not let those stand for the missing recent one (before, it matched by fingerprint alone and
+/// passed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_identical_record_does_not_stand_for_a_missing_recent_one() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let (source_spec, target_spec) = (
+        ClusterSpec::new("rhb-source"),
+        ClusterSpec::new("rhb-target"),
+    );
+    let (s, t) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
+    let (source, target): (Box<dyn Cluster>, Box<dyn Cluster>) = (s.unwrap(), t.unwrap());
+    for c in [&source, &target] {
+        c.admin()
+            .unwrap()
+            .create_topic(&TopicSpec::new("beats", 1, 1))
+            .await
+            .unwrap();
+    }
+    let (sp, tp) = (source.client_props(), target.client_props());
+    // One heartbeat a second for 10 s on the source; the copy (timestamps kept) lost the last.
+    let base = 1_700_000_000_000_i64;
+    tokio::task::spawn_blocking(move || {
+        for (props, n) in [(sp, 10), (tp, 9)] {
+            let p: BaseProducer = props.to_rdkafka().unwrap().create().unwrap();
+            for i in 0..n {
+                p.send(
+                    BaseRecord::to("beats")
+                        .key("hb")
+                        .payload("alive")
+                        .timestamp(base + i * 1000),
+                )
+                .unwrap();
+            }
+            p.flush(Duration::from_secs(30)).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (spf, tpf) = (
+        dir.path().join("source.properties"),
+        dir.path().join("target.properties"),
+    );
+    write_props(&spf, &source.client_props());
+    write_props(&tpf, &target.client_props());
+    let config = "[rehearsal]\nname = \"beats\"\ntopics = \"beats\"\nwindow_records = 5\nlag_bound_secs = 3\n";
+    let (code, report, out) = rehearse(dir.path(), &spf, &tpf, config);
+    assert_eq!(code, CutoverExitCode::FAILED, "{out}\n{report:#}");
+    let topic = &report["rehearsal"]["topics"][0];
+    assert_eq!(topic["records"], 5, "{report:#}");
+    assert_eq!(topic["missing"], 1, "{report:#}");
+    assert_eq!(
+        report["failures"][0]["class"], "window-missing",
+        "{report:#}"
+    );
+    let _ = tokio::join!(source.shutdown(), target.shutdown());
+}
+
 /// A canary run with MirrorMaker 2 as the system: MirrorMaker 2 creates its own topics on both
 /// clusters (Connect's `mm2-configs/offsets/status.<alias>.internal`, `heartbeats`,
 /// `<alias>.checkpoints.internal`, `mm2-offset-syncs.<alias>.internal`). The report may say

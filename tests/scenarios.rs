@@ -51,7 +51,7 @@ fn smoke_scenario_passes_end_to_end() {
     let (code, report, out) = run(&catalog("smoke"));
     assert_eq!(code, CutoverExitCode::OK, "{out}\n{report:#}");
     assert_eq!(report["outcome"], "pass");
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], reports::SCHEMA_VERSION);
     assert!(
         report["verdict"]["tally"]["matched"].as_u64().unwrap() > 1000,
         "{report:#}"

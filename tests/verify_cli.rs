@@ -346,3 +346,134 @@ async fn verify_errors_are_exit_2_with_the_cause() {
     assert_eq!(out.status.code(), Some(CutoverExitCode::ERROR));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--topics"));
 }
+
+/// `cutover verify --topics T --rename-prefix P` with extra arguments: (exit code, stdout).
+fn verify_topic(
+    source: &str,
+    target: &str,
+    topic: &str,
+    prefix: &str,
+    extra: &[&str],
+) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args([
+            "verify", "--source", source, "--target", target, "--topics", topic,
+        ])
+        .args(["--rename-prefix", prefix])
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// A transaction left open at the end holds the last stable offset, and `read_committed`
+/// readers stop there: on the target it hides what a zombie copier wrote, on the source the
+/// records behind it. Before, both passed in silence (a warning for the source, nothing for
+/// the target); now the verdict is UNKNOWN (exit 2) naming the side, partition and offsets,
+/// unless `--allow-unverified`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_an_open_transaction_hides_are_unverified_not_passed() {
+    use rdkafka::producer::{BaseProducer, BaseRecord};
+    let (source_spec, target_spec) = (ClusterSpec::new("vusrc"), ClusterSpec::new("vutgt"));
+    let (source, target) = tokio::join!(harness::start(&source_spec), harness::start(&target_spec));
+    let (source, target) = (source.unwrap(), target.unwrap());
+    for (admin, topic) in [
+        (source.admin().unwrap(), "ledger"),
+        (source.admin().unwrap(), "held"),
+        (target.admin().unwrap(), "a.ledger"),
+        (target.admin().unwrap(), "b.held"),
+    ] {
+        admin
+            .create_topic(&TopicSpec::new(topic, 1, 1))
+            .await
+            .unwrap();
+    }
+    let (sb, tb) = (source.bootstrap_servers(), target.bootstrap_servers());
+    let (sb2, tb2) = (sb.clone(), tb.clone());
+    // Committed records copied faithfully; then an open transaction on the target (5 records
+    // a zombie copier wrote) and one on the source (3 records), both left open.
+    let open = tokio::task::spawn_blocking(move || {
+        let plain = |b: &str| -> BaseProducer { config(b).set("acks", "all").create().unwrap() };
+        let (s, t) = (plain(&sb2), plain(&tb2));
+        for i in 0..20 {
+            let v = format!("entry {i}");
+            s.send(BaseRecord::to("ledger").key("k").payload(&v))
+                .unwrap();
+            t.send(BaseRecord::to("a.ledger").key("k").payload(&v))
+                .unwrap();
+            s.send(BaseRecord::to("held").key("k").payload(&v)).unwrap();
+            t.send(BaseRecord::to("b.held").key("k").payload(&v))
+                .unwrap();
+        }
+        s.flush(Duration::from_secs(30)).unwrap();
+        t.flush(Duration::from_secs(30)).unwrap();
+        let txn = |b: &str, id: &str, topic: &str, n: u32| -> BaseProducer {
+            let p: BaseProducer = config(b)
+                .set("transactional.id", id)
+                .set("transaction.timeout.ms", "300000")
+                .create()
+                .unwrap();
+            p.init_transactions(Duration::from_secs(30)).unwrap();
+            p.begin_transaction().unwrap();
+            for i in 0..n {
+                let v = format!("open {i}");
+                p.send(BaseRecord::to(topic).key("k").payload(&v)).unwrap();
+            }
+            p.flush(Duration::from_secs(30)).unwrap();
+            p
+        };
+        (
+            txn(&tb2, "zombie-copier", "a.ledger", 5),
+            txn(&sb2, "held-open", "held", 3),
+        )
+    })
+    .await
+    .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let sp = props_file(dir.path(), "source.properties", &sb);
+    let tp = props_file(dir.path(), "target.properties", &tb);
+
+    let (code, out) = verify_topic(&sp, &tp, "ledger", "a.", &[]);
+    assert_eq!(code, CutoverExitCode::ERROR, "{out}");
+    assert!(out.starts_with("UNKNOWN"), "{out}");
+    assert!(
+        out.contains("unverified: target a.ledger-0: an open transaction holds the last stable offset at 20 (high watermark 25): 5 offsets not verified"),
+        "{out}"
+    );
+    let (code, out) = verify_topic(&sp, &tp, "ledger", "a.", &["--allow-unverified"]);
+    assert_eq!(code, CutoverExitCode::OK, "{out}");
+    assert!(
+        out.contains("unverified (allowed): target a.ledger-0"),
+        "{out}"
+    );
+
+    let (code, out) = verify_topic(
+        &sp,
+        &tp,
+        "held",
+        "b.",
+        &[
+            "--report-dir",
+            &dir.path().join("held").display().to_string(),
+        ],
+    );
+    assert_eq!(code, CutoverExitCode::ERROR, "{out}");
+    assert!(
+        out.contains("unverified: source held-0: an open transaction holds the last stable offset at 20 (high watermark 23)"),
+        "{out}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("held/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["outcome"], "unknown", "{report:#}");
+    assert_eq!(report["undecided"][0]["class"], "unverified", "{report:#}");
+    assert_eq!(report["undecided"][0]["count"], 3, "{report:#}");
+    drop(open);
+}

@@ -192,16 +192,11 @@ pub fn verdict_line(report: &RunReport) -> String {
     let classes = classes(report, 0);
     let mut reasons: Vec<String> = classes.iter().map(ClassDigest::headline).collect();
     // Failures that are not anomaly counts (drain timeout, a dead instance) come too.
-    for f in &report.failures {
-        let counted = classes
-            .iter()
-            .any(|c| f == &format!("{} {}", c.count, c.class));
-        if !counted {
-            reasons.push(f.clone());
-        }
+    for f in report.failures.iter().filter(|f| !f.is_anomaly_count()) {
+        reasons.push(f.to_string());
     }
     // What cutover could not observe (an unknown outcome).
-    reasons.extend(report.undecided.iter().cloned());
+    reasons.extend(report.undecided.iter().map(|r| r.to_string()));
     match (report.outcome, reasons.is_empty()) {
         (Outcome::Pass, _) | (_, true) => report.outcome.as_str().to_string(),
         (o, false) => format!("{} — {}", o.as_str(), reasons.join("; ")),

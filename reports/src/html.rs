@@ -41,7 +41,7 @@ h1{margin:0;font-size:24px} h2{font-size:18px;margin:28px 0 8px;border-bottom:1p
 table{border-collapse:collapse;margin:6px 0;font-size:13px}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--bg)} td.n{text-align:right;font-variant-numeric:tabular-nums}
-tr.zero td{color:#8c959f} tr.bad td{background:#ffebe9}
+tr.zero td{color:#8c959f} tr.bad td{background:#ffebe9} tr.undecided td{background:#fff8c5}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin-top:14px}
 .card{border:1px solid var(--line);border-radius:6px;padding:8px 12px;min-width:150px}
 .card b{display:block;font-size:18px} .card span{color:var(--muted);font-size:12px}
@@ -93,6 +93,7 @@ pub fn render(r: &RunReport) -> String {
     h.push_str("</header>");
     cards(&mut h, r);
     counts(&mut h, r);
+    run_classes(&mut h, r);
     if r.kind == RunKind::Scenario || !r.series.is_empty() {
         h.push_str("<section id=\"timeline\"><h2>Timeline</h2>");
         let points = timeline::downsample(&timeline::report_rates(r), timeline::MAX_POINTS);
@@ -184,6 +185,30 @@ fn cards(h: &mut String, r: &RunReport) {
         );
     }
     h.push_str("</div>");
+}
+
+/// The run-level classes (what failed or could not be decided besides the record counts),
+/// each with its count: the names an `[expect]` uses.
+fn run_classes(h: &mut String, r: &RunReport) {
+    let failed = r.failures.iter().filter(|f| !f.is_anomaly_count());
+    let rows: Vec<(&str, &crate::Reason)> = failed
+        .map(|f| ("bad", f))
+        .chain(r.undecided.iter().map(|f| ("undecided", f)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    h.push_str("<section id=\"run-classes\"><h2>Run-level classes</h2><table class=\"counts\"><thead><tr><th>class</th><th>count</th><th>detail</th></tr></thead><tbody>");
+    for (css, f) in rows {
+        let _ = write!(
+            h,
+            "<tr class=\"{css}\"><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            f.class,
+            thousands(f.count),
+            esc(&f.detail)
+        );
+    }
+    h.push_str("</tbody></table></section>");
 }
 
 fn counts(h: &mut String, r: &RunReport) {

@@ -83,7 +83,7 @@ fn scenario_case(r: &RunReport, time: Duration) -> TestCase {
                 r.failures
                     .iter()
                     .chain(&r.undecided)
-                    .cloned()
+                    .map(|f| f.to_string())
                     .collect::<Vec<_>>()
                     .join("\n"),
             );
@@ -92,17 +92,15 @@ fn scenario_case(r: &RunReport, time: Duration) -> TestCase {
         Outcome::Fail => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             let mut lines: Vec<String> = classes.iter().map(|c| c.headline()).collect();
-            for f in &r.failures {
-                if !classes
-                    .iter()
-                    .any(|c| f == &format!("{} {}", c.count, c.class))
-                {
-                    lines.push(f.clone());
-                }
+            for f in r.failures.iter().filter(|f| !f.is_anomaly_count()) {
+                lines.push(f.to_string());
             }
+            // The first class: an anomaly class, else the first run-level class.
             let ty = classes
                 .first()
-                .map_or("failure".to_string(), |c| c.class.to_string());
+                .map(|c| c.class.to_string())
+                .or_else(|| r.failures.first().map(|f| f.class.to_string()))
+                .unwrap_or_else(|| "failure".to_string());
             s.set_type(ty)
                 .set_message(lines.join("; "))
                 .set_description(lines.join("\n"));

@@ -14,6 +14,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod reasons;
 pub mod redact;
 pub mod svg;
 pub mod timeline;
@@ -25,9 +26,10 @@ pub use exit::CutoverExitCode;
 pub use finding::Severity;
 pub use junit::JunitOptions;
 pub use model::{
-    DelayBucket, DelayStats, Drain, Expectation, FaultEvent, GroupCutover, Outcome,
-    RegistriesSection, RegistryFinding, RehearsalSummary, RunKind, RunReport, Sample,
-    SchemaRecordClass, TopicWindow, WorkloadSummary, SCHEMA_MINOR, SCHEMA_VERSION,
+    Class, CountBounds, DelayBucket, DelayStats, Drain, Expectation, FaultEvent, GroupCutover,
+    Outcome, Reason, RegistriesSection, RegistryFinding, RehearsalSummary, RunClass, RunKind,
+    RunReport, Sample, SchemaRecordClass, TopicWindow, WorkloadSummary, SCHEMA_MINOR,
+    SCHEMA_VERSION,
 };
 
 /// Why a report could not be read or written.

@@ -28,6 +28,27 @@ pub fn render(r: &RunReport) -> String {
         let _ = writeln!(md, "> {}\n", r.description.replace('\n', " "));
     }
     let _ = writeln!(md, "**Verdict:** {}\n", digest::verdict_line(r));
+    // Run-level classes: what failed or could not be decided besides the record counts.
+    let run_level: Vec<&crate::Reason> = r
+        .failures
+        .iter()
+        .filter(|f| !f.is_anomaly_count())
+        .chain(&r.undecided)
+        .collect();
+    if !run_level.is_empty() {
+        let _ = writeln!(md, "| run-level class | count | detail |");
+        let _ = writeln!(md, "| --- | ---: | --- |");
+        for f in run_level {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                f.class,
+                thousands(f.count),
+                cell(&f.detail)
+            );
+        }
+        md.push('\n');
+    }
     let classes = digest::classes(r, EXAMPLES_PER_CLASS);
     if let Some(v) = &r.verdict {
         if classes.is_empty() {

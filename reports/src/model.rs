@@ -9,13 +9,17 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use verify::verdict::Verdict;
 
-/// The major version of `report.json`. A reader refuses a newer major (exit 2).
-pub const SCHEMA_VERSION: u32 = 1;
-/// The minor version: which additive fields a report of this major may carry
-/// (0: the first runner's fields; 1: kind, finished_at, scenario text and file, client
-/// properties, librdkafka version, delay; 2: consumer_groups; 3: rehearsal; 4: undecided,
-/// fault effect, expectation; 5: registries).
-pub const SCHEMA_MINOR: u32 = 5;
+pub use crate::reasons::{Class, Reason, RunClass};
+
+/// The major version of `report.json`. A reader refuses a newer major (exit 2) and reads an
+/// older one (major 1's text reasons read as class `other`).
+pub const SCHEMA_VERSION: u32 = 2;
+/// The minor version: which additive fields a report of this major may carry (major 2, 0:
+/// everything of major 1's minor 5, with `failures` and `undecided` as named classes with
+/// counts, `expectation.bounds`, `faults[].failed`). Major 1's minors: 0 the first runner's
+/// fields; 1 kind, finished_at, scenario text and file, client properties, librdkafka version,
+/// delay; 2 consumer_groups; 3 rehearsal; 4 undecided, fault effect, expectation; 5 registries.
+pub const SCHEMA_MINOR: u32 = 0;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -73,6 +77,10 @@ pub struct FaultEvent {
     /// answering, the bytes the proxies held), empty when it did not.
     #[serde(default)]
     pub effect: String,
+    /// The fault's task failed (a panic) before it could say what happened: `error` holds
+    /// the cause (class `fault-failed`, major 2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
 }
 
 /// A sample of the run's progress (per second).
@@ -158,8 +166,9 @@ pub struct RunReport {
     /// The librdkafka every cutover client used.
     pub librdkafka_version: Option<String>,
     pub outcome: Outcome,
-    /// Why the run failed, in one line each.
-    pub failures: Vec<String>,
+    /// Why the run failed: a named class, a count and one line each (major 2; a line of
+    /// text in major 1).
+    pub failures: Vec<Reason>,
     pub workload: Option<WorkloadSummary>,
     pub faults: Vec<FaultEvent>,
     pub series: Vec<Sample>,
@@ -182,7 +191,7 @@ pub struct RunReport {
     pub rehearsal: Option<RehearsalSummary>,
     /// Why cutover could not observe what the run claims to test (a fault that did not take
     /// effect, a side the checker could not read): with no failure, the outcome is unknown.
-    pub undecided: Vec<String>,
+    pub undecided: Vec<Reason>,
     /// The scenario's `[expect]` and whether the run met it.
     pub expectation: Option<Expectation>,
     /// Schema registries, when the run had any: the registry verification and the
@@ -305,43 +314,98 @@ impl RegistriesSection {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Expectation {
-    /// `pass` or `fail`.
+    /// `pass`, `fail` or `unknown`.
     pub outcome: Outcome,
-    /// For a fail: the anomaly classes (kebab-case) that must be among the failing ones.
+    /// For a fail or an unknown: exactly the classes (kebab-case) the run must show, anomaly
+    /// and run-level alike; any other class makes the expectation unmet.
     pub classes: Vec<String>,
+    /// Bounds on a class's count (`duplicated = { min = 1 }`), by class (major 2).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub bounds: BTreeMap<String, CountBounds>,
     pub met: bool,
     /// Why it was not met (empty when met).
     pub why: String,
 }
 
+/// Bounds on how many of a class a run may show (both inclusive, either optional).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CountBounds {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+}
+
+impl CountBounds {
+    pub fn admits(&self, n: u64) -> bool {
+        self.min.is_none_or(|m| n >= m) && self.max.is_none_or(|m| n <= m)
+    }
+}
+
+impl std::fmt::Display for CountBounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.min, self.max) {
+            (Some(a), Some(b)) => write!(f, "{a} to {b}"),
+            (Some(a), None) => write!(f, "at least {a}"),
+            (None, Some(b)) => write!(f, "at most {b}"),
+            (None, None) => write!(f, "any number"),
+        }
+    }
+}
+
 impl Expectation {
-    /// Judges a finished run against the expectation.
-    pub fn judge(outcome: Outcome, classes: Vec<String>, report: &RunReport) -> Expectation {
-        let failing: Vec<String> = report
-            .verdict
-            .as_ref()
-            .map(|v| v.failing().map(|(c, _)| c.to_string()).collect())
-            .unwrap_or_default();
-        let why = if report.outcome != outcome {
-            format!(
+    /// Judges a finished run against the expectation: the outcome must be the expected one,
+    /// the classes the run shows (its failures and what it could not decide) exactly the
+    /// expected ones, and each bounded class's count within its bounds.
+    pub fn judge(
+        outcome: Outcome,
+        classes: Vec<String>,
+        bounds: BTreeMap<String, CountBounds>,
+        report: &RunReport,
+    ) -> Expectation {
+        let found = report.class_counts();
+        let shown = |names: &[&String]| -> String {
+            names
+                .iter()
+                .map(|c| format!("{c} ({})", found.get(c.as_str()).copied().unwrap_or(0)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut why = Vec::new();
+        if report.outcome != outcome {
+            why.push(format!(
                 "expected {}, got {}",
                 outcome.as_str(),
                 report.outcome.as_str()
-            )
-        } else {
-            let missing: Vec<&String> = classes.iter().filter(|c| !failing.contains(c)).collect();
-            if missing.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "expected the anomaly classes {:?} among the failing ones, found {:?}",
-                    missing, failing
-                )
+            ));
+        }
+        let extra: Vec<&String> = found.keys().filter(|c| !classes.contains(c)).collect();
+        if !extra.is_empty() {
+            why.push(format!("classes not expected: {}", shown(&extra)));
+        }
+        let missing: Vec<&String> = classes.iter().filter(|c| !found.contains_key(*c)).collect();
+        if !missing.is_empty() {
+            why.push(format!(
+                "expected classes not shown: {}",
+                missing
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for (class, b) in &bounds {
+            let n = found.get(class).copied().unwrap_or(0);
+            if found.contains_key(class) && !b.admits(n) {
+                why.push(format!("{class}: {n}, expected {b}"));
             }
-        };
+        }
+        let why = why.join("; ");
         Expectation {
             outcome,
             classes,
+            bounds,
             met: why.is_empty(),
             why,
         }
@@ -416,12 +480,21 @@ impl RunReport {
         };
         let failures = verdict
             .failing()
-            .map(|(class, n)| format!("{n} {class}"))
+            .map(|(class, n)| Reason::anomaly(class, n))
             .collect();
+        let undecided = if verdict.promises.allow_unverified {
+            Vec::new()
+        } else {
+            verdict
+                .unverified()
+                .map(|u| Reason::new(RunClass::Unverified, u.offsets(), u.to_string()))
+                .collect()
+        };
         RunReport {
             kind: RunKind::Verify,
             outcome,
             failures,
+            undecided,
             duration_secs: verdict.duration_ms as f64 / 1000.0,
             verdict: Some(verdict),
             ..RunReport::new(name)
@@ -441,6 +514,52 @@ impl RunReport {
         };
     }
 
+    /// The run failed for this reason.
+    pub fn fail(&mut self, class: impl Into<Class>, count: u64, detail: impl Into<String>) {
+        self.failures.push(Reason::new(class, count, detail));
+    }
+
+    /// cutover could not observe what the run claims, for this reason.
+    pub fn undecide(&mut self, class: impl Into<Class>, count: u64, detail: impl Into<String>) {
+        self.undecided.push(Reason::new(class, count, detail));
+    }
+
+    /// Every fault that did not take effect makes the run undecided: `fault-failed` when its
+    /// task failed before it could say what happened, `fault-not-proven` when its effect was
+    /// not seen.
+    pub fn note_unproven_faults(&mut self) {
+        let unproven: Vec<Reason> = self
+            .faults
+            .iter()
+            .filter(|f| !f.error.is_empty() || f.failed)
+            .map(|f| {
+                let class = if f.failed {
+                    RunClass::FaultFailed
+                } else {
+                    RunClass::FaultNotProven
+                };
+                Reason::new(
+                    class,
+                    1,
+                    format!(
+                        "fault {} at {:.0} s did not take effect: {}",
+                        f.kind, f.start_secs, f.error
+                    ),
+                )
+            })
+            .collect();
+        self.undecided.extend(unproven);
+    }
+
+    /// Every class the run shows (failures and undecided) with its summed count, by name.
+    pub fn class_counts(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for r in self.failures.iter().chain(&self.undecided) {
+            *out.entry(r.class.as_str().to_string()).or_insert(0) += r.count;
+        }
+        out
+    }
+
     /// Anomalies counted by the verdict (0 without one).
     pub fn anomalies(&self) -> u64 {
         self.verdict.as_ref().map_or(0, |v| v.counts.total())
@@ -454,5 +573,42 @@ impl RunReport {
             .filter(|p| p.extension().is_some_and(|e| e == "prom"))
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(kind: &str, error: &str, failed: bool) -> FaultEvent {
+        FaultEvent {
+            kind: kind.into(),
+            start_secs: 3.0,
+            error: error.into(),
+            failed,
+            ..FaultEvent::default()
+        }
+    }
+
+    #[test]
+    fn a_failed_fault_task_and_an_unproven_fault_make_the_run_unknown_by_name() {
+        let mut r = RunReport::new("t");
+        r.faults = vec![
+            fault("reset", "", false),
+            fault("stall-instance", "instance 0 was not seen stopped", false),
+            fault(
+                "crash-instance",
+                "the fault's task failed: panicked: boom",
+                true,
+            ),
+        ];
+        r.note_unproven_faults();
+        r.settle_outcome();
+        assert_eq!(r.outcome, Outcome::Unknown);
+        let counts = r.class_counts();
+        assert_eq!(counts.get("fault-not-proven"), Some(&1));
+        assert_eq!(counts.get("fault-failed"), Some(&1));
+        assert_eq!(counts.len(), 2);
+        assert!(r.undecided[1].detail.contains("panicked: boom"));
     }
 }

@@ -195,8 +195,8 @@ pub fn redact_report(report: &mut crate::RunReport) {
     }
     report.system = redact_text(&report.system);
     report.description = redact_text(&report.description);
-    for f in &mut report.failures {
-        *f = redact_text(f);
+    for f in report.failures.iter_mut().chain(&mut report.undecided) {
+        f.detail = redact_text(&f.detail);
     }
     for f in &mut report.faults {
         f.detail = redact_text(&f.detail);

@@ -78,6 +78,7 @@ fn topic(name: &str, partitions: i32, class: AnomalyClass, per_partition: &[u64]
         partitions: parts,
         examples,
         warnings: Vec::new(),
+        unverified: Vec::new(),
     }
 }
 
@@ -131,6 +132,7 @@ fn base(verdict: Verdict) -> RunReport {
             end_secs: 16.0,
             error: String::new(),
             effect: "broker 1 of the target cluster no longer answers on port 9092".into(),
+            failed: false,
         },
         FaultEvent {
             kind: "latency".into(),
@@ -139,6 +141,7 @@ fn base(verdict: Verdict) -> RunReport {
             end_secs: 24.0,
             error: "the target cluster has no proxies".into(),
             effect: String::new(),
+            failed: false,
         },
     ];
     r.series = series(30, 1000, 2);
@@ -169,7 +172,7 @@ fn base(verdict: Verdict) -> RunReport {
             .counts
             .0
             .iter()
-            .map(|(c, n)| format!("{n} {c}"))
+            .map(|(c, n)| reports::Reason::anomaly(*c, *n))
             .collect();
     }
     r.verdict = Some(verdict);
@@ -419,6 +422,7 @@ fn a_thousand_topic_run_stays_under_two_megabytes_of_html() {
             end_secs: i as f64 * 70.0 + 20.0,
             error: String::new(),
             effect: String::new(),
+            failed: false,
         })
         .collect();
     let (dir, _) = written(r);
@@ -527,7 +531,11 @@ fn a_rehearsal_shows_its_writes_clean_up_and_window_check_in_every_output() {
     let mut r = passing();
     r.kind = reports::RunKind::Rehearsal;
     r.outcome = reports::Outcome::Fail;
-    r.failures = vec!["topic payments: 30 of 300 window records missing".into()];
+    r.fail(
+        reports::RunClass::WindowMissing,
+        30,
+        "topic payments: 30 of 300 window records missing",
+    );
     r.rehearsal = Some(reports::RehearsalSummary {
         allow_writes: true,
         canary_topics: vec!["cutover.rehearsal.1-2.0".into()],
@@ -624,8 +632,12 @@ fn with_registries() -> RunReport {
     r.scenario = "schema-registry-merge".into();
     r.outcome = Outcome::Fail;
     r.failures = vec![
-        "schema registries: 1 conflict".into(),
-        "3 schema-mismatch".into(),
+        reports::Reason::new(
+            reports::RunClass::RegistryConflict,
+            1,
+            "schema registries: 1 conflict",
+        ),
+        reports::Reason::anomaly(verify::verdict::AnomalyClass::SchemaMismatch, 3),
     ];
     let mut reg = reports::RegistriesSection {
         sources: vec![

@@ -2,14 +2,18 @@
 //! the source committed, then hand over to the checker.
 //!
 //! The decision is [`decide`], a pure function of what was observed, for every system alike:
-//! every source partition's committed records are counted (`read_committed`, markers and aborted
-//! records do not count) and compared with the target partition(s) they are copied to. A
-//! partition is copied when the target holds at least as many committed records **and** the
-//! source partition's last committed record is among the target's (so duplicates of earlier
-//! records cannot hide a tail not copied yet). A system that reports its own lag (the built-in
-//! replicator's metrics) must also report none; an endpoint that does not answer counts as lag,
-//! never as zero. The target must be quiet for a while, and a target short of the source that
-//! stands still for [`STUCK_AFTER`] ends the drain early with where it stopped.
+//! every source partition's committed records are read (`read_committed`, markers and aborted
+//! records do not count) and compared with the target partition(s) they are copied to. Caught
+//! up is a *position*, not a count: a partition is copied when the source partition's last
+//! committed record is on the target (as many times as it occurs among the source's recent
+//! records, so an earlier identical record cannot stand for it, and duplicates of earlier
+//! records cannot hide a tail not copied yet). A copier that lost records but copied past them
+//! is caught up: the checker counts what it lost, without the drain waiting out its timeout
+//! (the target must then be quiet twice as long, [`QUIET`] × 2, since counts do not agree). A
+//! system that reports its own lag (the built-in replicator's metrics) must also report none; an
+//! endpoint that does not answer counts as lag, never as zero. A target short of the source's
+//! last records that stands still for [`STUCK_AFTER`] ends the drain early with where it
+//! stopped.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -179,11 +183,15 @@ impl CommittedCounter {
     }
 }
 
-/// Where a count-based comparison stands.
+/// Where the comparison of source and target positions stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CountCheck {
     /// Every source partition's committed records, its last one included, are on the target.
     Reached,
+    /// Every source partition's last record is on the target, but the target holds fewer
+    /// records than the source somewhere (a description of where): the copy went past records
+    /// it lost. Caught up; the checker counts the losses.
+    ReachedShort(String),
     /// The source counter has not read to the end of every partition yet.
     SourceUnread,
     /// The target is short somewhere (a description of where).
@@ -203,7 +211,10 @@ pub(crate) fn compare(
     if !source_all_read {
         return CountCheck::SourceUnread;
     }
+    // Partitions whose last record is not on the target, and partitions whose last record is
+    // there while the target holds fewer records (losses behind the position).
     let mut short = Vec::new();
+    let mut fewer = Vec::new();
     let (mut have, mut want) = (0u64, 0u64);
     // Pooled target per topic when partitions are not preserved.
     let mut pooled: HashMap<String, (u64, Vec<&PartitionProgress>)> = HashMap::new();
@@ -222,20 +233,28 @@ pub(crate) fn compare(
             let n = tgt.map_or(0, |x| x.count);
             have += n.min(src.count);
             want += src.count;
-            let tail = src
-                .last
-                .is_none_or(|fp| tgt.is_some_and(|x| x.recent.contains(&fp)));
-            if n < src.count {
-                short.push(format!("{tt}[{p}] {n}/{}", src.count));
-            } else if !tail {
-                short.push(format!("{tt}[{p}] lacks the source's last record"));
+            let tail = src.last.is_none_or(|fp| {
+                tgt.is_some_and(|x| occurrences(&x.recent, fp) >= occurrences(&src.recent, fp))
+            });
+            if !tail {
+                short.push(if n < src.count {
+                    format!("{tt}[{p}] {n}/{}", src.count)
+                } else {
+                    format!("{tt}[{p}] lacks the source's last record")
+                });
+            } else if n < src.count {
+                fewer.push(format!("{tt}[{p}] {n}/{}", src.count));
             }
         } else {
             *pooled_want.entry(tt.clone()).or_default() += src.count;
             let tail = src.last.is_none_or(|fp| {
-                pooled
-                    .get(&tt)
-                    .is_some_and(|(_, parts)| parts.iter().any(|x| x.recent.contains(&fp)))
+                pooled.get(&tt).is_some_and(|(_, parts)| {
+                    parts
+                        .iter()
+                        .map(|x| occurrences(&x.recent, fp))
+                        .sum::<usize>()
+                        >= occurrences(&src.recent, fp)
+                })
             });
             if !tail {
                 short.push(format!(
@@ -250,20 +269,34 @@ pub(crate) fn compare(
             have += n.min(w);
             want += w;
             if n < w {
-                short.insert(0, format!("{tt} {n}/{w}"));
+                if short.is_empty() {
+                    fewer.insert(0, format!("{tt} {n}/{w}"));
+                } else {
+                    short.insert(0, format!("{tt} {n}/{w}"));
+                }
             }
         }
     }
-    if short.is_empty() {
-        CountCheck::Reached
-    } else {
-        let shown: Vec<&str> = short.iter().take(5).map(String::as_str).collect();
-        CountCheck::Short(format!(
+    let described = |parts: &[String]| {
+        let shown: Vec<&str> = parts.iter().take(5).map(String::as_str).collect();
+        format!(
             "the target holds {have} of the source's {want} committed records ({}{})",
             shown.join(", "),
-            if short.len() > 5 { ", …" } else { "" }
-        ))
+            if parts.len() > 5 { ", …" } else { "" }
+        )
+    };
+    if !short.is_empty() {
+        CountCheck::Short(described(&short))
+    } else if !fewer.is_empty() {
+        CountCheck::ReachedShort(described(&fewer))
+    } else {
+        CountCheck::Reached
     }
+}
+
+/// How often `fp` occurs among a partition's recent records.
+fn occurrences(recent: &VecDeque<u64>, fp: u64) -> usize {
+    recent.iter().filter(|x| **x == fp).count()
 }
 
 /// What the drain saw at one tick.
@@ -296,6 +329,14 @@ pub fn decide(o: &Observation) -> Decision {
         CountCheck::SourceUnread => Decision::Wait,
         CountCheck::Reached if o.system_reports_no_lag != Some(false) => Decision::CaughtUp,
         CountCheck::Reached => Decision::Wait,
+        // Past its losses: caught up once the target has been quiet a while longer (records
+        // still in flight would make it grow).
+        CountCheck::ReachedShort(_)
+            if o.target_still_for >= 2 * QUIET && o.system_reports_no_lag != Some(false) =>
+        {
+            Decision::CaughtUp
+        }
+        CountCheck::ReachedShort(_) => Decision::Wait,
         CountCheck::Short(why) if o.target_still_for >= STUCK_AFTER => Decision::Stuck(why.clone()),
         CountCheck::Short(_) => Decision::Wait,
     }
@@ -336,6 +377,49 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let target = map(&[("a", 0, &[1, 2, 1, 2, 3, 4])]);
+        assert_eq!(
+            compare(&source, true, &target, &same, true),
+            CountCheck::Reached
+        );
+    }
+
+    #[test]
+    fn a_copier_past_its_losses_is_caught_up_without_waiting_for_the_timeout() {
+        // 3 lost, the last record copied: caught up (the checker counts the loss) once quiet.
+        let source = map(&[("a", 0, &[1, 2, 3, 4])]);
+        let target = map(&[("a", 0, &[1, 2, 4])]);
+        let check = compare(&source, true, &target, &same, true);
+        match &check {
+            CountCheck::ReachedShort(why) => assert!(why.contains("a[0] 3/4"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let obs = |still: u64| Observation {
+            target_still_for: Duration::from_secs(still),
+            system_reports_no_lag: None,
+            counts: check.clone(),
+        };
+        assert_eq!(decide(&obs(6)), Decision::Wait, "quiet twice as long");
+        assert_eq!(decide(&obs(11)), Decision::CaughtUp);
+        // Pooled (partitions not preserved) alike.
+        let source = map(&[("a", 0, &[1, 2]), ("a", 1, &[3])]);
+        let target = map(&[("a", 0, &[3]), ("a", 1, &[2])]);
+        assert!(matches!(
+            compare(&source, true, &target, &same, false),
+            CountCheck::ReachedShort(_)
+        ));
+    }
+
+    #[test]
+    fn an_earlier_identical_record_does_not_stand_for_the_last_one() {
+        // The source's last record repeats an earlier one (an upstream re-send): its one
+        // copy on the target is the earlier record's.
+        let source = map(&[("a", 0, &[7, 8, 7])]);
+        let target = map(&[("a", 0, &[7, 8])]);
+        assert!(matches!(
+            compare(&source, true, &target, &same, true),
+            CountCheck::Short(_)
+        ));
+        let target = map(&[("a", 0, &[7, 8, 7])]);
         assert_eq!(
             compare(&source, true, &target, &same, true),
             CountCheck::Reached

@@ -51,7 +51,25 @@ pub(crate) async fn run(f: FaultSpec, on: Arc<FaultTargets>) -> FaultEvent {
         end_secs: end,
         error,
         effect,
+        failed: false,
     }
+}
+
+/// Why a fault's task ended without an event: its panic message, or that it was cancelled.
+pub(crate) fn task_failure(e: tokio::task::JoinError) -> String {
+    if e.is_cancelled() {
+        return "cancelled".into();
+    }
+    let panic = e.into_panic();
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| format!("panicked: {s}"))
+        .or_else(|| {
+            panic
+                .downcast_ref::<String>()
+                .map(|s| format!("panicked: {s}"))
+        })
+        .unwrap_or_else(|| "panicked".into())
 }
 
 /// Applies one fault; Ok is the observed effect in words, Err why it did not take effect.

@@ -28,6 +28,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use harness::{Admin, ClientProps, ClusterSpec};
+use reports::RunClass;
 use serde::Deserialize;
 use tokio::time::Instant;
 
@@ -344,45 +345,61 @@ pub async fn rehearse(
         "rehearsal on live clusters, read-only".into()
     };
     if let (Some(pattern), true) = (&r.rehearsal.topics, summary.topics.is_empty()) {
-        report.failures.push(format!(
+        report.fail(RunClass::TopicUnchecked, 1, format!(
             "no source topic matches `{pattern}` (or the principal may not describe the ones              that do: topics without a Describe ACL are invisible to it)"
         ));
     }
     for t in &summary.topics {
         if let Some(problem) = &t.problem {
-            report
-                .failures
-                .push(format!("topic {}: {problem}", t.topic));
+            report.fail(
+                RunClass::TopicUnchecked,
+                1,
+                format!("topic {}: {problem}", t.topic),
+            );
         } else if t.incomplete {
             // cutover could not read what it needed: neither pass nor fail.
-            report.undecided.push(format!(
-                "topic {}: a read did not finish within its bound; the window could not be judged",
-                t.topic
-            ));
+            report.undecide(
+                RunClass::WindowIncomplete,
+                1,
+                format!(
+                    "topic {}: a read did not finish within its bound; the window could not be judged",
+                    t.topic
+                ),
+            );
         } else if t.missing > 0 || t.lag_secs.is_none() {
             // Duplicates alone do not fail: an identical record just outside the window (a
             // heartbeat with a constant payload) counts too, so they are indicative only.
-            report.failures.push(format!(
-                "topic {}: {} of {} window records missing on {} after {:.0} s",
-                t.topic, t.missing, t.records, t.target_topic, summary.lag_bound_secs
-            ));
+            report.fail(
+                RunClass::WindowMissing,
+                t.missing,
+                format!(
+                    "topic {}: {} of {} window records missing on {} after {:.0} s",
+                    t.topic, t.missing, t.records, t.target_topic, summary.lag_bound_secs
+                ),
+            );
         }
     }
     if let Some((_, verdict)) = &registries {
         if !verdict.passed() {
             for (kind, n) in &verdict.counts {
-                report
-                    .failures
-                    .push(format!("schema registries: {n} {kind}"));
+                report.fail(
+                    RunClass::of_registry_finding(kind),
+                    *n as u64,
+                    format!("schema registries: {n} {kind}"),
+                );
             }
         }
         report.registries = Some(crate::registries::section_of(verdict));
     }
     if !summary.cleaned_up {
-        report.failures.push(format!(
-            "could not delete every canary resource: {}",
-            summary.leftovers.join(", ")
-        ));
+        report.fail(
+            RunClass::CleanupIncomplete,
+            summary.leftovers.len() as u64,
+            format!(
+                "could not delete every canary resource: {}",
+                summary.leftovers.join(", ")
+            ),
+        );
     }
     if options.cancel.load(Ordering::Acquire) {
         report.outcome = reports::Outcome::Aborted;

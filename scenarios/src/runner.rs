@@ -22,6 +22,7 @@ use crate::mirrormaker::Clusters;
 use crate::spec::{Scenario, Side, SystemSpec};
 use crate::system::{builtin_config, properties_text, Instances, Launcher, Mm2Launch};
 
+use reports::RunClass;
 pub use reports::{Drain, FaultEvent, Outcome, RunReport, Sample, WorkloadSummary};
 
 /// What a run needs besides the scenario.
@@ -367,7 +368,7 @@ async fn start_system<'a>(
         instances: Arc::new(Mutex::new(instances)),
     });
     let report = RunReport {
-        schema_version: 1,
+        schema_version: reports::SCHEMA_VERSION,
         scenario: scenario.scenario.name.clone(),
         description: scenario.scenario.description.clone(),
         system: system_name(&scenario.system),
@@ -489,11 +490,27 @@ impl RunState<'_> {
             }
         }
         // Faults still running (a stall or a stopped broker past the workload) finish first.
-        for t in fault_tasks {
+        // A fault task that panicked cannot vanish: its event says so and the run is unknown.
+        for (t, f) in fault_tasks.into_iter().zip(&scenario.faults) {
             if options.cancel.load(Ordering::Acquire) {
                 t.abort();
-            } else if let Ok(event) = t.await {
-                self.report.faults.push(event);
+                continue;
+            }
+            match t.await {
+                Ok(event) => self.report.faults.push(event),
+                Err(e) => {
+                    let cause = crate::faults::task_failure(e);
+                    tracing::error!(fault = f.action.name(), %cause, "fault task failed");
+                    self.report.faults.push(FaultEvent {
+                        kind: f.action.name().into(),
+                        detail: serde_json::to_string(&f.action).unwrap_or_default(),
+                        start_secs: f.at_secs,
+                        end_secs: f.at_secs,
+                        error: format!("the fault's task failed: {cause}"),
+                        effect: String::new(),
+                        failed: true,
+                    });
+                }
             }
         }
         let mut consumed_by_group = BTreeMap::new();
@@ -602,22 +619,27 @@ impl RunState<'_> {
             } else if let CountCheck::Short(why) = compare(&source_count, &target_count) {
                 still.push(why);
             }
-            self.report.failures.push(format!(
-                "the system did not catch up within the drain timeout ({} s){}",
-                scenario.run.drain_timeout_secs,
-                if still.is_empty() {
-                    String::new()
-                } else if still.len() > 10 {
-                    // Readable at thousands of partitions: the first ten, and how many more.
-                    format!(
-                        ": {}, and {} more",
-                        still[..10].join(", "),
-                        still.len() - 10
-                    )
-                } else {
-                    format!(": {}", still.join(", "))
-                }
-            ));
+            let short = still.len().max(1) as u64;
+            self.report.fail(
+                RunClass::NotCaughtUp,
+                short,
+                format!(
+                    "the system did not catch up within the drain timeout ({} s){}",
+                    scenario.run.drain_timeout_secs,
+                    if still.is_empty() {
+                        String::new()
+                    } else if still.len() > 10 {
+                        // Readable at thousands of partitions: the first ten, and how many more.
+                        format!(
+                            ": {}, and {} more",
+                            still[..10].join(", "),
+                            still.len() - 10
+                        )
+                    } else {
+                        format!(": {}", still.join(", "))
+                    }
+                ),
+            );
         }
         self.report.series = std::mem::take(&mut self.series);
         Ok(caught_up)
@@ -726,10 +748,25 @@ impl RunState<'_> {
                 && cut.misplaced == 0
                 && cut.reread <= g.allowed_reread;
             if !tolerated {
-                self.report.failures.push(format!(
+                let line = format!(
                     "consumer group {}: {} skipped, {} re-read, {} misplaced, {} untranslated of {} partitions after cutover",
                     cut.group, cut.skipped, cut.reread, cut.misplaced, cut.untranslated, cut.partitions
-                ));
+                );
+                let reread = if cut.reread > g.allowed_reread {
+                    cut.reread
+                } else {
+                    0
+                };
+                for (class, n) in [
+                    (RunClass::GroupSkipped, cut.skipped),
+                    (RunClass::GroupReRead, reread),
+                    (RunClass::GroupMisplaced, cut.misplaced),
+                    (RunClass::GroupUntranslated, cut.untranslated),
+                ] {
+                    if n > 0 {
+                        self.report.fail(class, n, line.clone());
+                    }
+                }
             }
             self.report.consumer_groups.push(cut);
         }
@@ -786,9 +823,11 @@ impl RunState<'_> {
                 self.report.registries = Some(crate::registries::section_of(&registry_verdict));
                 if !registry_verdict.passed() {
                     for (kind, n) in &registry_verdict.counts {
-                        self.report
-                            .failures
-                            .push(format!("schema registries: {n} {kind}"));
+                        self.report.fail(
+                            RunClass::of_registry_finding(kind),
+                            *n as u64,
+                            format!("schema registries: {n} {kind}"),
+                        );
                     }
                 }
                 Some(r.check()?)
@@ -819,7 +858,13 @@ impl RunState<'_> {
         {
             Ok(verdict) => {
                 for (class, n) in verdict.failing() {
-                    report.failures.push(format!("{n} {class}"));
+                    report.failures.push(reports::Reason::anomaly(class, n));
+                }
+                // Records an open transaction hid from the checker at the end.
+                if !verdict.promises.allow_unverified {
+                    for u in verdict.unverified() {
+                        report.undecide(RunClass::Unverified, u.offsets(), u.to_string());
+                    }
                 }
                 if let Some(reg) = &mut report.registries {
                     reg.note_records(&verdict);
@@ -831,15 +876,19 @@ impl RunState<'_> {
                 topic,
                 side: "target",
             }) => {
-                report.failures.push(format!(
-                    "target topic `{topic}` does not exist: the system never created it"
-                ));
+                report.fail(
+                    RunClass::TargetTopicMissing,
+                    1,
+                    format!("target topic `{topic}` does not exist: the system never created it"),
+                );
             }
             // cutover could not read a side: it cannot say whether the copy is right.
             Err(e) => {
-                report
-                    .undecided
-                    .push(format!("the checker could not finish: {e}"));
+                report.undecide(
+                    RunClass::CheckerFailed,
+                    1,
+                    format!("the checker could not finish: {e}"),
+                );
                 report.verdict = Some(verify::verdict::Verdict::unknown(
                     verify_options.promises.clone(),
                 ));
@@ -852,14 +901,7 @@ impl RunState<'_> {
     /// otherwise clean run unknown).
     fn settle(&mut self) {
         let report = &mut self.report;
-        for f in &report.faults {
-            if !f.error.is_empty() {
-                report.undecided.push(format!(
-                    "fault {} at {:.0} s did not take effect: {}",
-                    f.kind, f.start_secs, f.error
-                ));
-            }
-        }
+        report.note_unproven_faults();
         report.settle_outcome();
         self.progress("done");
     }
@@ -1138,9 +1180,11 @@ fn progress_of_phase(options: &RunOptions, phase: &'static str, started: Instant
 /// Instances that died on their own are a failure of the system under test.
 fn report_exits(shared: &Shared, report: &mut RunReport) {
     for (i, status) in lock(&shared.instances).exited() {
-        report
-            .failures
-            .push(format!("instance {i} exited on its own ({status})"));
+        report.fail(
+            RunClass::InstanceExited,
+            1,
+            format!("instance {i} exited on its own ({status})"),
+        );
     }
 }
 

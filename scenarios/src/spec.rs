@@ -555,6 +555,17 @@ fn ten() -> u32 {
     10
 }
 
+/// Whether a fault verb takes `duration_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationUse {
+    /// It lasts that long (a network fault, a stall, a held transaction, a bounce's pause).
+    Required,
+    /// It is undone after that long when given (a crashed instance or broker restarted).
+    Optional,
+    /// It is instant: a duration would be silently ignored, so it is refused.
+    Unused,
+}
+
 impl FaultAction {
     pub fn name(&self) -> &'static str {
         match self {
@@ -573,6 +584,27 @@ impl FaultAction {
             FaultAction::BounceBrokers { .. } => "bounce-brokers",
             FaultAction::AbortedBurst { .. } => "aborted-burst",
             FaultAction::HangingTransaction { .. } => "hanging-transaction",
+        }
+    }
+
+    /// What the verb does with `duration_secs`.
+    pub fn duration_use(&self) -> DurationUse {
+        match self {
+            FaultAction::StallInstance { .. }
+            | FaultAction::HangingTransaction { .. }
+            | FaultAction::BounceBrokers { .. }
+            | FaultAction::Latency { .. }
+            | FaultAction::Bandwidth { .. }
+            | FaultAction::Blackhole { .. }
+            | FaultAction::Refuse { .. } => DurationUse::Required,
+            FaultAction::CrashInstance { .. }
+            | FaultAction::KillBroker { .. }
+            | FaultAction::StopBroker { .. } => DurationUse::Optional,
+            FaultAction::Reset { .. }
+            | FaultAction::AddInstance
+            | FaultAction::RemoveInstance { .. }
+            | FaultAction::AddPartitions { .. }
+            | FaultAction::AbortedBurst { .. } => DurationUse::Unused,
         }
     }
 
@@ -664,20 +696,95 @@ fn default_commit_interval() -> u64 {
     1000
 }
 
-/// What a scenario must show (`[expect]`): a pass, or a fail with these anomaly classes among
-/// the failing ones (a catalog scenario that demonstrates a defect, such as duplicates from an
-/// at-least-once copy across rebalances).
+/// What a scenario must show (`[expect]`): a pass, or a fail (or an unknown) with exactly these
+/// classes (a catalog scenario that demonstrates a defect, such as duplicates from an
+/// at-least-once copy across rebalances). Any class the run shows that is not listed, anomaly or
+/// run-level, leaves the expectation unmet and the exit non-zero.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
-    /// `pass` (default) or `fail`.
+    /// `pass` (default), `fail` or `unknown`.
     #[serde(default)]
     pub outcome: ExpectedOutcome,
-    /// For `fail`: anomaly classes (`lost`, `duplicated`, `leaked-aborted`, `phantom`,
-    /// `corrupted`, `reordered`, `moved-partition`, `offset-mismatch`, `compaction-divergent`)
-    /// that must be among the failing ones.
+    /// For `fail` and `unknown`: exactly the classes the run must show, as a list
+    /// (`["duplicated"]`) or as a table with bounds on each count (`{ duplicated = { min = 1 },
+    /// not-caught-up = {} }`). Anomaly classes: `lost`, `duplicated`, `leaked-aborted`,
+    /// `phantom`, `corrupted`, `reordered`, `moved-partition`, `offset-mismatch`,
+    /// `compaction-divergent`, `schema-unresolved`, `schema-mismatch`; run-level classes:
+    /// `not-caught-up`, `instance-exited`, `target-topic-missing`, `group-skipped`,
+    /// `group-re-read`, `group-misplaced`, `group-untranslated`, `registry-*`,
+    /// `fault-not-proven`, `fault-failed`, `process-survived`, `source-lost`, `unverified`,
+    /// `checker-failed` (docs/report-schema.md lists them all).
     #[serde(default)]
-    pub classes: Vec<verify::verdict::AnomalyClass>,
+    pub classes: ExpectedClasses,
+}
+
+/// The classes of an `[expect]`: names, or names with bounds on their counts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "a list of class names (`[\"duplicated\"]`) or a table of class name = { min = N, max = N }"
+)]
+pub enum ExpectedClasses {
+    Names(Vec<String>),
+    Bounded(BTreeMap<String, ClassBounds>),
+}
+
+impl Default for ExpectedClasses {
+    fn default() -> Self {
+        ExpectedClasses::Names(Vec::new())
+    }
+}
+
+impl ExpectedClasses {
+    /// The class names, in the order written (a table's in name order).
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            ExpectedClasses::Names(v) => v.clone(),
+            ExpectedClasses::Bounded(m) => m.keys().cloned().collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            ExpectedClasses::Names(v) => v.is_empty(),
+            ExpectedClasses::Bounded(m) => m.is_empty(),
+        }
+    }
+
+    /// The bounds of the table form, by class.
+    pub fn bounds(&self) -> BTreeMap<String, reports::CountBounds> {
+        match self {
+            ExpectedClasses::Names(_) => BTreeMap::new(),
+            ExpectedClasses::Bounded(m) => m
+                .iter()
+                .map(|(c, b)| {
+                    (
+                        c.clone(),
+                        reports::CountBounds {
+                            min: b.min,
+                            max: b.max,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Bounds on how many of a class the run shows (records, partitions, faults, … as the class
+/// counts them), both inclusive.
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct ClassBounds {
+    /// At least this many (default: no lower bound beyond 1, since a listed class must show).
+    #[serde(default)]
+    pub min: Option<u64>,
+    /// At most this many (default: no upper bound).
+    #[serde(default)]
+    pub max: Option<u64>,
 }
 
 /// The outcome a scenario expects.
@@ -689,13 +796,16 @@ pub enum ExpectedOutcome {
     #[default]
     Pass,
     Fail,
+    /// The run cannot decide (exit 2 without an `[expect]`): for a scenario that demonstrates
+    /// what cutover refuses to call a pass, such as a fault that moved nothing.
+    Unknown,
 }
 
 impl Default for ExpectSpec {
     fn default() -> Self {
         ExpectSpec {
             outcome: ExpectedOutcome::Pass,
-            classes: Vec::new(),
+            classes: ExpectedClasses::default(),
         }
     }
 }
@@ -706,12 +816,64 @@ impl ExpectSpec {
         let outcome = match self.outcome {
             ExpectedOutcome::Pass => reports::Outcome::Pass,
             ExpectedOutcome::Fail => reports::Outcome::Fail,
+            ExpectedOutcome::Unknown => reports::Outcome::Unknown,
         };
-        reports::Expectation::judge(
-            outcome,
-            self.classes.iter().map(|c| c.to_string()).collect(),
-            report,
-        )
+        reports::Expectation::judge(outcome, self.classes.names(), self.classes.bounds(), report)
+    }
+
+    /// Checks the class names and bounds; Err is (field, reason).
+    fn check(&self) -> Result<(), (String, String)> {
+        if self.outcome == ExpectedOutcome::Pass && !self.classes.is_empty() {
+            return Err((
+                "expect.classes".into(),
+                "classes are expected only with outcome = \"fail\" or \"unknown\"".into(),
+            ));
+        }
+        if self.outcome != ExpectedOutcome::Pass && self.classes.is_empty() {
+            return Err((
+                "expect.classes".into(),
+                "name exactly the classes the run must show (a fail or an unknown without them would accept any)".into(),
+            ));
+        }
+        let names = self.classes.names();
+        for (i, name) in names.iter().enumerate() {
+            let field = match &self.classes {
+                ExpectedClasses::Names(_) => format!("expect.classes[{i}]"),
+                ExpectedClasses::Bounded(_) => format!("expect.classes.{name}"),
+            };
+            if reports::Class::parse(name).is_none() {
+                return Err((
+                    field,
+                    format!(
+                        "`{name}` is not a class; expected one of: {}",
+                        reports::Class::names().join(", ")
+                    ),
+                ));
+            }
+            if names[..i].contains(name) {
+                return Err((field, format!("`{name}` is listed twice")));
+            }
+        }
+        if let ExpectedClasses::Bounded(m) = &self.classes {
+            for (name, b) in m {
+                if let (Some(lo), Some(hi)) = (b.min, b.max) {
+                    if lo > hi {
+                        return Err((
+                            format!("expect.classes.{name}.min"),
+                            format!("min ({lo}) is above max ({hi})"),
+                        ));
+                    }
+                }
+                if b.max == Some(0) {
+                    return Err((
+                        format!("expect.classes.{name}.max"),
+                        "a listed class must show at least once; leave it out to expect none"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -876,21 +1038,23 @@ impl Scenario {
                     ));
                 }
             }
-            let needs_duration = matches!(
-                f.action,
-                FaultAction::StallInstance { .. }
-                    | FaultAction::HangingTransaction { .. }
-                    | FaultAction::BounceBrokers { .. }
-                    | FaultAction::Latency { .. }
-                    | FaultAction::Bandwidth { .. }
-                    | FaultAction::Blackhole { .. }
-                    | FaultAction::Refuse { .. }
-            );
-            if needs_duration && f.duration_secs.is_none() {
-                return Err(err(
-                    &format!("{field}.duration_secs"),
-                    format!("a {} fault needs a duration", f.action.name()),
-                ));
+            match (f.action.duration_use(), f.duration_secs) {
+                (DurationUse::Required, None) => {
+                    return Err(err(
+                        &format!("{field}.duration_secs"),
+                        format!("a {} fault needs a duration", f.action.name()),
+                    ));
+                }
+                (DurationUse::Unused, Some(_)) => {
+                    return Err(err(
+                        &format!("{field}.duration_secs"),
+                        format!(
+                            "a {} fault is instant and does not use a duration; remove it",
+                            f.action.name()
+                        ),
+                    ));
+                }
+                _ => {}
             }
             match &f.action {
                 FaultAction::KillBroker { cluster, node }
@@ -929,12 +1093,9 @@ impl Scenario {
             }
         }
         if let Some(expect) = &scenario.expect {
-            if expect.outcome == ExpectedOutcome::Pass && !expect.classes.is_empty() {
-                return Err(err(
-                    "expect.classes",
-                    "anomaly classes are expected only with outcome = \"fail\"".into(),
-                ));
-            }
+            expect
+                .check()
+                .map_err(|(field, reason)| err(&field, reason))?;
         }
         Ok(scenario)
     }

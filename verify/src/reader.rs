@@ -117,6 +117,9 @@ pub struct PartitionResult {
     pub warnings: Vec<String>,
     /// Keys whose latest value differs (compacted topics).
     pub divergent: u64,
+    /// Ranges an open transaction hid from the checker (source or target).
+    #[serde(default)]
+    pub unverified: Vec<crate::verdict::Unverified>,
 }
 
 /// One unit of checking: a partition pair, or a whole topic when partitions are not preserved.
@@ -337,6 +340,7 @@ pub(crate) async fn check_partitions(
                             outcome,
                             warnings,
                             divergent,
+                            unverified: std::mem::take(&mut reader.unverified),
                         });
                     }
                 }
@@ -399,8 +403,10 @@ pub fn assemble(
         let divergent: u64 = results.iter().map(|r| r.divergent).sum();
         let mut warnings: Vec<String> = planned.map(|t| t.warnings.clone()).unwrap_or_default();
         let mut outcomes = Vec::new();
+        let mut unverified = Vec::new();
         for r in results {
             warnings.extend(r.warnings);
+            unverified.extend(r.unverified);
             outcomes.push((r.partition, r.outcome));
         }
         let mut verdict = combine(
@@ -425,6 +431,7 @@ pub fn assemble(
             .counts
             .add(AnomalyClass::CompactionDivergent, divergent);
         verdict.warnings.extend(warnings);
+        verdict.unverified = unverified;
         for example in &mut verdict.examples {
             example.key_preview =
                 match preview_position(example.class, example.source.as_ref(), &example.target) {
@@ -475,7 +482,12 @@ struct Reader {
     source_committed: QuietConsumer,
     source_uncommitted: QuietConsumer,
     target: QuietConsumer,
+    /// Watermarks only: the target's high watermark (the `read_committed` reader's is its
+    /// last stable offset).
+    target_uncommitted: QuietConsumer,
     options: VerifyOptions,
+    /// Ranges the current job could not judge (an open transaction at the end).
+    unverified: Vec<crate::verdict::Unverified>,
 }
 
 impl Reader {
@@ -488,7 +500,9 @@ impl Reader {
             source_committed: consumer(source, "read_committed", "source")?,
             source_uncommitted: consumer(source, "read_uncommitted", "source")?,
             target: consumer(target, "read_committed", "target")?,
+            target_uncommitted: consumer(target, "read_uncommitted", "target")?,
             options: options.clone(),
+            unverified: Vec::new(),
         })
     }
 
@@ -691,7 +705,7 @@ impl Reader {
     /// Where reading a source partition starts and ends (log start; the high watermark capped
     /// by `--until` and by an open transaction's last stable offset).
     fn source_bounds(
-        &self,
+        &mut self,
         st: &str,
         p: i32,
         warnings: &mut Vec<String>,
@@ -708,6 +722,13 @@ impl Reader {
             warnings.push(format!(
                 "{st}-{p}: an open transaction holds the last stable offset at {s_stable} (high watermark {s_high}); records from {s_stable} on are not verified"
             ));
+            self.unverified.push(crate::verdict::Unverified {
+                side: "source".into(),
+                topic: st.to_string(),
+                partition: p,
+                from: s_stable,
+                to: s_end,
+            });
             s_end = s_stable;
         }
         Ok(Bounds {
@@ -717,11 +738,26 @@ impl Reader {
         })
     }
 
-    fn target_bounds(&self, tt: &str, p: i32) -> Result<Bounds, VerifyError> {
+    fn target_bounds(&mut self, tt: &str, p: i32) -> Result<Bounds, VerifyError> {
+        // The read_committed reader's high watermark is the target's last stable offset: an
+        // open transaction on the target hides every record behind it from the checker.
         let (t_low, t_high) = watermarks(&self.target, "target", tt, p)?;
-        let mut t_end = t_high;
+        let (_, t_log_end) = watermarks(&self.target_uncommitted, "target", tt, p)?;
+        let (mut t_end, mut reach) = (t_high, t_log_end);
         if let Some(until) = self.options.until_ms {
-            t_end = t_end.min(offset_for_time(&self.target, tt, p, until)?.unwrap_or(t_end));
+            if let Some(at) = offset_for_time(&self.target, tt, p, until)? {
+                t_end = t_end.min(at);
+                reach = reach.min(at);
+            }
+        }
+        if t_high < reach {
+            self.unverified.push(crate::verdict::Unverified {
+                side: "target".into(),
+                topic: tt.to_string(),
+                partition: p,
+                from: t_high,
+                to: reach,
+            });
         }
         Ok(Bounds {
             low: t_low,

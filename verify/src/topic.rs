@@ -157,6 +157,7 @@ pub fn combine(
         partitions,
         examples,
         warnings,
+        unverified: Vec::new(),
     }
 }
 

@@ -212,6 +212,9 @@ pub struct TopicVerdict {
     /// Things a person must know: compacted topic (record counts not conclusive), log start
     /// moved, topic re-created, open transaction holding the last stable offset, …
     pub warnings: Vec<String>,
+    /// Ranges an open transaction hid from the checker at the end (see [`Unverified`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unverified: Vec<Unverified>,
 }
 
 /// pass / fail / unknown (the run could not decide).
@@ -260,6 +263,11 @@ pub struct Promises {
     /// (default: none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ignore_headers: Vec<String>,
+    /// Records an open transaction still hides at the end (on the source or the target) may
+    /// stay unjudged (default: false: they make the verdict unknown, naming the partition and
+    /// how many offsets; for a scenario that ends with a transaction open on purpose).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unverified: bool,
 }
 
 impl Default for Promises {
@@ -271,7 +279,46 @@ impl Default for Promises {
             timestamps: false,
             allowed_duplicates: 0,
             ignore_headers: Vec::new(),
+            allow_unverified: false,
         }
+    }
+}
+
+/// A range of a partition the checker could not judge: an open transaction holds the last
+/// stable offset below the high watermark, so `read_committed` readers stop there and the
+/// records behind it (committed later or aborted) are not compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Unverified {
+    /// `source` or `target`.
+    pub side: String,
+    pub topic: String,
+    pub partition: i32,
+    /// The last stable offset: the first offset not judged.
+    pub from: i64,
+    /// The high watermark: offsets `from..to` are not judged (records, markers and aborted
+    /// records alike: an upper bound on the records).
+    pub to: i64,
+}
+
+impl Unverified {
+    /// Offsets not judged.
+    pub fn offsets(&self) -> u64 {
+        (self.to - self.from).max(0) as u64
+    }
+}
+
+impl std::fmt::Display for Unverified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}-{}: an open transaction holds the last stable offset at {} (high watermark {}): {} offsets not verified",
+            self.side,
+            self.topic,
+            self.partition,
+            self.from,
+            self.to,
+            self.offsets()
+        )
     }
 }
 
@@ -307,6 +354,11 @@ impl Verdict {
             .map(|(c, n)| (*c, *n))
     }
 
+    /// Every range an open transaction hid from the checker at the end.
+    pub fn unverified(&self) -> impl Iterator<Item = &Unverified> + '_ {
+        self.topics.iter().flat_map(|t| t.unverified.iter())
+    }
+
     /// A verdict that could not be reached (a side could not be read): status unknown.
     pub fn unknown(promises: Promises) -> Verdict {
         Verdict {
@@ -328,8 +380,17 @@ impl Verdict {
             tally.merge(&t.tally);
         }
         let failing = counts.0.iter().any(|(c, n)| promises.fails(*c, *n));
+        // Records left unjudged make a clean verdict unknown, unless the promises allow it.
+        let unjudged =
+            !promises.allow_unverified && topics.iter().any(|t| !t.unverified.is_empty());
         Verdict {
-            status: if failing { Status::Fail } else { Status::Pass },
+            status: if failing {
+                Status::Fail
+            } else if unjudged {
+                Status::Unknown
+            } else {
+                Status::Pass
+            },
             counts,
             tally,
             topics,

@@ -2,6 +2,12 @@
 //! source's most recent records on the target, how long until they are (the observed lag),
 //! and how many are duplicated. Fingerprints without timestamps (a copy may restamp them);
 //! assigned readers that never join or commit to a group.
+//!
+//! A copy is found by its fingerprint *and its time*: a target record stands for a source
+//! record only when its timestamp is not earlier than the source record's (less
+//! [`CLOCK_SKEW_MS`]). A copier either keeps the create time (equal) or stamps the copy when it
+//! writes it (later), so an older identical record (a heartbeat with a constant payload, copied
+//! before the window) never stands for a recent one that is missing.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -47,8 +53,37 @@ fn reader(props: &ClientProps) -> Result<BaseConsumer, VerifyError> {
 
 type Fp = [u8; 32];
 
-/// Fingerprints of `topic`/`partition` records in [from, to), and whether the read reached
-/// `to` (or the partition's end) within its own bound.
+/// How much earlier than its original a copy's timestamp may be (clocks of different hosts).
+pub const CLOCK_SKEW_MS: i64 = 100;
+
+/// Records by fingerprint: the timestamp (ms) of each, in read order.
+type Stamps = HashMap<Fp, Vec<i64>>;
+
+/// How many of `sources` (timestamps of one fingerprint in the window) have no copy in
+/// `targets`, a copy standing for one source record only when it is not earlier than it
+/// (less [`CLOCK_SKEW_MS`]); and how many copies are left over (duplicates).
+fn unmatched(sources: &[i64], targets: &[i64]) -> (u64, u64) {
+    let mut s = sources.to_vec();
+    let mut t = targets.to_vec();
+    // Latest first: the latest source record is the most demanding, and any copy late enough
+    // for it is late enough for every earlier one.
+    s.sort_unstable_by(|a, b| b.cmp(a));
+    t.sort_unstable_by(|a, b| b.cmp(a));
+    let mut next = 0;
+    let mut missing = 0;
+    for ts in s {
+        if next < t.len() && t[next] >= ts.saturating_sub(CLOCK_SKEW_MS) {
+            next += 1;
+        } else {
+            missing += 1;
+        }
+    }
+    (missing, (t.len() - next) as u64)
+}
+
+/// Fingerprints and timestamps of `topic`/`partition` records in [from, to), and whether the
+/// read reached `to` (or the partition's end) within its own bound. A record without a
+/// timestamp gets `missing_ts`.
 fn read_range(
     consumer: &BaseConsumer,
     topic: &str,
@@ -56,11 +91,12 @@ fn read_range(
     from: i64,
     to: i64,
     resolver: Option<&registry::judge::Resolver>,
-) -> Result<(HashMap<Fp, u64>, bool), VerifyError> {
+    missing_ts: i64,
+) -> Result<(Stamps, bool), VerifyError> {
     // Reading is bounded on its own (a window is small); the lag bound is checked between
     // complete comparisons, so a slow read never passes for missing records.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut counts = HashMap::new();
+    let mut counts = Stamps::new();
     if from >= to {
         return Ok((counts, true));
     }
@@ -101,7 +137,8 @@ fn read_range(
                     },
                     _ => crate::fingerprint::fingerprint_message(&m, &options),
                 };
-                *counts.entry(fp).or_insert(0) += 1;
+                let ts = m.timestamp().to_millis().unwrap_or(missing_ts);
+                counts.entry(fp).or_default().push(ts);
                 if m.offset() + 1 >= to {
                     complete = true;
                     break;
@@ -160,13 +197,14 @@ pub fn check_topic(
     for p in 0..partitions {
         let (lo, hi) = wm(&s, topic, p)?;
         let from = lo.max(hi - window as i64);
-        let (fps, read_all) = read_range(&s, topic, p, from, hi, source_resolver)?;
+        // A source record without a timestamp can be stood for by any copy.
+        let (fps, read_all) = read_range(&s, topic, p, from, hi, source_resolver, i64::MIN)?;
         incomplete |= !read_all;
         windows.push((p, hi, fps));
     }
     let records: u64 = windows
         .iter()
-        .map(|(_, _, f)| f.values().sum::<u64>())
+        .map(|(_, _, f)| f.values().map(|v| v.len() as u64).sum::<u64>())
         .sum();
     let (mut missing, mut duplicated, mut lag);
     let mut target_incomplete;
@@ -184,27 +222,31 @@ pub fn check_topic(
             // Target offsets may grow faster than the source's (a transaction marker per
             // exactly-once commit, aborted retries), so the read reaches back in offsets until
             // it has seen that many records, the window, or the partition's start.
-            let want: u64 = fps.values().sum();
+            let want: u64 = fps.values().map(|v| v.len() as u64).sum();
             let need = want + window + (now_hi - snapshot_hi).max(0) as u64;
             let mut span = 2 * window as i64 + (now_hi - snapshot_hi).max(0);
             let found = loop {
                 let from = t_lo.max(t_hi - span);
+                // A copy without a timestamp can stand for any source record.
                 let (found, read_all) =
-                    read_range(&t, target_topic, *p, from, t_hi, target_resolver)?;
+                    read_range(&t, target_topic, *p, from, t_hi, target_resolver, i64::MAX)?;
                 target_incomplete |= !read_all;
-                let read: u64 = found.values().sum();
-                let complete = fps
-                    .iter()
-                    .all(|(fp, n)| found.get(fp).is_some_and(|got| got >= n));
+                let read: u64 = found.values().map(|v| v.len() as u64).sum();
+                let complete = fps.iter().all(|(fp, stamps)| {
+                    unmatched(stamps, found.get(fp).map_or(&[][..], |v| v.as_slice())).0 == 0
+                });
                 if complete || read >= need || from == t_lo {
                     break found;
                 }
                 span = span.saturating_mul(2);
             };
-            for (fp, n) in fps {
-                let got = found.get(fp).copied().unwrap_or(0);
-                m += n.saturating_sub(got);
-                d += got.saturating_sub(*n);
+            for (fp, stamps) in fps {
+                let (lost, extra) =
+                    unmatched(stamps, found.get(fp).map_or(&[][..], |v| v.as_slice()));
+                m += lost;
+                // Copies left over beyond the window's: indicative only (an identical record
+                // just outside the window counts too).
+                d += extra;
             }
         }
         missing = m;
@@ -226,4 +268,27 @@ pub fn check_topic(
         lag_secs: lag,
         incomplete: incomplete || (missing > 0 && target_incomplete),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unmatched;
+
+    #[test]
+    fn an_older_identical_copy_does_not_stand_for_a_recent_record() {
+        // Heartbeats at 5..9 s in the window; copies of 0..8 s on the target: the 9 s one is
+        // missing, however many older identical copies there are.
+        let window: Vec<i64> = (5..10).map(|s| s * 1000).collect();
+        let copies: Vec<i64> = (0..9).map(|s| s * 1000).collect();
+        assert_eq!(unmatched(&window, &copies).0, 1);
+        // Restamped copies (later than their originals) all count.
+        let restamped: Vec<i64> = window.iter().map(|t| t + 250).collect();
+        assert_eq!(unmatched(&window, &restamped), (0, 0));
+        // Equal timestamps count, a little clock skew too, a second earlier does not.
+        assert_eq!(unmatched(&[1000], &[1000]), (0, 0));
+        assert_eq!(unmatched(&[1000], &[950]), (0, 0));
+        assert_eq!(unmatched(&[1000], &[0]), (1, 1));
+        // Two copies of one record: one left over.
+        assert_eq!(unmatched(&[1000], &[1000, 1000]), (0, 1));
+    }
 }

@@ -37,6 +37,7 @@ fn result(p: i32) -> PartitionResult {
         outcome: m.finish(Retention::default()).unwrap(),
         warnings: vec![format!("note about t-{p}")],
         divergent: 0,
+        unverified: Vec::new(),
     }
 }
 
