@@ -454,10 +454,13 @@ fn a_process_that_escapes_the_system_s_group_fails_the_run_and_is_killed() {
     assert!(left.is_empty(), "outlived the run: {left:#?}");
     assert_eq!(code, CutoverExitCode::FAILED, "{out}\n{report:#}");
     assert_eq!(report["outcome"], "fail");
-    let failures = report["failures"].to_string();
-    assert!(failures.contains("process-survived"), "{failures}");
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert_eq!(failures[0]["class"], "process-survived", "{failures:#?}");
+    assert_eq!(failures[0]["count"], 1, "the sidecar only: {failures:#?}");
+    let detail = failures[0]["detail"].as_str().unwrap();
     assert!(
-        failures.contains(&sidecar),
-        "names its command line: {failures}"
+        detail.contains(&format!("({sidecar})")),
+        "names its command line: {detail}"
     );
 }

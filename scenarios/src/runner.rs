@@ -790,13 +790,14 @@ impl RunState<'_> {
         .unwrap_or_default();
         if !survivors.is_empty() {
             let named: Vec<String> = survivors.iter().map(ToString::to_string).collect();
-            // TODO(class): RunReport::fail(RunClass::ProcessSurvived, survivors.len(), …) once
-            // the report model's named classes are on main.
-            self.report.failures.push(format!(
-                "process-survived: {} process(es) of the system under test outlived its stop and were killed: {}",
-                survivors.len(),
-                named.join(", ")
-            ));
+            self.report.fail(
+                RunClass::ProcessSurvived,
+                survivors.len() as u64,
+                format!(
+                    "outlived the system's stop and were killed: {}",
+                    named.join(", ")
+                ),
+            );
         }
         self.report.logs = lock(&self.shared.instances).logs();
         self.report.logs.extend(scrapes);
