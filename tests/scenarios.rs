@@ -1,8 +1,9 @@
 //! `cutover run` end to end on real clusters: the smoke scenario passes; the same workload
 //! between SASL_SSL clusters with ACLs passes with the replicator as a least-privilege
 //! principal and no secret in any output; a `command` system that
-//! drops every 1000th record is reported with exactly that many lost; Ctrl-C tears everything
-//! down. The whole catalog against its expectations is `tests/catalog.rs` (ignored: minutes).
+//! drops every 1000th record is reported with exactly that many lost; a wrapper script that
+//! does not `exec` its copier is crashed whole, and a helper that escapes its process group
+//! fails the run with `process-survived` and is killed; Ctrl-C tears everything down. The whole catalog against its expectations is `tests/catalog.rs` (ignored: minutes).
 
 use reports::CutoverExitCode;
 
