@@ -156,8 +156,10 @@ pub async fn run(args: RunArgs) -> Result<u8> {
                 tokio::select! {
                     r = &mut running => r,
                     _ = signals.recv() => {
-                        // Brokers and instances die with this process (PR_SET_PDEATHSIG).
+                        // Brokers and instances die with this process (PR_SET_PDEATHSIG);
+                        // what an instance started itself is killed here.
                         eprintln!("second signal: exiting now, without a report");
+                        harness::supervisor::kill_every_family();
                         std::process::exit(130);
                     }
                 }

@@ -1,8 +1,9 @@
 //! `cutover run` end to end on real clusters: the smoke scenario passes; the same workload
 //! between SASL_SSL clusters with ACLs passes with the replicator as a least-privilege
 //! principal and no secret in any output; a `command` system that
-//! drops every 1000th record is reported with exactly that many lost; Ctrl-C tears everything
-//! down. The whole catalog against its expectations is `tests/catalog.rs` (ignored: minutes).
+//! drops every 1000th record is reported with exactly that many lost; a wrapper script that
+//! does not `exec` its copier is crashed whole, and a helper that escapes its process group
+//! fails the run with `process-survived` and is killed; Ctrl-C tears everything down. The whole catalog against its expectations is `tests/catalog.rs` (ignored: minutes).
 
 use reports::CutoverExitCode;
 
@@ -451,4 +452,139 @@ fn ctrl_c_tears_everything_down_and_writes_an_aborted_report() {
         .map(|e| e.path())
         .collect();
     assert!(left.is_empty(), "work dirs left: {left:?}");
+}
+
+/// A `command` system in the README's `./my-copier.sh` shape, with a wrapper that does not
+/// `exec` its copier: the script writes a replicator config from the contract's environment,
+/// runs `before_copier`, then `cutover replicate` (exactly-once) as its child. Returns the
+/// scenario file; the workload is one 1-partition topic for 6 s.
+fn wrapped_copier_scenario(dir: &Path, before_copier: &str, faults: &str) -> PathBuf {
+    let script = dir.join("copier.sh");
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/bin/sh
+cfg="$PWD/copier-$CUTOVER_INSTANCE.toml"
+cat > "$cfg" <<EOF
+[replication]
+mode = "exactly-once"
+group_id = "$CUTOVER_GROUP_ID"
+include = ['wrapped\..*']
+topic_refresh_interval_ms = 1000
+[tuning]
+commit_interval_ms = 100
+[source]
+"bootstrap.servers" = "$CUTOVER_SOURCE_BOOTSTRAP"
+# The slot group notices a crashed member within 6 s (Kafka's default: 45 s).
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "1000"
+[target]
+"bootstrap.servers" = "$CUTOVER_TARGET_BOOTSTRAP"
+EOF
+{before_copier}
+"{BIN}" replicate --config "$cfg"
+echo "copier exited with $?"
+"#
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.join("wrapped.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[scenario]
+name = "wrapped-copier"
+description = "a wrapper script that runs its copier without exec"
+
+[run]
+duration_secs = 6
+drain_timeout_secs = 60
+
+[workload]
+[workload.topics]
+count = 1
+pattern = "wrapped.{{n}}"
+partitions = 1
+[[workload.producer]]
+rate = {{ records_per_sec = 500 }}
+
+[system]
+kind = "command"
+command = ["./copier.sh"]
+grace_secs = 10
+{faults}
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// SIGKILLs the processes `processes_mentioning` listed (so a failing test leaves nothing).
+fn kill_listed(lines: &[String]) {
+    for line in lines {
+        if let Some(pid) = line.split(':').next().and_then(|p| p.parse::<i32>().ok()) {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn a_crash_kills_the_copier_a_wrapper_script_did_not_exec() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = wrapped_copier_scenario(
+        dir.path(),
+        "",
+        r#"
+[[fault]]
+at_secs = 3
+kind = "crash-instance"
+instance = 0
+duration_secs = 1
+"#,
+    );
+    let (code, report, out) = run(&scenario);
+    // The wrapper's and the copier's command lines name the scenario's dir.
+    let left = processes_mentioning(&dir.path().to_string_lossy());
+    kill_listed(&left);
+    assert!(left.is_empty(), "outlived the run: {left:#?}");
+    let crash = &report["faults"][0];
+    assert_eq!(crash["kind"], "crash-instance", "{report:#}");
+    assert_eq!(crash["error"], "", "{crash:#}");
+    let effect = crash["effect"].as_str().unwrap();
+    assert!(
+        effect.contains("2 processes"),
+        "the wrapper and its copier were killed: {effect}"
+    );
+    assert_eq!(code, CutoverExitCode::OK, "{out}\n{report:#}");
+    assert_eq!(report["outcome"], "pass");
+}
+
+#[test]
+fn a_process_that_escapes_the_system_s_group_fails_the_run_and_is_killed() {
+    // The wrapper starts a helper as a daemon in a session of its own, as log shippers and
+    // metrics sidecars do: it leaves the instance's process group, and its parent dies first.
+    let sidecar = format!("sleep 600.{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = wrapped_copier_scenario(dir.path(), &format!("setsid {sidecar} &"), "");
+    let (code, report, out) = run(&scenario);
+    let mut left = processes_mentioning(&dir.path().to_string_lossy());
+    left.extend(processes_mentioning(&sidecar));
+    kill_listed(&left);
+    assert!(left.is_empty(), "outlived the run: {left:#?}");
+    assert_eq!(code, CutoverExitCode::FAILED, "{out}\n{report:#}");
+    assert_eq!(report["outcome"], "fail");
+    let failures = report["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert_eq!(failures[0]["class"], "process-survived", "{failures:#?}");
+    assert_eq!(failures[0]["count"], 1, "the sidecar only: {failures:#?}");
+    let detail = failures[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("({sidecar})")),
+        "names its command line: {detail}"
+    );
 }

@@ -17,6 +17,7 @@ use reports::FaultEvent;
 use crate::error::ScenarioError;
 use crate::spec::{FaultAction, FaultSpec, Side, Way};
 use crate::system::Instances;
+use harness::supervisor::{Family, ProcessInfo};
 
 /// What the fault schedule acts on.
 pub(crate) struct FaultTargets {
@@ -82,54 +83,67 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
         FaultAction::AddInstance => {
             let idx = instances(on, |i| i.add()).await?;
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let pid = instances(on, move |i| Ok(i.pid(idx))).await?;
-            match pid.filter(|p| process_alive(*p)) {
-                Some(pid) => Ok(format!("instance {idx} running (pid {pid})")),
-                None => Err(format!("instance {idx} was started but is not running")),
+            let family = instances(on, move |i| Ok(i.family(idx))).await?;
+            let members = family.as_ref().map(Family::members).unwrap_or_default();
+            let leader = family.map(|f| f.pgid());
+            if members.iter().any(|p| Some(p.pid) == leader) {
+                Ok(format!("instance {idx} running: {}", counted(&members)))
+            } else {
+                Err(format!("instance {idx} was started but is not running"))
             }
         }
         FaultAction::RemoveInstance { instance } => {
             let which = *instance;
-            let (idx, pid) = instances(on, move |i| {
+            let (idx, family, before) = instances(on, move |i| {
                 let idx = which
                     .or_else(|| i.newest())
                     .ok_or_else(|| ScenarioError::System("no instance to remove".into()))?;
-                let pid = i.pid(idx);
+                let family = i.family(idx);
+                let before = family.as_ref().map(Family::members).unwrap_or_default();
                 i.stop(idx)?;
-                Ok((idx, pid))
+                Ok((idx, family, before))
             })
             .await?;
-            gone(idx, pid)
+            gone(idx, family, before).await
         }
         FaultAction::StallInstance { instance } => {
             let idx = *instance;
-            let pid = instances(on, move |i| {
+            let family = instances(on, move |i| {
                 i.signal(idx, libc::SIGSTOP)?;
-                Ok(i.pid(idx))
+                Ok(i.family(idx))
             })
             .await?;
-            let stopped = pid.is_some_and(process_stopped);
+            let seen = match family {
+                Some(family) => all_stopped(family).await,
+                None => Err(format!("instance {idx} is not running")),
+            };
             tokio::time::sleep(duration.unwrap_or_default()).await;
             instances(on, move |i| i.signal(idx, libc::SIGCONT)).await?;
-            match (pid, stopped) {
-                (Some(pid), true) => Ok(format!(
-                    "instance {idx} (pid {pid}) was seen stopped (state T)"
+            match seen {
+                Ok(members) => Ok(format!(
+                    "instance {idx}: {} seen stopped (state T)",
+                    every(&members, "was", "were")
                 )),
-                _ => Err(format!("instance {idx} was not seen stopped after SIGSTOP")),
+                Err(why) => Err(format!(
+                    "instance {idx} was not seen stopped after SIGSTOP to its process group: {why}"
+                )),
             }
         }
         FaultAction::CrashInstance { instance } => {
             let idx = *instance;
-            let pid = instances(on, move |i| {
-                let pid = i.pid(idx);
+            let (family, before) = instances(on, move |i| {
+                let family = i.family(idx);
+                let before = family.as_ref().map(Family::members).unwrap_or_default();
                 i.crash(idx)?;
-                Ok(pid)
+                Ok((family, before))
             })
             .await?;
-            let died = gone(idx, pid)?;
+            let died = gone(idx, family, before).await?;
             tokio::time::sleep(duration.unwrap_or_default()).await;
             instances(on, move |i| i.start(idx)).await?;
-            Ok(format!("{died} (kill -9), then restarted"))
+            Ok(format!(
+                "{died} (kill -9 to its process group), then restarted"
+            ))
         }
         FaultAction::AddPartitions { topic, partitions } => {
             let admin = on.source.admin().map_err(|e| e.to_string())?;
@@ -536,37 +550,95 @@ where
     .map_err(|e| e.to_string())?
 }
 
-/// Proof that an instance's process is gone.
-fn gone(idx: u32, pid: Option<u32>) -> Result<String, String> {
-    match pid {
-        Some(pid) if !process_alive(pid) => Ok(format!("instance {idx} (pid {pid}) is gone")),
-        Some(pid) => Err(format!("instance {idx} (pid {pid}) still runs")),
-        None => Err(format!("instance {idx} was not running")),
-    }
-}
+/// How long a proof over an instance's processes looks: signals reach the processes of a
+/// group one by one, asynchronously.
+const PROCESS_PROOF: Duration = Duration::from_secs(2);
 
-fn process_alive(pid: u32) -> bool {
-    // A zombie has no /proc/PID/stat state other than Z; reaped ones have no entry at all.
-    proc_state(pid).is_some_and(|s| s != 'Z' && s != 'X')
-}
-
-fn process_stopped(pid: u32) -> bool {
-    // SIGSTOP is delivered asynchronously: look for a moment.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        if matches!(proc_state(pid), Some('T') | Some('t')) {
-            return true;
+/// Proof that no process of an instance remains (its group, their descendants, its mark):
+/// `before` is what it had before the stop or the crash.
+async fn gone(
+    idx: u32,
+    family: Option<Family>,
+    before: Vec<ProcessInfo>,
+) -> Result<String, String> {
+    let Some(family) = family else {
+        return Err(format!("instance {idx} was not running"));
+    };
+    let left = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + PROCESS_PROOF;
+        loop {
+            let left = family.members();
+            if left.is_empty() || Instant::now() >= deadline {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(20));
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if left.is_empty() {
+        Ok(format!(
+            "instance {idx}: {} gone",
+            every(&before, "is", "are")
+        ))
+    } else {
+        Err(format!(
+            "instance {idx}: {} of its processes still run: {}",
+            left.len(),
+            listed(&left)
+        ))
     }
-    false
 }
 
-/// The state letter of /proc/PID/stat (R, S, T, Z, …).
-fn proc_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may contain spaces: the state follows the last ')'.
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
+/// Proof of a stall: every process of the family seen stopped (T) within [`PROCESS_PROOF`];
+/// Ok holds them, Err says which still ran.
+async fn all_stopped(family: Family) -> Result<Vec<ProcessInfo>, String> {
+    tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + PROCESS_PROOF;
+        loop {
+            let members = family.members();
+            if members.is_empty() {
+                return Err("none of its processes is alive".to_string());
+            }
+            if members.iter().all(ProcessInfo::is_stopped) {
+                return Ok(members);
+            }
+            if Instant::now() >= deadline {
+                let running: Vec<ProcessInfo> =
+                    members.into_iter().filter(|p| !p.is_stopped()).collect();
+                return Err(format!("still running: {}", listed(&running)));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// "1 process (pid 7)", "2 processes (pids 7, 9)".
+fn counted(members: &[ProcessInfo]) -> String {
+    let pids: Vec<String> = members.iter().map(|p| p.pid.to_string()).collect();
+    match members.len() {
+        1 => format!("1 process (pid {})", pids[0]),
+        n => format!("{n} processes (pids {})", pids.join(", ")),
+    }
+}
+
+/// "its 1 process (pid 7) is", "all its 2 processes (pids 7, 9) are".
+fn every(members: &[ProcessInfo], one: &str, many: &str) -> String {
+    match members.len() {
+        1 => format!("its {} {one}", counted(members)),
+        _ => format!("all its {} {many}", counted(members)),
+    }
+}
+
+/// "pid 7 (sh ./copier.sh) in state S, …".
+fn listed(members: &[ProcessInfo]) -> String {
+    members
+        .iter()
+        .map(|p| format!("pid {} ({}) in state {}", p.pid, p.command_line(), p.state))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Proof that a stopped or killed broker no longer answers on its own listener.
@@ -722,14 +794,27 @@ mod tests {
     }
 
     #[test]
-    fn the_state_of_this_process_is_read_from_proc() {
-        let me = std::process::id();
-        assert!(process_alive(me));
-        assert!(!process_stopped_quick(me));
-        assert!(!process_alive(u32::MAX - 1));
-    }
-
-    fn process_stopped_quick(pid: u32) -> bool {
-        matches!(proc_state(pid), Some('T') | Some('t'))
+    fn a_proof_counts_the_processes_it_saw() {
+        let p = |pid| ProcessInfo {
+            pid,
+            ppid: 1,
+            pgrp: 7,
+            state: 'S',
+            start_ticks: 0,
+        };
+        assert_eq!(counted(&[p(7)]), "1 process (pid 7)");
+        assert_eq!(counted(&[p(7), p(9)]), "2 processes (pids 7, 9)");
+        assert_eq!(every(&[p(7)], "is", "are"), "its 1 process (pid 7) is");
+        assert_eq!(
+            every(&[p(7), p(9)], "is", "are"),
+            "all its 2 processes (pids 7, 9) are"
+        );
+        let me = ProcessInfo::read(std::process::id()).expect("this process");
+        let text = listed(std::slice::from_ref(&me));
+        assert!(text.starts_with(&format!("pid {} (", me.pid)), "{text}");
+        assert!(
+            text.ends_with(&format!(") in state {}", me.state)),
+            "{text}"
+        );
     }
 }

@@ -787,13 +787,32 @@ impl RunState<'_> {
         Ok(Some(moved))
     }
 
-    /// Phase 6: every instance stopped (SIGTERM, grace, SIGKILL); their logs listed.
+    /// Phase 6: every instance stopped (SIGTERM, grace, SIGKILL, each to its process group);
+    /// their logs listed. A process of the system that outlived its stop (it left its
+    /// instance's group, or ignored the stop) is killed, and the run fails naming it.
     async fn stop_system(&mut self) {
         // The replicator's last /metrics, saved while it still answers.
         let scrapes =
             crate::scrape::save_last(&lock(&self.shared.instances), &self.options.report_dir);
         let sh = self.shared.clone();
-        let _ = tokio::task::spawn_blocking(move || lock(&sh.instances).stop_all()).await;
+        let survivors = tokio::task::spawn_blocking(move || {
+            let mut instances = lock(&sh.instances);
+            instances.stop_all();
+            instances.kill_survivors()
+        })
+        .await
+        .unwrap_or_default();
+        if !survivors.is_empty() {
+            let named: Vec<String> = survivors.iter().map(ToString::to_string).collect();
+            self.report.fail(
+                RunClass::ProcessSurvived,
+                survivors.len() as u64,
+                format!(
+                    "outlived the system's stop and were killed: {}",
+                    named.join(", ")
+                ),
+            );
+        }
         self.report.logs = lock(&self.shared.instances).logs();
         self.report.logs.extend(scrapes);
     }

@@ -1,13 +1,20 @@
 //! The system under test as processes: instances started, stopped (SIGTERM, SIGKILL after a
-//! grace period), crashed (kill -9), stalled (SIGSTOP/SIGCONT). Every process is spawned
-//! through the harness supervisor, so it dies with cutover however cutover dies. The kinds:
+//! grace period), crashed (kill -9), stalled (SIGSTOP/SIGCONT). Every instance is spawned
+//! through the harness supervisor as the leader of its own process group, and every signal goes
+//! to the whole group: a wrapper script that runs its copier without `exec` is stopped, stalled
+//! and crashed with its copier. Each instance's environment carries [`PROCESS_MARK`], so a
+//! process that left the group (`setsid`) and lost its parent is still found: after the run
+//! [`Instances::kill_survivors`] kills whatever of any instance outlived its stop. The kinds:
 //! `cutover replicate`, a user's command, or a MirrorMaker 2 JVM (dedicated mode, one
 //! `mm2-instance-N.properties` per instance, all in one Connect cluster).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use harness::supervisor::{Family, ProcessInfo};
 
 use crate::error::ScenarioError;
 use crate::mirrormaker::Mm2Config;
@@ -83,10 +90,17 @@ pub fn launch(launcher: Launcher, count: u32) -> Result<Instances, ScenarioError
     Ok(instances)
 }
 
+/// The environment variable every process of an instance inherits: `<run token>.<index>`, one
+/// token per [`Instances`]. A process that clears its environment is not found by it.
+pub const PROCESS_MARK: &str = "CUTOVER_PROCESS_MARK";
+
 /// One running instance.
 pub struct Instance {
     pub index: u32,
+    /// The leader of the instance's process group: the command cutover started.
     pub child: Child,
+    /// Every process the instance started (its group, their descendants, its mark).
+    pub family: Family,
     pub log: PathBuf,
     pub metrics_port: Option<u16>,
 }
@@ -96,14 +110,44 @@ pub struct Instances {
     launcher: Launcher,
     pub running: BTreeMap<u32, Instance>,
     next: u32,
+    /// This set's part of every instance's [`PROCESS_MARK`].
+    token: String,
+    /// The family of every instance ever started here (each life of a restarted one), for the
+    /// survivors' check.
+    lives: Vec<Family>,
+}
+
+/// A process of the system under test that outlived its instance's stop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Survivor {
+    pub pid: u32,
+    /// `/proc/PID/cmdline`, arguments joined by spaces.
+    pub command_line: String,
+}
+
+impl std::fmt::Display for Survivor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {} ({})", self.pid, self.command_line)
+    }
 }
 
 impl Instances {
     pub fn new(launcher: Launcher) -> Instances {
+        static SETS: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
         Instances {
             launcher,
             running: BTreeMap::new(),
             next: 0,
+            token: format!(
+                "{}-{}-{nanos}",
+                std::process::id(),
+                SETS.fetch_add(1, Ordering::Relaxed)
+            ),
+            lives: Vec::new(),
         }
     }
 
@@ -200,18 +244,22 @@ impl Instances {
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err_file);
-        let child = harness::supervisor::spawn(command)
-            .map_err(|e| ScenarioError::System(format!("starting instance {index}: {e}")))?;
+        let mark = format!("{}.{index}", self.token);
+        let harness::supervisor::Supervised { child, family } =
+            harness::supervisor::spawn_group(command, Some((PROCESS_MARK, &mark)))
+                .map_err(|e| ScenarioError::System(format!("starting instance {index}: {e}")))?;
         tracing::info!(
             instance = index,
             pid = child.id(),
             "system under test started"
         );
+        self.lives.push(family.clone());
         self.running.insert(
             index,
             Instance {
                 index,
                 child,
+                family,
                 log,
                 metrics_port,
             },
@@ -219,7 +267,7 @@ impl Instances {
         Ok(())
     }
 
-    /// SIGTERM, then SIGKILL after the grace period.
+    /// SIGTERM to the instance's process group, then SIGKILL to it after the grace period.
     pub fn stop(&mut self, index: u32) -> Result<(), ScenarioError> {
         let grace = match &self.launcher.system {
             SystemSpec::Command { grace_secs, .. }
@@ -230,9 +278,8 @@ impl Instances {
             .running
             .remove(&index)
             .ok_or_else(|| ScenarioError::System(format!("no running instance {index}")))?;
-        // A stalled process must run to handle SIGTERM.
-        let _ = harness::supervisor::signal(instance.child.id(), libc::SIGCONT);
-        if !harness::supervisor::terminate(&mut instance.child, grace) {
+        // SIGCONT too: a stalled process must run to handle SIGTERM.
+        if !harness::supervisor::terminate_group(&mut instance.child, &instance.family, grace) {
             tracing::warn!(
                 instance = index,
                 "did not stop within the grace period; killed"
@@ -241,28 +288,37 @@ impl Instances {
         Ok(())
     }
 
-    /// kill -9.
+    /// kill -9 to the instance's process group.
     pub fn crash(&mut self, index: u32) -> Result<(), ScenarioError> {
         let mut instance = self
             .running
             .remove(&index)
             .ok_or_else(|| ScenarioError::System(format!("no running instance {index}")))?;
-        harness::supervisor::kill_and_reap(&mut instance.child);
+        harness::supervisor::kill_group(&mut instance.child, &instance.family);
         Ok(())
     }
 
+    /// Sends `signal` to the instance's process group.
     pub fn signal(&self, index: u32, signal: i32) -> Result<(), ScenarioError> {
         let instance = self
             .running
             .get(&index)
             .ok_or_else(|| ScenarioError::System(format!("no running instance {index}")))?;
-        harness::supervisor::signal(instance.child.id(), signal)
+        instance
+            .family
+            .signal(signal)
             .map_err(|e| ScenarioError::System(format!("signalling instance {index}: {e}")))
     }
 
-    /// The OS pid of a running instance.
+    /// The OS pid of a running instance (its process group's leader).
     pub fn pid(&self, index: u32) -> Option<u32> {
         self.running.get(&index).map(|i| i.child.id())
+    }
+
+    /// Every process a running instance started (see [`Family`]); still valid after the
+    /// instance is stopped or crashed, to prove that nothing of it is left.
+    pub fn family(&self, index: u32) -> Option<Family> {
+        self.running.get(&index).map(|i| i.family.clone())
     }
 
     /// The newest running instance.
@@ -284,12 +340,36 @@ impl Instances {
         out
     }
 
-    /// Stops every instance (SIGTERM, grace, SIGKILL).
+    /// Stops every instance (SIGTERM, grace, SIGKILL, each to its process group).
     pub fn stop_all(&mut self) {
         let all: Vec<u32> = self.running.keys().copied().collect();
         for i in all {
             let _ = self.stop(i);
         }
+    }
+
+    /// Kills every live process of an instance that is no longer running (stopped, crashed,
+    /// removed or exited; call it after [`Instances::stop_all`] for the whole run): whatever
+    /// left the group or ignored its stop. Returns them, with their command lines as they were
+    /// before the kill.
+    pub fn kill_survivors(&mut self) -> Vec<Survivor> {
+        let running: Vec<u32> = self.running.values().map(|i| i.family.pgid()).collect();
+        let mut out: Vec<(ProcessInfo, String)> = Vec::new();
+        for life in self.lives.iter().filter(|f| !running.contains(&f.pgid())) {
+            for (p, cmd) in life.kill_all(Duration::from_secs(5)) {
+                if !out.iter().any(|(o, _)| o == &p) {
+                    out.push((p, cmd));
+                }
+            }
+        }
+        self.lives.retain(|f| running.contains(&f.pgid()));
+        out.sort_by_key(|(p, _)| p.pid);
+        out.into_iter()
+            .map(|(p, command_line)| Survivor {
+                pid: p.pid,
+                command_line,
+            })
+            .collect()
     }
 
     pub fn logs(&self) -> Vec<PathBuf> {
@@ -303,8 +383,10 @@ impl Instances {
 impl Drop for Instances {
     fn drop(&mut self) {
         for inst in self.running.values_mut() {
-            harness::supervisor::kill_and_reap(&mut inst.child);
+            harness::supervisor::kill_group(&mut inst.child, &inst.family);
         }
+        self.running.clear();
+        let _ = self.kill_survivors();
     }
 }
 
@@ -378,5 +460,120 @@ mod tests {
         assert!(instances.exited().is_empty(), "both still run");
         instances.stop_all();
         assert!(instances.running.is_empty());
+    }
+
+    fn command_system(dir: &Path, script: &str) -> Instances {
+        let system = SystemSpec::Command {
+            command: vec!["sh".into(), "-c".into(), script.into()],
+            instances: 1,
+            grace_secs: 5.0,
+            group_id: "g".into(),
+            env: BTreeMap::new(),
+            rename_prefix: String::new(),
+        };
+        let launcher = Launcher::new(
+            system,
+            dir,
+            "127.0.0.1:1".into(),
+            "127.0.0.1:2".into(),
+            vec!["t".into()],
+        );
+        launch(launcher, 1).unwrap()
+    }
+
+    /// (pid, state) of the live processes whose command line is `cmd`.
+    fn find(cmd: &str) -> Vec<(u32, char)> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let (Ok(line), Ok(stat)) = (
+                std::fs::read(e.path().join("cmdline")),
+                std::fs::read_to_string(e.path().join("stat")),
+            ) else {
+                continue;
+            };
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next())
+                .unwrap_or('?');
+            if String::from_utf8_lossy(&line).replace('\0', " ").trim_end() == cmd && state != 'Z' {
+                out.push((pid, state));
+            }
+        }
+        out
+    }
+
+    fn within(secs: u64, mut done: impl FnMut() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if done() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        done()
+    }
+
+    #[test]
+    fn stall_crash_and_stop_reach_the_copier_a_wrapper_did_not_exec() {
+        // The README's `./my-copier.sh` shape: a shell that runs its copier without `exec`.
+        let copier = "sleep 90.3001";
+        let dir = tempfile::tempdir().unwrap();
+        let mut instances = command_system(dir.path(), &format!("{copier} & wait"));
+        assert!(within(5, || find(copier).len() == 1), "{:?}", find(copier));
+
+        instances.signal(0, libc::SIGSTOP).unwrap();
+        assert!(
+            within(2, || find(copier).iter().all(|(_, s)| *s == 'T')),
+            "a stall stops the copier: {:?}",
+            find(copier)
+        );
+        instances.signal(0, libc::SIGCONT).unwrap();
+
+        instances.crash(0).unwrap();
+        assert!(
+            within(2, || find(copier).is_empty()),
+            "a crash kills the copier: {:?}",
+            find(copier)
+        );
+
+        instances.start(0).unwrap();
+        assert!(within(5, || find(copier).len() == 1), "{:?}", find(copier));
+        instances.stop(0).unwrap();
+        assert!(
+            within(2, || find(copier).is_empty()),
+            "a stop ends the copier: {:?}",
+            find(copier)
+        );
+    }
+
+    #[test]
+    fn a_process_that_left_the_group_survives_the_stop_and_is_killed_and_named() {
+        let escapee = "sleep 90.3002";
+        let dir = tempfile::tempdir().unwrap();
+        let mut instances = command_system(dir.path(), &format!("setsid {escapee} & wait"));
+        assert!(
+            within(5, || find(escapee).len() == 1),
+            "{:?}",
+            find(escapee)
+        );
+        let pid = find(escapee)[0].0;
+        instances.stop_all();
+        assert_eq!(find(escapee).len(), 1, "setsid took it out of the group");
+        let survivors = instances.kill_survivors();
+        assert_eq!(
+            survivors,
+            [Survivor {
+                pid,
+                command_line: escapee.into()
+            }]
+        );
+        assert!(within(2, || find(escapee).is_empty()));
+        assert!(
+            instances.kill_survivors().is_empty(),
+            "nothing left to find"
+        );
     }
 }
