@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use harness::proxy::{Direction, Proxy, ProxyStats};
 use harness::Cluster;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use reports::FaultEvent;
 
@@ -55,6 +57,34 @@ pub(crate) async fn run(f: FaultSpec, on: Arc<FaultTargets>) -> FaultEvent {
     }
 }
 
+/// How long an instance that joined may take to be given partitions, and a removed one's
+/// partitions to be taken by the others (a rebalance, with its session timeouts).
+const INSTANCE_MOVE_BOUND: Duration = Duration::from_secs(90);
+
+/// An instance's `assigned_partitions` gauge, None when its metrics do not answer.
+async fn assigned(port: u16) -> Option<f64> {
+    tokio::task::spawn_blocking(move || {
+        let body = crate::scrape::fetch(port)?;
+        let v = crate::scrape::samples(&body, replicator::metrics::names::ASSIGNED_PARTITIONS);
+        Some(v.iter().map(|(_, x)| x).sum())
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// The sum over instances (None when one of them does not answer, or there are none).
+async fn assigned_sum(ports: &[u16]) -> Option<f64> {
+    if ports.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    for p in ports {
+        total += assigned(*p).await?;
+    }
+    Some(total)
+}
+
 /// Why a fault's task ended without an event: its panic message, or that it was cancelled.
 pub(crate) fn task_failure(e: tokio::task::JoinError) -> String {
     if e.is_cancelled() {
@@ -86,25 +116,88 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
             let family = instances(on, move |i| Ok(i.family(idx))).await?;
             let members = family.as_ref().map(Family::members).unwrap_or_default();
             let leader = family.map(|f| f.pgid());
-            if members.iter().any(|p| Some(p.pid) == leader) {
-                Ok(format!("instance {idx} running: {}", counted(&members)))
-            } else {
-                Err(format!("instance {idx} was started but is not running"))
+            if !members.iter().any(|p| Some(p.pid) == leader) {
+                return Err(format!("instance {idx} was started but is not running"));
+            }
+            let running = format!("instance {idx} running: {}", counted(&members));
+            // A system that reports what it copies (the built-in replicator's gauge) must
+            // show the new instance taking partitions; others are seen running only.
+            let Some(port) = instances(on, move |i| Ok(i.metrics_port(idx))).await? else {
+                return Ok(format!(
+                    "{running} (this system does not report its partitions: running is all cutover can see)"
+                ));
+            };
+            let deadline = Instant::now() + INSTANCE_MOVE_BOUND;
+            loop {
+                let took = assigned(port).await;
+                if took.is_some_and(|n| n > 0.0) {
+                    return Ok(format!(
+                        "{running}; it took {} partitions (its assigned_partitions gauge)",
+                        took.unwrap_or(0.0)
+                    ));
+                }
+                if Instant::now() > deadline {
+                    return Err(format!(
+                        "{running}, but it took no partitions within {} s (assigned_partitions {})",
+                        INSTANCE_MOVE_BOUND.as_secs(),
+                        took.map_or("unanswered".to_string(), |n| n.to_string())
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
         FaultAction::RemoveInstance { instance } => {
             let which = *instance;
-            let (idx, family, before) = instances(on, move |i| {
+            // What it copied, and what every instance copied, before it leaves.
+            let (idx, port, ports) = instances(on, move |i| {
                 let idx = which
                     .or_else(|| i.newest())
                     .ok_or_else(|| ScenarioError::System("no instance to remove".into()))?;
+                Ok((idx, i.metrics_port(idx), i.metrics_ports()))
+            })
+            .await?;
+            let held = match port {
+                Some(p) => assigned(p).await,
+                None => None,
+            };
+            let total = assigned_sum(&ports).await;
+            let (family, before) = instances(on, move |i| {
                 let family = i.family(idx);
                 let before = family.as_ref().map(Family::members).unwrap_or_default();
                 i.stop(idx)?;
-                Ok((idx, family, before))
+                Ok((family, before))
             })
             .await?;
-            gone(idx, family, before).await
+            let gone = gone(idx, family, before).await?;
+            let (Some(held), Some(total)) = (held, total) else {
+                return Ok(format!(
+                    "{gone} (this system does not report its partitions: gone is all cutover can see)"
+                ));
+            };
+            if held <= 0.0 {
+                return Err(format!(
+                    "{gone}, but it held no partitions: removing it moved nothing"
+                ));
+            }
+            // Its partitions moved: the others copy as many as all did before.
+            let others = instances(on, |i| Ok(i.metrics_ports())).await?;
+            let deadline = Instant::now() + INSTANCE_MOVE_BOUND;
+            loop {
+                let now = assigned_sum(&others).await;
+                if now.is_some_and(|n| n >= total) {
+                    return Ok(format!(
+                        "{gone}; its {held} partitions moved to the other instances ({total} assigned again)"
+                    ));
+                }
+                if Instant::now() > deadline {
+                    return Err(format!(
+                        "{gone}, but its {held} partitions did not move within {} s (the others hold {} of {total})",
+                        INSTANCE_MOVE_BOUND.as_secs(),
+                        now.map_or("unanswered".to_string(), |n| n.to_string())
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
         FaultAction::StallInstance { instance } => {
             let idx = *instance;
@@ -217,10 +310,7 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
             let (topic, n, m) = (topic.clone(), *transactions, *records_per_txn);
             tokio::task::spawn_blocking(move || aborted_burst(&props, &topic, n, m))
                 .await
-                .map_err(|e| e.to_string())??;
-            Ok(format!(
-                "{n} transactions of {m} records aborted (the brokers acknowledged each abort)"
-            ))
+                .map_err(|e| e.to_string())?
         }
         FaultAction::HangingTransaction {
             topic,
@@ -232,11 +322,7 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
             let hold = duration.unwrap_or_default();
             tokio::task::spawn_blocking(move || hanging_transaction(&props, &topic, p, n, hold))
                 .await
-                .map_err(|e| e.to_string())??;
-            Ok(format!(
-                "{n} records held in an open transaction for {:.0} s, then aborted",
-                hold.as_secs_f64()
-            ))
+                .map_err(|e| e.to_string())?
         }
         FaultAction::Latency {
             cluster: side,
@@ -683,7 +769,94 @@ fn txn_producer(props: &harness::ClientProps, id: &str) -> Result<BaseProducer, 
     Ok(p)
 }
 
-fn aborted_burst(props: &harness::ClientProps, topic: &str, n: u32, m: u32) -> Result<(), String> {
+/// The key of every record a transaction fault writes: the proofs find them on the source by
+/// it (no workload key looks like it).
+const BURST_KEY: &str = "cutover-fault-aborted-burst";
+const HANG_KEY: &str = "cutover-fault-hanging-transaction";
+
+/// A read-only consumer of the source for a fault's proof.
+fn proof_reader(props: &harness::ClientProps, isolation: &str) -> Result<BaseConsumer, String> {
+    let mut c = props
+        .reader("cutover-fault-proof")
+        .map_err(|e| e.to_string())?;
+    c.set("isolation.level", isolation)
+        .set("enable.partition.eof", "true");
+    c.create().map_err(|e| format!("a proof reader: {e}"))
+}
+
+/// (low, high) watermarks: with a `read_committed` reader the high one is the last stable
+/// offset.
+fn marks(c: &BaseConsumer, topic: &str, p: i32) -> Result<(i64, i64), String> {
+    c.fetch_watermarks(topic, p, Duration::from_secs(10))
+        .map_err(|e| format!("watermarks of {topic}-{p}: {e}"))
+}
+
+/// Offsets of the records with `key` in `topic`-`p` from `from` up to `to` (or the reader's
+/// end: the last stable offset when it reads committed), within 30 s.
+fn offsets_with_key(
+    c: &BaseConsumer,
+    topic: &str,
+    p: i32,
+    from: i64,
+    to: i64,
+    key: &str,
+) -> Result<Vec<i64>, String> {
+    let mut found = Vec::new();
+    if from >= to {
+        return Ok(found);
+    }
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(topic, p, rdkafka::Offset::Offset(from))
+        .map_err(|e| e.to_string())?;
+    c.assign(&tpl).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        match c.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) if m.topic() == topic && m.partition() == p => {
+                if m.offset() >= to {
+                    break;
+                }
+                if m.key() == Some(key.as_bytes()) {
+                    found.push(m.offset());
+                }
+                if m.offset() + 1 >= to {
+                    break;
+                }
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(q))) if q == p => break,
+            Some(Err(e)) => tracing::debug!(error = %e, "fault proof read"),
+            _ => {}
+        }
+    }
+    Ok(found)
+}
+
+/// Aborted transactions on every partition the producer picks; proven from the source log:
+/// the burst's records are there below the high watermark, and none of them is readable
+/// `read_committed`.
+fn aborted_burst(
+    props: &harness::ClientProps,
+    topic: &str,
+    n: u32,
+    m: u32,
+) -> Result<String, String> {
+    let uncommitted = proof_reader(props, "read_uncommitted")?;
+    let committed = proof_reader(props, "read_committed")?;
+    let partitions = harness::watermarks::partition_counts(
+        &uncommitted,
+        &[topic.to_string()],
+        Duration::from_secs(10),
+    )
+    .map_err(|e| e.to_string())?
+    .into_iter()
+    .find(|(t, _)| t == topic)
+    .map_or(0, |(_, n)| n);
+    if partitions == 0 {
+        return Err(format!("the source has no topic {topic}"));
+    }
+    let before: Vec<i64> = (0..partitions)
+        .map(|p| marks(&uncommitted, topic, p).map(|(_, hi)| hi))
+        .collect::<Result<_, _>>()?;
     let p = txn_producer(props, &format!("cutover-fault-burst-{topic}"))?;
     for t in 0..n {
         p.begin_transaction().map_err(|e| e.to_string())?;
@@ -691,7 +864,7 @@ fn aborted_burst(props: &harness::ClientProps, topic: &str, n: u32, m: u32) -> R
             let value = format!("aborted burst txn {t} record {r}");
             p.send(
                 BaseRecord::<str, str>::to(topic)
-                    .key("burst")
+                    .key(BURST_KEY)
                     .payload(&value),
             )
             .map_err(|(e, _)| format!("aborted burst: {e}"))?;
@@ -701,16 +874,64 @@ fn aborted_burst(props: &harness::ClientProps, topic: &str, n: u32, m: u32) -> R
         p.abort_transaction(Duration::from_secs(30))
             .map_err(|e| e.to_string())?;
     }
-    Ok(())
+    let (mut present, mut readable, mut seen_in) = (0u64, 0u64, Vec::new());
+    for (p, from) in before.iter().enumerate() {
+        let p = p as i32;
+        let (_, to) = marks(&uncommitted, topic, p)?;
+        let found = offsets_with_key(&uncommitted, topic, p, *from, to, BURST_KEY)?.len() as u64;
+        if found > 0 {
+            seen_in.push(format!("{p}: {found}"));
+            readable += offsets_with_key(&committed, topic, p, *from, to, BURST_KEY)?.len() as u64;
+        }
+        present += found;
+    }
+    aborted_burst_effect(
+        topic,
+        u64::from(n) * u64::from(m),
+        present,
+        readable,
+        &seen_in,
+    )
 }
 
+/// The aborted burst's proof in words: every record written is on the source, none readable
+/// committed.
+fn aborted_burst_effect(
+    topic: &str,
+    written: u64,
+    present: u64,
+    readable: u64,
+    partitions: &[String],
+) -> Result<String, String> {
+    if present < written {
+        return Err(format!(
+            "{present} of the burst's {written} aborted records are on the source's {topic}: the burst did not reach the source"
+        ));
+    }
+    if readable > 0 {
+        return Err(format!(
+            "{readable} of the burst's records on {topic} are readable read_committed: they were not aborted"
+        ));
+    }
+    Ok(format!(
+        "{present} aborted records on the source's {topic} below its high watermark (partition {}), none readable read_committed",
+        partitions.join(", ")
+    ))
+}
+
+/// A transaction held open on one partition, then aborted; proven from the source log: the
+/// last stable offset stayed at or below the transaction's first offset for the whole hold
+/// while the high watermark was past it.
 fn hanging_transaction(
     props: &harness::ClientProps,
     topic: &str,
     partition: i32,
     n: u32,
     hold: Duration,
-) -> Result<(), String> {
+) -> Result<String, String> {
+    let uncommitted = proof_reader(props, "read_uncommitted")?;
+    let committed = proof_reader(props, "read_committed")?;
+    let (_, before) = marks(&uncommitted, topic, partition)?;
     let p = txn_producer(props, &format!("cutover-fault-hang-{topic}-{partition}"))?;
     p.begin_transaction().map_err(|e| e.to_string())?;
     for r in 0..n {
@@ -718,16 +939,62 @@ fn hanging_transaction(
         p.send(
             BaseRecord::<str, str>::to(topic)
                 .partition(partition)
-                .key("hang")
+                .key(HANG_KEY)
                 .payload(&value),
         )
         .map_err(|(e, _)| format!("hanging transaction: {e}"))?;
     }
     p.flush(Duration::from_secs(30))
         .map_err(|e| e.to_string())?;
-    std::thread::sleep(hold);
+    let started = Instant::now();
+    let (_, high) = marks(&uncommitted, topic, partition)?;
+    let first = offsets_with_key(&uncommitted, topic, partition, before, high, HANG_KEY)?
+        .first()
+        .copied();
+    // The last stable offset, sampled through the hold.
+    let mut samples = Vec::new();
+    let mut last_high = high;
+    loop {
+        let (_, lso) = marks(&committed, topic, partition)?;
+        let (_, hw) = marks(&uncommitted, topic, partition)?;
+        samples.push(lso);
+        last_high = last_high.max(hw);
+        if started.elapsed() >= hold {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1).min(hold.saturating_sub(started.elapsed())));
+    }
     p.abort_transaction(Duration::from_secs(30))
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    hanging_effect(topic, partition, n, first, &samples, last_high, hold)
+}
+
+/// The hanging transaction's proof in words.
+fn hanging_effect(
+    topic: &str,
+    partition: i32,
+    n: u32,
+    first: Option<i64>,
+    lso_samples: &[i64],
+    high: i64,
+    hold: Duration,
+) -> Result<String, String> {
+    let Some(first) = first else {
+        return Err(format!(
+            "none of the hanging transaction's {n} records is on the source's {topic}-{partition}"
+        ));
+    };
+    let highest = lso_samples.iter().copied().max().unwrap_or(i64::MAX);
+    if highest > first {
+        return Err(format!(
+            "the last stable offset of {topic}-{partition} reached {highest}, past the hanging transaction's first offset {first}: the transaction did not hold it"
+        ));
+    }
+    Ok(format!(
+        "the last stable offset of {topic}-{partition} held at or below {first} (the open transaction's first offset) for {:.0} s ({} samples) while the high watermark reached {high}, then aborted",
+        hold.as_secs_f64(),
+        lso_samples.len()
+    ))
 }
 
 #[cfg(test)]
@@ -791,6 +1058,32 @@ mod tests {
                  the new partitions (3: 12, 4: 0, 5: 30)"
             )
         );
+    }
+
+    #[test]
+    fn transaction_faults_are_proven_from_the_source_log() {
+        // Every burst record present and none readable committed: proven.
+        let ok = aborted_burst_effect("p.0", 100, 100, 0, &["0: 40".into(), "2: 60".into()]);
+        assert_eq!(
+            ok.as_deref(),
+            Ok("100 aborted records on the source's p.0 below its high watermark (partition 0: 40, 2: 60), none readable read_committed")
+        );
+        // Sends that never reached the source (a partition that does not exist, a refused
+        // topic) used to be "aborted" because the API calls returned Ok.
+        assert!(aborted_burst_effect("p.0", 100, 0, 0, &[])
+            .unwrap_err()
+            .contains("0 of the burst's 100"));
+        assert!(aborted_burst_effect("p.0", 10, 10, 3, &[])
+            .unwrap_err()
+            .contains("readable read_committed"));
+        let hold = Duration::from_secs(4);
+        assert!(hanging_effect("l.0", 1, 10, Some(57), &[57, 50, 57], 900, hold).is_ok());
+        assert!(hanging_effect("l.0", 1, 10, None, &[57], 900, hold)
+            .unwrap_err()
+            .contains("none of the hanging transaction's 10 records"));
+        assert!(hanging_effect("l.0", 1, 10, Some(57), &[57, 80], 900, hold)
+            .unwrap_err()
+            .contains("reached 80, past the hanging transaction's first offset 57"));
     }
 
     #[test]

@@ -1018,6 +1018,7 @@ impl Scenario {
             .filter(|f| matches!(f.action, FaultAction::AddInstance))
             .count() as u32;
         let max_instances = scenario.system.instances() + added;
+        let workload_topics = scenario.workload.topics.names();
         for (i, f) in scenario.faults.iter().enumerate() {
             let field = format!("fault[{i}]");
             if !(positive(f.at_secs) || f.at_secs == 0.0) || f.at_secs > scenario.run.duration_secs
@@ -1089,6 +1090,62 @@ impl Scenario {
                         "expected a positive rate".into(),
                     ));
                 }
+                FaultAction::AbortedBurst { topic, .. }
+                | FaultAction::HangingTransaction { topic, .. }
+                | FaultAction::AddPartitions { topic, .. }
+                    if !workload_topics.contains(topic) =>
+                {
+                    // A fault on a topic nobody copies or checks proves nothing (and a send
+                    // to a topic that does not exist fails only in a delivery report).
+                    return Err(err(
+                        &format!("{field}.topic"),
+                        format!(
+                            "`{topic}` is not one of the workload's topics ({})",
+                            shown_list(&workload_topics)
+                        ),
+                    ));
+                }
+                FaultAction::HangingTransaction {
+                    topic, partition, ..
+                } => {
+                    // The partitions the topic has by then: created, or grown by an earlier
+                    // add-partitions fault.
+                    let grown = scenario
+                        .faults
+                        .iter()
+                        .filter(|g| g.at_secs <= f.at_secs)
+                        .filter_map(|g| match &g.action {
+                            FaultAction::AddPartitions {
+                                topic: t,
+                                partitions,
+                            } if t == topic => Some(*partitions as i32),
+                            _ => None,
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    let count = scenario.workload.topics.partitions.max(grown);
+                    if *partition < 0 || *partition >= count {
+                        return Err(err(
+                            &format!("{field}.partition"),
+                            format!(
+                                "`{topic}` has partitions 0 to {} at {} s; found {partition}",
+                                count - 1,
+                                f.at_secs
+                            ),
+                        ));
+                    }
+                }
+                FaultAction::AddPartitions {
+                    topic, partitions, ..
+                } if *partitions as i32 <= scenario.workload.topics.partitions => {
+                    return Err(err(
+                        &format!("{field}.partitions"),
+                        format!(
+                            "`{topic}` is created with {} partitions; expected more, found {partitions}",
+                            scenario.workload.topics.partitions
+                        ),
+                    ));
+                }
                 _ => {}
             }
         }
@@ -1142,6 +1199,15 @@ impl Scenario {
                 }
         })
     }
+}
+
+/// A list for an error message: the first five names, and how many more.
+fn shown_list(names: &[String]) -> String {
+    let mut out: Vec<String> = names.iter().take(5).map(|n| format!("`{n}`")).collect();
+    if names.len() > 5 {
+        out.push(format!("and {} more", names.len() - 5));
+    }
+    out.join(", ")
 }
 
 /// True for a positive number (false for NaN).

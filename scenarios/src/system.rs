@@ -321,6 +321,19 @@ impl Instances {
         self.running.get(&index).map(|i| i.family.clone())
     }
 
+    /// The metrics port of a running instance (the built-in replicator's).
+    pub fn metrics_port(&self, index: u32) -> Option<u16> {
+        self.running.get(&index).and_then(|i| i.metrics_port)
+    }
+
+    /// The metrics ports of every running instance that has one.
+    pub fn metrics_ports(&self) -> Vec<u16> {
+        self.running
+            .values()
+            .filter_map(|i| i.metrics_port)
+            .collect()
+    }
+
     /// The newest running instance.
     pub fn newest(&self) -> Option<u32> {
         self.running.keys().next_back().copied()

@@ -200,3 +200,34 @@ fn instant_fault_verbs_refuse_a_duration_they_would_ignore() {
         format!("{BASE}\n[[fault]]\nat_secs = 2\nkind = \"crash-instance\"\nduration_secs = 5\n");
     assert!(Scenario::from_toml(&text, "ok.toml").is_ok());
 }
+
+#[test]
+fn transaction_faults_name_a_workload_topic_and_a_partition_it_has() {
+    // BASE's workload: one topic `t0` with 1 partition. A send to a partition that does not
+    // exist fails only in a delivery report, so the fault "took effect" on nothing.
+    for (action, field, words) in [
+        (
+            "kind = \"hanging-transaction\"\ntopic = \"t0\"\npartition = 7\nduration_secs = 2",
+            "fault[0].partition",
+            "partitions 0 to 0",
+        ),
+        (
+            "kind = \"aborted-burst\"\ntopic = \"orders\"",
+            "fault[0].topic",
+            "`orders` is not one of the workload's topics (`t0`)",
+        ),
+        (
+            "kind = \"add-partitions\"\ntopic = \"t0\"\npartitions = 1",
+            "fault[0].partitions",
+            "expected more",
+        ),
+    ] {
+        let e = error_of(&format!("{BASE}\n[[fault]]\nat_secs = 2\n{action}\n"));
+        assert!(e.contains(field) && e.contains(words), "{e}");
+    }
+    // A partition added by an earlier fault may hold a hanging transaction.
+    let grown = format!(
+        "{BASE}\n[[fault]]\nat_secs = 1\nkind = \"add-partitions\"\ntopic = \"t0\"\npartitions = 4\n\n[[fault]]\nat_secs = 3\nkind = \"hanging-transaction\"\ntopic = \"t0\"\npartition = 3\nduration_secs = 2\n"
+    );
+    assert!(Scenario::from_toml(&grown, "ok.toml").is_ok());
+}
