@@ -492,6 +492,9 @@ fn print_summary(verdict: &Verdict) {
             println!("  {:<21} {n:>10}   ({})", class.as_str(), topics.join(", "));
         }
     }
+    for s in &verdict.skipped_topics {
+        println!("skipped: {s}");
+    }
     for u in verdict.unverified() {
         println!(
             "unverified{}: {u}",

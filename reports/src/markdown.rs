@@ -50,6 +50,10 @@ pub fn render(r: &RunReport) -> String {
         md.push('\n');
     }
     let classes = digest::classes(r, EXAMPLES_PER_CLASS);
+    if let Some(v) = r.verdict.as_ref().filter(|v| !v.skipped_topics.is_empty()) {
+        let shown: Vec<String> = v.skipped_topics.iter().map(|s| cell(s)).collect();
+        let _ = writeln!(md, "Not verified (left out): {}\n", shown.join("; "));
+    }
     if let Some(v) = &r.verdict {
         if classes.is_empty() {
             let _ = writeln!(

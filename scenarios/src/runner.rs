@@ -860,6 +860,8 @@ impl RunState<'_> {
             rename: self.rename.clone(),
             fingerprint: scenario.verify.fingerprint(),
             promises: scenario.verify.clone(),
+            // Every topic the workload wrote is verified, whatever its name.
+            exact_topics: Some(self.topics.clone()),
             ..VerifyOptions::default()
         };
         let report = &mut self.report;

@@ -49,6 +49,11 @@ pub struct VerifyOptions {
     pub idle_timeout: Duration,
     /// Schema registries: framed values judged by schema content (`crate::schemas`).
     pub schemas: Option<std::sync::Arc<crate::schemas::SchemaCheck>>,
+    /// Exactly these source topics, whatever their names (a run's workload topics: a topic
+    /// the workload wrote is always verified, even one named like an internal topic); the
+    /// `topics` regex is not used then. None: the regex, internal topics left out and listed
+    /// in the verdict's `skipped_topics`.
+    pub exact_topics: Option<Vec<String>>,
 }
 
 impl Default for VerifyOptions {
@@ -64,6 +69,7 @@ impl Default for VerifyOptions {
             workers: 2,
             idle_timeout: Duration::from_secs(30),
             schemas: None,
+            exact_topics: None,
         }
     }
 }
@@ -206,13 +212,44 @@ pub async fn verify(
     });
     let results = check_partitions(source, target, options, jobs, progress, None).await?;
     let previewer = Previewer::new(source, target)?;
-    Ok(assemble(
+    let mut verdict = assemble(
         &topics,
         results,
         options,
         &previewer,
         started.elapsed().as_millis() as u64,
-    ))
+    );
+    verdict.skipped_topics = skipped_internal(source, options).await?;
+    Ok(verdict)
+}
+
+/// The source topics the selection matches that are left out as internal (none with exact
+/// topics), each with why.
+pub async fn skipped_internal(
+    source: &ClientProps,
+    options: &VerifyOptions,
+) -> Result<Vec<String>, VerifyError> {
+    if options.exact_topics.is_some() {
+        return Ok(Vec::new());
+    }
+    let pattern = selection(options)?;
+    let mut skipped: Vec<String> = Admin::new("source", source)?
+        .list_topics()
+        .await?
+        .into_iter()
+        .filter(|t| is_internal_topic(t) && pattern.is_match(t) && !t.starts_with("__"))
+        .map(|t| format!("{t} (named like an internal topic of Connect, MirrorMaker 2 or cutover)"))
+        .collect();
+    skipped.sort();
+    Ok(skipped)
+}
+
+/// The `--topics` regex, anchored.
+fn selection(options: &VerifyOptions) -> Result<Regex, VerifyError> {
+    Regex::new(&format!("^(?:{})$", options.topics)).map_err(|e| VerifyError::InvalidOption {
+        option: "--topics".into(),
+        reason: format!("`{}` is not a valid regex: {e}", options.topics),
+    })
 }
 
 /// Lists the selected topics (regex, internal topics left out) and their target names; every
@@ -222,21 +259,29 @@ pub async fn plan(
     target: &ClientProps,
     options: &VerifyOptions,
 ) -> Result<Vec<PlannedTopic>, VerifyError> {
-    let pattern = Regex::new(&format!("^(?:{})$", options.topics)).map_err(|e| {
-        VerifyError::InvalidOption {
-            option: "--topics".into(),
-            reason: format!("`{}` is not a valid regex: {e}", options.topics),
-        }
-    })?;
     let source_admin = Admin::new("source", source)?;
     let target_admin = Admin::new("target", target)?;
-    let mut source_topics: Vec<String> = source_admin
-        .list_topics()
-        .await?
-        .into_iter()
-        .filter(|t| !is_internal_topic(t) && pattern.is_match(t))
-        .collect();
+    let listed = source_admin.list_topics().await?;
+    let mut source_topics: Vec<String> = match &options.exact_topics {
+        Some(exact) => {
+            if let Some(absent) = exact.iter().find(|t| !listed.contains(t)) {
+                return Err(VerifyError::MissingTopic {
+                    topic: absent.clone(),
+                    side: "source",
+                });
+            }
+            exact.clone()
+        }
+        None => {
+            let pattern = selection(options)?;
+            listed
+                .into_iter()
+                .filter(|t| !is_internal_topic(t) && pattern.is_match(t))
+                .collect()
+        }
+    };
     source_topics.sort();
+    source_topics.dedup();
     if source_topics.is_empty() {
         return Err(VerifyError::InvalidOption {
             option: "--topics".into(),

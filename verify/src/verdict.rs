@@ -236,6 +236,11 @@ pub struct Verdict {
     pub duration_ms: u64,
     /// What the checker held the copy to.
     pub promises: Promises,
+    /// Source topics the selection matched but the checker left out, with why (internal
+    /// topics of Kafka, Connect, MirrorMaker 2 or cutover, by name; a run's own workload
+    /// topics are never left out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_topics: Vec<String>,
 }
 
 /// What the setup promises to preserve; anomalies are judged against it. A scenario's
@@ -368,6 +373,7 @@ impl Verdict {
             topics: Vec::new(),
             duration_ms: 0,
             promises,
+            skipped_topics: Vec::new(),
         }
     }
 
@@ -396,6 +402,7 @@ impl Verdict {
             topics,
             duration_ms,
             promises,
+            skipped_topics: Vec::new(),
         }
     }
 }

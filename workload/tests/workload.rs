@@ -243,6 +243,14 @@ async fn the_intent_ledger_matches_what_the_broker_holds() {
 }
 
 fn watermarks(props: &ClientProps, isolation: &str) -> (i64, i64) {
+    try_watermarks(props, isolation).unwrap()
+}
+
+/// Watermarks of `held`-0, or why not (the topic may not exist yet).
+fn try_watermarks(
+    props: &ClientProps,
+    isolation: &str,
+) -> Result<(i64, i64), rdkafka::error::KafkaError> {
     let c: BaseConsumer = props
         .to_rdkafka()
         .unwrap()
@@ -251,7 +259,6 @@ fn watermarks(props: &ClientProps, isolation: &str) -> (i64, i64) {
         .create()
         .unwrap();
     c.fetch_watermarks("held", 0, Duration::from_secs(10))
-        .unwrap()
 }
 
 async fn hanging_transaction_holds_the_lso(end: &str, hold_secs: u32, run_secs: u32) {
@@ -283,9 +290,27 @@ async fn hanging_transaction_holds_the_lso(end: &str, hold_secs: u32, run_secs: 
         let (spec, props) = (spec.clone(), props.clone());
         tokio::spawn(async move { workload::run(&spec, &props, RunOptions::default()).await })
     };
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let (_, lso1) = watermarks(&props, "read_committed");
-    let (_, hw1) = watermarks(&props, "read_uncommitted");
+    // Wait until the transaction is open (the workload's clock starts once its producers are
+    // ready, later on a loaded machine), then watch the LSO for 2 s of its 6 s hold.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (lso1, hw1) = loop {
+        // The workload creates the topic when it starts. The high watermark is read first:
+        // a last stable offset read after it and still below it is held by an open
+        // transaction (read the other way round, records produced in between look like one).
+        if let (Ok((_, hw)), Ok((_, lso))) = (
+            try_watermarks(&props, "read_uncommitted"),
+            try_watermarks(&props, "read_committed"),
+        ) {
+            if lso < hw || std::time::Instant::now() > deadline {
+                break (lso, hw);
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{end}: no topic `held`"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, lso2) = watermarks(&props, "read_committed");
     let (_, hw2) = watermarks(&props, "read_uncommitted");
