@@ -701,7 +701,8 @@ impl Reader {
         };
         for &p in &job.source_partitions {
             let s = self.source_bounds(st, p, &mut warnings)?;
-            retention.source_log_start = retention.source_log_start.max(s.low);
+            // Summed: each partition's expired offsets bound what the topic may excuse.
+            retention.source_log_start += s.low;
             let mut committed =
                 Stream::open(&self.source_committed, st, p, s.low, s.end, idle, "source")?;
             let mut uncommitted = Stream::open(
@@ -734,7 +735,7 @@ impl Reader {
         }
         for &p in &job.target_partitions {
             let t = self.target_bounds(tt, p)?;
-            retention.target_log_start = retention.target_log_start.max(t.low);
+            retention.target_log_start += t.low;
             let mut target = Stream::open(&self.target, tt, p, t.low, t.end, idle, "target")?;
             while let Some(r) = target.next(&fp_opts, compacted)? {
                 let at = position("target", tt, p, r.offset)?;

@@ -143,3 +143,55 @@ async fn compacted_topics_are_judged_by_the_latest_value_per_key() {
         v.counts
     );
 }
+
+/// Retention excuses no more than it removed. A copier that never copied the first 20 records
+/// while the target's retention removed 3, or that wrote 10 records of its own before the copy
+/// while the source expired 2: before, every record ahead of the first match was excused
+/// (`--allow-expiry` made 23 lost records "expired", and any source log start hid all 10
+/// phantoms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_excuses_no_more_records_than_the_log_start_removed() {
+    let cluster = harness::start(&ClusterSpec::new("retention-bound"))
+        .await
+        .unwrap();
+    let props = cluster.client_props();
+    let admin = cluster.admin().unwrap();
+    for t in ["orders", "copy.orders", "ticks", "copy.ticks"] {
+        admin.create_topic(&TopicSpec::new(t, 1, 1)).await.unwrap();
+    }
+    let records: Vec<(String, Option<String>)> = (0..50)
+        .map(|i| (format!("k{i}"), Some(format!("v{i}"))))
+        .collect();
+    produce(&props, "orders", &records).await;
+    produce(&props, "copy.orders", &records[20..]).await;
+    // The target's retention removed 3 copies (of records 20..22).
+    admin
+        .delete_records_before("copy.orders", 0, 3)
+        .await
+        .unwrap();
+    let none = Arc::new(|_| {});
+    let allowed = VerifyOptions {
+        allow_expiry: true,
+        ..options("orders")
+    };
+    let v = verify::verify(&props, &props, &allowed, none.clone())
+        .await
+        .unwrap();
+    assert_eq!(v.tally.expired_allowed, 3, "{:?}", v.tally);
+    assert_eq!(v.counts.get(AnomalyClass::Lost), 20, "{:?}", v.counts);
+    assert_eq!(v.status, Status::Fail);
+
+    // Phantoms: 10 records that never existed ahead of the copy; the source expired 2.
+    let phantoms: Vec<(String, Option<String>)> = (0..10)
+        .map(|i| (format!("ghost{i}"), Some("boo".to_string())))
+        .collect();
+    produce(&props, "ticks", &records).await;
+    produce(&props, "copy.ticks", &phantoms).await;
+    produce(&props, "copy.ticks", &records[2..]).await;
+    admin.delete_records_before("ticks", 0, 2).await.unwrap();
+    let v = verify::verify(&props, &props, &options("ticks"), none)
+        .await
+        .unwrap();
+    assert_eq!(v.tally.unverifiable_expired, 2, "{:?}", v.tally);
+    assert_eq!(v.counts.get(AnomalyClass::Phantom), 8, "{:?}", v.counts);
+}

@@ -142,7 +142,14 @@ impl PartitionMatcher {
         // streams are in (identity, position) order: a merge join pairs them, k-th with k-th.
         // Then retention: copies of records the source has since expired sit before the first
         // matched target record; records the target's retention removed sit before the first
-        // matched source record.
+        // matched source record. Each is bounded by the offsets the log start removed: a copier
+        // that lost (or invented) more there than retention could explain is not excused.
+        let mut lost_excuse = if retention.allow_expiry {
+            retention.target_log_start.max(0) as u64
+        } else {
+            0
+        };
+        let mut phantom_excuse = retention.source_log_start.max(0) as u64;
         let mut lost = lost.finish()?;
         let mut phantom = phantom.finish()?;
         let mut kept_lost = Lowest::new(options.anomaly_memory);
@@ -172,10 +179,8 @@ impl PartitionMatcher {
             if take_lost {
                 if let Some(a) = l {
                     let at = a.position();
-                    if retention.allow_expiry
-                        && retention.target_log_start > 0
-                        && at < firsts.source(at)
-                    {
+                    if lost_excuse > 0 && at < firsts.source(at) {
+                        lost_excuse -= 1;
                         tally.expired_allowed += 1;
                     } else {
                         lost_count += 1;
@@ -186,7 +191,8 @@ impl PartitionMatcher {
             } else {
                 if let Some(b) = ph {
                     let at = b.position();
-                    if retention.source_log_start > 0 && at < firsts.target(at) {
+                    if phantom_excuse > 0 && at < firsts.target(at) {
+                        phantom_excuse -= 1;
                         tally.unverifiable_expired += 1;
                     } else {
                         phantom_count += 1;

@@ -124,9 +124,13 @@ impl Default for MatchOptions {
 /// Retention facts of a partition pair, read when verification starts.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Retention {
-    /// The source's log start offset (> 0: older records expired at the source).
+    /// The source's log start offset (> 0: older records expired at the source); for a whole
+    /// topic, the sum over its partitions. At most this many target records before the first
+    /// match are taken as copies of expired source records (offsets bound records).
     pub source_log_start: i64,
-    /// The target's log start offset (> 0: the target's retention removed records).
+    /// The target's log start offset (> 0: the target's retention removed records); for a
+    /// whole topic, the sum over its partitions. With `allow_expiry`, at most this many source
+    /// records before the first match are taken as removed by the target's retention.
     pub target_log_start: i64,
     /// Records the target's retention removed are expected, not lost.
     pub allow_expiry: bool,
