@@ -23,8 +23,10 @@ use harness::supervisor::{Family, ProcessInfo};
 
 /// What the fault schedule acts on.
 pub(crate) struct FaultTargets {
-    /// The workload's start: `at` counts from here.
+    /// The run's origin: a fault's reported times count from here.
     pub started: Instant,
+    /// The workload's clock (set once every producer is ready): `at` counts from here.
+    pub workload_clock: Arc<std::sync::OnceLock<Instant>>,
     pub instances: Arc<Mutex<Instances>>,
     pub source: Arc<dyn Cluster>,
     pub target: Arc<dyn Cluster>,
@@ -32,7 +34,20 @@ pub(crate) struct FaultTargets {
 
 /// Waits for the fault's time, applies it, proves its effect, undoes it after its duration.
 pub(crate) async fn run(f: FaultSpec, on: Arc<FaultTargets>) -> FaultEvent {
-    let at = on.started + Duration::from_secs_f64(f.at_secs);
+    // `at` counts from the workload's clock, which starts once its producers are ready
+    // (seconds after the run's origin on a loaded machine): a fault must not hit a workload
+    // still initialising its transactions. Bounded: without a clock, the run's origin.
+    let waited = Instant::now();
+    let origin = loop {
+        if let Some(clock) = on.workload_clock.get() {
+            break *clock;
+        }
+        if waited.elapsed() > Duration::from_secs(120) {
+            break on.started;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let at = origin + Duration::from_secs_f64(f.at_secs);
     tokio::time::sleep_until(at.into()).await;
     let start = on.started.elapsed().as_secs_f64();
     let detail = serde_json::to_string(&f.action).unwrap_or_default();

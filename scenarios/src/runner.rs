@@ -435,6 +435,7 @@ impl RunState<'_> {
             ..workload::RunOptions::default()
         };
         let wl_cancel = wl_options.cancel.clone();
+        let workload_clock = wl_options.clock.clone();
         let spec = scenario.workload.clone();
         let props = self.source.client_props();
         let mut producing =
@@ -451,6 +452,7 @@ impl RunState<'_> {
         }
         let fault_targets = Arc::new(crate::faults::FaultTargets {
             started: self.shared.started,
+            workload_clock,
             instances: self.shared.instances.clone(),
             source: self.source.clone(),
             target: self.target.clone(),

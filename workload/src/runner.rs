@@ -28,6 +28,9 @@ pub struct RunOptions {
     pub keep_records: bool,
     /// Set to stop early (Ctrl-C, end of a scenario phase).
     pub cancel: Arc<AtomicBool>,
+    /// Set when the workload's clock starts (every producer ready): a scenario's fault
+    /// schedule counts from it.
+    pub clock: Arc<std::sync::OnceLock<Instant>>,
 }
 
 impl Default for RunOptions {
@@ -35,6 +38,7 @@ impl Default for RunOptions {
         RunOptions {
             keep_records: true,
             cancel: Arc::new(AtomicBool::new(false)),
+            clock: Arc::new(std::sync::OnceLock::new()),
         }
     }
 }
@@ -183,6 +187,7 @@ pub async fn run(
     // the topics' leaders known): a producer still starting must not owe records it then
     // sends in a burst, each stamped late and held back behind the others.
     let started = Instant::now();
+    let _ = options.clock.set(started);
     let deadline = spec
         .duration_secs
         .map(|d| started + Duration::from_secs_f64(d));
