@@ -82,6 +82,8 @@ pub struct Line {
     pub found: Counts,
     pub found_upstream_duplicates: u64,
     pub status: Status,
+    /// Entries the checker spilled to disk while matching (all partitions).
+    pub spilled: u64,
     /// Caught exactly (every class, every count, nothing else), or, faithful, passed with
     /// nothing counted; the upstream duplicates counted exactly either way.
     pub ok: bool,
@@ -96,7 +98,16 @@ impl Line {
             // A broken copier must have broken what it is named for.
             Some(class) => verdict.status == Status::Fail && expected.get(class) > 0,
         };
+        let spilled = verdict
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .map(|p| p.spilled)
+            .sum();
+        // The spill case is only a case if the checker did spill.
+        let path_ok = copier != Copier::Spilled || spilled > 0;
         let ok = status_ok
+            && path_ok
             && verdict.counts == expected
             && verdict.tally.upstream_duplicates == broke.upstream_duplicates;
         Line {
@@ -106,6 +117,7 @@ impl Line {
             found: verdict.counts.clone(),
             found_upstream_duplicates: verdict.tally.upstream_duplicates,
             status: verdict.status,
+            spilled,
             ok,
             verify_ms: verdict.duration_ms,
         }
@@ -636,6 +648,19 @@ mod tests {
             .ok,
             "re-sends counted as replication duplicates"
         );
+        let lost1 = broke(&[(AnomalyClass::Lost, 1)], 0);
+        let mut spilled = verdict(&[(AnomalyClass::Lost, 1)]);
+        assert!(
+            !Line::judge(Copier::Spilled, &lost1, &spilled).ok,
+            "the spill case must spill"
+        );
+        spilled.topics[0]
+            .partitions
+            .push(verify::verdict::PartitionVerdict {
+                spilled: 40,
+                ..Default::default()
+            });
+        assert!(Line::judge(Copier::Spilled, &lost1, &spilled).ok);
     }
 
     fn records(offsets: &[i64]) -> Vec<copier::Record> {
