@@ -1,5 +1,7 @@
-//! `cutover selftest` on real Kafka: every broken copier caught with exactly its class and
-//! count, the faithful copy passing, exit 0, within about two minutes.
+//! `cutover selftest` on real Kafka: every broken copier caught with exactly its classes and
+//! counts (phantoms, offsets, compaction, schema ids, whole-topic mode, spilled runs, far
+//! moves and partitions added after a copier started included), upstream re-sends counted
+//! apart, the faithful copies passing, exit 0, within about two minutes.
 
 use reports::CutoverExitCode;
 
@@ -22,40 +24,82 @@ fn selftest_catches_every_broken_copier_exactly() {
         Some(CutoverExitCode::OK),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    let expected = [
-        ("faithful", None),
-        ("drops", Some("lost")),
-        ("duplicates", Some("duplicated")),
-        ("reads-uncommitted", Some("leaked-aborted")),
-        ("reorders", Some("reordered")),
-        ("alters-values", Some("corrupted")),
-        ("moves-partitions", Some("moved-partition")),
+    // copier → the classes it must be caught with (empty: it must pass), and whether its
+    // source has upstream re-sends (counted apart, never as replication duplicates).
+    let expected: [(&str, &[&str], bool); 19] = [
+        ("faithful", &[], false),
+        ("drops", &["lost"], false),
+        ("duplicates", &["duplicated"], false),
+        ("reads-uncommitted", &["leaked-aborted"], false),
+        ("reorders", &["reordered"], false),
+        ("alters-values", &["corrupted"], false),
+        ("moves-partitions", &["moved-partition"], false),
         // Records on the partitions added after the copier started: the workload spreads
-        // records over the grown topic, so there are some.
-        ("blind-to-new-partitions", Some("lost")),
+        // records over the grown topic, so there are some (`ok` also says every count and
+        // example is on an added partition).
+        ("blind-to-new-partitions", &["lost"], false),
+        ("phantoms", &["phantom"], false),
+        ("far-reorders", &["reordered"], false),
+        (
+            "spilled",
+            &["lost", "duplicated", "corrupted", "reordered"],
+            false,
+        ),
+        ("repartitions", &["lost", "duplicated", "phantom"], false),
+        ("diverges-compacted", &["compaction-divergent"], false),
+        ("faithful-resends", &[], true),
+        ("duplicates-resends", &["duplicated"], true),
+        ("shifts-offsets", &["phantom", "offset-mismatch"], true),
+        ("schemas-faithful", &[], false),
+        ("schemas-unresolved", &["schema-unresolved"], false),
+        ("schemas-mismatch", &["schema-mismatch"], false),
     ];
     let mut aborted_copied = 0;
-    for (copier, class) in expected {
+    for (copier, classes, resends) in expected {
         let line = stdout
             .lines()
             .find(|l| l.split_whitespace().next() == Some(copier))
             .unwrap_or_else(|| panic!("no line for {copier}:\n{stdout}"));
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match class {
-            // copier, expected, found, result
-            None => assert_eq!(words, [copier, "pass", "pass", "ok"], "{line}"),
-            // copier, class count (expected), class count (found: exactly one class), result
-            Some(class) => {
-                assert_eq!(words.len(), 6, "exactly one class found: {line}");
-                assert_eq!((words[1], words[3]), (class, class), "{line}");
-                let n: u64 = words[2].parse().expect("expected count");
-                assert!(n > 0, "the copier broke something: {line}");
-                assert_eq!(words[4], words[2], "exact count: {line}");
-                assert_eq!(words[5], "ok", "{line}");
-                if copier == "reads-uncommitted" {
-                    aborted_copied = n;
-                }
-            }
+        // Columns are apart by at least two spaces: copier, expected, found, result.
+        let columns: Vec<&str> = line
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(columns.len(), 4, "{line}");
+        let (expected_text, found_text) = (columns[1], columns[2]);
+        assert_eq!(
+            found_text, expected_text,
+            "exact classes and counts: {line}"
+        );
+        assert_eq!(columns[3], "ok", "{line}");
+        let (classes_text, upstream) = match expected_text.split_once(" + upstream-duplicates ") {
+            Some((c, n)) => (c, n.parse::<u64>().expect("upstream duplicates")),
+            None => (expected_text, 0),
+        };
+        assert_eq!(upstream > 0, resends, "upstream duplicates: {line}");
+        if classes.is_empty() {
+            assert_eq!(classes_text, "pass", "{line}");
+            continue;
+        }
+        let found: Vec<(&str, u64)> = classes_text
+            .split(", ")
+            .map(|c| {
+                let (class, n) = c.rsplit_once(' ').expect("class count");
+                (class, n.parse().expect("count"))
+            })
+            .collect();
+        let mut names: Vec<&str> = found.iter().map(|(c, _)| *c).collect();
+        let mut want = classes.to_vec();
+        names.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(names, want, "exactly these classes: {line}");
+        assert!(
+            found.iter().all(|(_, n)| *n > 0),
+            "the copier broke something of each class: {line}"
+        );
+        if copier == "reads-uncommitted" {
+            aborted_copied = found[0].1;
         }
     }
     // The leaky copier copied exactly the aborted records the checker read in the source.

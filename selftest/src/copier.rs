@@ -3,7 +3,7 @@
 //! way, and says exactly how many records it broke. None of this uses the checker: the
 //! expected counts come from what the copier did, never from a fingerprint.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use harness::quiet::QuietEof;
@@ -15,7 +15,7 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::{Offset, TopicPartitionList};
 use verify::AnomalyClass;
 
-use crate::SelftestError;
+use crate::{more, SelftestError};
 
 /// One built-in copier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +37,62 @@ pub enum Copier {
     /// Copies only the partitions the topic had when the copier started (it assigned those and
     /// never looked at the metadata again), so every record on a partition added since is lost.
     BlindToNewPartitions,
+    /// Writes a record that never existed (no workload identity) after every 151st record.
+    Phantoms,
+    /// Moves every 300th record of a partition 100 records later: farther than the checker's
+    /// in-order window in this case ([`FAR_WINDOW`] records), so the pairs meet in the sorted
+    /// runs. Each move puts one record after a later one.
+    FarReorders,
+    /// Drops, duplicates, alters and swaps (one each per 50 records) while the checker holds
+    /// only [`SPILL_CAPACITY`] entries per partition in memory: every partition spills sorted
+    /// runs to disk and merges them in stages.
+    Spilled,
+    /// Repartitions (partition p → p + 1 of a target with one partition more than the source,
+    /// [`crate::more::REPARTITIONED`], checked as a whole topic, partitions not promised), drops every 97th and duplicates every 89th record, and writes
+    /// one phantom to target partition 0, which no source partition maps to.
+    Repartitions,
+    /// Compacted source topic: changes the latest value of every 4th key of a partition.
+    DivergesCompacted,
+    /// Source with upstream re-sends (identical records): copies every record, offsets kept
+    /// (offsets promised); the re-sends are upstream duplicates, not replication ones.
+    FaithfulResends,
+    /// Same source: writes every 29th record twice; only those are duplicated.
+    DuplicatesResends,
+    /// Same source, offsets promised: writes one filler record (a phantom) after 50 records
+    /// of partition 0, so every later record of partition 0 has another offset.
+    ShiftsOffsets,
+    /// Framed source (schema registries): translates every schema id to the merged target
+    /// registry's id of the same schema.
+    SchemasFaithful,
+    /// Framed source: every 37th record gets an id the target registry does not hold.
+    SchemasUnresolved,
+    /// Framed source: every 41st record gets the target id of the other schema version.
+    SchemasMismatch,
+}
+
+/// The in-order window (records per side) the checker uses for [`Copier::FarReorders`].
+pub const FAR_WINDOW: usize = 32;
+/// The records the checker keeps in memory per partition for [`Copier::Spilled`].
+pub const SPILL_CAPACITY: usize = 32;
+
+/// What a copier broke, by class (exact), and the identical records it read in the source
+/// (upstream duplicates: one fewer than the copies of each record, per partition).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Broke {
+    pub classes: BTreeMap<AnomalyClass, u64>,
+    pub upstream_duplicates: u64,
+}
+
+impl Broke {
+    pub(crate) fn add(&mut self, class: AnomalyClass, n: u64) {
+        if n > 0 {
+            *self.classes.entry(class).or_default() += n;
+        }
+    }
 }
 
 impl Copier {
-    pub const ALL: [Copier; 8] = [
+    pub const ALL: [Copier; 19] = [
         Copier::Faithful,
         Copier::Drops,
         Copier::Duplicates,
@@ -49,6 +101,17 @@ impl Copier {
         Copier::AltersValues,
         Copier::MovesPartitions,
         Copier::BlindToNewPartitions,
+        Copier::Phantoms,
+        Copier::FarReorders,
+        Copier::Spilled,
+        Copier::Repartitions,
+        Copier::DivergesCompacted,
+        Copier::FaithfulResends,
+        Copier::DuplicatesResends,
+        Copier::ShiftsOffsets,
+        Copier::SchemasFaithful,
+        Copier::SchemasUnresolved,
+        Copier::SchemasMismatch,
     ];
 
     /// The copier's name (also the target topic's suffix).
@@ -62,13 +125,32 @@ impl Copier {
             Copier::AltersValues => "alters-values",
             Copier::MovesPartitions => "moves-partitions",
             Copier::BlindToNewPartitions => "blind-to-new-partitions",
+            Copier::Phantoms => "phantoms",
+            Copier::FarReorders => "far-reorders",
+            Copier::Spilled => "spilled",
+            Copier::Repartitions => "repartitions",
+            Copier::DivergesCompacted => "diverges-compacted",
+            Copier::FaithfulResends => "faithful-resends",
+            Copier::DuplicatesResends => "duplicates-resends",
+            Copier::ShiftsOffsets => "shifts-offsets",
+            Copier::SchemasFaithful => "schemas-faithful",
+            Copier::SchemasUnresolved => "schemas-unresolved",
+            Copier::SchemasMismatch => "schemas-mismatch",
         }
     }
 
-    /// The anomaly class this copier must be caught with (None: it must pass).
+    /// The anomaly class this copier must be caught with (None: it must pass); a copier that
+    /// breaks several ways names its first, and [`copy`] counts every class.
     pub fn class(self) -> Option<AnomalyClass> {
         match self {
-            Copier::Faithful => None,
+            Copier::Faithful | Copier::FaithfulResends | Copier::SchemasFaithful => None,
+            Copier::Phantoms | Copier::ShiftsOffsets => Some(AnomalyClass::Phantom),
+            Copier::FarReorders => Some(AnomalyClass::Reordered),
+            Copier::Spilled | Copier::Repartitions => Some(AnomalyClass::Lost),
+            Copier::DivergesCompacted => Some(AnomalyClass::CompactionDivergent),
+            Copier::DuplicatesResends => Some(AnomalyClass::Duplicated),
+            Copier::SchemasUnresolved => Some(AnomalyClass::SchemaUnresolved),
+            Copier::SchemasMismatch => Some(AnomalyClass::SchemaMismatch),
             Copier::Drops => Some(AnomalyClass::Lost),
             Copier::Duplicates => Some(AnomalyClass::Duplicated),
             Copier::ReadsUncommitted => Some(AnomalyClass::LeakedAborted),
@@ -82,12 +164,12 @@ impl Copier {
 
 /// A record as read from the source.
 #[derive(Debug, Clone)]
-struct Record {
-    offset: i64,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    headers: Vec<(String, Option<Vec<u8>>)>,
-    timestamp: Option<i64>,
+pub(crate) struct Record {
+    pub(crate) offset: i64,
+    pub(crate) key: Option<Vec<u8>>,
+    pub(crate) value: Option<Vec<u8>>,
+    pub(crate) headers: Vec<(String, Option<Vec<u8>>)>,
+    pub(crate) timestamp: Option<i64>,
 }
 
 /// Reads every partition of `topic` from the beginning to its end (the last stable offset
@@ -155,7 +237,7 @@ fn read_all(
 
 /// Writes `records[q]` to partition q of `topic`, in order (an idempotent producer keeps the
 /// order through retries), and waits until every record is acknowledged.
-fn write_all(
+pub(crate) fn write_all(
     props: &ClientProps,
     topic: &str,
     records: &[Vec<Record>],
@@ -216,8 +298,8 @@ fn write_all(
 }
 
 /// Copies `source_topic` (`partitions` partitions now, `at_start` when the copier started)
-/// into `target_topic` the way `copier` does; returns how many records it broke (what the
-/// checker must count).
+/// into `target_topic` the way `copier` does; returns what it broke (what the checker must
+/// count), every class exactly.
 #[allow(clippy::too_many_arguments)]
 pub fn copy(
     copier: Copier,
@@ -228,13 +310,24 @@ pub fn copy(
     partitions: i32,
     at_start: i32,
     timeout: Duration,
-) -> Result<u64, SelftestError> {
+) -> Result<Broke, SelftestError> {
+    if let Some(copy_more) = more::copier(copier) {
+        let read = read_all(source, source_topic, partitions, "read_committed", timeout)?;
+        let mut broke = Broke {
+            upstream_duplicates: more::repeats(&read),
+            ..Broke::default()
+        };
+        let out = copy_more(read, &mut broke);
+        write_all(target, target_topic, &out, timeout)?;
+        return Ok(broke);
+    }
     let isolation = if copier == Copier::ReadsUncommitted {
         "read_uncommitted"
     } else {
         "read_committed"
     };
     let read = read_all(source, source_topic, partitions, isolation, timeout)?;
+    let mut upstream_duplicates = more::repeats(&read);
     let mut broken = 0u64;
     let mut out: Vec<Vec<Record>> = vec![Vec::new(); partitions as usize];
     match copier {
@@ -242,6 +335,7 @@ pub fn copy(
         Copier::ReadsUncommitted => {
             // Aborted records: in the uncommitted view, not in the committed one.
             let committed = read_all(source, source_topic, partitions, "read_committed", timeout)?;
+            upstream_duplicates = more::repeats(&committed);
             for (p, records) in read.iter().enumerate() {
                 let kept: BTreeSet<i64> = committed[p].iter().map(|r| r.offset).collect();
                 broken += records.iter().filter(|r| !kept.contains(&r.offset)).count() as u64;
@@ -310,7 +404,21 @@ pub fn copy(
                 }
             }
         }
+        // Their copies come from `more::copier` above.
+        _ => {
+            return Err(SelftestError::Kafka(format!(
+                "copier {} has no plain copy",
+                copier.name()
+            )))
+        }
     }
     write_all(target, target_topic, &out, timeout)?;
-    Ok(broken)
+    let mut broke = Broke {
+        upstream_duplicates,
+        ..Broke::default()
+    };
+    if let Some(class) = copier.class() {
+        broke.add(class, broken);
+    }
+    Ok(broke)
 }
