@@ -111,8 +111,14 @@ fn spawn_with(mut command: Command, own_group: bool) -> io::Result<Child> {
 
 /// Sends `signal` to `pid` (no-op if it is gone).
 pub fn signal(pid: u32, signal: i32) -> io::Result<()> {
+    kill_quietly(pid as libc::pid_t, signal)
+}
+
+/// kill(2) on `target` (a pid, or a negated process group id); a target that is gone is not
+/// an error.
+fn kill_quietly(target: libc::pid_t, signal: i32) -> io::Result<()> {
     // SAFETY: kill has no memory-safety preconditions.
-    let rc = unsafe { libc::kill(pid as libc::pid_t, signal) };
+    let rc = unsafe { libc::kill(target, signal) };
     if rc == 0 {
         return Ok(());
     }
@@ -259,17 +265,7 @@ pub fn signal_group(pgid: u32, signal: i32) -> io::Result<()> {
             "refusing to signal process group {pgid}"
         )));
     }
-    // SAFETY: kill has no memory-safety preconditions.
-    let rc = unsafe { libc::kill(-(pgid as libc::pid_t), signal) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::ESRCH) {
-        Ok(())
-    } else {
-        Err(err)
-    }
+    kill_quietly(-(pgid as libc::pid_t), signal)
 }
 
 /// True while a live (not zombie) process is in group `pgid`.

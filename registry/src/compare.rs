@@ -496,27 +496,9 @@ pub type VerifyError = RegistryError;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::SchemaType;
-    use crate::client::Reference;
     use crate::memory::MemoryRegistry;
 
-    const ADDR: &str = r#"{"type":"record","name":"Addr","namespace":"shop","fields":[{"name":"street","type":"string"}]}"#;
-    const ADDR_ZIP: &str = r#"{"type":"record","name":"Addr","namespace":"shop","fields":[{"name":"zip","type":"string"}]}"#;
-    const PERSON: &str = r#"{"type":"record","name":"Person","namespace":"shop","fields":[{"name":"home","type":"shop.Addr"}]}"#;
-
-    fn avro(text: &str) -> Schema {
-        Schema::new(SchemaType::Avro, text)
-    }
-
-    fn person(addr_version: u32) -> Schema {
-        let mut s = avro(PERSON);
-        s.references.push(Reference {
-            name: "shop.Addr".into(),
-            subject: "shop-addr".into(),
-            version: addr_version,
-        });
-        s
-    }
+    use crate::memory::fixtures::{avro, person, ADDR, ADDR_ZIP};
 
     /// The source: shop-addr v1 = ADDR, person-value v1 → shop-addr v1.
     fn source() -> MemoryRegistry {

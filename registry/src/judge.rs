@@ -186,26 +186,8 @@ pub fn schema_identity(resolver: &Resolver, value: &[u8]) -> Result<Option<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{Reference, Schema};
+    use crate::memory::fixtures::{avro, person, ADDR, ADDR_ZIP};
     use crate::memory::MemoryRegistry;
-
-    const ADDR: &str = r#"{"type":"record","name":"Addr","namespace":"shop","fields":[{"name":"street","type":"string"}]}"#;
-    const ADDR_ZIP: &str = r#"{"type":"record","name":"Addr","namespace":"shop","fields":[{"name":"zip","type":"string"}]}"#;
-    const PERSON: &str = r#"{"type":"record","name":"Person","namespace":"shop","fields":[{"name":"home","type":"shop.Addr"}]}"#;
-
-    fn avro(text: &str) -> Schema {
-        Schema::new(SchemaType::Avro, text)
-    }
-
-    fn person(addr_version: u32) -> Schema {
-        let mut s = avro(PERSON);
-        s.references.push(Reference {
-            name: "shop.Addr".into(),
-            subject: "shop-addr".into(),
-            version: addr_version,
-        });
-        s
-    }
 
     fn resolvers(src: MemoryRegistry, tgt: MemoryRegistry) -> (Resolver, Resolver) {
         (Resolver::new(Arc::new(src)), Resolver::new(Arc::new(tgt)))

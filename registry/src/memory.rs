@@ -123,3 +123,29 @@ impl SchemaRegistry for MemoryRegistry {
         Ok(())
     }
 }
+
+/// Schemas the unit tests share: an address record in two shapes and a person that references
+/// it by (subject `shop-addr`, version).
+pub(crate) mod fixtures {
+    use crate::canonical::SchemaType;
+    use crate::client::{Reference, Schema};
+
+    pub(crate) const ADDR: &str = r#"{"type":"record","name":"Addr","namespace":"shop","fields":[{"name":"street","type":"string"}]}"#;
+    pub(crate) const ADDR_ZIP: &str = r#"{"type":"record","name":"Addr","namespace":"shop","fields":[{"name":"zip","type":"string"}]}"#;
+    pub(crate) const PERSON: &str = r#"{"type":"record","name":"Person","namespace":"shop","fields":[{"name":"home","type":"shop.Addr"}]}"#;
+
+    pub(crate) fn avro(text: &str) -> Schema {
+        Schema::new(SchemaType::Avro, text)
+    }
+
+    /// PERSON referencing `shop-addr` at `addr_version`.
+    pub(crate) fn person(addr_version: u32) -> Schema {
+        let mut s = avro(PERSON);
+        s.references.push(Reference {
+            name: "shop.Addr".into(),
+            subject: "shop-addr".into(),
+            version: addr_version,
+        });
+        s
+    }
+}

@@ -728,6 +728,25 @@ fn wait_for_stable(props: &ClientProps, topic: &str, limit_ms: u64) -> bool {
     false
 }
 
+/// Takes the hanging transaction's delivery reports into the ledger: its records (transaction
+/// 1 of its producer) were never committed.
+fn settle_hanging(
+    producer: &BaseProducer<LedgerContext>,
+    job: &HangJob,
+    ledger: &mut IntentLedger,
+) {
+    let mut stash = HashMap::new();
+    drain(
+        producer.context(),
+        &job.topics,
+        ledger,
+        &mut stash,
+        job.keep,
+    );
+    let records = stash.remove(&1).unwrap_or_default();
+    settle(&job.topics, ledger, records, false, job.keep);
+}
+
 /// Opens a transaction, writes to one partition, holds it open, then ends it as asked; its
 /// moments count from `started`, the workload's clock.
 fn hanging_transaction(
@@ -811,30 +830,12 @@ fn hanging_transaction(
                 tracing::warn!(topic = %topic, "the broker had not aborted the timed-out transaction yet");
             }
             // The records were flushed (their reports served) before the hold.
-            let mut stash = HashMap::new();
-            drain(
-                producer.context(),
-                &job.topics,
-                &mut ledger,
-                &mut stash,
-                job.keep,
-            );
-            let records = stash.remove(&1).unwrap_or_default();
-            settle(&job.topics, &mut ledger, records, false, job.keep);
+            settle_hanging(&producer, &job, &mut ledger);
             drop(producer);
             return Ok((window, ledger));
         }
     }
-    let mut stash = HashMap::new();
-    drain(
-        producer.context(),
-        &job.topics,
-        &mut ledger,
-        &mut stash,
-        job.keep,
-    );
-    let records = stash.remove(&1).unwrap_or_default();
-    settle(&job.topics, &mut ledger, records, false, job.keep);
+    settle_hanging(&producer, &job, &mut ledger);
     Ok((
         HangWindow {
             topic,
