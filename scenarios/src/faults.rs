@@ -1,10 +1,10 @@
 //! The fault schedule: each `[[fault]]` verb's apply, undo and proof of effect in one place.
 //!
 //! A fault that could not be applied, or that was applied but shows no effect (the process did
-//! not stop, the broker still answers, the proxy saw no traffic to hold), could not test what
-//! the scenario claims: its [`FaultEvent`] carries the reason in `error`, and the run's outcome
-//! becomes `unknown` (exit 2) unless the system failed anyway. A fault that took effect says how
-//! it was seen in `effect`.
+//! not stop, the broker still answers, the proxies saw none of the system's traffic to hold),
+//! could not test what the scenario claims: its [`FaultEvent`] carries the reason in `error`,
+//! and the run's outcome becomes `unknown` (exit 2) unless the system failed anyway. A fault
+//! that took effect says how it was seen in `effect`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
