@@ -333,3 +333,115 @@ config = { "linger.ms" = "20", "message.timeout.ms" = "21" }
         r.report
     );
 }
+
+/// A network fault is a test of the system under test only if the system's own traffic
+/// crossed the faulted proxies. Here the system (the built-in replicator run by a command) is
+/// stopped before a latency fault on the source and started again after it: it copies every
+/// record, but had no connection to the source while the latency was on. Before, the proof
+/// counted cutover's own workload crossing the proxies and the run passed; now only the
+/// system's traffic is proxied, and the run is UNKNOWN (`fault-not-proven`).
+#[test]
+fn a_network_fault_the_system_never_crossed_makes_the_run_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("replicator.toml");
+    let script = dir.path().join("stop-and-go.sh");
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/bin/sh
+cat > '{config}' <<CONF
+[replication]
+mode = "exactly-once"
+group_id = "stop-and-go"
+include = ['orders\..*']
+[tuning]
+commit_interval_ms = 100
+[source]
+bootstrap.servers = "$CUTOVER_SOURCE_BOOTSTRAP"
+[target]
+bootstrap.servers = "$CUTOVER_TARGET_BOOTSTRAP"
+CONF
+'{bin}' replicate --config '{config}' &
+pid=$!
+sleep 6
+kill -TERM $pid
+sleep 2
+kill -KILL $pid 2>/dev/null
+wait $pid
+echo "stopped before the fault"
+sleep 12
+echo "started again after it"
+exec '{bin}' replicate --config '{config}'
+"#,
+            config = config.display(),
+            bin = BIN
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = dir.path().join("stop-and-go.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[scenario]
+name = "stop-and-go"
+description = "a system that is not connected to the source while its latency fault is on"
+
+[run]
+duration_secs = 24
+drain_timeout_secs = 60
+
+[workload]
+[workload.topics]
+count = 1
+pattern = "orders.{{n}}"
+partitions = 2
+[[workload.producer]]
+rate = {{ records_per_sec = 100 }}
+
+[system]
+kind = "command"
+command = ["{}"]
+grace_secs = 10
+
+[[fault]]
+at_secs = 10
+duration_secs = 4
+kind = "latency"
+cluster = "source"
+direction = "both"
+latency_ms = 100
+"#,
+            script.display()
+        ),
+    )
+    .unwrap();
+    let r = run_in(dir.path(), &path);
+    let log = std::fs::read_to_string(r.dir.path().join("instance-0.log")).unwrap_or_default();
+    assert!(log.contains("started again after it"), "{log}");
+    // The copy itself is right: nothing failed ...
+    assert_eq!(
+        r.report["failures"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        r.report
+    );
+    // ... but the latency tested nothing of the system.
+    assert_eq!(r.report["outcome"], "unknown", "{:#}", r.report);
+    assert_eq!(r.code, CutoverExitCode::ERROR, "{}\n{}", r.stdout, r.stderr);
+    let undecided = r.report["undecided"].as_array().unwrap();
+    assert!(
+        undecided.iter().any(|u| u["class"] == "fault-not-proven"),
+        "{undecided:#?}"
+    );
+    let latency = &r.report["faults"][0];
+    assert_eq!(latency["kind"], "latency");
+    assert!(
+        latency["error"]
+            .as_str()
+            .unwrap()
+            .contains("the system under test"),
+        "{latency:#}"
+    );
+}

@@ -23,6 +23,9 @@ pub struct BrokerInfo {
     /// Proxied clusters: the port of the fault proxy in front of this broker, which is what
     /// the broker advertises to clients.
     pub proxy_port: Option<u16>,
+    /// Proxied clusters: the broker's `DIRECT` listener, advertised as itself, which clients
+    /// reach without crossing the proxy (see [`Cluster::direct_client_props`]).
+    pub direct_port: Option<u16>,
     /// OS pid of the broker JVM (process backend) while it runs.
     pub pid: Option<u32>,
     pub running: bool,
@@ -42,8 +45,23 @@ pub trait Cluster: Send + Sync {
     fn kafka_version(&self) -> Option<String>;
     /// `host:port,host:port` (the fault proxies' when proxied).
     fn bootstrap_servers(&self) -> String;
-    /// Java-client-style properties for clients of this cluster.
+    /// Java-client-style properties for clients of this cluster: on a proxied cluster they
+    /// bootstrap through the fault proxies, and every broker they learn is a proxy, so all
+    /// their traffic crosses the proxies. Give these to the system under test.
     fn client_props(&self) -> ClientProps;
+    /// `host:port,host:port` of the brokers' `DIRECT` listener on a proxied cluster, which
+    /// advertises the brokers themselves: clients bootstrapping here never cross a proxy.
+    /// Equal to [`Cluster::bootstrap_servers`] on clusters without proxies.
+    fn direct_bootstrap_servers(&self) -> String {
+        self.bootstrap_servers()
+    }
+    /// [`Cluster::client_props`] bootstrapping at [`Cluster::direct_bootstrap_servers`]: for
+    /// the harness's and cutover's own clients (workload, samplers, checker, fault proofs),
+    /// whose traffic must not cross, be faulted by, or be counted by the proxies. Equal to
+    /// `client_props` on clusters without proxies.
+    fn direct_client_props(&self) -> ClientProps {
+        self.client_props()
+    }
     /// Java-client properties of SASL user `user` of an owned `sasl_ssl` cluster (for systems
     /// under test that run with their own principal and ACLs).
     fn client_props_as(&self, user: &str) -> Result<ClientProps> {
@@ -86,9 +104,10 @@ pub trait Cluster: Send + Sync {
     /// same without waiting.
     async fn shutdown(&self) -> Result<()>;
 
-    /// An admin client for this cluster.
+    /// An admin client for this cluster, on [`Cluster::direct_client_props`]: the harness's
+    /// own requests never cross (nor are counted by, nor are faulted by) a fault proxy.
     fn admin(&self) -> Result<Admin> {
-        Admin::new(self.name(), &self.client_props())
+        Admin::new(self.name(), &self.direct_client_props())
     }
 }
 

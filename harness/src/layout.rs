@@ -5,8 +5,13 @@
 //! Listeners of a node: the client listener (`PLAINTEXT`, or `SSL`/`SASL_SSL` on a secured
 //! cluster, see [`crate::security`]), `CONTROLLER` (the quorum) and, when proxied or secured,
 //! `INTERNAL` (inter-broker replication, PLAINTEXT). A proxied node advertises its client
-//! listener at the proxy's port, so every client connection crosses the proxy, while
-//! `INTERNAL` and `CONTROLLER` are advertised as they are and never cross it.
+//! listener at the proxy's port, so every client that bootstraps there crosses the proxy, while
+//! `INTERNAL` and `CONTROLLER` are advertised as they are and never cross it. A proxied node
+//! also has [`DIRECT_LISTENER`]: the client listener's security protocol and settings,
+//! advertised at its own port, for cutover's own clients (a broker answers metadata with the
+//! endpoints of the listener the request came in on, so a client bootstrapped at `DIRECT`
+//! only ever learns `DIRECT` endpoints and never crosses a proxy). The proxies then carry, and
+//! count, the system under test's traffic alone.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -20,6 +25,9 @@ use crate::proxy::Proxy;
 use crate::security::Security;
 use crate::spec::ClusterSpec;
 
+/// The name of a proxied node's listener that bypasses its proxy.
+pub(crate) const DIRECT_LISTENER: &str = "DIRECT";
+
 /// Where one node lives.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeLayout {
@@ -29,6 +37,8 @@ pub(crate) struct NodeLayout {
     pub controller_port: u16,
     /// Proxied clusters: the client port advertised to clients, where the node's proxy listens.
     pub proxy_port: Option<u16>,
+    /// Proxied clusters: the [`DIRECT_LISTENER`], advertised as itself (no proxy).
+    pub direct_port: Option<u16>,
     /// Proxied or secured clusters: the inter-broker listener, reached directly by the other
     /// brokers.
     pub internal_port: Option<u16>,
@@ -40,6 +50,12 @@ impl NodeLayout {
     /// The port clients connect to: the proxy's when proxied, else the broker's.
     pub fn client_port(&self) -> u16 {
         self.proxy_port.unwrap_or(self.port)
+    }
+
+    /// The port that reaches the broker without a proxy: the direct listener's when proxied,
+    /// else the client port.
+    pub fn direct_client_port(&self) -> u16 {
+        self.direct_port.unwrap_or(self.port)
     }
 
     pub fn config(&self) -> PathBuf {
@@ -62,6 +78,7 @@ impl NodeLayout {
             port: self.port,
             controller_port: self.controller_port,
             proxy_port: self.proxy_port,
+            direct_port: self.direct_port,
             pid,
             running,
             log: Some(self.server_log()),
@@ -112,6 +129,14 @@ macro_rules! owned_cluster_methods {
             crate::security::owned_props(self.security.as_ref(), &self.bootstrap_servers())
         }
 
+        fn direct_bootstrap_servers(&self) -> String {
+            layout::direct_bootstrap_servers(self.nodes.iter().map(|n| &n.layout))
+        }
+
+        fn direct_client_props(&self) -> ClientProps {
+            crate::security::owned_props(self.security.as_ref(), &self.direct_bootstrap_servers())
+        }
+
         fn client_props_as(&self, user: &str) -> Result<ClientProps> {
             crate::security::owned_props_as(
                 self.security.as_ref(),
@@ -151,7 +176,7 @@ pub(crate) fn lay_out(
 ) -> Result<(PortReservation, Vec<NodeLayout>)> {
     let n = spec.brokers as usize;
     let internal = spec.proxied || security.is_some();
-    let per_node = 2 + usize::from(spec.proxied) + usize::from(internal);
+    let per_node = 2 + 2 * usize::from(spec.proxied) + usize::from(internal);
     let reservation = if spec.ports.is_empty() {
         ports::reserve(n * per_node)?
     } else {
@@ -160,20 +185,20 @@ pub(crate) fn lay_out(
         ports::reserve_explicit(&wanted, &spec.name)?
     };
     // all[..n]: the ports clients bootstrap with (the explicit ones when given),
-    // all[n..2n]: controllers; then, proxied only: the brokers' own client listeners; then,
-    // proxied or secured: inter-broker listeners.
+    // all[n..2n]: controllers; then, proxied only: the brokers' own client listeners and their
+    // direct listeners; then, proxied or secured: inter-broker listeners.
     let all = reservation.ports();
-    let internal_base = if spec.proxied { 3 * n } else { 2 * n };
+    let internal_base = if spec.proxied { 4 * n } else { 2 * n };
     let voters = (0..n)
         .map(|i| format!("{}@127.0.0.1:{}", i + 1, all[n + i]))
         .collect::<Vec<_>>()
         .join(",");
     let mut nodes = Vec::with_capacity(n);
     for i in 0..n {
-        let (port, proxy_port) = if spec.proxied {
-            (all[2 * n + i], Some(all[i]))
+        let (port, proxy_port, direct_port) = if spec.proxied {
+            (all[2 * n + i], Some(all[i]), Some(all[3 * n + i]))
         } else {
-            (all[i], None)
+            (all[i], None, None)
         };
         let internal_port = internal.then(|| all[internal_base + i]);
         let node = NodeLayout {
@@ -181,6 +206,7 @@ pub(crate) fn lay_out(
             port,
             controller_port: all[n + i],
             proxy_port,
+            direct_port,
             internal_port,
             dir: cluster_dir.join(format!("node-{}", i + 1)),
         };
@@ -204,6 +230,15 @@ pub(crate) fn lay_out(
 pub(crate) fn bootstrap_servers<'a>(nodes: impl Iterator<Item = &'a NodeLayout>) -> String {
     nodes
         .map(|n| format!("127.0.0.1:{}", n.client_port()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `127.0.0.1:p1,…`: the ports that reach the brokers without a proxy (the direct listeners'
+/// when proxied, else the client ports).
+pub(crate) fn direct_bootstrap_servers<'a>(nodes: impl Iterator<Item = &'a NodeLayout>) -> String {
+    nodes
+        .map(|n| format!("127.0.0.1:{}", n.direct_client_port()))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -290,6 +325,12 @@ pub(crate) fn broker_properties(
     let mut listeners = vec![format!("{client}://127.0.0.1:{port}")];
     let mut advertised = vec![format!("{client}://127.0.0.1:{advertised_port}")];
     let mut protocols = vec!["CONTROLLER:PLAINTEXT".to_string()];
+    if let Some(direct_port) = node.direct_port {
+        // cutover's own clients: same protocol and security as the client listener.
+        listeners.push(format!("{DIRECT_LISTENER}://127.0.0.1:{direct_port}"));
+        advertised.push(format!("{DIRECT_LISTENER}://127.0.0.1:{direct_port}"));
+        protocols.push(format!("{DIRECT_LISTENER}:{client}"));
+    }
     if let Some(internal_port) = node.internal_port {
         // Clients learn the client listener (the proxy's port when proxied) from metadata;
         // brokers replicate over INTERNAL.
@@ -306,7 +347,12 @@ pub(crate) fn broker_properties(
     set("advertised.listeners", advertised.join(","));
     set("listener.security.protocol.map", protocols.join(","));
     if let Some(security) = security {
-        for (k, v) in security.broker_properties(&node.dir) {
+        let client_listeners: &[&str] = if node.direct_port.is_some() {
+            &[client, DIRECT_LISTENER]
+        } else {
+            &[client]
+        };
+        for (k, v) in security.broker_properties(&node.dir, client_listeners) {
             set(&k, v);
         }
     }
@@ -358,6 +404,7 @@ mod tests {
             port: 1000,
             controller_port: 2000,
             proxy_port: None,
+            direct_port: None,
             internal_port: None,
             dir: PathBuf::from("/d"),
         };
@@ -380,21 +427,30 @@ mod tests {
         let mut ports: Vec<u16> = reservation.ports();
         ports.sort();
         ports.dedup();
-        assert_eq!(ports.len(), 12, "4 distinct ports per node");
+        assert_eq!(ports.len(), 15, "5 distinct ports per node");
         let node = &nodes[1];
         let (proxy, internal) = (node.proxy_port.unwrap(), node.internal_port.unwrap());
+        let direct = node.direct_port.unwrap();
         assert_eq!(node.client_port(), proxy);
+        assert_eq!(node.direct_client_port(), direct);
         let p = broker_properties(&spec, node, "v", None);
         assert_eq!(
             p["listeners"],
             format!(
-                "PLAINTEXT://127.0.0.1:{},INTERNAL://127.0.0.1:{internal},CONTROLLER://127.0.0.1:{}",
+                "PLAINTEXT://127.0.0.1:{},DIRECT://127.0.0.1:{direct},INTERNAL://127.0.0.1:{internal},CONTROLLER://127.0.0.1:{}",
                 node.port, node.controller_port
             )
         );
+        // Clients of the client listener learn the proxy, those of DIRECT the broker itself.
         assert_eq!(
             p["advertised.listeners"],
-            format!("PLAINTEXT://127.0.0.1:{proxy},INTERNAL://127.0.0.1:{internal}")
+            format!(
+                "PLAINTEXT://127.0.0.1:{proxy},DIRECT://127.0.0.1:{direct},INTERNAL://127.0.0.1:{internal}"
+            )
+        );
+        assert_eq!(
+            p["listener.security.protocol.map"],
+            "CONTROLLER:PLAINTEXT,DIRECT:PLAINTEXT,INTERNAL:PLAINTEXT,PLAINTEXT:PLAINTEXT"
         );
         assert_eq!(p["inter.broker.listener.name"], "INTERNAL");
         let text = std::fs::read_to_string(node.config()).unwrap();
@@ -410,14 +466,25 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(",")
         );
-        // Not proxied: unchanged.
+        assert_eq!(
+            direct_bootstrap_servers(nodes.iter()),
+            nodes
+                .iter()
+                .map(|n| format!("127.0.0.1:{}", n.direct_port.unwrap()))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        // Not proxied: unchanged, and direct is the client port.
         let plain = ClusterSpec::new("q");
         let (_r, plain_nodes) = lay_out(&plain, dir.path().join("q").as_path(), None).unwrap();
         assert_eq!(plain_nodes[0].proxy_port, None);
         assert_eq!(plain_nodes[0].client_port(), plain_nodes[0].port);
+        assert_eq!(plain_nodes[0].direct_port, None);
+        assert_eq!(plain_nodes[0].direct_client_port(), plain_nodes[0].port);
         let p = broker_properties(&plain, &plain_nodes[0], "v", None);
         assert_eq!(p["inter.broker.listener.name"], "PLAINTEXT");
         assert!(!p["listeners"].contains("INTERNAL"));
+        assert!(!p["listeners"].contains("DIRECT"));
         // The proxies take their ports over from the reservation.
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -8,8 +8,9 @@
 //! (`--add-scram`), PLAIN users into the listener's JAAS config. Users' passwords never reach
 //! a log: [`Security`]'s `Debug` leaves them out.
 //!
-//! Listeners of a secured node: the client listener (`SSL` or `SASL_SSL`), and `INTERNAL` and
-//! `CONTROLLER`, both PLAINTEXT on 127.0.0.1 for inter-broker and quorum traffic. Their
+//! Listeners of a secured node: the client listener (`SSL` or `SASL_SSL`; on a proxied cluster
+//! also `DIRECT`, the same protocol with the same settings, bypassing the fault proxy), and
+//! `INTERNAL` and `CONTROLLER`, both PLAINTEXT on 127.0.0.1 for inter-broker and quorum traffic. Their
 //! principal is `User:ANONYMOUS`, which is therefore a super user: clients never learn those
 //! listeners (metadata only names the listener a client connected to), but anything on the
 //! machine that dials them directly is trusted. Fine for a disposable test cluster; that is
@@ -245,8 +246,14 @@ impl Security {
         write_private(&node_dir.join(BROKER_PEM), &self.broker_pem)
     }
 
-    /// Broker settings for the client listener, the authorizer and the users.
-    pub(crate) fn broker_properties(&self, node_dir: &Path) -> BTreeMap<String, String> {
+    /// Broker settings for the client listeners (`listeners`: their names, each of this
+    /// protocol; the SASL JAAS configs are per listener name, `listener.name.<name>.*`), the
+    /// authorizer and the users.
+    pub(crate) fn broker_properties(
+        &self,
+        node_dir: &Path,
+        listeners: &[&str],
+    ) -> BTreeMap<String, String> {
         let mut p = BTreeMap::new();
         let mut set = |k: &str, v: String| {
             p.insert(k.to_string(), v);
@@ -258,7 +265,6 @@ impl Security {
         );
         set("ssl.client.auth", "none".into());
         if self.protocol == SecurityProtocol::SaslSsl {
-            let prefix = "listener.name.sasl_ssl";
             set(
                 "sasl.enabled.mechanisms",
                 format!(
@@ -267,22 +273,25 @@ impl Security {
                     SaslMechanism::Plain.kafka_name()
                 ),
             );
-            set(
-                &format!("{prefix}.scram-sha-512.sasl.jaas.config"),
-                format!("{} required;", SaslMechanism::ScramSha512.login_module()),
-            );
             let plain_users = self
                 .users
                 .iter()
                 .map(|(u, pw)| format!(" user_{u}=\"{pw}\""))
                 .collect::<String>();
-            set(
-                &format!("{prefix}.plain.sasl.jaas.config"),
-                format!(
-                    "{} required{plain_users};",
-                    SaslMechanism::Plain.login_module()
-                ),
-            );
+            for listener in listeners {
+                let prefix = format!("listener.name.{}", listener.to_ascii_lowercase());
+                set(
+                    &format!("{prefix}.scram-sha-512.sasl.jaas.config"),
+                    format!("{} required;", SaslMechanism::ScramSha512.login_module()),
+                );
+                set(
+                    &format!("{prefix}.plain.sasl.jaas.config"),
+                    format!(
+                        "{} required{plain_users};",
+                        SaslMechanism::Plain.login_module()
+                    ),
+                );
+            }
             set(
                 "authorizer.class.name",
                 "org.apache.kafka.metadata.authorizer.StandardAuthorizer".into(),
@@ -470,9 +479,16 @@ mod tests {
         assert!(err.to_string().contains("nobody"), "{err}");
         let scram = a.format_args();
         assert_eq!(scram.len(), 4, "admin and replicator");
-        let broker = a.broker_properties(Path::new("/n"));
-        assert!(broker["listener.name.sasl_ssl.plain.sasl.jaas.config"]
-            .contains("user_replicator=\"known-Secret-42\""));
+        let broker = a.broker_properties(Path::new("/n"), &["SASL_SSL", "DIRECT"]);
+        for listener in ["sasl_ssl", "direct"] {
+            assert!(
+                broker[&format!("listener.name.{listener}.plain.sasl.jaas.config")]
+                    .contains("user_replicator=\"known-Secret-42\"")
+            );
+            assert!(broker.contains_key(&format!(
+                "listener.name.{listener}.scram-sha-512.sasl.jaas.config"
+            )));
+        }
         assert_eq!(
             broker["super.users"],
             format!("User:{ADMIN_USER};User:ANONYMOUS")

@@ -89,9 +89,10 @@ pub struct ClusterSpec {
     #[serde(default)]
     pub keep: bool,
     /// Put a fault proxy ([`crate::proxy::Proxy`]) in front of every broker (owned clusters):
-    /// `advertised.listeners` names the proxy's port, so clients cannot bypass it, while
-    /// inter-broker and controller traffic goes direct on listeners of their own. Explicit
-    /// `ports` are then the proxies' ports. Off by default.
+    /// `advertised.listeners` names the proxy's port for the client listener, so its clients
+    /// cannot bypass it, while inter-broker and controller traffic goes direct on listeners of
+    /// their own, and a `DIRECT` listener (same security) serves cutover's own clients around
+    /// the proxy. Explicit `ports` are then the proxies' ports. Off by default.
     #[serde(default)]
     pub proxied: bool,
     /// The seed of the proxies' jitter (each broker's proxy draws from its own stream of it):

@@ -182,3 +182,93 @@ async fn replication_of_a_proxied_cluster_bypasses_the_proxies() {
         assert_eq!(p.isr.len(), 3, "{p:?}");
     }
 }
+
+/// Every counter of every proxy, to compare before and after.
+fn all_stats(proxies: &[std::sync::Arc<harness::proxy::Proxy>]) -> Vec<harness::ProxyStats> {
+    proxies.iter().map(|p| p.stats()).collect()
+}
+
+/// Waits up to 15 s until no connection is open through `proxies` (the readiness check's
+/// clients close after the cluster is ready).
+async fn until_closed(proxies: &[std::sync::Arc<harness::proxy::Proxy>]) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while proxies.iter().any(|p| p.stats().open_connections > 0) {
+        assert!(Instant::now() < deadline, "{:?}", all_stats(proxies));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_client_properties_reach_every_broker_without_crossing_a_proxy() {
+    // cutover's own clients (workload, samplers, checker, fault proofs) use the direct
+    // properties, the system under test the proxied ones: the proxies then count the system's
+    // traffic alone. Before, there was no direct way in: every client crossed the proxies.
+    let cluster = harness::start(&ClusterSpec::new("direct2").brokers(2).proxied(true))
+        .await
+        .expect("2-broker proxied cluster starts");
+    let proxies = cluster.proxies();
+    assert_eq!(proxies.len(), 2);
+    let proxy_ports: Vec<u16> = proxies.iter().map(|p| p.addr().port()).collect();
+    let direct = cluster.direct_client_props();
+    assert_ne!(
+        direct.get("bootstrap.servers"),
+        Some(cluster.bootstrap_servers().as_str())
+    );
+    until_closed(&proxies).await;
+    let quiet = all_stats(&proxies);
+
+    // The admin and a direct client learn brokers that are not proxies, and every broker.
+    cluster
+        .admin()
+        .unwrap()
+        .create_topic(&TopicSpec::new("direct", 4, 1))
+        .await
+        .unwrap();
+    let consumer: BaseConsumer = config(&direct).create().unwrap();
+    let meta = consumer
+        .fetch_metadata(Some("direct"), Duration::from_secs(10))
+        .expect("metadata");
+    let advertised: Vec<u16> = meta.brokers().iter().map(|b| b.port() as u16).collect();
+    assert_eq!(advertised.len(), 2, "{advertised:?}");
+    for port in &advertised {
+        assert!(
+            !proxy_ports.contains(port),
+            "{advertised:?} {proxy_ports:?}"
+        );
+    }
+    let mut direct_ports: Vec<u16> = cluster
+        .brokers()
+        .iter()
+        .filter_map(|b| b.direct_port)
+        .collect();
+    let mut learned = advertised.clone();
+    direct_ports.sort();
+    learned.sort();
+    assert_eq!(learned, direct_ports, "the brokers' direct listeners");
+    let leaders: std::collections::BTreeSet<i32> = meta.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| p.leader())
+        .collect();
+    assert_eq!(leaders.len(), 2, "4 partitions lead by both brokers");
+    drop(consumer);
+    let sent: Vec<String> = (0..300).map(|i| format!("direct-{i:04}")).collect();
+    produce_all(&direct, "direct", &sent).await;
+    assert_eq!(read_all(&direct, "direct", "read_committed").len(), 300);
+    assert_eq!(
+        all_stats(&proxies),
+        quiet,
+        "direct clients crossed the proxies (leaders {leaders:?})"
+    );
+
+    // The proxied properties still cross them.
+    produce_all(&cluster.client_props(), "direct", &sent).await;
+    let crossed = all_stats(&proxies);
+    let to_brokers: u64 = crossed
+        .iter()
+        .zip(&quiet)
+        .map(|(a, b)| a.bytes_to_broker - b.bytes_to_broker)
+        .sum();
+    assert!(to_brokers > 300 * 11, "{quiet:?} -> {crossed:?}");
+    cluster.shutdown().await.unwrap();
+}

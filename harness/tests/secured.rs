@@ -189,3 +189,75 @@ async fn each_security_mistake_is_reported_in_words_with_the_property_to_fix() {
     assert!(secs < 6.0, "took {secs:.1} s");
     cluster.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxied_sasl_ssl_cluster_serves_clients_through_its_proxy_and_directly() {
+    // The direct listener of a proxied cluster carries the client listener's security (TLS,
+    // both SASL mechanisms, ACLs): the system under test goes through the proxy, cutover's
+    // own clients around it, both authenticated.
+    let spec = ClusterSpec::new("secured-proxied")
+        .security(SecurityProtocol::SaslSsl)
+        .user("alice", Some("alice-Secret-1"))
+        .proxied(true);
+    let cluster = harness::start(&spec)
+        .await
+        .expect("proxied secured cluster starts");
+    let proxy = cluster.proxy(1).expect("a proxy");
+    let direct = cluster.direct_client_props();
+    assert_eq!(direct.get("security.protocol"), Some("SASL_SSL"));
+    // The readiness check's clients (through the proxy) close first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while proxy.stats().open_connections > 0 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", proxy.stats());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let traffic = || proxy.stats();
+    let quiet = traffic();
+    cluster
+        .admin()
+        .unwrap()
+        .create_topic(&TopicSpec::new("orders", 2, 1))
+        .await
+        .unwrap();
+    let values: Vec<String> = (0..20).map(|i| format!("v{i}")).collect();
+    common::produce_all(&direct, "orders", &values).await;
+    assert_eq!(
+        traffic(),
+        quiet,
+        "the admin and direct clients crossed the proxy"
+    );
+    // PLAIN on the direct listener too.
+    let mut plain = direct.clone();
+    plain.set("sasl.mechanism", SaslMechanism::Plain.kafka_name());
+    plain.set(
+        "sasl.jaas.config",
+        direct
+            .get("sasl.jaas.config")
+            .unwrap()
+            .replace("scram.ScramLoginModule", "plain.PlainLoginModule"),
+    );
+    assert_eq!(
+        common::read_all(&plain, "orders", "read_committed").len(),
+        20
+    );
+    assert_eq!(traffic(), quiet);
+    // Through the proxy: the same records, and the proxy counts them.
+    let proxied = cluster.client_props();
+    assert_eq!(
+        common::read_all(&proxied, "orders", "read_committed").len(),
+        20
+    );
+    assert!(traffic().bytes_to_client > quiet.bytes_to_client);
+    // ACLs hold on both listeners: alice authenticates but sees nothing.
+    let through_proxy = cluster.client_props_as("alice").unwrap();
+    let mut around_it = through_proxy.clone();
+    around_it.set("bootstrap.servers", cluster.direct_bootstrap_servers());
+    for props in [through_proxy, around_it] {
+        let alice = harness::Admin::new("secured-proxied", &props)
+            .unwrap()
+            .with_timeout(std::time::Duration::from_secs(10));
+        let err = alice.describe_topic("orders").await;
+        assert!(err.is_err(), "alice must not describe orders: {err:?}");
+    }
+    cluster.shutdown().await.unwrap();
+}

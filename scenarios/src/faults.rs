@@ -1,10 +1,10 @@
 //! The fault schedule: each `[[fault]]` verb's apply, undo and proof of effect in one place.
 //!
 //! A fault that could not be applied, or that was applied but shows no effect (the process did
-//! not stop, the broker still answers, the proxy saw no traffic to hold), could not test what
-//! the scenario claims: its [`FaultEvent`] carries the reason in `error`, and the run's outcome
-//! becomes `unknown` (exit 2) unless the system failed anyway. A fault that took effect says how
-//! it was seen in `effect`.
+//! not stop, the broker still answers, the proxies saw none of the system's traffic to hold),
+//! could not test what the scenario claims: its [`FaultEvent`] carries the reason in `error`,
+//! and the run's outcome becomes `unknown` (exit 2) unless the system failed anyway. A fault
+//! that took effect says how it was seen in `effect`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -281,7 +281,7 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             };
-            new_partitions_written(&on.source.client_props(), topic, old, now).await
+            new_partitions_written(&on.source.direct_client_props(), topic, old, now).await
         }
         FaultAction::KillBroker {
             cluster: side,
@@ -321,7 +321,7 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
             transactions,
             records_per_txn,
         } => {
-            let props = on.source.client_props();
+            let props = on.source.direct_client_props();
             let (topic, n, m) = (topic.clone(), *transactions, *records_per_txn);
             tokio::task::spawn_blocking(move || aborted_burst(&props, &topic, n, m))
                 .await
@@ -332,7 +332,7 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
             partition,
             records,
         } => {
-            let props = on.source.client_props();
+            let props = on.source.direct_client_props();
             let (topic, p, n) = (topic.clone(), *partition, *records);
             let hold = duration.unwrap_or_default();
             tokio::task::spawn_blocking(move || hanging_transaction(&props, &topic, p, n, hold))
@@ -388,18 +388,7 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
             )
             .await
         }
-        FaultAction::Reset { cluster: side } => {
-            let c = cluster(*side);
-            let open: u64 = c.proxies().iter().map(|p| p.stats().open_connections).sum();
-            network(&c, None, |p| p.reset_connections(), |_| {}, Held::Nothing).await?;
-            if open == 0 {
-                return Err(format!(
-                    "no client connection was open through the {} cluster's proxies to reset",
-                    c.name()
-                ));
-            }
-            Ok(format!("{open} open connections reset"))
-        }
+        FaultAction::Reset { cluster: side } => reset(&cluster(*side)).await,
         FaultAction::Refuse { cluster: side } => {
             network(
                 &cluster(*side),
@@ -548,6 +537,10 @@ fn committed_records(
 }
 
 /// What a network fault's proxies must have seen while it was on for it to count as applied.
+///
+/// Only the system under test crosses the proxies (cutover's own clients reach the brokers
+/// through their direct listeners, see `harness::Cluster::direct_client_props`), so every
+/// count here is the system's.
 #[derive(Clone, Copy)]
 enum Held {
     /// Bytes forwarded in the direction (so delayed or throttled).
@@ -556,14 +549,19 @@ enum Held {
     Dropped(Direction),
     /// New connections refused.
     Refused,
-    /// Nothing to prove here (the caller proves it).
-    Nothing,
 }
 
 impl Held {
-    /// The effect seen between two readings of every proxy's counters, or None when nothing
-    /// was held.
-    fn seen(self, before: &[ProxyStats], after: &[ProxyStats]) -> Option<String> {
+    /// The effect seen between two readings of every proxy's counters (`before` as the fault
+    /// began, `after` as it ended), or why nothing of the system was held: it had no
+    /// connection during the window (none open as it began, none opened during it), or it had
+    /// some but moved no byte the fault acts on.
+    fn seen(
+        self,
+        cluster: &str,
+        before: &[ProxyStats],
+        after: &[ProxyStats],
+    ) -> Result<String, String> {
         let sum = |f: &dyn Fn(&ProxyStats) -> u64| -> u64 {
             before
                 .iter()
@@ -578,17 +576,46 @@ impl Held {
             Direction::ToClient => sum(&to_client),
             Direction::Both => sum(&to_broker) + sum(&to_client),
         };
+        let open: u64 = before.iter().map(|s| s.open_connections).sum();
+        let opened = sum(&|s| s.total_connections);
+        let refused = sum(&|s| s.refused_connections);
+        let connections = open + opened;
+        if connections + refused == 0 {
+            return Err(format!(
+                "the system under test had no connection to the {cluster} cluster while the fault was on (none open as it began, none opened or refused during it), so the fault tested nothing of it"
+            ));
+        }
         let n = match self {
             Held::Forwarded(dir) => bytes(dir, |s| s.bytes_to_broker, |s| s.bytes_to_client),
             Held::Dropped(dir) => bytes(dir, |s| s.dropped_to_broker, |s| s.dropped_to_client),
-            Held::Refused => sum(&|s| s.refused_connections),
-            Held::Nothing => return Some(String::new()),
+            Held::Refused => refused,
         };
-        (n > 0).then(|| match self {
-            Held::Forwarded(_) => format!("{n} bytes passed the proxies under the fault"),
-            Held::Dropped(_) => format!("{n} bytes dropped by the proxies"),
-            Held::Refused => format!("{n} connections refused by the proxies"),
-            Held::Nothing => String::new(),
+        let had = format!(
+            "{connections} connection{} of the system open or opened",
+            if connections == 1 { "" } else { "s" }
+        );
+        if n == 0 {
+            return Err(match self {
+                Held::Refused => format!(
+                    "the system under test tried no new connection to the {cluster} cluster while new ones were refused ({had}), so the refusal tested nothing of it"
+                ),
+                Held::Forwarded(_) | Held::Dropped(_) => format!(
+                    "the system under test moved no byte the fault acts on through the {cluster} cluster's proxies while it was on ({had}), so it held nothing"
+                ),
+            });
+        }
+        Ok(match self {
+            Held::Forwarded(_) => {
+                format!(
+                    "{n} bytes of the system under test passed the proxies under the fault ({had})"
+                )
+            }
+            Held::Dropped(_) => {
+                format!("{n} bytes of the system under test dropped by the proxies ({had})")
+            }
+            Held::Refused => {
+                format!("{n} connections of the system under test refused by the proxies")
+            }
         })
     }
 }
@@ -602,8 +629,8 @@ fn way(w: Way) -> Direction {
 }
 
 /// Applies a network fault on every broker's proxy of the cluster, undoes it after `duration`
-/// (instant faults: None, nothing undone), and proves from the proxies' counters that traffic
-/// was held while it was on.
+/// (None: left on, proven at once), and proves from the proxies' counters that the system under test's
+/// traffic was held while it was on.
 async fn network(
     cluster: &Arc<dyn Cluster>,
     duration: Option<Duration>,
@@ -628,12 +655,80 @@ async fn network(
             undo(p);
         }
     }
-    held.seen(&before, &after).ok_or_else(|| {
-        format!(
-            "no client traffic reached the {} cluster's proxies while the fault was on, so it held nothing",
-            cluster.name()
-        )
-    })
+    held.seen(cluster.name(), &before, &after)
+}
+
+/// How long the system under test has to open a connection again after a reset, in seconds
+/// (librdkafka's reconnect backoff tops out at 10 s by default, `reconnect.backoff.max.ms`;
+/// a refusal fault at the same time delays it further).
+const RECONNECT_BOUND_SECS: u64 = 30;
+
+/// Resets every connection through the cluster's proxies (the system's: nothing else crosses
+/// them) and proves the system reconnected: the proxies accept a new connection within
+/// [`RECONNECT_BOUND_SECS`].
+async fn reset(cluster: &Arc<dyn Cluster>) -> Result<String, String> {
+    let proxies = cluster.proxies();
+    if proxies.is_empty() {
+        return Err(format!("the {} cluster has no proxies", cluster.name()));
+    }
+    let before: Vec<ProxyStats> = proxies.iter().map(|p| p.stats()).collect();
+    for p in &proxies {
+        p.reset_connections();
+    }
+    let reset_at = Instant::now();
+    let deadline = reset_at + Duration::from_secs(RECONNECT_BOUND_SECS);
+    let since = |f: fn(&ProxyStats) -> u64| -> u64 {
+        proxies
+            .iter()
+            .zip(&before)
+            .map(|(p, b)| f(&p.stats()).saturating_sub(f(b)))
+            .sum()
+    };
+    let open: u64 = before.iter().map(|s| s.open_connections).sum();
+    let accepted = loop {
+        let accepted = since(|s| s.total_connections);
+        if open == 0 || accepted > 0 || Instant::now() >= deadline {
+            break accepted;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    reset_effect(
+        cluster.name(),
+        open,
+        accepted,
+        since(|s| s.refused_connections),
+        reset_at.elapsed(),
+    )
+}
+
+/// The reset's proof in words: the system had connections to reset (`open`) and opened new
+/// ones after (`accepted` by the proxies within `waited`; `refused` attempts are counted too).
+fn reset_effect(
+    cluster: &str,
+    open: u64,
+    accepted: u64,
+    refused: u64,
+    waited: Duration,
+) -> Result<String, String> {
+    if open == 0 {
+        return Err(format!(
+            "the system under test had no connection open through the {cluster} cluster's proxies to reset"
+        ));
+    }
+    let tries = if refused > 0 {
+        format!(" ({refused} refused attempts first)")
+    } else {
+        String::new()
+    };
+    if accepted == 0 {
+        return Err(format!(
+            "{open} open connections of the system under test were reset, but it opened no new connection to the {cluster} cluster within {RECONNECT_BOUND_SECS} s{tries}: its recovery from the reset was not tested"
+        ));
+    }
+    Ok(format!(
+        "{open} open connections of the system under test reset; it reconnected {:.1} s later{tries}",
+        waited.as_secs_f64()
+    ))
 }
 
 /// Runs `f` on the instances off the async runtime.
@@ -1025,37 +1120,82 @@ mod tests {
         }
     }
 
+    fn connected(open: u64, total: u64, s: ProxyStats) -> ProxyStats {
+        ProxyStats {
+            open_connections: open,
+            total_connections: total,
+            ..s
+        }
+    }
+
     #[test]
     fn a_network_fault_counts_only_what_its_proxies_held_while_on() {
+        let fwd = Held::Forwarded(Direction::ToBroker);
+        // No connection of the system through the window: nothing was tested, whatever the
+        // fault.
         let before = [stats(100, 0, 0), stats(50, 0, 0)];
         let quiet = [stats(100, 0, 0), stats(50, 0, 0)];
-        assert_eq!(
-            Held::Forwarded(Direction::ToBroker).seen(&before, &quiet),
-            None
+        for held in [fwd, Held::Dropped(Direction::Both), Held::Refused] {
+            let err = held.seen("source", &before, &quiet).unwrap_err();
+            assert!(
+                err.contains("the system under test had no connection to the source cluster"),
+                "{err}"
+            );
+        }
+        // Connected (one open as it began) but idle: held nothing.
+        let before = [connected(1, 3, stats(100, 0, 0)), stats(50, 0, 0)];
+        let idle = [connected(1, 3, stats(100, 0, 0)), stats(50, 0, 0)];
+        let err = fwd.seen("source", &before, &idle).unwrap_err();
+        assert!(err.contains("moved no byte"), "{err}");
+        assert!(
+            err.contains("1 connection of the system open or opened"),
+            "{err}"
         );
-        assert_eq!(Held::Dropped(Direction::Both).seen(&before, &quiet), None);
-        assert_eq!(Held::Refused.seen(&before, &quiet), None);
-        let busy = [stats(130, 7, 0), stats(50, 0, 2)];
+        let err = Held::Refused.seen("source", &before, &idle).unwrap_err();
+        assert!(err.contains("tried no new connection"), "{err}");
+        // Busy: one connection open, two opened during the window.
+        let busy = [
+            connected(1, 4, stats(130, 7, 0)),
+            connected(1, 1, stats(50, 0, 2)),
+        ];
         assert_eq!(
-            Held::Forwarded(Direction::ToBroker)
-                .seen(&before, &busy)
-                .as_deref(),
-            Some("30 bytes passed the proxies under the fault")
+            fwd.seen("source", &before, &busy).as_deref(),
+            Ok("30 bytes of the system under test passed the proxies under the fault (3 connections of the system open or opened)")
         );
         // Bytes towards clients were not touched: a to-client fault saw nothing.
-        assert_eq!(
-            Held::Forwarded(Direction::ToClient).seen(&before, &busy),
-            None
-        );
+        assert!(Held::Forwarded(Direction::ToClient)
+            .seen("source", &before, &busy)
+            .unwrap_err()
+            .contains("moved no byte"));
         assert_eq!(
             Held::Dropped(Direction::Both)
-                .seen(&before, &busy)
+                .seen("source", &before, &busy)
                 .as_deref(),
-            Some("7 bytes dropped by the proxies")
+            Ok("7 bytes of the system under test dropped by the proxies (3 connections of the system open or opened)")
+        );
+        // A system that only tried (every try refused) was tested by a refusal.
+        let tried = [connected(0, 0, stats(0, 0, 0))];
+        let refused = [connected(0, 0, stats(0, 0, 2))];
+        assert_eq!(
+            Held::Refused.seen("source", &tried, &refused).as_deref(),
+            Ok("2 connections of the system under test refused by the proxies")
+        );
+    }
+
+    #[test]
+    fn a_reset_is_proven_by_the_system_reconnecting() {
+        let s = Duration::from_millis(1500);
+        assert!(reset_effect("target", 0, 0, 0, s)
+            .unwrap_err()
+            .contains("no connection open through the target cluster's proxies"));
+        let err = reset_effect("target", 4, 0, 3, s).unwrap_err();
+        assert!(
+            err.contains("4 open connections of the system under test were reset, but it opened no new connection to the target cluster within 30 s (3 refused attempts first)"),
+            "{err}"
         );
         assert_eq!(
-            Held::Refused.seen(&before, &busy).as_deref(),
-            Some("2 connections refused by the proxies")
+            reset_effect("target", 4, 2, 0, s).as_deref(),
+            Ok("4 open connections of the system under test reset; it reconnected 1.5 s later")
         );
     }
 

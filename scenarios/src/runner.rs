@@ -224,7 +224,7 @@ async fn start_system<'a>(
     registries: Option<&'a crate::registries::ScenarioRegistries>,
 ) -> Result<RunState<'a>, ScenarioError> {
     let topics = scenario.workload.topics.names();
-    workload::runner::create_topics(&scenario.workload, &source.client_props()).await?;
+    workload::runner::create_topics(&scenario.workload, &source.direct_client_props()).await?;
     // Configs with passwords live in a private temp dir; the report dir gets redacted copies.
     let secrets = tempfile::Builder::new()
         .prefix("cutover-secrets-")
@@ -339,7 +339,7 @@ async fn start_system<'a>(
         progress_of_phase(options, "start", started);
         let partitions = source_partitions(&source, &topics).max(1);
         let tasks = tasks_max.min(partitions);
-        let (props, cancel) = (target.client_props(), options.cancel.clone());
+        let (props, cancel) = (target.direct_client_props(), options.cancel.clone());
         let waited = Instant::now();
         let ready = tokio::task::spawn_blocking(move || {
             crate::mirrormaker::wait_until_replicating(
@@ -382,8 +382,8 @@ async fn start_system<'a>(
     };
     let target_topics: Vec<String> = topics.iter().map(|t| rename.target_of(t)).collect();
     let sampler = Sampler::new(
-        &source.client_props(),
-        &target.client_props(),
+        &source.direct_client_props(),
+        &target.direct_client_props(),
         &topics,
         &target_topics,
     )?;
@@ -427,8 +427,10 @@ impl RunState<'_> {
     async fn produce_with_faults(&mut self) -> Result<Produced, ScenarioError> {
         let (scenario, options) = (self.scenario, self.options);
         // End-to-end delay, measured on the target while the run goes on.
-        let probe =
-            crate::delay::DelayProbe::start(&self.target.client_props(), &self.target_topics)?;
+        let probe = crate::delay::DelayProbe::start(
+            &self.target.direct_client_props(),
+            &self.target_topics,
+        )?;
         self.progress("workload");
         let wl_options = workload::RunOptions {
             keep_records: false,
@@ -437,7 +439,7 @@ impl RunState<'_> {
         let wl_cancel = wl_options.cancel.clone();
         let workload_clock = wl_options.clock.clone();
         let spec = scenario.workload.clone();
-        let props = self.source.client_props();
+        let props = self.source.direct_client_props();
         let mut producing =
             tokio::spawn(async move { workload::run(&spec, &props, wl_options).await });
         // Application consumer groups read the source while the workload runs.
@@ -445,7 +447,7 @@ impl RunState<'_> {
         for g in &scenario.consumer_groups {
             app_consumers.push(crate::groups::AppConsumer::start(
                 g,
-                &self.source.client_props(),
+                &self.source.direct_client_props(),
                 g.topics_of(&self.topics),
                 self.shared.started,
             )?);
@@ -561,9 +563,10 @@ impl RunState<'_> {
         let drain_started = Instant::now();
         let drain_deadline =
             drain_started + Duration::from_secs_f64(scenario.run.drain_timeout_secs);
-        let mut source_count = CommittedCounter::new(&self.source.client_props(), &self.topics)?;
+        let mut source_count =
+            CommittedCounter::new(&self.source.direct_client_props(), &self.topics)?;
         let mut target_count =
-            CommittedCounter::new(&self.target.client_props(), &self.target_topics)?;
+            CommittedCounter::new(&self.target.direct_client_props(), &self.target_topics)?;
         let same_partition = scenario.verify.partitions;
         let rename = self.rename.clone();
         let target_of = |t: &str| rename.target_of(t);
@@ -592,7 +595,7 @@ impl RunState<'_> {
             last = s;
             if target_count.outgrown(&self.target_topics) {
                 target_count =
-                    CommittedCounter::new(&self.target.client_props(), &self.target_topics)?;
+                    CommittedCounter::new(&self.target.direct_client_props(), &self.target_topics)?;
             }
             source_count.advance(Duration::from_millis(300));
             target_count.advance(Duration::from_millis(300));
@@ -730,8 +733,8 @@ impl RunState<'_> {
                     .map(|t| (t.clone(), self.rename.target_of(t)))
                     .collect(),
                 fingerprint: self.scenario.verify.fingerprint(),
-                source: self.source.client_props(),
-                target: self.target.client_props(),
+                source: self.source.direct_client_props(),
+                target: self.target.direct_client_props(),
                 consumed: consumed_by_group.get(&g.id).copied().unwrap_or(0),
             };
             let (limit, cancel) = (limit.clone(), self.options.cancel.clone());
@@ -868,8 +871,8 @@ impl RunState<'_> {
         };
         let report = &mut self.report;
         match verify::verify(
-            &self.source.client_props(),
-            &self.target.client_props(),
+            &self.source.direct_client_props(),
+            &self.target.direct_client_props(),
             &verify_options,
             Arc::new(|_| {}),
         )
@@ -1176,7 +1179,7 @@ async fn wait_until_copying(
 
 /// Partitions of the source topics.
 fn source_partitions(source: &Arc<dyn Cluster>, topics: &[String]) -> u32 {
-    let Ok(config) = source.client_props().to_rdkafka() else {
+    let Ok(config) = source.direct_client_props().to_rdkafka() else {
         return 0;
     };
     let Ok(c) = config.create::<BaseConsumer>() else {
@@ -1347,7 +1350,9 @@ impl Sampler {
 }
 
 /// The client properties the system under test connects with: the clusters' (the harness's
-/// super user on a secured cluster), or those of `source_user`/`target_user`.
+/// super user on a secured cluster), or those of `source_user`/`target_user`. On a proxied
+/// cluster they cross the fault proxies; every client of cutover's own in a run uses
+/// `direct_client_props` instead, so the proxies count the system's traffic alone.
 fn system_props(
     system: &SystemSpec,
     source: &dyn Cluster,
