@@ -88,18 +88,6 @@ async fn assigned(port: u16) -> Option<f64> {
     .flatten()
 }
 
-/// The sum over instances (None when one of them does not answer, or there are none).
-async fn assigned_sum(ports: &[u16]) -> Option<f64> {
-    if ports.is_empty() {
-        return None;
-    }
-    let mut total = 0.0;
-    for p in ports {
-        total += assigned(*p).await?;
-    }
-    Some(total)
-}
-
 /// Why a fault's task ended without an event: its panic message, or that it was cancelled.
 pub(crate) fn task_failure(e: tokio::task::JoinError) -> String {
     if e.is_cancelled() {
@@ -163,30 +151,46 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
         }
         FaultAction::RemoveInstance { instance } => {
             let which = *instance;
-            // What it copied, and what every instance copied, before it leaves.
+            // What it copied, and what each other instance copied, before it leaves.
             let (idx, port, ports) = instances(on, move |i| {
                 let idx = which
                     .or_else(|| i.newest())
                     .ok_or_else(|| ScenarioError::System("no instance to remove".into()))?;
-                Ok((idx, i.metrics_port(idx), i.metrics_ports()))
+                let others: Vec<u16> = i
+                    .metrics_ports()
+                    .into_iter()
+                    .filter(|p| Some(*p) != i.metrics_port(idx))
+                    .collect();
+                Ok((idx, i.metrics_port(idx), others))
             })
             .await?;
             let held = match port {
                 Some(p) => assigned(p).await,
                 None => None,
             };
-            let total = assigned_sum(&ports).await;
-            let (family, before) = instances(on, move |i| {
+            // The others that answer now (a stalled one does not): their sum is the baseline.
+            let mut before_by_port = Vec::new();
+            for p in &ports {
+                if let Some(n) = assigned(*p).await {
+                    before_by_port.push((*p, n));
+                }
+            }
+            let (family, members) = instances(on, move |i| {
                 let family = i.family(idx);
-                let before = family.as_ref().map(Family::members).unwrap_or_default();
+                let members = family.as_ref().map(Family::members).unwrap_or_default();
                 i.stop(idx)?;
-                Ok((family, before))
+                Ok((family, members))
             })
             .await?;
-            let gone = gone(idx, family, before).await?;
-            let (Some(held), Some(total)) = (held, total) else {
+            let gone = gone(idx, family, members).await?;
+            if port.is_none() {
                 return Ok(format!(
                     "{gone} (this system does not report its partitions: gone is all cutover can see)"
+                ));
+            }
+            let Some(held) = held else {
+                return Err(format!(
+                    "{gone}, but its metrics did not answer before it left: what it held, and whether it moved, was not seen"
                 ));
             };
             if held <= 0.0 {
@@ -194,21 +198,28 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
                     "{gone}, but it held no partitions: removing it moved nothing"
                 ));
             }
-            // Its partitions moved: the others copy as many as all did before.
-            let others = instances(on, |i| Ok(i.metrics_ports())).await?;
+            // Its partitions moved: the instances that answered before (and any started
+            // since) hold what they held plus what it held.
+            let baseline: f64 = before_by_port.iter().map(|(_, n)| n).sum();
             let deadline = Instant::now() + INSTANCE_MOVE_BOUND;
             loop {
-                let now = assigned_sum(&others).await;
-                if now.is_some_and(|n| n >= total) {
+                let now_ports: Vec<u16> = instances(on, |i| Ok(i.metrics_ports())).await?;
+                let mut now = 0.0;
+                for p in now_ports
+                    .iter()
+                    .filter(|p| before_by_port.iter().any(|(q, _)| q == *p) || !ports.contains(p))
+                {
+                    now += assigned(*p).await.unwrap_or(0.0);
+                }
+                if now >= baseline + held {
                     return Ok(format!(
-                        "{gone}; its {held} partitions moved to the other instances ({total} assigned again)"
+                        "{gone}; its {held} partitions moved to the other instances ({baseline} → {now} assigned)"
                     ));
                 }
                 if Instant::now() > deadline {
                     return Err(format!(
-                        "{gone}, but its {held} partitions did not move within {} s (the others hold {} of {total})",
-                        INSTANCE_MOVE_BOUND.as_secs(),
-                        now.map_or("unanswered".to_string(), |n| n.to_string())
+                        "{gone}, but its {held} partitions did not move within {} s (the others hold {now}, held {baseline} before)",
+                        INSTANCE_MOVE_BOUND.as_secs()
                     ));
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
