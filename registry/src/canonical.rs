@@ -336,6 +336,17 @@ fn avro_attributes(
 /// JSON with object keys sorted, no whitespace, and integral floating-point numbers written as
 /// integers (`1.0` and `1e0` are `1`): the form of default values and extra attributes.
 fn normal_json(value: &Value, out: &mut String) {
+    write_sorted(value, true, out);
+}
+
+/// JSON with object keys sorted and no whitespace.
+pub fn sorted_json(value: &Value, out: &mut String) {
+    write_sorted(value, false, out);
+}
+
+/// Sorted keys, no whitespace; with `integral`, floating-point numbers without a fraction are
+/// written as integers.
+fn write_sorted(value: &Value, integral: bool, out: &mut String) {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
@@ -347,7 +358,7 @@ fn normal_json(value: &Value, out: &mut String) {
                 }
                 json_string(k, out);
                 out.push(':');
-                normal_json(&map[k], out);
+                write_sorted(&map[k], integral, out);
             }
             out.push('}');
         }
@@ -357,48 +368,17 @@ fn normal_json(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                normal_json(item, out);
+                write_sorted(item, integral, out);
             }
             out.push(']');
         }
-        Value::Number(n) => match n.as_f64() {
+        Value::Number(n) if integral => match n.as_f64() {
             // 2^53: every integer up to it is exact in an f64.
             Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
                 let _ = write!(out, "{}", f as i64);
             }
             _ => out.push_str(&n.to_string()),
         },
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-/// JSON with object keys sorted and no whitespace.
-pub fn sorted_json(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json_string(k, out);
-                out.push(':');
-                sorted_json(&map[k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                sorted_json(item, out);
-            }
-            out.push(']');
-        }
         other => out.push_str(&other.to_string()),
     }
 }

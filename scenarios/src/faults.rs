@@ -481,21 +481,11 @@ fn committed_records(
     topic: &str,
     partitions: std::ops::Range<i32>,
 ) -> Result<Vec<(i32, u64)>, String> {
-    use harness::quiet::QuietEof;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::error::KafkaError;
-    use rdkafka::{Message, Offset, TopicPartitionList};
+    use rdkafka::{Offset, TopicPartitionList};
 
     let limit = Duration::from_secs(10);
-    let mut config = props
-        .reader("cutover-fault-new-partitions")
-        .map_err(|e| e.to_string())?;
-    config
-        .set("isolation.level", "read_committed")
-        .set("enable.partition.eof", "true");
-    let consumer: BaseConsumer<QuietEof> = config
-        .create_with_context(QuietEof)
-        .map_err(|e| e.to_string())?;
+    let consumer = proof_reader(props, "read_committed")?;
     let mut counts: Vec<(i32, u64)> = Vec::new();
     // Partition → its last stable offset, for those with something below it.
     let mut open = std::collections::BTreeMap::new();
@@ -895,19 +885,23 @@ fn txn_producer(props: &harness::ClientProps, id: &str) -> Result<BaseProducer, 
 const BURST_KEY: &str = "cutover-fault-aborted-burst";
 const HANG_KEY: &str = "cutover-fault-hanging-transaction";
 
+/// The consumer of a fault's proof (quiet about reaching a partition's end).
+type ProofReader = BaseConsumer<harness::quiet::QuietEof>;
+
 /// A read-only consumer of the source for a fault's proof.
-fn proof_reader(props: &harness::ClientProps, isolation: &str) -> Result<BaseConsumer, String> {
+fn proof_reader(props: &harness::ClientProps, isolation: &str) -> Result<ProofReader, String> {
     let mut c = props
         .reader("cutover-fault-proof")
         .map_err(|e| e.to_string())?;
     c.set("isolation.level", isolation)
         .set("enable.partition.eof", "true");
-    c.create().map_err(|e| format!("a proof reader: {e}"))
+    c.create_with_context(harness::quiet::QuietEof)
+        .map_err(|e| format!("a proof reader: {e}"))
 }
 
 /// (low, high) watermarks: with a `read_committed` reader the high one is the last stable
 /// offset.
-fn marks(c: &BaseConsumer, topic: &str, p: i32) -> Result<(i64, i64), String> {
+fn marks(c: &ProofReader, topic: &str, p: i32) -> Result<(i64, i64), String> {
     c.fetch_watermarks(topic, p, Duration::from_secs(10))
         .map_err(|e| format!("watermarks of {topic}-{p}: {e}"))
 }
@@ -915,7 +909,7 @@ fn marks(c: &BaseConsumer, topic: &str, p: i32) -> Result<(i64, i64), String> {
 /// Offsets of the records with `key` in `topic`-`p` from `from` up to `to` (or the reader's
 /// end: the last stable offset when it reads committed), within 30 s.
 fn offsets_with_key(
-    c: &BaseConsumer,
+    c: &ProofReader,
     topic: &str,
     p: i32,
     from: i64,

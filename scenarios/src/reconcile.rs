@@ -20,21 +20,19 @@ pub const MIN_DELIVERED: f64 = 0.99;
 /// Per source partition (or per topic, when the checker matched whole topics), committed
 /// records the workload had acknowledged beyond what the checker read on the source.
 pub fn source_lost(ledger: &IntentLedger, verdict: &Verdict) -> Option<Reason> {
+    // The ledger by topic, then partition: committed records acknowledged.
+    let mut acked: BTreeMap<&str, BTreeMap<i32, u64>> = BTreeMap::new();
+    for (key, l) in &ledger.partitions {
+        if let Some((topic, p)) = key.rsplit_once('/') {
+            if let Ok(p) = p.parse::<i32>() {
+                *acked.entry(topic).or_default().entry(p).or_default() += l.committed;
+            }
+        }
+    }
     let mut short: Vec<(String, u64, u64)> = Vec::new();
     for t in &verdict.topics {
-        let committed_in = |p: Option<i32>| -> u64 {
-            ledger
-                .partitions
-                .iter()
-                .filter(|(k, _)| match k.rsplit_once('/') {
-                    Some((topic, part)) => {
-                        topic == t.source_topic
-                            && p.is_none_or(|p| part.parse::<i32>().ok() == Some(p))
-                    }
-                    None => false,
-                })
-                .map(|(_, l)| l.committed)
-                .sum()
+        let Some(by_partition) = acked.get(t.source_topic.as_str()) else {
+            continue;
         };
         // A whole-topic job has no per-partition numbers: the topic is compared as one.
         let per_partition =
@@ -45,23 +43,14 @@ pub fn source_lost(ledger: &IntentLedger, verdict: &Verdict) -> Option<Reason> {
                 .iter()
                 .map(|p| (p.partition, p.tally.source_records))
                 .collect();
-            let mut ledger_parts: Vec<i32> = ledger
-                .partitions
-                .keys()
-                .filter_map(|k| k.rsplit_once('/'))
-                .filter(|(topic, _)| *topic == t.source_topic)
-                .filter_map(|(_, p)| p.parse().ok())
-                .collect();
-            ledger_parts.sort_unstable();
-            for p in ledger_parts {
-                let want = committed_in(Some(p));
-                let have = read.get(&p).copied().unwrap_or(0);
-                if want > have {
-                    short.push((format!("{}-{p}", t.source_topic), want, have));
+            for (p, want) in by_partition {
+                let have = read.get(p).copied().unwrap_or(0);
+                if *want > have {
+                    short.push((format!("{}-{p}", t.source_topic), *want, have));
                 }
             }
         } else {
-            let want = committed_in(None);
+            let want: u64 = by_partition.values().sum();
             let have = t.tally.source_records;
             if want > have {
                 short.push((t.source_topic.clone(), want, have));
