@@ -27,6 +27,7 @@ pub async fn run(args: SelftestArgs) -> Result<u8> {
         records: args.records,
         kafka_version: Some(args.kafka_version),
         timeout: Duration::from_secs(120),
+        cutover_exe: std::env::current_exe().ok(),
     };
     let progress: selftest::Progress = Arc::new(|line: &str| eprintln!("selftest: {line}"));
     let report = match selftest::run(&options, progress).await {

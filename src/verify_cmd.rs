@@ -480,6 +480,12 @@ fn print_summary(verdict: &Verdict) {
             t.unverifiable_expired, t.expired_allowed
         );
     }
+    if t.unverifiable_compacted > 0 {
+        println!(
+            "unverifiable (compacted topics: older values or tombstones a log cleaner may have removed on one side): {}",
+            t.unverifiable_compacted
+        );
+    }
     for class in AnomalyClass::ALL {
         let n = verdict.counts.get(class);
         if n > 0 {

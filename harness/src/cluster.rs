@@ -80,6 +80,12 @@ pub trait Cluster: Send + Sync {
         None
     }
 
+    /// The brokers' log directories (`log.dirs`), for reading what their log cleaners did
+    /// ([`crate::cleaner`]); `None` for a cluster cutover did not start.
+    fn log_dirs(&self) -> Option<Vec<PathBuf>> {
+        None
+    }
+
     /// The fault proxy in front of broker `node_id` (clusters started with
     /// [`ClusterSpec::proxied`]; `None` otherwise). It stops with the cluster.
     fn proxy(&self, _node_id: u32) -> Option<Arc<Proxy>> {

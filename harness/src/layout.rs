@@ -66,6 +66,11 @@ impl NodeLayout {
         self.dir.join("logs")
     }
 
+    /// The broker's one log directory (`log.dirs`): its partitions' data.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
     pub fn server_log(&self) -> PathBuf {
         self.log_dir().join("server.log")
     }
@@ -150,6 +155,10 @@ macro_rules! owned_cluster_methods {
             Some(self.workdir.path().to_path_buf())
         }
 
+        fn log_dirs(&self) -> Option<Vec<PathBuf>> {
+            Some(self.nodes.iter().map(|n| n.layout.data_dir()).collect())
+        }
+
         fn proxy(&self, node_id: u32) -> Option<Arc<Proxy>> {
             self.proxies.get(node_id)
         }
@@ -211,7 +220,7 @@ pub(crate) fn lay_out(
             dir: cluster_dir.join(format!("node-{}", i + 1)),
         };
         fs::create_dir_all(node.log_dir())
-            .and_then(|_| fs::create_dir_all(node.dir.join("data")))
+            .and_then(|_| fs::create_dir_all(node.data_dir()))
             .map_err(HarnessError::io(format!("creating {}", node.dir.display())))?;
         if let Some(security) = security {
             security.write_node_files(&node.dir)?;
@@ -356,7 +365,7 @@ pub(crate) fn broker_properties(
             set(&k, v);
         }
     }
-    set("log.dirs", node.dir.join("data").display().to_string());
+    set("log.dirs", node.data_dir().display().to_string());
     // Migrations must create target topics deliberately; auto-creation hides mistakes.
     set("auto.create.topics.enable", "false".into());
     set("num.partitions", "1".into());

@@ -15,6 +15,7 @@
 
 pub mod acl;
 pub mod admin;
+pub mod cleaner;
 pub mod client_props;
 pub mod cluster;
 pub mod container;

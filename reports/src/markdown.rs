@@ -96,6 +96,13 @@ pub fn render(r: &RunReport) -> String {
                 thousands(v.tally.upstream_duplicates),
             );
         }
+        if v.tally.unverifiable_compacted > 0 {
+            let _ = writeln!(
+                md,
+                "{} records of compacted topics could not be judged: older values of a key or tombstones a log cleaner may have removed on one side (`unverifiable_compacted`).\n",
+                thousands(v.tally.unverifiable_compacted)
+            );
+        }
         let _ = writeln!(md, "{}\n", digest::promises_line(&v.promises));
     } else {
         let _ = writeln!(md, "No verdict (the run ended before verification).\n");

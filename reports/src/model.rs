@@ -19,7 +19,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// counts, `expectation.bounds`, `faults[].failed`). Major 1's minors: 0 the first runner's
 /// fields; 1 kind, finished_at, scenario text and file, client properties, librdkafka version,
 /// delay; 2 consumer_groups; 3 rehearsal; 4 undecided, fault effect, expectation; 5 registries.
-pub const SCHEMA_MINOR: u32 = 0;
+pub const SCHEMA_MINOR: u32 = 1;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -867,6 +867,8 @@ impl RunState<'_> {
             promises: scenario.verify.clone(),
             // Every topic the workload wrote is verified, whatever its name.
             exact_topics: Some(self.topics.clone()),
+            // What the log cleaners of compacted topics did, where cutover started the brokers.
+            cleaners: verify::Cleaners::of(self.source.as_ref(), self.target.as_ref()),
             ..VerifyOptions::default()
         };
         let report = &mut self.report;

@@ -51,8 +51,13 @@ pub enum Copier {
     /// [`crate::more::REPARTITIONED`], checked as a whole topic, partitions not promised), drops every 97th and duplicates every 89th record, and writes
     /// one phantom to target partition 0, which no source partition maps to.
     Repartitions,
-    /// Compacted source topic: changes the latest value of every 4th key of a partition.
+    /// Compacted source topic: changes the latest value of every 4th key of a partition (the
+    /// record is corrupted, and its key's latest value diverges).
     DivergesCompacted,
+    /// Compacted source topic: keeps every key's latest value but drops every 3rd older value
+    /// of a key. No cleaner ran on the target (the checker sees the brokers' cleaner
+    /// checkpoints), so they are lost, not "what compaction would have removed".
+    DropsCompactedHistory,
     /// Source with upstream re-sends (identical records): copies every record, offsets kept
     /// (offsets promised); the re-sends are upstream duplicates, not replication ones.
     FaithfulResends,
@@ -92,7 +97,7 @@ impl Broke {
 }
 
 impl Copier {
-    pub const ALL: [Copier; 19] = [
+    pub const ALL: [Copier; 20] = [
         Copier::Faithful,
         Copier::Drops,
         Copier::Duplicates,
@@ -106,6 +111,7 @@ impl Copier {
         Copier::Spilled,
         Copier::Repartitions,
         Copier::DivergesCompacted,
+        Copier::DropsCompactedHistory,
         Copier::FaithfulResends,
         Copier::DuplicatesResends,
         Copier::ShiftsOffsets,
@@ -130,6 +136,7 @@ impl Copier {
             Copier::Spilled => "spilled",
             Copier::Repartitions => "repartitions",
             Copier::DivergesCompacted => "diverges-compacted",
+            Copier::DropsCompactedHistory => "drops-compacted-history",
             Copier::FaithfulResends => "faithful-resends",
             Copier::DuplicatesResends => "duplicates-resends",
             Copier::ShiftsOffsets => "shifts-offsets",
@@ -148,6 +155,7 @@ impl Copier {
             Copier::FarReorders => Some(AnomalyClass::Reordered),
             Copier::Spilled | Copier::Repartitions => Some(AnomalyClass::Lost),
             Copier::DivergesCompacted => Some(AnomalyClass::CompactionDivergent),
+            Copier::DropsCompactedHistory => Some(AnomalyClass::Lost),
             Copier::DuplicatesResends => Some(AnomalyClass::Duplicated),
             Copier::SchemasUnresolved => Some(AnomalyClass::SchemaUnresolved),
             Copier::SchemasMismatch => Some(AnomalyClass::SchemaMismatch),

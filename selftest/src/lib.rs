@@ -15,11 +15,18 @@
 //! memory, schema registries) must report exactly those classes with exactly those counts and
 //! nothing else, the upstream duplicates apart, and the faithful copies must pass.
 //!
+//! Then the system under test as processes ([`processes`]): two `command` systems whose wrapper
+//! script runs the copier without `exec`, through `cutover run` as a user runs them — a crash
+//! must reach the wrapper and its copier (the run passes), a sidecar that leaves the
+//! instance's process group must fail the run with exactly one `process-survived`; nothing of
+//! either may outlive its run.
+//!
 //! It never touches a cluster it did not start: both clusters are its own, removed on every
 //! path.
 
 pub mod copier;
 mod more;
+pub mod processes;
 pub mod schemas;
 
 use std::collections::BTreeMap;
@@ -44,6 +51,8 @@ pub enum SelftestError {
     Kafka(String),
     #[error("a copier thread failed: {0}")]
     Join(String),
+    #[error("process case {0}")]
+    Process(String),
 }
 
 /// What the selftest runs.
@@ -55,6 +64,9 @@ pub struct SelftestOptions {
     pub kafka_version: Option<String>,
     /// Bound on each copier's read and write.
     pub timeout: Duration,
+    /// The `cutover` binary, for the process cases (`cutover run` of a `command` system);
+    /// None skips them, saying so.
+    pub cutover_exe: Option<std::path::PathBuf>,
 }
 
 impl Default for SelftestOptions {
@@ -63,6 +75,7 @@ impl Default for SelftestOptions {
             records: 3_000,
             kafka_version: None,
             timeout: Duration::from_secs(60),
+            cutover_exe: None,
         }
     }
 }
@@ -96,6 +109,12 @@ pub struct Line {
     /// also only on the added partitions (every count and every example there).
     pub ok: bool,
     pub verify_ms: u64,
+    /// Run-level classes the case must show (process cases), with counts.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub expected_run: BTreeMap<String, u64>,
+    /// Run-level classes the run showed (process cases), with counts.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub found_run: BTreeMap<String, u64>,
 }
 
 impl Line {
@@ -150,12 +169,44 @@ impl Line {
             spilled,
             ok,
             verify_ms: verdict.duration_ms,
+            expected_run: BTreeMap::new(),
+            found_run: BTreeMap::new(),
+        }
+    }
+
+    /// A process case's line: run-level classes, and `ok` as the case judged it (with the
+    /// leftovers and the crash's proof in the found text when they matter).
+    fn process(case: processes::ProcessCase, outcome: &processes::ProcessOutcome) -> Line {
+        let mut found_run = outcome.found.clone();
+        if !outcome.leftovers.is_empty() {
+            found_run.insert("left-running".into(), outcome.leftovers.len() as u64);
+        }
+        Line {
+            copier: case.name().to_string(),
+            expected: Counts::default(),
+            expected_upstream_duplicates: 0,
+            found: Counts::default(),
+            found_upstream_duplicates: 0,
+            status: match outcome.outcome {
+                reports::Outcome::Pass => Status::Pass,
+                reports::Outcome::Fail => Status::Fail,
+                _ => Status::Unknown,
+            },
+            partitions: Vec::new(),
+            spilled: 0,
+            ok: outcome.ok,
+            verify_ms: outcome.elapsed_ms,
+            expected_run: case.expected(),
+            found_run,
         }
     }
 
     /// `lost 31`, `phantom 1, offset-mismatch 449`, or `pass`; ` + upstream-duplicates N`
     /// when the source has identical records.
     pub fn expected_text(&self) -> String {
+        if !self.expected_run.is_empty() {
+            return run_text(&self.expected_run);
+        }
         let classes = if self.expected.is_empty() {
             "pass".into()
         } else {
@@ -166,6 +217,9 @@ impl Line {
 
     /// Every class found with its count, or `pass`; the upstream duplicates as above.
     pub fn found_text(&self) -> String {
+        if !self.found_run.is_empty() {
+            return run_text(&self.found_run);
+        }
         let classes = if self.found.is_empty() {
             match self.status {
                 Status::Pass => "pass".into(),
@@ -182,6 +236,14 @@ impl Line {
 fn counts_text(counts: &Counts) -> String {
     counts
         .0
+        .iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn run_text(classes: &BTreeMap<String, u64>) -> String {
+    classes
         .iter()
         .map(|(c, n)| format!("{c} {n}"))
         .collect::<Vec<_>>()
@@ -304,10 +366,13 @@ pub async fn run(
     // A cluster that started is removed when dropped, also when the other one failed.
     let (source, target) = (source?, target?);
     let kafka_version = source.kafka_version().unwrap_or_default();
+    // Both clusters are cutover's: the checker sees what their log cleaners did.
+    let cleaners = verify::Cleaners::of(source.as_ref(), target.as_ref());
     let result = run_on(
         options,
         &source.client_props(),
         &target.client_props(),
+        &cleaners,
         &progress,
     )
     .await;
@@ -315,7 +380,22 @@ pub async fn run(
     if let Err(e) = s.and(t) {
         tracing::warn!(error = %e, "shutting the selftest clusters down");
     }
-    let (lines, source_records, source_aborted) = result?;
+    let (mut lines, source_records, source_aborted) = result?;
+    match &options.cutover_exe {
+        Some(exe) => {
+            for case in processes::ProcessCase::ALL {
+                progress(&format!("process case `{}`: cutover run", case.name()));
+                let exe = exe.clone();
+                let outcome = tokio::task::spawn_blocking(move || {
+                    processes::run_case(case, &exe, Duration::from_secs(240))
+                })
+                .await
+                .map_err(|e| SelftestError::Join(e.to_string()))??;
+                lines.push(Line::process(case, &outcome));
+            }
+        }
+        None => progress("process cases skipped: no cutover binary to run them with"),
+    }
     Ok(SelftestReport {
         lines,
         source_records,
@@ -394,7 +474,7 @@ fn case(copier: Copier) -> Case {
             target_partitions: PARTITIONS,
             ..case(Copier::Faithful)
         },
-        Copier::DivergesCompacted => Case {
+        Copier::DivergesCompacted | Copier::DropsCompactedHistory => Case {
             compacted: true,
             ..small(COMPACTED_TOPIC)
         },
@@ -415,7 +495,7 @@ fn case(copier: Copier) -> Case {
 }
 
 /// The checker's options for a copier: the default ones but for what the case is about.
-fn verify_options(copier: Copier) -> VerifyOptions {
+fn verify_options(copier: Copier, cleaners: &verify::Cleaners) -> VerifyOptions {
     let source_topic = case(copier).source_topic;
     let mut options = VerifyOptions {
         topics: regex_escape(source_topic),
@@ -423,6 +503,7 @@ fn verify_options(copier: Copier) -> VerifyOptions {
             map: BTreeMap::from([(source_topic.to_string(), target_topic(copier))]),
             ..Rename::default()
         },
+        cleaners: cleaners.clone(),
         ..VerifyOptions::default()
     };
     match copier {
@@ -523,6 +604,7 @@ async fn run_on(
     options: &SelftestOptions,
     source: &ClientProps,
     target: &ClientProps,
+    cleaners: &verify::Cleaners,
     progress: &Progress,
 ) -> Result<(Vec<Line>, u64, u64), SelftestError> {
     produce_sources(options, source, progress).await?;
@@ -556,8 +638,13 @@ async fn run_on(
         .await
         .map_err(|e| SelftestError::Join(e.to_string()))??;
         progress(&format!("copier `{}`: checking", copier.name()));
-        let verdict =
-            verify::verify(source, target, &verify_options(copier), Arc::new(|_| {})).await?;
+        let verdict = verify::verify(
+            source,
+            target,
+            &verify_options(copier, cleaners),
+            Arc::new(|_| {}),
+        )
+        .await?;
         if copier == Copier::Faithful {
             source_records = verdict.tally.source_records;
             source_aborted = verdict.tally.source_aborted;

@@ -22,6 +22,7 @@ pub(crate) fn copier(copier: Copier) -> Option<CopyFn> {
         Copier::Spilled => spilled,
         Copier::Repartitions => repartitions,
         Copier::DivergesCompacted => diverges_compacted,
+        Copier::DropsCompactedHistory => drops_compacted_history,
         Copier::FaithfulResends => faithful,
         Copier::SchemasFaithful => schemas_faithful,
         Copier::DuplicatesResends => duplicates_resends,
@@ -191,8 +192,36 @@ fn diverges_compacted(read: Vec<Vec<Record>>, broke: &mut Broke) -> Vec<Vec<Reco
                 v.extend_from_slice(b" (diverged by cutover selftest)");
                 r.value = Some(v);
                 broke.add(AnomalyClass::CompactionDivergent, 1);
+                broke.add(AnomalyClass::Corrupted, 1);
             }
             records
+        })
+        .collect()
+}
+
+fn drops_compacted_history(read: Vec<Vec<Record>>, broke: &mut Broke) -> Vec<Vec<Record>> {
+    read.into_iter()
+        .map(|records| {
+            let mut last: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+            for (i, r) in records.iter().enumerate() {
+                if let Some(k) = &r.key {
+                    last.insert(k.clone(), i);
+                }
+            }
+            let latest: HashSet<usize> = last.into_values().collect();
+            let mut older = 0u64;
+            let mut out = Vec::with_capacity(records.len());
+            for (i, r) in records.into_iter().enumerate() {
+                if !latest.contains(&i) {
+                    older += 1;
+                    if older.is_multiple_of(3) {
+                        broke.add(AnomalyClass::Lost, 1);
+                        continue;
+                    }
+                }
+                out.push(r);
+            }
+            out
         })
         .collect()
 }

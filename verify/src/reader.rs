@@ -23,10 +23,12 @@ use sha2::{Digest, Sha256};
 
 use crate::error::VerifyError;
 use crate::fingerprint::{fingerprint, identity, message_headers, FingerprintOptions, RecordView};
-use crate::matcher::{topic_position, MatchOptions, PartitionMatcher, PartitionOutcome, Retention};
+use crate::matcher::{
+    topic_position, Compaction, MatchOptions, PartitionMatcher, PartitionOutcome, Pos, Retention,
+};
 use crate::runs::{RunSorter, Spill};
 use crate::topic::combine;
-use crate::verdict::{AnomalyClass, Counts, Position, Promises, TopicVerdict, Verdict};
+use crate::verdict::{AnomalyClass, Position, Promises, TopicVerdict, Verdict};
 
 pub use crate::rename::Rename;
 
@@ -54,6 +56,47 @@ pub struct VerifyOptions {
     /// `topics` regex is not used then. None: the regex, internal topics left out and listed
     /// in the verdict's `skipped_topics`.
     pub exact_topics: Option<Vec<String>>,
+    /// Where the checker can see what the log cleaners of compacted topics did.
+    pub cleaners: Cleaners,
+}
+
+/// The brokers' log directories of each cluster, where cutover started them (their
+/// `cleaner-offset-checkpoint` files say which compacted partitions a log cleaner has cleaned:
+/// [`harness::cleaner`]). `None`: a cluster cutover cannot see into; its cleaner is taken to
+/// have run anywhere, so on compacted topics every older value of a key missing on the other
+/// side is `unverifiable_compacted` rather than lost or phantom.
+#[derive(Debug, Clone, Default)]
+pub struct Cleaners {
+    pub source: Option<Vec<std::path::PathBuf>>,
+    pub target: Option<Vec<std::path::PathBuf>>,
+}
+
+impl Cleaners {
+    /// Both clusters' log directories, as [`harness::Cluster::log_dirs`] gives them.
+    pub fn of(source: &dyn harness::Cluster, target: &dyn harness::Cluster) -> Cleaners {
+        Cleaners {
+            source: source.log_dirs(),
+            target: target.log_dirs(),
+        }
+    }
+
+    /// Whether a cleaner may have removed records of `topic`'s `partitions` on one side.
+    fn may_have_cleaned(
+        dirs: Option<&Vec<std::path::PathBuf>>,
+        cluster: &str,
+        topic: &str,
+        partitions: &[i32],
+    ) -> Result<bool, VerifyError> {
+        match dirs {
+            None => Ok(true),
+            Some(dirs) => {
+                harness::cleaner::cleaned(dirs, topic, partitions).map_err(|e| VerifyError::Kafka {
+                    cluster: cluster.into(),
+                    detail: format!("reading the log cleaner's checkpoints of {topic}: {e}"),
+                })
+            }
+        }
+    }
 }
 
 impl Default for VerifyOptions {
@@ -70,6 +113,7 @@ impl Default for VerifyOptions {
             idle_timeout: Duration::from_secs(30),
             schemas: None,
             exact_topics: None,
+            cleaners: Cleaners::default(),
         }
     }
 }
@@ -317,7 +361,7 @@ pub async fn plan(
             .is_some_and(|p| p.contains("compact"));
         if compacted {
             warnings.push(format!(
-                "{topic} is compacted: record-level counts are shown but not conclusive; the latest value per key is compared"
+                "{topic} is compacted: every record is judged but older values of a key and tombstones a log cleaner may have removed on one side (counted as unverifiable_compacted); the latest value per key is compared"
             ));
         }
         let mut partitions: Vec<i32> = sdesc.partitions.iter().map(|p| p.partition).collect();
@@ -463,14 +507,6 @@ pub fn assemble(
         );
         if let Some(check) = &options.schemas {
             check.reclassify(&mut verdict);
-        }
-        if planned.is_some_and(|t| t.compacted) {
-            // Compaction removes older values on either side: record-level counts are shown
-            // but do not decide; the latest value per key does.
-            verdict.inconclusive = std::mem::take(&mut verdict.counts);
-            for p in &mut verdict.partitions {
-                p.counts = Counts::default();
-            }
         }
         verdict
             .counts
@@ -663,12 +699,16 @@ impl Reader {
         if has_target {
             self.target_after(tt, p, t, &mut warnings)?;
         }
-        let outcome = matcher.finish(Retention {
-            source_log_start: s_low,
-            target_log_start: t_low,
-            allow_expiry: self.options.allow_expiry,
-        })?;
-        Ok((outcome, warnings, latest.divergent()?))
+        let (divergent, compaction) = self.compaction(job, latest)?;
+        let outcome = matcher.finish_compacted(
+            Retention {
+                source_log_start: s_low,
+                target_log_start: t_low,
+                allow_expiry: self.options.allow_expiry,
+            },
+            compaction,
+        )?;
+        Ok((outcome, warnings, divergent))
     }
 
     /// Partitions not preserved: every source partition, then every target partition (those
@@ -744,8 +784,41 @@ impl Reader {
             }
             self.target_after(tt, p, t, &mut warnings)?;
         }
-        let outcome = matcher.finish(retention)?;
-        Ok((outcome, warnings, latest.divergent()?))
+        let (divergent, compaction) = self.compaction(job, latest)?;
+        let outcome = matcher.finish_compacted(retention, compaction)?;
+        Ok((outcome, warnings, divergent))
+    }
+
+    /// A compacted job's latest values per key and what compaction may have removed, asked of
+    /// the cleaners after the reads (a cleaning during them counts as one).
+    fn compaction(&self, job: &Job, latest: Latest) -> Result<(u64, Compaction), VerifyError> {
+        if !job.compacted {
+            return latest.finish(false, false);
+        }
+        let source_partitions: Vec<i32> = if job.whole_topic {
+            job.source_partitions.clone()
+        } else {
+            vec![job.partition]
+        };
+        let target_partitions: Vec<i32> = if job.whole_topic {
+            job.target_partitions.clone()
+        } else {
+            vec![job.partition]
+        };
+        let cleaners = &self.options.cleaners;
+        let source_cleaned = Cleaners::may_have_cleaned(
+            cleaners.source.as_ref(),
+            "source",
+            &job.source_topic,
+            &source_partitions,
+        )?;
+        let target_cleaned = Cleaners::may_have_cleaned(
+            cleaners.target.as_ref(),
+            "target",
+            &job.target_topic,
+            &target_partitions,
+        )?;
+        latest.finish(source_cleaned, target_cleaned)
     }
 
     /// Where reading a source partition starts and ends (log start; the high watermark capped
@@ -903,12 +976,16 @@ type KeyLatest = ([u8; 16], Option<[u8; 32]>, Option<[u8; 32]>);
 /// and the walk by key compares the last value of each side.
 struct Latest {
     sorter: Option<RunSorter<KeyValue>>,
+    /// Items in memory of each sorter the walk fills.
+    capacity: usize,
 }
 
 impl Latest {
     fn new(compacted: bool, matching: &MatchOptions) -> Latest {
+        let capacity = (matching.capacity / 4).max(1);
         Latest {
-            sorter: compacted.then(|| RunSorter::new((matching.capacity / 4).max(1))),
+            sorter: compacted.then(|| RunSorter::new(capacity)),
+            capacity,
         }
     }
 
@@ -934,35 +1011,77 @@ impl Latest {
     }
 
     /// Keys whose latest value differs (a tombstone and an absent key are the same after
-    /// compaction).
-    fn divergent(self) -> Result<u64, VerifyError> {
+    /// compaction), and the positions compaction may have removed a record from (see
+    /// [`Compaction`]): of the source's records when the target's cleaner ran
+    /// (`target_cleaned`), of the target's when the source's did (`source_cleaned`).
+    fn finish(
+        self,
+        source_cleaned: bool,
+        target_cleaned: bool,
+    ) -> Result<(u64, Compaction), VerifyError> {
         let Some(sorter) = self.sorter else {
-            return Ok(0);
+            return Ok((0, Compaction::default()));
         };
+        let capacity = self.capacity;
+        let mut source_excused: Option<RunSorter<Pos>> =
+            target_cleaned.then(|| RunSorter::new(capacity));
+        let mut target_excused: Option<RunSorter<Pos>> =
+            source_cleaned.then(|| RunSorter::new(capacity));
         let mut sorted = sorter.finish()?;
         let value = |kv: &KeyValue| (kv.tag & 1 == 1).then_some(kv.fp);
+        let position = |kv: &KeyValue| Pos((kv.tag & ((1 << 63) - 1)) >> 1);
         let mut divergent = 0u64;
         let mut current: Option<KeyLatest> = None;
+        // The key's source record seen last: excused once a later one of the key follows, or
+        // at the key's end if it is a tombstone.
+        let mut previous_source: Option<KeyValue> = None;
+        let mut flush_key = |current: &mut Option<KeyLatest>,
+                             previous_source: &mut Option<KeyValue>,
+                             source_excused: &mut Option<RunSorter<Pos>>|
+         -> Result<(), VerifyError> {
+            if let Some((_, s, t)) = current.take() {
+                divergent += u64::from(s != t);
+            }
+            if let (Some(kv), Some(excused)) = (previous_source.take(), source_excused.as_mut()) {
+                if kv.tag & 1 == 0 {
+                    excused.push(position(&kv))?;
+                }
+            }
+            Ok(())
+        };
         for kv in sorted.by_ref() {
             if current.as_ref().is_some_and(|c| c.0 != kv.key) {
-                if let Some((_, s, t)) = current.take() {
-                    divergent += u64::from(s != t);
-                }
+                flush_key(&mut current, &mut previous_source, &mut source_excused)?;
             }
             let c = current.get_or_insert((kv.key, None, None));
             if kv.tag >> 63 == 0 {
                 c.1 = value(&kv);
+                if let (Some(older), Some(excused)) =
+                    (previous_source.replace(kv), source_excused.as_mut())
+                {
+                    excused.push(position(&older))?;
+                }
             } else {
+                // Target records sort after the source's of the same key: by now it is known
+                // whether the key is still in the source.
+                let key_in_source = c.1.is_some() || previous_source.is_some();
+                if let Some(excused) = target_excused.as_mut() {
+                    if key_in_source || kv.tag & 1 == 0 {
+                        excused.push(position(&kv))?;
+                    }
+                }
                 c.2 = value(&kv);
             }
         }
         if let Some(e) = sorted.take_error() {
             return Err(e);
         }
-        if let Some((_, s, t)) = current {
-            divergent += u64::from(s != t);
-        }
-        Ok(divergent)
+        flush_key(&mut current, &mut previous_source, &mut source_excused)?;
+        let compaction = Compaction {
+            source: source_excused.map(RunSorter::finish).transpose()?,
+            target: target_excused.map(RunSorter::finish).transpose()?,
+        };
+        Ok((divergent, compaction))
     }
 }
 
@@ -1351,7 +1470,16 @@ mod tests {
                 latest.target(at, &seen(key, value)).unwrap();
                 at += 1;
             }
-            assert_eq!(latest.divergent().unwrap(), 12, "capacity {capacity}");
+            let (divergent, compaction) = latest.finish(true, true).unwrap();
+            assert_eq!(divergent, 12, "capacity {capacity}");
+            // The source's older values (two per key) and its 100 latest tombstones; every
+            // target record (each key is still in the source), 50 keys absent there.
+            let source: Vec<u64> = compaction.source.unwrap().map(|p| p.0).collect();
+            assert_eq!(source.len(), 2_100, "capacity {capacity}");
+            assert!(source.windows(2).all(|w| w[0] < w[1]), "ascending");
+            assert!(source.contains(&0) && !source.contains(&2_000), "k0 v0 yes, k0 v2 no");
+            assert!(source.contains(&2_950), "k950's tombstone");
+            assert_eq!(compaction.target.unwrap().count(), 950, "capacity {capacity}");
         }
     }
 }

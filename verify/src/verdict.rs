@@ -144,6 +144,12 @@ pub struct Tally {
     /// Source records missing in the target because the target's retention removed them
     /// (only when expiry is allowed).
     pub expired_allowed: u64,
+    /// Compacted topics: records a log cleaner may have removed on one side, so their copy (or
+    /// their original) cannot be checked — older values of a key the target's cleaner may have
+    /// dropped, copies of values the source's cleaner dropped, tombstones. Only counted once a
+    /// cleaner ran (or when cutover cannot see the cleaners: clusters it did not start).
+    #[serde(default)]
+    pub unverifiable_compacted: u64,
     /// Key + value + header bytes fingerprinted, both sides.
     pub bytes_compared: u64,
 }
@@ -157,6 +163,7 @@ impl Tally {
         self.upstream_duplicates += o.upstream_duplicates;
         self.unverifiable_expired += o.unverifiable_expired;
         self.expired_allowed += o.expired_allowed;
+        self.unverifiable_compacted += o.unverifiable_compacted;
         self.bytes_compared += o.bytes_compared;
     }
 }
@@ -201,15 +208,15 @@ pub struct TopicVerdict {
     pub source_topic: String,
     pub target_topic: String,
     pub counts: Counts,
-    /// Record-level counts that do not decide the verdict: on a compacted topic, compaction
-    /// removes older values of a key on either side, so only the latest value per key
-    /// (`compaction-divergent`) is conclusive.
+    /// Always empty since report major 2 minor 1: compacted topics are judged record by record
+    /// (what a cleaner may have removed is `tally.unverifiable_compacted`). Minor 0 moved a
+    /// compacted topic's record-level counts here; kept so its readers still read.
     #[serde(default, skip_serializing_if = "Counts::is_empty")]
     pub inconclusive: Counts,
     pub tally: Tally,
     pub partitions: Vec<PartitionVerdict>,
     pub examples: Vec<Example>,
-    /// Things a person must know: compacted topic (record counts not conclusive), log start
+    /// Things a person must know: compacted topic (what a cleaner may have removed), log start
     /// moved, topic re-created, open transaction holding the last stable offset, …
     pub warnings: Vec<String>,
     /// Ranges an open transaction hid from the checker at the end (see [`Unverified`]).

@@ -84,6 +84,21 @@ async fn expired_records_are_not_called_phantom_or_lost() {
     assert_eq!(v.tally.expired_allowed, 5);
 }
 
+fn history() -> Vec<(String, Option<String>)> {
+    // Three versions of each of ten keys, then a tombstone for k9.
+    let mut history: Vec<(String, Option<String>)> = Vec::new();
+    for version in 0..3 {
+        for k in 0..10 {
+            history.push((format!("k{k}"), Some(format!("v{version}"))));
+        }
+    }
+    history.push(("k9".into(), None));
+    history
+}
+
+/// A copy that kept only the latest value of each key, as the target's cleaner would leave it,
+/// on clusters cutover cannot see into: every older value and the tombstone is
+/// `unverifiable_compacted`, not lost; a key whose latest value differs is caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compacted_topics_are_judged_by_the_latest_value_per_key() {
     let cluster = harness::start(&ClusterSpec::new("compaction"))
@@ -97,14 +112,7 @@ async fn compacted_topics_are_judged_by_the_latest_value_per_key() {
             .await
             .unwrap();
     }
-    // Three versions of each of ten keys, then a tombstone for k9.
-    let mut history: Vec<(String, Option<String>)> = Vec::new();
-    for version in 0..3 {
-        for k in 0..10 {
-            history.push((format!("k{k}"), Some(format!("v{version}"))));
-        }
-    }
-    history.push(("k9".into(), None));
+    let history = history();
     produce(&props, "profiles", &history).await;
     produce(&props, "bad", &history).await;
     // A compacted copy: only the latest value of each key survives (k9's tombstone is gone).
@@ -121,17 +129,17 @@ async fn compacted_topics_are_judged_by_the_latest_value_per_key() {
         .await
         .unwrap();
     assert_eq!(v.status, Status::Pass, "{:?}", v.counts);
+    // 18 older values of k0..k8, k9's three values and its tombstone.
+    assert_eq!(v.tally.unverifiable_compacted, 22, "{:?}", v.tally);
+    assert_eq!(v.tally.matched, 9, "{:?}", v.tally);
     let topic = &v.topics[0];
-    assert!(
-        topic.inconclusive.get(AnomalyClass::Lost) > 0,
-        "record-level counts are shown"
-    );
     assert!(
         topic.warnings.iter().any(|w| w.contains("compacted")),
         "{:?}",
         topic.warnings
     );
 
+    // k3's latest value (v2) never reached the target: lost, and the key diverges.
     let v = verify::verify(&props, &props, &options("bad"), none)
         .await
         .unwrap();
@@ -142,6 +150,113 @@ async fn compacted_topics_are_judged_by_the_latest_value_per_key() {
         "{:?}",
         v.counts
     );
+    assert_eq!(v.counts.get(AnomalyClass::Lost), 1, "{:?}", v.counts);
+}
+
+/// A copier that keeps every key's latest value but loses older ones and writes an older one
+/// twice. Before, record-level counts on a compacted topic were "inconclusive" for the whole
+/// topic and the run passed. Now, where cutover sees that no cleaner ran on the target
+/// (clusters it started: the brokers' `cleaner-offset-checkpoint`), a missing older value is
+/// lost; where it cannot see, it is `unverifiable_compacted`; the duplicate is caught either
+/// way. Once the target's cleaner has really run, the older values it removed are excused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compacted_topics_judge_every_record_a_cleaner_did_not_remove() {
+    let cluster = harness::start(
+        &ClusterSpec::new("compaction-cleaner").broker_config("log.cleaner.backoff.ms", "500"),
+    )
+    .await
+    .unwrap();
+    let props = cluster.client_props();
+    let admin = cluster.admin().unwrap();
+    let cleaners = verify::Cleaners {
+        source: cluster.log_dirs(),
+        target: cluster.log_dirs(),
+    };
+    assert!(
+        cleaners.target.is_some(),
+        "a cluster cutover started has log dirs"
+    );
+    for t in ["accounts", "copy.accounts"] {
+        admin
+            .create_topic(&TopicSpec::new(t, 1, 1).config("cleanup.policy", "compact"))
+            .await
+            .unwrap();
+    }
+    let history = history();
+    produce(&props, "accounts", &history).await;
+    // The copy: k0 v0 and k1 v1 lost, k2 v0 written twice, every latest value right.
+    let mut copy = Vec::new();
+    for (k, v) in &history {
+        if (k == "k0" && v.as_deref() == Some("v0")) || (k == "k1" && v.as_deref() == Some("v1")) {
+            continue;
+        }
+        copy.push((k.clone(), v.clone()));
+        if k == "k2" && v.as_deref() == Some("v0") {
+            copy.push((k.clone(), v.clone()));
+        }
+    }
+    produce(&props, "copy.accounts", &copy).await;
+    let none = Arc::new(|_| {});
+
+    let seen = VerifyOptions {
+        cleaners: cleaners.clone(),
+        ..options("accounts")
+    };
+    let v = verify::verify(&props, &props, &seen, none.clone())
+        .await
+        .unwrap();
+    assert_eq!(v.status, Status::Fail);
+    assert_eq!(v.counts.get(AnomalyClass::Lost), 2, "{:?}", v.counts);
+    assert_eq!(v.counts.get(AnomalyClass::Duplicated), 1, "{:?}", v.counts);
+    assert_eq!(v.counts.total(), 3, "{:?}", v.counts);
+    assert_eq!(v.tally.unverifiable_compacted, 0, "{:?}", v.tally);
+
+    // Clusters cutover cannot see into: the lost older values may be the target cleaner's work.
+    let v = verify::verify(&props, &props, &options("accounts"), none.clone())
+        .await
+        .unwrap();
+    assert_eq!(v.counts.get(AnomalyClass::Lost), 0, "{:?}", v.counts);
+    assert_eq!(v.counts.get(AnomalyClass::Duplicated), 1, "{:?}", v.counts);
+    assert_eq!(v.tally.unverifiable_compacted, 2, "{:?}", v.tally);
+
+    // A faithful copy, then the target's cleaner really runs: its short segment rolls when the
+    // tombstone arrives after a pause, and any dirty ratio is enough.
+    admin
+        .create_topic(&TopicSpec::new("ledger", 1, 1).config("cleanup.policy", "compact"))
+        .await
+        .unwrap();
+    admin
+        .create_topic(
+            &TopicSpec::new("copy.ledger", 1, 1)
+                .config("cleanup.policy", "compact")
+                .config("segment.ms", "100")
+                .config("min.cleanable.dirty.ratio", "0.01")
+                .config("min.compaction.lag.ms", "0"),
+        )
+        .await
+        .unwrap();
+    produce(&props, "ledger", &history).await;
+    produce(&props, "copy.ledger", &history[..30]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    produce(&props, "copy.ledger", &history[30..]).await;
+    let dirs = cleaners.target.clone().unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !harness::cleaner::cleaned(&dirs, "copy.ledger", &[0]).unwrap() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the target's log cleaner did not clean copy.ledger within 90 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let seen = VerifyOptions {
+        cleaners,
+        ..options("ledger")
+    };
+    let v = verify::verify(&props, &props, &seen, none).await.unwrap();
+    assert_eq!(v.status, Status::Pass, "{:?}", v.counts);
+    // The cleaned segment held v0..v2 of ten keys; it kept each key's v2.
+    assert_eq!(v.tally.unverifiable_compacted, 20, "{:?}", v.tally);
+    assert_eq!(v.tally.matched, 11, "{:?}", v.tally);
 }
 
 /// Retention excuses no more than it removed. A copier that never copied the first 20 records

@@ -13,7 +13,17 @@ use super::*;
 
 impl PartitionMatcher {
     /// Walks the fingerprint groups and counts every anomaly.
-    pub fn finish(mut self, retention: Retention) -> Result<PartitionOutcome, VerifyError> {
+    pub fn finish(self, retention: Retention) -> Result<PartitionOutcome, VerifyError> {
+        self.finish_compacted(retention, Compaction::default())
+    }
+
+    /// [`finish`](Self::finish) for a compacted topic: lost and phantom records at the
+    /// positions `compaction` names are `unverifiable_compacted`, not anomalies.
+    pub fn finish_compacted(
+        mut self,
+        retention: Retention,
+        compaction: Compaction,
+    ) -> Result<PartitionOutcome, VerifyError> {
         self.sink.taint = None;
         if let Some(mut w) = self.window.take() {
             w.flush(&mut self.sink)?;
@@ -155,6 +165,18 @@ impl PartitionMatcher {
         let mut kept_lost = Lowest::new(options.anomaly_memory);
         let mut kept_phantom = Lowest::new(options.anomaly_memory);
         let (mut lost_count, mut phantom_count) = (0u64, 0u64);
+        // A compacted topic: what is left goes once more through sorted runs, by position, to
+        // meet the positions compaction may have removed.
+        let Compaction {
+            source: compacted_source,
+            target: compacted_target,
+        } = compaction;
+        let mut lost_by_position: Option<RunSorter<Leftover>> = compacted_source
+            .is_some()
+            .then(|| RunSorter::new(leftover_capacity));
+        let mut phantom_by_position: Option<RunSorter<Leftover>> = compacted_target
+            .is_some()
+            .then(|| RunSorter::new(leftover_capacity));
         let (mut l, mut ph) = (lost.next(), phantom.next());
         loop {
             let take_lost = match (&l, &ph) {
@@ -182,6 +204,8 @@ impl PartitionMatcher {
                     if lost_excuse > 0 && at < firsts.source(at) {
                         lost_excuse -= 1;
                         tally.expired_allowed += 1;
+                    } else if let Some(by_position) = lost_by_position.as_mut() {
+                        by_position.push(Leftover::new(0, at, a.fp))?;
                     } else {
                         lost_count += 1;
                         kept_lost.offer(at, a.fp);
@@ -194,6 +218,8 @@ impl PartitionMatcher {
                     if phantom_excuse > 0 && at < firsts.target(at) {
                         phantom_excuse -= 1;
                         tally.unverifiable_expired += 1;
+                    } else if let Some(by_position) = phantom_by_position.as_mut() {
+                        by_position.push(Leftover::new(0, at, b.fp))?;
                     } else {
                         phantom_count += 1;
                         kept_phantom.offer(at, b.fp);
@@ -207,6 +233,26 @@ impl PartitionMatcher {
         }
         spilled += lost.spilled() + phantom.spilled();
         drop((lost, phantom));
+        if let (Some(by_position), Some(excused)) = (lost_by_position, compacted_source) {
+            let (counted, spill) = excuse_by_position(
+                by_position,
+                excused,
+                &mut tally.unverifiable_compacted,
+                &mut kept_lost,
+            )?;
+            lost_count += counted;
+            spilled += spill;
+        }
+        if let (Some(by_position), Some(excused)) = (phantom_by_position, compacted_target) {
+            let (counted, spill) = excuse_by_position(
+                by_position,
+                excused,
+                &mut tally.unverifiable_compacted,
+                &mut kept_phantom,
+            )?;
+            phantom_count += counted;
+            spilled += spill;
+        }
 
         let mut result = PartitionOutcome {
             truncated: lost_count + phantom_count > options.anomaly_memory as u64,
@@ -337,6 +383,38 @@ impl PartitionMatcher {
         }
         Ok(result)
     }
+}
+
+/// Walks lost (or phantom) records in position order beside the positions compaction may have
+/// removed: a record at such a position is counted in `excused`, the others are anomalies
+/// (kept as examples). Returns (anomalies, records spilled).
+fn excuse_by_position(
+    records: RunSorter<Leftover>,
+    mut excused_positions: crate::runs::Sorted<Pos>,
+    excused: &mut u64,
+    kept: &mut Lowest,
+) -> Result<(u64, u64), VerifyError> {
+    let mut records = records.finish()?;
+    let mut counted = 0u64;
+    let mut next_excused = excused_positions.next();
+    for r in records.by_ref() {
+        while next_excused.is_some_and(|p| p.0 < r.pos) {
+            next_excused = excused_positions.next();
+        }
+        if next_excused.is_some_and(|p| p.0 == r.pos) {
+            *excused += 1;
+        } else {
+            counted += 1;
+            kept.offer(r.position(), r.fp);
+        }
+    }
+    if let Some(e) = records
+        .take_error()
+        .or_else(|| excused_positions.take_error())
+    {
+        return Err(e);
+    }
+    Ok((counted, records.spilled() + excused_positions.spilled()))
 }
 
 /// A lost or phantom record on its way to the corruption pairing: 48 bytes, ordered by

@@ -121,6 +121,45 @@ impl Default for MatchOptions {
     }
 }
 
+/// A position on its own in sorted runs (8 bytes): an offset, or a topic position in whole-topic
+/// matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos(pub u64);
+
+impl crate::runs::Spill for Pos {
+    const SIZE: usize = 8;
+    fn write_to(&self, out: &mut [u8]) {
+        out.copy_from_slice(&self.0.to_be_bytes());
+    }
+    fn read_from(bytes: &[u8]) -> Self {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[..8]);
+        Pos(u64::from_be_bytes(b))
+    }
+}
+
+/// What the log cleaners of a compacted topic may have removed, as positions in ascending
+/// order (sorted runs). Compaction keeps the latest record of every key and removes older ones
+/// (and, after `delete.retention.ms`, tombstones), on each cluster on its own schedule
+/// (<https://kafka.apache.org/documentation/#compaction>), so:
+///
+/// * `source`: source records the *target's* cleaner may have removed after they were copied:
+///   not the latest of their key in the source, or a tombstone. `None`: the target's cleaner
+///   has not run on the partition, and a missing copy is lost.
+/// * `target`: target records that may be copies of source records the *source's* cleaner
+///   removed before the checker read them: their key is still in the source (a later value of
+///   it survived), or a tombstone. `None`: the source's cleaner has not run, and a record
+///   without a source original is a phantom.
+///
+/// A lost or phantom record at one of these positions is counted as `unverifiable_compacted`
+/// instead; every other record (the latest value of every key, whatever is above the cleaner
+/// points) is judged as on any topic.
+#[derive(Default)]
+pub struct Compaction {
+    pub source: Option<crate::runs::Sorted<Pos>>,
+    pub target: Option<crate::runs::Sorted<Pos>>,
+}
+
 /// Retention facts of a partition pair, read when verification starts.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Retention {
