@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use verify::verdict::AnomalyClass;
+use verdict::AnomalyClass;
 
 use crate::digest::{figures, thousands};
 use crate::model::{Outcome, RunReport};

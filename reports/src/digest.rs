@@ -1,7 +1,7 @@
 //! The figures every output shows, computed once from the model: anomaly classes with the
 //! topics and partitions they hit, examples capped per class, throughput, lag, delay.
 
-use verify::verdict::{AnomalyClass, Example};
+use verdict::{AnomalyClass, Example};
 
 use crate::model::{Outcome, RunReport};
 use crate::timeline;
@@ -175,7 +175,7 @@ pub fn figures(report: &RunReport) -> Figures {
 
 /// The promises the checker held the copy to, in words (classes of promises not made are
 /// counted and shown but do not fail the run).
-pub fn promises_line(p: &verify::verdict::Promises) -> String {
+pub fn promises_line(p: &verdict::Promises) -> String {
     let yes = |b: bool| if b { "kept" } else { "not promised" };
     format!(
         "Promises checked: partitions {}, order {}, offsets {}, timestamps {}, duplicates allowed {}.",

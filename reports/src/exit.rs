@@ -27,11 +27,11 @@ impl CutoverExitCode {
     }
 
     /// The exit code of a checker's verdict status.
-    pub fn of_status(status: verify::Status) -> i32 {
+    pub fn of_status(status: verdict::Status) -> i32 {
         match status {
-            verify::Status::Pass => Self::OK,
-            verify::Status::Fail => Self::FAILED,
-            verify::Status::Unknown => Self::ERROR,
+            verdict::Status::Pass => Self::OK,
+            verdict::Status::Fail => Self::FAILED,
+            verdict::Status::Unknown => Self::ERROR,
         }
     }
 }
@@ -46,6 +46,6 @@ mod tests {
         assert_eq!(CutoverExitCode::of_outcome(Outcome::Fail), 1);
         assert_eq!(CutoverExitCode::of_outcome(Outcome::Unknown), 2);
         assert_eq!(CutoverExitCode::of_outcome(Outcome::Aborted), 2);
-        assert_eq!(CutoverExitCode::of_status(verify::Status::Unknown), 2);
+        assert_eq!(CutoverExitCode::of_status(verdict::Status::Unknown), 2);
     }
 }

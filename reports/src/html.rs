@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use verify::verdict::AnomalyClass;
+use verdict::AnomalyClass;
 
 use crate::digest::{self, example_line, figures, thousands};
 use crate::model::{Outcome, RunKind, RunReport};
@@ -256,7 +256,7 @@ fn heat(h: &mut String, r: &RunReport) {
     }
     h.push_str("<section id=\"heat\"><h2>Anomalies per partition</h2>");
     let partitions: usize = v.topics.iter().map(|t| t.partitions.len()).sum();
-    let detail = |c: &verify::Counts| {
+    let detail = |c: &verdict::Counts| {
         c.0.iter()
             .map(|(k, n)| format!("{k} {n}"))
             .collect::<Vec<_>>()
@@ -276,7 +276,7 @@ fn heat(h: &mut String, r: &RunReport) {
                 .collect(),
         )]
     } else {
-        let per_topic = |t: &verify::verdict::TopicVerdict| -> Vec<HeatCell> {
+        let per_topic = |t: &verdict::TopicVerdict| -> Vec<HeatCell> {
             t.partitions
                 .iter()
                 .map(|p| HeatCell {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use verify::verdict::Verdict;
+use verdict::Verdict;
 
 pub use crate::reasons::{Class, Reason, RunClass};
 
@@ -289,7 +289,7 @@ impl RegistriesSection {
     /// Fills [`RegistriesSection::records`] from the checker's verdict: the `schema-unresolved`
     /// and `schema-mismatch` counts and up to five examples each.
     pub fn note_records(&mut self, verdict: &Verdict) {
-        use verify::verdict::AnomalyClass;
+        use verdict::AnomalyClass;
         self.records.clear();
         for class in [AnomalyClass::SchemaUnresolved, AnomalyClass::SchemaMismatch] {
             let count = verdict.counts.get(class);
@@ -461,7 +461,7 @@ pub struct TopicWindow {
     pub incomplete: bool,
 }
 
-pub use verify::resume::GroupCutover;
+pub use verdict::GroupCutover;
 
 impl RunReport {
     /// A report of the current schema with nothing in it yet.
@@ -478,9 +478,9 @@ impl RunReport {
     /// The report of a verify-only run: the verdict, no workload or faults.
     pub fn from_verdict(name: impl Into<String>, verdict: Verdict) -> RunReport {
         let outcome = match verdict.status {
-            verify::Status::Pass => Outcome::Pass,
-            verify::Status::Fail => Outcome::Fail,
-            verify::Status::Unknown => Outcome::Unknown,
+            verdict::Status::Pass => Outcome::Pass,
+            verdict::Status::Fail => Outcome::Fail,
+            verdict::Status::Unknown => Outcome::Unknown,
         };
         let failures = verdict
             .failing()

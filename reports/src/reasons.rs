@@ -9,7 +9,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use verify::verdict::AnomalyClass;
+use verdict::AnomalyClass;
 
 /// What went wrong around the record-level verdict, each counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use reports::{
     WriteOptions,
 };
 use scraper::{Html, Selector};
-use verify::verdict::{
+use verdict::{
     AnomalyClass, Counts, Example, PartitionVerdict, Position, Promises, Tally, TopicVerdict,
     Verdict,
 };
@@ -166,10 +166,10 @@ fn base(verdict: Verdict) -> RunReport {
     props.insert("ssl.truststore.password".to_string(), SECRET.to_string());
     r.client_properties.insert("source".into(), props);
     r.outcome = match verdict.status {
-        verify::Status::Pass => Outcome::Pass,
+        verdict::Status::Pass => Outcome::Pass,
         _ => Outcome::Fail,
     };
-    if verdict.status != verify::Status::Pass {
+    if verdict.status != verdict::Status::Pass {
         r.failures = verdict
             .counts
             .0
@@ -639,7 +639,7 @@ fn with_registries() -> RunReport {
             1,
             "schema registries: 1 conflict",
         ),
-        reports::Reason::anomaly(verify::verdict::AnomalyClass::SchemaMismatch, 3),
+        reports::Reason::anomaly(verdict::AnomalyClass::SchemaMismatch, 3),
     ];
     let mut reg = reports::RegistriesSection {
         sources: vec![

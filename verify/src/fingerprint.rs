@@ -23,16 +23,7 @@ pub const WORKLOAD_ID_HEADER: &str = "cutover-id";
 /// A SHA-256 fingerprint.
 pub type Fingerprint = [u8; 32];
 
-/// What goes into a fingerprint.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FingerprintOptions {
-    /// Include the timestamp and its type (when the setup promises to preserve them).
-    #[serde(default)]
-    pub include_timestamp: bool,
-    /// Header names left out (headers a replicator adds by design).
-    #[serde(default)]
-    pub exclude_headers: Vec<String>,
-}
+pub use verdict::FingerprintOptions;
 
 /// Headers MirrorMaker 2 and Confluent Replicator add by design.
 pub const REPLICATOR_PROVENANCE_HEADERS: &[&str] = &[

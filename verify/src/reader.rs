@@ -1477,9 +1477,16 @@ mod tests {
             let source: Vec<u64> = compaction.source.unwrap().map(|p| p.0).collect();
             assert_eq!(source.len(), 2_100, "capacity {capacity}");
             assert!(source.windows(2).all(|w| w[0] < w[1]), "ascending");
-            assert!(source.contains(&0) && !source.contains(&2_000), "k0 v0 yes, k0 v2 no");
+            assert!(
+                source.contains(&0) && !source.contains(&2_000),
+                "k0 v0 yes, k0 v2 no"
+            );
             assert!(source.contains(&2_950), "k950's tombstone");
-            assert_eq!(compaction.target.unwrap().count(), 950, "capacity {capacity}");
+            assert_eq!(
+                compaction.target.unwrap().count(),
+                950,
+                "capacity {capacity}"
+            );
         }
     }
 }

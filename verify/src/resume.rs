@@ -14,7 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use serde::{Deserialize, Serialize};
+pub use verdict::GroupCutover;
 
 use crate::error::VerifyError;
 use crate::fingerprint::{Fingerprint, FingerprintOptions};
@@ -28,40 +28,6 @@ fn failed(cluster: &str, detail: String) -> VerifyError {
     VerifyError::Kafka {
         cluster: cluster.to_string(),
         detail,
-    }
-}
-
-/// One application consumer group moved from the source to the target: it consumed the
-/// source, stopped, its offsets were translated, and it resumed on the target.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct GroupCutover {
-    pub group: String,
-    /// How the offsets reached the target (`cutover offsets sync`, or the system's own sync).
-    pub translated_by: String,
-    /// Records the group consumed on the source before it stopped.
-    pub consumed_on_source: u64,
-    /// Partitions with a committed offset on the source.
-    pub partitions: u64,
-    /// Of those, partitions with no committed offset on the target after translation.
-    pub untranslated: u64,
-    /// Records the group would miss on the target (committed in the source after its position,
-    /// before its translated position on the target).
-    pub skipped: u64,
-    /// Records the group would read a second time on the target.
-    pub reread: u64,
-    /// Partitions where the first record read on the target is not the copy of the first one
-    /// the group had left on the source.
-    pub misplaced: u64,
-    /// Per-partition lines for the partitions that are not exact (capped).
-    pub examples: Vec<String>,
-}
-
-impl GroupCutover {
-    /// Exact: every partition translated, resumes on the right record, nothing skipped or
-    /// re-read.
-    pub fn exact(&self) -> bool {
-        self.untranslated == 0 && self.skipped == 0 && self.reread == 0 && self.misplaced == 0
     }
 }
 
