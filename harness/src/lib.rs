@@ -17,6 +17,7 @@ pub mod acl;
 pub mod admin;
 pub mod client_props;
 pub mod cluster;
+pub mod connect;
 pub mod container;
 pub mod delivery;
 pub mod diagnose;
@@ -48,6 +49,7 @@ pub use acl::{
 pub use admin::{Admin, PartitionState, TopicDescription, TopicSpec};
 pub use client_props::ClientProps;
 pub use cluster::{start, BrokerInfo, Cluster};
+pub use connect::{ConnectCluster, ConnectError, ConnectRest, ConnectSpec};
 pub use diagnose::{ConnectProblem, ProbeOk};
 pub use dist::{DistKind, FetchEvent, KafkaDist, KafkaVersion, DEFAULT_KAFKA_VERSION};
 pub use error::{HarnessError, Result};
