@@ -302,6 +302,26 @@ impl ConnectRest {
         self.call("DELETE", &path, None).map(drop)
     }
 
+    /// Polls `GET /connectors/{name}/status` every 250 ms until it answers 404: a delete
+    /// removes the config at once, the status store catches up within a moment.
+    pub fn wait_deleted(&self, name: &str, timeout: Duration) -> Result<(), ConnectError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = match self.status(name) {
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => e.to_string(),
+                Ok(s) => s.summary(),
+            };
+            if Instant::now() >= deadline {
+                return Err(ConnectError::Timeout {
+                    seconds: timeout.as_secs(),
+                    what: format!("connector `{name}` to be gone (last status: {last})"),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(POLL_MS));
+        }
+    }
+
     /// Polls the status every 250 ms until the connector and every task are RUNNING
     /// ([`ConnectorStatus::all_running`]); the status when they are. After `timeout`, the
     /// error holds the last status seen and the first FAILED trace. A FAILED state is not
