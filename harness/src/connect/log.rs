@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 
 /// log4j2 configuration of a Connect worker: everything to stdout (the cluster sends it to the
 /// worker's log file) with a UTC timestamp the parser reads; the clients', Jetty's, the REST
-/// request log's and the plugin scanner's chatter turned down. `DistributedHerder` and
+/// request log's, the plugin scanner's, metrics' and app-info chatter turned down (the
+/// configs' value dumps stay: they show what each worker really ran with). `DistributedHerder` and
 /// `WorkerCoordinator` stay at INFO: their lines are the group history.
 pub const LOG4J2_WORKER_CONFIG: &str = "status = warn
 name = cutover-connect
@@ -37,6 +38,12 @@ logger.rest.name = org.apache.kafka.connect.runtime.rest.RestServer
 logger.rest.level = WARN
 logger.isolation.name = org.apache.kafka.connect.runtime.isolation
 logger.isolation.level = WARN
+logger.metrics.name = org.apache.kafka.common.metrics
+logger.metrics.level = WARN
+logger.appinfo.name = org.apache.kafka.common.utils.AppInfoParser
+logger.appinfo.level = WARN
+logger.telemetry.name = org.apache.kafka.common.telemetry
+logger.telemetry.level = WARN
 ";
 
 /// What a worker logged about the group.

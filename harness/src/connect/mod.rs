@@ -13,7 +13,9 @@
 //!   security (also under `producer.`, `consumer.`, `admin.`), `group.id`, the config, offset and
 //!   status topics `<group>-configs|offsets|status` with the given replication factor,
 //!   byte-array key, value and header converters, REST on `http://127.0.0.1:<free port>`
-//!   advertised as itself (a worker's id is that `127.0.0.1:port`), `plugin.path`,
+//!   advertised as itself (a worker's id is that `127.0.0.1:port`), `plugin.path` (without
+//!   one, `plugin.discovery=service_load`: Kafka's jars all have ServiceLoader manifests, and
+//!   the reflective scan of the default `hybrid_warn` halves a worker's start, KIP-898),
 //!   `exactly.once.source.support` (KIP-618), then the caller's extra properties, which win.
 //! - `rest`: the REST client (ureq, blocking): connector config, status, list, restart
 //!   (KIP-745's `includeTasks`/`onlyFailed`), task restart, pause/resume, delete, waits.
