@@ -239,6 +239,19 @@ fn mirror_source_connector_copies_every_record_and_its_task_moves_when_its_worke
     let generation_before = connect
         .current_generation()
         .expect("a generation was logged");
+    let leader = connect
+        .leader()
+        .expect("the leader of the latest generation");
+    assert!(leader == victim || leader == survivor);
+    eprintln!(
+        "task 0 runs on worker {victim}, the {} (the connector on {})",
+        if leader == victim {
+            "leader"
+        } else {
+            "follower"
+        },
+        status.connector.worker_id
+    );
     let family = connect.family(victim).unwrap();
     let crashed = Instant::now();
     connect.crash_worker(victim).unwrap();
@@ -260,7 +273,8 @@ fn mirror_source_connector_copies_every_record_and_its_task_moves_when_its_worke
         )
         .expect("task 0 moved");
     eprintln!(
-        "task 0 moved from {victim_id} to {survivor_id} {:?} after the crash",
+        "task 0 moved from {victim_id} to {survivor_id} {:?} after the crash \
+         (session.timeout.ms 6 s, scheduled.rebalance.max.delay.ms 3 s)",
         crashed.elapsed()
     );
     assert!(moved.all_running(), "{}", moved.summary());
@@ -283,6 +297,7 @@ fn mirror_source_connector_copies_every_record_and_its_task_moves_when_its_worke
         "only the survivor is in generation {}",
         last.generation
     );
+    assert_eq!(connect.leader(), Some(survivor), "the survivor leads");
 
     // The moved task copies what comes next.
     produce(&rt, &source.client_props(), "orders", 300..400);
@@ -649,4 +664,31 @@ fn three_workers_form_one_group_and_a_leave_and_a_join_are_new_generations() {
     rt.block_on(async {
         let _ = target.shutdown().await;
     });
+}
+
+#[test]
+fn a_worker_that_exits_fails_the_start_with_its_log() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let rt = runtime();
+    // Connect validates its config before it reaches Kafka: no cluster is needed to fail.
+    let mut spec = ConnectSpec::new("bad", ClientProps::bootstrap("127.0.0.1:1"));
+    spec.heap_mb = 256;
+    spec.worker_props
+        .insert("exactly.once.source.support".into(), "sometimes".into());
+    spec.ready_timeout = Duration::from_secs(60);
+    let started = Instant::now();
+    let err = rt
+        .block_on(ConnectCluster::start(spec))
+        .expect_err("an invalid worker config cannot start");
+    let text = err.to_string();
+    assert!(
+        matches!(err, harness::ConnectError::WorkerExited { .. }),
+        "the worker's exit ends the wait: {text}"
+    );
+    assert!(text.contains("exactly.once.source.support"), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "found before the timeout: {:?}",
+        started.elapsed()
+    );
 }

@@ -378,6 +378,20 @@ impl ConnectCluster {
         self.generations().last().map(|g| g.generation)
     }
 
+    /// The index of the group's leader in the latest generation (from its `leaderUrl` in the
+    /// workers' join lines). A crashed leader's tasks are reassigned at once by the next
+    /// leader, which never saw them; a crashed follower's only after
+    /// `scheduled.rebalance.max.delay.ms` (KIP-415; 5 minutes by default).
+    pub fn leader(&self) -> Option<u32> {
+        let last = self.generations().pop()?;
+        let url = &last.members.values().next()?.leader_url;
+        let id = url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .trim_end_matches('/');
+        self.index_of(id)
+    }
+
     /// The spec the cluster was started with.
     pub fn spec(&self) -> &ConnectSpec {
         &self.spec
