@@ -420,16 +420,13 @@ impl ConnectCluster {
     }
 
     /// Waits until the group's latest generation is above `generation` and every running
-    /// worker joined it; returns that generation.
+    /// worker (whose JVM is alive) joined it; returns that generation.
     pub fn wait_generation_above(&self, generation: u32, timeout: Duration) -> Result<u32> {
         let deadline = Instant::now() + timeout;
         loop {
             let latest = log::latest_generation_by_worker(&self.group_events());
-            let gens: Vec<Option<u32>> = self
-                .running
-                .keys()
-                .map(|i| latest.get(i).copied())
-                .collect();
+            let gens: Vec<Option<u32>> =
+                self.live().iter().map(|i| latest.get(i).copied()).collect();
             if let Some(Some(g)) = gens.first() {
                 if *g > generation && gens.iter().all(|x| *x == Some(*g)) {
                     return Ok(*g);
@@ -456,6 +453,16 @@ impl ConnectCluster {
         for index in indexes {
             let _ = self.stop_worker(index, grace);
         }
+    }
+
+    /// The running workers whose JVM is still alive (one that died on its own, not through
+    /// [`ConnectCluster::crash_worker`], is a zombie and left out of the group checks).
+    fn live(&self) -> Vec<u32> {
+        self.running
+            .values()
+            .filter(|w| supervisor::ProcessInfo::read(w.process.id()).is_some_and(|p| p.is_alive()))
+            .map(|w| w.index)
+            .collect()
     }
 
     fn spawn_worker(&mut self) -> Result<u32> {
@@ -545,9 +552,9 @@ impl ConnectCluster {
             if waiting_rest.is_empty() {
                 let latest = log::latest_generation_by_worker(&self.group_events());
                 let gens: Vec<(u32, Option<u32>)> = self
-                    .running
-                    .keys()
-                    .map(|i| (*i, latest.get(i).copied()))
+                    .live()
+                    .into_iter()
+                    .map(|i| (i, latest.get(&i).copied()))
                     .collect();
                 let first = gens.first().and_then(|(_, g)| *g);
                 let formed = first.is_some() && gens.iter().all(|(_, g)| *g == first);
