@@ -177,7 +177,8 @@ pub enum FetchEvent {
 pub enum DistKind {
     /// `kafka_2.13` and `kafka-tools`: brokers, StorageTool, the perf tools.
     Broker,
-    /// `connect-mirror` and its runtime (Connect, Jetty, Jersey): MirrorMaker 2 dedicated mode.
+    /// `connect-mirror` and its runtime (Connect, Jetty, Jersey): MirrorMaker 2 dedicated mode,
+    /// and Connect's distributed mode ([`crate::connect`]), MirrorMaker 2's connectors included.
     MirrorMaker2,
 }
 

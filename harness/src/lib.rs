@@ -8,6 +8,18 @@
 //! single broker. MirrorMaker 2's jars are cached the same way and [`mirrormaker`] builds its
 //! dedicated-mode JVM command.
 //!
+//! ## Kafka Connect cluster
+//!
+//! [`connect`] runs a real Kafka Connect cluster on one of those clusters, for systems under
+//! test deployed as connectors: [`ConnectCluster::start`] starts N workers in distributed mode
+//! (`ConnectDistributed`, from the MirrorMaker 2 cache entry, which holds `connect-runtime` and
+//! MirrorMaker 2's connectors) with generated worker properties (the cluster's client security
+//! on every client, internal topics, byte-array converters, loopback REST, `plugin.path`,
+//! KIP-618's `exactly.once.source.support`, the caller's overrides) and waits until they form
+//! one group. [`ConnectRest`] deploys, watches, restarts, pauses and deletes connectors; workers
+//! join, leave gracefully or are killed -9 for faults; the task assignment (REST status) and the
+//! group's generations (parsed from each worker's log) show what a fault moved.
+//!
 //! Cleanup is a feature: every process the harness starts is spawned through
 //! [`supervisor`] and dies with the harness (Drop, panic, signals, even SIGKILL of the harness),
 //! and temp dirs are removed unless kept. The harness never writes to an external cluster on
@@ -18,6 +30,7 @@ pub mod admin;
 pub mod cleaner;
 pub mod client_props;
 pub mod cluster;
+pub mod connect;
 pub mod container;
 pub mod delivery;
 pub mod diagnose;
@@ -49,6 +62,7 @@ pub use acl::{
 pub use admin::{Admin, PartitionState, TopicDescription, TopicSpec};
 pub use client_props::ClientProps;
 pub use cluster::{start, BrokerInfo, Cluster};
+pub use connect::{ConnectCluster, ConnectError, ConnectRest, ConnectSpec};
 pub use diagnose::{ConnectProblem, ProbeOk};
 pub use dist::{DistKind, FetchEvent, KafkaDist, KafkaVersion, DEFAULT_KAFKA_VERSION};
 pub use error::{HarnessError, Result};

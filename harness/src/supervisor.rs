@@ -411,6 +411,11 @@ pub struct Supervised {
     pub family: Family,
 }
 
+/// The environment variable that marks every process of a supervised system under test
+/// (`<run token>.<index>`), so a process that left its group is still found by its [`Family`]:
+/// the scenario runner's instances and the Connect workers of [`crate::connect`] share it.
+pub const PROCESS_MARK: &str = "CUTOVER_PROCESS_MARK";
+
 /// Spawns `command` like [`spawn`], as the leader of a new process group, with `mark`
 /// (`KEY`, `VALUE`) added to its environment when given so that processes leaving the group
 /// stay in its [`Family`].
