@@ -15,6 +15,7 @@ mod report_cmd;
 mod run_cmd;
 mod run_log;
 mod selftest_cmd;
+mod sweep_cmd;
 mod verify_cmd;
 
 use std::process::ExitCode;
@@ -60,6 +61,9 @@ enum Command {
     Verify(verify_cmd::VerifyArgs),
     /// Runs a scenario (or a directory of them): clusters, workload, faults, drain, verdict.
     Run(run_cmd::RunArgs),
+    /// Runs a scenario once per value of a setting (`--set KEY=V1,V2,…`, same seed) and prints
+    /// one table: verdict, rebalances, duplicates, lost, delay p99, throughput.
+    Sweep(sweep_cmd::SweepArgs),
     /// Re-renders summary.md, report.html and junit.xml from DIR/report.json.
     Report(report_cmd::ReportArgs),
     /// Compares two runs' report.json: outcome, anomaly counts, throughput ratio (exit 1 when
@@ -109,7 +113,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     run_log::init(matches!(
         cli.command,
-        Command::Run(_) | Command::Rehearse(_)
+        Command::Run(_) | Command::Rehearse(_) | Command::Sweep(_)
     ));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -131,6 +135,7 @@ fn main() -> ExitCode {
             Command::Produce(args) => produce_cmd::run(args).await,
             Command::Replicate(args) => replicate_cmd::run(args).await,
             Command::Run(args) => run_cmd::run(args).await,
+            Command::Sweep(args) => sweep_cmd::run(args).await,
             Command::List(args) => run_cmd::list(args),
             Command::Report(args) => report_cmd::report(args),
             Command::Diff(args) => report_cmd::diff(args),

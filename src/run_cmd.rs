@@ -101,23 +101,12 @@ pub async fn run(args: RunArgs) -> Result<u8> {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace(':', "-");
-    let tty = std::io::stderr().is_terminal();
     let junit = reports::JunitOptions {
         per_topic: args.junit_per_topic,
     };
     let mut reports = Vec::new();
     let mut worst = exit_code::OK;
     for (file, scenario) in scenarios {
-        // A spinner per scenario on a terminal; plain phase lines otherwise (CI logs).
-        let bar = tty.then(|| {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
         let report_dir = match (&args.report_dir, files.len()) {
             (Some(d), 1) => d.clone(),
             (Some(d), _) => d.join(&scenario.scenario.name),
@@ -126,73 +115,9 @@ pub async fn run(args: RunArgs) -> Result<u8> {
                 None => format!("{}-{stamp}", scenario.scenario.name),
             }),
         };
-        let options = RunOptions {
-            cutover_exe: crate::run_cmd::cutover_exe()?,
-            report_dir: report_dir.clone(),
-            // Absolute, so a relative command or config file resolves the same whatever the
-            // working directory of the processes cutover starts.
-            scenario_dir: std::path::absolute(&file)
-                .with_context(|| format!("resolving {}", file.display()))?
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default(),
-            cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            progress: phase_progress(bar.clone()),
-        };
-        eprintln!("scenario {} ({})", scenario.scenario.name, file.display());
-        std::fs::create_dir_all(&report_dir)
-            .with_context(|| format!("creating {}", report_dir.display()))?;
-        let run_log = report_dir.join("run.log");
-        crate::run_log::open(&run_log).with_context(|| format!("opening {}", run_log.display()))?;
-        eprintln!("  log: {}", run_log.display());
-        let cancel = options.cancel.clone();
-        let running = scenarios::run(&scenario, &options);
-        tokio::pin!(running);
-        let result = tokio::select! {
-            r = &mut running => r,
-            _ = signals.recv() => {
-                eprintln!("\ninterrupted: tearing down and writing a partial report (a second signal exits at once)");
-                cancel.store(true, Ordering::Release);
-                tokio::select! {
-                    r = &mut running => r,
-                    _ = signals.recv() => {
-                        // Brokers and instances die with this process (PR_SET_PDEATHSIG);
-                        // what an instance started itself is killed here.
-                        eprintln!("second signal: exiting now, without a report");
-                        harness::supervisor::kill_every_family();
-                        std::process::exit(130);
-                    }
-                }
-            }
-        };
-        if let Some(bar) = &bar {
-            bar.finish_and_clear();
-        }
-        crate::run_log::close();
-        match result {
+        match run_one(&file, &scenario, &report_dir, &mut signals, junit).await {
             Ok(report) => {
-                let code = exit_of_run(&report);
-                println!("{}", outcome_line(&report, "cutover downtime"));
-                if let Some(e) = &report.expectation {
-                    println!(
-                        "  expectation: {}{}",
-                        if e.met { "met" } else { "NOT met" },
-                        if e.met {
-                            String::new()
-                        } else {
-                            format!(" — {}", e.why)
-                        }
-                    );
-                }
-                if junit.per_topic {
-                    // The runner wrote the default junit.xml; this one adds a case per topic.
-                    reports::render_into(&report, &report_dir, reports::WriteOptions { junit })?;
-                }
-                println!(
-                    "  report: {} (summary.md, report.html, junit.xml beside it)",
-                    report_dir.join("report.json").display()
-                );
-                worst = worst.max(code);
+                worst = worst.max(exit_of_run(&report));
                 let aborted = report.outcome == Outcome::Aborted;
                 reports.push(report);
                 if aborted {
@@ -233,6 +158,94 @@ pub async fn run(args: RunArgs) -> Result<u8> {
     Ok(worst)
 }
 
+/// Runs one scenario into `report_dir` with a spinner (on a terminal) or phase lines, Ctrl-C
+/// handled (the first tears down and writes a partial report, the second exits at once);
+/// prints the outcome, the expectation and where the report is.
+pub(crate) async fn run_one(
+    file: &Path,
+    scenario: &Scenario,
+    report_dir: &Path,
+    signals: &mut crate::cluster_cmd::ShutdownSignals,
+    junit: reports::JunitOptions,
+) -> Result<scenarios::RunReport> {
+    let tty = std::io::stderr().is_terminal();
+    // A spinner per scenario on a terminal; plain phase lines otherwise (CI logs).
+    let bar = tty.then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let options = RunOptions {
+        cutover_exe: crate::run_cmd::cutover_exe()?,
+        report_dir: report_dir.to_path_buf(),
+        // Absolute, so a relative command or config file resolves the same whatever the
+        // working directory of the processes cutover starts.
+        scenario_dir: std::path::absolute(file)
+            .with_context(|| format!("resolving {}", file.display()))?
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+        cancel: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        progress: phase_progress(bar.clone()),
+    };
+    eprintln!("scenario {} ({})", scenario.scenario.name, file.display());
+    std::fs::create_dir_all(report_dir)
+        .with_context(|| format!("creating {}", report_dir.display()))?;
+    let run_log = report_dir.join("run.log");
+    crate::run_log::open(&run_log).with_context(|| format!("opening {}", run_log.display()))?;
+    eprintln!("  log: {}", run_log.display());
+    let cancel = options.cancel.clone();
+    let running = scenarios::run(scenario, &options);
+    tokio::pin!(running);
+    let result = tokio::select! {
+        r = &mut running => r,
+        _ = signals.recv() => {
+            eprintln!("\ninterrupted: tearing down and writing a partial report (a second signal exits at once)");
+            cancel.store(true, Ordering::Release);
+            tokio::select! {
+                r = &mut running => r,
+                _ = signals.recv() => {
+                    // Brokers and instances die with this process (PR_SET_PDEATHSIG);
+                    // what an instance started itself is killed here.
+                    eprintln!("second signal: exiting now, without a report");
+                    harness::supervisor::kill_every_family();
+                    std::process::exit(130);
+                }
+            }
+        }
+    };
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    crate::run_log::close();
+    let report = result?;
+    println!("{}", outcome_line(&report, "cutover downtime"));
+    if let Some(e) = &report.expectation {
+        println!(
+            "  expectation: {}{}",
+            if e.met { "met" } else { "NOT met" },
+            if e.met {
+                String::new()
+            } else {
+                format!(" — {}", e.why)
+            }
+        );
+    }
+    if junit.per_topic {
+        // The runner wrote the default junit.xml; this one adds a case per topic.
+        reports::render_into(&report, report_dir, reports::WriteOptions { junit })?;
+    }
+    println!(
+        "  report: {} (summary.md, report.html, junit.xml beside it)",
+        report_dir.join("report.json").display()
+    );
+    Ok(report)
+}
+
 /// This executable, for the instances a run starts (`cutover replicate`). After a rebuild
 /// during a long run Linux names the running binary `… (deleted)`: the path of the new build
 /// is meant.
@@ -249,7 +262,7 @@ pub(crate) fn cutover_exe() -> Result<PathBuf> {
 /// The exit code of a scenario run: with an `[expect]`, 0 when the run showed what the
 /// scenario expects and 1 when not; without, the outcome's. A run that could not decide
 /// (unknown, aborted) is 2 either way.
-fn exit_of_run(report: &scenarios::RunReport) -> u8 {
+pub(crate) fn exit_of_run(report: &scenarios::RunReport) -> u8 {
     match (report.outcome, &report.expectation) {
         (Outcome::Aborted, _) => exit_code::ERROR,
         // A scenario that demonstrates an unknown (a fault that cannot be proven) meets it.

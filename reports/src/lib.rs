@@ -27,9 +27,9 @@ pub use finding::Severity;
 pub use junit::JunitOptions;
 pub use model::{
     Class, CountBounds, DelayBucket, DelayStats, Drain, Expectation, FaultEvent, GroupCutover,
-    Outcome, Reason, RegistriesSection, RegistryFinding, RehearsalSummary, RunClass, RunKind,
-    RunReport, Sample, SchemaRecordClass, TopicWindow, WorkloadSummary, SCHEMA_MINOR,
-    SCHEMA_VERSION,
+    Outcome, Reason, RebalanceEvent, Rebalances, RegistriesSection, RegistryFinding,
+    RehearsalSummary, RunClass, RunKind, RunReport, Sample, SchemaRecordClass, TopicWindow,
+    WorkloadSummary, SCHEMA_MINOR, SCHEMA_VERSION,
 };
 
 /// Why a report could not be read or written.

@@ -202,6 +202,42 @@ pub struct RunReport {
     /// record-level schema classes (minor 5).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registries: Option<RegistriesSection>,
+    /// The system under test's own group rebalances during the run, when it reports them
+    /// (minor 1): a Connect cluster's generations, the built-in replicator's slot group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebalances: Option<Rebalances>,
+}
+
+/// The system under test's group rebalances: how many, what moved, what followed each.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Rebalances {
+    /// Where they were observed: `connect-workers` (the workers' own logs: generations),
+    /// `replicator-metrics` (`cutover_replicator_rebalances_total` of each instance).
+    pub observed_by: String,
+    /// Rebalances (completed generations after the first one, or the metric's total).
+    pub count: u64,
+    /// Tasks (or partitions) that changed owner, when the system says which.
+    pub task_moves: Option<u64>,
+    /// Each rebalance, in time order (empty when only a total is known).
+    pub events: Vec<RebalanceEvent>,
+}
+
+/// One rebalance of the system's group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RebalanceEvent {
+    /// Seconds since the workload started.
+    pub at_secs: f64,
+    /// The group generation it completed, when known.
+    pub generation: Option<i64>,
+    /// The members after it.
+    pub members: Vec<String>,
+    /// Tasks (or partitions) that changed owner in it.
+    pub moved: u64,
+    /// Duplicated records whose copy was written after this rebalance and before the next,
+    /// when the run could place them in time.
+    pub duplicates_after: Option<u64>,
 }
 
 /// One registry finding (`cutover verify-schemas`).

@@ -16,6 +16,9 @@ pub enum ScenarioError {
     Report(#[from] reports::ReportError),
     #[error("system under test: {0}")]
     System(String),
+    /// A `cutover sweep` setting that does not fit the scenario.
+    #[error("{0}")]
+    Sweep(String),
     #[error("fault {name} at {at_secs} s: {reason}")]
     Fault {
         name: String,

@@ -30,6 +30,7 @@ pub mod report;
 pub mod runner;
 pub mod scrape;
 pub mod spec;
+pub mod sweep;
 pub mod system;
 pub mod system_config;
 
