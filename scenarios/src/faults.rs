@@ -18,7 +18,7 @@ use reports::FaultEvent;
 
 use crate::error::ScenarioError;
 use crate::spec::{FaultAction, FaultSpec, Side, Way};
-use crate::system::Instances;
+use crate::system::{Instances, SystemUnderTest};
 use harness::supervisor::{Family, ProcessInfo};
 
 /// What the fault schedule acts on.
@@ -28,6 +28,8 @@ pub(crate) struct FaultTargets {
     /// The workload's clock (set once every producer is ready): `at` counts from here.
     pub workload_clock: Arc<std::sync::OnceLock<Instant>>,
     pub instances: Arc<Mutex<Instances>>,
+    /// The system under test (its own account of the partitions an instance holds).
+    pub system: Arc<dyn SystemUnderTest>,
     pub source: Arc<dyn Cluster>,
     pub target: Arc<dyn Cluster>,
 }
@@ -76,16 +78,14 @@ pub(crate) async fn run(f: FaultSpec, on: Arc<FaultTargets>) -> FaultEvent {
 /// partitions to be taken by the others (a rebalance, with its session timeouts).
 const INSTANCE_MOVE_BOUND: Duration = Duration::from_secs(90);
 
-/// An instance's `assigned_partitions` gauge, None when its metrics do not answer.
-async fn assigned(port: u16) -> Option<f64> {
-    tokio::task::spawn_blocking(move || {
-        let body = crate::scrape::fetch(port)?;
-        let v = crate::scrape::samples(&body, replicator::metrics::names::ASSIGNED_PARTITIONS);
-        Some(v.iter().map(|(_, x)| x).sum())
-    })
-    .await
-    .ok()
-    .flatten()
+/// The partitions the instance behind `port` holds by the system's own account (the built-in
+/// replicator's `assigned_partitions` gauge), None when its metrics do not answer.
+async fn assigned(on: &Arc<FaultTargets>, port: u16) -> Option<f64> {
+    let system = on.system.clone();
+    tokio::task::spawn_blocking(move || system.assigned_partitions(port))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Why a fault's task ended without an event: its panic message, or that it was cancelled.
@@ -132,7 +132,7 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
             };
             let deadline = Instant::now() + INSTANCE_MOVE_BOUND;
             loop {
-                let took = assigned(port).await;
+                let took = assigned(on, port).await;
                 if took.is_some_and(|n| n > 0.0) {
                     return Ok(format!(
                         "{running}; it took {} partitions (its assigned_partitions gauge)",
@@ -165,13 +165,13 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
             })
             .await?;
             let held = match port {
-                Some(p) => assigned(p).await,
+                Some(p) => assigned(on, p).await,
                 None => None,
             };
             // The others that answer now (a stalled one does not): their sum is the baseline.
             let mut before_by_port = Vec::new();
             for p in &ports {
-                if let Some(n) = assigned(*p).await {
+                if let Some(n) = assigned(on, *p).await {
                     before_by_port.push((*p, n));
                 }
             }
@@ -209,7 +209,7 @@ async fn apply(f: &FaultSpec, on: &Arc<FaultTargets>) -> Result<String, String> 
                     .iter()
                     .filter(|p| before_by_port.iter().any(|(q, _)| q == *p) || !ports.contains(p))
                 {
-                    now += assigned(*p).await.unwrap_or(0.0);
+                    now += assigned(on, *p).await.unwrap_or(0.0);
                 }
                 if now >= baseline + held {
                     return Ok(format!(

@@ -395,23 +395,12 @@ impl SystemSpec {
     /// How often the system syncs consumer-group offsets to the target itself (seconds), when
     /// cutover knows: MirrorMaker 2 with `sync_group_offsets`.
     pub fn group_sync_interval_secs(&self) -> Option<u64> {
-        match self {
-            SystemSpec::Mirrormaker2 {
-                sync_group_offsets: true,
-                emit_checkpoints_interval_secs,
-                ..
-            } => Some(emit_checkpoints_interval_secs.unwrap_or(DEFAULT_GROUP_SYNC_SECS)),
-            _ => None,
-        }
+        self.system().group_sync_interval_secs()
     }
 
+    /// Instances started at the beginning of a run (0 for a `running` system).
     pub fn instances(&self) -> u32 {
-        match self {
-            SystemSpec::Builtin { instances, .. }
-            | SystemSpec::Command { instances, .. }
-            | SystemSpec::Mirrormaker2 { instances, .. } => *instances,
-            SystemSpec::Running { .. } => 0,
-        }
+        self.system().instances()
     }
 }
 
@@ -935,39 +924,12 @@ impl Scenario {
             workload::WorkloadError::Spec(e) => err(&format!("workload.{}", e.field), e.reason),
             other => err("workload", other.to_string()),
         })?;
-        match &scenario.system {
-            SystemSpec::Builtin { instances, .. }
-            | SystemSpec::Command { instances, .. }
-            | SystemSpec::Mirrormaker2 { instances, .. }
-                if *instances == 0 =>
-            {
-                return Err(err("system.instances", "expected at least 1".into()));
-            }
-            SystemSpec::Command { command, .. } if command.is_empty() => {
-                return Err(err(
-                    "system.command",
-                    "expected the program and its arguments, e.g. [\"./copy.sh\"]".into(),
-                ));
-            }
-            SystemSpec::Builtin { .. } => {
-                // The replicator's own checks, on the config the run will write.
-                crate::system_config::builtin_config(
-                    &scenario.system,
-                    &harness::ClientProps::bootstrap("127.0.0.1:1"),
-                    &harness::ClientProps::bootstrap("127.0.0.1:2"),
-                    &scenario.workload,
-                )
-                .map_err(|e| match e {
-                    ScenarioError::Spec(e) => err(&e.field, e.reason),
-                    other => err("system", other.to_string()),
-                })?;
-            }
-            SystemSpec::Command { .. } | SystemSpec::Running { .. } => {}
-            SystemSpec::Mirrormaker2 { .. } => {
-                crate::system_config::check_mirrormaker2(&scenario.system)
-                    .map_err(|(field, reason)| err(&format!("system.{field}"), reason))?;
-            }
-        }
+        // The system's own checks (crate::system): instances, its fields, its config.
+        scenario
+            .system
+            .system()
+            .check(&scenario)
+            .map_err(|(field, reason)| err(&field, reason))?;
         for (i, g) in scenario.consumer_groups.iter().enumerate() {
             let field = format!("consumer_group[{i}]");
             if g.id.trim().is_empty() {
