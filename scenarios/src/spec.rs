@@ -556,11 +556,6 @@ impl FaultAction {
     pub fn duration_use(&self) -> DurationUse {
         self.verb().duration_use()
     }
-
-    /// True for faults that go through the per-broker proxies.
-    pub fn is_network(&self) -> bool {
-        self.verb().proxies().is_some()
-    }
 }
 
 /// An application consumer group: it consumes the source while the workload runs, commits,

@@ -184,3 +184,112 @@ fn shown_list(names: &[String]) -> String {
     }
     out.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Way;
+
+    /// One `[[fault]]` of every verb, as a scenario would hold it.
+    fn every_verb() -> Vec<FaultAction> {
+        let (cluster, direction) = (Side::Target, Way::Both);
+        vec![
+            FaultAction::Latency {
+                cluster,
+                direction,
+                latency_ms: 5,
+                jitter_ms: 0,
+            },
+            FaultAction::Bandwidth {
+                cluster,
+                direction,
+                bytes_per_sec: 1,
+            },
+            FaultAction::Blackhole { cluster, direction },
+            FaultAction::Reset { cluster },
+            FaultAction::Refuse { cluster },
+            FaultAction::AddInstance,
+            FaultAction::RemoveInstance { instance: None },
+            FaultAction::StallInstance { instance: 0 },
+            FaultAction::CrashInstance { instance: 0 },
+            FaultAction::AddPartitions {
+                topic: "t".into(),
+                partitions: 6,
+            },
+            FaultAction::KillBroker { cluster, node: 1 },
+            FaultAction::StopBroker { cluster, node: 1 },
+            FaultAction::BounceBrokers { cluster },
+            FaultAction::AbortedBurst {
+                topic: "t".into(),
+                transactions: 1,
+                records_per_txn: 1,
+            },
+            FaultAction::HangingTransaction {
+                topic: "t".into(),
+                partition: 0,
+                records: 1,
+            },
+        ]
+    }
+
+    #[test]
+    fn each_verb_is_named_as_its_toml_kind_and_only_network_verbs_need_proxies() {
+        let network = ["latency", "bandwidth", "blackhole", "reset", "refuse"];
+        let mut names = Vec::new();
+        for action in every_verb() {
+            let verb = action.verb();
+            let json = serde_json::to_value(&action).unwrap();
+            assert_eq!(json["kind"], verb.name(), "{json}");
+            let proxied = network.contains(&verb.name());
+            assert_eq!(
+                verb.proxies(),
+                proxied.then_some(Side::Target),
+                "{}",
+                verb.name()
+            );
+            names.push(verb.name());
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 15, "every verb has its own name: {names:?}");
+    }
+
+    #[test]
+    fn durations_and_the_registry_facts_other_checks_lean_on() {
+        let uses: Vec<(&str, DurationUse)> = every_verb()
+            .iter()
+            .map(|a| (a.name(), a.duration_use()))
+            .collect();
+        let of = |name: &str| uses.iter().find(|(n, _)| *n == name).map(|(_, u)| *u);
+        for name in [
+            "stall-instance",
+            "hanging-transaction",
+            "bounce-brokers",
+            "latency",
+            "bandwidth",
+            "blackhole",
+            "refuse",
+        ] {
+            assert_eq!(of(name), Some(DurationUse::Required), "{name}");
+        }
+        for name in ["crash-instance", "kill-broker", "stop-broker"] {
+            assert_eq!(of(name), Some(DurationUse::Optional), "{name}");
+        }
+        for name in [
+            "reset",
+            "add-instance",
+            "remove-instance",
+            "add-partitions",
+            "aborted-burst",
+        ] {
+            assert_eq!(of(name), Some(DurationUse::Unused), "{name}");
+        }
+        let adds: u32 = every_verb().iter().map(|a| a.verb().adds_instances()).sum();
+        assert_eq!(adds, 1, "only add-instance adds an instance");
+        let grows: Vec<(String, u32)> = every_verb()
+            .iter()
+            .filter_map(|a| a.verb().grows().map(|(t, n)| (t.to_string(), n)))
+            .collect();
+        assert_eq!(grows, [("t".to_string(), 6)], "only add-partitions grows");
+    }
+}

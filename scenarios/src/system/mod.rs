@@ -251,3 +251,71 @@ impl SystemSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(system: &str) -> SystemSpec {
+        let text =
+            format!("[scenario]\nname = \"t\"\n[workload.topics]\ncount = 1\n[system]\n{system}\n");
+        Scenario::from_toml(&text, "t.toml").unwrap().system
+    }
+
+    #[test]
+    fn each_kind_answers_for_itself() {
+        let builtin = parsed(
+            "kind = \"builtin\"\ninstances = 2\n[system.replication]\nmode = \"at-least-once\"\nrename = { prefix = \"copy.\" }",
+        )
+        .system();
+        assert_eq!(builtin.name(), "builtin (at-least-once)");
+        assert_eq!(builtin.instances(), 2);
+        assert_eq!(builtin.rename().target_of("a"), "copy.a");
+        assert!(builtin.copies_schemas());
+        assert_eq!(builtin.group_sync_interval_secs(), None);
+
+        let command = parsed(
+            "kind = \"command\"\ncommand = [\"./copy.sh\", \"--password\", \"hunter2\"]\ngrace_secs = 3\nrename_prefix = \"x.\"",
+        )
+        .system();
+        assert_eq!(command.name(), "command (./copy.sh --password [redacted])");
+        assert_eq!(command.grace(), Duration::from_secs(3));
+        assert_eq!(command.rename().target_of("a"), "x.a");
+        assert!(!command.copies_schemas());
+
+        let mm2 = parsed("kind = \"mirrormaker2\"\nexactly_once = true\nsync_group_offsets = true")
+            .system();
+        assert_eq!(mm2.name(), "mirrormaker2 (exactly-once)");
+        assert_eq!(mm2.grace(), Duration::from_secs(30));
+        assert_eq!(
+            mm2.group_sync_interval_secs(),
+            Some(crate::spec::DEFAULT_GROUP_SYNC_SECS)
+        );
+        assert!(!mm2.copies_schemas());
+
+        let running = parsed("kind = \"running\"\nrename_prefix = \"source.\"").system();
+        assert_eq!(running.name(), "running outside cutover");
+        assert_eq!(running.instances(), 0);
+        assert_eq!(running.rename().target_of("a"), "source.a");
+    }
+
+    #[test]
+    fn a_system_that_is_not_prepared_refuses_to_launch() {
+        let dir = tempfile::tempdir().unwrap();
+        for system in [
+            "kind = \"builtin\"",
+            "kind = \"mirrormaker2\"",
+            "kind = \"running\"",
+        ] {
+            let launcher = Launcher::new(
+                parsed(system).system().into(),
+                dir.path(),
+                "127.0.0.1:1".into(),
+                "127.0.0.1:2".into(),
+                vec!["t".into()],
+            );
+            let err = launch(launcher, 1).err().map(|e| e.to_string());
+            assert!(err.is_some(), "{system} started unprepared");
+        }
+    }
+}
