@@ -30,6 +30,7 @@ pub mod registries;
 pub mod rehearse;
 pub mod report;
 pub mod runner;
+mod sampler;
 pub mod spec;
 pub mod system;
 

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::Cluster;
-use rdkafka::consumer::BaseConsumer;
 use verify::VerifyOptions;
 
 use crate::drain::{CommittedCounter, CountCheck, Decision};
@@ -156,7 +155,7 @@ struct RunState<'a> {
     target_topics: Vec<String>,
     rename: verify::reader::Rename,
     shared: Arc<Shared>,
-    sampler: Sampler,
+    sampler: crate::sampler::Sampler,
     series: Vec<Sample>,
     report: RunReport,
     /// The workload's ledger (acknowledged, committed records per partition), reconciled
@@ -292,7 +291,7 @@ async fn start_system<'a>(
         ..RunReport::default()
     };
     let target_topics: Vec<String> = topics.iter().map(|t| rename.target_of(t)).collect();
-    let sampler = Sampler::new(
+    let sampler = crate::sampler::Sampler::new(
         &source.direct_client_props(),
         &target.direct_client_props(),
         &topics,
@@ -618,7 +617,7 @@ impl RunState<'_> {
         let synced_at = Instant::now();
         // Each group's translation is awaited (a system's own sync) and checked on a few
         // tasks at once: hundreds of groups, each a second or more of reads.
-        let limit = Arc::new(tokio::sync::Semaphore::new(GROUP_CHECKS));
+        let limit = Arc::new(tokio::sync::Semaphore::new(crate::groups::GROUP_CHECKS));
         // A system that syncs on its own schedule gets three of its intervals (30 s when
         // cutover does not know it) before a group is judged.
         let sync_bound = Duration::from_secs(
@@ -629,7 +628,7 @@ impl RunState<'_> {
         );
         let mut tasks = tokio::task::JoinSet::new();
         for (i, g) in self.scenario.consumer_groups.iter().enumerate() {
-            let job = GroupJob {
+            let job = crate::groups::GroupJob {
                 group: g.id.clone(),
                 sync_bound,
                 translated: synced.as_ref().map(|s| {
@@ -851,77 +850,6 @@ impl RunState<'_> {
     }
 }
 
-/// How many consumer groups are awaited and checked on the target at once.
-const GROUP_CHECKS: usize = 6;
-
-/// One application group's move to the target, awaited and checked.
-struct GroupJob {
-    group: String,
-    /// How long a system's own offset sync is waited for.
-    sync_bound: Duration,
-    /// How cutover translated the group's offsets (None: the system syncs them itself).
-    translated: Option<String>,
-    /// (source topic, target topic) of the topics the group reads.
-    pairs: Vec<(String, String)>,
-    fingerprint: verify::FingerprintOptions,
-    source: harness::ClientProps,
-    target: harness::ClientProps,
-    consumed: u64,
-}
-
-impl GroupJob {
-    /// Waits for a system's own offset sync when cutover did not translate, then checks where
-    /// the group resumes on the target. The instant: when its offsets were on the target.
-    async fn run(self) -> Result<(reports::GroupCutover, Instant), ScenarioError> {
-        let began = Instant::now();
-        let GroupJob {
-            group,
-            sync_bound,
-            translated,
-            pairs,
-            fingerprint,
-            source,
-            target,
-            consumed,
-        } = self;
-        let translated_by = match translated {
-            Some(how) => how,
-            None => {
-                let (g, s, t, p) = (group.clone(), source.clone(), target.clone(), pairs.clone());
-                let synced = tokio::task::spawn_blocking(move || {
-                    crate::groups::wait_for_sync(&g, &s, &t, &p, sync_bound)
-                })
-                .await
-                .map_err(|e| ScenarioError::System(format!("group sync wait: {e}")))??;
-                format!(
-                    "the system's own offset sync ({} within {} s)",
-                    if synced { "seen" } else { "not complete" },
-                    sync_bound.as_secs()
-                )
-            }
-        };
-        let translated_at = Instant::now();
-        tracing::info!(%group, secs = began.elapsed().as_secs_f64(), %translated_by, "consumer group offsets translated");
-        let g = group.clone();
-        let mut cut = tokio::task::spawn_blocking(move || {
-            crate::groups::check(
-                &g,
-                &source,
-                &target,
-                &pairs,
-                &fingerprint,
-                Duration::from_secs(30),
-            )
-        })
-        .await
-        .map_err(|e| ScenarioError::System(format!("group check task: {e}")))??;
-        tracing::info!(%group, secs = began.elapsed().as_secs_f64(), exact = cut.exact(), "consumer group checked on the target");
-        cut.translated_by = translated_by;
-        cut.consumed_on_source = consumed;
-        Ok((cut, translated_at))
-    }
-}
-
 fn regex_escape(s: &str) -> String {
     regex::escape(s)
 }
@@ -947,7 +875,7 @@ fn report_exits(shared: &Shared, report: &mut RunReport) {
 fn progress_of(
     options: &RunOptions,
     phase: &'static str,
-    sampler: &Sampler,
+    sampler: &crate::sampler::Sampler,
     started: Instant,
     shared: &Shared,
 ) {
@@ -960,49 +888,6 @@ fn progress_of(
         target_records: s.target_end.max(0) as u64,
         lag_records,
     });
-}
-
-/// High watermarks of the source and target topics.
-struct Sampler {
-    source: BaseConsumer,
-    target: BaseConsumer,
-    topics: Vec<String>,
-    target_topics: Vec<String>,
-}
-
-impl Sampler {
-    fn new(
-        source: &harness::ClientProps,
-        target: &harness::ClientProps,
-        topics: &[String],
-        target_topics: &[String],
-    ) -> Result<Sampler, ScenarioError> {
-        let make = |p: &harness::ClientProps| -> Result<BaseConsumer, ScenarioError> {
-            p.reader("cutover-sampler")?
-                .create()
-                .map_err(|e| ScenarioError::System(format!("sampler client: {e}")))
-        };
-        Ok(Sampler {
-            source: make(source)?,
-            target: make(target)?,
-            topics: topics.to_vec(),
-            target_topics: target_topics.to_vec(),
-        })
-    }
-
-    fn sum(c: &BaseConsumer, topics: &[String]) -> i64 {
-        harness::watermarks::end_offsets(c, topics, Duration::from_secs(5))
-            .values()
-            .sum()
-    }
-
-    fn sample(&self, started: Instant) -> Sample {
-        Sample {
-            at_secs: started.elapsed().as_secs_f64(),
-            source_end: Self::sum(&self.source, &self.topics),
-            target_end: Self::sum(&self.target, &self.target_topics),
-        }
-    }
 }
 
 /// The client properties the system under test connects with: the clusters' (the harness's
