@@ -319,8 +319,13 @@ impl Bench {
         let began = Instant::now();
         let launcher = Launcher {
             cutover_exe: cutover_exe.to_path_buf(),
-            config_path: Some(config_path),
-            ..Launcher::new(system, dir.path(), sb, tb, vec![topic.into()])
+            ..Launcher::new(
+                scenarios::system::builtin::Builtin::prepared(system, config_path),
+                dir.path(),
+                sb,
+                tb,
+                vec![topic.into()],
+            )
         };
         let mut instances = scenarios::system::launch(launcher, 1)?;
         let (pid, port) = match instances.running.get(&0) {
@@ -342,7 +347,7 @@ impl Bench {
             }
             // Thousands of partitions make a big page: scraped every ~200 ms, not every 5.
             std::thread::sleep(Duration::from_millis(200));
-            if let Some(body) = scenarios::scrape::fetch(port) {
+            if let Some(body) = scenarios::system::builtin::fetch(port) {
                 copied = copied.max(records_total(&body));
             }
             Ok(copied)

@@ -24,7 +24,7 @@ pub enum Kind {
         instances: u32,
     },
     /// Apache Kafka's MirrorMaker 2, one dedicated-mode JVM, configured as the scenarios
-    /// configure it (`scenarios::mirrormaker::config`).
+    /// configure it (`scenarios::system::mirrormaker2::config`).
     MirrorMaker2 {
         exactly_once: bool,
         /// `target.producer.*` entries over MirrorMaker 2's (Connect's) producer defaults.

@@ -18,6 +18,7 @@ use rdkafka::producer::{
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use replicator::{Metrics, ReplicatorConfig};
 use scenarios::spec::SystemSpec;
+use scenarios::system::mirrormaker2::Mirrormaker2;
 use scenarios::system::{Launcher, Mm2Launch};
 
 use super::*;
@@ -555,10 +556,10 @@ bootstrap.servers = "{target}"
             self.source.bootstrap_servers(),
             self.target.bootstrap_servers(),
         );
-        let config = scenarios::mirrormaker::config(
+        let config = scenarios::system::mirrormaker2::config(
             &system,
             dir.path(),
-            &scenarios::mirrormaker::Clusters {
+            &scenarios::system::mirrormaker2::Clusters {
                 source_bootstrap: &sb,
                 target_bootstrap: &tb,
                 source_props: Vec::new(),
@@ -570,20 +571,20 @@ bootstrap.servers = "{target}"
         )?;
         let target_topic = config.rename.target_of(source_topic);
         let began = Instant::now();
-        let launcher = Launcher {
-            mm2: Some(Mm2Launch {
-                runtime,
-                config,
-                heap_mb,
-            }),
-            ..Launcher::new(
+        let launcher = Launcher::new(
+            Mirrormaker2::prepared(
                 system,
-                dir.path(),
-                sb,
-                tb.clone(),
-                vec![source_topic.into()],
-            )
-        };
+                Mm2Launch {
+                    runtime,
+                    config,
+                    heap_mb,
+                },
+            ),
+            dir.path(),
+            sb,
+            tb.clone(),
+            vec![source_topic.into()],
+        );
         let mut instances = scenarios::system::launch(launcher, 1)?;
         let sampler = match (usage, instances.pid(0)) {
             (Some(every), Some(pid)) => Some(Sampler::start(pid, every)),

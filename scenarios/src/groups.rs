@@ -153,3 +153,73 @@ pub fn wait_for_sync(
         std::thread::sleep(Duration::from_secs(1));
     }
 }
+/// How many consumer groups are awaited and checked on the target at once.
+pub(crate) const GROUP_CHECKS: usize = 6;
+
+/// One application group's move to the target, awaited and checked.
+pub(crate) struct GroupJob {
+    pub(crate) group: String,
+    /// How long a system's own offset sync is waited for.
+    pub(crate) sync_bound: Duration,
+    /// How cutover translated the group's offsets (None: the system syncs them itself).
+    pub(crate) translated: Option<String>,
+    /// (source topic, target topic) of the topics the group reads.
+    pub(crate) pairs: Vec<(String, String)>,
+    pub(crate) fingerprint: verify::FingerprintOptions,
+    pub(crate) source: harness::ClientProps,
+    pub(crate) target: harness::ClientProps,
+    pub(crate) consumed: u64,
+}
+
+impl GroupJob {
+    /// Waits for a system's own offset sync when cutover did not translate, then checks where
+    /// the group resumes on the target. The instant: when its offsets were on the target.
+    pub(crate) async fn run(self) -> Result<(reports::GroupCutover, Instant), ScenarioError> {
+        let began = Instant::now();
+        let GroupJob {
+            group,
+            sync_bound,
+            translated,
+            pairs,
+            fingerprint,
+            source,
+            target,
+            consumed,
+        } = self;
+        let translated_by = match translated {
+            Some(how) => how,
+            None => {
+                let (g, s, t, p) = (group.clone(), source.clone(), target.clone(), pairs.clone());
+                let synced = tokio::task::spawn_blocking(move || {
+                    crate::groups::wait_for_sync(&g, &s, &t, &p, sync_bound)
+                })
+                .await
+                .map_err(|e| ScenarioError::System(format!("group sync wait: {e}")))??;
+                format!(
+                    "the system's own offset sync ({} within {} s)",
+                    if synced { "seen" } else { "not complete" },
+                    sync_bound.as_secs()
+                )
+            }
+        };
+        let translated_at = Instant::now();
+        tracing::info!(%group, secs = began.elapsed().as_secs_f64(), %translated_by, "consumer group offsets translated");
+        let g = group.clone();
+        let mut cut = tokio::task::spawn_blocking(move || {
+            crate::groups::check(
+                &g,
+                &source,
+                &target,
+                &pairs,
+                &fingerprint,
+                Duration::from_secs(30),
+            )
+        })
+        .await
+        .map_err(|e| ScenarioError::System(format!("group check task: {e}")))??;
+        tracing::info!(%group, secs = began.elapsed().as_secs_f64(), exact = cut.exact(), "consumer group checked on the target");
+        cut.translated_by = translated_by;
+        cut.consumed_on_source = consumed;
+        Ok((cut, translated_at))
+    }
+}

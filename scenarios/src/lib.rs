@@ -7,14 +7,17 @@
 //! report.html). The catalog of scenarios lives in `catalog/`.
 //!
 //! Modules: [`spec`] (the file format and its checks, errors with file:line:field), [`system`]
-//! (instances of the system under test as supervised processes), [`mirrormaker`]
-//! (MirrorMaker 2's `mm2.properties` and target topic names), [`runner`] (phases, fault
-//! schedule, drain, time series), [`report`] (what the scenario adds to the report), [`scrape`] (the built-in replicator's last
-//! `/metrics` per instance, saved with the report).
+//! (the system under test as one trait, `SystemUnderTest`, one file per kind: `builtin` with
+//! its `/metrics` scraping and `cutover offsets sync`, `mirrormaker2` with its
+//! `mm2.properties`, `command`, `running`; their instances as supervised processes in
+//! `system::instances`), [`runner`] (the phases: provision, start, workload with the fault
+//! schedule, drain, groups, verify), `faults` (the fault verbs: one entry each in
+//! `faults::verbs`), [`report`] (what the scenario adds to the report).
 //!
 //! Must not: judge anything itself (the checker, `verify`, does: verdicts, where a consumer
-//! group resumes, the rehearsal's window check), validate a scenario with runtime code (checks
-//! use `system_config`, pure functions), or write a secret anywhere but its private config dir.
+//! group resumes, the rehearsal's window check), validate a scenario with runtime code (a
+//! system's `check` and a verb's checks are pure functions), or write a secret anywhere but
+//! its private config dir.
 
 pub mod config_docs;
 pub mod delay;
@@ -22,17 +25,15 @@ pub mod drain;
 pub mod error;
 pub(crate) mod faults;
 pub mod groups;
-pub mod mirrormaker;
 pub mod reconcile;
 pub mod registries;
 pub mod rehearse;
 pub mod report;
 pub mod runner;
-pub mod scrape;
+mod sampler;
 pub mod spec;
 pub mod sweep;
 pub mod system;
-pub mod system_config;
 
 pub use error::ScenarioError;
 pub use runner::{run, Outcome, Progress, RunOptions, RunReport};

@@ -5,7 +5,6 @@
 //! every path (success, failure, error, Ctrl-C): clusters shut down, instances stopped, and a
 //! report is written.
 
-use replicator::metrics::names;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,14 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use harness::Cluster;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use verify::VerifyOptions;
 
 use crate::drain::{CommittedCounter, CountCheck, Decision};
 use crate::error::ScenarioError;
-use crate::mirrormaker::Clusters;
-use crate::spec::{Scenario, Side, SystemSpec};
-use crate::system::{builtin_config, properties_text, Instances, Launcher, Mm2Launch};
+use crate::spec::{Scenario, Side};
+use crate::system::{properties_text, Instances, Launcher, Ready, Setup, SystemUnderTest};
 
 use reports::RunClass;
 pub use reports::{Drain, FaultEvent, Outcome, RunReport, Sample, WorkloadSummary};
@@ -54,6 +51,8 @@ pub struct Progress {
 struct Shared {
     started: Instant,
     instances: Arc<Mutex<Instances>>,
+    /// The system under test, prepared.
+    system: Arc<dyn SystemUnderTest>,
 }
 
 /// Runs a scenario to its report. Errors (exit 2) are for runs that could not be decided;
@@ -155,10 +154,8 @@ struct RunState<'a> {
     topics: Vec<String>,
     target_topics: Vec<String>,
     rename: verify::reader::Rename,
-    /// The built-in replicator's config (for `cutover offsets sync`).
-    replicator_config: Option<PathBuf>,
     shared: Arc<Shared>,
-    sampler: Sampler,
+    sampler: crate::sampler::Sampler,
     series: Vec<Sample>,
     report: RunReport,
     /// The workload's ledger (acknowledged, committed records per partition), reconciled
@@ -230,70 +227,31 @@ async fn start_system<'a>(
         .prefix("cutover-secrets-")
         .tempdir()
         .map_err(ScenarioError::io("creating the private config dir"))?;
-    let (system_source, system_target) = system_props(&scenario.system, &*source, &*target)?;
+    let mut system = scenario.system.system();
+    let (system_source, system_target) = system_props(&*system, &*source, &*target)?;
     let source_properties_file = secrets.path().join("source.properties");
     let target_properties_file = secrets.path().join("target.properties");
     crate::system::write_private(&source_properties_file, &properties_text(&system_source))?;
     crate::system::write_private(&target_properties_file, &properties_text(&system_target))?;
-    let config_path = match &scenario.system {
-        SystemSpec::Builtin { .. } => {
-            let mut text = builtin_config(
-                &scenario.system,
-                &system_source,
-                &system_target,
-                &scenario.workload,
-            )?;
-            if let Some(r) = registries {
-                text.push_str(&r.replicator_toml());
-            }
-            let path = secrets.path().join("replicator.toml");
-            crate::system::write_private(&path, &text)?;
-            let shown = options.report_dir.join("replicator.toml");
-            std::fs::write(&shown, reports::redact::redact_toml(&text))
-                .map_err(ScenarioError::io(format!("writing {}", shown.display())))?;
-            Some(path)
-        }
-        SystemSpec::Command { .. }
-        | SystemSpec::Mirrormaker2 { .. }
-        | SystemSpec::Running { .. } => None,
-    };
-    let mm2 = match &scenario.system {
-        SystemSpec::Mirrormaker2 { heap_mb, .. } => {
-            let config = crate::mirrormaker::config(
-                &scenario.system,
-                &options.scenario_dir,
-                &Clusters {
-                    source_bootstrap: &source.bootstrap_servers(),
-                    target_bootstrap: &target.bootstrap_servers(),
-                    source_props: beyond_bootstrap(&system_source),
-                    target_props: beyond_bootstrap(&system_target),
-                    source_brokers: source.brokers().len(),
-                    target_brokers: target.brokers().len(),
-                },
-                &topics,
-            )?;
-            // MirrorMaker 2 of the target's Kafka version: its Connect cluster lives there.
-            let runtime = harness::MirrorMaker2::prepare(&scenario.target.kafka_version, |event| {
-                tracing::info!(?event, "MirrorMaker 2 jars")
-            })
-            .await?;
-            Some(Mm2Launch {
-                runtime,
-                config,
-                heap_mb: *heap_mb,
-            })
-        }
-        _ => None,
-    };
-    let rename = match &mm2 {
-        Some(m) => m.config.rename.clone(),
-        None => rename_of(&scenario.system),
-    };
-    let replicator_config = config_path.clone();
+    system
+        .prepare(&Setup {
+            scenario,
+            options,
+            source: &source,
+            target: &target,
+            topics: &topics,
+            secrets_dir: secrets.path(),
+            source_props: &system_source,
+            target_props: &system_target,
+            registries,
+        })
+        .await?;
+    let system: Arc<dyn SystemUnderTest> = Arc::from(system);
+    let rename = system.rename();
     let launcher = Launcher {
         cutover_exe: options.cutover_exe.clone(),
         dir: options.report_dir.clone(),
-        system: scenario.system.clone(),
+        system: system.clone(),
         scenario_dir: options.scenario_dir.clone(),
         source_bootstrap: source.bootstrap_servers(),
         target_bootstrap: target.bootstrap_servers(),
@@ -301,87 +259,39 @@ async fn start_system<'a>(
         source_properties_file,
         target_properties_file,
         topics: topics.clone(),
-        config_path,
-        mm2,
     };
-    let mm2_ready = launcher
-        .mm2
-        .as_ref()
-        .map(|m| (m.config.status_topic.clone(), m.config.tasks_max));
-    let is_builtin = matches!(scenario.system, SystemSpec::Builtin { .. });
-    let mut instances = crate::system::launch(launcher, scenario.system.instances())?;
-    if is_builtin {
-        // As for MirrorMaker 2 below: the workload starts once the system copies, so the
-        // delay probe times replication, not the instances' start (a group join and
-        // `init_transactions`, seconds on a busy machine; docs/tuning.md, "Latency").
-        progress_of_phase(options, "start", started);
-        let partitions = source_partitions(&source, &topics).max(1);
-        let waited = Instant::now();
-        match wait_until_copying(&mut instances, partitions, BUILTIN_START_TIMEOUT, options)
-            .await
-        {
-            Ok(()) => tracing::info!(
-                partitions,
-                secs = waited.elapsed().as_secs_f64(),
-                "the built-in replicator is copying"
-            ),
-            Err(why) => tracing::warn!(
-                partitions,
-                secs = waited.elapsed().as_secs_f64(),
-                "the built-in replicator is not copying every partition ({why}); starting the workload anyway"
-            ),
-        }
-    }
-    if let Some((status_topic, tasks_max)) = mm2_ready {
-        // MirrorMaker 2 replicates only once its tasks run, many seconds after the JVMs start:
-        // the workload and the fault schedule begin then (commands are taken as started at
-        // once).
-        progress_of_phase(options, "start", started);
-        let partitions = source_partitions(&source, &topics).max(1);
-        let tasks = tasks_max.min(partitions);
-        let (props, cancel) = (target.direct_client_props(), options.cancel.clone());
-        let waited = Instant::now();
-        let ready = tokio::task::spawn_blocking(move || {
-            crate::mirrormaker::wait_until_replicating(
-                &props,
-                &status_topic,
-                tasks,
-                MM2_START_TIMEOUT,
-                &cancel,
-            )
-        })
-        .await
-        .map_err(|e| ScenarioError::System(format!("MirrorMaker 2 status: {e}")))??;
-        if ready {
-            tracing::info!(
-                tasks,
-                secs = waited.elapsed().as_secs_f64(),
-                "MirrorMaker 2 is replicating"
-            );
-        } else {
-            tracing::warn!(
-                tasks,
-                "MirrorMaker 2 did not report its tasks running within {} s; starting the workload anyway",
-                MM2_START_TIMEOUT.as_secs()
-            );
-        }
-    }
+    let mut instances = crate::system::launch(launcher, system.instances())?;
+    // The workload and the fault schedule start once the system copies (commands are taken
+    // as started at once).
+    system
+        .wait_ready(
+            &mut instances,
+            &Ready {
+                options,
+                started,
+                source: &source,
+                target: &target,
+                topics: &topics,
+            },
+        )
+        .await?;
     let shared = Arc::new(Shared {
         started: Instant::now(),
         instances: Arc::new(Mutex::new(instances)),
+        system: system.clone(),
     });
     let report = RunReport {
         schema_version: reports::SCHEMA_VERSION,
         scenario: scenario.scenario.name.clone(),
         description: scenario.scenario.description.clone(),
-        system: system_name(&scenario.system),
+        system: system.name(),
         seed: scenario.workload.seed,
         cutover_version: env!("CARGO_PKG_VERSION").into(),
         outcome: Outcome::Fail,
         ..RunReport::default()
     };
     let target_topics: Vec<String> = topics.iter().map(|t| rename.target_of(t)).collect();
-    let sampler = Sampler::new(
+    let sampler = crate::sampler::Sampler::new(
         &source.direct_client_props(),
         &target.direct_client_props(),
         &topics,
@@ -396,7 +306,6 @@ async fn start_system<'a>(
         topics,
         target_topics,
         rename,
-        replicator_config,
         shared,
         sampler,
         series: Vec::new(),
@@ -456,6 +365,7 @@ impl RunState<'_> {
             started: self.shared.started,
             workload_clock,
             instances: self.shared.instances.clone(),
+            system: self.shared.system.clone(),
             source: self.source.clone(),
             target: self.target.clone(),
         });
@@ -579,7 +489,6 @@ impl RunState<'_> {
                 same_partition,
             )
         };
-        let reports_lag = matches!(scenario.system, SystemSpec::Builtin { .. });
         let mut last = self.sampler.sample(self.shared.started);
         let mut changed_at = Instant::now();
         let mut caught_up = false;
@@ -601,7 +510,7 @@ impl RunState<'_> {
             target_count.advance(Duration::from_millis(300));
             let observation = crate::drain::Observation {
                 target_still_for: changed_at.elapsed(),
-                system_reports_no_lag: reports_lag.then(|| no_lag(&self.shared)),
+                system_reports_no_lag: self.shared.system.reports_no_lag(&self.shared.instances),
                 counts: compare(&source_count, &target_count),
             };
             match crate::drain::decide(&observation) {
@@ -629,7 +538,7 @@ impl RunState<'_> {
             groups_moved_secs: None,
         });
         if !caught_up {
-            let mut still = lag_diagnosis(&self.shared);
+            let mut still = self.shared.system.lag_diagnosis(&self.shared.instances);
             if let Some(why) = stuck {
                 still.push(format!(
                     "the target stopped growing {} s before catching up: {why}",
@@ -698,28 +607,28 @@ impl RunState<'_> {
             return Ok(None);
         }
         self.progress("groups");
-        // The built-in replicator's groups move in one `cutover offsets sync` call.
-        let synced = match (&self.scenario.system, self.replicator_config.as_deref()) {
-            (SystemSpec::Builtin { .. }, Some(config)) => Some(
-                sync_builtin_groups(&self.scenario.consumer_groups, self.options, config).await?,
-            ),
-            _ => None,
-        };
+        // A system that moves the groups itself (the built-in replicator: one `cutover
+        // offsets sync` call) does it now; the others sync on their own schedule.
+        let synced = self
+            .shared
+            .system
+            .sync_groups(&self.scenario.consumer_groups, self.options)
+            .await?;
         let synced_at = Instant::now();
         // Each group's translation is awaited (a system's own sync) and checked on a few
         // tasks at once: hundreds of groups, each a second or more of reads.
-        let limit = Arc::new(tokio::sync::Semaphore::new(GROUP_CHECKS));
+        let limit = Arc::new(tokio::sync::Semaphore::new(crate::groups::GROUP_CHECKS));
         // A system that syncs on its own schedule gets three of its intervals (30 s when
         // cutover does not know it) before a group is judged.
         let sync_bound = Duration::from_secs(
-            self.scenario
+            self.shared
                 .system
                 .group_sync_interval_secs()
                 .map_or(30, |s| 3 * s + 10),
         );
         let mut tasks = tokio::task::JoinSet::new();
         for (i, g) in self.scenario.consumer_groups.iter().enumerate() {
-            let job = GroupJob {
+            let job = crate::groups::GroupJob {
                 group: g.id.clone(),
                 sync_bound,
                 translated: synced.as_ref().map(|s| {
@@ -796,9 +705,11 @@ impl RunState<'_> {
     /// their logs listed. A process of the system that outlived its stop (it left its
     /// instance's group, or ignored the stop) is killed, and the run fails naming it.
     async fn stop_system(&mut self) {
-        // The replicator's last /metrics, saved while it still answers.
-        let scrapes =
-            crate::scrape::save_last(&lock(&self.shared.instances), &self.options.report_dir);
+        // The system's last state (the replicator's last /metrics), saved while it answers.
+        let scrapes = self
+            .shared
+            .system
+            .save_last(&lock(&self.shared.instances), &self.options.report_dir);
         let sh = self.shared.clone();
         let survivors = tokio::task::spawn_blocking(move || {
             let mut instances = lock(&sh.instances);
@@ -830,7 +741,7 @@ impl RunState<'_> {
         let scenario = self.scenario;
         let schema_check = match self.registries {
             Some(r) => {
-                if !matches!(scenario.system, SystemSpec::Builtin { .. }) {
+                if !self.shared.system.copies_schemas() {
                     // The registry merge, done beside a system that copies bytes only.
                     r.merge()?;
                 }
@@ -939,137 +850,6 @@ impl RunState<'_> {
     }
 }
 
-/// Moves every application group of the scenario with one `cutover offsets sync` (the
-/// built-in replicator's translation); returns, per group, how it was translated. Its output
-/// is kept in `offsets-sync.log`.
-async fn sync_builtin_groups(
-    groups: &[crate::spec::ConsumerGroupSpec],
-    options: &RunOptions,
-    config: &std::path::Path,
-) -> Result<BTreeMap<String, String>, ScenarioError> {
-    let began = Instant::now();
-    let mut cmd = tokio::process::Command::new(&options.cutover_exe);
-    cmd.args(["offsets", "sync", "--json", "--config"])
-        .arg(config);
-    for g in groups {
-        cmd.args(["--group", &g.id]);
-    }
-    // Ctrl-C ends the sync with the run (the child is killed when its future is dropped).
-    cmd.kill_on_drop(true)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().map_err(ScenarioError::io(
-        "running cutover offsets sync".to_string(),
-    ))?;
-    let output = child.wait_with_output();
-    tokio::pin!(output);
-    let out = loop {
-        tokio::select! {
-            out = &mut output => break out.map_err(ScenarioError::io(
-                "running cutover offsets sync".to_string(),
-            ))?,
-            () = tokio::time::sleep(Duration::from_millis(200)) => {
-                if options.cancel.load(Ordering::Acquire) {
-                    tracing::warn!("interrupted: cutover offsets sync stopped");
-                    return Ok(BTreeMap::new());
-                }
-            }
-        }
-    };
-    let log = options.report_dir.join("offsets-sync.log");
-    let mut text = out.stdout.clone();
-    text.extend_from_slice(&out.stderr);
-    std::fs::write(&log, &text).map_err(ScenarioError::io(format!("writing {}", log.display())))?;
-    // The sync's own JSON, read back with its own types; an unreadable answer leaves every
-    // group "missing from its answer".
-    let answer: Vec<replicator::offsets::GroupSync> =
-        serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let by_group = answer
-        .into_iter()
-        .map(|g| (g.group, format!("cutover offsets sync ({})", g.outcome)))
-        .collect();
-    if !out.status.success() {
-        tracing::warn!(log = %log.display(), status = %out.status, "offsets sync did not move every group");
-    }
-    tracing::info!(
-        groups = groups.len(),
-        secs = began.elapsed().as_secs_f64(),
-        "consumer group offsets translated by cutover offsets sync"
-    );
-    Ok(by_group)
-}
-
-/// How many consumer groups are awaited and checked on the target at once.
-const GROUP_CHECKS: usize = 6;
-
-/// One application group's move to the target, awaited and checked.
-struct GroupJob {
-    group: String,
-    /// How long a system's own offset sync is waited for.
-    sync_bound: Duration,
-    /// How cutover translated the group's offsets (None: the system syncs them itself).
-    translated: Option<String>,
-    /// (source topic, target topic) of the topics the group reads.
-    pairs: Vec<(String, String)>,
-    fingerprint: verify::FingerprintOptions,
-    source: harness::ClientProps,
-    target: harness::ClientProps,
-    consumed: u64,
-}
-
-impl GroupJob {
-    /// Waits for a system's own offset sync when cutover did not translate, then checks where
-    /// the group resumes on the target. The instant: when its offsets were on the target.
-    async fn run(self) -> Result<(reports::GroupCutover, Instant), ScenarioError> {
-        let began = Instant::now();
-        let GroupJob {
-            group,
-            sync_bound,
-            translated,
-            pairs,
-            fingerprint,
-            source,
-            target,
-            consumed,
-        } = self;
-        let translated_by = match translated {
-            Some(how) => how,
-            None => {
-                let (g, s, t, p) = (group.clone(), source.clone(), target.clone(), pairs.clone());
-                let synced = tokio::task::spawn_blocking(move || {
-                    crate::groups::wait_for_sync(&g, &s, &t, &p, sync_bound)
-                })
-                .await
-                .map_err(|e| ScenarioError::System(format!("group sync wait: {e}")))??;
-                format!(
-                    "the system's own offset sync ({} within {} s)",
-                    if synced { "seen" } else { "not complete" },
-                    sync_bound.as_secs()
-                )
-            }
-        };
-        let translated_at = Instant::now();
-        tracing::info!(%group, secs = began.elapsed().as_secs_f64(), %translated_by, "consumer group offsets translated");
-        let g = group.clone();
-        let mut cut = tokio::task::spawn_blocking(move || {
-            crate::groups::check(
-                &g,
-                &source,
-                &target,
-                &pairs,
-                &fingerprint,
-                Duration::from_secs(30),
-            )
-        })
-        .await
-        .map_err(|e| ScenarioError::System(format!("group check task: {e}")))??;
-        tracing::info!(%group, secs = began.elapsed().as_secs_f64(), exact = cut.exact(), "consumer group checked on the target");
-        cut.translated_by = translated_by;
-        cut.consumed_on_source = consumed;
-        Ok((cut, translated_at))
-    }
-}
-
 fn regex_escape(s: &str) -> String {
     regex::escape(s)
 }
@@ -1079,134 +859,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     }
-}
-
-fn system_name(s: &SystemSpec) -> String {
-    match s {
-        SystemSpec::Builtin { replication, .. } => format!(
-            "builtin ({})",
-            replication
-                .get("mode")
-                .and_then(|m| m.as_str())
-                .unwrap_or("exactly-once")
-        ),
-        SystemSpec::Command { command, .. } => {
-            format!("command ({})", secrets::redact_args(command).join(" "))
-        }
-        SystemSpec::Running { .. } => "running outside cutover".into(),
-        SystemSpec::Mirrormaker2 {
-            exactly_once,
-            config_file,
-            ..
-        } => match config_file {
-            Some(f) => format!("mirrormaker2 ({f})"),
-            None if *exactly_once => "mirrormaker2 (exactly-once)".into(),
-            None => "mirrormaker2 (exactly-once off)".into(),
-        },
-    }
-}
-
-fn rename_of(s: &SystemSpec) -> verify::Rename {
-    match s {
-        // The replicator's `[replication.rename]` is the checker's type (checked with the spec).
-        SystemSpec::Builtin { replication, .. } => replication
-            .get("rename")
-            .and_then(|v| v.clone().try_into::<verify::Rename>().ok())
-            .unwrap_or_default(),
-        SystemSpec::Command { rename_prefix, .. } | SystemSpec::Running { rename_prefix } => {
-            verify::Rename::prefix(rename_prefix.clone())
-        }
-        // Named by its replication policy: see crate::mirrormaker::Mm2Config::rename.
-        SystemSpec::Mirrormaker2 { .. } => verify::Rename::default(),
-    }
-}
-
-/// How long MirrorMaker 2 may take from JVM start to running every replication task.
-const MM2_START_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long the workload waits for the built-in replicator's instances to copy every
-/// partition (a scenario whose system cannot start goes on after this).
-const BUILTIN_START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Waits until the built-in replicator's instances together copy `partitions` source
-/// partitions (their `/metrics`: assigned, none waiting). Err says why it stopped waiting: an
-/// instance exited, the timeout, or Ctrl-C.
-async fn wait_until_copying(
-    instances: &mut crate::system::Instances,
-    partitions: u32,
-    timeout: Duration,
-    options: &RunOptions,
-) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        for i in instances.running.values_mut() {
-            if let Ok(Some(status)) = i.child.try_wait() {
-                return Err(format!("instance {} exited: {status}", i.index));
-            }
-        }
-        let ports: Vec<u16> = instances
-            .running
-            .values()
-            .filter_map(|i| i.metrics_port)
-            .collect();
-        // Per instance (assigned, waiting); None while any instance does not answer yet.
-        let counts = tokio::task::spawn_blocking(move || {
-            ports
-                .into_iter()
-                .map(|p| {
-                    Some((
-                        metric_sum(p, names::ASSIGNED_PARTITIONS)?,
-                        metric_sum(p, names::WAITING_PARTITIONS)?,
-                    ))
-                })
-                .collect::<Option<Vec<_>>>()
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        if let Some(counts) = counts.filter(|c| !c.is_empty()) {
-            let assigned: f64 = counts.iter().map(|(a, _)| a).sum();
-            let waiting: f64 = counts.iter().map(|(_, w)| w).sum();
-            if assigned >= f64::from(partitions) && waiting == 0.0 {
-                return Ok(());
-            }
-        }
-        if options.cancel.load(Ordering::Acquire) {
-            return Err("cancelled".into());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("not after {} s", timeout.as_secs()));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Partitions of the source topics.
-fn source_partitions(source: &Arc<dyn Cluster>, topics: &[String]) -> u32 {
-    let Ok(config) = source.direct_client_props().to_rdkafka() else {
-        return 0;
-    };
-    let Ok(c) = config.create::<BaseConsumer>() else {
-        return 0;
-    };
-    topics
-        .iter()
-        .filter_map(|t| c.fetch_metadata(Some(t), Duration::from_secs(5)).ok())
-        .map(|md| {
-            md.topics()
-                .iter()
-                .map(|t| t.partitions().len() as u32)
-                .sum::<u32>()
-        })
-        .sum()
-}
-
-fn progress_of_phase(options: &RunOptions, phase: &'static str, started: Instant) {
-    (options.progress)(Progress {
-        phase,
-        elapsed_secs: started.elapsed().as_secs_f64(),
-        source_records: 0,
-        target_records: 0,
-        lag_records: None,
-    });
 }
 
 /// Instances that died on their own are a failure of the system under test.
@@ -1220,85 +872,15 @@ fn report_exits(shared: &Shared, report: &mut RunReport) {
     }
 }
 
-/// Builtin instances: every running instance answers its metrics endpoint with lag 0 and no
-/// waiting partition. An endpoint that does not answer is not "no lag".
-fn no_lag(shared: &Shared) -> bool {
-    let inst = lock(&shared.instances);
-    inst.running.values().all(|i| match i.metrics_port {
-        Some(port) => {
-            metric_sum(port, names::LAG_RECORDS) == Some(0.0)
-                && metric_sum(port, names::WAITING_PARTITIONS) == Some(0.0)
-        }
-        None => true,
-    })
-}
-
-/// The samples of one metric family: (labels, value).
-fn metric_lines(port: u16, name: &str) -> Option<Vec<(String, f64)>> {
-    let body = crate::scrape::fetch(port)?;
-    Some(crate::scrape::samples(&body, name))
-}
-
-fn metric_sum(port: u16, name: &str) -> Option<f64> {
-    metric_lines(port, name).map(|v| v.iter().map(|(_, x)| x).sum())
-}
-
-/// What each builtin instance still reports as lag or waiting partitions (for the report).
-fn lag_diagnosis(shared: &Shared) -> Vec<String> {
-    let inst = lock(&shared.instances);
-    let mut out = Vec::new();
-    for i in inst.running.values() {
-        let Some(port) = i.metrics_port else { continue };
-        for name in [names::LAG_RECORDS, names::WAITING_PARTITIONS] {
-            for (labels, v) in metric_lines(port, name).unwrap_or_default() {
-                if v != 0.0 {
-                    // The gauges behind a lag: where the writer is, what the consumer fetched,
-                    // the end it saw and whether the writer is idle.
-                    let mut why = String::new();
-                    for (short, related) in [
-                        ("position", names::POSITION),
-                        ("fetched", names::FETCHED_OFFSET),
-                        ("end", names::SOURCE_END_OFFSET),
-                        ("idle", names::PARTITION_IDLE),
-                    ] {
-                        if let Some((_, x)) = metric_lines(port, related)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .find(|(l, _)| *l == labels)
-                        {
-                            why.push_str(&format!(" {short}={x}"));
-                        }
-                    }
-                    out.push(format!("instance {}: {name}{labels} = {v}{why}", i.index));
-                }
-            }
-        }
-    }
-    out
-}
-
 fn progress_of(
     options: &RunOptions,
     phase: &'static str,
-    sampler: &Sampler,
+    sampler: &crate::sampler::Sampler,
     started: Instant,
     shared: &Shared,
 ) {
     let s = sampler.sample(started);
-    let lag_records = {
-        let inst = lock(&shared.instances);
-        let ports: Vec<u16> = inst
-            .running
-            .values()
-            .filter_map(|i| i.metrics_port)
-            .collect();
-        drop(inst);
-        let sums: Vec<f64> = ports
-            .iter()
-            .filter_map(|p| metric_sum(*p, names::LAG_RECORDS))
-            .collect();
-        (!sums.is_empty()).then(|| sums.iter().sum::<f64>().max(0.0) as u64)
-    };
+    let lag_records = shared.system.lag_records(&shared.instances);
     (options.progress)(Progress {
         phase,
         elapsed_secs: started.elapsed().as_secs_f64(),
@@ -1308,78 +890,19 @@ fn progress_of(
     });
 }
 
-/// High watermarks of the source and target topics.
-struct Sampler {
-    source: BaseConsumer,
-    target: BaseConsumer,
-    topics: Vec<String>,
-    target_topics: Vec<String>,
-}
-
-impl Sampler {
-    fn new(
-        source: &harness::ClientProps,
-        target: &harness::ClientProps,
-        topics: &[String],
-        target_topics: &[String],
-    ) -> Result<Sampler, ScenarioError> {
-        let make = |p: &harness::ClientProps| -> Result<BaseConsumer, ScenarioError> {
-            p.reader("cutover-sampler")?
-                .create()
-                .map_err(|e| ScenarioError::System(format!("sampler client: {e}")))
-        };
-        Ok(Sampler {
-            source: make(source)?,
-            target: make(target)?,
-            topics: topics.to_vec(),
-            target_topics: target_topics.to_vec(),
-        })
-    }
-
-    fn sum(c: &BaseConsumer, topics: &[String]) -> i64 {
-        harness::watermarks::end_offsets(c, topics, Duration::from_secs(5))
-            .values()
-            .sum()
-    }
-
-    fn sample(&self, started: Instant) -> Sample {
-        Sample {
-            at_secs: started.elapsed().as_secs_f64(),
-            source_end: Self::sum(&self.source, &self.topics),
-            target_end: Self::sum(&self.target, &self.target_topics),
-        }
-    }
-}
-
 /// The client properties the system under test connects with: the clusters' (the harness's
 /// super user on a secured cluster), or those of `source_user`/`target_user`. On a proxied
 /// cluster they cross the fault proxies; every client of cutover's own in a run uses
 /// `direct_client_props` instead, so the proxies count the system's traffic alone.
 fn system_props(
-    system: &SystemSpec,
+    system: &dyn SystemUnderTest,
     source: &dyn Cluster,
     target: &dyn Cluster,
 ) -> Result<(harness::ClientProps, harness::ClientProps), ScenarioError> {
-    let (source_user, target_user) = match system {
-        SystemSpec::Builtin {
-            source_user,
-            target_user,
-            ..
-        } => (source_user.as_deref(), target_user.as_deref()),
-        _ => (None, None),
-    };
+    let (source_user, target_user) = system.users();
     let props = |cluster: &dyn Cluster, user: Option<&str>| match user {
         Some(user) => cluster.client_props_as(user).map_err(ScenarioError::from),
         None => Ok(cluster.client_props()),
     };
     Ok((props(source, source_user)?, props(target, target_user)?))
-}
-
-/// Every property but `bootstrap.servers`.
-fn beyond_bootstrap(props: &harness::ClientProps) -> Vec<(String, String)> {
-    props
-        .iter()
-        .filter(|(k, _)| *k != "bootstrap.servers")
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }

@@ -395,23 +395,12 @@ impl SystemSpec {
     /// How often the system syncs consumer-group offsets to the target itself (seconds), when
     /// cutover knows: MirrorMaker 2 with `sync_group_offsets`.
     pub fn group_sync_interval_secs(&self) -> Option<u64> {
-        match self {
-            SystemSpec::Mirrormaker2 {
-                sync_group_offsets: true,
-                emit_checkpoints_interval_secs,
-                ..
-            } => Some(emit_checkpoints_interval_secs.unwrap_or(DEFAULT_GROUP_SYNC_SECS)),
-            _ => None,
-        }
+        self.system().group_sync_interval_secs()
     }
 
+    /// Instances started at the beginning of a run (0 for a `running` system).
     pub fn instances(&self) -> u32 {
-        match self {
-            SystemSpec::Builtin { instances, .. }
-            | SystemSpec::Command { instances, .. }
-            | SystemSpec::Mirrormaker2 { instances, .. } => *instances,
-            SystemSpec::Running { .. } => 0,
-        }
+        self.system().instances()
     }
 }
 
@@ -555,69 +544,17 @@ fn ten() -> u32 {
     10
 }
 
-/// Whether a fault verb takes `duration_secs`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DurationUse {
-    /// It lasts that long (a network fault, a stall, a held transaction, a bounce's pause).
-    Required,
-    /// It is undone after that long when given (a crashed instance or broker restarted).
-    Optional,
-    /// It is instant: a duration would be silently ignored, so it is refused.
-    Unused,
-}
+pub use crate::faults::verbs::DurationUse;
 
 impl FaultAction {
+    /// The verb's `kind` (see `crate::faults::verbs`, where each verb is defined).
     pub fn name(&self) -> &'static str {
-        match self {
-            FaultAction::Latency { .. } => "latency",
-            FaultAction::Bandwidth { .. } => "bandwidth",
-            FaultAction::Blackhole { .. } => "blackhole",
-            FaultAction::Reset { .. } => "reset",
-            FaultAction::Refuse { .. } => "refuse",
-            FaultAction::AddInstance => "add-instance",
-            FaultAction::RemoveInstance { .. } => "remove-instance",
-            FaultAction::StallInstance { .. } => "stall-instance",
-            FaultAction::CrashInstance { .. } => "crash-instance",
-            FaultAction::AddPartitions { .. } => "add-partitions",
-            FaultAction::KillBroker { .. } => "kill-broker",
-            FaultAction::StopBroker { .. } => "stop-broker",
-            FaultAction::BounceBrokers { .. } => "bounce-brokers",
-            FaultAction::AbortedBurst { .. } => "aborted-burst",
-            FaultAction::HangingTransaction { .. } => "hanging-transaction",
-        }
+        self.verb().name()
     }
 
     /// What the verb does with `duration_secs`.
     pub fn duration_use(&self) -> DurationUse {
-        match self {
-            FaultAction::StallInstance { .. }
-            | FaultAction::HangingTransaction { .. }
-            | FaultAction::BounceBrokers { .. }
-            | FaultAction::Latency { .. }
-            | FaultAction::Bandwidth { .. }
-            | FaultAction::Blackhole { .. }
-            | FaultAction::Refuse { .. } => DurationUse::Required,
-            FaultAction::CrashInstance { .. }
-            | FaultAction::KillBroker { .. }
-            | FaultAction::StopBroker { .. } => DurationUse::Optional,
-            FaultAction::Reset { .. }
-            | FaultAction::AddInstance
-            | FaultAction::RemoveInstance { .. }
-            | FaultAction::AddPartitions { .. }
-            | FaultAction::AbortedBurst { .. } => DurationUse::Unused,
-        }
-    }
-
-    /// True for faults that go through the per-broker proxies.
-    pub fn is_network(&self) -> bool {
-        matches!(
-            self,
-            FaultAction::Latency { .. }
-                | FaultAction::Bandwidth { .. }
-                | FaultAction::Blackhole { .. }
-                | FaultAction::Reset { .. }
-                | FaultAction::Refuse { .. }
-        )
+        self.verb().duration_use()
     }
 }
 
@@ -935,39 +872,12 @@ impl Scenario {
             workload::WorkloadError::Spec(e) => err(&format!("workload.{}", e.field), e.reason),
             other => err("workload", other.to_string()),
         })?;
-        match &scenario.system {
-            SystemSpec::Builtin { instances, .. }
-            | SystemSpec::Command { instances, .. }
-            | SystemSpec::Mirrormaker2 { instances, .. }
-                if *instances == 0 =>
-            {
-                return Err(err("system.instances", "expected at least 1".into()));
-            }
-            SystemSpec::Command { command, .. } if command.is_empty() => {
-                return Err(err(
-                    "system.command",
-                    "expected the program and its arguments, e.g. [\"./copy.sh\"]".into(),
-                ));
-            }
-            SystemSpec::Builtin { .. } => {
-                // The replicator's own checks, on the config the run will write.
-                crate::system_config::builtin_config(
-                    &scenario.system,
-                    &harness::ClientProps::bootstrap("127.0.0.1:1"),
-                    &harness::ClientProps::bootstrap("127.0.0.1:2"),
-                    &scenario.workload,
-                )
-                .map_err(|e| match e {
-                    ScenarioError::Spec(e) => err(&e.field, e.reason),
-                    other => err("system", other.to_string()),
-                })?;
-            }
-            SystemSpec::Command { .. } | SystemSpec::Running { .. } => {}
-            SystemSpec::Mirrormaker2 { .. } => {
-                crate::system_config::check_mirrormaker2(&scenario.system)
-                    .map_err(|(field, reason)| err(&format!("system.{field}"), reason))?;
-            }
-        }
+        // The system's own checks (crate::system): instances, its fields, its config.
+        scenario
+            .system
+            .system()
+            .check(&scenario)
+            .map_err(|(field, reason)| err(&field, reason))?;
         for (i, g) in scenario.consumer_groups.iter().enumerate() {
             let field = format!("consumer_group[{i}]");
             if g.id.trim().is_empty() {
@@ -1012,11 +922,11 @@ impl Scenario {
                 ));
             }
         }
-        let added = scenario
+        let added: u32 = scenario
             .faults
             .iter()
-            .filter(|f| matches!(f.action, FaultAction::AddInstance))
-            .count() as u32;
+            .map(|f| f.action.verb().adds_instances())
+            .sum();
         let max_instances = scenario.system.instances() + added;
         let workload_topics = scenario.workload.topics.names();
         for (i, f) in scenario.faults.iter().enumerate() {
@@ -1057,97 +967,16 @@ impl Scenario {
                 }
                 _ => {}
             }
-            match &f.action {
-                FaultAction::KillBroker { cluster, node }
-                | FaultAction::StopBroker { cluster, node } => {
-                    let spec = if *cluster == Side::Source {
-                        &scenario.source
-                    } else {
-                        &scenario.target
-                    };
-                    if *node == 0 || *node > spec.brokers {
-                        return Err(err(
-                            &format!("{field}.node"),
-                            format!(
-                                "expected a node id from 1 to {} (the {:?} cluster's brokers)",
-                                spec.brokers, cluster
-                            ),
-                        ));
-                    }
-                }
-                FaultAction::StallInstance { instance }
-                | FaultAction::CrashInstance { instance }
-                    if *instance >= max_instances =>
-                {
-                    return Err(err(
-                        &format!("{field}.instance"),
-                        "no such instance (instances count from 0)".into(),
-                    ));
-                }
-                FaultAction::Bandwidth { bytes_per_sec, .. } if *bytes_per_sec == 0 => {
-                    return Err(err(
-                        &format!("{field}.bytes_per_sec"),
-                        "expected a positive rate".into(),
-                    ));
-                }
-                FaultAction::AbortedBurst { topic, .. }
-                | FaultAction::HangingTransaction { topic, .. }
-                | FaultAction::AddPartitions { topic, .. }
-                    if !workload_topics.contains(topic) =>
-                {
-                    // A fault on a topic nobody copies or checks proves nothing (and a send
-                    // to a topic that does not exist fails only in a delivery report).
-                    return Err(err(
-                        &format!("{field}.topic"),
-                        format!(
-                            "`{topic}` is not one of the workload's topics ({})",
-                            shown_list(&workload_topics)
-                        ),
-                    ));
-                }
-                FaultAction::HangingTransaction {
-                    topic, partition, ..
-                } => {
-                    // The partitions the topic has by then: created, or grown by an earlier
-                    // add-partitions fault.
-                    let grown = scenario
-                        .faults
-                        .iter()
-                        .filter(|g| g.at_secs <= f.at_secs)
-                        .filter_map(|g| match &g.action {
-                            FaultAction::AddPartitions {
-                                topic: t,
-                                partitions,
-                            } if t == topic => Some(*partitions as i32),
-                            _ => None,
-                        })
-                        .max()
-                        .unwrap_or(0);
-                    let count = scenario.workload.topics.partitions.max(grown);
-                    if *partition < 0 || *partition >= count {
-                        return Err(err(
-                            &format!("{field}.partition"),
-                            format!(
-                                "`{topic}` has partitions 0 to {} at {} s; found {partition}",
-                                count - 1,
-                                f.at_secs
-                            ),
-                        ));
-                    }
-                }
-                FaultAction::AddPartitions {
-                    topic, partitions, ..
-                } if *partitions as i32 <= scenario.workload.topics.partitions => {
-                    return Err(err(
-                        &format!("{field}.partitions"),
-                        format!(
-                            "`{topic}` is created with {} partitions; expected more, found {partitions}",
-                            scenario.workload.topics.partitions
-                        ),
-                    ));
-                }
-                _ => {}
-            }
+            // The verb's own checks (crate::faults::verbs).
+            f.action
+                .verb()
+                .check(&crate::faults::verbs::VerbCheck {
+                    scenario: &scenario,
+                    at_secs: f.at_secs,
+                    max_instances,
+                    workload_topics: &workload_topics,
+                })
+                .map_err(|(name, reason)| err(&format!("{field}.{name}"), reason))?;
         }
         if let Some(expect) = &scenario.expect {
             expect
@@ -1187,27 +1016,10 @@ impl Scenario {
 
     /// True when any fault needs the per-broker proxies of `side`.
     pub fn needs_proxies(&self, side: Side) -> bool {
-        self.faults.iter().any(|f| {
-            f.action.is_network()
-                && match &f.action {
-                    FaultAction::Latency { cluster, .. }
-                    | FaultAction::Bandwidth { cluster, .. }
-                    | FaultAction::Blackhole { cluster, .. }
-                    | FaultAction::Reset { cluster }
-                    | FaultAction::Refuse { cluster } => *cluster == side,
-                    _ => false,
-                }
-        })
+        self.faults
+            .iter()
+            .any(|f| f.action.verb().proxies() == Some(side))
     }
-}
-
-/// A list for an error message: the first five names, and how many more.
-fn shown_list(names: &[String]) -> String {
-    let mut out: Vec<String> = names.iter().take(5).map(|n| format!("`{n}`")).collect();
-    if names.len() > 5 {
-        out.push(format!("and {} more", names.len() - 5));
-    }
-    out.join(", ")
 }
 
 /// True for a positive number (false for NaN).

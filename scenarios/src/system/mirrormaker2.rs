@@ -1,18 +1,226 @@
-//! MirrorMaker 2 as a system under test: the `mm2.properties` a scenario asks for (or the
-//! user's own file with the scenario's clusters put in), and how MirrorMaker 2 will name the
-//! target topics, which the sampler, the drain and the checker need.
+//! `kind = "mirrormaker2"`: Apache Kafka's MirrorMaker 2 in dedicated mode as the system
+//! under test (`connect-mirror` of the target cluster's Kafka version, fetched through
+//! `harness::MirrorMaker2::prepare`). Here: the `mm2.properties` a scenario asks for (or the
+//! user's own file with the scenario's clusters put in), the checks of its fields, how
+//! MirrorMaker 2 will name the target topics (which the sampler, the drain and the checker
+//! need), and its readiness: the workload starts once its MirrorSourceConnector tasks report
+//! RUNNING in Connect's status topic.
 //!
 //! Every instance gets its own copy of the file, differing only in `listeners` (the internal
 //! REST server that dedicated mode needs for more than one node and for exactly-once).
 
+use async_trait::async_trait;
 use located::Located;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
 
 use verify::reader::Rename;
 
+use super::{Launcher, Ready, Setup, SystemUnderTest};
 use crate::error::ScenarioError;
-use crate::spec::{ReplicationPolicy, Side, SystemSpec};
+use crate::spec::{ReplicationPolicy, Scenario, Side, SystemSpec};
+
+/// How long MirrorMaker 2 may take from JVM start to running every replication task.
+const MM2_START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What MirrorMaker 2 instances are started from.
+pub struct Mm2Launch {
+    pub runtime: harness::MirrorMaker2,
+    pub config: Mm2Config,
+    /// JVM heap per instance, in MiB.
+    pub heap_mb: u32,
+}
+
+/// MirrorMaker 2 (`[system] kind = "mirrormaker2"`).
+pub struct Mirrormaker2 {
+    /// The `[system]` table (a `Mirrormaker2`).
+    spec: SystemSpec,
+    /// Its runtime and config ([`SystemUnderTest::prepare`]).
+    launch: Option<Mm2Launch>,
+}
+
+impl Mirrormaker2 {
+    /// The system of a `mirrormaker2` table; prepare it before launching.
+    pub fn new(spec: SystemSpec) -> Mirrormaker2 {
+        Mirrormaker2 { spec, launch: None }
+    }
+
+    /// A MirrorMaker 2 system already configured (`launch`), ready to launch (the
+    /// replication bench starts it this way, without a run).
+    pub fn prepared(spec: SystemSpec, launch: Mm2Launch) -> Arc<dyn SystemUnderTest> {
+        Arc::new(Mirrormaker2 {
+            spec,
+            launch: Some(launch),
+        })
+    }
+}
+
+#[async_trait]
+impl SystemUnderTest for Mirrormaker2 {
+    fn name(&self) -> String {
+        match &self.spec {
+            SystemSpec::Mirrormaker2 {
+                config_file: Some(f),
+                ..
+            } => format!("mirrormaker2 ({f})"),
+            SystemSpec::Mirrormaker2 {
+                exactly_once: true, ..
+            } => "mirrormaker2 (exactly-once)".into(),
+            _ => "mirrormaker2 (exactly-once off)".into(),
+        }
+    }
+
+    fn instances(&self) -> u32 {
+        match &self.spec {
+            SystemSpec::Mirrormaker2 { instances, .. } => *instances,
+            _ => 0,
+        }
+    }
+
+    fn check(&self, _scenario: &Scenario) -> Result<(), (String, String)> {
+        if self.instances() == 0 {
+            return Err(("system.instances".into(), "expected at least 1".into()));
+        }
+        check_mirrormaker2(&self.spec)
+            .map_err(|(field, reason)| (format!("system.{field}"), reason))
+    }
+
+    /// `mm2.properties` from the scenario (target names from the replication policy) and the
+    /// MirrorMaker 2 jars of the target's Kafka version: its Connect cluster lives there.
+    async fn prepare(&mut self, setup: &Setup<'_>) -> Result<(), ScenarioError> {
+        let config = config(
+            &self.spec,
+            &setup.options.scenario_dir,
+            &Clusters {
+                source_bootstrap: &setup.source.bootstrap_servers(),
+                target_bootstrap: &setup.target.bootstrap_servers(),
+                source_props: beyond_bootstrap(setup.source_props),
+                target_props: beyond_bootstrap(setup.target_props),
+                source_brokers: setup.source.brokers().len(),
+                target_brokers: setup.target.brokers().len(),
+            },
+            setup.topics,
+        )?;
+        let runtime =
+            harness::MirrorMaker2::prepare(&setup.scenario.target.kafka_version, |event| {
+                tracing::info!(?event, "MirrorMaker 2 jars")
+            })
+            .await?;
+        let heap_mb = match &self.spec {
+            SystemSpec::Mirrormaker2 { heap_mb, .. } => *heap_mb,
+            _ => harness::mirrormaker::DEFAULT_HEAP_MB,
+        };
+        self.launch = Some(Mm2Launch {
+            runtime,
+            config,
+            heap_mb,
+        });
+        Ok(())
+    }
+
+    /// Named by its replication policy: see [`Mm2Config::rename`].
+    fn rename(&self) -> verify::Rename {
+        self.launch
+            .as_ref()
+            .map(|m| m.config.rename.clone())
+            .unwrap_or_default()
+    }
+
+    /// A JVM with its own `mm2-instance-N.properties` (private; a redacted copy in the report
+    /// dir), all instances in one Connect cluster.
+    fn command(&self, index: u32, l: &Launcher) -> Result<(Command, Option<u16>), ScenarioError> {
+        let mm2 = self
+            .launch
+            .as_ref()
+            .ok_or_else(|| ScenarioError::System("MirrorMaker 2 not prepared".into()))?;
+        // The REST port is free now; the JVM binds it within seconds.
+        let rest_port = harness::ports::reserve(1)?.ports()[0];
+        let name = format!("mm2-instance-{index}.properties");
+        let text = mm2.config.instance_properties(rest_port);
+        let path = l.secrets_dir.join(&name);
+        super::write_private(&path, &text)?;
+        let shown = l.dir.join(&name);
+        std::fs::write(
+            &shown,
+            reports::redact::redact_text(&secrets::redact_properties(&text)),
+        )
+        .map_err(ScenarioError::io(format!("writing {}", shown.display())))?;
+        let mut c = mm2.runtime.command(&path, mm2.heap_mb);
+        c.current_dir(&l.dir);
+        Ok((c, None))
+    }
+
+    fn grace(&self) -> Duration {
+        match &self.spec {
+            SystemSpec::Mirrormaker2 { grace_secs, .. } => Duration::from_secs_f64(*grace_secs),
+            _ => Duration::from_secs(60),
+        }
+    }
+
+    /// MirrorMaker 2 replicates only once its tasks run, many seconds after the JVMs start:
+    /// the workload and the fault schedule begin then.
+    async fn wait_ready(
+        &self,
+        _instances: &mut super::Instances,
+        ready: &Ready<'_>,
+    ) -> Result<(), ScenarioError> {
+        let Some(mm2) = &self.launch else {
+            return Ok(());
+        };
+        let (status_topic, tasks_max) = (mm2.config.status_topic.clone(), mm2.config.tasks_max);
+        let partitions = ready.begin();
+        let tasks = tasks_max.min(partitions);
+        let (props, cancel) = (
+            ready.target.direct_client_props(),
+            ready.options.cancel.clone(),
+        );
+        let waited = std::time::Instant::now();
+        let replicating = tokio::task::spawn_blocking(move || {
+            wait_until_replicating(&props, &status_topic, tasks, MM2_START_TIMEOUT, &cancel)
+        })
+        .await
+        .map_err(|e| ScenarioError::System(format!("MirrorMaker 2 status: {e}")))??;
+        if replicating {
+            tracing::info!(
+                tasks,
+                secs = waited.elapsed().as_secs_f64(),
+                "MirrorMaker 2 is replicating"
+            );
+        } else {
+            tracing::warn!(
+                tasks,
+                "MirrorMaker 2 did not report its tasks running within {} s; starting the workload anyway",
+                MM2_START_TIMEOUT.as_secs()
+            );
+        }
+        Ok(())
+    }
+
+    fn group_sync_interval_secs(&self) -> Option<u64> {
+        match &self.spec {
+            SystemSpec::Mirrormaker2 {
+                sync_group_offsets: true,
+                emit_checkpoints_interval_secs,
+                ..
+            } => {
+                Some(emit_checkpoints_interval_secs.unwrap_or(crate::spec::DEFAULT_GROUP_SYNC_SECS))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Every property but `bootstrap.servers`.
+fn beyond_bootstrap(props: &harness::ClientProps) -> Vec<(String, String)> {
+    props
+        .iter()
+        .filter(|(k, _)| *k != "bootstrap.servers")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
 
 /// The cluster aliases of generated configs (so `DefaultReplicationPolicy` names target topics
 /// `source.<name>`).
@@ -430,6 +638,95 @@ fn escape_value(v: &str) -> String {
     out
 }
 
+/// Checks the fields of a `mirrormaker2` system; errors are (field, reason).
+pub fn check_mirrormaker2(system: &SystemSpec) -> Result<(), (String, String)> {
+    let SystemSpec::Mirrormaker2 {
+        exactly_once,
+        tasks_max,
+        replication_policy,
+        consumer,
+        producer,
+        worker,
+        sync_group_offsets,
+        emit_checkpoints_interval_secs,
+        offset_syncs_topic_location,
+        properties,
+        config_file,
+        grace_secs,
+        heap_mb,
+        ..
+    } = system
+    else {
+        return Ok(());
+    };
+    if *tasks_max == 0 {
+        return Err(("tasks_max".into(), "expected at least 1".into()));
+    }
+    if *heap_mb < 128 {
+        return Err((
+            "heap_mb".into(),
+            "expected at least 128 (MiB); Connect needs room for its REST server".into(),
+        ));
+    }
+    if grace_secs.is_nan() || *grace_secs <= 0.0 {
+        return Err((
+            "grace_secs".into(),
+            "expected a positive number of seconds".into(),
+        ));
+    }
+    if emit_checkpoints_interval_secs == &Some(0) {
+        return Err((
+            "emit_checkpoints_interval_secs".into(),
+            "expected a positive number of seconds".into(),
+        ));
+    }
+    for (table, map) in [
+        ("consumer", consumer),
+        ("producer", producer),
+        ("worker", worker),
+        ("properties", properties),
+    ] {
+        for (k, v) in map {
+            if k.trim().is_empty() || k.contains(['\n', '\r']) || v.contains(['\n', '\r']) {
+                return Err((
+                    format!("{table}.{k}"),
+                    "keys must be non-empty and neither keys nor values may span lines".into(),
+                ));
+            }
+        }
+    }
+    if config_file.is_some() {
+        let set = [
+            ("exactly_once", *exactly_once),
+            ("tasks_max", *tasks_max != crate::spec::default_tasks_max()),
+            (
+                "replication_policy",
+                *replication_policy != ReplicationPolicy::Default,
+            ),
+            ("consumer", !consumer.is_empty()),
+            ("producer", !producer.is_empty()),
+            ("worker", !worker.is_empty()),
+            ("sync_group_offsets", *sync_group_offsets),
+            (
+                "emit_checkpoints_interval_secs",
+                emit_checkpoints_interval_secs.is_some(),
+            ),
+            (
+                "offset_syncs_topic_location",
+                *offset_syncs_topic_location != Side::Source,
+            ),
+            ("properties", !properties.is_empty()),
+        ];
+        if let Some((field, _)) = set.iter().find(|(_, on)| *on) {
+            return Err((
+                (*field).into(),
+                "config_file is used verbatim: set this in the file instead".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,7 +886,7 @@ mod tests {
         if let SystemSpec::Mirrormaker2 { config_file, .. } = &mut s {
             *config_file = Some("mm2.properties".into());
         }
-        crate::system_config::check_mirrormaker2(&s).unwrap();
+        check_mirrormaker2(&s).unwrap();
         let c = config(&s, dir.path(), &clusters(), &["t".into()]).unwrap();
         let p = parse_properties(&c.instance_properties(1234));
         assert_eq!(p["onprem.bootstrap.servers"], "127.0.0.1:9001");
@@ -625,7 +922,7 @@ mod tests {
             *config_file = Some("mm2.properties".into());
             *sync_group_offsets = true;
         }
-        let (field, _) = crate::system_config::check_mirrormaker2(&s).unwrap_err();
+        let (field, _) = check_mirrormaker2(&s).unwrap_err();
         assert_eq!(field, "sync_group_offsets");
     }
 }

@@ -1,63 +1,52 @@
-//! The system under test as processes: instances started, stopped (SIGTERM, SIGKILL after a
-//! grace period), crashed (kill -9), stalled (SIGSTOP/SIGCONT). Every instance is spawned
-//! through the harness supervisor as the leader of its own process group, and every signal goes
-//! to the whole group: a wrapper script that runs its copier without `exec` is stopped, stalled
-//! and crashed with its copier. Each instance's environment carries [`PROCESS_MARK`], so a
-//! process that left the group (`setsid`) and lost its parent is still found: after the run
-//! [`Instances::kill_survivors`] kills whatever of any instance outlived its stop. The kinds:
-//! `cutover replicate`, a user's command, or a MirrorMaker 2 JVM (dedicated mode, one
-//! `mm2-instance-N.properties` per instance, all in one Connect cluster).
+//! Shared process supervision of every system under test: instances started, stopped
+//! (SIGTERM, SIGKILL after the system's grace period), crashed (kill -9), stalled
+//! (SIGSTOP/SIGCONT). Every instance is spawned through the harness supervisor as the leader of
+//! its own process group, and every signal goes to the whole group: a wrapper script that runs
+//! its copier without `exec` is stopped, stalled and crashed with its copier. Each instance's
+//! environment carries [`PROCESS_MARK`], so a process that left the group (`setsid`) and lost
+//! its parent is still found: after the run [`Instances::kill_survivors`] kills whatever of any
+//! instance outlived its stop. What an instance runs is the system's
+//! ([`SystemUnderTest::command`]): `cutover replicate`, a user's command, or a MirrorMaker 2
+//! JVM.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use harness::supervisor::{Family, ProcessInfo};
 
+use super::SystemUnderTest;
 use crate::error::ScenarioError;
-use crate::mirrormaker::Mm2Config;
-use crate::spec::SystemSpec;
-
-/// What MirrorMaker 2 instances are started from.
-pub struct Mm2Launch {
-    pub runtime: harness::MirrorMaker2,
-    pub config: Mm2Config,
-    pub heap_mb: u32,
-}
-
-pub use crate::system_config::builtin_config;
 
 /// How instances are launched.
 pub struct Launcher {
     /// The `cutover` executable (builtin systems run `cutover replicate`).
     pub cutover_exe: PathBuf,
+    /// Where the instances' logs and the redacted copies of their configs go.
     pub dir: PathBuf,
-    pub system: SystemSpec,
+    /// The system, prepared ([`SystemUnderTest::prepare`]).
+    pub system: Arc<dyn SystemUnderTest>,
     pub scenario_dir: PathBuf,
     pub source_bootstrap: String,
     pub target_bootstrap: String,
     /// Private dir (0700, removed after the run) for files that hold secrets: the configs
     /// the system under test really runs with. The report dir gets redacted copies.
     pub secrets_dir: PathBuf,
-    /// The client properties files handed to `command` systems
+    /// The client properties files handed to every instance
     /// (`CUTOVER_SOURCE_PROPERTIES`, `CUTOVER_TARGET_PROPERTIES`), in `secrets_dir`.
     pub source_properties_file: PathBuf,
     pub target_properties_file: PathBuf,
     pub topics: Vec<String>,
-    /// The builtin config file, written once.
-    pub config_path: Option<PathBuf>,
-    /// MirrorMaker 2's runtime and config (`mirrormaker2` systems).
-    pub mm2: Option<Mm2Launch>,
 }
 
 impl Launcher {
     /// A launcher of `system` whose files (logs, client properties, generated configs) all
-    /// go to `dir`; set `cutover_exe`, `secrets_dir`, `config_path` or `mm2` where the
-    /// system needs them.
+    /// go to `dir`; set `cutover_exe` or `secrets_dir` where the system needs them.
     pub fn new(
-        system: SystemSpec,
+        system: Arc<dyn SystemUnderTest>,
         dir: &Path,
         source_bootstrap: String,
         target_bootstrap: String,
@@ -74,8 +63,6 @@ impl Launcher {
             source_properties_file: dir.join("source.properties"),
             target_properties_file: dir.join("target.properties"),
             topics,
-            config_path: None,
-            mm2: None,
         }
     }
 }
@@ -175,65 +162,7 @@ impl Instances {
                 .map_err(ScenarioError::io(format!("writing {}", log.display())))?;
         }
         let err_file = file.try_clone().map_err(ScenarioError::io("log file"))?;
-        let (mut command, metrics_port) = match &l.system {
-            SystemSpec::Running { .. } => {
-                return Err(ScenarioError::System(
-                    "a `running` system runs outside cutover; there is nothing to start".into(),
-                ))
-            }
-            SystemSpec::Builtin { .. } => {
-                let port = free_port()?;
-                let mut c = Command::new(&l.cutover_exe);
-                c.arg("replicate").arg("--config");
-                c.arg(
-                    l.config_path
-                        .as_ref()
-                        .ok_or_else(|| ScenarioError::System("no config written".into()))?,
-                );
-                c.args(["--metrics-addr", &format!("127.0.0.1:{port}")]);
-                // CUTOVER_SYSTEM_LOG (an EnvFilter, e.g. `info,replicator=debug`) raises the
-                // instances' log level for a diagnosis.
-                let level = std::env::var("CUTOVER_SYSTEM_LOG")
-                    .unwrap_or_else(|_| "info,librdkafka=error".into());
-                c.env("CUTOVER_LOG", level).env("NO_COLOR", "1");
-                (c, Some(port))
-            }
-            SystemSpec::Command {
-                command,
-                group_id,
-                env,
-                ..
-            } => {
-                let program = resolve(&l.scenario_dir, &command[0]);
-                let mut c = Command::new(program);
-                c.args(&command[1..]);
-                c.current_dir(&l.scenario_dir);
-                c.envs(env);
-                c.env("CUTOVER_GROUP_ID", group_id);
-                (c, None)
-            }
-            SystemSpec::Mirrormaker2 { .. } => {
-                let mm2 = l
-                    .mm2
-                    .as_ref()
-                    .ok_or_else(|| ScenarioError::System("MirrorMaker 2 not prepared".into()))?;
-                // The REST port is free now; the JVM binds it within seconds.
-                let rest_port = harness::ports::reserve(1)?.ports()[0];
-                let name = format!("mm2-instance-{index}.properties");
-                let text = mm2.config.instance_properties(rest_port);
-                let path = l.secrets_dir.join(&name);
-                write_private(&path, &text)?;
-                let shown = l.dir.join(&name);
-                std::fs::write(
-                    &shown,
-                    reports::redact::redact_text(&secrets::redact_properties(&text)),
-                )
-                .map_err(ScenarioError::io(format!("writing {}", shown.display())))?;
-                let mut c = mm2.runtime.command(&path, mm2.heap_mb);
-                c.current_dir(&l.dir);
-                (c, None)
-            }
-        };
+        let (mut command, metrics_port) = l.system.command(index, l)?;
         command
             .env("CUTOVER_SOURCE_BOOTSTRAP", &l.source_bootstrap)
             .env("CUTOVER_TARGET_BOOTSTRAP", &l.target_bootstrap)
@@ -269,11 +198,7 @@ impl Instances {
 
     /// SIGTERM to the instance's process group, then SIGKILL to it after the grace period.
     pub fn stop(&mut self, index: u32) -> Result<(), ScenarioError> {
-        let grace = match &self.launcher.system {
-            SystemSpec::Command { grace_secs, .. }
-            | SystemSpec::Mirrormaker2 { grace_secs, .. } => Duration::from_secs_f64(*grace_secs),
-            SystemSpec::Builtin { .. } | SystemSpec::Running { .. } => Duration::from_secs(60),
-        };
+        let grace = self.launcher.system.grace();
         let mut instance = self
             .running
             .remove(&index)
@@ -308,6 +233,11 @@ impl Instances {
             .family
             .signal(signal)
             .map_err(|e| ScenarioError::System(format!("signalling instance {index}: {e}")))
+    }
+
+    /// The system these instances run.
+    pub fn system(&self) -> &Arc<dyn SystemUnderTest> {
+        &self.launcher.system
     }
 
     /// The OS pid of a running instance (its process group's leader).
@@ -403,22 +333,6 @@ impl Drop for Instances {
     }
 }
 
-fn resolve(dir: &Path, program: &str) -> PathBuf {
-    let p = Path::new(program);
-    if p.is_relative() && program.contains('/') {
-        dir.join(p)
-    } else {
-        p.to_path_buf()
-    }
-}
-
-fn free_port() -> Result<u16, ScenarioError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(ScenarioError::io("picking a metrics port"))
-}
-
 /// Writes a file only its owner can read (configs with passwords).
 pub fn write_private(path: &Path, text: &str) -> Result<(), ScenarioError> {
     use std::io::Write;
@@ -445,6 +359,7 @@ pub fn properties_text(props: &harness::ClientProps) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::SystemSpec;
 
     #[test]
     fn launch_starts_the_asked_number_of_instances_with_their_logs_in_the_dir() {
@@ -458,7 +373,7 @@ mod tests {
             rename_prefix: String::new(),
         };
         let launcher = Launcher::new(
-            system,
+            system.system().into(),
             dir.path(),
             "127.0.0.1:1".into(),
             "127.0.0.1:2".into(),
@@ -485,7 +400,7 @@ mod tests {
             rename_prefix: String::new(),
         };
         let launcher = Launcher::new(
-            system,
+            system.system().into(),
             dir,
             "127.0.0.1:1".into(),
             "127.0.0.1:2".into(),

@@ -1,0 +1,427 @@
+//! The verbs on the instances of the system under test: add-instance, remove-instance
+//! (SIGTERM), stall-instance (SIGSTOP, SIGCONT after the duration), crash-instance (kill -9,
+//! restarted after the duration). Signals go to the instance's process group; each is proven
+//! over every process of the instance from `/proc` (its group, their descendants, its mark),
+//! and an added or removed instance also by the partitions it takes or hands over when the
+//! system reports them (`SystemUnderTest::assigned_partitions`: the built-in replicator's
+//! `assigned_partitions` gauge).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use harness::supervisor::{Family, ProcessInfo};
+
+use super::verbs::{DurationUse, FaultVerb, VerbCheck};
+use super::FaultTargets;
+use crate::error::ScenarioError;
+use crate::system::Instances;
+
+/// `add-instance`: one more instance of the system under test.
+pub struct AddInstance;
+
+#[async_trait]
+impl FaultVerb for AddInstance {
+    fn name(&self) -> &'static str {
+        "add-instance"
+    }
+
+    fn duration_use(&self) -> DurationUse {
+        DurationUse::Unused
+    }
+
+    fn adds_instances(&self) -> u32 {
+        1
+    }
+
+    async fn apply(
+        &self,
+        _duration: Option<Duration>,
+        on: &Arc<FaultTargets>,
+    ) -> Result<String, String> {
+        let idx = instances(on, |i| i.add()).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let family = instances(on, move |i| Ok(i.family(idx))).await?;
+        let members = family.as_ref().map(Family::members).unwrap_or_default();
+        let leader = family.map(|f| f.pgid());
+        if !members.iter().any(|p| Some(p.pid) == leader) {
+            return Err(format!("instance {idx} was started but is not running"));
+        }
+        let running = format!("instance {idx} running: {}", counted(&members));
+        // A system that reports what it copies (the built-in replicator's gauge) must
+        // show the new instance taking partitions; others are seen running only.
+        let Some(port) = instances(on, move |i| Ok(i.metrics_port(idx))).await? else {
+            return Ok(format!(
+                "{running} (this system does not report its partitions: running is all cutover can see)"
+            ));
+        };
+        let deadline = Instant::now() + INSTANCE_MOVE_BOUND;
+        loop {
+            let took = assigned(on, port).await;
+            if took.is_some_and(|n| n > 0.0) {
+                return Ok(format!(
+                    "{running}; it took {} partitions (its assigned_partitions gauge)",
+                    took.unwrap_or(0.0)
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{running}, but it took no partitions within {} s (assigned_partitions {})",
+                    INSTANCE_MOVE_BOUND.as_secs(),
+                    took.map_or("unanswered".to_string(), |n| n.to_string())
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// `remove-instance`: the newest (or the given) instance stops gracefully (SIGTERM).
+pub struct RemoveInstance {
+    /// The instance (counting from 0); the newest when absent.
+    pub instance: Option<u32>,
+}
+
+#[async_trait]
+impl FaultVerb for RemoveInstance {
+    fn name(&self) -> &'static str {
+        "remove-instance"
+    }
+
+    fn duration_use(&self) -> DurationUse {
+        DurationUse::Unused
+    }
+
+    async fn apply(
+        &self,
+        _duration: Option<Duration>,
+        on: &Arc<FaultTargets>,
+    ) -> Result<String, String> {
+        let which = self.instance;
+        // What it copied, and what each other instance copied, before it leaves.
+        let (idx, port, ports) = instances(on, move |i| {
+            let idx = which
+                .or_else(|| i.newest())
+                .ok_or_else(|| ScenarioError::System("no instance to remove".into()))?;
+            let others: Vec<u16> = i
+                .metrics_ports()
+                .into_iter()
+                .filter(|p| Some(*p) != i.metrics_port(idx))
+                .collect();
+            Ok((idx, i.metrics_port(idx), others))
+        })
+        .await?;
+        let held = match port {
+            Some(p) => assigned(on, p).await,
+            None => None,
+        };
+        // The others that answer now (a stalled one does not): their sum is the baseline.
+        let mut before_by_port = Vec::new();
+        for p in &ports {
+            if let Some(n) = assigned(on, *p).await {
+                before_by_port.push((*p, n));
+            }
+        }
+        let (family, members) = instances(on, move |i| {
+            let family = i.family(idx);
+            let members = family.as_ref().map(Family::members).unwrap_or_default();
+            i.stop(idx)?;
+            Ok((family, members))
+        })
+        .await?;
+        let gone = gone(idx, family, members).await?;
+        if port.is_none() {
+            return Ok(format!(
+                "{gone} (this system does not report its partitions: gone is all cutover can see)"
+            ));
+        }
+        let Some(held) = held else {
+            return Err(format!(
+                "{gone}, but its metrics did not answer before it left: what it held, and whether it moved, was not seen"
+            ));
+        };
+        if held <= 0.0 {
+            return Err(format!(
+                "{gone}, but it held no partitions: removing it moved nothing"
+            ));
+        }
+        // Its partitions moved: the instances that answered before (and any started
+        // since) hold what they held plus what it held.
+        let baseline: f64 = before_by_port.iter().map(|(_, n)| n).sum();
+        let deadline = Instant::now() + INSTANCE_MOVE_BOUND;
+        loop {
+            let now_ports: Vec<u16> = instances(on, |i| Ok(i.metrics_ports())).await?;
+            let mut now = 0.0;
+            for p in now_ports
+                .iter()
+                .filter(|p| before_by_port.iter().any(|(q, _)| q == *p) || !ports.contains(p))
+            {
+                now += assigned(on, *p).await.unwrap_or(0.0);
+            }
+            if now >= baseline + held {
+                return Ok(format!(
+                    "{gone}; its {held} partitions moved to the other instances ({baseline} → {now} assigned)"
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{gone}, but its {held} partitions did not move within {} s (the others hold {now}, held {baseline} before)",
+                    INSTANCE_MOVE_BOUND.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// `stall-instance`: SIGSTOP for the duration, then SIGCONT.
+pub struct StallInstance {
+    /// Counting from 0.
+    pub instance: u32,
+}
+
+#[async_trait]
+impl FaultVerb for StallInstance {
+    fn name(&self) -> &'static str {
+        "stall-instance"
+    }
+
+    fn duration_use(&self) -> DurationUse {
+        DurationUse::Required
+    }
+
+    fn check(&self, check: &VerbCheck<'_>) -> Result<(), (String, String)> {
+        instance_exists(self.instance, check)
+    }
+
+    async fn apply(
+        &self,
+        duration: Option<Duration>,
+        on: &Arc<FaultTargets>,
+    ) -> Result<String, String> {
+        let idx = self.instance;
+        let family = instances(on, move |i| {
+            i.signal(idx, libc::SIGSTOP)?;
+            Ok(i.family(idx))
+        })
+        .await?;
+        let seen = match family {
+            Some(family) => all_stopped(family).await,
+            None => Err(format!("instance {idx} is not running")),
+        };
+        tokio::time::sleep(duration.unwrap_or_default()).await;
+        instances(on, move |i| i.signal(idx, libc::SIGCONT)).await?;
+        match seen {
+            Ok(members) => Ok(format!(
+                "instance {idx}: {} seen stopped (state T)",
+                every(&members, "was", "were")
+            )),
+            Err(why) => Err(format!(
+                "instance {idx} was not seen stopped after SIGSTOP to its process group: {why}"
+            )),
+        }
+    }
+}
+
+/// `crash-instance`: kill -9, restarted after the duration (at once when absent).
+pub struct CrashInstance {
+    /// Counting from 0.
+    pub instance: u32,
+}
+
+#[async_trait]
+impl FaultVerb for CrashInstance {
+    fn name(&self) -> &'static str {
+        "crash-instance"
+    }
+
+    fn duration_use(&self) -> DurationUse {
+        DurationUse::Optional
+    }
+
+    fn check(&self, check: &VerbCheck<'_>) -> Result<(), (String, String)> {
+        instance_exists(self.instance, check)
+    }
+
+    async fn apply(
+        &self,
+        duration: Option<Duration>,
+        on: &Arc<FaultTargets>,
+    ) -> Result<String, String> {
+        let idx = self.instance;
+        let (family, before) = instances(on, move |i| {
+            let family = i.family(idx);
+            let before = family.as_ref().map(Family::members).unwrap_or_default();
+            i.crash(idx)?;
+            Ok((family, before))
+        })
+        .await?;
+        let died = gone(idx, family, before).await?;
+        tokio::time::sleep(duration.unwrap_or_default()).await;
+        instances(on, move |i| i.start(idx)).await?;
+        Ok(format!(
+            "{died} (kill -9 to its process group), then restarted"
+        ))
+    }
+}
+
+/// The check of a verb naming an instance: one the run can have.
+fn instance_exists(instance: u32, check: &VerbCheck<'_>) -> Result<(), (String, String)> {
+    if instance >= check.max_instances {
+        return Err((
+            "instance".into(),
+            "no such instance (instances count from 0)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// How long an instance that joined may take to be given partitions, and a removed one's
+/// partitions to be taken by the others (a rebalance, with its session timeouts).
+const INSTANCE_MOVE_BOUND: Duration = Duration::from_secs(90);
+
+/// The partitions the instance behind `port` holds by the system's own account (the built-in
+/// replicator's `assigned_partitions` gauge), None when its metrics do not answer.
+async fn assigned(on: &Arc<FaultTargets>, port: u16) -> Option<f64> {
+    let system = on.system.clone();
+    tokio::task::spawn_blocking(move || system.assigned_partitions(port))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Runs `f` on the instances off the async runtime.
+async fn instances<T, F>(on: &Arc<FaultTargets>, f: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Instances) -> Result<T, ScenarioError> + Send + 'static,
+{
+    let on = on.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut i = on.instances.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut i).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// How long a proof over an instance's processes looks: signals reach the processes of a
+/// group one by one, asynchronously.
+const PROCESS_PROOF: Duration = Duration::from_secs(2);
+
+/// Proof that no process of an instance remains (its group, their descendants, its mark):
+/// `before` is what it had before the stop or the crash.
+async fn gone(
+    idx: u32,
+    family: Option<Family>,
+    before: Vec<ProcessInfo>,
+) -> Result<String, String> {
+    let Some(family) = family else {
+        return Err(format!("instance {idx} was not running"));
+    };
+    let left = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + PROCESS_PROOF;
+        loop {
+            let left = family.members();
+            if left.is_empty() || Instant::now() >= deadline {
+                return left;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if left.is_empty() {
+        Ok(format!(
+            "instance {idx}: {} gone",
+            every(&before, "is", "are")
+        ))
+    } else {
+        Err(format!(
+            "instance {idx}: {} of its processes still run: {}",
+            left.len(),
+            listed(&left)
+        ))
+    }
+}
+
+/// Proof of a stall: every process of the family seen stopped (T) within [`PROCESS_PROOF`];
+/// Ok holds them, Err says which still ran.
+async fn all_stopped(family: Family) -> Result<Vec<ProcessInfo>, String> {
+    tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + PROCESS_PROOF;
+        loop {
+            let members = family.members();
+            if members.is_empty() {
+                return Err("none of its processes is alive".to_string());
+            }
+            if members.iter().all(ProcessInfo::is_stopped) {
+                return Ok(members);
+            }
+            if Instant::now() >= deadline {
+                let running: Vec<ProcessInfo> =
+                    members.into_iter().filter(|p| !p.is_stopped()).collect();
+                return Err(format!("still running: {}", listed(&running)));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// "1 process (pid 7)", "2 processes (pids 7, 9)".
+fn counted(members: &[ProcessInfo]) -> String {
+    let pids: Vec<String> = members.iter().map(|p| p.pid.to_string()).collect();
+    match members.len() {
+        1 => format!("1 process (pid {})", pids[0]),
+        n => format!("{n} processes (pids {})", pids.join(", ")),
+    }
+}
+
+/// "its 1 process (pid 7) is", "all its 2 processes (pids 7, 9) are".
+fn every(members: &[ProcessInfo], one: &str, many: &str) -> String {
+    match members.len() {
+        1 => format!("its {} {one}", counted(members)),
+        _ => format!("all its {} {many}", counted(members)),
+    }
+}
+
+/// "pid 7 (sh ./copier.sh) in state S, …".
+fn listed(members: &[ProcessInfo]) -> String {
+    members
+        .iter()
+        .map(|p| format!("pid {} ({}) in state {}", p.pid, p.command_line(), p.state))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_proof_counts_the_processes_it_saw() {
+        let p = |pid| ProcessInfo {
+            pid,
+            ppid: 1,
+            pgrp: 7,
+            state: 'S',
+            start_ticks: 0,
+        };
+        assert_eq!(counted(&[p(7)]), "1 process (pid 7)");
+        assert_eq!(counted(&[p(7), p(9)]), "2 processes (pids 7, 9)");
+        assert_eq!(every(&[p(7)], "is", "are"), "its 1 process (pid 7) is");
+        assert_eq!(
+            every(&[p(7), p(9)], "is", "are"),
+            "all its 2 processes (pids 7, 9) are"
+        );
+        let me = ProcessInfo::read(std::process::id()).expect("this process");
+        let text = listed(std::slice::from_ref(&me));
+        assert!(text.starts_with(&format!("pid {} (", me.pid)), "{text}");
+        assert!(
+            text.ends_with(&format!(") in state {}", me.state)),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,321 @@
+//! # The system under test, as one seam
+//!
+//! Everything the run asks of a system under test is a method of [`SystemUnderTest`]; the
+//! runner (`crate::runner`) calls only these and never asks which kind of system it runs.
+//! [`SystemSpec::system`] is the one place that turns a scenario's `[system]` table into one:
+//!
+//! | kind | file | what it is |
+//! | --- | --- | --- |
+//! | `builtin` | [`builtin`] | `cutover replicate` instances, their `/metrics` (lag, assigned partitions, the last scrape kept with the report), the consumer-group move by `cutover offsets sync` |
+//! | `mirrormaker2` | [`mirrormaker2`] | Apache Kafka's MirrorMaker 2 in dedicated mode: `mm2.properties`, target topic names from the replication policy, readiness from Connect's status topic |
+//! | `command` | [`command`] | any program, told the clusters through `CUTOVER_*` variables |
+//! | `running` | [`running`] | replication running outside cutover: nothing started |
+//!
+//! Shared by all of them: [`instances`] (each instance a supervised process group, its
+//! signals, its survivors; `Launcher` and `Instances`).
+//!
+//! Adding a system: a variant of [`SystemSpec`] (the TOML format), its arm in
+//! [`SystemSpec::system`], and one file here implementing [`SystemUnderTest`].
+
+pub mod builtin;
+pub mod command;
+pub mod instances;
+pub mod mirrormaker2;
+pub mod running;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use harness::Cluster;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use crate::error::ScenarioError;
+use crate::runner::{Progress, RunOptions};
+use crate::spec::{ConsumerGroupSpec, Scenario, SystemSpec};
+
+pub use builtin::builtin_config;
+pub use instances::{
+    launch, properties_text, write_private, Instance, Instances, Launcher, Survivor, PROCESS_MARK,
+};
+pub use mirrormaker2::Mm2Launch;
+
+/// What a system is given to prepare itself, once the clusters run and before its instances
+/// start.
+pub struct Setup<'a> {
+    pub scenario: &'a Scenario,
+    pub options: &'a RunOptions,
+    pub source: &'a Arc<dyn Cluster>,
+    pub target: &'a Arc<dyn Cluster>,
+    /// The workload's source topics.
+    pub topics: &'a [String],
+    /// Private dir (0700, removed after the run) for configs that hold secrets; the report
+    /// dir (`options.report_dir`) gets redacted copies.
+    pub secrets_dir: &'a Path,
+    /// The client properties the system connects with (see [`SystemUnderTest::users`]).
+    pub source_props: &'a harness::ClientProps,
+    pub target_props: &'a harness::ClientProps,
+    /// The run's schema registries, when it has some.
+    pub registries: Option<&'a crate::registries::ScenarioRegistries>,
+}
+
+/// What a system's readiness wait is given.
+pub struct Ready<'a> {
+    pub options: &'a RunOptions,
+    /// When the run began (progress times count from here).
+    pub started: Instant,
+    pub source: &'a Arc<dyn Cluster>,
+    pub target: &'a Arc<dyn Cluster>,
+    pub topics: &'a [String],
+}
+
+impl Ready<'_> {
+    /// Shows the `start` phase and returns the source topics' partitions (at least 1): what a
+    /// system that waits until it copies waits for.
+    pub fn begin(&self) -> u32 {
+        (self.options.progress)(Progress {
+            phase: "start",
+            elapsed_secs: self.started.elapsed().as_secs_f64(),
+            source_records: 0,
+            target_records: 0,
+            lag_records: None,
+        });
+        source_partitions(self.source, self.topics).max(1)
+    }
+}
+
+/// Partitions of the source topics (0 when the metadata cannot be read).
+fn source_partitions(source: &Arc<dyn Cluster>, topics: &[String]) -> u32 {
+    let Ok(config) = source.direct_client_props().to_rdkafka() else {
+        return 0;
+    };
+    let Ok(c) = config.create::<BaseConsumer>() else {
+        return 0;
+    };
+    topics
+        .iter()
+        .filter_map(|t| c.fetch_metadata(Some(t), Duration::from_secs(5)).ok())
+        .map(|md| {
+            md.topics()
+                .iter()
+                .map(|t| t.partitions().len() as u32)
+                .sum::<u32>()
+        })
+        .sum()
+}
+
+/// A system under test: what `cutover run` asks of it, phase by phase. Defaults are those of
+/// a system that tells cutover nothing (no lag, no metrics, no group sync of its own).
+#[async_trait]
+pub trait SystemUnderTest: Send + Sync {
+    /// The report's `system` line, e.g. `builtin (exactly-once)`; secrets redacted.
+    fn name(&self) -> String;
+
+    /// Instances started at the beginning of the run (0: the system runs outside cutover).
+    fn instances(&self) -> u32;
+
+    /// The system's part of a scenario's checks, without any I/O: Err is (field from the
+    /// scenario's root, e.g. `system.tasks_max`, and the reason); the caller adds file:line.
+    fn check(&self, scenario: &Scenario) -> Result<(), (String, String)>;
+
+    /// The SASL users it connects to (source, target) as; None: the cluster's own client
+    /// properties (the harness's super user on a secured cluster).
+    fn users(&self) -> (Option<&str>, Option<&str>) {
+        (None, None)
+    }
+
+    /// Writes the configs it runs with (private in `setup.secrets_dir`, a redacted copy in the
+    /// report dir) and fetches what it needs, before any instance starts.
+    async fn prepare(&mut self, setup: &Setup<'_>) -> Result<(), ScenarioError> {
+        let _ = setup;
+        Ok(())
+    }
+
+    /// How it names target topics (the sampler, the drain and the checker need it); valid
+    /// after [`SystemUnderTest::prepare`].
+    fn rename(&self) -> verify::Rename;
+
+    /// The command of instance `index` (spawned by [`Instances`] as the leader of its own
+    /// process group, with the `CUTOVER_*` environment), and its metrics port if it has one.
+    fn command(
+        &self,
+        index: u32,
+        launcher: &Launcher,
+    ) -> Result<(Command, Option<u16>), ScenarioError>;
+
+    /// How long a stopped instance has between SIGTERM and SIGKILL. Default 60 s.
+    fn grace(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+
+    /// Waits until the freshly launched instances copy (the workload and the faults start
+    /// then). A system that is slow to be ready says so in the log and the run goes on; Err
+    /// is for a wait that could not be done at all. Default: no wait.
+    async fn wait_ready(
+        &self,
+        instances: &mut Instances,
+        ready: &Ready<'_>,
+    ) -> Result<(), ScenarioError> {
+        let _ = (instances, ready);
+        Ok(())
+    }
+
+    /// Its own lag in records, summed over its instances, for the progress line; None when it
+    /// reports none.
+    fn lag_records(&self, instances: &Mutex<Instances>) -> Option<u64> {
+        let _ = instances;
+        None
+    }
+
+    /// For the drain: Some(true) when every instance reports itself caught up, Some(false)
+    /// when one does not (or does not answer); None for a system that reports no lag.
+    fn reports_no_lag(&self, instances: &Mutex<Instances>) -> Option<bool> {
+        let _ = instances;
+        None
+    }
+
+    /// What each instance still reports as lag, for a drain that timed out.
+    fn lag_diagnosis(&self, instances: &Mutex<Instances>) -> Vec<String> {
+        let _ = instances;
+        Vec::new()
+    }
+
+    /// Moves the application groups' offsets to the target itself, after the drain: per
+    /// group, how it was translated. None: the system syncs offsets on its own schedule (or
+    /// not at all), which the group check waits for.
+    async fn sync_groups(
+        &self,
+        groups: &[ConsumerGroupSpec],
+        options: &RunOptions,
+    ) -> Result<Option<BTreeMap<String, String>>, ScenarioError> {
+        let _ = (groups, options);
+        Ok(None)
+    }
+
+    /// How often it syncs consumer-group offsets itself, in seconds, when cutover knows.
+    fn group_sync_interval_secs(&self) -> Option<u64> {
+        None
+    }
+
+    /// True when it copies schemas between registries itself; otherwise cutover merges the
+    /// registries beside it before verifying.
+    fn copies_schemas(&self) -> bool {
+        false
+    }
+
+    /// Files of its last state kept with the report (the built-in replicator's last
+    /// `/metrics`), saved just before its instances stop.
+    fn save_last(&self, instances: &Instances, dir: &Path) -> Vec<PathBuf> {
+        let _ = (instances, dir);
+        Vec::new()
+    }
+
+    /// Partitions an instance holds by its own account (read from its metrics port;
+    /// blocking, a few seconds at most): the proof of an added or removed instance. None when
+    /// it does not answer or the system reports none.
+    fn assigned_partitions(&self, metrics_port: u16) -> Option<f64> {
+        let _ = metrics_port;
+        None
+    }
+}
+
+impl SystemSpec {
+    /// The system this `[system]` table describes: the one place that asks which kind it is.
+    pub fn system(&self) -> Box<dyn SystemUnderTest> {
+        match self {
+            SystemSpec::Builtin { .. } => Box::new(builtin::Builtin::new(self.clone())),
+            SystemSpec::Command {
+                command,
+                instances,
+                grace_secs,
+                group_id,
+                env,
+                rename_prefix,
+            } => Box::new(command::CommandSystem {
+                command: command.clone(),
+                instances: *instances,
+                grace_secs: *grace_secs,
+                group_id: group_id.clone(),
+                env: env.clone(),
+                rename_prefix: rename_prefix.clone(),
+            }),
+            SystemSpec::Mirrormaker2 { .. } => {
+                Box::new(mirrormaker2::Mirrormaker2::new(self.clone()))
+            }
+            SystemSpec::Running { rename_prefix } => Box::new(running::Running {
+                rename_prefix: rename_prefix.clone(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(system: &str) -> SystemSpec {
+        let text =
+            format!("[scenario]\nname = \"t\"\n[workload.topics]\ncount = 1\n[system]\n{system}\n");
+        Scenario::from_toml(&text, "t.toml").unwrap().system
+    }
+
+    #[test]
+    fn each_kind_answers_for_itself() {
+        let builtin = parsed(
+            "kind = \"builtin\"\ninstances = 2\n[system.replication]\nmode = \"at-least-once\"\nrename = { prefix = \"copy.\" }",
+        )
+        .system();
+        assert_eq!(builtin.name(), "builtin (at-least-once)");
+        assert_eq!(builtin.instances(), 2);
+        assert_eq!(builtin.rename().target_of("a"), "copy.a");
+        assert!(builtin.copies_schemas());
+        assert_eq!(builtin.group_sync_interval_secs(), None);
+
+        let command = parsed(
+            "kind = \"command\"\ncommand = [\"./copy.sh\", \"--password\", \"hunter2\"]\ngrace_secs = 3\nrename_prefix = \"x.\"",
+        )
+        .system();
+        assert_eq!(command.name(), "command (./copy.sh --password [redacted])");
+        assert_eq!(command.grace(), Duration::from_secs(3));
+        assert_eq!(command.rename().target_of("a"), "x.a");
+        assert!(!command.copies_schemas());
+
+        let mm2 = parsed("kind = \"mirrormaker2\"\nexactly_once = true\nsync_group_offsets = true")
+            .system();
+        assert_eq!(mm2.name(), "mirrormaker2 (exactly-once)");
+        assert_eq!(mm2.grace(), Duration::from_secs(30));
+        assert_eq!(
+            mm2.group_sync_interval_secs(),
+            Some(crate::spec::DEFAULT_GROUP_SYNC_SECS)
+        );
+        assert!(!mm2.copies_schemas());
+
+        let running = parsed("kind = \"running\"\nrename_prefix = \"source.\"").system();
+        assert_eq!(running.name(), "running outside cutover");
+        assert_eq!(running.instances(), 0);
+        assert_eq!(running.rename().target_of("a"), "source.a");
+    }
+
+    #[test]
+    fn a_system_that_is_not_prepared_refuses_to_launch() {
+        let dir = tempfile::tempdir().unwrap();
+        for system in [
+            "kind = \"builtin\"",
+            "kind = \"mirrormaker2\"",
+            "kind = \"running\"",
+        ] {
+            let launcher = Launcher::new(
+                parsed(system).system().into(),
+                dir.path(),
+                "127.0.0.1:1".into(),
+                "127.0.0.1:2".into(),
+                vec!["t".into()],
+            );
+            let err = launch(launcher, 1).err().map(|e| e.to_string());
+            assert!(err.is_some(), "{system} started unprepared");
+        }
+    }
+}
