@@ -161,6 +161,8 @@ struct RunState<'a> {
     /// The workload's ledger (acknowledged, committed records per partition), reconciled
     /// with what the checker read on the source.
     ledger: Option<workload::IntentLedger>,
+    /// When the workload started producing (faults and rebalances count from there).
+    workload_clock: Option<Arc<std::sync::OnceLock<Instant>>>,
     /// Configs with passwords (0600), removed when the run ends.
     _secrets: tempfile::TempDir,
     /// The run's schema registries (`[registries]`), owned by [`run`].
@@ -310,6 +312,7 @@ async fn start_system<'a>(
         sampler,
         series: Vec::new(),
         ledger: None,
+        workload_clock: None,
         report,
         _secrets: secrets,
         registries,
@@ -347,6 +350,7 @@ impl RunState<'_> {
         };
         let wl_cancel = wl_options.cancel.clone();
         let workload_clock = wl_options.clock.clone();
+        self.workload_clock = Some(workload_clock.clone());
         let spec = scenario.workload.clone();
         let props = self.source.direct_client_props();
         let mut producing =
@@ -731,6 +735,16 @@ impl RunState<'_> {
         }
         self.report.logs = lock(&self.shared.instances).logs();
         self.report.logs.extend(scrapes);
+        // The wall-clock moment the workload started, for systems that timestamp in their logs.
+        let workload_started = self
+            .workload_clock
+            .as_ref()
+            .and_then(|c| c.get().copied())
+            .and_then(|at| std::time::SystemTime::now().checked_sub(at.elapsed()));
+        self.report.rebalances = self
+            .shared
+            .system
+            .rebalances(&lock(&self.shared.instances), workload_started);
     }
 
     /// Phase 7: the registries (merged beside a system that copies bytes only, then

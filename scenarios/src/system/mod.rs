@@ -213,6 +213,18 @@ pub trait SystemUnderTest: Send + Sync {
         Vec::new()
     }
 
+    /// The system's own group rebalances during the run, as the system itself tells them (its
+    /// logs or metrics), with times in seconds since `workload_started`; called once every
+    /// instance has stopped (their logs are complete). None when it reports none.
+    fn rebalances(
+        &self,
+        instances: &Instances,
+        workload_started: Option<std::time::SystemTime>,
+    ) -> Option<reports::Rebalances> {
+        let _ = (instances, workload_started);
+        None
+    }
+
     /// Partitions an instance holds by its own account (read from its metrics port;
     /// blocking, a few seconds at most): the proof of an added or removed instance. None when
     /// it does not answer or the system reports none.
