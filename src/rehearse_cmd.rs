@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use scenarios::rehearse::Rehearsal;
+use rehearse::Rehearsal;
 use scenarios::RunOptions;
 
 use crate::exit_code;
@@ -85,7 +85,7 @@ pub async fn run(args: RehearseArgs) -> Result<u8> {
     );
     let mut signals = crate::cluster_cmd::ShutdownSignals::new()?;
     let cancel = options.cancel.clone();
-    let running = scenarios::rehearse::rehearse(
+    let running = rehearse::rehearse(
         &rehearsal,
         &props[0],
         &props[1],

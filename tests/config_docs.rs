@@ -10,7 +10,7 @@ fn the_config_reference_and_schemas_are_up_to_date() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let update = std::env::var_os("CUTOVER_UPDATE_DOCS").is_some();
     let mut stale = Vec::new();
-    for (path, text) in scenarios::config_docs::generate() {
+    for (path, text) in scenarios::config_docs::generate(rehearse::config_kinds()) {
         let full = root.join(&path);
         if update {
             std::fs::create_dir_all(full.parent().unwrap()).unwrap();
@@ -27,7 +27,7 @@ fn the_config_reference_and_schemas_are_up_to_date() {
 
 #[test]
 fn every_key_a_person_writes_is_documented() {
-    let missing = scenarios::config_docs::undocumented();
+    let missing = scenarios::config_docs::undocumented(rehearse::config_kinds());
     assert!(
         missing.is_empty(),
         "{} keys without a doc comment (say what it is, its unit and its default):\n{}",

@@ -171,7 +171,7 @@ fn read(kind: &str, text: &str, origin: &str) -> Result<(), String> {
         "replicator" => replicator::config::ReplicatorConfig::from_toml(text, origin)
             .map(|_| ())
             .map_err(|e| e.to_string()),
-        "rehearsal" => scenarios::rehearse::Rehearsal::parse(text, origin)
+        "rehearsal" => rehearse::Rehearsal::parse(text, origin)
             .map(|_| ())
             .map_err(|e| e.to_string()),
         "properties" => {

@@ -8,8 +8,12 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-/// The file kinds a person writes: (kind, what it is, its schema).
-pub fn schemas() -> Vec<(&'static str, &'static str, Value)> {
+/// A file kind a person writes: (kind, what it is, its schema).
+pub type Kind = (&'static str, &'static str, Value);
+
+/// The file kinds a person writes that this crate reads, then `more` (the kinds of crates
+/// that build on this one: the rehearsal file).
+pub fn schemas(more: Vec<Kind>) -> Vec<Kind> {
     let value = |s: schemars::Schema| s.to_value();
     vec![
         (
@@ -27,17 +31,16 @@ pub fn schemas() -> Vec<(&'static str, &'static str, Value)> {
             "the built-in replicator's config (`replicator.toml`, read by `cutover replicate`)",
             value(replicator::config::file_schema()),
         ),
-        (
-            "rehearsal",
-            "a rehearsal file (`cutover rehearse`)",
-            value(schemars::schema_for!(crate::rehearse::Rehearsal)),
-        ),
     ]
+    .into_iter()
+    .chain(more)
+    .collect()
 }
 
-/// Every generated file: (path relative to the repository, content).
-pub fn generate() -> Vec<(String, String)> {
-    let kinds = schemas();
+/// Every generated file: (path relative to the repository, content), for the kinds of
+/// [`schemas`].
+pub fn generate(more: Vec<Kind>) -> Vec<(String, String)> {
+    let kinds = schemas(more);
     let mut files = Vec::new();
     let mut md = String::from(
         "# Configuration reference\n\n\
@@ -55,9 +58,9 @@ pub fn generate() -> Vec<(String, String)> {
 }
 
 /// Keys without a description, as `kind: Table.key` (every key a person writes is documented).
-pub fn undocumented() -> Vec<String> {
+pub fn undocumented(more: Vec<Kind>) -> Vec<String> {
     let mut out = Vec::new();
-    for (kind, _, schema) in schemas() {
+    for (kind, _, schema) in schemas(more) {
         for (table, def) in tables(&schema) {
             for (key, prop) in properties(def) {
                 if described(&schema, prop).is_empty() {
@@ -261,8 +264,8 @@ mod tests {
 
     #[test]
     fn every_file_kind_has_a_schema_and_a_reference_section() {
-        let files = generate();
-        for kind in ["scenario", "workload", "replicator", "rehearsal"] {
+        let files = generate(Vec::new());
+        for kind in ["scenario", "workload", "replicator"] {
             assert!(files
                 .iter()
                 .any(|(p, t)| p == &format!("docs/schema/{kind}.json") && t.contains("$schema")));

@@ -34,7 +34,7 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
-    pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ScenarioError {
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ScenarioError {
         let what = what.into();
         move |source| ScenarioError::Io { what, source }
     }

@@ -27,7 +27,6 @@ pub(crate) mod faults;
 pub mod groups;
 pub mod reconcile;
 pub mod registries;
-pub mod rehearse;
 pub mod report;
 pub mod runner;
 mod sampler;

@@ -1028,7 +1028,7 @@ fn positive(x: f64) -> bool {
 }
 
 /// Deserializes a TOML file; a syntax or schema error names the origin and line.
-pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
     text: &str,
     origin: &str,
 ) -> Result<T, ScenarioError> {

@@ -1,4 +1,4 @@
-//! `cutover rehearse`: a rehearsal against live clusters cutover did not create (staging or
+//! # rehearse — `cutover rehearse`: a rehearsal against live clusters cutover did not create (staging or
 //! production), through the `external` backend.
 //!
 //! Two parts, both optional, in a rehearsal file (TOML):
@@ -22,6 +22,9 @@
 //!
 //! Without `allow_writes = true` cutover never writes to either cluster: no topic, no group,
 //! no offset commit.
+//!
+//! It borrows from `scenarios` (the scenario format, the runner of the canary run, the
+//! registries' section) and from `verify` (the window check); nothing there depends on it.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -32,9 +35,9 @@ use reports::RunClass;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::error::ScenarioError;
-use crate::runner::{RunOptions, RunReport};
-use crate::spec::{parse_toml, About, RunSpec, Scenario, SystemSpec};
+use scenarios::runner::{RunOptions, RunReport};
+use scenarios::spec::{parse_toml, About, RunSpec, Scenario, SystemSpec};
+use scenarios::ScenarioError;
 
 /// Every canary topic starts with this.
 pub const CANARY_PREFIX: &str = "cutover.rehearsal.";
@@ -53,7 +56,7 @@ pub struct Rehearsal {
     /// Existing schema registries (`[registries]`): verified as a merge of the sources into the
     /// target, and used to compare framed records of the window check by schema content.
     #[serde(default)]
-    pub registries: Option<crate::registries::ExternalRegistries>,
+    pub registries: Option<scenarios::registries::ExternalRegistries>,
     #[serde(skip)]
     pub text: String,
     #[serde(skip)]
@@ -311,7 +314,7 @@ pub async fn rehearse(
             topic_names(&*source_cluster).await,
             topic_names(&*target_cluster).await,
         );
-        let result = crate::runner::run(&scenario, options).await;
+        let result = scenarios::runner::run(&scenario, options).await;
         let group = match &scenario.system {
             SystemSpec::Builtin { replication, .. } => replication
                 .get("group_id")
@@ -389,7 +392,7 @@ pub async fn rehearse(
                 );
             }
         }
-        report.registries = Some(crate::registries::section_of(verdict));
+        report.registries = Some(scenarios::registries::section_of(verdict));
     }
     if !summary.cleaned_up {
         report.fail(
@@ -414,7 +417,7 @@ pub async fn rehearse(
     .into_iter()
     .collect();
     report.duration_secs = started.elapsed().as_secs_f64();
-    crate::report::write_with_source(&mut report, &r.text, &r.origin, &options.report_dir)?;
+    scenarios::report::write_with_source(&mut report, &r.text, &r.origin, &options.report_dir)?;
     Ok(report)
 }
 
@@ -599,7 +602,7 @@ async fn window_check(
     window: u64,
     bound: Duration,
     options: &RunOptions,
-    registries: Option<std::sync::Arc<crate::registries::ConnectedRegistries>>,
+    registries: Option<std::sync::Arc<scenarios::registries::ConnectedRegistries>>,
 ) -> Result<Vec<reports::TopicWindow>, ScenarioError> {
     let re = regex::Regex::new(&format!("^(?:{pattern})$"))
         .map_err(|e| ScenarioError::System(format!("rehearsal.topics: {e}")))?;
@@ -669,6 +672,16 @@ async fn window_check(
         out.push(result);
     }
     Ok(out)
+}
+
+/// The rehearsal file's kind for the generated configuration reference
+/// (`scenarios::config_docs`).
+pub fn config_kinds() -> Vec<scenarios::config_docs::Kind> {
+    vec![(
+        "rehearsal",
+        "a rehearsal file (`cutover rehearse`)",
+        schemars::schema_for!(Rehearsal).to_value(),
+    )]
 }
 
 #[cfg(test)]
