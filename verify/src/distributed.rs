@@ -493,11 +493,22 @@ fn previews_for(
             .push(offset);
     }
     let mut previews = Vec::new();
-    for ((side, topic, partition), offsets) in by_partition {
-        for (offset, key) in previewer.keys_at(side == Side::Source, &topic, partition, &offsets) {
+    let deadline = Instant::now() + crate::reader::PREVIEW_BUDGET;
+    for side in [Side::Source, Side::Target] {
+        let wanted: BTreeMap<(String, i32), Vec<i64>> = by_partition
+            .iter()
+            .filter(|((s, _, _), _)| *s == side)
+            .map(|((_, topic, partition), offsets)| ((topic.clone(), *partition), offsets.clone()))
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        for ((topic, partition, offset), key) in
+            previewer.keys_many(side == Side::Source, &wanted, deadline)
+        {
             previews.push(Preview {
                 side,
-                topic: topic.clone(),
+                topic,
                 partition,
                 offset,
                 key,
@@ -514,16 +525,16 @@ fn previews_for(
 struct SavedPreviews(HashMap<(Side, String, i32, i64), String>);
 
 impl KeyPreviews for SavedPreviews {
-    fn source(&self, pos: &Position) -> Option<String> {
-        self.0
-            .get(&(Side::Source, pos.topic.clone(), pos.partition, pos.offset))
-            .cloned()
-    }
-
-    fn target(&self, pos: &Position) -> Option<String> {
-        self.0
-            .get(&(Side::Target, pos.topic.clone(), pos.partition, pos.offset))
-            .cloned()
+    fn previews(&self, wanted: &[(bool, Position)]) -> Vec<Option<String>> {
+        wanted
+            .iter()
+            .map(|(source, pos)| {
+                let side = if *source { Side::Source } else { Side::Target };
+                self.0
+                    .get(&(side, pos.topic.clone(), pos.partition, pos.offset))
+                    .cloned()
+            })
+            .collect()
     }
 }
 

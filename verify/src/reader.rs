@@ -5,7 +5,7 @@
 //! high watermark, capped at the last stable offset on the committed side, or `--until`), so a
 //! verification of live clusters ends.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -453,9 +453,15 @@ pub(crate) async fn check_partitions(
 /// Where key previews of examples come from: the clusters, or previews saved with partial
 /// verdicts.
 pub trait KeyPreviews {
-    fn source(&self, pos: &Position) -> Option<String>;
-    fn target(&self, pos: &Position) -> Option<String>;
+    /// The key at each wanted (source side?, position), in order; None where there is none
+    /// (no record there, or not read within the previews' time bound).
+    fn previews(&self, wanted: &[(bool, Position)]) -> Vec<Option<String>>;
 }
+
+/// How long the key previews of one verdict may take, whatever the number of examples: they
+/// are read partition by partition in one multi-partition fetch per side, and what is not read
+/// by then has no preview.
+pub const PREVIEW_BUDGET: Duration = Duration::from_secs(30);
 
 /// The position whose key an example shows, and whether it is on the source side.
 pub(crate) fn preview_position(
@@ -513,15 +519,23 @@ pub fn assemble(
             .add(AnomalyClass::CompactionDivergent, divergent);
         verdict.warnings.extend(warnings);
         verdict.unverified = unverified;
-        for example in &mut verdict.examples {
-            example.key_preview =
-                match preview_position(example.class, example.source.as_ref(), &example.target) {
-                    Some((true, pos)) => previews.source(&pos),
-                    Some((false, pos)) => previews.target(&pos),
-                    None => None,
-                };
-        }
         verdicts.push(verdict);
+    }
+    // Every example's key, asked for at once (one read per side, not one per example).
+    let mut at: Vec<(usize, usize)> = Vec::new();
+    let mut wanted: Vec<(bool, Position)> = Vec::new();
+    for (v, verdict) in verdicts.iter().enumerate() {
+        for (e, example) in verdict.examples.iter().enumerate() {
+            if let Some(w) =
+                preview_position(example.class, example.source.as_ref(), &example.target)
+            {
+                at.push((v, e));
+                wanted.push(w);
+            }
+        }
+    }
+    for ((v, e), key) in at.into_iter().zip(previews.previews(&wanted)) {
+        verdicts[v].examples[e].key_preview = key;
     }
     Verdict::from_topics(verdicts, options.promises.clone(), duration_ms)
 }
@@ -1303,88 +1317,143 @@ impl Previewer {
     }
 }
 
-impl Previewer {
-    /// Keys at several offsets of one partition, read in one pass where they are close
-    /// together (a seek where the next one is far ahead). Offsets without a record (aborted,
-    /// compacted away, beyond the end) get none.
-    pub(crate) fn keys_at(
-        &self,
-        source: bool,
-        topic: &str,
-        partition: i32,
-        offsets: &[i64],
-    ) -> Vec<(i64, String)> {
-        const FAR: i64 = 2_000;
-        let c = if source { &self.source } else { &self.target };
-        let mut wanted = offsets.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let mut keys = Vec::new();
-        let mut i = 0;
-        while i < wanted.len() {
-            let mut tpl = TopicPartitionList::new();
-            if tpl
-                .add_partition_offset(topic, partition, Offset::Offset(wanted[i]))
-                .is_err()
-                || c.assign(&tpl).is_err()
-            {
-                return keys;
+impl KeyPreviews for Previewer {
+    fn previews(&self, wanted: &[(bool, Position)]) -> Vec<Option<String>> {
+        let deadline = Instant::now() + PREVIEW_BUDGET;
+        let mut found: HashMap<(bool, String, i32, i64), String> = HashMap::new();
+        for side in [true, false] {
+            let mut offsets: BTreeMap<(String, i32), Vec<i64>> = BTreeMap::new();
+            for (s, p) in wanted.iter().filter(|(s, _)| *s == side) {
+                let _ = s;
+                offsets
+                    .entry((p.topic.clone(), p.partition))
+                    .or_default()
+                    .push(p.offset);
             }
-            let deadline = Instant::now() + Duration::from_secs(5);
-            let first = i;
-            while i < wanted.len() && Instant::now() < deadline {
-                match c.poll(Duration::from_millis(200)) {
-                    Some(Ok(m)) => {
-                        let o = m.offset();
-                        while i < wanted.len() && wanted[i] < o {
-                            i += 1;
-                        }
-                        if i < wanted.len() && wanted[i] == o {
-                            keys.push((o, preview(m.key())));
-                            i += 1;
-                        }
-                        if i < wanted.len() && wanted[i] > o + FAR {
-                            break;
-                        }
-                    }
-                    Some(Err(KafkaError::PartitionEOF(_))) => i = wanted.len(),
-                    _ => {}
-                }
+            if offsets.is_empty() {
+                continue;
             }
-            if i == first {
-                // Nothing came for this offset in time: no preview for it.
-                i += 1;
+            for ((topic, partition, offset), key) in self.keys_many(side, &offsets, deadline) {
+                found.insert((side, topic, partition, offset), key);
             }
         }
+        wanted
+            .iter()
+            .map(|(side, p)| {
+                found
+                    .get(&(*side, p.topic.clone(), p.partition, p.offset))
+                    .cloned()
+            })
+            .collect()
+    }
+}
+
+impl Previewer {
+    /// Keys at the wanted offsets of many partitions in one pass: every partition assigned at
+    /// its first wanted offset and fetched together, a partition seeked ahead when its next
+    /// wanted offset is far and paused once it has passed its last, until `deadline`.
+    /// Offsets without a record (aborted, compacted away, beyond the end) get none.
+    pub(crate) fn keys_many(
+        &self,
+        source: bool,
+        wanted: &BTreeMap<(String, i32), Vec<i64>>,
+        deadline: Instant,
+    ) -> Vec<((String, i32, i64), String)> {
+        const FAR: i64 = 2_000;
+        let c = if source { &self.source } else { &self.target };
+        // Per partition: the offsets still wanted, ascending.
+        let mut pending: HashMap<(String, i32), VecDeque<i64>> = HashMap::new();
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), offsets) in wanted {
+            let mut sorted = offsets.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let Some(first) = sorted.first().copied() else {
+                continue;
+            };
+            if tpl
+                .add_partition_offset(topic, *partition, Offset::Offset(first))
+                .is_ok()
+            {
+                pending.insert((topic.clone(), *partition), sorted.into());
+            }
+        }
+        let mut keys = Vec::new();
+        if pending.is_empty() || c.assign(&tpl).is_err() {
+            return keys;
+        }
+        let done = |c: &QuietConsumer, topic: &str, partition: i32| {
+            let mut one = TopicPartitionList::new();
+            if one
+                .add_partition(topic, partition)
+                .set_offset(Offset::End)
+                .is_ok()
+            {
+                let _ = c.pause(&one);
+            }
+        };
+        while !pending.is_empty() && Instant::now() < deadline {
+            match c.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    let id = (m.topic().to_string(), m.partition());
+                    let Some(queue) = pending.get_mut(&id) else {
+                        continue;
+                    };
+                    let o = m.offset();
+                    while queue.front().is_some_and(|w| *w < o) {
+                        queue.pop_front();
+                    }
+                    if queue.front() == Some(&o) {
+                        keys.push(((id.0.clone(), id.1, o), preview(m.key())));
+                        queue.pop_front();
+                    }
+                    match queue.front().copied() {
+                        None => {
+                            done(c, &id.0, id.1);
+                            pending.remove(&id);
+                        }
+                        Some(next) if next > o + FAR => {
+                            let _ =
+                                c.seek(&id.0, id.1, Offset::Offset(next), Duration::from_secs(5));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    // The end of a partition (the event names its number only): what a
+                    // partition at its end still wanted is not there.
+                    let ended: Vec<(String, i32)> = pending
+                        .keys()
+                        .filter(|(_, partition)| *partition == p)
+                        .filter(|id| at_end(c, id))
+                        .cloned()
+                        .collect();
+                    for id in ended {
+                        done(c, &id.0, id.1);
+                        pending.remove(&id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let _ = c.unassign();
         keys
     }
 }
 
-impl KeyPreviews for Previewer {
-    fn source(&self, pos: &Position) -> Option<String> {
-        key_at(&self.source, pos)
-    }
-
-    fn target(&self, pos: &Position) -> Option<String> {
-        key_at(&self.target, pos)
-    }
-}
-
-fn key_at(c: &QuietConsumer, pos: &Position) -> Option<String> {
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&pos.topic, pos.partition, Offset::Offset(pos.offset))
-        .ok()?;
-    c.assign(&tpl).ok()?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        match c.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) if m.offset() == pos.offset => return Some(preview(m.key())),
-            Some(Ok(m)) if m.offset() > pos.offset => return None,
-            Some(Err(KafkaError::PartitionEOF(_))) => return None,
-            _ => {}
-        }
-    }
-    None
+/// True when the consumer's position of the partition is at (or past) its high watermark.
+fn at_end(c: &QuietConsumer, id: &(String, i32)) -> bool {
+    let Ok(position) = c.position() else {
+        return false;
+    };
+    let at = position
+        .find_partition(&id.0, id.1)
+        .and_then(|e| e.offset().to_raw());
+    let high = c
+        .fetch_watermarks(&id.0, id.1, Duration::from_secs(5))
+        .map(|(_, h)| h)
+        .ok();
+    matches!((at, high), (Some(a), Some(h)) if a >= h)
 }
 
 /// A short, printable form of a key: text as is (cut at 40 chars), binary as hex.

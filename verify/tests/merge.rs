@@ -81,11 +81,13 @@ fn partial(member: &str, partitions: &[i32]) -> PartialVerdict {
 struct Keys;
 
 impl KeyPreviews for Keys {
-    fn source(&self, pos: &Position) -> Option<String> {
-        (pos.partition == 0 && pos.offset == 3).then(|| "key-3".to_string())
-    }
-    fn target(&self, _: &Position) -> Option<String> {
-        None
+    fn previews(&self, wanted: &[(bool, Position)]) -> Vec<Option<String>> {
+        wanted
+            .iter()
+            .map(|(source, pos)| {
+                (*source && pos.partition == 0 && pos.offset == 3).then(|| "key-3".to_string())
+            })
+            .collect()
     }
 }
 
