@@ -115,6 +115,17 @@ fn the_verdict_model_and_the_reports_link_no_kafka_client() {
     }
 }
 
+/// `lint` checks configs without a cluster: it never links the checker. (It does link
+/// librdkafka, through the built-in replicator's config loader, which asks librdkafka itself
+/// whether a client property name exists.)
+#[test]
+fn lint_does_not_link_the_checker() {
+    let g = graph();
+    let deps = closure(&g, "lint");
+    assert!(!deps.contains("verify"), "lint links verify");
+    assert!(!deps.contains("scenarios"), "lint links scenarios");
+}
+
 #[test]
 fn small_crates_depend_on_no_cutover_crate_beyond_their_promise() {
     let g = graph();

@@ -59,7 +59,7 @@ pub enum Start {
 
 /// How source topic names map to target names: the checker's type, so what the replicator
 /// writes and what the checker expects cannot drift apart.
-pub use verify::Rename;
+pub use verdict::Rename;
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]

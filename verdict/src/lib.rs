@@ -10,9 +10,14 @@
 //!
 //! Serde types only: `verify` (which reads Kafka) fills them, `reports` renders them, and
 //! neither `reports` nor anything that only reads a report links a Kafka client through this
-//! crate. The JSON shape is versioned by the report that embeds it (`docs/report-schema.md`).
+//! crate. [`Rename`] (source → target topic names) lives here too, so the built-in
+//! replicator's config (and `lint`, which loads it) shares the checker's vocabulary without
+//! the checker. The JSON shape is versioned by the report that embeds it (`docs/report-schema.md`).
 
 use std::collections::BTreeMap;
+
+mod rename;
+pub use rename::Rename;
 
 use serde::{Deserialize, Serialize};
 

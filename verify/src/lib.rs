@@ -20,7 +20,10 @@ pub mod error;
 pub mod fingerprint;
 pub mod matcher;
 pub mod reader;
-pub mod rename;
+/// [`Rename`], from the `verdict` crate (the built-in replicator shares it without the checker).
+pub mod rename {
+    pub use verdict::Rename;
+}
 pub mod resume;
 pub mod runs;
 pub mod schemas;
