@@ -95,6 +95,12 @@ const CASES: &[(&str, &str, Severity, &str)] = &[
         "tsk001-mm2.properties",
     ),
     (
+        "MM2004",
+        "mm2004-checkpoint-connector.json",
+        Severity::Error,
+        "connectors-expand-info.json",
+    ),
+    (
         "MM2005",
         "mm2005-strimzi-identity.properties",
         Severity::Error,
@@ -890,4 +896,19 @@ fn worker_timeouts_and_preparing_without_options() {
         !preparing.iter().any(|f| f.rule == "CON002"),
         "idempotence set"
     );
+}
+
+/// What a person reads for a Connect cluster: a mixed worker group and a REST listing.
+#[test]
+fn connect_cluster_text() {
+    let report = lint_together(
+        &[
+            "connect-worker-good.properties",
+            "con003-worker-mixed.properties",
+            "connectors-expand-info.json",
+            "mm2004-checkpoint-connector.json",
+        ],
+        &strict(),
+    );
+    insta::assert_snapshot!("connect_cluster_text", lint::render::text(&report));
 }

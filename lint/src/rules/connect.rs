@@ -16,9 +16,10 @@
 //! workers of a `group.id` but not others, or a connector requiring exactly-once, is judged
 //! across files.
 
+use super::confluent::list;
 use super::{
     buffer_setting, int, session_timeout, At, BufferSide, Sink, CON001, CON002, CON003, CON004,
-    ISO001, TSK001,
+    ISO001, MM2004, TSK001,
 };
 use crate::input::{ConfigFile, Connector, Content};
 use crate::properties::{Entry, Properties};
@@ -124,8 +125,8 @@ pub(super) fn worker(
                 value: idempotence.map(|e| e.value.as_str()),
             },
             "the source connectors' producers on this worker are not idempotent: Connect builds \
-             them with enable.idempotence=false and endless retries (Worker.baseProducerConfigs; \
-             KIP-318 never shipped), so a produce retried after a lost acknowledgement — a \
+             them with enable.idempotence=false and endless retries (Worker.baseProducerConfigs, \
+             pending KIP-318), so a produce retried after a lost acknowledgement — a \
              timeout on a slow link — writes the batch twice"
                 .into(),
             "set `producer.enable.idempotence=true`, or `exactly.once.source.support=enabled` \
@@ -487,6 +488,12 @@ pub(super) fn connector(c: &Connector, cluster: &Cluster<'_>, options: &Options,
     if c.is_mirror_source() {
         mirror_source(c, anchor, options, sink);
     }
+    if matches!(
+        c.short_class(),
+        "MirrorCheckpointConnector" | "MirrorCheckpoint"
+    ) {
+        mirror_checkpoint(c, anchor, sink);
+    }
     if c.is_source() == Some(false) {
         return;
     }
@@ -635,5 +642,52 @@ fn mirror_source(c: &Connector, anchor: usize, options: &Options, sink: &mut Sin
         65_536,
         BufferSide::SourceReceive,
         sink,
+    );
+}
+
+/// MM2004 for MirrorCheckpointConnector on Connect: `groups` (default `.*`, less
+/// `groups.exclude`) migrated while `sync.group.offsets.enabled` (default false,
+/// `MirrorCheckpointConfig`) leaves their offsets in checkpoints only.
+fn mirror_checkpoint(c: &Connector, anchor: usize, sink: &mut Sink) {
+    const SYNC: &str = "sync.group.offsets.enabled";
+    let p = &c.config;
+    let sync = p.get(SYNC);
+    if is_true(sync) {
+        return;
+    }
+    let groups = p.get("groups");
+    if groups.is_some_and(|g| list(&g.value).is_empty()) {
+        return;
+    }
+    let (line, severity, what) = match groups {
+        Some(g) => (
+            sync.map_or(g.line, |e| e.line),
+            Severity::Error,
+            format!("`groups = {}` are migrated", g.value.trim()),
+        ),
+        None => (
+            sync.map_or(anchor, |e| e.line),
+            Severity::Warning,
+            "`groups` defaults to every group".to_string(),
+        ),
+    };
+    sink.push_as(
+        severity,
+        At {
+            rule: &MM2004,
+            line,
+            key: SYNC,
+            value: sync.map(|e| e.value.as_str()),
+        },
+        format!(
+            "MirrorCheckpointConnector: consumer groups {what}, but their offsets are only \
+             checkpointed, never committed on the target (sync.group.offsets.enabled defaults \
+             to false): moved consumers start from auto.offset.reset — skipping or re-reading \
+             records"
+        ),
+        format!(
+            "set `{SYNC}=true` (and keep the groups inactive on the target until cutover), or \
+             translate offsets yourself (RemoteClusterUtils.translateOffsets)"
+        ),
     );
 }

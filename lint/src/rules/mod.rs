@@ -75,7 +75,7 @@ pub const MM2003: Rule = Rule {
 pub const MM2004: Rule = Rule {
     id: "MM2004",
     severity: Severity::Error,
-    tools: &[Tool::MirrorMaker2],
+    tools: &[Tool::MirrorMaker2, Tool::Connector],
     title: "consumer groups migrated without sync.group.offsets.enabled",
 };
 pub const MM2005: Rule = Rule {
