@@ -280,6 +280,23 @@ mod tests {
     }
 
     #[test]
+    fn workers_and_connectors_are_told_apart_from_client_properties() {
+        let worker = "bootstrap.servers=x:9092\ngroup.id=g\noffset.storage.topic=o\n";
+        let c = parse(worker, "w.properties", Some("properties")).expect("worker");
+        assert_eq!(c[0].tool(), Tool::ConnectWorker);
+        // group.id alone is any consumer's: not a worker.
+        let e = parse("group.id=g\n", "c.properties", None).unwrap_err();
+        assert!(e.to_string().contains("a Kafka Connect worker"), "{e}");
+        let connector = "name=m\nconnector.class=MirrorSourceConnector\n";
+        let c = parse(connector, "m.properties", None).expect("connector");
+        let Content::Connector(m) = &c[0].content else {
+            panic!("not a connector")
+        };
+        assert!(m.is_mirror_source() && m.is_source() == Some(true));
+        assert_eq!(m.name.as_deref(), Some("m"));
+    }
+
+    #[test]
     fn properties_without_a_known_shape_are_refused() {
         let e = parse(
             "bootstrap.servers=x:9092\n",
