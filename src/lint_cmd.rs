@@ -17,15 +17,17 @@ pub enum Format {
 
 #[derive(Args)]
 pub struct LintArgs {
-    /// Configuration files: built-in replicator TOML, MirrorMaker 2 mm2.properties, Confluent
-    /// Replicator connector JSON or properties.
+    /// Configuration files: built-in replicator TOML, MirrorMaker 2 mm2.properties, Kafka
+    /// Connect worker properties, connector JSON as the Connect REST API returns it (one
+    /// connector, its config, or `GET /connectors?expand=info`) or connector properties. Workers
+    /// and connectors given together are judged as one Connect cluster.
     #[arg(required = true, value_name = "CONFIG")]
     configs: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// The migration must be exactly-once: MirrorMaker 2 and the built-in replicator must run
-    /// in their exactly-once modes.
+    /// in their exactly-once modes, Connect workers with exactly.once.source.support=enabled.
     #[arg(long)]
     require_exactly_once: bool,
     /// Total partitions of the replicated topics (checks tasks.max).

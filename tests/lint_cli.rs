@@ -210,3 +210,96 @@ fn merged_registries_warn_that_mirrormaker2_keeps_source_schema_ids() {
     let message = sch[0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("(events.clicks)"), "{message}");
 }
+
+/// A Connect cluster as `curl` shows it: worker properties and `GET /connectors?expand=info`
+/// linted together — a report per connector (`file#name`) in JSON and JUnit, the mixed
+/// exactly-once worker an error (exit 1), the workers' SASL passwords nowhere.
+#[test]
+fn a_connect_cluster_is_linted_as_one_with_a_report_per_connector() {
+    let files = [
+        fixture("connect-worker-good.properties"),
+        fixture("con003-worker-mixed.properties"),
+        fixture("connectors-expand-info.json"),
+    ];
+    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+    args.extend(["--format", "json"]);
+    let o = lint(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(CutoverExitCode::FAILED),
+        "{}",
+        text(&o.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let reports = json["files"].as_array().expect("files");
+    let tools: Vec<(String, String)> = reports
+        .iter()
+        .map(|f| {
+            let file = f["file"].as_str().unwrap_or_default();
+            (
+                file.rsplit('/').next().unwrap_or_default().to_string(),
+                f["tool"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            (
+                "connect-worker-good.properties".into(),
+                "connect-worker".into()
+            ),
+            (
+                "con003-worker-mixed.properties".into(),
+                "connect-worker".into()
+            ),
+            (
+                "connectors-expand-info.json#onprem-to-cloud".into(),
+                "connector".into()
+            ),
+            (
+                "connectors-expand-info.json#onprem-to-cloud-checkpoints".into(),
+                "connector".into()
+            ),
+        ]
+    );
+    let rules = |i: usize| -> Vec<String> {
+        reports[i]["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}:{}",
+                    f["rule"].as_str().unwrap_or(""),
+                    f["severity"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    assert!(rules(0).is_empty(), "{:?}", rules(0));
+    assert_eq!(rules(1), ["CON003:error"]);
+    assert!(
+        rules(2).contains(&"CON001:error".to_string()),
+        "{:?}",
+        rules(2)
+    );
+    let all = text(&o.stdout);
+    assert!(!all.contains("S3cr3t"), "{all}");
+
+    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+    args.extend(["--format", "junit"]);
+    let o = lint(&args);
+    let xml = text(&o.stdout);
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(
+        xml.contains("connectors-expand-info.json#onprem-to-cloud-checkpoints"),
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches("<failure").count(),
+        2,
+        "CON003 and CON001:\n{xml}"
+    );
+    assert!(!xml.contains("S3cr3t"), "{xml}");
+}

@@ -3,26 +3,89 @@
 //! * `*.toml`, or text whose first table header is `[replication]`: the built-in replicator,
 //!   loaded by `replicator::config` itself (its hard errors — unknown keys, contradictions —
 //!   stop the lint with file and line; the rules add the advisory checks on top).
-//! * `*.json`: a Kafka Connect connector, `{"name": …, "config": {…}}` or the flat config
-//!   object; it must be Confluent Replicator.
+//! * `*.json`: Kafka Connect connectors in the REST API's shapes ([`crate::rest`]): Confluent
+//!   Replicator when `connector.class` names it, any other class a [`Connector`]; a
+//!   `GET /connectors?expand=info` document gives one [`ConfigFile`] per connector, named
+//!   `path#connector-name`.
 //! * anything else: Java properties; Confluent Replicator when `connector.class` names it (or
-//!   `src.kafka.*` keys are there), MirrorMaker 2 when `clusters` or an `A->B.` key is there.
+//!   `src.kafka.*` keys are there), MirrorMaker 2 when `clusters` or an `A->B.` key is there, a
+//!   Connect worker in distributed mode when `group.id` and one of `config.storage.topic`,
+//!   `offset.storage.topic`, `status.storage.topic` are there (Kafka's `DistributedConfig`), any
+//!   other connector when `connector.class` is there.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use replicator::config::ReplicatorConfig;
 
 use crate::error::LintError;
-use crate::properties::{Entry, Properties};
+use crate::properties::Properties;
 use crate::version::{self, KafkaVersion};
 use crate::Tool;
 
 /// The class name Confluent Replicator's connector configs carry.
 pub const REPLICATOR_CONNECTOR: &str = "io.confluent.connect.replicator.ReplicatorSourceConnector";
 
+/// MirrorMaker 2's connectors as deployed on a Connect cluster (`connect/mirror` in Kafka).
+pub const MIRROR_SOURCE: &str = "org.apache.kafka.connect.mirror.MirrorSourceConnector";
+pub const MIRROR_CHECKPOINT: &str = "org.apache.kafka.connect.mirror.MirrorCheckpointConnector";
+pub const MIRROR_HEARTBEAT: &str = "org.apache.kafka.connect.mirror.MirrorHeartbeatConnector";
+
+/// The keys that make properties a distributed worker's (`DistributedConfig`), besides
+/// `group.id`.
+const WORKER_STORAGE_TOPICS: [&str; 3] = [
+    "config.storage.topic",
+    "offset.storage.topic",
+    "status.storage.topic",
+];
+
+/// A connector that is not Confluent Replicator.
+#[derive(Debug)]
+pub struct Connector {
+    /// The connector's name (REST document or `name` key), when known.
+    pub name: Option<String>,
+    /// `source` or `sink` as the REST API reported it, when the document had `type`.
+    pub kind: Option<String>,
+    pub config: Properties,
+}
+
+impl Connector {
+    /// `connector.class`, trimmed.
+    pub fn class(&self) -> &str {
+        self.config.value("connector.class").unwrap_or("")
+    }
+
+    /// The class without its package (`MirrorSourceConnector`); Connect also accepts the short
+    /// name or an alias without `Connector`.
+    pub fn short_class(&self) -> &str {
+        let class = self.class();
+        class.rsplit('.').next().unwrap_or(class)
+    }
+
+    /// True for MirrorMaker 2's `MirrorSourceConnector` (full or short name).
+    pub fn is_mirror_source(&self) -> bool {
+        matches!(self.short_class(), "MirrorSourceConnector" | "MirrorSource")
+    }
+
+    /// Whether it writes with a Connect source producer: the REST `type`, else the class
+    /// (MirrorMaker 2's three are source connectors; `…SinkConnector` is not); `None` unknown.
+    pub fn is_source(&self) -> Option<bool> {
+        match self.kind.as_deref() {
+            Some("source") => return Some(true),
+            Some("sink") => return Some(false),
+            _ => {}
+        }
+        let short = self.short_class();
+        if short.starts_with("Mirror") {
+            Some(true)
+        } else if short.ends_with("SinkConnector") {
+            Some(false)
+        } else if short.ends_with("SourceConnector") {
+            Some(true)
+        } else {
+            None
+        }
+    }
+}
 /// A parsed configuration file.
 #[derive(Debug)]
 pub struct ConfigFile {
@@ -43,6 +106,8 @@ pub enum Content {
     },
     MirrorMaker2(Properties),
     ConfluentReplicator(Properties),
+    ConnectWorker(Properties),
+    Connector(Connector),
 }
 
 impl ConfigFile {
@@ -51,12 +116,14 @@ impl ConfigFile {
             Content::Builtin { .. } => Tool::Builtin,
             Content::MirrorMaker2(_) => Tool::MirrorMaker2,
             Content::ConfluentReplicator(_) => Tool::ConfluentReplicator,
+            Content::ConnectWorker(_) => Tool::ConnectWorker,
+            Content::Connector(_) => Tool::Connector,
         }
     }
 }
 
-/// Reads and recognises one file.
-pub fn load(path: &Path) -> Result<ConfigFile, LintError> {
+/// Reads and recognises one file: one config, or one per connector of a REST listing.
+pub fn load(path: &Path) -> Result<Vec<ConfigFile>, LintError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| LintError::Read {
         file: file.clone(),
@@ -66,24 +133,31 @@ pub fn load(path: &Path) -> Result<ConfigFile, LintError> {
 }
 
 /// Recognises and parses `text`; `file` names it in errors, `extension` (without the dot) helps.
-pub fn parse(text: &str, file: &str, extension: Option<&str>) -> Result<ConfigFile, LintError> {
+pub fn parse(
+    text: &str,
+    file: &str,
+    extension: Option<&str>,
+) -> Result<Vec<ConfigFile>, LintError> {
     let extension = extension.map(str::to_ascii_lowercase);
-    let content = match extension.as_deref() {
-        Some("toml") => builtin(text, file)?,
+    let contents = match extension.as_deref() {
+        Some("toml") => vec![(file.to_string(), builtin(text, file)?)],
         Some("json") => connector_json(text, file)?,
-        _ if first_table_header(text).is_some() => builtin(text, file)?,
-        _ => properties(text, file)?,
+        _ if first_table_header(text).is_some() => vec![(file.to_string(), builtin(text, file)?)],
+        _ => vec![(file.to_string(), properties(text, file)?)],
     };
     let kafka_version = version::declared(text).map_err(|(line, bad)| LintError::Parse {
         file: file.to_string(),
         line,
         expected: format!("a Kafka version after `kafka.version`: {bad}"),
     })?;
-    Ok(ConfigFile {
-        file: file.to_string(),
-        content,
-        kafka_version,
-    })
+    Ok(contents
+        .into_iter()
+        .map(|(file, content)| ConfigFile {
+            file,
+            content,
+            kafka_version,
+        })
+        .collect())
 }
 
 fn builtin(text: &str, file: &str) -> Result<Content, LintError> {
@@ -112,13 +186,26 @@ fn properties(text: &str, file: &str) -> Result<Content, LintError> {
     if props.get("clusters").is_some() || props.entries().iter().any(|e| e.key.contains("->")) {
         return Ok(Content::MirrorMaker2(props));
     }
+    if props.get("group.id").is_some()
+        && WORKER_STORAGE_TOPICS.iter().any(|k| props.get(k).is_some())
+    {
+        return Ok(Content::ConnectWorker(props));
+    }
+    if props.get("connector.class").is_some() {
+        return Ok(Content::Connector(Connector {
+            name: props.value("name").map(String::from),
+            kind: None,
+            config: props,
+        }));
+    }
     Err(LintError::Unrecognised {
         file: file.to_string(),
         reason: format!(
             "not a configuration cutover lint knows: expected MirrorMaker 2 properties \
-             (`clusters = A, B` and `A->B.enabled = true`), Confluent Replicator \
-             (`connector.class = {REPLICATOR_CONNECTOR}`) or a built-in replicator TOML \
-             (`[replication]`)"
+             (`clusters = A, B` and `A->B.enabled = true`), a Kafka Connect worker in \
+             distributed mode (`group.id` and `config.storage.topic`, `offset.storage.topic`, \
+             `status.storage.topic`), a connector (`connector.class = …`; Confluent Replicator: \
+             `{REPLICATOR_CONNECTOR}`) or a built-in replicator TOML (`[replication]`)"
         ),
     })
 }
@@ -134,88 +221,38 @@ fn is_confluent_replicator(props: &Properties) -> bool {
                 .any(|e| e.key.starts_with("src.kafka.")))
 }
 
-/// A connector config as the Connect REST API takes it.
-fn connector_json(text: &str, file: &str) -> Result<Content, LintError> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| LintError::Parse {
-        file: file.to_string(),
-        line: e.line(),
-        expected: format!("JSON ({e})"),
-    })?;
-    let object = match &value {
-        serde_json::Value::Object(o) => match o.get("config") {
-            Some(serde_json::Value::Object(config)) => config,
-            Some(_) => {
-                return Err(LintError::Parse {
-                    file: file.to_string(),
-                    line: json_key_lines(text).get("config").copied().unwrap_or(1),
-                    expected: "`config` to be an object of connector settings".into(),
-                })
-            }
-            None => o,
-        },
-        _ => {
-            return Err(LintError::Parse {
-                file: file.to_string(),
-                line: 1,
-                expected: "a JSON object: `{\"name\": …, \"config\": {…}}` or the config \
-                           object itself"
-                    .into(),
-            })
-        }
-    };
-    let lines = json_key_lines(text);
-    let mut entries = Vec::new();
-    for (key, v) in object {
-        let value = match v {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Number(n) => n.to_string(),
-            serde_json::Value::Bool(b) => b.to_string(),
-            serde_json::Value::Null => continue,
-            _ => {
-                return Err(LintError::Parse {
-                    file: file.to_string(),
-                    line: lines.get(key.as_str()).copied().unwrap_or(1),
-                    expected: format!(
-                        "`{key}` to be a string, number or boolean (Connect configs are flat)"
-                    ),
-                })
-            }
+/// Connectors as the Connect REST API shows them; each report is named `file`, or
+/// `file#name` for a connector of a `?expand=info` listing.
+fn connector_json(text: &str, file: &str) -> Result<Vec<(String, Content)>, LintError> {
+    let mut out = Vec::new();
+    for c in crate::rest::connectors(text, file)? {
+        let name = match (&c.name, c.listed) {
+            (Some(name), true) => format!("{file}#{name}"),
+            _ => file.to_string(),
         };
-        entries.push(Entry {
-            line: lines.get(key.as_str()).copied().unwrap_or(1),
-            key: key.clone(),
-            value,
-        });
+        if is_confluent_replicator(&c.config) {
+            out.push((name, Content::ConfluentReplicator(c.config)));
+        } else if c.config.get("connector.class").is_some() {
+            out.push((
+                name,
+                Content::Connector(Connector {
+                    name: c.name,
+                    kind: c.kind,
+                    config: c.config,
+                }),
+            ));
+        } else {
+            return Err(LintError::Unrecognised {
+                file: name,
+                reason: "a JSON object without `connector.class`: expected a connector as the \
+                         Connect REST API returns it (`GET /connectors/{name}`, `GET \
+                         /connectors/{name}/config`, `GET /connectors?expand=info`) or takes it \
+                         (`{\"name\": …, \"config\": {…}}`)"
+                    .into(),
+            });
+        }
     }
-    entries.sort_by_key(|e| e.line);
-    let props = Properties::from_entries(entries);
-    if is_confluent_replicator(&props) {
-        Ok(Content::ConfluentReplicator(props))
-    } else {
-        Err(LintError::Unrecognised {
-            file: file.to_string(),
-            reason: format!(
-                "a connector config, but not Confluent Replicator: expected \
-                 `\"connector.class\": \"{REPLICATOR_CONNECTOR}\"` (MirrorMaker 2 is linted \
-                 from its mm2.properties)"
-            ),
-        })
-    }
-}
-
-static JSON_KEY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#""((?:[^"\\]|\\.)*)"\s*:"#).expect("static regex"));
-
-/// The line of every object key in JSON text (the last occurrence wins: connector settings come
-/// after `name`).
-fn json_key_lines(text: &str) -> HashMap<String, usize> {
-    let mut lines = HashMap::new();
-    for c in JSON_KEY.captures_iter(text) {
-        let Some(m) = c.get(0) else { continue };
-        let line = text[..m.start()].matches('\n').count() + 1;
-        lines.insert(c[1].to_string(), line);
-    }
-    lines
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -225,8 +262,8 @@ mod tests {
     #[test]
     fn json_connector_keys_get_their_lines() {
         let text = "{\n  \"name\": \"rep\",\n  \"config\": {\n    \"connector.class\": \"io.confluent.connect.replicator.ReplicatorSourceConnector\",\n    \"tasks.max\": 4\n  }\n}\n";
-        let c = parse(text, "r.json", Some("json")).expect("parses");
-        let Content::ConfluentReplicator(p) = c.content else {
+        let mut c = parse(text, "r.json", Some("json")).expect("parses");
+        let Some(Content::ConfluentReplicator(p)) = c.pop().map(|c| c.content) else {
             panic!("not replicator")
         };
         assert_eq!(
@@ -240,6 +277,23 @@ mod tests {
     fn broken_json_names_the_line() {
         let e = parse("{\n  \"a\": 1,\n  oops\n}\n", "r.json", Some("json")).unwrap_err();
         assert!(e.to_string().starts_with("r.json:3: expected JSON"), "{e}");
+    }
+
+    #[test]
+    fn workers_and_connectors_are_told_apart_from_client_properties() {
+        let worker = "bootstrap.servers=x:9092\ngroup.id=g\noffset.storage.topic=o\n";
+        let c = parse(worker, "w.properties", Some("properties")).expect("worker");
+        assert_eq!(c[0].tool(), Tool::ConnectWorker);
+        // group.id alone is any consumer's: not a worker.
+        let e = parse("group.id=g\n", "c.properties", None).unwrap_err();
+        assert!(e.to_string().contains("a Kafka Connect worker"), "{e}");
+        let connector = "name=m\nconnector.class=MirrorSourceConnector\n";
+        let c = parse(connector, "m.properties", None).expect("connector");
+        let Content::Connector(m) = &c[0].content else {
+            panic!("not a connector")
+        };
+        assert!(m.is_mirror_source() && m.is_source() == Some(true));
+        assert_eq!(m.name.as_deref(), Some("m"));
     }
 
     #[test]

@@ -1,16 +1,22 @@
 //! # lint
 //!
 //! `cutover lint`: checks migration configurations before they run, without a cluster — the
-//! built-in replicator's TOML, MirrorMaker 2 `mm2.properties` and Confluent Replicator connector
-//! configs (JSON or properties). Each rule has a stable id, a severity, the file and line and a
+//! built-in replicator's TOML, MirrorMaker 2 `mm2.properties`, Kafka Connect distributed
+//! workers' properties, and connector configs: Confluent Replicator, MirrorMaker 2's connectors
+//! deployed on Connect, or any other connector, as properties or as JSON the way the Connect REST
+//! API returns it (`GET /connectors/{name}`, `…/config`, `GET /connectors?expand=info` with one
+//! report per connector). Each rule has a stable id, a severity, the file and line and a
 //! concrete fix; the rules come from the seed migration's pains and from each tool's own
-//! documentation and source (`docs/lint-rules.md` names the source of every rule).
+//! documentation and source (`docs/lint-rules.md` names the source of every rule). Some rules
+//! look across files: the workers and connectors given in one invocation are taken as one
+//! Connect cluster (exactly-once on every worker of a `group.id`, a connector that requires it).
 //!
 //! It must not connect to anything, and must not let a secret through: every value it echoes is
 //! redacted with the `reports` crate's helpers.
 //!
 //! Modules: [`properties`] (Java properties with the line of every key), [`input`] (what a file
-//! is, parsed), [`rules`] (the rule registry and the checks per tool), [`render`] (text, JSON,
+//! is, parsed), [`rest`] (connector JSON in the Connect REST API's shapes, with key lines),
+//! [`rules`] (the rule registry and the checks per tool), [`render`] (text, JSON,
 //! JUnit), [`version`] (the Kafka version a MirrorMaker 2 config will run on, for the rules of
 //! defects fixed in later releases).
 
@@ -18,6 +24,7 @@ pub mod error;
 pub mod input;
 pub mod properties;
 pub mod render;
+pub mod rest;
 pub mod rules;
 pub mod version;
 
@@ -44,6 +51,13 @@ pub enum Tool {
     MirrorMaker2,
     /// Confluent Replicator (`io.confluent.connect.replicator.ReplicatorSourceConnector`).
     ConfluentReplicator,
+    /// A Kafka Connect worker in distributed mode (`connect-distributed.properties`: `group.id`
+    /// and the config/offset/status storage topics).
+    ConnectWorker,
+    /// Any other Kafka Connect connector (MirrorMaker 2's `MirrorSourceConnector`,
+    /// `MirrorCheckpointConnector`, `MirrorHeartbeatConnector` deployed on Connect, or another
+    /// class), with class-specific checks where the class is known.
+    Connector,
 }
 
 impl std::fmt::Display for Tool {
@@ -52,6 +66,8 @@ impl std::fmt::Display for Tool {
             Tool::Builtin => "built-in replicator",
             Tool::MirrorMaker2 => "MirrorMaker 2",
             Tool::ConfluentReplicator => "Confluent Replicator",
+            Tool::ConnectWorker => "Kafka Connect worker",
+            Tool::Connector => "Kafka Connect connector",
         })
     }
 }
@@ -78,6 +94,8 @@ pub struct Finding {
 /// The findings of one file.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileReport {
+    /// The path as given; `path#connector` for each connector of a `GET /connectors?expand=info`
+    /// document.
     pub file: String,
     pub tool: Tool,
     pub findings: Vec<Finding>,
@@ -144,7 +162,8 @@ impl Link {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// The migration must be exactly-once (no duplicates): MM2 and the built-in replicator must
-    /// run in their exactly-once modes.
+    /// run in their exactly-once modes, and every Connect worker with
+    /// `exactly.once.source.support=enabled`.
     pub require_exactly_once: bool,
     /// Total partitions of the replicated topics, when known.
     pub partitions: Option<u32>,
@@ -161,17 +180,20 @@ pub struct Options {
     pub schema_topics: Vec<String>,
 }
 
-/// Lints one file.
-pub fn lint_file(path: &Path, options: &Options) -> Result<FileReport, LintError> {
-    let config = input::load(path)?;
-    Ok(rules::check(&config, options))
+/// Lints one file on its own: one report, or one per connector of a `GET
+/// /connectors?expand=info` document (the cross-file rules see only this file).
+pub fn lint_file(path: &Path, options: &Options) -> Result<Vec<FileReport>, LintError> {
+    let configs = input::load(path)?;
+    Ok(rules::check_all(&configs, options))
 }
 
-/// Lints every file, in order; the first file that cannot be read or parsed stops it.
+/// Lints every file, in order; the first file that cannot be read or parsed stops it. The
+/// Connect workers and connectors among them are judged together as one Connect cluster (see
+/// CON002 and CON003 in `docs/lint-rules.md`).
 pub fn lint_paths(paths: &[&Path], options: &Options) -> Result<LintReport, LintError> {
-    let files = paths
-        .iter()
-        .map(|p| lint_file(p, options))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(LintReport::new(files))
+    let mut configs = Vec::new();
+    for path in paths {
+        configs.extend(input::load(path)?);
+    }
+    Ok(LintReport::new(rules::check_all(&configs, options)))
 }

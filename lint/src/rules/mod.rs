@@ -3,6 +3,7 @@
 
 mod builtin;
 mod confluent;
+mod connect;
 mod mm2;
 pub mod mm2_version;
 
@@ -21,8 +22,13 @@ pub struct Rule {
     pub title: &'static str,
 }
 
-const ALL: &[Tool] = &[Tool::Builtin, Tool::MirrorMaker2, Tool::ConfluentReplicator];
-const CONNECT: &[Tool] = &[Tool::MirrorMaker2, Tool::ConfluentReplicator];
+/// The replication tools that read the source and write the target themselves.
+const COPIERS: &[Tool] = &[Tool::Builtin, Tool::MirrorMaker2, Tool::ConfluentReplicator];
+const CONNECT: &[Tool] = &[
+    Tool::MirrorMaker2,
+    Tool::ConfluentReplicator,
+    Tool::Connector,
+];
 
 pub const REP001: Rule = Rule {
     id: "REP001",
@@ -69,7 +75,7 @@ pub const MM2003: Rule = Rule {
 pub const MM2004: Rule = Rule {
     id: "MM2004",
     severity: Severity::Error,
-    tools: &[Tool::MirrorMaker2],
+    tools: &[Tool::MirrorMaker2, Tool::Connector],
     title: "consumer groups migrated without sync.group.offsets.enabled",
 };
 pub const MM2005: Rule = Rule {
@@ -114,16 +120,45 @@ pub const BLT002: Rule = Rule {
     tools: &[Tool::Builtin],
     title: "rename map merges two source topics into one target topic",
 };
+pub const CON001: Rule = Rule {
+    id: "CON001",
+    severity: Severity::Error,
+    tools: &[Tool::Connector],
+    title: "MirrorSourceConnector's source consumer is not read_committed",
+};
+pub const CON002: Rule = Rule {
+    id: "CON002",
+    severity: Severity::Error,
+    tools: &[Tool::ConnectWorker, Tool::Connector],
+    title: "a Connect source producer is not idempotent",
+};
+pub const CON003: Rule = Rule {
+    id: "CON003",
+    severity: Severity::Error,
+    tools: &[Tool::ConnectWorker],
+    title: "exactly-once source support off, or not on every worker",
+};
+pub const CON004: Rule = Rule {
+    id: "CON004",
+    severity: Severity::Warning,
+    tools: &[Tool::ConnectWorker],
+    title: "rebalance settings let a latency spike stop or move tasks",
+};
 pub const ISO001: Rule = Rule {
     id: "ISO001",
     severity: Severity::Error,
-    tools: ALL,
+    tools: &[
+        Tool::Builtin,
+        Tool::MirrorMaker2,
+        Tool::ConfluentReplicator,
+        Tool::Connector,
+    ],
     title: "a source consumer reads read_uncommitted",
 };
 pub const TOP001: Rule = Rule {
     id: "TOP001",
     severity: Severity::Error,
-    tools: ALL,
+    tools: COPIERS,
     title: "topic filter matches internal topics",
 };
 pub const TSK001: Rule = Rule {
@@ -135,13 +170,24 @@ pub const TSK001: Rule = Rule {
 pub const NET001: Rule = Rule {
     id: "NET001",
     severity: Severity::Warning,
-    tools: ALL,
+    tools: &[
+        Tool::Builtin,
+        Tool::MirrorMaker2,
+        Tool::ConfluentReplicator,
+        Tool::ConnectWorker,
+        Tool::Connector,
+    ],
     title: "socket buffer smaller than the link's bandwidth-delay product",
 };
 pub const NET002: Rule = Rule {
     id: "NET002",
     severity: Severity::Warning,
-    tools: ALL,
+    tools: &[
+        Tool::Builtin,
+        Tool::MirrorMaker2,
+        Tool::ConfluentReplicator,
+        Tool::ConnectWorker,
+    ],
     title: "group session timeout too short for the link",
 };
 pub const NET003: Rule = Rule {
@@ -161,7 +207,8 @@ pub const SCH001: Rule = Rule {
 /// Every rule, in documentation order.
 pub const RULES: &[Rule] = &[
     REP001, REP002, REP003, REP004, MM2001, MM2002, MM2003, MM2004, MM2005, MMV001, MMV002, MMV003,
-    MMV004, BLT001, BLT002, ISO001, TOP001, TSK001, NET001, NET002, NET003, SCH001,
+    MMV004, BLT001, BLT002, CON001, CON002, CON003, CON004, ISO001, TOP001, TSK001, NET001, NET002,
+    NET003, SCH001,
 ];
 
 /// The rule with this id.
@@ -169,8 +216,23 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
 }
 
-/// Runs every rule that applies to the file's tool.
+/// Runs every rule on every file; the Connect workers and connectors among them are judged as
+/// one Connect cluster (CON002, CON003).
+pub fn check_all(configs: &[ConfigFile], options: &Options) -> Vec<FileReport> {
+    let cluster = connect::Cluster::of(configs);
+    configs
+        .iter()
+        .map(|c| check_one(c, &cluster, options))
+        .collect()
+}
+
+/// Runs every rule that applies to one file's tool, as if it were the only file.
 pub fn check(config: &ConfigFile, options: &Options) -> FileReport {
+    let cluster = connect::Cluster::of(std::slice::from_ref(config));
+    check_one(config, &cluster, options)
+}
+
+fn check_one(config: &ConfigFile, cluster: &connect::Cluster<'_>, options: &Options) -> FileReport {
     let mut sink = Sink {
         file: config.file.clone(),
         findings: Vec::new(),
@@ -184,6 +246,8 @@ pub fn check(config: &ConfigFile, options: &Options) -> FileReport {
             }
         }
         Content::ConfluentReplicator(p) => confluent::check(p, options, &mut sink),
+        Content::ConnectWorker(p) => connect::worker(p, &config.file, cluster, options, &mut sink),
+        Content::Connector(c) => connect::connector(c, cluster, options, &mut sink),
     }
     let mut findings = sink.findings;
     findings.sort_by(|a, b| (a.line, a.rule, &a.key).cmp(&(b.line, b.rule, &b.key)));
