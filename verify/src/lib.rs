@@ -18,6 +18,7 @@
 pub mod distributed;
 pub mod error;
 pub mod fingerprint;
+pub mod marks;
 pub mod matcher;
 pub mod reader;
 pub mod rename;
@@ -31,6 +32,7 @@ pub mod window_check;
 pub use distributed::{load_partials, merge, verify_partial, GroupOptions, PartialVerdict};
 pub use error::VerifyError;
 pub use fingerprint::{fingerprint, FingerprintOptions, RecordView, WORKLOAD_ID_HEADER};
+pub use marks::{DuplicateMarks, MarkedDuplicates};
 pub use matcher::{Compaction, MatchOptions, PartitionMatcher, Retention};
 pub use reader::{verify, Cleaners, VerifyOptions, VerifyProgress};
 pub use rename::Rename;
