@@ -384,7 +384,7 @@ impl RunState<'_> {
                 r = &mut producing => break Some(r),
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
-            self.series.push(self.sampler.sample(self.shared.started));
+            self.series.push(self.sampler.record(self.shared.started));
             self.progress("workload");
             if self.cancelled() || Instant::now() > run_deadline + Duration::from_secs(30) {
                 wl_cancel.store(true, Ordering::Release);
@@ -499,7 +499,7 @@ impl RunState<'_> {
         let mut stuck: Option<String> = None;
         while Instant::now() < drain_deadline && !self.cancelled() {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let s = self.sampler.sample(self.shared.started);
+            let s = self.sampler.record(self.shared.started);
             self.series.push(s);
             self.progress("drain");
             if s.target_end != last.target_end {
@@ -794,6 +794,8 @@ impl RunState<'_> {
             exact_topics: Some(self.topics.clone()),
             // What the log cleaners of compacted topics did, where cutover started the brokers.
             cleaners: verify::Cleaners::of(self.source.as_ref(), self.target.as_ref()),
+            // Where the duplicates sit against the system's rebalances.
+            duplicate_marks: self.duplicate_marks(),
             ..VerifyOptions::default()
         };
         let report = &mut self.report;
@@ -826,6 +828,11 @@ impl RunState<'_> {
                 if let Some(reg) = &mut report.registries {
                     reg.note_records(&verdict);
                 }
+                if let (Some(marks), Some(rebalances)) =
+                    (&verify_options.duplicate_marks, &mut report.rebalances)
+                {
+                    place_duplicates(rebalances, &marks.counted());
+                }
                 report.verdict = Some(verdict);
             }
             // The system never created a topic it was to copy: it failed (not cutover).
@@ -854,6 +861,41 @@ impl RunState<'_> {
         Ok(())
     }
 
+    /// The checker's offset boundaries for placing duplicates after rebalances: each target
+    /// partition's high watermark at each rebalance (the last sample at or before it). None
+    /// without rebalances, without the workload's clock, or with the sampler's history full
+    /// (a warning says so; `duplicates_after` then stays unknown).
+    fn duplicate_marks(&self) -> Option<Arc<verify::DuplicateMarks>> {
+        let events = &self.report.rebalances.as_ref()?.events;
+        if events.is_empty() {
+            return None;
+        }
+        let started = *self.workload_clock.as_ref()?.get()?;
+        let history = self.sampler.history();
+        if history.full {
+            tracing::warn!(
+                limit = crate::sampler::MAX_WATERMARK_VALUES,
+                "too many target partitions × seconds to keep every watermark: duplicates are not placed after rebalances"
+            );
+            return None;
+        }
+        let moments: Vec<Instant> = events
+            .iter()
+            .map(|e| {
+                let d = Duration::from_secs_f64(e.at_secs.abs());
+                if e.at_secs >= 0.0 {
+                    started + d
+                } else {
+                    started.checked_sub(d).unwrap_or(started)
+                }
+            })
+            .collect();
+        Some(Arc::new(verify::DuplicateMarks::new(
+            moments.len(),
+            history.at_moments(&moments),
+        )))
+    }
+
     /// Phase 8: the outcome from what was found (faults that did not take effect make an
     /// otherwise clean run unknown).
     fn settle(&mut self) {
@@ -861,6 +903,26 @@ impl RunState<'_> {
         report.note_unproven_faults();
         report.settle_outcome();
         self.progress("done");
+    }
+}
+
+/// Each rebalance's `duplicates_after` from the checker's buckets (bucket 0: before the
+/// first rebalance, not anyone's; bucket k: after rebalance k). Left unknown when some
+/// duplicate could not be placed (a partition the sampler never read).
+fn place_duplicates(rebalances: &mut reports::Rebalances, counted: &verify::MarkedDuplicates) {
+    if counted.unplaced > 0 {
+        tracing::warn!(
+            unplaced = counted.unplaced,
+            "duplicates in target partitions the sampler never read: not placed after rebalances"
+        );
+        return;
+    }
+    for (e, n) in rebalances
+        .events
+        .iter_mut()
+        .zip(counted.buckets.iter().skip(1))
+    {
+        e.duplicates_after = Some(*n);
     }
 }
 
