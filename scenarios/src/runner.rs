@@ -714,6 +714,8 @@ impl RunState<'_> {
             .shared
             .system
             .save_last(&lock(&self.shared.instances), &self.options.report_dir);
+        // Rebalances from here on are the stop's own (members leaving one by one).
+        let stop_began = Instant::now();
         let sh = self.shared.clone();
         let survivors = tokio::task::spawn_blocking(move || {
             let mut instances = lock(&sh.instances);
@@ -745,6 +747,14 @@ impl RunState<'_> {
             .shared
             .system
             .rebalances(&lock(&self.shared.instances), workload_started);
+        let stop_secs = self
+            .workload_clock
+            .as_ref()
+            .and_then(|c| c.get().copied())
+            .map(|at| stop_began.saturating_duration_since(at).as_secs_f64());
+        if let (Some(r), Some(stop_secs)) = (&mut self.report.rebalances, stop_secs) {
+            leave_out_the_stop(r, stop_secs);
+        }
     }
 
     /// Phase 7: the registries (merged beside a system that copies bytes only, then
@@ -906,6 +916,25 @@ impl RunState<'_> {
     }
 }
 
+/// Leaves out the rebalances at or after `stop_secs` (the instances being stopped one by one
+/// make the group rebalance: cutover's doing, not the system's), with their moves.
+fn leave_out_the_stop(r: &mut reports::Rebalances, stop_secs: f64) {
+    let kept = r.events.partition_point(|e| e.at_secs < stop_secs);
+    let left: Vec<_> = r.events.drain(kept..).collect();
+    if left.is_empty() {
+        return;
+    }
+    tracing::info!(
+        rebalances = left.len(),
+        stop_secs,
+        "rebalances while the instances were being stopped are left out"
+    );
+    r.count = r.count.saturating_sub(left.len() as u64);
+    if let Some(m) = &mut r.task_moves {
+        *m = m.saturating_sub(left.iter().map(|e| e.moved).sum());
+    }
+}
+
 /// Each rebalance's `duplicates_after` from the checker's buckets (bucket 0: before the
 /// first rebalance, not anyone's; bucket k: after rebalance k). Left unknown when some
 /// duplicate could not be placed (a partition the sampler never read).
@@ -981,4 +1010,57 @@ fn system_props(
         None => Ok(cluster.client_props()),
     };
     Ok((props(source, source_user)?, props(target, target_user)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rebalances(at: &[f64]) -> reports::Rebalances {
+        reports::Rebalances {
+            observed_by: "replicator-logs".into(),
+            count: at.len() as u64,
+            task_moves: Some(2 * at.len() as u64),
+            events: at
+                .iter()
+                .map(|a| reports::RebalanceEvent {
+                    at_secs: *a,
+                    moved: 2,
+                    ..reports::RebalanceEvent::default()
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn rebalances_from_the_stop_on_are_left_out_with_their_moves() {
+        let mut r = rebalances(&[3.0, 9.0, 40.0, 41.0]);
+        leave_out_the_stop(&mut r, 40.0);
+        assert_eq!((r.count, r.task_moves, r.events.len()), (2, Some(4), 2));
+    }
+
+    #[test]
+    fn duplicates_are_placed_after_each_rebalance_unless_some_could_not_be() {
+        let mut r = rebalances(&[3.0, 9.0]);
+        let counted = verify::MarkedDuplicates {
+            buckets: vec![1, 0, 7],
+            unplaced: 0,
+        };
+        place_duplicates(&mut r, &counted);
+        let after: Vec<_> = r.events.iter().map(|e| e.duplicates_after).collect();
+        assert_eq!(
+            after,
+            [Some(0), Some(7)],
+            "bucket 0 is before any rebalance"
+        );
+        let mut r = rebalances(&[3.0]);
+        place_duplicates(
+            &mut r,
+            &verify::MarkedDuplicates {
+                buckets: vec![0, 2],
+                unplaced: 1,
+            },
+        );
+        assert_eq!(r.events[0].duplicates_after, None);
+    }
 }
