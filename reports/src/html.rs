@@ -565,7 +565,7 @@ fn rebalances(h: &mut String, r: &RunReport) {
                 esc(&e.members.join(", ")),
                 e.moved,
                 e.duplicates_after
-                    .map_or("–".into(), |d| thousands(d))
+                    .map_or("–".into(), thousands)
             );
         }
         h.push_str("</tbody></table>");
