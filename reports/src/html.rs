@@ -53,6 +53,7 @@ svg polyline{fill:none;stroke-width:1.8} svg .produce{stroke:#0969da} svg .repli
 svg polygon.lag{fill:#fb8f44;fill-opacity:.18;stroke:#bc4c00;stroke-width:1.2}
 svg .fault rect{fill:#8250df;fill-opacity:.14;stroke:#8250df;stroke-opacity:.5} svg .fault text{fill:#6639ba;font-weight:600}
 svg .fault.failed rect{fill:#cf222e}
+svg .rebalance line{stroke:#0550ae;stroke-dasharray:4 3;stroke-width:1.2} svg .rebalance text{fill:#0550ae;font-weight:600} svg .key-rebalance rect{fill:#0550ae}
 svg .key-produce rect{fill:#0969da} svg .key-replicate rect{fill:#1a7f37} svg .key-lag rect{fill:#fb8f44} svg .key-fault rect{fill:#8250df;fill-opacity:.3} svg .legend text{fill:var(--ink)}
 svg .h0{fill:#dafbe1} svg .h1{fill:#ffcecb} svg .h2{fill:#ff8182} svg .h3{fill:#fa4549} svg .h4{fill:#cf222e} svg .h5{fill:#82071e}
 svg .bar{fill:#54aeff} svg .pct line{stroke:#bc4c00;stroke-dasharray:3 2} svg .pct text{fill:#bc4c00;font-weight:600}
@@ -97,12 +98,13 @@ pub fn render(r: &RunReport) -> String {
     if r.kind == RunKind::Scenario || !r.series.is_empty() {
         h.push_str("<section id=\"timeline\"><h2>Timeline</h2>");
         let points = timeline::downsample(&timeline::report_rates(r), timeline::MAX_POINTS);
-        h.push_str(&svg::timeline(&points, &r.faults));
+        let rebalances = r.rebalances.as_ref().map_or(&[][..], |b| &b.events[..]);
+        h.push_str(&svg::timeline(&points, &r.faults, rebalances));
         let caught_up = r.drain.as_ref().is_some_and(|d| d.caught_up);
         let scale = timeline::catch_up_scale(&r.series, caught_up);
         let _ = write!(
             h,
-            "<p class=\"muted\">Produce and replicate rates from the per-second high-watermark sums of the source and target topics ({} samples, drawn as {} points). Lag = source end{} − target end{}. Shaded bands: faults, labelled with their verb.</p></section>",
+            "<p class=\"muted\">Produce and replicate rates from the per-second high-watermark sums of the source and target topics ({} samples, drawn as {} points). Lag = source end{} − target end{}. Shaded bands: faults, labelled with their verb.{}</p></section>",
             r.series.len(),
             points.len(),
             if scale < 1.0 {
@@ -114,6 +116,11 @@ pub fn render(r: &RunReport) -> String {
                 " (the share of the source's growth the caught-up target holds: aborted records and transaction markers are not copied)"
             } else {
                 ""
+            },
+            if rebalances.is_empty() {
+                ""
+            } else {
+                " Dashed markers: the system's group rebalances (R1, R2, …), with the duplicated records whose copy was written after each and before the next."
             }
         );
     }
@@ -125,6 +132,7 @@ pub fn render(r: &RunReport) -> String {
         groups(&mut h, r);
         faults(&mut h, r);
     }
+    rebalances(&mut h, r);
     topics(&mut h, r);
     examples(&mut h, r);
     config(&mut h, r);
@@ -526,6 +534,43 @@ fn faults(h: &mut String, r: &RunReport) {
         );
     }
     h.push_str("</tbody></table></section>");
+}
+
+/// The system's group rebalances: one row each (R1, R2, … as on the timeline).
+fn rebalances(h: &mut String, r: &RunReport) {
+    let Some(b) = &r.rebalances else { return };
+    let _ = write!(
+        h,
+        "<section id=\"rebalances\"><h2>Rebalances</h2><p>{} rebalance{} of the system's group{} (observed by <code>{}</code>).</p>",
+        b.count,
+        if b.count == 1 { "" } else { "s" },
+        b.task_moves
+            .map_or(String::new(), |m| format!(", {m} moved")),
+        esc(&b.observed_by)
+    );
+    if !b.events.is_empty() {
+        h.push_str("<table class=\"rebalances\"><thead><tr><th></th><th>at</th><th>generation</th><th>members</th><th>moved</th><th>duplicates after</th></tr></thead><tbody>");
+        for (i, e) in b.events.iter().enumerate() {
+            let _ = write!(
+                h,
+                "<tr{}><td>R{}</td><td class=\"n\">{:.1} s</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                if e.duplicates_after.is_some_and(|d| d > 0) {
+                    " class=\"bad\""
+                } else {
+                    ""
+                },
+                i + 1,
+                e.at_secs,
+                e.generation.map_or("–".into(), |g| g.to_string()),
+                esc(&e.members.join(", ")),
+                e.moved,
+                e.duplicates_after
+                    .map_or("–".into(), thousands)
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    h.push_str("<p class=\"muted\">Duplicates after a rebalance: duplicated records whose copy the target's high watermark passed after it and before the next (per second, from the run's samples).</p></section>");
 }
 
 fn topics(h: &mut String, r: &RunReport) {

@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 use crate::digest::{self, example_line, figures, thousands};
 use crate::model::{Outcome, RunKind, RunReport};
 
+/// Rebalances listed in the summary (the rest are in report.json and report.html).
+pub const MAX_REBALANCE_ROWS: usize = 40;
+
 /// Examples per class in the summary.
 pub const EXAMPLES_PER_CLASS: usize = 3;
 
@@ -217,6 +220,7 @@ pub fn render(r: &RunReport) -> String {
             md.push('\n');
         }
     }
+    rebalances(&mut md, r);
     if let Some(reh) = &r.rehearsal {
         let _ = writeln!(md, "### Rehearsal\n");
         let _ = writeln!(
@@ -351,6 +355,47 @@ pub fn render(r: &RunReport) -> String {
 
 /// Findings listed in the summary (report.json has them all).
 const REGISTRY_FINDINGS: usize = 10;
+
+/// `### Rebalances`: the system's group rebalances, one row each (absent when it reports none).
+fn rebalances(md: &mut String, r: &RunReport) {
+    let Some(b) = &r.rebalances else { return };
+    let _ = writeln!(
+        md,
+        "### Rebalances\n\n{} rebalance{} of the system's group{} (`{}`).\n",
+        b.count,
+        if b.count == 1 { "" } else { "s" },
+        b.task_moves
+            .map_or(String::new(), |m| format!(", {m} moved")),
+        cell(&b.observed_by)
+    );
+    if b.events.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "| | at | generation | members | moved | duplicates after |\n| --- | ---: | ---: | --- | ---: | ---: |"
+    );
+    for (i, e) in b.events.iter().enumerate().take(MAX_REBALANCE_ROWS) {
+        let _ = writeln!(
+            md,
+            "| R{} | {:.1} s | {} | {} | {} | {} |",
+            i + 1,
+            e.at_secs,
+            e.generation.map_or("–".into(), |g| g.to_string()),
+            cell(&e.members.join(", ")),
+            e.moved,
+            e.duplicates_after.map_or("–".into(), thousands)
+        );
+    }
+    if b.events.len() > MAX_REBALANCE_ROWS {
+        let _ = writeln!(
+            md,
+            "\n{} more in `report.json` and `report.html`.",
+            b.events.len() - MAX_REBALANCE_ROWS
+        );
+    }
+    md.push('\n');
+}
 
 /// `### Schema registries`: the registry verification and the record-level schema classes.
 fn registries(md: &mut String, r: &RunReport) {

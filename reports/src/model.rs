@@ -213,7 +213,8 @@ pub struct RunReport {
 #[serde(default)]
 pub struct Rebalances {
     /// Where they were observed: `connect-workers` (the workers' own logs: generations),
-    /// `replicator-metrics` (`cutover_replicator_rebalances_total` of each instance).
+    /// `replicator-logs` (the built-in replicator instances' `slots assigned` lines, restarts
+    /// included).
     pub observed_by: String,
     /// Rebalances (completed generations after the first one, or the metric's total).
     pub count: u64,
@@ -236,7 +237,9 @@ pub struct RebalanceEvent {
     /// Tasks (or partitions) that changed owner in it.
     pub moved: u64,
     /// Duplicated records whose copy was written after this rebalance and before the next,
-    /// when the run could place them in time.
+    /// when the run could place them in time: each duplicated copy's target offset against its
+    /// partition's high watermark, sampled once a second (a copy written in the second before
+    /// a rebalance may count after it). None when not placed.
     pub duplicates_after: Option<u64>,
 }
 

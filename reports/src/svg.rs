@@ -1,5 +1,5 @@
 //! The report's plots as hand-written SVG: a timeline (produce rate, replicate rate, lag, fault
-//! bands), a per-partition heat strip of anomalies and the replication delay histogram.
+//! bands, a marker per rebalance of the system's group), a per-partition heat strip of anomalies and the replication delay histogram.
 //!
 //! Hand-written rather than plotters' SVG backend: the plots are three simple shapes, and
 //! writing the elements ourselves keeps every byte under control (a 1000-topic report must
@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{DelayStats, FaultEvent};
+use crate::model::{DelayStats, FaultEvent, RebalanceEvent};
 use crate::timeline::RatePoint;
 
 /// Escapes text for XML/HTML content and attributes.
@@ -73,9 +73,48 @@ const W: f64 = 960.0;
 const LEFT: f64 = 64.0;
 const RIGHT: f64 = 72.0;
 
+/// The label under a rebalance marker: its number, and the duplicates that followed it when
+/// known and not zero (`R3 · 17 dup`).
+fn rebalance_label(n: usize, e: &RebalanceEvent) -> String {
+    match e.duplicates_after {
+        Some(d) if d > 0 => format!("R{n} · {} dup", short(d as f64)),
+        _ => format!("R{n}"),
+    }
+}
+
+/// A rebalance marker's tooltip: when, the generation, the members, what moved and the
+/// duplicates that followed.
+fn rebalance_title(n: usize, e: &RebalanceEvent) -> String {
+    let mut t = format!("rebalance {n} at {:.1} s", e.at_secs);
+    if let Some(g) = e.generation {
+        let _ = write!(t, ", generation {g}");
+    }
+    let _ = write!(
+        t,
+        ": {} member{} ({}), {} moved",
+        e.members.len(),
+        if e.members.len() == 1 { "" } else { "s" },
+        e.members.join(", "),
+        e.moved
+    );
+    match e.duplicates_after {
+        Some(d) => {
+            let _ = write!(t, ", {d} duplicates after");
+        }
+        None => t.push_str(", duplicates after not placed"),
+    }
+    t
+}
+
 /// Timeline: produce and replicate rates (left axis), lag (right axis), a shaded band per
-/// fault labelled with its verb.
-pub fn timeline(points: &[RatePoint], faults: &[FaultEvent]) -> String {
+/// fault labelled with its verb, and a dashed marker per rebalance of the system's group
+/// (`R1`, `R2`, … with the duplicates that followed; generation, members and moves in its
+/// tooltip). Rebalances before the workload started (negative times) are drawn at 0.
+pub fn timeline(
+    points: &[RatePoint],
+    faults: &[FaultEvent],
+    rebalances: &[RebalanceEvent],
+) -> String {
     let h = 320.0;
     let (top, bottom) = (44.0, 36.0);
     let plot_w = W - LEFT - RIGHT;
@@ -84,6 +123,7 @@ pub fn timeline(points: &[RatePoint], faults: &[FaultEvent]) -> String {
         .iter()
         .map(|p| p.at_secs)
         .chain(faults.iter().map(|f| f.end_secs))
+        .chain(rebalances.iter().map(|e| e.at_secs))
         .fold(1.0, f64::max);
     let r_max = points
         .iter()
@@ -185,6 +225,21 @@ pub fn timeline(points: &[RatePoint], faults: &[FaultEvent]) -> String {
         r#"<rect class="frame" x="{LEFT}" y="{top}" width="{plot_w}" height="{plot_h}"/>"#
     );
     s.push_str("</g>");
+    // Rebalance markers under the lines: a dashed rule across the plot, its label at the foot
+    // staggered on three rows.
+    for (i, e) in rebalances.iter().enumerate() {
+        let rx = x(e.at_secs.max(0.0));
+        let row = (i % 3) as f64;
+        let _ = write!(
+            s,
+            r#"<g class="rebalance"><title>{}</title><line x1="{rx:.1}" x2="{rx:.1}" y1="{top}" y2="{:.1}"/><text x="{:.1}" y="{:.1}">{}</text></g>"#,
+            esc(&rebalance_title(i + 1, e)),
+            top + plot_h,
+            rx + 2.0,
+            top + plot_h - 4.0 - row * 11.0,
+            esc(&rebalance_label(i + 1, e))
+        );
+    }
     if points.is_empty() {
         let _ = write!(
             s,
@@ -231,8 +286,10 @@ pub fn timeline(points: &[RatePoint], faults: &[FaultEvent]) -> String {
         ("replicate", "replicate rate"),
         ("lag", "lag"),
         ("fault", "fault"),
+        ("rebalance", "rebalance"),
     ];
-    let mut lx = LEFT + plot_w - 400.0;
+    let items = &items[..if rebalances.is_empty() { 4 } else { 5 }];
+    let mut lx = LEFT + plot_w - 100.0 * items.len() as f64;
     for (class, label) in items {
         let _ = write!(
             s,

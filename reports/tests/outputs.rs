@@ -731,3 +731,106 @@ fn the_registry_section_is_stable_in_json_and_markdown_and_shown_in_html() {
         serde_json::from_str(&read(dir.path(), "report.json")).expect("json");
     assert!(json.get("registries").is_none());
 }
+
+/// The failing run with its system's group rebalances: three, the second followed by both
+/// duplicates, the third placed in time with none after it.
+fn with_rebalances() -> RunReport {
+    let mut r = failing();
+    let event = |at_secs: f64, generation, members: &[&str], moved, duplicates_after| {
+        reports::RebalanceEvent {
+            at_secs,
+            generation,
+            members: members.iter().map(|m| m.to_string()).collect(),
+            moved,
+            duplicates_after,
+        }
+    };
+    r.rebalances = Some(reports::Rebalances {
+        observed_by: "connect-workers".into(),
+        count: 3,
+        task_moves: Some(5),
+        events: vec![
+            event(
+                4.2,
+                Some(3),
+                &["127.0.0.1:8083", "127.0.0.1:8084"],
+                2,
+                Some(0),
+            ),
+            event(9.5, Some(4), &["127.0.0.1:8083"], 2, Some(2)),
+            event(
+                15.0,
+                Some(5),
+                &["127.0.0.1:8083", "127.0.0.1:8085"],
+                1,
+                None,
+            ),
+        ],
+    });
+    r
+}
+
+#[test]
+fn rebalances_are_in_the_json_the_summary_and_on_the_timeline() {
+    let (dir, _) = written(with_rebalances());
+    let json: serde_json::Value =
+        serde_json::from_str(&read(dir.path(), "report.json")).expect("json");
+    insta::assert_json_snapshot!("rebalances_report_json", json["rebalances"]);
+    let md = read(dir.path(), "summary.md");
+    let section = md
+        .split("### Rebalances")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("a rebalances section in summary.md");
+    insta::assert_snapshot!("rebalances_summary_md", section);
+
+    let text = read(dir.path(), "report.html");
+    let doc = Html::parse_document(&text);
+    let select = |sel: &str| {
+        let s = Selector::parse(sel).expect("selector");
+        doc.select(&s)
+            .map(|e| e.text().collect::<String>())
+            .collect::<Vec<_>>()
+    };
+    // A marker per rebalance beside the fault bands, labelled with what followed it.
+    assert_eq!(select("svg.timeline g.fault").len(), 2);
+    assert_eq!(
+        select("svg.timeline g.rebalance text"),
+        ["R1", "R2 · 2 dup", "R3"]
+    );
+    let titles = select("svg.timeline g.rebalance title");
+    assert_eq!(
+        titles[1],
+        "rebalance 2 at 9.5 s, generation 4: 1 member (127.0.0.1:8083), 2 moved, 2 duplicates after"
+    );
+    assert!(
+        titles[2].ends_with("duplicates after not placed"),
+        "{titles:?}"
+    );
+    assert_eq!(
+        select("svg.timeline g.key-rebalance").len(),
+        1,
+        "in the legend"
+    );
+    // The markers sit where the fault bands' time axis puts them: R2 right of R1.
+    let xs: Vec<f64> = doc
+        .select(&Selector::parse("svg.timeline g.rebalance line").expect("selector"))
+        .map(|l| l.value().attr("x1").expect("x1").parse().expect("number"))
+        .collect();
+    assert!(xs.windows(2).all(|w| w[0] < w[1]), "{xs:?}");
+    let svg = doc
+        .select(&Selector::parse("svg.timeline").expect("selector"))
+        .next()
+        .expect("timeline");
+    roxmltree::Document::parse(&svg.html()).expect("well-formed svg");
+    // And a table, the row with duplicates after it marked.
+    assert_eq!(select("table.rebalances tbody tr").len(), 3);
+    assert_eq!(select("table.rebalances tr.bad").len(), 1);
+
+    // A run whose system reports no rebalances shows none of it.
+    let (dir, _) = written(failing());
+    let text = read(dir.path(), "report.html");
+    assert!(!text.contains("g class=\"rebalance\"") && !text.contains("id=\"rebalances\""));
+    assert!(!read(dir.path(), "summary.md").contains("Rebalances"));
+    assert!(!read(dir.path(), "report.json").contains("rebalances"));
+}

@@ -384,7 +384,7 @@ impl RunState<'_> {
                 r = &mut producing => break Some(r),
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
-            self.series.push(self.sampler.sample(self.shared.started));
+            self.series.push(self.sampler.record(self.shared.started));
             self.progress("workload");
             if self.cancelled() || Instant::now() > run_deadline + Duration::from_secs(30) {
                 wl_cancel.store(true, Ordering::Release);
@@ -499,7 +499,7 @@ impl RunState<'_> {
         let mut stuck: Option<String> = None;
         while Instant::now() < drain_deadline && !self.cancelled() {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let s = self.sampler.sample(self.shared.started);
+            let s = self.sampler.record(self.shared.started);
             self.series.push(s);
             self.progress("drain");
             if s.target_end != last.target_end {
@@ -714,6 +714,8 @@ impl RunState<'_> {
             .shared
             .system
             .save_last(&lock(&self.shared.instances), &self.options.report_dir);
+        // Rebalances from here on are the stop's own (members leaving one by one).
+        let stop_began = Instant::now();
         let sh = self.shared.clone();
         let survivors = tokio::task::spawn_blocking(move || {
             let mut instances = lock(&sh.instances);
@@ -745,6 +747,14 @@ impl RunState<'_> {
             .shared
             .system
             .rebalances(&lock(&self.shared.instances), workload_started);
+        let stop_secs = self
+            .workload_clock
+            .as_ref()
+            .and_then(|c| c.get().copied())
+            .map(|at| stop_began.saturating_duration_since(at).as_secs_f64());
+        if let (Some(r), Some(stop_secs)) = (&mut self.report.rebalances, stop_secs) {
+            leave_out_the_stop(r, stop_secs);
+        }
     }
 
     /// Phase 7: the registries (merged beside a system that copies bytes only, then
@@ -794,6 +804,8 @@ impl RunState<'_> {
             exact_topics: Some(self.topics.clone()),
             // What the log cleaners of compacted topics did, where cutover started the brokers.
             cleaners: verify::Cleaners::of(self.source.as_ref(), self.target.as_ref()),
+            // Where the duplicates sit against the system's rebalances.
+            duplicate_marks: self.duplicate_marks(),
             ..VerifyOptions::default()
         };
         let report = &mut self.report;
@@ -826,6 +838,11 @@ impl RunState<'_> {
                 if let Some(reg) = &mut report.registries {
                     reg.note_records(&verdict);
                 }
+                if let (Some(marks), Some(rebalances)) =
+                    (&verify_options.duplicate_marks, &mut report.rebalances)
+                {
+                    place_duplicates(rebalances, &marks.counted());
+                }
                 report.verdict = Some(verdict);
             }
             // The system never created a topic it was to copy: it failed (not cutover).
@@ -854,6 +871,41 @@ impl RunState<'_> {
         Ok(())
     }
 
+    /// The checker's offset boundaries for placing duplicates after rebalances: each target
+    /// partition's high watermark at each rebalance (the last sample at or before it). None
+    /// without rebalances, without the workload's clock, or with the sampler's history full
+    /// (a warning says so; `duplicates_after` then stays unknown).
+    fn duplicate_marks(&self) -> Option<Arc<verify::DuplicateMarks>> {
+        let events = &self.report.rebalances.as_ref()?.events;
+        if events.is_empty() {
+            return None;
+        }
+        let started = *self.workload_clock.as_ref()?.get()?;
+        let history = self.sampler.history();
+        if history.full {
+            tracing::warn!(
+                limit = crate::sampler::MAX_WATERMARK_VALUES,
+                "too many target partitions × seconds to keep every watermark: duplicates are not placed after rebalances"
+            );
+            return None;
+        }
+        let moments: Vec<Instant> = events
+            .iter()
+            .map(|e| {
+                let d = Duration::from_secs_f64(e.at_secs.abs());
+                if e.at_secs >= 0.0 {
+                    started + d
+                } else {
+                    started.checked_sub(d).unwrap_or(started)
+                }
+            })
+            .collect();
+        Some(Arc::new(verify::DuplicateMarks::new(
+            moments.len(),
+            history.at_moments(&moments),
+        )))
+    }
+
     /// Phase 8: the outcome from what was found (faults that did not take effect make an
     /// otherwise clean run unknown).
     fn settle(&mut self) {
@@ -861,6 +913,45 @@ impl RunState<'_> {
         report.note_unproven_faults();
         report.settle_outcome();
         self.progress("done");
+    }
+}
+
+/// Leaves out the rebalances at or after `stop_secs` (the instances being stopped one by one
+/// make the group rebalance: cutover's doing, not the system's), with their moves.
+fn leave_out_the_stop(r: &mut reports::Rebalances, stop_secs: f64) {
+    let kept = r.events.partition_point(|e| e.at_secs < stop_secs);
+    let left: Vec<_> = r.events.drain(kept..).collect();
+    if left.is_empty() {
+        return;
+    }
+    tracing::info!(
+        rebalances = left.len(),
+        stop_secs,
+        "rebalances while the instances were being stopped are left out"
+    );
+    r.count = r.count.saturating_sub(left.len() as u64);
+    if let Some(m) = &mut r.task_moves {
+        *m = m.saturating_sub(left.iter().map(|e| e.moved).sum());
+    }
+}
+
+/// Each rebalance's `duplicates_after` from the checker's buckets (bucket 0: before the
+/// first rebalance, not anyone's; bucket k: after rebalance k). Left unknown when some
+/// duplicate could not be placed (a partition the sampler never read).
+fn place_duplicates(rebalances: &mut reports::Rebalances, counted: &verify::MarkedDuplicates) {
+    if counted.unplaced > 0 {
+        tracing::warn!(
+            unplaced = counted.unplaced,
+            "duplicates in target partitions the sampler never read: not placed after rebalances"
+        );
+        return;
+    }
+    for (e, n) in rebalances
+        .events
+        .iter_mut()
+        .zip(counted.buckets.iter().skip(1))
+    {
+        e.duplicates_after = Some(*n);
     }
 }
 
@@ -919,4 +1010,57 @@ fn system_props(
         None => Ok(cluster.client_props()),
     };
     Ok((props(source, source_user)?, props(target, target_user)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rebalances(at: &[f64]) -> reports::Rebalances {
+        reports::Rebalances {
+            observed_by: "replicator-logs".into(),
+            count: at.len() as u64,
+            task_moves: Some(2 * at.len() as u64),
+            events: at
+                .iter()
+                .map(|a| reports::RebalanceEvent {
+                    at_secs: *a,
+                    moved: 2,
+                    ..reports::RebalanceEvent::default()
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn rebalances_from_the_stop_on_are_left_out_with_their_moves() {
+        let mut r = rebalances(&[3.0, 9.0, 40.0, 41.0]);
+        leave_out_the_stop(&mut r, 40.0);
+        assert_eq!((r.count, r.task_moves, r.events.len()), (2, Some(4), 2));
+    }
+
+    #[test]
+    fn duplicates_are_placed_after_each_rebalance_unless_some_could_not_be() {
+        let mut r = rebalances(&[3.0, 9.0]);
+        let counted = verify::MarkedDuplicates {
+            buckets: vec![1, 0, 7],
+            unplaced: 0,
+        };
+        place_duplicates(&mut r, &counted);
+        let after: Vec<_> = r.events.iter().map(|e| e.duplicates_after).collect();
+        assert_eq!(
+            after,
+            [Some(0), Some(7)],
+            "bucket 0 is before any rebalance"
+        );
+        let mut r = rebalances(&[3.0]);
+        place_duplicates(
+            &mut r,
+            &verify::MarkedDuplicates {
+                buckets: vec![0, 2],
+                unplaced: 1,
+            },
+        );
+        assert_eq!(r.events[0].duplicates_after, None);
+    }
 }

@@ -18,6 +18,7 @@
 pub mod distributed;
 pub mod error;
 pub mod fingerprint;
+pub mod marks;
 pub mod matcher;
 pub mod reader;
 /// [`Rename`], from the `verdict` crate (the built-in replicator shares it without the checker).
@@ -34,6 +35,7 @@ pub mod window_check;
 pub use distributed::{load_partials, merge, verify_partial, GroupOptions, PartialVerdict};
 pub use error::VerifyError;
 pub use fingerprint::{fingerprint, FingerprintOptions, RecordView, WORKLOAD_ID_HEADER};
+pub use marks::{DuplicateMarks, MarkedDuplicates};
 pub use matcher::{Compaction, MatchOptions, PartitionMatcher, Retention};
 pub use reader::{verify, Cleaners, VerifyOptions, VerifyProgress};
 pub use rename::Rename;

@@ -58,6 +58,9 @@ pub struct VerifyOptions {
     pub exact_topics: Option<Vec<String>>,
     /// Where the checker can see what the log cleaners of compacted topics did.
     pub cleaners: Cleaners,
+    /// Duplicated copies also counted over these offset boundaries per target partition
+    /// (`crate::marks`: a run's rebalances); the verdict is the same with or without.
+    pub duplicate_marks: Option<Arc<crate::marks::DuplicateMarks>>,
 }
 
 /// The brokers' log directories of each cluster, where cutover started them (their
@@ -114,6 +117,7 @@ impl Default for VerifyOptions {
             schemas: None,
             exact_topics: None,
             cleaners: Cleaners::default(),
+            duplicate_marks: None,
         }
     }
 }
@@ -633,6 +637,9 @@ impl Reader {
         matching.check_offsets = self.options.promises.offsets;
         matching.check_order = self.options.promises.order;
         let mut matcher = PartitionMatcher::new(matching);
+        if let Some(m) = &self.options.duplicate_marks {
+            matcher.mark_duplicates(m.for_job(tt, p, false));
+        }
         let compacted = job.compacted;
         let mut latest = Latest::new(compacted, &self.options.matching);
         let idle = self.options.idle_timeout;
@@ -738,6 +745,9 @@ impl Reader {
         matching.whole_topic = true;
         matching.window = 0;
         let mut matcher = PartitionMatcher::new(matching);
+        if let Some(m) = &self.options.duplicate_marks {
+            matcher.mark_duplicates(m.for_job(tt, job.partition, true));
+        }
         let compacted = job.compacted;
         let mut latest = Latest::new(compacted, &self.options.matching);
         let idle = self.options.idle_timeout;

@@ -10,7 +10,10 @@
 //! scrape per instance kept with the report (`metrics-instance-N.prom`, Prometheus text: the
 //! counters and gauges the run ended with, for reading beside `instance-N.log` or loading
 //! into a Prometheus tool). Application consumer groups move with one `cutover offsets sync`
-//! child after the drain (its output in `offsets-sync.log`).
+//! child after the drain (its output in `offsets-sync.log`). Its slot group's rebalances come
+//! from the instances' own logs ([`slot_log`]).
+
+pub mod slot_log;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -232,6 +235,39 @@ impl SystemUnderTest for Builtin {
 
     fn assigned_partitions(&self, metrics_port: u16) -> Option<f64> {
         metric_sum(metrics_port, names::ASSIGNED_PARTITIONS)
+    }
+
+    /// The slot group's rebalances from every instance's log, restarts included
+    /// ([`slot_log`]); a log that cannot be read is left out with a warning.
+    fn rebalances(
+        &self,
+        instances: &Instances,
+        workload_started: Option<std::time::SystemTime>,
+    ) -> Option<reports::Rebalances> {
+        let mut all = Vec::new();
+        for path in instances.logs() {
+            let Some(index) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.strip_prefix("instance-"))
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            match std::fs::read(&path) {
+                Ok(bytes) => all.extend(slot_log::assignments(
+                    index,
+                    &String::from_utf8_lossy(&bytes),
+                )),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot read an instance's log for its rebalances")
+                }
+            }
+        }
+        Some(slot_log::section(
+            &slot_log::rebalances(all),
+            workload_started,
+        ))
     }
 }
 

@@ -334,6 +334,11 @@ impl PartitionMatcher {
             }
         }
 
+        // Where the duplicates sit (the caller's boundaries), counted only now that the
+        // partition finished.
+        if let Some(marks) = out.marks.take() {
+            marks.finish();
+        }
         result.counts = out.counts;
         result.examples = out
             .examples
@@ -580,6 +585,9 @@ pub(super) struct Outcome {
     pub(super) arrivals: u64,
     /// A spill error met where it could not be returned.
     pub(super) error: Option<VerifyError>,
+    /// Duplicated copies counted over the caller's offset boundaries
+    /// ([`PartitionMatcher::mark_duplicates`]).
+    pub(super) marks: Option<crate::marks::JobMarks>,
 }
 
 impl Outcome {
@@ -590,6 +598,7 @@ impl Outcome {
             per_class,
             arrivals: 0,
             error: None,
+            marks: None,
         }
     }
 
@@ -600,6 +609,11 @@ impl Outcome {
         example: impl FnOnce() -> RawExample,
     ) {
         self.counts.add(class, 1);
+        if class == AnomalyClass::Duplicated {
+            if let Some(m) = &mut self.marks {
+                m.note(position);
+            }
+        }
         if self.per_class == 0 {
             return;
         }

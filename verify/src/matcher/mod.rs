@@ -277,6 +277,13 @@ pub struct PartitionMatcher {
 }
 
 impl PartitionMatcher {
+    /// Counts the duplicated copies this matcher finds over `marks`' offset boundaries too
+    /// (`crate::marks`); the counts reach the shared totals when [`finish`](Self::finish)
+    /// succeeds.
+    pub(crate) fn mark_duplicates(&mut self, marks: crate::marks::JobMarks) {
+        self.sink.out.marks = Some(marks);
+    }
+
     pub fn new(options: MatchOptions) -> PartitionMatcher {
         let capacity = options.capacity.max(1);
         let budget = capacity.saturating_mul(Entry::SIZE);

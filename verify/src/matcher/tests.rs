@@ -272,3 +272,44 @@ fn outcomes_round_trip_through_json() {
     let bad = json.replace(&crate::fingerprint::hex(&f(7)), "zz");
     assert!(serde_json::from_str::<PartitionOutcome>(&bad).is_err());
 }
+
+#[test]
+fn duplicates_are_counted_over_the_callers_boundaries_and_the_outcome_is_unchanged() {
+    use crate::marks::DuplicateMarks;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    // Target: 1 2 3 | 1 2 (duplicates at 3, 4) 4 | 3 (duplicate at 6); boundaries 3 and 6.
+    let (source, target): (&[u8], &[u8]) = (&[1, 2, 3, 4], &[1, 2, 3, 1, 2, 4, 3]);
+    for window in [0, 2, 64] {
+        for capacity in [1, 1000] {
+            let plain = run_with(source, &[], target, capacity, window);
+            let marks = Arc::new(DuplicateMarks::new(
+                2,
+                HashMap::from([(("t".to_string(), 0), vec![3, 6])]),
+            ));
+            let mut m = PartitionMatcher::new(MatchOptions {
+                capacity,
+                window,
+                check_offsets: true,
+                ..Default::default()
+            });
+            m.mark_duplicates(marks.for_job("t", 0, false));
+            for (i, v) in source.iter().enumerate() {
+                m.push_source(i as i64, f(*v), 0, 1).unwrap();
+            }
+            for (i, v) in target.iter().enumerate() {
+                m.push_target(i as i64, f(*v), 0, 1).unwrap();
+            }
+            let marked = m.finish(Retention::default()).unwrap();
+            assert_eq!(marked, plain, "window {window}, capacity {capacity}");
+            assert_eq!(plain.counts.get(AnomalyClass::Duplicated), 3);
+            let counted = marks.counted();
+            assert_eq!(
+                counted.buckets,
+                vec![0, 2, 1],
+                "window {window}, capacity {capacity}"
+            );
+            assert_eq!(counted.unplaced, 0);
+        }
+    }
+}
