@@ -3,7 +3,8 @@
 //! its `[expect]`, and the scenarios that prove a point are checked for it: the rebalance storm
 //! passes exactly-once with every fault seen to take effect and fails at-least-once with
 //! duplicates only; the crash loop really crashed six times; every consumer group resumes on
-//! the target exactly where it stopped. About 20 minutes on 2 cores: `-- --ignored`.
+//! the target exactly where it stopped; the at-least-once storm's rebalances are counted from the
+//! replicator's logs with every duplicate placed after one. About 20 minutes on 2 cores: `-- --ignored`.
 
 use reports::CutoverExitCode;
 
@@ -69,6 +70,7 @@ fn the_catalog_meets_its_expectations() {
     assert_eq!(storm["faults"].as_array().unwrap().len(), 5);
 
     let alo = report(dir.path(), "rebalance-storm-alo");
+    check_storm_rebalances(&dir.path().join("rebalance-storm-alo"));
     assert_eq!(alo["outcome"], "fail", "{alo:#}");
     assert_eq!(count(&alo, "lost"), 0, "{alo:#}");
     assert!(count(&alo, "duplicated") > 0, "{alo:#}");
@@ -90,4 +92,93 @@ fn the_catalog_meets_its_expectations() {
             assert_eq!(g[k], 0, "{k}: {g:#}");
         }
     }
+}
+
+/// `slots assigned` lines of an instance's log after its last (re)start.
+fn assignments_since_last_start(log: &str) -> usize {
+    let last = log.rfind("(re)started ===").map_or(log, |i| &log[i..]);
+    last.lines()
+        .filter(|l| l.contains(" INFO slots assigned slots=["))
+        .count()
+}
+
+/// The built-in replicator's rebalances in `rebalance-storm-alo` (instances join, crash, stall
+/// and leave; at-least-once): its slot group's rebalances from the instances' logs, every
+/// duplicate the checker found placed after one of them, the replicator's own counter agreeing
+/// with its log where it survived, a marker per rebalance in report.html.
+fn check_storm_rebalances(dir: &Path) {
+    let text = std::fs::read_to_string(dir.join("report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["outcome"], "fail", "{report:#}");
+    let duplicated = report["verdict"]["counts"]["duplicated"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(duplicated > 0, "at-least-once re-copies: {report:#}");
+
+    let r = &report["rebalances"];
+    assert_eq!(r["observed_by"], "replicator-logs", "{r:#}");
+    let events = r["events"].as_array().unwrap();
+    eprintln!("{duplicated} duplicated; rebalances: {r:#}");
+    // Five instance faults: an add, a crash and restart, a stall, a remove, an add, each a
+    // rebalance of the slot group at least (a stall is two: evicted, then back).
+    assert!(events.len() >= 5, "{r:#}");
+    assert_eq!(r["count"].as_u64(), Some(events.len() as u64));
+    let moved: u64 = events.iter().map(|e| e["moved"].as_u64().unwrap()).sum();
+    assert_eq!(r["task_moves"].as_u64(), Some(moved));
+    let end = report["duration_secs"].as_f64().unwrap();
+    let mut previous = f64::MIN;
+    for e in events {
+        let at = e["at_secs"].as_f64().unwrap();
+        assert!(at >= previous && at > 0.0 && at < end, "{e}");
+        previous = at;
+        assert!(!e["members"].as_array().unwrap().is_empty(), "{e}");
+    }
+    // Every duplicated copy was written after some rebalance (the first one has nothing before
+    // it to re-copy), and each is placed exactly once.
+    let placed: u64 = events
+        .iter()
+        .map(|e| {
+            e["duplicates_after"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("not placed: {e}"))
+        })
+        .sum();
+    assert_eq!(placed, duplicated, "{r:#}");
+
+    // The replicator's own counter (its last scrape) agrees with its log since its last start:
+    // the same assignments, the log one ahead at most (the stop's own rebalance comes after
+    // the scrape).
+    let mut compared = 0;
+    for i in 0..8 {
+        let prom = dir.join(format!("metrics-instance-{i}.prom"));
+        let Ok(body) = std::fs::read_to_string(&prom) else {
+            continue;
+        };
+        let counter: usize = body
+            .lines()
+            .find_map(|l| l.strip_prefix("cutover_replicator_rebalances_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .expect("the rebalance counter") as usize;
+        let log = std::fs::read_to_string(dir.join(format!("instance-{i}.log"))).unwrap();
+        let lines = assignments_since_last_start(&log);
+        assert!(
+            lines == counter || lines == counter + 1,
+            "instance {i}: {lines} assignments logged since its start, counter {counter}"
+        );
+        compared += 1;
+    }
+    assert!(
+        compared >= 2,
+        "instances still answering at the end: {compared}"
+    );
+
+    // Drawn: a marker per rebalance on the timeline, a row each in the table.
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert_eq!(
+        html.matches("<g class=\"rebalance\">").count(),
+        events.len(),
+        "a marker per rebalance"
+    );
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains("### Rebalances"), "{summary}");
 }
