@@ -156,7 +156,14 @@ pub fn flows(decls: &Declarations) -> Vec<TopicFlow> {
 /// The plan of `decls`.
 pub fn plan(decls: &Declarations) -> Plan {
     let topics = flows(decls);
-    let mut namespaces: BTreeSet<String> = decls.namespace_names().into_iter().collect();
+    // Nodes: namespaces declared, declaring a resource, or reading or writing a topic (not the
+    // one that merely holds the OWNER entries, ns4kafka's `admin`), and Strimzi users.
+    let mut namespaces: BTreeSet<String> =
+        decls.namespaces.iter().map(|n| n.name.clone()).collect();
+    namespaces.extend(decls.topics.iter().map(|t| t.namespace.clone()));
+    namespaces.extend(decls.connectors.iter().map(|c| c.namespace.clone()));
+    namespaces.extend(decls.schemas.iter().map(|s| s.namespace.clone()));
+    namespaces.extend(decls.streams.iter().map(|s| s.namespace.clone()));
     namespaces.extend(decls.strimzi_users.iter().map(|u| u.name.clone()));
     for f in &topics {
         namespaces.extend(f.writers.iter().cloned());
