@@ -1,6 +1,10 @@
 //! `cutover preflight --source S.properties --target T.properties --topics REGEX`: read-only
 //! comparison of two clusters before a migration. Exit 0 clean or warnings only, 1 on any
 //! error finding, 2 on bad input or an unreachable cluster.
+//!
+//! With `--resources PATH` (ns4kafka or Strimzi declarations) instead of `--topics`: every
+//! declared topic and ACL on both clusters, a table per namespace; exit 1 when anything
+//! declared is missing or different on the target.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,8 +25,21 @@ pub struct PreflightArgs {
     #[arg(long)]
     target: PathBuf,
     /// Source topics to compare (regex, whole name). Internal topics are always left out.
-    #[arg(long)]
-    topics: String,
+    #[arg(
+        long,
+        required_unless_present = "resources",
+        conflicts_with = "resources"
+    )]
+    topics: Option<String>,
+    /// ns4kafka or Strimzi resource YAML (files or directories, repeatable): compare every
+    /// declared topic (partitions, replication factor, configs) and ACL with both clusters
+    /// instead of a topic regex.
+    #[arg(long = "resources", value_name = "PATH")]
+    resources: Vec<PathBuf>,
+    /// The ns4kafka namespace of documents that leave `metadata.namespace` out (as `kafkactl
+    /// -n`); with --resources.
+    #[arg(long, value_name = "NAME", requires = "resources")]
+    namespace: Option<String>,
     /// Target topic = PREFIX + source topic.
     #[arg(long, default_value = "")]
     rename_prefix: String,
@@ -88,11 +105,52 @@ fn load(path: &Path, side: &str) -> Result<ClientProps> {
     Ok(props)
 }
 
+fn emit(args: &PreflightArgs, out: String) -> Result<()> {
+    match &args.out {
+        Some(path) => std::fs::write(path, out)
+            .with_context(|| format!("writing --out {}", path.display()))?,
+        None => print!("{out}"),
+    }
+    Ok(())
+}
+
+/// `--resources`: the declarations against both clusters.
+async fn run_declared(
+    args: &PreflightArgs,
+    source: &ClientProps,
+    target: &ClientProps,
+) -> Result<u8> {
+    let decls = declarations::load(&args.resources, args.namespace.as_deref())
+        .map_err(|e| anyhow!("{e}"))?;
+    let report = preflight::declared::preflight_declared(
+        source,
+        target,
+        &decls,
+        Duration::from_secs(args.timeout_secs.max(1)),
+    )
+    .await
+    .map_err(|e| anyhow!(reports::redact::redact_text(&e.to_string())))?;
+    let out = match args.format {
+        Format::Text => preflight::declared::text(&report),
+        Format::Json => preflight::declared::json(&report) + "\n",
+        Format::Junit => bail!("--format junit is not available with --resources (text or json)"),
+    };
+    emit(args, out)?;
+    Ok(if report.has_errors() {
+        exit_code::FAILED
+    } else {
+        exit_code::OK
+    })
+}
+
 pub async fn run(args: PreflightArgs) -> Result<u8> {
     let source = load(&args.source, "source")?;
     let target = load(&args.target, "target")?;
+    let Some(topics) = args.topics.clone() else {
+        return run_declared(&args, &source, &target).await;
+    };
     let options = preflight::PreflightOptions {
-        topics: args.topics.clone(),
+        topics,
         rename_prefix: args.rename_prefix.clone(),
         principals: args.principals.clone(),
         group: args.group.clone(),
@@ -119,11 +177,7 @@ pub async fn run(args: PreflightArgs) -> Result<u8> {
         Format::Json => preflight::render::json(&report) + "\n",
         Format::Junit => preflight::render::junit(&report)? + "\n",
     };
-    match &args.out {
-        Some(path) => std::fs::write(path, out)
-            .with_context(|| format!("writing --out {}", path.display()))?,
-        None => print!("{out}"),
-    }
+    emit(&args, out)?;
     Ok(if report.has_errors() {
         exit_code::FAILED
     } else {
