@@ -40,6 +40,22 @@ pub struct PreflightArgs {
     /// -n`); with --resources.
     #[arg(long, value_name = "NAME", requires = "resources")]
     namespace: Option<String>,
+    /// A source Kafka Connect REST endpoint (`[CLUSTER=]URL`: for ns4kafka's `connectCluster`
+    /// CLUSTER, or every cluster); with --resources, the declared connectors are compared with
+    /// it. Repeatable.
+    #[arg(
+        long = "source-connect",
+        value_name = "[CLUSTER=]URL",
+        requires = "resources"
+    )]
+    source_connect: Vec<String>,
+    /// A target Kafka Connect REST endpoint (`[CLUSTER=]URL`), as --source-connect.
+    #[arg(
+        long = "target-connect",
+        value_name = "[CLUSTER=]URL",
+        requires = "resources"
+    )]
+    target_connect: Vec<String>,
     /// Target topic = PREFIX + source topic.
     #[arg(long, default_value = "")]
     rename_prefix: String,
@@ -114,6 +130,14 @@ fn emit(args: &PreflightArgs, out: String) -> Result<()> {
     Ok(())
 }
 
+/// `[CLUSTER=]URL` → (cluster, URL); a `=` inside the URL is not a name's.
+fn connect_arg(arg: &str) -> (Option<String>, String) {
+    match arg.split_once('=') {
+        Some((name, url)) if !name.contains("://") => (Some(name.to_string()), url.to_string()),
+        _ => (None, arg.to_string()),
+    }
+}
+
 /// `--resources`: the declarations against both clusters.
 async fn run_declared(
     args: &PreflightArgs,
@@ -122,10 +146,25 @@ async fn run_declared(
 ) -> Result<u8> {
     let decls = declarations::load(&args.resources, args.namespace.as_deref())
         .map_err(|e| anyhow!("{e}"))?;
+    let endpoints = preflight::declared::Endpoints {
+        source_connect: args.source_connect.iter().map(|a| connect_arg(a)).collect(),
+        target_connect: args.target_connect.iter().map(|a| connect_arg(a)).collect(),
+        source_registries: args
+            .source_registries
+            .iter()
+            .enumerate()
+            .map(|(i, a)| registry_arg(a, format!("source-{}", i + 1)))
+            .collect(),
+        target_registry: args
+            .target_registry
+            .as_deref()
+            .map(|a| registry_arg(a, "target".into())),
+    };
     let report = preflight::declared::preflight_declared(
         source,
         target,
         &decls,
+        &endpoints,
         Duration::from_secs(args.timeout_secs.max(1)),
     )
     .await

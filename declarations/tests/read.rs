@@ -86,7 +86,7 @@ fn an_ns4kafka_directory_reads_every_kind_with_file_and_line() {
             "orders"
         )
     );
-    assert_eq!(grant.at.line_of("spec.grantedTo"), 45);
+    assert_eq!(grant.at.line_of("spec.grantedTo"), 47);
     assert_eq!(d.streams.len(), 1);
     assert_eq!(d.skipped.len(), 1);
     assert_eq!(d.skipped[0].kind, "RoleBinding");

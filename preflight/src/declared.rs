@@ -25,7 +25,15 @@
 //! prefixes, `User:*`, `All`, the implied `Describe`), so an ACL granted more widely than
 //! declared counts as present.
 //!
-//! Connectors and schemas are counted but not checked yet (see [`DeclaredReport::not_checked`]).
+//! Every declared connector must run on a Connect REST endpoint of its side (`--source-connect`,
+//! `--target-connect`, `[CLUSTER=]URL`: the endpoint of ns4kafka's `connectCluster`, or of
+//! every cluster) with each declared config value (`GET /connectors/{name}/config`; secret
+//! keys compared, never shown). Every declared schema must be registered under its subject with
+//! the same content: the declared schema's canonical form and its references' content
+//! (`registry::compare::content_identity`, as the schema merge checks compare them) equal to one
+//! of the subject's versions, in any of the side's registries (`--source-registry`,
+//! `--target-registry`). Without an endpoint or a registry for a side, those items are
+//! `unchecked`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -313,7 +321,7 @@ impl Status {
 /// One declared item on both clusters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Item {
-    /// `topic` or `acl`.
+    /// `topic`, `acl`, `connector` or `schema`.
     pub kind: &'static str,
     /// The topic name, or the ACL as `principal operation on Type:PATTERN:name`.
     pub resource: String,
@@ -335,7 +343,7 @@ pub struct NamespaceReport {
 pub struct DeclaredReport {
     pub schema_version: u32,
     pub namespaces: Vec<NamespaceReport>,
-    /// Declared kinds not compared yet (connectors, schemas), with counts.
+    /// Declared kinds not compared for want of an endpoint (connectors, schemas), with counts.
     pub not_checked: Vec<String>,
     /// Declarations whose expectations could not be derived (an unknown grantee), and what
     /// ns4kafka would refuse.
@@ -480,6 +488,197 @@ pub fn compare(
         .collect()
 }
 
+/// Where connectors and schemas are looked up, per side.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    /// Connect REST endpoints of the source: (ns4kafka `connectCluster`, or `None` for every
+    /// cluster; base URL).
+    pub source_connect: Vec<(Option<String>, String)>,
+    pub target_connect: Vec<(Option<String>, String)>,
+    /// Schema registries of the source (a merge when several: a subject in any counts).
+    pub source_registries: Vec<crate::registries::RegistryArg>,
+    pub target_registry: Option<crate::registries::RegistryArg>,
+}
+
+/// Reads a connector's config from a Connect cluster.
+pub trait ConnectorConfigs {
+    /// The connector's config; `Ok(None)` when the cluster does not know it.
+    fn config(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, String>;
+}
+
+impl ConnectorConfigs for harness::ConnectRest {
+    fn config(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, String> {
+        match self.connector_config(name) {
+            Ok(c) => Ok(Some(c)),
+            Err(harness::connect::RestError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// A declared connector against one side's Connect cluster (`None`: no endpoint for it).
+pub fn connector_status(
+    c: &declarations::Connector,
+    endpoint: Option<&dyn ConnectorConfigs>,
+) -> Status {
+    let Some(endpoint) = endpoint else {
+        return Status::Unchecked(format!(
+            "no Connect endpoint for connect cluster `{}`",
+            c.connect_cluster
+        ));
+    };
+    let config = match endpoint.config(&c.name) {
+        Ok(Some(config)) => config,
+        Ok(None) => return Status::Missing,
+        Err(e) => return Status::Unchecked(reports::redact::redact_text(&e)),
+    };
+    let mut diffs = vec![];
+    for (k, v) in &c.config {
+        let secret = secrets::is_secret_key(k);
+        match config.get(k) {
+            Some(w) if same_config(v, w) => {}
+            Some(_) if secret => diffs.push(format!("{k} differs (a secret: values not shown)")),
+            Some(w) => diffs.push(format!("{k}={v} declared, {w} on the worker")),
+            None if secret => diffs.push(format!("{k} declared, not set on the worker")),
+            None => diffs.push(format!("{k}={v} declared, not set on the worker")),
+        }
+    }
+    if diffs.is_empty() {
+        Status::Present
+    } else {
+        Status::Differs(diffs.join("; "))
+    }
+}
+
+fn registry_schema(s: &declarations::Schema) -> registry::Schema {
+    registry::Schema {
+        schema_type: match s.schema_type {
+            declarations::SchemaType::Avro => registry::SchemaType::Avro,
+            declarations::SchemaType::Json => registry::SchemaType::Json,
+            declarations::SchemaType::Protobuf => registry::SchemaType::Protobuf,
+        },
+        schema: s.schema.clone(),
+        references: s
+            .references
+            .iter()
+            .map(|r| registry::Reference {
+                name: r.name.clone(),
+                subject: r.subject.clone(),
+                version: r.version,
+            })
+            .collect(),
+    }
+}
+
+/// A declared schema against one side's registries: registered under its subject with the
+/// same content (canonical form and references' content), in any of them.
+pub fn schema_status(
+    s: &declarations::Schema,
+    registries: &[&dyn registry::SchemaRegistry],
+) -> Status {
+    use registry::compare::content_identity;
+    if registries.is_empty() {
+        return Status::Unchecked("no schema registry given for this side".into());
+    }
+    let declared = registry_schema(s);
+    let mut held = vec![];
+    for r in registries {
+        let versions = match r.versions(&s.subject) {
+            Ok(v) => v,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Status::Unchecked(e.to_string()),
+        };
+        let want = match content_identity(*r, &declared) {
+            Ok(Ok(id)) => id,
+            Ok(Err(detail)) => return Status::Differs(format!("the declared schema: {detail}")),
+            Err(e) => return Status::Differs(format!("the declared schema: {e}")),
+        };
+        for v in versions.iter().rev() {
+            let got = r
+                .version(&s.subject, *v)
+                .map_err(|e| e.to_string())
+                .and_then(|rs| content_identity(*r, &rs.schema).map_err(|e| e.to_string()));
+            match got {
+                Ok(Ok(id)) if id == want => return Status::Present,
+                Ok(_) => {}
+                Err(e) => return Status::Unchecked(e),
+            }
+        }
+        held.extend(versions.iter().map(|v| format!("{} v{v}", r.url())));
+    }
+    if held.is_empty() {
+        Status::Missing
+    } else {
+        Status::Differs(format!(
+            "no version holds the declared content (held: {})",
+            held.join(", ")
+        ))
+    }
+}
+
+/// Connectors and schemas on both sides (blocking HTTP), grouped by namespace.
+fn connectors_and_schemas(
+    decls: &Declarations,
+    endpoints: &Endpoints,
+) -> Result<Vec<(String, Item)>, PreflightError> {
+    let rest = |list: &[(Option<String>, String)], cluster: &str| {
+        list.iter()
+            .find(|(name, _)| name.as_deref() == Some(cluster))
+            .or_else(|| list.iter().find(|(name, _)| name.is_none()))
+            .map(|(_, url)| harness::ConnectRest::new(url.clone()))
+    };
+    let mut out = vec![];
+    for c in &decls.connectors {
+        let (s, t) = (
+            rest(&endpoints.source_connect, &c.connect_cluster),
+            rest(&endpoints.target_connect, &c.connect_cluster),
+        );
+        out.push((
+            c.namespace.clone(),
+            Item {
+                kind: "connector",
+                resource: c.name.clone(),
+                declared_at: c.at.to_string(),
+                source: connector_status(c, s.as_ref().map(|r| r as &dyn ConnectorConfigs)),
+                target: connector_status(c, t.as_ref().map(|r| r as &dyn ConnectorConfigs)),
+            },
+        ));
+    }
+    if !decls.schemas.is_empty() {
+        let sources = endpoints
+            .source_registries
+            .iter()
+            .map(crate::registries::client)
+            .collect::<Result<Vec<_>, _>>()?;
+        let target = endpoints
+            .target_registry
+            .as_ref()
+            .map(crate::registries::client)
+            .transpose()?;
+        let source_refs: Vec<&dyn registry::SchemaRegistry> = sources
+            .iter()
+            .map(|r| r as &dyn registry::SchemaRegistry)
+            .collect();
+        let target_refs: Vec<&dyn registry::SchemaRegistry> = target
+            .iter()
+            .map(|r| r as &dyn registry::SchemaRegistry)
+            .collect();
+        for s in &decls.schemas {
+            out.push((
+                s.namespace.clone(),
+                Item {
+                    kind: "schema",
+                    resource: s.subject.clone(),
+                    declared_at: s.at.to_string(),
+                    source: schema_status(s, &source_refs),
+                    target: schema_status(s, &target_refs),
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// Reads what one cluster holds of the declared topics, and its ACLs.
 async fn state(
     admin: &Admin,
@@ -530,6 +729,7 @@ pub async fn preflight_declared(
     source_props: &ClientProps,
     target_props: &ClientProps,
     decls: &Declarations,
+    endpoints: &Endpoints,
     timeout: Duration,
 ) -> Result<DeclaredReport, PreflightError> {
     let topics = expected_topics(decls);
@@ -545,7 +745,24 @@ pub async fn preflight_declared(
         state(&target, "target", &topics)
     );
     let (source, target) = (source?, target?);
-    let namespaces = compare(&topics, &acls, &source, &target);
+    let mut namespaces = compare(&topics, &acls, &source, &target);
+    let (owned, ends) = (decls.clone(), endpoints.clone());
+    let more = tokio::task::spawn_blocking(move || connectors_and_schemas(&owned, &ends))
+        .await
+        .map_err(|e| PreflightError::InvalidOption {
+            option: "--resources".into(),
+            reason: format!("the connector and schema check failed: {e}"),
+        })??;
+    for (ns, item) in more {
+        match namespaces.iter_mut().find(|n| n.namespace == ns) {
+            Some(n) => n.items.push(item),
+            None => namespaces.push(NamespaceReport {
+                namespace: ns,
+                items: vec![item],
+            }),
+        }
+    }
+    namespaces.sort_by(|a, b| a.namespace.cmp(&b.namespace));
     let count = |f: fn(&Item) -> &Status| {
         namespaces
             .iter()
@@ -554,17 +771,21 @@ pub async fn preflight_declared(
             .count()
     };
     let mut not_checked = vec![];
-    if !decls.connectors.is_empty() {
-        not_checked.push(format!(
-            "{} connector(s): not compared yet",
-            decls.connectors.len()
-        ));
-    }
-    if !decls.schemas.is_empty() {
-        not_checked.push(format!(
-            "{} schema(s): not compared yet",
-            decls.schemas.len()
-        ));
+    for (what, count, given) in [
+        (
+            "connector(s): no --source-connect / --target-connect",
+            decls.connectors.len(),
+            !endpoints.source_connect.is_empty() || !endpoints.target_connect.is_empty(),
+        ),
+        (
+            "schema(s): no --source-registry / --target-registry",
+            decls.schemas.len(),
+            !endpoints.source_registries.is_empty() || endpoints.target_registry.is_some(),
+        ),
+    ] {
+        if count > 0 && !given {
+            not_checked.push(format!("{count} {what}"));
+        }
     }
     let mut report = DeclaredReport {
         schema_version: SCHEMA_VERSION,
@@ -746,5 +967,172 @@ mod tests {
         assert!(same_config("604800000", "604800000.0"));
         assert!(same_config("compact, delete", "compact,delete"));
         assert!(!same_config("compact", "delete"));
+    }
+
+    /// Versions of subjects in memory (the registry crate's own test registry is private).
+    #[derive(Default)]
+    struct Subjects(std::sync::Mutex<BTreeMap<(String, u32), registry::Schema>>);
+
+    fn not_found() -> registry::RegistryError {
+        registry::RegistryError::Http {
+            method: "GET",
+            url: "memory://".into(),
+            status: 404,
+            body: "not found".into(),
+        }
+    }
+
+    impl Subjects {
+        fn put(&self, subject: &str, version: u32, _id: u32, schema: registry::Schema) {
+            self.0
+                .lock()
+                .expect("lock")
+                .insert((subject.into(), version), schema);
+        }
+    }
+
+    impl registry::SchemaRegistry for Subjects {
+        fn url(&self) -> &str {
+            "memory://"
+        }
+        fn subjects(&self) -> registry::Result<Vec<String>> {
+            Ok(self
+                .0
+                .lock()
+                .expect("lock")
+                .keys()
+                .map(|k| k.0.clone())
+                .collect())
+        }
+        fn versions(&self, subject: &str) -> registry::Result<Vec<u32>> {
+            let v: Vec<u32> = self
+                .0
+                .lock()
+                .expect("lock")
+                .keys()
+                .filter(|k| k.0 == subject)
+                .map(|k| k.1)
+                .collect();
+            if v.is_empty() {
+                Err(not_found())
+            } else {
+                Ok(v)
+            }
+        }
+        fn version(
+            &self,
+            subject: &str,
+            version: u32,
+        ) -> registry::Result<registry::RegisteredSchema> {
+            let schema = self
+                .0
+                .lock()
+                .expect("lock")
+                .get(&(subject.to_string(), version))
+                .cloned()
+                .ok_or_else(not_found)?;
+            Ok(registry::RegisteredSchema {
+                subject: subject.into(),
+                version,
+                id: version,
+                schema,
+            })
+        }
+        fn schema_by_id(&self, _: u32) -> registry::Result<Option<registry::Schema>> {
+            Ok(None)
+        }
+        fn id_versions(&self, _: u32) -> registry::Result<Vec<(String, u32)>> {
+            Ok(vec![])
+        }
+        fn register(&self, _: &str, _: &registry::Schema) -> registry::Result<u32> {
+            Err(not_found())
+        }
+        fn lookup(
+            &self,
+            _: &str,
+            _: &registry::Schema,
+        ) -> registry::Result<Option<registry::RegisteredSchema>> {
+            Ok(None)
+        }
+        fn compatibility(&self, _: Option<&str>) -> registry::Result<Option<String>> {
+            Ok(None)
+        }
+        fn set_compatibility(&self, _: Option<&str>, _: &str) -> registry::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct FakeConnect(BTreeMap<String, BTreeMap<String, String>>);
+
+    impl ConnectorConfigs for FakeConnect {
+        fn config(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, String> {
+            Ok(self.0.get(name).cloned())
+        }
+    }
+
+    #[test]
+    fn connectors_compare_declared_values_and_never_show_secrets() {
+        let d = decls();
+        let mut c = d.connectors[0].clone();
+        c.config
+            .insert("connection.password".into(), "declared-secret".into());
+        let mut running: BTreeMap<String, String> = c.config.clone();
+        running.insert("name".into(), c.name.clone());
+        running.insert("tasks.max".into(), "2".into());
+        running.insert("connection.password".into(), "other-secret".into());
+        let fake = FakeConnect([(c.name.clone(), running)].into_iter().collect());
+        let status = connector_status(&c, Some(&fake));
+        let Status::Differs(detail) = status else {
+            panic!("{status:?}")
+        };
+        assert!(
+            detail.contains("tasks.max=1 declared, 2 on the worker"),
+            "{detail}"
+        );
+        assert!(
+            detail.contains("connection.password differs (a secret: values not shown)"),
+            "{detail}"
+        );
+        assert!(!detail.contains("secret\""), "{detail}");
+        assert!(
+            !detail.contains("declared-secret") && !detail.contains("other-secret"),
+            "{detail}"
+        );
+        let none = FakeConnect(BTreeMap::new());
+        assert_eq!(connector_status(&c, Some(&none)), Status::Missing);
+        assert!(matches!(connector_status(&c, None), Status::Unchecked(_)));
+    }
+
+    #[test]
+    fn schemas_are_present_by_content_not_by_text() {
+        let d = decls();
+        let s = d
+            .schemas
+            .iter()
+            .find(|s| s.subject == "orders.created-value")
+            .expect("schema");
+        let reg = Subjects::default();
+        assert_eq!(schema_status(s, &[&reg]), Status::Missing);
+        // Another schema under the subject.
+        reg.put(
+            &s.subject,
+            1,
+            1,
+            registry::Schema::new(registry::SchemaType::Avro, r#"{"type":"string"}"#),
+        );
+        assert!(matches!(schema_status(s, &[&reg]), Status::Differs(_)));
+        // The declared schema, written differently (whitespace, field order of the record's
+        // attributes): the same canonical form.
+        reg.put(
+            &s.subject,
+            2,
+            7,
+            registry::Schema::new(
+                registry::SchemaType::Avro,
+                r#"{"namespace":"com.example.orders","type":"record","name":"Order","fields":[{"name":"id","type":"string"},{"name":"amount","type":"long"}]}"#,
+            ),
+        );
+        assert_eq!(schema_status(s, &[&reg]), Status::Present);
+        assert!(matches!(schema_status(s, &[]), Status::Unchecked(_)));
     }
 }
