@@ -84,7 +84,8 @@ enum Command {
     Preflight(preflight_cmd::PreflightArgs),
     /// The migration order from ns4kafka or Strimzi declarations: who writes and who reads each
     /// topic, the namespaces in waves (last consumer first, first producer last) with one-way
-    /// replication; exit 0, 1 on a cycle (printed with its topics), 2 bad input.
+    /// replication; exit 0, 1 on a cycle (printed with its topics), 2 bad input. With
+    /// `--export ns4kafka|strimzi --source FILE`: the source's topics and ACLs as declarations.
     Plan(plan_cmd::PlanArgs),
     /// A rehearsal on live clusters: read-only window check of real topics, canary topics
     /// (created and deleted) only with `allow_writes = true`; exit 0 pass, 1 fail, 2 error.
@@ -149,7 +150,7 @@ fn main() -> ExitCode {
             Command::Offsets { command } => replicate_cmd::offsets(command).await,
             Command::Lint(args) => lint_cmd::run(args),
             Command::Preflight(args) => preflight_cmd::run(args).await,
-            Command::Plan(args) => plan_cmd::run(args),
+            Command::Plan(args) => plan_cmd::run(args).await,
             Command::Rehearse(args) => rehearse_cmd::run(args).await,
             Command::Completions(args) => completions_cmd::completions(args, Cli::command()),
             Command::Man(args) => completions_cmd::man(args, Cli::command()),

@@ -26,6 +26,7 @@ const USER_SUPPLIED: &[&str] = &[
     "migration/scenario.toml",
     "baseline/report.json",
     "cutover-report/report.json",
+    "orders.yml",
 ];
 
 #[derive(Debug, Clone)]
@@ -305,7 +306,15 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
             }
             args.iter().any(|a| a == "--config")
         }
-        "list" | "lint" | "completions" | "man" | "plan" => path.len() == 1 && !args.is_empty(),
+        "list" | "lint" | "completions" | "man" => path.len() == 1 && !args.is_empty(),
+        // A plan of declaration files runs here; `--export` reads a cluster.
+        "plan" => {
+            path.len() == 1
+                && args
+                    .windows(2)
+                    .any(|w| w[0] == "--resources" && !w[1].starts_with('-'))
+                && !args.iter().any(|a| a == "--export")
+        }
         _ => false,
     };
     // `cutover lint` or `cutover plan` alone is a mention of the command.

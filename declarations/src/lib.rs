@@ -20,6 +20,7 @@
 //! Must not: talk to a cluster, or depend on Kafka or any cutover crate but `located`.
 
 pub mod error;
+pub mod export;
 pub mod model;
 pub mod ownership;
 pub mod plan;

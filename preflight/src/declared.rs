@@ -801,6 +801,98 @@ pub async fn preflight_declared(
     Ok(report)
 }
 
+/// What `props`' cluster holds, for `cutover plan --export`: every non-internal topic with the
+/// configs set on it (not defaults), every ACL (none, with a note, when the cluster has no
+/// authorizer or they cannot be described). Read-only.
+pub async fn holdings(
+    props: &ClientProps,
+    timeout: Duration,
+) -> Result<
+    (
+        Vec<declarations::export::HeldTopic>,
+        Vec<declarations::export::HeldAcl>,
+        Vec<String>,
+    ),
+    PreflightError,
+> {
+    use declarations::export::{HeldAcl, HeldTopic};
+    use declarations::StrimziResourceType as S;
+    let admin = crate::connect("source", props, timeout).await?;
+    let err = |source| PreflightError::Cluster {
+        side: "source",
+        source,
+    };
+    let described: Vec<_> = admin
+        .describe_all_topics()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .filter(|t| !verify::reader::is_internal_topic(&t.name))
+        .collect();
+    let names: Vec<String> = described.iter().map(|t| t.name.clone()).collect();
+    let mut configs = admin.topics_configs_explicit(&names).await.map_err(err)?;
+    let mut topics: Vec<HeldTopic> = described
+        .into_iter()
+        .map(|t| HeldTopic {
+            configs: configs.remove(&t.name).unwrap_or_default(),
+            partitions: t.partitions.len() as u32,
+            replication_factor: t
+                .partitions
+                .iter()
+                .map(|p| p.replicas.len())
+                .max()
+                .unwrap_or(0) as u32,
+            name: t.name,
+        })
+        .collect();
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut notes = vec![];
+    let bindings = match admin.describe_acls(&AclFilter::any()).await {
+        Ok(acls) => acls,
+        Err(AclError::SecurityDisabled { .. }) => {
+            notes.push("the cluster has no authorizer: no ACLs exported".to_string());
+            vec![]
+        }
+        Err(e) => {
+            notes.push(format!("ACLs not exported: {e}"));
+            vec![]
+        }
+    };
+    let acls = bindings
+        .into_iter()
+        .map(|b| HeldAcl {
+            resource_type: match b.resource_type {
+                ResourceType::Topic => S::Topic,
+                ResourceType::Group => S::Group,
+                ResourceType::Cluster => S::Cluster,
+                ResourceType::TransactionalId => S::TransactionalId,
+            },
+            pattern: match b.pattern {
+                PatternType::Literal => declarations::PatternType::Literal,
+                PatternType::Prefixed => declarations::PatternType::Prefixed,
+            },
+            operation: match b.operation {
+                AclOperation::All => Operation::All,
+                AclOperation::Read => Operation::Read,
+                AclOperation::Write => Operation::Write,
+                AclOperation::Create => Operation::Create,
+                AclOperation::Delete => Operation::Delete,
+                AclOperation::Alter => Operation::Alter,
+                AclOperation::Describe => Operation::Describe,
+                AclOperation::ClusterAction => Operation::ClusterAction,
+                AclOperation::DescribeConfigs => Operation::DescribeConfigs,
+                AclOperation::AlterConfigs => Operation::AlterConfigs,
+                AclOperation::IdempotentWrite => Operation::IdempotentWrite,
+            },
+            allow: b.permission == harness::Permission::Allow,
+            principal: b.principal,
+            name: b.name,
+            host: b.host,
+        })
+        .collect();
+    Ok((topics, acls, notes))
+}
+
 /// Text: a table per namespace, then what was not checked.
 pub fn text(report: &DeclaredReport) -> String {
     let mut out = String::new();
