@@ -15,6 +15,7 @@ mod replicate_cmd;
 mod report_cmd;
 mod run_cmd;
 mod run_log;
+mod scope_args;
 mod selftest_cmd;
 mod sweep_cmd;
 mod verify_cmd;

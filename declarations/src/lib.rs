@@ -25,6 +25,7 @@ pub mod model;
 pub mod ownership;
 pub mod plan;
 mod read;
+pub mod scope;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
