@@ -6,6 +6,7 @@ mod completions_cmd;
 mod doctor_cmd;
 mod fetch_cmd;
 mod lint_cmd;
+mod plan_cmd;
 mod preflight_cmd;
 mod produce_cmd;
 mod registry_cmd;
@@ -14,6 +15,7 @@ mod replicate_cmd;
 mod report_cmd;
 mod run_cmd;
 mod run_log;
+mod scope_args;
 mod selftest_cmd;
 mod sweep_cmd;
 mod verify_cmd;
@@ -81,6 +83,11 @@ enum Command {
     /// partitions, configs, ACLs, versions, a copy-time estimate. Exit 0 clean or warnings, 1
     /// errors, 2 bad input or a cluster unreachable.
     Preflight(preflight_cmd::PreflightArgs),
+    /// The migration order from ns4kafka or Strimzi declarations: who writes and who reads each
+    /// topic, the namespaces in waves (last consumer first, first producer last) with one-way
+    /// replication; exit 0, 1 on a cycle (printed with its topics), 2 bad input. With
+    /// `--export ns4kafka|strimzi --source FILE`: the source's topics and ACLs as declarations.
+    Plan(plan_cmd::PlanArgs),
     /// A rehearsal on live clusters: read-only window check of real topics, canary topics
     /// (created and deleted) only with `allow_writes = true`; exit 0 pass, 1 fail, 2 error.
     Rehearse(rehearse_cmd::RehearseArgs),
@@ -144,6 +151,7 @@ fn main() -> ExitCode {
             Command::Offsets { command } => replicate_cmd::offsets(command).await,
             Command::Lint(args) => lint_cmd::run(args),
             Command::Preflight(args) => preflight_cmd::run(args).await,
+            Command::Plan(args) => plan_cmd::run(args).await,
             Command::Rehearse(args) => rehearse_cmd::run(args).await,
             Command::Completions(args) => completions_cmd::completions(args, Cli::command()),
             Command::Man(args) => completions_cmd::man(args, Cli::command()),

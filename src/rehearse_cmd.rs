@@ -32,16 +32,23 @@ pub struct RehearseArgs {
     /// Seconds connecting to each cluster may take before the problem is reported.
     #[arg(long, default_value_t = harness::spec::DEFAULT_CONNECT_TIMEOUT_SECS)]
     connect_timeout_secs: u64,
+    /// With --resources and --namespace: the window check covers the topics the namespaces
+    /// own instead of `[rehearsal] topics`.
+    #[command(flatten)]
+    scope: crate::scope_args::ScopeArgs,
 }
 
 pub async fn run(args: RehearseArgs) -> Result<u8> {
-    let rehearsal = match Rehearsal::load(&args.config) {
+    let mut rehearsal = match Rehearsal::load(&args.config) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(exit_code::ERROR);
         }
     };
+    if let Some(topics) = args.scope.topics_regex()? {
+        rehearsal.rehearsal.topics = Some(topics);
+    }
     let mut props = Vec::new();
     for path in [&args.source, &args.target] {
         match harness::ClientProps::from_file(path).and_then(|p| p.to_rdkafka().map(|_| p)) {

@@ -27,8 +27,10 @@ pub struct VerifyArgs {
     #[arg(long, required_unless_present = "merge")]
     target: Option<PathBuf>,
     /// Source topics to verify (regex, whole name). Internal topics are always left out.
-    #[arg(long, default_value = ".*")]
+    #[arg(long, default_value = ".*", conflicts_with = "namespaces")]
     topics: String,
+    #[command(flatten)]
+    scope: crate::scope_args::ScopeArgs,
     /// Target topic = PREFIX + source topic (+ suffix).
     #[arg(long, default_value = "")]
     rename_prefix: String,
@@ -156,6 +158,11 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
     let (Some(source), Some(target)) = (&args.source, &args.target) else {
         bail!("--source and --target are required (or --merge)");
     };
+    // The namespaces' topics, before any cluster is contacted.
+    let topics = args
+        .scope
+        .topics_regex()?
+        .unwrap_or_else(|| args.topics.clone());
     let source = load(source, "source")?;
     let target = load(target, "target")?;
     // A wrong password, an untrusted certificate or an unreachable bootstrap, in words and
@@ -168,7 +175,7 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
     s?;
     t?;
     let options = VerifyOptions {
-        topics: args.topics.clone(),
+        topics,
         rename: Rename {
             prefix: args.rename_prefix.clone(),
             suffix: args.rename_suffix.clone(),
@@ -335,7 +342,9 @@ fn merge(args: &VerifyArgs) -> Result<u8> {
 
 /// The name a verify-only report goes by: the topic selection, or `merge` of partials.
 fn verify_name(args: &VerifyArgs) -> String {
-    if args.merge.is_empty() {
+    if !args.scope.namespaces.is_empty() {
+        format!("namespace {}", args.scope.namespaces.join(","))
+    } else if args.merge.is_empty() {
         args.topics.clone()
     } else {
         "merge".to_string()
@@ -401,7 +410,14 @@ fn report(
     if let Some(dir) = &args.report_dir {
         let path = write_json(dir, "verdict.json", verdict)?;
         let mut report = reports::RunReport::from_verdict(verify_name(args), verdict.clone());
-        report.description = format!("cutover verify --topics {}", args.topics);
+        report.description = if args.scope.namespaces.is_empty() {
+            format!("cutover verify --topics {}", args.topics)
+        } else {
+            format!(
+                "cutover verify --namespace {}",
+                args.scope.namespaces.join(" --namespace ")
+            )
+        };
         report.client_properties = client_properties;
         report.registries = registries.clone();
         if !registry_failures.is_empty() {

@@ -1,6 +1,6 @@
 //! Every `cutover …` command shown in README.md and docs/*.md runs as written: its subcommand
 //! and every flag exist (`cutover SUB --help`), every repository file it names exists, and the
-//! commands that need no cluster (`run … --check`, `list`, `lint`, `replicate --check`,
+//! commands that need no cluster (`run … --check`, `list`, `lint`, `plan`, `replicate --check`,
 //! `completions`, `man`) are run for real and must succeed. A renamed flag or a moved example
 //! breaks the build, not a reader. No Kafka here.
 //!
@@ -26,6 +26,7 @@ const USER_SUPPLIED: &[&str] = &[
     "migration/scenario.toml",
     "baseline/report.json",
     "cutover-report/report.json",
+    "orders.yml",
 ];
 
 #[derive(Debug, Clone)]
@@ -306,9 +307,18 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
             args.iter().any(|a| a == "--config")
         }
         "list" | "lint" | "completions" | "man" => path.len() == 1 && !args.is_empty(),
+        // A plan of declaration files runs here; `--export` reads a cluster.
+        "plan" => {
+            path.len() == 1
+                && args
+                    .windows(2)
+                    .any(|w| w[0] == "--resources" && !w[1].starts_with('-'))
+                && !args.iter().any(|a| a == "--export")
+        }
         _ => false,
     };
-    if !runnable || (path[0] == "lint" && args.len() < 2) {
+    // `cutover lint` or `cutover plan` alone is a mention of the command.
+    if !runnable || (matches!(path[0].as_str(), "lint" | "plan") && args.len() < 2) {
         checked.help_only += 1;
         return;
     }
@@ -318,8 +328,10 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
         .output()
         .expect("run cutover");
     let code = out.status.code().unwrap_or(-1);
-    // lint: 1 means the config has an error finding, a documented outcome, not a broken command.
-    let ok = code == CutoverExitCode::OK || (path[0] == "lint" && code == CutoverExitCode::FAILED);
+    // lint: 1 means the config has an error finding, plan: a cycle; documented outcomes, not
+    // broken commands.
+    let ok = code == CutoverExitCode::OK
+        || (matches!(path[0].as_str(), "lint" | "plan") && code == CutoverExitCode::FAILED);
     if !ok || out.stdout.is_empty() {
         failures.push(format!(
             "{origin}: `cutover {}` exited {code} (stdout {} bytes): {}",

@@ -13,6 +13,7 @@
 //! ACLs); the rules are in [`checks`], the model in [`model`], the views in [`render`].
 
 pub mod checks;
+pub mod declared;
 pub mod error;
 pub mod model;
 pub mod registries;

@@ -28,7 +28,7 @@ impl std::fmt::Debug for RegistryArg {
     }
 }
 
-fn client(arg: &RegistryArg) -> Result<HttpRegistry, PreflightError> {
+pub(crate) fn client(arg: &RegistryArg) -> Result<HttpRegistry, PreflightError> {
     HttpRegistry::new(&arg.url).map_err(|source| PreflightError::Registry {
         name: arg.name.clone(),
         source: Box::new(source),
