@@ -11,7 +11,7 @@ use harness::{ClientProps, ClusterSpec, TopicSpec};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use verify::{AnomalyClass, Rename, Status, VerifyOptions};
 
-const TOPICS: usize = 60;
+const TOPICS: usize = 30;
 const PARTITIONS: i32 = 2;
 const RECORDS: usize = 12;
 
