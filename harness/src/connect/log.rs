@@ -210,6 +210,37 @@ pub fn latest_generation_by_worker(events: &[GroupEvent]) -> BTreeMap<u32, u32> 
     out
 }
 
+/// What a worker started, as its log says (`Worker.startConnector`: `Creating connector {name}
+/// of type {class}`; `Worker.startTask`: `Creating task {name}-{n}`): each line is one start,
+/// so a restart through REST shows as one more of them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Created {
+    /// A connector instance, by name.
+    Connector(String),
+    /// A task, as `name-N`.
+    Task(String),
+}
+
+/// The starts in one worker's log text, in log order.
+pub fn created(text: &str) -> Vec<Created> {
+    const WORKER: &str = "(org.apache.kafka.connect.runtime.Worker)";
+    text.lines()
+        .filter(|line| line.trim_end().ends_with(WORKER))
+        .filter_map(|line| {
+            if let Some(i) = line.find("Creating task ") {
+                let id = line[i + "Creating task ".len()..]
+                    .split_whitespace()
+                    .next()?;
+                return Some(Created::Task(id.to_string()));
+            }
+            let i = line.find("Creating connector ")?;
+            let rest = &line[i + "Creating connector ".len()..];
+            let name = rest.split(" of type ").next()?.trim();
+            Some(Created::Connector(name.to_string()))
+        })
+        .collect()
+}
+
 /// `2026-01-02T03:04:05.678Z` → ms since the Unix epoch.
 fn parse_utc_millis(stamp: &str) -> Option<u64> {
     let s = stamp.strip_suffix('Z')?;
@@ -303,6 +334,24 @@ some stack trace line
         let latest = latest_generation_by_worker(&events);
         assert_eq!(latest[&0], 5);
         assert_eq!(latest[&1], 4);
+    }
+
+    #[test]
+    fn connector_and_task_starts_are_counted_per_line() {
+        let text = "[2026-01-02T03:04:05.678Z] INFO Creating connector mirror-source of type org.apache.kafka.connect.mirror.MirrorSourceConnector (org.apache.kafka.connect.runtime.Worker)
+[2026-01-02T03:04:05.900Z] INFO [mirror-source|task-0] Creating task mirror-source-0 (org.apache.kafka.connect.runtime.Worker)
+[2026-01-02T03:04:06.000Z] INFO Creating task mirror-source-1 (org.apache.kafka.connect.runtime.Worker)
+[2026-01-02T03:04:07.000Z] INFO Stopping task mirror-source-1 (org.apache.kafka.connect.runtime.Worker)
+";
+        assert_eq!(
+            created(text),
+            vec![
+                Created::Connector("mirror-source".into()),
+                Created::Task("mirror-source-0".into()),
+                Created::Task("mirror-source-1".into()),
+            ]
+        );
+        assert!(created("[x] INFO Creating task t-0 (org.example.Other)").is_empty());
     }
 
     #[test]
