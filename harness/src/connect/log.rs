@@ -198,6 +198,37 @@ pub fn generations(events: &[GroupEvent]) -> Vec<Generation> {
     by.into_values().collect()
 }
 
+/// The tasks (`name-N`) each worker holds after `generations` (ascending), by replaying the
+/// assignments: with incremental cooperative rebalancing (protocol 1 and 2) a join line lists
+/// what the worker gained and must give up; with eager rebalancing (protocol 0) everything it
+/// holds. A task given to a worker leaves its previous holder; a worker that left keeps what
+/// nobody else was given since.
+pub fn owned_tasks(
+    generations: &[Generation],
+) -> BTreeMap<u32, std::collections::BTreeSet<String>> {
+    let mut owned: BTreeMap<u32, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for g in generations {
+        for (worker, joined) in &g.members {
+            let mine = owned.entry(*worker).or_default();
+            if joined.protocol == 0 {
+                mine.clear();
+            }
+            for t in &joined.revoked_tasks {
+                mine.remove(t);
+            }
+            for t in &joined.tasks {
+                for (other, theirs) in owned.iter_mut() {
+                    if other != worker {
+                        theirs.remove(t);
+                    }
+                }
+                owned.entry(*worker).or_default().insert(t.clone());
+            }
+        }
+    }
+    owned
+}
+
 /// The latest generation each worker joined.
 pub fn latest_generation_by_worker(events: &[GroupEvent]) -> BTreeMap<u32, u32> {
     let mut out = BTreeMap::new();
@@ -352,6 +383,58 @@ some stack trace line
             ]
         );
         assert!(created("[x] INFO Creating task t-0 (org.example.Other)").is_empty());
+    }
+
+    #[test]
+    fn owned_tasks_replay_gains_revocations_and_moves() {
+        let joined = |protocol: u32, tasks: &[&str], revoked: &[&str]| Joined {
+            generation: 0,
+            protocol,
+            leader: String::new(),
+            leader_url: String::new(),
+            config_offset: 0,
+            connectors: Vec::new(),
+            tasks: tasks.iter().map(|t| t.to_string()).collect(),
+            revoked_connectors: Vec::new(),
+            revoked_tasks: revoked.iter().map(|t| t.to_string()).collect(),
+            delay_ms: 0,
+        };
+        let g = |generation: u32, members: Vec<(u32, Joined)>| Generation {
+            generation,
+            first_joined_ms: 0,
+            last_joined_ms: 0,
+            members: members.into_iter().collect(),
+        };
+        let gens = vec![
+            g(1, vec![(0, joined(2, &["m-0", "m-1", "m-2"], &[]))]),
+            g(
+                2,
+                vec![(0, joined(2, &[], &["m-2"])), (1, joined(2, &[], &[]))],
+            ),
+            g(
+                3,
+                vec![(0, joined(2, &[], &[])), (1, joined(2, &["m-2"], &[]))],
+            ),
+            // Worker 0 left; worker 1 takes its tasks.
+            g(4, vec![(1, joined(2, &["m-0", "m-1"], &[]))]),
+        ];
+        let owned = owned_tasks(&gens[..3]);
+        assert_eq!(owned[&0].len(), 2);
+        assert_eq!(owned[&1].iter().collect::<Vec<_>>(), ["m-2"]);
+        let owned = owned_tasks(&gens);
+        assert!(owned[&0].is_empty());
+        assert_eq!(owned[&1].len(), 3);
+        // Eager: the line is the whole assignment.
+        let eager = vec![
+            g(1, vec![(0, joined(0, &["m-0", "m-1"], &[]))]),
+            g(
+                2,
+                vec![(0, joined(0, &["m-1"], &[])), (1, joined(0, &["m-0"], &[]))],
+            ),
+        ];
+        let owned = owned_tasks(&eager);
+        assert_eq!(owned[&0].iter().collect::<Vec<_>>(), ["m-1"]);
+        assert_eq!(owned[&1].iter().collect::<Vec<_>>(), ["m-0"]);
     }
 
     #[test]

@@ -355,15 +355,20 @@ async fn group(on: &Arc<FaultTargets>) -> Option<GroupState> {
         .flatten()
 }
 
-/// Waits until instance `idx` is a member of a generation above `above`; Err says what the
-/// group looked like at the bound.
+/// Waits until instance `idx` joined a generation above `above`; Ok is the group with
+/// `generation` set to the one it joined (its leader is the latest generation's). Err says
+/// what the group looked like at the bound.
 async fn joined_group(on: &Arc<FaultTargets>, idx: u32, above: u32) -> Result<GroupState, String> {
     let deadline = Instant::now() + INSTANCE_MOVE_BOUND;
     loop {
         let now = group(on).await;
         if let Some(g) = &now {
-            if g.generation > above && g.members.contains(&idx) {
-                return Ok(g.clone());
+            // Any generation it joined counts, even if it is already gone again (a removal
+            // scheduled right after its join).
+            if let Some(joined) = g.joined.get(&idx).filter(|j| **j > above) {
+                let mut g = g.clone();
+                g.generation = *joined;
+                return Ok(g);
             }
         }
         if Instant::now() > deadline {

@@ -153,12 +153,15 @@ pub(crate) fn starts_of(instances: &Instances) -> BTreeMap<connect_log::Created,
 
 /// The rebalances of a Connect group from its generations: each generation completed at or
 /// after `since_ms` (ms since the Unix epoch; all of them when None) whose assignment gave
-/// some worker something, with its members and the tasks it moved (a task newly assigned to a
-/// worker other than its previous owner; a first assignment is not a move).
+/// some worker something, and begun before `until_ms` (the system's stop at the run's end: its
+/// shutdown's rebalances are not the run's), with its members and the tasks it moved (a task
+/// newly assigned to a worker other than its previous owner; a first assignment is not a
+/// move).
 /// `member` names a worker.
 pub(crate) fn rebalances_from(
     generations: &[Generation],
     since_ms: Option<u64>,
+    until_ms: Option<u64>,
     observed_by: &str,
     member: impl Fn(u32) -> String,
 ) -> reports::Rebalances {
@@ -175,7 +178,8 @@ pub(crate) fn rebalances_from(
                 }
             }
         }
-        let counted = since_ms.is_none_or(|since| g.last_joined_ms >= since);
+        let counted = since_ms.is_none_or(|since| g.last_joined_ms >= since)
+            && until_ms.is_none_or(|until| g.first_joined_ms < until);
         if !counted {
             continue;
         }
@@ -199,8 +203,30 @@ pub(crate) fn rebalances_from(
     }
 }
 
+/// The group after `generations`: the latest one, its members and leader (`leader_of` maps
+/// the leader's REST URL to an instance), and the latest generation each instance joined.
+pub(crate) fn group_state_of(
+    generations: &[Generation],
+    leader_of: impl Fn(&str) -> Option<u32>,
+) -> Option<GroupState> {
+    let last = generations.last()?;
+    let leader_url = &last.members.values().next()?.leader_url;
+    let mut joined = BTreeMap::new();
+    for g in generations {
+        for w in g.members.keys() {
+            joined.insert(*w, g.generation);
+        }
+    }
+    Some(GroupState {
+        generation: last.generation,
+        members: last.members.keys().copied().collect(),
+        leader: leader_of(leader_url),
+        joined,
+    })
+}
+
 /// ms since the Unix epoch.
-fn epoch_ms(t: SystemTime) -> Option<u64> {
+pub(crate) fn epoch_ms(t: SystemTime) -> Option<u64> {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .ok()
         .map(|d| d.as_millis() as u64)
@@ -628,6 +654,7 @@ impl SystemUnderTest for Connect {
         Some(rebalances_from(
             &generations,
             workload_started.and_then(epoch_ms),
+            instances.stopping_since().and_then(epoch_ms),
             "connect-workers",
             |w| format!("instance {w}"),
         ))
@@ -651,13 +678,7 @@ impl SystemUnderTest for Connect {
     }
 
     fn group_state(&self, instances: &Instances) -> Option<GroupState> {
-        let last = generations_of(instances).pop()?;
-        let leader_url = last.members.values().next()?.leader_url.clone();
-        Some(GroupState {
-            generation: last.generation,
-            members: last.members.keys().copied().collect(),
-            leader: self.instance_of(&leader_url),
-        })
+        group_state_of(&generations_of(instances), |url| self.instance_of(url))
     }
 
     fn connectors(&self) -> Vec<String> {
@@ -925,7 +946,9 @@ mod tests {
             // A restart on the same worker is not a move.
             g(4, 7_000, vec![(1, &["m-0"]), (2, &[])]),
         ];
-        let r = rebalances_from(&gens, Some(2_000), "connect-workers", |w| format!("w{w}"));
+        let r = rebalances_from(&gens, Some(2_000), None, "connect-workers", |w| {
+            format!("w{w}")
+        });
         assert_eq!(r.count, 3);
         assert_eq!(r.task_moves, Some(2));
         assert_eq!(r.events[0].generation, Some(2));
@@ -934,6 +957,16 @@ mod tests {
         assert!((r.events[1].at_secs - 3.5).abs() < 1e-9);
         assert_eq!(r.events[2].moved, 0);
         assert!(r.events.iter().all(|e| e.duplicates_after.is_none()));
+        // The system's own stop at the run's end (from 7 s) is not counted.
+        let r = rebalances_from(&gens, Some(2_000), Some(7_000), "w", |w| w.to_string());
+        assert_eq!(r.count, 2);
+        let state = group_state_of(&gens, |url| (url == "http://127.0.0.1:1/").then_some(9))
+            .expect("a group");
+        assert_eq!(state.generation, 4);
+        assert_eq!(state.members, [1, 2]);
+        assert_eq!(state.leader, Some(9));
+        assert_eq!(state.joined[&0], 2, "worker 0 left after generation 2");
+        assert_eq!(state.joined[&2], 4);
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub struct GroupState {
     pub members: Vec<u32>,
     /// The instance that led it (None when its leader is not one cutover knows).
     pub leader: Option<u32>,
+    /// The latest generation each instance ever joined (a stopped one's too).
+    pub joined: BTreeMap<u32, u32>,
 }
 
 /// A system under test: what `cutover run` asks of it, phase by phase. Defaults are those of
