@@ -3,8 +3,8 @@
 //! aborted transactions through a task restart and a killed worker, and the checker finds
 //! nothing wrong; each fault is proven by the Connect cluster itself (the task's new start in
 //! the workers' logs, the restarted worker in a later generation, which instance led); the
-//! report counts the group's rebalances. And `--system mirrormaker2-connect-eos` puts the
-//! preset under a catalog scenario. About two minutes each on 2 cores.
+//! report counts the group's rebalances (about 75 s on 2 cores). And (`-- --ignored`, a minute)
+//! `--system mirrormaker2-connect-eos` puts the preset under a catalog scenario.
 
 use reports::CutoverExitCode;
 
@@ -167,6 +167,7 @@ outcome = "pass"
 }
 
 #[test]
+#[ignore = "a minute: cargo test --test connect_system -- --ignored (the override itself is unit-tested in scenarios::system)"]
 fn a_catalog_scenario_runs_under_mirrormaker2_on_connect() {
     let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/catalog/smoke.toml");
     let (code, r, dir, output) = run(&smoke, &["--system", "mirrormaker2-connect-eos"]);

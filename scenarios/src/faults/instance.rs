@@ -62,12 +62,15 @@ impl FaultVerb for AddInstance {
                 Some(p) => assigned(on, p).await,
                 None => None,
             };
+            let holds = match held {
+                Some(n) => format!("it holds {n} {unit} ({source})"),
+                None => format!("what it holds was not read ({source} did not answer for it)"),
+            };
             return Ok(format!(
-                "{running}; it joined the group: generation {} → {} ({}); it holds {} {unit} ({source})",
+                "{running}; it joined the group: generation {} → {} ({}); {holds}",
                 before.generation,
                 joined.generation,
                 led(&joined),
-                held.map_or("unanswered".to_string(), |n| n.to_string()),
             ));
         }
         // A system that reports what it copies (the built-in replicator's gauge) must
@@ -165,8 +168,22 @@ impl FaultVerb for RemoveInstance {
             ));
         };
         if held <= 0.0 {
-            return Err(format!(
-                "{gone}, but it held no {unit}: removing it moved nothing"
+            // A group's members all take part in a rebalance: one without it is the effect,
+            // seen from the group's own generations.
+            let Some(b) = group_before else {
+                return Err(format!(
+                    "{gone}, but it held no {unit}: removing it moved nothing"
+                ));
+            };
+            let after = left_group(on, idx, b.generation)
+                .await
+                .map_err(|e| format!("{gone}; it held no {unit} ({source}) and {e}"))?;
+            return Ok(format!(
+                "{gone}; it held no {unit} ({source}); the group rebalanced without it: generation {} ({}) → {} ({})",
+                b.generation,
+                led(&b),
+                after.generation,
+                led(&after)
             ));
         }
         // Its partitions moved: the instances that answered before (and any started
@@ -374,6 +391,32 @@ async fn joined_group(on: &Arc<FaultTargets>, idx: u32, above: u32) -> Result<Gr
         if Instant::now() > deadline {
             return Err(format!(
                 "instance {idx} was not seen in a generation above {above} within {} s (latest: {})",
+                INSTANCE_MOVE_BOUND.as_secs(),
+                now.map_or("none".to_string(), |g| format!(
+                    "generation {} of instances {:?}",
+                    g.generation, g.members
+                ))
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Waits until the group's latest generation is above `above` and instance `idx` is not in
+/// it; Err says what the group looked like at the bound.
+async fn left_group(on: &Arc<FaultTargets>, idx: u32, above: u32) -> Result<GroupState, String> {
+    let deadline = Instant::now() + INSTANCE_MOVE_BOUND;
+    loop {
+        let now = group(on).await;
+        if let Some(g) = now
+            .as_ref()
+            .filter(|g| g.generation > above && !g.members.contains(&idx))
+        {
+            return Ok(g.clone());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "no generation above {above} without it was seen within {} s (latest: {})",
                 INSTANCE_MOVE_BOUND.as_secs(),
                 now.map_or("none".to_string(), |g| format!(
                     "generation {} of instances {:?}",

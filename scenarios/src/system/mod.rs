@@ -360,12 +360,60 @@ mod tests {
     }
 
     #[test]
+    fn mirrormaker2_on_connect_overrides_any_system_keeping_its_instances() {
+        use crate::spec::SystemOverride;
+        for name in SystemOverride::NAMES {
+            assert_eq!(
+                SystemOverride::parse(name).map(SystemOverride::name),
+                Some(name)
+            );
+        }
+        let base = parsed("kind = \"builtin\"\ninstances = 2");
+        let off = base
+            .overridden(SystemOverride::Mirrormaker2Connect)
+            .system();
+        assert_eq!(
+            off.name(),
+            "connect (MirrorMaker 2 connectors, exactly-once off)"
+        );
+        assert_eq!(off.instances(), 2);
+        assert_eq!(off.connectors(), ["mirror-source"]);
+        let on = base
+            .overridden(SystemOverride::Mirrormaker2ConnectEos)
+            .system();
+        assert_eq!(
+            on.name(),
+            "connect (MirrorMaker 2 connectors, exactly-once source support)"
+        );
+        // A connect system keeps its own settings; only the preset and the mode change.
+        let own = parsed(
+            "kind = \"connect\"\ninstances = 4\nheap_mb = 300\n[[system.connector]]\nname = \"x\"\nclass = \"a.B\"",
+        )
+        .overridden(SystemOverride::Mirrormaker2ConnectEos);
+        let crate::spec::SystemSpec::Connect {
+            instances,
+            heap_mb,
+            connector,
+            connectors,
+            ..
+        } = &own
+        else {
+            panic!("not connect: {own:?}");
+        };
+        assert_eq!((*instances, *heap_mb, connector.len()), (4, 300, 1));
+        assert_eq!(*connectors, Some(crate::spec::ConnectPreset::Mirrormaker2));
+        assert_eq!(own.system().connectors(), ["mirror-source", "x"]);
+        assert_eq!(own.system().assigned_unit().0, "tasks");
+    }
+
+    #[test]
     fn a_system_that_is_not_prepared_refuses_to_launch() {
         let dir = tempfile::tempdir().unwrap();
         for system in [
             "kind = \"builtin\"",
             "kind = \"mirrormaker2\"",
             "kind = \"running\"",
+            "kind = \"connect\"\nconnectors = \"mirrormaker2\"",
         ] {
             let launcher = Launcher::new(
                 parsed(system).system().into(),
