@@ -201,7 +201,7 @@ async fn restarted(
         })
         .await;
         if let Ok(status) = &status {
-            if started && status.all_running() {
+            if started && crate::system::connect::running(status) {
                 return Ok((after, status.clone()));
             }
         }

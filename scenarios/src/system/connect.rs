@@ -786,10 +786,7 @@ fn deploy(
                         )));
                     }
                     last = status.summary();
-                    if status.connector.state == harness::connect::State::Running
-                        && status.tasks.len() >= want
-                        && status.all_running()
-                    {
+                    if status.tasks.len() >= want && running(&status) {
                         summary.push(last.clone());
                         break;
                     }
@@ -805,6 +802,16 @@ fn deploy(
         }
     }
     Ok(summary.join("; "))
+}
+
+/// The connector and every task it has (none, for a checkpoint connector without groups yet)
+/// RUNNING. (`ConnectorStatus::all_running` also wants at least one task.)
+pub(crate) fn running(status: &harness::connect::ConnectorStatus) -> bool {
+    status.connector.state == harness::connect::State::Running
+        && status
+            .tasks
+            .iter()
+            .all(|t| t.state == harness::connect::State::Running)
 }
 
 fn first_lines(text: &str, n: usize) -> String {
@@ -967,6 +974,28 @@ mod tests {
         assert_eq!(state.leader, Some(9));
         assert_eq!(state.joined[&0], 2, "worker 0 left after generation 2");
         assert_eq!(state.joined[&2], 4);
+    }
+
+    #[test]
+    fn a_connector_without_tasks_yet_is_running_when_it_runs() {
+        let status = |json: &str| -> harness::connect::ConnectorStatus {
+            serde_json::from_str(json).expect("a status")
+        };
+        let checkpoint = status(
+            r#"{"name":"c","connector":{"state":"RUNNING","worker_id":"w"},"tasks":[],"type":"source"}"#,
+        );
+        assert!(
+            running(&checkpoint),
+            "a checkpoint connector before any group"
+        );
+        assert!(
+            !checkpoint.all_running(),
+            "the harness's stricter check wants a task"
+        );
+        let failed_task = status(
+            r#"{"name":"c","connector":{"state":"RUNNING","worker_id":"w"},"tasks":[{"id":0,"state":"FAILED","worker_id":"w"}]}"#,
+        );
+        assert!(!running(&failed_task));
     }
 
     #[test]
