@@ -2,9 +2,11 @@
 //! (seed-scale scenarios excluded: they are run by hand) must exit 0, every scenario must meet
 //! its `[expect]`, and the scenarios that prove a point are checked for it: the rebalance storm
 //! passes exactly-once with every fault seen to take effect and fails at-least-once with
-//! duplicates only; the crash loop really crashed six times; every consumer group resumes on
-//! the target exactly where it stopped; the at-least-once storm's rebalances are counted from the
-//! replicator's logs with every duplicate placed after one. About 20 minutes on 2 cores: `-- --ignored`.
+//! duplicates only, its rebalances counted from the replicator's logs with every duplicate
+//! placed after one; the connectors on Connect fail with duplicates exactly-once off and pass
+//! exactly-once on, their rebalances counted; the crash loop really crashed six times; every
+//! consumer group resumes on the target exactly where it stopped. About 24 minutes on 2
+//! cores: `-- --ignored`.
 
 use reports::CutoverExitCode;
 
@@ -62,7 +64,7 @@ fn the_catalog_meets_its_expectations() {
         }
         ran += 1;
     }
-    assert!(ran >= 14, "{ran} scenarios ran");
+    assert!(ran >= 16, "{ran} scenarios ran");
 
     let storm = report(dir.path(), "rebalance-storm");
     assert_eq!(storm["outcome"], "pass");
@@ -74,6 +76,26 @@ fn the_catalog_meets_its_expectations() {
     assert_eq!(alo["outcome"], "fail", "{alo:#}");
     assert_eq!(count(&alo, "lost"), 0, "{alo:#}");
     assert!(count(&alo, "duplicated") > 0, "{alo:#}");
+
+    // The seed's shape: connectors on a Connect cluster through leaves, joins, a kill -9 and
+    // a restart. Exactly-once off re-copies what the killed worker's task had not flushed;
+    // exactly-once source support (KIP-618) copies everything once. Both count the rebalances
+    // from the workers' own logs.
+    let connect = report(dir.path(), "connect-rebalance");
+    assert_eq!(connect["outcome"], "fail", "{connect:#}");
+    assert_eq!(count(&connect, "lost"), 0, "{connect:#}");
+    assert!(count(&connect, "duplicated") > 0, "{connect:#}");
+    let connect_eos = report(dir.path(), "connect-rebalance-eos");
+    assert_eq!(connect_eos["outcome"], "pass", "{connect_eos:#}");
+    assert_eq!(
+        count(&connect_eos, "lost") + count(&connect_eos, "duplicated"),
+        0
+    );
+    for r in [&connect, &connect_eos] {
+        assert_eq!(r["rebalances"]["observed_by"], "connect-workers", "{r:#}");
+        assert!(r["rebalances"]["count"].as_u64().unwrap_or(0) >= 4, "{r:#}");
+        assert_eq!(r["faults"].as_array().unwrap().len(), 6);
+    }
 
     let crash = report(dir.path(), "replicator-crash-loop");
     let crashes = crash["faults"].as_array().unwrap();

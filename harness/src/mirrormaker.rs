@@ -47,12 +47,16 @@ impl MirrorMaker2 {
     /// The command that runs MirrorMaker 2 on `properties` (stdin closed; the caller sets
     /// stdout/stderr, where log4j2 writes).
     pub fn command(&self, properties: &Path, heap_mb: u32) -> Command {
+        self.command_logging_with(properties, &self.dist.log4j2_config(), heap_mb)
+    }
+
+    /// [`MirrorMaker2::command`] with the log4j2 configuration at `log4j2` (e.g.
+    /// [`crate::connect::log::LOG4J2_WORKER_CONFIG`], whose UTC timestamps the group history
+    /// is parsed from: dedicated mode runs the same Connect herder and logs the same lines).
+    pub fn command_logging_with(&self, properties: &Path, log4j2: &Path, heap_mb: u32) -> Command {
         let mut cmd = Command::new(&self.java.path);
         cmd.args(Self::jvm_flags(heap_mb))
-            .arg(format!(
-                "-Dlog4j2.configurationFile={}",
-                self.dist.log4j2_config().display()
-            ))
+            .arg(format!("-Dlog4j2.configurationFile={}", log4j2.display()))
             .arg("-cp")
             .arg(self.dist.classpath())
             .arg(MAIN_CLASS)

@@ -224,6 +224,50 @@ pub enum SystemSpec {
         #[serde(default = "default_mm2_heap")]
         heap_mb: u32,
     },
+    /// A Kafka Connect cluster in distributed mode (`ConnectDistributed` from the Apache Kafka
+    /// jars of the target cluster's version; config, offset and status topics on the target,
+    /// byte-array converters, REST on loopback): `instances` workers form one group and the
+    /// connectors below are deployed through its REST API; the workload starts once every
+    /// connector and task reports RUNNING. Instances are workers: add-instance is a worker
+    /// joining, remove-instance a graceful leave, crash-instance a kill -9 of the worker's
+    /// process group. `scheduled.rebalance.max.delay.ms` defaults to 10000 here (Connect's
+    /// 300000, KIP-415, would hold a lost worker's tasks for five minutes, past any CI run).
+    Connect {
+        /// Connect workers started at once; default 3.
+        #[serde(default = "three")]
+        instances: u32,
+        /// A preset set of connectors: `mirrormaker2` deploys MirrorMaker 2's
+        /// `MirrorSourceConnector` named `mirror-source` (and `MirrorCheckpointConnector` named
+        /// `mirror-checkpoint` when the scenario has consumer groups) with
+        /// `IdentityReplicationPolicy`, byte-array converters, a `read_committed` source
+        /// consumer, and `exactly.once.support=required` when `exactly_once_source_support` is
+        /// `enabled`.
+        #[serde(default)]
+        connectors: Option<ConnectPreset>,
+        /// Your connectors (`[[system.connector]]`), deployed after the preset's.
+        #[serde(default, rename = "connector")]
+        connector: Vec<ConnectorSpec>,
+        /// `exactly.once.source.support` of every worker (KIP-618): `enabled` or `disabled`
+        /// (default).
+        #[serde(default)]
+        exactly_once_source_support: ExactlyOnceSupport,
+        /// `tasks.max` of the preset's connectors; default 4.
+        #[serde(default = "default_tasks_max")]
+        tasks_max: u32,
+        /// Worker properties merged over the generated ones (they win), e.g.
+        /// `session.timeout.ms`, `receive.buffer.bytes`.
+        #[serde(default)]
+        worker_properties: BTreeMap<String, String>,
+        /// Directories of your connector jars (`plugin.path`), relative to the scenario file.
+        #[serde(default)]
+        plugin_path: Vec<String>,
+        /// SIGTERM, then SIGKILL after this long (seconds); default 30.
+        #[serde(default = "default_mm2_grace")]
+        grace_secs: f64,
+        /// JVM heap per worker (MiB); default 512.
+        #[serde(default = "default_mm2_heap")]
+        heap_mb: u32,
+    },
     /// Replication already running outside cutover (rehearsals against live clusters):
     /// cutover starts, stops and faults nothing; it writes the workload and verifies what
     /// arrives. `rename_prefix` says how that replication names target topics (MirrorMaker
@@ -233,6 +277,52 @@ pub enum SystemSpec {
         #[serde(default)]
         rename_prefix: String,
     },
+}
+
+/// A connector deployed on a `connect` system's cluster (`[[system.connector]]`).
+///
+/// Where `config` leaves them out, cutover fills in MirrorMaker 2's connector keys
+/// (`MirrorConnectorConfig`): `source.cluster.alias` = `source`, `target.cluster.alias` =
+/// `target`, `source.cluster.bootstrap.servers` and `target.cluster.bootstrap.servers` (the
+/// clusters as the system reaches them, through the fault proxies), each client security
+/// property of the clusters as `source.cluster.<key>` and `target.cluster.<key>`, and `topics`
+/// (the workload's topics, comma-separated); `connector.class` is `class`. Nothing else is
+/// added: another connector's own keys (Confluent Replicator's `src.kafka.*`, `dest.kafka.*`)
+/// are yours to write.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSpec {
+    /// The connector's name in Connect (`PUT /connectors/{name}/config`).
+    pub name: String,
+    /// Its `connector.class`.
+    pub class: String,
+    /// Its configuration (string values, as the REST API takes them).
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+/// The preset connector sets of a `connect` system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectPreset {
+    /// MirrorMaker 2's connectors on the Connect cluster (`MirrorSourceConnector`, and
+    /// `MirrorCheckpointConnector` when the scenario has consumer groups).
+    Mirrormaker2,
+}
+
+/// `exactly.once.source.support` of a Connect worker (KIP-618).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExactlyOnceSupport {
+    Enabled,
+    #[default]
+    Disabled,
+}
+
+fn three() -> u32 {
+    3
 }
 
 /// How MirrorMaker 2 names target topics.
@@ -271,11 +361,21 @@ pub enum SystemOverride {
     Mirrormaker2,
     /// MirrorMaker 2 with exactly-once on.
     Mirrormaker2Eos,
+    /// MirrorMaker 2's connectors on a Kafka Connect cluster, exactly-once off.
+    Mirrormaker2Connect,
+    /// MirrorMaker 2's connectors on a Kafka Connect cluster, exactly-once on (KIP-618).
+    Mirrormaker2ConnectEos,
 }
 
 impl SystemOverride {
-    pub const NAMES: [&'static str; 4] =
-        ["builtin", "builtin-alo", "mirrormaker2", "mirrormaker2-eos"];
+    pub const NAMES: [&'static str; 6] = [
+        "builtin",
+        "builtin-alo",
+        "mirrormaker2",
+        "mirrormaker2-eos",
+        "mirrormaker2-connect",
+        "mirrormaker2-connect-eos",
+    ];
 
     pub fn parse(name: &str) -> Option<SystemOverride> {
         match name {
@@ -283,6 +383,8 @@ impl SystemOverride {
             "builtin-alo" => Some(SystemOverride::BuiltinAlo),
             "mirrormaker2" => Some(SystemOverride::Mirrormaker2),
             "mirrormaker2-eos" => Some(SystemOverride::Mirrormaker2Eos),
+            "mirrormaker2-connect" => Some(SystemOverride::Mirrormaker2Connect),
+            "mirrormaker2-connect-eos" => Some(SystemOverride::Mirrormaker2ConnectEos),
             _ => None,
         }
     }
@@ -293,6 +395,8 @@ impl SystemOverride {
             SystemOverride::BuiltinAlo => "builtin-alo",
             SystemOverride::Mirrormaker2 => "mirrormaker2",
             SystemOverride::Mirrormaker2Eos => "mirrormaker2-eos",
+            SystemOverride::Mirrormaker2Connect => "mirrormaker2-connect",
+            SystemOverride::Mirrormaker2ConnectEos => "mirrormaker2-connect-eos",
         }
     }
 }
@@ -310,9 +414,6 @@ impl std::str::FromStr for SystemOverride {
 }
 
 impl SystemSpec {
-    /// The system `name` with this one's instance count. Settings of the same kind are kept
-    /// (a builtin scenario's tuning, a MirrorMaker 2 scenario's properties); only the mode
-    /// changes. Another kind starts from its defaults.
     /// A `mirrormaker2` system with every default (`kind = "mirrormaker2"`, `instances`,
     /// `exactly_once`).
     pub fn mirrormaker2(instances: u32, exactly_once: bool) -> SystemSpec {
@@ -334,6 +435,25 @@ impl SystemSpec {
         }
     }
 
+    /// A `connect` system of `instances` workers running the `mirrormaker2` preset, every other
+    /// field at its default.
+    pub fn connect_mirrormaker2(instances: u32, support: ExactlyOnceSupport) -> SystemSpec {
+        SystemSpec::Connect {
+            instances,
+            connectors: Some(ConnectPreset::Mirrormaker2),
+            connector: Vec::new(),
+            exactly_once_source_support: support,
+            tasks_max: default_tasks_max(),
+            worker_properties: BTreeMap::new(),
+            plugin_path: Vec::new(),
+            grace_secs: default_mm2_grace(),
+            heap_mb: default_mm2_heap(),
+        }
+    }
+
+    /// The system `name` with this one's instance count. Settings of the same kind are kept
+    /// (a builtin scenario's tuning, a MirrorMaker 2 scenario's properties); only the mode
+    /// changes. Another kind starts from its defaults.
     pub fn overridden(&self, name: SystemOverride) -> SystemSpec {
         let instances = self.instances();
         match name {
@@ -368,6 +488,27 @@ impl SystemSpec {
                 };
                 if let SystemSpec::Mirrormaker2 { exactly_once, .. } = &mut spec {
                     *exactly_once = eos;
+                }
+                spec
+            }
+            SystemOverride::Mirrormaker2Connect | SystemOverride::Mirrormaker2ConnectEos => {
+                let support = if name == SystemOverride::Mirrormaker2ConnectEos {
+                    ExactlyOnceSupport::Enabled
+                } else {
+                    ExactlyOnceSupport::Disabled
+                };
+                let mut spec = match self {
+                    SystemSpec::Connect { .. } => self.clone(),
+                    _ => SystemSpec::connect_mirrormaker2(instances, support),
+                };
+                if let SystemSpec::Connect {
+                    connectors,
+                    exactly_once_source_support,
+                    ..
+                } = &mut spec
+                {
+                    *connectors = Some(ConnectPreset::Mirrormaker2);
+                    *exactly_once_source_support = support;
                 }
                 spec
             }
@@ -495,6 +636,28 @@ pub enum FaultAction {
         #[serde(default)]
         instance: u32,
     },
+    /// Restart a connector of a `connect` system through Connect's REST API
+    /// (`POST /connectors/{name}/restart`, KIP-745), proven by the restarted connector's and
+    /// tasks' new starts in the workers' logs (`Creating connector`, `Creating task`).
+    RestartConnector {
+        /// The connector; default the system's first.
+        #[serde(default)]
+        connector: Option<String>,
+        /// Restart its tasks too (`includeTasks=true`); default true.
+        #[serde(default = "yes")]
+        include_tasks: bool,
+    },
+    /// Restart one task of a `connect` system's connector
+    /// (`POST /connectors/{name}/tasks/{task}/restart`), proven by the task's new start in
+    /// the workers' logs.
+    RestartTask {
+        /// The connector; default the system's first.
+        #[serde(default)]
+        connector: Option<String>,
+        /// The task, counting from 0.
+        #[serde(default)]
+        task: u32,
+    },
     /// Grow a source topic.
     AddPartitions {
         /// The source topic.
@@ -538,6 +701,10 @@ pub enum FaultAction {
         #[serde(default = "ten")]
         records: u32,
     },
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn ten() -> u32 {

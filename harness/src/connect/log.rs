@@ -198,6 +198,37 @@ pub fn generations(events: &[GroupEvent]) -> Vec<Generation> {
     by.into_values().collect()
 }
 
+/// The tasks (`name-N`) each worker holds after `generations` (ascending), by replaying the
+/// assignments: with incremental cooperative rebalancing (protocol 1 and 2) a join line lists
+/// what the worker gained and must give up; with eager rebalancing (protocol 0) everything it
+/// holds. A task given to a worker leaves its previous holder; a worker that left keeps what
+/// nobody else was given since.
+pub fn owned_tasks(
+    generations: &[Generation],
+) -> BTreeMap<u32, std::collections::BTreeSet<String>> {
+    let mut owned: BTreeMap<u32, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for g in generations {
+        for (worker, joined) in &g.members {
+            let mine = owned.entry(*worker).or_default();
+            if joined.protocol == 0 {
+                mine.clear();
+            }
+            for t in &joined.revoked_tasks {
+                mine.remove(t);
+            }
+            for t in &joined.tasks {
+                for (other, theirs) in owned.iter_mut() {
+                    if other != worker {
+                        theirs.remove(t);
+                    }
+                }
+                owned.entry(*worker).or_default().insert(t.clone());
+            }
+        }
+    }
+    owned
+}
+
 /// The latest generation each worker joined.
 pub fn latest_generation_by_worker(events: &[GroupEvent]) -> BTreeMap<u32, u32> {
     let mut out = BTreeMap::new();
@@ -208,6 +239,37 @@ pub fn latest_generation_by_worker(events: &[GroupEvent]) -> BTreeMap<u32, u32> 
         }
     }
     out
+}
+
+/// What a worker started, as its log says (`Worker.startConnector`: `Creating connector {name}
+/// of type {class}`; `Worker.startTask`: `Creating task {name}-{n}`): each line is one start,
+/// so a restart through REST shows as one more of them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Created {
+    /// A connector instance, by name.
+    Connector(String),
+    /// A task, as `name-N`.
+    Task(String),
+}
+
+/// The starts in one worker's log text, in log order.
+pub fn created(text: &str) -> Vec<Created> {
+    const WORKER: &str = "(org.apache.kafka.connect.runtime.Worker)";
+    text.lines()
+        .filter(|line| line.trim_end().ends_with(WORKER))
+        .filter_map(|line| {
+            if let Some(i) = line.find("Creating task ") {
+                let id = line[i + "Creating task ".len()..]
+                    .split_whitespace()
+                    .next()?;
+                return Some(Created::Task(id.to_string()));
+            }
+            let i = line.find("Creating connector ")?;
+            let rest = &line[i + "Creating connector ".len()..];
+            let name = rest.split(" of type ").next()?.trim();
+            Some(Created::Connector(name.to_string()))
+        })
+        .collect()
 }
 
 /// `2026-01-02T03:04:05.678Z` → ms since the Unix epoch.
@@ -303,6 +365,76 @@ some stack trace line
         let latest = latest_generation_by_worker(&events);
         assert_eq!(latest[&0], 5);
         assert_eq!(latest[&1], 4);
+    }
+
+    #[test]
+    fn connector_and_task_starts_are_counted_per_line() {
+        let text = "[2026-01-02T03:04:05.678Z] INFO Creating connector mirror-source of type org.apache.kafka.connect.mirror.MirrorSourceConnector (org.apache.kafka.connect.runtime.Worker)
+[2026-01-02T03:04:05.900Z] INFO [mirror-source|task-0] Creating task mirror-source-0 (org.apache.kafka.connect.runtime.Worker)
+[2026-01-02T03:04:06.000Z] INFO Creating task mirror-source-1 (org.apache.kafka.connect.runtime.Worker)
+[2026-01-02T03:04:07.000Z] INFO Stopping task mirror-source-1 (org.apache.kafka.connect.runtime.Worker)
+";
+        assert_eq!(
+            created(text),
+            vec![
+                Created::Connector("mirror-source".into()),
+                Created::Task("mirror-source-0".into()),
+                Created::Task("mirror-source-1".into()),
+            ]
+        );
+        assert!(created("[x] INFO Creating task t-0 (org.example.Other)").is_empty());
+    }
+
+    #[test]
+    fn owned_tasks_replay_gains_revocations_and_moves() {
+        let joined = |protocol: u32, tasks: &[&str], revoked: &[&str]| Joined {
+            generation: 0,
+            protocol,
+            leader: String::new(),
+            leader_url: String::new(),
+            config_offset: 0,
+            connectors: Vec::new(),
+            tasks: tasks.iter().map(|t| t.to_string()).collect(),
+            revoked_connectors: Vec::new(),
+            revoked_tasks: revoked.iter().map(|t| t.to_string()).collect(),
+            delay_ms: 0,
+        };
+        let g = |generation: u32, members: Vec<(u32, Joined)>| Generation {
+            generation,
+            first_joined_ms: 0,
+            last_joined_ms: 0,
+            members: members.into_iter().collect(),
+        };
+        let gens = vec![
+            g(1, vec![(0, joined(2, &["m-0", "m-1", "m-2"], &[]))]),
+            g(
+                2,
+                vec![(0, joined(2, &[], &["m-2"])), (1, joined(2, &[], &[]))],
+            ),
+            g(
+                3,
+                vec![(0, joined(2, &[], &[])), (1, joined(2, &["m-2"], &[]))],
+            ),
+            // Worker 0 left; worker 1 takes its tasks.
+            g(4, vec![(1, joined(2, &["m-0", "m-1"], &[]))]),
+        ];
+        let owned = owned_tasks(&gens[..3]);
+        assert_eq!(owned[&0].len(), 2);
+        assert_eq!(owned[&1].iter().collect::<Vec<_>>(), ["m-2"]);
+        let owned = owned_tasks(&gens);
+        assert!(owned[&0].is_empty());
+        assert_eq!(owned[&1].len(), 3);
+        // Eager: the line is the whole assignment.
+        let eager = vec![
+            g(1, vec![(0, joined(0, &["m-0", "m-1"], &[]))]),
+            g(
+                2,
+                vec![(0, joined(0, &["m-1"], &[])), (1, joined(0, &["m-0"], &[]))],
+            ),
+        ];
+        let owned = owned_tasks(&eager);
+        assert_eq!(owned[&0].iter().collect::<Vec<_>>(), ["m-1"]);
+        assert_eq!(owned[&1].iter().collect::<Vec<_>>(), ["m-0"]);
     }
 
     #[test]

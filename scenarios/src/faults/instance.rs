@@ -4,7 +4,10 @@
 //! over every process of the instance from `/proc` (its group, their descendants, its mark),
 //! and an added or removed instance also by the partitions it takes or hands over when the
 //! system reports them (`SystemUnderTest::assigned_partitions`: the built-in replicator's
-//! `assigned_partitions` gauge).
+//! `assigned_partitions` gauge, a Connect worker's tasks in the REST status). A system whose
+//! instances form one group (`SystemUnderTest::group_state`: a Connect cluster's generations
+//! from its workers' logs) proves a join and a crash by the instance's membership of a later
+//! generation, and says which instance led before and after.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +18,7 @@ use harness::supervisor::{Family, ProcessInfo};
 use super::verbs::{DurationUse, FaultVerb, VerbCheck};
 use super::FaultTargets;
 use crate::error::ScenarioError;
-use crate::system::Instances;
+use crate::system::{GroupState, Instances};
 
 /// `add-instance`: one more instance of the system under test.
 pub struct AddInstance;
@@ -39,6 +42,7 @@ impl FaultVerb for AddInstance {
         _duration: Option<Duration>,
         on: &Arc<FaultTargets>,
     ) -> Result<String, String> {
+        let before = group(on).await;
         let idx = instances(on, |i| i.add()).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let family = instances(on, move |i| Ok(i.family(idx))).await?;
@@ -48,6 +52,27 @@ impl FaultVerb for AddInstance {
             return Err(format!("instance {idx} was started but is not running"));
         }
         let running = format!("instance {idx} running: {}", counted(&members));
+        let (unit, source) = on.system.assigned_unit();
+        // A system whose instances form a group (a Connect cluster) must show the new
+        // instance in a later generation of it: joining is the rebalance, whatever it moved.
+        if let Some(before) = before {
+            let joined = joined_group(on, idx, before.generation).await?;
+            let port = instances(on, move |i| Ok(i.metrics_port(idx))).await?;
+            let held = match port {
+                Some(p) => assigned(on, p).await,
+                None => None,
+            };
+            let holds = match held {
+                Some(n) => format!("it holds {n} {unit} ({source})"),
+                None => format!("what it holds was not read ({source} did not answer for it)"),
+            };
+            return Ok(format!(
+                "{running}; it joined the group: generation {} → {} ({}); {holds}",
+                before.generation,
+                joined.generation,
+                led(&joined),
+            ));
+        }
         // A system that reports what it copies (the built-in replicator's gauge) must
         // show the new instance taking partitions; others are seen running only.
         let Some(port) = instances(on, move |i| Ok(i.metrics_port(idx))).await? else {
@@ -60,13 +85,13 @@ impl FaultVerb for AddInstance {
             let took = assigned(on, port).await;
             if took.is_some_and(|n| n > 0.0) {
                 return Ok(format!(
-                    "{running}; it took {} partitions (its assigned_partitions gauge)",
+                    "{running}; it took {} {unit} ({source})",
                     took.unwrap_or(0.0)
                 ));
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "{running}, but it took no partitions within {} s (assigned_partitions {})",
+                    "{running}, but it took no {unit} within {} s ({source}: {})",
                     INSTANCE_MOVE_BOUND.as_secs(),
                     took.map_or("unanswered".to_string(), |n| n.to_string())
                 ));
@@ -111,6 +136,8 @@ impl FaultVerb for RemoveInstance {
             Ok((idx, i.metrics_port(idx), others))
         })
         .await?;
+        let (unit, source) = on.system.assigned_unit();
+        let group_before = group(on).await;
         let held = match port {
             Some(p) => assigned(on, p).await,
             None => None,
@@ -141,8 +168,22 @@ impl FaultVerb for RemoveInstance {
             ));
         };
         if held <= 0.0 {
-            return Err(format!(
-                "{gone}, but it held no partitions: removing it moved nothing"
+            // A group's members all take part in a rebalance: one without it is the effect,
+            // seen from the group's own generations.
+            let Some(b) = group_before else {
+                return Err(format!(
+                    "{gone}, but it held no {unit}: removing it moved nothing"
+                ));
+            };
+            let after = left_group(on, idx, b.generation)
+                .await
+                .map_err(|e| format!("{gone}; it held no {unit} ({source}) and {e}"))?;
+            return Ok(format!(
+                "{gone}; it held no {unit} ({source}); the group rebalanced without it: generation {} ({}) → {} ({})",
+                b.generation,
+                led(&b),
+                after.generation,
+                led(&after)
             ));
         }
         // Its partitions moved: the instances that answered before (and any started
@@ -159,13 +200,23 @@ impl FaultVerb for RemoveInstance {
                 now += assigned(on, *p).await.unwrap_or(0.0);
             }
             if now >= baseline + held {
-                return Ok(format!(
-                    "{gone}; its {held} partitions moved to the other instances ({baseline} → {now} assigned)"
-                ));
+                let mut proof = format!(
+                    "{gone}; its {held} {unit} moved to the other instances ({baseline} → {now} assigned, {source})"
+                );
+                if let (Some(b), Some(after)) = (&group_before, group(on).await) {
+                    proof.push_str(&format!(
+                        "; the group went from generation {} ({}) to {} ({})",
+                        b.generation,
+                        led(b),
+                        after.generation,
+                        led(&after)
+                    ));
+                }
+                return Ok(proof);
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "{gone}, but its {held} partitions did not move within {} s (the others hold {now}, held {baseline} before)",
+                    "{gone}, but its {held} {unit} did not move within {} s (the others hold {now}, held {baseline} before, {source})",
                     INSTANCE_MOVE_BOUND.as_secs()
                 ));
             }
@@ -249,6 +300,7 @@ impl FaultVerb for CrashInstance {
         on: &Arc<FaultTargets>,
     ) -> Result<String, String> {
         let idx = self.instance;
+        let group_before = group(on).await;
         let (family, before) = instances(on, move |i| {
             let family = i.family(idx);
             let before = family.as_ref().map(Family::members).unwrap_or_default();
@@ -259,8 +311,29 @@ impl FaultVerb for CrashInstance {
         let died = gone(idx, family, before).await?;
         tokio::time::sleep(duration.unwrap_or_default()).await;
         instances(on, move |i| i.start(idx)).await?;
+        let Some(b) = group_before else {
+            return Ok(format!(
+                "{died} (kill -9 to its process group), then restarted"
+            ));
+        };
+        // The group's own account: the restarted instance is in a later generation. A
+        // crashed leader's work is reassigned at once by the next leader; a crashed
+        // follower's waits for the rebalance delay (Connect's
+        // `scheduled.rebalance.max.delay.ms`, KIP-415) unless it is back first.
+        let role = match b.leader {
+            Some(l) if l == idx => "the group's leader",
+            Some(_) => "a follower",
+            None => "leader unknown",
+        };
+        let joined = joined_group(on, idx, b.generation).await.map_err(|e| {
+            format!("{died} (kill -9 to its process group, {role}), restarted, but {e}")
+        })?;
         Ok(format!(
-            "{died} (kill -9 to its process group), then restarted"
+            "{died} (kill -9 to its process group; it was {role}: {}), then restarted; the group went from generation {} to {} ({})",
+            led(&b),
+            b.generation,
+            joined.generation,
+            led(&joined)
         ))
     }
 }
@@ -288,6 +361,79 @@ async fn assigned(on: &Arc<FaultTargets>, port: u16) -> Option<f64> {
         .await
         .ok()
         .flatten()
+}
+
+/// The group of the system's instances as the system tells it (None: it tells none).
+async fn group(on: &Arc<FaultTargets>) -> Option<GroupState> {
+    let system = on.system.clone();
+    instances(on, move |i| Ok(system.group_state(i)))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Waits until instance `idx` joined a generation above `above`; Ok is the group with
+/// `generation` set to the one it joined (its leader is the latest generation's). Err says
+/// what the group looked like at the bound.
+async fn joined_group(on: &Arc<FaultTargets>, idx: u32, above: u32) -> Result<GroupState, String> {
+    let deadline = Instant::now() + INSTANCE_MOVE_BOUND;
+    loop {
+        let now = group(on).await;
+        if let Some(g) = &now {
+            // Any generation it joined counts, even if it is already gone again (a removal
+            // scheduled right after its join).
+            if let Some(joined) = g.joined.get(&idx).filter(|j| **j > above) {
+                let mut g = g.clone();
+                g.generation = *joined;
+                return Ok(g);
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "instance {idx} was not seen in a generation above {above} within {} s (latest: {})",
+                INSTANCE_MOVE_BOUND.as_secs(),
+                now.map_or("none".to_string(), |g| format!(
+                    "generation {} of instances {:?}",
+                    g.generation, g.members
+                ))
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Waits until the group's latest generation is above `above` and instance `idx` is not in
+/// it; Err says what the group looked like at the bound.
+async fn left_group(on: &Arc<FaultTargets>, idx: u32, above: u32) -> Result<GroupState, String> {
+    let deadline = Instant::now() + INSTANCE_MOVE_BOUND;
+    loop {
+        let now = group(on).await;
+        if let Some(g) = now
+            .as_ref()
+            .filter(|g| g.generation > above && !g.members.contains(&idx))
+        {
+            return Ok(g.clone());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "no generation above {above} without it was seen within {} s (latest: {})",
+                INSTANCE_MOVE_BOUND.as_secs(),
+                now.map_or("none".to_string(), |g| format!(
+                    "generation {} of instances {:?}",
+                    g.generation, g.members
+                ))
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// "instance 2 led", "leader not an instance".
+fn led(g: &GroupState) -> String {
+    match g.leader {
+        Some(l) => format!("instance {l} led"),
+        None => "leader not one of the instances".into(),
+    }
 }
 
 /// Runs `f` on the instances off the async runtime.

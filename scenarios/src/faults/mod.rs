@@ -1,6 +1,6 @@
 //! The fault schedule: each `[[fault]]` waits for its time on the workload's clock, is
 //! applied, proven and undone by its verb ([`verbs`]: one [`verbs::FaultVerb`] per verb, in
-//! its family's file: `network`, `instance`, `broker`, `source`).
+//! its family's file: `network`, `instance`, `broker`, `source`, `connect`).
 //!
 //! A fault that could not be applied, or that was applied but shows no effect (the process did
 //! not stop, the broker still answers, the proxies saw none of the system's traffic to hold),
@@ -9,6 +9,7 @@
 //! that took effect says how it was seen in `effect`.
 
 mod broker;
+mod connect;
 mod instance;
 mod network;
 mod source;

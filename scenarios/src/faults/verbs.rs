@@ -10,6 +10,7 @@
 //! | instances of the system under test | `instance.rs` | add-instance, remove-instance, stall-instance, crash-instance |
 //! | brokers | `broker.rs` | kill-broker, stop-broker, bounce-brokers |
 //! | the source's data | `source.rs` | add-partitions, aborted-burst, hanging-transaction |
+//! | a Kafka Connect system's connectors (REST) | `connect.rs` | restart-connector, restart-task |
 //!
 //! Adding a verb: a variant of `FaultAction` (its TOML fields), its arm in
 //! [`FaultAction::verb`], and its [`FaultVerb`] in the family's file.
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{broker, instance, network, source, FaultTargets};
+use super::{broker, connect, instance, network, source, FaultTargets};
 use crate::spec::{FaultAction, Scenario, Side};
 
 /// Whether a fault verb takes `duration_secs`.
@@ -124,6 +125,16 @@ impl FaultAction {
             FaultAction::CrashInstance { instance } => {
                 Box::new(instance::CrashInstance { instance })
             }
+            FaultAction::RestartConnector {
+                connector,
+                include_tasks,
+            } => Box::new(connect::RestartConnector {
+                connector,
+                include_tasks,
+            }),
+            FaultAction::RestartTask { connector, task } => {
+                Box::new(connect::RestartTask { connector, task })
+            }
             FaultAction::AddPartitions { topic, partitions } => {
                 Box::new(source::AddPartitions { topic, partitions })
             }
@@ -216,6 +227,14 @@ mod tests {
                 topic: "t".into(),
                 partitions: 6,
             },
+            FaultAction::RestartConnector {
+                connector: None,
+                include_tasks: true,
+            },
+            FaultAction::RestartTask {
+                connector: None,
+                task: 0,
+            },
             FaultAction::KillBroker { cluster, node: 1 },
             FaultAction::StopBroker { cluster, node: 1 },
             FaultAction::BounceBrokers { cluster },
@@ -251,7 +270,7 @@ mod tests {
         }
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 15, "every verb has its own name: {names:?}");
+        assert_eq!(names.len(), 17, "every verb has its own name: {names:?}");
     }
 
     #[test]
@@ -281,6 +300,8 @@ mod tests {
             "remove-instance",
             "add-partitions",
             "aborted-burst",
+            "restart-connector",
+            "restart-task",
         ] {
             assert_eq!(of(name), Some(DurationUse::Unused), "{name}");
         }

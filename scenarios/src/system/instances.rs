@@ -102,6 +102,8 @@ pub struct Instances {
     /// The family of every instance ever started here (each life of a restarted one), for the
     /// survivors' check.
     lives: Vec<Family>,
+    /// When [`Instances::stop_all`] began (the run's end, not a fault).
+    stopping_since: Option<std::time::SystemTime>,
 }
 
 /// A process of the system under test that outlived its instance's stop.
@@ -135,6 +137,7 @@ impl Instances {
                 SETS.fetch_add(1, Ordering::Relaxed)
             ),
             lives: Vec::new(),
+            stopping_since: None,
         }
     }
 
@@ -285,6 +288,8 @@ impl Instances {
 
     /// Stops every instance (SIGTERM, grace, SIGKILL, each to its process group).
     pub fn stop_all(&mut self) {
+        self.stopping_since
+            .get_or_insert_with(std::time::SystemTime::now);
         let all: Vec<u32> = self.running.keys().copied().collect();
         for i in all {
             let _ = self.stop(i);
@@ -313,6 +318,12 @@ impl Instances {
                 command_line,
             })
             .collect()
+    }
+
+    /// When every instance was asked to stop at the run's end ([`Instances::stop_all`]); what
+    /// a system's group did after that is its shutdown, not the run's.
+    pub fn stopping_since(&self) -> Option<std::time::SystemTime> {
+        self.stopping_since
     }
 
     pub fn logs(&self) -> Vec<PathBuf> {

@@ -8,13 +8,19 @@
 //!
 //! Every instance gets its own copy of the file, differing only in `listeners` (the internal
 //! REST server that dedicated mode needs for more than one node and for exactly-once).
+//!
+//! Dedicated mode runs Connect's own herder, so its instances log the group's generations and
+//! assignments as a Connect worker does (`harness::connect::log`, with the worker's log4j2
+//! layout): the report's rebalances, each instance's tasks for the add/remove-instance proofs,
+//! and the group's generation and leader for the add/crash-instance proofs come from there, as
+//! for `kind = "connect"`.
 
 use async_trait::async_trait;
 use located::Located;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use verify::reader::Rename;
@@ -40,12 +46,24 @@ pub struct Mirrormaker2 {
     spec: SystemSpec,
     /// Its runtime and config ([`SystemUnderTest::prepare`]).
     launch: Option<Mm2Launch>,
+    /// The instances' log4j2 configuration (the Connect worker's, UTC millisecond timestamps:
+    /// the group history is parsed from their logs); None: the cache entry's.
+    log4j2: Option<PathBuf>,
+    /// Internal REST port → instance, for every instance ever started, and the dir of their
+    /// logs (`instance-N.log`): the group's leader and each instance's tasks are read from
+    /// there.
+    ports: Mutex<(BTreeMap<u16, u32>, Option<PathBuf>)>,
 }
 
 impl Mirrormaker2 {
     /// The system of a `mirrormaker2` table; prepare it before launching.
     pub fn new(spec: SystemSpec) -> Mirrormaker2 {
-        Mirrormaker2 { spec, launch: None }
+        Mirrormaker2 {
+            spec,
+            launch: None,
+            log4j2: None,
+            ports: Mutex::new((BTreeMap::new(), None)),
+        }
     }
 
     /// A MirrorMaker 2 system already configured (`launch`), ready to launch (the
@@ -54,6 +72,8 @@ impl Mirrormaker2 {
         Arc::new(Mirrormaker2 {
             spec,
             launch: Some(launch),
+            log4j2: None,
+            ports: Mutex::new((BTreeMap::new(), None)),
         })
     }
 }
@@ -118,6 +138,10 @@ impl SystemUnderTest for Mirrormaker2 {
             config,
             heap_mb,
         });
+        let log4j2 = setup.secrets_dir.join("mm2-log4j2.properties");
+        std::fs::write(&log4j2, harness::connect::log::LOG4J2_WORKER_CONFIG)
+            .map_err(ScenarioError::io(format!("writing {}", log4j2.display())))?;
+        self.log4j2 = Some(log4j2);
         Ok(())
     }
 
@@ -148,9 +172,20 @@ impl SystemUnderTest for Mirrormaker2 {
             reports::redact::redact_text(&secrets::redact_properties(&text)),
         )
         .map_err(ScenarioError::io(format!("writing {}", shown.display())))?;
-        let mut c = mm2.runtime.command(&path, mm2.heap_mb);
+        let mut c = match &self.log4j2 {
+            Some(log4j2) => mm2.runtime.command_logging_with(&path, log4j2, mm2.heap_mb),
+            None => mm2.runtime.command(&path, mm2.heap_mb),
+        };
         c.current_dir(&l.dir);
-        Ok((c, None))
+        // With the internal REST server, the instance is a Connect worker named by that port
+        // in the group's assignments: the port is how cutover asks what it holds.
+        if !mm2.config.internal_rest || self.log4j2.is_none() {
+            return Ok((c, None));
+        }
+        let mut ports = self.ports.lock().unwrap_or_else(|e| e.into_inner());
+        ports.0.insert(rest_port, index);
+        ports.1 = Some(l.dir.clone());
+        Ok((c, Some(rest_port)))
     }
 
     fn grace(&self) -> Duration {
@@ -197,6 +232,81 @@ impl SystemUnderTest for Mirrormaker2 {
             );
         }
         Ok(())
+    }
+
+    /// Dedicated mode runs Connect's `DistributedHerder`, whose log lines give the group's
+    /// generations (see `super::connect::rebalances_from`).
+    fn rebalances(
+        &self,
+        instances: &super::Instances,
+        workload_started: Option<std::time::SystemTime>,
+    ) -> Option<reports::Rebalances> {
+        self.log4j2.as_ref()?;
+        let generations = super::connect::generations_of(instances);
+        if generations.is_empty() {
+            return None;
+        }
+        let since = workload_started.and_then(super::connect::epoch_ms);
+        Some(super::connect::rebalances_from(
+            &generations,
+            since,
+            instances
+                .stopping_since()
+                .and_then(super::connect::epoch_ms),
+            "connect-workers",
+            |w| format!("instance {w}"),
+        ))
+    }
+
+    /// The tasks the group's assignments (replayed from every instance's log) leave with the
+    /// instance behind `metrics_port` (its internal REST port).
+    fn assigned_partitions(&self, metrics_port: u16) -> Option<f64> {
+        let (ports, dir) = {
+            let p = self.ports.lock().unwrap_or_else(|e| e.into_inner());
+            (p.0.clone(), p.1.clone()?)
+        };
+        let index = *ports.get(&metrics_port)?;
+        let mut events = Vec::new();
+        let mut indexes: Vec<u32> = ports.values().copied().collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        for i in indexes {
+            let text =
+                std::fs::read_to_string(dir.join(format!("instance-{i}.log"))).unwrap_or_default();
+            events.extend(harness::connect::log::parse_events(i, &text));
+        }
+        events.sort_by_key(|e| (e.at_ms, e.worker));
+        let generations = harness::connect::log::generations(&events);
+        // Not in the group yet: it answers nothing rather than 0.
+        generations
+            .iter()
+            .rev()
+            .find(|g| g.members.contains_key(&index))?;
+        let owned = harness::connect::log::owned_tasks(&generations);
+        Some(owned.get(&index).map_or(0, |t| t.len()) as f64)
+    }
+
+    fn assigned_unit(&self) -> (&'static str, &'static str) {
+        ("tasks", "the group's assignments in the instances' logs")
+    }
+
+    fn group_state(&self, instances: &super::Instances) -> Option<super::GroupState> {
+        self.log4j2.as_ref()?;
+        super::connect::group_state_of(&super::connect::generations_of(instances), |url| {
+            let port: u16 = url
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .rsplit_once(':')?
+                .1
+                .parse()
+                .ok()?;
+            self.ports
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .0
+                .get(&port)
+                .copied()
+        })
     }
 
     fn group_sync_interval_secs(&self) -> Option<u64> {

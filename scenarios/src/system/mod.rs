@@ -10,6 +10,7 @@
 //! | `mirrormaker2` | [`mirrormaker2`] | Apache Kafka's MirrorMaker 2 in dedicated mode: `mm2.properties`, target topic names from the replication policy, readiness from Connect's status topic |
 //! | `command` | [`command`] | any program, told the clusters through `CUTOVER_*` variables |
 //! | `running` | [`running`] | replication running outside cutover: nothing started |
+//! | `connect` | [`connect`] | a Kafka Connect cluster (workers = instances) and the connectors deployed on it through REST; its group's generations, leader and task starts from the workers' logs |
 //!
 //! Shared by all of them: [`instances`] (each instance a supervised process group, its
 //! signals, its survivors; `Launcher` and `Instances`).
@@ -19,6 +20,7 @@
 
 pub mod builtin;
 pub mod command;
+pub mod connect;
 pub mod instances;
 pub mod mirrormaker2;
 pub mod running;
@@ -105,6 +107,19 @@ fn source_partitions(source: &Arc<dyn Cluster>, topics: &[String]) -> u32 {
                 .sum::<u32>()
         })
         .sum()
+}
+
+/// The group a system's instances form (a Connect cluster's), as the system tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupState {
+    /// The latest generation any member joined.
+    pub generation: u32,
+    /// The instances in it.
+    pub members: Vec<u32>,
+    /// The instance that led it (None when its leader is not one cutover knows).
+    pub leader: Option<u32>,
+    /// The latest generation each instance ever joined (a stopped one's too).
+    pub joined: BTreeMap<u32, u32>,
 }
 
 /// A system under test: what `cutover run` asks of it, phase by phase. Defaults are those of
@@ -225,6 +240,38 @@ pub trait SystemUnderTest: Send + Sync {
         None
     }
 
+    /// What [`SystemUnderTest::assigned_partitions`] counts and where it reads it, for the
+    /// proofs' words. Default: the built-in replicator's gauge.
+    fn assigned_unit(&self) -> (&'static str, &'static str) {
+        ("partitions", "its assigned_partitions gauge")
+    }
+
+    /// Its instances' group (a Connect cluster's generation, members and leader), read from
+    /// the system itself; None when it tells none. Blocking (logs, REST).
+    fn group_state(&self, instances: &Instances) -> Option<GroupState> {
+        let _ = instances;
+        None
+    }
+
+    /// The connectors it deploys on a Kafka Connect cluster, by name (the restart verbs act
+    /// on them); empty for a system that runs none.
+    fn connectors(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The base URL of a Connect REST API that answers for its cluster (a running worker's).
+    fn rest_url(&self, instances: &Instances) -> Option<String> {
+        let _ = instances;
+        None
+    }
+
+    /// How many times each connector (`connector NAME`) and task (`task NAME-N`) was started,
+    /// as its workers' logs tell: a restart's proof. Empty when it tells none.
+    fn starts(&self, instances: &Instances) -> BTreeMap<String, u32> {
+        let _ = instances;
+        BTreeMap::new()
+    }
+
     /// Partitions an instance holds by its own account (read from its metrics port;
     /// blocking, a few seconds at most): the proof of an added or removed instance. None when
     /// it does not answer or the system reports none.
@@ -257,6 +304,7 @@ impl SystemSpec {
             SystemSpec::Mirrormaker2 { .. } => {
                 Box::new(mirrormaker2::Mirrormaker2::new(self.clone()))
             }
+            SystemSpec::Connect { .. } => Box::new(connect::Connect::new(self.clone())),
             SystemSpec::Running { rename_prefix } => Box::new(running::Running {
                 rename_prefix: rename_prefix.clone(),
             }),
@@ -312,12 +360,60 @@ mod tests {
     }
 
     #[test]
+    fn mirrormaker2_on_connect_overrides_any_system_keeping_its_instances() {
+        use crate::spec::SystemOverride;
+        for name in SystemOverride::NAMES {
+            assert_eq!(
+                SystemOverride::parse(name).map(SystemOverride::name),
+                Some(name)
+            );
+        }
+        let base = parsed("kind = \"builtin\"\ninstances = 2");
+        let off = base
+            .overridden(SystemOverride::Mirrormaker2Connect)
+            .system();
+        assert_eq!(
+            off.name(),
+            "connect (MirrorMaker 2 connectors, exactly-once off)"
+        );
+        assert_eq!(off.instances(), 2);
+        assert_eq!(off.connectors(), ["mirror-source"]);
+        let on = base
+            .overridden(SystemOverride::Mirrormaker2ConnectEos)
+            .system();
+        assert_eq!(
+            on.name(),
+            "connect (MirrorMaker 2 connectors, exactly-once source support)"
+        );
+        // A connect system keeps its own settings; only the preset and the mode change.
+        let own = parsed(
+            "kind = \"connect\"\ninstances = 4\nheap_mb = 300\n[[system.connector]]\nname = \"x\"\nclass = \"a.B\"",
+        )
+        .overridden(SystemOverride::Mirrormaker2ConnectEos);
+        let crate::spec::SystemSpec::Connect {
+            instances,
+            heap_mb,
+            connector,
+            connectors,
+            ..
+        } = &own
+        else {
+            panic!("not connect: {own:?}");
+        };
+        assert_eq!((*instances, *heap_mb, connector.len()), (4, 300, 1));
+        assert_eq!(*connectors, Some(crate::spec::ConnectPreset::Mirrormaker2));
+        assert_eq!(own.system().connectors(), ["mirror-source", "x"]);
+        assert_eq!(own.system().assigned_unit().0, "tasks");
+    }
+
+    #[test]
     fn a_system_that_is_not_prepared_refuses_to_launch() {
         let dir = tempfile::tempdir().unwrap();
         for system in [
             "kind = \"builtin\"",
             "kind = \"mirrormaker2\"",
             "kind = \"running\"",
+            "kind = \"connect\"\nconnectors = \"mirrormaker2\"",
         ] {
             let launcher = Launcher::new(
                 parsed(system).system().into(),
