@@ -134,6 +134,7 @@ fn missing(expected: &BTreeSet<String>, seen: &BTreeMap<String, u32>) -> Vec<Str
 }
 
 #[test]
+#[ignore = "CI covers a crashed worker's tasks moving through the catalog's connect-rebalance and tests/connect_system.rs; by hand: cargo test --test connect -- --ignored"]
 fn mirror_source_connector_copies_every_record_and_its_task_moves_when_its_worker_crashes() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let rt = runtime();
@@ -579,6 +580,7 @@ fn a_connector_compiled_here_runs_through_plugin_path() {
 }
 
 #[test]
+#[ignore = "CI covers leaves and joins as new generations through the catalog's connect-rebalance (three workers); by hand: cargo test --test connect -- --ignored"]
 fn three_workers_form_one_group_and_a_leave_and_a_join_are_new_generations() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let rt = runtime();

@@ -28,13 +28,19 @@ pub enum AxisSystem {
     BuiltinEos,
     /// MirrorMaker 2 exactly-once, the scenarios' defaults, one dedicated-mode JVM.
     Mm2Eos,
+    /// MirrorMaker 2's connector on a one-worker Kafka Connect cluster, exactly-once off.
+    Mm2Connect,
+    /// MirrorMaker 2's connector on a one-worker Kafka Connect cluster, exactly-once on.
+    Mm2ConnectEos,
 }
 
 impl AxisSystem {
-    pub const ALL: [AxisSystem; 3] = [
+    pub const ALL: [AxisSystem; 5] = [
         AxisSystem::CopyLimit,
         AxisSystem::BuiltinEos,
         AxisSystem::Mm2Eos,
+        AxisSystem::Mm2Connect,
+        AxisSystem::Mm2ConnectEos,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +48,8 @@ impl AxisSystem {
             AxisSystem::CopyLimit => "copy limit",
             AxisSystem::BuiltinEos => "built-in exactly-once",
             AxisSystem::Mm2Eos => "MirrorMaker 2 exactly-once",
+            AxisSystem::Mm2Connect => "MirrorMaker 2 on Connect exactly-once off",
+            AxisSystem::Mm2ConnectEos => "MirrorMaker 2 on Connect exactly-once",
         }
     }
 }
@@ -275,6 +283,13 @@ impl Bench {
             AxisSystem::Mm2Eos => {
                 self.mirrormaker2(index, true, &[], topic, partitions, Some(EVERY))
             }
+            AxisSystem::Mm2Connect | AxisSystem::Mm2ConnectEos => self.mirrormaker2_connect(
+                index,
+                system == AxisSystem::Mm2ConnectEos,
+                topic,
+                partitions,
+                Some(EVERY),
+            ),
         }
     }
 

@@ -30,6 +30,10 @@ pub enum Kind {
         /// `target.producer.*` entries over MirrorMaker 2's (Connect's) producer defaults.
         producer: Vec<(String, String)>,
     },
+    /// MirrorMaker 2's MirrorSourceConnector on a Kafka Connect cluster of one worker (the
+    /// seed's shape: a replication connector on Connect), deployed through REST as the
+    /// scenarios' `mirrormaker2` preset deploys it (`scenarios::system::connect::connectors`).
+    MirrorMaker2Connect { exactly_once: bool },
 }
 
 /// One row of the table.
@@ -93,6 +97,19 @@ impl Contender {
                 exactly_once,
                 producer: Vec::new(),
             },
+        )
+    }
+
+    pub fn mirrormaker2_connect(exactly_once: bool) -> Contender {
+        let name = if exactly_once {
+            "MirrorMaker 2 on Connect exactly-once"
+        } else {
+            "MirrorMaker 2 on Connect exactly-once off"
+        };
+        Contender::new(
+            name,
+            Section::System,
+            Kind::MirrorMaker2Connect { exactly_once },
         )
     }
 

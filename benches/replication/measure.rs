@@ -17,7 +17,7 @@ use rdkafka::producer::{
 };
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use replicator::{Metrics, ReplicatorConfig};
-use scenarios::spec::SystemSpec;
+use scenarios::spec::{SystemOverride, SystemSpec};
 use scenarios::system::mirrormaker2::Mirrormaker2;
 use scenarios::system::{Launcher, Mm2Launch};
 
@@ -78,6 +78,8 @@ impl Options {
             Contender::builtin("exactly-once"),
             Contender::mirrormaker2(false),
             Contender::mirrormaker2(true),
+            Contender::mirrormaker2_connect(false),
+            Contender::mirrormaker2_connect(true),
         ];
         if flag("CUTOVER_BENCH_MATRIX") {
             contenders.extend(matrix());
@@ -338,6 +340,9 @@ impl Bench {
                     PARTITIONS,
                     None,
                 )
+                .map(|(t, _)| t),
+            Kind::MirrorMaker2Connect { exactly_once } => self
+                .mirrormaker2_connect(index, *exactly_once, SOURCE_TOPIC, PARTITIONS, None)
                 .map(|(t, _)| t),
         };
         let admin = self.target.admin()?;
@@ -605,6 +610,94 @@ bootstrap.servers = "{target}"
         });
         let usage = sampler.map(Sampler::finish);
         instances.stop_all();
+        result.map(|t| (t, usage))
+    }
+
+    /// MirrorMaker 2's MirrorSourceConnector on a one-worker Kafka Connect cluster (distributed
+    /// mode, its internal topics on the target), deployed through REST with the scenarios'
+    /// `mirrormaker2` preset, the same tasks and heap as the dedicated-mode row; timed like it.
+    /// The worker's start and the connector's deployment are not counted (the clock starts at
+    /// 5 % copied).
+    pub fn mirrormaker2_connect(
+        &mut self,
+        index: usize,
+        exactly_once: bool,
+        source_topic: &str,
+        partitions: i32,
+        usage: Option<Duration>,
+    ) -> Result<(Timing, Option<Usage>)> {
+        use scenarios::system::connect::{connectors, ConnectorClusters, MIRROR_SOURCE};
+        let dedicated = SystemSpec::mirrormaker2(1, exactly_once);
+        let system = dedicated.overridden(if exactly_once {
+            SystemOverride::Mirrormaker2ConnectEos
+        } else {
+            SystemOverride::Mirrormaker2Connect
+        });
+        let SystemSpec::Connect {
+            heap_mb,
+            worker_properties,
+            ..
+        } = &system
+        else {
+            bail!("not a Connect system");
+        };
+        let tag = format!("c{index}");
+        let (sb, tb) = (
+            self.source.bootstrap_servers(),
+            self.target.bootstrap_servers(),
+        );
+        let mut spec = harness::connect::ConnectSpec::new(
+            format!("bench-{tag}"),
+            harness::ClientProps::bootstrap(tb.clone()),
+        );
+        spec.version = self.version.clone();
+        spec.workers = 1;
+        spec.group_id = format!("bench-connect-{tag}");
+        spec.exactly_once_source = exactly_once;
+        spec.heap_mb = *heap_mb;
+        spec.worker_props = worker_properties.clone();
+        let mut deployed = connectors(
+            &system,
+            &ConnectorClusters {
+                source_bootstrap: &sb,
+                target_bootstrap: &tb,
+                source_props: Vec::new(),
+                target_props: Vec::new(),
+                source_brokers: 1,
+                target_brokers: 1,
+            },
+            &[source_topic.to_string()],
+            &[],
+        );
+        for (_, config) in &mut deployed {
+            // Target topic `source.c<index>.bench`, as the dedicated-mode row names its own.
+            config.insert(
+                "replication.policy.class".into(),
+                "org.apache.kafka.connect.mirror.DefaultReplicationPolicy".into(),
+            );
+            config.insert("replication.policy.separator".into(), format!(".{tag}."));
+        }
+        let target_topic = format!("source.{tag}.{source_topic}");
+        let began = Instant::now();
+        let mut cluster = self
+            .runtime
+            .block_on(harness::connect::ConnectCluster::start(spec))
+            .context("starting the Connect worker")?;
+        let rest = cluster.rest()?;
+        for (name, config) in &deployed {
+            rest.put_connector_config(name, config, Duration::from_secs(60))
+                .with_context(|| format!("deploying {name}"))?;
+        }
+        rest.wait_running(MIRROR_SOURCE, Duration::from_secs(120))
+            .context("MirrorSourceConnector running")?;
+        let sampler = match (usage, cluster.pid(0)) {
+            (Some(every), Some(pid)) => Some(Sampler::start(pid, every)),
+            _ => None,
+        };
+        let mut tail = TailCounter::new(&tb, &target_topic, partitions, self.records)?;
+        let result = self.clock(began, || tail.copied());
+        let usage = sampler.map(Sampler::finish);
+        cluster.stop_all(Duration::from_secs(5));
         result.map(|t| (t, usage))
     }
 

@@ -195,6 +195,17 @@ fn set_in(root: &mut toml::Value, path: &[String], value: toml::Value) -> Result
     }
     match at {
         toml::Value::Table(t) => {
+            // A table of strings (client or worker properties): a number or a boolean goes in
+            // as its text, as a properties file would have it.
+            let strings = !t.is_empty() && t.values().all(|v| v.is_str());
+            let value = match value {
+                toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)
+                    if strings =>
+                {
+                    toml::Value::String(value.to_string())
+                }
+                other => other,
+            };
             t.insert(last.clone(), value);
             Ok(())
         }
@@ -398,6 +409,23 @@ duration_secs = 3
         };
         assert_eq!((latency(&v[0]), latency(&v[5])), (50, 400));
         assert_eq!(v[0].scenario.run.seed, v[5].scenario.run.seed);
+    }
+
+    #[test]
+    fn a_number_set_in_a_table_of_strings_goes_in_as_text() {
+        let v = variants(
+            SCENARIO,
+            "s.toml",
+            &[Setting::parse(r#"system.source_properties."send.buffer.bytes"=32768"#).unwrap()],
+        )
+        .unwrap();
+        let crate::spec::SystemSpec::Builtin {
+            source_properties, ..
+        } = &v[0].scenario.system
+        else {
+            panic!("builtin")
+        };
+        assert_eq!(source_properties["send.buffer.bytes"], "32768");
     }
 
     #[test]

@@ -233,7 +233,7 @@ pub(crate) fn epoch_ms(t: SystemTime) -> Option<u64> {
 }
 
 /// The scenario's clusters as the connectors reach them.
-pub(crate) struct ConnectorClusters<'a> {
+pub struct ConnectorClusters<'a> {
     pub source_bootstrap: &'a str,
     pub target_bootstrap: &'a str,
     /// Client properties beyond `bootstrap.servers` (security).
@@ -244,8 +244,8 @@ pub(crate) struct ConnectorClusters<'a> {
 }
 
 /// The connectors of a `connect` system: the preset's, then the user's with the keys filled in
-/// that `crate::spec::ConnectorSpec` documents.
-pub(crate) fn connectors(
+/// that `crate::spec::ConnectorSpec` documents (also what the replication bench deploys).
+pub fn connectors(
     system: &SystemSpec,
     clusters: &ConnectorClusters<'_>,
     topics: &[String],
