@@ -9,6 +9,9 @@
 //! - the built-in replicator at-least-once and exactly-once (in this process);
 //! - MirrorMaker 2 with exactly-once off and on (a dedicated-mode JVM, configured as the
 //!   scenarios configure it);
+//! - MirrorMaker 2's MirrorSourceConnector on a one-worker Kafka Connect cluster, exactly-once
+//!   off and on (the seed's shape: a replication connector on Connect; the scenarios'
+//!   `mirrormaker2` preset, deployed through REST);
 //! - with `CUTOVER_BENCH_MATRIX=1`, the built-in replicator's exactly-once default with one knob
 //!   changed at a time (batch size, linger, compression, fetch sizes, socket buffers, commit
 //!   interval, instances).
@@ -22,8 +25,8 @@
 //! (`CUTOVER_BENCH_AXIS_RECORDS`, default `CUTOVER_BENCH_RECORDS`) written once per partition
 //! count (`CUTOVER_BENCH_PARTITIONS`, default `12,300,3000`, `off` for none) into its own source
 //! topic, and at each count the copy limit, the built-in replicator exactly-once (`cutover
-//! replicate`, a child process) and MirrorMaker 2 exactly-once (its JVM), both as the scenarios
-//! configure them. Per row: records/s, MB/s, the ratio to the same contender's rate at the
+//! replicate`, a child process), MirrorMaker 2 exactly-once (its JVM) and MirrorMaker 2 on Connect
+//! (exactly-once off and on, the worker's JVM), all as the scenarios configure them. Per row: records/s, MB/s, the ratio to the same contender's rate at the
 //! lowest count, the process's peak thread count and peak RSS (sampled from
 //! `/proc/<pid>/status` during the copy), and the two goals said met or NOT met: built-in
 //! exactly-once at 3,000 partitions ≥ 70 % of its 12-partition rate and ≥ 2× MirrorMaker 2
