@@ -464,72 +464,10 @@ fn ctrl_c_tears_everything_down_and_writes_an_aborted_report() {
 }
 
 /// A `command` system in the README's `./my-copier.sh` shape, with a wrapper that does not
-/// `exec` its copier: the script writes a replicator config from the contract's environment,
-/// runs `before_copier`, then `cutover replicate` (exactly-once) as its child. Returns the
-/// scenario file; the workload is one 1-partition topic for 6 s.
+/// `exec` its copier: the same scenario `cutover selftest` runs (its process cases), written by
+/// `selftest::processes::write_scenario`. Returns the scenario file.
 fn wrapped_copier_scenario(dir: &Path, before_copier: &str, faults: &str) -> PathBuf {
-    let script = dir.join("copier.sh");
-    std::fs::write(
-        &script,
-        format!(
-            r#"#!/bin/sh
-cfg="$PWD/copier-$CUTOVER_INSTANCE.toml"
-cat > "$cfg" <<EOF
-[replication]
-mode = "exactly-once"
-group_id = "$CUTOVER_GROUP_ID"
-include = ['wrapped\..*']
-topic_refresh_interval_ms = 1000
-[tuning]
-commit_interval_ms = 100
-[source]
-"bootstrap.servers" = "$CUTOVER_SOURCE_BOOTSTRAP"
-# The slot group notices a crashed member within 6 s (Kafka's default: 45 s).
-"session.timeout.ms" = "6000"
-"heartbeat.interval.ms" = "1000"
-[target]
-"bootstrap.servers" = "$CUTOVER_TARGET_BOOTSTRAP"
-EOF
-{before_copier}
-"{BIN}" replicate --config "$cfg"
-echo "copier exited with $?"
-"#
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = dir.join("wrapped.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[scenario]
-name = "wrapped-copier"
-description = "a wrapper script that runs its copier without exec"
-
-[run]
-duration_secs = 6
-drain_timeout_secs = 60
-
-[workload]
-[workload.topics]
-count = 1
-pattern = "wrapped.{{n}}"
-partitions = 1
-[[workload.producer]]
-rate = {{ records_per_sec = 500 }}
-
-[system]
-kind = "command"
-command = ["./copier.sh"]
-grace_secs = 10
-{faults}
-"#
-        ),
-    )
-    .unwrap();
-    path
+    selftest::processes::write_scenario(dir, Path::new(BIN), before_copier, faults).unwrap()
 }
 
 /// SIGKILLs the processes `processes_mentioning` listed (so a failing test leaves nothing).

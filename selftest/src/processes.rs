@@ -171,8 +171,9 @@ fn mentioning(needle: &str) -> Vec<(u32, String)> {
 
 /// The README's `./my-copier.sh` shape with a wrapper that does not `exec`: it writes a
 /// replicator config from the contract's environment, runs `before_copier`, then
-/// `cutover replicate` (exactly-once) as its child. One 1-partition topic for 6 s.
-fn write_scenario(
+/// `cutover replicate` (exactly-once) as its child. One 1-partition topic for 6 s. Returns
+/// the scenario file (`wrapped.toml` in `dir`, beside `copier.sh`).
+pub fn write_scenario(
     dir: &Path,
     cutover_exe: &Path,
     before_copier: &str,
