@@ -30,7 +30,8 @@
 //! lowest count, the process's peak thread count and peak RSS (sampled from
 //! `/proc/<pid>/status` during the copy), and the two goals said met or NOT met: built-in
 //! exactly-once at 3,000 partitions ≥ 70 % of its 12-partition rate and ≥ 2× MirrorMaker 2
-//! exactly-once at 3,000. `CUTOVER_BENCH_ONLY=partitions` runs the axis alone;
+//! exactly-once at 3,000. `CUTOVER_BENCH_ONLY=partitions` runs the axis alone
+//! (`partitions,connect`: with the copy limit and the systems whose name holds `connect`);
 //! `CUTOVER_BENCH_AXIS_BUDGET_SECS` (2,400) bounds the whole axis (rows not started by then are
 //! reported as not run).
 //!

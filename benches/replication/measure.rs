@@ -88,6 +88,7 @@ impl Options {
             Ok(v) => parse_partitions(&v),
             Err(_) => vec![12, 300, 3000],
         };
+        let mut axis_systems = AxisSystem::ALL.to_vec();
         if let Ok(only) = std::env::var("CUTOVER_BENCH_ONLY") {
             let mut words: Vec<String> = only
                 .split(',')
@@ -109,6 +110,13 @@ impl Options {
                         c.name.to_lowercase().contains(w) || c.setting.to_lowercase().contains(w)
                     })
             });
+            // With other words too, the axis keeps the copy limit and the systems they name.
+            if axis && !words.is_empty() {
+                axis_systems.retain(|a| {
+                    *a == AxisSystem::CopyLimit
+                        || words.iter().any(|w| a.name().to_lowercase().contains(w))
+                });
+            }
         }
         let mut base_tuning = Vec::new();
         if let Ok(v) = std::env::var("CUTOVER_BENCH_COMMIT_MS") {
@@ -129,7 +137,7 @@ impl Options {
             contender_timeout: Duration::from_secs(if quick { 120 } else { 900 }),
             partitions_axis,
             axis_records: num("CUTOVER_BENCH_AXIS_RECORDS", records),
-            axis_systems: AxisSystem::ALL.to_vec(),
+            axis_systems,
             axis_budget: Duration::from_secs(num(
                 "CUTOVER_BENCH_AXIS_BUDGET_SECS",
                 if quick { 600 } else { 2400 },
