@@ -203,6 +203,19 @@ fn every_catalog_entry_takes_every_system_with_its_instances_and_faults() {
                 ) => {
                     assert_eq!(*exactly_once, name == "mirrormaker2-eos");
                 }
+                (
+                    "mirrormaker2-connect" | "mirrormaker2-connect-eos",
+                    SystemSpec::Connect {
+                        exactly_once_source_support,
+                        ..
+                    },
+                ) => {
+                    assert_eq!(
+                        format!("{exactly_once_source_support:?}").to_lowercase() == "enabled",
+                        name == "mirrormaker2-connect-eos",
+                        "{name}"
+                    );
+                }
                 (name, other) => panic!("{name} gave {other:?}"),
             }
         }
