@@ -484,33 +484,32 @@ fn previews_for(
             wanted.insert((Side::Target, target_topic.clone(), r.partition, *o));
         }
     }
-    // One read per partition and side.
-    let mut by_partition: BTreeMap<(Side, String, i32), Vec<i64>> = BTreeMap::new();
-    for (side, topic, partition, offset) in wanted {
-        by_partition
-            .entry((side, topic, partition))
-            .or_default()
-            .push(offset);
-    }
+    // Every key at once, as the single-process verdict reads them (one fetch per side).
+    let wanted: Vec<(Side, Position)> = wanted
+        .into_iter()
+        .map(|(side, topic, partition, offset)| {
+            (
+                side,
+                Position {
+                    topic,
+                    partition,
+                    offset,
+                },
+            )
+        })
+        .collect();
+    let asked: Vec<(bool, Position)> = wanted
+        .iter()
+        .map(|(side, pos)| (*side == Side::Source, pos.clone()))
+        .collect();
     let mut previews = Vec::new();
-    let deadline = Instant::now() + crate::reader::PREVIEW_BUDGET;
-    for side in [Side::Source, Side::Target] {
-        let wanted: BTreeMap<(String, i32), Vec<i64>> = by_partition
-            .iter()
-            .filter(|((s, _, _), _)| *s == side)
-            .map(|((_, topic, partition), offsets)| ((topic.clone(), *partition), offsets.clone()))
-            .collect();
-        if wanted.is_empty() {
-            continue;
-        }
-        for ((topic, partition, offset), key) in
-            previewer.keys_many(side == Side::Source, &wanted, deadline)
-        {
+    for ((side, pos), key) in wanted.into_iter().zip(previewer.previews(&asked)) {
+        if let Some(key) = key {
             previews.push(Preview {
                 side,
-                topic,
-                partition,
-                offset,
+                topic: pos.topic,
+                partition: pos.partition,
+                offset: pos.offset,
                 key,
             });
         }

@@ -1333,8 +1333,7 @@ impl KeyPreviews for Previewer {
         let mut found: HashMap<(bool, String, i32, i64), String> = HashMap::new();
         for side in [true, false] {
             let mut offsets: BTreeMap<(String, i32), Vec<i64>> = BTreeMap::new();
-            for (s, p) in wanted.iter().filter(|(s, _)| *s == side) {
-                let _ = s;
+            for (_, p) in wanted.iter().filter(|(s, _)| *s == side) {
                 offsets
                     .entry((p.topic.clone(), p.partition))
                     .or_default()
