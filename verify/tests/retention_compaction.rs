@@ -219,25 +219,33 @@ async fn compacted_topics_judge_every_record_a_cleaner_did_not_remove() {
     assert_eq!(v.counts.get(AnomalyClass::Duplicated), 1, "{:?}", v.counts);
     assert_eq!(v.tally.unverifiable_compacted, 2, "{:?}", v.tally);
 
-    // A faithful copy, then the target's cleaner really runs: its short segment rolls when the
+    // A faithful copy, then the target's cleaner really runs over exactly the first 30 records:
+    // `segment.ms` turns short only once they are all in one segment (set from the start, a slow
+    // produce rolled mid-way and the cleaner cleaned a prefix), so the segment rolls when the
     // tombstone arrives after a pause, and any dirty ratio is enough.
     admin
         .create_topic(&TopicSpec::new("ledger", 1, 1).config("cleanup.policy", "compact"))
         .await
         .unwrap();
-    admin
-        .create_topic(
-            &TopicSpec::new("copy.ledger", 1, 1)
-                .config("cleanup.policy", "compact")
-                .config("segment.ms", "100")
-                .config("min.cleanable.dirty.ratio", "0.01")
-                .config("min.compaction.lag.ms", "0"),
-        )
-        .await
-        .unwrap();
+    let ledger_copy: std::collections::BTreeMap<String, String> = [
+        ("cleanup.policy", "compact"),
+        ("min.cleanable.dirty.ratio", "0.01"),
+        ("min.compaction.lag.ms", "0"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut spec = TopicSpec::new("copy.ledger", 1, 1);
+    for (k, v) in &ledger_copy {
+        spec = spec.config(k.as_str(), v.as_str());
+    }
+    admin.create_topic(&spec).await.unwrap();
     produce(&props, "ledger", &history).await;
     produce(&props, "copy.ledger", &history[..30]).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut short = ledger_copy.clone();
+    short.insert("segment.ms".into(), "100".into());
+    admin.alter_topic_configs("copy.ledger", &short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     produce(&props, "copy.ledger", &history[30..]).await;
     let dirs = cleaners.target.clone().unwrap_or_default();
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
