@@ -3,8 +3,10 @@
 //! aborted transactions through a task restart and a killed worker, and the checker finds
 //! nothing wrong; each fault is proven by the Connect cluster itself (the task's new start in
 //! the workers' logs, the restarted worker in a later generation, which instance led); the
-//! report counts the group's rebalances (about 75 s on 2 cores). And (`-- --ignored`, a minute)
-//! `--system mirrormaker2-connect-eos` puts the preset under a catalog scenario.
+//! report counts the group's rebalances (about 75 s on 2 cores; run by hand with `-- --ignored`:
+//! CI's catalog phase runs `connect-rebalance` and `connect-rebalance-eos`, which crash a worker
+//! of the same preset). And (`-- --ignored`, a minute) `--system mirrormaker2-connect-eos` puts
+//! the preset under a catalog scenario.
 
 use reports::CutoverExitCode;
 
@@ -15,6 +17,7 @@ mod support;
 use support::{count, run};
 
 #[test]
+#[ignore = "75 s: cargo test --test connect_system -- --ignored (CI's catalog runs connect-rebalance-eos)"]
 fn connect_exactly_once_survives_a_task_restart_and_a_killed_worker_proven_by_the_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("connect-eos.toml");
