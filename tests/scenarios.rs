@@ -1,7 +1,9 @@
 //! `cutover run` end to end on real clusters: the smoke scenario passes; the same workload
 //! between SASL_SSL clusters with ACLs passes with the replicator as a least-privilege
 //! principal and no secret in any output; a `command` system that
-//! drops every 1000th record is reported with exactly that many lost; a wrapper script that
+//! drops every 1000th record is reported with exactly that many lost; a `command` system's
+//! added and removed instances are proven from its consumer group on the source (an added one
+//! that never joins makes the run unknown); a wrapper script that
 //! does not `exec` its copier is crashed whole, and a helper that escapes its process group
 //! fails the run with `process-survived` and is killed; Ctrl-C tears everything down. The whole catalog against its expectations is `tests/catalog.rs` (ignored: minutes).
 
@@ -375,6 +377,138 @@ fn added_partitions_nobody_writes_to_make_the_run_unknown() {
             .contains("no committed record on partitions 3..5"),
         "{fault:#}"
     );
+}
+
+/// A `command` system whose copier (the lossy copier with `LOSSY_SUBSCRIBE=1`, dropping
+/// nothing) consumes the source in `CUTOVER_GROUP_ID` (`copiers`), handing its partitions over
+/// on every rebalance: `command` runs it (`{copier}` replaced by its path), 1 topic of 4
+/// partitions written at 400 records a second for `secs` seconds, joins and leaves proven
+/// within `proof_secs`, `faults` appended.
+fn group_copier_scenario(
+    command: &str,
+    secs: u32,
+    proof_secs: u32,
+    faults: &str,
+) -> (i32, serde_json::Value, String) {
+    let copier = lossy_copier_built();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("group.toml");
+    let command = command.replace("{copier}", &copier.display().to_string());
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[scenario]
+name = "group-copier"
+description = "a copier whose instances share the partitions in CUTOVER_GROUP_ID"
+
+[run]
+duration_secs = {secs}
+drain_timeout_secs = 30
+
+[workload]
+records = {records}
+[workload.topics]
+count = 1
+pattern = "grouped.{{n}}"
+partitions = 4
+[[workload.producer]]
+rate = {{ records_per_sec = 400 }}
+
+[system]
+kind = "command"
+command = {command}
+env = {{ LOSSY_EVERY = "1000000000000", LOSSY_SUBSCRIBE = "1" }}
+group_id = "copiers"
+grace_secs = 10
+rebalance_proof_secs = {proof_secs}
+{faults}"#,
+            records = secs * 400,
+        ),
+    )
+    .unwrap();
+    run(&path)
+}
+
+/// add-instance and remove-instance on a `command` system, proven from its consumer group on
+/// the source: the added copier joined and took partitions, the removed one's partitions are
+/// held again by the one left, and the copy is exact.
+#[test]
+fn a_command_s_instances_joining_and_leaving_are_proven_from_its_group() {
+    let (code, report, out) = group_copier_scenario(
+        r#"["{copier}"]"#,
+        8,
+        20,
+        r#"
+[[fault]]
+at_secs = 1
+kind = "add-instance"
+
+[[fault]]
+at_secs = 5
+kind = "remove-instance"
+"#,
+    );
+    let faults = report["faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 2, "{report:#}");
+    let add = &faults[0];
+    assert_eq!(add["kind"], "add-instance");
+    assert_eq!(add["error"], "", "{add:#}");
+    let effect = add["effect"].as_str().unwrap();
+    assert!(
+        effect.contains("the group `copiers` on the source went from 1 to 2 members")
+            && effect.contains("the new member")
+            && effect.contains("partitions (grouped.0: "),
+        "{effect}"
+    );
+    let remove = &faults[1];
+    assert_eq!(remove["kind"], "remove-instance");
+    assert_eq!(remove["error"], "", "{remove:#}");
+    let effect = remove["effect"].as_str().unwrap();
+    assert!(
+        effect.contains("the group `copiers` on the source went from 2 to 1 member")
+            && effect.contains(
+                "held again by the 1 member remaining, 4 partitions (grouped.0: 0, 1, 2, 3)"
+            ),
+        "{effect}"
+    );
+    assert_eq!(code, CutoverExitCode::OK, "{out}\n{report:#}");
+    assert_eq!(report["outcome"], "pass");
+}
+
+/// The broken system the group proof catches: the added instance is a process that sleeps and
+/// never joins the group. Before the proof read the group, add-instance was proven by the
+/// process running ("running is all cutover can see") and the run passed.
+#[test]
+fn an_added_instance_that_never_joins_the_group_makes_the_run_unknown() {
+    let (code, report, out) = group_copier_scenario(
+        r#"["sh", "-c", "if [ \"$CUTOVER_INSTANCE\" = 1 ]; then exec sleep 600; else exec '{copier}'; fi"]"#,
+        4,
+        8,
+        r#"
+[[fault]]
+at_secs = 1
+kind = "add-instance"
+"#,
+    );
+    let add = &report["faults"][0];
+    assert_eq!(add["kind"], "add-instance", "{report:#}");
+    assert_eq!(add["effect"], "", "{add:#}");
+    let error = add["error"].as_str().unwrap();
+    assert!(
+        error.contains("instance 1 running")
+            && error.contains(
+                "group `copiers` on the source has 1 member (it had 1 before the instance was added): the new instance did not join it (within 8 s)"
+            ),
+        "{error}"
+    );
+    // The copy itself is exact (instance 0 copied everything): only the proof is missing.
+    assert!(
+        report["verdict"]["counts"].as_object().unwrap().is_empty(),
+        "{report:#}"
+    );
+    assert_eq!(code, CutoverExitCode::ERROR, "{out}\n{report:#}");
+    assert_eq!(report["outcome"], "unknown");
 }
 
 /// Processes whose command line mentions `needle` (brokers name their work dir, replicator

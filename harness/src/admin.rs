@@ -1,4 +1,5 @@
-//! Topic administration on any cluster: create, describe, list, delete.
+//! Topic administration on any cluster: create, describe, list, delete; a classic consumer
+//! group's members and their decoded assignments (`describe_consumer_group`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -57,6 +58,53 @@ pub struct PartitionState {
 pub struct TopicDescription {
     pub name: String,
     pub partitions: Vec<PartitionState>,
+}
+
+/// One member of a classic consumer group, as the group's coordinator describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMember {
+    pub member_id: String,
+    pub client_id: String,
+    pub client_host: String,
+    /// Its assigned partitions by topic, decoded from the consumer protocol
+    /// (`crate::consumer_protocol`); empty while the group rebalances, and for a group whose
+    /// protocol type is not `consumer` (a Connect cluster's).
+    pub assignment: BTreeMap<String, Vec<i32>>,
+}
+
+impl GroupMember {
+    /// How many partitions it holds.
+    pub fn partition_count(&self) -> usize {
+        self.assignment.values().map(Vec::len).sum()
+    }
+}
+
+/// A classic consumer group as its coordinator describes it (ListGroups then DescribeGroups:
+/// no generation, which DescribeGroups does not return).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerGroupDescription {
+    pub group: String,
+    /// `Stable`, `PreparingRebalance`, `CompletingRebalance`, `Empty`, `Dead`.
+    pub state: String,
+    /// `consumer` for Kafka consumers; `connect` for a Connect cluster's workers.
+    pub protocol_type: String,
+    /// The assignor its members agreed on (`range`, `roundrobin`, `cooperative-sticky`, …).
+    pub protocol: String,
+    pub members: Vec<GroupMember>,
+}
+
+impl ConsumerGroupDescription {
+    /// Every partition some member holds, as (topic, partition).
+    pub fn partitions(&self) -> std::collections::BTreeSet<(String, i32)> {
+        self.members
+            .iter()
+            .flat_map(|m| {
+                m.assignment
+                    .iter()
+                    .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
+            })
+            .collect()
+    }
 }
 
 /// Admin operations against one cluster.
@@ -247,6 +295,24 @@ impl Admin {
             result.map_err(|(name, code)| self.error(&op, format!("{name}: {code}")))?;
         }
         Ok(())
+    }
+
+    /// Describes the classic consumer group `group`: its state and each member with its client
+    /// id, host and decoded assignment. None when no broker lists it (it never existed, or
+    /// it was deleted). Err when it cannot be read, or a `consumer` member's assignment is not
+    /// the consumer protocol.
+    pub async fn describe_consumer_group(
+        &self,
+        group: &str,
+    ) -> Result<Option<ConsumerGroupDescription>> {
+        let op = format!("describing consumer group {group}");
+        let consumer = Arc::clone(&self.metadata);
+        let timeout = self.timeout;
+        let name = group.to_string();
+        tokio::task::spawn_blocking(move || describe_group(&consumer, &name, timeout))
+            .await
+            .map_err(|e| self.error(&op, e))?
+            .map_err(|e| self.error(&op, e))
     }
 
     /// Deletes the records of `topic`/`partition` below `offset` (what retention does), and
@@ -446,4 +512,44 @@ impl Admin {
             })
             .collect())
     }
+}
+
+/// [`Admin::describe_consumer_group`] on a blocking thread: Err is the reason.
+fn describe_group(
+    consumer: &BaseConsumer,
+    group: &str,
+    timeout: Duration,
+) -> std::result::Result<Option<ConsumerGroupDescription>, String> {
+    let list = consumer
+        .fetch_group_list(Some(group), timeout)
+        .map_err(|e| e.to_string())?;
+    let Some(g) = list.groups().iter().find(|g| g.name() == group) else {
+        return Ok(None);
+    };
+    let consumer_protocol = g.protocol_type() == "consumer";
+    let mut members = Vec::new();
+    for m in g.members() {
+        let assignment = match m.assignment() {
+            Some(bytes) if consumer_protocol => {
+                crate::consumer_protocol::decode_assignment(bytes)
+                    .map_err(|e| format!("member {}: its assignment: {e}", m.id()))?
+                    .partitions
+            }
+            _ => BTreeMap::new(),
+        };
+        members.push(GroupMember {
+            member_id: m.id().to_string(),
+            client_id: m.client_id().to_string(),
+            client_host: m.client_host().to_string(),
+            assignment,
+        });
+    }
+    members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
+    Ok(Some(ConsumerGroupDescription {
+        group: group.to_string(),
+        state: g.state().to_string(),
+        protocol_type: g.protocol_type().to_string(),
+        protocol: g.protocol().to_string(),
+        members,
+    }))
 }

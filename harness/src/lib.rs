@@ -31,6 +31,7 @@ pub mod cleaner;
 pub mod client_props;
 pub mod cluster;
 pub mod connect;
+pub mod consumer_protocol;
 pub mod container;
 pub mod delivery;
 pub mod diagnose;
@@ -59,7 +60,9 @@ pub use acl::{
     permits, AclBinding, AclError, AclFilter, AclOperation, ClusterDescription, Decision,
     ParseAclError, PatternType, Permission, ResourceType,
 };
-pub use admin::{Admin, PartitionState, TopicDescription, TopicSpec};
+pub use admin::{
+    Admin, ConsumerGroupDescription, GroupMember, PartitionState, TopicDescription, TopicSpec,
+};
 pub use client_props::ClientProps;
 pub use cluster::{start, BrokerInfo, Cluster};
 pub use connect::{ConnectCluster, ConnectError, ConnectRest, ConnectSpec};

@@ -159,9 +159,18 @@ pub enum SystemSpec {
         /// SIGTERM, then SIGKILL after this long, in seconds.
         #[serde(default = "default_grace")]
         grace_secs: f64,
-        /// Passed as `CUTOVER_GROUP_ID` (the group the command's consumers should use).
+        /// Passed as `CUTOVER_GROUP_ID` (the group the command's consumers should use). The
+        /// instance faults are proven from this group on the source: `add-instance` when it has
+        /// one member more and the new one holds partitions, `remove-instance` when it has one
+        /// fewer and the partitions it held are all held again; a command that does not join
+        /// it makes those faults unproven (the run UNKNOWN).
         #[serde(default = "default_group")]
         group_id: String,
+        /// How long, in seconds, an added instance may take to join `group_id` and be given
+        /// partitions, and a removed one's partitions to be held again by the others (a
+        /// rebalance, with its session and poll timeouts).
+        #[serde(default = "default_rebalance_proof")]
+        rebalance_proof_secs: f64,
         /// Extra environment variables of the command.
         #[serde(default)]
         env: BTreeMap<String, String>,
@@ -526,6 +535,13 @@ fn one() -> u32 {
 
 fn default_grace() -> f64 {
     10.0
+}
+
+/// The default `rebalance_proof_secs` of a `command` system.
+pub const DEFAULT_REBALANCE_PROOF_SECS: f64 = 90.0;
+
+fn default_rebalance_proof() -> f64 {
+    DEFAULT_REBALANCE_PROOF_SECS
 }
 
 fn default_group() -> String {

@@ -114,6 +114,13 @@ fn bad_scenarios_name_file_line_and_field() {
                 "kind = \"command\"\ncommand = []",
             ),
         ),
+        (
+            "no time for a join to show",
+            GOOD.replace(
+                "kind = \"builtin\"\nreplication = { mode = \"exactly-once\" }",
+                "kind = \"command\"\ncommand = [\"./copy.sh\"]\nrebalance_proof_secs = 0",
+            ),
+        ),
     ];
     let mut all = String::new();
     for (what, text) in cases {

@@ -7,7 +7,10 @@
 //! `assigned_partitions` gauge, a Connect worker's tasks in the REST status). A system whose
 //! instances form one group (`SystemUnderTest::group_state`: a Connect cluster's generations
 //! from its workers' logs) proves a join and a crash by the instance's membership of a later
-//! generation, and says which instance led before and after.
+//! generation, and says which instance led before and after. A system whose instances consume
+//! the source in a consumer group it names (`SystemUnderTest::source_group`: a `command`'s
+//! `CUTOVER_GROUP_ID`) proves a join and a leave from that group's members and assignments on
+//! the source (`consumer_group`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +18,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use harness::supervisor::{Family, ProcessInfo};
 
+use super::consumer_group::Watch;
 use super::verbs::{DurationUse, FaultVerb, VerbCheck};
 use super::FaultTargets;
 use crate::error::ScenarioError;
@@ -43,6 +47,11 @@ impl FaultVerb for AddInstance {
         on: &Arc<FaultTargets>,
     ) -> Result<String, String> {
         let before = group(on).await;
+        let source_group = on.system.source_group().map(|g| Watch::new(on, g));
+        let members_before = match &source_group {
+            Some(w) => Some(w.settled(running_count(on).await).await),
+            None => None,
+        };
         let idx = instances(on, |i| i.add()).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let family = instances(on, move |i| Ok(i.family(idx))).await?;
@@ -72,6 +81,15 @@ impl FaultVerb for AddInstance {
                 joined.generation,
                 led(&joined),
             ));
+        }
+        // A system whose instances consume the source in a group it names: the group's
+        // coordinator must show one member more, the new one holding partitions.
+        if let (Some(watch), Some(before)) = (source_group, members_before) {
+            let joined = watch
+                .joined(before)
+                .await
+                .map_err(|e| format!("{running}, but {e}"))?;
+            return Ok(format!("{running}; {joined}"));
         }
         // A system that reports what it copies (the built-in replicator's gauge) must
         // show the new instance taking partitions; others are seen running only.
@@ -138,6 +156,11 @@ impl FaultVerb for RemoveInstance {
         .await?;
         let (unit, source) = on.system.assigned_unit();
         let group_before = group(on).await;
+        let source_group = on.system.source_group().map(|g| Watch::new(on, g));
+        let members_before = match &source_group {
+            Some(w) => Some(w.settled(running_count(on).await).await),
+            None => None,
+        };
         let held = match port {
             Some(p) => assigned(on, p).await,
             None => None,
@@ -157,6 +180,14 @@ impl FaultVerb for RemoveInstance {
         })
         .await?;
         let gone = gone(idx, family, members).await?;
+        // A group it names on the source: one member fewer, its partitions held again.
+        if let (Some(watch), Some(before)) = (source_group, members_before) {
+            let left = watch
+                .left(before)
+                .await
+                .map_err(|e| format!("{gone}, but {e}"))?;
+            return Ok(format!("{gone}; {left}"));
+        }
         if port.is_none() {
             return Ok(format!(
                 "{gone} (this system does not report its partitions: gone is all cutover can see)"
@@ -361,6 +392,11 @@ async fn assigned(on: &Arc<FaultTargets>, port: u16) -> Option<f64> {
         .await
         .ok()
         .flatten()
+}
+
+/// How many instances run now.
+async fn running_count(on: &Arc<FaultTargets>) -> usize {
+    instances(on, |i| Ok(i.running.len())).await.unwrap_or(0)
 }
 
 /// The group of the system's instances as the system tells it (None: it tells none).

@@ -10,6 +10,7 @@
 
 mod broker;
 mod connect;
+mod consumer_group;
 mod instance;
 mod network;
 mod source;

@@ -2,15 +2,17 @@
 //! (resolved against the scenario's dir when relative), run in the scenario's dir with the
 //! scenario's `env`, `CUTOVER_GROUP_ID` and the `CUTOVER_*` variables every instance gets
 //! (bootstrap servers, client properties files, topics, instance number). cutover knows
-//! nothing of its lag or its consumer groups: the drain watches the topics' watermarks and
-//! the group check waits for the program's own offset sync, if any.
+//! nothing of its lag: the drain watches the topics' watermarks and the group check waits for
+//! the program's own offset sync, if any. Its instances are expected to consume the source in
+//! `CUTOVER_GROUP_ID` ([`SystemUnderTest::source_group`]): that group's members and
+//! assignments prove add-instance and remove-instance.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::{Launcher, SystemUnderTest};
+use super::{Launcher, SourceGroup, SystemUnderTest};
 use crate::error::ScenarioError;
 use crate::spec::Scenario;
 
@@ -23,6 +25,8 @@ pub struct CommandSystem {
     pub grace_secs: f64,
     /// Passed as `CUTOVER_GROUP_ID`.
     pub group_id: String,
+    /// How long a join or a leave of that group may take to show, in seconds.
+    pub rebalance_proof_secs: f64,
     pub env: BTreeMap<String, String>,
     /// How target topics are named.
     pub rename_prefix: String,
@@ -50,6 +54,12 @@ impl SystemUnderTest for CommandSystem {
                 "expected the program and its arguments, e.g. [\"./copy.sh\"]".into(),
             ));
         }
+        if !(self.rebalance_proof_secs > 0.0 && self.rebalance_proof_secs <= 3600.0) {
+            return Err((
+                "system.rebalance_proof_secs".into(),
+                "expected seconds above 0, at most 3600".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -72,6 +82,15 @@ impl SystemUnderTest for CommandSystem {
 
     fn grace(&self) -> Duration {
         Duration::from_secs_f64(self.grace_secs)
+    }
+
+    fn source_group(&self) -> Option<SourceGroup> {
+        Some(SourceGroup {
+            name: self.group_id.clone(),
+            // Checked to be in (0, 3600]; a file never checked gets the default.
+            bound: Duration::try_from_secs_f64(self.rebalance_proof_secs)
+                .unwrap_or(Duration::from_secs(90)),
+        })
     }
 }
 

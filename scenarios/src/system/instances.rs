@@ -380,6 +380,7 @@ mod tests {
             instances: 2,
             grace_secs: 1.0,
             group_id: "g".into(),
+            rebalance_proof_secs: 90.0,
             env: BTreeMap::new(),
             rename_prefix: String::new(),
         };
@@ -407,6 +408,7 @@ mod tests {
             instances: 1,
             grace_secs: 5.0,
             group_id: "g".into(),
+            rebalance_proof_secs: 90.0,
             env: BTreeMap::new(),
             rename_prefix: String::new(),
         };

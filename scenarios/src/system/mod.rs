@@ -122,6 +122,18 @@ pub struct GroupState {
     pub joined: BTreeMap<u32, u32>,
 }
 
+/// The consumer group a system's instances consume the source in, as the system names it
+/// (a `command`'s `CUTOVER_GROUP_ID`): the instance faults read it on the source to prove an
+/// added instance joined and took partitions, and a removed one's partitions moved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceGroup {
+    /// The group id.
+    pub name: String,
+    /// How long a joining member may take to be given partitions, and a leaving one's
+    /// partitions to be held again by the others.
+    pub bound: Duration,
+}
+
 /// A system under test: what `cutover run` asks of it, phase by phase. Defaults are those of
 /// a system that tells cutover nothing (no lag, no metrics, no group sync of its own).
 #[async_trait]
@@ -272,6 +284,14 @@ pub trait SystemUnderTest: Send + Sync {
         BTreeMap::new()
     }
 
+    /// The consumer group its instances consume the source in, when it names one (None: it
+    /// tells its group another way, or has none). Read on the source through cutover's admin
+    /// (the group's coordinator describes its members and their assignments), it proves
+    /// add-instance and remove-instance.
+    fn source_group(&self) -> Option<SourceGroup> {
+        None
+    }
+
     /// Partitions an instance holds by its own account (read from its metrics port;
     /// blocking, a few seconds at most): the proof of an added or removed instance. None when
     /// it does not answer or the system reports none.
@@ -291,6 +311,7 @@ impl SystemSpec {
                 instances,
                 grace_secs,
                 group_id,
+                rebalance_proof_secs,
                 env,
                 rename_prefix,
             } => Box::new(command::CommandSystem {
@@ -298,6 +319,7 @@ impl SystemSpec {
                 instances: *instances,
                 grace_secs: *grace_secs,
                 group_id: group_id.clone(),
+                rebalance_proof_secs: *rebalance_proof_secs,
                 env: env.clone(),
                 rename_prefix: rename_prefix.clone(),
             }),
@@ -342,6 +364,14 @@ mod tests {
         assert_eq!(command.grace(), Duration::from_secs(3));
         assert_eq!(command.rename().target_of("a"), "x.a");
         assert!(!command.copies_schemas());
+        assert_eq!(
+            command.source_group(),
+            Some(SourceGroup {
+                name: "cutover-sut".into(),
+                bound: Duration::from_secs(90)
+            })
+        );
+        assert_eq!(builtin.source_group(), None);
 
         let mm2 = parsed("kind = \"mirrormaker2\"\nexactly_once = true\nsync_group_offsets = true")
             .system();
