@@ -244,7 +244,10 @@ async fn compacted_topics_judge_every_record_a_cleaner_did_not_remove() {
     produce(&props, "copy.ledger", &history[..30]).await;
     let mut short = ledger_copy.clone();
     short.insert("segment.ms".into(), "100".into());
-    admin.alter_topic_configs("copy.ledger", &short).await.unwrap();
+    admin
+        .alter_topic_configs("copy.ledger", &short)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     produce(&props, "copy.ledger", &history[30..]).await;
     let dirs = cleaners.target.clone().unwrap_or_default();
