@@ -89,7 +89,10 @@ pub fn run_checks(version: &KafkaVersion) -> Vec<Check> {
             Ok(javac) => Check {
                 name: "javac",
                 ok: true,
-                detail: format!("{} for the Kafka Streams reference application", javac.display()),
+                detail: format!(
+                    "{} for the Kafka Streams reference application",
+                    javac.display()
+                ),
                 fix: None,
                 required: false,
             },
@@ -97,7 +100,9 @@ pub fn run_checks(version: &KafkaVersion) -> Vec<Check> {
                 name: "javac",
                 ok: false,
                 detail: format!("{e} (only Kafka Streams application runs need it)"),
-                fix: Some("apt-get install openjdk-17-jdk-headless, or set JAVA_HOME to a JDK 17+".into()),
+                fix: Some(
+                    "apt-get install openjdk-17-jdk-headless, or set JAVA_HOME to a JDK 17+".into(),
+                ),
                 required: false,
             },
         });

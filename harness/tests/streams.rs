@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use harness::streams::{self, CounterSettings, StreamsApp, StreamsRuntime, StreamsSpec};
+use harness::streams::{self, AppCode, CounterSettings, StreamsApp, StreamsRuntime, StreamsSpec};
+use harness::HarnessError;
 use harness::{ClientProps, ClusterSpec, TopicSpec};
 use rdkafka::producer::FutureRecord;
 use sha2::{Digest, Sha256};
@@ -25,7 +26,11 @@ const KEYS: usize = 20;
 /// 1..50 bytes.
 fn input(i: usize) -> (String, &'static str, Option<Vec<u8>>) {
     let k = (i * 7 + i / KEYS) % KEYS;
-    let topic = if k % 2 == 0 { "in.even" } else { "in.odd" };
+    let topic = if k.is_multiple_of(2) {
+        "in.even"
+    } else {
+        "in.odd"
+    };
     let value = if i % 37 == 5 {
         None
     } else if i % 11 == 3 {
@@ -63,7 +68,10 @@ async fn produce(
                 .map_err(|(e, _)| e)
                 .expect("queued"),
         );
-        expected.entry(key).or_default().push(value.unwrap_or_default());
+        expected
+            .entry(key)
+            .or_default()
+            .push(value.unwrap_or_default());
     }
     for delivery in pending {
         delivery.await.expect("not cancelled").expect("delivered");
@@ -99,7 +107,9 @@ fn updates(props: &ClientProps) -> BTreeMap<String, Vec<Update>> {
     let mut out: BTreeMap<String, Vec<Update>> = BTreeMap::new();
     for r in read {
         let key = String::from_utf8(r.key.clone().expect("a key")).expect("utf-8 key");
-        out.entry(key).or_default().push(parse_update(&r.value_str()));
+        out.entry(key)
+            .or_default()
+            .push(parse_update(&r.value_str()));
     }
     out
 }
@@ -210,7 +220,8 @@ fn spec(
     // minimum).
     spec.properties
         .insert("session.timeout.ms".into(), "6000".into());
-    spec.properties.insert("heartbeat.interval.ms".into(), "1000".into());
+    spec.properties
+        .insert("heartbeat.interval.ms".into(), "1000".into());
     spec
 }
 
@@ -220,6 +231,11 @@ fn stamps(got: &BTreeMap<String, Vec<Update>>) -> BTreeMap<String, usize> {
         *out.entry(u.stamp.clone()).or_default() += 1;
     }
     out
+}
+
+/// Prints how long the test has run at each phase (the figures quoted in reviews).
+fn phase(started: Instant, what: &str) {
+    eprintln!("[{:5.1} s] {what}", started.elapsed().as_secs_f64());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,10 +252,15 @@ async fn the_counter_counts_once_stops_cleanly_and_restores_its_state_from_the_c
         runtime.dist.manifest.jars.len(),
         runtime.dist.manifest.total_bytes() as f64 / (1 << 20) as f64,
         fetch.as_secs_f64(),
-        if compiled.compiled { "compiled" } else { "cached" },
+        if compiled.compiled {
+            "compiled"
+        } else {
+            "cached"
+        },
         compiled.took.as_secs_f64()
     );
 
+    phase(test_started, "jars and app ready");
     let cluster = harness::start(&ClusterSpec::new("streams"))
         .await
         .expect("cluster starts");
@@ -259,6 +280,7 @@ async fn the_counter_counts_once_stops_cleanly_and_restores_its_state_from_the_c
     let mut expected = BTreeMap::new();
     produce(&props, 0..300, &mut expected).await;
     assert_eq!(expected.len(), KEYS);
+    phase(test_started, "cluster up, 300 inputs produced");
 
     let work = tempfile::tempdir().unwrap();
     let log = work.path().join("app.log");
@@ -266,12 +288,20 @@ async fn the_counter_counts_once_stops_cleanly_and_restores_its_state_from_the_c
     // Life 1: count the first 300 inputs, stop cleanly.
     let mut app = StreamsApp::start(
         &runtime,
-        &spec(&props, &compiled.classes, "source", &work.path().join("state-1"), &log),
+        &spec(
+            &props,
+            &compiled.classes,
+            "source",
+            &work.path().join("state-1"),
+            &log,
+        ),
     )
     .expect("starts");
-    let to_running = tokio::task::block_in_place(|| app.wait_running(Duration::from_secs(60)))
-        .expect("RUNNING");
+    let to_running =
+        tokio::task::block_in_place(|| app.wait_running(Duration::from_secs(60))).expect("RUNNING");
+    phase(test_started, "life 1 RUNNING");
     let got = tokio::task::block_in_place(|| wait_updates(&props, 300, &app));
+    phase(test_started, "life 1: 300 updates");
     check_updates(&expected, &got).expect("every input counted once, in order");
     assert_eq!(stamps(&got), BTreeMap::from([("source".to_string(), 300)]));
     let stopping = Instant::now();
@@ -291,18 +321,27 @@ async fn the_counter_counts_once_stops_cleanly_and_restores_its_state_from_the_c
     );
     assert!(app.family().members().is_empty(), "nothing of life 1 left");
     drop(app);
+    phase(test_started, "life 1 stopped");
 
     // Life 2: 100 more inputs; a fresh state dir must restore `totals` from its changelog and
     // count on from there.
     produce(&props, 300..400, &mut expected).await;
     let mut app = StreamsApp::start(
         &runtime,
-        &spec(&props, &compiled.classes, "target", &work.path().join("state-2"), &log),
+        &spec(
+            &props,
+            &compiled.classes,
+            "target",
+            &work.path().join("state-2"),
+            &log,
+        ),
     )
     .expect("starts again");
     let to_running_again =
         tokio::task::block_in_place(|| app.wait_running(Duration::from_secs(60))).expect("RUNNING");
+    phase(test_started, "life 2 RUNNING");
     let got = tokio::task::block_in_place(|| wait_updates(&props, 400, &app));
+    phase(test_started, "life 2: 400 updates");
     check_updates(&expected, &got).expect("counts continue across the restart");
     assert_eq!(
         stamps(&got),
@@ -324,7 +363,9 @@ async fn the_counter_counts_once_stops_cleanly_and_restores_its_state_from_the_c
         .restored(streams::COUNTER_STORE)
         .all(|r| r.topic == streams::counter_changelog(APP_ID)));
     let restore_ms = second.restore_span_ms().expect("restore times");
-    assert!(tokio::task::block_in_place(|| app.stop(Duration::from_secs(30))));
+    assert!(tokio::task::block_in_place(
+        || app.stop(Duration::from_secs(30))
+    ));
     drop(app);
 
     // Life 3, the broken cutover: the changelog is gone (not copied), so the fresh instance
@@ -337,13 +378,35 @@ async fn the_counter_counts_once_stops_cleanly_and_restores_its_state_from_the_c
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     produce(&props, 400..500, &mut expected).await;
-    let mut app = StreamsApp::start(
-        &runtime,
-        &spec(&props, &compiled.classes, "target", &work.path().join("state-3"), &log),
-    )
-    .expect("starts a third time");
+    // This life runs the same classes as a user's jar would run: `jar` + main class.
+    let jar = work.path().join("counter.jar");
+    let packed = std::process::Command::new(runtime.java.path.with_file_name("jar"))
+        .arg("--create")
+        .arg("--file")
+        .arg(&jar)
+        .arg("-C")
+        .arg(&compiled.classes)
+        .arg(".")
+        .status()
+        .expect("jar runs");
+    assert!(packed.success());
+    let mut life3 = spec(
+        &props,
+        &compiled.classes,
+        "target",
+        &work.path().join("state-3"),
+        &log,
+    );
+    life3.app = AppCode::Jar {
+        jar,
+        main_class: streams::compile::MAIN_CLASS.into(),
+    };
+    let mut app = StreamsApp::start(&runtime, &life3).expect("starts a third time");
+    phase(test_started, "changelog deleted, 100 more inputs");
     tokio::task::block_in_place(|| app.wait_running(Duration::from_secs(60))).expect("RUNNING");
+    phase(test_started, "life 3 RUNNING");
     let got = tokio::task::block_in_place(|| wait_updates(&props, 500, &app));
+    phase(test_started, "life 3: 500 updates");
     let third = app.log_events();
     assert_eq!(
         third.restored_records(streams::COUNTER_STORE),
@@ -351,6 +414,10 @@ async fn the_counter_counts_once_stops_cleanly_and_restores_its_state_from_the_c
         "nothing to restore: {third:?}"
     );
     let err = check_updates(&expected, &got).expect_err("lost state is caught");
+    eprintln!(
+        "changelog deleted, the check says:\n{}",
+        err.lines().take(3).collect::<Vec<_>>().join("\n")
+    );
     assert!(err.contains("counting restarted from 1"), "{err}");
     assert!(
         err.lines().count() >= KEYS / 2,
@@ -370,5 +437,57 @@ async fn the_counter_counts_once_stops_cleanly_and_restores_its_state_from_the_c
         to_running_again.as_secs_f64(),
         stop_took.as_secs_f64(),
         test_started.elapsed().as_secs_f64()
+    );
+}
+
+/// Without a cluster: an application that exits at once (its output topic is not set) is
+/// reported with its exit and its own words, not waited for; a source javac rejects is
+/// reported with javac's message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_app_and_a_broken_source_are_reported_with_their_cause() {
+    let runtime = StreamsRuntime::prepare(&Default::default(), |_| {})
+        .await
+        .expect("Java and the Streams jars");
+    let compiled = tokio::task::block_in_place(|| runtime.reference_app()).expect("compiles");
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("app.log");
+    let mut spec = spec(
+        &ClientProps::bootstrap("127.0.0.1:9"),
+        &compiled.classes,
+        "source",
+        &work.path().join("state"),
+        &log,
+    );
+    spec.properties.remove("cutover.app.output.topic");
+    let mut app = StreamsApp::start(&runtime, &spec).expect("spawns");
+    let started = Instant::now();
+    let err = tokio::task::block_in_place(|| app.wait_running(Duration::from_secs(60)))
+        .expect_err("never RUNNING");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "an exit ends the wait early"
+    );
+    match &err {
+        HarnessError::StreamsAppExited { status, tail, .. } => {
+            assert!(status.contains('2'), "{err}");
+            assert!(
+                tail.contains("missing property cutover.app.output.topic"),
+                "{err}"
+            );
+        }
+        other => panic!("expected StreamsAppExited, got {other}"),
+    }
+
+    let broken = streams::compile::SOURCE
+        .replace("Totals.add(totals, value)", "Totals.add(totals, value, 1)");
+    let err = tokio::task::block_in_place(|| {
+        streams::compile::compile_cached(&runtime.java, &runtime.dist, &broken)
+    })
+    .expect_err("javac refuses it");
+    let text = err.to_string();
+    assert!(matches!(err, HarnessError::CompileFailed { .. }), "{text}");
+    assert!(
+        text.contains("CutoverCounter.java") && text.contains("error:"),
+        "javac's message is kept: {text}"
     );
 }

@@ -97,7 +97,9 @@ pub fn compile_cached(java: &JavaRuntime, dist: &KafkaDist, source: &str) -> Res
     let staging = tempfile::Builder::new()
         .prefix(&format!("{name}.partial-"))
         .tempdir_in(&root)
-        .map_err(HarnessError::io("creating a staging directory in the cache"))?;
+        .map_err(HarnessError::io(
+            "creating a staging directory in the cache",
+        ))?;
     let src_dir = staging.path().join("src/dev/cutover/apps");
     fs::create_dir_all(&src_dir).map_err(HarnessError::io("creating the source dir"))?;
     let file = src_dir.join("CutoverCounter.java");

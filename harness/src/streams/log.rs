@@ -291,7 +291,9 @@ cutover-app: closed at_ms=2000 clean=true
     #[test]
     fn an_empty_or_foreign_log_has_no_events() {
         assert_eq!(parse_events(""), AppEvents::default());
-        let e = parse_events("cutover-app: closed at_ms=5 clean=false\nnoise cutover-app: closed at_ms=9\n");
+        let e = parse_events(
+            "cutover-app: closed at_ms=5 clean=false\nnoise cutover-app: closed at_ms=9\n",
+        );
         assert_eq!(
             e.closed,
             Some(Closed {

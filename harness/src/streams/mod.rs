@@ -136,7 +136,10 @@ impl CounterSettings {
     /// The properties that carry these settings.
     pub fn properties(&self) -> [(String, String); 3] {
         [
-            ("cutover.app.input.pattern".into(), self.input_pattern.clone()),
+            (
+                "cutover.app.input.pattern".into(),
+                self.input_pattern.clone(),
+            ),
             ("cutover.app.output.topic".into(), self.output_topic.clone()),
             ("cutover.app.stamp".into(), self.stamp.clone()),
         ]
@@ -300,7 +303,10 @@ impl StreamsApp {
     /// [`StreamsApp::wait_running`]).
     pub fn start(runtime: &StreamsRuntime, spec: &StreamsSpec) -> Result<StreamsApp> {
         spec.check()?;
-        let dir = WorkDir::create(&format!("streams-{}", sanitize(&spec.application_id)), false)?;
+        let dir = WorkDir::create(
+            &format!("streams-{}", sanitize(&spec.application_id)),
+            false,
+        )?;
         let properties = dir.path().join("app.properties");
         write_private(
             &properties,
@@ -596,7 +602,10 @@ mod tests {
     #[test]
     fn secrets_stay_out_of_the_debug_form() {
         let shown = format!("{:?}", spec());
-        assert!(!shown.contains("hunter2") && !shown.contains("hunter3"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hunter3"),
+            "{shown}"
+        );
         assert!(shown.contains("orders"), "{shown}");
     }
 
