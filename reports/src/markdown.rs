@@ -315,7 +315,8 @@ pub fn render(r: &RunReport) -> String {
             md,
             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
-        let ms = |v: Option<u64>| v.map_or("–".to_string(), |m| format!("{:.1} s", m as f64 / 1000.0));
+        let ms =
+            |v: Option<u64>| v.map_or("–".to_string(), |m| format!("{:.1} s", m as f64 / 1000.0));
         for a in &r.apps {
             let _ = writeln!(
                 md,

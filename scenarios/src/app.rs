@@ -82,7 +82,12 @@ impl AppLife {
     fn spec_on(&self, cluster: &dyn Cluster, stamp: &str) -> StreamsSpec {
         let id = self.spec.application_id();
         let settings = CounterSettings {
-            input_pattern: self.inputs.iter().map(|t| regex::escape(t)).collect::<Vec<_>>().join("|"),
+            input_pattern: self
+                .inputs
+                .iter()
+                .map(|t| regex::escape(t))
+                .collect::<Vec<_>>()
+                .join("|"),
             output_topic: self.spec.output_topic(),
             stamp: stamp.to_string(),
         };
@@ -130,7 +135,9 @@ pub async fn start_on_source(
                 let rt = runtime.clone();
                 let compiled = tokio::task::spawn_blocking(move || rt.reference_app())
                     .await
-                    .map_err(|e| ScenarioError::System(format!("compiling the reference app: {e}")))??;
+                    .map_err(|e| {
+                        ScenarioError::System(format!("compiling the reference app: {e}"))
+                    })??;
                 AppCode::Reference {
                     classes: compiled.classes,
                 }
@@ -218,7 +225,11 @@ pub async fn switch(mut life: AppLife, ctx: Arc<SwitchContext>) -> AppLife {
     life
 }
 
-async fn switch_steps(life: &mut AppLife, ctx: &SwitchContext, clock: Instant) -> Result<(), String> {
+async fn switch_steps(
+    life: &mut AppLife,
+    ctx: &SwitchContext,
+    clock: Instant,
+) -> Result<(), String> {
     let id = life.spec.application_id();
     if let Some(mut app) = life.on_source.take() {
         let (app, clean) = tokio::task::spawn_blocking(move || {
@@ -277,14 +288,25 @@ async fn switch_steps(life: &mut AppLife, ctx: &SwitchContext, clock: Instant) -
                 Some(clock),
                 format!(
                     "offsets moved: {}",
-                    answer.get(&id).map_or("the group is missing from the answer", String::as_str)
+                    answer
+                        .get(&id)
+                        .map_or("the group is missing from the answer", String::as_str)
                 ),
             );
         }
         // Proven on the target: the group has committed offsets there.
         let topics: Vec<String> = {
-            let mut t: Vec<String> = life.inputs.iter().map(|t| ctx.rename.target_of(t)).collect();
-            t.push(ctx.rename.target_of(&harness::streams::counter_repartition(&id)));
+            let mut t: Vec<String> = life
+                .inputs
+                .iter()
+                .map(|t| ctx.rename.target_of(t))
+                .collect();
+            if life.spec.jar.is_none() {
+                t.push(
+                    ctx.rename
+                        .target_of(&harness::streams::counter_repartition(&id)),
+                );
+            }
             t
         };
         let props = ctx.target.direct_client_props();
@@ -313,13 +335,14 @@ async fn switch_steps(life: &mut AppLife, ctx: &SwitchContext, clock: Instant) -
     }
     let s = life.spec_on(&*ctx.target, verify::app::STAMP_TARGET);
     let rt = life.runtime.clone();
-    let (app, up) = tokio::task::spawn_blocking(move || -> Result<(StreamsApp, Duration), String> {
-        let mut app = StreamsApp::start(&rt, &s).map_err(|e| e.to_string())?;
-        let up = app.wait_running(START_TIMEOUT).map_err(|e| e.to_string())?;
-        Ok((app, up))
-    })
-    .await
-    .map_err(|e| e.to_string())??;
+    let (app, up) =
+        tokio::task::spawn_blocking(move || -> Result<(StreamsApp, Duration), String> {
+            let mut app = StreamsApp::start(&rt, &s).map_err(|e| e.to_string())?;
+            let up = app.wait_running(START_TIMEOUT).map_err(|e| e.to_string())?;
+            Ok((app, up))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
     let events = app.log_events();
     life.restore_ms = events.restore_span_ms();
     life.restored_records = Some(events.restored_records(harness::streams::COUNTER_STORE));
@@ -383,7 +406,9 @@ fn wait_copied(
                     ))
                 }
                 CountCheck::Short(where_) if Instant::now() > deadline => {
-                    return Err(format!("the application's topics were not copied in time: {where_}"))
+                    return Err(format!(
+                        "the application's topics were not copied in time: {where_}"
+                    ))
                 }
                 _ => {}
             }
@@ -398,13 +423,22 @@ fn wait_copied(
 
 /// Phase 4 (after the drain): waits until the application on the target has committed the
 /// end of every partition it reads, then stops it; the source's life is over already.
-pub async fn finish(life: &mut AppLife, target: &Arc<dyn Cluster>, rename: &verify::reader::Rename) {
+pub async fn finish(
+    life: &mut AppLife,
+    target: &Arc<dyn Cluster>,
+    rename: &verify::reader::Rename,
+    clock: Option<Instant>,
+) {
     let Some(mut app) = life.on_target.take() else {
         return;
     };
     let id = life.spec.application_id();
     let mut topics: Vec<String> = life.inputs.iter().map(|t| rename.target_of(t)).collect();
-    topics.push(harness::streams::counter_repartition(&id));
+    // The reference counter's repartition topic is read by it too (a user's application is
+    // judged on its inputs).
+    if life.spec.jar.is_none() {
+        topics.push(harness::streams::counter_repartition(&id));
+    }
     let props = target.direct_client_props();
     let caught = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + CATCH_UP_TIMEOUT;
@@ -424,7 +458,7 @@ pub async fn finish(life: &mut AppLife, target: &Arc<dyn Cluster>, rename: &veri
     if let Ok((app, caught_up)) = caught {
         life.on_target = Some(app);
         life.step(
-            None,
+            clock,
             if caught_up {
                 "caught up on the target and stopped".into()
             } else {
@@ -449,8 +483,9 @@ fn consumed_all(
         .create_with_context(harness::quiet::QuietEof)
         .map_err(|e| ScenarioError::System(format!("app end reader: {e}")))?;
     for ((t, p), off) in committed {
-        let (_, high) = rdkafka::consumer::Consumer::fetch_watermarks(&c, &t, p, Duration::from_secs(10))
-            .map_err(|e| ScenarioError::System(format!("watermarks of {t}-{p}: {e}")))?;
+        let (_, high) =
+            rdkafka::consumer::Consumer::fetch_watermarks(&c, &t, p, Duration::from_secs(10))
+                .map_err(|e| ScenarioError::System(format!("watermarks of {t}-{p}: {e}")))?;
         if high > 0 && off.is_none_or(|o| o < high) {
             return Ok(false);
         }
@@ -464,15 +499,15 @@ pub async fn judge(
     source: &Arc<dyn Cluster>,
     target: &Arc<dyn Cluster>,
     rename: &verify::reader::Rename,
-) -> Result<verdict::AppCutover, ScenarioError> {
-    let mut out = verdict::AppCutover {
+) -> Result<verify::verdict::AppCutover, ScenarioError> {
+    let mut out = verify::verdict::AppCutover {
         app: life.spec.name.clone(),
         application_id: life.spec.application_id(),
         switch: "planned".into(),
         restore_ms: life.restore_ms,
         restored_records: life.restored_records,
         steps: life.steps.clone(),
-        ..verdict::AppCutover::default()
+        ..verify::verdict::AppCutover::default()
     };
     if life.spec.jar.is_some() {
         // A user's application: no oracle for its output.

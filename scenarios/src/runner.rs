@@ -497,8 +497,9 @@ impl RunState<'_> {
             return;
         }
         self.progress("apps");
+        let clock = self.workload_clock.as_ref().and_then(|c| c.get().copied());
         for life in &mut self.apps {
-            crate::app::finish(life, &self.target, &self.rename).await;
+            crate::app::finish(life, &self.target, &self.rename, clock).await;
         }
     }
 
@@ -519,16 +520,35 @@ impl RunState<'_> {
                     self.report.undecide(
                         RunClass::CheckerFailed,
                         1,
-                        format!("application {}: its updates could not be read: {e}", life.spec.name),
+                        format!(
+                            "application {}: its updates could not be read: {e}",
+                            life.spec.name
+                        ),
                     );
                     continue;
                 }
             };
             for (class, n, what) in [
-                (RunClass::Reprocessed, app.reprocessed, "inputs processed again"),
-                (RunClass::Unprocessed, app.unprocessed, "inputs never processed"),
-                (RunClass::StateDiverged, app.state_diverged, "updates with a diverged state"),
-                (RunClass::AppUnexplained, app.unexplained, "updates for no input"),
+                (
+                    RunClass::Reprocessed,
+                    app.reprocessed,
+                    "inputs processed again",
+                ),
+                (
+                    RunClass::Unprocessed,
+                    app.unprocessed,
+                    "inputs never processed",
+                ),
+                (
+                    RunClass::StateDiverged,
+                    app.state_diverged,
+                    "updates with a diverged state",
+                ),
+                (
+                    RunClass::AppUnexplained,
+                    app.unexplained,
+                    "updates for no input",
+                ),
             ] {
                 if n > 0 {
                     self.report.fail(
