@@ -326,6 +326,7 @@ impl Bench {
             &harness::ClientProps::bootstrap(sb.clone()),
             &harness::ClientProps::bootstrap(tb.clone()),
             &workload,
+            &[],
         )?;
         let dir = tempfile::tempdir().context("replicator work dir")?;
         let config_path = dir.path().join("replicator.toml");

@@ -3,7 +3,10 @@
 //!
 //! Layout: `<cache>/kafka/<version>/libs/*.jar` plus `manifest.json` (every jar's name, size
 //! and SHA-256); MirrorMaker 2 (`connect-mirror` and its runtime) is a second entry of the same
-//! shape, `<cache>/mirrormaker2/<version>/`, so brokers never see Connect's jars. The manifest is written last and the directory is renamed into place only when
+//! shape, `<cache>/mirrormaker2/<version>/`, so brokers never see Connect's jars, and Kafka
+//! Streams (`kafka-streams`, `kafka-clients`, RocksDB's JNI jar) a third,
+//! `<cache>/streams/<version>/`, the classpath of the Streams applications cutover runs
+//! ([`crate::streams`]). The manifest is written last and the directory is renamed into place only when
 //! complete, so a cache is either whole or absent; a damaged one (a jar missing or of the wrong
 //! size) is detected on open and fetched again. `<cache>` is `$CUTOVER_CACHE`, else
 //! `$XDG_CACHE_HOME/cutover`, else `~/.cache/cutover`.
@@ -180,6 +183,9 @@ pub enum DistKind {
     /// `connect-mirror` and its runtime (Connect, Jetty, Jersey): MirrorMaker 2 dedicated mode,
     /// and Connect's distributed mode ([`crate::connect`]), MirrorMaker 2's connectors included.
     MirrorMaker2,
+    /// `kafka-streams` and what it pulls (`kafka-clients`, `rocksdbjni`, `slf4j-api`): the
+    /// classpath of a Kafka Streams application ([`crate::streams`]).
+    Streams,
 }
 
 impl DistKind {
@@ -188,15 +194,22 @@ impl DistKind {
         match self {
             DistKind::Broker => "kafka",
             DistKind::MirrorMaker2 => "mirrormaker2",
+            DistKind::Streams => "streams",
+        }
+    }
+
+    /// The artifact whose Maven coordinates name this kind (`org.apache.kafka:<artifact>`).
+    pub fn artifact(self) -> &'static str {
+        match self {
+            DistKind::Broker => "kafka_2.13",
+            DistKind::MirrorMaker2 => "connect-mirror",
+            DistKind::Streams => "kafka-streams",
         }
     }
 
     /// The jar (file name prefix) without which an entry of this kind is not what was asked for.
     fn marker(self, version: &KafkaVersion) -> String {
-        match self {
-            DistKind::Broker => format!("kafka_2.13-{version}"),
-            DistKind::MirrorMaker2 => format!("connect-mirror-{version}"),
-        }
+        format!("{}-{version}", self.artifact())
     }
 
     /// The log4j2 configuration written next to the jars.
@@ -204,6 +217,7 @@ impl DistKind {
         match self {
             DistKind::Broker => LOG4J2_CONFIG,
             DistKind::MirrorMaker2 => LOG4J2_CONSOLE_CONFIG,
+            DistKind::Streams => LOG4J2_STREAMS_CONFIG,
         }
     }
 }
@@ -391,6 +405,8 @@ fn artifacts(kind: DistKind, version: &KafkaVersion) -> Vec<String> {
         // connect-mirror pulls connect-runtime, connect-mirror-client, connect-api,
         // connect-json, connect-transforms and kafka-clients of the same version.
         DistKind::MirrorMaker2 => vec![format!("org.apache.kafka:connect-mirror:{version}")],
+        // kafka-streams pulls kafka-clients of the same version, rocksdbjni and slf4j-api.
+        DistKind::Streams => vec![format!("org.apache.kafka:kafka-streams:{version}")],
     };
     main.into_iter().chain(common_artifacts()).collect()
 }
@@ -516,10 +532,7 @@ fn fetch_with_maven(
                 .collect::<Vec<_>>()
                 .join("\n")
         };
-        let artifact = match kind {
-            DistKind::Broker => "kafka_2.13",
-            DistKind::MirrorMaker2 => "connect-mirror",
-        };
+        let artifact = kind.artifact();
         let unresolved = detail.contains(&format!("{artifact}:jar:{version}"))
             || detail.contains(&format!("{artifact}:{version}"))
             || detail.contains("Could not resolve dependencies")
@@ -645,6 +658,21 @@ logger.jetty.name = org.eclipse.jetty
 logger.jetty.level = WARN
 ";
 
+/// log4j2 configuration for Kafka Streams applications: stdout (the harness sends it to the
+/// app's log file, beside the app's own `cutover-app:` lines), Streams' own INFO lines (state
+/// changes, rebalances, restoration), everything else from WARN (the clients' config dumps).
+pub const LOG4J2_STREAMS_CONFIG: &str = "status = warn
+name = cutover-streams
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = STDOUT
+logger.streams.name = org.apache.kafka.streams
+logger.streams.level = INFO
+";
+
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut file = fs::File::open(path)?;
     let mut hasher = Sha256::new();
@@ -717,5 +745,11 @@ mod tests {
             "brokers' jars stay out of MirrorMaker 2's entry"
         );
         assert!(pom.contains("log4j-slf4j2-impl"));
+        let pom = pom_for(&artifacts(DistKind::Streams, &v));
+        assert!(pom.contains("<artifactId>kafka-streams</artifactId><version>4.0.2</version>"));
+        assert!(!pom.contains("kafka_2.13") && !pom.contains("connect-"));
+        assert!(pom.contains("log4j-slf4j2-impl"));
+        assert_eq!(DistKind::Streams.dir_name(), "streams");
+        assert_eq!(DistKind::Streams.marker(&v), "kafka-streams-4.0.2");
     }
 }

@@ -83,6 +83,31 @@ pub fn run_checks(version: &KafkaVersion) -> Vec<Check> {
         },
     });
 
+    // Kafka Streams applications under test: the reference app is compiled with javac.
+    if let Ok(java) = JavaRuntime::locate() {
+        checks.push(match crate::streams::compile::javac_of(&java) {
+            Ok(javac) => Check {
+                name: "javac",
+                ok: true,
+                detail: format!(
+                    "{} for the Kafka Streams reference application",
+                    javac.display()
+                ),
+                fix: None,
+                required: false,
+            },
+            Err(e) => Check {
+                name: "javac",
+                ok: false,
+                detail: format!("{e} (only Kafka Streams application runs need it)"),
+                fix: Some(
+                    "apt-get install openjdk-17-jdk-headless, or set JAVA_HOME to a JDK 17+".into(),
+                ),
+                required: false,
+            },
+        });
+    }
+
     let cached = KafkaDist::open_cached(version);
     let mvn = find_on_path("mvn");
     let (cache_ok, cache_detail) = match &cached {

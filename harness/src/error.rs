@@ -131,6 +131,50 @@ pub enum HarnessError {
         reason: String,
     },
 
+    #[error(
+        "no `javac` next to {java}: {detail}. Compiling the Kafka Streams reference application needs \
+         a JDK 17+, not only a runtime (Debian: `apt-get install openjdk-17-jdk-headless`); or set \
+         JAVA_HOME or CUTOVER_JAVA to a JDK's java"
+    )]
+    JavacMissing { java: PathBuf, detail: String },
+
+    #[error("javac could not compile {source_name} against the Kafka {version} Streams jars ({javac}):\n{output}")]
+    CompileFailed {
+        source_name: String,
+        version: String,
+        javac: PathBuf,
+        output: String,
+    },
+
+    #[error("invalid Kafka Streams application spec: {field}: {reason}")]
+    InvalidStreamsSpec { field: String, reason: String },
+
+    #[error("Kafka Streams application `{application_id}` exited ({status}) {when}\n--- last lines of {log} ---\n{tail}")]
+    StreamsAppExited {
+        application_id: String,
+        status: String,
+        when: String,
+        log: PathBuf,
+        tail: String,
+    },
+
+    #[error("Kafka Streams application `{application_id}` failed: {detail}\n--- last lines of {log} ---\n{tail}")]
+    StreamsAppFailed {
+        application_id: String,
+        detail: String,
+        log: PathBuf,
+        tail: String,
+    },
+
+    #[error("Kafka Streams application `{application_id}` was not {what} within {seconds} s\n--- last lines of {log} ---\n{tail}")]
+    StreamsAppTimeout {
+        application_id: String,
+        what: String,
+        seconds: u64,
+        log: PathBuf,
+        tail: String,
+    },
+
     #[error("{context}: {source}")]
     Io {
         context: String,

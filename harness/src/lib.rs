@@ -20,6 +20,15 @@
 //! join, leave gracefully or are killed -9 for faults; the task assignment (REST status) and the
 //! group's generations (parsed from each worker's log) show what a fault moved.
 //!
+//! ## Kafka Streams applications
+//!
+//! [`streams`] runs a real Kafka Streams application against one of those clusters, for an
+//! application cutover: the `kafka-streams` jars cached like the others, the reference
+//! application (`apps/streams-counter/CutoverCounter.java`, per-key counts and sums through a
+//! repartition topic and a state store, exactly-once v2) compiled with the JDK and cached, or a
+//! user's jar; [`StreamsApp`] starts it, waits for `RUNNING`, stops it (SIGTERM, clean close)
+//! or kills it, and reads its states and state restorations from its log.
+//!
 //! Cleanup is a feature: every process the harness starts is spawned through
 //! [`supervisor`] and dies with the harness (Drop, panic, signals, even SIGKILL of the harness),
 //! and temp dirs are removed unless kept. The harness never writes to an external cluster on
@@ -52,6 +61,7 @@ pub mod readiness;
 pub mod rng;
 pub mod security;
 pub mod spec;
+pub mod streams;
 pub mod supervisor;
 pub mod watermarks;
 pub mod workdir;
@@ -73,3 +83,4 @@ pub use mirrormaker::MirrorMaker2;
 pub use proxy::{Direction, Proxy, ProxyStats};
 pub use security::{SaslMechanism, Security, SecurityProtocol, UserSpec, ADMIN_USER};
 pub use spec::{BackendKind, ClusterSpec};
+pub use streams::{StreamsApp, StreamsRuntime, StreamsSpec};

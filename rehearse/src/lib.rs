@@ -496,6 +496,7 @@ fn canary_scenario(
         verify: verify::Promises::default(),
         expect: None,
         consumer_groups: Vec::new(),
+        apps: Vec::new(),
         registries: None,
         text: r.text.clone(),
         origin: r.origin.clone(),

@@ -305,6 +305,46 @@ pub fn render(r: &RunReport) -> String {
         }
         md.push('\n');
     }
+    if !r.apps.is_empty() {
+        let _ = writeln!(md, "### Application cutover\n");
+        let _ = writeln!(
+            md,
+            "| app | switch | inputs | updates source / target | reprocessed | unprocessed | state diverged | unexplained | downtime | restore |"
+        );
+        let _ = writeln!(
+            md,
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        let ms =
+            |v: Option<u64>| v.map_or("–".to_string(), |m| format!("{:.1} s", m as f64 / 1000.0));
+        for a in &r.apps {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} | {} / {} | {} | {} | {} | {} | {} | {} |",
+                cell(&a.app),
+                cell(&a.switch),
+                thousands(a.inputs),
+                thousands(a.updates_on_source),
+                thousands(a.updates_on_target),
+                a.reprocessed,
+                a.unprocessed,
+                a.state_diverged,
+                a.unexplained,
+                ms(a.downtime_ms),
+                ms(a.restore_ms),
+            );
+        }
+        md.push('\n');
+        for a in &r.apps {
+            for s in &a.steps {
+                let _ = writeln!(md, "- `{}` {}", cell(&a.app), cell(s));
+            }
+            for e in a.examples.iter().take(8) {
+                let _ = writeln!(md, "- `{}` {}", cell(&a.app), cell(e));
+            }
+        }
+        md.push('\n');
+    }
     if !classes.is_empty() {
         let _ = writeln!(md, "### First examples\n");
         for c in &classes {

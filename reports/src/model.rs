@@ -19,7 +19,8 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// counts, `expectation.bounds`, `faults[].failed`). Major 1's minors: 0 the first runner's
 /// fields; 1 kind, finished_at, scenario text and file, client properties, librdkafka version,
 /// delay; 2 consumer_groups; 3 rehearsal; 4 undecided, fault effect, expectation; 5 registries.
-pub const SCHEMA_MINOR: u32 = 1;
+/// Major 2's minors: 1 rebalances; 2 apps (application cutover).
+pub const SCHEMA_MINOR: u32 = 2;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -191,6 +192,9 @@ pub struct RunReport {
     pub delay: Option<DelayStats>,
     /// Consumer-group cutover: where each application group resumed on the target.
     pub consumer_groups: Vec<GroupCutover>,
+    /// Application cutover: each stateful application moved mid-run, judged against the
+    /// oracle over its inputs (minor 2).
+    pub apps: Vec<verdict::AppCutover>,
     /// `cutover rehearse`: what was written and cleaned up, and the read-only window check.
     pub rehearsal: Option<RehearsalSummary>,
     /// Why cutover could not observe what the run claims to test (a fault that did not take

@@ -72,12 +72,25 @@ pub enum RunClass {
     TopicUnchecked,
     /// Rehearsal: canary resources left behind (count: resources).
     CleanupIncomplete,
+    /// Application cutover: inputs the moved application processed more than once (count:
+    /// extra processings).
+    Reprocessed,
+    /// Application cutover: inputs the moved application never processed (count: inputs).
+    Unprocessed,
+    /// Application cutover: updates whose state is not what the application's earlier
+    /// updates give, its state lost or changed across the switch (count: updates).
+    StateDiverged,
+    /// Application cutover: updates naming an input their key never had (count: updates).
+    AppUnexplained,
+    /// Application cutover: the switch did not complete (the copy or the offsets never
+    /// reached the target in time, or the application did not start there; count: apps).
+    AppNotMoved,
     /// A reason from a report written before classes existed (its text only).
     Other,
 }
 
 impl RunClass {
-    pub const ALL: [RunClass; 25] = [
+    pub const ALL: [RunClass; 30] = [
         RunClass::NotCaughtUp,
         RunClass::InstanceExited,
         RunClass::TargetTopicMissing,
@@ -102,6 +115,11 @@ impl RunClass {
         RunClass::WindowIncomplete,
         RunClass::TopicUnchecked,
         RunClass::CleanupIncomplete,
+        RunClass::Reprocessed,
+        RunClass::Unprocessed,
+        RunClass::StateDiverged,
+        RunClass::AppUnexplained,
+        RunClass::AppNotMoved,
         RunClass::Other,
     ];
 
@@ -131,6 +149,11 @@ impl RunClass {
             RunClass::WindowIncomplete => "window-incomplete",
             RunClass::TopicUnchecked => "topic-unchecked",
             RunClass::CleanupIncomplete => "cleanup-incomplete",
+            RunClass::Reprocessed => "reprocessed",
+            RunClass::Unprocessed => "unprocessed",
+            RunClass::StateDiverged => "state-diverged",
+            RunClass::AppUnexplained => "app-unexplained",
+            RunClass::AppNotMoved => "app-not-moved",
             RunClass::Other => "other",
         }
     }

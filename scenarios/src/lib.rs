@@ -19,6 +19,7 @@
 //! system's `check` and a verb's checks are pure functions), or write a secret anywhere but
 //! its private config dir.
 
+pub mod app;
 pub mod config_docs;
 pub mod delay;
 pub mod drain;

@@ -167,6 +167,8 @@ struct RunState<'a> {
     _secrets: tempfile::TempDir,
     /// The run's schema registries (`[registries]`), owned by [`run`].
     registries: Option<&'a crate::registries::ScenarioRegistries>,
+    /// Applications moved mid-run (`[[app]]`), between their switch tasks.
+    apps: Vec<crate::app::AppLife>,
 }
 
 /// What the workload phase hands on.
@@ -206,8 +208,10 @@ async fn run_on(
             }
         }
     }
+    st.finish_apps().await;
     st.stop_system().await;
     st.verify().await?;
+    st.judge_apps().await?;
     st.settle();
     Ok(st.report)
 }
@@ -224,6 +228,8 @@ async fn start_system<'a>(
 ) -> Result<RunState<'a>, ScenarioError> {
     let topics = scenario.workload.topics.names();
     workload::runner::create_topics(&scenario.workload, &source.direct_client_props()).await?;
+    // Applications run on the source first; their topics then exist for the system to copy.
+    let apps = crate::app::start_on_source(scenario, &source, &options.report_dir).await?;
     // Configs with passwords live in a private temp dir; the report dir gets redacted copies.
     let secrets = tempfile::Builder::new()
         .prefix("cutover-secrets-")
@@ -316,6 +322,7 @@ async fn start_system<'a>(
         report,
         _secrets: secrets,
         registries,
+        apps,
     })
 }
 
@@ -377,6 +384,19 @@ impl RunState<'_> {
             .faults
             .iter()
             .map(|f| tokio::spawn(crate::faults::run(f.clone(), fault_targets.clone())))
+            .collect();
+        // Each application's switch, on the workload's clock.
+        let switch_context = Arc::new(crate::app::SwitchContext {
+            source: self.source.clone(),
+            target: self.target.clone(),
+            system: self.shared.system.clone(),
+            options: options.clone(),
+            workload_clock: fault_targets.workload_clock.clone(),
+            rename: self.rename.clone(),
+        });
+        let switch_tasks: Vec<_> = std::mem::take(&mut self.apps)
+            .into_iter()
+            .map(|life| tokio::spawn(crate::app::switch(life, switch_context.clone())))
             .collect();
         let run_deadline = Instant::now() + Duration::from_secs_f64(scenario.run.duration_secs);
         let workload_result = loop {
@@ -445,6 +465,16 @@ impl RunState<'_> {
                 }
             }
         }
+        for t in switch_tasks {
+            match t.await {
+                Ok(life) => self.apps.push(life),
+                Err(e) => self.report.fail(
+                    RunClass::AppNotMoved,
+                    1,
+                    format!("an application's switch task failed: {e}"),
+                ),
+            }
+        }
         let mut consumed_by_group = BTreeMap::new();
         for app in app_consumers {
             let group = app.group.clone();
@@ -458,6 +488,79 @@ impl RunState<'_> {
             consumed_by_group,
             probe,
         })
+    }
+
+    /// Phase 5b: each moved application processes what the copy holds on the target, then
+    /// stops.
+    async fn finish_apps(&mut self) {
+        if self.apps.is_empty() {
+            return;
+        }
+        self.progress("apps");
+        let clock = self.workload_clock.as_ref().and_then(|c| c.get().copied());
+        for life in &mut self.apps {
+            crate::app::finish(life, &self.target, &self.rename, clock).await;
+        }
+    }
+
+    /// Phase 7b: each application's verdict against the oracle over its inputs.
+    async fn judge_apps(&mut self) -> Result<(), ScenarioError> {
+        for life in &self.apps {
+            if let Some(why) = &life.not_moved {
+                self.report.fail(
+                    RunClass::AppNotMoved,
+                    1,
+                    format!("application {}: {why}", life.spec.name),
+                );
+            }
+            let app = match crate::app::judge(life, &self.source, &self.target, &self.rename).await
+            {
+                Ok(app) => app,
+                Err(e) => {
+                    self.report.undecide(
+                        RunClass::CheckerFailed,
+                        1,
+                        format!(
+                            "application {}: its updates could not be read: {e}",
+                            life.spec.name
+                        ),
+                    );
+                    continue;
+                }
+            };
+            for (class, n, what) in [
+                (
+                    RunClass::Reprocessed,
+                    app.reprocessed,
+                    "inputs processed again",
+                ),
+                (
+                    RunClass::Unprocessed,
+                    app.unprocessed,
+                    "inputs never processed",
+                ),
+                (
+                    RunClass::StateDiverged,
+                    app.state_diverged,
+                    "updates with a diverged state",
+                ),
+                (
+                    RunClass::AppUnexplained,
+                    app.unexplained,
+                    "updates for no input",
+                ),
+            ] {
+                if n > 0 {
+                    self.report.fail(
+                        class,
+                        n,
+                        format!("application {}: {n} {what} across the switch", app.app),
+                    );
+                }
+            }
+            self.report.apps.push(app);
+        }
+        Ok(())
     }
 
     /// Ctrl-C: the partial report, marked aborted, with the system stopped.

@@ -44,6 +44,10 @@ pub struct Scenario {
     /// cutover).
     #[serde(default, rename = "consumer_group")]
     pub consumer_groups: Vec<ConsumerGroupSpec>,
+    /// Stateful applications moved from the source to the target mid-run (application
+    /// cutover, `crate::app`).
+    #[serde(default, rename = "app")]
+    pub apps: Vec<AppSpec>,
     /// Real schema registries for the run (`crate::registries`).
     #[serde(default)]
     pub registries: Option<crate::registries::RegistriesSpec>,
@@ -741,6 +745,125 @@ impl FaultAction {
     }
 }
 
+/// A stateful Kafka Streams application moved from the source to the target mid-run
+/// (`crate::app`): it runs against the source while the workload writes; at the switch it is
+/// stopped, the system under test copies its input, output and internal topics and its group
+/// offsets, and it starts against the target with the same `application.id` and an empty state
+/// directory (its state comes back from the copied changelog). Without `jar`, it is cutover's
+/// reference counter (per-key count and sum, a repartition step, a state store,
+/// exactly-once), whose every update the run judges against an oracle over the inputs.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    /// The application's name in the report and its logs' file names.
+    #[serde(default = "default_app_name")]
+    pub name: String,
+    /// Its `application.id` on both clusters (its consumer group, and the prefix of its
+    /// internal topics). Default: `cutover-app-{name}`.
+    #[serde(default)]
+    pub application_id: Option<String>,
+    /// A user's Streams application (a jar with its dependencies but Kafka's; cutover supplies
+    /// the `kafka-streams` jars of the clusters' version, the bootstrap servers and the
+    /// security). Default: the reference counter. Its updates are not judged (no oracle);
+    /// its downtime and restore time are reported.
+    #[serde(default)]
+    pub jar: Option<std::path::PathBuf>,
+    /// The main class of `jar`; it gets the properties file's path as its only argument.
+    #[serde(default)]
+    pub main_class: Option<String>,
+    /// Input topics, a regex over topic names (default: the workload's topics).
+    #[serde(default)]
+    pub input: Option<String>,
+    /// The output topic (default: `{application_id}-updates`), created on the source with the
+    /// first input topic's partition count.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// More Streams properties (`num.stream.threads`, `commit.interval.ms`, ...);
+    /// `processing.guarantee` defaults to `exactly_once_v2`.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    /// The switch.
+    pub switch: SwitchSpec,
+}
+
+/// How and when an application moves (`[app.switch]`).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchSpec {
+    /// `planned`: the application is stopped, the copy drained, its offsets moved, then it
+    /// starts on the target.
+    #[serde(default)]
+    pub mode: SwitchMode,
+    /// Seconds after the workload starts.
+    pub at_secs: f64,
+    /// How long the switch waits for the system to copy the application's topics and its
+    /// group offsets before it gives up (the run then fails as `app-not-moved`).
+    #[serde(default = "default_copy_timeout")]
+    pub copy_timeout_secs: f64,
+    /// Wait for the copy before starting on the target (a switch rehearsed wrong: `false`
+    /// starts it at once).
+    #[serde(default = "yes")]
+    pub wait_for_copy: bool,
+    /// Move the application's group offsets to the target (a switch rehearsed wrong: `false`
+    /// starts it with none, so it reads its inputs from the beginning).
+    #[serde(default = "yes")]
+    pub move_offsets: bool,
+}
+
+/// The kinds of switch.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SwitchMode {
+    #[default]
+    Planned,
+}
+
+fn default_app_name() -> String {
+    "counter".into()
+}
+
+fn default_copy_timeout() -> f64 {
+    120.0
+}
+
+impl AppSpec {
+    /// Its `application.id`.
+    pub fn application_id(&self) -> String {
+        self.application_id
+            .clone()
+            .unwrap_or_else(|| format!("cutover-app-{}", self.name))
+    }
+
+    /// Its output topic.
+    pub fn output_topic(&self) -> String {
+        self.output
+            .clone()
+            .unwrap_or_else(|| format!("{}-updates", self.application_id()))
+    }
+
+    /// The regex of its input topics.
+    pub fn input_regex(&self, workload_topics: &[String]) -> String {
+        self.input.clone().unwrap_or_else(|| {
+            workload_topics
+                .iter()
+                .map(|t| regex::escape(t))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+    }
+
+    /// Regexes of the topics the system under test must copy for it: its output, and its
+    /// internal topics (`{application.id}-…-changelog`, `-repartition`).
+    pub fn topics_to_copy(&self) -> Vec<String> {
+        vec![
+            regex::escape(&self.output_topic()),
+            format!("{}-.*", regex::escape(&self.application_id())),
+        ]
+    }
+}
+
 /// An application consumer group: it consumes the source while the workload runs, commits,
 /// and stops at `stop_at_secs`; after the drain its offsets are translated to the target
 /// (built-in replicator: `cutover offsets sync`; other systems: their own sync) and the run
@@ -834,7 +957,8 @@ pub struct ExpectSpec {
     /// `not-caught-up`, `instance-exited`, `target-topic-missing`, `group-skipped`,
     /// `group-re-read`, `group-misplaced`, `group-untranslated`, `registry-*`,
     /// `fault-not-proven`, `fault-failed`, `process-survived`, `source-lost`, `unverified`,
-    /// `checker-failed` (docs/report-schema.md lists them all).
+    /// `checker-failed`, `reprocessed`, `unprocessed`, `state-diverged`, `app-unexplained`,
+    /// `app-not-moved` (docs/report-schema.md lists them all).
     #[serde(default)]
     pub classes: ExpectedClasses,
 }
@@ -1092,6 +1216,56 @@ impl Scenario {
                         "expected 0 <= stop_spread_secs and stop_at_secs + stop_spread_secs <= run.duration_secs = {}, found {}",
                         scenario.run.duration_secs, g.stop_spread_secs
                     ),
+                ));
+            }
+        }
+        if !scenario.apps.is_empty()
+            && scenario.system.system().rename() != verify::Rename::default()
+        {
+            return Err(err(
+                "app",
+                "an application moves to the target only when its topics keep their names there; this system renames them (use an identity rename: the built-in replicator's default, MirrorMaker 2's `replication_policy = \"identity\"`)".into(),
+            ));
+        }
+        let mut app_ids = std::collections::BTreeSet::new();
+        for (i, a) in scenario.apps.iter().enumerate() {
+            let field = format!("app[{i}]");
+            if a.name.trim().is_empty() || a.name.contains(['/', ' ']) {
+                return Err(err(
+                    &format!("{field}.name"),
+                    format!("expected a name without spaces or '/', found {:?}", a.name),
+                ));
+            }
+            if !app_ids.insert(a.application_id()) {
+                return Err(err(
+                    &format!("{field}.application_id"),
+                    format!("application.id {:?} is used twice", a.application_id()),
+                ));
+            }
+            if a.jar.is_some() != a.main_class.is_some() {
+                return Err(err(
+                    &format!("{field}.main_class"),
+                    "expected `jar` and `main_class` together (or neither, for the reference counter)".into(),
+                ));
+            }
+            if let Some(re) = &a.input {
+                if let Err(e) = regex::Regex::new(re) {
+                    return Err(err(&format!("{field}.input"), format!("not a regex: {e}")));
+                }
+            }
+            if !positive(a.switch.at_secs) || a.switch.at_secs >= scenario.run.duration_secs {
+                return Err(err(
+                    &format!("{field}.switch.at_secs"),
+                    format!(
+                        "expected a time within the workload (0 < at_secs < run.duration_secs = {}), found {}",
+                        scenario.run.duration_secs, a.switch.at_secs
+                    ),
+                ));
+            }
+            if !positive(a.switch.copy_timeout_secs) {
+                return Err(err(
+                    &format!("{field}.switch.copy_timeout_secs"),
+                    "expected a positive number of seconds".into(),
                 ));
             }
         }

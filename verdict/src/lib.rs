@@ -474,3 +474,59 @@ impl GroupCutover {
         self.untranslated == 0 && self.skipped == 0 && self.reread == 0 && self.misplaced == 0
     }
 }
+
+/// One stateful application moved from the source to the target mid-run (application
+/// cutover): its per-key updates on both clusters judged against an oracle computed from the
+/// input records themselves, independent of the application.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppCutover {
+    /// The `[[app]]`'s name.
+    pub app: String,
+    /// Its `application.id` (the consumer group and the internal topics' prefix).
+    pub application_id: String,
+    /// `planned` (stopped, drained, moved) or `failover` (the source cut off).
+    pub switch: String,
+    /// Input records the oracle counted (committed, with a key).
+    pub inputs: u64,
+    /// Keys among them.
+    pub keys: u64,
+    /// Updates the application emitted while it ran on the source.
+    pub updates_on_source: u64,
+    /// Updates it emitted once started on the target.
+    pub updates_on_target: u64,
+    /// Inputs processed more than once (each extra processing counted).
+    pub reprocessed: u64,
+    /// Inputs never processed.
+    pub unprocessed: u64,
+    /// Updates whose state (count, sum) is not what every earlier update of the key gives:
+    /// the application's state was lost or changed across the switch.
+    pub state_diverged: u64,
+    /// Updates naming an input the key never had.
+    pub unexplained: u64,
+    /// Keys whose last update is not the oracle's final state.
+    pub keys_wrong: u64,
+    /// Last update on the source → first update on the target, in milliseconds (None when
+    /// either side emitted none).
+    pub downtime_ms: Option<u64>,
+    /// The application's start on the target → its state restored and running, in
+    /// milliseconds, from its own log.
+    pub restore_ms: Option<u64>,
+    /// Changelog records the application restored on the target, from its own log.
+    pub restored_records: Option<u64>,
+    /// What the switch did, step by step, with times since the workload started.
+    pub steps: Vec<String>,
+    /// Examples of each anomaly (capped).
+    pub examples: Vec<String>,
+}
+
+impl AppCutover {
+    /// Every input processed once with the state carried: the switch was clean.
+    pub fn exact(&self) -> bool {
+        self.reprocessed == 0
+            && self.unprocessed == 0
+            && self.state_diverged == 0
+            && self.unexplained == 0
+            && self.keys_wrong == 0
+    }
+}

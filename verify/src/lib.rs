@@ -15,6 +15,7 @@
 //! sorted runs, so the verdict stays exact at any volume. It never writes to a cluster and never
 //! commits offsets.
 
+pub mod app;
 pub mod distributed;
 pub mod error;
 pub mod fingerprint;

@@ -100,6 +100,7 @@ impl SystemUnderTest for Builtin {
             &harness::ClientProps::bootstrap("127.0.0.1:1"),
             &harness::ClientProps::bootstrap("127.0.0.1:2"),
             &scenario.workload,
+            &crate::app::topics_to_copy(scenario),
         )
         .map(|_| ())
         .map_err(|e| match e {
@@ -127,6 +128,7 @@ impl SystemUnderTest for Builtin {
             setup.source_props,
             setup.target_props,
             &setup.scenario.workload,
+            &crate::app::topics_to_copy(setup.scenario),
         )?;
         if let Some(r) = setup.registries {
             text.push_str(&r.replicator_toml());
@@ -453,11 +455,14 @@ fn lag_diagnosis(inst: &Instances) -> Vec<String> {
 }
 
 /// The replicator config a `builtin` system runs with, as TOML text, checked by the replicator.
+/// Unless the scenario sets `replication.include`, it copies the workload's topics and `also`
+/// (regexes: the topics of the run's applications, `crate::app::topics_to_copy`).
 pub fn builtin_config(
     system: &SystemSpec,
     source: &harness::ClientProps,
     target: &harness::ClientProps,
     workload: &WorkloadSpec,
+    also: &[String],
 ) -> Result<String, ScenarioError> {
     let SystemSpec::Builtin {
         replication,
@@ -480,6 +485,7 @@ pub fn builtin_config(
                 .names()
                 .iter()
                 .map(|t| toml::Value::String(regex::escape(t)))
+                .chain(also.iter().map(|r| toml::Value::String(r.clone())))
                 .collect(),
         )
     });
