@@ -306,6 +306,40 @@ fn a_damaged_jar_cache_is_detected_and_fetched_again() {
 }
 
 #[test]
+fn fetch_kafka_fills_the_streams_entry_and_compiles_the_reference_application() {
+    // The default cache: the Streams tests fill the same entry (under its lock).
+    let (code, out, err) = run(&["fetch-kafka", "--kind", "broker,streams"], &[]);
+    assert_eq!(code, Some(CutoverExitCode::OK), "{out}{err}");
+    let streams = harness::KafkaDist::dir_for_kind(
+        harness::DistKind::Streams,
+        &harness::KafkaVersion::default(),
+    );
+    assert!(
+        out.contains(&format!(
+            "Kafka Streams {} cached at {}",
+            harness::DEFAULT_KAFKA_VERSION,
+            streams.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("Kafka 4.") && out.contains("/kafka/"),
+        "the brokers' entry too: {out}"
+    );
+    let classes = out
+        .lines()
+        .find_map(|l| l.strip_prefix("the reference Streams application is "))
+        .and_then(|l| l.split(" at ").nth(1))
+        .unwrap_or_else(|| panic!("no compiled application in {out}"));
+    assert!(
+        std::path::Path::new(classes)
+            .join("dev/cutover/apps/CutoverCounter.class")
+            .is_file(),
+        "{out}"
+    );
+}
+
+#[test]
 fn produce_rejects_a_bad_spec_with_file_line_and_field_before_connecting() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("w.toml");

@@ -149,11 +149,11 @@ pub enum HarnessError {
     #[error("invalid Kafka Streams application spec: {field}: {reason}")]
     InvalidStreamsSpec { field: String, reason: String },
 
-    #[error("Kafka Streams application `{application_id}` exited ({status}) {when}\n--- last lines of {log} ---\n{tail}")]
+    /// `status`: the exit status and when it came (`exit status: 2, 0.8 s after its start`).
+    #[error("Kafka Streams application `{application_id}` exited ({status}) before it was RUNNING\n--- last lines of {log} ---\n{tail}")]
     StreamsAppExited {
         application_id: String,
         status: String,
-        when: String,
         log: PathBuf,
         tail: String,
     },
@@ -166,11 +166,11 @@ pub enum HarnessError {
         tail: String,
     },
 
-    #[error("Kafka Streams application `{application_id}` was not {what} within {seconds} s\n--- last lines of {log} ---\n{tail}")]
+    /// `what`: the state it did not reach and the wait (`RUNNING within 60 s`).
+    #[error("Kafka Streams application `{application_id}` was not {what}\n--- last lines of {log} ---\n{tail}")]
     StreamsAppTimeout {
         application_id: String,
         what: String,
-        seconds: u64,
         log: PathBuf,
         tail: String,
     },

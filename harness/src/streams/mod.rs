@@ -444,9 +444,8 @@ impl StreamsApp {
             if let Ok(Some(status)) = self.process.child.try_wait() {
                 return Err(HarnessError::StreamsAppExited {
                     application_id: self.application_id.clone(),
-                    status: status.to_string(),
-                    when: format!(
-                        "{:.1} s after its start, before it was RUNNING",
+                    status: format!(
+                        "{status}, {:.1} s after its start",
                         self.started.elapsed().as_secs_f64()
                     ),
                     log: self.log.clone(),
@@ -456,8 +455,7 @@ impl StreamsApp {
             if Instant::now() >= deadline {
                 return Err(HarnessError::StreamsAppTimeout {
                     application_id: self.application_id.clone(),
-                    what: "RUNNING".into(),
-                    seconds: timeout.as_secs(),
+                    what: format!("RUNNING within {} s", timeout.as_secs()),
                     log: self.log.clone(),
                     tail: self.tail(),
                 });
