@@ -581,6 +581,7 @@ bootstrap.servers = "{target}"
                 target_brokers: 1,
             },
             &[source_topic.to_string()],
+            &[],
         )?;
         let target_topic = config.rename.target_of(source_topic);
         let began = Instant::now();

@@ -1349,7 +1349,7 @@ impl Scenario {
         self.system = self.system.overridden(name);
         self.expect = None;
         // MirrorMaker 2 moves application groups only through its own offset sync.
-        if !self.consumer_groups.is_empty() {
+        if !self.consumer_groups.is_empty() || !self.apps.is_empty() {
             if let SystemSpec::Mirrormaker2 {
                 sync_group_offsets,
                 config_file: None,
@@ -1357,6 +1357,17 @@ impl Scenario {
             } = &mut self.system
             {
                 *sync_group_offsets = true;
+            }
+        }
+        // A moved application finds its topics on the target under their own names.
+        if !self.apps.is_empty() {
+            if let SystemSpec::Mirrormaker2 {
+                replication_policy,
+                config_file: None,
+                ..
+            } = &mut self.system
+            {
+                *replication_policy = ReplicationPolicy::Identity;
             }
         }
     }

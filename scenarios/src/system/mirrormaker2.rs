@@ -123,6 +123,7 @@ impl SystemUnderTest for Mirrormaker2 {
                 target_brokers: setup.target.brokers().len(),
             },
             setup.topics,
+            &crate::app::topics_to_copy(setup.scenario),
         )?;
         let runtime =
             harness::MirrorMaker2::prepare(&setup.scenario.target.kafka_version, |event| {
@@ -389,6 +390,7 @@ pub fn config(
     scenario_dir: &Path,
     clusters: &Clusters<'_>,
     topics: &[String],
+    also: &[String],
 ) -> Result<Mm2Config, ScenarioError> {
     let SystemSpec::Mirrormaker2 {
         exactly_once,
@@ -443,7 +445,11 @@ pub fn config(
         &format!("{TARGET_ALIAS}->{SOURCE_ALIAS}.emit.heartbeats.enabled"),
         "false",
     );
-    let topic_list: Vec<String> = topics.iter().map(|t| regex::escape(t)).collect();
+    let topic_list: Vec<String> = topics
+        .iter()
+        .map(|t| regex::escape(t))
+        .chain(also.iter().cloned())
+        .collect();
     put("topics", &topic_list.join(","));
     put("tasks.max", &tasks_max.to_string());
     if *replication_policy == ReplicationPolicy::Identity {
@@ -882,7 +888,14 @@ mod tests {
             ("ssl.truststore.location".into(), "/d/ca.pem".into()),
         ];
         clusters.target_props = vec![("security.protocol".into(), "SSL".into())];
-        let c = config(&mm2(true), Path::new("."), &clusters, &["t".to_string()]).unwrap();
+        let c = config(
+            &mm2(true),
+            Path::new("."),
+            &clusters,
+            &["t".to_string()],
+            &[],
+        )
+        .unwrap();
         let p = parse_properties(&c.instance_properties(18083));
         assert_eq!(p["source.security.protocol"], "SASL_SSL");
         assert_eq!(p["source.ssl.truststore.location"], "/d/ca.pem");
@@ -902,7 +915,7 @@ mod tests {
     #[test]
     fn exactly_once_config_enables_it_on_the_target_worker_with_internal_rest() {
         let topics = vec!["orders.0".to_string(), "orders.1".to_string()];
-        let c = config(&mm2(true), Path::new("."), &clusters(), &topics).unwrap();
+        let c = config(&mm2(true), Path::new("."), &clusters(), &topics, &[]).unwrap();
         let p = parse_properties(&c.instance_properties(18083));
         assert_eq!(p["target.exactly.once.source.support"], "enabled");
         assert_eq!(p["dedicated.mode.enable.internal.rest"], "true");
@@ -933,7 +946,7 @@ mod tests {
             spec.group_sync_interval_secs(),
             Some(crate::spec::DEFAULT_GROUP_SYNC_SECS)
         );
-        let c = config(&spec, Path::new("."), &clusters(), &["t".into()]).unwrap();
+        let c = config(&spec, Path::new("."), &clusters(), &["t".into()], &[]).unwrap();
         let p = parse_properties(&c.base);
         assert_eq!(p["sync.group.offsets.enabled"], "true");
         for key in [
@@ -950,12 +963,12 @@ mod tests {
         {
             *emit_checkpoints_interval_secs = Some(2);
         }
-        let c = config(&spec, Path::new("."), &clusters(), &["t".into()]).unwrap();
+        let c = config(&spec, Path::new("."), &clusters(), &["t".into()], &[]).unwrap();
         let p = parse_properties(&c.base);
         assert_eq!(p["refresh.groups.interval.seconds"], "2");
         assert_eq!(p["sync.group.offsets.interval.seconds"], "2");
         // Without the sync, MirrorMaker 2's own defaults stand and cutover knows no interval.
-        let c = config(&mm2(true), Path::new("."), &clusters(), &["t".into()]).unwrap();
+        let c = config(&mm2(true), Path::new("."), &clusters(), &["t".into()], &[]).unwrap();
         let p = parse_properties(&c.base);
         assert!(!p.contains_key("refresh.groups.interval.seconds"));
         assert_eq!(mm2(true).group_sync_interval_secs(), None);
