@@ -497,6 +497,7 @@ fn canary_scenario(
         expect: None,
         consumer_groups: Vec::new(),
         registries: None,
+        scope: None,
         text: r.text.clone(),
         origin: r.origin.clone(),
     })
