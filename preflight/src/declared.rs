@@ -1256,13 +1256,22 @@ mod tests {
         assert!(same_config("604800000", "604800000.0"));
         // JUnit: one suite per namespace; a failure per target problem with its fix, a skip
         // per item the target could not check, source problems as notes.
+        let mut namespaces = compare(&topics, &orders_acls, &state, &empty);
+        namespaces.retain(|n| n.namespace == "orders");
+        namespaces[0].items.push(Item {
+            kind: "connector",
+            resource: "orders.heartbeats".into(),
+            declared_at: "orders.yaml:21".into(),
+            source: Status::Unchecked("no --source-connect".into()),
+            target: Status::Differs("tasks.max=1 declared, 2 on the worker".into()),
+        });
         let declared = DeclaredReport {
             schema_version: SCHEMA_VERSION,
-            namespaces: compare(&topics, &orders_acls, &empty, &state),
-            not_checked: vec!["1 connector(s): no --source-connect / --target-connect".into()],
-            warnings: vec![],
+            namespaces,
+            not_checked: vec!["2 schema(s): no --source-registry / --target-registry".into()],
+            warnings: vec!["a warning".into()],
             target_problems: 2,
-            source_problems: 1,
+            source_problems: 2,
         };
         insta::assert_snapshot!(
             "declared_junit",

@@ -73,7 +73,8 @@ fn target_default() -> ClusterSpec {
 /// `OWNER` entries of type `TOPIC`, the topics declared in them, a Strimzi user's `Write`
 /// rules), so the system copies, the drain waits for and the checker judges exactly those; only
 /// the `[[consumer_group]]`s they own run and are checked (`OWNER` entries of type `GROUP`, a
-/// Strimzi user's `Read` rules on groups). `--set scope.namespaces=a,b` sweeps team by team.
+/// Strimzi user's `Read` rules on groups). `cutover sweep FILE --set
+/// 'scope.namespaces=["a"],["b"]'` runs it team by team.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeSpec {
