@@ -47,6 +47,7 @@ async fn a_clusters_topics_and_acls_export_as_declarations_that_plan_reads() {
         )
         .broker_config("super.users", "User:ANONYMOUS");
     let cluster = harness::start(&spec).await.expect("cluster starts");
+    let started = std::time::Instant::now();
     let admin = cluster.admin().expect("admin");
     for t in [
         TopicSpec::new("orders.created", 3, 1).config("retention.ms", "604800000"),
@@ -225,7 +226,12 @@ async fn a_clusters_topics_and_acls_export_as_declarations_that_plan_reads() {
     commit(&cluster.bootstrap_servers(), "shipping.tracker", "orders.created", &[0, 2]);
     commit(&cluster.bootstrap_servers(), "reporting-legacy", "plain", &[0]);
     let offsets_before = committed(&cluster.bootstrap_servers());
+    let live_started = std::time::Instant::now();
     let out = plan(&["--resources", live_arg, "--source", &props, "--format", "json"]);
+    eprintln!(
+        "plan --source (2 live groups): {:.1} s",
+        live_started.elapsed().as_secs_f64()
+    );
     assert_eq!(out.status.code(), Some(CutoverExitCode::OK), "{}", text(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(
@@ -256,6 +262,7 @@ async fn a_clusters_topics_and_acls_export_as_declarations_that_plan_reads() {
     // Read-only: the groups hold what they held, and no other group appeared.
     assert_eq!(committed(&cluster.bootstrap_servers()), offsets_before);
 
+    eprintln!("export and live groups: {:.1} s", started.elapsed().as_secs_f64());
     let closed = dir.path().join("closed.properties");
     std::fs::write(&closed, "bootstrap.servers=127.0.0.1:1\n").expect("write");
     let out = plan(&[
@@ -272,6 +279,7 @@ async fn a_clusters_topics_and_acls_export_as_declarations_that_plan_reads() {
         "{}",
         text(&out)
     );
+    let closed_started = std::time::Instant::now();
     let out = plan(&[
         "--resources",
         live_arg,
@@ -285,6 +293,12 @@ async fn a_clusters_topics_and_acls_export_as_declarations_that_plan_reads() {
         Some(CutoverExitCode::ERROR),
         "{}",
         text(&out)
+    );
+    let took = closed_started.elapsed();
+    eprintln!("plan --source unreachable: {:.1} s", took.as_secs_f64());
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "--timeout-secs 3 bounds reaching the source: {took:?}"
     );
 }
 
