@@ -83,7 +83,7 @@ fn emit(out: Option<&PathBuf>, text: &str) -> Result<()> {
 }
 
 /// The --source client properties (parser messages redacted: they can quote a secret line).
-fn source_props(path: &PathBuf) -> Result<harness::ClientProps> {
+fn source_props(path: &std::path::Path) -> Result<harness::ClientProps> {
     harness::ClientProps::from_file(path)
         .map_err(|e| anyhow!(reports::redact::redact_text(&e.to_string())))
 }

@@ -157,7 +157,9 @@ pub async fn offsets(command: OffsetsCommand) -> Result<u8> {
         match regex::Regex::new(&format!("^(?:{re})$")) {
             Ok(r) => GroupSelection::Matching(r),
             Err(e) => {
-                eprintln!("error: --namespace: the groups' pattern is not a regular expression: {e}");
+                eprintln!(
+                    "error: --namespace: the groups' pattern is not a regular expression: {e}"
+                );
                 return Ok(exit_code::ERROR);
             }
         }

@@ -146,10 +146,9 @@ async fn a_namespace_verifies_only_the_topics_it_owns() {
     );
     assert_eq!(unknown.status.code(), Some(CutoverExitCode::ERROR));
     assert!(
-        text(&unknown)
-            .contains(
-                "--namespace: namespace `nosuch` owns no topic or consumer group in the declarations"
-            ),
+        text(&unknown).contains(
+            "--namespace: namespace `nosuch` owns no topic or consumer group in the declarations"
+        ),
         "{}",
         text(&unknown)
     );
@@ -161,7 +160,12 @@ async fn a_namespace_verifies_only_the_topics_it_owns() {
 fn offsets_sync_refuses_a_namespace_without_groups_before_reading_anything() {
     let sync = |ns: &str| {
         Command::new(BIN)
-            .args(["offsets", "sync", "--config", "/nonexistent/replicator.toml"])
+            .args([
+                "offsets",
+                "sync",
+                "--config",
+                "/nonexistent/replicator.toml",
+            ])
             .args(["--resources", RESOURCES, "--namespace", ns])
             .output()
             .expect("run cutover offsets sync")
@@ -185,10 +189,25 @@ fn offsets_sync_refuses_a_namespace_without_groups_before_reading_anything() {
     );
     // --namespace is one way to select groups, not with another.
     let both = Command::new(BIN)
-        .args(["offsets", "sync", "--config", "/nonexistent/replicator.toml"])
-        .args(["--resources", RESOURCES, "--namespace", "billing", "--all-groups"])
+        .args([
+            "offsets",
+            "sync",
+            "--config",
+            "/nonexistent/replicator.toml",
+        ])
+        .args([
+            "--resources",
+            RESOURCES,
+            "--namespace",
+            "billing",
+            "--all-groups",
+        ])
         .output()
         .expect("run cutover offsets sync");
     assert_eq!(both.status.code(), Some(CutoverExitCode::ERROR));
-    assert!(text(&both).contains("cannot be used with"), "{}", text(&both));
+    assert!(
+        text(&both).contains("cannot be used with"),
+        "{}",
+        text(&both)
+    );
 }

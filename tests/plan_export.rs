@@ -220,19 +220,46 @@ async fn a_clusters_topics_and_acls_export_as_declarations_that_plan_reads() {
     std::fs::write(&live, LIVE_DECLARATIONS).expect("write");
     let live_arg = live.to_str().expect("utf-8");
     let before = plan(&["--resources", live_arg, "--format", "json"]);
-    assert_eq!(before.status.code(), Some(CutoverExitCode::OK), "{}", text(&before));
+    assert_eq!(
+        before.status.code(),
+        Some(CutoverExitCode::OK),
+        "{}",
+        text(&before)
+    );
     let json: serde_json::Value = serde_json::from_slice(&before.stdout).expect("JSON");
     assert_eq!(json["waves"], serde_json::json!([["orders", "shipping"]]));
-    commit(&cluster.bootstrap_servers(), "shipping.tracker", "orders.created", &[0, 2]);
-    commit(&cluster.bootstrap_servers(), "reporting-legacy", "plain", &[0]);
+    commit(
+        &cluster.bootstrap_servers(),
+        "shipping.tracker",
+        "orders.created",
+        &[0, 2],
+    );
+    commit(
+        &cluster.bootstrap_servers(),
+        "reporting-legacy",
+        "plain",
+        &[0],
+    );
     let offsets_before = committed(&cluster.bootstrap_servers());
     let live_started = std::time::Instant::now();
-    let out = plan(&["--resources", live_arg, "--source", &props, "--format", "json"]);
+    let out = plan(&[
+        "--resources",
+        live_arg,
+        "--source",
+        &props,
+        "--format",
+        "json",
+    ]);
     eprintln!(
         "plan --source (2 live groups): {:.1} s",
         live_started.elapsed().as_secs_f64()
     );
-    assert_eq!(out.status.code(), Some(CutoverExitCode::OK), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(CutoverExitCode::OK),
+        "{}",
+        text(&out)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(
         json["waves"],
@@ -257,12 +284,18 @@ async fn a_clusters_topics_and_acls_export_as_declarations_that_plan_reads() {
     );
     let md = plan(&["--resources", live_arg, "--source", &props]);
     let md = text(&md);
-    assert!(md.contains("| `reporting-legacy` | **unowned** | `plain` |"), "{md}");
+    assert!(
+        md.contains("| `reporting-legacy` | **unowned** | `plain` |"),
+        "{md}"
+    );
     assert!(md.contains("Unowned readers: `reporting-legacy`"), "{md}");
     // Read-only: the groups hold what they held, and no other group appeared.
     assert_eq!(committed(&cluster.bootstrap_servers()), offsets_before);
 
-    eprintln!("export and live groups: {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "export and live groups: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let closed = dir.path().join("closed.properties");
     std::fs::write(&closed, "bootstrap.servers=127.0.0.1:1\n").expect("write");
     let out = plan(&[
@@ -346,8 +379,11 @@ fn commit(bootstrap: &str, group: &str, topic: &str, partitions: &[i32]) {
     consumer.commit(&tpl, CommitMode::Sync).expect("commit");
 }
 
+/// A group and its committed (topic, partition, offset)s.
+type GroupOffsets = (String, Vec<(String, i32, i64)>);
+
 /// Every group on the cluster with its committed offsets on the test's topics.
-fn committed(bootstrap: &str) -> Vec<(String, Vec<(String, i32, i64)>)> {
+fn committed(bootstrap: &str) -> Vec<GroupOffsets> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let timeout = std::time::Duration::from_secs(10);
     let lister: BaseConsumer = rdkafka::ClientConfig::new()

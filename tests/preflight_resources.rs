@@ -231,10 +231,16 @@ async fn declared_topics_and_acls_are_compared_per_namespace_on_both_clusters() 
     // JUnit, as plain preflight's: a suite per namespace, a failing case per target problem
     // (exactly the three), a skipped case per item the target could not check.
     let out = preflight(&[&base[..], &["--format", "junit"]].concat());
-    assert_eq!(out.status.code(), Some(CutoverExitCode::FAILED), "{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(CutoverExitCode::FAILED),
+        "{}",
+        text(&out)
+    );
     let xml = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        xml.starts_with("<?xml") && xml.contains("<testsuites name=\"cutover preflight --resources\""),
+        xml.starts_with("<?xml")
+            && xml.contains("<testsuites name=\"cutover preflight --resources\""),
         "{xml}"
     );
     for ns in ["analytics", "billing", "orders"] {

@@ -68,8 +68,7 @@ pub fn group_grants(decls: &Declarations) -> Vec<(String, NamePattern)> {
         .collect();
     for u in &decls.strimzi_users {
         for r in &u.acls {
-            if r.resource_type != StrimziResourceType::Group || !r.allows_any(&[Operation::Read])
-            {
+            if r.resource_type != StrimziResourceType::Group || !r.allows_any(&[Operation::Read]) {
                 continue;
             }
             if let Some(name) = &r.name {

@@ -600,9 +600,15 @@ mod tests {
             let f = p.topics.iter().find(|t| t.topic == name).expect(name);
             (f.writers.clone(), f.readers.clone())
         };
-        assert_eq!(flow("a.orders"), (vec!["a".to_string()], vec!["b".to_string()]));
+        assert_eq!(
+            flow("a.orders"),
+            (vec!["a".to_string()], vec!["b".to_string()])
+        );
         // A topic only the group names is placed too, written by a through its prefix.
-        assert_eq!(flow("a.undeclared"), (vec!["a".to_string()], vec!["b".to_string()]));
+        assert_eq!(
+            flow("a.undeclared"),
+            (vec!["a".to_string()], vec!["b".to_string()])
+        );
         assert_eq!(p.live_groups.len(), 1);
         assert_eq!(p.live_groups[0].owners, vec!["b"]);
         assert_eq!(
@@ -617,7 +623,10 @@ mod tests {
         assert_eq!(flow("b.x"), (vec!["b".to_string()], vec![]));
         let md = p.markdown();
         assert!(md.contains("| `legacy` | **unowned** | `b.x` |"), "{md}");
-        assert!(md.contains("| `b.reporting` | b | `a.orders`, `a.undeclared` |"), "{md}");
+        assert!(
+            md.contains("| `b.reporting` | b | `a.orders`, `a.undeclared` |"),
+            "{md}"
+        );
         assert!(md.contains("Unowned readers: `legacy`"), "{md}");
         // Without live groups the Markdown has no such section.
         assert!(!plan(&d).markdown().contains("Live consumer groups"));

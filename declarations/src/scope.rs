@@ -116,7 +116,9 @@ fn join(patterns: &BTreeSet<NamePattern>) -> Option<String> {
 fn topic_patterns(decls: &Declarations, ns: &str) -> BTreeSet<NamePattern> {
     let mut out = BTreeSet::new();
     for a in decls.acls.iter().filter(|a| {
-        a.granted_to == ns && a.permission == Permission::Owner && a.resource_type == ResourceType::Topic
+        a.granted_to == ns
+            && a.permission == Permission::Owner
+            && a.resource_type == ResourceType::Topic
     }) {
         out.insert(match a.pattern {
             PatternType::Literal => NamePattern::Literal(a.resource.clone()),
@@ -227,7 +229,10 @@ mod tests {
         // A TOPIC entry is no GROUP entry and another namespace's groups stay its own.
         assert!(!a.owns_group("team-b.app"));
         assert!(a.owns_topic("team-a.orders"));
-        assert_eq!(a.groups_regex().as_deref(), Some(r"legacy\-app|team\-a\..*"));
+        assert_eq!(
+            a.groups_regex().as_deref(),
+            Some(r"legacy\-app|team\-a\..*")
+        );
         let both = Scope::of(&d, &["team-a".into(), "team-b".into()]).expect("both");
         assert!(both.owns_group("team-b.app") && both.owns_group("team-a.app"));
 
@@ -252,6 +257,9 @@ mod tests {
         assert_eq!(err, "namespaces readers own no topic in the declarations");
         let f = fixtures();
         let err = owned_groups_regex(&f, &["orders".into()]).expect_err("orders owns no group");
-        assert!(err.starts_with("namespaces orders own no consumer group"), "{err}");
+        assert!(
+            err.starts_with("namespaces orders own no consumer group"),
+            "{err}"
+        );
     }
 }

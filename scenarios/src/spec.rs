@@ -1133,7 +1133,11 @@ impl Scenario {
         };
         if let Some(scope) = &scope {
             let all = scenario.workload.topics.names();
-            let owned: Vec<String> = all.iter().filter(|t| scope.owns_topic(t)).cloned().collect();
+            let owned: Vec<String> = all
+                .iter()
+                .filter(|t| scope.owns_topic(t))
+                .cloned()
+                .collect();
             if owned.is_empty() {
                 return Err(err(
                     "scope.namespaces",

@@ -162,8 +162,7 @@ pub fn variants(
         let base = std::path::Path::new(origin)
             .parent()
             .unwrap_or(std::path::Path::new(""));
-        let scenario =
-            Scenario::from_toml_in(&edited, &format!("{origin} with {label}"), base)?;
+        let scenario = Scenario::from_toml_in(&edited, &format!("{origin} with {label}"), base)?;
         out.push(Variant { values, scenario });
     }
     Ok(out)
