@@ -1,6 +1,8 @@
 //! `cutover plan --resources PATH…`: the migration order from the teams' own declarations
 //! (ns4kafka, Strimzi). Exit 0 with an order, 1 when namespaces feed each other (a cycle:
 //! printed with the topics that close it), 2 when the declarations cannot be read.
+//! With `--source S.properties`, the source's consumer groups (listed, their committed offsets
+//! read, never joined) read for the namespaces owning them; 2 when it cannot be reached.
 //!
 //! `cutover plan --export ns4kafka|strimzi --source S.properties`: what the source holds
 //! (topics with their non-default configs, ACLs) as declarations to review and commit; exit 0,
@@ -46,8 +48,12 @@ pub struct PlanArgs {
     /// configs, ACLs) as ns4kafka or Strimzi declarations, for review before the move.
     #[arg(long, value_enum, requires = "source", conflicts_with = "resources")]
     export: Option<Export>,
-    /// Java client properties of the cluster to export (with --export).
-    #[arg(long, value_name = "FILE", requires = "export")]
+    /// Java client properties of the source cluster. With --export: the cluster to export.
+    /// With --resources: its consumer groups and the topics they hold committed offsets on
+    /// (read-only: listed and fetched, never joined) become readers of those topics for the
+    /// namespaces owning the groups (OWNER entries of type GROUP, Strimzi Read rules); groups
+    /// no namespace owns are listed as unowned readers.
+    #[arg(long, value_name = "FILE")]
     source: Option<PathBuf>,
     /// Write the output to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
@@ -76,14 +82,19 @@ fn emit(out: Option<&PathBuf>, text: &str) -> Result<()> {
     }
 }
 
+/// The --source client properties (parser messages redacted: they can quote a secret line).
+fn source_props(path: &std::path::Path) -> Result<harness::ClientProps> {
+    harness::ClientProps::from_file(path)
+        .map_err(|e| anyhow!(reports::redact::redact_text(&e.to_string())))
+}
+
 /// `--export`: the source's topics and ACLs as declarations.
 async fn export(args: &PlanArgs, kind: Export) -> Result<u8> {
     let path = args
         .source
         .as_ref()
         .ok_or_else(|| anyhow!("--export needs --source FILE"))?;
-    let props = harness::ClientProps::from_file(path)
-        .map_err(|e| anyhow!(reports::redact::redact_text(&e.to_string())))?;
+    let props = source_props(path)?;
     let (topics, acls, notes) = preflight::declared::holdings(
         &props,
         std::time::Duration::from_secs(args.timeout_secs.max(1)),
@@ -112,7 +123,23 @@ pub async fn run(args: PlanArgs) -> Result<u8> {
     for warning in decls.warnings() {
         eprintln!("warning: {warning}");
     }
-    let plan = declarations::plan::plan(&decls);
+    let live = match &args.source {
+        None => vec![],
+        Some(path) => {
+            let props = source_props(path)?;
+            let (groups, notes) = preflight::declared::live_groups(
+                &props,
+                std::time::Duration::from_secs(args.timeout_secs.max(1)),
+            )
+            .await
+            .map_err(|e| anyhow!(reports::redact::redact_text(&e.to_string())))?;
+            for note in notes {
+                eprintln!("note: {note}");
+            }
+            groups
+        }
+    };
+    let plan = declarations::plan::plan_with_groups(&decls, &live);
     let out = match args.format {
         Format::Markdown => plan.markdown(),
         Format::Json => plan.json() + "\n",

@@ -172,7 +172,7 @@ async fn run_declared(
     let out = match args.format {
         Format::Text => preflight::declared::text(&report),
         Format::Json => preflight::declared::json(&report) + "\n",
-        Format::Junit => bail!("--format junit is not available with --resources (text or json)"),
+        Format::Junit => preflight::declared::junit(&report)? + "\n",
     };
     emit(args, out)?;
     Ok(if report.has_errors() {

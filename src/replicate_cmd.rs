@@ -97,13 +97,14 @@ pub async fn run(args: ReplicateArgs) -> Result<u8> {
 #[derive(Subcommand)]
 pub enum OffsetsCommand {
     /// Translate source consumer groups' committed offsets to the target and commit them there
-    /// (`--group` repeated, `--group-regex`, or `--all-groups`; a group active on the target is
-    /// refused). Exit 0 all moved, 1 a translation failed, 2 bad input or a group refused.
+    /// (`--group` repeated, `--group-regex`, `--all-groups`, or the groups `--namespace` owns
+    /// by `--resources`; a group active on the target is refused). Exit 0 all moved, 1 a
+    /// translation failed, 2 bad input or a group refused.
     Sync(SyncArgs),
 }
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["group", "group_regex", "all_groups"])))]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["group", "group_regex", "all_groups", "namespaces"])))]
 pub struct SyncArgs {
     /// The replicator configuration that copied the topics.
     #[arg(long)]
@@ -118,6 +119,11 @@ pub struct SyncArgs {
     /// Every source group with committed offsets on the replicated topics.
     #[arg(long)]
     all_groups: bool,
+    /// With --resources and --namespace: every source group the namespaces own (ns4kafka
+    /// OWNER entries of type GROUP, literal or prefixed; Strimzi Read rules on groups) that has
+    /// committed offsets on the replicated topics.
+    #[command(flatten)]
+    scope: crate::scope_args::ScopeArgs,
     /// Print the translation without committing it.
     #[arg(long)]
     dry_run: bool,
@@ -132,6 +138,14 @@ pub struct SyncArgs {
 pub async fn offsets(command: OffsetsCommand) -> Result<u8> {
     use replicator::offsets::{GroupSelection, SyncOutcome};
     let OffsetsCommand::Sync(args) = command;
+    // The namespaces' groups, before anything is read.
+    let owned = match args.scope.groups_regex() {
+        Ok(owned) => owned,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit_code::ERROR);
+        }
+    };
     let config = match ReplicatorConfig::from_file(&args.config) {
         Ok(c) => Arc::new(c),
         Err(e) => {
@@ -139,7 +153,17 @@ pub async fn offsets(command: OffsetsCommand) -> Result<u8> {
             return Ok(exit_code::ERROR);
         }
     };
-    let selection = if let Some(re) = &args.group_regex {
+    let selection = if let Some(re) = owned {
+        match regex::Regex::new(&format!("^(?:{re})$")) {
+            Ok(r) => GroupSelection::Matching(r),
+            Err(e) => {
+                eprintln!(
+                    "error: --namespace: the groups' pattern is not a regular expression: {e}"
+                );
+                return Ok(exit_code::ERROR);
+            }
+        }
+    } else if let Some(re) = &args.group_regex {
         match regex::Regex::new(&format!("^(?:{re})$")) {
             Ok(r) => GroupSelection::Matching(r),
             Err(e) => {

@@ -146,9 +146,68 @@ async fn a_namespace_verifies_only_the_topics_it_owns() {
     );
     assert_eq!(unknown.status.code(), Some(CutoverExitCode::ERROR));
     assert!(
-        text(&unknown)
-            .contains("--namespace: namespace `nosuch` owns no topic in the declarations"),
+        text(&unknown).contains(
+            "--namespace: namespace `nosuch` owns no topic or consumer group in the declarations"
+        ),
         "{}",
         text(&unknown)
+    );
+}
+
+/// `cutover offsets sync --namespace`: a namespace that owns nothing, or owns topics but no
+/// consumer group, is bad input (exit 2) before the replicator config is even read.
+#[test]
+fn offsets_sync_refuses_a_namespace_without_groups_before_reading_anything() {
+    let sync = |ns: &str| {
+        Command::new(BIN)
+            .args([
+                "offsets",
+                "sync",
+                "--config",
+                "/nonexistent/replicator.toml",
+            ])
+            .args(["--resources", RESOURCES, "--namespace", ns])
+            .output()
+            .expect("run cutover offsets sync")
+    };
+    let unknown = sync("nosuch");
+    assert_eq!(unknown.status.code(), Some(CutoverExitCode::ERROR));
+    assert!(
+        text(&unknown).contains(
+            "--namespace: namespace `nosuch` owns no topic or consumer group in the declarations"
+        ),
+        "{}",
+        text(&unknown)
+    );
+    // orders owns `orders.` topics, and no group.
+    let orders = sync("orders");
+    assert_eq!(orders.status.code(), Some(CutoverExitCode::ERROR));
+    assert!(
+        text(&orders).contains("--namespace: namespaces orders own no consumer group"),
+        "{}",
+        text(&orders)
+    );
+    // --namespace is one way to select groups, not with another.
+    let both = Command::new(BIN)
+        .args([
+            "offsets",
+            "sync",
+            "--config",
+            "/nonexistent/replicator.toml",
+        ])
+        .args([
+            "--resources",
+            RESOURCES,
+            "--namespace",
+            "billing",
+            "--all-groups",
+        ])
+        .output()
+        .expect("run cutover offsets sync");
+    assert_eq!(both.status.code(), Some(CutoverExitCode::ERROR));
+    assert!(
+        text(&both).contains("cannot be used with"),
+        "{}",
+        text(&both)
     );
 }

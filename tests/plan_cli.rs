@@ -140,3 +140,45 @@ fn unreadable_declarations_exit_2_naming_file_and_line() {
         "{err}"
     );
 }
+
+/// The plan docs/declarations.md shows for its three-namespace example (`billing` reads and
+/// writes) is the command's output on the example files, its headings nested three levels down
+/// under the doc's own; `CUTOVER_UPDATE_DOCS=1` rewrites the block.
+#[test]
+fn the_docs_example_plan_is_what_the_command_prints() {
+    const BEGIN: &str = "<!-- generated: cutover plan --resources declarations/tests/fixtures/ns4kafka (tests/plan_cli.rs keeps it true) -->\n";
+    const END: &str = "<!-- end of the generated plan -->\n";
+    let o = plan(&["--resources", &fixture("ns4kafka")]);
+    assert_eq!(code(&o), Some(CutoverExitCode::OK), "{}", text(&o.stderr));
+    let nested: String = text(&o.stdout)
+        .lines()
+        .map(|l| {
+            if l.starts_with('#') {
+                format!("###{l}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/declarations.md");
+    let doc = std::fs::read_to_string(path).expect("docs/declarations.md");
+    let start = doc.find(BEGIN).expect("the doc marks its generated plan") + BEGIN.len();
+    let end = start + doc[start..].find(END).expect("the generated plan ends");
+    let shown = &doc[start..end];
+    let want = format!("\n{nested}\n");
+    if shown != want && std::env::var_os("CUTOVER_UPDATE_DOCS").is_some() {
+        let updated = format!("{}{want}{}", &doc[..start], &doc[end..]);
+        std::fs::write(path, updated).expect("rewrite docs/declarations.md");
+        return;
+    }
+    assert!(
+        shown == want,
+        "docs/declarations.md shows another plan than `cutover plan` prints; rewrite it with CUTOVER_UPDATE_DOCS=1 cargo test --test plan_cli\n--- shown ---\n{shown}\n--- printed ---\n{want}"
+    );
+    // The example is the issue's: three namespaces, one both consumer and producer.
+    assert!(shown.contains("3 namespaces, 3 topics"), "{shown}");
+    assert!(
+        shown.contains("| 2 | billing | `orders.created` | `billing.invoices` | analytics |"),
+        "{shown}"
+    );
+}

@@ -2,8 +2,8 @@
 //! three-namespace ns4kafka example (`declarations/tests/fixtures/ns4kafka`) fully present on
 //! the source (its topics, and by hand the ACLs ns4kafka's executor would write), partly on
 //! the target (a topic missing, one with fewer partitions, a READ grant missing, an OWNER's
-//! Write granted more widely). Exit 1 naming exactly those, 2 for an unreachable cluster and for
-//! a malformed declaration (file:line).
+//! Write granted more widely). Exit 1 naming exactly those (in text, JSON and JUnit), 2 for an
+//! unreachable cluster and for a malformed declaration (file:line).
 
 use reports::CutoverExitCode;
 
@@ -227,6 +227,51 @@ async fn declared_topics_and_acls_are_compared_per_namespace_on_both_clusters() 
         all.contains("3 declared item(s) missing or different on the target, 0 on the source"),
         "{all}"
     );
+
+    // JUnit, as plain preflight's: a suite per namespace, a failing case per target problem
+    // (exactly the three), a skipped case per item the target could not check.
+    let out = preflight(&[&base[..], &["--format", "junit"]].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(CutoverExitCode::FAILED),
+        "{}",
+        text(&out)
+    );
+    let xml = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        xml.starts_with("<?xml")
+            && xml.contains("<testsuites name=\"cutover preflight --resources\""),
+        "{xml}"
+    );
+    for ns in ["analytics", "billing", "orders"] {
+        assert!(
+            xml.contains(&format!("<testsuite name=\"preflight.resources.{ns}\"")),
+            "{ns}: {xml}"
+        );
+    }
+    assert_eq!(xml.matches("<failure ").count(), 3, "{xml}");
+    assert!(
+        xml.contains("<failure message=\"topic billing.invoices: missing on the target\" type=\"topic\">fix: create it on the target as declared at "),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("message=\"topic orders.created: differs on the target: partitions 3 declared, 2 on the broker\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("message=\"acl User:svc-billing Read on Topic:LITERAL:orders.created: missing on the target\""),
+        "{xml}"
+    );
+    // 1 connector and 2 schemas: unchecked without endpoints.
+    assert_eq!(xml.matches("<skipped ").count(), 3, "{xml}");
+    let cases = xml.matches("<testcase ").count();
+    let items: usize = json["namespaces"]
+        .as_array()
+        .expect("namespaces")
+        .iter()
+        .map(|n| n["items"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(cases, items, "a case per declared item: {xml}");
 
     // The source against itself: everything present, exit 0.
     let out = preflight(&["--source", &sp, "--target", &sp, "--resources", &resources]);

@@ -307,13 +307,13 @@ fn check(cli: &mut Cli, found: &Found, failures: &mut Vec<String>, checked: &mut
             args.iter().any(|a| a == "--config")
         }
         "list" | "lint" | "completions" | "man" => path.len() == 1 && !args.is_empty(),
-        // A plan of declaration files runs here; `--export` reads a cluster.
+        // A plan of declaration files runs here; `--export` and `--source` read a cluster.
         "plan" => {
             path.len() == 1
                 && args
                     .windows(2)
                     .any(|w| w[0] == "--resources" && !w[1].starts_with('-'))
-                && !args.iter().any(|a| a == "--export")
+                && !args.iter().any(|a| a == "--export" || a == "--source")
         }
         _ => false,
     };

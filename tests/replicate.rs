@@ -1039,6 +1039,36 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
         assert_eq!(groups[0]["partitions"].as_array().unwrap().len(), 9);
         assert_eq!(groups[1]["partitions"].as_array().unwrap().len(), 1);
     }
+    // The groups a namespace owns by its declarations: `team` owns the literal group `app-2`
+    // (not `app`, which it does not cover).
+    let declarations = config.with_file_name("team.yml");
+    std::fs::write(
+        &declarations,
+        "apiVersion: v1\nkind: AccessControlEntry\nmetadata: {name: team-group, namespace: admin}\n\
+         spec: {resourceType: GROUP, resource: app-2, resourcePatternType: LITERAL, permission: OWNER, grantedTo: team}\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["offsets", "sync", "--json", "--dry-run", "--config"])
+        .arg(&config)
+        .arg("--resources")
+        .arg(&declarations)
+        .args(["--namespace", "team"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let groups: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let names: Vec<&str> = groups
+        .iter()
+        .map(|g| g["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["app-2"], "{text}");
 }
 
 /// `cutover offsets sync`: exit code and stderr.

@@ -9,10 +9,89 @@
 //! - a schema subject is owned through its topic: `<topic>-key`/`<topic>-value` (topic name
 //!   strategy), a subject without `-` (record name strategy) as itself, else the part before
 //!   the last `-` (topic record name strategy) (`SchemaService.extractResourceNameFromSubject`,
-//!   `isNamespaceOwnerOfSubject`).
+//!   `isNamespaceOwnerOfSubject`);
+//! - a consumer group is owned by an `OWNER` entry of type `GROUP` alone, by prefix or literal
+//!   name (`ConsumerGroupService.isNamespaceOwnerOfConsumerGroup`); the `.`/`_` collision is a
+//!   topic rule (`TopicService`), not a group's. A Strimzi `KafkaUser` whose `allow` rule lets
+//!   it `Read` a group (or `All`) is that group's owner here: Strimzi has no ownership, and the
+//!   user allowed to consume in a group is the application behind it.
 
-use crate::model::{Permission, ResourceType};
+use crate::model::{Operation, PatternType, Permission, ResourceType, StrimziResourceType};
 use crate::Declarations;
+
+/// A name pattern that confers ownership: a literal name, a prefix, or every name (a Strimzi
+/// literal `*`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NamePattern {
+    Literal(String),
+    Prefix(String),
+    Any,
+}
+
+impl NamePattern {
+    fn of(pattern: PatternType, name: &str, star_is_any: bool) -> NamePattern {
+        match pattern {
+            PatternType::Literal if star_is_any && name == "*" => NamePattern::Any,
+            PatternType::Literal => NamePattern::Literal(name.to_string()),
+            PatternType::Prefixed => NamePattern::Prefix(name.to_string()),
+        }
+    }
+
+    /// Whether the pattern covers `name`.
+    pub fn covers(&self, name: &str) -> bool {
+        match self {
+            NamePattern::Literal(l) => l == name,
+            NamePattern::Prefix(p) => name.starts_with(p.as_str()),
+            NamePattern::Any => true,
+        }
+    }
+}
+
+/// Every (owner, pattern) that confers ownership of consumer groups: ns4kafka `OWNER` entries of
+/// type `GROUP` (by grantee), Strimzi users' `allow` rules on groups holding `Read` or `All`
+/// (by user name).
+pub fn group_grants(decls: &Declarations) -> Vec<(String, NamePattern)> {
+    let mut out: Vec<(String, NamePattern)> = decls
+        .acls
+        .iter()
+        .filter(|a| {
+            a.permission == Permission::Owner
+                && a.resource_type == ResourceType::Group
+                && !a.is_public()
+        })
+        .map(|a| {
+            (
+                a.granted_to.clone(),
+                NamePattern::of(a.pattern, &a.resource, false),
+            )
+        })
+        .collect();
+    for u in &decls.strimzi_users {
+        for r in &u.acls {
+            if r.resource_type != StrimziResourceType::Group || !r.allows_any(&[Operation::Read]) {
+                continue;
+            }
+            if let Some(name) = &r.name {
+                out.push((u.name.clone(), NamePattern::of(r.pattern, name, true)));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The namespaces (or Strimzi users) owning the consumer group `group`, sorted: none for a
+/// group no declaration covers.
+pub fn group_owners(decls: &Declarations, group: &str) -> Vec<String> {
+    let mut out: Vec<String> = group_grants(decls)
+        .into_iter()
+        .filter(|(_, p)| p.covers(group))
+        .map(|(owner, _)| owner)
+        .collect();
+    out.dedup();
+    out
+}
 
 /// The namespaces owning `name` of type `kind` (one, unless the declarations overlap).
 pub fn owners<'d>(decls: &'d Declarations, kind: ResourceType, name: &str) -> Vec<&'d str> {
@@ -130,6 +209,22 @@ mod tests {
         assert_eq!(subject_resource("orders.v1-key"), "orders.v1");
         assert_eq!(subject_resource("com.acme.Order"), "com.acme.Order");
         assert_eq!(subject_resource("orders.v1-com.acme.Order"), "orders.v1");
+    }
+
+    #[test]
+    fn groups_are_owned_by_group_owner_entries_and_strimzi_read_rules() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let d = crate::load(&[dir.join("ns4kafka"), dir.join("strimzi")], None).expect("fixtures");
+        // ns4kafka: `billing.` PREFIXED OWNER of type GROUP.
+        assert_eq!(group_owners(&d, "billing.invoicer"), vec!["billing"]);
+        assert_eq!(group_owners(&d, "billing."), vec!["billing"]);
+        // No collision rule for groups: `_` is not `.` here.
+        assert!(group_owners(&d, "billing_invoicer").is_empty());
+        // orders owns topics by prefix but no group: a TOPIC entry confers no group.
+        assert!(group_owners(&d, "orders.app").is_empty());
+        // Strimzi: payments-app may Read the literal group `payments-app`, nothing longer.
+        assert_eq!(group_owners(&d, "payments-app"), vec!["payments-app"]);
+        assert!(group_owners(&d, "payments-app-2").is_empty());
     }
 
     #[test]

@@ -13,6 +13,12 @@
 //! Topics: those declared (ns4kafka `Topic`, Strimzi `KafkaTopic`'s `topicName`) and those
 //! named literally by a grant.
 //!
+//! Live readers ([`plan_with_groups`], `cutover plan --source`): the source's consumer groups
+//! and the topics they hold committed offsets on. A group reads for the namespaces that own it
+//! ([`crate::ownership::group_owners`]: `OWNER` entries of type `GROUP`, Strimzi `Read` rules),
+//! which become readers of those topics as if granted `READ`; a group no namespace owns is an
+//! unowned reader, listed apart (its application is placed in no wave).
+//!
 //! The order: data flows from each writer to each reader of a topic. With one-way replication
 //! every topic is replicated before the first move, and a namespace moves only after every
 //! consumer of the topics it writes has moved (until then its producers keep writing on the
@@ -56,6 +62,22 @@ pub struct Cycle {
     pub topics: Vec<String>,
 }
 
+/// A consumer group seen on the source and the topics it holds committed offsets on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveGroup {
+    pub group: String,
+    pub topics: Vec<String>,
+}
+
+/// A live group in the plan: who owns it (none: an unowned reader).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveReader {
+    pub group: String,
+    /// The namespaces (or Strimzi users) owning the group; empty for an unowned reader.
+    pub owners: Vec<String>,
+    pub topics: Vec<String>,
+}
+
 /// The migration order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -71,11 +93,22 @@ pub struct Plan {
     pub waves: Vec<Vec<String>>,
     /// Sets of namespaces that feed each other (empty when the order is a strict one).
     pub cycles: Vec<Cycle>,
+    /// The source's consumer groups a namespace owns, read as readers of their topics (with
+    /// `--source`; else empty).
+    pub live_groups: Vec<LiveReader>,
+    /// The source's consumer groups no namespace owns: readers the order cannot place.
+    pub unowned_readers: Vec<LiveReader>,
 }
 
 /// Writers and readers of every topic.
 pub fn flows(decls: &Declarations) -> Vec<TopicFlow> {
+    flows_with(decls, &BTreeSet::new())
+}
+
+/// Writers and readers of every declared topic and of `more` (topics live groups read).
+fn flows_with(decls: &Declarations, more: &BTreeSet<String>) -> Vec<TopicFlow> {
     let mut names: BTreeSet<String> = decls.topics.iter().map(|t| t.name.clone()).collect();
+    names.extend(more.iter().cloned());
     names.extend(decls.strimzi_topics.iter().map(|t| t.topic_name.clone()));
     names.extend(
         decls
@@ -155,7 +188,44 @@ pub fn flows(decls: &Declarations) -> Vec<TopicFlow> {
 
 /// The plan of `decls`.
 pub fn plan(decls: &Declarations) -> Plan {
-    let topics = flows(decls);
+    plan_with_groups(decls, &[])
+}
+
+/// The plan of `decls` with the source's live consumer groups as readers: each group's owners
+/// read the topics it holds committed offsets on; a group without an owner is listed in
+/// `unowned_readers` and changes nothing.
+pub fn plan_with_groups(decls: &Declarations, live: &[LiveGroup]) -> Plan {
+    let mut live_groups = vec![];
+    let mut unowned_readers = vec![];
+    for g in live {
+        let mut topics = g.topics.clone();
+        topics.sort();
+        topics.dedup();
+        let reader = LiveReader {
+            group: g.group.clone(),
+            owners: crate::ownership::group_owners(decls, &g.group),
+            topics,
+        };
+        if reader.owners.is_empty() {
+            unowned_readers.push(reader);
+        } else {
+            live_groups.push(reader);
+        }
+    }
+    live_groups.sort_by(|a, b| a.group.cmp(&b.group));
+    unowned_readers.sort_by(|a, b| a.group.cmp(&b.group));
+    let read: BTreeSet<String> = live_groups
+        .iter()
+        .flat_map(|g| g.topics.iter().cloned())
+        .collect();
+    let mut topics = flows_with(decls, &read);
+    for f in &mut topics {
+        let mut readers: BTreeSet<String> = f.readers.iter().cloned().collect();
+        for g in live_groups.iter().filter(|g| g.topics.contains(&f.topic)) {
+            readers.extend(g.owners.iter().cloned());
+        }
+        f.readers = readers.into_iter().collect();
+    }
     // Nodes: namespaces declared, declaring a resource, or reading or writing a topic (not the
     // one that merely holds the OWNER entries, ns4kafka's `admin`), and Strimzi users.
     let mut namespaces: BTreeSet<String> =
@@ -196,6 +266,8 @@ pub fn plan(decls: &Declarations) -> Plan {
         edges,
         waves,
         cycles,
+        live_groups,
+        unowned_readers,
     }
 }
 
@@ -379,6 +451,36 @@ impl Plan {
                 ));
             }
         }
+        if !self.live_groups.is_empty() || !self.unowned_readers.is_empty() {
+            out.push_str("\n## Live consumer groups (source)\n\n| group | owner | committed offsets on |\n| --- | --- | --- |\n");
+            for g in self.live_groups.iter().chain(&self.unowned_readers) {
+                out.push_str(&format!(
+                    "| `{}` | {} | {} |\n",
+                    g.group,
+                    if g.owners.is_empty() {
+                        "**unowned**".to_string()
+                    } else {
+                        g.owners.join(", ")
+                    },
+                    g.topics
+                        .iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        if !self.unowned_readers.is_empty() {
+            out.push_str(&format!(
+                "\nUnowned readers: {} (no OWNER entry of type GROUP, no Strimzi Read rule covers \
+                 them): their applications are in no wave; find their teams before the move.\n",
+                self.unowned_readers
+                    .iter()
+                    .map(|g| format!("`{}`", g.group))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         out.push_str("\n## Data flow\n\n```mermaid\n");
         out.push_str(&self.mermaid());
         out.push_str("```\n");
@@ -454,6 +556,80 @@ mod tests {
                 topics: vec!["a.x".into(), "b.y".into()],
             }]
         );
+    }
+
+    fn group_owner(ns: &str, prefix: &str) -> String {
+        format!(
+            "---\napiVersion: v1\nkind: AccessControlEntry\nmetadata: {{name: {ns}-group, namespace: admin}}\n\
+             spec: {{resourceType: GROUP, resource: {prefix}, resourcePatternType: PREFIXED, permission: OWNER, grantedTo: {ns}}}\n"
+        )
+    }
+
+    #[test]
+    fn a_live_group_reads_for_its_owner_and_an_unowned_one_is_listed_apart() {
+        let topic = |ns: &str, name: &str| {
+            format!(
+                "---\napiVersion: v1\nkind: Topic\nmetadata: {{name: {name}, namespace: {ns}}}\nspec: {{partitions: 1, replicationFactor: 1}}\n"
+            )
+        };
+        // a and b write their own topics; nobody reads: one wave.
+        let y = [
+            acl("admin", "a.", "PREFIXED", "OWNER", "a"),
+            acl("admin", "b.", "PREFIXED", "OWNER", "b"),
+            group_owner("b", "b."),
+            topic("a", "a.orders"),
+            topic("b", "b.x"),
+        ]
+        .concat();
+        let d = decls(&y);
+        assert_eq!(plan(&d).waves, vec![vec!["a", "b"]]);
+        let live = [
+            LiveGroup {
+                group: "b.reporting".into(),
+                topics: vec!["a.orders".into(), "a.undeclared".into()],
+            },
+            LiveGroup {
+                group: "legacy".into(),
+                topics: vec!["b.x".into()],
+            },
+        ];
+        let p = plan_with_groups(&d, &live);
+        // b's group reads a's topics: b moves first, a after it.
+        assert_eq!(p.waves, vec![vec!["b"], vec!["a"]]);
+        let flow = |name: &str| {
+            let f = p.topics.iter().find(|t| t.topic == name).expect(name);
+            (f.writers.clone(), f.readers.clone())
+        };
+        assert_eq!(
+            flow("a.orders"),
+            (vec!["a".to_string()], vec!["b".to_string()])
+        );
+        // A topic only the group names is placed too, written by a through its prefix.
+        assert_eq!(
+            flow("a.undeclared"),
+            (vec!["a".to_string()], vec!["b".to_string()])
+        );
+        assert_eq!(p.live_groups.len(), 1);
+        assert_eq!(p.live_groups[0].owners, vec!["b"]);
+        assert_eq!(
+            p.unowned_readers,
+            vec![LiveReader {
+                group: "legacy".into(),
+                owners: vec![],
+                topics: vec!["b.x".into()],
+            }]
+        );
+        // The unowned reader reads for nobody.
+        assert_eq!(flow("b.x"), (vec!["b".to_string()], vec![]));
+        let md = p.markdown();
+        assert!(md.contains("| `legacy` | **unowned** | `b.x` |"), "{md}");
+        assert!(
+            md.contains("| `b.reporting` | b | `a.orders`, `a.undeclared` |"),
+            "{md}"
+        );
+        assert!(md.contains("Unowned readers: `legacy`"), "{md}");
+        // Without live groups the Markdown has no such section.
+        assert!(!plan(&d).markdown().contains("Live consumer groups"));
     }
 
     #[test]

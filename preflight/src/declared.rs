@@ -893,6 +893,144 @@ pub async fn holdings(
     Ok((topics, acls, notes))
 }
 
+/// How many groups' committed offsets are read at once (each a coordinator look-up and an
+/// offset fetch: waiting, not computing).
+const GROUP_READERS: usize = 8;
+
+/// The consumer groups of `props`' cluster and the (non-internal) topics each holds committed
+/// offsets on, for `cutover plan --source`: the groups listed (`ListGroups`), then each group's
+/// committed offsets fetched (`OffsetFetch`) by a read-only client that names the group but
+/// never joins it nor commits. Groups without a committed offset on those topics are left out
+/// (counted in the notes). Read-only; an error when the cluster cannot be reached.
+pub async fn live_groups(
+    props: &ClientProps,
+    timeout: Duration,
+) -> Result<(Vec<declarations::plan::LiveGroup>, Vec<String>), PreflightError> {
+    let admin = crate::connect("source", props, timeout).await?;
+    let err = |source| PreflightError::Cluster {
+        side: "source",
+        source,
+    };
+    let partitions: Vec<(String, i32)> = admin
+        .describe_all_topics()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .filter(|t| !verify::reader::is_internal_topic(&t.name))
+        .flat_map(|t| {
+            let name = t.name;
+            (0..t.partitions.len() as i32).map(move |p| (name.clone(), p))
+        })
+        .collect();
+    let props = props.clone();
+    tokio::task::spawn_blocking(move || read_live_groups(&props, &partitions, timeout))
+        .await
+        .map_err(|e| PreflightError::InvalidOption {
+            option: "--source".into(),
+            reason: format!("reading the consumer groups failed: {e}"),
+        })?
+        .map_err(err)
+}
+
+fn read_live_groups(
+    props: &ClientProps,
+    partitions: &[(String, i32)],
+    timeout: Duration,
+) -> Result<(Vec<declarations::plan::LiveGroup>, Vec<String>), harness::HarnessError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let kafka = |operation: String, e: rdkafka::error::KafkaError| harness::HarnessError::Kafka {
+        cluster: "source".into(),
+        operation,
+        detail: e.to_string(),
+    };
+    let lister: BaseConsumer<harness::quiet::QuietEof> = props
+        .reader("cutover-plan")?
+        .create_with_context(harness::quiet::QuietEof)
+        .map_err(|e| kafka("creating a client".into(), e))?;
+    let list = lister
+        .fetch_group_list(None, timeout)
+        .map_err(|e| kafka("listing consumer groups".into(), e))?;
+    let mut groups: Vec<String> = list.groups().iter().map(|g| g.name().to_string()).collect();
+    groups.sort();
+    groups.dedup();
+    let mut tpl = TopicPartitionList::new();
+    for (t, p) in partitions {
+        tpl.add_partition(t, *p);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = GROUP_READERS.min(groups.len()).max(1);
+    let read_one = |group: &str| -> Result<Vec<String>, harness::HarnessError> {
+        if tpl.count() == 0 {
+            return Ok(vec![]);
+        }
+        let reader: BaseConsumer<harness::quiet::QuietEof> = props
+            .reader(group)?
+            .create_with_context(harness::quiet::QuietEof)
+            .map_err(|e| kafka("creating a client".into(), e))?;
+        let committed = reader
+            .committed_offsets(tpl.clone(), timeout)
+            .map_err(|e| kafka(format!("committed offsets of group {group}"), e))?;
+        let mut topics: Vec<String> = committed
+            .elements()
+            .iter()
+            .filter(|e| matches!(e.offset(), Offset::Offset(o) if o >= 0))
+            .map(|e| e.topic().to_string())
+            .collect();
+        topics.sort();
+        topics.dedup();
+        Ok(topics)
+    };
+    let mut answers: Vec<(usize, Result<Vec<String>, harness::HarnessError>)> =
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = vec![];
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(group) = groups.get(i) else { break };
+                            mine.push((i, read_one(group)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+    if answers.len() != groups.len() {
+        return Err(harness::HarnessError::Kafka {
+            cluster: "source".into(),
+            operation: "reading committed offsets".into(),
+            detail: "a reader thread panicked".into(),
+        });
+    }
+    answers.sort_by_key(|(i, _)| *i);
+    let mut out = vec![];
+    let mut idle = 0;
+    for ((_, topics), group) in answers.into_iter().zip(&groups) {
+        let topics = topics?;
+        if topics.is_empty() {
+            idle += 1;
+        } else {
+            out.push(declarations::plan::LiveGroup {
+                group: group.clone(),
+                topics,
+            });
+        }
+    }
+    let mut notes = vec![];
+    if idle > 0 {
+        notes.push(format!(
+            "{idle} consumer group(s) without committed offsets on the source's topics left out"
+        ));
+    }
+    Ok((out, notes))
+}
+
 /// Text: a table per namespace, then what was not checked.
 pub fn text(report: &DeclaredReport) -> String {
     let mut out = String::new();
@@ -927,6 +1065,65 @@ pub fn text(report: &DeclaredReport) -> String {
 /// JSON (`schema_version`, `namespaces[].items[]` with `source` and `target` statuses).
 pub fn json(report: &DeclaredReport) -> String {
     serde_json::to_string_pretty(report).unwrap_or_default()
+}
+
+/// JUnit XML, as plain preflight's (`reports::finding`): a suite per namespace, a case per
+/// declared item. A case fails when the item is missing or different on the target (what makes
+/// the exit 1), with the fix; it is skipped when the target could not be checked (no endpoint,
+/// no authorizer), with the reason; a problem on the source alone is a note in its output.
+/// What was not checked and the warnings go to the first suite's output.
+pub fn junit(report: &DeclaredReport) -> Result<String, quick_junit::SerializeError> {
+    use quick_junit::{Report, TestCase, TestCaseStatus, TestSuite};
+    let mut junit = Report::new("cutover preflight --resources");
+    for ns in &report.namespaces {
+        let mut suite = TestSuite::new(format!("preflight.resources.{}", ns.namespace));
+        for i in &ns.items {
+            let status = match &i.target {
+                Status::Unchecked(reason) => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(format!("target: unchecked: {reason}"));
+                    s
+                }
+                t => {
+                    let problem = match t {
+                        Status::Missing => Some((
+                            format!("{} {}: missing on the target", i.kind, i.resource),
+                            format!("create it on the target as declared at {}", i.declared_at),
+                        )),
+                        Status::Differs(d) => Some((
+                            format!("{} {}: differs on the target: {d}", i.kind, i.resource),
+                            format!("align the target with the declaration at {}", i.declared_at),
+                        )),
+                        _ => None,
+                    };
+                    let errors: Vec<(String, &str)> = problem
+                        .iter()
+                        .map(|(message, fix)| (message.clone(), fix.as_str()))
+                        .collect();
+                    reports::finding::junit_status(i.kind, &errors)
+                }
+            };
+            let mut case = TestCase::new(format!("{} {}", i.kind, i.resource), status);
+            case.set_classname(format!("preflight.resources.{}", i.kind));
+            let mut notes = vec![format!("declared at {}", i.declared_at)];
+            if i.source != Status::Present {
+                notes.push(format!("source: {}", i.source.word()));
+            }
+            case.set_system_out(notes.join("\n"));
+            suite.add_test_case(case);
+        }
+        let notes: Vec<String> = report
+            .not_checked
+            .iter()
+            .map(|n| format!("not checked: {n}"))
+            .chain(report.warnings.iter().map(|w| format!("warning: {w}")))
+            .collect();
+        if junit.test_suites.is_empty() && !notes.is_empty() {
+            suite.set_system_out(notes.join("\n"));
+        }
+        junit.add_test_suite(suite);
+    }
+    junit.to_string()
 }
 
 #[cfg(test)]
@@ -1057,6 +1254,31 @@ mod tests {
         assert_eq!(status("DescribeConfigs"), Some(Status::Missing));
         assert!(matches!(orders.items[1].target, Status::Unchecked(_)));
         assert!(same_config("604800000", "604800000.0"));
+        // JUnit: one suite per namespace; a failure per target problem with its fix, a skip
+        // per item the target could not check, source problems as notes.
+        let mut namespaces = compare(&topics, &orders_acls, &state, &empty);
+        namespaces.retain(|n| n.namespace == "orders");
+        namespaces[0].items.push(Item {
+            kind: "connector",
+            resource: "orders.heartbeats".into(),
+            declared_at: "orders.yaml:21".into(),
+            source: Status::Unchecked("no --source-connect".into()),
+            target: Status::Differs("tasks.max=1 declared, 2 on the worker".into()),
+        });
+        let declared = DeclaredReport {
+            schema_version: SCHEMA_VERSION,
+            namespaces,
+            not_checked: vec!["2 schema(s): no --source-registry / --target-registry".into()],
+            warnings: vec!["a warning".into()],
+            target_problems: 2,
+            source_problems: 2,
+        };
+        insta::assert_snapshot!(
+            "declared_junit",
+            junit(&declared)
+                .expect("serializes")
+                .replace(env!("CARGO_MANIFEST_DIR"), "<preflight>")
+        );
         assert!(same_config("compact, delete", "compact,delete"));
         assert!(!same_config("compact", "delete"));
     }

@@ -133,6 +133,8 @@ async fn connect(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     spec.ready_timeout_secs = timeout.as_secs().max(1);
+    // The same bound on connecting (the external backend's own default is 30 s).
+    spec.connect_timeout_secs = timeout.as_secs().max(1);
     let cluster = harness::start(&spec).await.map_err(err)?;
     Ok(cluster.admin().map_err(err)?.with_timeout(timeout))
 }

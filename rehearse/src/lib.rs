@@ -498,6 +498,7 @@ fn canary_scenario(
         consumer_groups: Vec::new(),
         apps: Vec::new(),
         registries: None,
+        scope: None,
         text: r.text.clone(),
         origin: r.origin.clone(),
     })

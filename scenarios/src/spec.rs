@@ -51,6 +51,10 @@ pub struct Scenario {
     /// Real schema registries for the run (`crate::registries`).
     #[serde(default)]
     pub registries: Option<crate::registries::RegistriesSpec>,
+    /// A team's slice (`[scope]`): only the workload topics and consumer groups that the
+    /// namespaces own by the teams' declarations run (ns4kafka, Strimzi).
+    #[serde(default)]
+    pub scope: Option<ScopeSpec>,
     /// The file's text as read (reports echo it, secrets redacted).
     #[serde(skip)]
     pub text: String,
@@ -65,6 +69,81 @@ fn source_default() -> ClusterSpec {
 
 fn target_default() -> ClusterSpec {
     ClusterSpec::new("target")
+}
+
+/// `[scope]`: the slice of the scenario that ns4kafka namespaces (or Strimzi `KafkaUser`s)
+/// own, read from their declarations (the `declarations` crate, as `--namespace` on `cutover
+/// verify`). The workload produces only to the workload topics the namespaces own (their
+/// `OWNER` entries of type `TOPIC`, the topics declared in them, a Strimzi user's `Write`
+/// rules), so the system copies, the drain waits for and the checker judges exactly those; only
+/// the `[[consumer_group]]`s they own run and are checked (`OWNER` entries of type `GROUP`, a
+/// Strimzi user's `Read` rules on groups). `cutover sweep FILE --set
+/// 'scope.namespaces=["a"],["b"]'` runs it team by team.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeSpec {
+    /// ns4kafka or Strimzi resource YAML: files or directories (`*.yml`, `*.yaml`, searched
+    /// recursively), relative to the scenario file.
+    pub resources: Vec<String>,
+    /// The namespaces (or Strimzi user names) whose slice runs. With one, it is also the
+    /// namespace of documents that leave `metadata.namespace` out (as `kafkactl -n`).
+    pub namespaces: Vec<String>,
+}
+
+/// The declarations `[scope]` reads and the scope of its namespaces; errors name the scenario
+/// file's line (a missing path, an unknown namespace) or the declaration's (malformed YAML).
+fn read_scope(
+    spec: &ScopeSpec,
+    text: &str,
+    origin: &str,
+    base: &Path,
+) -> Result<declarations::scope::Scope, ScenarioError> {
+    let err = |field: &str, reason: String| {
+        ScenarioError::from(Located::field(text, origin, field, reason))
+    };
+    if spec.resources.is_empty() {
+        return Err(err(
+            "scope.resources",
+            "expected at least one file or directory of declarations".into(),
+        ));
+    }
+    if spec.namespaces.is_empty() {
+        return Err(err(
+            "scope.namespaces",
+            "expected at least one namespace".into(),
+        ));
+    }
+    let mut paths = Vec::new();
+    for (i, r) in spec.resources.iter().enumerate() {
+        let path = base.join(r);
+        if !path.exists() {
+            return Err(err(
+                &format!("scope.resources[{i}]"),
+                format!("no such file or directory: {}", path.display()),
+            ));
+        }
+        paths.push(path);
+    }
+    let default = match spec.namespaces.as_slice() {
+        [one] => Some(one.as_str()),
+        _ => None,
+    };
+    let decls = declarations::load(&paths, default).map_err(|e| match e {
+        declarations::DeclarationsError::Input(located) => ScenarioError::Spec(*located),
+        declarations::DeclarationsError::NoFiles { path } => {
+            let i = paths
+                .iter()
+                .position(|p| p.display().to_string() == path)
+                .unwrap_or(0);
+            err(
+                &format!("scope.resources[{i}]"),
+                format!("{path}: no *.yml or *.yaml file under it"),
+            )
+        }
+        other => err("scope.resources", other.to_string()),
+    })?;
+    declarations::scope::Scope::of(&decls, &spec.namespaces)
+        .map_err(|reason| err("scope.namespaces", reason))
 }
 
 /// Name and the one line `cutover list` shows.
@@ -1127,8 +1206,16 @@ impl Scenario {
         Self::from_toml(&text, &path.display().to_string())
     }
 
-    /// Parses and checks a scenario; errors name the origin, line and field.
+    /// Parses and checks a scenario; errors name the origin, line and field. `[scope]` paths are
+    /// relative to the directory of `origin`.
     pub fn from_toml(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+        let base = Path::new(origin).parent().unwrap_or(Path::new(""));
+        Self::from_toml_in(text, origin, base)
+    }
+
+    /// [`Scenario::from_toml`] with `[scope]` paths relative to `base` (a sweep's variant, whose
+    /// origin names the settings too).
+    pub fn from_toml_in(text: &str, origin: &str, base: &Path) -> Result<Scenario, ScenarioError> {
         // The line of the field's full path from the parser's spans (or of its deepest part
         // that is written: a missing key points at its table).
         let err = |field: &str, reason: String| {
@@ -1179,6 +1266,31 @@ impl Scenario {
             workload::WorkloadError::Spec(e) => err(&format!("workload.{}", e.field), e.reason),
             other => err("workload", other.to_string()),
         })?;
+        // [scope]: the workload's topics the namespaces own, before anything names topics.
+        let scope = match &scenario.scope {
+            Some(spec) => Some(read_scope(spec, text, origin, base)?),
+            None => None,
+        };
+        if let Some(scope) = &scope {
+            let all = scenario.workload.topics.names();
+            let owned: Vec<String> = all
+                .iter()
+                .filter(|t| scope.owns_topic(t))
+                .cloned()
+                .collect();
+            if owned.is_empty() {
+                return Err(err(
+                    "scope.namespaces",
+                    format!(
+                        "{} own none of the workload's topics ({}): nothing would run",
+                        scope.namespaces.join(", "),
+                        all.join(", ")
+                    ),
+                ));
+            }
+            scenario.workload.topics.names = owned;
+            scenario.workload.topics.count = None;
+        }
         // The system's own checks (crate::system): instances, its fields, its config.
         scenario
             .system
@@ -1277,6 +1389,14 @@ impl Scenario {
                     "consumer_group",
                     format!("group {:?} is listed twice", g.id),
                 ));
+            }
+        }
+        // [scope]: only the groups the namespaces own, numbered again (their topics are
+        // chosen among the scope's).
+        if let Some(scope) = &scope {
+            scenario.consumer_groups.retain(|g| scope.owns_group(&g.id));
+            for (i, g) in scenario.consumer_groups.iter_mut().enumerate() {
+                g.index = i;
             }
         }
         let added: u32 = scenario

@@ -159,7 +159,10 @@ pub fn variants(
             .collect::<Vec<_>>()
             .join(", ");
         let edited = toml::to_string(&table).map_err(|e| invalid(origin, e.to_string()))?;
-        let scenario = Scenario::from_toml(&edited, &format!("{origin} with {label}"))?;
+        let base = std::path::Path::new(origin)
+            .parent()
+            .unwrap_or(std::path::Path::new(""));
+        let scenario = Scenario::from_toml_in(&edited, &format!("{origin} with {label}"), base)?;
         out.push(Variant { values, scenario });
     }
     Ok(out)

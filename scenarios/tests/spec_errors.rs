@@ -108,6 +108,16 @@ fn bad_scenarios_name_file_line_and_field() {
             GOOD.replace("duration_secs = 10", "duration_secs = -1"),
         ),
         (
+            "scope namespace unknown",
+            format!(
+                "{GOOD}\n[scope]\nresources = [\"../declarations/tests/fixtures/ns4kafka\"]\nnamespaces = [\"nosuch\"]\n"
+            ),
+        ),
+        (
+            "scope resource missing",
+            format!("{GOOD}\n[scope]\nresources = [\"nosuch\"]\nnamespaces = [\"orders\"]\n"),
+        ),
+        (
             "empty command",
             GOOD.replace(
                 "kind = \"builtin\"\nreplication = { mode = \"exactly-once\" }",
