@@ -283,7 +283,7 @@ async fn switch_steps(
             .sync_groups(std::slice::from_ref(&group), &ctx.options)
             .await
             .map_err(|e| format!("moving the group's offsets: {e}"))?;
-        if let Some(answer) = synced {
+        if let Some(answer) = &synced {
             life.step(
                 Some(clock),
                 format!(
@@ -311,20 +311,41 @@ async fn switch_steps(
         };
         let props = ctx.target.direct_client_props();
         let gid = id.clone();
-        let committed = tokio::task::spawn_blocking(move || loop {
-            let now = verify::resume::committed(&props, &gid, &topics, Duration::from_secs(10));
-            if let Ok(map) = &now {
-                let have = map.values().filter(|o| o.is_some()).count();
-                if have > 0 {
-                    return Ok(have);
+        // A system that syncs on its own schedule may show offsets from a sync before the
+        // stop: they count once they held still for a whole interval of its sync.
+        let settle = if synced.is_some() {
+            None
+        } else {
+            Some(Duration::from_secs(
+                ctx.system.group_sync_interval_secs().unwrap_or(10).max(1),
+            ))
+        };
+        let committed = tokio::task::spawn_blocking(move || {
+            let mut last: Option<(BTreeMap<(String, i32), Option<i64>>, Instant)> = None;
+            loop {
+                let now = verify::resume::committed(&props, &gid, &topics, Duration::from_secs(10));
+                if let Ok(map) = now {
+                    let have = map.values().filter(|o| o.is_some()).count();
+                    if have > 0 {
+                        match (settle, &last) {
+                            (None, _) => return Ok(have),
+                            (Some(interval), Some((before, since)))
+                                if *before == map && since.elapsed() >= interval =>
+                            {
+                                return Ok(have)
+                            }
+                            (Some(_), Some((before, _))) if *before == map => {}
+                            _ => last = Some((map, Instant::now())),
+                        }
+                    }
                 }
+                if Instant::now() > deadline {
+                    return Err(format!(
+                        "group {gid} has no settled committed offsets on the target after the system's sync"
+                    ));
+                }
+                std::thread::sleep(Duration::from_secs(1));
             }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "group {gid} has no committed offsets on the target after the system's sync"
-                ));
-            }
-            std::thread::sleep(Duration::from_secs(1));
         })
         .await
         .map_err(|e| e.to_string())??;
