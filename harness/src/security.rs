@@ -415,16 +415,7 @@ fn random_password() -> Result<String> {
 
 /// Writes a file only its owner can read.
 pub(crate) fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(HarnessError::io(format!("writing {}", path.display())))?;
-    file.write_all(text.as_bytes())
+    crate::workdir::write_owner_only(path, text)
         .map_err(HarnessError::io(format!("writing {}", path.display())))
 }
 

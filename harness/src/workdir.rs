@@ -88,6 +88,19 @@ pub fn sweep_stale(base: &Path) -> usize {
     removed
 }
 
+/// Writes `text` to a file only its owner can read (0600): configs with secrets.
+pub(crate) fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

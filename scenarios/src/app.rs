@@ -37,6 +37,9 @@ use crate::runner::RunOptions;
 use crate::spec::{AppSpec, ConsumerGroupSpec, Scenario};
 use crate::system::SystemUnderTest;
 
+/// A group's committed offsets per partition (None: nothing committed).
+type Committed = BTreeMap<(String, i32), Option<i64>>;
+
 /// How long an application may take to reach RUNNING.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// SIGTERM → SIGKILL for a planned stop.
@@ -321,7 +324,7 @@ async fn switch_steps(
             ))
         };
         let committed = tokio::task::spawn_blocking(move || {
-            let mut last: Option<(BTreeMap<(String, i32), Option<i64>>, Instant)> = None;
+            let mut last: Option<(Committed, Instant)> = None;
             loop {
                 let now = verify::resume::committed(&props, &gid, &topics, Duration::from_secs(10));
                 if let Ok(map) = now {
@@ -521,18 +524,18 @@ pub async fn judge(
     target: &Arc<dyn Cluster>,
     rename: &verify::reader::Rename,
 ) -> Result<verify::verdict::AppCutover, ScenarioError> {
-    let mut out = verify::verdict::AppCutover {
+    let named = |j: verify::verdict::AppCutover| verify::verdict::AppCutover {
         app: life.spec.name.clone(),
         application_id: life.spec.application_id(),
         switch: "planned".into(),
         restore_ms: life.restore_ms,
         restored_records: life.restored_records,
         steps: life.steps.clone(),
-        ..verify::verdict::AppCutover::default()
+        ..j
     };
     if life.spec.jar.is_some() {
         // A user's application: no oracle for its output.
-        return Ok(out);
+        return Ok(named(Default::default()));
     }
     let (sp, tp) = (source.direct_client_props(), target.direct_client_props());
     let inputs = life.inputs.clone();
@@ -552,19 +555,5 @@ pub async fn judge(
     })
     .await
     .map_err(|e| ScenarioError::System(format!("app check task: {e}")))??;
-    out.inputs = j.inputs;
-    out.keys = j.keys;
-    out.updates_on_source = j.updates_on_source;
-    out.updates_on_target = j.updates_on_target;
-    out.reprocessed = j.reprocessed;
-    out.unprocessed = j.unprocessed;
-    out.state_diverged = j.state_diverged;
-    out.unexplained = j.unexplained;
-    out.keys_wrong = j.keys_wrong;
-    out.downtime_ms = match (j.last_source_ms, j.first_target_ms) {
-        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
-        _ => None,
-    };
-    out.examples = j.examples;
-    Ok(out)
+    Ok(named(j))
 }

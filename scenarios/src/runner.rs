@@ -256,6 +256,12 @@ async fn start_system<'a>(
         .await?;
     let system: Arc<dyn SystemUnderTest> = Arc::from(system);
     let rename = system.rename();
+    if !scenario.apps.is_empty() && rename != verify::Rename::default() {
+        return Err(ScenarioError::System(format!(
+            "{} renames the topics it copies; a moved application finds its topics on the target only under their own names",
+            system.name()
+        )));
+    }
     let launcher = Launcher {
         cutover_exe: options.cutover_exe.clone(),
         dir: options.report_dir.clone(),

@@ -306,3 +306,60 @@ fn the_verify_table_is_the_checkers_promises_and_a_bad_key_is_named() {
     );
     assert!(e.contains("`order`"), "the known keys are listed: {e}");
 }
+
+#[test]
+fn an_application_entry_is_checked_with_its_line() {
+    // A switch after the workload ended.
+    let e = error_of(&format!(
+        "{GOOD}\n[[app]]\nname = \"counter\"\n[app.switch]\nat_secs = 12\n"
+    ));
+    assert!(e.contains("bad.toml:"), "{e}");
+    assert!(e.contains("app[0].switch.at_secs"), "{e}");
+    assert!(e.contains("run.duration_secs = 10"), "{e}");
+    // A jar without its main class.
+    let e = error_of(&format!(
+        "{GOOD}\n[[app]]\nname = \"mine\"\njar = \"app.jar\"\n[app.switch]\nat_secs = 3\n"
+    ));
+    assert!(e.contains("app[0].main_class"), "{e}");
+    // Two applications under one application.id.
+    let e = error_of(&format!(
+        "{GOOD}\n[[app]]\nname = \"a\"\napplication_id = \"x\"\n[app.switch]\nat_secs = 3\n\n[[app]]\nname = \"b\"\napplication_id = \"x\"\n[app.switch]\nat_secs = 4\n"
+    ));
+    assert!(e.contains("app[1].application_id"), "{e}");
+    // A system that renames topics: the application would not find them on the target.
+    let renamed = GOOD.replace(
+        "replication = { mode = \"exactly-once\" }",
+        "replication = { mode = \"exactly-once\", rename = { prefix = \"dr.\" } }",
+    );
+    let e = error_of(&format!(
+        "{renamed}\n[[app]]\nname = \"c\"\n[app.switch]\nat_secs = 3\n"
+    ));
+    assert!(e.contains("keep their names"), "{e}");
+    // A well-formed entry parses, with its defaults.
+    let s = Scenario::from_toml(
+        &format!("{GOOD}\n[[app]]\nname = \"counter\"\n[app.switch]\nat_secs = 3\n"),
+        "good.toml",
+    )
+    .unwrap();
+    assert_eq!(s.apps[0].application_id(), "cutover-app-counter");
+    assert_eq!(s.apps[0].output_topic(), "cutover-app-counter-updates");
+    assert!(s.apps[0].switch.move_offsets && s.apps[0].switch.wait_for_copy);
+}
+
+#[test]
+fn mirrormaker2_under_an_application_cutover_keeps_topic_names_and_syncs_offsets() {
+    let mut s = Scenario::from_toml(
+        &format!("{GOOD}\n[[app]]\nname = \"counter\"\n[app.switch]\nat_secs = 3\n"),
+        "good.toml",
+    )
+    .unwrap();
+    s.with_system(scenarios::SystemOverride::Mirrormaker2Eos);
+    assert_eq!(s.system.system().rename(), verify::Rename::default());
+    let scenarios::spec::SystemSpec::Mirrormaker2 {
+        sync_group_offsets, ..
+    } = &s.system
+    else {
+        panic!("not MirrorMaker 2: {:?}", s.system);
+    };
+    assert!(sync_group_offsets);
+}

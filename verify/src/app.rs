@@ -91,23 +91,9 @@ pub struct Input {
     pub size: u64,
 }
 
-/// What [`judge`] found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Judgement {
-    pub inputs: u64,
-    pub keys: u64,
-    pub updates_on_source: u64,
-    pub updates_on_target: u64,
-    pub reprocessed: u64,
-    pub unprocessed: u64,
-    pub state_diverged: u64,
-    pub unexplained: u64,
-    pub keys_wrong: u64,
-    /// The last update emitted on the source, and the first on the target (epoch ms).
-    pub last_source_ms: Option<u64>,
-    pub first_target_ms: Option<u64>,
-    pub examples: Vec<String>,
-}
+/// What [`judge`] found: the application's verdict without its name and switch, which the
+/// caller fills in.
+pub type Judgement = crate::verdict::AppCutover;
 
 fn key_text(key: &[u8]) -> String {
     crate::reader::preview(Some(key))
@@ -124,6 +110,8 @@ pub fn judge(
         keys: inputs.len() as u64,
         ..Judgement::default()
     };
+    // The last update emitted on the source, and the first on the target (epoch ms).
+    let (mut last_source_ms, mut first_target_ms): (Option<u64>, Option<u64>) = (None, None);
     let mut examples: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     let mut example = |class: &'static str, line: String| {
         let list = examples.entry(class).or_default();
@@ -149,10 +137,10 @@ pub fn judge(
         for u in ups {
             if u.stamp == STAMP_TARGET {
                 j.updates_on_target += 1;
-                j.first_target_ms = Some(j.first_target_ms.map_or(u.emit_ms, |t| t.min(u.emit_ms)));
+                first_target_ms = Some(first_target_ms.map_or(u.emit_ms, |t| t.min(u.emit_ms)));
             } else {
                 j.updates_on_source += 1;
-                j.last_source_ms = Some(j.last_source_ms.map_or(u.emit_ms, |t| t.max(u.emit_ms)));
+                last_source_ms = Some(last_source_ms.map_or(u.emit_ms, |t| t.max(u.emit_ms)));
             }
             count += 1;
             match wanted.get(&u.id) {
@@ -239,6 +227,10 @@ pub fn judge(
             );
         }
     }
+    j.downtime_ms = match (last_source_ms, first_target_ms) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
     j.examples = examples
         .into_iter()
         .flat_map(|(class, lines)| lines.into_iter().map(move |l| format!("{class}: {l}")))
@@ -458,10 +450,7 @@ mod tests {
             "{j:?}"
         );
         assert_eq!((j.updates_on_source, j.updates_on_target), (2, 3));
-        assert_eq!(
-            (j.last_source_ms, j.first_target_ms),
-            (Some(1002), Some(4003))
-        );
+        assert_eq!(j.downtime_ms, Some(4003 - 1002));
     }
 
     /// Group offsets not moved: the target application starts from the first input again with

@@ -593,15 +593,7 @@ impl Drop for ConnectCluster {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(ConnectError::io(format!("writing {}", path.display())))?;
-    file.write_all(text.as_bytes())
+    crate::workdir::write_owner_only(path, text)
         .map_err(ConnectError::io(format!("writing {}", path.display())))
 }
 

@@ -308,7 +308,7 @@ impl StreamsApp {
             false,
         )?;
         let properties = dir.path().join("app.properties");
-        write_private(
+        crate::security::write_private(
             &properties,
             &crate::connect::worker::render_properties_titled(
                 &format!("Kafka Streams application {}", spec.application_id),
@@ -533,19 +533,6 @@ fn sanitize(id: &str) -> String {
         })
         .take(40)
         .collect()
-}
-
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(HarnessError::io(format!("writing {}", path.display())))?;
-    file.write_all(text.as_bytes())
-        .map_err(HarnessError::io(format!("writing {}", path.display())))
 }
 
 #[cfg(test)]

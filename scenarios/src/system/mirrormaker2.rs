@@ -976,7 +976,7 @@ mod tests {
 
     #[test]
     fn exactly_once_off_leaves_the_worker_alone() {
-        let c = config(&mm2(false), Path::new("."), &clusters(), &["t".into()]).unwrap();
+        let c = config(&mm2(false), Path::new("."), &clusters(), &["t".into()], &[]).unwrap();
         let p = parse_properties(&c.base);
         assert!(!p.contains_key("target.exactly.once.source.support"));
         assert_eq!(p["tasks.max"], "4");
@@ -991,7 +991,7 @@ mod tests {
         {
             *replication_policy = ReplicationPolicy::Identity;
         }
-        let c = config(&s, Path::new("."), &clusters(), &["t".into()]).unwrap();
+        let c = config(&s, Path::new("."), &clusters(), &["t".into()], &[]).unwrap();
         assert_eq!(c.rename.target_of("orders.0"), "orders.0");
         assert!(c.base.contains(IDENTITY_POLICY));
     }
@@ -1011,7 +1011,7 @@ mod tests {
             *config_file = Some("mm2.properties".into());
         }
         check_mirrormaker2(&s).unwrap();
-        let c = config(&s, dir.path(), &clusters(), &["t".into()]).unwrap();
+        let c = config(&s, dir.path(), &clusters(), &["t".into()], &[]).unwrap();
         let p = parse_properties(&c.instance_properties(1234));
         assert_eq!(p["onprem.bootstrap.servers"], "127.0.0.1:9001");
         assert_eq!(p["cloud.bootstrap.servers"], "127.0.0.1:9002");
