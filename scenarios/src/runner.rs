@@ -472,6 +472,12 @@ impl RunState<'_> {
             }
         }
         for t in switch_tasks {
+            if options.cancel.load(Ordering::Acquire) {
+                // Ctrl-C: the application dies with its task (StreamsApp kills its process
+                // group on Drop).
+                t.abort();
+                continue;
+            }
             match t.await {
                 Ok(life) => self.apps.push(life),
                 Err(e) => self.report.fail(
