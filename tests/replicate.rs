@@ -528,6 +528,7 @@ async fn exactly_once_survives_instances_joining_and_leaving() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a minute of traffic: cargo test --test replicate -- --ignored kill_9 (CI's catalog runs replicator-crash-loop, kill -9 inside transactions)"]
 async fn exactly_once_survives_repeated_kill_9() {
     let _one = ONE_PAIR_AT_A_TIME.lock().await;
     let pair = Pair::start("kill").await;
