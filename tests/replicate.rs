@@ -1008,20 +1008,7 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
     second.commit_consumer_state(CommitMode::Sync).unwrap();
     leave(second);
     for selection in [&["--group-regex", "app.*"][..], &["--all-groups"][..]] {
-        let out = Command::new(BIN)
-            .args(["offsets", "sync", "--json", "--dry-run", "--config"])
-            .arg(&config)
-            .args(selection)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let groups: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let (groups, text) = dry_run(&config, selection);
         let names: Vec<&str> = groups
             .iter()
             .map(|g| g["group"].as_str().unwrap())
@@ -1049,22 +1036,11 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
          spec: {resourceType: GROUP, resource: app-2, resourcePatternType: LITERAL, permission: OWNER, grantedTo: team}\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["offsets", "sync", "--json", "--dry-run", "--config"])
-        .arg(&config)
-        .arg("--resources")
-        .arg(&declarations)
-        .args(["--namespace", "team"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let resources = declarations.display().to_string();
+    let (groups, text) = dry_run(
+        &config,
+        &["--resources", resources.as_str(), "--namespace", "team"],
     );
-    let groups: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     let names: Vec<&str> = groups
         .iter()
         .map(|g| g["group"].as_str().unwrap())
@@ -1073,6 +1049,25 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
 }
 
 /// `cutover offsets sync`: exit code and stderr.
+/// `cutover offsets sync --json --dry-run` with `selection`: the groups it answers for (it
+/// must exit 0), and its output.
+fn dry_run(config: &Path, selection: &[&str]) -> (Vec<serde_json::Value>, String) {
+    let out = Command::new(BIN)
+        .args(["offsets", "sync", "--json", "--dry-run", "--config"])
+        .arg(config)
+        .args(selection)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (serde_json::from_str(&text).unwrap(), text)
+}
+
 fn offsets_sync(config: &Path, group: &str) -> (Option<i32>, String) {
     let out = Command::new(BIN)
         .args(["offsets", "sync", "--config"])
