@@ -335,6 +335,17 @@ pub fn render(r: &RunReport) -> String {
             );
         }
         md.push('\n');
+        for a in r.apps.iter().filter(|a| a.cut_at_secs.is_some()) {
+            let _ = writeln!(
+                md,
+                "`{}` failed over at {:.1} s: {} inputs on the source never reached the target ({} of them processed there before the cut), {} updates emitted on the source never copied.\n",
+                cell(&a.app),
+                a.cut_at_secs.unwrap_or_default(),
+                thousands(a.inputs_lost_at_cut),
+                thousands(a.processed_lost_inputs),
+                thousands(a.updates_lost_at_cut),
+            );
+        }
         for a in &r.apps {
             for s in &a.steps {
                 let _ = writeln!(md, "- `{}` {}", cell(&a.app), cell(s));

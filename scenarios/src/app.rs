@@ -34,7 +34,7 @@ use harness::{Cluster, TopicSpec};
 use crate::drain::{compare, CommittedCounter, CountCheck};
 use crate::error::ScenarioError;
 use crate::runner::RunOptions;
-use crate::spec::{AppSpec, ConsumerGroupSpec, Scenario};
+use crate::spec::{AppSpec, ConsumerGroupSpec, Scenario, SwitchMode};
 use crate::system::SystemUnderTest;
 
 /// A group's committed offsets per partition (None: nothing committed).
@@ -73,9 +73,73 @@ pub struct AppLife {
     pub not_moved: Option<String>,
     restore_ms: Option<u64>,
     restored_records: Option<u64>,
+    /// A failover's cut.
+    pub cut: Option<Cut>,
+}
+
+/// A failover's cut of the source, and what proves it held.
+#[derive(Debug, Clone)]
+pub struct Cut {
+    /// Seconds on the workload's clock.
+    pub at_secs: f64,
+    /// The source's proxies (each broker's), cut.
+    pub proxies: Vec<Arc<harness::proxy::Proxy>>,
+    /// Bytes the proxies had forwarded a moment after the cut (nothing may cross after).
+    pub forwarded: u64,
+}
+
+impl Cut {
+    fn forwarded_now(proxies: &[Arc<harness::proxy::Proxy>]) -> u64 {
+        proxies
+            .iter()
+            .map(|p| {
+                let s = p.stats();
+                s.bytes_to_broker + s.bytes_to_client
+            })
+            .sum()
+    }
+
+    fn dropped_now(&self) -> u64 {
+        self.proxies
+            .iter()
+            .map(|p| {
+                let s = p.stats();
+                s.dropped_to_broker + s.dropped_to_client
+            })
+            .sum()
+    }
+
+    /// Whether the cut held: nothing forwarded since, and the system's attempts dropped.
+    pub fn proof(&self) -> Result<String, String> {
+        let now = Self::forwarded_now(&self.proxies);
+        let dropped = self.dropped_now();
+        if now != self.forwarded {
+            return Err(format!(
+                "the source's proxies forwarded {} bytes after the cut",
+                now.saturating_sub(self.forwarded)
+            ));
+        }
+        Ok(format!(
+            "the cut held: 0 bytes crossed the source's {} proxies after it, {dropped} bytes of the system's dropped",
+            self.proxies.len()
+        ))
+    }
 }
 
 impl AppLife {
+    /// The topics its group reads, by their names on the target: its inputs and, for the
+    /// reference counter, its repartition topic (a user's application is judged on its
+    /// inputs).
+    fn group_topics(&self, rename: &verify::reader::Rename) -> Vec<String> {
+        let mut t: Vec<String> = self.inputs.iter().map(|t| rename.target_of(t)).collect();
+        if self.spec.jar.is_none() {
+            t.push(rename.target_of(&harness::streams::counter_repartition(
+                &self.spec.application_id(),
+            )));
+        }
+        t
+    }
+
     fn step(&mut self, clock: Option<Instant>, what: String) {
         let at = clock.map_or(0.0, |c| c.elapsed().as_secs_f64());
         tracing::info!(app = %self.spec.name, at_secs = at, "{what}");
@@ -184,6 +248,7 @@ pub async fn start_on_source(
             not_moved: None,
             restore_ms: None,
             restored_records: None,
+            cut: None,
         };
         let s = life.spec_on(&**source, verify::app::STAMP_SOURCE);
         let rt = life.runtime.clone();
@@ -209,6 +274,10 @@ pub struct SwitchContext {
     pub options: RunOptions,
     pub workload_clock: Arc<OnceLock<Instant>>,
     pub rename: verify::reader::Rename,
+    /// The run's seed (a failover's moment in its window).
+    pub seed: u64,
+    /// Stops the workload's producers (a failover: they go down with the source).
+    pub workload_cancel: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Phase 2 (a task beside the workload): the planned switch at `switch.at_secs`.
@@ -219,9 +288,14 @@ pub async fn switch(mut life: AppLife, ctx: Arc<SwitchContext>) -> AppLife {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let at = clock + Duration::from_secs_f64(life.spec.switch.at_secs);
+    let at_secs = life.spec.switch_at_secs(ctx.seed);
+    let at = clock + Duration::from_secs_f64(at_secs);
     tokio::time::sleep_until(at.into()).await;
-    if let Err(e) = switch_steps(&mut life, &ctx, clock).await {
+    let steps = match life.spec.switch.mode {
+        SwitchMode::Planned => switch_steps(&mut life, &ctx, clock).await,
+        SwitchMode::Failover => failover_steps(&mut life, &ctx, clock, at_secs).await,
+    };
+    if let Err(e) = steps {
         life.step(Some(clock), format!("the switch failed: {e}"));
         life.not_moved = Some(e);
     }
@@ -298,20 +372,7 @@ async fn switch_steps(
             );
         }
         // Proven on the target: the group has committed offsets there.
-        let topics: Vec<String> = {
-            let mut t: Vec<String> = life
-                .inputs
-                .iter()
-                .map(|t| ctx.rename.target_of(t))
-                .collect();
-            if life.spec.jar.is_none() {
-                t.push(
-                    ctx.rename
-                        .target_of(&harness::streams::counter_repartition(&id)),
-                );
-            }
-            t
-        };
+        let topics = life.group_topics(&ctx.rename);
         let props = ctx.target.direct_client_props();
         let gid = id.clone();
         // A system that syncs on its own schedule may show offsets from a sync before the
@@ -357,6 +418,92 @@ async fn switch_steps(
             format!("the group has committed offsets on the target ({committed} partitions)"),
         );
     }
+    start_on_target(life, ctx, clock).await
+}
+
+/// The unplanned switch: at the seeded moment the source becomes unreachable for good. Its
+/// proxies blackhole everything, both ways (the system under test reaches it only through
+/// them); the application on it is killed (SIGKILL: no commit, no leave); the workload's
+/// producers stop. No drain and no offsets move: the application starts on the target at
+/// once with an empty state directory, on whatever the copy holds (its changelog, its
+/// group's offsets if the system synced them on its own).
+async fn failover_steps(
+    life: &mut AppLife,
+    ctx: &SwitchContext,
+    clock: Instant,
+    at_secs: f64,
+) -> Result<(), String> {
+    let proxies = ctx.source.proxies();
+    if proxies.is_empty() {
+        return Err("the source has no fault proxies to cut".into());
+    }
+    for p in &proxies {
+        p.set_blackhole(harness::proxy::Direction::Both, true);
+    }
+    ctx.workload_cancel
+        .store(true, std::sync::atomic::Ordering::Release);
+    if let Some(mut app) = life.on_source.take() {
+        let app = tokio::task::spawn_blocking(move || {
+            app.kill();
+            app
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        life.on_source = Some(app);
+    }
+    life.step(
+        Some(clock),
+        format!(
+            "the source was cut off (drawn in [{}, {}) s): its {} proxies blackholed both ways, the application on it killed, the producers stopped",
+            life.spec.switch.at_secs,
+            life.spec.switch.at_secs + life.spec.switch.window_secs,
+            proxies.len()
+        ),
+    );
+    // Bytes already on their way when the switch flipped may still count; a moment later
+    // nothing may cross.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    life.cut = Some(Cut {
+        at_secs,
+        forwarded: Cut::forwarded_now(&proxies),
+        proxies,
+    });
+    // What the copy holds of the group: the system's own sync, if any.
+    let id = life.spec.application_id();
+    let topics = life.group_topics(&ctx.rename);
+    let props = ctx.target.direct_client_props();
+    let gid = id.clone();
+    let committed = tokio::task::spawn_blocking(move || {
+        verify::resume::committed(&props, &gid, &topics, Duration::from_secs(10))
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    life.step(
+        Some(clock),
+        match committed {
+            Ok(map) => {
+                let have = map.values().filter(|o| o.is_some()).count();
+                if have == 0 {
+                    format!("the group {id} has no offsets on the target: it starts from its reset policy")
+                } else {
+                    format!(
+                        "the group {id} has offsets on the target for {have} of {} partitions (the system's own sync)",
+                        map.len()
+                    )
+                }
+            }
+            Err(e) => format!("the group's offsets on the target could not be read: {e}"),
+        },
+    );
+    start_on_target(life, ctx, clock).await
+}
+
+/// The application on the target, with an empty state directory, until it runs.
+async fn start_on_target(
+    life: &mut AppLife,
+    ctx: &SwitchContext,
+    clock: Instant,
+) -> Result<(), String> {
     let s = life.spec_on(&*ctx.target, verify::app::STAMP_TARGET);
     let rt = life.runtime.clone();
     let (app, up) =
@@ -457,12 +604,7 @@ pub async fn finish(
         return;
     };
     let id = life.spec.application_id();
-    let mut topics: Vec<String> = life.inputs.iter().map(|t| rename.target_of(t)).collect();
-    // The reference counter's repartition topic is read by it too (a user's application is
-    // judged on its inputs).
-    if life.spec.jar.is_none() {
-        topics.push(harness::streams::counter_repartition(&id));
-    }
+    let topics = life.group_topics(rename);
     let props = target.direct_client_props();
     let caught = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + CATCH_UP_TIMEOUT;
@@ -479,6 +621,10 @@ pub async fn finish(
         (app, outcome)
     })
     .await;
+    if let Some(cut) = &life.cut {
+        let proof = cut.proof().unwrap_or_else(|e| e);
+        life.step(clock, proof);
+    }
     if let Ok((app, caught_up)) = caught {
         life.on_target = Some(app);
         life.step(
@@ -524,12 +670,14 @@ pub async fn judge(
     target: &Arc<dyn Cluster>,
     rename: &verify::reader::Rename,
 ) -> Result<verify::verdict::AppCutover, ScenarioError> {
+    let failover = life.spec.switch.mode == SwitchMode::Failover;
     let named = |j: verify::verdict::AppCutover| verify::verdict::AppCutover {
         app: life.spec.name.clone(),
         application_id: life.spec.application_id(),
-        switch: "planned".into(),
+        switch: if failover { "failover" } else { "planned" }.into(),
         restore_ms: life.restore_ms,
         restored_records: life.restored_records,
+        cut_at_secs: life.cut.as_ref().map(|c| c.at_secs),
         steps: life.steps.clone(),
         ..j
     };
@@ -539,17 +687,26 @@ pub async fn judge(
     }
     let (sp, tp) = (source.direct_client_props(), target.direct_client_props());
     let inputs = life.inputs.clone();
+    let target_inputs: Vec<String> = inputs.iter().map(|t| rename.target_of(t)).collect();
     let output = life.spec.output_topic();
     let output_target = rename.target_of(&output);
     let j = tokio::task::spawn_blocking(move || {
+        // A failover's oracle is the inputs the copy holds; the source's the copy never got
+        // are lost at the cut.
+        let (inputs_props, inputs_cluster, input_topics) = if failover {
+            (&tp, "target", &target_inputs)
+        } else {
+            (&sp, "source", &inputs)
+        };
         verify::app::check(&verify::app::AppCheck {
-            inputs_props: &sp,
-            inputs_cluster: "source",
-            input_topics: &inputs,
+            inputs_props,
+            inputs_cluster,
+            input_topics,
             source: &sp,
             target: &tp,
             output_source: &output,
             output_target: &output_target,
+            failover_source_inputs: failover.then_some(inputs.as_slice()),
             timeout: Duration::from_secs(60),
         })
     })

@@ -171,6 +171,9 @@ struct RunState<'a> {
     apps: Vec<crate::app::AppLife>,
 }
 
+/// After a failover's cut, how long the target must hold still before the run goes on.
+const SETTLE_AFTER_CUT: Duration = Duration::from_secs(10);
+
 /// What the workload phase hands on.
 struct Produced {
     last_write: Instant,
@@ -192,7 +195,14 @@ async fn run_on(
     if options.cancel.load(Ordering::Acquire) {
         return Ok(st.aborted(produced.probe).await);
     }
-    let caught_up = st.drain(produced.last_write).await?;
+    // A failover cut the source off: there is nothing to drain, only the system's last
+    // transactions to land.
+    let caught_up = if st.source_cut() {
+        st.settle_after_cut().await;
+        false
+    } else {
+        st.drain(produced.last_write).await?
+    };
     st.record_delay(produced.probe).await;
     if caught_up {
         let moved = st.cutover_groups(&produced.consumed_by_group).await?;
@@ -399,6 +409,8 @@ impl RunState<'_> {
             options: options.clone(),
             workload_clock: fault_targets.workload_clock.clone(),
             rename: self.rename.clone(),
+            seed: scenario.workload.seed,
+            workload_cancel: wl_cancel.clone(),
         });
         let switch_tasks: Vec<_> = std::mem::take(&mut self.apps)
             .into_iter()
@@ -518,6 +530,16 @@ impl RunState<'_> {
     /// Phase 7b: each application's verdict against the oracle over its inputs.
     async fn judge_apps(&mut self) -> Result<(), ScenarioError> {
         for life in &self.apps {
+            if let Some(Err(e)) = life.cut.as_ref().map(crate::app::Cut::proof) {
+                self.report.undecide(
+                    RunClass::FaultNotProven,
+                    1,
+                    format!(
+                        "application {}: the failover's cut did not hold: {e}",
+                        life.spec.name
+                    ),
+                );
+            }
             if let Some(why) = &life.not_moved {
                 self.report.fail(
                     RunClass::AppNotMoved,
@@ -582,6 +604,37 @@ impl RunState<'_> {
         self.report.series = std::mem::take(&mut self.series);
         self.stop_system().await;
         self.report
+    }
+
+    /// True when a failover cut the source off during the workload.
+    fn source_cut(&self) -> bool {
+        self.apps.iter().any(|a| a.cut.is_some())
+    }
+
+    /// Phase 3 after a failover: no drain (the source is gone); until the target held still
+    /// for [`SETTLE_AFTER_CUT`] (the system's transactions in flight at the cut land or
+    /// abort), within the drain timeout.
+    async fn settle_after_cut(&mut self) {
+        self.progress("drain");
+        let deadline =
+            Instant::now() + Duration::from_secs_f64(self.scenario.run.drain_timeout_secs);
+        let mut last = self.sampler.sample(self.shared.started);
+        let mut changed_at = Instant::now();
+        while Instant::now() < deadline && !self.cancelled() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let s = self.sampler.record(self.shared.started);
+            self.series.push(s);
+            self.progress("drain");
+            if s.target_end != last.target_end {
+                changed_at = Instant::now();
+            }
+            last = s;
+            if changed_at.elapsed() >= SETTLE_AFTER_CUT {
+                break;
+            }
+        }
+        report_exits(&self.shared, &mut self.report);
+        self.report.series = std::mem::take(&mut self.series);
     }
 
     /// Phase 3: the drain (see `drain`): true when the system caught up; otherwise the

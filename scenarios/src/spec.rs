@@ -870,11 +870,18 @@ pub struct AppSpec {
 #[serde(deny_unknown_fields)]
 pub struct SwitchSpec {
     /// `planned`: the application is stopped, the copy drained, its offsets moved, then it
-    /// starts on the target.
+    /// starts on the target. `failover`: the source becomes unreachable for good (the
+    /// system's connections to it are blackholed, the application on it is killed, the
+    /// workload's producers stop with it); the application starts on the target at once, on
+    /// whatever the copy holds.
     #[serde(default)]
     pub mode: SwitchMode,
-    /// Seconds after the workload starts.
+    /// Seconds after the workload starts (a failover's window opens here).
     pub at_secs: f64,
+    /// `failover`: the cut comes at a moment drawn from the run's seed in `[at_secs, at_secs
+    /// + window_secs)` (default 0: exactly at `at_secs`).
+    #[serde(default)]
+    pub window_secs: f64,
     /// How long the switch waits for the system to copy the application's topics and its
     /// group offsets before it gives up (the run then fails as `app-not-moved`).
     #[serde(default = "default_copy_timeout")]
@@ -897,6 +904,7 @@ pub struct SwitchSpec {
 pub enum SwitchMode {
     #[default]
     Planned,
+    Failover,
 }
 
 fn default_app_name() -> String {
@@ -931,6 +939,20 @@ impl AppSpec {
                 .collect::<Vec<_>>()
                 .join("|")
         })
+    }
+
+    /// When its switch comes, in seconds on the workload's clock: `at_secs`, or for a
+    /// failover with a window, a moment drawn from `seed` (the run's) in the window: the same
+    /// seed, the same moment.
+    pub fn switch_at_secs(&self, seed: u64) -> f64 {
+        let w = &self.switch;
+        if w.mode != SwitchMode::Failover || w.window_secs <= 0.0 {
+            return w.at_secs;
+        }
+        // A stream of the seed of its own, apart from the workload's and the proxies'.
+        let bits = harness::rng::SplitMix64::derive(seed, 0xFA11_0FE4) >> 11;
+        let fraction = bits as f64 / (1u64 << 53) as f64;
+        w.at_secs + fraction * w.window_secs
     }
 
     /// Regexes of the topics the system under test must copy for it: its output, and its
@@ -1380,6 +1402,37 @@ impl Scenario {
                     "expected a positive number of seconds".into(),
                 ));
             }
+            let window = a.switch.window_secs;
+            if !(window == 0.0 || positive(window))
+                || a.switch.at_secs + window >= scenario.run.duration_secs
+            {
+                return Err(err(
+                    &format!("{field}.switch.window_secs"),
+                    format!(
+                        "expected 0 or more seconds with at_secs + window_secs < run.duration_secs = {}, found {window}",
+                        scenario.run.duration_secs
+                    ),
+                ));
+            }
+            if window > 0.0 && a.switch.mode != SwitchMode::Failover {
+                return Err(err(
+                    &format!("{field}.switch.window_secs"),
+                    "a window is for `mode = \"failover\"` (a planned switch comes at at_secs)"
+                        .into(),
+                ));
+            }
+        }
+        if scenario
+            .apps
+            .iter()
+            .filter(|a| a.switch.mode == SwitchMode::Failover)
+            .count()
+            > 1
+        {
+            return Err(err(
+                "app",
+                "expected at most one application with `mode = \"failover\"`: the source is cut once".into(),
+            ));
         }
         scenario.consumer_groups = expand_groups(&scenario.consumer_groups);
         let mut seen = std::collections::BTreeSet::new();
@@ -1507,6 +1560,12 @@ impl Scenario {
         self.faults
             .iter()
             .any(|f| f.action.verb().proxies() == Some(side))
+            // A failover cuts the system off the source on its proxies.
+            || (side == Side::Source
+                && self
+                    .apps
+                    .iter()
+                    .any(|a| a.switch.mode == SwitchMode::Failover))
     }
 }
 

@@ -506,6 +506,19 @@ pub struct AppCutover {
     pub unexplained: u64,
     /// Keys whose last update is not the oracle's final state.
     pub keys_wrong: u64,
+    /// Failover: when the source was cut off, in seconds on the workload's clock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_at_secs: Option<f64>,
+    /// Failover: input records on the source the copy never got (lost at the cut; the oracle
+    /// is over the inputs on the target).
+    pub inputs_lost_at_cut: u64,
+    /// Failover: updates the application emitted on the source whose input the cut lost
+    /// (processed before the cut, their input never copied): counted in the state, owed by
+    /// nobody.
+    pub processed_lost_inputs: u64,
+    /// Failover: updates the application emitted on the source that the copy never got
+    /// (its downstream readers on the target never see them).
+    pub updates_lost_at_cut: u64,
     /// Last update on the source → first update on the target, in milliseconds (None when
     /// either side emitted none).
     pub downtime_ms: Option<u64>,

@@ -105,9 +105,23 @@ pub fn judge(
     inputs: &BTreeMap<Vec<u8>, Vec<Input>>,
     updates: &BTreeMap<Vec<u8>, Vec<Update>>,
 ) -> Judgement {
+    judge_failover(inputs, &BTreeMap::new(), updates)
+}
+
+/// [`judge`] after a failover: `inputs` are those on the target (what the application there
+/// can know), `lost` those on the source the copy never got. An update naming a lost input
+/// was made on the source before the cut: it counts in the state (its size in the sum) and
+/// in `processed_lost_inputs`, not as unexplained; a lost input nobody processed is owed by
+/// nobody (not `unprocessed`); one processed twice is `reprocessed` like any other.
+pub fn judge_failover(
+    inputs: &BTreeMap<Vec<u8>, Vec<Input>>,
+    lost: &BTreeMap<Vec<u8>, Vec<Input>>,
+    updates: &BTreeMap<Vec<u8>, Vec<Update>>,
+) -> Judgement {
     let mut j = Judgement {
         inputs: inputs.values().map(|v| v.len() as u64).sum(),
         keys: inputs.len() as u64,
+        inputs_lost_at_cut: lost.values().map(|v| v.len() as u64).sum(),
         ..Judgement::default()
     };
     // The last update emitted on the source, and the first on the target (epoch ms).
@@ -131,6 +145,14 @@ pub fn judge(
             let e = wanted.entry(i.id).or_insert((0, i.size));
             e.0 += 1;
         }
+        // Inputs the cut lost (failover), the same way.
+        let mut gone: HashMap<u64, (u64, u64)> = HashMap::new();
+        for i in lost.get(key).map_or(&no_inputs, |v| v) {
+            if !wanted.contains_key(&i.id) {
+                let e = gone.entry(i.id).or_insert((0, i.size));
+                e.0 += 1;
+            }
+        }
         let mut seen: HashMap<u64, u64> = HashMap::new();
         let (mut count, mut sum) = (0u64, 0u64);
         let mut diverged_here = false;
@@ -143,8 +165,12 @@ pub fn judge(
                 last_source_ms = Some(last_source_ms.map_or(u.emit_ms, |t| t.max(u.emit_ms)));
             }
             count += 1;
-            match wanted.get(&u.id) {
-                Some(&(occurs, size)) => {
+            let known = wanted.get(&u.id).or_else(|| gone.get(&u.id)).copied();
+            if gone.contains_key(&u.id) {
+                j.processed_lost_inputs += 1;
+            }
+            match known {
+                Some((occurs, size)) => {
                     sum += size;
                     let n = seen.entry(u.id).or_insert(0);
                     *n += 1;
@@ -175,7 +201,7 @@ pub fn judge(
                     );
                 }
             }
-            if u.count != count || (wanted.contains_key(&u.id) && u.sum != sum) {
+            if u.count != count || (known.is_some() && u.sum != sum) {
                 j.state_diverged += 1;
                 if !diverged_here {
                     diverged_here = true;
@@ -191,6 +217,16 @@ pub fn judge(
                     );
                 }
             }
+        }
+        let (mut final_count, mut final_sum) =
+            (ins.len() as u64, ins.iter().map(|i| i.size).sum::<u64>());
+        for (id, (occurs, size)) in &gone {
+            // A lost input counts in the final state as often as it was processed (at most
+            // as often as it occurs); more is reprocessing.
+            let n = seen.get(id).copied().unwrap_or(0);
+            j.reprocessed += n.saturating_sub(*occurs);
+            final_count += n.min(*occurs);
+            final_sum += n.min(*occurs) * size;
         }
         for (id, (occurs, _)) in &wanted {
             let n = seen.get(id).copied().unwrap_or(0);
@@ -208,8 +244,6 @@ pub fn judge(
                 );
             }
         }
-        let final_count = ins.len() as u64;
-        let final_sum: u64 = ins.iter().map(|i| i.size).sum();
         let last = ups.last().map(|u| (u.count, u.sum));
         let right = match last {
             Some(l) => l == (final_count, final_sum),
@@ -323,51 +357,118 @@ pub struct AppCheck<'a> {
     /// The output topic's name on the source and on the target.
     pub output_source: &'a str,
     pub output_target: &'a str,
+    /// A failover: the oracle is over the inputs on the target (`inputs_props`), the inputs on
+    /// the source (these topics) the copy never got are lost at the cut, and the updates made
+    /// on the source are those the copy holds (what the target's readers see).
+    pub failover_source_inputs: Option<&'a [String]>,
     pub timeout: Duration,
 }
 
-/// Reads the inputs and both clusters' updates and judges them. On the target, only updates
-/// stamped as emitted there count (copies of the source's are the source's). Blocking.
-pub fn check(c: &AppCheck<'_>) -> Result<Judgement, VerifyError> {
+fn read_inputs(
+    props: &ClientProps,
+    cluster: &str,
+    topics: &[String],
+    timeout: Duration,
+) -> Result<BTreeMap<Vec<u8>, Vec<Input>>, VerifyError> {
     let mut inputs: BTreeMap<Vec<u8>, Vec<Input>> = BTreeMap::new();
-    read_topics(
-        c.inputs_props,
-        c.inputs_cluster,
-        c.input_topics,
-        c.timeout,
-        |_, key, value| {
-            if let Some(key) = key {
-                inputs.entry(key.to_vec()).or_default().push(Input {
-                    id: input_id(value),
-                    size: value.len() as u64,
-                });
-            }
-        },
-    )?;
-    let mut updates: BTreeMap<Vec<u8>, Vec<Update>> = BTreeMap::new();
+    read_topics(props, cluster, topics, timeout, |_, key, value| {
+        if let Some(key) = key {
+            inputs.entry(key.to_vec()).or_default().push(Input {
+                id: input_id(value),
+                size: value.len() as u64,
+            });
+        }
+    })?;
+    Ok(inputs)
+}
+
+/// Per key, the inputs of `all` that `copy` does not hold (multiset difference).
+pub fn missing_from(
+    all: &BTreeMap<Vec<u8>, Vec<Input>>,
+    copy: &BTreeMap<Vec<u8>, Vec<Input>>,
+) -> BTreeMap<Vec<u8>, Vec<Input>> {
+    let mut out = BTreeMap::new();
+    for (key, ins) in all {
+        let mut have: HashMap<u64, u64> = HashMap::new();
+        for i in copy.get(key).into_iter().flatten() {
+            *have.entry(i.id).or_default() += 1;
+        }
+        let missing: Vec<Input> = ins
+            .iter()
+            .filter(|i| match have.get_mut(&i.id) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            })
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            out.insert(key.clone(), missing);
+        }
+    }
+    out
+}
+
+/// Reads the inputs and both clusters' updates and judges them. On the target, only updates
+/// stamped as emitted there count (copies of the source's are the source's), except after a
+/// failover, where the source's updates are those the copy holds. Blocking.
+pub fn check(c: &AppCheck<'_>) -> Result<Judgement, VerifyError> {
+    let inputs = read_inputs(c.inputs_props, c.inputs_cluster, c.input_topics, c.timeout)?;
+    let lost = match c.failover_source_inputs {
+        Some(topics) => {
+            let on_source = read_inputs(c.source, "source", topics, c.timeout)?;
+            missing_from(&on_source, &inputs)
+        }
+        None => BTreeMap::new(),
+    };
+    // Per key, the source's updates then the target's.
+    let mut from_source: BTreeMap<Vec<u8>, Vec<Update>> = BTreeMap::new();
+    let mut from_target: BTreeMap<Vec<u8>, Vec<Update>> = BTreeMap::new();
     let mut malformed = 0u64;
-    for (props, cluster, topic, stamp) in [
-        (c.source, "source", c.output_source, STAMP_SOURCE),
-        (c.target, "target", c.output_target, STAMP_TARGET),
+    let mut source_updates_on_source = 0u64;
+    for (props, cluster, topic) in [
+        (c.source, "source", c.output_source),
+        (c.target, "target", c.output_target),
     ] {
+        let on_target = cluster == "target";
         read_topics(
             props,
             cluster,
             &[topic.to_string()],
             c.timeout,
-            |_, key, value| {
-                match (key, parse_update(value)) {
-                    (Some(k), Some(u)) if u.stamp == stamp => {
-                        updates.entry(k.to_vec()).or_default().push(u)
+            |_, key, value| match (key, parse_update(value)) {
+                (Some(k), Some(u)) => {
+                    let copied_source_update = on_target && u.stamp == STAMP_SOURCE;
+                    if !on_target && u.stamp == STAMP_SOURCE {
+                        source_updates_on_source += 1;
                     }
-                    // The other cluster's updates, copied: judged where they were emitted.
-                    (Some(_), Some(_)) => {}
-                    _ => malformed += 1,
+                    // Planned: each update judged where it was emitted. Failover: the
+                    // source's as the copy holds them.
+                    let keep_from_source = if c.failover_source_inputs.is_some() {
+                        copied_source_update
+                    } else {
+                        !on_target && u.stamp == STAMP_SOURCE
+                    };
+                    if keep_from_source {
+                        from_source.entry(k.to_vec()).or_default().push(u);
+                    } else if on_target && u.stamp == STAMP_TARGET {
+                        from_target.entry(k.to_vec()).or_default().push(u);
+                    }
                 }
+                _ => malformed += 1,
             },
         )?;
     }
-    let mut j = judge(&inputs, &updates);
+    let mut updates = from_source;
+    for (k, ups) in from_target {
+        updates.entry(k).or_default().extend(ups);
+    }
+    let mut j = judge_failover(&inputs, &lost, &updates);
+    if c.failover_source_inputs.is_some() {
+        j.updates_lost_at_cut = source_updates_on_source.saturating_sub(j.updates_on_source);
+    }
     if malformed > 0 {
         j.examples.push(format!(
             "{malformed} output records were not the application's updates (left out)"
@@ -528,5 +629,90 @@ mod tests {
         assert_eq!(j.unexplained, 1, "{j:?}");
         assert_eq!(j.unprocessed, 1, "the quiet key's input");
         assert_eq!(j.keys_wrong, 2);
+    }
+
+    /// Failover: VALUES[3..] were written on the source and never copied. The application on
+    /// the source had processed VALUES[..4] (VALUES[3] among them, its input lost at the
+    /// cut); the target's starts from the restored state and has nothing more to do.
+    #[test]
+    fn a_failover_counts_processed_lost_inputs_in_the_state_not_as_unexplained() {
+        let on_source = inputs(&[("k", &VALUES)]);
+        let on_target = inputs(&[("k", &VALUES[..3])]);
+        let lost = missing_from(&on_source, &on_target);
+        assert_eq!(lost[&b"k".to_vec()].len(), 2);
+        let ups = run(&VALUES[..4], (0, 0), STAMP_SOURCE);
+        let j = judge_failover(
+            &on_target,
+            &lost,
+            &[(b"k".to_vec(), ups)].into_iter().collect(),
+        );
+        assert!(j.exact(), "{j:?}");
+        assert_eq!(
+            (j.inputs, j.inputs_lost_at_cut, j.processed_lost_inputs),
+            (3, 2, 1)
+        );
+        // The same updates judged as a planned switch over the target's inputs: the update
+        // for the lost input would be unexplained.
+        let planned = judge(
+            &on_target,
+            &[(b"k".to_vec(), run(&VALUES[..4], (0, 0), STAMP_SOURCE))]
+                .into_iter()
+                .collect(),
+        );
+        assert_eq!(planned.unexplained, 1);
+    }
+
+    /// Failover with the group's offsets on the target behind the restored state (a
+    /// checkpoint older than the changelog's copy): inputs processed on the source are
+    /// processed again on the target; one the target never reaches is unprocessed; a lost
+    /// input processed twice is reprocessed too.
+    #[test]
+    fn a_failover_with_stale_offsets_reprocesses_and_a_lost_input_can_be_reprocessed() {
+        let on_source = inputs(&[("k", &VALUES)]);
+        let on_target = inputs(&[("k", &VALUES[..4])]);
+        let lost = missing_from(&on_source, &on_target);
+        let mut ups = run(&VALUES[..3], (0, 0), STAMP_SOURCE);
+        ups.extend(run(&VALUES[1..3], (3, 6), STAMP_TARGET));
+        let j = judge_failover(
+            &on_target,
+            &lost,
+            &[(b"k".to_vec(), ups)].into_iter().collect(),
+        );
+        assert_eq!(
+            (j.reprocessed, j.unprocessed, j.state_diverged),
+            (2, 1, 0),
+            "{j:?}"
+        );
+        let mut twice = run(&VALUES, (0, 0), STAMP_SOURCE);
+        twice.extend(run(&VALUES[4..], (5, 15), STAMP_TARGET));
+        let j = judge_failover(
+            &on_target,
+            &lost,
+            &[(b"k".to_vec(), twice)].into_iter().collect(),
+        );
+        assert_eq!((j.reprocessed, j.processed_lost_inputs), (1, 2), "{j:?}");
+    }
+
+    #[test]
+    fn missing_from_is_a_multiset_difference() {
+        let values: [&[u8]; 3] = [b"x", b"x", b"y"];
+        let all = inputs(&[("k", &values), ("j", &values[..1])]);
+        let copy = inputs(&[("k", &values[..1])]);
+        let m = missing_from(&all, &copy);
+        assert_eq!(
+            m[&b"k".to_vec()],
+            vec![
+                Input {
+                    id: input_id(b"x"),
+                    size: 1
+                },
+                Input {
+                    id: input_id(b"y"),
+                    size: 1
+                }
+            ]
+        );
+        assert_eq!(m[&b"j".to_vec()].len(), 1);
+        assert!(missing_from(&all, &all).is_empty());
     }
 }
