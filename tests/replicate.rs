@@ -1048,6 +1048,126 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
     assert_eq!(names, ["app-2"], "{text}");
 }
 
+/// `[replication] sync_groups`: the replicator itself keeps a source group's offsets on the
+/// target all along (no `cutover offsets sync`), translated exactly, so its consumers can fail
+/// over when the source is lost; once the group is active on the target it is left alone.
+/// A copier without it leaves the group nothing on the target: the first wait fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_groups_keeps_a_source_group_on_the_target_all_along() {
+    let _one = ONE_PAIR_AT_A_TIME.lock().await;
+    let pair = Pair::start("groupsync").await;
+    let config = pair.config(
+        "groupsync",
+        "exactly-once",
+        "sync_groups = \"app-.*\"\nsync_groups_interval_ms = 500",
+        50,
+    );
+    let rep = Replicator::start(&config, "groupsync");
+    produce(pair.source.as_ref(), &workload(3_000, 3_000)).await;
+    wait_caught_up(&pair, false);
+    let topics = ["orders.0", "orders.1", "orders.2"];
+    // The group consumes part of every partition on the source and commits.
+    let take = |group: &str, per_partition: u64| {
+        let consumer = group_consumer(&pair.source.client_props(), group);
+        consumer.subscribe(&topics).unwrap();
+        let mut seen: BTreeMap<(String, i32), u64> = BTreeMap::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while seen.values().sum::<u64>() < 9 * per_partition && Instant::now() < deadline {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                let n = seen
+                    .entry((m.topic().to_string(), m.partition()))
+                    .or_default();
+                if *n < per_partition {
+                    *n += 1;
+                    consumer.store_offset_from_message(&m).unwrap();
+                }
+            }
+        }
+        consumer.commit_consumer_state(CommitMode::Sync).unwrap();
+        let committed = consumer.committed(Duration::from_secs(10)).unwrap();
+        leave(consumer);
+        committed
+    };
+    let committed = take("app-live", 100);
+    let mut expected = Vec::new();
+    for e in committed.elements() {
+        if let Offset::Offset(o) = e.offset() {
+            expected.extend(read_from(
+                &pair.source.client_props(),
+                e.topic(),
+                e.partition(),
+                o,
+            ));
+        }
+    }
+    expected.sort();
+    assert!(!expected.is_empty());
+    // Within a few intervals the group has offsets on every partition on the target.
+    let target_committed = |group: &str| -> BTreeMap<(String, i32), i64> {
+        let c = group_consumer(&pair.target.client_props(), group);
+        let mut tpl = TopicPartitionList::new();
+        for t in topics {
+            for p in 0..3 {
+                tpl.add_partition(t, p);
+            }
+        }
+        let got = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+        got.elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+                _ => None,
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while target_committed("app-live").len() < 9 {
+        assert!(
+            Instant::now() < deadline,
+            "the group has no offsets on every target partition 30 s after committing on the source; log:\n{}",
+            rep.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // They are exact: the group on the target reads exactly what it had left on the source.
+    let consumer = group_consumer(&pair.target.client_props(), "app-live");
+    consumer.subscribe(&topics).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut quiet = Instant::now();
+    while Instant::now() < deadline
+        && (got.len() < expected.len() || quiet.elapsed() < Duration::from_secs(3))
+    {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            got.push(record_of(&m));
+            quiet = Instant::now();
+        }
+    }
+    got.sort();
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "records read on the target after the sync"
+    );
+    assert!(
+        got == expected,
+        "the target group read other records than the source group had left"
+    );
+    // Active on the target (this consumer is its member): the source group's next commit
+    // (further on) is not synced over it.
+    let before = target_committed("app-live");
+    let _ = take("app-live", 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        target_committed("app-live"),
+        before,
+        "a group active on the target was overwritten; log:\n{}",
+        rep.log_text()
+    );
+    leave(consumer);
+    rep.terminate();
+}
+
 /// `cutover offsets sync`: exit code and stderr.
 /// `cutover offsets sync --json --dry-run` with `selection`: the groups it answers for (it
 /// must exit 0), and its output.

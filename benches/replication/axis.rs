@@ -327,6 +327,7 @@ impl Bench {
             &harness::ClientProps::bootstrap(tb.clone()),
             &workload,
             &[],
+            &[],
         )?;
         let dir = tempfile::tempdir().context("replicator work dir")?;
         let config_path = dir.path().join("replicator.toml");

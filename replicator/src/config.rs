@@ -108,6 +108,15 @@ struct RawReplication {
     /// How often new source topics and partitions are looked for, in milliseconds. Default
     /// 30000.
     topic_refresh_interval_ms: Option<u64>,
+    /// Source consumer groups whose committed offsets are translated to the target all along
+    /// (regexes matching whole names), as `cutover offsets sync` does at cutover: every
+    /// `sync_groups_interval_ms`, each such group not active on the target gets there the
+    /// position of its source offsets, so its consumers can fail over to the target (at most
+    /// one interval behind) when the source is lost. MirrorMaker 2's
+    /// `sync.group.offsets.enabled` with `groups`. Default: none.
+    sync_groups: Option<OneOrMany>,
+    /// How often `sync_groups` runs, in milliseconds. Default 10000.
+    sync_groups_interval_ms: Option<u64>,
     /// Lets `isolation.level = read_uncommitted` stand in exactly-once mode (it would copy
     /// aborted records).
     #[serde(default)]
@@ -254,6 +263,10 @@ pub struct ReplicatorConfig {
     /// Topic on the target holding (source offset, target offset) pairs for `offsets sync`.
     pub offset_syncs_topic: String,
     pub topic_refresh_interval_ms: u64,
+    /// Source groups translated to the target all along (one anchored alternation), and how
+    /// often (`[replication] sync_groups`).
+    pub sync_groups: Option<Regex>,
+    pub sync_groups_interval_ms: u64,
     pub sync_topic_configs: bool,
     /// Topic configs never copied (regexes), MirrorMaker 2's defaults plus the user's.
     pub config_exclude: Vec<Regex>,
@@ -327,6 +340,28 @@ impl ReplicatorConfig {
             "replication.exclude",
             r.exclude.map_or_else(Vec::new, OneOrMany::into_vec),
         )?;
+        let sync_groups = match r.sync_groups.map(OneOrMany::into_vec) {
+            Some(v) if !v.is_empty() => {
+                // Each checked on its own (the error names it), then one alternation.
+                compile("replication.sync_groups", v.clone())?;
+                let joined = v
+                    .iter()
+                    .map(|p| format!("(?:{p})"))
+                    .collect::<Vec<_>>()
+                    .join("|");
+                Some(
+                    Regex::new(&format!("^(?:{joined})$"))
+                        .map_err(|e| err("replication.sync_groups", e.to_string()))?,
+                )
+            }
+            _ => None,
+        };
+        if r.sync_groups_interval_ms == Some(0) {
+            return Err(err(
+                "replication.sync_groups_interval_ms",
+                "expected a positive number of milliseconds".into(),
+            ));
+        }
         let mut deny: Vec<String> = CONFIG_EXCLUDE_DEFAULT
             .iter()
             .map(|s| s.to_string())
@@ -414,6 +449,8 @@ impl ReplicatorConfig {
                 .offset_syncs_topic
                 .unwrap_or_else(|| "cutover-offset-syncs.internal".into()),
             topic_refresh_interval_ms: r.topic_refresh_interval_ms.unwrap_or(30_000),
+            sync_groups,
+            sync_groups_interval_ms: r.sync_groups_interval_ms.unwrap_or(10_000),
             producers: r.producers.unwrap_or(DEFAULT_PRODUCERS),
             slots_topic: r
                 .slots_topic

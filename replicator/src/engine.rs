@@ -857,6 +857,7 @@ pub fn run(
         .subscribe(&[config.slots_topic.as_str()])
         .map_err(|e| ReplicatorError::kafka("target: joining the slot group", e))?;
     tracing::info!(mode = ?config.mode, group = %config.group_id, source = %source_id, producers = config.producers, "replicating");
+    let group_sync = spawn_group_sync(&config, &runtime, &shutdown);
     let refresh = Duration::from_millis(config.topic_refresh_interval_ms.max(100));
     let mut refreshed = Instant::now();
     let mut checked = Instant::now();
@@ -904,7 +905,60 @@ pub fn run(
         let _ = slots.poll(Duration::from_millis(100));
     }
     drop(slots);
+    if let Some(t) = group_sync {
+        // It checks `shutdown` between syncs and every 100 ms of its wait.
+        let _ = t.join();
+    }
     outcome.map(|()| metrics.totals())
+}
+
+/// `[replication] sync_groups`: a thread translating the selected source groups' offsets to
+/// the target every `sync_groups_interval_ms` (`crate::offsets::sync_groups`, which never
+/// overwrites a group active on the target), until `shutdown`. A failed sync (the source out
+/// of reach, no group committed yet) is logged and tried again at the next interval.
+fn spawn_group_sync(
+    config: &Arc<ReplicatorConfig>,
+    runtime: &tokio::runtime::Handle,
+    shutdown: &Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
+    let re = config.sync_groups.clone()?;
+    let (config, runtime, shutdown) = (config.clone(), runtime.clone(), shutdown.clone());
+    let interval = Duration::from_millis(config.sync_groups_interval_ms);
+    std::thread::Builder::new()
+        .name("group-sync".into())
+        .spawn(move || {
+            let selection = crate::offsets::GroupSelection::Matching(re);
+            let mut failing = false;
+            let mut first = true;
+            while !shutdown.load(Ordering::Acquire) {
+                let began = Instant::now();
+                match crate::offsets::sync_groups(&config, &selection, false, &runtime) {
+                    Ok(groups) => {
+                        let moved = groups.iter().filter(|g| g.ok()).count();
+                        let elapsed_ms = began.elapsed().as_millis() as u64;
+                        // Said once, and again after a failure; each sync in the debug log.
+                        if failing || first {
+                            tracing::info!(groups = groups.len(), moved, elapsed_ms, "group offsets synced");
+                        } else {
+                            tracing::debug!(groups = groups.len(), moved, elapsed_ms, "group offsets synced");
+                        }
+                        failing = false;
+                    }
+                    Err(e) if !failing => {
+                        tracing::warn!(error = %e, "group offsets sync failed; trying again every interval");
+                        failing = true;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "group offsets sync failed again"),
+                }
+                first = false;
+                let next = began + interval;
+                while Instant::now() < next && !shutdown.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        })
+        .map_err(|e| tracing::warn!(error = %e, "could not start the group offsets sync"))
+        .ok()
 }
 
 fn isolation(config: &ReplicatorConfig) -> String {

@@ -57,6 +57,12 @@ pub fn topics_to_copy(scenario: &Scenario) -> Vec<String> {
         .collect()
 }
 
+/// The consumer groups of every application (their `application.id`s), which a system that
+/// can sync groups all along should keep on the target.
+pub fn groups_to_sync(scenario: &Scenario) -> Vec<String> {
+    scenario.apps.iter().map(AppSpec::application_id).collect()
+}
+
 /// One application through the run.
 pub struct AppLife {
     pub spec: AppSpec,

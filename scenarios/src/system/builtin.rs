@@ -101,6 +101,7 @@ impl SystemUnderTest for Builtin {
             &harness::ClientProps::bootstrap("127.0.0.1:2"),
             &scenario.workload,
             &crate::app::topics_to_copy(scenario),
+            &crate::app::groups_to_sync(scenario),
         )
         .map(|_| ())
         .map_err(|e| match e {
@@ -129,6 +130,7 @@ impl SystemUnderTest for Builtin {
             setup.target_props,
             &setup.scenario.workload,
             &crate::app::topics_to_copy(setup.scenario),
+            &crate::app::groups_to_sync(setup.scenario),
         )?;
         if let Some(r) = setup.registries {
             text.push_str(&r.replicator_toml());
@@ -161,9 +163,11 @@ impl SystemUnderTest for Builtin {
         );
         c.args(["--metrics-addr", &format!("127.0.0.1:{port}")]);
         // CUTOVER_SYSTEM_LOG (an EnvFilter, e.g. `info,replicator=debug`) raises the
-        // instances' log level for a diagnosis.
+        // instances' log level for a diagnosis. (A `librdkafka=…` directive, the earlier
+        // default, silently dropped some of the replicator's own info and warn lines, its
+        // "replicating" line among them; librdkafka's lines arrive under `rdkafka`.)
         let level =
-            std::env::var("CUTOVER_SYSTEM_LOG").unwrap_or_else(|_| "info,librdkafka=error".into());
+            std::env::var("CUTOVER_SYSTEM_LOG").unwrap_or_else(|_| "info,rdkafka=warn".into());
         c.env("CUTOVER_LOG", level).env("NO_COLOR", "1");
         Ok((c, Some(port)))
     }
@@ -456,13 +460,17 @@ fn lag_diagnosis(inst: &Instances) -> Vec<String> {
 
 /// The replicator config a `builtin` system runs with, as TOML text, checked by the replicator.
 /// Unless the scenario sets `replication.include`, it copies the workload's topics and `also`
-/// (regexes: the topics of the run's applications, `crate::app::topics_to_copy`).
+/// (regexes: the topics of the run's applications, `crate::app::topics_to_copy`); unless it
+/// sets `replication.sync_groups`, the run's applications' groups (`groups`) are translated to
+/// the target all along, every [`crate::spec::DEFAULT_GROUP_SYNC_SECS`] as MirrorMaker 2's
+/// group sync in a run (a failover finds them there).
 pub fn builtin_config(
     system: &SystemSpec,
     source: &harness::ClientProps,
     target: &harness::ClientProps,
     workload: &WorkloadSpec,
     also: &[String],
+    groups: &[String],
 ) -> Result<String, ScenarioError> {
     let SystemSpec::Builtin {
         replication,
@@ -492,6 +500,22 @@ pub fn builtin_config(
     replication
         .entry("topic_refresh_interval_ms")
         .or_insert(toml::Value::Integer(2000));
+    if !groups.is_empty() && !replication.contains_key("sync_groups") {
+        replication.insert(
+            "sync_groups".into(),
+            toml::Value::Array(
+                groups
+                    .iter()
+                    .map(|g| toml::Value::String(regex::escape(g)))
+                    .collect(),
+            ),
+        );
+        replication
+            .entry("sync_groups_interval_ms")
+            .or_insert(toml::Value::Integer(
+                (crate::spec::DEFAULT_GROUP_SYNC_SECS * 1000) as i64,
+            ));
+    }
     let mut doc = toml::Table::new();
     doc.insert("replication".into(), toml::Value::Table(replication));
     doc.insert("tuning".into(), toml::Value::Table(tuning.clone()));
