@@ -132,3 +132,85 @@ wait_for_copy = false
     assert_eq!(class_count("app-not-moved"), 1, "{failures:#?}");
     assert_eq!(class_count("state-diverged"), n(early, "state_diverged"));
 }
+
+/// The unplanned switch done wrong: the built-in replicator is not asked to keep the
+/// application's group on the target (`move_offsets = false` turns its `sync_groups` off), so
+/// after the source is cut the application on the target starts from the beginning of what the
+/// copy holds and processes again every input it had processed on the source. Also proven
+/// here: the cut came at the seeded moment inside its window, nothing crossed the source's
+/// proxies after it, and the inputs it lost are exactly the workload's records the checker
+/// finds lost.
+#[test]
+fn a_failover_without_the_group_on_the_target_reprocesses_everything_it_had_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write(
+        dir.path(),
+        r#"
+[scenario]
+name = "app-failover-no-offsets"
+description = "the source cut off; the application's group never synced to the target"
+
+[run]
+duration_secs = 15
+drain_timeout_secs = 60
+seed = 8
+
+[workload]
+[workload.topics]
+count = 1
+pattern = "clicks.{n}"
+partitions = 2
+[workload.record]
+keys = { kind = "uniform", count = 50 }
+value_size = { min = 20, max = 100 }
+[[workload.producer]]
+rate = { records_per_sec = 150 }
+
+[system]
+kind = "builtin"
+instances = 1
+replication = { mode = "exactly-once" }
+tuning = { commit_interval_ms = 200, offset_sync_interval_ms = 500 }
+
+[[app]]
+name = "lost-group"
+[app.switch]
+mode = "failover"
+at_secs = 6
+window_secs = 3
+move_offsets = false
+"#,
+    );
+    let (code, report, _dir, out) = support::run(&scenario, &[]);
+    assert_eq!(code, 1, "the run fails: {out}");
+    let a = app(&report, "lost-group");
+    assert_eq!(a["switch"], "failover", "{a:#}");
+    let cut = a["cut_at_secs"].as_f64().unwrap();
+    assert!((6.0..9.0).contains(&cut), "cut at {cut}: {a:#}");
+    let steps: Vec<&str> = a["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("the cut held: 0 bytes crossed")),
+        "{steps:#?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("has no offsets on the target")),
+        "{steps:#?}"
+    );
+    // It re-read its inputs and its copied repartition records from the beginning.
+    let done_on_source = n(a, "updates_on_source") - n(a, "processed_lost_inputs");
+    assert!(done_on_source > 100, "{a:#}");
+    assert!(n(a, "reprocessed") >= done_on_source, "{a:#}");
+    // What the cut lost, counted the same two ways.
+    let lost = support::count(&report, "lost");
+    assert!(lost > 0, "{out}");
+    assert_eq!(n(a, "inputs_lost_at_cut"), lost, "{a:#}");
+}

@@ -114,6 +114,41 @@ fn the_catalog_meets_its_expectations() {
             assert_eq!(g[k], 0, "{k}: {g:#}");
         }
     }
+
+    // Application cutover, planned and unplanned, under both systems (one application each).
+    let app = |name: &str| -> serde_json::Value {
+        let r = report(dir.path(), name);
+        let apps = r["apps"].as_array().cloned().unwrap_or_default();
+        assert_eq!(apps.len(), 1, "{name}: {r:#}");
+        let mut a = apps[0].clone();
+        a["lost_in_verdict"] = r["verdict"]["counts"]["lost"].clone();
+        a
+    };
+    let n = |a: &serde_json::Value, k: &str| a[k].as_u64().unwrap_or(0);
+    let planned = app("streams-app-cutover");
+    assert!(n(&planned, "restored_records") > 0, "{planned:#}");
+    assert!(planned["downtime_ms"].as_u64().is_some(), "{planned:#}");
+    let planned_mm2 = app("streams-app-cutover-mm2");
+    assert_eq!(n(&planned_mm2, "state_diverged"), 0, "{planned_mm2:#}");
+    for name in ["streams-app-failover", "streams-app-failover-mm2"] {
+        let a = app(name);
+        assert_eq!(a["switch"], "failover", "{name}: {a:#}");
+        let steps = a["steps"].to_string();
+        assert!(
+            steps.contains("the cut held: 0 bytes crossed"),
+            "{name}: {a:#}"
+        );
+        assert!(
+            steps.contains("has offsets on the target"),
+            "{name}: the system's own sync: {a:#}"
+        );
+        // The inputs the cut lost are the workload's records the checker finds lost.
+        assert_eq!(
+            n(&a, "inputs_lost_at_cut"),
+            n(&a, "lost_in_verdict"),
+            "{name}: {a:#}"
+        );
+    }
 }
 
 /// `slots assigned` lines of an instance's log after its last (re)start.

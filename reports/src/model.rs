@@ -404,7 +404,8 @@ impl std::fmt::Display for CountBounds {
 impl Expectation {
     /// Judges a finished run against the expectation: the outcome must be the expected one,
     /// the classes the run shows (its failures and what it could not decide) exactly the
-    /// expected ones, and each bounded class's count within its bounds.
+    /// expected ones (a class bounded `min = 0` may also not show), and each bounded class's
+    /// count within its bounds.
     pub fn judge(
         outcome: Outcome,
         classes: Vec<String>,
@@ -431,7 +432,13 @@ impl Expectation {
         if !extra.is_empty() {
             why.push(format!("classes not expected: {}", shown(&extra)));
         }
-        let missing: Vec<&String> = classes.iter().filter(|c| !found.contains_key(*c)).collect();
+        // A class bounded `min = 0` may show or not (a race the scenario cannot pin down);
+        // every other expected class must show.
+        let optional = |c: &String| bounds.get(c).is_some_and(|b| b.min == Some(0));
+        let missing: Vec<&String> = classes
+            .iter()
+            .filter(|c| !found.contains_key(*c) && !optional(c))
+            .collect();
         if !missing.is_empty() {
             why.push(format!(
                 "expected classes not shown: {}",
@@ -626,6 +633,46 @@ impl RunReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `min = 0` makes a class optional; without it an expected class must show, and a class
+    /// not expected fails the expectation either way.
+    #[test]
+    fn a_class_bounded_min_zero_may_be_absent_and_others_must_show() {
+        let mut r = RunReport::new("t");
+        r.fail(RunClass::Reprocessed, 7, "x");
+        r.settle_outcome();
+        let b = |min: Option<u64>| CountBounds { min, max: None };
+        let judge = |bounds: Vec<(&str, CountBounds)>| {
+            let classes = bounds.iter().map(|(c, _)| c.to_string()).collect();
+            let bounds = bounds
+                .into_iter()
+                .map(|(c, b)| (c.to_string(), b))
+                .collect();
+            Expectation::judge(Outcome::Fail, classes, bounds, &r)
+        };
+        assert!(
+            judge(vec![
+                ("reprocessed", b(Some(1))),
+                ("state-diverged", b(Some(0)))
+            ])
+            .met
+        );
+        let must = judge(vec![
+            ("reprocessed", b(Some(1))),
+            ("state-diverged", b(None)),
+        ]);
+        assert!(
+            !must.met && must.why.contains("state-diverged"),
+            "{}",
+            must.why
+        );
+        let unlisted = judge(vec![("state-diverged", b(Some(0)))]);
+        assert!(
+            !unlisted.met && unlisted.why.contains("reprocessed"),
+            "{}",
+            unlisted.why
+        );
+    }
 
     fn fault(kind: &str, error: &str, failed: bool) -> FaultEvent {
         FaultEvent {

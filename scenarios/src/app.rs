@@ -57,10 +57,15 @@ pub fn topics_to_copy(scenario: &Scenario) -> Vec<String> {
         .collect()
 }
 
-/// The consumer groups of every application (their `application.id`s), which a system that
-/// can sync groups all along should keep on the target.
+/// The consumer groups of every application (their `application.id`s) whose offsets move
+/// (`switch.move_offsets`), which a system that can sync groups all along keeps on the target.
 pub fn groups_to_sync(scenario: &Scenario) -> Vec<String> {
-    scenario.apps.iter().map(AppSpec::application_id).collect()
+    scenario
+        .apps
+        .iter()
+        .filter(|a| a.switch.move_offsets)
+        .map(AppSpec::application_id)
+        .collect()
 }
 
 /// One application through the run.
@@ -119,6 +124,12 @@ impl Cut {
     pub fn proof(&self) -> Result<String, String> {
         let now = Self::forwarded_now(&self.proxies);
         let dropped = self.dropped_now();
+        if self.forwarded == 0 {
+            return Err(format!(
+                "the system never reached the source through its {} proxies before the cut, so cutting them proves nothing",
+                self.proxies.len()
+            ));
+        }
         if now != self.forwarded {
             return Err(format!(
                 "the source's proxies forwarded {} bytes after the cut",

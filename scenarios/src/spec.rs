@@ -891,7 +891,9 @@ pub struct SwitchSpec {
     #[serde(default = "yes")]
     pub wait_for_copy: bool,
     /// Move the application's group offsets to the target (a switch rehearsed wrong: `false`
-    /// starts it with none, so it reads its inputs from the beginning).
+    /// starts it with none, so it reads its inputs from the beginning). The built-in
+    /// replicator also keeps them on the target all along (`sync_groups`), which is all a
+    /// failover has: `false` turns that off too.
     #[serde(default = "yes")]
     pub move_offsets: bool,
 }
@@ -1052,7 +1054,8 @@ pub struct ExpectSpec {
     pub outcome: ExpectedOutcome,
     /// For `fail` and `unknown`: exactly the classes the run must show, as a list
     /// (`["duplicated"]`) or as a table with bounds on each count (`{ duplicated = { min = 1 },
-    /// not-caught-up = {} }`). Anomaly classes: `lost`, `duplicated`, `leaked-aborted`,
+    /// not-caught-up = {} }`); a class bounded `min = 0` may show or not (a race the scenario
+    /// cannot pin down), any class not listed fails the expectation. Anomaly classes: `lost`, `duplicated`, `leaked-aborted`,
     /// `phantom`, `corrupted`, `reordered`, `moved-partition`, `offset-mismatch`,
     /// `compaction-divergent`, `schema-unresolved`, `schema-mismatch`; run-level classes:
     /// `not-caught-up`, `instance-exited`, `target-topic-missing`, `group-skipped`,
