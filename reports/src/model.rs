@@ -20,7 +20,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// fields; 1 kind, finished_at, scenario text and file, client properties, librdkafka version,
 /// delay; 2 consumer_groups; 3 rehearsal; 4 undecided, fault effect, expectation; 5 registries.
 /// Major 2's minors: 1 rebalances; 2 apps (application cutover).
-pub const SCHEMA_MINOR: u32 = 2;
+pub const SCHEMA_MINOR: u32 = 3;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
