@@ -194,6 +194,7 @@ pub async fn run(args: VerifyArgs) -> Result<u8> {
             allowed_duplicates: args.allowed_duplicates,
             ignore_headers: args.exclude_headers.clone(),
             allow_unverified: args.allow_unverified,
+            ..Promises::default()
         },
         allow_expiry: args.allow_expiry,
         matching: MatchOptions {

@@ -445,3 +445,59 @@ latency_ms = 100
         "{latency:#}"
     );
 }
+
+/// `[verify] transactions = "atomic"`: the built-in replicator copies each source partition in
+/// its slot's own transactions, so a source transaction over several partitions becomes
+/// visible on the target in parts. A live `read_committed` observer on the target sees every
+/// committed source transaction and the run fails `torn-transaction`, counted. The control:
+/// the same copy of one-record transactions (nothing to tear) keeps the promise and passes.
+#[test]
+fn an_atomic_transactions_promise_fails_a_copy_that_tears_them_and_not_one_that_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let atomic = |t: String| {
+        t.replace(
+            "timestamps = true",
+            "timestamps = true\ntransactions = \"atomic\"",
+        )
+        .replace("commit_interval_ms = 100", "commit_interval_ms = 300")
+    };
+    let torn = smoke_with(dir.path(), "torn", |t| {
+        atomic(t).replace("[expect]\noutcome = \"pass\"", "")
+    });
+    let r = run_in(dir.path(), &torn);
+    assert_eq!(
+        r.code,
+        CutoverExitCode::FAILED,
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    let t = &r.report["transactions"];
+    let n = |k: &str| t[k].as_u64().unwrap_or(0);
+    assert_eq!(t["promise"], "atomic", "{t:#}");
+    assert!(n("on_source") >= 10, "{t:#}");
+    assert_eq!(
+        n("transactions"),
+        n("on_source"),
+        "the observer saw every one: {t:#}"
+    );
+    assert!(n("torn") > 0, "{t:#}");
+    let failures = r.report["failures"].as_array().unwrap();
+    let torn_failure = failures
+        .iter()
+        .find(|f| f["class"] == "torn-transaction")
+        .unwrap_or_else(|| panic!("{failures:#?}"));
+    assert_eq!(torn_failure["count"].as_u64(), Some(n("torn")));
+    // Torn, not lost or duplicated: every record is there, only not at once.
+    assert_eq!(count(&r.report, "lost") + count(&r.report, "duplicated"), 0);
+
+    let single = smoke_with(dir.path(), "single", |t| {
+        atomic(t).replace("records_per_txn = 20", "records_per_txn = 1")
+    });
+    let r = run_in(dir.path(), &single);
+    assert_eq!(r.code, CutoverExitCode::OK, "{}\n{}", r.stdout, r.stderr);
+    let t = &r.report["transactions"];
+    assert!(t["on_source"].as_u64().unwrap_or(0) > 100, "{t:#}");
+    assert_eq!(t["transactions"], t["on_source"], "{t:#}");
+    assert_eq!(t["torn"], 0, "{t:#}");
+}

@@ -356,6 +356,24 @@ pub fn render(r: &RunReport) -> String {
         }
         md.push('\n');
     }
+    if let Some(t) = &r.transactions {
+        let _ = writeln!(md, "### Source transactions on the target\n");
+        let _ = writeln!(
+            md,
+            "{} of {} workload transactions were seen in parts on the target by a live `read_committed` observer ({} still in parts at the end; the longest at least {} ms); promise: {}.\n",
+            thousands(t.torn),
+            thousands(t.transactions),
+            thousands(t.torn_at_end),
+            t.max_torn_ms,
+            cell(&t.promise),
+        );
+        for e in t.examples.iter().take(5) {
+            let _ = writeln!(md, "- {}", cell(e));
+        }
+        if !t.examples.is_empty() {
+            md.push('\n');
+        }
+    }
     if !classes.is_empty() {
         let _ = writeln!(md, "### First examples\n");
         for c in &classes {

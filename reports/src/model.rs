@@ -195,6 +195,10 @@ pub struct RunReport {
     /// Application cutover: each stateful application moved mid-run, judged against the
     /// oracle over its inputs (minor 2).
     pub apps: Vec<verdict::AppCutover>,
+    /// The workload's source transactions as a live `read_committed` observer on the target
+    /// saw them (`[verify] transactions`; minor 3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<verdict::TornTransactions>,
     /// `cutover rehearse`: what was written and cleaned up, and the read-only window check.
     pub rehearsal: Option<RehearsalSummary>,
     /// Why cutover could not observe what the run claims to test (a fault that did not take

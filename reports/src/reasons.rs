@@ -85,12 +85,15 @@ pub enum RunClass {
     /// Application cutover: the switch did not complete (the copy or the offsets never
     /// reached the target in time, or the application did not start there; count: apps).
     AppNotMoved,
+    /// A source transaction seen in parts on the target (`[verify] transactions = "atomic"`;
+    /// count: transactions).
+    TornTransaction,
     /// A reason from a report written before classes existed (its text only).
     Other,
 }
 
 impl RunClass {
-    pub const ALL: [RunClass; 30] = [
+    pub const ALL: [RunClass; 31] = [
         RunClass::NotCaughtUp,
         RunClass::InstanceExited,
         RunClass::TargetTopicMissing,
@@ -120,6 +123,7 @@ impl RunClass {
         RunClass::StateDiverged,
         RunClass::AppUnexplained,
         RunClass::AppNotMoved,
+        RunClass::TornTransaction,
         RunClass::Other,
     ];
 
@@ -154,6 +158,7 @@ impl RunClass {
             RunClass::StateDiverged => "state-diverged",
             RunClass::AppUnexplained => "app-unexplained",
             RunClass::AppNotMoved => "app-not-moved",
+            RunClass::TornTransaction => "torn-transaction",
             RunClass::Other => "other",
         }
     }

@@ -169,6 +169,9 @@ struct RunState<'a> {
     registries: Option<&'a crate::registries::ScenarioRegistries>,
     /// Applications moved mid-run (`[[app]]`), between their switch tasks.
     apps: Vec<crate::app::AppLife>,
+    /// The live `read_committed` observer of the workload's transactions on the target
+    /// (`[verify] transactions`), from the workload's start to the end of the drain.
+    observer: Option<verify::torn::Observer>,
 }
 
 /// After a failover's cut, how long the target must hold still before the run goes on.
@@ -218,9 +221,11 @@ async fn run_on(
             }
         }
     }
+    let observed = st.observer.take().map(verify::torn::Observer::finish);
     st.finish_apps().await;
     st.stop_system().await;
     st.verify().await?;
+    st.judge_transactions(observed).await;
     st.judge_apps().await?;
     st.settle();
     Ok(st.report)
@@ -339,6 +344,7 @@ async fn start_system<'a>(
         _secrets: secrets,
         registries,
         apps,
+        observer: None,
     })
 }
 
@@ -366,6 +372,7 @@ impl RunState<'_> {
             &self.target.direct_client_props(),
             &self.target_topics,
         )?;
+        self.start_observer();
         self.progress("workload");
         let wl_options = workload::RunOptions {
             keep_records: false,
@@ -604,6 +611,78 @@ impl RunState<'_> {
         self.report.series = std::mem::take(&mut self.series);
         self.stop_system().await;
         self.report
+    }
+
+    /// `[verify] transactions` (unless `off`): with transactional producers in the workload,
+    /// the observer starts reading the target before the first record is written.
+    fn start_observer(&mut self) {
+        let sizes = self.scenario.workload.transaction_sizes();
+        if sizes.is_empty() || self.scenario.verify.transactions == verify::TransactionPromise::Off
+        {
+            return;
+        }
+        match verify::torn::Observer::start(
+            &self.target.direct_client_props(),
+            &self.target_topics,
+            sizes,
+        ) {
+            Ok(o) => self.observer = Some(o),
+            Err(e) => self.report.undecide(
+                RunClass::CheckerFailed,
+                1,
+                format!("the transaction observer could not start: {e}"),
+            ),
+        }
+    }
+
+    /// Phase 7c: each source transaction the observer saw, against its size on the source.
+    /// Torn ones fail the run under `transactions = "atomic"`; otherwise they are reported.
+    async fn judge_transactions(
+        &mut self,
+        observed: Option<std::collections::HashMap<verify::torn::TxnId, verify::torn::Seen>>,
+    ) {
+        let Some(seen) = observed else { return };
+        let promise = self.scenario.verify.transactions;
+        let sizes = self.scenario.workload.transaction_sizes();
+        let (props, topics) = (self.source.direct_client_props(), self.topics.clone());
+        let counted = tokio::task::spawn_blocking(move || {
+            verify::torn::source_sizes(&props, &topics, &sizes, Duration::from_secs(60))
+        })
+        .await;
+        let source = match counted {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                return self.report.undecide(
+                    RunClass::CheckerFailed,
+                    1,
+                    format!("the source's transactions could not be counted: {e}"),
+                )
+            }
+            Err(e) => {
+                return self.report.undecide(
+                    RunClass::CheckerFailed,
+                    1,
+                    format!("the transaction count task failed: {e}"),
+                )
+            }
+        };
+        let name = if promise == verify::TransactionPromise::Atomic {
+            "atomic"
+        } else {
+            "observe"
+        };
+        let t = verify::torn::judge(&seen, &source, name);
+        if promise == verify::TransactionPromise::Atomic && t.torn > 0 {
+            self.report.fail(
+                RunClass::TornTransaction,
+                t.torn,
+                format!(
+                    "{} of {} source transactions were seen in parts on the target ({} still at the end; the longest for {} ms)",
+                    t.torn, t.transactions, t.torn_at_end, t.max_torn_ms
+                ),
+            );
+        }
+        self.report.transactions = Some(t);
     }
 
     /// True when a failover cut the source off during the workload.

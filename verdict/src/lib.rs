@@ -296,6 +296,58 @@ pub struct Promises {
     /// how many offsets; for a scenario that ends with a transaction open on purpose).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_unverified: bool,
+    /// Source transactions on the target: `observe` (default: a live `read_committed`
+    /// observer on the target reports every workload transaction seen in parts, run-level
+    /// class `torn-transaction`, without failing), `atomic` (a torn transaction fails the
+    /// run), `off` (no observer: for runs too large to read the target twice).
+    #[serde(skip_serializing_if = "TransactionPromise::is_default")]
+    pub transactions: TransactionPromise,
+}
+
+/// `[verify] transactions`: whether a source transaction must appear on the target at once.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransactionPromise {
+    #[default]
+    Observe,
+    Atomic,
+    Off,
+}
+
+impl TransactionPromise {
+    pub fn is_default(&self) -> bool {
+        *self == TransactionPromise::Observe
+    }
+}
+
+/// What the live `read_committed` observer on the target saw of the workload's source
+/// transactions (`[verify] transactions`). A transaction is identified by its producer and its
+/// number (the workload's records carry their producer and sequence, and a transactional
+/// producer writes `records_per_txn` of them per transaction); its size is what the source
+/// holds of it, read `read_committed` after the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TornTransactions {
+    /// `observe` or `atomic`.
+    pub promise: String,
+    /// Committed source transactions (the workload's, read on the source).
+    pub on_source: u64,
+    /// Of them, those with at least one record on the target.
+    pub transactions: u64,
+    /// Those seen in parts: torn at the end (some records on the target, not all), or one of
+    /// whose records was visible while another provably was not yet (between the observer's
+    /// samples of the target's last stable offsets).
+    pub torn: u64,
+    /// Of them, those still in parts on the target at the end (what an application reading
+    /// the target inherits after a failover).
+    pub torn_at_end: u64,
+    /// The longest time one transaction was provably in parts, in milliseconds (a lower
+    /// bound: between samples).
+    pub max_torn_ms: u64,
+    /// A few torn transactions, described.
+    pub examples: Vec<String>,
 }
 
 impl Default for Promises {
@@ -308,6 +360,7 @@ impl Default for Promises {
             allowed_duplicates: 0,
             ignore_headers: Vec::new(),
             allow_unverified: false,
+            transactions: TransactionPromise::Observe,
         }
     }
 }

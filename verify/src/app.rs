@@ -282,6 +282,36 @@ pub fn read_topics(
     timeout: Duration,
     mut each: impl FnMut(&str, Option<&[u8]>, &[u8]),
 ) -> Result<(), VerifyError> {
+    read_messages(props, cluster, topics, timeout, |m| {
+        each(m.topic(), m.key(), m.payload().unwrap_or_default())
+    })
+}
+
+/// [`read_topics`], each record's headers (name, value) handed to `each`.
+pub fn read_topics_with_headers(
+    props: &ClientProps,
+    cluster: &str,
+    topics: &[String],
+    timeout: Duration,
+    mut each: impl FnMut(&[(&str, Option<&[u8]>)]),
+) -> Result<(), VerifyError> {
+    use rdkafka::message::Headers;
+    read_messages(props, cluster, topics, timeout, |m| {
+        let headers: Vec<(&str, Option<&[u8]>)> = m
+            .headers()
+            .map(|h| h.iter().map(|x| (x.key, x.value)).collect())
+            .unwrap_or_default();
+        each(&headers)
+    })
+}
+
+fn read_messages(
+    props: &ClientProps,
+    cluster: &str,
+    topics: &[String],
+    timeout: Duration,
+    mut each: impl FnMut(&rdkafka::message::BorrowedMessage<'_>),
+) -> Result<(), VerifyError> {
     let failed = |detail: String| VerifyError::Kafka {
         cluster: cluster.to_string(),
         detail,
@@ -332,7 +362,7 @@ pub fn read_topics(
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 last_progress = Instant::now();
-                each(m.topic(), m.key(), m.payload().unwrap_or_default());
+                each(&m);
             }
             Some(Err(KafkaError::PartitionEOF(_))) => {
                 last_progress = Instant::now();

@@ -30,6 +30,7 @@ pub mod resume;
 pub mod runs;
 pub mod schemas;
 pub mod topic;
+pub mod torn;
 pub mod verdict;
 pub mod window_check;
 
@@ -40,4 +41,4 @@ pub use marks::{DuplicateMarks, MarkedDuplicates};
 pub use matcher::{Compaction, MatchOptions, PartitionMatcher, Retention};
 pub use reader::{verify, Cleaners, VerifyOptions, VerifyProgress};
 pub use rename::Rename;
-pub use verdict::{AnomalyClass, Counts, Promises, Status, Verdict};
+pub use verdict::{AnomalyClass, Counts, Promises, Status, TransactionPromise, Verdict};

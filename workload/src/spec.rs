@@ -371,6 +371,24 @@ impl WorkloadSpec {
         }
     }
 
+    /// The transactional producers, by the producer id their records carry (the
+    /// `cutover-id` header's producer, numbered over the groups' instances in order as
+    /// `crate::runner` starts them), with their records per transaction: a record of
+    /// sequence `s` belongs to their transaction `s / records_per_txn`.
+    pub fn transaction_sizes(&self) -> std::collections::BTreeMap<u16, u64> {
+        let mut out = std::collections::BTreeMap::new();
+        let mut id: u16 = 0;
+        for p in self.producer_groups() {
+            for _ in 0..p.count {
+                if let Some(t) = &p.transactions {
+                    out.insert(id, u64::from(t.records_per_txn.max(1)));
+                }
+                id = id.wrapping_add(1);
+            }
+        }
+        out
+    }
+
     /// Checks everything that does not need a cluster; the field is named in the error.
     pub fn validate(&self) -> Result<(), WorkloadError> {
         let bad = |field: &str, reason: String| Err(Located::new("", field, reason).into());
