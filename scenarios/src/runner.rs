@@ -174,6 +174,10 @@ struct RunState<'a> {
     observer: Option<verify::torn::Observer>,
 }
 
+/// `[verify] transactions = "observe"` (the default) observes at most this many target
+/// partitions.
+const OBSERVED_PARTITIONS_MAX: u64 = 300;
+
 /// After a failover's cut, how long the target must hold still before the run goes on.
 const SETTLE_AFTER_CUT: Duration = Duration::from_secs(10);
 
@@ -617,8 +621,19 @@ impl RunState<'_> {
     /// the observer starts reading the target before the first record is written.
     fn start_observer(&mut self) {
         let sizes = self.scenario.workload.transaction_sizes();
-        if sizes.is_empty() || self.scenario.verify.transactions == verify::TransactionPromise::Off
-        {
+        let promise = self.scenario.verify.transactions;
+        if sizes.is_empty() || promise == verify::TransactionPromise::Off {
+            return;
+        }
+        // The observer samples every partition's last stable offset every few milliseconds:
+        // past a few hundred partitions only a promise made asks for it.
+        let partitions = self.target_topics.len() as u64
+            * u64::try_from(self.scenario.workload.topics.partitions).unwrap_or(0);
+        if promise == verify::TransactionPromise::Observe && partitions > OBSERVED_PARTITIONS_MAX {
+            tracing::info!(
+                partitions,
+                "transactions are not observed on the target past {OBSERVED_PARTITIONS_MAX} partitions unless `[verify] transactions = \"atomic\"`"
+            );
             return;
         }
         match verify::torn::Observer::start(

@@ -1062,7 +1062,7 @@ pub struct ExpectSpec {
     /// `group-re-read`, `group-misplaced`, `group-untranslated`, `registry-*`,
     /// `fault-not-proven`, `fault-failed`, `process-survived`, `source-lost`, `unverified`,
     /// `checker-failed`, `reprocessed`, `unprocessed`, `state-diverged`, `app-unexplained`,
-    /// `app-not-moved` (docs/report-schema.md lists them all).
+    /// `app-not-moved`, `torn-transaction` (docs/report-schema.md lists them all).
     #[serde(default)]
     pub classes: ExpectedClasses,
 }

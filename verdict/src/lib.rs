@@ -296,10 +296,10 @@ pub struct Promises {
     /// how many offsets; for a scenario that ends with a transaction open on purpose).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_unverified: bool,
-    /// Source transactions on the target: `observe` (default: a live `read_committed`
-    /// observer on the target reports every workload transaction seen in parts, run-level
-    /// class `torn-transaction`, without failing), `atomic` (a torn transaction fails the
-    /// run), `off` (no observer: for runs too large to read the target twice).
+    /// Source transactions on the target: `observe` (default: a live observer on the target
+    /// reports every workload transaction seen in parts without failing; runs with more than
+    /// 300 target partitions are not observed), `atomic` (a torn transaction fails the run:
+    /// run-level class `torn-transaction`), `off` (no observer).
     #[serde(skip_serializing_if = "TransactionPromise::is_default")]
     pub transactions: TransactionPromise,
 }
