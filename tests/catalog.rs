@@ -148,6 +148,13 @@ fn the_catalog_meets_its_expectations() {
             n(&a, "lost_in_verdict"),
             "{name}: {a:#}"
         );
+        // Its transactions on the target were observed (reported, not promised).
+        let t = &report(dir.path(), name)["transactions"];
+        assert_eq!(t["promise"], "observe", "{name}: {t:#}");
+        assert!(
+            n(t, "on_source") > 0 && n(t, "transactions") > 0,
+            "{name}: {t:#}"
+        );
     }
 }
 
