@@ -475,7 +475,7 @@ fn an_atomic_transactions_promise_fails_a_copy_that_tears_them_and_not_one_that_
     let t = &r.report["transactions"];
     let n = |k: &str| t[k].as_u64().unwrap_or(0);
     assert_eq!(t["promise"], "atomic", "{t:#}");
-    assert!(n("on_source") >= 10, "{t:#}");
+    assert!(n("on_source") >= 3, "{t:#}");
     assert_eq!(
         n("transactions"),
         n("on_source"),
@@ -497,7 +497,7 @@ fn an_atomic_transactions_promise_fails_a_copy_that_tears_them_and_not_one_that_
     let r = run_in(dir.path(), &single);
     assert_eq!(r.code, CutoverExitCode::OK, "{}\n{}", r.stdout, r.stderr);
     let t = &r.report["transactions"];
-    assert!(t["on_source"].as_u64().unwrap_or(0) > 100, "{t:#}");
+    assert!(t["on_source"].as_u64().unwrap_or(0) > 20, "{t:#}");
     assert_eq!(t["transactions"], t["on_source"], "{t:#}");
     assert_eq!(t["torn"], 0, "{t:#}");
 }

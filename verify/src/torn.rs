@@ -9,7 +9,8 @@
 //! producer writes `records_per_txn` records per transaction, so a record's transaction is
 //! `(producer, sequence / records_per_txn)`. [`Observer`] watches the target while the run
 //! goes on: one thread samples every partition's last stable offset every few milliseconds
-//! (what a `read_committed` reader may see, and when it moved), another reads the records
+//! (what a `read_committed` reader may see, and when it moved; one ListOffsets request per
+//! broker a round), another reads the records
 //! `read_committed` and notes each transaction's (partition, offset)s; a record became visible
 //! when the first sample passed its offset, so a reader that lags does not blur it. After the
 //! run, [`source_sizes`] counts each committed transaction's records on the source and
@@ -213,20 +214,31 @@ fn sample(
             looked = Some(Instant::now());
             parts = partitions(&consumer, topics);
         }
+        // Every partition's end in one ListOffsets request per broker ("latest", which for a
+        // read_committed client is the last stable offset).
+        let mut ask = TopicPartitionList::new();
         for &(t, p) in &parts {
-            // A read_committed client's high watermark is the last stable offset.
-            if let Ok((_, lso)) =
-                consumer.fetch_watermarks(&topics[t as usize], p, Duration::from_secs(2))
-            {
+            let _ = ask.add_partition_offset(&topics[t as usize], p, Offset::End);
+        }
+        if ask.count() > 0 {
+            if let Ok(ends) = consumer.offsets_for_times(ask, Duration::from_secs(2)) {
                 let at = began.elapsed().as_millis() as u64;
-                let before = sampled.insert((t, p), at).unwrap_or(0);
-                let h = history.entry((t, p)).or_default();
-                if h.last().is_none_or(|(_, _, last)| *last != lso) {
-                    h.push((before, at, lso));
+                for e in ends.elements() {
+                    let (Offset::Offset(lso), Some(t)) =
+                        (e.offset(), topics.iter().position(|x| x == e.topic()))
+                    else {
+                        continue;
+                    };
+                    let part = (t as u16, e.partition());
+                    let before = sampled.insert(part, at).unwrap_or(0);
+                    let h = history.entry(part).or_default();
+                    if h.last().is_none_or(|(_, _, last)| *last != lso) {
+                        h.push((before, at, lso));
+                    }
                 }
             }
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(10));
     }
     history
 }
