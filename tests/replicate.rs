@@ -937,18 +937,7 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
     let committed = consumer.committed(Duration::from_secs(10)).unwrap();
     leave(consumer);
     // What the group has not consumed yet, from the source.
-    let mut expected = Vec::new();
-    for e in committed.elements() {
-        if let Offset::Offset(o) = e.offset() {
-            expected.extend(read_from(
-                &pair.source.client_props(),
-                e.topic(),
-                e.partition(),
-                o,
-            ));
-        }
-    }
-    expected.sort();
+    let expected = left_after(&pair.source.client_props(), &committed);
     assert!(!expected.is_empty());
     // A live consumer of the group on the target blocks the sync.
     let blocker = group_consumer(&pair.target.client_props(), group);
@@ -971,18 +960,7 @@ async fn offsets_sync_moves_a_consumer_group_to_the_target_exactly() {
     consumer
         .subscribe(&["orders.0", "orders.1", "orders.2"])
         .unwrap();
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut quiet = Instant::now();
-    while Instant::now() < deadline
-        && (got.len() < expected.len() || quiet.elapsed() < Duration::from_secs(3))
-    {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            got.push(record_of(&m));
-            quiet = Instant::now();
-        }
-    }
-    got.sort();
+    let got = read_rest(&consumer, expected.len());
     assert_eq!(
         got.len(),
         expected.len(),
@@ -1089,18 +1067,7 @@ async fn sync_groups_keeps_a_source_group_on_the_target_all_along() {
         committed
     };
     let committed = take("app-live", 100);
-    let mut expected = Vec::new();
-    for e in committed.elements() {
-        if let Offset::Offset(o) = e.offset() {
-            expected.extend(read_from(
-                &pair.source.client_props(),
-                e.topic(),
-                e.partition(),
-                o,
-            ));
-        }
-    }
-    expected.sort();
+    let expected = left_after(&pair.source.client_props(), &committed);
     assert!(!expected.is_empty());
     // Within a few intervals the group has offsets on every partition on the target.
     let target_committed = |group: &str| -> BTreeMap<(String, i32), i64> {
@@ -1132,18 +1099,7 @@ async fn sync_groups_keeps_a_source_group_on_the_target_all_along() {
     // They are exact: the group on the target reads exactly what it had left on the source.
     let consumer = group_consumer(&pair.target.client_props(), "app-live");
     consumer.subscribe(&topics).unwrap();
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut quiet = Instant::now();
-    while Instant::now() < deadline
-        && (got.len() < expected.len() || quiet.elapsed() < Duration::from_secs(3))
-    {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            got.push(record_of(&m));
-            quiet = Instant::now();
-        }
-    }
-    got.sort();
+    let got = read_rest(&consumer, expected.len());
     assert_eq!(
         got.len(),
         expected.len(),
@@ -1166,6 +1122,37 @@ async fn sync_groups_keeps_a_source_group_on_the_target_all_along() {
     );
     leave(consumer);
     rep.terminate();
+}
+
+/// What a group has not consumed yet on the source: every record from its committed
+/// positions on, sorted.
+fn left_after(source: &ClientProps, committed: &TopicPartitionList) -> Vec<Rec> {
+    let mut expected = Vec::new();
+    for e in committed.elements() {
+        if let Offset::Offset(o) = e.offset() {
+            expected.extend(read_from(source, e.topic(), e.partition(), o));
+        }
+    }
+    expected.sort();
+    expected
+}
+
+/// What a subscribed group consumer reads: at least `expected` records, then until 3 s pass
+/// without one (60 s at most), sorted.
+fn read_rest(consumer: &BaseConsumer, expected: usize) -> Vec<Rec> {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut quiet = Instant::now();
+    while Instant::now() < deadline
+        && (got.len() < expected || quiet.elapsed() < Duration::from_secs(3))
+    {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            got.push(record_of(&m));
+            quiet = Instant::now();
+        }
+    }
+    got.sort();
+    got
 }
 
 /// `cutover offsets sync`: exit code and stderr.

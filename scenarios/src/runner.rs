@@ -715,20 +715,25 @@ impl RunState<'_> {
         let mut last = self.sampler.sample(self.shared.started);
         let mut changed_at = Instant::now();
         while Instant::now() < deadline && !self.cancelled() {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let s = self.sampler.record(self.shared.started);
-            self.series.push(s);
-            self.progress("drain");
-            if s.target_end != last.target_end {
-                changed_at = Instant::now();
-            }
-            last = s;
+            self.drain_tick(&mut last, &mut changed_at).await;
             if changed_at.elapsed() >= SETTLE_AFTER_CUT {
                 break;
             }
         }
         report_exits(&self.shared, &mut self.report);
         self.report.series = std::mem::take(&mut self.series);
+    }
+
+    /// One second of the drain: a sample into the series, and when the target last grew.
+    async fn drain_tick(&mut self, last: &mut Sample, changed_at: &mut Instant) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let s = self.sampler.record(self.shared.started);
+        self.series.push(s);
+        self.progress("drain");
+        if s.target_end != last.target_end {
+            *changed_at = Instant::now();
+        }
+        *last = s;
     }
 
     /// Phase 3: the drain (see `drain`): true when the system caught up; otherwise the
@@ -760,14 +765,7 @@ impl RunState<'_> {
         let mut caught_up = false;
         let mut stuck: Option<String> = None;
         while Instant::now() < drain_deadline && !self.cancelled() {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let s = self.sampler.record(self.shared.started);
-            self.series.push(s);
-            self.progress("drain");
-            if s.target_end != last.target_end {
-                changed_at = Instant::now();
-            }
-            last = s;
+            self.drain_tick(&mut last, &mut changed_at).await;
             if target_count.outgrown(&self.target_topics) {
                 target_count =
                     CommittedCounter::new(&self.target.direct_client_props(), &self.target_topics)?;
