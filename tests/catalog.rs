@@ -1,6 +1,8 @@
 //! The catalog against its expectations, on real clusters: `cutover run scenarios/catalog`
 //! (seed-scale scenarios excluded: they are run by hand) must exit 0, every scenario must meet
-//! its `[expect]`, and the scenarios that prove a point are checked for it: the rebalance storm
+//! its `[expect]`, and the scenarios that prove a point are checked for it: smoke passes the
+//! whole chain (aborted transactions and upstream duplicates in the workload, a drain, the delay
+//! probe, the replicator's metrics kept, JUnit written); the rebalance storm
 //! passes exactly-once with every fault seen to take effect and fails at-least-once with
 //! duplicates only, its rebalances counted from the replicator's logs with every duplicate
 //! placed after one; the connectors on Connect fail with duplicates exactly-once off and pass
@@ -65,6 +67,8 @@ fn the_catalog_meets_its_expectations() {
         ran += 1;
     }
     assert!(ran >= 16, "{ran} scenarios ran");
+
+    check_smoke(&dir.path().join("smoke"));
 
     let storm = report(dir.path(), "rebalance-storm");
     assert_eq!(storm["outcome"], "pass");
@@ -156,6 +160,44 @@ fn the_catalog_meets_its_expectations() {
             "{name}: {t:#}"
         );
     }
+}
+
+/// The smoke scenario end to end: the built-in replicator exactly-once passes a workload with
+/// aborted transactions and upstream duplicates, drains, and the report holds the delay probe,
+/// the replicator's last /metrics scrape (docs/monitoring.md) and JUnit.
+fn check_smoke(dir: &Path) {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["outcome"], "pass", "{report:#}");
+    assert_eq!(report["schema_version"], reports::SCHEMA_VERSION);
+    let tally = &report["verdict"]["tally"];
+    assert!(tally["matched"].as_u64().unwrap() > 1000, "{report:#}");
+    assert!(tally["source_aborted"].as_u64().unwrap() > 0, "{tally:#}");
+    assert!(
+        tally["upstream_duplicates"].as_u64().unwrap() > 0,
+        "{tally:#}"
+    );
+    assert!(report["drain"]["caught_up"].as_bool().unwrap());
+    assert!(report["drain"]["downtime_secs"].as_f64().is_some());
+    assert!(report["series"].as_array().unwrap().len() >= 5);
+    // The delay probe read every record that reached the target.
+    let delay = &report["delay"];
+    assert!(
+        delay["method"].as_str().unwrap().starts_with("probe"),
+        "{delay:#}"
+    );
+    assert_eq!(delay["samples"], tally["target_records"], "{delay:#}");
+    assert!(delay["p50_ms"].as_u64().unwrap() <= delay["max_ms"].as_u64().unwrap());
+    let logs = report["logs"].as_array().unwrap();
+    assert!(
+        logs.iter().any(|l| l
+            .as_str()
+            .unwrap_or("")
+            .ends_with("metrics-instance-0.prom")),
+        "{logs:#?}"
+    );
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("<testcase"), "{junit}");
 }
 
 /// `slots assigned` lines of an instance's log after its last (re)start.

@@ -1,11 +1,12 @@
-//! `cutover run` end to end on real clusters: the smoke scenario passes; the same workload
-//! between SASL_SSL clusters with ACLs passes with the replicator as a least-privilege
+//! `cutover run` end to end on real clusters: the smoke workload between SASL_SSL clusters
+//! with ACLs passes with the replicator as a least-privilege
 //! principal and no secret in any output; a `command` system that
 //! drops every 1000th record is reported with exactly that many lost; a `command` system's
 //! added and removed instances are proven from its consumer group on the source (an added one
 //! that never joins makes the run unknown); a wrapper script that
 //! does not `exec` its copier is crashed whole, and a helper that escapes its process group
-//! fails the run with `process-survived` and is killed; Ctrl-C tears everything down. The whole catalog against its expectations is `tests/catalog.rs` (ignored: minutes).
+//! fails the run with `process-survived` and is killed; Ctrl-C tears everything down. The whole catalog against its expectations is `tests/catalog.rs` (ignored: minutes; CI runs it), which
+//! also checks the smoke scenario's report in detail.
 
 use reports::CutoverExitCode;
 
@@ -47,53 +48,6 @@ fn run(scenario: &Path) -> (i32, serde_json::Value, String) {
 
 fn count(report: &serde_json::Value, class: &str) -> u64 {
     report["verdict"]["counts"][class].as_u64().unwrap_or(0)
-}
-
-#[test]
-fn smoke_scenario_passes_end_to_end() {
-    let (code, report, out) = run(&catalog("smoke"));
-    assert_eq!(code, CutoverExitCode::OK, "{out}\n{report:#}");
-    assert_eq!(report["outcome"], "pass");
-    assert_eq!(report["schema_version"], reports::SCHEMA_VERSION);
-    assert!(
-        report["verdict"]["tally"]["matched"].as_u64().unwrap() > 1000,
-        "{report:#}"
-    );
-    assert!(
-        report["verdict"]["tally"]["source_aborted"]
-            .as_u64()
-            .unwrap()
-            > 0
-    );
-    assert!(
-        report["verdict"]["tally"]["upstream_duplicates"]
-            .as_u64()
-            .unwrap()
-            > 0
-    );
-    assert!(report["drain"]["caught_up"].as_bool().unwrap());
-    assert!(report["drain"]["downtime_secs"].as_f64().is_some());
-    assert!(report["series"].as_array().unwrap().len() >= 5);
-    // The delay probe read every record that reached the target.
-    let delay = &report["delay"];
-    assert!(
-        delay["method"].as_str().unwrap().starts_with("probe"),
-        "{delay:#}"
-    );
-    assert_eq!(
-        delay["samples"], report["verdict"]["tally"]["target_records"],
-        "{delay:#}"
-    );
-    assert!(delay["p50_ms"].as_u64().unwrap() <= delay["max_ms"].as_u64().unwrap());
-    // The built-in replicator's last /metrics scrape is kept with the report (docs/monitoring.md).
-    let logs = report["logs"].as_array().unwrap();
-    assert!(
-        logs.iter().any(|l| l
-            .as_str()
-            .unwrap_or("")
-            .ends_with("metrics-instance-0.prom")),
-        "{logs:#?}"
-    );
 }
 
 #[test]

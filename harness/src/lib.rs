@@ -36,6 +36,7 @@
 
 pub mod acl;
 pub mod admin;
+mod cds;
 pub mod cleaner;
 pub mod client_props;
 pub mod cluster;

@@ -68,6 +68,12 @@ pub struct ClusterSpec {
     /// Maximum heap per broker JVM, in MiB.
     #[serde(default = "default_heap_mb")]
     pub heap_mb: u32,
+    /// Process backend: brokers compile hot code with C2 as well as C1. Off (the default), a
+    /// broker JVM stops at C1 (`-XX:TieredStopAtLevel=1`): it starts with less CPU and spends
+    /// none on C2 compilations, which a test broker's short life at a few thousand records a
+    /// second never pays back. Turn it on for throughput measurements.
+    #[serde(default)]
+    pub full_jit: bool,
     /// Seconds to wait for the cluster to be ready.
     #[serde(default = "default_ready_timeout_secs")]
     pub ready_timeout_secs: u64,
@@ -150,6 +156,7 @@ impl ClusterSpec {
             broker_config: BTreeMap::new(),
             ports: Vec::new(),
             heap_mb: default_heap_mb(),
+            full_jit: false,
             ready_timeout_secs: default_ready_timeout_secs(),
             connect_timeout_secs: DEFAULT_CONNECT_TIMEOUT_SECS,
             image: None,

@@ -87,13 +87,44 @@ async fn one_broker_cluster_round_trips_records() {
 
     admin.delete_topic("orders").await.unwrap();
     let dir = cluster.work_dir().unwrap();
-    assert_eq!(broker_jvms_matching(&dir.display().to_string()).len(), 1);
+    let pids = broker_jvms_matching(&dir.display().to_string());
+    assert_eq!(pids.len(), 1);
+    assert_maps_its_class_archive(pids[0]);
     cluster.shutdown().await.unwrap();
     assert!(!dir.exists(), "temp dir removed on shutdown");
     let left = broker_jvms_matching(&dir.display().to_string());
     assert!(
         left.is_empty(),
         "process table still lists broker JVMs {left:?}"
+    );
+}
+
+/// The broker JVM started with a class-data sharing archive and HotSpot accepted it (the
+/// archive is mapped): brokers start in half the CPU time. Only `CUTOVER_CDS=off` or a Java
+/// runtime that writes no archive (marked `untrainable` in the cache) starts without one.
+fn assert_maps_its_class_archive(pid: u32) {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    let Some(archive) = cmdline
+        .split(' ')
+        .find_map(|a| a.strip_prefix("-XX:SharedArchiveFile="))
+    else {
+        let off = std::env::var("CUTOVER_CDS").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
+        let untrainable = std::fs::read_dir(harness::dist::cache_root().join("cds"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|d| d.path().join("untrainable").exists());
+        assert!(
+            off || untrainable,
+            "the broker started without a class-data sharing archive: {cmdline}"
+        );
+        return;
+    };
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    assert!(
+        maps.contains(archive),
+        "HotSpot refused {archive} (not mapped); see the broker's jvm.out"
     );
 }
 
