@@ -142,10 +142,15 @@ fn the_catalog_meets_its_expectations() {
             steps.contains("the cut held: 0 bytes crossed"),
             "{name}: {a:#}"
         );
-        assert!(
-            steps.contains("has offsets on the target"),
-            "{name}: the system's own sync: {a:#}"
-        );
+        // The built-in replicator's `sync_groups` runs from its start; MirrorMaker 2's first
+        // sync of a new group can come after the cut (a groups refresh and a sync interval
+        // after its tasks start), which its expectation allows.
+        if name == "streams-app-failover" {
+            assert!(
+                steps.contains("has offsets on the target"),
+                "{name}: the system's own sync: {a:#}"
+            );
+        }
         // The inputs the cut lost are the workload's records the checker finds lost.
         assert_eq!(
             n(&a, "inputs_lost_at_cut"),
