@@ -125,6 +125,7 @@ pub fn read_compacted(
     // Every partition's high watermark first, then one wait for them all: an open
     // transaction (the replicator commits every `commit_interval_ms`) holds every partition it
     // wrote to until it ends, so waiting partition by partition would wait once per partition.
+    let waiting = Instant::now();
     let mut highs = Vec::with_capacity(partitions.len());
     for &p in &partitions {
         let (_, high) = uncommitted
@@ -155,8 +156,7 @@ pub fn read_compacted(
     }
     tracing::debug!(
         topic,
-        waited_ms =
-            (timeout - deadline.saturating_duration_since(Instant::now())).as_millis() as u64,
+        waited_ms = waiting.elapsed().as_millis() as u64,
         "open transactions ended"
     );
     let mut tpl = TopicPartitionList::new();

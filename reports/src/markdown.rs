@@ -365,7 +365,7 @@ pub fn render(r: &RunReport) -> String {
             thousands(t.transactions),
             thousands(t.torn_at_end),
             t.max_torn_ms,
-            cell(&t.promise),
+            t.promise.as_str(),
         );
         for e in t.examples.iter().take(5) {
             let _ = writeln!(md, "- {}", cell(e));

@@ -681,12 +681,7 @@ impl RunState<'_> {
                 )
             }
         };
-        let name = if promise == verify::TransactionPromise::Atomic {
-            "atomic"
-        } else {
-            "observe"
-        };
-        let t = verify::torn::judge(&seen, &source, name);
+        let t = verify::torn::judge(&seen, &source, promise);
         if promise == verify::TransactionPromise::Atomic && t.torn > 0 {
             self.report.fail(
                 RunClass::TornTransaction,

@@ -320,6 +320,15 @@ impl TransactionPromise {
     pub fn is_default(&self) -> bool {
         *self == TransactionPromise::Observe
     }
+
+    /// Its name in scenario files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionPromise::Observe => "observe",
+            TransactionPromise::Atomic => "atomic",
+            TransactionPromise::Off => "off",
+        }
+    }
 }
 
 /// What the live `read_committed` observer on the target saw of the workload's source
@@ -331,7 +340,7 @@ impl TransactionPromise {
 #[serde(default)]
 pub struct TornTransactions {
     /// `observe` or `atomic`.
-    pub promise: String,
+    pub promise: TransactionPromise,
     /// Committed source transactions (the workload's, read on the source).
     pub on_source: u64,
     /// Of them, those with at least one record on the target.

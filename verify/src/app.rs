@@ -287,25 +287,8 @@ pub fn read_topics(
     })
 }
 
-/// [`read_topics`], each record's headers (name, value) handed to `each`.
-pub fn read_topics_with_headers(
-    props: &ClientProps,
-    cluster: &str,
-    topics: &[String],
-    timeout: Duration,
-    mut each: impl FnMut(&[(&str, Option<&[u8]>)]),
-) -> Result<(), VerifyError> {
-    use rdkafka::message::Headers;
-    read_messages(props, cluster, topics, timeout, |m| {
-        let headers: Vec<(&str, Option<&[u8]>)> = m
-            .headers()
-            .map(|h| h.iter().map(|x| (x.key, x.value)).collect())
-            .unwrap_or_default();
-        each(&headers)
-    })
-}
-
-fn read_messages(
+/// [`read_topics`], each record handed to `each` whole.
+pub fn read_messages(
     props: &ClientProps,
     cluster: &str,
     topics: &[String],
@@ -458,11 +441,17 @@ pub fn check(c: &AppCheck<'_>) -> Result<Judgement, VerifyError> {
     let mut from_target: BTreeMap<Vec<u8>, Vec<Update>> = BTreeMap::new();
     let mut malformed = 0u64;
     let mut source_updates_on_source = 0u64;
+    // The source's updates are judged where they were emitted (planned) or as the copy holds
+    // them (failover); the target's where they were emitted.
+    let source_updates_from = if c.failover_source_inputs.is_some() {
+        "target"
+    } else {
+        "source"
+    };
     for (props, cluster, topic) in [
         (c.source, "source", c.output_source),
         (c.target, "target", c.output_target),
     ] {
-        let on_target = cluster == "target";
         read_topics(
             props,
             cluster,
@@ -470,20 +459,13 @@ pub fn check(c: &AppCheck<'_>) -> Result<Judgement, VerifyError> {
             c.timeout,
             |_, key, value| match (key, parse_update(value)) {
                 (Some(k), Some(u)) => {
-                    let copied_source_update = on_target && u.stamp == STAMP_SOURCE;
-                    if !on_target && u.stamp == STAMP_SOURCE {
+                    let from_source_app = u.stamp == STAMP_SOURCE;
+                    if from_source_app && cluster == "source" {
                         source_updates_on_source += 1;
                     }
-                    // Planned: each update judged where it was emitted. Failover: the
-                    // source's as the copy holds them.
-                    let keep_from_source = if c.failover_source_inputs.is_some() {
-                        copied_source_update
-                    } else {
-                        !on_target && u.stamp == STAMP_SOURCE
-                    };
-                    if keep_from_source {
+                    if from_source_app && cluster == source_updates_from {
                         from_source.entry(k.to_vec()).or_default().push(u);
-                    } else if on_target && u.stamp == STAMP_TARGET {
+                    } else if u.stamp == STAMP_TARGET && cluster == "target" {
                         from_target.entry(k.to_vec()).or_default().push(u);
                     }
                 }

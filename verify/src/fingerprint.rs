@@ -119,17 +119,28 @@ pub fn fingerprint(record: &RecordView<'_>, options: &FingerprintOptions) -> Fin
 /// The identity (producer, sequence) carried in [`WORKLOAD_ID_HEADER`], as a non-zero u64
 /// (0 means "no identity").
 pub fn identity(headers: &[(&str, Option<&[u8]>)]) -> u64 {
+    identity_bytes(headers).map_or(0, |b| u64::from_be_bytes(b).wrapping_add(1).max(1))
+}
+
+/// The [`WORKLOAD_ID_HEADER`] value, when it is one.
+fn identity_bytes(headers: &[(&str, Option<&[u8]>)]) -> Option<[u8; 8]> {
     headers
         .iter()
         .find(|(n, _)| *n == WORKLOAD_ID_HEADER)
         .and_then(|(_, v)| *v)
         .and_then(|v| <[u8; 8]>::try_from(v).ok())
-        .map_or(0, |b| u64::from_be_bytes(b).wrapping_add(1).max(1))
 }
 
 /// Encodes a workload id header value.
 pub fn encode_identity(producer: u16, sequence: u64) -> [u8; 8] {
     ((u64::from(producer) << 48) | (sequence & 0xFFFF_FFFF_FFFF)).to_be_bytes()
+}
+
+/// The (producer, sequence) of a record's [`WORKLOAD_ID_HEADER`] ([`encode_identity`]
+/// undone); None without one.
+pub fn decode_identity(headers: &[(&str, Option<&[u8]>)]) -> Option<(u16, u64)> {
+    let raw = u64::from_be_bytes(identity_bytes(headers)?);
+    Some(((raw >> 48) as u16, raw & 0xFFFF_FFFF_FFFF))
 }
 
 /// Lower-case hex.
@@ -140,6 +151,20 @@ pub fn hex(fp: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_identity_decodes_to_the_producer_and_sequence_it_encodes() {
+        let v = encode_identity(7, 123_456);
+        assert_eq!(
+            decode_identity(&[("x", None), (WORKLOAD_ID_HEADER, Some(&v[..]))]),
+            Some((7, 123_456))
+        );
+        assert_eq!(
+            decode_identity(&[(WORKLOAD_ID_HEADER, Some(&b"short"[..]))]),
+            None
+        );
+        assert_eq!(decode_identity(&[]), None);
+    }
 
     #[test]
     fn a_message_is_viewed_with_its_headers_and_typed_timestamp() {

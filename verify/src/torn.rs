@@ -28,11 +28,11 @@ use std::time::{Duration, Instant};
 use harness::quiet::QuietEof;
 use harness::ClientProps;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::error::VerifyError;
-use crate::fingerprint::WORKLOAD_ID_HEADER;
+use crate::fingerprint::{decode_identity, message_headers};
 
 /// Examples kept.
 const EXAMPLES: usize = 5;
@@ -53,24 +53,10 @@ pub struct Seen {
 
 /// The transaction of a record, from its headers: None for a record of no transactional
 /// producer.
-pub fn txn_of<'a>(
-    headers: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>,
-    sizes: &BTreeMap<u16, u64>,
-) -> Option<TxnId> {
-    let (_, value) = headers
-        .into_iter()
-        .find(|(name, _)| *name == WORKLOAD_ID_HEADER)?;
-    let raw = u64::from_be_bytes(<[u8; 8]>::try_from(value?).ok()?);
-    let producer = (raw >> 48) as u16;
-    let sequence = raw & 0xFFFF_FFFF_FFFF;
+pub fn txn_of(headers: &[(&str, Option<&[u8]>)], sizes: &BTreeMap<u16, u64>) -> Option<TxnId> {
+    let (producer, sequence) = decode_identity(headers)?;
     let size = sizes.get(&producer)?;
     Some((producer, sequence / size))
-}
-
-fn headers_of<M: Message>(m: &M) -> Vec<(&str, Option<&[u8]>)> {
-    m.headers()
-        .map(|h| h.iter().map(|x| (x.key, x.value)).collect())
-        .unwrap_or_default()
 }
 
 /// A partition by its topic's index in the observed topics and its number.
@@ -279,7 +265,8 @@ fn read(
         }
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
-                if let (Some(id), Some(&t)) = (txn_of(headers_of(&m), sizes), index.get(m.topic()))
+                if let (Some(id), Some(&t)) =
+                    (txn_of(&message_headers(&m), sizes), index.get(m.topic()))
                 {
                     seen.entry(id)
                         .or_default()
@@ -301,8 +288,8 @@ pub fn source_sizes(
     timeout: Duration,
 ) -> Result<HashMap<TxnId, u64>, VerifyError> {
     let mut out: HashMap<TxnId, u64> = HashMap::new();
-    crate::app::read_topics_with_headers(props, "source", topics, timeout, |headers| {
-        if let Some(id) = txn_of(headers.iter().copied(), sizes) {
+    crate::app::read_messages(props, "source", topics, timeout, |m| {
+        if let Some(id) = txn_of(&message_headers(m), sizes) {
             *out.entry(id).or_default() += 1;
         }
     })?;
@@ -313,10 +300,10 @@ pub fn source_sizes(
 pub fn judge(
     seen: &HashMap<TxnId, Seen>,
     source: &HashMap<TxnId, u64>,
-    promise: &str,
+    promise: verdict::TransactionPromise,
 ) -> verdict::TornTransactions {
     let mut t = verdict::TornTransactions {
-        promise: promise.to_string(),
+        promise,
         ..Default::default()
     };
     t.on_source = source.len() as u64;
@@ -360,20 +347,20 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fingerprint::encode_identity;
+    use crate::fingerprint::{encode_identity, WORKLOAD_ID_HEADER};
 
     #[test]
     fn a_record_belongs_to_its_producers_transaction_by_sequence() {
         let sizes: BTreeMap<u16, u64> = [(1, 10)].into_iter().collect();
         let id = encode_identity(1, 23);
         let h = [(WORKLOAD_ID_HEADER, Some(&id[..]))];
-        assert_eq!(txn_of(h, &sizes), Some((1, 2)));
+        assert_eq!(txn_of(&h, &sizes), Some((1, 2)));
         let other = encode_identity(0, 23);
         assert_eq!(
-            txn_of([(WORKLOAD_ID_HEADER, Some(&other[..]))], &sizes),
+            txn_of(&[(WORKLOAD_ID_HEADER, Some(&other[..]))], &sizes),
             None
         );
-        assert_eq!(txn_of([("x", Some(&id[..]))], &sizes), None);
+        assert_eq!(txn_of(&[("x", Some(&id[..]))], &sizes), None);
     }
 
     /// A record became visible between the last sample below its offset and the first past
@@ -421,12 +408,16 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let t = judge(&seen, &source, "atomic");
+        let t = judge(&seen, &source, verdict::TransactionPromise::Atomic);
         assert_eq!((t.transactions, t.torn, t.torn_at_end), (4, 2, 1), "{t:?}");
         assert_eq!(t.max_torn_ms, 400);
         assert_eq!(t.examples.len(), 2);
         // A transaction the target never got is the checker's (lost), not torn.
-        let none = judge(&HashMap::new(), &source, "observe");
+        let none = judge(
+            &HashMap::new(),
+            &source,
+            verdict::TransactionPromise::Observe,
+        );
         assert_eq!((none.transactions, none.torn), (0, 0));
     }
 }
