@@ -802,6 +802,88 @@ async fn a_fenced_slot_copies_again_within_seconds() {
     rep.terminate();
 }
 
+/// A slot's start may take longer than the slot group's `max.poll.interval.ms`: here another
+/// producer's transaction hangs open on the checkpoint topic, so the checkpoints cannot be read
+/// until the target's coordinator aborts it (its 25 s timeout) while the instance's poll
+/// interval is 10 s. The group must be served meanwhile. Before, the slots were started inside
+/// the group's rebalance callback: the instance exceeded its poll interval, left the group and
+/// rejoined, a rebalance of its own making (what the seed-scale run showed 8 times).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_start_longer_than_the_poll_interval_costs_no_rebalance() {
+    let _one = ONE_PAIR_AT_A_TIME.lock().await;
+    let pair = Pair::start("slowstart").await;
+    let admin = pair.target.admin().unwrap();
+    admin
+        .create_topic(
+            &TopicSpec::new("cutover-checkpoints.internal", 1, 1)
+                .config("cleanup.policy", "compact"),
+        )
+        .await
+        .unwrap();
+    let mut hanging = ClientConfig::new();
+    hanging
+        .set("bootstrap.servers", pair.target.bootstrap_servers())
+        .set("transactional.id", "hanging-on-the-checkpoints")
+        .set("transaction.timeout.ms", "25000");
+    let hanging: rdkafka::producer::BaseProducer = hanging.create().unwrap();
+    {
+        use rdkafka::producer::{BaseRecord, Producer};
+        hanging.init_transactions(Duration::from_secs(30)).unwrap();
+        hanging.begin_transaction().unwrap();
+        hanging
+            .send(
+                BaseRecord::to("cutover-checkpoints.internal")
+                    .key("not a checkpoint")
+                    .payload("open"),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+        hanging.flush(Duration::from_secs(10)).unwrap();
+    }
+    let opened = Instant::now();
+    let producing = spawn_workload(&pair, 6_000, 500);
+    let config = pair.config("slowstart", "exactly-once", "", 200);
+    let rep = Replicator::start(&config, "slowstart");
+    let report = producing.await.unwrap();
+    assert_caught_up_exactly(&pair, &report).await;
+    let log = rep.log_text();
+    // The situation happened: the slots waited for the hanging transaction, well past the
+    // poll interval.
+    let down: Vec<u64> = log
+        .lines()
+        .filter(|l| l.contains("slot copying"))
+        .filter_map(|l| {
+            l.split("down_ms=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(
+        down.iter().any(|ms| *ms > 12_000),
+        "no slot start waited past the 10 s poll interval ({down:?}, {:?} since the transaction opened); log:\n{log}",
+        opened.elapsed()
+    );
+    assert_eq!(
+        log.matches("slots assigned").count(),
+        1,
+        "one assignment (the joining), no rebalance of the instance's own; log:\n{log}"
+    );
+    assert!(!log.contains("max.poll.interval.ms exceeded"), "{log}");
+    for cause in ["poll-interval", "session-timeout", "membership"] {
+        let line = format!("cutover_replicator_assignments_total{{cause=\"{cause}\"}}");
+        assert_eq!(rep.metric(&line), Some(0.0), "{cause}; log:\n{log}");
+    }
+    assert_eq!(
+        rep.metric("cutover_replicator_assignments_total{cause=\"join\"}"),
+        Some(1.0)
+    );
+    drop(hanging);
+    rep.terminate();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_latest_is_checkpointed_before_any_record_is_copied() {
     let _one = ONE_PAIR_AT_A_TIME.lock().await;

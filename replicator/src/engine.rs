@@ -89,11 +89,21 @@ struct Slot {
     alive: Arc<worker::Liveness>,
     retry_at: Instant,
     failures: u32,
+    /// Which ownership of the slot this is: each assignment makes a new `Slot` with a new
+    /// epoch, so a start begun for an earlier ownership (revoked since) installs nothing.
+    epoch: u64,
+    /// A start is queued for the starter thread.
+    queued: bool,
+    /// The starter thread is starting it (its writer initialising, its positions read).
+    starting: bool,
 }
 
 impl Slot {
-    fn new() -> Slot {
+    fn new(epoch: u64) -> Slot {
         Slot {
+            epoch,
+            queued: true,
+            starting: false,
             handle: None,
             parts: BTreeSet::new(),
             checkpoints: HashMap::new(),
@@ -114,7 +124,43 @@ struct State {
     generations: HashMap<Tp, u64>,
 }
 
-/// What the slot group's rebalance callback and the loop share.
+/// Why the slot group last took this instance's slots away, for the next assignment's cause.
+#[derive(Default)]
+struct Membership {
+    /// Slots were assigned before (the next assignment is a rebalance, not the joining).
+    joined: bool,
+    /// librdkafka said `max.poll.interval.ms` was exceeded (the member left the group).
+    poll_exceeded: bool,
+    /// The last revocation lost the assignment (the session ended, or the member left).
+    lost: bool,
+}
+
+/// The cause of an assignment, as the instance saw it: `join` (its first), `membership` (the
+/// group changed: a member joined or left), `poll-interval` (this instance exceeded
+/// `max.poll.interval.ms` and rejoined), `session-timeout` (it lost its session: no
+/// heartbeat reached the coordinator in `session.timeout.ms`).
+pub const ASSIGNMENT_CAUSES: [&str; 4] = ["join", "membership", "poll-interval", "session-timeout"];
+
+impl Membership {
+    fn next_cause(&mut self) -> &'static str {
+        let cause = if !self.joined {
+            "join"
+        } else if self.poll_exceeded {
+            "poll-interval"
+        } else if self.lost {
+            "session-timeout"
+        } else {
+            "membership"
+        };
+        *self = Membership {
+            joined: true,
+            ..Membership::default()
+        };
+        cause
+    }
+}
+
+/// What the membership thread, the starter thread and the poll loop share.
 struct Shared {
     config: Arc<ReplicatorConfig>,
     metrics: Arc<Metrics>,
@@ -135,9 +181,27 @@ struct Shared {
     /// When the source consumer's metadata cache last learnt every source topic
     /// ([`Shared::prime_source_metadata`]).
     primed: Mutex<Option<(Instant, BTreeSet<String>)>>,
+    /// Held while slots change hands on this instance (installing started writers, adopting
+    /// partitions, releasing revoked slots), so that a revocation never interleaves with an
+    /// adoption of the same slot. Never held while a writer initialises.
+    transitions: Mutex<()>,
+    /// Slots to start, for the starter thread (None once stopping).
+    starts: Mutex<Option<Sender<Vec<u32>>>>,
+    /// The instance is stopping: starts in progress give up waiting.
+    stopping: AtomicBool,
+    /// The error that ended the membership thread, for the poll loop to return.
+    fatal: Mutex<Option<ReplicatorError>>,
+    epochs: AtomicU64,
+    membership: Mutex<Membership>,
 }
 
-/// The slot group's consumer context: the rebalance callback starts and stops slots.
+/// The slot group's consumer context. Its rebalance callback runs on the membership thread,
+/// which does nothing but serve the group: an assignment is handed to the starter thread
+/// (writers initialise, positions are read there) and the callback returns at once; a
+/// revocation finishes the slots' writers, bounded by [`Shared::finish_wait`] (half of
+/// `max.poll.interval.ms`). So the group is polled whatever the writers are doing, and the
+/// instance never exceeds its poll interval (which would make it leave the group and cause
+/// a rebalance of its own).
 struct SlotsContext {
     shared: Arc<Shared>,
 }
@@ -159,23 +223,28 @@ impl ConsumerContext for SlotsContext {
             .collect();
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                tracing::info!(slots = ?slots, "slots assigned");
+                let cause = lock_or_poisoned(&self.shared.membership).next_cause();
+                tracing::info!(slots = ?slots, %cause, "slots assigned");
                 if let Err(e) = consumer.assign(tpl) {
                     tracing::error!(error = %e, "assigning the slots failed");
                     self.shared.metrics.error(&format!("slots assign: {e}"));
                 }
-                self.shared.start_slots(&slots);
-                let parts = self.shared.owned_partitions();
-                self.shared.metrics.rebalance(parts);
+                self.shared.own_slots(&slots);
+                self.shared.metrics.rebalance(cause);
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                tracing::info!(slots = ?slots, lost = consumer.assignment_lost(), "slots revoked");
+                let lost = consumer.assignment_lost();
+                if lost {
+                    lock_or_poisoned(&self.shared.membership).lost = true;
+                }
+                tracing::info!(slots = ?slots, lost, "slots revoked");
                 self.shared.release_slots(&slots);
                 if let Err(e) = consumer.unassign() {
                     tracing::warn!(error = %e, "unassign failed");
                 }
             }
             other => {
+                lock_or_poisoned(&self.shared.membership).lost = true;
                 tracing::error!(error = ?other, "slot group rebalance error; releasing every slot");
                 let all: Vec<u32> = self.shared.lock().slots.keys().copied().collect();
                 self.shared.release_slots(&all);
@@ -185,16 +254,48 @@ impl ConsumerContext for SlotsContext {
     }
 }
 
+fn lock_or_poisoned<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        lock_or_poisoned(&self.state)
     }
 
-    fn owned_partitions(&self) -> usize {
-        self.lock().route.len()
+    /// Takes ownership of newly assigned slots and queues their start (membership thread).
+    fn own_slots(&self, slots: &[u32]) {
+        if slots.is_empty() {
+            return;
+        }
+        {
+            let mut state = self.lock();
+            for s in slots {
+                // Eager rebalances revoke every slot before assigning: an entry left here
+                // would be a slot assigned twice without a revocation, kept as it is.
+                let epoch = self.epochs.fetch_add(1, Ordering::Relaxed) + 1;
+                state
+                    .slots
+                    .entry(*s)
+                    .or_insert_with(|| Slot::new(epoch))
+                    .queued = true;
+            }
+        }
+        self.refresh_waiting();
+        self.queue_starts(slots.to_vec());
+    }
+
+    /// Hands slots to the starter thread (their `queued` flag is set by the caller).
+    fn queue_starts(&self, slots: Vec<u32>) {
+        let sent = lock_or_poisoned(&self.starts)
+            .as_ref()
+            .is_some_and(|tx| tx.send(slots).is_ok());
+        if !sent && !self.stopping.load(Ordering::Acquire) {
+            tracing::warn!("the starter thread is gone; slots are not started");
+        }
     }
 
     /// The selected source partitions of `slot`.
@@ -214,27 +315,35 @@ impl Shared {
         out
     }
 
-    /// Starts writers for `slots` (in parallel), reads their positions and assigns their
-    /// partitions. A slot that cannot start is retried by the loop.
-    fn start_slots(&self, slots: &[u32]) {
-        if slots.is_empty() {
+    /// Starts writers for `requested` slots (in parallel), reads their positions and assigns
+    /// their partitions (starter thread). A slot that cannot start is retried by the loop; a
+    /// slot revoked meanwhile (or owned again under a new epoch) gets nothing from this start.
+    fn start_slots(&self, requested: &[u32]) {
+        // 0. claim: owned, not running, not being started.
+        let claimed: Vec<(u32, u64, Arc<worker::Liveness>)> = {
+            let mut state = self.lock();
+            requested
+                .iter()
+                .filter_map(|slot| {
+                    let s = state.slots.get_mut(slot)?;
+                    s.queued = false;
+                    if s.handle.is_some() || s.starting {
+                        return None;
+                    }
+                    s.starting = true;
+                    Some((*slot, s.epoch, s.alive.clone()))
+                })
+                .collect()
+        };
+        if claimed.is_empty() {
             return;
         }
-        {
-            let mut state = self.lock();
-            for s in slots {
-                state.slots.entry(*s).or_insert_with(Slot::new);
-            }
-        }
+        let epochs: HashMap<u32, u64> = claimed.iter().map(|(s, e, _)| (*s, *e)).collect();
         // 1. writers (exactly-once: init_transactions fences the slot's previous writer).
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let mut pending: HashMap<u32, Handle> = HashMap::new();
-        for &slot in slots {
+        for (slot, epoch, alive) in claimed {
             let incarnation = self.incarnations.fetch_add(1, Ordering::Relaxed) + 1;
-            let alive = match self.lock().slots.get(&slot) {
-                Some(s) => s.alive.clone(),
-                None => continue,
-            };
             match worker::spawn(worker::Spawn {
                 config: self.config.clone(),
                 producer: self.producer.clone(),
@@ -249,18 +358,28 @@ impl Shared {
                 Ok(h) => {
                     pending.insert(slot, h);
                 }
-                Err(e) => self.slot_down(slot, &format!("cannot start a writer thread: {e}")),
+                Err(e) => self.slot_down_of(
+                    slot,
+                    Some(epoch),
+                    &format!("cannot start a writer thread: {e}"),
+                ),
             }
         }
         drop(ready_tx);
         let mut ready: Vec<(u32, Handle)> = Vec::new();
         let deadline =
             Instant::now() + Duration::from_millis(self.config.tuning.init_timeout_ms + 5_000);
-        while !pending.is_empty() {
+        while !pending.is_empty() && !self.stopping.load(Ordering::Acquire) {
             let left = deadline.saturating_duration_since(Instant::now());
-            let Ok((slot, incarnation, result)) = ready_rx.recv_timeout(left) else {
+            if left.is_zero() {
                 break;
-            };
+            }
+            let (slot, incarnation, result) =
+                match ready_rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                    Ok(r) => r,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                };
             if pending.get(&slot).map(|h| h.incarnation) != Some(incarnation) {
                 continue;
             }
@@ -269,12 +388,16 @@ impl Shared {
             };
             match result {
                 Ok(()) => ready.push((slot, h)),
-                Err(e) => self.slot_down(slot, &format!("writer not ready: {e}")),
+                Err(e) => self.slot_down_of(
+                    slot,
+                    epochs.get(&slot).copied(),
+                    &format!("writer not ready: {e}"),
+                ),
             }
         }
         for (slot, h) in pending {
             h.finish.store(true, Ordering::Release);
-            self.slot_down(slot, "writer not ready in time");
+            self.slot_down_of(slot, epochs.get(&slot).copied(), "writer not ready in time");
         }
         if ready.is_empty() {
             return;
@@ -294,23 +417,41 @@ impl Shared {
             Err(e) => {
                 for (slot, h) in ready {
                     h.finish.store(true, Ordering::Release);
-                    self.slot_down(slot, &format!("cannot read the start positions: {e}"));
+                    self.slot_down_of(
+                        slot,
+                        epochs.get(&slot).copied(),
+                        &format!("cannot read the start positions: {e}"),
+                    );
                 }
                 return;
             }
         };
-        // 3 + 4. hand the partitions over, then assign them on the source consumer.
+        // 3 + 4. hand the partitions over, then assign them on the source consumer; no
+        // revocation runs meanwhile.
+        let _transition = lock_or_poisoned(&self.transitions);
         for ((slot, handle), (_, parts)) in ready.into_iter().zip(wanted) {
-            // Whatever a previous writer of the slot held leaves the routing and the gauges
-            // first (normally nothing: a stopped writer's partitions were taken already).
-            self.unassign_parts(slot);
             {
                 let mut state = self.lock();
+                let current = state
+                    .slots
+                    .get(&slot)
+                    .is_some_and(|s| Some(s.epoch) == epochs.get(&slot).copied());
+                if !current {
+                    // Revoked while its writer started (its next owner fences it).
+                    handle.finish.store(true, Ordering::Release);
+                    continue;
+                }
+                drop(state);
+                // Whatever a previous writer of the slot held leaves the routing and the
+                // gauges first (normally nothing: a stopped writer's partitions were taken).
+                self.unassign_parts(slot);
+                state = self.lock();
                 let Some(s) = state.slots.get_mut(&slot) else {
                     handle.finish.store(true, Ordering::Release);
                     continue;
                 };
                 s.handle = Some(handle);
+                s.starting = false;
                 s.checkpoints = known
                     .iter()
                     .filter(|(tp, _)| slot_of(&tp.0, tp.1, self.config.producers) == slot)
@@ -571,11 +712,21 @@ impl Shared {
 
     /// A slot whose writer could not start or stopped: retried with a growing delay.
     fn slot_down(&self, slot: u32, reason: &str) {
+        self.slot_down_of(slot, None, reason)
+    }
+
+    /// [`Shared::slot_down`] for the ownership `epoch` only (None: whichever is current): a
+    /// start that failed for an ownership revoked since says nothing about the current one.
+    fn slot_down_of(&self, slot: u32, epoch: Option<u64>, reason: &str) {
         let mut state = self.lock();
         let Some(s) = state.slots.get_mut(&slot) else {
             return;
         };
+        if epoch.is_some_and(|e| e != s.epoch) {
+            return;
+        }
         s.handle = None;
+        s.starting = false;
         s.failures += 1;
         s.down_since.get_or_insert_with(Instant::now);
         let delay = Duration::from_millis((500u64 << s.failures.min(5)).min(10_000));
@@ -666,6 +817,7 @@ impl Shared {
 
     /// Finishes and releases `slots` (revoked, or shutting down).
     fn release_slots(&self, slots: &[u32]) {
+        let _transition = lock_or_poisoned(&self.transitions);
         // All writers finish in parallel.
         let handles: Vec<(u32, Handle)> = {
             let mut state = self.lock();
@@ -847,6 +999,12 @@ pub fn run(
         state: Mutex::new(State::default()),
         incarnations: AtomicU64::new(0),
         primed: Mutex::new(None),
+        transitions: Mutex::new(()),
+        starts: Mutex::new(None),
+        stopping: AtomicBool::new(false),
+        fatal: Mutex::new(None),
+        epochs: AtomicU64::new(0),
+        membership: Mutex::new(Membership::default()),
     });
     let slots: BaseConsumer<SlotsContext> = slots_config(&config, &source_id)?
         .create_with_context(SlotsContext {
@@ -857,18 +1015,17 @@ pub fn run(
         .subscribe(&[config.slots_topic.as_str()])
         .map_err(|e| ReplicatorError::kafka("target: joining the slot group", e))?;
     tracing::info!(mode = ?config.mode, group = %config.group_id, source = %source_id, producers = config.producers, "replicating");
+    let starter = spawn_starter(&shared)?;
+    let membership = spawn_membership(&shared, slots)?;
     let group_sync = spawn_group_sync(&config, &runtime, &shutdown);
     let refresh = Duration::from_millis(config.topic_refresh_interval_ms.max(100));
     let mut refreshed = Instant::now();
     let mut checked = Instant::now();
     let mut outcome = Ok(());
     while !shutdown.load(Ordering::Acquire) {
-        // Rebalances of the slot group run inside this poll (eager: revoked slots finish first).
-        if let Some(Err(e)) = slots.poll(Duration::ZERO) {
-            if let Err(fatal) = consumer_error(&shared, "slot group consumer", e) {
-                outcome = Err(fatal);
-                break;
-            }
+        if let Some(fatal) = lock_or_poisoned(&shared.fatal).take() {
+            outcome = Err(fatal);
+            break;
         }
         serve_requests(&shared, &requests_rx);
         match shared.source.poll(Duration::from_millis(100)) {
@@ -897,19 +1054,91 @@ pub fn run(
         }
     }
     tracing::info!("stopping: finishing the open batches");
-    let owned: Vec<u32> = shared.lock().slots.keys().copied().collect();
-    shared.release_slots(&owned);
-    slots.unsubscribe();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline && slots.assignment().map(|a| a.count() > 0).unwrap_or(false) {
-        let _ = slots.poll(Duration::from_millis(100));
-    }
-    drop(slots);
+    // Starts in progress give up; the membership thread finishes every slot's batch, leaves
+    // the group and ends.
+    shared.stopping.store(true, Ordering::Release);
+    lock_or_poisoned(&shared.starts).take();
+    let _ = membership.join();
+    // A start that was past its writers' initialisation installs nothing (its slots are gone)
+    // and finishes its writers; it is waited for as long as a revocation would be.
+    let _ = starter.recv_timeout(shared.finish_wait());
     if let Some(t) = group_sync {
         // It checks `shutdown` between syncs and every 100 ms of its wait.
         let _ = t.join();
     }
     outcome.map(|()| metrics.totals())
+}
+
+/// The starter thread: starts the slots handed to it (new assignments, stopped writers), one
+/// batch at a time, so that a writer's initialisation or a checkpoint read holds up neither
+/// the group's membership nor the copying of the other slots. The returned channel says when
+/// it ended.
+fn spawn_starter(shared: &Arc<Shared>) -> Result<Receiver<()>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u32>>();
+    *lock_or_poisoned(&shared.starts) = Some(tx);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name("slot-starter".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut slots = first;
+                while let Ok(more) = rx.try_recv() {
+                    slots.extend(more);
+                }
+                slots.sort_unstable();
+                slots.dedup();
+                if shared.stopping.load(Ordering::Acquire) {
+                    break;
+                }
+                shared.start_slots(&slots);
+            }
+            let _ = done_tx.send(());
+        })
+        .map_err(|e| ReplicatorError::kafka("starting the slot starter thread", e.to_string()))?;
+    Ok(done_rx)
+}
+
+/// The membership thread: polls the slot group's consumer (its rebalance callback runs here)
+/// until the instance stops, then finishes every owned slot and leaves the group. A fatal
+/// consumer error is handed to the poll loop, which ends the instance with it.
+fn spawn_membership(
+    shared: &Arc<Shared>,
+    slots: BaseConsumer<SlotsContext>,
+) -> Result<std::thread::JoinHandle<()>> {
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name("slot-group".into())
+        .spawn(move || {
+            while !shared.stopping.load(Ordering::Acquire) {
+                match slots.poll(Duration::from_millis(100)) {
+                    Some(Err(rdkafka::error::KafkaError::MessageConsumption(
+                        rdkafka::types::RDKafkaErrorCode::PollExceeded,
+                    ))) => {
+                        lock_or_poisoned(&shared.membership).poll_exceeded = true;
+                        tracing::warn!("slot group: max.poll.interval.ms exceeded; this instance left the group and rejoins");
+                        shared.metrics.error("slot group: max.poll.interval.ms exceeded");
+                    }
+                    Some(Err(e)) => {
+                        if let Err(fatal) = consumer_error(&shared, "slot group consumer", e) {
+                            *lock_or_poisoned(&shared.fatal) = Some(fatal);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let owned: Vec<u32> = shared.lock().slots.keys().copied().collect();
+            shared.release_slots(&owned);
+            slots.unsubscribe();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline
+                && slots.assignment().map(|a| a.count() > 0).unwrap_or(false)
+            {
+                let _ = slots.poll(Duration::from_millis(100));
+            }
+        })
+        .map_err(|e| ReplicatorError::kafka("starting the slot group thread", e.to_string()))
 }
 
 /// `[replication] sync_groups`: a thread translating the selected source groups' offsets to
@@ -1124,6 +1353,7 @@ fn restart_stopped(shared: &Shared) -> Result<()> {
             }
         }
     }
+    let _transition = (!ended.is_empty()).then(|| lock_or_poisoned(&shared.transitions));
     for (slot, e) in ended {
         let reason = match e {
             Ended::Stopped { reason, fenced } => {
@@ -1134,9 +1364,10 @@ fn restart_stopped(shared: &Shared) -> Result<()> {
         shared.unassign_parts(slot);
         shared.slot_down(slot, &reason);
     }
+    drop(_transition);
     let limit = Duration::from_secs(shared.config.tuning.stalled_exit_secs);
     let due: Vec<u32> = {
-        let state = shared.lock();
+        let mut state = shared.lock();
         for (slot, s) in &state.slots {
             let since = s.alive.since();
             if since > limit {
@@ -1154,16 +1385,20 @@ fn restart_stopped(shared: &Shared) -> Result<()> {
                 ));
             }
         }
+        let now = Instant::now();
         state
             .slots
-            .iter()
-            .filter(|(_, s)| s.handle.is_none() && s.retry_at <= Instant::now())
-            .map(|(slot, _)| *slot)
+            .iter_mut()
+            .filter(|(_, s)| s.handle.is_none() && !s.starting && !s.queued && s.retry_at <= now)
+            .map(|(slot, s)| {
+                s.queued = true;
+                *slot
+            })
             .collect()
     };
     if !due.is_empty() {
         tracing::info!(slots = ?due, "starting stopped slots again");
-        shared.start_slots(&due);
+        shared.queue_starts(due);
     }
     Ok(())
 }
@@ -1195,6 +1430,7 @@ fn rediscover(shared: &Shared) -> Result<()> {
         );
         *current = selected;
     }
+    let _transition = lock_or_poisoned(&shared.transitions);
     let running: Vec<(u32, BTreeSet<Tp>)> = shared
         .lock()
         .slots
@@ -1237,7 +1473,7 @@ mod tests {
     fn a_rewind_from_a_replaced_writer_changes_no_generation() {
         let tp: Tp = ("orders".into(), 3);
         let mut state = State::default();
-        let mut slot = Slot::new();
+        let mut slot = Slot::new(1);
         slot.handle = Some(handle(7));
         state.slots.insert(1, slot);
         state.route.insert(tp.clone(), 1);

@@ -33,6 +33,9 @@ pub mod names {
     pub const OFFSET_COMMITS_TOTAL: &str = "cutover_replicator_offset_commits_total";
     /// Rebalances seen (counter).
     pub const REBALANCES_TOTAL: &str = "cutover_replicator_rebalances_total";
+    /// Slot-group assignments by cause: `join`, `membership`, `poll-interval`,
+    /// `session-timeout` (counter, label `cause`).
+    pub const ASSIGNMENTS_BY_CAUSE_TOTAL: &str = "cutover_replicator_assignments_total";
     /// Writers fenced by another instance (counter).
     pub const FENCED_TOTAL: &str = "cutover_replicator_fenced_total";
     /// Errors met, recovered or not (counter).
@@ -64,6 +67,8 @@ struct Inner {
     transactions_aborted: u64,
     commits: u64,
     rebalances: u64,
+    /// Assignments by cause.
+    rebalance_causes: BTreeMap<String, u64>,
     fenced: u64,
     errors: u64,
     last_error: Option<(String, i64)>,
@@ -157,10 +162,12 @@ impl Metrics {
         self.with(|m| m.commits += 1);
     }
 
-    pub fn rebalance(&self, assigned: usize) {
+    /// An assignment of the slot group, with its cause as the instance saw it
+    /// ([`crate::engine::ASSIGNMENT_CAUSES`]).
+    pub fn rebalance(&self, cause: &str) {
         self.with(|m| {
             m.rebalances += 1;
-            m.assigned = assigned;
+            *m.rebalance_causes.entry(cause.to_string()).or_default() += 1;
         });
     }
 
@@ -332,7 +339,7 @@ impl Metrics {
                 (
                     names::REBALANCES_TOTAL,
                     "counter",
-                    "Partition assignments received from the source consumer group.",
+                    "Slot-group assignments received (the first one included).",
                     m.rebalances,
                 ),
                 (
@@ -362,6 +369,16 @@ impl Metrics {
             ] {
                 let n = family_line(&mut out, name, kind, help);
                 let _ = writeln!(out, "{n} {value}");
+            }
+            let n = family_line(
+                &mut out,
+                names::ASSIGNMENTS_BY_CAUSE_TOTAL,
+                "counter",
+                "Slot-group assignments by cause: join (the first), membership (a member joined or left), poll-interval (this instance exceeded max.poll.interval.ms), session-timeout (it lost its session).",
+            );
+            for cause in crate::engine::ASSIGNMENT_CAUSES {
+                let v = m.rebalance_causes.get(cause).copied().unwrap_or(0);
+                let _ = writeln!(out, "{n}{{cause=\"{cause}\"}} {v}");
             }
             let n = family_line(
                 &mut out,
@@ -482,7 +499,8 @@ mod tests {
         m.idle("orders", 1, true);
         m.transaction(true);
         m.transaction(false);
-        m.rebalance(2);
+        m.rebalance("join");
+        m.rebalance("poll-interval");
         m.waiting(1);
         m.error("orders-0 at offset 7: broken \"pipe\"");
         let text = m.render();
@@ -505,6 +523,18 @@ mod tests {
         assert!(text.contains("broken \\\"pipe\\\""), "{text}");
         assert!(
             text.contains("cutover_replicator_waiting_partitions 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cutover_replicator_rebalances_total 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cutover_replicator_assignments_total{cause=\"poll-interval\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cutover_replicator_assignments_total{cause=\"session-timeout\"} 0"),
             "{text}"
         );
         assert_eq!(m.totals().records, 15);
