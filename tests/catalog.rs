@@ -64,6 +64,16 @@ fn the_catalog_meets_its_expectations() {
             assert_eq!(f["error"], "", "{name}: a fault did not take effect: {f:#}");
             assert_ne!(f["effect"], "", "{name}: no proof of effect: {f:#}");
         }
+        // The built-in replicator never rebalances its slot group by its own doing (an
+        // instance exceeding its poll interval or losing its session outside any fault).
+        if r["rebalances"]["observed_by"] == "replicator-logs" {
+            assert_eq!(
+                r["rebalances"]["self_inflicted"].as_u64(),
+                Some(0),
+                "{name}: {:#}",
+                r["rebalances"]
+            );
+        }
         ran += 1;
     }
     assert!(ran >= 16, "{ran} scenarios ran");
@@ -243,7 +253,10 @@ fn check_storm_rebalances(dir: &Path) {
         assert!(at >= previous && at > 0.0 && at < end, "{e}");
         previous = at;
         assert!(!e["members"].as_array().unwrap().is_empty(), "{e}");
+        assert!(e["cause"].is_string(), "every rebalance has a cause: {e}");
     }
+    let by_fault = r["by_cause"]["fault"].as_u64().unwrap_or(0);
+    assert!(by_fault >= 5, "the five instance faults' rebalances: {r:#}");
     // Every duplicated copy was written after some rebalance (the first one has nothing before
     // it to re-copy), and each is placed exactly once.
     let placed: u64 = events

@@ -548,12 +548,27 @@ fn rebalances(h: &mut String, r: &RunReport) {
             .map_or(String::new(), |m| format!(", {m} moved")),
         esc(&b.observed_by)
     );
+    if !b.by_cause.is_empty() {
+        let causes: Vec<String> = b
+            .by_cause
+            .iter()
+            .map(|(c, n)| format!("{} {n}", esc(c)))
+            .collect();
+        let _ = write!(h, "<p>By cause: {}.", causes.join(", "));
+        if let Some(n) = b.self_inflicted {
+            let _ = write!(
+                h,
+                " Caused by the system itself (poll interval exceeded, session lost) outside any fault: {n}."
+            );
+        }
+        h.push_str("</p>");
+    }
     if !b.events.is_empty() {
-        h.push_str("<table class=\"rebalances\"><thead><tr><th></th><th>at</th><th>generation</th><th>members</th><th>moved</th><th>duplicates after</th></tr></thead><tbody>");
+        h.push_str("<table class=\"rebalances\"><thead><tr><th></th><th>at</th><th>cause</th><th>generation</th><th>members</th><th>moved</th><th>duplicates after</th></tr></thead><tbody>");
         for (i, e) in b.events.iter().enumerate() {
             let _ = write!(
                 h,
-                "<tr{}><td>R{}</td><td class=\"n\">{:.1} s</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                "<tr{}><td>R{}</td><td class=\"n\">{:.1} s</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 if e.duplicates_after.is_some_and(|d| d > 0) {
                     " class=\"bad\""
                 } else {
@@ -561,6 +576,7 @@ fn rebalances(h: &mut String, r: &RunReport) {
                 },
                 i + 1,
                 e.at_secs,
+                esc(e.cause.as_deref().unwrap_or("–")),
                 e.generation.map_or("–".into(), |g| g.to_string()),
                 esc(&e.members.join(", ")),
                 e.moved,

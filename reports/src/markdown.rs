@@ -437,19 +437,31 @@ fn rebalances(md: &mut String, r: &RunReport) {
             .map_or(String::new(), |m| format!(", {m} moved")),
         cell(&b.observed_by)
     );
+    if !b.by_cause.is_empty() {
+        let causes: Vec<String> = b.by_cause.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        let _ = writeln!(md, "By cause: {}.", causes.join(", "));
+        if let Some(n) = b.self_inflicted {
+            let _ = writeln!(
+                md,
+                "Caused by the system itself (poll interval exceeded, session lost) outside any fault: {n}."
+            );
+        }
+        md.push('\n');
+    }
     if b.events.is_empty() {
         return;
     }
     let _ = writeln!(
         md,
-        "| | at | generation | members | moved | duplicates after |\n| --- | ---: | ---: | --- | ---: | ---: |"
+        "| | at | cause | generation | members | moved | duplicates after |\n| --- | ---: | --- | ---: | --- | ---: | ---: |"
     );
     for (i, e) in b.events.iter().enumerate().take(MAX_REBALANCE_ROWS) {
         let _ = writeln!(
             md,
-            "| R{} | {:.1} s | {} | {} | {} | {} |",
+            "| R{} | {:.1} s | {} | {} | {} | {} | {} |",
             i + 1,
             e.at_secs,
+            e.cause.as_deref().unwrap_or("–"),
             e.generation.map_or("–".into(), |g| g.to_string()),
             cell(&e.members.join(", ")),
             e.moved,

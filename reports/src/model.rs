@@ -19,8 +19,9 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// counts, `expectation.bounds`, `faults[].failed`). Major 1's minors: 0 the first runner's
 /// fields; 1 kind, finished_at, scenario text and file, client properties, librdkafka version,
 /// delay; 2 consumer_groups; 3 rehearsal; 4 undecided, fault effect, expectation; 5 registries.
-/// Major 2's minors: 1 rebalances; 2 apps (application cutover).
-pub const SCHEMA_MINOR: u32 = 3;
+/// Major 2's minors: 1 rebalances; 2 apps (application cutover); 3 failover, transactions;
+/// 4 rebalance causes.
+pub const SCHEMA_MINOR: u32 = 4;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -230,6 +231,13 @@ pub struct Rebalances {
     pub task_moves: Option<u64>,
     /// Each rebalance, in time order (empty when only a total is known).
     pub events: Vec<RebalanceEvent>,
+    /// The events counted by cause (see [`RebalanceEvent::cause`]; `unknown` when the system
+    /// does not say).
+    pub by_cause: std::collections::BTreeMap<String, u64>,
+    /// Rebalances the system caused itself, outside any fault: an instance that exceeded its
+    /// poll interval or lost its session (`poll-interval` + `session-timeout`). None when the
+    /// system does not say why its group rebalanced.
+    pub self_inflicted: Option<u64>,
 }
 
 /// One rebalance of the system's group.
@@ -249,6 +257,11 @@ pub struct RebalanceEvent {
     /// partition's high watermark, sampled once a second (a copy written in the second before
     /// a rebalance may count after it). None when not placed.
     pub duplicates_after: Option<u64>,
+    /// Why: `fault` (during one of the scenario's faults that touch the group, or within 30 s
+    /// after it), `membership` (a member joined or left), `poll-interval` (a member exceeded
+    /// `max.poll.interval.ms` and rejoined), `session-timeout` (a member lost its session).
+    /// None when the system does not say and no fault was on.
+    pub cause: Option<String>,
 }
 
 /// One registry finding (`cutover verify-schemas`).

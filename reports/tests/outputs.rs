@@ -743,6 +743,7 @@ fn with_rebalances() -> RunReport {
             members: members.iter().map(|m| m.to_string()).collect(),
             moved,
             duplicates_after,
+            cause: None,
         }
     };
     r.rebalances = Some(reports::Rebalances {
@@ -766,7 +767,16 @@ fn with_rebalances() -> RunReport {
                 None,
             ),
         ],
+        ..Default::default()
     });
+    if let Some(b) = &mut r.rebalances {
+        b.events[0].cause = Some("fault".into());
+        b.events[1].cause = Some("membership".into());
+        b.by_cause = [("fault", 1), ("membership", 1), ("unknown", 1)]
+            .into_iter()
+            .map(|(c, n)| (c.to_string(), n))
+            .collect();
+    }
     r
 }
 

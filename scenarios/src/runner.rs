@@ -1010,6 +1010,9 @@ impl RunState<'_> {
         if let (Some(r), Some(stop_secs)) = (&mut self.report.rebalances, stop_secs) {
             leave_out_the_stop(r, stop_secs);
         }
+        if let Some(r) = &mut self.report.rebalances {
+            attribute_rebalances(r, &self.report.faults);
+        }
     }
 
     /// Phase 7: the registries (merged beside a system that copies bytes only, then
@@ -1190,6 +1193,44 @@ fn leave_out_the_stop(r: &mut reports::Rebalances, stop_secs: f64) {
     }
 }
 
+/// How long after a fault ends a rebalance is still its doing: a member's session timeout
+/// (10–45 s in practice) runs out after a stall or a cut, and a killed member's replacement
+/// joins after its start.
+const FAULT_REBALANCE_GRACE_SECS: f64 = 30.0;
+
+/// Faults that do not touch a group's members or their connections.
+const FAULTS_BESIDE_THE_GROUP: [&str; 3] =
+    ["add-partitions", "aborted-burst", "hanging-transaction"];
+
+/// Gives each rebalance during a fault (or within [`FAULT_REBALANCE_GRACE_SECS`] after it) the
+/// cause `fault`, then counts the causes. A fault that did not take effect still counts: the
+/// run is UNKNOWN then anyway. Only the built-in replicator says what its other rebalances
+/// were (`replicator-logs`), so only there is `self_inflicted` known.
+fn attribute_rebalances(r: &mut reports::Rebalances, faults: &[reports::FaultEvent]) {
+    for e in &mut r.events {
+        let during = faults.iter().any(|f| {
+            !FAULTS_BESIDE_THE_GROUP.contains(&f.kind.as_str())
+                && f.start_secs <= e.at_secs
+                && e.at_secs <= f.end_secs.max(f.start_secs) + FAULT_REBALANCE_GRACE_SECS
+        });
+        if during {
+            e.cause = Some("fault".into());
+        }
+    }
+    r.by_cause.clear();
+    for e in &r.events {
+        *r.by_cause
+            .entry(e.cause.clone().unwrap_or_else(|| "unknown".into()))
+            .or_default() += 1;
+    }
+    r.self_inflicted = (r.observed_by == "replicator-logs").then(|| {
+        ["poll-interval", "session-timeout"]
+            .iter()
+            .map(|c| r.by_cause.get(*c).copied().unwrap_or(0))
+            .sum()
+    });
+}
+
 /// Each rebalance's `duplicates_after` from the checker's buckets (bucket 0: before the
 /// first rebalance, not anyone's; bucket k: after rebalance k). Left unknown when some
 /// duplicate could not be placed (a partition the sampler never read).
@@ -1284,7 +1325,49 @@ mod tests {
                     ..reports::RebalanceEvent::default()
                 })
                 .collect(),
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn rebalances_during_a_fault_are_its_and_the_others_keep_the_system_cause() {
+        let mut r = rebalances(&[3.0, 20.0, 50.0, 90.0]);
+        r.observed_by = "replicator-logs".into();
+        for (e, cause) in r.events.iter_mut().zip([
+            "membership",
+            "session-timeout",
+            "poll-interval",
+            "poll-interval",
+        ]) {
+            e.cause = Some(cause.into());
+        }
+        let fault = |kind: &str, start_secs: f64, end_secs: f64| reports::FaultEvent {
+            kind: kind.into(),
+            start_secs,
+            end_secs,
+            ..Default::default()
+        };
+        attribute_rebalances(
+            &mut r,
+            &[
+                fault("stall-instance", 10.0, 15.0),
+                // A fault beside the group explains nothing.
+                fault("add-partitions", 88.0, 88.0),
+            ],
+        );
+        let causes: Vec<_> = r.events.iter().map(|e| e.cause.clone().unwrap()).collect();
+        assert_eq!(
+            causes,
+            ["membership", "fault", "poll-interval", "poll-interval"]
+        );
+        assert_eq!(r.by_cause.get("fault"), Some(&1));
+        assert_eq!(r.by_cause.get("poll-interval"), Some(&2));
+        assert_eq!(r.self_inflicted, Some(2));
+        let mut connect = rebalances(&[3.0]);
+        connect.observed_by = "connect-workers".into();
+        attribute_rebalances(&mut connect, &[]);
+        assert_eq!(connect.by_cause.get("unknown"), Some(&1));
+        assert_eq!(connect.self_inflicted, None, "Connect does not say why");
     }
 
     #[test]

@@ -193,6 +193,7 @@ pub(crate) fn rebalances_from(
             members: g.members.keys().map(|w| member(*w)).collect(),
             moved,
             duplicates_after: None,
+            cause: None,
         });
     }
     reports::Rebalances {
@@ -200,6 +201,7 @@ pub(crate) fn rebalances_from(
         count: events.len() as u64,
         task_moves: Some(events.iter().map(|e| e.moved).sum()),
         events,
+        ..Default::default()
     }
 }
 

@@ -6,9 +6,11 @@
 //! rebalance revokes every member's slots and then assigns each member its new set, logged as
 //!
 //! ```text
-//! 2026-12-07T01:38:58.095870Z  INFO slots assigned slots=[1]
+//! 2026-12-07T01:38:58.095870Z  INFO slots assigned slots=[1] cause=membership
 //! ```
 //!
+//! with the cause as the instance saw it (`join`, `membership`, `poll-interval`,
+//! `session-timeout`: `replicator::engine::ASSIGNMENT_CAUSES`; absent in older logs).
 //! (`replicator::engine`'s rebalance callback). One group rebalance is the set of assignments
 //! the instances log close together: an assignment starts a new rebalance when it comes more
 //! than [`SAME_REBALANCE`] after the first assignment of the current one, or when its instance
@@ -36,6 +38,8 @@ pub struct Assignment {
     pub instance: u32,
     /// The slots it was given (may be empty).
     pub slots: Vec<u32>,
+    /// Why, as the instance saw it (None in logs from before causes were logged).
+    pub cause: Option<String>,
 }
 
 /// The `slots assigned` lines of one instance's log text, in the order logged.
@@ -46,7 +50,11 @@ pub fn assignments(instance: u32, text: &str) -> Vec<Assignment> {
             let rest = rest.trim_start();
             let rest = rest.strip_prefix("INFO")?.trim_start();
             let list = rest.strip_prefix("slots assigned slots=[")?;
-            let (list, _) = list.split_once(']')?;
+            let (list, after) = list.split_once(']')?;
+            let cause = after
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("cause="))
+                .map(|c| c.trim_matches('"').to_string());
             let at = humantime::parse_rfc3339(stamp).ok()?;
             let slots = list
                 .split(',')
@@ -59,6 +67,7 @@ pub fn assignments(instance: u32, text: &str) -> Vec<Assignment> {
                 at,
                 instance,
                 slots,
+                cause,
             })
         })
         .collect()
@@ -73,6 +82,8 @@ pub struct SlotRebalance {
     pub members: BTreeSet<u32>,
     /// Slots whose owner changed.
     pub moved: u64,
+    /// The causes its instances logged.
+    pub causes: BTreeSet<String>,
 }
 
 /// Every assignment of every instance gathered into group rebalances, in time order (the
@@ -95,10 +106,12 @@ pub fn rebalances(mut all: Vec<Assignment>) -> Vec<SlotRebalance> {
                 at: a.at,
                 members: BTreeSet::new(),
                 moved: 0,
+                causes: BTreeSet::new(),
             });
         }
         let Some(r) = out.last_mut() else { continue };
         r.members.insert(a.instance);
+        r.causes.extend(a.cause);
         for s in a.slots {
             if owner.get(&s).is_some_and(|o| *o != a.instance) {
                 r.moved += 1;
@@ -131,6 +144,7 @@ pub fn section(
             members: r.members.iter().map(|i| format!("instance-{i}")).collect(),
             moved: r.moved,
             duplicates_after: None,
+            cause: cause_of(&r.causes),
         })
         .collect();
     reports::Rebalances {
@@ -138,7 +152,20 @@ pub fn section(
         count: events.len() as u64,
         task_moves: Some(events.iter().map(|e| e.moved).sum()),
         events,
+        ..Default::default()
     }
+}
+
+/// One group rebalance's cause from its instances' own: an instance that exceeded its poll
+/// interval or lost its session made it (`poll-interval` before `session-timeout`: a member
+/// that exceeds its poll interval also loses its assignment); otherwise the group changed
+/// (`membership`). None when no instance logged a cause. The run attributes rebalances
+/// during faults to them afterwards.
+fn cause_of(causes: &BTreeSet<String>) -> Option<String> {
+    ["poll-interval", "session-timeout", "membership", "join"]
+        .into_iter()
+        .find(|c| causes.contains(*c))
+        .map(|c| if c == "join" { "membership" } else { c }.to_string())
 }
 
 #[cfg(test)]
@@ -246,5 +273,28 @@ mod tests {
         assert!(s.events.iter().all(|e| e.duplicates_after.is_none()));
         let none = section(&[], None);
         assert_eq!((none.count, none.task_moves), (0, Some(0)));
+        assert!(
+            s.events.iter().all(|e| e.cause.is_none()),
+            "older logs name no cause"
+        );
+    }
+
+    #[test]
+    fn an_instance_that_exceeded_its_poll_interval_made_the_rebalance() {
+        // Instance 1 stalled in its own code past max.poll.interval.ms: it left the group
+        // (instance 0 saw a membership change) and rejoined (a second one).
+        let log0 = "2026-12-07T01:00:00.000000Z  INFO slots assigned slots=[0, 1] cause=join
+2026-12-07T01:00:20.000000Z  INFO slots assigned slots=[0, 1] cause=membership
+2026-12-07T01:00:21.000000Z  INFO slots assigned slots=[0] cause=membership
+";
+        let log1 = "2026-12-07T01:00:00.100000Z  INFO slots assigned slots=[] cause=join
+2026-12-07T01:00:21.100000Z  INFO slots assigned slots=[1] cause=poll-interval
+";
+        let mut a = assignments(0, log0);
+        a.extend(assignments(1, log1));
+        assert_eq!(a[0].cause.as_deref(), Some("join"));
+        let s = section(&rebalances(a), None);
+        let causes: Vec<_> = s.events.iter().map(|e| e.cause.as_deref()).collect();
+        assert_eq!(causes, vec![Some("membership"), Some("poll-interval")]);
     }
 }
