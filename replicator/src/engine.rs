@@ -366,7 +366,10 @@ impl Shared {
             }
         }
         drop(ready_tx);
-        let mut ready: Vec<(u32, Handle)> = Vec::new();
+        // Each wave of writers ready together is installed at once: a slot whose writer waits
+        // for the coordinator to abort its predecessor's transaction (hundreds of partitions,
+        // seconds) holds up no other slot.
+        let began = Instant::now();
         let deadline =
             Instant::now() + Duration::from_millis(self.config.tuning.init_timeout_ms + 5_000);
         while !pending.is_empty() && !self.stopping.load(Ordering::Acquire) {
@@ -374,34 +377,51 @@ impl Shared {
             if left.is_zero() {
                 break;
             }
-            let (slot, incarnation, result) =
-                match ready_rx.recv_timeout(left.min(Duration::from_millis(200))) {
-                    Ok(r) => r,
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                };
-            if pending.get(&slot).map(|h| h.incarnation) != Some(incarnation) {
-                continue;
-            }
-            let Some(h) = pending.remove(&slot) else {
-                continue;
+            let first = match ready_rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(r) => r,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             };
-            match result {
-                Ok(()) => ready.push((slot, h)),
-                Err(e) => self.slot_down_of(
-                    slot,
-                    epochs.get(&slot).copied(),
-                    &format!("writer not ready: {e}"),
-                ),
+            // Writers ready within a moment of each other share one checkpoint read.
+            let mut arrived = vec![first];
+            while let Ok(r) = ready_rx.recv_timeout(Duration::from_millis(50)) {
+                arrived.push(r);
+            }
+            let mut ready: Vec<(u32, Handle)> = Vec::new();
+            for (slot, incarnation, result) in arrived {
+                if pending.get(&slot).map(|h| h.incarnation) != Some(incarnation) {
+                    continue;
+                }
+                let Some(h) = pending.remove(&slot) else {
+                    continue;
+                };
+                match result {
+                    Ok(()) => ready.push((slot, h)),
+                    Err(e) => self.slot_down_of(
+                        slot,
+                        epochs.get(&slot).copied(),
+                        &format!("writer not ready: {e}"),
+                    ),
+                }
+            }
+            if !ready.is_empty() {
+                tracing::debug!(
+                    slots = ?ready.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+                    after_ms = began.elapsed().as_millis() as u64,
+                    "slot writers ready"
+                );
+                self.install(ready, &epochs);
             }
         }
         for (slot, h) in pending {
             h.finish.store(true, Ordering::Release);
             self.slot_down_of(slot, epochs.get(&slot).copied(), "writer not ready in time");
         }
-        if ready.is_empty() {
-            return;
-        }
+    }
+
+    /// Reads the positions of slots whose writers are ready (after each fenced its
+    /// predecessor), hands each writer its partitions and assigns them on the source consumer.
+    fn install(&self, ready: Vec<(u32, Handle)>, epochs: &HashMap<u32, u64>) {
         // 2. positions, read after every writer fenced its predecessor.
         let wanted: Vec<(u32, Vec<Tp>)> = ready
             .iter()
@@ -412,8 +432,17 @@ impl Shared {
             .flat_map(|(_, ps)| ps.iter().cloned())
             .collect();
         // Exactly-once: every checkpoint of this group and source (a slot keeps its own).
+        let reading = Instant::now();
         let known = match self.known_positions(&all) {
-            Ok(k) => k,
+            Ok(k) => {
+                tracing::debug!(
+                    partitions = all.len(),
+                    known = k.len(),
+                    elapsed_ms = reading.elapsed().as_millis() as u64,
+                    "start positions read"
+                );
+                k
+            }
             Err(e) => {
                 for (slot, h) in ready {
                     h.finish.store(true, Ordering::Release);
@@ -495,6 +524,7 @@ impl Shared {
         } else {
             self.known_positions(parts)?
         };
+        let adopting = Instant::now();
         let positions = self.start_positions(parts, &known)?;
         let mut tpl = TopicPartitionList::new();
         let mut state = self.lock();
@@ -535,7 +565,12 @@ impl Shared {
         self.source.incremental_assign(&tpl).map_err(|e| {
             ReplicatorError::kafka(format!("source: assigning slot {slot}'s partitions"), e)
         })?;
-        tracing::info!(slot, partitions = positions.len(), "partitions adopted");
+        tracing::info!(
+            slot,
+            partitions = positions.len(),
+            elapsed_ms = adopting.elapsed().as_millis() as u64,
+            "partitions adopted"
+        );
         Ok(())
     }
 

@@ -248,6 +248,7 @@ pub fn spawn(s: Spawn) -> std::io::Result<Handle> {
         .name(format!("slot-{}", s.slot))
         .spawn(move || {
             let txn_id = s.config.transactional_id(&s.source_id, s.slot);
+            let initialising = Instant::now();
             let producer = match build(&s.config, s.producer, &txn_id) {
                 Ok(p) => p,
                 Err(e) => {
@@ -259,7 +260,14 @@ pub fn spawn(s: Spawn) -> std::io::Result<Handle> {
                     return;
                 }
             };
-            tracing::info!(slot = s.slot, transactional_id = %txn_id, "slot writer ready");
+            // init_ms: exactly-once, mostly `init_transactions`: finding the coordinator, and
+            // waiting while it aborts the previous owner's open transaction.
+            tracing::info!(
+                slot = s.slot,
+                transactional_id = %txn_id,
+                init_ms = initialising.elapsed().as_millis() as u64,
+                "slot writer ready"
+            );
             let _ = s.ready.send((s.slot, s.incarnation, Ok(())));
             let mut writer = Writer {
                 eos: s.config.mode == Mode::ExactlyOnce,
