@@ -6,7 +6,8 @@
 //!
 //! - baselines: the copy limit (a plain rdkafka consume → produce loop, no guarantees) and the
 //!   target's produce limit (rdkafka at full speed, acks=all, idempotent);
-//! - the built-in replicator at-least-once and exactly-once (in this process);
+//! - the built-in replicator at-least-once and exactly-once (`cutover replicate` child
+//!   processes, as users run it);
 //! - MirrorMaker 2 with exactly-once off and on (a dedicated-mode JVM, configured as the
 //!   scenarios configure it);
 //! - MirrorMaker 2's MirrorSourceConnector on a one-worker Kafka Connect cluster, exactly-once
@@ -18,8 +19,10 @@
 //!
 //! `CUTOVER_BENCH_QUICK=1` runs 20 k records of 512 B; `CUTOVER_BENCH_ONLY=word,word` keeps the
 //! copy limit and the contenders whose name or setting contains a word. The table (records/s,
-//! MB/s, ratio to the copy limit, the goals met or not) is printed and written to
-//! `target/cutover/bench/replication.md`.
+//! MB/s, ratio to the copy limit, CPU seconds per GB copied and peak resident memory of each
+//! contender's process tree from `/proc`, the goals met or not — among them built-in
+//! exactly-once at most a quarter of MirrorMaker 2 exactly-once's CPU per GB) is printed and
+//! written to `target/cutover/bench/replication.md`.
 //!
 //! Then the **partitions axis** (`replication/axis.rs`): the same volume
 //! (`CUTOVER_BENCH_AXIS_RECORDS`, default `CUTOVER_BENCH_RECORDS`) written once per partition

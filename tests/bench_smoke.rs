@@ -48,9 +48,27 @@ fn replication_bench_runs_a_tiny_iteration_and_writes_its_table() {
             t.records
         );
     }
+    // What each row cost, from /proc: the built-in replicator as its own processes (CPU and
+    // memory), the baselines in the bench's process (CPU only).
+    for f in &table.figures {
+        let u = f
+            .usage
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: no usage", f.contender.name));
+        assert!(
+            u.cpu_secs.is_some_and(|c| c >= 0.0),
+            "{}: {u:?}",
+            f.contender.name
+        );
+        let builtin = f.contender.name.starts_with("built-in");
+        assert_eq!(u.in_process, !builtin, "{}: {u:?}", f.contender.name);
+        assert_eq!(u.peak_rss_kib > 0, builtin, "{}: {u:?}", f.contender.name);
+    }
     let md = std::fs::read_to_string(&options.table_path).unwrap();
     assert_eq!(md, table.markdown);
     for needle in [
+        "| CPU s/GB | peak RSS MiB |",
+        "- built-in exactly-once CPU per GB ≤ ¼ of MirrorMaker 2 exactly-once's: ",
         "| copy limit | default |",
         "| target produce limit | default |",
         "| built-in at-least-once | default |",
@@ -99,8 +117,16 @@ fn replication_bench_partitions_axis_runs_tiny_and_samples_the_replicator() {
                 // A tokio runtime and librdkafka clients: more than a handful of threads.
                 assert!(u.peak_threads > 4, "{u:?}");
                 assert!(u.peak_rss_kib > 1024, "{u:?}");
+                assert!(u.cpu_secs.is_some() && !u.in_process, "{u:?}");
             }
-            _ => assert!(usage.is_none()),
+            _ => {
+                // The copy limit: the bench's own process, CPU only.
+                let u = usage.expect("the copy limit's CPU was sampled");
+                assert!(
+                    u.in_process && u.peak_rss_kib == 0 && u.cpu_secs.is_some(),
+                    "{u:?}"
+                );
+            }
         }
     }
     let md = std::fs::read_to_string(&options.table_path).unwrap();

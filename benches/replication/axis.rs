@@ -54,12 +54,85 @@ impl AxisSystem {
     }
 }
 
-/// A process's peak threads and resident memory while it copied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A process's peak threads and resident memory while it copied, and the CPU its process
+/// tree burnt while the clock ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Usage {
     pub peak_threads: u64,
     pub peak_rss_kib: u64,
     pub samples: u64,
+    /// User + system CPU seconds of the process and its descendants from the clock's start
+    /// (5 % copied) to the end of the copy; None when the window is unknown.
+    pub cpu_secs: Option<f64>,
+    /// The contender ran inside the bench's own process: its CPU is the process's (the bench
+    /// does nothing else meanwhile) but its memory cannot be told apart (`peak_rss_kib` 0).
+    pub in_process: bool,
+}
+
+impl Usage {
+    /// CPU seconds per gigabyte (10^9 bytes) copied while the clock ran.
+    pub fn cpu_per_gb(&self, t: &Timing) -> Option<f64> {
+        let cpu = self.cpu_secs?;
+        (t.bytes > 0).then(|| cpu / (t.bytes as f64 / 1e9))
+    }
+
+    /// Several processes of one contender (instances): CPU summed, memory summed (they run
+    /// side by side), threads summed.
+    pub fn sum(all: &[Usage]) -> Option<Usage> {
+        let first = all.first()?;
+        Some(Usage {
+            peak_threads: all.iter().map(|u| u.peak_threads).sum(),
+            peak_rss_kib: all.iter().map(|u| u.peak_rss_kib).sum(),
+            samples: all.iter().map(|u| u.samples).min().unwrap_or(0),
+            cpu_secs: all.iter().map(|u| u.cpu_secs).sum::<Option<f64>>(),
+            in_process: first.in_process,
+        })
+    }
+}
+
+/// User + system CPU seconds of `pid` and every process below it (`/proc/<pid>/stat` fields
+/// 14 and 15; children from `/proc/<pid>/task/*/children`). None when `pid` is gone.
+pub fn tree_cpu_secs(pid: u32) -> Option<f64> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let ticks = if ticks > 0 { ticks as f64 } else { 100.0 };
+    let mut total = 0u64;
+    let mut stack = vec![pid];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut any = false;
+    while let Some(p) = stack.pop() {
+        if !seen.insert(p) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // The command name (field 2) may hold spaces: fields are counted after its ')'.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let (Some(u), Some(s)) = (
+            fields.get(11).and_then(|v| v.parse::<u64>().ok()),
+            fields.get(12).and_then(|v| v.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        any = true;
+        total += u + s;
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
+            for task in tasks.flatten() {
+                if let Ok(children) = std::fs::read_to_string(task.path().join("children")) {
+                    stack.extend(
+                        children
+                            .split_whitespace()
+                            .filter_map(|c| c.parse::<u32>().ok()),
+                    );
+                }
+            }
+        }
+    }
+    any.then(|| total as f64 / ticks)
 }
 
 /// One row of the axis.
@@ -96,11 +169,12 @@ impl Axis {
     }
 }
 
-/// Samples `/proc/<pid>/status` every `every` on a thread of its own until `finish`.
+/// Samples `/proc/<pid>/status` and the process tree's CPU every `every` on a thread of its
+/// own until `finish`.
 pub struct Sampler {
     stop: Arc<AtomicBool>,
     pid: u32,
-    thread: std::thread::JoinHandle<Usage>,
+    thread: std::thread::JoinHandle<(Usage, Vec<(Instant, f64)>)>,
 }
 
 impl Sampler {
@@ -109,21 +183,57 @@ impl Sampler {
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
             let mut usage = Usage::default();
+            let mut cpu = Vec::new();
             while !flag.load(Ordering::Acquire) {
                 usage.sample(pid);
+                if let Some(c) = tree_cpu_secs(pid) {
+                    cpu.push((Instant::now(), c));
+                }
                 std::thread::sleep(every);
             }
-            usage
+            (usage, cpu)
         });
         Sampler { stop, pid, thread }
     }
 
-    /// Stops sampling (the process must still run: its `VmHWM` is read last).
+    /// The bench's own process (a contender that runs in it).
+    pub fn this_process(every: Duration) -> Sampler {
+        Sampler::start(std::process::id(), every)
+    }
+
+    /// Stops sampling (the process must still run: its `VmHWM` and CPU are read last).
     pub fn finish(self) -> Usage {
+        self.finish_from(None)
+    }
+
+    /// Like `finish`, with the CPU burnt since `from` (the clock's start: the last sample at
+    /// or before it).
+    pub fn finish_from(self, from: Option<Instant>) -> Usage {
         self.stop.store(true, Ordering::Release);
-        let mut usage = self.thread.join().unwrap_or_default();
+        let (mut usage, samples) = self.thread.join().unwrap_or_default();
         usage.sample(self.pid);
+        let end = tree_cpu_secs(self.pid);
+        usage.cpu_secs = match (from, end) {
+            (Some(from), Some(end)) => samples
+                .iter()
+                .rev()
+                .find(|(at, _)| *at <= from)
+                .or(samples.first())
+                .map(|(_, at_start)| (end - at_start).max(0.0)),
+            _ => None,
+        };
+        usage.in_process = self.pid == std::process::id();
+        if usage.in_process {
+            usage.peak_rss_kib = 0;
+        }
         usage
+    }
+}
+
+impl Timing {
+    /// When the clock started, for a contender started at `began`.
+    pub fn clock_start(&self, began: Instant) -> Instant {
+        began + Duration::from_secs_f64(self.start_secs)
     }
 }
 
@@ -274,9 +384,9 @@ impl Bench {
     ) -> Result<(Timing, Option<Usage>)> {
         const EVERY: Duration = Duration::from_millis(100);
         match system {
-            AxisSystem::CopyLimit => self
-                .copy_limit(topic, partitions, &format!("c{index}.{topic}"))
-                .map(|t| (t, None)),
+            AxisSystem::CopyLimit => {
+                self.in_process(|b| b.copy_limit(topic, partitions, &format!("c{index}.{topic}")))
+            }
             AxisSystem::BuiltinEos => {
                 self.builtin_child(index, topic, partitions, &options.cutover_exe, EVERY)
             }
@@ -369,7 +479,7 @@ impl Bench {
             }
             Ok(copied)
         });
-        let usage = sampler.finish();
+        let usage = sampler.finish_from(result.as_ref().ok().map(|t| t.clock_start(began)));
         instances.stop_all();
         result.map(|t| (t, Some(usage)))
     }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use rdkafka::producer::{
     BaseRecord, DefaultProducerContext, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
 };
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
-use replicator::{Metrics, ReplicatorConfig};
+use replicator::ReplicatorConfig;
 use scenarios::spec::{SystemOverride, SystemSpec};
 use scenarios::system::mirrormaker2::Mirrormaker2;
 use scenarios::system::{Launcher, Mm2Launch};
@@ -162,12 +162,17 @@ pub fn parse_partitions(text: &str) -> Vec<i32> {
     counts
 }
 
-/// One contender's measurement (or why there is none).
+/// One contender's measurement (or why there is none), with what it cost.
 #[derive(Debug, Clone)]
 pub struct Figure {
     pub contender: Contender,
     pub outcome: std::result::Result<Timing, String>,
+    /// CPU and memory while the clock ran (None when not sampled).
+    pub usage: Option<Usage>,
 }
+
+/// How often a contender's `/proc` figures are sampled.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 /// Records and bytes counted after the clock started, and the times.
 #[derive(Debug, Clone, Copy)]
@@ -279,22 +284,34 @@ pub fn run(options: &Options) -> Result<Table> {
     let mut figures = Vec::new();
     for (index, contender) in options.contenders.iter().enumerate() {
         println!("running: {} {}", contender.name, contender.setting);
-        let outcome = bench
-            .measure(index, contender)
+        let measured = bench
+            .measure(index, contender, &options.cutover_exe)
             .map_err(|e| format!("{e:#}"));
+        let (outcome, usage) = match measured {
+            Ok((t, u)) => (Ok(t), u),
+            Err(e) => (Err(e), None),
+        };
         match &outcome {
             Ok(t) => println!(
-                "  {:.0} records/s, {:.1} MB/s, {:.2} s (start {:.1} s)",
+                "  {:.0} records/s, {:.1} MB/s, {:.2} s (start {:.1} s){}",
                 t.rate(),
                 t.mbps(),
                 t.secs,
-                t.start_secs
+                t.start_secs,
+                usage
+                    .as_ref()
+                    .and_then(|u| u.cpu_per_gb(t).map(|c| (c, u.peak_rss_kib)))
+                    .map_or(String::new(), |(c, rss)| format!(
+                        ", {c:.1} CPU s/GB, peak RSS {:.0} MiB",
+                        rss as f64 / 1024.0
+                    ))
             ),
             Err(e) => println!("  failed: {e}"),
         }
         figures.push(Figure {
             contender: contender.clone(),
             outcome,
+            usage,
         });
     }
     let axis = if options.partitions_axis.is_empty() {
@@ -326,34 +343,41 @@ pub fn run(options: &Options) -> Result<Table> {
 }
 
 impl Bench {
-    fn measure(&mut self, index: usize, contender: &Contender) -> Result<Timing> {
+    fn measure(
+        &mut self,
+        index: usize,
+        contender: &Contender,
+        cutover_exe: &Path,
+    ) -> Result<(Timing, Option<Usage>)> {
         // Each contender writes its own topic, removed afterwards: 1 GB per contender would
         // otherwise pile up on the target's disk.
         let topic = format!("c{index}.{SOURCE_TOPIC}");
         let result = match &contender.kind {
-            Kind::CopyLimit => self.copy_limit(SOURCE_TOPIC, PARTITIONS, &topic),
-            Kind::ProduceLimit => self.produce_limit(&topic),
+            Kind::CopyLimit => self.in_process(|b| b.copy_limit(SOURCE_TOPIC, PARTITIONS, &topic)),
+            Kind::ProduceLimit => self.in_process(|b| b.produce_limit(&topic)),
             Kind::Builtin {
                 mode,
                 tuning,
                 instances,
-            } => self.builtin(index, mode, tuning, *instances),
+            } => self.builtin(index, mode, tuning, *instances, cutover_exe),
             Kind::MirrorMaker2 {
                 exactly_once,
                 producer,
-            } => self
-                .mirrormaker2(
-                    index,
-                    *exactly_once,
-                    producer,
-                    SOURCE_TOPIC,
-                    PARTITIONS,
-                    None,
-                )
-                .map(|(t, _)| t),
-            Kind::MirrorMaker2Connect { exactly_once } => self
-                .mirrormaker2_connect(index, *exactly_once, SOURCE_TOPIC, PARTITIONS, None)
-                .map(|(t, _)| t),
+            } => self.mirrormaker2(
+                index,
+                *exactly_once,
+                producer,
+                SOURCE_TOPIC,
+                PARTITIONS,
+                Some(SAMPLE_EVERY),
+            ),
+            Kind::MirrorMaker2Connect { exactly_once } => self.mirrormaker2_connect(
+                index,
+                *exactly_once,
+                SOURCE_TOPIC,
+                PARTITIONS,
+                Some(SAMPLE_EVERY),
+            ),
         };
         let admin = self.target.admin()?;
         let topics = self
@@ -366,6 +390,19 @@ impl Bench {
             }
         }
         result
+    }
+
+    /// A contender that runs in the bench's own process: its CPU is the process's while the
+    /// clock runs (the bench does nothing else meanwhile).
+    pub fn in_process(
+        &self,
+        run: impl FnOnce(&Self) -> Result<Timing>,
+    ) -> Result<(Timing, Option<Usage>)> {
+        let began = Instant::now();
+        let sampler = Sampler::this_process(SAMPLE_EVERY);
+        let result = run(self);
+        let usage = sampler.finish_from(result.as_ref().ok().map(|t| t.clock_start(began)));
+        result.map(|t| (t, Some(usage)))
     }
 
     /// The copy limit: assign every partition of `source_topic`, consume, produce into
@@ -453,15 +490,18 @@ impl Bench {
         Ok(self.timing(began, first.unwrap_or(began), self.records / 20))
     }
 
-    /// The built-in replicator in this process (`instances` engines sharing a group), copying
-    /// `bench` to `c<index>.bench` until every record is made safe on the target.
+    /// The built-in replicator as users run it: `instances` `cutover replicate` processes
+    /// sharing a group, copying `bench` to `c<index>.bench`, timed by their metrics
+    /// (`cutover_replicator_records_total`, records made safe on the target), their CPU and
+    /// memory sampled from `/proc`.
     fn builtin(
         &self,
         index: usize,
         mode: &str,
         tuning: &[(String, String)],
         instances: u32,
-    ) -> Result<Timing> {
+        cutover_exe: &Path,
+    ) -> Result<(Timing, Option<Usage>)> {
         let mut merged: BTreeMap<String, String> = self.base_tuning.iter().cloned().collect();
         merged.extend(tuning.iter().cloned());
         let tuning_text: String = merged.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
@@ -483,40 +523,66 @@ bootstrap.servers = "{target}"
             source = self.source.bootstrap_servers(),
             target = self.target.bootstrap_servers(),
         );
-        let config = Arc::new(ReplicatorConfig::from_toml(&text, "bench")?);
+        // Refused here rather than by a child that exits at once.
+        ReplicatorConfig::from_toml(&text, "bench")?;
+        let dir = tempfile::tempdir().context("replicator work dir")?;
+        let config_path = dir.path().join("replicator.toml");
+        std::fs::write(&config_path, text)
+            .with_context(|| format!("writing {}", config_path.display()))?;
+        let system = SystemSpec::mirrormaker2(1, true).overridden(SystemOverride::Builtin);
+        let (sb, tb) = (
+            self.source.bootstrap_servers(),
+            self.target.bootstrap_servers(),
+        );
         let began = Instant::now();
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut engines = Vec::new();
-        for _ in 0..instances.max(1) {
-            let metrics = Metrics::new();
-            let (config, m, stop, handle) = (
-                config.clone(),
-                metrics.clone(),
-                stop.clone(),
-                self.runtime.handle().clone(),
-            );
-            let thread =
-                std::thread::spawn(move || replicator::engine::run(config, m, handle, stop));
-            engines.push((metrics, thread));
+        let launcher = Launcher {
+            cutover_exe: cutover_exe.to_path_buf(),
+            ..Launcher::new(
+                scenarios::system::builtin::Builtin::prepared(system, config_path),
+                dir.path(),
+                sb,
+                tb,
+                vec![SOURCE_TOPIC.into()],
+            )
+        };
+        let mut children = scenarios::system::launch(launcher, instances.max(1))?;
+        let mut watched = Vec::new();
+        for i in 0..instances.max(1) {
+            let Some(running) = children.running.get(&i) else {
+                bail!("replicator instance {i} did not start");
+            };
+            let port = running
+                .metrics_port
+                .ok_or_else(|| anyhow!("replicator instance {i} has no metrics port"))?;
+            watched.push((port, Sampler::start(running.child.id(), SAMPLE_EVERY)));
         }
-        let copied = || -> u64 { engines.iter().map(|(m, _)| m.totals().records).sum() };
+        let mut copied = vec![0u64; watched.len()];
         let result = self.clock(began, || {
-            if engines.iter().any(|(_, t)| t.is_finished()) {
-                bail!("a replicator engine stopped before the copy was done");
+            if let Some((i, status)) = children.exited().into_iter().next() {
+                let log = std::fs::read_to_string(dir.path().join(format!("instance-{i}.log")))
+                    .unwrap_or_default();
+                let last: Vec<&str> = log.lines().rev().take(20).collect();
+                bail!(
+                    "replicator instance {i} exited ({status}); its log ends:\n{}",
+                    last.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
             }
-            Ok(copied())
-        });
-        stop.store(true, Ordering::Release);
-        for (_, thread) in engines {
-            match thread.join() {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) if result.is_err() => {
-                    return Err(anyhow!("replicator: {e}"));
+            for ((port, _), n) in watched.iter().zip(copied.iter_mut()) {
+                if let Some(body) = scenarios::system::builtin::fetch(*port) {
+                    *n = (*n).max(records_total(&body));
                 }
-                _ => {}
             }
-        }
-        result
+            // Scraped every ~50 ms: the page is small (12 partitions).
+            std::thread::sleep(Duration::from_millis(45));
+            Ok(copied.iter().sum())
+        });
+        let from = result.as_ref().ok().map(|t| t.clock_start(began));
+        let usages: Vec<Usage> = watched
+            .into_iter()
+            .map(|(_, sampler)| sampler.finish_from(from))
+            .collect();
+        children.stop_all();
+        result.map(|t| (t, Usage::sum(&usages)))
     }
 
     /// MirrorMaker 2 in dedicated mode (one JVM, the scenarios' generated `mm2.properties`
@@ -619,7 +685,8 @@ bootstrap.servers = "{target}"
             }
             tail.copied()
         });
-        let usage = sampler.map(Sampler::finish);
+        let from = result.as_ref().ok().map(|t| t.clock_start(began));
+        let usage = sampler.map(|s| s.finish_from(from));
         instances.stop_all();
         result.map(|t| (t, usage))
     }
@@ -707,7 +774,8 @@ bootstrap.servers = "{target}"
         };
         let mut tail = TailCounter::new(&tb, &target_topic, partitions, self.records)?;
         let result = self.clock(began, || tail.copied());
-        let usage = sampler.map(Sampler::finish);
+        let from = result.as_ref().ok().map(|t| t.clock_start(began));
+        let usage = sampler.map(|s| s.finish_from(from));
         cluster.stop_all(Duration::from_secs(5));
         result.map(|t| (t, usage))
     }

@@ -29,6 +29,27 @@ impl Table {
     pub fn copy_limit(&self) -> Option<f64> {
         self.rate_of(|c| matches!(c.kind, Kind::CopyLimit))
     }
+
+    /// CPU seconds per GB copied of the first contender `pick` chooses that has them.
+    fn cpu_per_gb_of(&self, pick: impl Fn(&Contender) -> bool) -> Option<f64> {
+        self.figures
+            .iter()
+            .filter(|f| pick(&f.contender))
+            .find_map(|f| f.usage.as_ref()?.cpu_per_gb(f.outcome.as_ref().ok()?))
+    }
+}
+
+/// The "CPU s/GB" and "peak RSS MiB" cells of a row.
+fn usage_cells(usage: Option<&Usage>, t: &Timing) -> (String, String) {
+    let cpu = usage
+        .and_then(|u| u.cpu_per_gb(t))
+        .map_or("–".into(), |c| format!("{c:.1}"));
+    let rss = match usage {
+        Some(u) if u.in_process => "(bench)".into(),
+        Some(u) if u.peak_rss_kib > 0 => format!("{:.0}", u.peak_rss_kib as f64 / 1024.0),
+        _ => "–".into(),
+    };
+    (cpu, rss)
 }
 
 /// The Markdown table.
@@ -57,7 +78,12 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
         "{} records of {} B ({:.0} MB with keys) over {PARTITIONS} partitions, two 1-broker \
          clusters on this machine ({} cores), measured {}. Rates count the 95 % of the records \
          copied after the first 5 %; \"start s\" is the time to that 5 %. Ratios are to the copy \
-         limit measured in this run.\n",
+         limit measured in this run. \"CPU s/GB\" is the user + system CPU of the contender's \
+         process tree (`/proc/<pid>/stat`, sampled every 100 ms) while the clock ran, per 10^9 \
+         bytes copied meanwhile; the baselines run in the bench's own process (its CPU, which \
+         does nothing else then; its memory not told apart: \"(bench)\"). \"peak RSS\" is the \
+         larger of the sampled `VmRSS` and `VmHWM` at the end, summed over instances. The \
+         brokers share the machine and are not counted.\n",
         table.records,
         table.value_bytes,
         table.bytes as f64 / 1e6,
@@ -77,11 +103,11 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
     }
     let _ = writeln!(
         out,
-        "| contender | setting | records/s | MB/s | ratio to copy limit | vs built-in EOS default | copy s | start s |"
+        "| contender | setting | records/s | MB/s | ratio to copy limit | vs built-in EOS default | CPU s/GB | peak RSS MiB | copy s | start s |"
     );
     let _ = writeln!(
         out,
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for f in &table.figures {
         let c = &f.contender;
@@ -100,9 +126,10 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
                     (Section::Matrix, Some(d)) => format!("{:.2}", t.rate() / d),
                     _ => String::new(),
                 };
+                let (cpu, rss) = usage_cells(f.usage.as_ref(), t);
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {:.0} | {:.1} | {} | {} | {:.1} | {:.1} |",
+                    "| {} | {} | {:.0} | {:.1} | {} | {} | {cpu} | {rss} | {:.1} | {:.1} |",
                     c.name,
                     setting.replace('|', "\\|"),
                     t.rate(),
@@ -117,7 +144,7 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
                 let first = e.lines().next().unwrap_or_default().replace('|', "\\|");
                 let _ = writeln!(
                     out,
-                    "| {} | {} | failed: {first} | | | | | |",
+                    "| {} | {} | failed: {first} | | | | | | | |",
                     c.name, setting
                 );
             }
@@ -180,6 +207,38 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
             "- at-least-once ≥ 90 % of the copy limit: not measured in this run"
         ),
     };
+    let eos_cpu = table.cpu_per_gb_of(|c| {
+        c.section == Section::System
+            && matches!(
+                c.kind,
+                Kind::Builtin {
+                    mode: "exactly-once",
+                    ..
+                }
+            )
+    });
+    let mm2_eos_cpu = table.cpu_per_gb_of(|c| {
+        c.section == Section::System
+            && matches!(
+                c.kind,
+                Kind::MirrorMaker2 {
+                    exactly_once: true,
+                    ..
+                }
+            )
+    });
+    let _ = match (eos_cpu, mm2_eos_cpu) {
+        (Some(e), Some(m)) if m > 0.0 => writeln!(
+            out,
+            "- built-in exactly-once CPU per GB ≤ ¼ of MirrorMaker 2 exactly-once's: {e:.1} vs {m:.1} s/GB ({:.0} %) — {}",
+            100.0 * e / m,
+            verdict(e <= m / 4.0)
+        ),
+        _ => writeln!(
+            out,
+            "- built-in exactly-once CPU per GB ≤ ¼ of MirrorMaker 2 exactly-once's: not measured in this run"
+        ),
+    };
     if let Some(axis) = &table.axis {
         let _ = writeln!(out);
         render_axis(&mut out, axis);
@@ -211,8 +270,8 @@ fn render_axis(out: &mut String, axis: &Axis) {
          one instance each, as child processes (`cutover replicate`, MirrorMaker 2's JVM): \
          \"threads\" is the peak `Threads` of the process's `/proc/<pid>/status` sampled every \
          100 ms from its start to the end of the copy, \"peak RSS\" the larger of the sampled \
-         `VmRSS` and its `VmHWM` at the end of the copy. The copy limit runs in the bench's own \
-         process (not sampled). Budget of the whole axis: {} s.\n",
+         `VmRSS` and its `VmHWM` at the end of the copy, \"CPU s/GB\" as in the table above. \
+         The copy limit runs in the bench's own process (its CPU only). Budget of the whole axis: {} s.\n",
         axis.records,
         axis.bytes as f64 / 1e6,
         if fills.is_empty() {
@@ -224,11 +283,11 @@ fn render_axis(out: &mut String, axis: &Axis) {
     );
     let _ = writeln!(
         out,
-        "| partitions | contender | records/s | MB/s | ratio to its own {low}-partition rate | threads (peak) | peak RSS MiB | copy s | start s |"
+        "| partitions | contender | records/s | MB/s | ratio to its own {low}-partition rate | threads (peak) | peak RSS MiB | CPU s/GB | copy s | start s |"
     );
     let _ = writeln!(
         out,
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for f in &axis.figures {
         let name = f.system.name();
@@ -237,16 +296,13 @@ fn render_axis(out: &mut String, axis: &Axis) {
                 let ratio = axis
                     .rate(low, f.system)
                     .map_or("–".into(), |r| format!("{:.2}", t.rate() / r));
-                let (threads, rss) = match usage {
-                    Some(u) => (
-                        u.peak_threads.to_string(),
-                        format!("{:.0}", u.peak_rss_kib as f64 / 1024.0),
-                    ),
-                    None => ("–".into(), "–".into()),
-                };
+                let threads = usage
+                    .as_ref()
+                    .map_or("–".into(), |u| u.peak_threads.to_string());
+                let (cpu, rss) = usage_cells(usage.as_ref(), t);
                 let _ = writeln!(
                     out,
-                    "| {} | {name} | {:.0} | {:.1} | {ratio} | {threads} | {rss} | {:.1} | {:.1} |",
+                    "| {} | {name} | {:.0} | {:.1} | {ratio} | {threads} | {rss} | {cpu} | {:.1} | {:.1} |",
                     f.partitions,
                     t.rate(),
                     t.mbps(),
@@ -258,7 +314,7 @@ fn render_axis(out: &mut String, axis: &Axis) {
                 let first = e.lines().next().unwrap_or_default().replace('|', "\\|");
                 let _ = writeln!(
                     out,
-                    "| {} | {name} | failed: {first} | | | | | | |",
+                    "| {} | {name} | failed: {first} | | | | | | | |",
                     f.partitions
                 );
             }
