@@ -191,3 +191,38 @@ fn replication_bench_times_mirrormaker2_exactly_once() {
         table.markdown
     );
 }
+
+#[path = "../benches/verify_clusters/body.rs"]
+mod verify_clusters;
+
+/// The real-cluster checker bench, tiny: both sides identical, so `cutover verify` passes with
+/// every record matched, the two `--group` processes merge into the same verdict, and the
+/// table says the goal met or not.
+#[test]
+fn verify_clusters_bench_runs_tiny_and_the_group_agrees_with_one_process() {
+    let options = verify_clusters::Options {
+        records: 2_000,
+        value_bytes: 128,
+        partitions: vec![4],
+        cutover_exe: env!("CARGO_BIN_EXE_cutover").into(),
+        workers: 2,
+    };
+    let report = verify_clusters::run(&options).unwrap();
+    assert_eq!(report.rows.len(), 1);
+    let r = &report.rows[0];
+    assert_eq!(r.verify_status, "pass", "{}", report.markdown);
+    assert_eq!(r.matched, 2_000, "{}", report.markdown);
+    assert!(r.group_identical, "{}", report.markdown);
+    assert!(r.plain_secs > 0.0 && r.verify_secs > 0.0 && r.group_secs > 0.0);
+    for needle in [
+        "| 4 | ",
+        "- 4 partitions: `cutover verify` ≥ 70 % of the plain read's rate: ",
+        "| yes |",
+    ] {
+        assert!(
+            report.markdown.contains(needle),
+            "{needle:?} not in:\n{}",
+            report.markdown
+        );
+    }
+}
