@@ -341,7 +341,7 @@ fn read_all(bootstrap: &str, topic: &str, partitions: &[i32]) -> Result<u64> {
                 n += 1;
                 if ends
                     .get(&m.partition())
-                    .is_some_and(|e| m.offset() + 1 <= *e)
+                    .is_some_and(|e| m.offset() < *e)
                 {
                     left -= 1;
                 }
