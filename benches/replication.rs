@@ -17,6 +17,12 @@
 //!   changed at a time (batch size, linger, compression, fetch sizes, socket buffers, commit
 //!   interval, instances).
 //!
+//! Every contender runs `CUTOVER_BENCH_ROUNDS` times (3; quick 1) in rounds whose order
+//! alternates (forward, backward, forward), each with its own group and target topic, and its
+//! row is its median round: the copy limit swung 2× between runs minutes apart on a shared
+//! 2-core machine. The throughput goals are against the target's produce limit, the ceiling
+//! no copy can pass (built-in at-least-once ≥ 90 %, exactly-once ≥ 80 %).
+//!
 //! `CUTOVER_BENCH_QUICK=1` runs 20 k records of 512 B; `CUTOVER_BENCH_ONLY=word,word` keeps the
 //! copy limit and the contenders whose name or setting contains a word. The table (records/s,
 //! MB/s, ratio to the copy limit, CPU seconds per GB copied and peak resident memory of each

@@ -45,6 +45,9 @@ pub struct Options {
     /// The `cutover` executable the axis runs the built-in replicator with (`cutover
     /// replicate`, a child process, so its threads and memory are its own).
     pub cutover_exe: PathBuf,
+    /// Every contender runs this many times, in rounds whose order alternates (forward,
+    /// backward, …), and reports its median: the machine's speed drifts by 2× within minutes.
+    pub rounds: u32,
 }
 
 impl Options {
@@ -143,6 +146,7 @@ impl Options {
                 if quick { 600 } else { 2400 },
             )),
             cutover_exe: PathBuf::from(env!("CARGO_BIN_EXE_cutover")),
+            rounds: num("CUTOVER_BENCH_ROUNDS", if quick { 1 } else { 3 }).max(1) as u32,
         }
     }
 }
@@ -169,6 +173,9 @@ pub struct Figure {
     pub outcome: std::result::Result<Timing, String>,
     /// CPU and memory while the clock ran (None when not sampled).
     pub usage: Option<Usage>,
+    /// The rate of each round that copied everything (records/s), in round order; `outcome`
+    /// and `usage` are the median round's.
+    pub rounds: Vec<f64>,
 }
 
 /// How often a contender's `/proc` figures are sampled.
@@ -281,39 +288,56 @@ pub fn run(options: &Options) -> Result<Table> {
         timeout: options.contender_timeout,
         mm2: None,
     };
-    let mut figures = Vec::new();
-    for (index, contender) in options.contenders.iter().enumerate() {
-        println!("running: {} {}", contender.name, contender.setting);
-        let measured = bench
-            .measure(index, contender, &options.cutover_exe)
-            .map_err(|e| format!("{e:#}"));
-        let (outcome, usage) = match measured {
-            Ok((t, u)) => (Ok(t), u),
-            Err(e) => (Err(e), None),
-        };
-        match &outcome {
-            Ok(t) => println!(
-                "  {:.0} records/s, {:.1} MB/s, {:.2} s (start {:.1} s){}",
-                t.rate(),
-                t.mbps(),
-                t.secs,
-                t.start_secs,
-                usage
-                    .as_ref()
-                    .and_then(|u| u.cpu_per_gb(t).map(|c| (c, u.peak_rss_kib)))
-                    .map_or(String::new(), |(c, rss)| format!(
-                        ", {c:.1} CPU s/GB, peak RSS {:.0} MiB",
-                        rss as f64 / 1024.0
-                    ))
-            ),
-            Err(e) => println!("  failed: {e}"),
+    // Per contender, every round's measurement; rounds alternate their order so that a drift
+    // of the machine's speed during the run weighs on every contender alike.
+    let mut measured: Vec<Vec<std::result::Result<(Timing, Option<Usage>), String>>> =
+        vec![Vec::new(); options.contenders.len()];
+    for round in 0..options.rounds.max(1) {
+        let mut order: Vec<usize> = (0..options.contenders.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
         }
-        figures.push(Figure {
-            contender: contender.clone(),
-            outcome,
-            usage,
-        });
+        for index in order {
+            let contender = &options.contenders[index];
+            println!(
+                "running (round {} of {}): {} {}",
+                round + 1,
+                options.rounds.max(1),
+                contender.name,
+                contender.setting
+            );
+            // A fresh group, target topic and internal topics per round: a second run of the
+            // same group would resume where the first stopped, with nothing left to copy.
+            let run_index = round as usize * options.contenders.len() + index;
+            let m = bench
+                .measure(run_index, contender, &options.cutover_exe)
+                .map_err(|e| format!("{e:#}"));
+            match &m {
+                Ok((t, usage)) => println!(
+                    "  {:.0} records/s, {:.1} MB/s, {:.2} s (start {:.1} s){}",
+                    t.rate(),
+                    t.mbps(),
+                    t.secs,
+                    t.start_secs,
+                    usage
+                        .as_ref()
+                        .and_then(|u| u.cpu_per_gb(t).map(|c| (c, u.peak_rss_kib)))
+                        .map_or(String::new(), |(c, rss)| format!(
+                            ", {c:.1} CPU s/GB, peak RSS {:.0} MiB",
+                            rss as f64 / 1024.0
+                        ))
+                ),
+                Err(e) => println!("  failed: {e}"),
+            }
+            measured[index].push(m);
+        }
     }
+    let figures: Vec<Figure> = options
+        .contenders
+        .iter()
+        .zip(measured)
+        .map(|(contender, rounds)| median_figure(contender, rounds))
+        .collect();
     let axis = if options.partitions_axis.is_empty() {
         None
     } else {
@@ -340,6 +364,39 @@ pub fn run(options: &Options) -> Result<Table> {
     std::fs::write(&options.table_path, &table.markdown)
         .with_context(|| format!("writing {}", options.table_path.display()))?;
     Ok(table)
+}
+
+/// A contender's figure from its rounds: the median round by rate among those that copied
+/// everything (the lower middle of an even count); failed when none did (the first failure).
+fn median_figure(
+    contender: &Contender,
+    rounds: Vec<std::result::Result<(Timing, Option<Usage>), String>>,
+) -> Figure {
+    let rates: Vec<f64> = rounds
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|(t, _)| t.rate()))
+        .collect();
+    let mut ok: Vec<(Timing, Option<Usage>)> = rounds
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    ok.sort_by(|a, b| a.0.rate().total_cmp(&b.0.rate()));
+    let (outcome, usage) = if ok.is_empty() {
+        let first = rounds
+            .into_iter()
+            .find_map(|r| r.err())
+            .unwrap_or_else(|| "not run".into());
+        (Err(first), None)
+    } else {
+        let (t, u) = ok[(ok.len() - 1) / 2];
+        (Ok(t), u)
+    };
+    Figure {
+        contender: contender.clone(),
+        outcome,
+        usage,
+        rounds: rates,
+    }
 }
 
 impl Bench {

@@ -339,10 +339,7 @@ fn read_all(bootstrap: &str, topic: &str, partitions: &[i32]) -> Result<u64> {
                 checksum ^= m.payload().and_then(|v| v.first()).copied().unwrap_or(0);
                 checksum ^= m.key().and_then(|k| k.last()).copied().unwrap_or(0);
                 n += 1;
-                if ends
-                    .get(&m.partition())
-                    .is_some_and(|e| m.offset() < *e)
-                {
+                if ends.get(&m.partition()).is_some_and(|e| m.offset() < *e) {
                     left -= 1;
                 }
             }
