@@ -290,8 +290,7 @@ pub fn run(options: &Options) -> Result<Table> {
     };
     // Per contender, every round's measurement; rounds alternate their order so that a drift
     // of the machine's speed during the run weighs on every contender alike.
-    let mut measured: Vec<Vec<std::result::Result<(Timing, Option<Usage>), String>>> =
-        vec![Vec::new(); options.contenders.len()];
+    let mut measured: Vec<Vec<Round>> = vec![Vec::new(); options.contenders.len()];
     for round in 0..options.rounds.max(1) {
         let mut order: Vec<usize> = (0..options.contenders.len()).collect();
         if round % 2 == 1 {
@@ -366,12 +365,12 @@ pub fn run(options: &Options) -> Result<Table> {
     Ok(table)
 }
 
+/// One round of a contender: its timing and usage, or why it failed.
+type Round = std::result::Result<(Timing, Option<Usage>), String>;
+
 /// A contender's figure from its rounds: the median round by rate among those that copied
 /// everything (the lower middle of an even count); failed when none did (the first failure).
-fn median_figure(
-    contender: &Contender,
-    rounds: Vec<std::result::Result<(Timing, Option<Usage>), String>>,
-) -> Figure {
+fn median_figure(contender: &Contender, rounds: Vec<Round>) -> Figure {
     let rates: Vec<f64> = rounds
         .iter()
         .filter_map(|r| r.as_ref().ok().map(|(t, _)| t.rate()))
