@@ -13,9 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use scenarios::spec::{SystemOverride, SystemSpec};
-use scenarios::system::Launcher;
 
 use super::*;
 
@@ -382,23 +381,22 @@ impl Bench {
         partitions: i32,
         options: &Options,
     ) -> Result<(Timing, Option<Usage>)> {
-        const EVERY: Duration = Duration::from_millis(100);
         match system {
             AxisSystem::CopyLimit => {
                 self.in_process(|b| b.copy_limit(topic, partitions, &format!("c{index}.{topic}")))
             }
             AxisSystem::BuiltinEos => {
-                self.builtin_child(index, topic, partitions, &options.cutover_exe, EVERY)
+                self.builtin_child(index, topic, partitions, &options.cutover_exe)
             }
             AxisSystem::Mm2Eos => {
-                self.mirrormaker2(index, true, &[], topic, partitions, Some(EVERY))
+                self.mirrormaker2(index, true, &[], topic, partitions, Some(SAMPLE_EVERY))
             }
             AxisSystem::Mm2Connect | AxisSystem::Mm2ConnectEos => self.mirrormaker2_connect(
                 index,
                 system == AxisSystem::Mm2ConnectEos,
                 topic,
                 partitions,
-                Some(EVERY),
+                Some(SAMPLE_EVERY),
             ),
         }
     }
@@ -411,7 +409,6 @@ impl Bench {
         topic: &str,
         partitions: i32,
         cutover_exe: &Path,
-        every: Duration,
     ) -> Result<(Timing, Option<Usage>)> {
         let mut system = SystemSpec::mirrormaker2(1, true).overridden(SystemOverride::Builtin);
         if let SystemSpec::Builtin { replication, .. } = &mut system {
@@ -439,49 +436,7 @@ impl Bench {
             &[],
             &[],
         )?;
-        let dir = tempfile::tempdir().context("replicator work dir")?;
-        let config_path = dir.path().join("replicator.toml");
-        std::fs::write(&config_path, text)
-            .with_context(|| format!("writing {}", config_path.display()))?;
-        let began = Instant::now();
-        let launcher = Launcher {
-            cutover_exe: cutover_exe.to_path_buf(),
-            ..Launcher::new(
-                scenarios::system::builtin::Builtin::prepared(system, config_path),
-                dir.path(),
-                sb,
-                tb,
-                vec![topic.into()],
-            )
-        };
-        let mut instances = scenarios::system::launch(launcher, 1)?;
-        let (pid, port) = match instances.running.get(&0) {
-            Some(i) => (i.child.id(), i.metrics_port),
-            None => bail!("the replicator did not start"),
-        };
-        let port = port.ok_or_else(|| anyhow!("the replicator has no metrics port"))?;
-        let sampler = Sampler::start(pid, every);
-        let mut copied = 0u64;
-        let result = self.clock(began, || {
-            if let Some((_, status)) = instances.exited().into_iter().next() {
-                let log =
-                    std::fs::read_to_string(dir.path().join("instance-0.log")).unwrap_or_default();
-                let last: Vec<&str> = log.lines().rev().take(20).collect();
-                bail!(
-                    "the replicator exited ({status}); its log ends:\n{}",
-                    last.into_iter().rev().collect::<Vec<_>>().join("\n")
-                );
-            }
-            // Thousands of partitions make a big page: scraped every ~200 ms, not every 5.
-            std::thread::sleep(Duration::from_millis(200));
-            if let Some(body) = scenarios::system::builtin::fetch(port) {
-                copied = copied.max(records_total(&body));
-            }
-            Ok(copied)
-        });
-        let usage = sampler.finish_from(result.as_ref().ok().map(|t| t.clock_start(began)));
-        instances.stop_all();
-        result.map(|t| (t, Some(usage)))
+        self.replicate_children(system, &text, topic, 1, cutover_exe, 200)
     }
 
     /// Deletes every topic on the target but Kafka's own: the row's copy, the systems'

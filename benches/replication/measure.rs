@@ -581,24 +581,36 @@ bootstrap.servers = "{target}"
         );
         // Refused here rather than by a child that exits at once.
         ReplicatorConfig::from_toml(&text, "bench")?;
+        let system = SystemSpec::mirrormaker2(1, true).overridden(SystemOverride::Builtin);
+        self.replicate_children(system, &text, SOURCE_TOPIC, instances, cutover_exe, 45)
+    }
+
+    /// Runs `instances` `cutover replicate` processes with `config_text` (as `cutover run`
+    /// starts them) until every record is made safe on the target, timed by their metrics
+    /// (`cutover_replicator_records_total`, scraped every `scrape_ms`), each process sampled
+    /// from `/proc` (CPU and memory summed over the instances).
+    pub fn replicate_children(
+        &self,
+        system: SystemSpec,
+        config_text: &str,
+        topic: &str,
+        instances: u32,
+        cutover_exe: &Path,
+        scrape_ms: u64,
+    ) -> Result<(Timing, Option<Usage>)> {
         let dir = tempfile::tempdir().context("replicator work dir")?;
         let config_path = dir.path().join("replicator.toml");
-        std::fs::write(&config_path, text)
+        std::fs::write(&config_path, config_text)
             .with_context(|| format!("writing {}", config_path.display()))?;
-        let system = SystemSpec::mirrormaker2(1, true).overridden(SystemOverride::Builtin);
-        let (sb, tb) = (
-            self.source.bootstrap_servers(),
-            self.target.bootstrap_servers(),
-        );
         let began = Instant::now();
         let launcher = Launcher {
             cutover_exe: cutover_exe.to_path_buf(),
             ..Launcher::new(
                 scenarios::system::builtin::Builtin::prepared(system, config_path),
                 dir.path(),
-                sb,
-                tb,
-                vec![SOURCE_TOPIC.into()],
+                self.source.bootstrap_servers(),
+                self.target.bootstrap_servers(),
+                vec![topic.into()],
             )
         };
         let mut children = scenarios::system::launch(launcher, instances.max(1))?;
@@ -623,13 +635,13 @@ bootstrap.servers = "{target}"
                     last.into_iter().rev().collect::<Vec<_>>().join("\n")
                 );
             }
+            // Thousands of partitions make a big page: not scraped every 5 ms.
+            std::thread::sleep(Duration::from_millis(scrape_ms));
             for ((port, _), n) in watched.iter().zip(copied.iter_mut()) {
                 if let Some(body) = scenarios::system::builtin::fetch(*port) {
                     *n = (*n).max(records_total(&body));
                 }
             }
-            // Scraped every ~50 ms: the page is small (12 partitions).
-            std::thread::sleep(Duration::from_millis(45));
             Ok(copied.iter().sum())
         });
         let from = result.as_ref().ok().map(|t| t.clock_start(began));
