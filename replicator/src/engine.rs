@@ -405,7 +405,7 @@ impl Shared {
                 }
             }
             if !ready.is_empty() {
-                tracing::debug!(
+                tracing::info!(
                     slots = ?ready.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
                     after_ms = began.elapsed().as_millis() as u64,
                     "slot writers ready"
@@ -435,7 +435,7 @@ impl Shared {
         let reading = Instant::now();
         let known = match self.known_positions(&all) {
             Ok(k) => {
-                tracing::debug!(
+                tracing::info!(
                     partitions = all.len(),
                     known = k.len(),
                     elapsed_ms = reading.elapsed().as_millis() as u64,
