@@ -191,6 +191,8 @@ struct Shared {
     stopping: AtomicBool,
     /// The error that ended the membership thread, for the poll loop to return.
     fatal: Mutex<Option<ReplicatorError>>,
+    /// Writers asked to finish that nobody waits for otherwise ([`Shared::abandon`]).
+    orphans: Mutex<Vec<Handle>>,
     epochs: AtomicU64,
     membership: Mutex<Membership>,
 }
@@ -414,7 +416,7 @@ impl Shared {
             }
         }
         for (slot, h) in pending {
-            h.finish.store(true, Ordering::Release);
+            self.abandon(h);
             self.slot_down_of(slot, epochs.get(&slot).copied(), "writer not ready in time");
         }
     }
@@ -445,7 +447,7 @@ impl Shared {
             }
             Err(e) => {
                 for (slot, h) in ready {
-                    h.finish.store(true, Ordering::Release);
+                    self.abandon(h);
                     self.slot_down_of(
                         slot,
                         epochs.get(&slot).copied(),
@@ -467,7 +469,7 @@ impl Shared {
                     .is_some_and(|s| Some(s.epoch) == epochs.get(&slot).copied());
                 if !current {
                     // Revoked while its writer started (its next owner fences it).
-                    handle.finish.store(true, Ordering::Release);
+                    self.abandon(handle);
                     continue;
                 }
                 drop(state);
@@ -476,7 +478,8 @@ impl Shared {
                 self.unassign_parts(slot);
                 state = self.lock();
                 let Some(s) = state.slots.get_mut(&slot) else {
-                    handle.finish.store(true, Ordering::Release);
+                    drop(state);
+                    self.abandon(handle);
                     continue;
                 };
                 s.handle = Some(handle);
@@ -743,6 +746,25 @@ impl Shared {
             }
         }
         Err(ReplicatorError::kafka("source: list offsets", last))
+    }
+
+    /// Asks a writer nobody will install to finish, and keeps its handle so that the
+    /// instance does not exit while the writer destroys its producer.
+    fn abandon(&self, handle: Handle) {
+        handle.finish.store(true, Ordering::Release);
+        let mut orphans = lock_or_poisoned(&self.orphans);
+        orphans.retain(|h| matches!(h.done.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty)));
+        orphans.push(handle);
+    }
+
+    /// Waits (at most `finish_wait`) for the abandoned writers to end.
+    fn wait_for_orphans(&self) {
+        let deadline = Instant::now() + self.finish_wait();
+        for h in lock_or_poisoned(&self.orphans).drain(..) {
+            let _ = h
+                .done
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
     }
 
     /// A slot whose writer could not start or stopped: retried with a growing delay.
@@ -1038,6 +1060,7 @@ pub fn run(
         starts: Mutex::new(None),
         stopping: AtomicBool::new(false),
         fatal: Mutex::new(None),
+        orphans: Mutex::new(Vec::new()),
         epochs: AtomicU64::new(0),
         membership: Mutex::new(Membership::default()),
     });
@@ -1094,9 +1117,12 @@ pub fn run(
     shared.stopping.store(true, Ordering::Release);
     lock_or_poisoned(&shared.starts).take();
     let _ = membership.join();
-    // A start that was past its writers' initialisation installs nothing (its slots are gone)
-    // and finishes its writers; it is waited for as long as a revocation would be.
-    let _ = starter.recv_timeout(shared.finish_wait());
+    // A start in progress installs nothing (its slots are gone) and finishes its writers. The
+    // starter is joined, not waited for a while: it holds the clients of `shared`, and the
+    // process must not exit while another thread destroys a librdkafka client (that
+    // corrupted the heap: `malloc_consolidate(): invalid chunk size`, SIGABRT at exit).
+    let _ = starter.join();
+    shared.wait_for_orphans();
     if let Some(t) = group_sync {
         // It checks `shutdown` between syncs and every 100 ms of its wait.
         let _ = t.join();
@@ -1106,12 +1132,11 @@ pub fn run(
 
 /// The starter thread: starts the slots handed to it (new assignments, stopped writers), one
 /// batch at a time, so that a writer's initialisation or a checkpoint read holds up neither
-/// the group's membership nor the copying of the other slots. The returned channel says when
-/// it ended.
-fn spawn_starter(shared: &Arc<Shared>) -> Result<Receiver<()>> {
+/// the group's membership nor the copying of the other slots. It ends once the sender in
+/// `shared.starts` is dropped.
+fn spawn_starter(shared: &Arc<Shared>) -> Result<std::thread::JoinHandle<()>> {
     let (tx, rx) = std::sync::mpsc::channel::<Vec<u32>>();
     *lock_or_poisoned(&shared.starts) = Some(tx);
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
     let shared = shared.clone();
     std::thread::Builder::new()
         .name("slot-starter".into())
@@ -1128,10 +1153,8 @@ fn spawn_starter(shared: &Arc<Shared>) -> Result<Receiver<()>> {
                 }
                 shared.start_slots(&slots);
             }
-            let _ = done_tx.send(());
         })
-        .map_err(|e| ReplicatorError::kafka("starting the slot starter thread", e.to_string()))?;
-    Ok(done_rx)
+        .map_err(|e| ReplicatorError::kafka("starting the slot starter thread", e.to_string()))
 }
 
 /// The membership thread: polls the slot group's consumer (its rebalance callback runs here)
