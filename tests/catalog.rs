@@ -73,6 +73,14 @@ fn the_catalog_meets_its_expectations() {
                 "{name}: {:#}",
                 r["rebalances"]
             );
+            for i in 0..8 {
+                let log = dir.path().join(&name).join(format!("instance-{i}.log"));
+                if let Ok(text) = std::fs::read_to_string(&log) {
+                    if let Some(line) = restarted_after_revocation(&text) {
+                        panic!("{name}: instance {i} started a revoked slot again: {line}");
+                    }
+                }
+            }
         }
         ran += 1;
     }
@@ -221,6 +229,57 @@ fn assignments_since_last_start(log: &str) -> usize {
     last.lines()
         .filter(|l| l.contains(" INFO slots assigned slots=["))
         .count()
+}
+
+/// The first `starting stopped slots again` line of an instance's log that names a slot revoked
+/// from it and not assigned to it since: such a writer fences the slot's new owner.
+fn restarted_after_revocation(log: &str) -> Option<String> {
+    let slots = |line: &str| -> Vec<u32> {
+        line.split("slots=[")
+            .nth(1)
+            .and_then(|rest| rest.split(']').next())
+            .map(|list| {
+                list.split(',')
+                    .filter_map(|s| s.trim().parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut revoked = std::collections::BTreeSet::new();
+    for line in log.lines() {
+        if line.contains("(re)started ===") {
+            revoked.clear();
+        } else if line.contains("slots revoked") {
+            revoked.extend(slots(line));
+        } else if line.contains("slots assigned") {
+            for s in slots(line) {
+                revoked.remove(&s);
+            }
+        } else if line.contains("starting stopped slots again")
+            && slots(line).iter().any(|s| revoked.contains(s))
+        {
+            return Some(line.to_string());
+        }
+    }
+    None
+}
+
+#[test]
+fn a_revoked_slot_started_again_is_found_in_a_log() {
+    // From a seed-scale run before the fix: the poll loop took the revoked slots' writers,
+    // taken by the revocation, for stopped ones.
+    let log = "2026-12-07T16:17:00.527624Z  INFO slots assigned slots=[0, 1, 2, 3] cause=join
+2026-12-07T16:17:02.535883Z  INFO slots revoked slots=[0, 1, 2, 3] lost=false
+2026-12-07T16:17:02.774625Z  INFO starting stopped slots again slots=[0, 1, 2, 3]
+";
+    assert!(restarted_after_revocation(log).is_some());
+    let fine = "2026-12-07T16:17:00.527624Z  INFO slots assigned slots=[0, 1] cause=join
+2026-12-07T16:17:01.000000Z  INFO starting stopped slots again slots=[1]
+2026-12-07T16:17:02.535883Z  INFO slots revoked slots=[0, 1] lost=false
+2026-12-07T16:17:03.038796Z  INFO slots assigned slots=[0] cause=membership
+2026-12-07T16:17:04.000000Z  INFO starting stopped slots again slots=[0]
+";
+    assert_eq!(restarted_after_revocation(fine), None);
 }
 
 /// The built-in replicator's rebalances in `rebalance-storm-alo` (instances join, crash, stall

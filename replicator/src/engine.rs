@@ -96,6 +96,8 @@ struct Slot {
     queued: bool,
     /// The starter thread is starting it (its writer initialising, its positions read).
     starting: bool,
+    /// It is being released (revoked, or the instance stops): never started again.
+    releasing: bool,
 }
 
 impl Slot {
@@ -104,6 +106,7 @@ impl Slot {
             epoch,
             queued: true,
             starting: false,
+            releasing: false,
             handle: None,
             parts: BTreeSet::new(),
             checkpoints: HashMap::new(),
@@ -329,7 +332,7 @@ impl Shared {
                 .filter_map(|slot| {
                     let s = state.slots.get_mut(slot)?;
                     s.queued = false;
-                    if s.handle.is_some() || s.starting {
+                    if s.handle.is_some() || s.starting || s.releasing {
                         return None;
                     }
                     s.starting = true;
@@ -875,17 +878,17 @@ impl Shared {
     /// Finishes and releases `slots` (revoked, or shutting down).
     fn release_slots(&self, slots: &[u32]) {
         let _transition = lock_or_poisoned(&self.transitions);
-        // All writers finish in parallel.
+        // All writers finish in parallel. The slots are marked first, in the same lock: the poll
+        // loop must not take a slot whose writer was just taken for a stopped one and start it
+        // again (its new writer would fence the slot's next owner).
         let handles: Vec<(u32, Handle)> = {
             let mut state = self.lock();
             slots
                 .iter()
                 .filter_map(|s| {
-                    state
-                        .slots
-                        .get_mut(s)
-                        .and_then(|x| x.handle.take())
-                        .map(|h| (*s, h))
+                    let x = state.slots.get_mut(s)?;
+                    x.releasing = true;
+                    x.handle.take().map(|h| (*s, h))
                 })
                 .collect()
         };
@@ -1447,7 +1450,9 @@ fn restart_stopped(shared: &Shared) -> Result<()> {
         state
             .slots
             .iter_mut()
-            .filter(|(_, s)| s.handle.is_none() && !s.starting && !s.queued && s.retry_at <= now)
+            .filter(|(_, s)| {
+                s.handle.is_none() && !s.starting && !s.queued && !s.releasing && s.retry_at <= now
+            })
             .map(|(slot, s)| {
                 s.queued = true;
                 *slot
