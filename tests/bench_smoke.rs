@@ -225,6 +225,7 @@ fn verify_clusters_bench_runs_tiny_and_the_group_agrees_with_one_process() {
     assert_eq!(r.matched, 2_000, "{}", report.markdown);
     assert!(r.group_identical, "{}", report.markdown);
     assert!(r.plain_secs > 0.0 && r.verify_secs > 0.0 && r.group_secs > 0.0);
+    assert!(r.verify_cpu_secs > 0.0, "the verify process's CPU: {r:?}");
     for needle in [
         "| 4 | ",
         "- 4 partitions: `cutover verify` ≥ 70 % of the plain read's rate: ",

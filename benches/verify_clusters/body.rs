@@ -77,6 +77,8 @@ pub struct Row {
     pub bytes: u64,
     pub plain_secs: f64,
     pub verify_secs: f64,
+    /// User + system CPU seconds `cutover verify` (one process) burnt.
+    pub verify_cpu_secs: f64,
     pub group_secs: f64,
     /// `cutover verify`'s verdict and records matched.
     pub verify_status: String,
@@ -93,6 +95,10 @@ impl Row {
     }
     pub fn speed_up(&self) -> f64 {
         self.verify_secs / self.group_secs.max(1e-9)
+    }
+    /// `cutover verify`'s CPU seconds per GB of both sides read.
+    pub fn cpu_per_gb(&self) -> f64 {
+        self.verify_cpu_secs / (self.bytes as f64 / 1e9).max(1e-12)
     }
 }
 
@@ -167,7 +173,9 @@ pub fn run(options: &Options) -> Result<Report> {
         );
         let plain_secs = plain_read(&*source, &*target, &topic, partitions, options)?;
         println!("  plain read of both sides: {plain_secs:.2} s");
+        let cpu_before = children_cpu_secs();
         let (verify_secs, single) = verify(options, &sp, &tp, &topic, None, dir.path())?;
+        let verify_cpu_secs = children_cpu_secs() - cpu_before;
         println!(
             "  cutover verify: {verify_secs:.2} s ({:.0} % of the plain read's rate)",
             100.0 * plain_secs / verify_secs
@@ -181,6 +189,7 @@ pub fn run(options: &Options) -> Result<Report> {
             bytes,
             plain_secs,
             verify_secs,
+            verify_cpu_secs,
             group_secs,
             verify_status: status(&single),
             matched: single["tally"]["matched"].as_u64().unwrap_or(0),
@@ -200,6 +209,18 @@ pub fn run(options: &Options) -> Result<Report> {
     };
     report.markdown = render(&report);
     Ok(report)
+}
+
+/// User + system CPU seconds of this process's children that have ended and been waited for
+/// (`getrusage(RUSAGE_CHILDREN)`): around one `cutover verify`, its own CPU.
+fn children_cpu_secs() -> f64 {
+    // SAFETY: getrusage writes into the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
 }
 
 /// The verdicts agree on what they judged: status, and every count and tally figure.
@@ -448,7 +469,9 @@ pub fn render(report: &Report) -> String {
          both sides read to their high watermarks by rdkafka, {} consumers per side, no \
          hashing or matching. \"verify\": `cutover verify --workers {}` (one process, both \
          sides). \"group\": two `cutover verify --group` processes splitting the partitions, \
-         then `--merge`; the speed-up is against one process. Rates count both sides' bytes.\n",
+         then `--merge`; the speed-up is against one process. Rates count both sides' bytes; \
+         \"verify CPU s/GB\" is the user + system CPU of the one `cutover verify` process \
+         (`getrusage` of its ended child) per 10^9 bytes of both sides.\n",
         o.records,
         o.value_bytes,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -458,16 +481,17 @@ pub fn render(report: &Report) -> String {
     );
     let _ = writeln!(
         out,
-        "| partitions | plain read MB/s | verify MB/s | verify / plain | verdict | group s | speed-up | merged verdict identical |\n| ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"
+        "| partitions | plain read MB/s | verify MB/s | verify / plain | verify CPU s/GB | verdict | group s | speed-up | merged verdict identical |\n| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"
     );
     for r in &report.rows {
         let _ = writeln!(
             out,
-            "| {} | {:.1} | {:.1} | {:.0} % | {} ({} matched) | {:.1} | {:.2}× | {} |",
+            "| {} | {:.1} | {:.1} | {:.0} % | {:.1} | {} ({} matched) | {:.1} | {:.2}× | {} |",
             r.partitions,
             r.bytes as f64 / r.plain_secs / 1e6,
             r.bytes as f64 / r.verify_secs / 1e6,
             100.0 * r.ratio(),
+            r.cpu_per_gb(),
             r.verify_status,
             r.matched,
             r.group_secs,
