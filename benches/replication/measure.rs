@@ -365,6 +365,13 @@ pub fn run(options: &Options) -> Result<Table> {
     Ok(table)
 }
 
+/// The last 20 lines of instance `i`'s log in `dir` (why a contender's process exited).
+fn log_tail(dir: &Path, i: u32) -> String {
+    let log = std::fs::read_to_string(dir.join(format!("instance-{i}.log"))).unwrap_or_default();
+    let last: Vec<&str> = log.lines().rev().take(20).collect();
+    last.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
 /// One round of a contender: its timing and usage, or why it failed.
 type Round = std::result::Result<(Timing, Option<Usage>), String>;
 
@@ -627,12 +634,9 @@ bootstrap.servers = "{target}"
         let mut copied = vec![0u64; watched.len()];
         let result = self.clock(began, || {
             if let Some((i, status)) = children.exited().into_iter().next() {
-                let log = std::fs::read_to_string(dir.path().join(format!("instance-{i}.log")))
-                    .unwrap_or_default();
-                let last: Vec<&str> = log.lines().rev().take(20).collect();
                 bail!(
                     "replicator instance {i} exited ({status}); its log ends:\n{}",
-                    last.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    log_tail(dir.path(), i)
                 );
             }
             // Thousands of partitions make a big page: not scraped every 5 ms.
@@ -743,12 +747,9 @@ bootstrap.servers = "{target}"
         let mut tail = TailCounter::new(&tb, &target_topic, partitions, self.records)?;
         let result = self.clock(began, || {
             if let Some((i, status)) = instances.exited().into_iter().next() {
-                let log = std::fs::read_to_string(dir.path().join(format!("instance-{i}.log")))
-                    .unwrap_or_default();
-                let last: Vec<&str> = log.lines().rev().take(20).collect();
                 bail!(
                     "MirrorMaker 2 exited ({status}); its log ends:\n{}",
-                    last.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    log_tail(dir.path(), i)
                 );
             }
             tail.copied()

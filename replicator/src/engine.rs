@@ -305,10 +305,7 @@ impl Shared {
 
     /// The selected source partitions of `slot`.
     fn partitions_of(&self, slot: u32) -> Vec<Tp> {
-        let selected = match self.selected.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let selected = lock_or_poisoned(&self.selected);
         let mut out = Vec::new();
         for (t, n) in selected.iter() {
             for p in 0..*n {
@@ -588,10 +585,7 @@ impl Shared {
     /// (`rd_kafka_topic_new0`). One request serves the slots adopted in the same rebalance; a
     /// failure only costs that wait, so it is logged, not returned.
     fn prime_source_metadata(&self, parts: &[Tp]) {
-        let mut primed = match self.primed.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut primed = lock_or_poisoned(&self.primed);
         if let Some((at, topics)) = primed.as_ref() {
             if at.elapsed() < PRIMED_FOR && parts.iter().all(|(t, _)| topics.contains(t)) {
                 return;
@@ -1470,19 +1464,13 @@ fn restart_stopped(shared: &Shared) -> Result<()> {
 /// of running slots.
 fn rediscover(shared: &Shared) -> Result<()> {
     let selected = {
-        let mut topics = match shared.topics.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut topics = lock_or_poisoned(&shared.topics);
         let selected = shared.runtime.block_on(topics.selected_source_topics())?;
         shared.runtime.block_on(topics.ensure_all(&selected))?;
         selected
     };
     {
-        let mut current = match shared.selected.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut current = lock_or_poisoned(&shared.selected);
         if *current == selected {
             return Ok(());
         }
