@@ -33,7 +33,7 @@ struct Written {
 }
 
 /// 300 keyed records with workload ids, 20 of them re-sent (upstream duplicates), then a
-/// committed and an aborted transaction.
+/// committed and an aborted transaction, then 12 more records.
 async fn write_source(bootstrap: &str) -> Written {
     let producer: FutureProducer = config(bootstrap).set("acks", "all").create().unwrap();
     let mut committed = 0;
@@ -94,8 +94,29 @@ async fn write_source(bootstrap: &str) -> Written {
             txn.abort_transaction(t).unwrap();
         }
     }
+    // Plain records after the transactions: the checker reads a partition's committed view
+    // alone until a gap (here a marker and aborted records in the middle of the log), then
+    // both views; a checker that lost its place there would miscount these.
+    let after = 12u64;
+    for i in 0..after {
+        let id = encode_identity(3, i);
+        let headers = OwnedHeaders::new().insert(Header {
+            key: WORKLOAD_ID_HEADER,
+            value: Some(&id[..]),
+        });
+        producer
+            .send(
+                FutureRecord::to("orders")
+                    .key(&format!("late-{i}"))
+                    .payload(&format!("late {i}"))
+                    .headers(headers),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap();
+    }
     Written {
-        committed: committed + 10,
+        committed: committed + 10 + after,
         aborted: 10,
         upstream_duplicates: upstream,
     }

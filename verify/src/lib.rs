@@ -29,6 +29,7 @@ pub mod rename {
 pub mod resume;
 pub mod runs;
 pub mod schemas;
+mod streams;
 pub mod topic;
 pub mod torn;
 pub mod verdict;

@@ -5,28 +5,26 @@
 //! high watermark, capped at the last stable offset on the committed side, or `--until`), so a
 //! verification of live clusters ends.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use harness::quiet::QuietEof;
 use harness::{Admin, ClientProps};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-
-/// Readers stop at end-of-partition events; they are not errors to log.
-type QuietConsumer = BaseConsumer<QuietEof>;
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use regex::Regex;
-use sha2::{Digest, Sha256};
 
 use crate::error::VerifyError;
-use crate::fingerprint::{fingerprint, identity, message_headers, FingerprintOptions, RecordView};
+use crate::fingerprint::FingerprintOptions;
 use crate::matcher::{
     topic_position, Compaction, MatchOptions, PartitionMatcher, PartitionOutcome, Pos, Retention,
 };
 use crate::runs::{RunSorter, Spill};
+use crate::streams::{
+    consumer, list_offsets, Opener, QuietConsumer, Seen, SourceStream, Stream, PREFETCH_KBYTES,
+};
 use crate::topic::combine;
 use crate::verdict::{AnomalyClass, Position, Promises, TopicVerdict, Verdict};
 
@@ -398,6 +396,7 @@ pub(crate) async fn check_partitions(
     progress: Arc<dyn Fn(VerifyProgress) + Send + Sync>,
     keep: Option<Keep>,
 ) -> Result<Vec<PartitionResult>, VerifyError> {
+    let chunk = chunk_size(jobs.len(), options.workers);
     let jobs = Arc::new(Mutex::new(VecDeque::from(jobs)));
     let results: Arc<Mutex<Vec<PartitionResult>>> = Arc::new(Mutex::new(Vec::new()));
     let mut workers = Vec::new();
@@ -407,34 +406,45 @@ pub(crate) async fn check_partitions(
         let keep = keep.clone();
         workers.push(tokio::task::spawn_blocking(
             move || -> Result<(), VerifyError> {
-                let mut reader = Reader::new(&source, &target, &options)?;
+                let mut reader = Reader::new(&source, &target, &options, chunk)?;
                 loop {
-                    let job = match jobs.lock() {
-                        Ok(mut q) => q.pop_front(),
-                        Err(_) => None,
-                    };
-                    let Some(job) = job else { return Ok(()) };
-                    if keep
-                        .as_ref()
-                        .is_some_and(|k| !k(&job.source_topic, job.owner))
-                    {
-                        continue;
+                    // A chunk of jobs, those no longer this process's left out.
+                    let mut mine = Vec::with_capacity(chunk);
+                    while mine.len() < chunk {
+                        let job = match jobs.lock() {
+                            Ok(mut q) => q.pop_front(),
+                            Err(_) => None,
+                        };
+                        let Some(job) = job else { break };
+                        if keep
+                            .as_ref()
+                            .is_some_and(|k| !k(&job.source_topic, job.owner))
+                        {
+                            continue;
+                        }
+                        mine.push(job);
                     }
-                    let (outcome, warnings, divergent) = reader.partition(&job)?;
-                    progress(VerifyProgress::PartitionDone {
-                        topic: job.source_topic.clone(),
-                        partition: job.partition,
-                        records: outcome.tally.source_records + outcome.tally.target_records,
-                    });
-                    if let Ok(mut r) = results.lock() {
-                        r.push(PartitionResult {
-                            source_topic: job.source_topic,
+                    if mine.is_empty() {
+                        return Ok(());
+                    }
+                    let checked = reader.chunk(&mine)?;
+                    for (job, r) in mine.into_iter().zip(checked) {
+                        progress(VerifyProgress::PartitionDone {
+                            topic: job.source_topic.clone(),
                             partition: job.partition,
-                            outcome,
-                            warnings,
-                            divergent,
-                            unverified: std::mem::take(&mut reader.unverified),
+                            records: r.outcome.tally.source_records
+                                + r.outcome.tally.target_records,
                         });
+                        if let Ok(mut results) = results.lock() {
+                            results.push(PartitionResult {
+                                source_topic: job.source_topic,
+                                partition: job.partition,
+                                outcome: r.outcome,
+                                warnings: r.warnings,
+                                divergent: r.divergent,
+                                unverified: r.unverified,
+                            });
+                        }
                     }
                 }
             },
@@ -544,49 +554,42 @@ pub fn assemble(
     Verdict::from_topics(verdicts, options.promises.clone(), duration_ms)
 }
 
-fn consumer(
-    props: &ClientProps,
-    isolation: &str,
-    cluster: &str,
-) -> Result<QuietConsumer, VerifyError> {
-    let mut config = props.reader("cutover-verify")?;
-    config
-        .set("enable.partition.eof", "true")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", isolation)
-        .set("fetch.max.bytes", "52428800")
-        .set("queued.max.messages.kbytes", "65536")
-        // Reads are bounded: an empty fetch at the end should come back at once (the default
-        // 500 ms wait, three streams per partition, made many small partitions slow).
-        .set("fetch.wait.max.ms", "10");
-    config
-        .create_with_context(QuietEof)
-        .map_err(|e| VerifyError::Kafka {
-            cluster: cluster.into(),
-            detail: format!("creating a consumer: {e}"),
-        })
+/// The most partitions a worker reads at once (its chunk): their first fetches leave
+/// together, and each waits in its own queue until the worker comes to it.
+pub(crate) const MAX_CHUNK: usize = 32;
+
+/// How many jobs a worker takes at once: enough that every worker keeps several chunks to
+/// take (no worker left idle at the end), at most [`MAX_CHUNK`].
+pub(crate) fn chunk_size(jobs: usize, workers: usize) -> usize {
+    (jobs / (workers.max(1) * 4)).clamp(1, MAX_CHUNK)
 }
 
-/// One fingerprinted record.
-struct Seen {
-    offset: i64,
-    fp: [u8; 32],
-    ident: u64,
-    bytes: u64,
-    /// (key digest, value present) for compacted topics.
-    key: Option<([u8; 16], bool)>,
+/// What checking one job gave.
+pub(crate) struct JobResult {
+    pub(crate) outcome: PartitionOutcome,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) divergent: u64,
+    /// Ranges the job could not judge (an open transaction at the end).
+    pub(crate) unverified: Vec<crate::verdict::Unverified>,
 }
 
 struct Reader {
-    source_committed: QuietConsumer,
-    source_uncommitted: QuietConsumer,
-    target: QuietConsumer,
+    source_committed: Arc<QuietConsumer>,
+    source_uncommitted: Arc<QuietConsumer>,
+    target: Arc<QuietConsumer>,
     /// Watermarks only: the target's high watermark (the `read_committed` reader's is its
     /// last stable offset).
-    target_uncommitted: QuietConsumer,
+    target_uncommitted: Arc<QuietConsumer>,
     options: VerifyOptions,
-    /// Ranges the current job could not judge (an open transaction at the end).
-    unverified: Vec<crate::verdict::Unverified>,
+    /// Source topics a partition of which had aborted records or markers: their next
+    /// partitions are read in both views from the start.
+    transactional: HashSet<String>,
+}
+
+/// One partition job's streams, opened ahead of its turn.
+struct Opened {
+    source: SourceStream,
+    target: Stream,
 }
 
 impl Reader {
@@ -594,71 +597,122 @@ impl Reader {
         source: &ClientProps,
         target: &ClientProps,
         options: &VerifyOptions,
+        chunk: usize,
     ) -> Result<Reader, VerifyError> {
+        let kbytes = PREFETCH_KBYTES / chunk.max(1);
+        let open = |props, isolation, cluster| -> Result<Arc<QuietConsumer>, VerifyError> {
+            Ok(Arc::new(consumer(props, isolation, cluster, kbytes)?))
+        };
         Ok(Reader {
-            source_committed: consumer(source, "read_committed", "source")?,
-            source_uncommitted: consumer(source, "read_uncommitted", "source")?,
-            target: consumer(target, "read_committed", "target")?,
-            target_uncommitted: consumer(target, "read_uncommitted", "target")?,
+            source_committed: open(source, "read_committed", "source")?,
+            source_uncommitted: open(source, "read_uncommitted", "source")?,
+            target: open(target, "read_committed", "target")?,
+            target_uncommitted: open(target, "read_uncommitted", "target")?,
             options: options.clone(),
-            unverified: Vec::new(),
+            transactional: HashSet::new(),
         })
     }
 
-    /// Checks one job: a partition pair read side by side, or (partitions not preserved) every
-    /// partition of a topic through one whole-topic matcher. A side the job does not have (a
-    /// partition only one cluster has) is read as empty.
-    pub(crate) fn partition(
-        &mut self,
-        job: &Job,
-    ) -> Result<(PartitionOutcome, Vec<String>, u64), VerifyError> {
-        if job.whole_topic {
-            return self.whole_topic(job);
+    /// Checks a chunk of jobs: the partition jobs' bounds in one request per side and kind,
+    /// their partitions assigned together, then each read side by side in turn; a whole-topic
+    /// job on its own.
+    fn chunk(&mut self, jobs: &[Job]) -> Result<Vec<JobResult>, VerifyError> {
+        if jobs.iter().any(|j| j.whole_topic) {
+            return jobs.iter().map(|j| self.whole_topic(j)).collect();
         }
+        let source_parts: Vec<(&str, i32)> = jobs
+            .iter()
+            .filter(|j| j.source_partitions.contains(&j.partition))
+            .map(|j| (j.source_topic.as_str(), j.partition))
+            .collect();
+        let target_parts: Vec<(&str, i32)> = jobs
+            .iter()
+            .filter(|j| j.target_partitions.contains(&j.partition))
+            .map(|j| (j.target_topic.as_str(), j.partition))
+            .collect();
+        let mut source_bounds = self.source_bounds(&source_parts)?.into_iter();
+        let mut target_bounds = self.target_bounds(&target_parts)?.into_iter();
+        let mut results = Vec::with_capacity(jobs.len());
+        let mut bounds = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let mut result = JobResult {
+                outcome: PartitionOutcome::default(),
+                warnings: Vec::new(),
+                divergent: 0,
+                unverified: Vec::new(),
+            };
+            let s = if job.source_partitions.contains(&job.partition) {
+                let (b, warning, unverified) = source_bounds.next().unwrap_or_default();
+                result.warnings.extend(warning);
+                result.unverified.extend(unverified);
+                Some(b)
+            } else {
+                None
+            };
+            let t = if job.target_partitions.contains(&job.partition) {
+                let (b, unverified) = target_bounds.next().unwrap_or_default();
+                result.unverified.extend(unverified);
+                Some(b)
+            } else {
+                None
+            };
+            results.push(result);
+            bounds.push((s, t));
+        }
+        let mut opened = Vec::with_capacity(jobs.len());
+        for (job, (s, t)) in jobs.iter().zip(&bounds) {
+            opened.push(Some(self.open(
+                job,
+                s.unwrap_or_default(),
+                t.unwrap_or_default(),
+            )?));
+        }
+        for ((job, result), opened) in jobs.iter().zip(&mut results).zip(&mut opened) {
+            let Some(Opened { source, target }) = opened.take() else {
+                continue;
+            };
+            let (outcome, divergent) = self.check(job, source, target)?;
+            result.outcome = outcome;
+            result.divergent = divergent;
+        }
+        let (source_after, target_after) = (
+            self.source_after(&source_parts)?,
+            self.target_after(&target_parts)?,
+        );
+        let (mut sa, mut ta) = (source_after.into_iter(), target_after.into_iter());
+        for ((job, result), (s, t)) in jobs.iter().zip(&mut results).zip(&bounds) {
+            if let (Some(before), Some(after)) = (s, s.and_then(|_| sa.next())) {
+                source_moved(
+                    &mut result.warnings,
+                    &job.source_topic,
+                    job.partition,
+                    *before,
+                    after,
+                );
+            }
+            if let (Some(before), Some(after)) = (t, t.and_then(|_| ta.next())) {
+                went_back(
+                    &mut result.warnings,
+                    "target",
+                    &job.target_topic,
+                    job.partition,
+                    before.high,
+                    after.high,
+                );
+            }
+        }
+        Ok(results)
+    }
+
+    /// Assigns a partition job's source and target partitions from their bounds (a side the
+    /// job does not have is read as empty).
+    fn open(&self, job: &Job, s: Bounds, t: Bounds) -> Result<Opened, VerifyError> {
         let (st, tt, p) = (&job.source_topic, &job.target_topic, job.partition);
-        let mut warnings = Vec::new();
-        let has_source = job.source_partitions.contains(&p);
-        let has_target = job.target_partitions.contains(&p);
-        let s = if has_source {
-            self.source_bounds(st, p, &mut warnings)?
-        } else {
-            Bounds::default()
-        };
-        let t = if has_target {
-            self.target_bounds(tt, p)?
-        } else {
-            Bounds::default()
-        };
-        let (s_low, s_end, t_low, t_end) = (s.low, s.end, t.low, t.end);
-
-        let fp_opts = self.options.fingerprint.clone();
-        // The promises decide what is checked: `matching` only sizes the matcher.
-        let mut matching = self.options.matching.clone();
-        matching.check_offsets = self.options.promises.offsets;
-        matching.check_order = self.options.promises.order;
-        let mut matcher = PartitionMatcher::new(matching);
-        if let Some(m) = &self.options.duplicate_marks {
-            matcher.mark_duplicates(m.for_job(tt, p, false));
-        }
-        let compacted = job.compacted;
-        let mut latest = Latest::new(compacted, &self.options.matching);
         let idle = self.options.idle_timeout;
-
-        // Source and target are read side by side, so the matcher's in-order window pairs them
-        // as they come: the side that is behind (as a fraction of its offset range) reads next.
-        // The source is its committed view merged by offset with the uncommitted one.
         let mut committed =
-            Stream::open(&self.source_committed, st, p, s_low, s_end, idle, "source")?;
-        let mut uncommitted = Stream::open(
-            &self.source_uncommitted,
-            st,
-            p,
-            s_low,
-            s_end,
-            idle,
-            "source",
-        )?;
-        let mut target = Stream::open(&self.target, tt, p, t_low, t_end, idle, "target")?;
+            Stream::open(&self.source_committed, st, p, s.low, s.end, idle, "source")?;
+        let mut uncommitted_schema = None;
+        let mut target = Stream::open(&self.target, tt, p, t.low, t.end, idle, "target")?;
         if let Some(check) = &self.options.schemas {
             use crate::schemas::Side;
             let source = |record| Side::Source {
@@ -666,7 +720,7 @@ impl Reader {
                 record,
             };
             committed.schema = Some((check.clone(), source(true)));
-            uncommitted.schema = Some((check.clone(), source(false)));
+            uncommitted_schema = Some((check.clone(), source(false)));
             target.schema = Some((
                 check.clone(),
                 Side::Target {
@@ -674,33 +728,62 @@ impl Reader {
                 },
             ));
         }
+        let opener = Opener {
+            consumer: self.source_uncommitted.clone(),
+            topic: st.clone(),
+            partition: p,
+            idle,
+            schema: uncommitted_schema,
+        };
+        let eager = job.compacted || self.transactional.contains(st);
+        let source = SourceStream::new(committed, opener, s.low, s.end, eager)?;
+        Ok(Opened { source, target })
+    }
+
+    /// Reads one partition pair side by side through the matcher: the outcome and the keys
+    /// whose latest values diverge (compacted topics).
+    fn check(
+        &mut self,
+        job: &Job,
+        mut source: SourceStream,
+        mut target: Stream,
+    ) -> Result<(PartitionOutcome, u64), VerifyError> {
+        let p = job.partition;
+        let fp_opts = self.options.fingerprint.clone();
+        // The promises decide what is checked: `matching` only sizes the matcher.
+        let mut matching = self.options.matching.clone();
+        matching.check_offsets = self.options.promises.offsets;
+        matching.check_order = self.options.promises.order;
+        let mut matcher = PartitionMatcher::new(matching);
+        if let Some(m) = &self.options.duplicate_marks {
+            matcher.mark_duplicates(m.for_job(&job.target_topic, p, false));
+        }
+        let compacted = job.compacted;
+        let mut latest = Latest::new(compacted, &self.options.matching);
+        let (s_low, s_end) = (source.start(), source.end());
+        let (t_low, t_end) = (target.start(), target.end());
+
+        // Source and target are read side by side, so the matcher's in-order window pairs them
+        // as they come: the side that is behind (as a fraction of its offset range) reads next.
         let (s_span, t_span) = (
             i128::from((s_end - s_low).max(1)),
             i128::from((t_end - t_low).max(1)),
         );
         let (mut s_next, mut t_next) = (s_low, t_low);
         let (mut s_done, mut t_done) = (false, false);
-        let mut next_committed = committed.next(&fp_opts, compacted)?;
         while !(s_done && t_done) {
             let source_behind = !s_done
                 && (t_done
                     || i128::from(s_next - s_low) * t_span <= i128::from(t_next - t_low) * s_span);
             if source_behind {
-                let Some(u) = uncommitted.next(&fp_opts, compacted)? else {
+                let Some((u, committed)) = source.next(&fp_opts, compacted)? else {
                     s_done = true;
                     continue;
                 };
                 s_next = u.offset + 1;
-                while next_committed.as_ref().is_some_and(|c| c.offset < u.offset) {
-                    next_committed = committed.next(&fp_opts, compacted)?;
-                }
-                if next_committed
-                    .as_ref()
-                    .is_some_and(|c| c.offset == u.offset)
-                {
+                if committed {
                     matcher.push_source(u.offset, u.fp, u.ident, u.bytes)?;
                     latest.source(u.offset, &u)?;
-                    next_committed = committed.next(&fp_opts, compacted)?;
                 } else {
                     matcher.push_aborted(u.offset, u.fp, u.ident)?;
                 }
@@ -714,12 +797,10 @@ impl Reader {
                 latest.target(r.offset, &r)?;
             }
         }
-        if has_source {
-            self.source_after(st, p, s, &mut warnings)?;
+        if source.read_uncommitted() {
+            self.transactional.insert(job.source_topic.clone());
         }
-        if has_target {
-            self.target_after(tt, p, t, &mut warnings)?;
-        }
+        drop((source, target));
         let (divergent, compaction) = self.compaction(job, latest)?;
         let outcome = matcher.finish_compacted(
             Retention {
@@ -729,17 +810,15 @@ impl Reader {
             },
             compaction,
         )?;
-        Ok((outcome, warnings, divergent))
+        Ok((outcome, divergent))
     }
 
     /// Partitions not preserved: every source partition, then every target partition (those
     /// numbered beyond the source's count too), through one matcher in topic positions.
-    fn whole_topic(
-        &mut self,
-        job: &Job,
-    ) -> Result<(PartitionOutcome, Vec<String>, u64), VerifyError> {
+    fn whole_topic(&mut self, job: &Job) -> Result<JobResult, VerifyError> {
         let (st, tt) = (&job.source_topic, &job.target_topic);
         let mut warnings = Vec::new();
+        let mut unverified = Vec::new();
         let fp_opts = self.options.fingerprint.clone();
         let mut matching = self.options.matching.clone();
         matching.whole_topic = true;
@@ -763,42 +842,49 @@ impl Reader {
                 ),
             })
         };
-        for &p in &job.source_partitions {
-            let s = self.source_bounds(st, p, &mut warnings)?;
+        let source_parts: Vec<(&str, i32)> = job
+            .source_partitions
+            .iter()
+            .map(|&p| (st.as_str(), p))
+            .collect();
+        let target_parts: Vec<(&str, i32)> = job
+            .target_partitions
+            .iter()
+            .map(|&p| (tt.as_str(), p))
+            .collect();
+        let source_bounds = self.source_bounds(&source_parts)?;
+        let target_bounds = self.target_bounds(&target_parts)?;
+        for (&p, (s, warning, open)) in job.source_partitions.iter().zip(&source_bounds) {
+            warnings.extend(warning.clone());
+            unverified.extend(open.clone());
             // Summed: each partition's expired offsets bound what the topic may excuse.
             retention.source_log_start += s.low;
-            let mut committed =
+            let committed =
                 Stream::open(&self.source_committed, st, p, s.low, s.end, idle, "source")?;
-            let mut uncommitted = Stream::open(
-                &self.source_uncommitted,
-                st,
-                p,
-                s.low,
-                s.end,
+            let opener = Opener {
+                consumer: self.source_uncommitted.clone(),
+                topic: st.clone(),
+                partition: p,
                 idle,
-                "source",
-            )?;
-            let mut next_committed = committed.next(&fp_opts, compacted)?;
-            while let Some(u) = uncommitted.next(&fp_opts, compacted)? {
-                while next_committed.as_ref().is_some_and(|c| c.offset < u.offset) {
-                    next_committed = committed.next(&fp_opts, compacted)?;
-                }
+                schema: None,
+            };
+            let eager = compacted || self.transactional.contains(st);
+            let mut source = SourceStream::new(committed, opener, s.low, s.end, eager)?;
+            while let Some((u, committed)) = source.next(&fp_opts, compacted)? {
                 let at = position("source", st, p, u.offset)?;
-                if next_committed
-                    .as_ref()
-                    .is_some_and(|c| c.offset == u.offset)
-                {
+                if committed {
                     matcher.push_source(at, u.fp, u.ident, u.bytes)?;
                     latest.source(at, &u)?;
-                    next_committed = committed.next(&fp_opts, compacted)?;
                 } else {
                     matcher.push_aborted(at, u.fp, u.ident)?;
                 }
             }
-            self.source_after(st, p, s, &mut warnings)?;
+            if source.read_uncommitted() {
+                self.transactional.insert(st.clone());
+            }
         }
-        for &p in &job.target_partitions {
-            let t = self.target_bounds(tt, p)?;
+        for (&p, (t, open)) in job.target_partitions.iter().zip(&target_bounds) {
+            unverified.extend(open.clone());
             retention.target_log_start += t.low;
             let mut target = Stream::open(&self.target, tt, p, t.low, t.end, idle, "target")?;
             while let Some(r) = target.next(&fp_opts, compacted)? {
@@ -806,11 +892,33 @@ impl Reader {
                 matcher.push_target(at, r.fp, r.ident, r.bytes)?;
                 latest.target(at, &r)?;
             }
-            self.target_after(tt, p, t, &mut warnings)?;
+        }
+        let source_after = self.source_after(&source_parts)?;
+        for ((&p, (before, _, _)), after) in job
+            .source_partitions
+            .iter()
+            .zip(&source_bounds)
+            .zip(source_after)
+        {
+            source_moved(&mut warnings, st, p, *before, after);
+        }
+        let target_after = self.target_after(&target_parts)?;
+        for ((&p, (before, _)), after) in job
+            .target_partitions
+            .iter()
+            .zip(&target_bounds)
+            .zip(target_after)
+        {
+            went_back(&mut warnings, "target", tt, p, before.high, after.high);
         }
         let (divergent, compaction) = self.compaction(job, latest)?;
         let outcome = matcher.finish_compacted(retention, compaction)?;
-        Ok((outcome, warnings, divergent))
+        Ok(JobResult {
+            outcome,
+            warnings,
+            divergent,
+            unverified,
+        })
     }
 
     /// A compacted job's latest values per key and what compaction may have removed, asked of
@@ -845,99 +953,140 @@ impl Reader {
         latest.finish(source_cleaned, target_cleaned)
     }
 
-    /// Where reading a source partition starts and ends (log start; the high watermark capped
-    /// by `--until` and by an open transaction's last stable offset).
-    fn source_bounds(
-        &mut self,
-        st: &str,
-        p: i32,
-        warnings: &mut Vec<String>,
-    ) -> Result<Bounds, VerifyError> {
-        let (s_low, s_high) = watermarks(&self.source_uncommitted, "source", st, p)?;
-        // A read_committed consumer's high watermark is the last stable offset.
-        let (_, s_stable) = watermarks(&self.source_committed, "source", st, p)?;
-        let mut s_end = s_high;
-        if let Some(until) = self.options.until_ms {
-            s_end = s_end
-                .min(offset_for_time(&self.source_uncommitted, st, p, until)?.unwrap_or(s_end));
-        }
-        if s_stable < s_end {
-            warnings.push(format!(
-                "{st}-{p}: an open transaction holds the last stable offset at {s_stable} (high watermark {s_high}); records from {s_stable} on are not verified"
+    /// Where reading each source partition starts and ends (log start; the high watermark
+    /// capped by `--until` and by an open transaction's last stable offset), asked of every
+    /// partition at once; with the warning and the unverified range of an open transaction.
+    fn source_bounds(&self, parts: &[(&str, i32)]) -> Result<Vec<SourceBounds>, VerifyError> {
+        let lows = list_offsets(&self.source_uncommitted, "source", parts, Offset::Beginning)?;
+        let highs = list_offsets(&self.source_uncommitted, "source", parts, Offset::End)?;
+        // A read_committed consumer's end offset is the last stable offset.
+        let stables = list_offsets(&self.source_committed, "source", parts, Offset::End)?;
+        let untils = match self.options.until_ms {
+            Some(ms) => list_offsets(
+                &self.source_uncommitted,
+                "source",
+                parts,
+                Offset::Offset(ms),
+            )?,
+            None => vec![None; parts.len()],
+        };
+        let mut out = Vec::with_capacity(parts.len());
+        for (i, &(st, p)) in parts.iter().enumerate() {
+            let (s_low, s_high, s_stable) = (
+                lows[i].unwrap_or_default(),
+                highs[i].unwrap_or_default(),
+                stables[i].unwrap_or_default(),
+            );
+            let mut s_end = s_high;
+            if self.options.until_ms.is_some() {
+                s_end = s_end.min(untils[i].unwrap_or(s_end));
+            }
+            let (mut warning, mut open) = (None, None);
+            if s_stable < s_end {
+                warning = Some(format!(
+                    "{st}-{p}: an open transaction holds the last stable offset at {s_stable} (high watermark {s_high}); records from {s_stable} on are not verified"
+                ));
+                open = Some(crate::verdict::Unverified {
+                    side: "source".into(),
+                    topic: st.to_string(),
+                    partition: p,
+                    from: s_stable,
+                    to: s_end,
+                });
+                s_end = s_stable;
+            }
+            out.push((
+                Bounds {
+                    low: s_low,
+                    high: s_high,
+                    end: s_end,
+                },
+                warning,
+                open,
             ));
-            self.unverified.push(crate::verdict::Unverified {
-                side: "source".into(),
-                topic: st.to_string(),
-                partition: p,
-                from: s_stable,
-                to: s_end,
-            });
-            s_end = s_stable;
         }
-        Ok(Bounds {
-            low: s_low,
-            high: s_high,
-            end: s_end,
-        })
+        Ok(out)
     }
 
-    fn target_bounds(&mut self, tt: &str, p: i32) -> Result<Bounds, VerifyError> {
-        // The read_committed reader's high watermark is the target's last stable offset: an
-        // open transaction on the target hides every record behind it from the checker.
-        let (t_low, t_high) = watermarks(&self.target, "target", tt, p)?;
-        let (_, t_log_end) = watermarks(&self.target_uncommitted, "target", tt, p)?;
-        let (mut t_end, mut reach) = (t_high, t_log_end);
-        if let Some(until) = self.options.until_ms {
-            if let Some(at) = offset_for_time(&self.target, tt, p, until)? {
+    /// Where reading each target partition starts and ends, with the range an open
+    /// transaction on the target hides.
+    fn target_bounds(&self, parts: &[(&str, i32)]) -> Result<Vec<TargetBounds>, VerifyError> {
+        // The read_committed reader's end offset is the target's last stable offset: an open
+        // transaction on the target hides every record behind it from the checker.
+        let lows = list_offsets(&self.target, "target", parts, Offset::Beginning)?;
+        let highs = list_offsets(&self.target, "target", parts, Offset::End)?;
+        let log_ends = list_offsets(&self.target_uncommitted, "target", parts, Offset::End)?;
+        let untils = match self.options.until_ms {
+            Some(ms) => list_offsets(&self.target, "target", parts, Offset::Offset(ms))?,
+            None => vec![None; parts.len()],
+        };
+        let mut out = Vec::with_capacity(parts.len());
+        for (i, &(tt, p)) in parts.iter().enumerate() {
+            let (t_low, t_high) = (lows[i].unwrap_or_default(), highs[i].unwrap_or_default());
+            let (mut t_end, mut reach) = (t_high, log_ends[i].unwrap_or_default());
+            if let Some(at) = untils[i] {
                 t_end = t_end.min(at);
                 reach = reach.min(at);
             }
-        }
-        if t_high < reach {
-            self.unverified.push(crate::verdict::Unverified {
+            let open = (t_high < reach).then(|| crate::verdict::Unverified {
                 side: "target".into(),
                 topic: tt.to_string(),
                 partition: p,
                 from: t_high,
                 to: reach,
             });
-        }
-        Ok(Bounds {
-            low: t_low,
-            high: t_high,
-            end: t_end,
-        })
-    }
-
-    /// After reading a source partition: did its log move under us?
-    fn source_after(
-        &self,
-        st: &str,
-        p: i32,
-        before: Bounds,
-        warnings: &mut Vec<String>,
-    ) -> Result<(), VerifyError> {
-        let (low, high) = watermarks(&self.source_uncommitted, "source", st, p)?;
-        went_back(warnings, "source", st, p, before.high, high);
-        if low > before.low {
-            warnings.push(format!(
-                "{st}-{p}: the source log start moved from {} to {low} during verification (retention or deletion); MirrorMaker 2 has been known to skip data silently here",
-                before.low
+            out.push((
+                Bounds {
+                    low: t_low,
+                    high: t_high,
+                    end: t_end,
+                },
+                open,
             ));
         }
-        Ok(())
+        Ok(out)
     }
 
-    fn target_after(
-        &self,
-        tt: &str,
-        p: i32,
-        before: Bounds,
-        warnings: &mut Vec<String>,
-    ) -> Result<(), VerifyError> {
-        let (_, high) = watermarks(&self.target, "target", tt, p)?;
-        went_back(warnings, "target", tt, p, before.high, high);
-        Ok(())
+    /// After reading source partitions: their log start and high watermark now.
+    fn source_after(&self, parts: &[(&str, i32)]) -> Result<Vec<Bounds>, VerifyError> {
+        let lows = list_offsets(&self.source_uncommitted, "source", parts, Offset::Beginning)?;
+        let highs = list_offsets(&self.source_uncommitted, "source", parts, Offset::End)?;
+        Ok(lows
+            .into_iter()
+            .zip(highs)
+            .map(|(low, high)| Bounds {
+                low: low.unwrap_or_default(),
+                high: high.unwrap_or_default(),
+                end: high.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// After reading target partitions: their last stable offset now (as `high`).
+    fn target_after(&self, parts: &[(&str, i32)]) -> Result<Vec<Bounds>, VerifyError> {
+        Ok(list_offsets(&self.target, "target", parts, Offset::End)?
+            .into_iter()
+            .map(|high| Bounds {
+                high: high.unwrap_or_default(),
+                ..Bounds::default()
+            })
+            .collect())
+    }
+}
+
+/// A source partition's bounds, and the warning and unverified range of an open transaction.
+type SourceBounds = (Bounds, Option<String>, Option<crate::verdict::Unverified>);
+/// A target partition's bounds, and the range an open transaction hides.
+type TargetBounds = (Bounds, Option<crate::verdict::Unverified>);
+
+/// Did a source partition's log move under the read (its end went back, its start forward)?
+fn source_moved(warnings: &mut Vec<String>, st: &str, p: i32, before: Bounds, after: Bounds) {
+    went_back(warnings, "source", st, p, before.high, after.high);
+    if after.low > before.low {
+        warnings.push(format!(
+            "{st}-{p}: the source log start moved from {} to {} during verification (retention or deletion); MirrorMaker 2 has been known to skip data silently here",
+            before.low, after.low
+        ));
     }
 }
 
@@ -1109,206 +1258,6 @@ impl Latest {
     }
 }
 
-/// (log start, high watermark) of a partition as `consumer` sees it.
-fn watermarks(
-    consumer: &QuietConsumer,
-    cluster: &str,
-    topic: &str,
-    p: i32,
-) -> Result<(i64, i64), VerifyError> {
-    consumer
-        .fetch_watermarks(topic, p, Duration::from_secs(10))
-        .map_err(|e| VerifyError::Kafka {
-            cluster: cluster.to_string(),
-            detail: format!("watermarks of {topic}-{p}: {e}"),
-        })
-}
-
-fn offset_for_time(
-    c: &QuietConsumer,
-    topic: &str,
-    p: i32,
-    ms: i64,
-) -> Result<Option<i64>, VerifyError> {
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, p, Offset::Offset(ms))
-        .map_err(|e| VerifyError::Kafka {
-            cluster: topic.into(),
-            detail: e.to_string(),
-        })?;
-    let found = c
-        .offsets_for_times(tpl, Duration::from_secs(10))
-        .map_err(|e| VerifyError::Kafka {
-            cluster: topic.into(),
-            detail: format!("offsets for time {ms}: {e}"),
-        })?;
-    Ok(found.elements().first().and_then(|e| match e.offset() {
-        Offset::Offset(o) => Some(o),
-        _ => None,
-    }))
-}
-
-/// One partition read in offset order between two bounds.
-struct Stream<'a> {
-    consumer: &'a QuietConsumer,
-    end: i64,
-    done: bool,
-    idle: Duration,
-    cluster: &'static str,
-    label: String,
-    /// Schema registries: values fingerprinted by schema content.
-    schema: Option<(
-        std::sync::Arc<crate::schemas::SchemaCheck>,
-        crate::schemas::Side,
-    )>,
-}
-
-impl<'a> Stream<'a> {
-    fn open(
-        consumer: &'a QuietConsumer,
-        topic: &str,
-        p: i32,
-        start: i64,
-        end: i64,
-        idle: Duration,
-        cluster: &'static str,
-    ) -> Result<Stream<'a>, VerifyError> {
-        let label = format!("{topic}-{p}");
-        if start >= end {
-            // Nothing to read (or a partition this side does not have): no assignment.
-            return Ok(Stream {
-                consumer,
-                end,
-                done: true,
-                idle,
-                cluster,
-                label,
-                schema: None,
-            });
-        }
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, p, Offset::Offset(start))
-            .map_err(|e| VerifyError::Kafka {
-                cluster: cluster.into(),
-                detail: e.to_string(),
-            })?;
-        consumer.assign(&tpl).map_err(|e| VerifyError::Kafka {
-            cluster: cluster.into(),
-            detail: format!("assigning {topic}-{p}: {e}"),
-        })?;
-        Ok(Stream {
-            consumer,
-            end,
-            done: false,
-            idle,
-            cluster,
-            label,
-            schema: None,
-        })
-    }
-
-    fn next(
-        &mut self,
-        fp_opts: &FingerprintOptions,
-        keys: bool,
-    ) -> Result<Option<Seen>, VerifyError> {
-        let mut last_progress = Instant::now();
-        while !self.done {
-            match self.consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    if m.offset() >= self.end {
-                        self.done = true;
-                        break;
-                    }
-                    if m.offset() + 1 >= self.end {
-                        self.done = true;
-                    }
-                    let headers = message_headers(&m);
-                    let by_schema = match &self.schema {
-                        Some((check, side)) => check.value_identity(
-                            side,
-                            m.partition(),
-                            m.offset(),
-                            identity(&headers),
-                            m.payload(),
-                        )?,
-                        None => None,
-                    };
-                    let view = RecordView {
-                        value: by_schema.as_deref().or(m.payload()),
-                        ..RecordView::from_message(&m, &headers)
-                    };
-                    let bytes = m.key().map_or(0, <[u8]>::len)
-                        + m.payload().map_or(0, <[u8]>::len)
-                        + headers
-                            .iter()
-                            .map(|(k, v)| k.len() + v.map_or(0, <[u8]>::len))
-                            .sum::<usize>();
-                    let key = keys.then(|| {
-                        let digest = Sha256::digest(m.key().unwrap_or_default());
-                        let mut k = [0u8; 16];
-                        k.copy_from_slice(&digest[..16]);
-                        (k, m.payload().is_some())
-                    });
-                    return Ok(Some(Seen {
-                        offset: m.offset(),
-                        fp: fingerprint(&view, fp_opts),
-                        ident: identity(&headers),
-                        bytes: bytes as u64,
-                        key,
-                    }));
-                }
-                Some(Err(KafkaError::PartitionEOF(_))) => {
-                    // The end of the log (or, read_committed, the last stable offset): the
-                    // records up to the bound that were not delivered are aborted or control.
-                    self.done = true;
-                }
-                // Lost connections and leader moves: librdkafka recovers; the idle timeout bounds it.
-                Some(Err(e)) if is_transient(&e) => {
-                    tracing::debug!(partition = %self.label, error = %e, "transient consumer error");
-                    if last_progress.elapsed() > self.idle {
-                        return Err(VerifyError::Kafka {
-                            cluster: self.cluster.into(),
-                            detail: format!(
-                                "reading {}: {e} for {} s",
-                                self.label,
-                                self.idle.as_secs()
-                            ),
-                        });
-                    }
-                    continue;
-                }
-                Some(Err(e)) => {
-                    return Err(VerifyError::Kafka {
-                        cluster: self.cluster.into(),
-                        detail: format!("reading {}: {e}", self.label),
-                    })
-                }
-                None => {
-                    if last_progress.elapsed() > self.idle {
-                        return Err(VerifyError::Kafka {
-                            cluster: self.cluster.into(),
-                            detail: format!(
-                                "reading {} made no progress for {} s (bound {})",
-                                self.label,
-                                self.idle.as_secs(),
-                                self.end
-                            ),
-                        });
-                    }
-                    continue;
-                }
-            }
-            last_progress = Instant::now();
-        }
-        Ok(None)
-    }
-}
-
-fn is_transient(e: &KafkaError) -> bool {
-    harness::kafka_error::ErrorClass::of(e).is_retriable()
-}
-
 /// Fetches keys of example records, for the report.
 pub(crate) struct Previewer {
     source: QuietConsumer,
@@ -1321,8 +1270,8 @@ impl Previewer {
         target: &ClientProps,
     ) -> Result<Previewer, VerifyError> {
         Ok(Previewer {
-            source: consumer(source, "read_uncommitted", "source")?,
-            target: consumer(target, "read_uncommitted", "target")?,
+            source: consumer(source, "read_uncommitted", "source", PREFETCH_KBYTES)?,
+            target: consumer(target, "read_uncommitted", "target", PREFETCH_KBYTES)?,
         })
     }
 }
