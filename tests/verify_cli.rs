@@ -32,6 +32,25 @@ struct Written {
     upstream_duplicates: u64,
 }
 
+/// Sends one record to `orders` carrying the workload identity (producer, sequence).
+async fn send_identified(producer: &FutureProducer, (id, seq): (u16, u64), key: &str, value: &str) {
+    let identity = encode_identity(id, seq);
+    let headers = OwnedHeaders::new().insert(Header {
+        key: WORKLOAD_ID_HEADER,
+        value: Some(&identity[..]),
+    });
+    producer
+        .send(
+            FutureRecord::to("orders")
+                .key(key)
+                .payload(value)
+                .headers(headers),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+}
+
 /// 300 keyed records with workload ids, 20 of them re-sent (upstream duplicates), then a
 /// committed and an aborted transaction, then 12 more records.
 async fn write_source(bootstrap: &str) -> Written {
@@ -39,25 +58,11 @@ async fn write_source(bootstrap: &str) -> Written {
     let mut committed = 0;
     let mut upstream = 0;
     for seq in 0..300u64 {
-        let id = encode_identity(1, seq);
         let key = format!("customer-{}", seq % 37);
         let value = format!("order {seq}");
-        let headers = OwnedHeaders::new().insert(Header {
-            key: WORKLOAD_ID_HEADER,
-            value: Some(&id[..]),
-        });
         let copies = if seq % 15 == 0 { 2 } else { 1 };
         for _ in 0..copies {
-            producer
-                .send(
-                    FutureRecord::to("orders")
-                        .key(&key)
-                        .payload(&value)
-                        .headers(headers.clone()),
-                    Duration::from_secs(30),
-                )
-                .await
-                .unwrap();
+            send_identified(&producer, (1, seq), &key, &value).await;
             committed += 1;
         }
         upstream += copies - 1;
@@ -99,21 +104,13 @@ async fn write_source(bootstrap: &str) -> Written {
     // both views; a checker that lost its place there would miscount these.
     let after = 12u64;
     for i in 0..after {
-        let id = encode_identity(3, i);
-        let headers = OwnedHeaders::new().insert(Header {
-            key: WORKLOAD_ID_HEADER,
-            value: Some(&id[..]),
-        });
-        producer
-            .send(
-                FutureRecord::to("orders")
-                    .key(&format!("late-{i}"))
-                    .payload(&format!("late {i}"))
-                    .headers(headers),
-                Duration::from_secs(30),
-            )
-            .await
-            .unwrap();
+        send_identified(
+            &producer,
+            (3, i),
+            &format!("late-{i}"),
+            &format!("late {i}"),
+        )
+        .await;
     }
     Written {
         committed: committed + 10 + after,
