@@ -55,6 +55,10 @@ pub(crate) fn consumer(
             "queued.max.messages.kbytes",
             partition_kbytes.max(1024).to_string(),
         )
+        // A partition whose queue is full is fetched again this soon once drained (librdkafka
+        // waits 1 s by default: with a chunk's smaller per-partition queues, a 12-partition
+        // read of 2 GB took 35 s instead of 5).
+        .set("fetch.queue.backoff.ms", "10")
         // Reads are bounded: an empty fetch at the end should come back at once (the default
         // 500 ms wait, three streams per partition, made many small partitions slow).
         .set("fetch.wait.max.ms", "10");
