@@ -661,44 +661,27 @@ impl Reader {
         }
         let mut opened = Vec::with_capacity(jobs.len());
         for (job, (s, t)) in jobs.iter().zip(&bounds) {
-            opened.push(Some(self.open(
-                job,
-                s.unwrap_or_default(),
-                t.unwrap_or_default(),
-            )?));
+            opened.push(self.open(job, s.unwrap_or_default(), t.unwrap_or_default())?);
         }
-        for ((job, result), opened) in jobs.iter().zip(&mut results).zip(&mut opened) {
-            let Some(Opened { source, target }) = opened.take() else {
-                continue;
-            };
+        for ((job, result), Opened { source, target }) in jobs.iter().zip(&mut results).zip(opened)
+        {
             let (outcome, divergent) = self.check(job, source, target)?;
             result.outcome = outcome;
             result.divergent = divergent;
         }
-        let (source_after, target_after) = (
-            self.source_after(&source_parts)?,
-            self.target_after(&target_parts)?,
-        );
-        let (mut sa, mut ta) = (source_after.into_iter(), target_after.into_iter());
-        for ((job, result), (s, t)) in jobs.iter().zip(&mut results).zip(&bounds) {
-            if let (Some(before), Some(after)) = (s, s.and_then(|_| sa.next())) {
-                source_moved(
-                    &mut result.warnings,
-                    &job.source_topic,
-                    job.partition,
-                    *before,
-                    after,
-                );
+        let source_before: Vec<Bounds> = bounds.iter().filter_map(|b| b.0).collect();
+        let target_before: Vec<Bounds> = bounds.iter().filter_map(|b| b.1).collect();
+        let (source_moved, target_moved) = self.moved(
+            (&source_parts, &source_before),
+            (&target_parts, &target_before),
+        )?;
+        let (mut sm, mut tm) = (source_moved.into_iter(), target_moved.into_iter());
+        for (result, (s, t)) in results.iter_mut().zip(&bounds) {
+            if s.is_some() {
+                result.warnings.extend(sm.next().unwrap_or_default());
             }
-            if let (Some(before), Some(after)) = (t, t.and_then(|_| ta.next())) {
-                went_back(
-                    &mut result.warnings,
-                    "target",
-                    &job.target_topic,
-                    job.partition,
-                    before.high,
-                    after.high,
-                );
+            if t.is_some() {
+                result.warnings.extend(tm.next().unwrap_or_default());
             }
         }
         Ok(results)
@@ -708,36 +691,58 @@ impl Reader {
     /// job does not have is read as empty).
     fn open(&self, job: &Job, s: Bounds, t: Bounds) -> Result<Opened, VerifyError> {
         let (st, tt, p) = (&job.source_topic, &job.target_topic, job.partition);
-        let idle = self.options.idle_timeout;
-        let mut committed =
-            Stream::open(&self.source_committed, st, p, s.low, s.end, idle, "source")?;
-        let mut uncommitted_schema = None;
-        let mut target = Stream::open(&self.target, tt, p, t.low, t.end, idle, "target")?;
-        if let Some(check) = &self.options.schemas {
-            use crate::schemas::Side;
-            let source = |record| Side::Source {
-                topic: st.clone(),
-                record,
-            };
-            committed.schema = Some((check.clone(), source(true)));
-            uncommitted_schema = Some((check.clone(), source(false)));
+        let schemas = self.options.schemas.as_ref();
+        let source = self.source_stream(st, p, s, job.compacted, schemas)?;
+        let mut target = Stream::open(
+            &self.target,
+            tt,
+            p,
+            t.low,
+            t.end,
+            self.options.idle_timeout,
+            "target",
+        )?;
+        if let Some(check) = schemas {
             target.schema = Some((
                 check.clone(),
-                Side::Target {
+                crate::schemas::Side::Target {
                     source_topic: st.clone(),
                 },
             ));
         }
+        Ok(Opened { source, target })
+    }
+
+    /// A source partition read from its bounds: its committed view assigned now, its
+    /// uncommitted view at the first gap (from the start for a compacted topic or one known to
+    /// hold transactions). `schemas`: values fingerprinted by schema content, the committed
+    /// view's records noted for pairing.
+    fn source_stream(
+        &self,
+        st: &str,
+        p: i32,
+        s: Bounds,
+        compacted: bool,
+        schemas: Option<&Arc<crate::schemas::SchemaCheck>>,
+    ) -> Result<SourceStream, VerifyError> {
+        use crate::schemas::Side;
+        let idle = self.options.idle_timeout;
+        let side = |record| Side::Source {
+            topic: st.to_string(),
+            record,
+        };
+        let mut committed =
+            Stream::open(&self.source_committed, st, p, s.low, s.end, idle, "source")?;
+        committed.schema = schemas.map(|check| (check.clone(), side(true)));
         let opener = Opener {
             consumer: self.source_uncommitted.clone(),
-            topic: st.clone(),
+            topic: st.to_string(),
             partition: p,
             idle,
-            schema: uncommitted_schema,
+            schema: schemas.map(|check| (check.clone(), side(false))),
         };
-        let eager = job.compacted || self.transactional.contains(st);
-        let source = SourceStream::new(committed, opener, s.low, s.end, eager)?;
-        Ok(Opened { source, target })
+        let eager = compacted || self.transactional.contains(st);
+        SourceStream::new(committed, opener, eager)
     }
 
     /// Reads one partition pair side by side through the matcher: the outcome and the keys
@@ -859,17 +864,7 @@ impl Reader {
             unverified.extend(open.clone());
             // Summed: each partition's expired offsets bound what the topic may excuse.
             retention.source_log_start += s.low;
-            let committed =
-                Stream::open(&self.source_committed, st, p, s.low, s.end, idle, "source")?;
-            let opener = Opener {
-                consumer: self.source_uncommitted.clone(),
-                topic: st.clone(),
-                partition: p,
-                idle,
-                schema: None,
-            };
-            let eager = compacted || self.transactional.contains(st);
-            let mut source = SourceStream::new(committed, opener, s.low, s.end, eager)?;
+            let mut source = self.source_stream(st, p, *s, compacted, None)?;
             while let Some((u, committed)) = source.next(&fp_opts, compacted)? {
                 let at = position("source", st, p, u.offset)?;
                 if committed {
@@ -893,24 +888,14 @@ impl Reader {
                 latest.target(at, &r)?;
             }
         }
-        let source_after = self.source_after(&source_parts)?;
-        for ((&p, (before, _, _)), after) in job
-            .source_partitions
-            .iter()
-            .zip(&source_bounds)
-            .zip(source_after)
-        {
-            source_moved(&mut warnings, st, p, *before, after);
-        }
-        let target_after = self.target_after(&target_parts)?;
-        for ((&p, (before, _)), after) in job
-            .target_partitions
-            .iter()
-            .zip(&target_bounds)
-            .zip(target_after)
-        {
-            went_back(&mut warnings, "target", tt, p, before.high, after.high);
-        }
+        let source_before: Vec<Bounds> = source_bounds.iter().map(|b| b.0).collect();
+        let target_before: Vec<Bounds> = target_bounds.iter().map(|b| b.0).collect();
+        let (source_moved, target_moved) = self.moved(
+            (&source_parts, &source_before),
+            (&target_parts, &target_before),
+        )?;
+        warnings.extend(source_moved.into_iter().flatten());
+        warnings.extend(target_moved.into_iter().flatten());
         let (divergent, compaction) = self.compaction(job, latest)?;
         let outcome = matcher.finish_compacted(retention, compaction)?;
         Ok(JobResult {
@@ -1047,48 +1032,67 @@ impl Reader {
         Ok(out)
     }
 
-    /// After reading source partitions: their log start and high watermark now.
-    fn source_after(&self, parts: &[(&str, i32)]) -> Result<Vec<Bounds>, VerifyError> {
-        let lows = list_offsets(&self.source_uncommitted, "source", parts, Offset::Beginning)?;
-        let highs = list_offsets(&self.source_uncommitted, "source", parts, Offset::End)?;
-        Ok(lows
-            .into_iter()
+    /// After reading: each source partition's warnings if its log moved under the read (its
+    /// end went back, its start forward), and each target partition's if its end (the last
+    /// stable offset) went back, asked of every partition at once. `*_before`: each
+    /// partition's bounds before the read.
+    fn moved(
+        &self,
+        (source, source_before): (&[(&str, i32)], &[Bounds]),
+        (target, target_before): (&[(&str, i32)], &[Bounds]),
+    ) -> Result<(Vec<Warnings>, Vec<Warnings>), VerifyError> {
+        let lows = list_offsets(
+            &self.source_uncommitted,
+            "source",
+            source,
+            Offset::Beginning,
+        )?;
+        let highs = list_offsets(&self.source_uncommitted, "source", source, Offset::End)?;
+        let source_moved = source
+            .iter()
+            .zip(source_before)
+            .zip(lows.into_iter().zip(highs))
+            .map(|(((st, p), before), (low, high))| {
+                let (low, high) = (low.unwrap_or_default(), high.unwrap_or_default());
+                let mut warnings = Vec::new();
+                went_back(&mut warnings, "source", st, *p, before.high, high);
+                if low > before.low {
+                    warnings.push(format!(
+                        "{st}-{p}: the source log start moved from {} to {low} during verification (retention or deletion); MirrorMaker 2 has been known to skip data silently here",
+                        before.low
+                    ));
+                }
+                warnings
+            })
+            .collect();
+        let highs = list_offsets(&self.target, "target", target, Offset::End)?;
+        let target_moved = target
+            .iter()
+            .zip(target_before)
             .zip(highs)
-            .map(|(low, high)| Bounds {
-                low: low.unwrap_or_default(),
-                high: high.unwrap_or_default(),
-                end: high.unwrap_or_default(),
+            .map(|(((tt, p), before), high)| {
+                let mut warnings = Vec::new();
+                went_back(
+                    &mut warnings,
+                    "target",
+                    tt,
+                    *p,
+                    before.high,
+                    high.unwrap_or_default(),
+                );
+                warnings
             })
-            .collect())
-    }
-
-    /// After reading target partitions: their last stable offset now (as `high`).
-    fn target_after(&self, parts: &[(&str, i32)]) -> Result<Vec<Bounds>, VerifyError> {
-        Ok(list_offsets(&self.target, "target", parts, Offset::End)?
-            .into_iter()
-            .map(|high| Bounds {
-                high: high.unwrap_or_default(),
-                ..Bounds::default()
-            })
-            .collect())
+            .collect();
+        Ok((source_moved, target_moved))
     }
 }
 
+/// One partition's warnings.
+type Warnings = Vec<String>;
 /// A source partition's bounds, and the warning and unverified range of an open transaction.
 type SourceBounds = (Bounds, Option<String>, Option<crate::verdict::Unverified>);
 /// A target partition's bounds, and the range an open transaction hides.
 type TargetBounds = (Bounds, Option<crate::verdict::Unverified>);
-
-/// Did a source partition's log move under the read (its end went back, its start forward)?
-fn source_moved(warnings: &mut Vec<String>, st: &str, p: i32, before: Bounds, after: Bounds) {
-    went_back(warnings, "source", st, p, before.high, after.high);
-    if after.low > before.low {
-        warnings.push(format!(
-            "{st}-{p}: the source log start moved from {} to {} during verification (retention or deletion); MirrorMaker 2 has been known to skip data silently here",
-            before.low, after.low
-        ));
-    }
-}
 
 /// A log never shrinks at its end: a lower high watermark means the topic was deleted and
 /// re-created (or truncated) while we read it.

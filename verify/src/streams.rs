@@ -312,8 +312,6 @@ pub(crate) struct SourceStream {
     primed: bool,
     /// The next offset not yet given.
     next: i64,
-    start: i64,
-    end: i64,
     opener: Opener,
 }
 
@@ -343,23 +341,20 @@ impl Opener {
 }
 
 impl SourceStream {
-    /// Reads `[start, end)`: the committed view alone until a gap (`eager`: both views from
-    /// the start, for a topic known to hold transactions or compacted).
+    /// Reads the committed view's bounds: that view alone until a gap (`eager`: both views
+    /// from the start, for a topic known to hold transactions or compacted).
     pub(crate) fn new(
         committed: Stream,
         opener: Opener,
-        start: i64,
-        end: i64,
         eager: bool,
     ) -> Result<SourceStream, VerifyError> {
+        let (start, end) = (committed.start(), committed.end());
         let mut s = SourceStream {
             committed,
             uncommitted: None,
             next_committed: None,
             primed: false,
             next: start,
-            start,
-            end,
             opener,
         };
         if eager && start < end {
@@ -371,12 +366,12 @@ impl SourceStream {
 
     /// The first offset read.
     pub(crate) fn start(&self) -> i64 {
-        self.start
+        self.committed.start()
     }
 
     /// The offset the read stops before.
     pub(crate) fn end(&self) -> i64 {
-        self.end
+        self.committed.end()
     }
 
     /// Whether the uncommitted view had to be read.
@@ -385,7 +380,7 @@ impl SourceStream {
     }
 
     fn lead_uncommitted(&mut self, next_committed: Option<Seen>) -> Result<(), VerifyError> {
-        self.uncommitted = Some(self.opener.open(self.next, self.end)?);
+        self.uncommitted = Some(self.opener.open(self.next, self.end())?);
         self.committed.hash = false;
         self.next_committed = next_committed;
         self.primed = true;
@@ -429,7 +424,7 @@ impl SourceStream {
                     self.next = c.offset + 1;
                     return Ok(Some((c, true)));
                 }
-                None if self.next >= self.end => return Ok(None),
+                None if self.next >= self.end() => return Ok(None),
                 // A gap before this record, or the committed view ended short of the bound:
                 // what is missing is aborted records or markers, which only the uncommitted
                 // view tells apart.
