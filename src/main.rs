@@ -117,6 +117,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // OpenSSL (linked for librdkafka's TLS) registers an atexit cleanup unless told not to
+    // before its first use. That cleanup frees OpenSSL's tables while librdkafka's and tokio's
+    // threads may still be ending, and a thread's own OpenSSL cleanup then corrupts the heap:
+    // `cutover offsets sync` aborted with "malloc_consolidate(): invalid chunk size" after it had
+    // printed its answer, once in 40 runs here (OpenSSL's OPENSSL_INIT_NO_ATEXIT, which
+    // openssl-sys's init passes). The OS frees the process's memory anyway.
+    openssl_sys::init();
     let cli = Cli::parse();
     run_log::init(matches!(
         cli.command,
