@@ -211,6 +211,22 @@ fn check_smoke(dir: &Path) {
     );
     assert_eq!(delay["samples"], tally["target_records"], "{delay:#}");
     assert!(delay["p50_ms"].as_u64().unwrap() <= delay["max_ms"].as_u64().unwrap());
+    // The source probe read every committed source record; joined by workload id, each
+    // distinct record on the target has a copy delay (upstream duplicates share their id).
+    let at_source = &report["source_delay"];
+    assert_eq!(
+        at_source["samples"], tally["source_records"],
+        "{at_source:#}"
+    );
+    let copy = &report["copy_delay"];
+    assert_eq!(
+        copy["samples"].as_u64().unwrap(),
+        tally["matched"].as_u64().unwrap() - tally["upstream_duplicates"].as_u64().unwrap(),
+        "{copy:#}"
+    );
+    // An exactly-once copy is readable on the target only once its transaction commits (every
+    // 100 ms here): a copy delay near zero would be a source probe reading the target.
+    assert!(copy["p50_ms"].as_u64().unwrap() >= 20, "{copy:#}");
     let logs = report["logs"].as_array().unwrap();
     assert!(
         logs.iter().any(|l| l

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use verdict::AnomalyClass;
 
 use crate::digest::{self, example_line, figures, thousands};
-use crate::model::{Outcome, RunKind, RunReport};
+use crate::model::{DelayStats, Outcome, RunKind, RunReport};
 use crate::svg::{self, esc, HeatCell};
 use crate::timeline;
 
@@ -170,6 +170,9 @@ fn cards(h: &mut String, r: &RunReport) {
     }
     if let Some(d) = &r.delay {
         cards.push((format!("{} ms", thousands(d.p99_ms)), "delay p99"));
+    }
+    if let Some(d) = &r.copy_delay {
+        cards.push((format!("{} ms", thousands(d.p99_ms)), "copy delay p99"));
     }
     match &r.drain {
         Some(d) if d.caught_up => cards.push((
@@ -353,6 +356,34 @@ fn delay(h: &mut String, r: &RunReport) {
         _ => h.push_str(
             "<p class=\"muted\">Not enough data for a delay estimate (it needs three samples or more with writes on both sides).</p>",
         ),
+    }
+    // Where the end-to-end delay went: before any copier could see a record, and in the copy.
+    let shares: Vec<(&str, &DelayStats)> = [
+        ("at the source (create → readable there)", &r.source_delay),
+        ("copy (readable on the source → on the target)", &r.copy_delay),
+    ]
+    .into_iter()
+    .filter_map(|(l, d)| d.as_ref().map(|d| (l, d)))
+    .collect();
+    if !shares.is_empty() {
+        h.push_str("<table class=\"delay\"><tr><th>share</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>records</th></tr>");
+        for (label, d) in &shares {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{} ms</td><td class=\"n\">{}</td></tr>",
+                esc(label),
+                thousands(d.p50_ms),
+                thousands(d.p90_ms),
+                thousands(d.p99_ms),
+                thousands(d.p999_ms),
+                thousands(d.max_ms),
+                thousands(d.samples)
+            );
+        }
+        h.push_str("</table>");
+        for (label, d) in &shares {
+            let _ = write!(h, "<p class=\"muted\">{}: {}.</p>", esc(label), esc(&d.method));
+        }
     }
     h.push_str("</section>");
 }

@@ -152,18 +152,30 @@ pub fn render(r: &RunReport) -> String {
             },
         ));
     }
-    if let Some(d) = &r.delay {
-        rows.push((
-            "replication delay p50 / p99 / p99.9 / max".into(),
-            format!(
-                "{} / {} / {} / {} ({})",
-                ms(d.p50_ms),
-                ms(d.p99_ms),
-                ms(d.p999_ms),
-                ms(d.max_ms),
-                d.method
-            ),
-        ));
+    for (label, d) in [
+        ("replication delay p50 / p99 / p99.9 / max", &r.delay),
+        (
+            "of which at the source (create → readable there) p50 / p99 / p99.9 / max",
+            &r.source_delay,
+        ),
+        (
+            "copy delay (readable on the source → on the target) p50 / p99 / p99.9 / max",
+            &r.copy_delay,
+        ),
+    ] {
+        if let Some(d) = d {
+            rows.push((
+                label.into(),
+                format!(
+                    "{} / {} / {} / {} ({})",
+                    ms(d.p50_ms),
+                    ms(d.p99_ms),
+                    ms(d.p999_ms),
+                    ms(d.max_ms),
+                    d.method
+                ),
+            ));
+        }
     }
     if let Some(drain) = &r.drain {
         rows.push((

@@ -20,8 +20,8 @@ pub const SCHEMA_VERSION: u32 = 2;
 /// fields; 1 kind, finished_at, scenario text and file, client properties, librdkafka version,
 /// delay; 2 consumer_groups; 3 rehearsal; 4 undecided, fault effect, expectation; 5 registries.
 /// Major 2's minors: 1 rebalances; 2 apps (application cutover); 3 failover, transactions;
-/// 4 rebalance causes.
-pub const SCHEMA_MINOR: u32 = 4;
+/// 4 rebalance causes; 5 source_delay, copy_delay.
+pub const SCHEMA_MINOR: u32 = 5;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -189,8 +189,15 @@ pub struct RunReport {
     pub scenario_text: Option<String>,
     /// Client properties by side (`source`, `target`), secrets redacted.
     pub client_properties: BTreeMap<String, BTreeMap<String, String>>,
-    /// End-to-end replication delay, when the series allows it.
+    /// End-to-end replication delay (create time → readable on the target), when the probe or
+    /// the series allows it.
     pub delay: Option<DelayStats>,
+    /// The source's share of it: create time → readable on the source, before any copier could
+    /// see the record (minor 5).
+    pub source_delay: Option<DelayStats>,
+    /// The copy's own delay: each workload record's readable time on the target minus its
+    /// readable time on the source, joined by workload id (minor 5).
+    pub copy_delay: Option<DelayStats>,
     /// Consumer-group cutover: where each application group resumed on the target.
     pub consumer_groups: Vec<GroupCutover>,
     /// Application cutover: each stateful application moved mid-run, judged against the

@@ -1,8 +1,15 @@
-//! End-to-end replication delay, measured: a probe reads the target topics `read_committed`
-//! from their ends while the run goes on, and for every record compares its create time (the
-//! source producer's, preserved by the copy) with the time it became readable on the target.
-//! Records whose timestamp is not a plausible create time (the workload's far-past or
-//! out-of-order timestamps, a system that rewrites timestamps) are left out and counted.
+//! Replication delay, measured: a probe reads the target topics `read_committed` from their
+//! ends while the run goes on, and for every record compares its create time (the source
+//! producer's, preserved by the copy) with the time it became readable on the target. Records
+//! whose timestamp is not a plausible create time (the workload's far-past or out-of-order
+//! timestamps, a system that rewrites timestamps) are left out and counted.
+//!
+//! That end-to-end figure also holds the time a record waited before any copier could see it:
+//! in its producer's queue, behind an open transaction, on a source broker short of CPU. A
+//! second probe on the source, read the same way, gives each workload record's readable time
+//! there too; joined by the record's workload id ([`WORKLOAD_ID_HEADER`]), the difference is
+//! the copy's own delay (readable on the source → readable on the target), per record. Both
+//! probes are clients of the same kind on the same machine, so their own lag largely cancels.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,6 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use harness::quiet::QuietEof;
+use verify::fingerprint::WORKLOAD_ID_HEADER;
 use harness::ClientProps;
 use hdrhistogram::Histogram;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -21,6 +29,10 @@ use crate::error::ScenarioError;
 /// A delay above this is not a replication delay but a synthetic timestamp.
 const PLAUSIBLE_MS: u64 = 10 * 60 * 1000;
 
+/// Workload ids a probe remembers (with their readable times) for the copy-delay join, at
+/// most: about 40 bytes each, so 200 MB at worst. Records past it are still timed end to end.
+const IDS_CAP: usize = 5_000_000;
+
 /// What the probe measured.
 pub struct Measured {
     pub histogram: Histogram<u64>,
@@ -29,23 +41,93 @@ pub struct Measured {
     /// Partitions the probe read, and those with at least one record timed.
     pub partitions_read: usize,
     pub partitions_timed: usize,
+    /// When each workload record (by its id) was first readable, ms since the epoch.
+    pub readable: std::collections::HashMap<u64, i64>,
+    /// Workload records not remembered because [`IDS_CAP`] was reached.
+    pub ids_dropped: u64,
 }
 
-/// The probe thread.
+/// The copy's own delay: for every workload record both probes saw, readable on the target
+/// minus readable on the source.
+pub struct CopyDelay {
+    pub histogram: Histogram<u64>,
+    /// Records seen on the target whose source read the source probe did not see (a record the
+    /// system made up, one read before the probe started, or past the cap).
+    pub unmatched: u64,
+    /// Records the target probe read before the source probe did (probe skew, counted as 1 ms).
+    pub ahead: u64,
+}
+
+/// Joins the two probes' readable times by workload id.
+pub fn copy_delay(source: &Measured, target: &Measured) -> Option<CopyDelay> {
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 24 * 3600 * 1000, 3).ok()?;
+    let (mut unmatched, mut ahead) = (0, 0);
+    for (id, at_target) in &target.readable {
+        match source.readable.get(id) {
+            Some(at_source) if at_target >= at_source => {
+                histogram.saturating_record(((at_target - at_source) as u64).max(1));
+            }
+            Some(_) => {
+                ahead += 1;
+                histogram.saturating_record(1);
+            }
+            None => unmatched += 1,
+        }
+    }
+    Some(CopyDelay {
+        histogram,
+        unmatched,
+        ahead,
+    })
+}
+
+/// The two probes of a run: the target's (end to end) and the source's (for the copy's share).
+pub struct DelayProbes {
+    target: DelayProbe,
+    source: DelayProbe,
+}
+
+impl DelayProbes {
+    /// Starts both: the source's over `source_topics`, the target's over their copies.
+    pub fn start(
+        source: &ClientProps,
+        source_topics: &[String],
+        target: &ClientProps,
+        target_topics: &[String],
+    ) -> Result<DelayProbes, ScenarioError> {
+        Ok(DelayProbes {
+            target: DelayProbe::start(target, target_topics, "target")?,
+            source: DelayProbe::start(source, source_topics, "source")?,
+        })
+    }
+
+    /// Stops both: (source, target) measurements.
+    pub fn finish(self) -> (Option<Measured>, Option<Measured>) {
+        let target = self.target.finish();
+        (self.source.finish(), target)
+    }
+}
+
+/// One probe thread.
 pub struct DelayProbe {
     stop: Arc<AtomicBool>,
     handle: JoinHandle<Measured>,
 }
 
 impl DelayProbe {
-    /// Starts reading every partition of `topics` on the target from its current end.
-    pub fn start(target: &ClientProps, topics: &[String]) -> Result<DelayProbe, ScenarioError> {
-        let mut c = target.reader("cutover-delay-probe")?;
+    /// Starts reading every partition of `topics` on one cluster (`side`: `source` or
+    /// `target`, for the trace file's name and errors) from its current end.
+    pub fn start(
+        cluster: &ClientProps,
+        topics: &[String],
+        side: &'static str,
+    ) -> Result<DelayProbe, ScenarioError> {
+        let mut c = cluster.reader("cutover-delay-probe")?;
         c.set("isolation.level", "read_committed")
             .set("fetch.wait.max.ms", "20");
         let consumer: BaseConsumer<QuietEof> = c
             .create_with_context(QuietEof)
-            .map_err(|e| ScenarioError::System(format!("delay probe: {e}")))?;
+            .map_err(|e| ScenarioError::System(format!("{side} delay probe: {e}")))?;
         // Every partition of the target topics that exist now, from one metadata request, each
         // from the first record written after this moment: one batched ListOffsets by time
         // (a logical end is resolved only when fetching starts, seconds later at thousands of
@@ -77,10 +159,12 @@ impl DelayProbe {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
-            .name("delay-probe".into())
+            .name(format!("delay-probe-{side}"))
             .spawn(move || {
-                let mut trace = trace_file();
+                let mut trace = trace_file(side);
                 let mut skipped = 0u64;
+                let mut readable = std::collections::HashMap::<u64, i64>::new();
+                let mut ids_dropped = 0u64;
                 let mut timed: std::collections::HashSet<(String, i32)> = Default::default();
                 let mut assigned = tpl.count();
                 let _ = consumer.assign(&tpl);
@@ -96,6 +180,13 @@ impl DelayProbe {
                     let now = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
                         .map_or(0, |d| d.as_millis() as i64);
+                    if let Some(id) = workload_id(&m) {
+                        if readable.len() < IDS_CAP || readable.contains_key(&id) {
+                            readable.entry(id).or_insert(now);
+                        } else {
+                            ids_dropped += 1;
+                        }
+                    }
                     match m.timestamp() {
                         Timestamp::CreateTime(ms) if ms <= now => {
                             let delay = (now - ms) as u64;
@@ -130,9 +221,11 @@ impl DelayProbe {
                     skipped,
                     partitions_read: assigned,
                     partitions_timed: timed.len(),
+                    readable,
+                    ids_dropped,
                 }
             })
-            .map_err(|e| ScenarioError::System(format!("delay probe thread: {e}")))?;
+            .map_err(|e| ScenarioError::System(format!("{side} delay probe thread: {e}")))?;
         Ok(DelayProbe { stop, handle })
     }
 
@@ -143,10 +236,26 @@ impl DelayProbe {
     }
 }
 
+/// A record's workload id ([`WORKLOAD_ID_HEADER`], 8 bytes), if it has one.
+fn workload_id<M: Message>(m: &M) -> Option<u64> {
+    use rdkafka::message::Headers;
+    let headers = m.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == WORKLOAD_ID_HEADER)
+        .and_then(|h| h.value)
+        .and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map(u64::from_be_bytes)
+}
+
 /// `CUTOVER_DELAY_TRACE=<file>`: every timed record as a CSV line (readable ms, create ms,
-/// topic, partition, offset), to see when in a run the delay arose (docs/tuning.md, "Latency").
-fn trace_file() -> Option<std::io::BufWriter<std::fs::File>> {
-    let path = std::env::var_os("CUTOVER_DELAY_TRACE")?;
+/// topic, partition, offset), to see when in a run the delay arose (docs/tuning.md, "Latency");
+/// the target probe writes `<file>`, the source probe `<file>.source`.
+fn trace_file(side: &str) -> Option<std::io::BufWriter<std::fs::File>> {
+    let mut path = std::env::var_os("CUTOVER_DELAY_TRACE")?;
+    if side != "target" {
+        path.push(format!(".{side}"));
+    }
     match std::fs::File::create(&path) {
         Ok(f) => Some(std::io::BufWriter::new(f)),
         Err(e) => {
@@ -186,4 +295,65 @@ fn grow(consumer: &BaseConsumer<QuietEof>, topics: &[String], assigned: usize) -
     }
     let _ = consumer.incremental_assign(&more);
     assigned + more.count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(readable: &[(u64, i64)]) -> Measured {
+        Measured {
+            histogram: Histogram::new_with_bounds(1, 24 * 3600 * 1000, 3).unwrap(),
+            skipped: 0,
+            partitions_read: 1,
+            partitions_timed: 1,
+            readable: readable.iter().copied().collect(),
+            ids_dropped: 0,
+        }
+    }
+
+    #[test]
+    fn the_copy_delay_is_each_records_target_time_minus_its_source_time() {
+        // Record 1 took 5 s on the source and 2 s to copy; record 2 waited 40 s at the source
+        // and 100 ms in the copy; record 3 was read on the target first (probe skew); record 4
+        // was never seen on the source (a phantom, or read before the probe started); record 5
+        // never reached the target.
+        let source = measured(&[(1, 10_000), (2, 50_000), (3, 70_000), (5, 80_000)]);
+        let target = measured(&[(1, 12_000), (2, 50_100), (3, 69_990), (4, 90_000)]);
+        let c = copy_delay(&source, &target).unwrap();
+        assert_eq!(c.histogram.len(), 3);
+        assert_eq!((c.unmatched, c.ahead), (1, 1));
+        assert_eq!(c.histogram.max(), c.histogram.highest_equivalent(2_000));
+        assert_eq!(c.histogram.min(), 1);
+        // The end-to-end 40 s wait at the source is not the copy's.
+        assert!(c.histogram.value_at_quantile(0.5) <= 101);
+    }
+
+    #[test]
+    fn a_record_without_a_workload_id_is_not_joined() {
+        let rec = rdkafka::message::OwnedMessage::new(
+            Some(b"v".to_vec()),
+            None,
+            "t".into(),
+            Timestamp::CreateTime(1),
+            0,
+            0,
+            None,
+        );
+        assert_eq!(workload_id(&rec), None);
+        let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
+            key: WORKLOAD_ID_HEADER,
+            value: Some(&verify::fingerprint::encode_identity(3, 77)),
+        });
+        let rec = rdkafka::message::OwnedMessage::new(
+            Some(b"v".to_vec()),
+            None,
+            "t".into(),
+            Timestamp::CreateTime(1),
+            0,
+            0,
+            Some(headers),
+        );
+        assert_eq!(workload_id(&rec), Some((3u64 << 48) | 77));
+    }
 }

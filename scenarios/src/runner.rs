@@ -185,7 +185,7 @@ const SETTLE_AFTER_CUT: Duration = Duration::from_secs(10);
 struct Produced {
     last_write: Instant,
     consumed_by_group: BTreeMap<String, u64>,
-    probe: crate::delay::DelayProbe,
+    probe: crate::delay::DelayProbes,
 }
 
 /// The phases of a run on provisioned clusters, in order.
@@ -371,8 +371,11 @@ impl RunState<'_> {
     /// the delay probe reading the target; until the workload ends (or Ctrl-C).
     async fn produce_with_faults(&mut self) -> Result<Produced, ScenarioError> {
         let (scenario, options) = (self.scenario, self.options);
-        // End-to-end delay, measured on the target while the run goes on.
-        let probe = crate::delay::DelayProbe::start(
+        // Delay, measured on the target (end to end) and on the source (the copy's share)
+        // while the run goes on.
+        let probe = crate::delay::DelayProbes::start(
+            &self.source.direct_client_props(),
+            &self.topics,
             &self.target.direct_client_props(),
             &self.target_topics,
         )?;
@@ -609,7 +612,7 @@ impl RunState<'_> {
     }
 
     /// Ctrl-C: the partial report, marked aborted, with the system stopped.
-    async fn aborted(mut self, probe: crate::delay::DelayProbe) -> RunReport {
+    async fn aborted(mut self, probe: crate::delay::DelayProbes) -> RunReport {
         let _ = tokio::task::spawn_blocking(move || probe.finish()).await;
         self.report.outcome = Outcome::Aborted;
         self.report.series = std::mem::take(&mut self.series);
@@ -832,13 +835,58 @@ impl RunState<'_> {
         Ok(caught_up)
     }
 
-    /// Phase 4: the delay probe's histogram into the report.
-    async fn record_delay(&mut self, probe: crate::delay::DelayProbe) {
-        if let Some(m) = tokio::task::spawn_blocking(move || probe.finish())
-            .await
-            .ok()
-            .flatten()
-        {
+    /// Phase 4: the delay probes' histograms into the report: end to end, the source's share
+    /// and the copy's own.
+    async fn record_delay(&mut self, probe: crate::delay::DelayProbes) {
+        let Ok((source, target)) = tokio::task::spawn_blocking(move || probe.finish()).await
+        else {
+            return;
+        };
+        if let Some(s) = &source {
+            self.report.source_delay = reports::timeline::delay_of(
+                &s.histogram,
+                &format!(
+                    "probe: {} records read on the source from {} of {} partitions, create time to readable",
+                    s.histogram.len(),
+                    s.partitions_timed,
+                    s.partitions_read
+                ),
+            );
+        }
+        if let (Some(s), Some(t)) = (&source, &target) {
+            if let Some(c) = crate::delay::copy_delay(s, t) {
+                let mut left_out = Vec::new();
+                if c.unmatched > 0 {
+                    left_out.push(format!(
+                        "{} read on the target but not by the source probe left out",
+                        c.unmatched
+                    ));
+                }
+                if c.ahead > 0 {
+                    left_out.push(format!(
+                        "{} read on the target first (probe skew) counted as 1 ms",
+                        c.ahead
+                    ));
+                }
+                let dropped = s.ids_dropped + t.ids_dropped;
+                if dropped > 0 {
+                    left_out.push(format!("{dropped} past the probes' id cap left out"));
+                }
+                self.report.copy_delay = reports::timeline::delay_of(
+                    &c.histogram,
+                    &format!(
+                        "probes: {} workload records joined by id, readable on the source to readable on the target{}",
+                        c.histogram.len(),
+                        if left_out.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", left_out.join("; "))
+                        }
+                    ),
+                );
+            }
+        }
+        if let Some(m) = target {
             let method = format!(
                 "probe: {} records read on the target from {} of {} partitions, create time to readable{}",
                 m.histogram.len(),
