@@ -161,14 +161,16 @@ impl FaultVerb for RemoveInstance {
             Some(w) => Some(w.settled(running_count(on).await).await),
             None => None,
         };
+        // What it owns: copying, or assigned and not adopted yet (a rebalance seconds before
+        // the removal hands it slots it has not started).
         let held = match port {
-            Some(p) => assigned(on, p).await,
+            Some(p) => owned(on, p).await,
             None => None,
         };
-        // The others that answer now (a stalled one does not): their sum is the baseline.
+        // The others that answer now (a stalled one does not): what they own is the baseline.
         let mut before_by_port = Vec::new();
         for p in &ports {
-            if let Some(n) = assigned(on, *p).await {
+            if let Some(n) = owned(on, *p).await {
                 before_by_port.push((*p, n));
             }
         }
@@ -218,7 +220,8 @@ impl FaultVerb for RemoveInstance {
             ));
         }
         // Its partitions moved: the instances that answered before (and any started
-        // since) hold what they held plus what it held.
+        // since) copy what they owned plus what it owned (partitions merely assigned to them
+        // and not adopted do not count).
         let baseline: f64 = before_by_port.iter().map(|(_, n)| n).sum();
         let deadline = Instant::now() + INSTANCE_MOVE_BOUND;
         loop {
@@ -232,7 +235,7 @@ impl FaultVerb for RemoveInstance {
             }
             if now >= baseline + held {
                 let mut proof = format!(
-                    "{gone}; its {held} {unit} moved to the other instances ({baseline} → {now} assigned, {source})"
+                    "{gone}; its {held} {unit} moved to the other instances (they owned {baseline}, now copy {now}; {source})"
                 );
                 if let (Some(b), Some(after)) = (&group_before, group(on).await) {
                     proof.push_str(&format!(
@@ -247,7 +250,7 @@ impl FaultVerb for RemoveInstance {
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "{gone}, but its {held} {unit} did not move within {} s (the others hold {now}, held {baseline} before, {source})",
+                    "{gone}, but its {held} {unit} did not move within {} s (the others copy {now}, owned {baseline} before, {source})",
                     INSTANCE_MOVE_BOUND.as_secs()
                 ));
             }
@@ -384,7 +387,18 @@ fn instance_exists(instance: u32, check: &VerbCheck<'_>) -> Result<(), (String, 
 /// partitions to be taken by the others (a rebalance, with its session timeouts).
 const INSTANCE_MOVE_BOUND: Duration = Duration::from_secs(90);
 
-/// The partitions the instance behind `port` holds by the system's own account (the built-in
+/// The partitions the instance behind `port` owns by the system's own account, copying or
+/// waiting to be adopted (the built-in replicator's `assigned_partitions` plus
+/// `waiting_partitions` gauges), None when its metrics do not answer.
+async fn owned(on: &Arc<FaultTargets>, port: u16) -> Option<f64> {
+    let system = on.system.clone();
+    tokio::task::spawn_blocking(move || system.owned_partitions(port))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The partitions the instance behind `port` copies by the system's own account (the built-in
 /// replicator's `assigned_partitions` gauge), None when its metrics do not answer.
 async fn assigned(on: &Arc<FaultTargets>, port: u16) -> Option<f64> {
     let system = on.system.clone();

@@ -243,6 +243,14 @@ impl SystemUnderTest for Builtin {
         metric_sum(metrics_port, names::ASSIGNED_PARTITIONS)
     }
 
+    /// Copying (`assigned_partitions`) plus waiting to be adopted (`waiting_partitions`: the
+    /// partitions of slots assigned whose writers have not started).
+    fn owned_partitions(&self, metrics_port: u16) -> Option<f64> {
+        let copying = metric_sum(metrics_port, names::ASSIGNED_PARTITIONS)?;
+        let waiting = metric_sum(metrics_port, names::WAITING_PARTITIONS).unwrap_or(0.0);
+        Some(copying + waiting)
+    }
+
     /// The slot group's rebalances from every instance's log, restarts included
     /// ([`slot_log`]); a log that cannot be read is left out with a warning.
     fn rebalances(

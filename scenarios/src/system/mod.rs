@@ -255,7 +255,10 @@ pub trait SystemUnderTest: Send + Sync {
     /// What [`SystemUnderTest::assigned_partitions`] counts and where it reads it, for the
     /// proofs' words. Default: the built-in replicator's gauge.
     fn assigned_unit(&self) -> (&'static str, &'static str) {
-        ("partitions", "its assigned_partitions gauge")
+        (
+            "partitions",
+            "its assigned_partitions and waiting_partitions gauges",
+        )
     }
 
     /// Its instances' group (a Connect cluster's generation, members and leader), read from
@@ -298,6 +301,13 @@ pub trait SystemUnderTest: Send + Sync {
     fn assigned_partitions(&self, metrics_port: u16) -> Option<f64> {
         let _ = metrics_port;
         None
+    }
+
+    /// Partitions an instance owns, copying or not yet: what a removal must see move. A system
+    /// that adopts what it is given at once owns what it copies (the default); the built-in
+    /// replicator also owns the partitions of slots it was assigned and has not started yet.
+    fn owned_partitions(&self, metrics_port: u16) -> Option<f64> {
+        self.assigned_partitions(metrics_port)
     }
 }
 
