@@ -360,7 +360,10 @@ fn delay(h: &mut String, r: &RunReport) {
     // Where the end-to-end delay went: before any copier could see a record, and in the copy.
     let shares: Vec<(&str, &DelayStats)> = [
         ("at the source (create → readable there)", &r.source_delay),
-        ("copy (readable on the source → on the target)", &r.copy_delay),
+        (
+            "copy (readable on the source → on the target)",
+            &r.copy_delay,
+        ),
     ]
     .into_iter()
     .filter_map(|(l, d)| d.as_ref().map(|d| (l, d)))
@@ -382,7 +385,12 @@ fn delay(h: &mut String, r: &RunReport) {
         }
         h.push_str("</table>");
         for (label, d) in &shares {
-            let _ = write!(h, "<p class=\"muted\">{}: {}.</p>", esc(label), esc(&d.method));
+            let _ = write!(
+                h,
+                "<p class=\"muted\">{}: {}.</p>",
+                esc(label),
+                esc(&d.method)
+            );
         }
     }
     h.push_str("</section>");

@@ -838,8 +838,7 @@ impl RunState<'_> {
     /// Phase 4: the delay probes' histograms into the report: end to end, the source's share
     /// and the copy's own.
     async fn record_delay(&mut self, probe: crate::delay::DelayProbes) {
-        let Ok((source, target)) = tokio::task::spawn_blocking(move || probe.finish()).await
-        else {
+        let Ok((source, target)) = tokio::task::spawn_blocking(move || probe.finish()).await else {
             return;
         };
         if let Some(s) = &source {
