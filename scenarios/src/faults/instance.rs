@@ -22,7 +22,7 @@ use super::consumer_group::Watch;
 use super::verbs::{DurationUse, FaultVerb, VerbCheck};
 use super::FaultTargets;
 use crate::error::ScenarioError;
-use crate::system::{GroupState, Instances};
+use crate::system::{GroupState, Instances, SystemUnderTest};
 
 /// `add-instance`: one more instance of the system under test.
 pub struct AddInstance;
@@ -391,18 +391,22 @@ const INSTANCE_MOVE_BOUND: Duration = Duration::from_secs(90);
 /// waiting to be adopted (the built-in replicator's `assigned_partitions` plus
 /// `waiting_partitions` gauges), None when its metrics do not answer.
 async fn owned(on: &Arc<FaultTargets>, port: u16) -> Option<f64> {
-    let system = on.system.clone();
-    tokio::task::spawn_blocking(move || system.owned_partitions(port))
-        .await
-        .ok()
-        .flatten()
+    ask(on, move |s| s.owned_partitions(port)).await
 }
 
 /// The partitions the instance behind `port` copies by the system's own account (the built-in
 /// replicator's `assigned_partitions` gauge), None when its metrics do not answer.
 async fn assigned(on: &Arc<FaultTargets>, port: u16) -> Option<f64> {
+    ask(on, move |s| s.assigned_partitions(port)).await
+}
+
+/// One blocking question to the system under test, off the async threads.
+async fn ask(
+    on: &Arc<FaultTargets>,
+    question: impl FnOnce(&dyn SystemUnderTest) -> Option<f64> + Send + 'static,
+) -> Option<f64> {
     let system = on.system.clone();
-    tokio::task::spawn_blocking(move || system.assigned_partitions(port))
+    tokio::task::spawn_blocking(move || question(system.as_ref()))
         .await
         .ok()
         .flatten()
