@@ -7,6 +7,9 @@
 //! reaches the output or the report; an unreachable registry exits 2 naming it. Needs a Java
 //! 21+ (skipped, saying why, without one).
 
+#[path = "support/identity.rs"]
+mod identity;
+
 #[path = "support/registries.rs"]
 mod support;
 
@@ -15,7 +18,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use harness::{ClusterSpec, TopicSpec};
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use registry::{wire, Schema, SchemaRegistry, SchemaType};
@@ -146,16 +148,11 @@ async fn rehearsal_verifies_external_registries_and_judges_framed_records_by_sch
             ("copy.ext.users", wire::frame(users, payload.as_bytes())),
         ] {
             // The workload's identity header, so the checker pairs a record with its copy.
-            let id = verify::fingerprint::encode_identity(0, i as u64);
-            let headers = OwnedHeaders::new().insert(Header {
-                key: verify::fingerprint::WORKLOAD_ID_HEADER,
-                value: Some(&id[..]),
-            });
             producer
                 .send(
                     FutureRecord::<(), _>::to(topic)
                         .payload(&value)
-                        .headers(headers),
+                        .headers(identity::identified(0, i as u64)),
                     Duration::from_secs(30),
                 )
                 .await

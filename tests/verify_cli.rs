@@ -2,6 +2,9 @@
 //! aborted transaction, copied faithfully, lossily, with duplicates and read_uncommitted by a
 //! small test copier; the verdicts and counts must be exactly what each copier did.
 
+#[path = "support/identity.rs"]
+mod identity;
+
 use reports::CutoverExitCode;
 
 use std::collections::BTreeMap;
@@ -12,10 +15,9 @@ use std::time::Duration;
 use harness::{ClusterSpec, TopicSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use verify::fingerprint::{encode_identity, WORKLOAD_ID_HEADER};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 const PARTITIONS: i32 = 3;
@@ -34,17 +36,12 @@ struct Written {
 
 /// Sends one record to `orders` carrying the workload identity (producer, sequence).
 async fn send_identified(producer: &FutureProducer, (id, seq): (u16, u64), key: &str, value: &str) {
-    let identity = encode_identity(id, seq);
-    let headers = OwnedHeaders::new().insert(Header {
-        key: WORKLOAD_ID_HEADER,
-        value: Some(&identity[..]),
-    });
     producer
         .send(
             FutureRecord::to("orders")
                 .key(key)
                 .payload(value)
-                .headers(headers),
+                .headers(identity::identified(id, seq)),
             Duration::from_secs(30),
         )
         .await
@@ -76,18 +73,13 @@ async fn write_source(bootstrap: &str) -> Written {
     for (commit, base) in [(true, 1000u64), (false, 2000u64)] {
         txn.begin_transaction().unwrap();
         for i in 0..10u64 {
-            let id = encode_identity(2, base + i);
-            let headers = OwnedHeaders::new().insert(Header {
-                key: WORKLOAD_ID_HEADER,
-                value: Some(&id[..]),
-            });
             let key = format!("txn-{i}");
             let value = format!("txn {} {i}", if commit { "ok" } else { "abort" });
             txn.send_result(
                 FutureRecord::to("orders")
                     .key(&key)
                     .payload(&value)
-                    .headers(headers),
+                    .headers(identity::identified(2, base + i)),
             )
             .map_err(|(e, _)| e)
             .unwrap();

@@ -3,6 +3,9 @@
 //! into exactly the verdict a single process gives (anomalies across partitions of different
 //! members included). Bad merges (a partition missing, a partition twice) are exit 2.
 
+#[path = "support/identity.rs"]
+mod identity;
+
 use reports::CutoverExitCode;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,10 +16,9 @@ use std::time::Duration;
 use harness::{ClusterSpec, TopicSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use verify::fingerprint::{encode_identity, WORKLOAD_ID_HEADER};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 /// (topic, partitions)
@@ -37,11 +39,7 @@ async fn write_source(bootstrap: &str) {
         for p in 0..partitions {
             for i in 0..40u64 {
                 seq += 1;
-                let id = encode_identity(1, seq);
-                let headers = OwnedHeaders::new().insert(Header {
-                    key: WORKLOAD_ID_HEADER,
-                    value: Some(&id[..]),
-                });
+                let headers = identity::identified(1, seq);
                 let (key, value) = (format!("{topic}-key-{i}"), format!("{topic} {p} {i}"));
                 for _ in 0..if i % 13 == 0 { 2 } else { 1 } {
                     producer

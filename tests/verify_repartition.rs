@@ -4,6 +4,9 @@
 //! target partition 4 of a partition-keeping copy — a partition the source does not have — is
 //! counted, with and without preserved partitions.
 
+#[path = "support/identity.rs"]
+mod identity;
+
 use reports::CutoverExitCode;
 
 use std::collections::BTreeMap;
@@ -14,10 +17,9 @@ use std::time::Duration;
 use harness::{ClusterSpec, TopicSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use verify::fingerprint::{encode_identity, WORKLOAD_ID_HEADER};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cutover");
 
@@ -35,17 +37,12 @@ async fn write_source(bootstrap: &str) -> u64 {
         .create()
         .unwrap();
     for seq in 0..600u64 {
-        let id = encode_identity(1, seq);
-        let headers = OwnedHeaders::new().insert(Header {
-            key: WORKLOAD_ID_HEADER,
-            value: Some(&id[..]),
-        });
         producer
             .send(
                 FutureRecord::to("orders")
                     .key(&format!("customer-{}", seq % 53))
                     .payload(&format!("order {seq}"))
-                    .headers(headers),
+                    .headers(identity::identified(1, seq)),
                 Duration::from_secs(30),
             )
             .await

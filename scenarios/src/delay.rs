@@ -7,8 +7,9 @@
 //! That end-to-end figure also holds the time a record waited before any copier could see it:
 //! in its producer's queue, behind an open transaction, on a source broker short of CPU. A
 //! second probe on the source, read the same way, gives each workload record's readable time
-//! there too; joined by the record's workload id ([`WORKLOAD_ID_HEADER`]), the difference is
-//! the copy's own delay (readable on the source → readable on the target), per record. Both
+//! there too; joined by the record's workload id
+//! ([`WORKLOAD_ID_HEADER`](verify::fingerprint::WORKLOAD_ID_HEADER)), the difference is the
+//! copy's own delay (readable on the source → readable on the target), per record. Both
 //! probes are clients of the same kind on the same machine, so their own lag largely cancels.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +23,7 @@ use hdrhistogram::Histogram;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
-use verify::fingerprint::WORKLOAD_ID_HEADER;
+use verify::fingerprint::{decode_identity, message_headers};
 
 use crate::error::ScenarioError;
 
@@ -256,16 +257,11 @@ impl DelayProbe {
     }
 }
 
-/// A record's workload id ([`WORKLOAD_ID_HEADER`], 8 bytes), if it has one.
+/// A record's workload id (`cutover-id`, read as the checker reads it), if it has
+/// one: (producer, sequence) packed as the header packs them.
 fn workload_id<M: Message>(m: &M) -> Option<u64> {
-    use rdkafka::message::Headers;
-    let headers = m.headers()?;
-    headers
-        .iter()
-        .find(|h| h.key == WORKLOAD_ID_HEADER)
-        .and_then(|h| h.value)
-        .and_then(|v| <[u8; 8]>::try_from(v).ok())
-        .map(u64::from_be_bytes)
+    let (producer, sequence) = decode_identity(&message_headers(m))?;
+    Some((u64::from(producer) << 48) | sequence)
 }
 
 /// `CUTOVER_DELAY_TRACE=<file>`: every timed record as a CSV line (readable ms, create ms,
@@ -362,7 +358,7 @@ mod tests {
         );
         assert_eq!(workload_id(&rec), None);
         let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
-            key: WORKLOAD_ID_HEADER,
+            key: verify::fingerprint::WORKLOAD_ID_HEADER,
             value: Some(&verify::fingerprint::encode_identity(3, 77)),
         });
         let rec = rdkafka::message::OwnedMessage::new(
