@@ -7,9 +7,15 @@
 //!   library (rdkafka), as many consumers per side as the checker has workers, no hashing or
 //!   matching;
 //! - `cutover verify` (one process, `--workers` 2): its rate as a share of the plain read's,
-//!   with the goal (≥ 70 %) said met or NOT met;
+//!   with the goal (≥ 70 %) said met or NOT met, and the most this machine allows a checker
+//!   that only reads and fingerprints (the plain read's whole-machine CPU per GB plus SHA-256's,
+//!   measured in the same run);
 //! - `cutover verify --group` across two processes, then `--merge`: the merged verdict must be
 //!   the single process's (status, counts, tally), and the speed-up is printed.
+//!
+//! The plain read and `cutover verify` run `CUTOVER_BENCH_ROUNDS` (3) rounds in alternating
+//! order and report medians: the brokers' JIT warms through the first rounds, and whichever way
+//! ran first would otherwise read from colder brokers.
 //!
 //! `CUTOVER_BENCH_QUICK=1`: 20 k records of 512 B over 12 and 300 partitions. The table is
 //! printed and written to `target/cutover/bench/verify_clusters.md`. The body lives in

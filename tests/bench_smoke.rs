@@ -67,6 +67,20 @@ fn replication_bench_runs_a_tiny_iteration_and_writes_its_table() {
             "{}: one rate per round",
             f.contender.name
         );
+        // The whole machine over the same window: it holds the contender's own CPU.
+        let m = u
+            .machine
+            .unwrap_or_else(|| panic!("{}: no machine window", f.contender.name));
+        assert!(
+            m.capacity_secs > 0.0 && m.busy_secs <= m.capacity_secs,
+            "{}: {m:?}",
+            f.contender.name
+        );
+        assert!(
+            m.busy_secs + 0.1 >= u.cpu_secs.unwrap_or(0.0),
+            "{}: the machine burnt less than the contender alone: {u:?}",
+            f.contender.name
+        );
         let builtin = f.contender.name.starts_with("built-in");
         assert_eq!(u.in_process, !builtin, "{}: {u:?}", f.contender.name);
         assert_eq!(u.peak_rss_kib > 0, builtin, "{}: {u:?}", f.contender.name);
@@ -74,7 +88,8 @@ fn replication_bench_runs_a_tiny_iteration_and_writes_its_table() {
     let md = std::fs::read_to_string(&options.table_path).unwrap();
     assert_eq!(md, table.markdown);
     for needle in [
-        "| CPU s/GB | peak RSS MiB |",
+        "| CPU s/GB | machine CPU s/GB | busy % | peak RSS MiB |",
+        "  - on this machine: the produce limit burnt ",
         "- built-in exactly-once CPU per GB ≤ ¼ of MirrorMaker 2 exactly-once's: ",
         "| copy limit | default |",
         "| target produce limit | default |",
@@ -90,6 +105,54 @@ fn replication_bench_runs_a_tiny_iteration_and_writes_its_table() {
     }
     // The matrix row has a ratio to the exactly-once default only when that ran.
     assert!(table.copy_limit().is_some());
+}
+
+/// The baselines run in the bench's process, whose children are the brokers: its CPU is its
+/// own, not its tree's, or a baseline's "CPU s/GB" would carry both brokers.
+#[test]
+fn the_bench_process_is_counted_without_the_processes_it_started() {
+    let me = std::process::id();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "while :; do :; done"])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let seen = loop {
+        let own = contenders::tree_cpu_secs(me, false).unwrap();
+        let tree = contenders::tree_cpu_secs(me, true).unwrap();
+        if tree - own >= 0.2 || std::time::Instant::now() > deadline {
+            break tree - own;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen >= 0.2,
+        "a busy child's CPU must show in the tree and not in the process's own: {seen}"
+    );
+}
+
+#[test]
+fn a_machine_window_counts_busy_time_against_capacity() {
+    use contenders::machine::{reachable_share, MachineCpu};
+    let a = MachineCpu::parse("cpu  100 0 50 800 50 0 0 0 0 0").unwrap();
+    let b = MachineCpu::parse("cpu  250 0 100 900 50 0 0 0 0 0").unwrap();
+    let w = b.since(&a);
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    assert!((w.busy_secs - 200.0 / ticks).abs() < 1e-9, "{w:?}");
+    assert!((w.capacity_secs - 300.0 / ticks).abs() < 1e-9, "{w:?}");
+    assert!((w.busy_share() - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(w.per_gb(2_000_000_000), Some(w.busy_secs / 2.0));
+    // Only the aggregate line is the machine.
+    assert!(MachineCpu::parse("cpu0 1 2 3 4 5").is_none());
+    assert!(MachineCpu::now().is_some());
+    // The ceiling burnt 4 s/GB at 100 % busy and the brokers alone burn 8 s/GB during a copy:
+    // even a copier that burnt nothing reaches half the ceiling; against a ceiling measured
+    // on a half-idle machine, all of it.
+    assert!((reachable_share(4.0, 1.0, 8.0) - 0.5).abs() < 1e-9);
+    assert!((reachable_share(4.0, 0.5, 8.0) - 1.0).abs() < 1e-9);
 }
 
 /// The partitions axis alone (`CUTOVER_BENCH_ONLY=partitions`), tiny: two partition counts,
@@ -217,6 +280,7 @@ fn verify_clusters_bench_runs_tiny_and_the_group_agrees_with_one_process() {
         partitions: vec![4],
         cutover_exe: env!("CARGO_BIN_EXE_cutover").into(),
         workers: 2,
+        rounds: 2,
     };
     let report = verify_clusters::run(&options).unwrap();
     assert_eq!(report.rows.len(), 1);
@@ -226,9 +290,33 @@ fn verify_clusters_bench_runs_tiny_and_the_group_agrees_with_one_process() {
     assert!(r.group_identical, "{}", report.markdown);
     assert!(r.plain_secs > 0.0 && r.verify_secs > 0.0 && r.group_secs > 0.0);
     assert!(r.verify_cpu_secs > 0.0, "the verify process's CPU: {r:?}");
+    // Two rounds each way, the medians between their extremes; the machine's CPU over them
+    // holds the verify process's own.
+    assert_eq!(
+        (r.plain_rounds.len(), r.verify_rounds.len()),
+        (2, 2),
+        "{r:?}"
+    );
+    let within = |m: f64, v: &[f64]| {
+        v.iter().cloned().fold(f64::MAX, f64::min) <= m
+            && m <= v.iter().cloned().fold(0.0, f64::max)
+    };
+    assert!(within(r.plain_secs, &r.plain_rounds) && within(r.verify_secs, &r.verify_rounds));
+    assert!(
+        r.verify_machine.busy_secs + 0.1 >= 2.0 * r.verify_cpu_secs,
+        "the machine burnt less than the verify processes alone: {r:?}"
+    );
+    assert!(r.plain_machine.capacity_secs > 0.0 && r.plain_machine.busy_share() <= 1.0);
+    // SHA-256 measured, not assumed (an unoptimized test build hashes at tens of s/GB).
+    assert!(
+        report.sha_secs_per_gb > 0.0 && report.sha_secs_per_gb < 1000.0,
+        "{}",
+        report.sha_secs_per_gb
+    );
     for needle in [
         "| 4 | ",
         "- 4 partitions: `cutover verify` ≥ 70 % of the plain read's rate: ",
+        "  - on this machine: the plain read burnt ",
         "| yes |",
     ] {
         assert!(

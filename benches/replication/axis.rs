@@ -66,6 +66,8 @@ pub struct Usage {
     /// The contender ran inside the bench's own process: its CPU is the process's (the bench
     /// does nothing else meanwhile) but its memory cannot be told apart (`peak_rss_kib` 0).
     pub in_process: bool,
+    /// The whole machine over the same window (brokers, contender and bench).
+    pub machine: Option<machine::MachineWindow>,
 }
 
 impl Usage {
@@ -85,13 +87,28 @@ impl Usage {
             samples: all.iter().map(|u| u.samples).min().unwrap_or(0),
             cpu_secs: all.iter().map(|u| u.cpu_secs).sum::<Option<f64>>(),
             in_process: first.in_process,
+            // One machine: the instances' windows are the same window.
+            machine: first.machine,
         })
+    }
+
+    /// The whole machine's CPU seconds per GB copied while the clock ran.
+    pub fn machine_per_gb(&self, t: &Timing) -> Option<f64> {
+        self.machine?.per_gb(t.bytes)
+    }
+
+    /// CPU seconds per GB burnt by everything but the contender (the brokers, the bench):
+    /// what a copier that burnt nothing would still cost the machine.
+    pub fn others_per_gb(&self, t: &Timing) -> Option<f64> {
+        Some((self.machine_per_gb(t)? - self.cpu_per_gb(t)?).max(0.0))
     }
 }
 
-/// User + system CPU seconds of `pid` and every process below it (`/proc/<pid>/stat` fields
-/// 14 and 15; children from `/proc/<pid>/task/*/children`). None when `pid` is gone.
-pub fn tree_cpu_secs(pid: u32) -> Option<f64> {
+/// User + system CPU seconds of `pid` and, with `tree`, every process below it
+/// (`/proc/<pid>/stat` fields 14 and 15; children from `/proc/<pid>/task/*/children`). None
+/// when `pid` is gone. The bench's own process is counted without its tree: the brokers are
+/// its children.
+pub fn tree_cpu_secs(pid: u32, tree: bool) -> Option<f64> {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     let ticks = if ticks > 0 { ticks as f64 } else { 100.0 };
@@ -119,6 +136,9 @@ pub fn tree_cpu_secs(pid: u32) -> Option<f64> {
         };
         any = true;
         total += u + s;
+        if !tree {
+            break;
+        }
         if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
             for task in tasks.flatten() {
                 if let Ok(children) = std::fs::read_to_string(task.path().join("children")) {
@@ -173,31 +193,54 @@ impl Axis {
 pub struct Sampler {
     stop: Arc<AtomicBool>,
     pid: u32,
-    thread: std::thread::JoinHandle<(Usage, Vec<(Instant, f64)>)>,
+    /// The process's descendants counted too (a contender's process tree; not the bench's).
+    tree: bool,
+    thread: std::thread::JoinHandle<Samples>,
+}
+
+/// A sampler's series: the process tree's CPU seconds and the machine's counters, each with
+/// when it was read.
+#[derive(Default)]
+struct Samples {
+    usage: Usage,
+    cpu: Vec<(Instant, f64)>,
+    machine: Vec<(Instant, machine::MachineCpu)>,
 }
 
 impl Sampler {
     pub fn start(pid: u32, every: Duration) -> Sampler {
+        Sampler::sampling(pid, true, every)
+    }
+
+    fn sampling(pid: u32, tree: bool, every: Duration) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            let mut usage = Usage::default();
-            let mut cpu = Vec::new();
+            let mut samples = Samples::default();
             while !flag.load(Ordering::Acquire) {
-                usage.sample(pid);
-                if let Some(c) = tree_cpu_secs(pid) {
-                    cpu.push((Instant::now(), c));
+                samples.usage.sample(pid);
+                if let Some(c) = tree_cpu_secs(pid, tree) {
+                    samples.cpu.push((Instant::now(), c));
+                }
+                if let Some(m) = machine::MachineCpu::now() {
+                    samples.machine.push((Instant::now(), m));
                 }
                 std::thread::sleep(every);
             }
-            (usage, cpu)
+            samples
         });
-        Sampler { stop, pid, thread }
+        Sampler {
+            stop,
+            pid,
+            tree,
+            thread,
+        }
     }
 
-    /// The bench's own process (a contender that runs in it).
+    /// The bench's own process (a contender that runs in it), without its children: the
+    /// brokers it started.
     pub fn this_process(every: Duration) -> Sampler {
-        Sampler::start(std::process::id(), every)
+        Sampler::sampling(std::process::id(), false, every)
     }
 
     /// Stops sampling (the process must still run: its `VmHWM` and CPU are read last).
@@ -209,16 +252,28 @@ impl Sampler {
     /// or before it).
     pub fn finish_from(self, from: Option<Instant>) -> Usage {
         self.stop.store(true, Ordering::Release);
-        let (mut usage, samples) = self.thread.join().unwrap_or_default();
+        let Samples {
+            mut usage,
+            cpu,
+            machine,
+        } = self.thread.join().unwrap_or_default();
         usage.sample(self.pid);
-        let end = tree_cpu_secs(self.pid);
-        usage.cpu_secs = match (from, end) {
-            (Some(from), Some(end)) => samples
+        // The last sample at or before the clock's start (the first when none is).
+        fn at_start<T>(series: &[(Instant, T)], from: Instant) -> Option<&T> {
+            series
                 .iter()
                 .rev()
                 .find(|(at, _)| *at <= from)
-                .or(samples.first())
-                .map(|(_, at_start)| (end - at_start).max(0.0)),
+                .or(series.first())
+                .map(|(_, v)| v)
+        }
+        let end = tree_cpu_secs(self.pid, self.tree);
+        usage.cpu_secs = match (from, end) {
+            (Some(from), Some(end)) => at_start(&cpu, from).map(|start| (end - start).max(0.0)),
+            _ => None,
+        };
+        usage.machine = match (from, machine::MachineCpu::now()) {
+            (Some(from), Some(end)) => at_start(&machine, from).map(|start| end.since(start)),
             _ => None,
         };
         usage.in_process = self.pid == std::process::id();

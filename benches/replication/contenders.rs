@@ -25,6 +25,8 @@ const SEQ_BYTES: usize = 8;
 mod axis;
 #[path = "catalog.rs"]
 mod catalog;
+#[path = "machine.rs"]
+pub mod machine;
 #[path = "measure.rs"]
 mod measure;
 #[path = "table.rs"]

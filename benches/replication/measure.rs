@@ -313,7 +313,7 @@ pub fn run(options: &Options) -> Result<Table> {
                 .map_err(|e| format!("{e:#}"));
             match &m {
                 Ok((t, usage)) => println!(
-                    "  {:.0} records/s, {:.1} MB/s, {:.2} s (start {:.1} s){}",
+                    "  {:.0} records/s, {:.1} MB/s, {:.2} s (start {:.1} s){}{}",
                     t.rate(),
                     t.mbps(),
                     t.secs,
@@ -324,6 +324,13 @@ pub fn run(options: &Options) -> Result<Table> {
                         .map_or(String::new(), |(c, rss)| format!(
                             ", {c:.1} CPU s/GB, peak RSS {:.0} MiB",
                             rss as f64 / 1024.0
+                        )),
+                    usage
+                        .as_ref()
+                        .and_then(|u| Some((u.machine_per_gb(t)?, u.machine?.busy_share())))
+                        .map_or(String::new(), |(m, busy)| format!(
+                            "; machine {m:.1} CPU s/GB, {:.0} % busy",
+                            100.0 * busy
                         ))
                 ),
                 Err(e) => println!("  failed: {e}"),

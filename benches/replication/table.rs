@@ -36,12 +36,30 @@ impl Table {
     }
 
     /// CPU seconds per GB copied of the first contender `pick` chooses that has them.
+    /// The timing and usage of the first contender `pick` chooses that copied everything.
+    fn usage_of(&self, pick: impl Fn(&Contender) -> bool) -> Option<(&Timing, &Usage)> {
+        self.figures
+            .iter()
+            .filter(|f| pick(&f.contender))
+            .find_map(|f| Some((f.outcome.as_ref().ok()?, f.usage.as_ref()?)))
+    }
+
     fn cpu_per_gb_of(&self, pick: impl Fn(&Contender) -> bool) -> Option<f64> {
         self.figures
             .iter()
             .filter(|f| pick(&f.contender))
             .find_map(|f| f.usage.as_ref()?.cpu_per_gb(f.outcome.as_ref().ok()?))
     }
+}
+
+/// The "machine CPU s/GB" and "busy %" cells of a row.
+fn machine_cells(usage: Option<&Usage>, t: &Timing) -> (String, String) {
+    let m = usage.and_then(|u| u.machine);
+    (
+        m.and_then(|m| m.per_gb(t.bytes))
+            .map_or("–".into(), |c| format!("{c:.1}")),
+        m.map_or("–".into(), |m| format!("{:.0}", 100.0 * m.busy_share())),
+    )
 }
 
 /// The "CPU s/GB" and "peak RSS MiB" cells of a row.
@@ -90,7 +108,9 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
          bytes copied meanwhile; the baselines run in the bench's own process (its CPU, which \
          does nothing else then; its memory not told apart: \"(bench)\"). \"peak RSS\" is the \
          larger of the sampled `VmRSS` and `VmHWM` at the end, summed over instances. The \
-         brokers share the machine and are not counted.\n",
+         brokers share the machine and are not counted there; \"machine CPU s/GB\" counts \
+         everything (both brokers, the contender, the bench: `/proc/stat`) over the same \
+         window, and \"busy %\" is the share of the cores it kept busy.\n",
         table.records,
         table.value_bytes,
         table.bytes as f64 / 1e6,
@@ -116,11 +136,11 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
     }
     let _ = writeln!(
         out,
-        "| contender | setting | records/s | MB/s | ratio to copy limit | ratio to produce limit | vs built-in EOS default | CPU s/GB | peak RSS MiB | copy s | start s | rounds |"
+        "| contender | setting | records/s | MB/s | ratio to copy limit | ratio to produce limit | vs built-in EOS default | CPU s/GB | machine CPU s/GB | busy % | peak RSS MiB | copy s | start s | rounds |"
     );
     let _ = writeln!(
         out,
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     );
     let produce = table.produce_limit();
     for f in &table.figures {
@@ -141,11 +161,12 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
                     _ => String::new(),
                 };
                 let (cpu, rss) = usage_cells(f.usage.as_ref(), t);
+                let (machine, busy) = machine_cells(f.usage.as_ref(), t);
                 let to_produce = produce.map_or("–".into(), |p| format!("{:.2}", t.rate() / p));
                 let rounds: Vec<String> = f.rounds.iter().map(|r| format!("{r:.0}")).collect();
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {:.0} | {:.1} | {} | {to_produce} | {} | {cpu} | {rss} | {:.1} | {:.1} | {} |",
+                    "| {} | {} | {:.0} | {:.1} | {} | {to_produce} | {} | {cpu} | {machine} | {busy} | {rss} | {:.1} | {:.1} | {} |",
                     c.name,
                     setting.replace('|', "\\|"),
                     t.rate(),
@@ -161,7 +182,7 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
                 let first = e.lines().next().unwrap_or_default().replace('|', "\\|");
                 let _ = writeln!(
                     out,
-                    "| {} | {} | failed: {first} | | | | | | | | | |",
+                    "| {} | {} | failed: {first} | | | | | | | | | | | |",
                     c.name, setting
                 );
             }
@@ -214,6 +235,7 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
     }
     // The ceiling is the target's produce limit: the plain copy loop's rate swings 2× between
     // runs minutes apart, the produce limit is what the target can take at all.
+    let produce_usage = table.usage_of(|c| matches!(c.kind, Kind::ProduceLimit));
     for (what, rate, goal) in [
         ("at-least-once", alo, 0.9),
         ("exactly-once", eos_default, 0.8),
@@ -232,6 +254,31 @@ pub fn render(table: &Table, base_tuning: &[(String, String)]) -> String {
                 100.0 * goal
             ),
         };
+        // How far this machine lets any copier get: what the brokers (and the bench) burnt per
+        // GB while the built-in copied, against what the whole machine burnt per GB while the
+        // target took records at its limit.
+        let copy = table.usage_of(|c| {
+            c.section == Section::System
+                && matches!(c.kind, Kind::Builtin { mode, .. } if mode == what)
+        });
+        if let (Some((pt, pu)), Some((ct, cu))) = (produce_usage, copy) {
+            if let (Some(p), Some(pm), Some(o), Some(cm)) = (
+                pu.machine_per_gb(pt),
+                pu.machine,
+                cu.others_per_gb(ct),
+                cu.machine,
+            ) {
+                let _ = writeln!(
+                    out,
+                    "  - on this machine: the produce limit burnt {p:.1} CPU s/GB (whole machine, {:.0} % busy); \
+                     while the built-in copied ({:.0} % busy), everything but the copier burnt {o:.1} s/GB: \
+                     a copier that burnt no CPU at all would reach at most {:.0} % of the produce limit here",
+                    100.0 * pm.busy_share(),
+                    100.0 * cm.busy_share(),
+                    100.0 * machine::reachable_share(p, pm.busy_share(), o)
+                );
+            }
+        }
     }
     if let (Some(a), Some(l)) = (alo, limit) {
         let _ = writeln!(

@@ -21,6 +21,10 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
+#[path = "../replication/machine.rs"]
+pub mod machine;
+use machine::{MachineCpu, MachineWindow};
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -33,12 +37,16 @@ pub struct Options {
     pub cutover_exe: PathBuf,
     /// `cutover verify --workers` (the plain read uses as many threads per side).
     pub workers: u32,
+    /// Rounds of the plain read and `cutover verify`, in alternating order (plain first, then
+    /// verify first, …); each row reports the medians.
+    pub rounds: u32,
 }
 
 impl Options {
     /// From the environment: `CUTOVER_BENCH_RECORDS` (1 M), `CUTOVER_BENCH_VALUE_BYTES` (1024),
-    /// `CUTOVER_BENCH_PARTITIONS` (`12,3000`), `CUTOVER_BENCH_WORKERS` (2);
-    /// `CUTOVER_BENCH_QUICK=1`: 20 k records of 512 B over 12 and 300 partitions.
+    /// `CUTOVER_BENCH_PARTITIONS` (`12,3000`), `CUTOVER_BENCH_WORKERS` (2),
+    /// `CUTOVER_BENCH_ROUNDS` (3); `CUTOVER_BENCH_QUICK=1`: 20 k records of 512 B over 12 and
+    /// 300 partitions, one round.
     pub fn from_env(cutover_exe: PathBuf) -> Options {
         let quick = std::env::var("CUTOVER_BENCH_QUICK").is_ok_and(|v| v == "1");
         let num = |name: &str, default: u64| {
@@ -65,6 +73,7 @@ impl Options {
             partitions,
             cutover_exe,
             workers: num("CUTOVER_BENCH_WORKERS", 2) as u32,
+            rounds: num("CUTOVER_BENCH_ROUNDS", if quick { 1 } else { 3 }).max(1) as u32,
         }
     }
 }
@@ -75,10 +84,17 @@ pub struct Row {
     pub partitions: i32,
     /// Bytes of both sides (keys + values).
     pub bytes: u64,
+    /// Medians of the rounds.
     pub plain_secs: f64,
     pub verify_secs: f64,
-    /// User + system CPU seconds `cutover verify` (one process) burnt.
+    /// Every round's time, in the order run.
+    pub plain_rounds: Vec<f64>,
+    pub verify_rounds: Vec<f64>,
+    /// User + system CPU seconds `cutover verify` (one process) burnt, per round (mean).
     pub verify_cpu_secs: f64,
+    /// The whole machine (both brokers, the reader) during every round of each way, summed.
+    pub plain_machine: MachineWindow,
+    pub verify_machine: MachineWindow,
     pub group_secs: f64,
     /// `cutover verify`'s verdict and records matched.
     pub verify_status: String,
@@ -100,6 +116,62 @@ impl Row {
     pub fn cpu_per_gb(&self) -> f64 {
         self.verify_cpu_secs / (self.bytes as f64 / 1e9).max(1e-12)
     }
+
+    /// The whole machine's CPU seconds per GB read (every round counted).
+    fn machine_per_gb(&self, w: &MachineWindow) -> f64 {
+        let rounds = self.plain_rounds.len().max(1) as u64;
+        w.per_gb(self.bytes * rounds).unwrap_or(0.0)
+    }
+
+    /// The highest share of the plain read's rate a checker could reach on this machine if it
+    /// did nothing but the plain read plus a SHA-256 fingerprint of every byte
+    /// (`sha_secs_per_gb` on one core), with the machine saturated.
+    pub fn reachable(&self, sha_secs_per_gb: f64) -> f64 {
+        let plain = self.machine_per_gb(&self.plain_machine);
+        machine::reachable_share(
+            plain,
+            self.plain_machine.busy_share(),
+            plain + sha_secs_per_gb,
+        )
+    }
+}
+
+/// The median of `v` (the mean of the middle two for an even count).
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+/// CPU seconds one core spends per 10^9 bytes on cutover's record fingerprint (SHA-256 over
+/// key, value and headers: `verify::fingerprint`), over records of `value_bytes`, for about
+/// half a second.
+pub fn sha_secs_per_gb(value_bytes: usize) -> f64 {
+    let value = vec![0x5au8; value_bytes];
+    let key = [b'0'; KEY_BYTES];
+    let options = verify::fingerprint::FingerprintOptions::default();
+    let (mut bytes, mut n) = (0u64, 0u64);
+    let started = Instant::now();
+    let mut acc = 0u8;
+    while started.elapsed() < Duration::from_millis(500) || n < 1000 {
+        let mut k = key;
+        k[..8].copy_from_slice(&n.to_be_bytes());
+        let view = verify::fingerprint::RecordView {
+            key: Some(&k),
+            value: Some(&value),
+            headers: &[],
+            timestamp: None,
+        };
+        acc ^= verify::fingerprint::fingerprint(&view, &options)[0];
+        bytes += (KEY_BYTES + value_bytes) as u64;
+        n += 1;
+    }
+    std::hint::black_box(acc);
+    started.elapsed().as_secs_f64() / (bytes as f64 / 1e9)
 }
 
 /// The whole run.
@@ -107,6 +179,8 @@ impl Row {
 pub struct Report {
     pub options: Options,
     pub rows: Vec<Row>,
+    /// One core's CPU seconds per GB fingerprinted ([`sha_secs_per_gb`]).
+    pub sha_secs_per_gb: f64,
     pub markdown: String,
 }
 
@@ -171,13 +245,46 @@ pub fn run(options: &Options) -> Result<Report> {
             options.value_bytes,
             started.elapsed().as_secs_f64()
         );
-        let plain_secs = plain_read(&*source, &*target, &topic, partitions, options)?;
-        println!("  plain read of both sides: {plain_secs:.2} s");
-        let cpu_before = children_cpu_secs();
-        let (verify_secs, single) = verify(options, &sp, &tp, &topic, None, dir.path())?;
-        let verify_cpu_secs = children_cpu_secs() - cpu_before;
+        // Alternating rounds: the brokers' JIT and page cache warm through the first ones,
+        // and neither way should always be the one that runs on a colder broker.
+        let (mut plain_rounds, mut verify_rounds) = (Vec::new(), Vec::new());
+        let (mut plain_machine, mut verify_machine) =
+            (MachineWindow::default(), MachineWindow::default());
+        let mut verify_cpu_total = 0.0;
+        let mut single = serde_json::Value::Null;
+        for round in 0..options.rounds.max(1) {
+            for way in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
+                let before = MachineCpu::now();
+                if way == 0 {
+                    let secs = plain_read(&*source, &*target, &topic, partitions, options)?;
+                    if let (Some(b), Some(a)) = (before, MachineCpu::now()) {
+                        plain_machine = plain_machine.plus(&a.since(&b));
+                    }
+                    println!(
+                        "  round {}: plain read of both sides: {secs:.2} s",
+                        round + 1
+                    );
+                    plain_rounds.push(secs);
+                } else {
+                    let cpu_before = children_cpu_secs();
+                    let (secs, verdict) = verify(options, &sp, &tp, &topic, None, dir.path())?;
+                    verify_cpu_total += children_cpu_secs() - cpu_before;
+                    if let (Some(b), Some(a)) = (before, MachineCpu::now()) {
+                        verify_machine = verify_machine.plus(&a.since(&b));
+                    }
+                    if !single.is_null() && !same_verdict(&single, &verdict) {
+                        bail!("cutover verify's verdict changed between rounds over {topic}");
+                    }
+                    println!("  round {}: cutover verify: {secs:.2} s", round + 1);
+                    verify_rounds.push(secs);
+                    single = verdict;
+                }
+            }
+        }
+        let (plain_secs, verify_secs) = (median(&plain_rounds), median(&verify_rounds));
+        let verify_cpu_secs = verify_cpu_total / verify_rounds.len().max(1) as f64;
         println!(
-            "  cutover verify: {verify_secs:.2} s ({:.0} % of the plain read's rate)",
+            "  medians: plain read {plain_secs:.2} s, cutover verify {verify_secs:.2} s ({:.0} % of the plain read's rate)",
             100.0 * plain_secs / verify_secs
         );
         let (group_secs, merged) =
@@ -189,7 +296,11 @@ pub fn run(options: &Options) -> Result<Report> {
             bytes,
             plain_secs,
             verify_secs,
+            plain_rounds,
+            verify_rounds,
             verify_cpu_secs,
+            plain_machine,
+            verify_machine,
             group_secs,
             verify_status: status(&single),
             matched: single["tally"]["matched"].as_u64().unwrap_or(0),
@@ -205,6 +316,7 @@ pub fn run(options: &Options) -> Result<Report> {
     let mut report = Report {
         options: options.clone(),
         rows,
+        sha_secs_per_gb: sha_secs_per_gb(options.value_bytes),
         markdown: String::new(),
     };
     report.markdown = render(&report);
@@ -471,27 +583,38 @@ pub fn render(report: &Report) -> String {
          sides). \"group\": two `cutover verify --group` processes splitting the partitions, \
          then `--merge`; the speed-up is against one process. Rates count both sides' bytes; \
          \"verify CPU s/GB\" is the user + system CPU of the one `cutover verify` process \
-         (`getrusage` of its ended child) per 10^9 bytes of both sides.\n",
+         (`getrusage` of its ended child) per 10^9 bytes of both sides. The plain read and \
+         `cutover verify` ran {} round(s) each in alternating order (plain first, then verify \
+         first, …): the rates are the medians, \"rounds s\" every round's time. \"machine CPU \
+         s/GB\" counts everything on the machine (both brokers, the reader: `/proc/stat`) over \
+         all rounds of that way, \"busy %\" the share of the cores it kept busy.\n",
         o.records,
         o.value_bytes,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
         o.workers,
         o.workers,
+        o.rounds,
     );
     let _ = writeln!(
         out,
-        "| partitions | plain read MB/s | verify MB/s | verify / plain | verify CPU s/GB | verdict | group s | speed-up | merged verdict identical |\n| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"
+        "| partitions | plain read MB/s | verify MB/s | verify / plain | plain rounds s | verify rounds s | verify CPU s/GB | machine CPU s/GB plain / verify | busy % plain / verify | verdict | group s | speed-up | merged verdict identical |\n| ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |"
     );
     for r in &report.rows {
         let _ = writeln!(
             out,
-            "| {} | {:.1} | {:.1} | {:.0} % | {:.1} | {} ({} matched) | {:.1} | {:.2}× | {} |",
+            "| {} | {:.1} | {:.1} | {:.0} % | {} | {} | {:.1} | {:.1} / {:.1} | {:.0} / {:.0} | {} ({} matched) | {:.1} | {:.2}× | {} |",
             r.partitions,
             r.bytes as f64 / r.plain_secs / 1e6,
             r.bytes as f64 / r.verify_secs / 1e6,
             100.0 * r.ratio(),
+            rounds(&r.plain_rounds),
+            rounds(&r.verify_rounds),
             r.cpu_per_gb(),
+            r.machine_per_gb(&r.plain_machine),
+            r.machine_per_gb(&r.verify_machine),
+            100.0 * r.plain_machine.busy_share(),
+            100.0 * r.verify_machine.busy_share(),
             r.verify_status,
             r.matched,
             r.group_secs,
@@ -508,6 +631,25 @@ pub fn render(report: &Report) -> String {
             100.0 * r.ratio(),
             if r.ratio() >= 0.7 { "met" } else { "NOT met" }
         );
+        let _ = writeln!(
+            out,
+            "  - on this machine: the plain read burnt {:.1} CPU s/GB (whole machine, {:.0} % busy) \
+             and a SHA-256 fingerprint of every byte costs {:.2} s/GB on one core (measured in \
+             this run): a checker that did only those two would reach at most {:.0} % of the \
+             plain read's rate here",
+            r.machine_per_gb(&r.plain_machine),
+            100.0 * r.plain_machine.busy_share(),
+            report.sha_secs_per_gb,
+            100.0 * r.reachable(report.sha_secs_per_gb).min(9.99)
+        );
     }
     out
+}
+
+/// Every round's time, as the table shows them.
+fn rounds(v: &[f64]) -> String {
+    v.iter()
+        .map(|s| format!("{s:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -408,7 +408,7 @@ pub async fn verify_partial(
     });
     member.leave();
 
-    let previewer = Previewer::new(source, target)?;
+    let previewer = Previewer::new(source, target);
     let previews = previews_for(
         &topics,
         &results,

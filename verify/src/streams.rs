@@ -50,6 +50,15 @@ pub(crate) fn consumer(
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", isolation)
         .set("fetch.max.bytes", "52428800")
+        // A partition read on its own (a chunk of one) would otherwise come back 1 MiB per
+        // fetch request, and each request costs the broker its fixed handling: an eighth of
+        // its prefetch per request, 1–8 MiB.
+        .set(
+            "max.partition.fetch.bytes",
+            (partition_kbytes * 1024 / 8)
+                .clamp(1 << 20, 8 << 20)
+                .to_string(),
+        )
         // Per partition once its queue is split off (librdkafka's CONFIGURATION.md).
         .set(
             "queued.max.messages.kbytes",
@@ -176,7 +185,14 @@ impl Stream {
                 self.done = true;
                 break;
             };
-            match queue.poll(Duration::from_millis(200)) {
+            // Records usually wait in the queue: asked without a timeout first, librdkafka
+            // skips a clock read per record (`rd_timeout_init`), about 3 % of a 12-partition
+            // verification's CPU; the 200 ms wait only when the queue is empty.
+            let polled = match queue.poll(Duration::ZERO) {
+                None => queue.poll(Duration::from_millis(200)),
+                some => some,
+            };
+            match polled {
                 Some(Ok(m)) => {
                     if m.offset() >= self.end {
                         self.done = true;
