@@ -21,6 +21,8 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
+// The smoke test includes the replication bench's body too, with this same module.
+#[allow(clippy::duplicate_mod)]
 #[path = "../replication/machine.rs"]
 pub mod machine;
 use machine::{MachineCpu, MachineWindow};

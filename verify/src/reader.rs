@@ -1301,6 +1301,9 @@ impl Latest {
     }
 }
 
+/// The key previewer's prefetch per partition, in kilobytes (fetches of 1 MiB).
+const PREVIEW_KBYTES: usize = 8192;
+
 /// Fetches keys of example records, for the report. Its consumers are created on the first
 /// preview asked of a side: a clean verdict has no examples, and a client costs a connection
 /// on creation and a teardown that waits for its threads.
@@ -1328,7 +1331,8 @@ impl Previewer {
             (&self.target, "target", &self.consumers[1])
         };
         slot.get_or_init(|| {
-            consumer(props, "read_uncommitted", cluster, PREFETCH_KBYTES)
+            // A few records per partition: 1 MiB fetches, not a bulk read's larger ones.
+            consumer(props, "read_uncommitted", cluster, PREVIEW_KBYTES)
                 .map_err(|e| tracing::warn!(error = %e, "no key previews from the {cluster}"))
                 .ok()
         })
