@@ -151,7 +151,7 @@ name = "app-failover-no-offsets"
 description = "the source cut off; the application's group never synced to the target"
 
 [run]
-duration_secs = 15
+duration_secs = 18
 drain_timeout_secs = 60
 seed = 8
 
@@ -176,7 +176,7 @@ tuning = { commit_interval_ms = 200, offset_sync_interval_ms = 500 }
 name = "lost-group"
 [app.switch]
 mode = "failover"
-at_secs = 6
+at_secs = 9
 window_secs = 3
 move_offsets = false
 "#,
@@ -186,7 +186,7 @@ move_offsets = false
     let a = app(&report, "lost-group");
     assert_eq!(a["switch"], "failover", "{a:#}");
     let cut = a["cut_at_secs"].as_f64().unwrap();
-    assert!((6.0..9.0).contains(&cut), "cut at {cut}: {a:#}");
+    assert!((9.0..12.0).contains(&cut), "cut at {cut}: {a:#}");
     let steps: Vec<&str> = a["steps"]
         .as_array()
         .unwrap()
@@ -205,7 +205,9 @@ move_offsets = false
             .any(|s| s.contains("has no offsets on the target")),
         "{steps:#?}"
     );
-    // It re-read its inputs and its copied repartition records from the beginning.
+    // It re-read its inputs and its copied repartition records from the beginning. The cut
+    // comes 9–12 s in: the application's JVM and first rebalance took most of 6 s on a CI
+    // machine busy with other tests, and it had done only 55 updates at a cut 6.8 s in.
     let done_on_source = n(a, "updates_on_source") - n(a, "processed_lost_inputs");
     assert!(done_on_source > 100, "{a:#}");
     assert!(n(a, "reprocessed") >= done_on_source, "{a:#}");
