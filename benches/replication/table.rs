@@ -35,7 +35,6 @@ impl Table {
         self.rate_of(|c| matches!(c.kind, Kind::ProduceLimit))
     }
 
-    /// CPU seconds per GB copied of the first contender `pick` chooses that has them.
     /// The timing and usage of the first contender `pick` chooses that copied everything.
     fn usage_of(&self, pick: impl Fn(&Contender) -> bool) -> Option<(&Timing, &Usage)> {
         self.figures
@@ -44,6 +43,7 @@ impl Table {
             .find_map(|f| Some((f.outcome.as_ref().ok()?, f.usage.as_ref()?)))
     }
 
+    /// CPU seconds per GB copied of the first contender `pick` chooses that has them.
     fn cpu_per_gb_of(&self, pick: impl Fn(&Contender) -> bool) -> Option<f64> {
         self.figures
             .iter()

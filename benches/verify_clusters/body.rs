@@ -119,23 +119,32 @@ impl Row {
         self.verify_cpu_secs / (self.bytes as f64 / 1e9).max(1e-12)
     }
 
-    /// The whole machine's CPU seconds per GB read (every round counted).
-    fn machine_per_gb(&self, w: &MachineWindow) -> f64 {
-        let rounds = self.plain_rounds.len().max(1) as u64;
-        w.per_gb(self.bytes * rounds).unwrap_or(0.0)
+    /// The whole machine's CPU seconds per GB read during the plain read's rounds.
+    fn plain_machine_per_gb(&self) -> f64 {
+        per_gb_over(&self.plain_machine, self.bytes, self.plain_rounds.len())
+    }
+
+    /// The same during `cutover verify`'s rounds.
+    fn verify_machine_per_gb(&self) -> f64 {
+        per_gb_over(&self.verify_machine, self.bytes, self.verify_rounds.len())
     }
 
     /// The highest share of the plain read's rate a checker could reach on this machine if it
     /// did nothing but the plain read plus a SHA-256 fingerprint of every byte
     /// (`sha_secs_per_gb` on one core), with the machine saturated.
     pub fn reachable(&self, sha_secs_per_gb: f64) -> f64 {
-        let plain = self.machine_per_gb(&self.plain_machine);
+        let plain = self.plain_machine_per_gb();
         machine::reachable_share(
             plain,
             self.plain_machine.busy_share(),
             plain + sha_secs_per_gb,
         )
     }
+}
+
+/// `w`'s CPU seconds per GB over `rounds` reads of `bytes` each.
+fn per_gb_over(w: &MachineWindow, bytes: u64, rounds: usize) -> f64 {
+    w.per_gb(bytes * rounds.max(1) as u64).unwrap_or(0.0)
 }
 
 /// The median of `v` (the mean of the middle two for an even count).
@@ -613,8 +622,8 @@ pub fn render(report: &Report) -> String {
             rounds(&r.plain_rounds),
             rounds(&r.verify_rounds),
             r.cpu_per_gb(),
-            r.machine_per_gb(&r.plain_machine),
-            r.machine_per_gb(&r.verify_machine),
+            r.plain_machine_per_gb(),
+            r.verify_machine_per_gb(),
             100.0 * r.plain_machine.busy_share(),
             100.0 * r.verify_machine.busy_share(),
             r.verify_status,
@@ -639,7 +648,7 @@ pub fn render(report: &Report) -> String {
              and a SHA-256 fingerprint of every byte costs {:.2} s/GB on one core (measured in \
              this run): a checker that did only those two would reach at most {:.0} % of the \
              plain read's rate here",
-            r.machine_per_gb(&r.plain_machine),
+            r.plain_machine_per_gb(),
             100.0 * r.plain_machine.busy_share(),
             report.sha_secs_per_gb,
             100.0 * r.reachable(report.sha_secs_per_gb).min(9.99)
